@@ -1,0 +1,111 @@
+"""Every error text a client can see, once, in Redis 7.0's exact wording.
+
+Room: leaf facts. Imports: the standard library only.
+
+A `RedisError` carries the whole error line without the leading ``-`` and
+without CRLF: its first word is the error code (``ERR``, ``WRONGTYPE``,
+``NOAUTH``...). Handlers raise; they never return errors.
+"""
+
+from __future__ import annotations
+
+
+class RedisError(Exception):
+    """An error reply. `text` is the line after ``-`` (code included)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        # A reply line may not carry CR or LF: Redis maps them to spaces.
+        self.text = text.replace("\r", " ").replace("\n", " ")
+
+    @property
+    def code(self) -> str:
+        return self.text.split(" ", 1)[0]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RedisError) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+
+def err(message: str) -> RedisError:
+    """An ``ERR``-coded error: `err("syntax error")`."""
+    return RedisError("ERR " + message)
+
+
+# -- Shared replies (server.c createSharedObjects) ---------------------------------
+SYNTAX = "ERR syntax error"
+NOT_INTEGER = "ERR value is not an integer or out of range"
+NOT_FLOAT = "ERR value is not a valid float"
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+NO_SUCH_KEY = "ERR no such key"
+OUT_OF_RANGE = "ERR index out of range"
+NOAUTH = "NOAUTH Authentication required."
+EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
+INVALID_DB = "ERR DB index is out of range"
+TIMEOUT_NEGATIVE = "ERR timeout is negative"
+TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
+TIMEOUT_NOT_INTEGER = "ERR timeout is not an integer or out of range"
+MAXCLIENTS = "ERR max number of clients reached"
+AUTH_NOPASS = (
+    "ERR AUTH <password> called without any password configured for the default user. "
+    "Are you sure your configuration is correct?"
+)
+NOPROTO = "NOPROTO unsupported protocol version"
+NOT_ALLOWED_IN_MULTI = "ERR Command not allowed inside a transaction"
+NO_SHUTDOWN_IN_PROGRESS = "ERR No shutdown in progress."
+
+# -- Protocol errors (networking.c); each closes the connection after the reply ----
+PROTO_TOO_BIG_INLINE = "ERR Protocol error: too big inline request"
+PROTO_UNBALANCED_QUOTES = "ERR Protocol error: unbalanced quotes in request"
+PROTO_TOO_BIG_MBULK_COUNT = "ERR Protocol error: too big mbulk count string"
+PROTO_INVALID_MBULK = "ERR Protocol error: invalid multibulk length"
+PROTO_UNAUTH_MBULK = "ERR Protocol error: unauthenticated multibulk length"
+PROTO_TOO_BIG_BULK_COUNT = "ERR Protocol error: too big bulk count string"
+PROTO_INVALID_BULK = "ERR Protocol error: invalid bulk length"
+PROTO_UNAUTH_BULK = "ERR Protocol error: unauthenticated bulk length"
+
+
+def proto_expected_dollar(got: int) -> str:
+    return "ERR Protocol error: expected '$', got '%s'" % chr(got)
+
+
+def _c_str(arg: bytes, limit: int) -> str:
+    """`%.{limit}s` of a C string: stops at NUL, then at `limit` bytes."""
+    nul = arg.find(b"\0")
+    if nul >= 0:
+        arg = arg[:nul]
+    return arg[:limit].decode("utf-8", "replace")
+
+
+def unknown_command(argv: list[bytes]) -> RedisError:
+    """Redis: each argument quoted, until the argument list reaches 128 bytes."""
+    args = ""
+    for arg in argv[1:]:
+        if len(args) >= 128:
+            break
+        args += "'%s' " % _c_str(arg, 128 - len(args))
+    return RedisError(
+        "ERR unknown command '%s', with args beginning with: %s" % (_c_str(argv[0], 128), args)
+    )
+
+
+def unknown_subcommand(container: bytes, sub: bytes) -> RedisError:
+    name = _c_str(container, 1 << 30).upper()
+    return RedisError("ERR unknown subcommand '%s'. Try %s HELP." % (_c_str(sub, 128), name))
+
+
+def wrong_arity(fullname: str) -> RedisError:
+    return RedisError("ERR wrong number of arguments for '%s' command" % fullname)
+
+
+def unknown_subcommand_or_arity(container: str, sub: bytes) -> RedisError:
+    """The text `addReplySubcommandSyntaxError` sends for a container's unknown subcommand."""
+    return RedisError(
+        "ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP."
+        % (_c_str(sub, 128), container.upper())
+    )

@@ -1,0 +1,1 @@
+"""Redis values to and from storage records: key layout, expiry, reclamation, hot cache."""

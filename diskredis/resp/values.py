@@ -1,0 +1,72 @@
+"""Reply values: what command handlers return, before any wire encoding.
+
+Room: the vocabulary shared by `commands` and the writer. Imports: `errors` only.
+
+Plain Python values carry most replies:
+
+=================  ======================  ===========================
+handler returns    RESP2                   RESP3
+=================  ======================  ===========================
+``bytes``          bulk string ``$``       bulk string ``$``
+``str``            simple string ``+``     simple string ``+``
+``int``            integer ``:``           integer ``:``
+``bool``           integer ``:1``/``:0``   boolean ``#t``/``#f``
+``float``          bulk string (%.17g)     double ``,``
+``None``           null bulk ``$-1``       null ``_``
+``list``/``tuple`` array ``*``             array ``*``
+``dict``           flat array ``*``        map ``%``
+``RedisError``     error ``-``             error ``-``
+=================  ======================  ===========================
+
+Wrappers exist only where a plain value would be ambiguous: `NULL_ARRAY`
+(``*-1`` in RESP2), `RSet`, `Push`, `Verbatim` and `BigNumber`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class _NullArray:
+    """The RESP2 null array ``*-1`` (RESP3 ``_``), e.g. BLPOP's timeout reply."""
+
+    _instance: _NullArray | None = None
+
+    def __new__(cls) -> _NullArray:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NULL_ARRAY"
+
+
+NULL_ARRAY = _NullArray()
+
+
+class RSet(list[Any]):
+    """A set reply: RESP3 ``~``, a plain array in RESP2. Ordered as given."""
+
+    __slots__ = ()
+
+
+class Push(list[Any]):
+    """An out-of-band push: RESP3 ``>``, a plain array in RESP2 (pub/sub messages)."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Verbatim:
+    """A verbatim string: RESP3 ``=len\\r\\nfmt:data``, a bulk string in RESP2."""
+
+    data: bytes
+    fmt: bytes = b"txt"
+
+
+@dataclass(frozen=True, slots=True)
+class BigNumber:
+    """A big number: RESP3 ``(``, a bulk string in RESP2."""
+
+    value: int
