@@ -1,0 +1,8 @@
+"""What each command means: synchronous handlers over a context.
+
+Room: Redis semantics. Imports: `keyspace`, `resp.values`, `errors`, `config`;
+never trio, an engine binding or the wire codec. Importing this package
+registers every command module in `registry.COMMANDS`.
+"""
+
+from diskredis.commands import admin, connection, introspection  # noqa: F401 - registration

@@ -1,0 +1,730 @@
+"""Server administration: INFO CONFIG TIME LASTSAVE SAVE BGSAVE SHUTDOWN SLOWLOG
+MONITOR DEBUG MEMORY LATENCY.
+
+Room: Redis's "server" group (COMMAND lives in `introspection`). Imports:
+`registry`, `context`, `args`, `config`, `errors`, `resp.values`. Whatever needs
+the process or the sockets is asked of `ctx.server`.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import resource
+import sys
+import time
+from typing import Any
+
+from diskredis import config as cfg
+from diskredis import errors
+from diskredis.commands.args import help_reply, parse_int
+from diskredis.commands.context import DISKREDIS_VERSION, REDIS_VERSION, Ctx
+from diskredis.commands.dispatch import NO_REPLY
+from diskredis.commands.registry import (
+    all_commands,
+    arg,
+    command,
+    container,
+    help_command,
+    oneof,
+    token,
+)
+from diskredis.errors import RedisError
+from diskredis.resp.values import Verbatim
+
+_SRV = "server"
+_ADMIN = "admin noscript loading stale"
+
+
+# -- INFO ---------------------------------------------------------------------------
+def _human(n: float) -> str:
+    """bytesToHuman: 1.50K, 2.00M..."""
+    for unit, size in (("P", 1024**5), ("T", 1024**4), ("G", 1024**3), ("M", 1024**2),
+                       ("K", 1024)):
+        if n >= size:
+            return "%.2f%s" % (n / size, unit)
+    return "%dB" % n
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _total_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 0
+
+
+def _section_server(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
+    now = time.time()
+    uptime = int(time.monotonic() - ctx.stats.started_mono)
+    uname = platform.uname()
+    return [
+        ("redis_version", REDIS_VERSION),
+        ("redis_git_sha1", "00000000"),
+        ("redis_git_dirty", 0),
+        ("redis_build_id", "0"),
+        ("redis_mode", "standalone"),
+        ("os", "%s %s %s" % (uname.system, uname.release, uname.machine)),
+        ("arch_bits", 64 if sys.maxsize > 2**32 else 32),
+        ("monotonic_clock", "POSIX clock_gettime"),
+        ("multiplexing_api", "epoll"),
+        ("atomicvar_api", "c11-builtin"),
+        ("gcc_version", "0.0.0"),
+        ("process_id", os.getpid()),
+        ("process_supervised", "no"),
+        ("run_id", f["run_id"]),
+        ("tcp_port", ctx.config["port"]),
+        ("server_time_usec", int(now * 1e6)),
+        ("uptime_in_seconds", uptime),
+        ("uptime_in_days", uptime // 86400),
+        ("hz", ctx.config["hz"]),
+        ("configured_hz", ctx.config["hz"]),
+        ("lru_clock", int(now) & ((1 << 24) - 1)),
+        ("executable", f["executable"]),
+        ("config_file", ctx.config.path or ""),
+        ("io_threads_active", 0),
+        ("diskredis_version", DISKREDIS_VERSION),
+        ("python_version", platform.python_version()),
+    ]
+
+
+def _section_clients(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
+    sessions = [s for s in ctx.server.sessions() if not s.closed]
+    return [
+        ("connected_clients", len(sessions)),
+        ("cluster_connections", 0),
+        ("maxclients", ctx.config["maxclients"]),
+        ("client_recent_max_input_buffer", max((s.qbuf for s in sessions), default=0)),
+        ("client_recent_max_output_buffer", 0),
+        ("blocked_clients", 0),
+        ("tracking_clients", 0),
+        ("clients_in_timeout_table", 0),
+    ]
+
+
+def _section_memory(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
+    # Python has no allocator statistics worth the name: used_memory is the RSS.
+    rss = _rss()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    total = _total_memory()
+    maxmemory = ctx.config["maxmemory"]
+    return [
+        ("used_memory", rss),
+        ("used_memory_human", _human(rss)),
+        ("used_memory_rss", rss),
+        ("used_memory_rss_human", _human(rss)),
+        ("used_memory_peak", peak),
+        ("used_memory_peak_human", _human(peak)),
+        ("used_memory_peak_perc", "%.2f%%" % (100.0 * rss / peak if peak else 100.0)),
+        ("used_memory_startup", f["startup_rss"]),
+        ("total_system_memory", total),
+        ("total_system_memory_human", _human(total)),
+        ("maxmemory", maxmemory),
+        ("maxmemory_human", _human(maxmemory)),
+        ("maxmemory_policy", ctx.config["maxmemory-policy"]),
+        ("mem_fragmentation_ratio", "1.00"),
+        ("mem_allocator", "libc"),
+    ]
+
+
+def _section_persistence(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [
+        ("loading", 0),
+        ("async_loading", 0),
+        ("rdb_changes_since_last_save", 0),
+        ("rdb_bgsave_in_progress", 0),
+        ("rdb_last_save_time", ctx.stats.last_save),
+        ("rdb_last_bgsave_status", "ok"),
+        ("rdb_last_bgsave_time_sec", -1),
+        ("rdb_current_bgsave_time_sec", -1),
+        ("rdb_saves", ctx.stats.saves),
+        ("aof_enabled", 0),
+        ("aof_rewrite_in_progress", 0),
+        ("aof_rewrite_scheduled", 0),
+        ("aof_last_rewrite_time_sec", -1),
+        ("aof_current_rewrite_time_sec", -1),
+        ("aof_last_bgrewrite_status", "ok"),
+        ("aof_rewrites", 0),
+        ("aof_last_write_status", "ok"),
+        ("module_fork_in_progress", 0),
+    ]
+
+
+def _section_stats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
+    st = ctx.stats
+    return [
+        ("total_connections_received", st.connections),
+        ("total_commands_processed", st.commands),
+        ("instantaneous_ops_per_sec", f["ops_per_sec"]),
+        ("total_net_input_bytes", f["net_in"]),
+        ("total_net_output_bytes", f["net_out"]),
+        ("instantaneous_input_kbps", "%.2f" % f["in_kbps"]),
+        ("instantaneous_output_kbps", "%.2f" % f["out_kbps"]),
+        ("rejected_connections", st.rejected_connections),
+        ("sync_full", 0),
+        ("sync_partial_ok", 0),
+        ("sync_partial_err", 0),
+        ("expired_keys", 0),
+        ("expired_stale_perc", "0.00"),
+        ("expired_time_cap_reached_count", 0),
+        ("evicted_keys", 0),
+        ("evicted_clients", 0),
+        ("keyspace_hits", 0),
+        ("keyspace_misses", 0),
+        ("pubsub_channels", 0),
+        ("pubsub_patterns", 0),
+        ("latest_fork_usec", 0),
+        ("total_forks", 0),
+        ("migrate_cached_sockets", 0),
+        ("tracking_total_keys", 0),
+        ("tracking_total_items", 0),
+        ("tracking_total_prefixes", 0),
+        ("unexpected_error_replies", 0),
+        ("total_error_replies", st.errors_total),
+        ("dump_payload_sanitizations", 0),
+        ("total_reads_processed", f["reads"]),
+        ("total_writes_processed", f["writes"]),
+        ("io_threaded_reads_processed", 0),
+        ("io_threaded_writes_processed", 0),
+    ]
+
+
+def _section_replication(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [
+        ("role", "master"),
+        ("connected_slaves", 0),
+        ("master_failover_state", "no-failover"),
+        ("master_replid", f["run_id"]),
+        ("master_replid2", "0" * 40),
+        ("master_repl_offset", 0),
+        ("second_repl_offset", -1),
+        ("repl_backlog_active", 0),
+        ("repl_backlog_size", ctx.config["repl-backlog-size"]),
+        ("repl_backlog_first_byte_offset", 0),
+        ("repl_backlog_histlen", 0),
+    ]
+
+
+def _section_cpu(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return [
+        ("used_cpu_sys", "%.6f" % me.ru_stime),
+        ("used_cpu_user", "%.6f" % me.ru_utime),
+        ("used_cpu_sys_children", "%.6f" % kids.ru_stime),
+        ("used_cpu_user_children", "%.6f" % kids.ru_utime),
+    ]
+
+
+def _section_errorstats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [("errorstat_" + code, "count=%d" % n) for code, n in sorted(ctx.stats.errors.items())]
+
+
+def _section_commandstats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
+    out = []
+    for cmd in all_commands():
+        if cmd.calls or cmd.rejected_calls or cmd.failed_calls:
+            per = cmd.usec / cmd.calls if cmd.calls else 0.0
+            out.append((
+                "cmdstat_" + cmd.name,
+                "calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d"
+                % (cmd.calls, cmd.usec, per, cmd.rejected_calls, cmd.failed_calls),
+            ))
+    return out
+
+
+def _section_storage(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [
+        ("engine", ctx.config["engine"]),
+        ("dir", os.path.abspath(ctx.config["dir"])),
+        ("appendfsync", ctx.config["appendfsync"]),
+        *f.get("storage", []),
+    ]
+
+
+_SECTIONS = {
+    "server": _section_server,
+    "clients": _section_clients,
+    "memory": _section_memory,
+    "persistence": _section_persistence,
+    "stats": _section_stats,
+    "replication": _section_replication,
+    "cpu": _section_cpu,
+    "modules": lambda ctx, f: [],
+    "errorstats": _section_errorstats,
+    "cluster": lambda ctx, f: [("cluster_enabled", 0)],
+    "keyspace": lambda ctx, f: list(f.get("keyspace", [])),
+    "storage": _section_storage,
+    "commandstats": _section_commandstats,
+}
+_DEFAULT = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
+            "modules", "errorstats", "cluster", "keyspace", "storage")
+
+
+def info_text(ctx: Ctx, names: list[bytes]) -> bytes:
+    chosen: list[str] = []
+    wanted = [n.decode("utf-8", "replace").lower() for n in names] or ["default"]
+    for w in wanted:
+        if w == "default":
+            picks: tuple[str, ...] = _DEFAULT
+        elif w in ("all", "everything"):
+            picks = tuple(_SECTIONS)
+        else:
+            picks = (w,)
+        chosen += [p for p in picks if p in _SECTIONS and p not in chosen]
+    order = [s for s in _SECTIONS if s in chosen]
+    fields = ctx.server.info_fields()
+    parts = []
+    for name in order:
+        title = "CPU" if name == "cpu" else name.capitalize()
+        lines = ["# " + title] + ["%s:%s" % kv for kv in _SECTIONS[name](ctx, fields)]
+        parts.append("\r\n".join(lines) + "\r\n")
+    return "\r\n".join(parts).encode()
+
+
+@command("info", -1, "loading stale", group=_SRV, acl="dangerous", since="1.0.0",
+         complexity="O(1)", summary="Returns information and statistics about the server.",
+         tips="nondeterministic_output request_policy:all_shards response_policy:special",
+         history=(("7.0.0", "Added support for taking multiple section arguments."),),
+         args=(arg("section", "string", "optional", "multiple"),))
+def info(ctx: Ctx, argv: list[bytes]) -> Verbatim:
+    """INFO [section ...] -> the report, as Redis lays it out, plus a `storage` section."""
+    return Verbatim(info_text(ctx, argv[1:]))
+
+
+# -- CONFIG -------------------------------------------------------------------------
+container("config", group=_SRV, since="2.0.0", summary="A container for server configuration "
+          "commands.", complexity="Depends on subcommand.")
+
+
+@command("config|get", -3, _ADMIN, group=_SRV, since="2.0.0",
+         complexity="O(N) when N is the number of configuration parameters provided",
+         summary="Returns the effective values of configuration parameters.",
+         history=(("7.0.0", "Added the ability to pass multiple pattern parameters "
+                   "in one call"),),
+         args=(arg("parameter", "string", "multiple"),))
+def config_get(ctx: Ctx, argv: list[bytes]) -> dict[bytes, bytes]:
+    """CONFIG GET parameter [parameter ...] -> map of matching names to values."""
+    return ctx.config.get_matching(argv[2:])
+
+
+@command("config|set", -4, _ADMIN, group=_SRV, since="2.0.0",
+         complexity="O(N) when N is the number of configuration parameters provided",
+         summary="Sets configuration parameters in-flight.",
+         tips="request_policy:all_nodes response_policy:all_succeeded",
+         history=(("7.0.0", "Added the ability to set multiple parameters in one call."),),
+         args=(oneof("data", arg("parameter"), arg("value"), flags=("multiple",)),))
+def config_set(ctx: Ctx, argv: list[bytes]) -> str:
+    """CONFIG SET parameter value [parameter value ...] -> OK; all or nothing."""
+    if len(argv) % 2:
+        raise RedisError(errors.SYNTAX)
+    seen: set[str] = set()
+    chosen: list[tuple[cfg.Param, str, bytes]] = []
+    err_name: str | None = None
+    err_text: str | None = None
+    for i in range(2, len(argv), 2):
+        name = argv[i].decode("utf-8", "replace")
+        p = cfg.lookup(name)
+        if p is None:
+            raise errors.err("Unknown option or number of arguments for CONFIG SET - '%s'"
+                             % name)
+        if err_name is not None:
+            continue
+        if not p.mutable:
+            err_name, err_text = name, "can't set immutable config"
+        elif p.protected and ctx.config["enable-protected-configs"] == "no":
+            err_name, err_text = name, "can't set protected config"
+        elif p.name in seen:
+            err_name, err_text = name, "duplicate parameter"
+        seen.add(p.name)
+        chosen.append((p, name, argv[i + 1]))
+    if err_name is not None:
+        raise errors.err("CONFIG SET failed (possibly related to argument '%s') - %s"
+                         % (err_name, err_text))
+    new: dict[str, Any] = {}
+    for p, _name, raw in chosen:
+        text = raw.decode("utf-8", "surrogateescape")
+        values = text.split(" ") if p.multi else [text]
+        try:
+            new[p.name] = cfg.parse_value(p, values)
+        except cfg.ConfigError as e:
+            raise errors.err("CONFIG SET failed (possibly related to argument '%s') - %s"
+                             % (p.name, e)) from None
+    old = {name: ctx.config.values[name] for name in new}
+    ctx.config.values.update(new)
+    try:
+        ctx.server.apply_config(sorted(new))
+    except cfg.ConfigError as e:
+        ctx.config.values.update(old)
+        raise errors.err("CONFIG SET failed (possibly related to argument '%s') - %s"
+                         % (sorted(new)[0], e)) from None
+    return "OK"
+
+
+@command("config|resetstat", 2, _ADMIN, group=_SRV, since="2.0.0", complexity="O(1)",
+         summary="Resets the server's statistics.",
+         tips="request_policy:all_nodes response_policy:all_succeeded")
+def config_resetstat(ctx: Ctx, argv: list[bytes]) -> str:
+    """CONFIG RESETSTAT -> OK: command, error and connection counters back to zero."""
+    st = ctx.stats
+    st.commands = st.connections = st.rejected_connections = 0
+    st.errors_total = 0
+    st.errors.clear()
+    for cmd in all_commands():
+        cmd.calls = cmd.usec = cmd.rejected_calls = cmd.failed_calls = 0
+    ctx.server.reset_stats()
+    return "OK"
+
+
+@command("config|rewrite", 2, _ADMIN, group=_SRV, since="2.8.0", complexity="O(1)",
+         summary="Persists the effective configuration to file.",
+         tips="request_policy:all_nodes response_policy:all_succeeded")
+def config_rewrite(ctx: Ctx, argv: list[bytes]) -> str:
+    """CONFIG REWRITE -> OK: the config file updated to the running settings."""
+    if not ctx.config.path:
+        raise errors.err("The server is running without a config file")
+    try:
+        cfg.rewrite_file(ctx.config)
+    except OSError as e:
+        raise errors.err("Rewriting config file: %s" % e.strerror) from None
+    return "OK"
+
+
+help_command("config", [
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+], group=_SRV, since="5.0.0")
+
+
+# -- TIME, LASTSAVE, SAVE, BGSAVE, SHUTDOWN ------------------------------------------
+@command("time", 1, "loading stale fast", group=_SRV, since="2.6.0", complexity="O(1)",
+         summary="Returns the server time.", tips="nondeterministic_output")
+def time_(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
+    """TIME -> [unix seconds, microseconds]."""
+    now_us = time.time_ns() // 1000
+    return [b"%d" % (now_us // 1000000), b"%d" % (now_us % 1000000)]
+
+
+@command("lastsave", 1, "loading stale fast", group=_SRV, acl="admin dangerous",
+         since="1.0.0", complexity="O(1)",
+         summary="Returns the Unix timestamp of the last successful save to disk.",
+         tips="nondeterministic_output")
+def lastsave(ctx: Ctx, argv: list[bytes]) -> int:
+    """LASTSAVE -> unix time of the last durable checkpoint."""
+    return ctx.stats.last_save
+
+
+def _checkpoint(ctx: Ctx) -> None:
+    try:
+        ctx.server.checkpoint()
+    except OSError as e:
+        raise errors.err("checkpoint of the data directory failed: %s" % e) from None
+    ctx.stats.last_save = int(time.time())
+    ctx.stats.saves += 1
+
+
+@command("save", 1, "admin noscript no_async_loading no_multi", group=_SRV, since="1.0.0",
+         complexity="O(N) where N is the total number of keys in all databases",
+         summary="Synchronously saves the database(s) to disk.")
+def save(ctx: Ctx, argv: list[bytes]) -> str:
+    """SAVE -> OK once everything written so far is synced to disk."""
+    _checkpoint(ctx)
+    return "OK"
+
+
+@command("bgsave", -1, "admin noscript no_async_loading", group=_SRV, since="1.0.0",
+         complexity="O(1)", summary="Asynchronously saves the database(s) to disk.",
+         history=(("3.2.2", "Added the `SCHEDULE` option."),),
+         args=(token("SCHEDULE", "optional", since="3.2.2"),))
+def bgsave(ctx: Ctx, argv: list[bytes]) -> str:
+    """BGSAVE [SCHEDULE] -> "Background saving started" (the sync is quick: data is on disk)."""
+    if len(argv) > 2 or (len(argv) == 2 and argv[1].lower() != b"schedule"):
+        raise RedisError(errors.SYNTAX)
+    _checkpoint(ctx)
+    return "Background saving started"
+
+
+@command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", group=_SRV,
+         since="1.0.0", complexity="O(N) when saving, where N is the total number of keys in "
+         "all databases when saving data, otherwise O(1)",
+         summary="Synchronously saves the database(s) to disk and shuts down the Redis server.",
+         history=(("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers."),),
+         args=(oneof("save-selector", token("NOSAVE"), token("SAVE"), flags=("optional",)),
+               token("NOW", "optional", since="7.0.0"),
+               token("FORCE", "optional", since="7.0.0"),
+               token("ABORT", "optional", since="7.0.0")))
+def shutdown(ctx: Ctx, argv: list[bytes]) -> Any:
+    """SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT] -> no reply: the server stops."""
+    flags: set[bytes] = set()
+    abort = False
+    for a in argv[1:]:
+        low = a.lower()
+        if low in (b"nosave", b"save", b"now", b"force"):
+            flags.add(low)
+        elif low == b"abort":
+            abort = True
+        else:
+            raise RedisError(errors.SYNTAX)
+    if (abort and flags) or {b"nosave", b"save"} <= flags:
+        raise RedisError(errors.SYNTAX)
+    if abort:
+        # No replica to wait for, so a shutdown never stays in progress.
+        raise RedisError(errors.NO_SHUTDOWN_IN_PROGRESS)
+    save_flag = True if b"save" in flags else (False if b"nosave" in flags else None)
+    ctx.server.shutdown(save_flag, b"now" in flags, b"force" in flags)
+    ctx.session.close_after_reply = True
+    return NO_REPLY
+
+
+# -- SLOWLOG ------------------------------------------------------------------------
+container("slowlog", group=_SRV, since="2.2.12", summary="A container for slow log commands.",
+          complexity="Depends on subcommand.")
+
+
+@command("slowlog|get", -2, "admin loading stale", group=_SRV, since="2.2.12",
+         complexity="O(N) where N is the number of entries returned",
+         summary="Returns the slow log's entries.",
+         tips="request_policy:all_nodes nondeterministic_output",
+         history=(("4.0.0", "Added client IP address, port and name to the reply."),),
+         args=(arg("count", "integer", "optional"),))
+def slowlog_get(ctx: Ctx, argv: list[bytes]) -> list[Any]:
+    """SLOWLOG GET [count] -> newest entries first (10 by default, -1 for all)."""
+    count = 10
+    if len(argv) == 3:
+        count = parse_int(argv[2], "ERR count should be greater than or equal to -1")
+        if count < -1:
+            raise errors.err("count should be greater than or equal to -1")
+        if count == -1:
+            count = len(ctx.stats.slowlog)
+    elif len(argv) > 3:
+        raise errors.unknown_subcommand_or_arity("slowlog", argv[1])
+    out = []
+    for e in list(ctx.stats.slowlog)[:count]:
+        out.append([e.id, e.when, e.usec, list(e.argv), e.addr.encode(), e.name])
+    return out
+
+
+@command("slowlog|len", 2, "admin loading stale", group=_SRV, since="2.2.12",
+         complexity="O(1)", summary="Returns the number of entries in the slow log.",
+         tips="request_policy:all_nodes response_policy:agg_sum nondeterministic_output")
+def slowlog_len(ctx: Ctx, argv: list[bytes]) -> int:
+    """SLOWLOG LEN -> number of entries."""
+    return len(ctx.stats.slowlog)
+
+
+@command("slowlog|reset", 2, "admin loading stale", group=_SRV, since="2.2.12",
+         complexity="O(N) where N is the number of entries in the slowlog",
+         summary="Clears all entries from the slow log.",
+         tips="request_policy:all_nodes response_policy:all_succeeded")
+def slowlog_reset(ctx: Ctx, argv: list[bytes]) -> str:
+    """SLOWLOG RESET -> OK."""
+    ctx.stats.slowlog.clear()
+    return "OK"
+
+
+help_command("slowlog", [
+    "GET [<count>]",
+    "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+    "    Entries are made of:",
+    "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+    "    client name",
+    "LEN",
+    "    Return the length of the slowlog.",
+    "RESET",
+    "    Reset the slowlog.",
+], group=_SRV, since="6.2.0", summary="Show helpful text about the different subcommands")
+
+
+# -- MONITOR, DEBUG -----------------------------------------------------------------
+@command("monitor", 1, _ADMIN, group=_SRV, since="1.0.0", complexity="",
+         summary="Listens for all requests received by the server in real-time.")
+def monitor(ctx: Ctx, argv: list[bytes]) -> str:
+    """MONITOR -> OK, then every command the server runs, one line each."""
+    if not ctx.session.monitor:
+        ctx.session.monitor = True
+        ctx.server.start_monitor(ctx.session)
+    return "OK"
+
+
+@command("debug", -2, "admin noscript loading stale protected", group=_SRV, since="1.0.0",
+         complexity="Depends on subcommand.", summary="A container for debugging commands.",
+         doc_flags="syscmd")
+def debug(ctx: Ctx, argv: list[bytes]) -> Any:
+    """DEBUG SLEEP seconds | DEBUG HELP (the only DEBUG subcommands diskredis has)."""
+    sub = argv[1].lower()
+    if sub == b"help" and len(argv) == 2:
+        return help_reply("debug", [
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+        ])
+    if sub == b"sleep" and len(argv) == 3:
+        try:
+            seconds = float(argv[2])
+        except ValueError:
+            seconds = 0.0
+        # Like Redis, this blocks the whole server: the lane sleeps.
+        time.sleep(max(seconds, 0.0))
+        return "OK"
+    raise errors.unknown_subcommand_or_arity("debug", argv[1])
+
+
+# -- MEMORY -------------------------------------------------------------------------
+container("memory", group=_SRV, since="4.0.0", summary="A container for memory diagnostics "
+          "commands.", complexity="Depends on subcommand.")
+
+
+@command("memory|stats", 2, "", group=_SRV, since="4.0.0", complexity="O(1)",
+         summary="Returns details about memory usage.",
+         tips="nondeterministic_output request_policy:all_shards response_policy:special")
+def memory_stats(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
+    """MEMORY STATS -> map of memory figures (process RSS based)."""
+    rss = _rss()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    fields = ctx.server.info_fields()
+    startup = fields["startup_rss"]
+    sessions = [s for s in ctx.server.sessions() if not s.closed]
+    return {
+        b"peak.allocated": peak,
+        b"total.allocated": rss,
+        b"startup.allocated": startup,
+        b"replication.backlog": 0,
+        b"clients.slaves": 0,
+        b"clients.normal": sum(1024 + s.qbuf for s in sessions),
+        b"cluster.links": 0,
+        b"aof.buffer": 0,
+        b"lua.caches": 0,
+        b"functions.caches": 0,
+        b"overhead.total": startup,
+        b"keys.count": fields.get("keys_count", 0),
+        b"keys.bytes-per-key": 0,
+        b"dataset.bytes": max(rss - startup, 0),
+        b"dataset.percentage": 0.0,
+        b"peak.percentage": 100.0 * rss / peak if peak else 100.0,
+        b"allocator.allocated": rss,
+        b"allocator.active": rss,
+        b"allocator.resident": rss,
+        b"allocator-fragmentation.ratio": 1.0,
+        b"allocator-fragmentation.bytes": 0,
+        b"allocator.rss-ratio": 1.0,
+        b"allocator.rss-bytes": 0,
+        b"rss-overhead.ratio": 1.0,
+        b"rss-overhead.bytes": 0,
+        b"fragmentation": 1.0,
+        b"fragmentation.bytes": 0,
+    }
+
+
+@command("memory|doctor", 2, "", group=_SRV, since="4.0.0", complexity="O(1)",
+         summary="Outputs a memory problems report.",
+         tips="nondeterministic_output request_policy:all_shards response_policy:special")
+def memory_doctor(ctx: Ctx, argv: list[bytes]) -> Verbatim:
+    """MEMORY DOCTOR -> a short report for an operator."""
+    rss = _rss()
+    budget = ctx.config["maxmemory"]
+    if budget and rss > budget * 2:
+        text = ("The process uses %s of memory, more than twice its cache budget "
+                "(maxmemory %s). The data itself lives on disk; look at client buffers "
+                "(CLIENT LIST qbuf/omem) and lower maxmemory if the host is short of "
+                "memory.\n" % (_human(rss), _human(budget)))
+    else:
+        text = ("No memory problem found: the process uses %s and the data lives on disk.\n"
+                % _human(rss))
+    return Verbatim(text.encode())
+
+
+@command("memory|purge", 2, "", group=_SRV, since="4.0.0", complexity="Depends on how much "
+         "memory is allocated, could be slow", summary="Asks the allocator to release memory.",
+         tips="request_policy:all_shards response_policy:all_succeeded")
+def memory_purge(ctx: Ctx, argv: list[bytes]) -> str:
+    """MEMORY PURGE -> OK after a full garbage collection."""
+    gc.collect()
+    return "OK"
+
+
+@command("memory|malloc-stats", 2, "", group=_SRV, since="4.0.0",
+         complexity="Depends on how much memory is allocated, could be slow",
+         summary="Returns the allocator statistics.",
+         tips="nondeterministic_output request_policy:all_shards response_policy:special")
+def memory_malloc_stats(ctx: Ctx, argv: list[bytes]) -> Verbatim:
+    """MEMORY MALLOC-STATS -> what Redis says for an allocator without statistics."""
+    return Verbatim(b"Stats not supported for the current allocator")
+
+
+help_command("memory", [
+    "DOCTOR",
+    "    Return memory problems reports.",
+    "MALLOC-STATS",
+    "    Return internal statistics report from the memory allocator.",
+    "PURGE",
+    "    Attempt to purge dirty pages for reclamation by the allocator.",
+    "STATS",
+    "    Return information about the memory usage of the server.",
+], group=_SRV, since="4.0.0")
+
+
+# -- LATENCY ------------------------------------------------------------------------
+container("latency", group=_SRV, since="2.8.13", summary="A container for latency diagnostics "
+          "commands.", complexity="Depends on subcommand.")
+
+
+@command("latency|latest", 2, _ADMIN, group=_SRV, since="2.8.13", complexity="O(1)",
+         summary="Returns the latest latency samples for all events.",
+         tips="nondeterministic_output request_policy:all_nodes response_policy:special")
+def latency_latest(ctx: Ctx, argv: list[bytes]) -> list[Any]:
+    """LATENCY LATEST -> [event, time, latest ms, max ms] per event."""
+    st = ctx.stats
+    return [[event.encode(), samples[-1][0], samples[-1][1], st.latency_max[event]]
+            for event, samples in st.latency.items() if samples]
+
+
+@command("latency|history", 3, _ADMIN, group=_SRV, since="2.8.13", complexity="O(1)",
+         summary="Returns timestamp-latency samples for an event.",
+         tips="nondeterministic_output request_policy:all_nodes response_policy:special",
+         args=(arg("event"),))
+def latency_history(ctx: Ctx, argv: list[bytes]) -> list[Any]:
+    """LATENCY HISTORY event -> [time, ms] samples."""
+    samples = ctx.stats.latency.get(argv[2].decode("utf-8", "replace"), ())
+    return [[t, ms] for t, ms in samples]
+
+
+@command("latency|reset", -2, _ADMIN, group=_SRV, since="2.8.13", complexity="O(1)",
+         summary="Resets the latency data for one or more events.",
+         tips="request_policy:all_nodes response_policy:all_succeeded",
+         args=(arg("event", "string", "optional", "multiple"),))
+def latency_reset(ctx: Ctx, argv: list[bytes]) -> int:
+    """LATENCY RESET [event ...] -> number of events reset."""
+    st = ctx.stats
+    names = [a.decode("utf-8", "replace") for a in argv[2:]] or list(st.latency)
+    count = 0
+    for name in names:
+        if name in st.latency:
+            del st.latency[name]
+            st.latency_max.pop(name, None)
+            count += 1
+    return count
+
+
+help_command("latency", [
+    "HISTORY <event>",
+    "    Return time-latency samples for the <event> class.",
+    "LATEST",
+    "    Return the latest latency samples for all events.",
+    "RESET [<event> ...]",
+    "    Reset latency data of one or more <event> classes.",
+    "    (default: reset all data for all event classes)",
+], group=_SRV, since="2.8.13")
+

@@ -1,0 +1,154 @@
+"""What a handler sees: its client's session, the server port, settings, statistics.
+
+Room: the state commands read and change, and the `ServerPort` protocol through
+which they reach the server (CLIENT KILL, SHUTDOWN, MONITOR...). Imports:
+`config`, `errors`, the standard library. Everything here is touched only on
+the storage lane, except the few session counters the connection updates
+(documented on `Session`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from diskredis.config import Config
+
+REDIS_VERSION = "7.0.15"  # the Redis release whose behaviour diskredis follows
+DISKREDIS_VERSION = "0.1.0"
+
+
+@dataclass(eq=False)
+class Session:
+    """One client connection's state, as CLIENT LIST shows it.
+
+    The connection task writes `last_interaction`, `qbuf`, `net_in`, `net_out`;
+    everything else is written on the lane only.
+    """
+
+    id: int
+    addr: str
+    laddr: str
+    fd: int = -1
+    is_unix: bool = False
+    created: float = field(default_factory=time.time)
+    last_interaction: float = field(default_factory=time.monotonic)
+    name: bytes = b""
+    lib_name: bytes = b""
+    lib_ver: bytes = b""
+    db: int = 0
+    resp: int = 2
+    authenticated: bool = True
+    user: str = "default"
+    # CLIENT REPLY: off, skip (this command), skip_next (the next one)
+    reply_off: bool = False
+    reply_skip: bool = False
+    reply_skip_next: bool = False
+    close_after_reply: bool = False
+    closed: bool = False  # set when the connection is gone or killed
+    monitor: bool = False
+    no_evict: bool = False
+    no_touch: bool = False
+    last_cmd: str = "NULL"
+    qbuf: int = 0
+    net_in: int = 0
+    net_out: int = 0
+    commands: int = 0
+
+    def flags_text(self) -> str:
+        """The `flags=` field of CLIENT LIST (networking.c getClientInfoString)."""
+        out = ""
+        if self.monitor:
+            out += "O"
+        if self.close_after_reply:
+            out += "c"
+        if self.is_unix:
+            out += "U"
+        if self.no_evict:
+            out += "e"
+        if self.no_touch:
+            out += "T"
+        return out or "N"
+
+
+class ServerPort(Protocol):
+    """What commands may ask of the server; implemented in `server/`."""
+
+    def sessions(self) -> list[Session]: ...
+
+    def kill(self, session: Session) -> None: ...
+
+    def start_monitor(self, session: Session) -> None: ...
+
+    def push(self, session: Session, data: bytes) -> None: ...
+
+    def shutdown(self, save: bool | None, now: bool, force: bool) -> None: ...
+
+    def pause(self, until_monotonic: float, writes_only: bool) -> None: ...
+
+    def unpause(self) -> None: ...
+
+    def checkpoint(self) -> None: ...
+
+    def info_fields(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class SlowlogEntry:
+    id: int
+    when: int
+    usec: int
+    argv: list[bytes]
+    addr: str
+    name: bytes
+
+
+@dataclass
+class Stats:
+    """Server-wide counters (INFO stats, commandstats, errorstats, SLOWLOG, LATENCY)."""
+
+    started: float = field(default_factory=time.time)
+    started_mono: float = field(default_factory=time.monotonic)
+    commands: int = 0
+    connections: int = 0
+    rejected_connections: int = 0
+    net_input: int = 0
+    net_output: int = 0
+    errors_total: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    slowlog: deque[SlowlogEntry] = field(default_factory=deque)
+    slowlog_next_id: int = 0
+    latency: dict[str, deque[tuple[int, int]]] = field(default_factory=dict)
+    latency_max: dict[str, int] = field(default_factory=dict)
+    last_save: int = field(default_factory=lambda: int(time.time()))
+    saves: int = 0
+
+    def count_error(self, code: str) -> None:
+        self.errors_total += 1
+        # Redis keeps at most 128 distinct codes, then folds new ones away.
+        if code in self.errors or len(self.errors) < 128:
+            self.errors[code] = self.errors.get(code, 0) + 1
+
+    def add_latency(self, event: str, ms: int) -> None:
+        """Record a latency spike (LATENCY LATEST/HISTORY); 160 samples an event."""
+        now = int(time.time())
+        samples = self.latency.setdefault(event, deque(maxlen=160))
+        if samples and samples[-1][0] == now:
+            samples[-1] = (now, max(samples[-1][1], ms))
+        else:
+            samples.append((now, ms))
+        self.latency_max[event] = max(self.latency_max.get(event, 0), ms)
+
+
+@dataclass
+class Ctx:
+    """A handler's view: the calling session plus the server-wide objects."""
+
+    session: Session
+    server: ServerPort
+    config: Config
+    stats: Stats
+    #: Set by the dispatcher: the command being run (for errors naming it).
+    name: str = ""

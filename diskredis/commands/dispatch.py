@@ -1,0 +1,180 @@
+"""Running one request: lookup, checks in Redis's order, the handler, bookkeeping.
+
+Room: processCommand and call() of Redis, minus the I/O. Imports: `registry`,
+`context`, `errors`. The order of checks is Redis 7.0's: existence, arity,
+protected commands, authentication, then the call; a rejected command
+counts in `rejected_calls`, a failing one in `failed_calls`, both in errorstats.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from diskredis import errors
+from diskredis.commands.context import Ctx, SlowlogEntry
+from diskredis.commands.registry import Command, resolve
+from diskredis.errors import RedisError
+
+__all__ = ["NO_REPLY", "execute", "repr_arg"]
+
+
+class _NoReply:
+    """Returned by a handler whose client gets no reply (CLIENT REPLY OFF, SHUTDOWN)."""
+
+    def __repr__(self) -> str:
+        return "NO_REPLY"
+
+
+NO_REPLY = _NoReply()
+
+_SLOWLOG_MAX_ARGC = 32
+_SLOWLOG_MAX_STRING = 128
+_REDACTED = b"(redacted)"
+
+
+def execute(ctx: Ctx, argv: list[bytes]) -> Any:
+    """Run `argv` for `ctx.session`; returns the reply value (errors as `RedisError`)."""
+    session = ctx.session
+    stats = ctx.stats
+    try:
+        cmd = resolve(argv)
+    except RedisError as e:
+        stats.count_error(e.code)
+        return e
+    if "protected" in cmd.flags and not _protected_allowed(ctx, cmd):
+        return _reject(ctx, cmd, errors.err(
+            "%s command not allowed. If the %s option is set to \"local\", you can run it "
+            "from a local connection, otherwise you need to set this option in the "
+            "configuration file, and then restart the server."
+            % (cmd.name.split("|")[0].upper(), "enable-debug-command")))
+    if not session.authenticated and "no_auth" not in cmd.flags:
+        return _reject(ctx, cmd, RedisError(errors.NOAUTH))
+    ctx.name = cmd.name
+    session.last_cmd = cmd.name
+    start = time.perf_counter_ns()
+    assert cmd.handler is not None
+    try:
+        reply = cmd.handler(ctx, argv)
+    except RedisError as e:
+        reply = e
+    usec = (time.perf_counter_ns() - start) // 1000
+    cmd.calls += 1
+    cmd.usec += usec
+    stats.commands += 1
+    session.commands += 1
+    if isinstance(reply, RedisError):
+        cmd.failed_calls += 1
+        stats.count_error(reply.code)
+    _after_call(ctx, cmd, argv, usec)
+    return reply
+
+
+def _protected_allowed(ctx: Ctx, cmd: Command) -> bool:
+    setting = ctx.config["enable-debug-command"]
+    if setting == "yes":
+        return True
+    if setting == "local":
+        s = ctx.session
+        return s.is_unix or s.addr.startswith(("127.", "[::1]", "::1"))
+    return False
+
+
+def _reject(ctx: Ctx, cmd: Command, error: RedisError) -> RedisError:
+    cmd.rejected_calls += 1
+    ctx.stats.count_error(error.code)
+    return error
+
+
+def _after_call(ctx: Ctx, cmd: Command, argv: list[bytes], usec: int) -> None:
+    shown = _redact(cmd, argv)
+    if "skip_slowlog" not in cmd.flags:
+        threshold = ctx.config["slowlog-log-slower-than"]
+        if threshold >= 0 and usec >= threshold:
+            _slowlog_add(ctx, shown, usec)
+    if "skip_monitor" not in cmd.flags and "admin" not in cmd.flags:
+        monitors = [s for s in ctx.server.sessions() if s.monitor and not s.closed]
+        if monitors:
+            line = monitor_line(ctx, shown)
+            for s in monitors:
+                ctx.server.push(s, line)
+    threshold_ms = ctx.config["latency-monitor-threshold"]
+    if threshold_ms and usec // 1000 >= threshold_ms:
+        event = "fast-command" if "fast" in cmd.flags else "command"
+        ctx.stats.add_latency(event, usec // 1000)
+
+
+def _redact(cmd: Command, argv: list[bytes]) -> list[bytes]:
+    """Arguments that must not reach SLOWLOG or MONITOR (passwords)."""
+    name = cmd.name
+    if name == "auth":
+        return argv[:1] + [_REDACTED] * (len(argv) - 1)
+    if name == "hello":
+        out = list(argv)
+        for i in range(2, len(out) - 2):
+            if out[i].lower() == b"auth":
+                out[i + 1] = out[i + 2] = _REDACTED
+        return out
+    if name == "config|set":
+        from diskredis.config import lookup as config_lookup
+
+        out = list(argv)
+        for i in range(2, len(out) - 1, 2):
+            p = config_lookup(out[i].decode("utf-8", "replace"))
+            if p is not None and p.sensitive:
+                out[i + 1] = _REDACTED
+        return out
+    return argv
+
+
+def _slowlog_add(ctx: Ctx, argv: list[bytes], usec: int) -> None:
+    stats = ctx.stats
+    shown: list[bytes] = []
+    for i, a in enumerate(argv):
+        if i == _SLOWLOG_MAX_ARGC - 1 and len(argv) > _SLOWLOG_MAX_ARGC:
+            shown.append(b"... (%d more arguments)" % (len(argv) - _SLOWLOG_MAX_ARGC + 1))
+            break
+        if len(a) > _SLOWLOG_MAX_STRING:
+            a = a[:_SLOWLOG_MAX_STRING] + b"... (%d more bytes)" % (len(a) - _SLOWLOG_MAX_STRING)
+        shown.append(a)
+    s = ctx.session
+    stats.slowlog.appendleft(
+        SlowlogEntry(stats.slowlog_next_id, int(time.time()), usec, shown, s.addr, s.name)
+    )
+    stats.slowlog_next_id += 1
+    limit = ctx.config["slowlog-max-len"]
+    while len(stats.slowlog) > limit:
+        stats.slowlog.pop()
+
+
+def repr_arg(a: bytes) -> bytes:
+    """sdscatrepr: a double-quoted, escaped copy of `a`."""
+    out = bytearray(b'"')
+    for c in a:
+        if c == 0x5C or c == 0x22:
+            out += b"\\" + bytes((c,))
+        elif c == 0x0A:
+            out += b"\\n"
+        elif c == 0x0D:
+            out += b"\\r"
+        elif c == 0x09:
+            out += b"\\t"
+        elif c == 0x07:
+            out += b"\\a"
+        elif c == 0x08:
+            out += b"\\b"
+        elif 0x20 <= c < 0x7F:
+            out.append(c)
+        else:
+            out += b"\\x%02x" % c
+    out += b'"'
+    return bytes(out)
+
+
+def monitor_line(ctx: Ctx, argv: list[bytes]) -> bytes:
+    """``+<time> [<db> <addr>] "arg" ...`` as replicationFeedMonitors writes it."""
+    now = time.time()
+    s = ctx.session
+    addr = ("unix:" + s.laddr) if s.is_unix else s.addr
+    head = b"+%d.%06d [%d %s]" % (int(now), int(now * 1e6) % 1000000, s.db, addr.encode())
+    return head + b"".join(b" " + repr_arg(a) for a in argv) + b"\r\n"

@@ -1,0 +1,487 @@
+"""The server: listeners, connections, the lane, timers, shutdown.
+
+Room: sockets and tasks; no Redis semantics. Imports: everything below it, trio.
+
+Each connection reads what is there, parses every complete request (pipelining),
+submits them to the lane as one unit and writes all their replies with one send.
+Out-of-band output (MONITOR lines) goes through the connection's outbox and a
+pusher task that shares the connection's send lock, so bytes never interleave.
+
+Shutdown (SIGTERM, SIGINT, SHUTDOWN): stop accepting, let the lane finish the
+batch in flight, sync, close every connection, remove the unix socket and pid
+file. A connection's failure (reset, protocol error) only ever ends that
+connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+import trio
+
+from diskredis import errors
+from diskredis.commands.context import Ctx, Session, Stats
+from diskredis.config import Config, ConfigError
+from diskredis.resp.reader import RequestReader
+from diskredis.server.lane import Lane, Outcome, Unit
+
+log = logging.getLogger("diskredis")
+
+__all__ = ["Server", "serve"]
+
+_READ_SIZE = 65536  # one read; a pipelined burst of small requests fits in one
+_SAMPLE_EVERY = 0.1  # instantaneous_ops_per_sec samples, as Redis (16 samples, 100 ms)
+
+
+class Connection:
+    """The trio side of one client."""
+
+    def __init__(self, server: Server, stream: trio.abc.Stream, session: Session) -> None:
+        self.server = server
+        self.stream = stream
+        self.session = session
+        self.ctx = Ctx(session, server, server.config, server.stats)
+        self.send_lock = trio.Lock()
+        self.cancel = trio.CancelScope()
+        self.outbox: list[bytes] = []
+        self.outbox_bytes = 0
+        self.outbox_wake = trio.Event()
+        self.nursery: trio.Nursery | None = None
+        self.pusher_started = False
+
+    def close_soon(self) -> None:
+        self.session.closed = True
+        self.cancel.cancel()
+
+    def push(self, data: bytes) -> None:
+        """Queue out-of-band bytes (trio thread)."""
+        if self.session.closed:
+            return
+        self.outbox.append(data)
+        self.outbox_bytes += len(data)
+        hard = self.server.config["client-output-buffer-limit"]["replica"][0]
+        if hard and self.outbox_bytes > hard:
+            log.warning(
+                "Client id=%d addr=%s closed for overcoming of output buffer limits "
+                "(%d bytes pending).", self.session.id, self.session.addr, self.outbox_bytes)
+            self.close_soon()
+            return
+        if not self.pusher_started and self.nursery is not None:
+            self.pusher_started = True
+            self.nursery.start_soon(self._pusher)
+        self.outbox_wake.set()
+
+    async def _pusher(self) -> None:
+        while True:
+            await self.outbox_wake.wait()
+            self.outbox_wake = trio.Event()
+            if not self.outbox:
+                continue
+            data = b"".join(self.outbox)
+            self.outbox.clear()
+            self.outbox_bytes = 0
+            await self.send(data)
+
+    async def send(self, data: bytes) -> None:
+        async with self.send_lock:
+            await self.stream.send_all(data)
+        self.session.net_out += len(data)
+        self.server.net_out += len(data)
+        self.server.writes += 1
+
+    async def run(self) -> None:
+        session = self.session
+        reader = RequestReader(
+            max_bulk_len=self.server.config["proto-max-bulk-len"],
+            max_query_buffer=self.server.config["client-query-buffer-limit"],
+        )
+        with self.cancel:
+            async with trio.open_nursery() as nursery:
+                self.nursery = nursery
+                try:
+                    await self._loop(reader)
+                finally:
+                    nursery.cancel_scope.cancel()
+        del session
+
+    async def _loop(self, reader: RequestReader) -> None:
+        session = self.session
+        server = self.server
+        stream = self.stream
+        while True:
+            reader.auth_required = not session.authenticated
+            requests = reader.pop()
+            if not requests and reader.error is None and not reader.overflow:
+                try:
+                    data = await stream.receive_some(_READ_SIZE)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return
+                if not data:
+                    return
+                session.last_interaction = time.monotonic()
+                session.net_in += len(data)
+                server.net_in += len(data)
+                server.reads += 1
+                reader.feed(data)
+                session.qbuf = reader.pending
+                requests = reader.pop()
+            if requests:
+                reply = await server.run_unit(self.ctx, requests)
+                session.last_interaction = time.monotonic()
+                if reply:
+                    await self.send(reply)
+            if reader.error is not None:
+                log.info("Protocol error from client id=%d addr=%s: %s",
+                         session.id, session.addr, reader.error)
+                if not (session.reply_off or session.reply_skip):
+                    await self.send(b"-%s\r\n" % reader.error.encode())
+                return
+            if reader.overflow:
+                log.warning(
+                    "Closing client id=%d addr=%s that reached max query buffer length "
+                    "(client-query-buffer-limit %d bytes).",
+                    session.id, session.addr, server.config["client-query-buffer-limit"])
+                return
+            if session.close_after_reply or session.closed:
+                return
+
+
+class Server:
+    """Owns the listeners, the connections and the lane; implements `ServerPort`."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.stats = Stats()
+        self.run_id = secrets.token_hex(20)
+        self.connections: dict[int, Connection] = {}
+        self.next_id = 1
+        self.lane = Lane(self._deliver_threadsafe)
+        self.token: trio.lowlevel.TrioToken | None = None
+        self.shutting_down = trio.Event()
+        self.shutdown_flags: tuple[bool | None, bool, bool] = (None, False, False)
+        self.listeners: list[trio.SocketListener] = []
+        self.ports: list[int] = []
+        self.unix_path: str | None = None
+        self.net_in = self.net_out = self.reads = self.writes = 0
+        self.startup_rss = 0
+        self._samples: list[tuple[float, int, int, int]] = []
+        self._conns: trio.Nursery | None = None
+        self._accept_scopes: dict[trio.SocketListener, trio.CancelScope] = {}
+
+    # -- ServerPort (called on the lane) -------------------------------------------
+    def sessions(self) -> list[Session]:
+        return [c.session for c in list(self.connections.values())]
+
+    def kill(self, session: Session) -> None:
+        self.lane.kill(session)
+
+    def start_monitor(self, session: Session) -> None:
+        """Nothing to set up: the lane pushes lines to sessions flagged `monitor`."""
+
+    def push(self, session: Session, data: bytes) -> None:
+        self.lane.push(session, data)
+
+    def shutdown(self, save: bool | None, now: bool, force: bool) -> None:
+        self.lane.shutdown(save, now, force)
+
+    def pause(self, until_monotonic: float, writes_only: bool) -> None:
+        self.lane.pause(until_monotonic, writes_only)
+
+    def unpause(self) -> None:
+        self.lane.unpause()
+
+    def checkpoint(self) -> None:
+        """Everything acknowledged is already durable; storage syncs its files here."""
+
+    def reset_stats(self) -> None:
+        self.net_in = self.net_out = self.reads = self.writes = 0
+        self._samples.clear()
+
+    def apply_config(self, names: list[str]) -> None:
+        """React to CONFIG SET of parameters the running server must act on (lane thread)."""
+        if "loglevel" in names:
+            set_log_level(self.config["loglevel"])
+        if "bind" in names or "port" in names:
+            try:
+                trio.from_thread.run(self._rebind, trio_token=self.token)
+            except OSError as e:
+                log.warning("CONFIG SET could not listen: %s", e)
+                raise ConfigError("Unable to listen on this port. Check server logs.") from None
+
+    def info_fields(self) -> dict[str, Any]:
+        ops, in_kbps, out_kbps = self._instantaneous()
+        return {
+            "run_id": self.run_id,
+            "executable": os.path.abspath(sys.argv[0]),
+            "startup_rss": self.startup_rss,
+            "ops_per_sec": ops,
+            "in_kbps": in_kbps,
+            "out_kbps": out_kbps,
+            "net_in": self.net_in,
+            "net_out": self.net_out,
+            "reads": self.reads,
+            "writes": self.writes,
+        }
+
+    def _instantaneous(self) -> tuple[int, float, float]:
+        s = self._samples
+        if len(s) < 2:
+            return 0, 0.0, 0.0
+        (t0, c0, i0, o0), (t1, c1, i1, o1) = s[0], s[-1]
+        dt = max(t1 - t0, 1e-9)
+        return int((c1 - c0) / dt), (i1 - i0) / dt / 1024, (o1 - o0) / dt / 1024
+
+    # -- lane hand-off ---------------------------------------------------------------
+    async def run_unit(self, ctx: Ctx, requests: list[list[bytes]]) -> bytes:
+        event = trio.Event()
+        unit = Unit(ctx, requests, event.set)
+        self.lane.submit(unit)
+        await event.wait()
+        return unit.reply
+
+    def _deliver_threadsafe(self, outcome: Outcome) -> None:
+        assert self.token is not None
+        with contextlib.suppress(trio.RunFinishedError):
+            self.token.run_sync_soon(self._deliver, outcome)
+
+    def _deliver(self, outcome: Outcome) -> None:
+        for unit in outcome.units:
+            unit.done()
+        for session, data in outcome.pushes:
+            conn = self.connections.get(session.id)
+            if conn is not None:
+                conn.push(data)
+        for session in outcome.kills:
+            conn = self.connections.get(session.id)
+            if conn is not None:
+                conn.close_soon()
+        if outcome.shutdown is not None:
+            self.shutdown_flags = outcome.shutdown
+            self.shutting_down.set()
+
+    # -- listeners and connections ---------------------------------------------------
+    async def _open_tcp(self) -> list[trio.SocketListener]:
+        port = self.config["port"]
+        backlog = self.config["tcp-backlog"]
+        listeners: list[trio.SocketListener] = []
+        if port:
+            for raw in self.config["bind"]:
+                optional = raw.startswith("-")
+                host = raw[1:] if optional else raw
+                host = {"*": "0.0.0.0", "::*": "::"}.get(host, host)
+                try:
+                    listeners += await trio.open_tcp_listeners(port, host=host, backlog=backlog)
+                except OSError as e:
+                    if optional and e.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT,
+                                                errno.EPROTONOSUPPORT):
+                        continue
+                    for lst in listeners:
+                        await lst.aclose()
+                    raise OSError(e.errno, "Could not create server TCP listening socket "
+                                  "%s:%d: %s" % (host, port, e.strerror)) from None
+        return listeners
+
+    async def _open_unix(self) -> list[trio.SocketListener]:
+        path = self.config["unixsocket"]
+        backlog = self.config["tcp-backlog"]
+        if not path:
+            return []
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        await sock.bind(path)
+        perm = self.config["unixsocketperm"]
+        if perm:
+            os.chmod(path, perm)
+        sock.listen(backlog)
+        self.unix_path = path
+        return [trio.SocketListener(sock)]
+
+    def _start_accepting(self, listeners: list[trio.SocketListener]) -> None:
+        assert self._conns is not None
+        for lst in listeners:
+            scope = trio.CancelScope()
+            self._accept_scopes[lst] = scope
+            self._conns.start_soon(self._accept_loop, lst, scope)
+        self.listeners += listeners
+        self.ports = [
+            lst.socket.getsockname()[1] for lst in self.listeners
+            if lst.socket.family != socket.AF_UNIX
+        ]
+
+    async def _accept_loop(self, listener: trio.SocketListener, scope: trio.CancelScope) -> None:
+        assert self._conns is not None
+        with scope:
+            while True:
+                try:
+                    stream = await listener.accept()
+                except OSError as e:
+                    if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                        log.warning("Accepting client connection: %s (out of file descriptors?"
+                                    " raise ulimit -n or lower maxclients)", e.strerror)
+                        await trio.sleep(0.1)
+                        continue
+                    raise
+                self._conns.start_soon(self._handle, stream)
+
+    async def _stop_accepting(self, listeners: list[trio.SocketListener]) -> None:
+        for lst in listeners:
+            self._accept_scopes.pop(lst).cancel()
+            self.listeners.remove(lst)
+            with contextlib.suppress(Exception):
+                await lst.aclose()
+
+    async def _rebind(self) -> None:
+        """CONFIG SET port/bind: listen anew first, then close the old TCP sockets."""
+        new = await self._open_tcp()
+        old = [lst for lst in self.listeners if lst.socket.family != socket.AF_UNIX]
+        await self._stop_accepting(old)
+        self._start_accepting(new)
+
+    async def _handle(self, stream: trio.SocketStream) -> None:
+        sock = stream.socket
+        is_unix = sock.family == socket.AF_UNIX
+        if is_unix:
+            addr, laddr = self.unix_path + ":0" if self.unix_path else ":0", self.unix_path or ""
+        else:
+            addr, laddr = _fmt_addr(sock.getpeername()), _fmt_addr(sock.getsockname())
+            self._keepalive(sock)
+        if len(self.connections) >= self.config["maxclients"]:
+            self.stats.rejected_connections += 1
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await stream.send_all(b"-%s\r\n" % errors.MAXCLIENTS.encode())
+            await stream.aclose()
+            return
+        session = Session(
+            id=self.next_id, addr=addr, laddr=laddr,
+            fd=sock.fileno(), is_unix=is_unix,
+            authenticated=not self.config["requirepass"],
+        )
+        self.next_id += 1
+        self.stats.connections += 1
+        conn = Connection(self, stream, session)
+        self.connections[session.id] = conn
+        try:
+            await conn.run()
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        except Exception:
+            log.exception("connection id=%d addr=%s failed", session.id, addr)
+        finally:
+            session.closed = True
+            del self.connections[session.id]
+            with contextlib.suppress(Exception):
+                await stream.aclose()
+
+    def _keepalive(self, sock: trio.socket.SocketType) -> None:
+        interval = self.config["tcp-keepalive"]
+        if interval <= 0:
+            return
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        # As Redis's anetKeepAlive: first probe after `interval`, then every interval/3.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, interval)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(interval // 3, 1))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+
+    # -- timers ----------------------------------------------------------------------
+    async def _cron(self) -> None:
+        """Client timeouts and the instantaneous statistics."""
+        while True:
+            await trio.sleep(_SAMPLE_EVERY)
+            now = time.monotonic()
+            self._samples.append((now, self.stats.commands, self.net_in, self.net_out))
+            del self._samples[:-16]
+            timeout = self.config["timeout"]
+            if timeout:
+                for conn in list(self.connections.values()):
+                    s = conn.session
+                    if not s.monitor and now - s.last_interaction > timeout:
+                        log.debug("Closing idle client id=%d addr=%s", s.id, s.addr)
+                        conn.close_soon()
+
+    async def _signals(self) -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
+                log.warning("Received %s scheduling shutdown...", name)
+                self.shutting_down.set()
+                return
+
+    async def _connections_nursery(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as conns:
+            task_status.started(conns)
+            await trio.sleep_forever()
+
+    # -- the whole life --------------------------------------------------------------
+    async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        self.token = trio.lowlevel.current_trio_token()
+        self.startup_rss = _rss()
+        opened = await self._open_tcp() + await self._open_unix()
+        if not opened:
+            raise OSError("no listening socket configured: set port or unixsocket")
+        self.lane.start()
+        pidfile = self.config["pidfile"]
+        if pidfile:
+            with open(pidfile, "w") as f:
+                f.write("%d\n" % os.getpid())
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._signals)
+                nursery.start_soon(self._cron)
+                self._conns = await nursery.start(self._connections_nursery)
+                self._start_accepting(opened)
+                log.info("Ready to accept connections")
+                task_status.started(self)
+                await self.shutting_down.wait()
+                log.warning("User requested shutdown...")
+                # Stop accepting, let the lane finish what it has, then drop clients.
+                await self._stop_accepting(list(self.listeners))
+                self.lane.stop()
+                await trio.to_thread.run_sync(self.lane.join)
+                self.checkpoint()
+                nursery.cancel_scope.cancel()
+        finally:
+            if self.unix_path:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.unix_path)
+            if pidfile:
+                with contextlib.suppress(OSError):
+                    os.unlink(pidfile)
+            log.warning("diskredis is now ready to exit, bye bye...")
+
+
+def _fmt_addr(addr: Any) -> str:
+    host, port = addr[0], addr[1]
+    if ":" in host:
+        return "[%s]:%d" % (host, port)
+    return "%s:%d" % (host, port)
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+_LEVELS = {"debug": logging.DEBUG, "verbose": 15, "notice": logging.INFO,
+           "warning": logging.WARNING}
+
+
+def set_log_level(level: str) -> None:
+    logging.getLogger("diskredis").setLevel(_LEVELS[level])
+
+
+def serve(config: Config) -> None:
+    """Run a server until it is shut down."""
+    trio.run(Server(config).serve)

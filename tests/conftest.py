@@ -1,0 +1,286 @@
+"""Test kit: real servers on ephemeral ports, and the differential helper.
+
+- `dr` / `dr_factory`: diskredis started as a subprocess (``python -m diskredis``)
+  on a free port, once per engine (the `engine` parametrisation).
+- `oracle`: the real redis-server 7.0 (Debian's package) on a free port.
+- `diff`: sends the same raw commands to both and compares the replies byte for byte.
+
+Nothing here sleeps for a fixed time: start-up waits on a bounded poll of PING.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hiredis
+import pytest
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGINES = ["lmdb", "leveldb"]
+START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RawClient:
+    """A socket speaking raw RESP: send bytes, read whole replies as raw bytes."""
+
+    def __init__(self, port: int | None = None, *, unix: str | None = None,
+                 timeout: float = 10.0) -> None:
+        if unix:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.settimeout(timeout)
+            self.sock.connect(unix)
+        else:
+            self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def command(self, *args: Any) -> bytes:
+        self.send(encode_command(args))
+        return self.reply()
+
+    def reply(self) -> bytes:
+        """Read exactly one reply; return its raw bytes."""
+        while True:
+            reader = hiredis.Reader(notEnoughData=Ellipsis)
+            reader.feed(self.buf)
+            got = reader.gets()
+            if got is not Ellipsis:
+                size = _reply_size(self.buf)
+                raw, self.buf = self.buf[:size], self.buf[size:]
+                return raw
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed while waiting for a reply; got %r" % self.buf)
+            self.buf += chunk
+
+    def closed(self) -> bool:
+        """True once the server has closed the connection (after any pending bytes)."""
+        try:
+            chunk = self.sock.recv(65536)
+        except (TimeoutError, ConnectionResetError):
+            return True
+        if chunk:
+            self.buf += chunk
+            return False
+        return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _reply_size(buf: bytes) -> int:
+    """Length of the first complete RESP reply in `buf` (RESP2 and RESP3)."""
+    pos = 0
+
+    def one(pos: int) -> int:
+        kind = buf[pos : pos + 1]
+        end = buf.index(b"\r\n", pos)
+        head = buf[pos + 1 : end]
+        pos = end + 2
+        if kind in (b"$", b"=", b"!"):
+            n = int(head)
+            return pos if n < 0 else pos + n + 2
+        if kind in (b"*", b"~", b">"):
+            n = int(head)
+            for _ in range(max(n, 0)):
+                pos = one(pos)
+            return pos
+        if kind in (b"%", b"|"):
+            for _ in range(2 * int(head)):
+                pos = one(pos)
+            return one(pos) if kind == b"|" else pos
+        return pos
+
+    return one(pos)
+
+
+def encode_command(args: Any) -> bytes:
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        elif isinstance(a, int):
+            a = b"%d" % a
+        parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(parts)
+
+
+@dataclass
+class ServerProc:
+    """A server process on a port; `client()` gives a redis-py client to it."""
+
+    kind: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    dir: str
+    args: list[str] = field(default_factory=list)
+    unix: str | None = None
+
+    def client(self, **kw: Any) -> redis.Redis:
+        kw.setdefault("socket_timeout", 20)
+        return redis.Redis(port=self.port, **kw)
+
+    def raw(self, **kw: Any) -> RawClient:
+        return RawClient(self.port, **kw)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+    def log(self) -> str:
+        path = Path(self.dir) / "server.log"
+        return path.read_text() if path.exists() else ""
+
+
+def _wait_ready(sp: ServerProc) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    delay = 0.01
+    while time.monotonic() < deadline:
+        if sp.proc.poll() is not None:
+            raise RuntimeError("%s exited with %s:\n%s" % (sp.kind, sp.proc.returncode, sp.log()))
+        try:
+            with socket.create_connection(("127.0.0.1", sp.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(100):
+                    return
+        except OSError:
+            pass
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+    sp.stop()
+    raise RuntimeError(
+        "%s did not answer PING within %ss:\n%s" % (sp.kind, START_TIMEOUT, sp.log()))
+
+
+def start_diskredis(engine: str = "lmdb", *extra: str, port: int | None = None,
+                    data_dir: str | None = None, wait: bool = True) -> ServerProc:
+    port = port or free_port()
+    d = data_dir or tempfile.mkdtemp(prefix="diskredis-test-")
+    args = [
+        sys.executable, "-m", "diskredis", "--port", str(port), "--dir", d,
+        "--engine", engine, "--enable-debug-command", "yes",
+        "--logfile", os.path.join(d, "server.log"), *extra,
+    ]
+    proc = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    sp = ServerProc("diskredis", port, proc, d, args)
+    if wait:
+        _wait_ready(sp)
+    return sp
+
+
+def start_oracle(*extra: str) -> ServerProc:
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.fail("redis-server (the oracle) is not installed: run ./dev test")
+    port = free_port()
+    d = tempfile.mkdtemp(prefix="redis-oracle-")
+    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+            "no", "--dir", d, "--enable-debug-command", "yes",
+            "--logfile", os.path.join(d, "server.log"), *extra]
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    sp = ServerProc("redis-server", port, proc, d, args)
+    _wait_ready(sp)
+    return sp
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def dr(engine: str) -> Iterator[ServerProc]:
+    """A diskredis server shared by the tests of a session (one per engine)."""
+    sp = start_diskredis(engine)
+    yield sp
+    sp.stop()
+    shutil.rmtree(sp.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def dr_factory(engine: str) -> Iterator[Any]:
+    """Start dedicated diskredis servers (stopped at the end of the test)."""
+    started: list[ServerProc] = []
+
+    def make(*extra: str, **kw: Any) -> ServerProc:
+        sp = start_diskredis(engine, *extra, **kw)
+        started.append(sp)
+        return sp
+
+    yield make
+    for sp in started:
+        sp.stop()
+        shutil.rmtree(sp.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def oracle() -> Iterator[ServerProc]:
+    sp = start_oracle()
+    yield sp
+    sp.stop()
+    shutil.rmtree(sp.dir, ignore_errors=True)
+
+
+class Diff:
+    """Send the same commands to diskredis and to Redis; compare raw replies."""
+
+    def __init__(self, ours: RawClient, theirs: RawClient) -> None:
+        self.ours = ours
+        self.theirs = theirs
+
+    def __call__(self, *args: Any) -> bytes:
+        a = self.ours.command(*args)
+        b = self.theirs.command(*args)
+        assert a == b, "%r:\n  diskredis: %r\n  redis:     %r" % (args, a, b)
+        return a
+
+    def raw(self, data: bytes, replies: int = 1) -> list[bytes]:
+        self.ours.send(data)
+        self.theirs.send(data)
+        out = []
+        for _ in range(replies):
+            a, b = self.ours.reply(), self.theirs.reply()
+            assert a == b, "%r:\n  diskredis: %r\n  redis:     %r" % (data, a, b)
+            out.append(a)
+        return out
+
+    def both(self, *args: Any) -> tuple[bytes, bytes]:
+        return self.ours.command(*args), self.theirs.command(*args)
+
+
+@pytest.fixture
+def diff(dr: ServerProc, oracle: ServerProc) -> Iterator[Diff]:
+    ours, theirs = dr.raw(), oracle.raw()
+    yield Diff(ours, theirs)
+    ours.close()
+    theirs.close()
