@@ -211,3 +211,21 @@ def test_request_fuzzed_bytes_never_raise(data: bytes) -> None:
         reader.feed(data[i : i + 7])
         for request in reader.pop():
             assert request and all(isinstance(a, bytes) for a in request)
+
+
+def test_huge_array_count_allocates_nothing_up_front() -> None:
+    """*2000000000 is a valid count; the reader must wait for the elements, not reserve
+    room for them (hiredis would). Run under a 1 GB address-space limit."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+        "from diskredis.resp.reader import RequestReader\n"
+        "r = RequestReader()\n"
+        "r.feed(b'*2000000000\\r\\n$1\\r\\na\\r\\n')\n"
+        "assert r.pop() == [] and r.error is None, r.error\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "ok", out.stderr

@@ -44,8 +44,10 @@ _UNAUTH_MAX_BULK = 16384  # ...stay small (CVE-2021-32675)
 _LONG_STR_SIZE = 21  # string2ll refuses 21+ characters
 
 # Element types hiredis turns into bytes although they are not bulk strings
-# (simple string, big number, verbatim, attribute). Every element follows a CRLF.
-_SUSPECT = re.compile(rb"\r\n[+(=|]")
+# (simple string, big number, verbatim, attribute), each after a CRLF; and array
+# counts of a million or more, for which hiredis allocates the whole array at once
+# (a client could make it take gigabytes with one short line).
+_SUSPECT = re.compile(rb"\r\n[+(=|]|\*[0-9]{7}")
 _DIGITS = re.compile(rb"-?[1-9][0-9]*|0")
 
 
