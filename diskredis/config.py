@@ -42,7 +42,7 @@ class ConfigError(Exception):
 
 # -- value parsers (Redis util.c / config.c semantics) -------------------------------
 _INT_RE = re.compile(r"-?[1-9][0-9]*|0")
-_MEM_RE = re.compile(r"([0-9]+)(b|k|kb|m|mb|g|gb)?", re.IGNORECASE)
+_MEM_RE = re.compile(r"([0-9]*)(b|k|kb|m|mb|g|gb)?", re.IGNORECASE)
 _MEM_UNITS = {
     "": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
     "g": 1000**3, "gb": 1024**3,
@@ -57,12 +57,16 @@ def string2ll(text: str) -> int | None:
 
 
 def parse_memory(text: str) -> int | None:
-    """Redis memtoull: ``1k`` = 1000, ``1kb`` = 1024, ``1gb``...; None if invalid."""
+    """Redis memtoull: ``1k`` = 1000, ``1kb`` = 1024, ``1gb``...; None if invalid.
+
+    As in C: digits beyond the range saturate at 2**64-1, the unit multiplies
+    modulo 2**64, and no digits at all read as 0.
+    """
     m = _MEM_RE.fullmatch(text)
     if m is None:
         return None
-    value = int(m.group(1)) * _MEM_UNITS[(m.group(2) or "").lower()]
-    return value if value <= _ULLONG_MAX else None
+    digits = min(int(m.group(1) or "0"), _ULLONG_MAX)
+    return (digits * _MEM_UNITS[(m.group(2) or "").lower()]) & _ULLONG_MAX
 
 
 def yesno(text: str) -> bool:
@@ -220,12 +224,57 @@ def _aof_dir(value: Any) -> None:
         raise ConfigError("appenddirname can't be a path, just a dirname")
 
 
+def _hostname(value: Any) -> None:
+    if len(value.encode()) >= 256:
+        raise ConfigError("Hostnames must be less than 256 characters")
+    if any(not (c.isascii() and (c.isalnum() or c in "-.")) for c in value):
+        raise ConfigError("Hostnames may only contain alphanumeric characters, hyphens or dots")
+
+
+# What each proc-title-template variable expands to when the template is checked
+# (the process title itself is not changed by diskredis).
+_TITLE_VARS = {"title": "", "listen-addr": "*:6379", "server-mode": "", "config-file": "-",
+               "port": "0", "tls-port": "0", "unixsocket": ""}
+
+
+def _proc_title(value: Any) -> None:
+    out, i = [], 0
+    bad = ConfigError("template format is invalid or contains unknown variables")
+    while i < len(value):
+        start = value.find("{", i)
+        if start < 0:
+            out.append(value[i:])
+            break
+        out.append(value[i:start])
+        if start + 1 >= len(value):
+            raise bad
+        if value[start + 1] == "{":
+            out.append("{")
+            i = start + 2
+            continue
+        end = value.find("}", start + 1)
+        if end < 0 or value[start + 1 : end] not in _TITLE_VARS:
+            raise bad
+        out.append(_TITLE_VARS[value[start + 1 : end]])
+        i = end + 1
+    if not "".join(out).strip(" "):
+        raise bad
+
+
+def _no_tls(value: Any) -> None:
+    # diskredis has no TLS listener: turning TLS on fails as it does in a Redis
+    # that has no certificate configured. The other tls-* settings are kept.
+    if value:
+        raise ConfigError("Unable to update TLS configuration. Check server logs.")
+
+
 _IMM = {"mutable": False}
 _E = {"effect": True}
 
 # Booleans
 for _name, _default, _extra in [
-    ("rdbchecksum", True, _IMM), ("daemonize", False, _IMM), ("io-threads-do-reads", False, _IMM),
+    ("rdbchecksum", True, _IMM), ("daemonize", False, {"mutable": False, "effect": True}),
+    ("io-threads-do-reads", False, _IMM),
     ("always-show-logo", False, _IMM), ("protected-mode", True, {}), ("rdbcompression", True, {}),
     ("rdb-del-sync-files", False, {}), ("activerehashing", True, {}),
     ("stop-writes-on-bgsave-error", True, {}), ("set-proc-title", True, _IMM),
@@ -248,9 +297,9 @@ for _name, _default, _extra in [
     ("cluster-allow-pubsubshard-when-down", True, {}), ("crash-log-enabled", True, {}),
     ("crash-memcheck-enabled", True, {}), ("use-exit-on-panic", False, {"hidden": True}),
     ("disable-thp", True, _IMM), ("cluster-allow-replica-migration", True, {}),
-    ("replica-announced", True, {}), ("latency-tracking", True, {}),
+    ("replica-announced", True, {}), ("latency-tracking", True, _E),
     ("aof-disable-auto-gc", False, {}), ("replica-ignore-disk-write-errors", False, {}),
-    ("tls-cluster", False, {}), ("tls-replication", False, {}),
+    ("tls-cluster", False, {"check": _no_tls}), ("tls-replication", False, {"check": _no_tls}),
     ("tls-prefer-server-ciphers", False, {}), ("tls-session-caching", True, {}),
 ]:
     _b(_name, _default, **_extra)
@@ -261,14 +310,15 @@ for _name, _sdefault, _extra in [
     ("pidfile", "", {"mutable": False, "effect": True}),
     ("replica-announce-ip", "", {"alias": "slave-announce-ip"}),
     ("masteruser", "", {"sensitive": True}), ("cluster-announce-ip", "", {}),
-    ("cluster-config-file", "nodes.conf", _IMM), ("cluster-announce-hostname", "", {}),
+    ("cluster-config-file", "nodes.conf", _IMM),
+    ("cluster-announce-hostname", "", {"check": _hostname}),
     ("syslog-ident", "redis", _IMM),
     ("dbfilename", "dump.rdb", {"protected": True, "check": _no_path("dbfilename")}),
     ("appendfilename", "appendonly.aof", {"mutable": False, "check": _aof_name}),
     ("appenddirname", "appendonlydir", {"mutable": False, "check": _aof_dir}),
     ("server_cpulist", "", _IMM), ("bio_cpulist", "", _IMM), ("aof_rewrite_cpulist", "", _IMM),
     ("bgsave_cpulist", "", _IMM), ("ignore-warnings", "", {}),
-    ("proc-title-template", "{title} {listen-addr} {server-mode}", {}),
+    ("proc-title-template", "{title} {listen-addr} {server-mode}", {"check": _proc_title}),
     ("bind-source-addr", "", {}), ("logfile", "", {"mutable": False, "effect": True}),
     ("masterauth", "", {"sensitive": True}),
     ("requirepass", "", {"sensitive": True, "effect": True}),
@@ -290,20 +340,20 @@ _e("maxmemory-policy", "noeviction",
    "volatile-lru volatile-lfu volatile-random volatile-ttl allkeys-lru allkeys-lfu "
    "allkeys-random noeviction")
 # diskredis: durable by default (Redis: everysec).
-_e("appendfsync", "always", "everysec always no", **_E)
+_e("appendfsync", "always", "everysec always no")
 _e("oom-score-adj", "no", "no yes relative absolute")
 _e("acl-pubsub-default", "resetchannels", "allchannels resetchannels")
 _e("sanitize-dump-payload", "no", "no yes clients")
-_e("enable-protected-configs", "no", "no yes local", **_IMM)
+_e("enable-protected-configs", "no", "no yes local", mutable=False, effect=True)
 _e("enable-debug-command", "no", "no yes local", mutable=False, effect=True)
 _e("enable-module-command", "no", "no yes local", **_IMM)
 _e("cluster-preferred-endpoint-type", "ip", "ip hostname unknown-endpoint")
 _e("propagation-error-behavior", "ignore", "ignore panic panic-on-replicas")
 _e("tls-auth-clients", "yes", "no yes optional")
 _add(Param("shutdown-on-sigint", "flags", ("default",), choices=("default", "save", "nosave",
-           "now", "force"), multi=True, effect=True))
+           "now", "force"), multi=True))
 _add(Param("shutdown-on-sigterm", "flags", ("default",), choices=("default", "save", "nosave",
-           "now", "force"), multi=True, effect=True))
+           "now", "force"), multi=True))
 # diskredis' own
 _e("engine", "lmdb", "lmdb leveldb", mutable=False, effect=True)
 
@@ -361,7 +411,7 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("proto-max-bulk-len", 512 * 1024 * 1024, 1024 * 1024, _L, "mem", _E),
     ("stream-node-max-entries", 100, 0, _L, "int", {}),
     ("repl-backlog-size", 1024 * 1024, 1, _L, "mem", {}),
-    ("maxmemory", 0, 0, _ULLONG_MAX, "mem", _E),
+    ("maxmemory", 0, 0, _ULLONG_MAX, "mem", {}),
     ("cluster-link-sendbuf-limit", 0, 0, _ULLONG_MAX, "mem", {}),
     ("hash-max-listpack-entries", 512, 0, _L, "int", {"alias": "hash-max-ziplist-entries"}),
     ("set-max-intset-entries", 512, 0, _L, "int", {}),
@@ -378,7 +428,7 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("auto-aof-rewrite-min-size", 64 * 1024 * 1024, 0, _L, "mem", {}),
     ("loading-process-events-interval-bytes", 2 * 1024 * 1024, 1024, _INT_MAX, "int",
      {"hidden": True}),
-    ("tls-port", 0, 0, 65535, "int", {}),
+    ("tls-port", 0, 0, 65535, "int", {"check": _no_tls}),
     ("tls-session-cache-size", 20 * 1024, 0, _INT_MAX, "int", {}),
     ("tls-session-cache-timeout", 300, 0, _INT_MAX, "int", {}),
 ]:
@@ -531,7 +581,7 @@ def _parse_percentiles(args: list[str]) -> list[float]:
     return values
 
 
-def _format_percentile(v: float) -> str:
+def format_percentile(v: float) -> str:
     text = "%f" % v
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -539,8 +589,9 @@ def _format_percentile(v: float) -> str:
 
 
 _add(Param("latency-tracking-info-percentiles", "special", [50.0, 99.0, 99.9], multi=True,
+           effect=True,
            parse_fn=_parse_percentiles,
-           format_fn=lambda v: " ".join(_format_percentile(x) for x in v)))
+           format_fn=lambda v: " ".join(format_percentile(x) for x in v)))
 
 # `dir` is diskredis' data directory (Redis: the working directory it chdirs to).
 _add(Param("dir", "special", "./data", protected=True, effect=True,
@@ -566,6 +617,13 @@ def lookup(name: str) -> Param | None:
 # -- parsing and formatting one value ------------------------------------------------
 def parse_value(p: Param, args: list[str]) -> Any:
     """Turn directive arguments into a typed value, validating as Redis does."""
+    value = _parse_typed(p, args)
+    if p.check:
+        p.check(value)
+    return value
+
+
+def _parse_typed(p: Param, args: list[str]) -> Any:
     kind = p.kind
     if kind == "special":
         assert p.parse_fn is not None
@@ -578,8 +636,6 @@ def parse_value(p: Param, args: list[str]) -> Any:
     if kind == "bool":
         return yesno(text)
     if kind == "str":
-        if p.check:
-            p.check(text)
         return text
     if kind == "enum":
         low = text.lower()
@@ -611,6 +667,8 @@ def _parse_number(p: Param, text: str) -> int:
     value: int | None = None
     if p.kind in ("mem", "pct"):
         value = parse_memory(text)
+        if value is not None and p.hi <= _LLONG_MAX and value > _LLONG_MAX:
+            value -= 1 << 64  # stored in a signed C type, as Redis does
     if value is None and p.kind == "pct" and len(text) > 1 and text.endswith("%"):
         pct = string2ll(text[:-1])
         if pct is not None and pct >= 0:
@@ -673,6 +731,14 @@ class Config:
         if p is None:
             raise KeyError(name)
         self.values[p.name] = parse_value(p, args)
+        self.settle(p.name)
+
+    def settle(self, name: str) -> None:
+        """Adjustments Redis makes after accepting a value (its "apply" step)."""
+        if name == "hz":  # a hint: out-of-range values are capped, not refused
+            self.values["hz"] = min(max(self.values["hz"], 1), 500)
+        elif name == "watchdog-period" and self.values[name]:
+            self.values[name] = max(self.values[name], (1000 // self.values["hz"]) * 2)
 
     def get_matching(self, patterns: Iterable[bytes]) -> dict[bytes, bytes]:
         """CONFIG GET: exact names (aliases too) or globs over names and aliases."""
@@ -798,7 +864,17 @@ def _quote(value: str) -> str:
     return out + '"'
 
 
+def format_memory(value: int) -> str:
+    """How CONFIG REWRITE writes a byte count: the largest of gb, mb, kb that divides it."""
+    for unit, size in (("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10)):
+        if value and value % size == 0:
+            return "%d%s" % (value // size, unit)
+    return str(value)
+
+
 def file_line(p: Param, value: Any) -> str:
+    if p.kind in ("mem", "pct") and value >= 0:
+        return "%s %s" % (p.name, format_memory(value))
     text = format_value(p, value)
     if p.multi and p.kind != "flags":
         return "%s %s" % (p.name, text) if text else '%s ""' % p.name
