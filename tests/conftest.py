@@ -10,7 +10,9 @@ Nothing here sleeps for a fixed time: start-up waits on a bounded poll of PING.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -251,6 +253,33 @@ def oracle() -> Iterator[ServerProc]:
     shutil.rmtree(sp.dir, ignore_errors=True)
 
 
+_MASKS = [
+    (re.compile(rb"(\$2\r\nid\r\n:)\d+"), rb"\1?"),
+    (re.compile(rb"\b(id|addr|laddr|fd|age|idle|qbuf|qbuf-free|argv-mem|obl|oll|omem|tot-mem"
+                rb"|multi-mem|events|redir|rbs|rbp)=\S*"), rb"\1=?"),
+    (re.compile(rb"\$\d+\r\n"), rb"$?\r\n"),
+]
+
+
+def _mask(reply: bytes) -> bytes:
+    for pattern, repl in _MASKS:
+        reply = pattern.sub(repl, reply)
+    return reply
+
+
+@contextlib.contextmanager
+def oracle_password(oracle: ServerProc, password: str) -> Iterator[None]:
+    """The oracle with `requirepass` set for the block, then back to none."""
+    admin = oracle.raw()
+    assert admin.command("CONFIG", "SET", "requirepass", password) == b"+OK\r\n"
+    try:
+        yield
+    finally:
+        admin.command("AUTH", password)
+        admin.command("CONFIG", "SET", "requirepass", "")
+        admin.close()
+
+
 class Diff:
     """Send the same commands to diskredis and to Redis; compare raw replies."""
 
@@ -273,6 +302,27 @@ class Diff:
             assert a == b, "%r:\n  diskredis: %r\n  redis:     %r" % (data, a, b)
             out.append(a)
         return out
+
+    def masked(self, *args: Any) -> bytes:
+        """Like a call, with the connection-specific parts of replies (ids, addresses,
+        ages, fds) masked out of both before they are compared."""
+        a, b = (_mask(r) for r in self.both(*args))
+        assert a == b, "%r:\n  diskredis: %r\n  redis:     %r" % (args, a, b)
+        return a
+
+    def unordered(self, *args: Any) -> Any:
+        """Like a call, for replies whose order is a hash table's (CONFIG GET with a glob):
+        flat arrays of pairs and maps are compared as dicts."""
+        parsed = []
+        for raw in self.both(*args):
+            reader = hiredis.Reader()
+            reader.feed(raw)
+            value = reader.gets()
+            if isinstance(value, list):
+                value = dict(zip(value[::2], value[1::2], strict=True))
+            parsed.append(value)
+        assert parsed[0] == parsed[1], "%r:\n  diskredis: %r\n  redis:     %r" % (args, *parsed)
+        return parsed[0]
 
     def both(self, *args: Any) -> tuple[bytes, bytes]:
         return self.ours.command(*args), self.theirs.command(*args)

@@ -111,11 +111,14 @@ def _section_clients(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def _section_memory(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
-    # Python has no allocator statistics worth the name: used_memory is the RSS.
+    # Python has no allocator statistics worth the name: used_memory is the RSS, the
+    # allocator figures repeat it, and the overhead is what the process held at start-up.
     rss = _rss()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, rss)
     total = _total_memory()
     maxmemory = ctx.config["maxmemory"]
+    startup = f["startup_rss"]
+    dataset = max(rss - startup, 0)
     return [
         ("used_memory", rss),
         ("used_memory_human", _human(rss)),
@@ -124,21 +127,64 @@ def _section_memory(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("used_memory_peak", peak),
         ("used_memory_peak_human", _human(peak)),
         ("used_memory_peak_perc", "%.2f%%" % (100.0 * rss / peak if peak else 100.0)),
-        ("used_memory_startup", f["startup_rss"]),
+        ("used_memory_overhead", startup),
+        ("used_memory_startup", startup),
+        ("used_memory_dataset", dataset),
+        ("used_memory_dataset_perc", "%.2f%%" % (100.0 * dataset / rss if rss else 0.0)),
+        ("allocator_allocated", rss),
+        ("allocator_active", rss),
+        ("allocator_resident", rss),
         ("total_system_memory", total),
         ("total_system_memory_human", _human(total)),
+        ("used_memory_lua", 0),
+        ("used_memory_vm_eval", 0),
+        ("used_memory_lua_human", "0B"),
+        ("used_memory_scripts_eval", 0),
+        ("number_of_cached_scripts", 0),
+        ("number_of_functions", 0),
+        ("number_of_libraries", 0),
+        ("used_memory_vm_functions", 0),
+        ("used_memory_vm_total", 0),
+        ("used_memory_vm_total_human", "0B"),
+        ("used_memory_functions", 0),
+        ("used_memory_scripts", 0),
+        ("used_memory_scripts_human", "0B"),
         ("maxmemory", maxmemory),
         ("maxmemory_human", _human(maxmemory)),
         ("maxmemory_policy", ctx.config["maxmemory-policy"]),
+        ("allocator_frag_ratio", "1.00"),
+        ("allocator_frag_bytes", 0),
+        ("allocator_rss_ratio", "1.00"),
+        ("allocator_rss_bytes", 0),
+        ("rss_overhead_ratio", "1.00"),
+        ("rss_overhead_bytes", 0),
         ("mem_fragmentation_ratio", "1.00"),
+        ("mem_fragmentation_bytes", 0),
+        ("mem_not_counted_for_evict", 0),
+        ("mem_replication_backlog", 0),
+        ("mem_total_replication_buffers", 0),
+        ("mem_clients_slaves", 0),
+        ("mem_clients_normal", f.get("client_memory", 0)),
+        ("mem_cluster_links", 0),
+        ("mem_aof_buffer", 0),
         ("mem_allocator", "libc"),
+        ("active_defrag_running", 0),
+        ("lazyfree_pending_objects", 0),
+        ("lazyfreed_objects", 0),
     ]
 
 
 def _section_persistence(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
+    # No fork, no RDB, no AOF: every write is in the engine when its reply leaves.
     return [
         ("loading", 0),
         ("async_loading", 0),
+        ("current_cow_peak", 0),
+        ("current_cow_size", 0),
+        ("current_cow_size_age", 0),
+        ("current_fork_perc", "0.00"),
+        ("current_save_keys_processed", 0),
+        ("current_save_keys_total", 0),
         ("rdb_changes_since_last_save", 0),
         ("rdb_bgsave_in_progress", 0),
         ("rdb_last_save_time", ctx.stats.last_save),
@@ -146,6 +192,9 @@ def _section_persistence(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("rdb_last_bgsave_time_sec", -1),
         ("rdb_current_bgsave_time_sec", -1),
         ("rdb_saves", ctx.stats.saves),
+        ("rdb_last_cow_size", 0),
+        ("rdb_last_load_keys_expired", 0),
+        ("rdb_last_load_keys_loaded", 0),
         ("aof_enabled", 0),
         ("aof_rewrite_in_progress", 0),
         ("aof_rewrite_scheduled", 0),
@@ -153,8 +202,11 @@ def _section_persistence(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("aof_current_rewrite_time_sec", -1),
         ("aof_last_bgrewrite_status", "ok"),
         ("aof_rewrites", 0),
+        ("aof_rewrites_consecutive_failures", 0),
         ("aof_last_write_status", "ok"),
+        ("aof_last_cow_size", 0),
         ("module_fork_in_progress", 0),
+        ("module_fork_last_cow_size", 0),
     ]
 
 
@@ -166,24 +218,39 @@ def _section_stats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("instantaneous_ops_per_sec", f["ops_per_sec"]),
         ("total_net_input_bytes", f["net_in"]),
         ("total_net_output_bytes", f["net_out"]),
+        ("total_net_repl_input_bytes", 0),
+        ("total_net_repl_output_bytes", 0),
         ("instantaneous_input_kbps", "%.2f" % f["in_kbps"]),
         ("instantaneous_output_kbps", "%.2f" % f["out_kbps"]),
+        ("instantaneous_input_repl_kbps", "0.00"),
+        ("instantaneous_output_repl_kbps", "0.00"),
         ("rejected_connections", st.rejected_connections),
         ("sync_full", 0),
         ("sync_partial_ok", 0),
         ("sync_partial_err", 0),
-        ("expired_keys", 0),
+        ("expired_keys", f.get("expired_keys", 0)),
         ("expired_stale_perc", "0.00"),
         ("expired_time_cap_reached_count", 0),
+        ("expire_cycle_cpu_milliseconds", 0),
         ("evicted_keys", 0),
         ("evicted_clients", 0),
-        ("keyspace_hits", 0),
-        ("keyspace_misses", 0),
+        ("total_eviction_exceeded_time", 0),
+        ("current_eviction_exceeded_time", 0),
+        ("keyspace_hits", f.get("keyspace_hits", 0)),
+        ("keyspace_misses", f.get("keyspace_misses", 0)),
         ("pubsub_channels", 0),
         ("pubsub_patterns", 0),
+        ("pubsubshard_channels", 0),
         ("latest_fork_usec", 0),
         ("total_forks", 0),
         ("migrate_cached_sockets", 0),
+        ("slave_expires_tracked_keys", 0),
+        ("active_defrag_hits", 0),
+        ("active_defrag_misses", 0),
+        ("active_defrag_key_hits", 0),
+        ("active_defrag_key_misses", 0),
+        ("total_active_defrag_time", 0),
+        ("current_active_defrag_time", 0),
         ("tracking_total_keys", 0),
         ("tracking_total_items", 0),
         ("tracking_total_prefixes", 0),
@@ -194,6 +261,8 @@ def _section_stats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("total_writes_processed", f["writes"]),
         ("io_threaded_reads_processed", 0),
         ("io_threaded_writes_processed", 0),
+        ("reply_buffer_shrinks", 0),
+        ("reply_buffer_expands", 0),
     ]
 
 
@@ -216,11 +285,15 @@ def _section_replication(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
 def _section_cpu(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    lane = resource.getrusage(resource.RUSAGE_THREAD)
     return [
         ("used_cpu_sys", "%.6f" % me.ru_stime),
         ("used_cpu_user", "%.6f" % me.ru_utime),
         ("used_cpu_sys_children", "%.6f" % kids.ru_stime),
         ("used_cpu_user_children", "%.6f" % kids.ru_utime),
+        # The thread that runs commands: the storage lane (INFO runs on it).
+        ("used_cpu_sys_main_thread", "%.6f" % lane.ru_stime),
+        ("used_cpu_user_main_thread", "%.6f" % lane.ru_utime),
     ]
 
 
@@ -238,6 +311,16 @@ def _section_commandstats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
                 "calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d"
                 % (cmd.calls, cmd.usec, per, cmd.rejected_calls, cmd.failed_calls),
             ))
+    return out
+
+
+def _section_latencystats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
+    pcts = ctx.config["latency-tracking-info-percentiles"]
+    out = []
+    for cmd in all_commands():
+        if cmd.latency:
+            out.append(("latency_percentiles_usec_" + cmd.name, ",".join(
+                "p%s=%.3f" % (cfg.format_percentile(p), cmd.latency_percentile(p)) for p in pcts)))
     return out
 
 
@@ -259,11 +342,12 @@ _SECTIONS = {
     "replication": _section_replication,
     "cpu": _section_cpu,
     "modules": lambda ctx, f: [],
+    "commandstats": _section_commandstats,
     "errorstats": _section_errorstats,
+    "latencystats": _section_latencystats,
     "cluster": lambda ctx, f: [("cluster_enabled", 0)],
     "keyspace": lambda ctx, f: list(f.get("keyspace", [])),
     "storage": _section_storage,
-    "commandstats": _section_commandstats,
 }
 _DEFAULT = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
             "modules", "errorstats", "cluster", "keyspace", "storage")
@@ -360,6 +444,8 @@ def config_set(ctx: Ctx, argv: list[bytes]) -> str:
                              % (p.name, e)) from None
     old = {name: ctx.config.values[name] for name in new}
     ctx.config.values.update(new)
+    for name in new:
+        ctx.config.settle(name)
     try:
         ctx.server.apply_config(sorted(new))
     except cfg.ConfigError as e:
@@ -370,8 +456,7 @@ def config_set(ctx: Ctx, argv: list[bytes]) -> str:
 
 
 @command("config|resetstat", 2, _ADMIN, group=_SRV, since="2.0.0", complexity="O(1)",
-         summary="Resets the server's statistics.",
-         tips="request_policy:all_nodes response_policy:all_succeeded")
+         summary="Resets the server's statistics.")
 def config_resetstat(ctx: Ctx, argv: list[bytes]) -> str:
     """CONFIG RESETSTAT -> OK: command, error and connection counters back to zero."""
     st = ctx.stats
@@ -380,13 +465,13 @@ def config_resetstat(ctx: Ctx, argv: list[bytes]) -> str:
     st.errors.clear()
     for cmd in all_commands():
         cmd.calls = cmd.usec = cmd.rejected_calls = cmd.failed_calls = 0
+        cmd.latency.clear()
     ctx.server.reset_stats()
     return "OK"
 
 
 @command("config|rewrite", 2, _ADMIN, group=_SRV, since="2.8.0", complexity="O(1)",
-         summary="Persists the effective configuration to file.",
-         tips="request_policy:all_nodes response_policy:all_succeeded")
+         summary="Persists the effective configuration to file.")
 def config_rewrite(ctx: Ctx, argv: list[bytes]) -> str:
     """CONFIG REWRITE -> OK: the config file updated to the running settings."""
     if not ctx.config.path:

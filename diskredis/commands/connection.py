@@ -156,14 +156,13 @@ def hello(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
          acl="connection", since="6.2.0", complexity="O(1)",
          summary="Resets the connection.")
 def reset(ctx: Ctx, argv: list[bytes]) -> str:
-    """RESET -> RESET: back to db 0, RESP2, no name, not authenticated if a password is set."""
+    """RESET -> RESET: db 0, RESP2, no name, replies on, not authenticated if a password is set."""
     s = ctx.session
     s.db = 0
     s.resp = 2
     s.name = b""
     s.reply_off = s.reply_skip = s.reply_skip_next = False
-    s.no_evict = s.no_touch = False
-    s.monitor = False
+    s.monitor = False  # NO-EVICT and NO-TOUCH survive a RESET, as in Redis
     s.user = "default"
     s.authenticated = not ctx.config["requirepass"]
     return "RESET"
@@ -423,7 +422,7 @@ def client_setinfo(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("client|pause", -3, _CLIENT_ADMIN, group=_CONN, acl="connection", since="3.0.0",
+@command("client|pause", -3, _CLIENT_ADMIN, group=_CONN, acl="connection", since="2.9.50",
          complexity="O(1)",
          summary="Suspends commands processing.",
          history=(("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option."),),

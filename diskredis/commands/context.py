@@ -94,6 +94,12 @@ class ServerPort(Protocol):
 
     def info_fields(self) -> dict[str, Any]: ...
 
+    def reset_stats(self) -> None: ...
+
+    def apply_config(self, names: list[str]) -> None:
+        """Act on parameters CONFIG SET has just changed; raise ConfigError to undo."""
+        ...
+
 
 @dataclass
 class SlowlogEntry:

@@ -13,7 +13,7 @@ from typing import Any
 
 from diskredis import errors
 from diskredis.commands.context import Ctx, SlowlogEntry
-from diskredis.commands.registry import Command, resolve
+from diskredis.commands.registry import Command, check_arity, find
 from diskredis.errors import RedisError
 
 __all__ = ["NO_REPLY", "execute", "repr_arg"]
@@ -38,10 +38,14 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
     session = ctx.session
     stats = ctx.stats
     try:
-        cmd = resolve(argv)
+        cmd = find(argv)
     except RedisError as e:
         stats.count_error(e.code)
         return e
+    try:
+        check_arity(cmd, len(argv))
+    except RedisError as e:
+        return _reject(ctx, cmd, e)
     if "protected" in cmd.flags and not _protected_allowed(ctx, cmd):
         return _reject(ctx, cmd, errors.err(
             "%s command not allowed. If the %s option is set to \"local\", you can run it "
@@ -58,7 +62,10 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
         reply = cmd.handler(ctx, argv)
     except RedisError as e:
         reply = e
-    usec = (time.perf_counter_ns() - start) // 1000
+    elapsed = time.perf_counter_ns() - start
+    usec = elapsed // 1000
+    if ctx.config["latency-tracking"]:
+        cmd.record_latency(elapsed)
     cmd.calls += 1
     cmd.usec += usec
     stats.commands += 1

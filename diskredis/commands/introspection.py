@@ -145,7 +145,7 @@ def _getkeys(argv: list[bytes], with_flags: bool) -> list[Any]:
         raise errors.err("Invalid arguments specified for command")
     if not with_flags:
         return [target[i] for i, _ in keys]
-    return [[target[i], RSet([f.encode() for f in KEY_FLAG_ORDER if f in flags])]
+    return [[target[i], RSet([f for f in KEY_FLAG_ORDER if f in flags])]
             for i, flags in keys]
 
 

@@ -1,0 +1,321 @@
+"""Server commands (CONFIG, INFO, SLOWLOG, LATENCY, MONITOR, MEMORY, DEBUG, TIME, SAVE,
+SHUTDOWN), differential against redis-server 7.0 where the reply is not server-specific."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import hiredis
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from diskredis.config import PARAMS
+from tests.conftest import Diff, RawClient, ServerProc
+
+SAME: list[tuple[Any, ...]] = [
+    ("CONFIG",), ("CONFIG", "nosuch"), ("CONFIG", "GET"), ("CONFIG", "GET", "nosuch*"),
+    ("CONFIG", "GET", "maxclients"), ("CONFIG", "GET", "MAXCLIENTS"),
+    ("CONFIG", "GET", "hash-max-ziplist-entries"),
+    ("CONFIG", "GET", "timeout", "timeout"),
+
+    ("CONFIG", "GET", "notify-keyspace-events"),
+    ("CONFIG", "GET", "client-output-buffer-limit"), ("CONFIG", "GET", "oom-score-adj-values"),
+    ("CONFIG", "GET", "latency-tracking-info-percentiles"),
+    ("CONFIG", "SET"), ("CONFIG", "SET", "timeout"), ("CONFIG", "SET", "nosuch", "1"),
+    ("CONFIG", "SET", "timeout", "x"), ("CONFIG", "SET", "timeout", "-1"),
+    ("CONFIG", "SET", "timeout", "1", "timeout", "2"), ("CONFIG", "SET", "timeout", "1", "x"),
+    ("CONFIG", "SET", "maxmemory", "1zb"), ("CONFIG", "SET", "maxmemory-policy", "nope"),
+    ("CONFIG", "SET", "daemonize", "yes"), ("CONFIG", "SET", "databases", "4"),
+    ("CONFIG", "SET", "hz", "x"), ("CONFIG", "SET", "notify-keyspace-events", "Q"),
+    ("CONFIG", "SET", "appendonly", "maybe"), ("CONFIG", "SET", "save", "x"),
+    ("CONFIG", "SET", "save", "10"), ("CONFIG", "SET", "client-output-buffer-limit", "bogus 1 2 3"),
+    ("CONFIG", "SET", "oom-score-adj-values", "1 2"), ("CONFIG", "SET", "lfu-log-factor", "-1"),
+    ("CONFIG", "SET", "hash-max-ziplist-entries", "100", "nosuch", "1"),
+    ("CONFIG", "GET", "hash-max-ziplist-entries"),
+    ("CONFIG", "SET", "hash-max-ziplist-entries", "100", "timeout", "x"),
+
+    ("CONFIG", "SET", "list-max-listpack-size", "-2", "set-max-intset-entries", "512"),
+    ("CONFIG", "SET", "notify-keyspace-events", "KEA"), ("CONFIG", "GET", "notify-keyspace-events"),
+    ("CONFIG", "SET", "notify-keyspace-events", ""),
+    ("CONFIG", "SET", "slowlog-max-len", "128"), ("CONFIG", "SET", "maxmemory", "0"),
+    ("CONFIG", "SET", "proto-max-bulk-len", "1k"), ("CONFIG", "SET", "save", ""),
+    ("CONFIG", "RESETSTAT", "x"), ("CONFIG", "REWRITE", "x"), ("CONFIG", "HELP"),
+    ("TIME", "x"), ("LASTSAVE", "x"), ("SAVE", "x"), ("BGSAVE", "x", "y"),
+    ("BGSAVE", "NOW"), ("SHUTDOWN", "ABORT"), ("SHUTDOWN", "NOSAVE", "SAVE"),
+    ("SHUTDOWN", "bogus"), ("SHUTDOWN", "ABORT", "NOW"),
+    ("SLOWLOG",), ("SLOWLOG", "x"), ("SLOWLOG", "GET", "x"), ("SLOWLOG", "GET", "-2"),
+    ("SLOWLOG", "GET", "1", "2"), ("SLOWLOG", "LEN", "x"), ("SLOWLOG", "HELP"),
+    ("SLOWLOG", "RESET"), ("SLOWLOG", "LEN"), ("SLOWLOG", "GET", "0"),
+    ("LATENCY",), ("LATENCY", "RESET"), ("LATENCY", "LATEST"),
+    ("LATENCY", "HISTORY"), ("LATENCY", "HISTORY", "command"), ("LATENCY", "RESET", "a", "b"),
+    ("LATENCY", "nosuch"),
+    ("MEMORY",), ("MEMORY", "nosuch"), ("MEMORY", "STATS", "x"),
+    ("MEMORY", "DOCTOR", "x"), ("MEMORY", "PURGE", "x"),
+    ("DEBUG",), ("DEBUG", "SLEEP"), ("DEBUG", "SLEEP", "0"), ("DEBUG", "SLEEP", "x"),
+    ("MONITOR", "x"), ("INFO", "nosuch"),
+    ("COMMAND", "HELP"), ("COMMAND", "nosuch"), ("COMMAND", "COUNT", "x"),
+    ("COMMAND", "GETKEYS"), ("COMMAND", "GETKEYS", "ping"), ("COMMAND", "GETKEYS", "nosuch", "a"),
+    ("COMMAND", "LIST", "FILTERBY"), ("COMMAND", "LIST", "FILTERBY", "nosuch", "x"),
+    ("COMMAND", "LIST", "x"), ("COMMAND", "INFO", "nosuch"), ("COMMAND", "DOCS", "nosuch"),
+    ("COMMAND", "INFO", "ping", "echo", "client|id", "config|get", "nosuch"),
+    ("COMMAND", "DOCS", "nosuch"),
+        ("COMMAND", "GETKEYSANDFLAGS", "echo", "x"),
+]
+
+
+@pytest.mark.parametrize("args", SAME, ids=lambda a: " ".join(map(str, a))[:60])
+def test_same_reply(diff: Diff, args: tuple[Any, ...]) -> None:
+    diff(*args)
+
+
+UNORDERED: list[tuple[Any, ...]] = [
+    ("CONFIG", "GET", "*max-*-entries*"), ("CONFIG", "GET", "slave-*"),
+    ("CONFIG", "GET", "list-max-*"), ("CONFIG", "GET", "b*"),
+    ("CONFIG", "GET", "hash-max-*-entries"), ("CONFIG", "GET", "timeout", "databases"),
+    ("CONFIG", "GET", "replica-serve-stale-data", "slave-serve-stale-data"),
+    ("CONFIG", "GET", "*"),
+]
+
+
+@pytest.mark.parametrize("args", UNORDERED, ids=lambda a: " ".join(map(str, a))[:60])
+def test_same_reply_unordered(diff: Diff, args: tuple[Any, ...]) -> None:
+    if args == ("CONFIG", "GET", "*"):
+        ours, theirs = (_pairs_of(r) for r in diff.both(*args))
+        assert set(ours) - {b"engine"} == set(theirs)
+    else:
+        diff.unordered(*args)
+
+
+def _pairs_of(raw: bytes) -> dict[bytes, bytes]:
+    values = _bulk_values(raw)
+    return dict(zip(values[::2], values[1::2], strict=True))
+
+
+@pytest.mark.parametrize("proto", ["2", "3"])
+def test_same_reply_resp3(diff: Diff, proto: str) -> None:
+    diff.masked("HELLO", proto)
+    diff.unordered("CONFIG", "GET", "max*")
+    for args in (("COMMAND", "INFO", "ping", "config|set"),
+                 ("SLOWLOG", "GET"), ("LATENCY", "LATEST"),
+                 ("CONFIG", "GET", "nosuch")):
+        diff(*args)
+    diff.masked("RESET")
+
+
+def test_every_redis_parameter_is_known(dr: ServerProc, oracle: ServerProc) -> None:
+    ours = dict(_pairs(dr.client().config_get("*")))
+    theirs = dict(_pairs(oracle.client().config_get("*")))
+    assert set(theirs) - set(ours) == set()
+    assert set(ours) - set(theirs) == {"engine"}  # diskredis's own
+
+
+def _pairs(d: dict[Any, Any]) -> list[tuple[str, str]]:
+    return [(str(k), str(v)) for k, v in d.items()]
+
+
+# What diskredis sets differently on purpose, or what depends on the process.
+_OWN = {"engine", "dir", "port", "logfile", "pidfile", "bind", "appendfsync",
+        "enable-debug-command",
+        "appendonly", "save", "maxmemory", "always-show-logo", "daemonize", "supervised",
+        "unixsocket", "dbfilename", "appendfilename", "appenddirname", "timeout"}
+
+
+def test_defaults_match_redis(dr: ServerProc, oracle: ServerProc) -> None:
+    ours = dr.client().config_get("*")
+    theirs = oracle.client().config_get("*")
+    differ = {k: (ours[k], theirs[k]) for k in theirs if k not in _OWN and ours[k] != theirs[k]}
+    assert differ == {}
+
+
+SETTABLE = sorted(p.name for p in PARAMS.values() if p.mutable and not p.protected
+                  and p.name not in ("port", "bind", "requirepass", "dir", "logfile",
+                                     "unixsocketperm",
+                                     "maxmemory-clients", "maxmemory",
+                                     "appendfsync", "appendonly", "maxclients", "timeout",
+                                     "client-query-buffer-limit", "proto-max-bulk-len"))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(name=st.sampled_from(SETTABLE),
+       value=st.sampled_from(["0", "1", "-1", "yes", "no", "100", "1k", "2mb", "1gb", "x", "",
+                              "512", "-2", "99999999999999999999", "0.5", "allkeys-lru", "3 4",
+                              "everysec", "notice", "1 2 3", "Kx", "E", "off", "on"]))
+def test_generated_config_set_get(diff: Diff, name: str, value: str) -> None:
+    before = diff.theirs.command("CONFIG", "GET", name)
+    diff("CONFIG", "SET", name, value)
+    diff.unordered("CONFIG", "GET", name)
+    # restore the oracle's value on both
+    old = _bulk_values(before)
+    if len(old) == 2:
+        diff("CONFIG", "SET", name, old[1])
+
+
+def _bulk_values(raw: bytes) -> Any:
+    r = hiredis.Reader()
+    r.feed(raw)
+    return r.gets()
+
+
+def test_config_set_is_all_or_nothing(dr: ServerProc) -> None:
+    c = dr.client()
+    c.config_set("hz", "10")
+    with pytest.raises(Exception, match="CONFIG SET failed"):
+        c.execute_command("CONFIG", "SET", "hz", "20", "maxmemory-policy", "bogus")
+    assert c.config_get("hz") == {"hz": "10"}
+
+
+def test_config_set_slowlog_takes_effect(dr: ServerProc) -> None:
+    c = dr.client()
+    c.config_set("slowlog-log-slower-than", "0")
+    try:
+        c.slowlog_reset()
+        c.echo("traced")
+        entries = c.execute_command("SLOWLOG", "GET", "-1")
+        assert any(e[3] == [b"ECHO", b"traced"] for e in entries)
+        assert c.slowlog_len() >= 1
+    finally:
+        c.config_set("slowlog-log-slower-than", "10000")
+        c.slowlog_reset()
+
+
+def test_slowlog_entry_shape_matches_redis(dr: ServerProc, oracle: ServerProc) -> None:
+    def entry(sp: ServerProc) -> list[Any]:
+        c = sp.client()
+        c.config_set("slowlog-log-slower-than", "0")
+        c.slowlog_reset()
+        c.client_setname("slow")
+        c.execute_command("CONFIG", "GET", "x" * 200, *["a"] * 40)
+        got = c.execute_command("SLOWLOG", "GET", "1")[0]
+        c.config_set("slowlog-log-slower-than", "10000")
+        return [type(got[0]), type(got[1]), type(got[2]), got[3], type(got[4]), got[5]]
+
+    assert entry(dr) == entry(oracle)
+
+
+def test_info_sections_and_format(dr: ServerProc, oracle: ServerProc) -> None:
+    def sections(sp: ServerProc, *args: str) -> list[str]:
+        text = _bulk_values(sp.raw().command("INFO", *args)).decode()
+        assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
+        return [line for line in text.split("\r\n") if line.startswith("# ")]
+
+    for args in ((), ("all",), ("everything",), ("server", "clients"), ("default",)):
+        ours, theirs = sections(dr, *args), sections(oracle, *args)
+        assert [s for s in ours if s != "# Storage"] == theirs
+    assert "# Storage" in sections(dr)
+
+
+def test_info_fields_cover_redis(dr: ServerProc, oracle: ServerProc) -> None:
+    def fields(sp: ServerProc, section: str) -> set[str]:
+        text = _bulk_values(sp.raw().command("INFO", section)).decode()
+        return {line.split(":")[0] for line in text.split("\r\n") if ":" in line}
+
+    allowed_missing = {
+        # replication internals and allocator details that have no counterpart here
+        "memory": {"mem_allocator"},
+    }
+    for section in ("server", "clients", "memory", "persistence", "stats", "replication", "cpu"):
+        missing = fields(oracle, section) - fields(dr, section)
+        assert missing <= allowed_missing.get(section, set()), (section, missing)
+
+
+def test_info_commandstats_and_errorstats(dr_factory: Any) -> None:
+    sp = dr_factory()
+    raw = sp.raw()
+    raw.command("ECHO", "a")
+    raw.command("ECHO", "b")
+    assert raw.command("nosuch").startswith(b"-ERR unknown command")
+    assert raw.command("ECHO").startswith(b"-ERR wrong number")
+    assert raw.command("CONFIG", "SET", "x", "y").startswith(b"-ERR Unknown option")
+    info = _bulk_values(raw.command("INFO", "commandstats")).decode()
+    assert re.search(r"cmdstat_echo:calls=2,usec=\d+,usec_per_call=[\d.]+,rejected_calls=1,"
+                     r"failed_calls=0", info)
+    assert re.search(r"cmdstat_config\|set:calls=1,.*,rejected_calls=0,failed_calls=1", info)
+    errors = _bulk_values(raw.command("INFO", "errorstats")).decode()
+    assert "errorstat_ERR:count=3" in errors
+    assert raw.command("CONFIG", "RESETSTAT") == b"+OK\r\n"
+    assert b"cmdstat_echo" not in raw.command("INFO", "commandstats")
+    latency = _bulk_values(raw.command("INFO", "latencystats")).decode()
+    assert re.search(r"latency_percentiles_usec_info:p50=[\d.]+,p99=[\d.]+,p99.9=[\d.]+", latency)
+
+
+def test_storage_section(dr: ServerProc, engine: str) -> None:
+    info = dr.client().info("storage")
+    assert info["engine"] == engine
+
+
+def test_time_and_lastsave(dr: ServerProc) -> None:
+    c = dr.client()
+    secs, micros = c.time()
+    assert abs(secs - time.time()) < 3600 and 0 <= micros < 1_000_000
+    before = c.lastsave()
+    assert c.save()
+    assert c.lastsave() >= before
+    assert c.execute_command("BGSAVE") is True  # redis-py reads "+Background saving started"
+    assert c.execute_command("BGSAVE", "SCHEDULE")
+
+
+def test_debug_sleep_blocks_everyone(dr: ServerProc) -> None:
+    c, other = dr.raw(), dr.raw()
+    c.send(b"*3\r\n$5\r\nDEBUG\r\n$5\r\nSLEEP\r\n$3\r\n0.3\r\n")
+    other.send(b"*1\r\n$4\r\nPING\r\n")
+    assert c.reply() == b"+OK\r\n"
+    assert other.reply() == b"+PONG\r\n"
+
+
+def test_debug_needs_enable_debug_command(dr_factory: Any, oracle: ServerProc) -> None:
+    sp = dr_factory("--enable-debug-command", "no")
+    assert sp.raw().command("DEBUG", "SLEEP", "0") == (
+        b"-ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", "
+        b"you can run it from a local connection, otherwise you need to set this option in the "
+        b"configuration file, and then restart the server.\r\n")
+
+
+def test_monitor_streams_commands(dr: ServerProc, oracle: ServerProc) -> None:
+    def lines(sp: ServerProc) -> list[bytes]:
+        mon = sp.raw()
+        assert mon.command("MONITOR") == b"+OK\r\n"
+        c = sp.raw()
+        c.command("ECHO", "a b\"\\\n\x01")
+        c.command("SELECT", "2")
+        c.command("PING")
+        c.command("AUTH", "secret")  # redacted
+        out = [mon.reply() for _ in range(4)]
+        mon.close()
+        return [re.sub(rb"^\+[\d.]+ \[\d+ [^\]]+\]", b"+T [db addr]", x) for x in out]
+
+    assert lines(dr) == lines(oracle)
+
+
+def test_memory_stats_and_doctor(dr: ServerProc) -> None:
+    c = dr.client()
+    stats = c.execute_command("MEMORY", "STATS")
+    assert b"peak.allocated" in stats and b"total.allocated" in stats
+    assert isinstance(c.execute_command("MEMORY", "DOCTOR"), bytes)
+    assert c.execute_command("MEMORY", "PURGE") in (b"OK", "OK", True)
+
+
+def test_latency_records_slow_events(dr: ServerProc) -> None:
+    c = dr.client()
+    c.config_set("latency-monitor-threshold", "50")
+    try:
+        c.execute_command("LATENCY", "RESET")
+        c.execute_command("DEBUG", "SLEEP", "0.1")
+        latest = c.execute_command("LATENCY", "LATEST")
+        assert latest and latest[0][0] == b"command" and latest[0][2] >= 50
+        history = c.execute_command("LATENCY", "HISTORY", "command")
+        assert history and history[-1][1] >= 50
+        assert c.execute_command("LATENCY", "RESET") == 1
+    finally:
+        c.config_set("latency-monitor-threshold", "0")
+
+
+def test_shutdown_stops_the_server(dr_factory: Any) -> None:
+    sp = dr_factory()
+    raw = RawClient(sp.port)
+    raw.send(b"*1\r\n$8\r\nSHUTDOWN\r\n")
+    assert raw.closed()
+    assert sp.proc.wait(30) == 0
+    assert "ready to exit" in sp.log()

@@ -1,0 +1,21 @@
+"""The generated documentation is up to date with the code, and every entry point helps."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_generated_docs_are_current() -> None:
+    out = subprocess.run([sys.executable, "tools/gen_docs.py", "--check"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, "run python tools/gen_docs.py:\n" + out.stdout + out.stderr
+
+
+def test_every_tool_has_help() -> None:
+    for tool in sorted((ROOT / "tools").rglob("*.py")):
+        out = subprocess.run([sys.executable, str(tool), "--help"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and "usage" in out.stdout.lower(), tool

@@ -1,0 +1,316 @@
+"""The server process: malformed protocol, pipelining, limits, sockets, signals, start-up
+configuration, and the real redis-cli and redis-benchmark against it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import ROOT, Diff, RawClient, ServerProc, free_port
+
+# Malformed requests: both servers answer with the same error and close the connection.
+MALFORMED = [
+    b"*1\r\n$4\r\nPING\r\nxyz\r\n*x\r\n",
+    b"*-5\r\n*1\r\n$4\r\nPING\r\n*x\r\n",
+    b"*1\r\n$-1\r\n",
+    b"*1\r\n$x\r\n",
+    b"*1\r\n+PING\r\n",
+    b"*1\r\n$2147483648\r\n",
+    b"*1\r\n$536870913\r\n",
+    b"*1048577\r\n",
+    b"*2147483648\r\n",
+    b"*99999999999999999999\r\n",
+    b"*1\r\n$4\r\nPINGXX\r\n",
+    b"\"unbalanced\r\n",
+    b"echo 'a'b\r\n",
+    b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n:1\r\n",
+    b"x" * 70000,
+    b"*" + b"1" * 70000,
+    b"*1\r\n$" + b"1" * 70000,
+]
+
+
+@pytest.mark.parametrize("data", MALFORMED, ids=lambda d: repr(d[:30]))
+def test_malformed_request_error_and_close(diff: Diff, data: bytes) -> None:
+    for c in (diff.ours, diff.theirs):
+        c.send(data)
+        c.sock.shutdown(socket.SHUT_WR)  # so a request left incomplete ends too
+    ours, theirs = _drain(diff.ours), _drain(diff.theirs)
+    assert ours == theirs
+
+
+def _drain(client: RawClient) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    out = client.buf
+    client.buf = b""
+    while True:
+        try:
+            chunk = client.sock.recv(65536)
+        except (ConnectionResetError, TimeoutError):
+            return out
+        if not chunk:
+            return out
+        out += chunk
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from([b"*", b"$", b"\r\n", b"1", b"2", b"-1", b"0", b"PING", b"+",
+                                 b"\r", b"\n", b" ", b"\"", b"'", b"99999999999", b"\x00", b"x"]),
+                min_size=1, max_size=25))
+def test_fuzzed_bytes_never_crash(dr: ServerProc, oracle: ServerProc, parts: list[bytes]) -> None:
+    data = b"".join(parts) + b"\r\n"
+    got = []
+    for sp in (dr, oracle):
+        c = RawClient(sp.port, timeout=10)
+        c.send(data + b"*1\r\n$4\r\nPING\r\n")
+        c.sock.shutdown(socket.SHUT_WR)  # end of input: the server answers, then closes
+        got.append(_drain(c))
+        c.close()
+    assert got[0] == got[1]
+    assert dr.alive()
+    assert RawClient(dr.port).command("PING") == b"+PONG\r\n"
+
+
+def test_protocol_error_leaves_other_clients_alone(dr: ServerProc) -> None:
+    good = dr.raw()
+    bad = dr.raw()
+    bad.send(b"*1\r\n$x\r\n")
+    assert _drain(bad) == b"-ERR Protocol error: invalid bulk length\r\n"
+    assert good.command("PING") == b"+PONG\r\n"
+
+
+def test_pipeline_of_many_commands(dr: ServerProc) -> None:
+    c = dr.raw()
+    n = 5000
+    c.send(b"".join(b"*2\r\n$4\r\nECHO\r\n$%d\r\n%d\r\n" % (len(str(i)), i) for i in range(n)))
+    for i in range(n):
+        assert c.reply() == b"$%d\r\n%d\r\n" % (len(str(i)), i)
+
+
+def test_inline_commands_as_telnet_sends_them(diff: Diff) -> None:
+    diff.raw(b"PING\r\n")
+    diff.raw(b"echo \"a\\x41\\n\" 'b c'\n")
+    diff.raw(b"\r\n\r\nPING\r\n")
+    diff.raw(b"  ECHO   x  \r\nECHO y\r\n", replies=2)
+
+
+def test_big_argument(dr: ServerProc) -> None:
+    c = dr.client()
+    value = os.urandom(8 * 1024 * 1024)
+    assert c.echo(value) == value
+
+
+def test_maxclients(dr_factory: Any) -> None:
+    sp = dr_factory("--maxclients", "2")
+    a, b = sp.raw(), sp.raw()
+    assert a.command("PING") == b"+PONG\r\n" and b.command("PING") == b"+PONG\r\n"
+    c = sp.raw()
+    assert _drain(c) == b"-ERR max number of clients reached\r\n"
+    b.close()
+    for _ in range(200):  # the server notices the close asynchronously
+        d = sp.raw()
+        if d.command("PING") == b"+PONG\r\n":
+            break
+    else:
+        raise AssertionError("a freed slot was never reused")
+
+
+def test_idle_timeout_closes_connection(dr_factory: Any) -> None:
+    sp = dr_factory("--timeout", "1")
+    c = RawClient(sp.port, timeout=30)
+    assert c.command("PING") == b"+PONG\r\n"
+    assert _drain(c) == b""  # closed by the server, no reply
+
+
+def test_unix_socket(dr_factory: Any) -> None:
+    path = os.path.join(tempfile.mkdtemp(prefix="drsock-"), "d.sock")
+    sp = dr_factory("--unixsocket", path, "--unixsocketperm", "700")
+    assert oct(os.stat(path).st_mode & 0o777) == "0o700"
+    c = RawClient(unix=path)
+    assert c.command("PING") == b"+PONG\r\n"
+    assert b" addr=" + path.encode() + b":0 " in c.command("CLIENT", "INFO")
+    assert b"flags=U" in c.command("CLIENT", "INFO")
+    sp.stop()
+    assert not os.path.exists(path)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_cleanly(dr_factory: Any, sig: int) -> None:
+    sp = dr_factory()
+    c = sp.raw()
+    assert c.command("PING") == b"+PONG\r\n"
+    sp.proc.send_signal(sig)
+    assert sp.proc.wait(30) == 0
+    assert c.closed()
+    log = sp.log()
+    assert "Received SIG" in log and "ready to exit" in log
+
+
+def test_shutdown_abort_and_flags(dr_factory: Any) -> None:
+    sp = dr_factory()
+    c = sp.raw()
+    assert c.command("SHUTDOWN", "ABORT") == b"-ERR No shutdown in progress.\r\n"
+    c.send(b"*4\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n$3\r\nNOW\r\n$5\r\nFORCE\r\n")
+    assert _drain(c) == b""  # no reply: the server is gone
+    assert sp.proc.wait(30) == 0
+
+
+def test_requirepass_noauth(dr_factory: Any) -> None:
+    sp = dr_factory("--requirepass", "pw")
+    c = sp.raw()
+    assert c.command("ECHO", "x") == b"-NOAUTH Authentication required.\r\n"
+    assert c.command("AUTH", "pw") == b"+OK\r\n"
+    assert c.command("ECHO", "x") == b"$1\r\nx\r\n"
+
+
+def test_config_set_port_rebinds(dr_factory: Any) -> None:
+    sp = dr_factory()
+    new = free_port()
+    c = sp.raw()
+    assert c.command("CONFIG", "SET", "port", str(new)) == b"+OK\r\n"
+    assert RawClient(new).command("PING") == b"+PONG\r\n"
+    assert c.command("PING") == b"+PONG\r\n"  # existing connections stay
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", sp.port), timeout=2).recv(1)
+
+
+# -- start-up configuration -----------------------------------------------------------
+def _run(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "diskredis", *args], capture_output=True,
+                          text=True, timeout=60, cwd=cwd or ROOT)
+
+
+def test_help_and_version() -> None:
+    out = _run("--help")
+    assert out.returncode == 0 and "Usage" in out.stdout + out.stderr
+    out = _run("--version")
+    assert out.returncode == 0 and "diskredis server v=0.1.0" in out.stdout
+    assert "Redis 7.0.15" in out.stdout
+
+
+def test_bad_config_file_names_file_line_and_directive(tmp_path: Any) -> None:
+    conf = tmp_path / "bad.conf"
+    conf.write_text("port 0\n# comment\nmaxmemory 1xb\n")
+    out = _run(str(conf))
+    assert out.returncode == 1
+    err = out.stderr
+    assert "FATAL CONFIG FILE ERROR" in err and str(conf) in err
+    assert "at line 3" in err and ">>> 'maxmemory 1xb'" in err
+    assert "argument must be a memory value" in err
+
+
+def test_unknown_directive_and_flag(tmp_path: Any) -> None:
+    conf = tmp_path / "u.conf"
+    conf.write_text("nosuch-directive yes\n")
+    out = _run(str(conf))
+    assert out.returncode == 1 and "Bad directive or wrong number of arguments" in out.stderr
+    out = _run("--port", "x")
+    assert out.returncode == 1 and "argument couldn't be parsed into an integer" in out.stderr
+    assert "command line" in out.stderr.lower() or "Reading" in out.stderr
+
+
+def test_config_file_and_rewrite(tmp_path: Any, engine: str) -> None:
+    port = free_port()
+    data = tmp_path / "data"
+    conf = tmp_path / "d.conf"
+    conf.write_text("# mine\nport %d\ndir %s\nengine %s\nhz 20\nlist-max-listpack-size -3\n"
+                    % (port, data, engine))
+    proc = subprocess.Popen([sys.executable, "-m", "diskredis", str(conf)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sp = ServerProc("diskredis", port, proc, str(data))
+    try:
+        from tests.conftest import _wait_ready
+        _wait_ready(sp)
+        c = sp.client()
+        assert c.config_get("hz") == {"hz": "20"}
+        assert c.config_get("list-max-listpack-size") == {"list-max-listpack-size": "-3"}
+        c.config_set("maxmemory", "100mb")
+        assert c.execute_command("CONFIG", "REWRITE")
+        text = conf.read_text()
+        assert "# mine" in text and "maxmemory 100mb" in text and "hz 20" in text
+    finally:
+        sp.stop()
+
+
+def test_config_rewrite_without_file(dr: ServerProc) -> None:
+    assert dr.raw().command("CONFIG", "REWRITE") == (
+        b"-ERR The server is running without a config file\r\n")
+
+
+# -- the real clients ----------------------------------------------------------------
+def test_redis_cli_session(dr: ServerProc) -> None:
+    script = ("PING\nCONFIG GET maxclients\nINFO server\nHELLO 3\nCLIENT SETNAME me\n"
+              "CLIENT GETNAME\n")
+    out = subprocess.run(["redis-cli", "-p", str(dr.port)], input=script, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "PONG"
+    assert "maxclients" in lines and "10000" in lines
+    assert "redis_version:7.0.15" in out.stdout
+    assert lines[-1] == "me"
+
+
+def _redis_cli_tty(port: int, keystrokes: list[bytes]) -> bytes:
+    """Drive redis-cli in a pseudo-terminal, as a person at a prompt; return what it showed.
+
+    linenoise asks the terminal for the cursor position (ESC[6n); the answer is given.
+    A keystroke group is typed whenever the screen has been quiet for a moment.
+    """
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child becomes redis-cli
+        os.execvp("redis-cli", ["redis-cli", "-p", str(port)])
+    out = b""
+    todo = list(keystrokes)
+    try:
+        for _ in range(400):
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if not ready:
+                if not todo:
+                    break
+                os.write(fd, todo.pop(0))
+                continue
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if chunk.endswith(b"\x1b[6n"):
+                os.write(fd, b"\x1b[1;200R")
+    finally:
+        if os.waitpid(pid, os.WNOHANG) == (0, 0):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    return out
+
+
+def test_redis_cli_interactive_start_and_hints(dr: ServerProc) -> None:
+    out = _redis_cli_tty(dr.port, [b"PING\r", b"CONFIG GET maxc*\r", b"HELLO 3\r",
+                                   b"CLIENT KILL ", b"\x15", b"quit\r"])
+    assert b"PONG" in out and b"maxclients" in out and b'"proto" => (integer) 3' in out
+    # The hint redis-cli builds from COMMAND DOCS at start-up, shown after "CLIENT KILL ".
+    assert b"ip:port" in out and b"ID client-id" in out
+    assert b"Could not connect" not in out
+
+
+def test_redis_benchmark_runs_to_completion(dr: ServerProc) -> None:
+    out = subprocess.run(["redis-benchmark", "-p", str(dr.port), "-t", "ping_inline,ping_mbulk",
+                          "-n", "2000", "-c", "20", "-q"], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "PING_INLINE" in out.stdout and "PING_MBULK" in out.stdout
+    assert "requests per second" in out.stdout
