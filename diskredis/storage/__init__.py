@@ -2,3 +2,24 @@
 
 Knows nothing of Redis (see the layer table in ``docs/architecture.md``).
 """
+
+from __future__ import annotations
+
+from diskredis.storage.base import TABLES, Engine, StorageError, Txn, prefix_end
+
+__all__ = ["ENGINES", "TABLES", "Engine", "StorageError", "Txn", "open_engine", "prefix_end"]
+
+ENGINES = ("lmdb", "leveldb")
+
+
+def open_engine(name: str, path: str, fsync: bool = True) -> Engine:
+    """Open (creating when missing) the engine `name` with its files under `path`."""
+    if name == "lmdb":
+        from diskredis.storage.lmdb_engine import LmdbEngine
+
+        return LmdbEngine(path, fsync)
+    if name == "leveldb":
+        from diskredis.storage.leveldb_engine import LeveldbEngine
+
+        return LeveldbEngine(path, fsync)
+    raise StorageError("unknown engine %r (choose one of %s)" % (name, ", ".join(ENGINES)))

@@ -1,0 +1,122 @@
+"""The engine interface: ordered bytes in named tables, in transactions.
+
+Room: what every engine promises, and nothing of Redis. Imports: the standard
+library only. Engines implement it in `lmdb_engine` and `leveldb_engine`.
+
+Rules every engine keeps (the contract suite in tests/test_engines.py checks them):
+
+- Keys in a table are ordered bytewise; `scan` visits ``start <= key < stop``,
+  ascending, or descending with ``reverse=True``.
+- One write transaction at a time, on one thread (the storage lane). It sees its
+  own writes, also in scans. Leaving `write()` by an exception aborts it; nothing
+  of it reaches disk.
+- With `fsync` on (appendfsync always), `commit()` returns once the transaction
+  is on stable storage; with it off, that is left to `sync()` or to the OS.
+  Either way a committed transaction survives a killed process.
+- A failed commit raises `StorageError` naming the cause and leaves the data as
+  it was before the transaction.
+- Reopening an engine after `close()` (or after the process was killed) finds
+  every committed transaction and nothing of an aborted one.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from types import TracebackType
+
+#: The tables of the key layout (docs/storage-format.md). Engines create them all.
+TABLES = ("meta", "sub", "zscore", "expire", "gc", "stats")
+
+
+class StorageError(Exception):
+    """The engine could not do what was asked: the message names the cause and the path."""
+
+
+def prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest key greater than every key starting with `prefix` (None: no bound)."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        return None
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])
+
+
+class Txn(ABC):
+    """A transaction: reads always; writes when it came from `Engine.write()`."""
+
+    @abstractmethod
+    def get(self, table: str, key: bytes) -> bytes | None: ...
+
+    @abstractmethod
+    def scan(self, table: str, start: bytes = b"", stop: bytes | None = None,
+             reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) pairs with ``start <= key < stop`` (stop None: to the end).
+
+        The iterator is valid until the transaction ends or the table is written.
+        """
+
+    def put(self, table: str, key: bytes, value: bytes) -> None:
+        raise StorageError("write in a read-only transaction")
+
+    def delete(self, table: str, key: bytes) -> bool:
+        """Remove `key`; True if it was there."""
+        raise StorageError("write in a read-only transaction")
+
+    @property
+    def dirty(self) -> bool:
+        """True once something was written."""
+        return False
+
+    @abstractmethod
+    def commit(self) -> None: ...
+
+    @abstractmethod
+    def abort(self) -> None: ...
+
+    def __enter__(self) -> Txn:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+class Engine(ABC):
+    """An open store in one folder."""
+
+    #: The longest key a table accepts (LMDB: 511 bytes); longer keys are the
+    #: keyspace's business (it hashes them).
+    max_key_size: int = 511
+
+    name: str = ""
+    path: str = ""
+    fsync: bool = True
+
+    @abstractmethod
+    def set_fsync(self, fsync: bool) -> None:
+        """Change whether each commit waits for stable storage (between transactions)."""
+
+    @abstractmethod
+    def read(self) -> Txn:
+        """A consistent snapshot for reading."""
+
+    @abstractmethod
+    def write(self) -> Txn:
+        """The write transaction (one at a time)."""
+
+    @abstractmethod
+    def sync(self) -> None:
+        """Make every committed transaction durable (for appendfsync everysec)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def disk_size(self) -> int:
+        """Bytes the engine's files take on disk."""
+
+    def before_batch(self, incoming_bytes: int) -> None:  # noqa: B027 - optional hook
+        """Called between write transactions with a hint of how much may be written."""

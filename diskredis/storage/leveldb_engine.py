@@ -1,0 +1,169 @@
+"""LevelDB engine (`engine leveldb`), through plyvel: one database in `<dir>/leveldb`.
+
+Room: the `Engine` contract over plyvel. Imports: `plyvel`, `storage.base`.
+
+- Tables are one-byte key prefixes (meta = 0x01, sub = 0x02, ... in `TABLES` order).
+- A write transaction keeps its writes in an overlay, so reads and scans inside it
+  see them (LevelDB batches are write-only); commit writes the overlay as one atomic
+  `WriteBatch`, synced when fsync is on. Abort drops the overlay.
+- A read transaction reads a LevelDB snapshot.
+- fsync off: batches are written unsynced (a killed process loses nothing: LevelDB
+  appends them to its log before returning); `sync()` writes a synced marker, which
+  makes the whole log durable.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import plyvel
+
+from diskredis.storage.base import TABLES, Engine, StorageError, Txn
+
+_PREFIX = {t: bytes([i + 1]) for i, t in enumerate(TABLES)}
+_SYNC_MARK = b"\xff"  # a key of its own, outside every table, for sync()
+
+
+class LeveldbEngine(Engine):
+    name = "leveldb"
+    max_key_size = 511  # same layout on both engines: the keyspace hashes longer keys
+
+    def __init__(self, path: str, fsync: bool = True) -> None:
+        self.path = os.path.join(path, "leveldb")
+        self.fsync = fsync
+        os.makedirs(self.path, exist_ok=True)
+        try:
+            self.db = plyvel.DB(self.path, create_if_missing=True, paranoid_checks=True,
+                                write_buffer_size=16 << 20, max_open_files=512,
+                                lru_cache_size=8 << 20, block_size=16 << 10)
+        except plyvel.Error as e:
+            raise StorageError("cannot open the LevelDB database in %s: %s" % (self.path, e)
+                               ) from None
+
+    def set_fsync(self, fsync: bool) -> None:
+        if fsync and not self.fsync:
+            self.sync()
+        self.fsync = fsync
+
+    def read(self) -> Txn:
+        return _LeveldbTxn(self, write=False)
+
+    def write(self) -> Txn:
+        return _LeveldbTxn(self, write=True)
+
+    def sync(self) -> None:
+        try:
+            self.db.put(_SYNC_MARK, b"", sync=True)
+        except plyvel.Error as e:
+            raise StorageError("sync failed in %s: %s" % (self.path, e)) from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def disk_size(self) -> int:
+        return sum(os.path.getsize(os.path.join(self.path, f)) for f in os.listdir(self.path))
+
+
+class _LeveldbTxn(Txn):
+    def __init__(self, engine: LeveldbEngine, write: bool) -> None:
+        self.engine = engine
+        self.writable = write
+        self.source: Any = engine.db if write else engine.db.snapshot()
+        self.overlay: dict[bytes, bytes | None] = {}
+        self._sorted: list[bytes] | None = None  # overlay keys in order, built on demand
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.overlay)
+
+    def get(self, table: str, key: bytes) -> bytes | None:
+        full = _PREFIX[table] + key
+        if full in self.overlay:
+            return self.overlay[full]
+        value: bytes | None = self.source.get(full)
+        return value
+
+    def _write(self, full: bytes, value: bytes | None) -> None:
+        if not self.writable:
+            raise StorageError("write in a read-only transaction")
+        if full not in self.overlay:
+            self._sorted = None
+        self.overlay[full] = value
+
+    def put(self, table: str, key: bytes, value: bytes) -> None:
+        self._write(_PREFIX[table] + key, value)
+
+    def delete(self, table: str, key: bytes) -> bool:
+        if self.get(table, key) is None:
+            return False
+        self._write(_PREFIX[table] + key, None)
+        return True
+
+    def scan(self, table: str, start: bytes = b"", stop: bytes | None = None,
+             reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        prefix = _PREFIX[table]
+        lo = prefix + start
+        hi = prefix + stop if stop is not None else bytes([prefix[0] + 1])
+        cut = len(prefix)
+        base = self.source.iterator(start=lo, stop=hi, reverse=reverse)
+        if not self.overlay:
+            for key, value in base:
+                yield key[cut:], value
+            return
+        if self._sorted is None:
+            self._sorted = sorted(self.overlay)
+        keys = self._sorted
+        mine = keys[bisect.bisect_left(keys, lo):bisect.bisect_left(keys, hi)]
+        if reverse:
+            mine.reverse()
+        yield from ((k[cut:], v) for k, v in _merge(base, mine, self.overlay, reverse))
+
+    def commit(self) -> None:
+        if not self.overlay:
+            self.abort()
+            return
+        try:
+            with self.engine.db.write_batch(transaction=True, sync=self.engine.fsync) as batch:
+                for full, value in self.overlay.items():
+                    if value is None:
+                        batch.delete(full)
+                    else:
+                        batch.put(full, value)
+        except plyvel.Error as e:
+            raise StorageError("commit failed in %s, nothing of this batch was written: %s"
+                               % (self.engine.path, e)) from None
+        finally:
+            self.overlay = {}
+            self._sorted = None
+
+    def abort(self) -> None:
+        self.overlay = {}
+        self._sorted = None
+        if not self.writable:
+            self.source.close()
+
+
+def _merge(base: Iterator[tuple[bytes, bytes]], mine: list[bytes],
+           overlay: dict[bytes, bytes | None], reverse: bool) -> Iterator[tuple[bytes, bytes]]:
+    """The stored pairs with the transaction's own writes laid over them, in order."""
+    i = 0
+    for key, value in base:
+        while i < len(mine) and (mine[i] > key if reverse else mine[i] < key):
+            own = overlay[mine[i]]
+            if own is not None:
+                yield mine[i], own
+            i += 1
+        if i < len(mine) and mine[i] == key:
+            own = overlay[key]
+            i += 1
+            if own is not None:
+                yield key, own
+            continue
+        yield key, value
+    for k in mine[i:]:
+        own = overlay[k]
+        if own is not None:
+            yield k, own

@@ -1,0 +1,167 @@
+"""LMDB engine (the default): one environment in `<dir>/lmdb`, a named database per table.
+
+Room: the `Engine` contract over py-lmdb. Imports: `lmdb`, `storage.base`.
+
+- Durability: with fsync on, the environment syncs on every commit (data pages, then
+  the meta page: LMDB's own crash-safe order). With fsync off it is opened NOSYNC and
+  `sync()` flushes; a killed process loses nothing, a power cut may lose what came
+  after the last `sync()`. Never writemap/map_async: those can corrupt on power loss.
+- Map size: LMDB needs a bound on the file size up front. The map starts at 1 GiB
+  (virtual; the file grows only as data is written) and doubles between write
+  transactions whenever less than half of it, or less than twice the incoming data,
+  is free. A transaction that still meets a full map is aborted whole and the error
+  says so; the data stays as it was.
+- Transactions: a batch starts as a read transaction and turns into the write
+  transaction at its first write (only the lane writes, so both see the same state);
+  a read-only batch never touches the disk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import lmdb
+
+from diskredis.storage.base import TABLES, Engine, StorageError, Txn
+
+_INITIAL_MAP = 1 << 30  # virtual address space only; the file grows as data arrives
+_MAX_READERS = 64
+
+
+def _error(path: str, what: str, e: Exception) -> StorageError:
+    return StorageError("%s in %s: %s" % (what, path, e))
+
+
+class LmdbEngine(Engine):
+    name = "lmdb"
+
+    def __init__(self, path: str, fsync: bool = True) -> None:
+        self.path = os.path.join(path, "lmdb")
+        self.fsync = fsync
+        os.makedirs(self.path, exist_ok=True)
+        self._open()
+
+    def _open(self) -> None:
+        existing = os.path.join(self.path, "data.mdb")
+        size = max(_INITIAL_MAP, os.path.getsize(existing) * 2 if os.path.exists(existing) else 0)
+        try:
+            self.env = lmdb.open(
+                self.path, map_size=size, max_dbs=len(TABLES) + 1, subdir=True,
+                sync=self.fsync, metasync=self.fsync, readahead=False,
+                max_readers=_MAX_READERS, writemap=False, map_async=False, lock=True,
+            )
+        except lmdb.Error as e:
+            raise _error(self.path, "cannot open the LMDB environment", e) from None
+        self.max_key_size = self.env.max_key_size()
+        self.dbs = {t: self.env.open_db(t.encode()) for t in TABLES}
+
+    def set_fsync(self, fsync: bool) -> None:
+        if fsync != self.fsync:
+            self.env.sync(True)
+            self.env.close()
+            self.fsync = fsync
+            self._open()
+
+    def read(self) -> Txn:
+        return _LmdbTxn(self, write=False)
+
+    def write(self) -> Txn:
+        return _LmdbTxn(self, write=True)
+
+    def sync(self) -> None:
+        try:
+            self.env.sync(True)
+        except lmdb.Error as e:
+            raise _error(self.path, "sync failed", e) from None
+
+    def close(self) -> None:
+        self.env.close()
+
+    def disk_size(self) -> int:
+        return sum(os.path.getsize(os.path.join(self.path, f)) for f in os.listdir(self.path))
+
+    def before_batch(self, incoming_bytes: int) -> None:
+        info = self.env.info()
+        used = (info["last_pgno"] + 1) * self.env.stat()["psize"]
+        size = info["map_size"]
+        if size - used < max(size // 2, 2 * incoming_bytes):
+            new = size
+            while new - used < max(new // 2, 2 * incoming_bytes):
+                new *= 2
+            self.env.set_mapsize(new)
+
+
+class _LmdbTxn(Txn):
+    """Reads from a read transaction until the first write, then from the write one."""
+
+    def __init__(self, engine: LmdbEngine, write: bool) -> None:
+        self.engine = engine
+        self.writable = write
+        self.txn: Any = engine.env.begin(write=False, buffers=False)
+        self._dirty = False
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty
+
+    def _writer(self) -> Any:
+        if not self._dirty:
+            if not self.writable:
+                raise StorageError("write in a read-only transaction")
+            self.txn.abort()
+            self.txn = self.engine.env.begin(write=True, buffers=False)
+            self._dirty = True
+        return self.txn
+
+    def get(self, table: str, key: bytes) -> bytes | None:
+        value: bytes | None = self.txn.get(key, db=self.engine.dbs[table])
+        return value
+
+    def put(self, table: str, key: bytes, value: bytes) -> None:
+        try:
+            self._writer().put(key, value, db=self.engine.dbs[table])
+        except lmdb.MapFullError as e:
+            raise _error(self.engine.path, "the LMDB map is full (the server grows it between "
+                         "batches; this transaction was too big)", e) from None
+        except lmdb.Error as e:
+            raise _error(self.engine.path, "write failed", e) from None
+
+    def delete(self, table: str, key: bytes) -> bool:
+        if not self._dirty and self.txn.get(key, db=self.engine.dbs[table]) is None:
+            return False
+        found: bool = self._writer().delete(key, db=self.engine.dbs[table])
+        return found
+
+    def scan(self, table: str, start: bytes = b"", stop: bytes | None = None,
+             reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        cur = self.txn.cursor(db=self.engine.dbs[table])
+        if not reverse:
+            ok = cur.set_range(start) if start else cur.first()
+            while ok:
+                key = cur.key()
+                if stop is not None and key >= stop:
+                    return
+                yield key, cur.value()
+                ok = cur.next()
+            return
+        ok = cur.set_range(stop) if stop is not None else cur.last()
+        if stop is not None:
+            ok = cur.prev() if ok else cur.last()
+        while ok:
+            key = cur.key()
+            if key < start:
+                return
+            yield key, cur.value()
+            ok = cur.prev()
+
+    def commit(self) -> None:
+        try:
+            self.txn.commit()
+        except lmdb.Error as e:
+            raise _error(self.engine.path, "commit failed, nothing of this batch was written",
+                         e) from None
+
+    def abort(self) -> None:
+        self.txn.abort()
