@@ -268,6 +268,15 @@ def _no_tls(value: Any) -> None:
         raise ConfigError("Unable to update TLS configuration. Check server logs.")
 
 
+def _no_defrag(value: Any) -> None:
+    # There is no allocator to defragment; refused as a Redis without its jemalloc does.
+    if value:
+        raise ConfigError(
+            "Active defragmentation cannot be enabled: it requires a Redis server compiled "
+            "with a modified Jemalloc like the one shipped by default with the Redis source "
+            "distribution")
+
+
 _IMM = {"mutable": False}
 _E = {"effect": True}
 
@@ -291,7 +300,7 @@ for _name, _default, _extra in [
     ("replica-serve-stale-data", True, {"alias": "slave-serve-stale-data"}),
     ("replica-read-only", True, {"alias": "slave-read-only"}),
     ("replica-ignore-maxmemory", True, {"alias": "slave-ignore-maxmemory"}),
-    ("jemalloc-bg-thread", True, {}), ("activedefrag", False, {}),
+    ("jemalloc-bg-thread", True, {}), ("activedefrag", False, {"check": _no_defrag}),
     ("syslog-enabled", False, _IMM), ("cluster-enabled", False, _IMM), ("appendonly", False, {}),
     ("cluster-allow-reads-when-down", False, {}),
     ("cluster-allow-pubsubshard-when-down", True, {}), ("crash-log-enabled", True, {}),
@@ -737,6 +746,8 @@ class Config:
         """Adjustments Redis makes after accepting a value (its "apply" step)."""
         if name == "hz":  # a hint: out-of-range values are capped, not refused
             self.values["hz"] = min(max(self.values["hz"], 1), 500)
+        elif name == "repl-backlog-size":  # CONFIG_REPL_BACKLOG_MIN_SIZE
+            self.values[name] = max(self.values[name], 16 * 1024)
         elif name == "watchdog-period" and self.values[name]:
             self.values[name] = max(self.values[name], (1000 // self.values["hz"]) * 2)
 
