@@ -104,9 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     import trio
 
     from diskredis.server.app import Server
+    from diskredis.storage import StorageError
 
     try:
-        trio.run(Server(config).serve)
+        server = Server(config)
+    except StorageError as e:
+        log.error("Can't open the data: %s", e)
+        return 1
+    try:
+        trio.run(server.serve)
     except OSError as e:
         log.error("%s", e)
         return 1

@@ -2,7 +2,7 @@
 
 Room: the state commands read and change, and the `ServerPort` protocol through
 which they reach the server (CLIENT KILL, SHUTDOWN, MONITOR...). Imports:
-`config`, `errors`, the standard library. Everything here is touched only on
+`config`, `errors`, `keyspace`, the standard library. Everything here is touched only on
 the storage lane, except the few session counters the connection updates
 (documented on `Session`).
 """
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from diskredis.config import Config
+from diskredis.keyspace.space import Keyspace
 
 REDIS_VERSION = "7.0.15"  # the Redis release whose behaviour diskredis follows
 DISKREDIS_VERSION = "0.1.0"
@@ -156,5 +157,6 @@ class Ctx:
     server: ServerPort
     config: Config
     stats: Stats
+    ks: Keyspace
     #: Set by the dispatcher: the command being run (for errors naming it).
     name: str = ""

@@ -31,8 +31,10 @@ import trio
 from diskredis import errors
 from diskredis.commands.context import Ctx, Session, Stats
 from diskredis.config import Config, ConfigError
+from diskredis.keyspace.space import Keyspace
 from diskredis.resp.reader import RequestReader
 from diskredis.server.lane import Lane, Outcome, Unit
+from diskredis.storage import StorageError, open_engine
 
 log = logging.getLogger("diskredis")
 
@@ -49,7 +51,7 @@ class Connection:
         self.server = server
         self.stream = stream
         self.session = session
-        self.ctx = Ctx(session, server, server.config, server.stats)
+        self.ctx = Ctx(session, server, server.config, server.stats, server.keyspace)
         self.send_lock = trio.Lock()
         self.cancel = trio.CancelScope()
         self.outbox: list[bytes] = []
@@ -164,7 +166,11 @@ class Server:
         self.run_id = secrets.token_hex(20)
         self.connections: dict[int, Connection] = {}
         self.next_id = 1
-        self.lane = Lane(self._deliver_threadsafe)
+        self._lock = _lock_dir(config["dir"])
+        fsync = config["appendfsync"] == "always"
+        self.engine = open_engine(config["engine"], config["dir"], fsync)
+        self.keyspace = Keyspace(self.engine, config["databases"])
+        self.lane = Lane(self._deliver_threadsafe, self.keyspace, config)
         self.token: trio.lowlevel.TrioToken | None = None
         self.shutting_down = trio.Event()
         self.shutdown_flags: tuple[bool | None, bool, bool] = (None, False, False)
@@ -200,7 +206,9 @@ class Server:
         self.lane.unpause()
 
     def checkpoint(self) -> None:
-        """Everything acknowledged is already durable; storage syncs its files here."""
+        """SAVE, BGSAVE, shutdown: make every committed write durable (it already is with
+        appendfsync always)."""
+        self.engine.sync()
 
     def reset_stats(self) -> None:
         self.net_in = self.net_out = self.reads = self.writes = 0
@@ -230,7 +238,20 @@ class Server:
             "net_out": self.net_out,
             "reads": self.reads,
             "writes": self.writes,
+            "expired_keys": self.keyspace.expired_keys,
+            "keyspace": self._keyspace_info(),
+            "storage": [("disk_bytes", self.engine.disk_size()),
+                        ("fsync_each_commit", int(self.engine.fsync))],
         }
+
+    def _keyspace_info(self) -> list[tuple[str, str]]:
+        out = []
+        ks = self.keyspace
+        for db in range(ks.databases):
+            keys = ks.dbsize(db)
+            if keys:
+                out.append(("db%d" % db, "keys=%d,expires=%d,avg_ttl=0" % (keys, ks.expires(db))))
+        return out
 
     def _instantaneous(self) -> tuple[int, float, float]:
         s = self._samples
@@ -448,6 +469,7 @@ class Server:
                 self.lane.stop()
                 await trio.to_thread.run_sync(self.lane.join)
                 self.checkpoint()
+                self.engine.close()
                 nursery.cancel_scope.cancel()
         finally:
             if self.unix_path:
@@ -457,6 +479,26 @@ class Server:
                 with contextlib.suppress(OSError):
                     os.unlink(pidfile)
             log.warning("diskredis is now ready to exit, bye bye...")
+
+
+def _lock_dir(path: str) -> Any:
+    """Hold `<dir>/diskredis.lock` for the life of the process: one server per folder."""
+    import fcntl
+
+    f = open(os.path.join(path, "diskredis.lock"), "a+")  # noqa: SIM115 - held open
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or "?"
+        f.close()
+        raise StorageError("another diskredis (pid %s) is using the data in %s; stop it or "
+                           "choose another dir" % (holder, os.path.abspath(path))) from None
+    f.seek(0)
+    f.truncate()
+    f.write("%d\n" % os.getpid())
+    f.flush()
+    return f
 
 
 def _fmt_addr(addr: Any) -> str:

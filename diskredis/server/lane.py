@@ -8,8 +8,15 @@ Every connection hands the lane a `Unit` (all complete requests of one read).
 The lane drains everything queued from all connections into one batch, runs
 it in arrival order, and only then releases the batch's replies together with
 whatever the batch produced for other clients (MONITOR lines, kills) in one
-hop back to trio. Once storage lands, the batch's commit sits between the two,
-so one fsync serves every client of the batch (group commit).
+hop back to trio. The batch is one write transaction of the keyspace, committed
+between the two: one fsync serves every client of the batch (group commit), and
+no reply leaves before the writes it acknowledges are on disk. A failed commit
+turns every reply of the batch into an error naming the cause; nothing of the
+batch was written.
+
+Between batches, and every 100 ms when idle, the lane removes expired keys and
+reclaims flushed databases in bounded steps, and with `appendfsync everysec`
+syncs the engine once a second.
 
 CLIENT PAUSE holds a unit at its first paused command; held units resume, in
 arrival order, when the pause ends.
@@ -28,8 +35,11 @@ from typing import Any
 from diskredis.commands.context import Ctx
 from diskredis.commands.dispatch import NO_REPLY, execute
 from diskredis.commands.registry import lookup
+from diskredis.config import Config
 from diskredis.errors import RedisError
+from diskredis.keyspace.space import Keyspace
 from diskredis.resp.writer import encode
+from diskredis.storage import StorageError
 
 log = logging.getLogger("diskredis.lane")
 
@@ -46,6 +56,7 @@ class Unit:
     reply: bytes = b""
     next: int = 0  # index of the next request to run (a paused unit resumes here)
     parts: list[bytes] = field(default_factory=list)
+    batch_start: int = 0  # replies in `parts` from earlier batches (already committed)
 
 
 @dataclass
@@ -59,13 +70,21 @@ class Outcome:
 
 
 _STOP = object()
+_TICK = 0.1  # seconds between housekeeping passes when no client sends anything
+_EXPIRE_BUDGET = 200  # keys removed by active expiry per pass
+_GC_BUDGET = 2000  # records of flushed databases deleted per pass
 
 
 class Lane:
     """A dedicated thread running batches of units; see the module docstring."""
 
-    def __init__(self, deliver: Callable[[Outcome], None]) -> None:
+    def __init__(self, deliver: Callable[[Outcome], None], keyspace: Keyspace,
+                 config: Config) -> None:
         self._deliver = deliver
+        self.ks = keyspace
+        self.config = config
+        self._last_sync = time.monotonic()
+        self._unsynced = False
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="diskredis-lane", daemon=True)
         self._held: list[Unit] = []
@@ -114,9 +133,9 @@ class Lane:
     def _run(self) -> None:
         try:
             while True:
-                timeout = None
+                timeout = _TICK
                 if self._held:
-                    timeout = max(self._pause_until - time.monotonic(), 0.0)
+                    timeout = min(max(self._pause_until - time.monotonic(), 0.0), _TICK)
                 try:
                     first = self._queue.get(timeout=timeout)
                 except queue.Empty:
@@ -152,15 +171,65 @@ class Lane:
 
     def _run_batch(self, units: list[Unit]) -> None:
         out = self._outcome
-        for unit in units:
-            if self._run_unit(unit):
-                out.units.append(unit)
-            else:
-                self._held.append(unit)
-        # (The storage commit of the batch goes here: replies leave after it.)
+        ks = self.ks
+        fsync = self.config["appendfsync"] == "always"
+        if fsync != ks.engine.fsync:
+            ks.engine.set_fsync(fsync)
+        incoming = sum(len(a) for u in units for r in u.requests[u.next:] for a in r)
+        ks.begin(incoming)
+        ran: list[Unit] = []
+        pending = list(units)
+        try:
+            while pending:
+                unit = pending.pop(0)
+                ran.append(unit)
+                unit.batch_start = len(unit.parts)
+                try:
+                    finished = self._run_unit(unit)
+                except StorageError:
+                    # The failing command and the rest of its unit get the error reply.
+                    unit.parts += [b""] * (len(unit.requests) - unit.next + 1)
+                    unit.next = len(unit.requests)
+                    out.units.append(unit)
+                    raise
+                (out.units if finished else self._held).append(unit)
+            ks.expire_due(budget=_EXPIRE_BUDGET)
+            ks.gc_step(_GC_BUDGET)
+            dirty = ks.txn is not None and ks.txn.dirty
+            ks.commit()
+            self._unsynced = self._unsynced or (dirty and not fsync)
+        except StorageError as e:
+            log.error("Writing to %s failed; the commands of this batch were not applied "
+                      "and their clients got an error: %s", ks.engine.path, e)
+            ks.abort()
+            self._fail(ran, RedisError("ERR storage error, nothing written: %s" % e))
+            self._held = pending + self._held  # not run yet: they go in the next batch
+        for unit in out.units:
+            unit.reply = b"".join(unit.parts)
+            unit.parts = []
+        self._maybe_sync()
         if out.units or out.pushes or out.kills or out.shutdown:
             self._outcome = Outcome()
             self._deliver(out)
+
+    def _fail(self, units: list[Unit], error: RedisError) -> None:
+        """Replace the replies this batch produced with `error`."""
+        for unit in units:
+            fresh = len(unit.parts) - unit.batch_start
+            unit.parts[unit.batch_start:] = [encode(error, unit.ctx.session.resp)] * fresh
+
+    def _maybe_sync(self) -> None:
+        if not self._unsynced or self.config["appendfsync"] != "everysec":
+            return
+        now = time.monotonic()
+        if now - self._last_sync >= 1.0:
+            try:
+                self.ks.engine.sync()
+            except StorageError as e:
+                log.error("appendfsync everysec: %s", e)
+                return
+            self._last_sync = now
+            self._unsynced = False
 
     def _run_unit(self, unit: Unit) -> bool:
         """Run the unit's requests; False when a pause holds it (it resumes later)."""
@@ -177,6 +246,8 @@ class Lane:
             unit.next += 1
             try:
                 reply = execute(ctx, argv)
+            except StorageError:
+                raise  # the batch's transaction is unusable: _run_batch fails it whole
             except Exception as e:  # a bug in a handler must not kill the lane
                 log.exception("command %r failed inside diskredis", argv[:1])
                 reply = RedisError("ERR internal error in diskredis: %s" % type(e).__name__)
@@ -187,6 +258,4 @@ class Lane:
             if session.reply_skip_next:
                 session.reply_skip = True
                 session.reply_skip_next = False
-        unit.reply = b"".join(parts)
-        unit.parts = []
         return True

@@ -1,0 +1,111 @@
+"""The key layout: how Redis keys and values become records (docs/storage-format.md).
+
+Room: byte formats only, no I/O. Imports: the standard library.
+
+- A database is a *slot*: a u32 chosen when the database is created or flushed, so
+  FLUSHDB and SWAPDB change one mapping instead of touching every key.
+- meta key  = slot (u32 BE) | 0x00 | user key, or, when that is longer than the
+  engine takes, slot | 0x01 | SHA-256(user key), with the full key kept in the value.
+- meta value = type (u8) | flags (u8) | expire ms (u64 BE, 0 = none)
+  [| key length (u32 BE) | key, when flags has LONG_KEY] | payload.
+  Strings carry their bytes as the payload.
+- expire key = deadline ms (u64 BE) | meta key; value empty.
+- stats: b"format" = schema version; b"slot:" + db (u16 BE) = its slot;
+  b"count:" + slot = number of keys; b"next-slot" = the next free slot.
+- gc key = sequence (u64 BE); value = b"slot" | slot: a flushed database to reclaim.
+Type codes are never reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+
+SCHEMA_VERSION = 1
+
+STRING = 1
+LIST = 2
+SET = 3
+ZSET = 4
+HASH = 5
+STREAM = 6
+TYPE_NAMES = {STRING: "string", LIST: "list", SET: "set", ZSET: "zset", HASH: "hash",
+              STREAM: "stream"}
+
+LONG_KEY = 1  # flags bit: the meta key is a hash; the value holds the full key
+
+_HEAD = struct.Struct(">BBQ")
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+NO_EXPIRY = 0
+
+
+def meta_key(slot: int, key: bytes, max_key: int) -> tuple[bytes, bool]:
+    """The meta record's key, and whether it is the hashed form."""
+    plain = _U32.pack(slot) + b"\x00" + key
+    if len(plain) <= max_key:
+        return plain, False
+    return _U32.pack(slot) + b"\x01" + hashlib.sha256(key).digest(), True
+
+
+def slot_prefix(slot: int) -> bytes:
+    return _U32.pack(slot)
+
+
+@dataclass(slots=True)
+class Meta:
+    """A key's record: its type, expiry (ms, 0 = none) and payload."""
+
+    type: int
+    expire: int
+    payload: bytes
+    key: bytes | None = None  # the full user key, kept only for hashed meta keys
+
+    def encode(self) -> bytes:
+        if self.key is None:
+            return _HEAD.pack(self.type, 0, self.expire) + self.payload
+        return (_HEAD.pack(self.type, LONG_KEY, self.expire) + _U32.pack(len(self.key))
+                + self.key + self.payload)
+
+
+def decode_meta(raw: bytes) -> Meta:
+    kind, flags, expire = _HEAD.unpack_from(raw)
+    if flags & LONG_KEY:
+        (n,) = _U32.unpack_from(raw, _HEAD.size)
+        start = _HEAD.size + _U32.size
+        return Meta(kind, expire, raw[start + n:], raw[start:start + n])
+    return Meta(kind, expire, raw[_HEAD.size:])
+
+
+def user_key(mkey: bytes, meta: Meta) -> bytes:
+    """The Redis key of a meta record."""
+    if meta.key is not None:
+        return meta.key
+    return mkey[5:]
+
+
+def expire_key(deadline: int, mkey: bytes) -> bytes:
+    return _U64.pack(deadline) + mkey
+
+
+def split_expire_key(ekey: bytes) -> tuple[int, bytes]:
+    return _U64.unpack_from(ekey)[0], ekey[8:]
+
+
+def u64(n: int) -> bytes:
+    return _U64.pack(n)
+
+
+def read_u64(raw: bytes) -> int:
+    value: int = _U64.unpack(raw)[0]
+    return value
+
+
+def u32(n: int) -> bytes:
+    return _U32.pack(n)
+
+
+def read_u32(raw: bytes) -> int:
+    value: int = _U32.unpack(raw)[0]
+    return value

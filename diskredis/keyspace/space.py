@@ -1,0 +1,277 @@
+"""The keyspace: Redis keys over an engine, with expiry, key counts and reclamation.
+
+Room: turning keys and values into records (`layout`) inside the storage lane's
+batch transaction. Imports: `storage` (the interface), `keyspace.layout`, `errors`.
+
+- The lane opens one write transaction per batch (`begin`), commands read and write
+  through it, and the lane commits it (`commit`) before any reply of the batch leaves.
+- Expiry: a key whose deadline has passed is removed when a command looks it up, and
+  `active_expire` walks the ordered expire index in bounded steps; no command ever
+  sees an expired key.
+- Key counts live in `stats` per slot; changes are summed during the batch and
+  written once at commit (DBSIZE is O(1)).
+- FLUSHDB gives the database a fresh slot and queues the old one in `gc`; SWAPDB
+  swaps two slot numbers. Both return at once; `gc_step` deletes queued slots in
+  bounded steps between batches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from diskredis.keyspace import layout as L
+from diskredis.keyspace.layout import Meta
+from diskredis.storage import Engine, StorageError, Txn, prefix_end
+
+
+class SchemaError(StorageError):
+    """The data folder holds another format than this diskredis reads."""
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Keyspace:
+    def __init__(self, engine: Engine, databases: int) -> None:
+        self.engine = engine
+        self.max_key = engine.max_key_size
+        self.databases = databases
+        self.txn: Txn | None = None
+        self._deltas: dict[bytes, int] = {}  # stats counter -> change in this batch
+        self.expired_keys = 0
+        self._open()
+
+    # -- set-up ------------------------------------------------------------------------
+    def _open(self) -> None:
+        with self.engine.write() as txn:
+            version = txn.get("stats", b"format")
+            if version is None:
+                if next(iter(txn.scan("meta")), None) is not None:
+                    raise SchemaError("%s holds data without a format record; it was not "
+                                      "written by diskredis" % self.engine.path)
+                txn.put("stats", b"format", L.u32(L.SCHEMA_VERSION))
+            elif L.read_u32(version) != L.SCHEMA_VERSION:
+                raise SchemaError(
+                    "%s holds storage format %d; this diskredis reads format %d. Use the "
+                    "diskredis release that wrote it, or dump and restore the data"
+                    % (self.engine.path, L.read_u32(version), L.SCHEMA_VERSION))
+            self.slots = [self._slot_of(txn, db) for db in range(self.databases)]
+
+    def _slot_of(self, txn: Txn, db: int) -> int:
+        raw = txn.get("stats", b"slot:" + L.u32(db))
+        if raw is not None:
+            return L.read_u32(raw)
+        return self._new_slot(txn, db)
+
+    def _new_slot(self, txn: Txn, db: int) -> int:
+        raw = txn.get("stats", b"next-slot")
+        slot = L.read_u32(raw) if raw is not None else 1
+        txn.put("stats", b"next-slot", L.u32(slot + 1))
+        txn.put("stats", b"slot:" + L.u32(db), L.u32(slot))
+        return slot
+
+    # -- batches -----------------------------------------------------------------------
+    def begin(self, incoming_bytes: int = 0) -> None:
+        self.engine.before_batch(incoming_bytes)
+        self.txn = self.engine.write()
+        self._deltas = {}
+
+    def commit(self) -> None:
+        """Write the batch; raises StorageError (and leaves nothing written) on failure."""
+        txn = self._t()
+        try:
+            for name, delta in self._deltas.items():
+                if delta:
+                    txn.put("stats", name, L.u64(self._stored(name) + delta))
+            self._deltas = {}
+            if txn.dirty:
+                txn.commit()
+            else:
+                txn.abort()
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self.txn = None
+
+    def abort(self) -> None:
+        if self.txn is not None:
+            self.txn.abort()
+            self.txn = None
+        self._deltas = {}
+        self.slots = [self._slot_of_committed(db) for db in range(self.databases)]
+
+    def _slot_of_committed(self, db: int) -> int:
+        txn = self.engine.read()
+        try:
+            raw = txn.get("stats", b"slot:" + L.u32(db))
+        finally:
+            txn.abort()
+        return L.read_u32(raw) if raw is not None else self.slots[db]
+
+    def _t(self) -> Txn:
+        assert self.txn is not None, "keyspace used outside a batch"
+        return self.txn
+
+    # -- keys --------------------------------------------------------------------------
+    def _mkey(self, db: int, key: bytes) -> tuple[bytes, bool]:
+        return L.meta_key(self.slots[db], key, self.max_key)
+
+    def _raw(self, mkey: bytes, key: bytes, hashed: bool) -> Meta | None:
+        raw = self._t().get("meta", mkey)
+        if raw is None:
+            return None
+        meta = L.decode_meta(raw)
+        if hashed and meta.key != key:
+            raise StorageError("two long keys share the hash %s; refusing to mix them up"
+                               % mkey[5:].hex())
+        return meta
+
+    def lookup(self, db: int, key: bytes) -> Meta | None:
+        """The key's record, or None when it does not exist or has expired."""
+        mkey, hashed = self._mkey(db, key)
+        meta = self._raw(mkey, key, hashed)
+        if meta is not None and meta.expire and meta.expire <= now_ms():
+            self._drop(db, mkey, meta)
+            self.expired_keys += 1
+            return None
+        return meta
+
+    def exists(self, db: int, key: bytes) -> bool:
+        return self.lookup(db, key) is not None
+
+    def store(self, db: int, key: bytes, meta: Meta) -> None:
+        """Create or replace `key` with `meta` (its expiry included)."""
+        mkey, hashed = self._mkey(db, key)
+        txn = self._t()
+        old = self._raw(mkey, key, hashed)
+        if old is None:
+            self._add(b"count:", db, 1)
+        elif old.expire and old.expire != meta.expire:
+            txn.delete("expire", L.expire_key(old.expire, mkey))
+        had = bool(old is not None and old.expire)
+        if had != bool(meta.expire):
+            self._add(b"expires:", db, 1 if meta.expire else -1)
+        meta.key = key if hashed else None
+        txn.put("meta", mkey, meta.encode())
+        if meta.expire and (old is None or old.expire != meta.expire):
+            txn.put("expire", L.expire_key(meta.expire, mkey), b"")
+
+    def remove(self, db: int, key: bytes) -> bool:
+        """Delete `key`; True if it existed (and had not expired)."""
+        mkey, hashed = self._mkey(db, key)
+        meta = self._raw(mkey, key, hashed)
+        if meta is None:
+            return False
+        self._drop(db, mkey, meta)
+        if meta.expire and meta.expire <= now_ms():
+            self.expired_keys += 1
+            return False
+        return True
+
+    def _drop(self, db: int, mkey: bytes, meta: Meta) -> None:
+        txn = self._t()
+        txn.delete("meta", mkey)
+        if meta.expire:
+            txn.delete("expire", L.expire_key(meta.expire, mkey))
+            self._add(b"expires:", db, -1)
+        self._add(b"count:", db, -1)
+
+    # -- counts ------------------------------------------------------------------------
+    def _stored(self, name: bytes) -> int:
+        raw = self._t().get("stats", name)
+        return L.read_u64(raw) if raw is not None else 0
+
+    def _add(self, counter: bytes, db: int, n: int) -> None:
+        name = counter + L.u32(self.slots[db])
+        self._deltas[name] = self._deltas.get(name, 0) + n
+
+    def _counter(self, counter: bytes, db: int) -> int:
+        name = counter + L.u32(self.slots[db])
+        return self._stored(name) + self._deltas.get(name, 0)
+
+    def persist(self, db: int, key: bytes, meta: Meta) -> None:
+        """Drop the key's expiry (the record stays)."""
+        meta.expire = L.NO_EXPIRY
+        self.store(db, key, meta)
+
+    def dbsize(self, db: int) -> int:
+        """Keys in `db`, after removing those whose deadline has passed."""
+        self.expire_due(db)
+        return self._counter(b"count:", db)
+
+    def expires(self, db: int) -> int:
+        """Keys of `db` with a deadline (INFO keyspace)."""
+        return self._counter(b"expires:", db)
+
+    def expire_due(self, db: int | None = None, budget: int | None = None) -> int:
+        """Remove keys whose deadline has passed (of `db`, or of all); how many."""
+        txn = self._t()
+        stop = L.u64(now_ms() + 1)
+        wanted = None if db is None else L.slot_prefix(self.slots[db])
+        slot_db = {slot: i for i, slot in enumerate(self.slots)}
+        done = 0
+        for ekey, _ in list(txn.scan("expire", b"", stop)):
+            if budget is not None and done >= budget:
+                break
+            _, mkey = L.split_expire_key(ekey)
+            if wanted is not None and not mkey.startswith(wanted):
+                continue
+            owner = slot_db.get(L.read_u32(mkey[:4]))
+            txn.delete("expire", ekey)
+            if owner is None:  # a flushed slot: gc reclaims its keys
+                continue
+            raw = txn.get("meta", mkey)
+            if raw is not None:
+                self._drop(owner, mkey, L.decode_meta(raw))
+                self.expired_keys += 1
+                done += 1
+        return done
+
+    # -- whole databases ---------------------------------------------------------------
+    def flush(self, db: int) -> None:
+        """Empty `db` at once: it gets a fresh slot; the old one is queued for gc."""
+        txn = self._t()
+        old = self.slots[db]
+        for counter in (b"count:", b"expires:"):
+            self._deltas.pop(counter + L.u32(old), None)
+            txn.delete("stats", counter + L.u32(old))
+        last = next(iter(txn.scan("gc", reverse=True)), None)
+        seq = L.read_u64(last[0]) + 1 if last else 1
+        txn.put("gc", L.u64(seq), b"slot" + L.u32(old))
+        self.slots[db] = self._new_slot(txn, db)
+
+    def swap(self, a: int, b: int) -> None:
+        txn = self._t()
+        self.slots[a], self.slots[b] = self.slots[b], self.slots[a]
+        txn.put("stats", b"slot:" + L.u32(a), L.u32(self.slots[a]))
+        txn.put("stats", b"slot:" + L.u32(b), L.u32(self.slots[b]))
+
+    def gc_step(self, budget: int) -> int:
+        """Delete up to `budget` records of flushed slots; how many were deleted."""
+        txn = self._t()
+        done = 0
+        for gkey, job in list(txn.scan("gc")):
+            slot = L.read_u32(job[4:])
+            prefix = L.slot_prefix(slot)
+            for mkey, _ in list(txn.scan("meta", prefix, prefix_end(prefix))):
+                if done >= budget:
+                    return done
+                txn.delete("meta", mkey)
+                done += 1
+            txn.delete("gc", gkey)
+        return done
+
+    # -- iteration ---------------------------------------------------------------------
+    def iter_keys(self, db: int, after: bytes = b"") -> Iterator[tuple[bytes, bytes, Meta]]:
+        """(meta key, user key, record) of live keys in meta-key order, after `after`."""
+        prefix = L.slot_prefix(self.slots[db])
+        start = after + b"\x00" if after else prefix
+        now = now_ms()
+        for mkey, raw in self._t().scan("meta", start, prefix_end(prefix)):
+            meta = L.decode_meta(raw)
+            if meta.expire and meta.expire <= now:
+                continue
+            yield mkey, L.user_key(mkey, meta), meta
