@@ -5,4 +5,10 @@ never trio, an engine binding or the wire codec. Importing this package
 registers every command module in `registry.COMMANDS`.
 """
 
-from diskredis.commands import admin, connection, introspection  # noqa: F401 - registration
+from diskredis.commands import (  # noqa: F401 - registration
+    admin,
+    connection,
+    generic,
+    introspection,
+    strings,
+)

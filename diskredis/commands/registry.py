@@ -53,6 +53,14 @@ GROUPS = (
     "connection", "server", "scripting", "hyperloglog", "cluster", "sentinel", "geo",
     "stream", "bitmap", "module",
 )
+# The ACL category each command group implies (Redis's JSON files spell them out;
+# they follow the group with few exceptions, written as `acl="-category"`).
+_GROUP_CATEGORY = {
+    "generic": "keyspace", "string": "string", "list": "list", "set": "set",
+    "sorted-set": "sortedset", "hash": "hash", "pubsub": "pubsub",
+    "transactions": "transaction", "connection": "connection", "scripting": "scripting",
+    "hyperloglog": "hyperloglog", "geo": "geo", "stream": "stream", "bitmap": "bitmap",
+}
 KEY_FLAG_ORDER = ("RO", "RW", "OW", "RM", "access", "update", "insert", "delete",
                   "not_key", "incomplete", "variable_flags")
 
@@ -167,6 +175,12 @@ class Arg:
         return out
 
 
+def keys_at(flags: str, index: int = 1, last: int = 0, step: int = 1, limit: int = 0,
+            notes: str | None = None) -> KeySpec:
+    """The common key spec: keys from argument `index` to `last` (negative: from the end)."""
+    return KeySpec(tuple(flags.split()), ("index", index), ("range", last, step, limit), notes)
+
+
 def arg(name: str, type_: str = "string", *flags: str, token: str | None = None,
         key: int = -1, since: str | None = None) -> Arg:
     """A documented argument; flags among ``optional``, ``multiple``, ``multiple_token``."""
@@ -177,8 +191,9 @@ def token(word: str, *flags: str, since: str | None = None) -> Arg:
     return Arg(word.lower(), "pure-token", word, tuple(flags), since=since)
 
 
-def oneof(name: str, *subargs: Arg, flags: tuple[str, ...] = (), tok: str | None = None) -> Arg:
-    return Arg(name, "oneof", tok, flags, subargs=subargs)
+def oneof(name: str, *subargs: Arg, flags: tuple[str, ...] = (), tok: str | None = None,
+          since: str | None = None) -> Arg:
+    return Arg(name, "oneof", tok, flags, since=since, subargs=subargs)
 
 
 def block(name: str, *subargs: Arg, flags: tuple[str, ...] = (), tok: str | None = None) -> Arg:
@@ -247,7 +262,10 @@ class Command:
         return "write" in self.flags
 
     def _categories(self) -> tuple[str, ...]:
-        cats = set(self.acl)
+        cats = {c for c in self.acl if not c.startswith("-")}
+        group_cat = _GROUP_CATEGORY.get(self.group)
+        if group_cat and self.handler is not None and "-" + group_cat not in self.acl:
+            cats.add(group_cat)  # containers carry only @slow, as in Redis
         f = self.flags
         if "write" in f:
             cats.add("write")

@@ -1,0 +1,301 @@
+"""Keyspace commands (Redis group "generic") and the database commands of "server".
+
+Room: commands about keys whatever their type: existence, deletion, expiry, whole
+databases. Imports: `commands` helpers, `keyspace`, `errors`. Replies and errors are
+Redis 7.0's (db.c, expire.c).
+"""
+
+from __future__ import annotations
+
+from diskredis import errors
+from diskredis.commands.args import parse_int
+from diskredis.commands.context import Ctx
+from diskredis.commands.registry import arg, command, keys_at, oneof, token
+from diskredis.errors import RedisError
+from diskredis.keyspace import layout as L
+from diskredis.keyspace.space import now_ms
+
+_G = "generic"
+_LLONG_MIN, _LLONG_MAX = -(2**63), 2**63 - 1
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+
+
+# -- existence and deletion -----------------------------------------------------------
+def _delete(ctx: Ctx, argv: list[bytes]) -> int:
+    db = ctx.session.db
+    return sum(1 for key in argv[1:] if ctx.ks.remove(db, key))
+
+
+@command("del", -2, "write", group=_G, since="1.0.0",
+         complexity="O(N) where N is the number of keys that will be removed. When a key to "
+                    "remove holds a value other than a string, the individual complexity for "
+                    "this key is O(M) where M is the number of elements in the list, set, "
+                    "sorted set or hash. Removing a single key that holds a string value is "
+                    "O(1).",
+         summary="Deletes one or more keys.",
+         tips="request_policy:multi_shard response_policy:agg_sum",
+         keys=(keys_at("RM delete", last=-1),), args=(arg("key", "key", "multiple"),))
+def del_(ctx: Ctx, argv: list[bytes]) -> int:
+    """DEL key [key ...] -> how many were removed."""
+    return _delete(ctx, argv)
+
+
+@command("unlink", -2, "write fast", group=_G, since="4.0.0",
+         complexity="O(1) for each key removed regardless of its size. Then the command does "
+                    "O(N) work in a different thread in order to reclaim memory, where N is "
+                    "the number of allocations the deleted objects where composed of.",
+         summary="Asynchronously deletes one or more keys.",
+         tips="request_policy:multi_shard response_policy:agg_sum",
+         keys=(keys_at("RM delete", last=-1),), args=(arg("key", "key", "multiple"),))
+def unlink(ctx: Ctx, argv: list[bytes]) -> int:
+    """UNLINK key [key ...] -> how many were removed (space is reclaimed in the background)."""
+    return _delete(ctx, argv)
+
+
+@command("exists", -2, "readonly fast", group=_G, since="1.0.0",
+         complexity="O(N) where N is the number of keys to check.",
+         summary="Determines whether one or more keys exist.",
+         tips="request_policy:multi_shard response_policy:agg_sum",
+         history=(("3.0.3", "Accepts multiple `key` arguments."),),
+         keys=(keys_at("RO", last=-1),), args=(arg("key", "key", "multiple"),))
+def exists(ctx: Ctx, argv: list[bytes]) -> int:
+    """EXISTS key [key ...] -> how many of the given keys exist (repeats count again)."""
+    db = ctx.session.db
+    return sum(1 for key in argv[1:] if ctx.ks.lookup(db, key) is not None)
+
+
+@command("touch", -2, "readonly fast", group=_G, since="3.2.1",
+         complexity="O(N) where N is the number of keys that will be touched.",
+         summary="Returns the number of existing keys out of those specified after updating "
+                 "the time they were last accessed.",
+         tips="request_policy:multi_shard response_policy:agg_sum",
+         keys=(keys_at("RO", last=-1),), args=(arg("key", "key", "multiple"),))
+def touch(ctx: Ctx, argv: list[bytes]) -> int:
+    """TOUCH key [key ...] -> how many exist."""
+    return exists(ctx, argv)
+
+
+@command("type", 2, "readonly fast", group=_G, since="1.0.0", complexity="O(1)",
+         summary="Determines the type of value stored at a key.",
+         keys=(keys_at("RO"),), args=(arg("key", "key"),))
+def type_(ctx: Ctx, argv: list[bytes]) -> str:
+    """TYPE key -> string, list, set, zset, hash, stream or none."""
+    meta = ctx.ks.lookup(ctx.session.db, argv[1])
+    return "none" if meta is None else L.TYPE_NAMES[meta.type]
+
+
+# -- expiry ---------------------------------------------------------------------------
+_EXPIRE_ARGS = oneof("condition", token("NX"), token("XX"), token("GT"), token("LT"),
+                     flags=("optional",), since="7.0.0")
+_EXPIRE_HISTORY = (("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),)
+_EXPIRE_KEYS = (keys_at("RW update"),)
+
+
+def _expire(ctx: Ctx, argv: list[bytes], seconds: bool, absolute: bool) -> int:
+    flags = set()
+    for raw in argv[3:]:
+        opt = raw.lower()
+        if opt not in (b"nx", b"xx", b"gt", b"lt"):
+            raise errors.err("Unsupported option %s" % raw.decode("utf-8", "replace"))
+        flags.add(opt)
+    if b"nx" in flags and flags & {b"xx", b"gt", b"lt"}:
+        raise errors.err("NX and XX, GT or LT options at the same time are not compatible")
+    if {b"gt", b"lt"} <= flags:
+        raise errors.err("GT and LT options at the same time are not compatible")
+    when = parse_int(argv[2])
+    if seconds:
+        if when > _LLONG_MAX // 1000 or when < -(-_LLONG_MIN // 1000):
+            raise errors.err("invalid expire time in '%s' command" % ctx.name)
+        when *= 1000
+    base = 0 if absolute else now_ms()
+    if when > _LLONG_MAX - base:
+        raise errors.err("invalid expire time in '%s' command" % ctx.name)
+    when += base
+    db, key = ctx.session.db, argv[1]
+    meta = ctx.ks.lookup(db, key)
+    if meta is None:
+        return 0
+    current = meta.expire or -1
+    if b"nx" in flags and current != -1:
+        return 0
+    if b"xx" in flags and current == -1:
+        return 0
+    if b"gt" in flags and (current == -1 or when <= current):
+        return 0
+    if b"lt" in flags and current != -1 and when >= current:
+        return 0
+    if when <= now_ms():
+        ctx.ks.remove(db, key)
+        return 1
+    meta.expire = when
+    ctx.ks.store(db, key, meta)
+    return 1
+
+
+@command("expire", -3, "write fast", group=_G, since="1.0.0", complexity="O(1)",
+         summary="Sets the expiration time of a key in seconds.", keys=_EXPIRE_KEYS,
+         history=_EXPIRE_HISTORY,
+         args=(arg("key", "key"), arg("seconds", "integer"), _EXPIRE_ARGS))
+def expire(ctx: Ctx, argv: list[bytes]) -> int:
+    """EXPIRE key seconds [NX|XX|GT|LT] -> 1 if the timeout was set, else 0."""
+    return _expire(ctx, argv, True, False)
+
+
+@command("pexpire", -3, "write fast", group=_G, since="2.6.0", complexity="O(1)",
+         summary="Sets the expiration time of a key in milliseconds.", keys=_EXPIRE_KEYS,
+         history=_EXPIRE_HISTORY,
+         args=(arg("key", "key"), arg("milliseconds", "integer"), _EXPIRE_ARGS))
+def pexpire(ctx: Ctx, argv: list[bytes]) -> int:
+    """PEXPIRE key milliseconds [NX|XX|GT|LT] -> 1 if the timeout was set, else 0."""
+    return _expire(ctx, argv, False, False)
+
+
+@command("expireat", -3, "write fast", group=_G, since="1.2.0", complexity="O(1)",
+         summary="Sets the expiration time of a key to a Unix timestamp.", keys=_EXPIRE_KEYS,
+         history=_EXPIRE_HISTORY,
+         args=(arg("key", "key"), arg("unix-time-seconds", "unix-time"), _EXPIRE_ARGS))
+def expireat(ctx: Ctx, argv: list[bytes]) -> int:
+    """EXPIREAT key unix-time-seconds [NX|XX|GT|LT] -> 1 if the timeout was set, else 0."""
+    return _expire(ctx, argv, True, True)
+
+
+@command("pexpireat", -3, "write fast", group=_G, since="2.6.0", complexity="O(1)",
+         summary="Sets the expiration time of a key to a Unix milliseconds timestamp.",
+         keys=_EXPIRE_KEYS, history=_EXPIRE_HISTORY,
+         args=(arg("key", "key"), arg("unix-time-milliseconds", "unix-time"), _EXPIRE_ARGS))
+def pexpireat(ctx: Ctx, argv: list[bytes]) -> int:
+    """PEXPIREAT key unix-time-milliseconds [NX|XX|GT|LT] -> 1 if set, else 0."""
+    return _expire(ctx, argv, False, True)
+
+
+def _ttl(ctx: Ctx, argv: list[bytes], ms: bool, absolute: bool) -> int:
+    meta = ctx.ks.lookup(ctx.session.db, argv[1])
+    if meta is None:
+        return -2
+    if not meta.expire:
+        return -1
+    ttl = max(meta.expire if absolute else meta.expire - now_ms(), 0)
+    return ttl if ms else (ttl + 500) // 1000
+
+
+_TTL_KEYS = (keys_at("RO access"),)
+
+
+@command("ttl", 2, "readonly fast", group=_G, since="1.0.0", complexity="O(1)",
+         summary="Returns the expiration time in seconds of a key.",
+         tips="nondeterministic_output", keys=_TTL_KEYS,
+         history=(("2.8.0", "Added the -2 reply."),), args=(arg("key", "key"),))
+def ttl(ctx: Ctx, argv: list[bytes]) -> int:
+    """TTL key -> seconds left, -1 without expiry, -2 if missing."""
+    return _ttl(ctx, argv, False, False)
+
+
+@command("pttl", 2, "readonly fast", group=_G, since="2.6.0", complexity="O(1)",
+         summary="Returns the expiration time in milliseconds of a key.",
+         tips="nondeterministic_output", keys=_TTL_KEYS,
+         history=(("2.8.0", "Added the -2 reply."),), args=(arg("key", "key"),))
+def pttl(ctx: Ctx, argv: list[bytes]) -> int:
+    """PTTL key -> milliseconds left, -1 without expiry, -2 if missing."""
+    return _ttl(ctx, argv, True, False)
+
+
+@command("expiretime", 2, "readonly fast", group=_G, since="7.0.0", complexity="O(1)",
+         summary="Returns the expiration time of a key as a Unix timestamp.",
+         keys=_TTL_KEYS, args=(arg("key", "key"),))
+def expiretime(ctx: Ctx, argv: list[bytes]) -> int:
+    """EXPIRETIME key -> the deadline in Unix seconds, -1 without expiry, -2 if missing."""
+    return _ttl(ctx, argv, False, True)
+
+
+@command("pexpiretime", 2, "readonly fast", group=_G, since="7.0.0", complexity="O(1)",
+         summary="Returns the expiration time of a key as a Unix milliseconds timestamp.",
+         keys=_TTL_KEYS, args=(arg("key", "key"),))
+def pexpiretime(ctx: Ctx, argv: list[bytes]) -> int:
+    """PEXPIRETIME key -> the deadline in Unix ms, -1 without expiry, -2 if missing."""
+    return _ttl(ctx, argv, True, True)
+
+
+@command("persist", 2, "write fast", group=_G, since="2.2.0", complexity="O(1)",
+         summary="Removes the expiration time of a key.", keys=(keys_at("RW update"),),
+         args=(arg("key", "key"),))
+def persist(ctx: Ctx, argv: list[bytes]) -> int:
+    """PERSIST key -> 1 if a timeout was removed, else 0."""
+    db, key = ctx.session.db, argv[1]
+    meta = ctx.ks.lookup(db, key)
+    if meta is None or not meta.expire:
+        return 0
+    ctx.ks.persist(db, key, meta)
+    return 1
+
+
+# -- whole databases --------------------------------------------------------------------
+_SRV = "server"
+
+
+@command("dbsize", 1, "readonly fast", group=_SRV, acl="keyspace", since="1.0.0",
+         complexity="O(1)",
+         summary="Returns the number of keys in the database.",
+         tips="request_policy:all_shards response_policy:agg_sum")
+def dbsize(ctx: Ctx, argv: list[bytes]) -> int:
+    """DBSIZE -> the number of keys of the selected database."""
+    return ctx.ks.dbsize(ctx.session.db)
+
+
+def _flush_mode(argv: list[bytes]) -> None:
+    if len(argv) == 2 and argv[1].lower() in (b"sync", b"async"):
+        return
+    if len(argv) != 1:
+        raise RedisError(errors.SYNTAX)
+
+
+_FLUSH_ARGS = (oneof("flush-type", token("ASYNC", since="4.0.0"),
+                     token("SYNC", since="6.2.0"), flags=("optional",)),)
+_FLUSH_HISTORY = (("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+                  ("6.2.0", "Added the `SYNC` flushing mode modifier."))
+
+
+@command("flushdb", -1, "write", group=_SRV, since="1.0.0",
+         complexity="O(N) where N is the number of keys in the selected database",
+         summary="Remove all keys from the current database.", acl="keyspace dangerous",
+         tips="request_policy:all_shards response_policy:all_succeeded",
+         history=_FLUSH_HISTORY, args=_FLUSH_ARGS)
+def flushdb(ctx: Ctx, argv: list[bytes]) -> str:
+    """FLUSHDB [ASYNC|SYNC] -> OK. Returns at once in both modes: the keys go to a new
+    generation and the old one is reclaimed in the background."""
+    _flush_mode(argv)
+    ctx.ks.flush(ctx.session.db)
+    return "OK"
+
+
+@command("flushall", -1, "write", group=_SRV, since="1.0.0",
+         complexity="O(N) where N is the total number of keys in all databases",
+         summary="Removes all keys from all databases.", acl="keyspace dangerous",
+         tips="request_policy:all_shards response_policy:all_succeeded",
+         history=_FLUSH_HISTORY, args=_FLUSH_ARGS)
+def flushall(ctx: Ctx, argv: list[bytes]) -> str:
+    """FLUSHALL [ASYNC|SYNC] -> OK, at once (see FLUSHDB)."""
+    _flush_mode(argv)
+    for db in range(ctx.ks.databases):
+        ctx.ks.flush(db)
+    return "OK"
+
+
+@command("swapdb", 3, "write fast", group=_SRV, since="4.0.0",
+         complexity="O(N) where N is the count of clients watching or blocking on keys from "
+                    "both databases.",
+         summary="Swaps two Redis databases.", acl="keyspace dangerous",
+         args=(arg("index1", "integer"), arg("index2", "integer")))
+def swapdb(ctx: Ctx, argv: list[bytes]) -> str:
+    """SWAPDB index1 index2 -> OK."""
+    a = parse_int(argv[1], "ERR invalid first DB index")
+    b = parse_int(argv[2], "ERR invalid second DB index")
+    if not _INT_MIN <= a <= _INT_MAX:
+        raise errors.err("invalid first DB index")
+    if not _INT_MIN <= b <= _INT_MAX:
+        raise errors.err("invalid second DB index")
+    n = ctx.ks.databases
+    if not (0 <= a < n and 0 <= b < n):
+        raise errors.err("DB index is out of range")
+    if a != b:
+        ctx.ks.swap(a, b)
+    return "OK"
