@@ -1,12 +1,13 @@
 """Run redis-benchmark against redis-server and diskredis side by side; print ratios.
 
-Usage: ./dev bench [--tests ping_inline,ping_mbulk,set,get] [-n 100000] [-c 50] [-P 1]
-                   [--engine lmdb|leveldb] [--appendfsync always|everysec|no]
+Usage: ./dev bench [--tests set,get,incr,mset,ping] [-n 100000] [-c 50] [--pipelines 1,16]
+                   [--engines lmdb,leveldb] [--fsync always,everysec] [-d 100]
 
-Both servers run on ephemeral ports in temporary folders, redis-server with
-`appendfsync` matching diskredis's (AOF on, so "always" means the same promise
-on both sides). The report gives requests per second for each and the ratio
-diskredis / redis.
+For every appendfsync mode and pipeline depth, redis-server (AOF on with the same
+appendfsync, so "always" is the same promise on both sides) and then each diskredis
+engine run on ephemeral ports in temporary folders, one after the other, with the same
+redis-benchmark command (random keys, `-d` byte values). The table gives requests per
+second and the ratio diskredis / redis per test.
 """
 
 from __future__ import annotations
@@ -46,15 +47,15 @@ def wait_ping(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
 
 
 @contextlib.contextmanager
-def server(kind: str, args: argparse.Namespace) -> Iterator[int]:
+def server(kind: str, fsync: str, engine: str, args: argparse.Namespace) -> Iterator[int]:
     port = free_port()
     folder = tempfile.mkdtemp(prefix="bench-%s-" % kind)
     if kind == "redis":
         cmd = ["redis-server", "--port", str(port), "--dir", folder, "--save", "",
-               "--appendonly", "yes", "--appendfsync", args.appendfsync]
+               "--appendonly", "yes", "--appendfsync", fsync]
     else:
         cmd = [sys.executable, "-m", "diskredis", "--port", str(port), "--dir", folder,
-               "--engine", args.engine, "--appendfsync", args.appendfsync]
+               "--engine", engine, "--appendfsync", fsync]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     try:
         wait_ping(port, proc, kind)
@@ -69,9 +70,9 @@ def server(kind: str, args: argparse.Namespace) -> Iterator[int]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def run_benchmark(port: int, args: argparse.Namespace) -> dict[str, float]:
+def run_benchmark(port: int, args: argparse.Namespace, pipeline: int) -> dict[str, float]:
     cmd = ["redis-benchmark", "-p", str(port), "-t", args.tests, "-n", str(args.n),
-           "-c", str(args.c), "-P", str(args.P), "-r", "100000", "--csv"]
+           "-c", str(args.c), "-P", str(pipeline), "-r", "1000000", "-d", str(args.d), "--csv"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     rows = list(csv.reader(io.StringIO(out)))
     return {row[0]: float(row[1]) for row in rows[1:] if len(row) > 1}
@@ -81,27 +82,33 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="./dev bench", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tests", default="ping_inline,ping_mbulk",
+    parser.add_argument("--tests", default="set,get,incr,mset,ping",
                         help="redis-benchmark -t list (default: %(default)s)")
     parser.add_argument("-n", type=int, default=100000, help="requests per test")
     parser.add_argument("-c", type=int, default=50, help="parallel connections")
-    parser.add_argument("-P", type=int, default=1, help="pipeline depth")
-    parser.add_argument("--engine", default="lmdb", choices=["lmdb", "leveldb"])
-    parser.add_argument("--appendfsync", default="always", choices=["always", "everysec", "no"])
+    parser.add_argument("-d", type=int, default=100, help="value size in bytes")
+    parser.add_argument("--pipelines", default="1,16", help="pipeline depths (-P)")
+    parser.add_argument("--engines", default="lmdb,leveldb")
+    parser.add_argument("--fsync", default="always,everysec", help="appendfsync modes")
     args = parser.parse_args(argv)
     if shutil.which("redis-benchmark") is None:
         raise SystemExit("bench: redis-benchmark not found; install Debian's redis-tools")
-    results = {}
-    for kind in ("redis", "diskredis"):
-        print("bench: %s ..." % kind, file=sys.stderr, flush=True)
-        with server(kind, args) as port:
-            results[kind] = run_benchmark(port, args)
-    print("# redis-benchmark -t %s -n %d -c %d -P %d; engine %s; appendfsync %s"
-          % (args.tests, args.n, args.c, args.P, args.engine, args.appendfsync))
-    print("%-14s %14s %14s %8s" % ("test", "redis rps", "diskredis rps", "ratio"))
-    for test, ref in results["redis"].items():
-        mine = results["diskredis"].get(test, 0.0)
-        print("%-14s %14.0f %14.0f %8.2f" % (test, ref, mine, mine / ref if ref else 0.0))
+    print("# redis-benchmark -t %s -n %d -c %d -d %d -r 1000000, one server at a time"
+          % (args.tests, args.n, args.c, args.d))
+    print("%-9s %3s %-8s %-12s %12s %12s %7s" % ("fsync", "-P", "engine", "test", "redis rps",
+                                                "diskredis", "ratio"))
+    for fsync in args.fsync.split(","):
+        for pipeline in (int(p) for p in args.pipelines.split(",")):
+            with server("redis", fsync, "", args) as port:
+                ref = run_benchmark(port, args, pipeline)
+            for engine in args.engines.split(","):
+                with server("diskredis", fsync, engine, args) as port:
+                    mine = run_benchmark(port, args, pipeline)
+                for test, rps in ref.items():
+                    got = mine.get(test, 0.0)
+                    print("%-9s %3d %-8s %-12s %12.0f %12.0f %7.2f"
+                          % (fsync, pipeline, engine, test, rps, got, got / rps if rps else 0),
+                          flush=True)
     return 0
 
 
