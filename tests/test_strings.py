@@ -239,3 +239,106 @@ def test_generated_string_sequences(kdiff: Diff, cmds: list[tuple[str, ...]]) ->
     kdiff("FLUSHALL")
     for args in cmds:
         kdiff(*args)
+
+
+KEYSPACE_SCENARIOS: dict[str, list[tuple[Any, ...]]] = {
+    "rename": [("RENAME", "a", "b"), ("SET", "a", "1"), ("RENAME", "a", "a"), ("RENAME", "a", "b"),
+               ("GET", "b"), ("EXISTS", "a"), ("SET", "c", "2", "EX", "100"),
+               ("RENAME", "c", "b"), ("TTL", "b"), ("GET", "b"), ("RENAMENX", "b", "b"),
+               ("SET", "d", "3"), ("RENAMENX", "b", "d"), ("RENAMENX", "b", "e"), ("TTL", "e"),
+               ("RENAMENX", "zz", "e"), ("DBSIZE",)],
+    "copy": [("SET", "a", "1", "EX", "100"), ("COPY", "a", "b"), ("TTL", "b"), ("COPY", "a", "b"),
+             ("COPY", "a", "b", "REPLACE"), ("COPY", "a", "a"), ("COPY", "a", "a", "DB", "1"),
+             ("COPY", "a", "x", "DB", "16"), ("COPY", "a", "x", "DB", "-1"),
+             ("COPY", "a", "x", "DB", "y"), ("COPY", "a", "x", "DB"), ("COPY", "a", "x", "FOO"),
+             ("COPY", "none", "x"), ("SELECT", "1"), ("GET", "a"), ("TTL", "a"),
+             ("SELECT", "0"), ("DBSIZE",), ("COPY", "a", "b", "REPLACE", "REPLACE")],
+    "move": [("SET", "a", "1"), ("MOVE", "a", "0"), ("MOVE", "a", "16"), ("MOVE", "a", "x"),
+             ("MOVE", "a", "1"), ("EXISTS", "a"), ("MOVE", "a", "1"), ("SET", "a", "2"),
+             ("MOVE", "a", "1"), ("SELECT", "1"), ("GET", "a"), ("DBSIZE",),
+             ("MOVE", "none", "2")],
+    "keys-randomkey": [("RANDOMKEY",), ("KEYS", "*"), ("SET", "hello", "1"), ("RANDOMKEY",),
+                       ("KEYS", "h?llo"), ("KEYS", "h[ae]llo"), ("KEYS", "x*"),
+                       ("KEYS", "[")],
+    "scan-errors": [("SCAN", "x"), ("SCAN", "-1"), ("SCAN", "0", "COUNT", "0"),
+                    ("SCAN", "0", "COUNT", "x"), ("SCAN", "0", "MATCH"), ("SCAN", "0", "FOO", "1"),
+                    ("SCAN", "18446744073709551616"), ("SCAN", " 0"), ("SCAN", "+0"),
+                    ("SCAN", ""), ("SCAN", "0", "TYPE", "string"), ("SCAN", "0", "type", "nosuch"),
+                    ("SET", "k", "v"), ("SCAN", "0", "MATCH", "k*", "COUNT", "100"),
+                    ("SCAN", "0", "TYPE", "STRING"), ("SCAN", "0", "TYPE", "list")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(KEYSPACE_SCENARIOS))
+def test_keyspace_scenario(kdiff: Diff, name: str) -> None:
+    for args in KEYSPACE_SCENARIOS[name]:
+        kdiff(*args)
+
+
+def _full_scan(c: Any, **kw: Any) -> list[bytes]:
+    cursor, seen = 0, []
+    for _ in range(100_000):
+        cursor, keys = c.scan(cursor, **kw)
+        seen += keys
+        if cursor == 0:
+            return seen
+    raise AssertionError("SCAN never returned cursor 0")
+
+
+def test_scan_returns_every_key(dr: ServerProc) -> None:
+    c = dr.client()
+    c.flushall()
+    names = [b"k%05d" % i for i in range(3000)] + [b"session:" + b"x" * 600 + b"%d" % i
+                                                   for i in range(50)]
+    pipe = c.pipeline(transaction=False)
+    for n in names:
+        pipe.set(n, b"v")
+    pipe.execute()
+    seen = _full_scan(c, count=37)
+    assert sorted(set(seen)) == sorted(names)
+    assert sorted(_full_scan(c, match="k0001*")) == sorted(n for n in names
+                                                          if n.startswith(b"k0001"))
+
+
+def test_scan_guarantee_with_keys_added_and_removed(dr: ServerProc) -> None:
+    """Keys present for the whole scan come back at least once, whatever else changes."""
+    c = dr.client()
+    c.flushall()
+    stable = {b"stable:%d" % i for i in range(1000)}
+    churn = [b"churn:%d" % i for i in range(1000)]
+    pipe = c.pipeline(transaction=False)
+    for k in list(stable) + churn[:500]:
+        pipe.set(k, b"v")
+    pipe.execute()
+    cursor, seen, step = 0, set(), 0
+    while True:
+        cursor, keys = c.scan(cursor, count=20)
+        seen.update(keys)
+        c.delete(churn[step % 500])
+        c.set(churn[500 + step % 500], b"v")
+        c.set(b"new:%d" % step, b"v")
+        step += 1
+        if cursor == 0:
+            break
+    assert stable <= seen
+
+
+def test_scan_cursor_survives_restart(dr_factory: Any) -> None:
+    """A cursor issued before a restart still finds every remaining key (the server-side
+    table is gone; the position in the cursor is enough)."""
+    sp = dr_factory()
+    c = sp.client()
+    names = {b"user:%05d" % i for i in range(500)}
+    pipe = c.pipeline(transaction=False)
+    for n in names:
+        pipe.set(n, b"v")
+    pipe.execute()
+    cursor, seen = c.scan(0, count=100)
+    seen = set(seen)
+    sp.stop()
+    sp2 = dr_factory(data_dir=sp.dir)
+    c2 = sp2.client()
+    while cursor:
+        cursor, keys = c2.scan(cursor, count=100)
+        seen.update(keys)
+    assert seen == names

@@ -100,7 +100,7 @@ def _after_call(ctx: Ctx, cmd: Command, argv: list[bytes], usec: int) -> None:
         if threshold >= 0 and usec >= threshold:
             _slowlog_add(ctx, shown, usec)
     if "skip_monitor" not in cmd.flags and "admin" not in cmd.flags:
-        monitors = [s for s in ctx.server.sessions() if s.monitor and not s.closed]
+        monitors = ctx.server.monitors()
         if monitors:
             line = monitor_line(ctx, shown)
             for s in monitors:

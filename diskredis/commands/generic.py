@@ -7,10 +7,13 @@ Redis 7.0's (db.c, expire.c).
 
 from __future__ import annotations
 
+import re
+
 from diskredis import errors
 from diskredis.commands.args import parse_int
 from diskredis.commands.context import Ctx
 from diskredis.commands.registry import arg, command, keys_at, oneof, token
+from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.space import now_ms
@@ -18,6 +21,8 @@ from diskredis.keyspace.space import now_ms
 _G = "generic"
 _LLONG_MIN, _LLONG_MAX = -(2**63), 2**63 - 1
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+_ULONG_MAX = 2**64 - 1
+_CURSOR = re.compile(rb"([+-]?)([0-9]+)")
 
 
 # -- existence and deletion -----------------------------------------------------------
@@ -299,3 +304,179 @@ def swapdb(ctx: Ctx, argv: list[bytes]) -> str:
     if a != b:
         ctx.ks.swap(a, b)
     return "OK"
+
+
+# -- renaming, copying, moving ---------------------------------------------------------
+_SAME_OBJECT = "ERR source and destination objects are the same"
+
+
+def _rename(ctx: Ctx, argv: list[bytes], nx: bool) -> int | str:
+    db, src, dst = ctx.session.db, argv[1], argv[2]
+    meta = ctx.ks.lookup(db, src)
+    if meta is None:
+        raise RedisError(errors.NO_SUCH_KEY)
+    if src == dst:
+        return 0 if nx else "OK"
+    if ctx.ks.lookup(db, dst) is not None:
+        if nx:
+            return 0
+        ctx.ks.remove(db, dst)
+    ctx.ks.remove(db, src)
+    ctx.ks.store(db, dst, meta)
+    return 1 if nx else "OK"
+
+
+@command("rename", 3, "write", group=_G, since="1.0.0", complexity="O(1)",
+         summary="Renames a key and overwrites the destination.",
+         keys=(keys_at("RW access delete"), keys_at("OW update", index=2)),
+         args=(arg("key", "key"), arg("newkey", "key")))
+def rename(ctx: Ctx, argv: list[bytes]) -> int | str:
+    """RENAME key newkey -> OK."""
+    return _rename(ctx, argv, False)
+
+
+@command("renamenx", 3, "write fast", group=_G, since="1.0.0", complexity="O(1)",
+         summary="Renames a key only when the target key name doesn't exist.",
+         history=(("3.2.0", "The command no longer returns an error when source and "
+                            "destination names are the same."),),
+         keys=(keys_at("RW access delete"), keys_at("OW insert", index=2)),
+         args=(arg("key", "key"), arg("newkey", "key")))
+def renamenx(ctx: Ctx, argv: list[bytes]) -> int | str:
+    """RENAMENX key newkey -> 1 if renamed, 0 if newkey exists."""
+    return _rename(ctx, argv, True)
+
+
+def _db_index(ctx: Ctx, raw: bytes) -> int:
+    index = parse_int(raw)
+    if not _INT_MIN <= index <= _INT_MAX:
+        raise RedisError(errors.NOT_INTEGER)
+    if not 0 <= index < ctx.ks.databases:
+        raise errors.err("DB index is out of range")
+    return index
+
+
+@command("copy", -3, "write denyoom", group=_G, since="6.2.0",
+         complexity="O(N) worst case for collections, where N is the number of nested "
+                    "items. O(1) for string values.",
+         summary="Copies the value of a key to a new key.",
+         keys=(keys_at("RO access"), keys_at("OW update", index=2)),
+         args=(arg("source", "key"), arg("destination", "key"),
+               arg("destination-db", "integer", "optional", token="DB"),
+               token("REPLACE", "optional")))
+def copy(ctx: Ctx, argv: list[bytes]) -> int:
+    """COPY source destination [DB destination-db] [REPLACE] -> 1 if copied, else 0."""
+    src_db = dst_db = ctx.session.db
+    replace = False
+    j = 3
+    while j < len(argv):
+        opt = argv[j].lower()
+        if opt == b"replace":
+            replace = True
+        elif opt == b"db" and j + 1 < len(argv):
+            dst_db = _db_index(ctx, argv[j + 1])
+            j += 1
+        else:
+            raise RedisError(errors.SYNTAX)
+        j += 1
+    src, dst = argv[1], argv[2]
+    if src_db == dst_db and src == dst:
+        raise RedisError(_SAME_OBJECT)
+    meta = ctx.ks.lookup(src_db, src)
+    if meta is None:
+        return 0
+    if ctx.ks.lookup(dst_db, dst) is not None:
+        if not replace:
+            return 0
+        ctx.ks.remove(dst_db, dst)
+    ctx.ks.store(dst_db, dst, L.Meta(meta.type, meta.expire, meta.payload))
+    return 1
+
+
+@command("move", 3, "write fast", group=_G, since="1.0.0", complexity="O(1)",
+         summary="Moves a key to another database.", keys=(keys_at("RW access update"),),
+         args=(arg("key", "key"), arg("db", "integer")))
+def move(ctx: Ctx, argv: list[bytes]) -> int:
+    """MOVE key db -> 1 if moved, 0 if missing here or present there."""
+    src_db = ctx.session.db
+    dst_db = _db_index(ctx, argv[2])
+    if dst_db == src_db:
+        raise RedisError(_SAME_OBJECT)
+    meta = ctx.ks.lookup(src_db, argv[1])
+    if meta is None or ctx.ks.lookup(dst_db, argv[1]) is not None:
+        return 0
+    ctx.ks.remove(src_db, argv[1])
+    ctx.ks.store(dst_db, argv[1], meta)
+    return 1
+
+
+# -- listing keys ------------------------------------------------------------------------
+@command("keys", 2, "readonly", group=_G, acl="dangerous", since="1.0.0",
+         complexity="O(N) with N being the number of keys in the database, under the "
+                    "assumption that the key names in the database and the given pattern "
+                    "have limited length.",
+         summary="Returns all key names that match a pattern.",
+         tips="request_policy:all_shards nondeterministic_output_order", args=(arg("pattern"),))
+def keys(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
+    """KEYS pattern -> the live keys matching the glob."""
+    pattern = argv[1]
+    every = pattern == b"*"
+    return [key for _, key, _ in ctx.ks.iter_keys(ctx.session.db)
+            if every or glob_match(pattern, key)]
+
+
+def parse_cursor(raw: bytes) -> int:
+    """strtoul as parseScanCursorOrReply uses it: sign, digits, wrap-around of negatives."""
+    if not raw:
+        return 0  # strtoul("") is 0 with nothing left over
+    m = _CURSOR.fullmatch(raw)
+    if m is None:
+        raise errors.err("invalid cursor")
+    value = int(m.group(2))
+    if value > _ULONG_MAX:
+        raise errors.err("invalid cursor")
+    return (-value) % (_ULONG_MAX + 1) if m.group(1) == b"-" else value
+
+
+@command("scan", -2, "readonly", group=_G, since="2.8.0",
+         complexity="O(1) for every call. O(N) for a complete iteration, including enough "
+                    "command calls for the cursor to return back to 0. N is the number of "
+                    "elements inside the collection.",
+         summary="Iterates over the key names in the database.",
+         tips="nondeterministic_output request_policy:special",
+         history=(("6.0.0", "Added the `TYPE` subcommand."),),
+         args=(arg("cursor", "integer"), arg("pattern", "pattern", "optional", token="MATCH"),
+               arg("count", "integer", "optional", token="COUNT"),
+               arg("type", "string", "optional", token="TYPE", since="6.0.0")))
+def scan(ctx: Ctx, argv: list[bytes]) -> list[object]:
+    """SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] -> [next cursor, keys]."""
+    cursor = parse_cursor(argv[1])
+    count, pattern, kind = 10, None, None
+    i = 2
+    while i < len(argv):
+        opt = argv[i].lower()
+        if i + 1 >= len(argv):
+            raise RedisError(errors.SYNTAX)
+        if opt == b"count":
+            count = parse_int(argv[i + 1])
+            if count < 1:
+                raise RedisError(errors.SYNTAX)
+        elif opt == b"match":
+            pattern = None if argv[i + 1] == b"*" else argv[i + 1]
+        elif opt == b"type":
+            kind = argv[i + 1].lower()
+        else:
+            raise RedisError(errors.SYNTAX)
+        i += 2
+    nxt, found = ctx.ks.scan_page(ctx.session.db, cursor, count)
+    out = [key for key, meta in found
+           if (pattern is None or glob_match(pattern, key))
+           and (kind is None or L.TYPE_NAMES[meta.type].encode() == kind)]
+    return [b"%d" % nxt, out]
+
+
+@command("randomkey", 1, "readonly", group=_G, since="1.0.0", complexity="O(1)",
+         summary="Returns a random key name from the database.",
+         tips="request_policy:all_shards nondeterministic_output")
+def randomkey(ctx: Ctx, argv: list[bytes]) -> bytes | None:
+    """RANDOMKEY -> a key, or nil when the database is empty."""
+    return ctx.ks.random_key(ctx.session.db)

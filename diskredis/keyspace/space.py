@@ -17,12 +17,17 @@ batch transaction. Imports: `storage` (the interface), `keyspace.layout`, `error
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
 from diskredis.storage import Engine, StorageError, Txn, prefix_end
+
+_SERIAL_BITS = 22  # SCAN cursor: a serial below the position bytes...
+_POS_BYTES = 6  # ...kind byte (0 or 1) and five key bytes: 41 + 22 bits, below 2**63
+_CURSOR_TABLE = 100_000  # recent cursors remembered with their exact next key
 
 
 class SchemaError(StorageError):
@@ -41,6 +46,8 @@ class Keyspace:
         self.txn: Txn | None = None
         self._deltas: dict[bytes, int] = {}  # stats counter -> change in this batch
         self.expired_keys = 0
+        self._cursors: dict[int, tuple[int, bytes]] = {}
+        self._serial = 0
         self._open()
 
     # -- set-up ------------------------------------------------------------------------
@@ -275,3 +282,59 @@ class Keyspace:
             if meta.expire and meta.expire <= now:
                 continue
             yield mkey, L.user_key(mkey, meta), meta
+
+    # -- SCAN ------------------------------------------------------------------------
+    def scan_page(self, db: int, cursor: int, count: int
+                  ) -> tuple[int, list[tuple[bytes, Meta]]]:
+        """One SCAN step: (next cursor, 0 when done; [(user key, record)] of live keys).
+
+        A cursor is an integer (clients parse it as one): the next key's first six
+        position bytes (kind byte and five key bytes, zero-padded) above a 22-bit
+        serial number. The serial finds the exact next key in a table of recent
+        cursors; a cursor the table no longer has (evicted, or issued before a
+        restart) resumes at its six bytes, at or before the exact key. Either way no
+        key present for the whole scan is skipped, as Redis guarantees; the fallback
+        may repeat a few keys, which Redis allows too.
+        """
+        prefix = L.slot_prefix(self.slots[db])
+        start = prefix
+        if cursor:
+            exact = self._cursors.get(cursor)
+            if exact is not None and exact[0] == self.slots[db]:
+                start = exact[1]
+            else:
+                position = (cursor >> _SERIAL_BITS).to_bytes(_POS_BYTES, "big")
+                start = prefix + position.rstrip(b"\x00")
+        out: list[tuple[bytes, Meta]] = []
+        now = now_ms()
+        examined = 0
+        for mkey, raw in self._t().scan("meta", start, prefix_end(prefix)):
+            if examined >= count:
+                return self._new_cursor(db, mkey), out
+            examined += 1
+            meta = L.decode_meta(raw)
+            if meta.expire and meta.expire <= now:
+                continue
+            out.append((L.user_key(mkey, meta), meta))
+        return 0, out
+
+    def _new_cursor(self, db: int, next_mkey: bytes) -> int:
+        self._serial = self._serial % ((1 << _SERIAL_BITS) - 1) + 1
+        position = next_mkey[4:4 + _POS_BYTES].ljust(_POS_BYTES, b"\x00")
+        cursor = (int.from_bytes(position, "big") << _SERIAL_BITS) | self._serial
+        self._cursors[cursor] = (self.slots[db], next_mkey)
+        if len(self._cursors) > _CURSOR_TABLE:
+            del self._cursors[next(iter(self._cursors))]
+        return cursor
+
+    def random_key(self, db: int) -> bytes | None:
+        """A live key of `db` picked at a random position; None if the database is empty."""
+        prefix = L.slot_prefix(self.slots[db])
+        now = now_ms()
+        pivot = prefix + b"\x00" + os.urandom(8)
+        for first, second in ((pivot, prefix_end(prefix)), (prefix, pivot)):
+            for mkey, raw in self._t().scan("meta", first, second):
+                meta = L.decode_meta(raw)
+                if not (meta.expire and meta.expire <= now):
+                    return L.user_key(mkey, meta)
+        return None

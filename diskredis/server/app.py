@@ -165,6 +165,7 @@ class Server:
         self.stats = Stats()
         self.run_id = secrets.token_hex(20)
         self.connections: dict[int, Connection] = {}
+        self._monitors: list[Session] = []
         self.next_id = 1
         self._lock = _lock_dir(config["dir"])
         fsync = config["appendfsync"] == "always"
@@ -191,7 +192,13 @@ class Server:
         self.lane.kill(session)
 
     def start_monitor(self, session: Session) -> None:
-        """Nothing to set up: the lane pushes lines to sessions flagged `monitor`."""
+        self._monitors.append(session)
+
+    def monitors(self) -> list[Session]:
+        """Sessions in MONITOR mode (asked for every command: kept as a list)."""
+        if any(s.closed or not s.monitor for s in self._monitors):
+            self._monitors = [s for s in self._monitors if s.monitor and not s.closed]
+        return self._monitors
 
     def push(self, session: Session, data: bytes) -> None:
         self.lane.push(session, data)
