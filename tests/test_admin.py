@@ -53,7 +53,10 @@ SAME: list[tuple[Any, ...]] = [
     ("LATENCY", "HISTORY"), ("LATENCY", "HISTORY", "command"), ("LATENCY", "RESET", "a", "b"),
     ("LATENCY", "nosuch"),
     ("MEMORY",), ("MEMORY", "nosuch"), ("MEMORY", "STATS", "x"),
-    ("MEMORY", "DOCTOR", "x"), ("MEMORY", "PURGE", "x"),
+    ("MEMORY", "DOCTOR", "x"), ("MEMORY", "PURGE", "x"), ("MEMORY", "HELP"),
+    ("MEMORY", "USAGE"), ("MEMORY", "USAGE", "nokey"), ("MEMORY", "USAGE", "k", "SAMPLES"),
+    ("MEMORY", "USAGE", "k", "SAMPLES", "-1"), ("MEMORY", "USAGE", "k", "SAMPLES", "x"),
+    ("MEMORY", "USAGE", "k", "FOO"), ("MEMORY", "USAGE", "nokey", "SAMPLES", "0"),
     ("DEBUG",), ("DEBUG", "SLEEP"), ("DEBUG", "SLEEP", "0"), ("DEBUG", "SLEEP", "x"),
     ("MONITOR", "x"), ("INFO", "nosuch"),
     ("COMMAND", "HELP"), ("COMMAND", "nosuch"), ("COMMAND", "COUNT", "x"),
@@ -287,6 +290,18 @@ def test_monitor_streams_commands(dr: ServerProc, oracle: ServerProc) -> None:
         return [re.sub(rb"^\+[\d.]+ \[\d+ [^\]]+\]", b"+T [db addr]", x) for x in out]
 
     assert lines(dr) == lines(oracle)
+
+
+def test_memory_usage_counts_the_records(dr: ServerProc) -> None:
+    c = dr.client()
+    c.set("mu:small", "x")
+    c.set("mu:big", "x" * 100_000)
+    small, big = c.memory_usage("mu:small"), c.memory_usage("mu:big")
+    # same layout; the values differ by 99 999 bytes and the keys by 2
+    assert small is not None and big is not None and big - small == 99_999 - 2
+    c.expire("mu:small", 100)
+    assert c.memory_usage("mu:small") > small
+    assert c.memory_usage("mu:none") is None
 
 
 def test_memory_stats_and_doctor(dr: ServerProc) -> None:

@@ -27,6 +27,7 @@ from diskredis.commands.registry import (
     command,
     container,
     help_command,
+    keys_at,
     oneof,
     token,
 )
@@ -749,6 +750,28 @@ def memory_malloc_stats(ctx: Ctx, argv: list[bytes]) -> Verbatim:
     return Verbatim(b"Stats not supported for the current allocator")
 
 
+@command("memory|usage", -3, "readonly", group=_SRV, since="4.0.0",
+         complexity="O(N) where N is the number of samples.",
+         summary="Estimates the memory usage of a key.",
+         keys=(keys_at("RO", index=2),),
+         args=(arg("key", "key"), arg("count", "integer", "optional", token="SAMPLES")))
+def memory_usage(ctx: Ctx, argv: list[bytes]) -> int | None:
+    """MEMORY USAGE key [SAMPLES count] -> bytes the key takes in storage, or nil.
+
+    diskredis answers with the exact size of the key's records on disk (key, value,
+    expiry entry); SAMPLES is validated as Redis does and has nothing to sample.
+    """
+    j = 3
+    while j < len(argv):
+        if argv[j].lower() == b"samples" and j + 1 < len(argv):
+            if parse_int(argv[j + 1]) < 0:
+                raise RedisError(errors.SYNTAX)
+            j += 2
+        else:
+            raise RedisError(errors.SYNTAX)
+    return ctx.ks.storage_size(ctx.session.db, argv[2])
+
+
 help_command("memory", [
     "DOCTOR",
     "    Return memory problems reports.",
@@ -758,6 +781,9 @@ help_command("memory", [
     "    Attempt to purge dirty pages for reclamation by the allocator.",
     "STATS",
     "    Return information about the memory usage of the server.",
+    "USAGE <key> [SAMPLES <count>]",
+    "    Return memory in bytes used by <key> and its value. Nested values are",
+    "    sampled up to <count> times (default: 5, 0 means sample all).",
 ], group=_SRV, since="4.0.0")
 
 

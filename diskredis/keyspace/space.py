@@ -338,3 +338,15 @@ class Keyspace:
                 if not (meta.expire and meta.expire <= now):
                     return L.user_key(mkey, meta)
         return None
+
+    def storage_size(self, db: int, key: bytes) -> int | None:
+        """Bytes the key's records take (meta record, expire entry); None if missing."""
+        mkey, hashed = self._mkey(db, key)
+        meta = self.lookup(db, key)
+        if meta is None:
+            return None
+        size = len(mkey) + len(meta.encode()) if not hashed else len(mkey) + len(
+            L.Meta(meta.type, meta.expire, meta.payload, key).encode())
+        if meta.expire:
+            size += 8 + len(mkey)
+        return size
