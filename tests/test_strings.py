@@ -342,3 +342,123 @@ def test_scan_cursor_survives_restart(dr_factory: Any) -> None:
         cursor, keys = c2.scan(cursor, count=100)
         seen.update(keys)
     assert seen == names
+
+
+BITMAP_SCENARIOS: dict[str, list[tuple[Any, ...]]] = {
+    "setbit-getbit": [
+        ("SETBIT", "b", "7", "1"), ("GET", "b"), ("SETBIT", "b", "7", "0"), ("GETBIT", "b", "7"),
+        ("SETBIT", "b", "100", "1"), ("STRLEN", "b"), ("GETBIT", "b", "100"),
+        ("GETBIT", "b", "1000000"), ("GETBIT", "none", "0"), ("SETBIT", "b", "-1", "1"),
+        ("SETBIT", "b", "x", "1"), ("SETBIT", "b", "1", "2"), ("SETBIT", "b", "1", "-1"),
+        ("SETBIT", "b", "4294967296", "1"), ("GETBIT", "b", "4294967296"),
+        ("SETBIT", "b", "1", "x"), ("SET", "s", "a"), ("SETBIT", "s", "6", "1"), ("GET", "s")],
+    "bitcount": [
+        ("SET", "s", "foobar"), ("BITCOUNT", "s"), ("BITCOUNT", "s", "0", "0"),
+        ("BITCOUNT", "s", "1", "1"), ("BITCOUNT", "s", "1", "-2"), ("BITCOUNT", "s", "-2", "-1"),
+        ("BITCOUNT", "s", "5", "30", "BIT"), ("BITCOUNT", "s", "-3", "-1", "bit"),
+        ("BITCOUNT", "s", "0", "100", "BYTE"), ("BITCOUNT", "s", "-1", "-5"),
+        ("BITCOUNT", "s", "0"), ("BITCOUNT", "s", "0", "1", "FOO"), ("BITCOUNT", "s", "a", "b"),
+        ("BITCOUNT", "none", "a", "b"), ("BITCOUNT", "none", "0"), ("SET", "e", ""),
+        ("BITCOUNT", "e"), ("BITCOUNT", "e", "0", "-1", "BIT"), ("BITCOUNT", "s", "3", "1"),
+        ("BITCOUNT", "s", "0", "-100"), ("BITCOUNT", "s", "0", "0", "BIT", "x")],
+    "bitpos": [
+        ("SET", "s", "\xff\xf0\x00"), ("BITPOS", "s", "0"), ("BITPOS", "s", "1"),
+        ("BITPOS", "s", "1", "2"), ("BITPOS", "s", "0", "0", "0"), ("BITPOS", "s", "1", "2", "-1"),
+        ("BITPOS", "s", "0", "5", "10", "BIT"), ("BITPOS", "s", "1", "7", "15", "bit"),
+        ("BITPOS", "s", "0", "1", "-1", "BYTE"), ("BITPOS", "s", "2"), ("BITPOS", "s", "x"),
+        ("BITPOS", "none", "0"), ("BITPOS", "none", "1"), ("SET", "f", "\xff\xff"),
+        ("BITPOS", "f", "0"), ("BITPOS", "f", "0", "0"), ("BITPOS", "f", "0", "0", "-1"),
+        ("BITPOS", "f", "0", "3", "9", "BIT"), ("SET", "z", "\x00\x00"), ("BITPOS", "z", "1"),
+        ("BITPOS", "z", "1", "0", "-1", "BIT"), ("SET", "e", ""), ("BITPOS", "e", "0"),
+        ("BITPOS", "e", "1"), ("BITPOS", "s", "1", "0", "0", "FOO"),
+        ("BITPOS", "s", "0", "-3", "-2", "BIT"), ("BITPOS", "s", "1", "10", "5")],
+    "bitop": [
+        ("SET", "a", "foobar"), ("SET", "b", "abcdef"), ("BITOP", "AND", "d", "a", "b"),
+        ("GET", "d"), ("BITOP", "OR", "d", "a", "b"), ("GET", "d"),
+        ("BITOP", "XOR", "d", "a", "b", "none"), ("GET", "d"), ("BITOP", "NOT", "d", "a"),
+        ("GET", "d"), ("BITOP", "NOT", "d", "a", "b"), ("BITOP", "NAND", "d", "a"),
+        ("BITOP", "AND", "d", "none", "none2"), ("EXISTS", "d"), ("SET", "short", "x"),
+        ("BITOP", "AND", "d", "a", "short"), ("GET", "d"), ("SET", "t", "1", "EX", "100"),
+        ("BITOP", "OR", "t", "a"), ("TTL", "t")],
+    "bitfield": [
+        ("BITFIELD", "bf", "SET", "i8", "0", "100", "GET", "i8", "0", "GET", "u4", "0"),
+        ("BITFIELD", "bf", "INCRBY", "i8", "0", "100"), ("BITFIELD", "bf", "GET", "i8", "0"),
+        ("BITFIELD", "bf", "OVERFLOW", "SAT", "INCRBY", "i8", "0", "100"),
+        ("BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "i8", "0", "100", "GET", "i8", "0"),
+        ("BITFIELD", "bf", "OVERFLOW", "WRAP", "INCRBY", "u2", "#3", "5", "GET", "u2", "#3"),
+        ("BITFIELD", "bf", "SET", "u8", "#1", "-1", "GET", "u8", "8"),
+        ("BITFIELD", "bf", "OVERFLOW", "SAT", "SET", "u8", "#1", "-1"),
+        ("BITFIELD", "bf", "OVERFLOW", "FAIL", "SET", "u8", "8", "256"),
+        ("BITFIELD", "bf", "SET", "i64", "0", "-9223372036854775808", "GET", "i64", "0"),
+        ("BITFIELD", "bf", "INCRBY", "i64", "0", "-1"),
+        ("BITFIELD", "bf", "OVERFLOW", "SAT", "INCRBY", "i64", "0", "-5"),
+        ("BITFIELD", "bf", "SET", "u63", "3", "9223372036854775807"),
+        ("BITFIELD", "bf", "GET", "u64", "0"), ("BITFIELD", "bf", "GET", "i65", "0"),
+        ("BITFIELD", "bf", "GET", "x8", "0"), ("BITFIELD", "bf", "GET", "i0", "0"),
+        ("BITFIELD", "bf", "GET", "i8", "-1"), ("BITFIELD", "bf", "GET", "i8", "#x"),
+        ("BITFIELD", "bf", "GET", "i8"), ("BITFIELD", "bf", "OVERFLOW", "NOPE"),
+        ("BITFIELD", "bf", "FOO", "i8", "0"), ("BITFIELD", "bf"), ("BITFIELD", "none", "GET",
+                                                                    "u8", "0"),
+        ("BITFIELD", "bf", "SET", "i8", "0", "x"), ("BITFIELD_RO", "bf", "GET", "i8", "0"),
+        ("BITFIELD_RO", "bf", "SET", "i8", "0", "1"), ("BITFIELD_RO", "bf", "GET", "u3", "#2"),
+        ("BITFIELD", "bf", "GET", "u8", "100000", "GET", "i5", "3"), ("GET", "bf"),
+        ("BITFIELD", "new", "OVERFLOW", "FAIL", "INCRBY", "u2", "10", "8"), ("GET", "new"),
+        ("BITFIELD", "bf", "INCRBY", "u8", "0", "-300"),
+        ("BITFIELD", "bf", "OVERFLOW", "SAT", "INCRBY", "u8", "0", "-300")],
+    "lcs": [
+        ("MSET", "a", "ohmytext", "b", "mynewtext"), ("LCS", "a", "b"),
+        ("LCS", "a", "b", "LEN"), ("LCS", "a", "b", "IDX"),
+        ("LCS", "a", "b", "IDX", "MINMATCHLEN", "4"),
+        ("LCS", "a", "b", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"),
+        ("LCS", "a", "b", "IDX", "WITHMATCHLEN"), ("LCS", "a", "b", "LEN", "IDX"),
+        ("LCS", "a", "b", "MINMATCHLEN"), ("LCS", "a", "b", "MINMATCHLEN", "x"),
+        ("LCS", "a", "b", "FOO"), ("LCS", "a", "none"), ("LCS", "none", "none2", "IDX"),
+        ("LCS", "a", "b", "IDX", "MINMATCHLEN", "-5"),
+        ("MSET", "x", "abcabcabcXYZ", "y", "zzabcXYZabc"), ("LCS", "x", "y", "IDX",
+                                                             "WITHMATCHLEN"),
+        ("LCS", "x", "y"), ("LCS", "y", "x", "IDX")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BITMAP_SCENARIOS))
+def test_bitmap_scenario(kdiff: Diff, name: str) -> None:
+    for args in BITMAP_SCENARIOS[name]:
+        kdiff(*args)
+
+
+@pytest.mark.parametrize("proto", ["3"])
+def test_lcs_idx_resp3(kdiff: Diff, proto: str) -> None:
+    kdiff.masked("HELLO", proto)
+    kdiff("MSET", "a", "ohmytext", "b", "mynewtext")
+    kdiff("LCS", "a", "b", "IDX", "WITHMATCHLEN")
+    kdiff.masked("HELLO", "2")
+
+
+_BITS = st.one_of(
+    st.tuples(st.just("SETBIT"), st.just("k"), st.integers(0, 40).map(str), st.sampled_from(
+        ["0", "1"])),
+    st.tuples(st.just("BITCOUNT"), st.just("k"), st.integers(-12, 12).map(str),
+              st.integers(-12, 12).map(str), st.sampled_from(["BIT", "BYTE"])),
+    st.tuples(st.just("BITPOS"), st.just("k"), st.sampled_from(["0", "1"]),
+              st.integers(-12, 12).map(str), st.integers(-12, 12).map(str),
+              st.sampled_from(["BIT", "BYTE"])),
+    st.tuples(st.just("BITPOS"), st.just("k"), st.sampled_from(["0", "1"]),
+              st.integers(-12, 12).map(str)),
+    st.tuples(st.just("BITFIELD"), st.just("k"), st.sampled_from(["OVERFLOW"]),
+              st.sampled_from(["WRAP", "SAT", "FAIL"]), st.sampled_from(["INCRBY", "SET"]),
+              st.sampled_from(["i5", "u5", "i64", "u63", "i1", "u1"]),
+              st.integers(0, 30).map(str), st.integers(-100, 100).map(str)),
+    st.tuples(st.just("BITOP"), st.sampled_from(["AND", "OR", "XOR"]), st.just("d"),
+              st.just("k"), st.just("d")),
+    st.tuples(st.just("SET"), st.just("k"), st.binary(max_size=4)),
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(_BITS, min_size=1, max_size=10))
+def test_generated_bit_sequences(kdiff: Diff, cmds: list[tuple[Any, ...]]) -> None:
+    kdiff("FLUSHALL")
+    for args in cmds:
+        kdiff(*args)
+    kdiff("GET", "k")
+    kdiff("GET", "d")

@@ -7,6 +7,7 @@ registers every command module in `registry.COMMANDS`.
 
 from diskredis.commands import (  # noqa: F401 - registration
     admin,
+    bitmaps,
     connection,
     generic,
     introspection,

@@ -476,3 +476,104 @@ def setrange(ctx: Ctx, argv: list[bytes]) -> int:
     meta.payload = value[:offset] + piece + value[offset + len(piece):]
     ctx.ks.store(ctx.session.db, argv[1], meta)
     return len(meta.payload)
+
+
+# -- LCS -----------------------------------------------------------------------------
+@command("lcs", -3, "readonly", group=_S, since="7.0.0",
+         complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively",
+         summary="Finds the longest common substring.",
+         keys=(keys_at("RO access", last=1),),
+         args=(arg("key1", "key"), arg("key2", "key"), token("LEN", "optional"),
+               token("IDX", "optional"),
+               arg("min-match-len", "integer", "optional", token="MINMATCHLEN"),
+               token("WITHMATCHLEN", "optional")))
+def lcs(ctx: Ctx, argv: list[bytes]) -> Any:
+    """LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN] -> the longest common
+    subsequence, its length, or its matching ranges."""
+    db = ctx.session.db
+    metas = [ctx.ks.lookup(db, argv[1]), ctx.ks.lookup(db, argv[2])]
+    if any(m is not None and m.type != L.STRING for m in metas):
+        raise errors.err("The specified keys must contain string values")
+    a, b = (b"" if m is None else m.payload for m in metas)
+    get_len = get_idx = with_len = False
+    min_len = 0
+    j = 3
+    while j < len(argv):
+        opt = argv[j].lower()
+        if opt == b"idx":
+            get_idx = True
+        elif opt == b"len":
+            get_len = True
+        elif opt == b"withmatchlen":
+            with_len = True
+        elif opt == b"minmatchlen" and j + 1 < len(argv):
+            min_len = max(parse_int(argv[j + 1]), 0)
+            j += 1
+        else:
+            raise RedisError(errors.SYNTAX)
+        j += 1
+    if get_len and get_idx:
+        raise errors.err("If you want both the length and indexes, please just use IDX.")
+    if (len(a) + 1) * (len(b) + 1) * 4 > ctx.config["proto-max-bulk-len"]:
+        raise errors.err("Insufficient memory, transient memory for LCS exceeds "
+                         "proto-max-bulk-len")
+    table = _lcs_table(a, b)
+    total = table[len(a)][len(b)]
+    if get_len:
+        return total
+    result, matches = _lcs_walk(a, b, table, total, min_len, with_len)
+    if get_idx:
+        return {b"matches": matches, b"len": total}
+    return result
+
+
+def _lcs_table(a: bytes, b: bytes) -> list[list[int]]:
+    rows = [[0] * (len(b) + 1)]
+    for i in range(1, len(a) + 1):
+        prev, row, ch = rows[-1], [0] * (len(b) + 1), a[i - 1]
+        for j in range(1, len(b) + 1):
+            row[j] = prev[j - 1] + 1 if ch == b[j - 1] else max(prev[j], row[j - 1])
+        rows.append(row)
+    return rows
+
+
+def _lcs_walk(a: bytes, b: bytes, t: list[list[int]], total: int, min_len: int,
+              with_len: bool) -> tuple[bytes, list[Any]]:
+    """Back from the end: the common subsequence and its ranges, as Redis emits them."""
+    out = bytearray(total)
+    matches: list[Any] = []
+    idx, i, j = total, len(a), len(b)
+    unset = len(a)
+    a_start = unset
+    a_end = b_start = b_end = 0
+    while i > 0 and j > 0:
+        emit = False
+        if a[i - 1] == b[j - 1]:
+            out[idx - 1] = a[i - 1]
+            if a_start == unset:
+                a_start = a_end = i - 1
+                b_start = b_end = j - 1
+            elif a_start == i and b_start == j:
+                a_start -= 1
+                b_start -= 1
+            else:
+                emit = True
+            if a_start == 0 or b_start == 0:
+                emit = True
+            idx, i, j = idx - 1, i - 1, j - 1
+        else:
+            if t[i - 1][j] > t[i][j - 1]:
+                i -= 1
+            else:
+                j -= 1
+            if a_start != unset:
+                emit = True
+        match_len = a_end - a_start + 1
+        if emit:
+            if min_len == 0 or match_len >= min_len:
+                entry: list[Any] = [[a_start, a_end], [b_start, b_end]]
+                if with_len:
+                    entry.append(match_len)
+                matches.append(entry)
+            a_start = unset
+    return bytes(out), matches
