@@ -349,7 +349,7 @@ _e("maxmemory-policy", "noeviction",
    "volatile-lru volatile-lfu volatile-random volatile-ttl allkeys-lru allkeys-lfu "
    "allkeys-random noeviction")
 # diskredis: durable by default (Redis: everysec).
-_e("appendfsync", "always", "everysec always no")
+_e("appendfsync", "always", "everysec always no", **_E)
 _e("oom-score-adj", "no", "no yes relative absolute")
 _e("acl-pubsub-default", "resetchannels", "allchannels resetchannels")
 _e("sanitize-dump-payload", "no", "no yes clients")
@@ -420,7 +420,7 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("proto-max-bulk-len", 512 * 1024 * 1024, 1024 * 1024, _L, "mem", _E),
     ("stream-node-max-entries", 100, 0, _L, "int", {}),
     ("repl-backlog-size", 1024 * 1024, 1, _L, "mem", {}),
-    ("maxmemory", 0, 0, _ULLONG_MAX, "mem", {}),
+    ("maxmemory", 0, 0, _ULLONG_MAX, "mem", _E),
     ("cluster-link-sendbuf-limit", 0, 0, _ULLONG_MAX, "mem", {}),
     ("hash-max-listpack-entries", 512, 0, _L, "int", {"alias": "hash-max-ziplist-entries"}),
     ("set-max-intset-entries", 512, 0, _L, "int", {}),

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 
 from diskredis.keyspace import layout as L
+from diskredis.keyspace.cache import HotCache
 from diskredis.keyspace.layout import Meta
 from diskredis.storage import Engine, StorageError, Txn, prefix_end
 
@@ -39,8 +40,10 @@ def now_ms() -> int:
 
 
 class Keyspace:
-    def __init__(self, engine: Engine, databases: int) -> None:
+    def __init__(self, engine: Engine, databases: int, cache_bytes: int = 128 << 20) -> None:
         self.engine = engine
+        self.cache = HotCache(cache_bytes)
+        self._staged: dict[bytes, Meta | None] = {}  # this batch's records, for the cache
         self.max_key = engine.max_key_size
         self.databases = databases
         self.txn: Txn | None = None
@@ -97,6 +100,9 @@ class Keyspace:
                 txn.commit()
             else:
                 txn.abort()
+            for mkey, meta in self._staged.items():
+                self.cache.put(mkey, meta)
+            self._staged = {}
         except BaseException:
             self.abort()
             raise
@@ -108,6 +114,7 @@ class Keyspace:
             self.txn.abort()
             self.txn = None
         self._deltas = {}
+        self._staged = {}
         self.slots = [self._slot_of_committed(db) for db in range(self.databases)]
 
     def _slot_of_committed(self, db: int) -> int:
@@ -127,10 +134,19 @@ class Keyspace:
         return L.meta_key(self.slots[db], key, self.max_key)
 
     def _raw(self, mkey: bytes, key: bytes, hashed: bool) -> Meta | None:
-        raw = self._t().get("meta", mkey)
-        if raw is None:
+        """The stored record (expired or not): this batch's, the cache's, or the engine's.
+        Callers get their own copy: they may change it before storing it back."""
+        if mkey in self._staged:
+            meta = self._staged[mkey]
+        else:
+            found, meta = self.cache.get(mkey)
+            if not found:
+                raw = self._t().get("meta", mkey)
+                meta = None if raw is None else L.decode_meta(raw)
+                self.cache.put(mkey, meta)  # committed state: no write of this batch
+        if meta is None:
             return None
-        meta = L.decode_meta(raw)
+        meta = Meta(meta.type, meta.expire, meta.payload, meta.key)
         if hashed and meta.key != key:
             raise StorageError("two long keys share the hash %s; refusing to mix them up"
                                % mkey[5:].hex())
@@ -163,6 +179,7 @@ class Keyspace:
             self._add(b"expires:", db, 1 if meta.expire else -1)
         meta.key = key if hashed else None
         txn.put("meta", mkey, meta.encode())
+        self._staged[mkey] = Meta(meta.type, meta.expire, meta.payload, meta.key)
         if meta.expire and (old is None or old.expire != meta.expire):
             txn.put("expire", L.expire_key(meta.expire, mkey), b"")
 
@@ -181,6 +198,7 @@ class Keyspace:
     def _drop(self, db: int, mkey: bytes, meta: Meta) -> None:
         txn = self._t()
         txn.delete("meta", mkey)
+        self._staged[mkey] = None
         if meta.expire:
             txn.delete("expire", L.expire_key(meta.expire, mkey))
             self._add(b"expires:", db, -1)

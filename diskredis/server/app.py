@@ -33,7 +33,7 @@ from diskredis.commands.context import Ctx, Session, Stats
 from diskredis.config import Config, ConfigError
 from diskredis.keyspace.space import Keyspace
 from diskredis.resp.reader import RequestReader
-from diskredis.server.lane import Lane, Outcome, Unit
+from diskredis.server.lane import Lane, Outcome, Unit, cache_budget
 from diskredis.storage import StorageError, open_engine
 
 log = logging.getLogger("diskredis")
@@ -170,7 +170,7 @@ class Server:
         self._lock = _lock_dir(config["dir"])
         fsync = config["appendfsync"] == "always"
         self.engine = open_engine(config["engine"], config["dir"], fsync)
-        self.keyspace = Keyspace(self.engine, config["databases"])
+        self.keyspace = Keyspace(self.engine, config["databases"], cache_budget(config))
         self.lane = Lane(self._deliver_threadsafe, self.keyspace, config)
         self.token: trio.lowlevel.TrioToken | None = None
         self.shutting_down = trio.Event()
@@ -248,7 +248,12 @@ class Server:
             "expired_keys": self.keyspace.expired_keys,
             "keyspace": self._keyspace_info(),
             "storage": [("disk_bytes", self.engine.disk_size()),
-                        ("fsync_each_commit", int(self.engine.fsync))],
+                        ("fsync_each_commit", int(self.engine.fsync)),
+                        ("cache_limit_bytes", self.keyspace.cache.limit),
+                        ("cache_used_bytes", self.keyspace.cache.bytes),
+                        ("cache_keys", len(self.keyspace.cache)),
+                        ("cache_hits", self.keyspace.cache.hits),
+                        ("cache_misses", self.keyspace.cache.misses)],
         }
 
     def _keyspace_info(self) -> list[tuple[str, str]]:

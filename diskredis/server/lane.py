@@ -70,6 +70,13 @@ class Outcome:
 
 
 _STOP = object()
+DEFAULT_CACHE = 128 << 20  # the hot cache's size when maxmemory is 0 (no limit set)
+
+
+def cache_budget(config: Config) -> int:
+    """The hot cache's byte budget: `maxmemory`, or DEFAULT_CACHE when it is 0."""
+    return int(config["maxmemory"]) or DEFAULT_CACHE
+
 _TICK = 0.1  # seconds between housekeeping passes when no client sends anything
 _EXPIRE_BUDGET = 200  # keys removed by active expiry per pass
 _GC_BUDGET = 2000  # records of flushed databases deleted per pass
@@ -175,6 +182,9 @@ class Lane:
         fsync = self.config["appendfsync"] == "always"
         if fsync != ks.engine.fsync:
             ks.engine.set_fsync(fsync)
+        budget = cache_budget(self.config)
+        if budget != ks.cache.limit:
+            ks.cache.resize(budget)
         incoming = sum(len(a) for u in units for r in u.requests[u.next:] for a in r)
         ks.begin(incoming)
         ran: list[Unit] = []

@@ -1,0 +1,117 @@
+"""The hot cache: decoded meta records of recently used keys, bounded in bytes.
+
+Room: a strictly redundant copy of committed records; emptying it loses nothing.
+Imports: the standard library and `keyspace.layout`.
+
+- Keyed by the meta key (slot | kind | key), so FLUSHDB and SWAPDB, which change
+  slots, never serve a stale entry. A `None` entry remembers that a key is absent.
+- Segmented LRU: a new entry enters *probation*; a second hit moves it to the
+  *protected* segment (80 % of the budget). Eviction takes from probation first, so a
+  SCAN, KEYS or a one-pass read of many keys cannot flush the keys in steady use.
+- The keyspace stages the batch's changes and applies them only after the commit
+  (`apply`); an aborted batch leaves the cache as it was.
+- Size of an entry: key + payload + a fixed allowance for the Python objects.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from diskredis.keyspace.layout import Meta
+
+ENTRY_OVERHEAD = 200  # bytes for the dict slots, tuple and Meta object of one entry
+_PROTECTED_SHARE = 0.8
+
+
+class HotCache:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.probation: OrderedDict[bytes, Meta | None] = OrderedDict()
+        self.protected: OrderedDict[bytes, Meta | None] = OrderedDict()
+        self.bytes = 0
+        self._protected_bytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def _size(mkey: bytes, meta: Meta | None) -> int:
+        return len(mkey) + ENTRY_OVERHEAD + (0 if meta is None else len(meta.payload))
+
+    def get(self, mkey: bytes) -> tuple[bool, Meta | None]:
+        """(found, record): found False means ask the engine."""
+        if mkey in self.protected:
+            self.protected.move_to_end(mkey)
+            self.hits += 1
+            return True, self.protected[mkey]
+        if mkey in self.probation:
+            meta = self.probation.pop(mkey)
+            self.protected[mkey] = meta
+            self._protected_bytes += self._size(mkey, meta)
+            self._shrink_protected()
+            self.hits += 1
+            return True, meta
+        self.misses += 1
+        return False, None
+
+    def put(self, mkey: bytes, meta: Meta | None) -> None:
+        """Remember a committed record (or its absence)."""
+        size = self._size(mkey, meta)
+        if size > self.limit // 8:
+            self.discard(mkey)  # too big to be worth a slot; never crowd out the rest
+            return
+        if mkey in self.protected:
+            self._protected_bytes -= self._size(mkey, self.protected[mkey])
+            self.bytes -= self._size(mkey, self.protected[mkey])
+            self.protected[mkey] = meta
+            self.protected.move_to_end(mkey)
+            self._protected_bytes += size
+        else:
+            if mkey in self.probation:
+                self.bytes -= self._size(mkey, self.probation.pop(mkey))
+            self.probation[mkey] = meta
+        self.bytes += size
+        self._evict()
+
+    def discard(self, mkey: bytes) -> None:
+        if mkey in self.protected:
+            size = self._size(mkey, self.protected.pop(mkey))
+            self._protected_bytes -= size
+            self.bytes -= size
+        elif mkey in self.probation:
+            self.bytes -= self._size(mkey, self.probation.pop(mkey))
+
+    def apply(self, staged: dict[bytes, Meta | None]) -> None:
+        """After a commit: the batch's writes become the cached truth."""
+        for mkey, meta in staged.items():
+            if mkey in self.protected or mkey in self.probation:
+                self.put(mkey, meta)
+
+    def clear(self) -> None:
+        self.probation.clear()
+        self.protected.clear()
+        self.bytes = self._protected_bytes = 0
+
+    def resize(self, limit: int) -> None:
+        self.limit = limit
+        self._shrink_protected()
+        self._evict()
+
+    def _shrink_protected(self) -> None:
+        while self._protected_bytes > self.limit * _PROTECTED_SHARE and self.protected:
+            mkey, meta = self.protected.popitem(last=False)
+            size = self._size(mkey, meta)
+            self._protected_bytes -= size
+            self.probation[mkey] = meta  # demoted, still cached
+            self.probation.move_to_end(mkey, last=False)
+
+    def _evict(self) -> None:
+        while self.bytes > self.limit and (self.probation or self.protected):
+            segment = self.probation if self.probation else self.protected
+            mkey, meta = segment.popitem(last=False)
+            size = self._size(mkey, meta)
+            self.bytes -= size
+            if segment is self.protected:
+                self._protected_bytes -= size
+
+    def __len__(self) -> int:
+        return len(self.probation) + len(self.protected)

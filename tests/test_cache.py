@@ -1,0 +1,98 @@
+"""The hot cache: bounded, scan-resistant, redundant (commit applies it, abort leaves it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from diskredis.keyspace import layout as L
+from diskredis.keyspace.cache import ENTRY_OVERHEAD, HotCache
+from diskredis.keyspace.layout import Meta
+from diskredis.keyspace.space import Keyspace
+from diskredis.storage import open_engine
+
+
+def _meta(n: int = 10) -> Meta:
+    return Meta(L.STRING, 0, b"x" * n)
+
+
+def test_bounded_in_bytes() -> None:
+    cache = HotCache(100_000)
+    for i in range(10_000):
+        cache.put(b"k%d" % i, _meta(100))
+        assert cache.bytes <= cache.limit
+    assert len(cache) <= 100_000 // (ENTRY_OVERHEAD + 100)
+
+
+def test_one_pass_reads_do_not_flush_the_working_set() -> None:
+    cache = HotCache(200 * (ENTRY_OVERHEAD + 20))
+    hot = [b"hot%d" % i for i in range(50)]
+    for k in hot:
+        cache.put(k, _meta())
+        cache.get(k)  # second touch: protected
+    for i in range(5000):  # a SCAN-like sweep of keys read once
+        cache.put(b"cold%d" % i, _meta())
+    assert all(cache.get(k)[0] for k in hot)
+
+
+def test_big_entries_are_not_cached() -> None:
+    cache = HotCache(10_000)
+    cache.put(b"big", _meta(5000))
+    assert cache.get(b"big") == (False, None)
+
+
+@pytest.fixture(params=["lmdb", "leveldb"])
+def ks(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    engine = open_engine(request.param, str(tmp_path))
+    yield Keyspace(engine, 16, cache_bytes=1 << 20)
+    engine.close()
+
+
+def test_commit_updates_and_abort_leaves_the_cache(ks: Keyspace) -> None:
+    ks.begin()
+    ks.store(0, b"a", _meta())
+    ks.commit()
+    ks.begin()
+    assert ks.lookup(0, b"a") is not None  # now cached
+    ks.commit()
+    ks.begin()
+    ks.store(0, b"a", Meta(L.STRING, 0, b"changed"))
+    ks.remove(0, b"a")
+    ks.abort()
+    ks.begin()
+    got = ks.lookup(0, b"a")
+    ks.commit()
+    assert got is not None and got.payload == b"x" * 10
+    ks.begin()
+    ks.store(0, b"a", Meta(L.STRING, 0, b"new"))
+    ks.commit()
+    ks.begin()
+    got = ks.lookup(0, b"a")
+    ks.commit()
+    assert got is not None and got.payload == b"new"
+    assert ks.cache.hits >= 2
+
+
+def test_callers_cannot_change_cached_records(ks: Keyspace) -> None:
+    ks.begin()
+    ks.store(0, b"a", _meta())
+    ks.commit()
+    ks.begin()
+    meta = ks.lookup(0, b"a")
+    assert meta is not None
+    meta.payload = b"scribbled"  # a command changing its copy without storing it
+    again = ks.lookup(0, b"a")
+    ks.commit()
+    assert again is not None and again.payload == b"x" * 10
+
+
+def test_emptying_the_cache_loses_nothing(ks: Keyspace) -> None:
+    ks.begin()
+    for i in range(100):
+        ks.store(0, b"k%d" % i, _meta(i))
+    ks.commit()
+    ks.cache.clear()
+    ks.begin()
+    assert all(ks.lookup(0, b"k%d" % i).payload == b"x" * i for i in range(100))
+    ks.commit()
