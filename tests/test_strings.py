@@ -462,3 +462,44 @@ def test_generated_bit_sequences(kdiff: Diff, cmds: list[tuple[Any, ...]]) -> No
         kdiff(*args)
     kdiff("GET", "k")
     kdiff("GET", "d")
+
+
+OBJECT_SCENARIO: list[tuple[Any, ...]] = [
+    ("OBJECT",), ("OBJECT", "HELP"), ("OBJECT", "NOPE"), ("OBJECT", "ENCODING"),
+    ("OBJECT", "ENCODING", "none"), ("OBJECT", "ENCODING", "a", "b"),
+    ("SET", "i", "123"), ("OBJECT", "ENCODING", "i"), ("SET", "n", "-5"),
+    ("OBJECT", "ENCODING", "n"), ("SET", "big", "12345678901234567890"),
+    ("OBJECT", "ENCODING", "big"), ("SET", "s", "hello"), ("OBJECT", "ENCODING", "s"),
+    ("SET", "l", "x" * 45), ("OBJECT", "ENCODING", "l"), ("SET", "e", "x" * 44),
+    ("OBJECT", "ENCODING", "e"), ("SET", "z", "007"), ("OBJECT", "ENCODING", "z"),
+    ("OBJECT", "REFCOUNT", "i"), ("OBJECT", "REFCOUNT", "s"), ("OBJECT", "REFCOUNT", "none"),
+    ("SET", "k", "99999"), ("OBJECT", "REFCOUNT", "k"), ("OBJECT", "IDLETIME", "s"),
+    ("OBJECT", "IDLETIME", "none"), ("OBJECT", "FREQ", "s"), ("OBJECT", "FREQ", "none"),
+]
+
+
+def test_object_scenario(kdiff: Diff) -> None:
+    for args in OBJECT_SCENARIO:
+        kdiff(*args)
+
+
+def test_object_under_an_lfu_policy(kdiff: Diff) -> None:
+    kdiff("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")
+    try:
+        kdiff("SET", "s", "v")  # created under LFU: the counter starts at 5 in both
+        kdiff("OBJECT", "FREQ", "s")
+        kdiff("OBJECT", "IDLETIME", "s")
+        kdiff("OBJECT", "FREQ", "none")
+    finally:
+        kdiff("CONFIG", "SET", "maxmemory-policy", "noeviction")
+
+
+def test_object_idletime_and_no_touch(dr: ServerProc) -> None:
+    c = dr.client()
+    c.flushall()
+    c.set("t", "v")
+    assert c.object("idletime", "t") == 0
+    reader = dr.client()
+    reader.execute_command("CLIENT", "NO-TOUCH", "on")
+    reader.get("t")  # does not count as an access
+    assert c.object("idletime", "t") == 0

@@ -56,6 +56,7 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
         return _reject(ctx, cmd, RedisError(errors.NOAUTH))
     ctx.name = cmd.name
     session.last_cmd = cmd.name
+    ctx.ks.touch = not session.no_touch or cmd.name == "touch"
     start = time.perf_counter_ns()
     assert cmd.handler is not None
     try:

@@ -12,7 +12,15 @@ import re
 from diskredis import errors
 from diskredis.commands.args import parse_int
 from diskredis.commands.context import Ctx
-from diskredis.commands.registry import arg, command, keys_at, oneof, token
+from diskredis.commands.registry import (
+    arg,
+    command,
+    container,
+    help_command,
+    keys_at,
+    oneof,
+    token,
+)
 from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
@@ -23,6 +31,7 @@ _LLONG_MIN, _LLONG_MAX = -(2**63), 2**63 - 1
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _ULONG_MAX = 2**64 - 1
 _CURSOR = re.compile(rb"([+-]?)([0-9]+)")
+_INTEGER = re.compile(rb"-?[1-9][0-9]*|0")
 
 
 # -- existence and deletion -----------------------------------------------------------
@@ -66,7 +75,7 @@ def unlink(ctx: Ctx, argv: list[bytes]) -> int:
 def exists(ctx: Ctx, argv: list[bytes]) -> int:
     """EXISTS key [key ...] -> how many of the given keys exist (repeats count again)."""
     db = ctx.session.db
-    return sum(1 for key in argv[1:] if ctx.ks.lookup(db, key) is not None)
+    return sum(1 for key in argv[1:] if ctx.ks.lookup(db, key, touch=False) is not None)
 
 
 @command("touch", -2, "readonly fast", group=_G, since="3.2.1",
@@ -76,8 +85,9 @@ def exists(ctx: Ctx, argv: list[bytes]) -> int:
          tips="request_policy:multi_shard response_policy:agg_sum",
          keys=(keys_at("RO", last=-1),), args=(arg("key", "key", "multiple"),))
 def touch(ctx: Ctx, argv: list[bytes]) -> int:
-    """TOUCH key [key ...] -> how many exist."""
-    return exists(ctx, argv)
+    """TOUCH key [key ...] -> how many exist (their access time is updated)."""
+    db = ctx.session.db
+    return sum(1 for key in argv[1:] if ctx.ks.lookup(db, key) is not None)
 
 
 @command("type", 2, "readonly fast", group=_G, since="1.0.0", complexity="O(1)",
@@ -85,7 +95,7 @@ def touch(ctx: Ctx, argv: list[bytes]) -> int:
          keys=(keys_at("RO"),), args=(arg("key", "key"),))
 def type_(ctx: Ctx, argv: list[bytes]) -> str:
     """TYPE key -> string, list, set, zset, hash, stream or none."""
-    meta = ctx.ks.lookup(ctx.session.db, argv[1])
+    meta = ctx.ks.lookup(ctx.session.db, argv[1], touch=False)
     return "none" if meta is None else L.TYPE_NAMES[meta.type]
 
 
@@ -174,7 +184,7 @@ def pexpireat(ctx: Ctx, argv: list[bytes]) -> int:
 
 
 def _ttl(ctx: Ctx, argv: list[bytes], ms: bool, absolute: bool) -> int:
-    meta = ctx.ks.lookup(ctx.session.db, argv[1])
+    meta = ctx.ks.lookup(ctx.session.db, argv[1], touch=False)
     if meta is None:
         return -2
     if not meta.expire:
@@ -480,3 +490,100 @@ def scan(ctx: Ctx, argv: list[bytes]) -> list[object]:
 def randomkey(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """RANDOMKEY -> a key, or nil when the database is empty."""
     return ctx.ks.random_key(ctx.session.db)
+
+
+# -- OBJECT ----------------------------------------------------------------------------
+container("object", group=_G, since="2.2.3", summary="A container for object introspection "
+          "commands.", complexity="Depends on subcommand.")
+
+_LFU_POLICIES = ("allkeys-lfu", "volatile-lfu")
+_SHARED_INTEGERS = 10000  # OBJ_SHARED_INTEGERS
+
+
+def _object_meta(ctx: Ctx, key: bytes) -> L.Meta | None:
+    return ctx.ks.lookup(ctx.session.db, key, touch=False)
+
+
+def _string_encoding(value: bytes) -> str:
+    if len(value) <= 20 and _INTEGER.fullmatch(value) and _LLONG_MIN <= int(value) <= _LLONG_MAX:
+        return "int"
+    return "embstr" if len(value) <= 44 else "raw"
+
+
+_OBJ_KEYS = (keys_at("RO", index=2),)
+
+
+@command("object|encoding", 3, "readonly", group=_G, since="2.2.3", complexity="O(1)",
+         summary="Returns the internal encoding of a Redis object.",
+         tips="nondeterministic_output", keys=_OBJ_KEYS, args=(arg("key", "key"),))
+def object_encoding(ctx: Ctx, argv: list[bytes]) -> bytes | None:
+    """OBJECT ENCODING key -> the encoding Redis would use for this value, or nil."""
+    meta = _object_meta(ctx, argv[2])
+    if meta is None:
+        return None
+    return _string_encoding(meta.payload).encode()
+
+
+@command("object|refcount", 3, "readonly", group=_G, since="2.2.3", complexity="O(1)",
+         summary="Returns the reference count of a value of a key.",
+         tips="nondeterministic_output", keys=_OBJ_KEYS, args=(arg("key", "key"),))
+def object_refcount(ctx: Ctx, argv: list[bytes]) -> int | None:
+    """OBJECT REFCOUNT key -> 2147483647 for values Redis shares (small integers when no
+    LRU/LFU policy is set), else 1; nil if missing."""
+    meta = _object_meta(ctx, argv[2])
+    if meta is None:
+        return None
+    policy = ctx.config["maxmemory-policy"]
+    shared = ("lru" not in policy and "lfu" not in policy) or not ctx.config["maxmemory"]
+    if (_string_encoding(meta.payload) == "int" and 0 <= int(meta.payload) < _SHARED_INTEGERS
+            and shared):
+        return _INT_MAX
+    return 1
+
+
+@command("object|idletime", 3, "readonly", group=_G, since="2.2.3", complexity="O(1)",
+         summary="Returns the time since the last access to a Redis object.",
+         tips="nondeterministic_output", keys=_OBJ_KEYS, args=(arg("key", "key"),))
+def object_idletime(ctx: Ctx, argv: list[bytes]) -> int | None:
+    """OBJECT IDLETIME key -> seconds since the key was last used (since start-up for a
+    key not used lately), or nil."""
+    if _object_meta(ctx, argv[2]) is None:
+        return None
+    if ctx.config["maxmemory-policy"] in _LFU_POLICIES:
+        raise errors.err(
+            "An LFU maxmemory policy is selected, idle time not tracked. Please note that "
+            "when switching between policies at runtime LRU and LFU data will take some "
+            "time to adjust.")
+    return ctx.ks.idle_ms(ctx.session.db, argv[2]) // 1000
+
+
+@command("object|freq", 3, "readonly", group=_G, since="4.0.0", complexity="O(1)",
+         summary="Returns the logarithmic access frequency counter of a Redis object.",
+         tips="nondeterministic_output", keys=_OBJ_KEYS, args=(arg("key", "key"),))
+def object_freq(ctx: Ctx, argv: list[bytes]) -> int | None:
+    """OBJECT FREQ key -> the logarithmic access counter (LFU policies only), or nil."""
+    if _object_meta(ctx, argv[2]) is None:
+        return None
+    if ctx.config["maxmemory-policy"] not in _LFU_POLICIES:
+        raise errors.err(
+            "An LFU maxmemory policy is not selected, access frequency not tracked. Please "
+            "note that when switching between policies at runtime LRU and LFU data will "
+            "take some time to adjust.")
+    mkey = L.meta_key(ctx.ks.slots[ctx.session.db], argv[2], ctx.ks.max_key)[0]
+    return ctx.ks.lfu_counter(mkey, ctx.config["lfu-decay-time"])
+
+
+help_command("object", [
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+], group=_G, since="6.2.0")

@@ -18,7 +18,9 @@ batch transaction. Imports: `storage` (the interface), `keyspace.layout`, `error
 from __future__ import annotations
 
 import os
+import random
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 
 from diskredis.keyspace import layout as L
@@ -29,6 +31,8 @@ from diskredis.storage import Engine, StorageError, Txn, prefix_end
 _SERIAL_BITS = 22  # SCAN cursor: a serial below the position bytes...
 _POS_BYTES = 6  # ...kind byte (0 or 1) and five key bytes: 41 + 22 bits, below 2**63
 _CURSOR_TABLE = 100_000  # recent cursors remembered with their exact next key
+_ACCESS_TABLE = 200_000  # keys whose last access and LFU counter are tracked (~40 MB max)
+LFU_INIT = 5  # LFU_INIT_VAL: the counter of a key just created
 
 
 class SchemaError(StorageError):
@@ -51,6 +55,11 @@ class Keyspace:
         self.expired_keys = 0
         self._cursors: dict[int, tuple[int, bytes]] = {}
         self._serial = 0
+        # OBJECT IDLETIME / FREQ: last access (ms) and LFU counter of recently used keys.
+        self.access: OrderedDict[bytes, tuple[int, int]] = OrderedDict()
+        self.opened_ms = now_ms()
+        self.touch = True  # set per command: False for CLIENT NO-TOUCH callers
+        self.lfu_log_factor = 10
         self._open()
 
     # -- set-up ------------------------------------------------------------------------
@@ -152,15 +161,41 @@ class Keyspace:
                                % mkey[5:].hex())
         return meta
 
-    def lookup(self, db: int, key: bytes) -> Meta | None:
-        """The key's record, or None when it does not exist or has expired."""
+    def lookup(self, db: int, key: bytes, touch: bool = True) -> Meta | None:
+        """The key's record, or None when it does not exist or has expired. A found
+        key's access time and LFU counter are updated unless `touch` is False."""
         mkey, hashed = self._mkey(db, key)
         meta = self._raw(mkey, key, hashed)
         if meta is not None and meta.expire and meta.expire <= now_ms():
             self._drop(db, mkey, meta)
             self.expired_keys += 1
             return None
+        if meta is not None and touch and self.touch:
+            self._touch(mkey)
         return meta
+
+    def _touch(self, mkey: bytes) -> None:
+        counter = self.lfu_counter(mkey)
+        if counter < 255:
+            p = 1.0 / (max(counter - LFU_INIT, 0) * self.lfu_log_factor + 1)
+            if random.random() < p:
+                counter += 1
+        self.access[mkey] = (now_ms(), counter)
+        self.access.move_to_end(mkey)
+        if len(self.access) > _ACCESS_TABLE:
+            self.access.popitem(last=False)
+
+    def idle_ms(self, db: int, key: bytes) -> int:
+        """Time since the key was last used; for a key not used lately, since start-up."""
+        last = self.access.get(self._mkey(db, key)[0])
+        return now_ms() - (last[0] if last else self.opened_ms)
+
+    def lfu_counter(self, mkey: bytes, decay_minutes: int = 1) -> int:
+        last_ms, counter = self.access.get(mkey, (self.opened_ms, LFU_INIT))
+        if decay_minutes:
+            periods = (now_ms() - last_ms) // 60_000 // decay_minutes
+            counter = max(counter - periods, 0)
+        return counter
 
     def exists(self, db: int, key: bytes) -> bool:
         return self.lookup(db, key) is not None
@@ -178,6 +213,8 @@ class Keyspace:
         if had != bool(meta.expire):
             self._add(b"expires:", db, 1 if meta.expire else -1)
         meta.key = key if hashed else None
+        if old is None:
+            self.access[mkey] = (now_ms(), LFU_INIT)
         txn.put("meta", mkey, meta.encode())
         self._staged[mkey] = Meta(meta.type, meta.expire, meta.payload, meta.key)
         if meta.expire and (old is None or old.expire != meta.expire):
@@ -199,6 +236,7 @@ class Keyspace:
         txn = self._t()
         txn.delete("meta", mkey)
         self._staged[mkey] = None
+        self.access.pop(mkey, None)
         if meta.expire:
             txn.delete("expire", L.expire_key(meta.expire, mkey))
             self._add(b"expires:", db, -1)

@@ -182,6 +182,7 @@ class Lane:
         fsync = self.config["appendfsync"] == "always"
         if fsync != ks.engine.fsync:
             ks.engine.set_fsync(fsync)
+        ks.lfu_log_factor = self.config["lfu-log-factor"]
         budget = cache_budget(self.config)
         if budget != ks.cache.limit:
             ks.cache.resize(budget)
