@@ -45,11 +45,17 @@ _SAMPLE_EVERY = 0.1  # instantaneous_ops_per_sec samples, as Redis (16 samples, 
 
 
 class Connection:
-    """The trio side of one client."""
+    """The trio side of one client.
 
-    def __init__(self, server: Server, stream: trio.abc.Stream, session: Session) -> None:
+    The socket is a plain non-blocking socket driven by trio's `wait_readable` /
+    `wait_writable`: a read or a write is tried first and waited for only when the
+    kernel has nothing (or no room). This costs a fraction of trio's stream layers,
+    which measured 2.5x slower on a PING round trip; trio still does all the waiting.
+    """
+
+    def __init__(self, server: Server, sock: socket.socket, session: Session) -> None:
         self.server = server
-        self.stream = stream
+        self.sock = sock
         self.session = session
         self.ctx = Ctx(session, server, server.config, server.stats, server.keyspace)
         self.send_lock = trio.Lock()
@@ -94,10 +100,41 @@ class Connection:
             await self.send(data)
 
     async def send(self, data: bytes) -> None:
-        async with self.send_lock:
-            await self.stream.send_all(data)
+        if self.pusher_started:  # MONITOR lines may be written by the pusher too
+            async with self.send_lock:
+                await self._write(data)
+        else:
+            await self._write(data)
         self.session.net_out += len(data)
         self.server.net_out += len(data)
+
+    async def _write(self, data: bytes) -> None:
+        sock = self.sock
+        view = memoryview(data)
+        while view:
+            try:
+                sent = sock.send(view)
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(sock)
+                continue
+            except OSError as e:
+                raise trio.BrokenResourceError(str(e)) from None
+            view = view[sent:]
+
+    async def _read(self) -> bytes:
+        sock = self.sock
+        while True:
+            try:
+                data = sock.recv(_READ_SIZE)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(sock)
+                continue
+            except OSError:
+                return b""  # reset by the peer: the same as a close
+            # Let the other clients read too before this one's unit goes to the lane,
+            # so that one batch gathers them all.
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return data
         self.server.writes += 1
 
     async def run(self) -> None:
@@ -118,15 +155,11 @@ class Connection:
     async def _loop(self, reader: RequestReader) -> None:
         session = self.session
         server = self.server
-        stream = self.stream
         while True:
             reader.auth_required = not session.authenticated
             requests = reader.pop()
             if not requests and reader.error is None and not reader.overflow:
-                try:
-                    data = await stream.receive_some(_READ_SIZE)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    return
+                data = await self._read()
                 if not data:
                     return
                 session.last_interaction = time.monotonic()
@@ -381,7 +414,15 @@ class Server:
         self._start_accepting(new)
 
     async def _handle(self, stream: trio.SocketStream) -> None:
-        sock = stream.socket
+        sock = socket.socket(fileno=stream.socket.detach())
+        sock.setblocking(False)
+        try:
+            await self._serve_client(sock)
+        finally:
+            trio.lowlevel.notify_closing(sock)
+            sock.close()
+
+    async def _serve_client(self, sock: socket.socket) -> None:
         is_unix = sock.family == socket.AF_UNIX
         if is_unix:
             addr, laddr = self.unix_path + ":0" if self.unix_path else ":0", self.unix_path or ""
@@ -390,9 +431,8 @@ class Server:
             self._keepalive(sock)
         if len(self.connections) >= self.config["maxclients"]:
             self.stats.rejected_connections += 1
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                await stream.send_all(b"-%s\r\n" % errors.MAXCLIENTS.encode())
-            await stream.aclose()
+            with contextlib.suppress(OSError):
+                sock.send(b"-%s\r\n" % errors.MAXCLIENTS.encode())  # small: fits the buffer
             return
         session = Session(
             id=self.next_id, addr=addr, laddr=laddr,
@@ -401,7 +441,7 @@ class Server:
         )
         self.next_id += 1
         self.stats.connections += 1
-        conn = Connection(self, stream, session)
+        conn = Connection(self, sock, session)
         self.connections[session.id] = conn
         try:
             await conn.run()
@@ -412,10 +452,8 @@ class Server:
         finally:
             session.closed = True
             del self.connections[session.id]
-            with contextlib.suppress(Exception):
-                await stream.aclose()
 
-    def _keepalive(self, sock: trio.socket.SocketType) -> None:
+    def _keepalive(self, sock: socket.socket) -> None:
         interval = self.config["tcp-keepalive"]
         if interval <= 0:
             return
