@@ -33,6 +33,21 @@ class StorageError(Exception):
     """The engine could not do what was asked: the message names the cause and the path."""
 
 
+def disk_hint(path: str) -> str:
+    """A note for an error message when the disk holding `path` is (nearly) full."""
+    import os
+
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return ""
+    free = st.f_bavail * st.f_frsize
+    if free < 16 << 20:
+        return "; the disk holding %s is full (%d bytes free): free space, then retry" % (
+            path, free)
+    return ""
+
+
 def prefix_end(prefix: bytes) -> bytes | None:
     """The smallest key greater than every key starting with `prefix` (None: no bound)."""
     trimmed = prefix.rstrip(b"\xff")

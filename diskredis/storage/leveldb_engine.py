@@ -21,7 +21,7 @@ from typing import Any
 
 import plyvel
 
-from diskredis.storage.base import TABLES, Engine, StorageError, Txn
+from diskredis.storage.base import TABLES, Engine, StorageError, Txn, disk_hint
 
 _PREFIX = {t: bytes([i + 1]) for i, t in enumerate(TABLES)}
 _SYNC_MARK = b"\xff"  # a key of its own, outside every table, for sync()
@@ -40,8 +40,8 @@ class LeveldbEngine(Engine):
                                 write_buffer_size=16 << 20, max_open_files=512,
                                 lru_cache_size=8 << 20, block_size=16 << 10)
         except plyvel.Error as e:
-            raise StorageError("cannot open the LevelDB database in %s: %s" % (self.path, e)
-                               ) from None
+            raise StorageError("cannot open the LevelDB database in %s: %s%s"
+                               % (self.path, e, disk_hint(self.path))) from None
 
     def set_fsync(self, fsync: bool) -> None:
         if fsync and not self.fsync:
@@ -133,8 +133,8 @@ class _LeveldbTxn(Txn):
                     else:
                         batch.put(full, value)
         except plyvel.Error as e:
-            raise StorageError("commit failed in %s, nothing of this batch was written: %s"
-                               % (self.engine.path, e)) from None
+            raise StorageError("commit failed in %s, nothing of this batch was written: %s%s"
+                               % (self.engine.path, e, disk_hint(self.engine.path))) from None
         finally:
             self.overlay = {}
             self._sorted = None

@@ -24,14 +24,14 @@ from typing import Any
 
 import lmdb
 
-from diskredis.storage.base import TABLES, Engine, StorageError, Txn
+from diskredis.storage.base import TABLES, Engine, StorageError, Txn, disk_hint
 
 _INITIAL_MAP = 1 << 30  # virtual address space only; the file grows as data arrives
 _MAX_READERS = 64
 
 
 def _error(path: str, what: str, e: Exception) -> StorageError:
-    return StorageError("%s in %s: %s" % (what, path, e))
+    return StorageError("%s in %s: %s%s" % (what, path, e, disk_hint(path)))
 
 
 class LmdbEngine(Engine):
