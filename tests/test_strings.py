@@ -503,3 +503,19 @@ def test_object_idletime_and_no_touch(dr: ServerProc) -> None:
     reader.execute_command("CLIENT", "NO-TOUCH", "on")
     reader.get("t")  # does not count as an access
     assert c.object("idletime", "t") == 0
+
+
+def test_keyspace_hits_and_misses_as_redis_counts_them(dr_factory: Any, oracle: ServerProc
+                                                       ) -> None:
+    def counts(c: Any) -> tuple[int, int]:
+        c.config_resetstat()
+        c.set("h", "1")  # writes are not counted
+        c.get("h")
+        c.get("nope")
+        c.mget("h", "h", "nope")
+        c.exists("h")  # EXISTS looks without touching: not counted
+        c.strlen("h")
+        info = c.info("stats")
+        return info["keyspace_hits"], info["keyspace_misses"]
+
+    assert counts(dr_factory().client()) == counts(oracle.client())

@@ -467,6 +467,7 @@ def config_resetstat(ctx: Ctx, argv: list[bytes]) -> str:
     for cmd in all_commands():
         cmd.calls = cmd.usec = cmd.rejected_calls = cmd.failed_calls = 0
         cmd.latency.clear()
+    ctx.ks.hits = ctx.ks.misses = ctx.ks.expired_keys = 0
     ctx.server.reset_stats()
     return "OK"
 

@@ -57,6 +57,7 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
     ctx.name = cmd.name
     session.last_cmd = cmd.name
     ctx.ks.touch = not session.no_touch or cmd.name == "touch"
+    ctx.ks.reading = "readonly" in cmd.flags
     start = time.perf_counter_ns()
     assert cmd.handler is not None
     try:

@@ -59,6 +59,9 @@ class Keyspace:
         self.access: OrderedDict[bytes, tuple[int, int]] = OrderedDict()
         self.opened_ms = now_ms()
         self.touch = True  # set per command: False for CLIENT NO-TOUCH callers
+        self.reading = False  # set per command: True for read-only ones (keyspace_hits)
+        self.hits = 0
+        self.misses = 0
         self.lfu_log_factor = 10
         self._open()
 
@@ -169,7 +172,12 @@ class Keyspace:
         if meta is not None and meta.expire and meta.expire <= now_ms():
             self._drop(db, mkey, meta)
             self.expired_keys += 1
-            return None
+            meta = None
+        if self.reading:
+            if meta is None:
+                self.misses += 1
+            else:
+                self.hits += 1
         if meta is not None and touch and self.touch:
             self._touch(mkey)
         return meta

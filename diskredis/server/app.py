@@ -279,6 +279,8 @@ class Server:
             "reads": self.reads,
             "writes": self.writes,
             "expired_keys": self.keyspace.expired_keys,
+            "keyspace_hits": self.keyspace.hits,
+            "keyspace_misses": self.keyspace.misses,
             "keyspace": self._keyspace_info(),
             "storage": [("disk_bytes", self.engine.disk_size()),
                         ("fsync_each_commit", int(self.engine.fsync)),
