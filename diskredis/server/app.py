@@ -199,6 +199,8 @@ class Server:
         self.run_id = secrets.token_hex(20)
         self.connections: dict[int, Connection] = {}
         self._monitors: list[Session] = []
+        self._gathered: list[Unit] = []
+        self._gather_wake = trio.Event()
         self.next_id = 1
         self._lock = _lock_dir(config["dir"])
         fsync = config["appendfsync"] == "always"
@@ -312,9 +314,26 @@ class Server:
     async def run_unit(self, ctx: Ctx, requests: list[list[bytes]]) -> bytes:
         event = trio.Event()
         unit = Unit(ctx, requests, event.set)
-        self.lane.submit(unit)
+        self._gathered.append(unit)
+        self._gather_wake.set()
         await event.wait()
         return unit.reply
+
+    async def _gatherer(self) -> None:
+        """Hand units to the lane once per pass of the event loop.
+
+        Every connection that has input runs in the same pass; waiting for the pass
+        to end (one checkpoint) lets the lane take them all at once, and then run
+        while trio waits for the network. A lane woken for each unit would fight the
+        event loop for the GIL at every send and receive.
+        """
+        while True:
+            await self._gather_wake.wait()
+            self._gather_wake = trio.Event()
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            units, self._gathered = self._gathered, []
+            if units:
+                self.lane.submit_many(units)
 
     def _deliver_threadsafe(self, outcome: Outcome) -> None:
         assert self.token is not None
@@ -510,6 +529,7 @@ class Server:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._signals)
                 nursery.start_soon(self._cron)
+                nursery.start_soon(self._gatherer)
                 self._conns = await nursery.start(self._connections_nursery)
                 self._start_accepting(opened)
                 log.info("Ready to accept connections")

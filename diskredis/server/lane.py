@@ -107,6 +107,10 @@ class Lane:
     def submit(self, unit: Unit) -> None:
         self._queue.put(unit)
 
+    def submit_many(self, units: list[Unit]) -> None:
+        """Hand over units gathered during one pass of the event loop, in one wake-up."""
+        self._queue.put(units)
+
     def stop(self) -> None:
         """Finish what is queued, then end the thread (join it off the trio thread)."""
         self._queue.put(_STOP)
@@ -153,6 +157,7 @@ class Lane:
                         batch.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
+                batch = [u for item in batch for u in (item if type(item) is list else [item])]
                 stop = any(u is _STOP for u in batch)
                 units = self._held + [u for u in batch if u is not _STOP]
                 self._held = []
