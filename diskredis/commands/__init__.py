@@ -10,6 +10,7 @@ from diskredis.commands import (  # noqa: F401 - registration
     bitmaps,
     connection,
     generic,
+    hashes,
     introspection,
     strings,
 )

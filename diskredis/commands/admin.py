@@ -759,18 +759,21 @@ def memory_malloc_stats(ctx: Ctx, argv: list[bytes]) -> Verbatim:
 def memory_usage(ctx: Ctx, argv: list[bytes]) -> int | None:
     """MEMORY USAGE key [SAMPLES count] -> bytes the key takes in storage, or nil.
 
-    diskredis answers with the exact size of the key's records on disk (key, value,
-    expiry entry); SAMPLES is validated as Redis does and has nothing to sample.
+    diskredis answers with the size of the key's records on disk (key, value, expiry
+    entry, and a collection's element records: the first SAMPLES of them measured, the
+    rest extrapolated; 0 measures all).
     """
+    samples = 5
     j = 3
     while j < len(argv):
         if argv[j].lower() == b"samples" and j + 1 < len(argv):
-            if parse_int(argv[j + 1]) < 0:
+            samples = parse_int(argv[j + 1])
+            if samples < 0:
                 raise RedisError(errors.SYNTAX)
             j += 2
         else:
             raise RedisError(errors.SYNTAX)
-    return ctx.ks.storage_size(ctx.session.db, argv[2])
+    return ctx.ks.storage_size(ctx.session.db, argv[2], samples)
 
 
 help_command("memory", [

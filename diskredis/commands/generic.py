@@ -23,6 +23,7 @@ from diskredis.commands.registry import (
 )
 from diskredis.config import glob_match
 from diskredis.errors import RedisError
+from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.space import now_ms
 
@@ -331,7 +332,7 @@ def _rename(ctx: Ctx, argv: list[bytes], nx: bool) -> int | str:
         if nx:
             return 0
         ctx.ks.remove(db, dst)
-    ctx.ks.remove(db, src)
+    ctx.ks.remove(db, src, free=False)  # a collection's elements go with the record
     ctx.ks.store(db, dst, meta)
     return 1 if nx else "OK"
 
@@ -398,7 +399,11 @@ def copy(ctx: Ctx, argv: list[bytes]) -> int:
         if not replace:
             return 0
         ctx.ks.remove(dst_db, dst)
-    ctx.ks.store(dst_db, dst, L.Meta(meta.type, meta.expire, meta.payload))
+    payload = meta.payload
+    if L.is_collection(meta.type):
+        kid, count = L.coll_head(payload)
+        payload = L.coll_payload(ctx.ks.clone_elements(kid), count, L.coll_extra(payload))
+    ctx.ks.store(dst_db, dst, L.Meta(meta.type, meta.expire, payload))
     return 1
 
 
@@ -414,7 +419,7 @@ def move(ctx: Ctx, argv: list[bytes]) -> int:
     meta = ctx.ks.lookup(src_db, argv[1])
     if meta is None or ctx.ks.lookup(dst_db, argv[1]) is not None:
         return 0
-    ctx.ks.remove(src_db, argv[1])
+    ctx.ks.remove(src_db, argv[1], free=False)
     ctx.ks.store(dst_db, argv[1], meta)
     return 1
 
@@ -521,7 +526,22 @@ def object_encoding(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     meta = _object_meta(ctx, argv[2])
     if meta is None:
         return None
+    if meta.type == L.HASH:
+        return _hash_encoding(ctx, meta).encode()
     return _string_encoding(meta.payload).encode()
+
+
+def _hash_encoding(ctx: Ctx, meta: L.Meta) -> str:
+    """listpack while Redis would keep the hash small (entries and value lengths within
+    hash-max-listpack-*), else hashtable."""
+    kid, count = L.coll_head(meta.payload)
+    if count > ctx.config["hash-max-listpack-entries"]:
+        return "hashtable"
+    limit = ctx.config["hash-max-listpack-value"]
+    for _, field, value in E.scan(ctx.ks, kid):
+        if len(field) > limit or len(value) > limit:
+            return "hashtable"
+    return "listpack"
 
 
 @command("object|refcount", 3, "readonly", group=_G, since="2.2.3", complexity="O(1)",
@@ -535,8 +555,8 @@ def object_refcount(ctx: Ctx, argv: list[bytes]) -> int | None:
         return None
     policy = ctx.config["maxmemory-policy"]
     shared = ("lru" not in policy and "lfu" not in policy) or not ctx.config["maxmemory"]
-    if (_string_encoding(meta.payload) == "int" and 0 <= int(meta.payload) < _SHARED_INTEGERS
-            and shared):
+    if (meta.type == L.STRING and _string_encoding(meta.payload) == "int"
+            and 0 <= int(meta.payload) < _SHARED_INTEGERS and shared):
         return _INT_MAX
     return 1
 

@@ -12,7 +12,12 @@ Room: byte formats only, no I/O. Imports: the standard library.
 - expire key = deadline ms (u64 BE) | meta key; value empty.
 - stats: b"format" = schema version; b"slot:" + db (u16 BE) = its slot;
   b"count:" + slot = number of keys; b"next-slot" = the next free slot.
-- gc key = sequence (u64 BE); value = b"slot" | slot: a flushed database to reclaim.
+- gc key = sequence (u64 BE); value = b"slot" | slot: a flushed database to reclaim,
+  or b"kid " | key id (u64): the elements of a deleted collection.
+- Collections (hash, ...): meta payload = key id (u64) | element count (u64) | extras;
+  each element is a `sub` record: key id | 0x00 | field -> value, or, for a field too
+  long for the engine, key id | 0x01 | SHA-256(field) -> field length (u32) | field |
+  value.
 Type codes are never reused.
 """
 
@@ -109,3 +114,55 @@ def u32(n: int) -> bytes:
 def read_u32(raw: bytes) -> int:
     value: int = _U32.unpack(raw)[0]
     return value
+
+
+# -- collections ----------------------------------------------------------------------
+# A collection's meta payload starts with its id and element count; its elements are
+# records of the `sub` table under the id, so no operation rewrites the whole value.
+_COLL = struct.Struct(">QQ")
+INLINE_FREE = 64  # at most this many elements are deleted inline; more go to `gc`
+
+
+def is_collection(kind: int) -> bool:
+    return kind != STRING
+
+
+def coll_head(payload: bytes) -> tuple[int, int]:
+    """(key id, element count) of a collection's meta payload."""
+    kid, count = _COLL.unpack_from(payload)
+    return kid, count
+
+
+def coll_payload(kid: int, count: int, extra: bytes = b"") -> bytes:
+    return _COLL.pack(kid, count) + extra
+
+
+def coll_extra(payload: bytes) -> bytes:
+    return payload[_COLL.size:]
+
+
+def sub_prefix(kid: int) -> bytes:
+    return _U64.pack(kid)
+
+
+def sub_key(kid: int, field: bytes, max_key: int) -> tuple[bytes, bool]:
+    """The element's key in `sub` and whether it is the hashed form (long fields)."""
+    plain = _U64.pack(kid) + b"\x00" + field
+    if len(plain) <= max_key:
+        return plain, False
+    return _U64.pack(kid) + b"\x01" + hashlib.sha256(field).digest(), True
+
+
+def sub_value(field: bytes, value: bytes, hashed: bool) -> bytes:
+    """The element's stored value: for a hashed key the full field comes first."""
+    if not hashed:
+        return value
+    return _U32.pack(len(field)) + field + value
+
+
+def decode_sub(skey: bytes, raw: bytes) -> tuple[bytes, bytes]:
+    """(field, value) of a `sub` record."""
+    if skey[8:9] == b"\x00":
+        return skey[9:], raw
+    (n,) = _U32.unpack_from(raw)
+    return raw[4:4 + n], raw[4 + n:]

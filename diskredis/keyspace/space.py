@@ -17,6 +17,7 @@ batch transaction. Imports: `storage` (the interface), `keyspace.layout`, `error
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import time
@@ -53,7 +54,7 @@ class Keyspace:
         self.txn: Txn | None = None
         self._deltas: dict[bytes, int] = {}  # stats counter -> change in this batch
         self.expired_keys = 0
-        self._cursors: dict[int, tuple[int, bytes]] = {}
+        self._cursors: dict[int, tuple[bytes, bytes]] = {}
         self._serial = 0
         # OBJECT IDLETIME / FREQ: last access (ms) and LFU counter of recently used keys.
         self.access: OrderedDict[bytes, tuple[int, int]] = OrderedDict()
@@ -213,6 +214,10 @@ class Keyspace:
         mkey, hashed = self._mkey(db, key)
         txn = self._t()
         old = self._raw(mkey, key, hashed)
+        if old is not None and L.is_collection(old.type) and (
+                not L.is_collection(meta.type)
+                or L.coll_head(old.payload)[0] != L.coll_head(meta.payload)[0]):
+            self.free_elements(*L.coll_head(old.payload))  # overwritten: reclaim
         if old is None:
             self._add(b"count:", db, 1)
         elif old.expire and old.expire != meta.expire:
@@ -228,19 +233,22 @@ class Keyspace:
         if meta.expire and (old is None or old.expire != meta.expire):
             txn.put("expire", L.expire_key(meta.expire, mkey), b"")
 
-    def remove(self, db: int, key: bytes) -> bool:
-        """Delete `key`; True if it existed (and had not expired)."""
+    def remove(self, db: int, key: bytes, free: bool = True) -> bool:
+        """Delete `key`; True if it existed (and had not expired). With `free` False a
+        collection's elements stay (RENAME and MOVE take them along)."""
         mkey, hashed = self._mkey(db, key)
         meta = self._raw(mkey, key, hashed)
         if meta is None:
             return False
-        self._drop(db, mkey, meta)
+        self._drop(db, mkey, meta, free)
         if meta.expire and meta.expire <= now_ms():
             self.expired_keys += 1
             return False
         return True
 
-    def _drop(self, db: int, mkey: bytes, meta: Meta) -> None:
+    def _drop(self, db: int, mkey: bytes, meta: Meta, free: bool = True) -> None:
+        if free and L.is_collection(meta.type):
+            self.free_elements(*L.coll_head(meta.payload))
         txn = self._t()
         txn.delete("meta", mkey)
         self._staged[mkey] = None
@@ -309,9 +317,7 @@ class Keyspace:
         for counter in (b"count:", b"expires:"):
             self._deltas.pop(counter + L.u32(old), None)
             txn.delete("stats", counter + L.u32(old))
-        last = next(iter(txn.scan("gc", reverse=True)), None)
-        seq = L.read_u64(last[0]) + 1 if last else 1
-        txn.put("gc", L.u64(seq), b"slot" + L.u32(old))
+        self._enqueue_gc(b"slot" + L.u32(old))
         self.slots[db] = self._new_slot(txn, db)
 
     def swap(self, a: int, b: int) -> None:
@@ -320,20 +326,76 @@ class Keyspace:
         txn.put("stats", b"slot:" + L.u32(a), L.u32(self.slots[a]))
         txn.put("stats", b"slot:" + L.u32(b), L.u32(self.slots[b]))
 
+    # -- collections and reclamation ---------------------------------------------------
+    def new_kid(self) -> int:
+        """A fresh collection id (never reused)."""
+        txn = self._t()
+        raw = txn.get("stats", b"next-kid")
+        kid = L.read_u64(raw) if raw is not None else 1
+        txn.put("stats", b"next-kid", L.u64(kid + 1))
+        return kid
+
+    def free_elements(self, kid: int, count: int) -> None:
+        """Reclaim a collection's elements: small ones at once, big ones in the background
+        (the caller returns at once whatever the size)."""
+        if count <= L.INLINE_FREE:
+            self._delete_elements(kid, count + 1)
+        else:
+            self._enqueue_gc(b"kid " + L.u64(kid))
+
+    def _delete_elements(self, kid: int, budget: int) -> tuple[int, bool]:
+        """Delete up to `budget` elements of `kid`: (how many, whether all are gone)."""
+        txn = self._t()
+        prefix = L.sub_prefix(kid)
+        doomed = list(itertools.islice(
+            (k for k, _ in txn.scan("sub", prefix, prefix_end(prefix))), budget + 1))
+        for skey in doomed[:budget]:  # collected first: a scan must not see its own deletes
+            txn.delete("sub", skey)
+        return min(len(doomed), budget), len(doomed) <= budget
+
+    def _enqueue_gc(self, job: bytes) -> None:
+        txn = self._t()
+        last = next(iter(txn.scan("gc", reverse=True)), None)
+        seq = L.read_u64(last[0]) + 1 if last else 1
+        txn.put("gc", L.u64(seq), job)
+
     def gc_step(self, budget: int) -> int:
-        """Delete up to `budget` records of flushed slots; how many were deleted."""
+        """Delete up to `budget` records of flushed slots and deleted collections."""
         txn = self._t()
         done = 0
         for gkey, job in list(txn.scan("gc")):
-            slot = L.read_u32(job[4:])
-            prefix = L.slot_prefix(slot)
-            for mkey, _ in list(txn.scan("meta", prefix, prefix_end(prefix))):
+            if job.startswith(b"kid "):
+                n, finished = self._delete_elements(L.read_u64(job[4:]), budget - done)
+                done += n
+                if not finished:
+                    return done
+                txn.delete("gc", gkey)
+                continue
+            prefix = L.slot_prefix(L.read_u32(job[4:]))
+            for mkey, raw in list(txn.scan("meta", prefix, prefix_end(prefix))):
                 if done >= budget:
                     return done
+                meta = L.decode_meta(raw)
+                if L.is_collection(meta.type):
+                    self.free_elements(*L.coll_head(meta.payload))
                 txn.delete("meta", mkey)
                 done += 1
             txn.delete("gc", gkey)
         return done
+
+    def gc_pending(self) -> int:
+        """Reclamation jobs waiting (deleted big collections, flushed databases)."""
+        return sum(1 for _ in self._t().scan("gc"))
+
+    def clone_elements(self, kid: int) -> int:
+        """Copy every element of `kid` under a new id (COPY); returns the new id."""
+        txn = self._t()
+        new = self.new_kid()
+        prefix = L.sub_prefix(kid)
+        head = L.sub_prefix(new)
+        for skey, value in list(txn.scan("sub", prefix, prefix_end(prefix))):
+            txn.put("sub", head + skey[8:], value)
+        return new
 
     # -- iteration ---------------------------------------------------------------------
     def iter_keys(self, db: int, after: bytes = b"") -> Iterator[tuple[bytes, bytes, Meta]]:
@@ -360,33 +422,45 @@ class Keyspace:
         key present for the whole scan is skipped, as Redis guarantees; the fallback
         may repeat a few keys, which Redis allows too.
         """
-        prefix = L.slot_prefix(self.slots[db])
+        out: list[tuple[bytes, Meta]] = []
+        now = now_ms()
+        nxt, page = self._page("meta", L.slot_prefix(self.slots[db]), cursor, count)
+        for mkey, raw in page:
+            meta = L.decode_meta(raw)
+            if not (meta.expire and meta.expire <= now):
+                out.append((L.user_key(mkey, meta), meta))
+        return nxt, out
+
+    def element_page(self, kid: int, cursor: int, count: int
+                     ) -> tuple[int, list[tuple[bytes, bytes]]]:
+        """One HSCAN/SSCAN step over a collection's elements: (next cursor, [(field,
+        value)]), with the cursors and guarantee of `scan_page`."""
+        nxt, page = self._page("sub", L.sub_prefix(kid), cursor, count)
+        return nxt, [L.decode_sub(skey, raw) for skey, raw in page]
+
+    def _page(self, table: str, prefix: bytes, cursor: int, count: int
+              ) -> tuple[int, list[tuple[bytes, bytes]]]:
         start = prefix
         if cursor:
             exact = self._cursors.get(cursor)
-            if exact is not None and exact[0] == self.slots[db]:
+            if exact is not None and exact[0] == prefix:
                 start = exact[1]
             else:
                 position = (cursor >> _SERIAL_BITS).to_bytes(_POS_BYTES, "big")
                 start = prefix + position.rstrip(b"\x00")
-        out: list[tuple[bytes, Meta]] = []
-        now = now_ms()
-        examined = 0
-        for mkey, raw in self._t().scan("meta", start, prefix_end(prefix)):
-            if examined >= count:
-                return self._new_cursor(db, mkey), out
-            examined += 1
-            meta = L.decode_meta(raw)
-            if meta.expire and meta.expire <= now:
-                continue
-            out.append((L.user_key(mkey, meta), meta))
+        out: list[tuple[bytes, bytes]] = []
+        for rkey, raw in self._t().scan(table, start, prefix_end(prefix)):
+            if len(out) >= count:
+                return self._new_cursor(prefix, rkey), out
+            out.append((rkey, raw))
         return 0, out
 
-    def _new_cursor(self, db: int, next_mkey: bytes) -> int:
+    def _new_cursor(self, prefix: bytes, next_key: bytes) -> int:
         self._serial = self._serial % ((1 << _SERIAL_BITS) - 1) + 1
-        position = next_mkey[4:4 + _POS_BYTES].ljust(_POS_BYTES, b"\x00")
+        at = len(prefix)
+        position = next_key[at:at + _POS_BYTES].ljust(_POS_BYTES, b"\x00")
         cursor = (int.from_bytes(position, "big") << _SERIAL_BITS) | self._serial
-        self._cursors[cursor] = (self.slots[db], next_mkey)
+        self._cursors[cursor] = (prefix, next_key)
         if len(self._cursors) > _CURSOR_TABLE:
             del self._cursors[next(iter(self._cursors))]
         return cursor
@@ -403,7 +477,7 @@ class Keyspace:
                     return L.user_key(mkey, meta)
         return None
 
-    def storage_size(self, db: int, key: bytes) -> int | None:
+    def storage_size(self, db: int, key: bytes, samples: int = 5) -> int | None:
         """Bytes the key's records take (meta record, expire entry); None if missing."""
         mkey, hashed = self._mkey(db, key)
         meta = self.lookup(db, key)
@@ -413,4 +487,18 @@ class Keyspace:
             L.Meta(meta.type, meta.expire, meta.payload, key).encode())
         if meta.expire:
             size += 8 + len(mkey)
+        if L.is_collection(meta.type):
+            size += self._elements_size(*L.coll_head(meta.payload), samples)
         return size
+
+    def _elements_size(self, kid: int, count: int, samples: int) -> int:
+        """Bytes of a collection's element records: exact over the first `samples`
+        elements (0: all), extrapolated to the count, as Redis samples."""
+        prefix = L.sub_prefix(kid)
+        seen = total = 0
+        for skey, value in self._t().scan("sub", prefix, prefix_end(prefix)):
+            if samples and seen >= samples:
+                break
+            seen += 1
+            total += len(skey) + len(value)
+        return total if not seen or seen >= count else total * count // seen

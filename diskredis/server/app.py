@@ -290,7 +290,8 @@ class Server:
                         ("cache_used_bytes", self.keyspace.cache.bytes),
                         ("cache_keys", len(self.keyspace.cache)),
                         ("cache_hits", self.keyspace.cache.hits),
-                        ("cache_misses", self.keyspace.cache.misses)],
+                        ("cache_misses", self.keyspace.cache.misses),
+                        ("gc_pending_jobs", self.keyspace.gc_pending())],
         }
 
     def _keyspace_info(self) -> list[tuple[str, str]]:

@@ -1,0 +1,60 @@
+"""Elements of a collection: one `sub` record per field (hash field, set member...).
+
+Room: reading and writing the element records of one collection id inside the
+lane's transaction; the meta record (count, expiry) stays the keyspace's business.
+Imports: `keyspace.layout`, `storage`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from diskredis.keyspace import layout as L
+from diskredis.keyspace.space import Keyspace
+from diskredis.storage import StorageError, prefix_end
+
+
+def get(ks: Keyspace, kid: int, field: bytes) -> bytes | None:
+    skey, hashed = L.sub_key(kid, field, ks.max_key)
+    raw = ks._t().get("sub", skey)
+    if raw is None:
+        return None
+    if not hashed:
+        return raw
+    stored, value = L.decode_sub(skey, raw)
+    if stored != field:
+        raise StorageError("two long fields share the hash %s; refusing to mix them up"
+                           % skey[9:].hex())
+    return value
+
+
+def put(ks: Keyspace, kid: int, field: bytes, value: bytes) -> bool:
+    """Set the element; True if it is new."""
+    skey, hashed = L.sub_key(kid, field, ks.max_key)
+    txn = ks._t()
+    new = txn.get("sub", skey) is None
+    txn.put("sub", skey, L.sub_value(field, value, hashed))
+    return new
+
+
+def delete(ks: Keyspace, kid: int, field: bytes) -> bool:
+    skey, _ = L.sub_key(kid, field, ks.max_key)
+    return ks._t().delete("sub", skey)
+
+
+def scan(ks: Keyspace, kid: int, after: bytes | None = None
+         ) -> Iterator[tuple[bytes, bytes, bytes]]:
+    """(record key, field, value) in record order, starting after record key `after`."""
+    prefix = L.sub_prefix(kid)
+    start = after + b"\x00" if after is not None else prefix
+    for skey, raw in ks._t().scan("sub", start, prefix_end(prefix)):
+        field, value = L.decode_sub(skey, raw)
+        yield skey, field, value
+
+
+def nth(ks: Keyspace, kid: int, index: int) -> tuple[bytes, bytes]:
+    """The element at position `index` in record order (for random picks)."""
+    for i, (_, field, value) in enumerate(scan(ks, kid)):
+        if i == index:
+            return field, value
+    raise IndexError(index)
