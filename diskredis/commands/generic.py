@@ -439,6 +439,30 @@ def keys(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
             if every or glob_match(pattern, key)]
 
 
+def scan_options(argv: list[bytes], start: int, with_type: bool
+                 ) -> tuple[int, bytes | None, bytes | None]:
+    """The options of SCAN and its per-type forms: COUNT (default 10), MATCH (None for
+    "*"), TYPE (SCAN only); anything else is a syntax error, as scanGenericCommand says."""
+    count, pattern, kind = 10, None, None
+    i = start
+    while i < len(argv):
+        opt = argv[i].lower()
+        if i + 1 >= len(argv):
+            raise RedisError(errors.SYNTAX)
+        if opt == b"count":
+            count = parse_int(argv[i + 1])
+            if count < 1:
+                raise RedisError(errors.SYNTAX)
+        elif opt == b"match":
+            pattern = None if argv[i + 1] == b"*" else argv[i + 1]
+        elif opt == b"type" and with_type:
+            kind = argv[i + 1].lower()
+        else:
+            raise RedisError(errors.SYNTAX)
+        i += 2
+    return count, pattern, kind
+
+
 def parse_cursor(raw: bytes) -> int:
     """strtoul as parseScanCursorOrReply uses it: sign, digits, wrap-around of negatives."""
     if not raw:
@@ -465,23 +489,7 @@ def parse_cursor(raw: bytes) -> int:
 def scan(ctx: Ctx, argv: list[bytes]) -> list[object]:
     """SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] -> [next cursor, keys]."""
     cursor = parse_cursor(argv[1])
-    count, pattern, kind = 10, None, None
-    i = 2
-    while i < len(argv):
-        opt = argv[i].lower()
-        if i + 1 >= len(argv):
-            raise RedisError(errors.SYNTAX)
-        if opt == b"count":
-            count = parse_int(argv[i + 1])
-            if count < 1:
-                raise RedisError(errors.SYNTAX)
-        elif opt == b"match":
-            pattern = None if argv[i + 1] == b"*" else argv[i + 1]
-        elif opt == b"type":
-            kind = argv[i + 1].lower()
-        else:
-            raise RedisError(errors.SYNTAX)
-        i += 2
+    count, pattern, kind = scan_options(argv, 2, with_type=True)
     nxt, found = ctx.ks.scan_page(ctx.session.db, cursor, count)
     out = [key for key, meta in found
            if (pattern is None or glob_match(pattern, key))

@@ -15,7 +15,7 @@ from typing import Any
 from diskredis import errors
 from diskredis.commands.args import parse_int
 from diskredis.commands.context import Ctx
-from diskredis.commands.generic import parse_cursor
+from diskredis.commands.generic import parse_cursor, scan_options
 from diskredis.commands.longdouble import format_human, parse_long_double
 from diskredis.commands.registry import arg, block, command, keys_at, token
 from diskredis.config import glob_match
@@ -318,21 +318,7 @@ def hscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     meta = _get_hash(ctx, argv[1])
     if meta is None:
         return [b"0", []]
-    count, pattern = 10, None
-    i = 3
-    while i < len(argv):
-        opt = argv[i].lower()
-        if i + 1 >= len(argv):
-            raise RedisError(errors.SYNTAX)
-        if opt == b"count":
-            count = parse_int(argv[i + 1])
-            if count < 1:
-                raise RedisError(errors.SYNTAX)
-        elif opt == b"match":
-            pattern = None if argv[i + 1] == b"*" else argv[i + 1]
-        else:
-            raise RedisError(errors.SYNTAX)
-        i += 2
+    count, pattern, _ = scan_options(argv, 3, with_type=False)
     if _count(meta) <= ctx.config["hash-max-listpack-entries"]:
         nxt, page = 0, [(f, v) for _, f, v in E.scan(ctx.ks, _kid(meta))]
     else:
