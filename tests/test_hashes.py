@@ -3,47 +3,14 @@ order Redis leaves open (HGETALL, HKEYS, HVALS, HSCAN, HRANDFIELD) are compared 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import hiredis
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-from tests.conftest import Diff, ServerProc
-
-
-@pytest.fixture
-def kdiff(diff: Diff) -> Iterator[Diff]:
-    diff("FLUSHALL")
-    yield diff
-
-
-def _parse(raw: bytes) -> Any:
-    r = hiredis.Reader()
-    r.feed(raw)
-    return r.gets()
-
-
-def _as_set(value: Any) -> Any:
-    if isinstance(value, list):
-        return sorted(repr(v) for v in value)
-    if isinstance(value, dict):
-        return sorted(value.items())
-    return value
-
-
-def unordered(d: Diff, *args: Any) -> None:
-    raw_ours, raw_theirs = d.both(*args)
-    if raw_ours.startswith(b"-") or raw_theirs.startswith(b"-"):
-        assert raw_ours == raw_theirs, args
-        return
-    ours, theirs = _parse(raw_ours), _parse(raw_theirs)
-    assert _as_set(ours) == _as_set(theirs), "%r:\n  diskredis: %r\n  redis:     %r" % (
-        args, ours, theirs)
-
+from tests.conftest import Diff, ServerProc, _parse, run_steps, unordered
 
 SCENARIOS: dict[str, list[tuple[Any, ...]]] = {
     "basics": [
@@ -116,10 +83,7 @@ def test_scenario(kdiff: Diff, name: str) -> None:
             ours, theirs = _parse(raw_ours), _parse(raw_theirs)
             assert type(ours) is type(theirs) and len(ours) == len(theirs), args
             continue
-        if args[0] in UNORDERED:
-            unordered(kdiff, *args)
-        else:
-            kdiff(*args)
+        run_steps(kdiff, [args], UNORDERED)
 
 
 @pytest.mark.parametrize("proto", ["2", "3"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,14 +10,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Diff, ServerProc
-
-
-@pytest.fixture
-def kdiff(diff: Diff) -> Iterator[Diff]:
-    """The differential helper with both servers emptied first."""
-    diff("FLUSHALL")
-    yield diff
-
 
 # Each scenario runs on empty databases; every reply is compared byte for byte.
 SCENARIOS: dict[str, list[tuple[Any, ...]]] = {

@@ -12,5 +12,6 @@ from diskredis.commands import (  # noqa: F401 - registration
     generic,
     hashes,
     introspection,
+    sets,
     strings,
 )

@@ -8,6 +8,7 @@ Redis 7.0's (db.c, expire.c).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from diskredis import errors
 from diskredis.commands.args import parse_int
@@ -23,7 +24,6 @@ from diskredis.commands.registry import (
 )
 from diskredis.config import glob_match
 from diskredis.errors import RedisError
-from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.space import now_ms
 
@@ -534,22 +534,13 @@ def object_encoding(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     meta = _object_meta(ctx, argv[2])
     if meta is None:
         return None
-    if meta.type == L.HASH:
-        return _hash_encoding(ctx, meta).encode()
+    if meta.type in ENCODINGS:
+        return ENCODINGS[meta.type](ctx, meta).encode()
     return _string_encoding(meta.payload).encode()
 
 
-def _hash_encoding(ctx: Ctx, meta: L.Meta) -> str:
-    """listpack while Redis would keep the hash small (entries and value lengths within
-    hash-max-listpack-*), else hashtable."""
-    kid, count = L.coll_head(meta.payload)
-    if count > ctx.config["hash-max-listpack-entries"]:
-        return "hashtable"
-    limit = ctx.config["hash-max-listpack-value"]
-    for _, field, value in E.scan(ctx.ks, kid):
-        if len(field) > limit or len(value) > limit:
-            return "hashtable"
-    return "listpack"
+#: type code -> the encoding Redis would use for such a value (each type module adds its)
+ENCODINGS: dict[int, Callable[[Ctx, L.Meta], str]] = {}
 
 
 @command("object|refcount", 3, "readonly", group=_G, since="2.2.3", complexity="O(1)",

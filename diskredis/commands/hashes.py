@@ -15,7 +15,7 @@ from typing import Any
 from diskredis import errors
 from diskredis.commands.args import parse_int
 from diskredis.commands.context import Ctx
-from diskredis.commands.generic import parse_cursor, scan_options
+from diskredis.commands.generic import ENCODINGS, parse_cursor, scan_options
 from diskredis.commands.longdouble import format_human, parse_long_double
 from diskredis.commands.registry import arg, block, command, keys_at, token
 from diskredis.config import glob_match
@@ -325,3 +325,19 @@ def hscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
         nxt, page = ctx.ks.element_page(_kid(meta), cursor, count)
     out = [x for f, v in page if pattern is None or glob_match(pattern, f) for x in (f, v)]
     return [b"%d" % nxt, out]
+
+
+def _encoding(ctx: Ctx, meta: Meta) -> str:
+    """listpack while Redis would keep the hash small (entries and value lengths within
+    hash-max-listpack-*), else hashtable."""
+    kid, count = L.coll_head(meta.payload)
+    if count > ctx.config["hash-max-listpack-entries"]:
+        return "hashtable"
+    limit = ctx.config["hash-max-listpack-value"]
+    for _, field, value in E.scan(ctx.ks, kid):
+        if len(field) > limit or len(value) > limit:
+            return "hashtable"
+    return "listpack"
+
+
+ENCODINGS[L.HASH] = _encoding
