@@ -658,6 +658,8 @@ def _parse_typed(p: Param, args: list[str]) -> Any:
 
 def _parse_flagset(p: Param, args: list[str]) -> tuple[str, ...]:
     chosen: list[str] = []
+    if not args:  # setEnumConfig: no argument is no valid flag
+        raise ConfigError("argument(s) must be one of the following: " + ", ".join(p.choices))
     for a in args:
         low = a.lower()
         if low not in p.choices:
@@ -739,8 +741,15 @@ class Config:
         p = lookup(name)
         if p is None:
             raise KeyError(name)
-        self.values[p.name] = parse_value(p, args)
+        self.values[p.name] = self.combine(p, parse_value(p, args))
         self.settle(p.name)
+
+    def combine(self, p: Param, value: Any) -> Any:
+        """The parameter's new value: client-output-buffer-limit changes only the classes
+        given (Redis keeps the others)."""
+        if p.name == "client-output-buffer-limit":
+            return {**self.values[p.name], **value}
+        return value
 
     def settle(self, name: str) -> None:
         """Adjustments Redis makes after accepting a value (its "apply" step)."""
@@ -822,7 +831,7 @@ def apply_text(config: Config, text: str, source: str) -> None:
         if p is None or (not p.multi and len(args) != 2 and p.kind != "special"):
             raise fail("Bad directive or wrong number of arguments")
         try:
-            config.values[p.name] = parse_value(p, args[1:])
+            config.values[p.name] = config.combine(p, parse_value(p, args[1:]))
         except ConfigError as e:
             raise fail(str(e)) from None
 

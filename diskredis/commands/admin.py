@@ -437,9 +437,10 @@ def config_set(ctx: Ctx, argv: list[bytes]) -> str:
     new: dict[str, Any] = {}
     for p, _name, raw in chosen:
         text = raw.decode("utf-8", "surrogateescape")
-        values = text.split(" ") if p.multi else [text]
+        # sdssplitlen: an empty value is no arguments at all; otherwise every space splits
+        values = (text.split(" ") if text else []) if p.multi else [text]
         try:
-            new[p.name] = cfg.parse_value(p, values)
+            new[p.name] = ctx.config.combine(p, cfg.parse_value(p, values))
         except cfg.ConfigError as e:
             raise errors.err("CONFIG SET failed (possibly related to argument '%s') - %s"
                              % (p.name, e)) from None
