@@ -283,7 +283,7 @@ def hrandfield(ctx: Ctx, argv: list[bytes]) -> Any:
     meta = _get_hash(ctx, argv[1])
     if meta is None:
         return None
-    return E.nth(ctx.ks, _kid(meta), random.randrange(_count(meta)))[0]
+    return E.random_element(ctx.ks, _kid(meta), _count(meta))[0]
 
 
 def _random_fields(ctx: Ctx, key: bytes, n: int, with_values: bool) -> Any:

@@ -173,7 +173,7 @@ def srandmember(ctx: Ctx, argv: list[bytes]) -> Any:
     meta = _get_set(ctx, argv[1])
     if meta is None:
         return None
-    return E.nth(ctx.ks, _kid(meta), random.randrange(_card(meta)))[0]
+    return E.random_element(ctx.ks, _kid(meta), _card(meta))[0]
 
 
 @command("spop", -2, "write fast", group=_S, since="1.0.0",
@@ -200,7 +200,7 @@ def spop(ctx: Ctx, argv: list[bytes]) -> Any:
     meta = _get_set(ctx, argv[1])
     if meta is None:
         return None
-    member = E.nth(ctx.ks, _kid(meta), random.randrange(_card(meta)))[0]
+    member = E.random_element(ctx.ks, _kid(meta), _card(meta))[0]
     _write(ctx, argv[1], meta, [], [member])
     return member
 

@@ -7,6 +7,7 @@ Imports: `keyspace.layout`, `storage`.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 
 from diskredis.keyspace import layout as L
@@ -52,9 +53,19 @@ def scan(ks: Keyspace, kid: int, after: bytes | None = None
         yield skey, field, value
 
 
-def nth(ks: Keyspace, kid: int, index: int) -> tuple[bytes, bytes]:
-    """The element at position `index` in record order (for random picks)."""
-    for i, (_, field, value) in enumerate(scan(ks, kid)):
-        if i == index:
-            return field, value
+def random_element(ks: Keyspace, kid: int, count: int) -> tuple[bytes, bytes]:
+    """A uniformly random element of a collection of `count` elements.
+
+    Without order statistics in the engines this walks to a random position, from the
+    nearer end: O(n) for big collections (Redis: O(1)). A seek to a random key would be
+    O(log n) but lean heavily towards elements after sparse stretches of keys.
+    """
+    index = random.randrange(count)
+    reverse = index >= count // 2
+    steps = count - 1 - index if reverse else index
+    prefix = L.sub_prefix(kid)
+    for i, (skey, raw) in enumerate(ks._t().scan("sub", prefix, prefix_end(prefix),
+                                                   reverse=reverse)):
+        if i == steps:
+            return L.decode_sub(skey, raw)
     raise IndexError(index)
