@@ -12,6 +12,7 @@ from diskredis.commands import (  # noqa: F401 - registration
     generic,
     hashes,
     introspection,
+    lists,
     sets,
     strings,
 )

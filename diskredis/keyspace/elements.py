@@ -17,7 +17,7 @@ from diskredis.storage import StorageError, prefix_end
 
 def get(ks: Keyspace, kid: int, field: bytes) -> bytes | None:
     skey, hashed = L.sub_key(kid, field, ks.max_key)
-    raw = ks._t().get("sub", skey)
+    raw = ks.tx().get("sub", skey)
     if raw is None:
         return None
     if not hashed:
@@ -32,7 +32,7 @@ def get(ks: Keyspace, kid: int, field: bytes) -> bytes | None:
 def put(ks: Keyspace, kid: int, field: bytes, value: bytes) -> bool:
     """Set the element; True if it is new."""
     skey, hashed = L.sub_key(kid, field, ks.max_key)
-    txn = ks._t()
+    txn = ks.tx()
     new = txn.get("sub", skey) is None
     txn.put("sub", skey, L.sub_value(field, value, hashed))
     return new
@@ -40,7 +40,7 @@ def put(ks: Keyspace, kid: int, field: bytes, value: bytes) -> bool:
 
 def delete(ks: Keyspace, kid: int, field: bytes) -> bool:
     skey, _ = L.sub_key(kid, field, ks.max_key)
-    return ks._t().delete("sub", skey)
+    return ks.tx().delete("sub", skey)
 
 
 def scan(ks: Keyspace, kid: int, after: bytes | None = None
@@ -48,7 +48,7 @@ def scan(ks: Keyspace, kid: int, after: bytes | None = None
     """(record key, field, value) in record order, starting after record key `after`."""
     prefix = L.sub_prefix(kid)
     start = after + b"\x00" if after is not None else prefix
-    for skey, raw in ks._t().scan("sub", start, prefix_end(prefix)):
+    for skey, raw in ks.tx().scan("sub", start, prefix_end(prefix)):
         field, value = L.decode_sub(skey, raw)
         yield skey, field, value
 
@@ -64,7 +64,7 @@ def random_element(ks: Keyspace, kid: int, count: int) -> tuple[bytes, bytes]:
     reverse = index >= count // 2
     steps = count - 1 - index if reverse else index
     prefix = L.sub_prefix(kid)
-    for i, (skey, raw) in enumerate(ks._t().scan("sub", prefix, prefix_end(prefix),
+    for i, (skey, raw) in enumerate(ks.tx().scan("sub", prefix, prefix_end(prefix),
                                                    reverse=reverse)):
         if i == steps:
             return L.decode_sub(skey, raw)

@@ -142,6 +142,10 @@ class Keyspace:
         assert self.txn is not None, "keyspace used outside a batch"
         return self.txn
 
+    def tx(self) -> Txn:
+        """The batch's transaction, for the type modules that own element records."""
+        return self._t()
+
     # -- keys --------------------------------------------------------------------------
     def _mkey(self, db: int, key: bytes) -> tuple[bytes, bool]:
         return L.meta_key(self.slots[db], key, self.max_key)

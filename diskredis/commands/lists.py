@@ -1,0 +1,522 @@
+"""List commands (Redis group "list"), without the blocking ones: every element its own
+record, so pushes and pops at either end are O(1) whatever the length.
+
+Room: what each list command means. Imports: `commands` helpers, `keyspace`, `errors`.
+Replies and errors are Redis 7.0's (t_list.c).
+
+Layout: the meta payload is id | count | head (u64); element i (0-based from the head)
+is the `sub` record id | (head + i) as u64. Heads start at 2**63, so pushes on the left
+have room. Operations in the middle (LINSERT, LREM, LSET is O(1)) move the elements on
+one side, O(n) as in Redis.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from diskredis import errors
+from diskredis.commands.args import parse_int
+from diskredis.commands.context import Ctx
+from diskredis.commands.generic import ENCODINGS
+from diskredis.commands.registry import KeySpec, arg, command, keys_at, oneof, token
+from diskredis.errors import RedisError
+from diskredis.keyspace import layout as L
+from diskredis.keyspace.layout import Meta
+from diskredis.resp.values import NULL_ARRAY
+from diskredis.storage import prefix_end
+
+_L = "list"
+_LONG_MAX = 2**63 - 1
+_MIDDLE = 1 << 63
+_HEAD = struct.Struct(">Q")
+
+
+class _List:
+    """A list being read or changed by one command; `save` writes its meta back."""
+
+    def __init__(self, ctx: Ctx, key: bytes, meta: Meta | None) -> None:
+        self.ctx, self.key = ctx, key
+        self.txn = ctx.ks.tx()
+        if meta is None:
+            self.meta = Meta(L.LIST, L.NO_EXPIRY, b"")
+            self.kid, self.count, self.head = ctx.ks.new_kid(), 0, _MIDDLE
+        else:
+            self.meta = meta
+            self.kid, self.count = L.coll_head(meta.payload)
+            self.head = _HEAD.unpack(L.coll_extra(meta.payload))[0]
+
+    def _rk(self, pos: int) -> bytes:
+        return L.sub_prefix(self.kid) + _HEAD.pack(pos)
+
+    def get(self, i: int) -> bytes:
+        value = self.txn.get("sub", self._rk(self.head + i))
+        assert value is not None, "list element missing"
+        return value
+
+    def set(self, i: int, value: bytes) -> None:
+        self.txn.put("sub", self._rk(self.head + i), value)
+
+    def push(self, value: bytes, left: bool) -> None:
+        if left:
+            self.head -= 1
+            self.txn.put("sub", self._rk(self.head), value)
+        else:
+            self.txn.put("sub", self._rk(self.head + self.count), value)
+        self.count += 1
+
+    def pop(self, left: bool) -> bytes:
+        i = 0 if left else self.count - 1
+        value = self.get(i)
+        self.txn.delete("sub", self._rk(self.head + i))
+        self.count -= 1
+        if left:
+            self.head += 1
+        return value
+
+    def range(self, start: int, stop: int, reverse: bool = False) -> list[bytes]:
+        """Elements start..stop inclusive (already normalised), in order or reversed."""
+        if start > stop:
+            return []
+        lo, hi = self._rk(self.head + start), self._rk(self.head + stop + 1)
+        return [v for _, v in self.txn.scan("sub", lo, hi, reverse=reverse)]
+
+    def all(self) -> list[bytes]:
+        return self.range(0, self.count - 1)
+
+    def rewrite(self, values: list[bytes]) -> None:
+        """Replace every element (LREM, LINSERT): O(n), as those are in Redis."""
+        prefix = L.sub_prefix(self.kid)
+        for k in [k for k, _ in self.txn.scan("sub", prefix, prefix_end(prefix))]:
+            self.txn.delete("sub", k)
+        self.head, self.count = _MIDDLE, 0
+        for v in values:
+            self.push(v, False)
+
+    def save(self) -> None:
+        db = self.ctx.session.db
+        if self.count == 0:
+            self.ctx.ks.remove(db, self.key)
+            return
+        self.meta.payload = L.coll_payload(self.kid, self.count, _HEAD.pack(self.head))
+        self.ctx.ks.store(db, self.key, self.meta)
+
+
+def _lookup(ctx: Ctx, key: bytes) -> Meta | None:
+    meta = ctx.ks.lookup(ctx.session.db, key)
+    if meta is not None and meta.type != L.LIST:
+        raise RedisError(errors.WRONGTYPE)
+    return meta
+
+
+def _open(ctx: Ctx, key: bytes) -> _List | None:
+    meta = _lookup(ctx, key)
+    return None if meta is None else _List(ctx, key, meta)
+
+
+def _push(ctx: Ctx, argv: list[bytes], left: bool, only_existing: bool) -> int:
+    meta = _lookup(ctx, argv[1])
+    if meta is None and only_existing:
+        return 0
+    lst = _List(ctx, argv[1], meta)
+    for value in argv[2:]:
+        lst.push(value, left)
+    lst.save()
+    return lst.count
+
+
+_PUSH_KEYS = (keys_at("RW insert"),)
+_PUSH_DOC = ("O(1) for each element added, so O(N) to add N elements when the command is "
+             "called with multiple arguments.")
+
+
+@command("lpush", -3, "write denyoom fast", group=_L, since="1.0.0", complexity=_PUSH_DOC,
+         summary="Prepends one or more elements to a list. Creates the key if it doesn't "
+                 "exist.", keys=_PUSH_KEYS,
+         history=(("2.4.0", "Accepts multiple `element` arguments."),),
+         args=(arg("key", "key"), arg("element", "string", "multiple")))
+def lpush(ctx: Ctx, argv: list[bytes]) -> int:
+    """LPUSH key element [element ...] -> the new length."""
+    return _push(ctx, argv, True, False)
+
+
+@command("rpush", -3, "write denyoom fast", group=_L, since="1.0.0", complexity=_PUSH_DOC,
+         summary="Appends one or more elements to a list. Creates the key if it doesn't "
+                 "exist.", keys=_PUSH_KEYS,
+         history=(("2.4.0", "Accepts multiple `element` arguments."),),
+         args=(arg("key", "key"), arg("element", "string", "multiple")))
+def rpush(ctx: Ctx, argv: list[bytes]) -> int:
+    """RPUSH key element [element ...] -> the new length."""
+    return _push(ctx, argv, False, False)
+
+
+@command("lpushx", -3, "write denyoom fast", group=_L, since="2.2.0", complexity=_PUSH_DOC,
+         summary="Prepends one or more elements to a list only when the list exists.",
+         keys=_PUSH_KEYS, history=(("4.0.0", "Accepts multiple `element` arguments."),),
+         args=(arg("key", "key"), arg("element", "string", "multiple")))
+def lpushx(ctx: Ctx, argv: list[bytes]) -> int:
+    """LPUSHX key element [element ...] -> the new length, 0 if there is no list."""
+    return _push(ctx, argv, True, True)
+
+
+@command("rpushx", -3, "write denyoom fast", group=_L, since="2.2.0", complexity=_PUSH_DOC,
+         summary="Appends an element to a list only when the list exists.", keys=_PUSH_KEYS,
+         history=(("4.0.0", "Accepts multiple `element` arguments."),),
+         args=(arg("key", "key"), arg("element", "string", "multiple")))
+def rpushx(ctx: Ctx, argv: list[bytes]) -> int:
+    """RPUSHX key element [element ...] -> the new length, 0 if there is no list."""
+    return _push(ctx, argv, False, True)
+
+
+def _pop(ctx: Ctx, argv: list[bytes], left: bool) -> Any:
+    if len(argv) > 3:
+        raise errors.wrong_arity(ctx.name)
+    count = None
+    if len(argv) == 3:
+        count = parse_int(argv[2], "ERR value is out of range, must be positive")
+        if count < 0:
+            raise errors.err("value is out of range, must be positive")
+    lst = _open(ctx, argv[1])
+    if lst is None:
+        return NULL_ARRAY if count is not None else None
+    if count is None:
+        value = lst.pop(left)
+        lst.save()
+        return value
+    if count == 0:
+        return []
+    out = [lst.pop(left) for _ in range(min(count, lst.count))]
+    lst.save()
+    return out
+
+
+_POP_KEYS = (keys_at("RW access delete"),)
+
+
+@command("lpop", -2, "write fast", group=_L, since="1.0.0",
+         complexity="O(N) where N is the number of elements returned",
+         summary="Returns the first elements in a list after removing it. Deletes the list "
+                 "if the last element was popped.", keys=_POP_KEYS,
+         history=(("6.2.0", "Added the `count` argument."),),
+         args=(arg("key", "key"), arg("count", "integer", "optional", since="6.2.0")))
+def lpop(ctx: Ctx, argv: list[bytes]) -> Any:
+    """LPOP key [count] -> the first element, or up to count of them."""
+    return _pop(ctx, argv, True)
+
+
+@command("rpop", -2, "write fast", group=_L, since="1.0.0",
+         complexity="O(N) where N is the number of elements returned",
+         summary="Returns and removes the last elements of a list. Deletes the list if the "
+                 "last element was popped.", keys=_POP_KEYS,
+         history=(("6.2.0", "Added the `count` argument."),),
+         args=(arg("key", "key"), arg("count", "integer", "optional", since="6.2.0")))
+def rpop(ctx: Ctx, argv: list[bytes]) -> Any:
+    """RPOP key [count] -> the last element, or up to count of them."""
+    return _pop(ctx, argv, False)
+
+
+@command("llen", 2, "readonly fast", group=_L, since="1.0.0", complexity="O(1)",
+         summary="Returns the length of a list.", keys=(keys_at("RO"),),
+         args=(arg("key", "key"),))
+def llen(ctx: Ctx, argv: list[bytes]) -> int:
+    """LLEN key -> the length."""
+    lst = _open(ctx, argv[1])
+    return 0 if lst is None else lst.count
+
+
+def _index(lst: _List, raw: bytes) -> int | None:
+    i = parse_int(raw)
+    if i < 0:
+        i += lst.count
+    return i if 0 <= i < lst.count else None
+
+
+@command("lindex", 3, "readonly", group=_L, since="1.0.0",
+         complexity="O(N) where N is the number of elements to traverse to get to the "
+                    "element at index. This makes asking for the first or the last element "
+                    "of the list O(1).",
+         summary="Returns an element from a list by its index.", keys=(keys_at("RO access"),),
+         args=(arg("key", "key"), arg("index", "integer")))
+def lindex(ctx: Ctx, argv: list[bytes]) -> bytes | None:
+    """LINDEX key index -> the element, or nil."""
+    index = parse_int(argv[2])
+    lst = _open(ctx, argv[1])
+    if lst is None:
+        return None
+    i = _index(lst, b"%d" % index)
+    return None if i is None else lst.get(i)
+
+
+@command("lset", 4, "write denyoom", group=_L, since="1.0.0",
+         complexity="O(N) where N is the length of the list. Setting either the first or the "
+                    "last element of the list is O(1).",
+         summary="Sets the value of an element in a list by its index.",
+         keys=(keys_at("RW update"),),
+         args=(arg("key", "key"), arg("index", "integer"), arg("element")))
+def lset(ctx: Ctx, argv: list[bytes]) -> str:
+    """LSET key index element -> OK."""
+    index = parse_int(argv[2])
+    lst = _open(ctx, argv[1])
+    if lst is None:
+        raise RedisError(errors.NO_SUCH_KEY)
+    i = _index(lst, b"%d" % index)
+    if i is None:
+        raise RedisError(errors.OUT_OF_RANGE)
+    lst.set(i, argv[3])
+    lst.save()
+    return "OK"
+
+
+def _normalise(count: int, start: int, end: int) -> tuple[int, int] | None:
+    if start < 0:
+        start += count
+    if end < 0:
+        end += count
+    start = max(start, 0)
+    if start > end or start >= count:
+        return None
+    return start, min(end, count - 1)
+
+
+@command("lrange", 4, "readonly", group=_L, since="1.0.0",
+         complexity="O(S+N) where S is the distance of start offset from HEAD for small lists, "
+                    "from nearest end (HEAD or TAIL) for large lists; and N is the number of "
+                    "elements in the specified range.",
+         summary="Returns a range of elements from a list.", keys=(keys_at("RO access"),),
+         args=(arg("key", "key"), arg("start", "integer"), arg("stop", "integer")))
+def lrange(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
+    """LRANGE key start stop -> the elements (inclusive, negative from the end)."""
+    start, end = parse_int(argv[2]), parse_int(argv[3])
+    lst = _open(ctx, argv[1])
+    if lst is None:
+        return []
+    span = _normalise(lst.count, start, end)
+    return [] if span is None else lst.range(*span)
+
+
+@command("ltrim", 4, "write", group=_L, since="1.0.0",
+         complexity="O(N) where N is the number of elements to be removed by the operation.",
+         summary="Removes elements from both ends a list. Deletes the list if all elements "
+                 "were trimmed.", keys=(keys_at("RW delete"),),
+         args=(arg("key", "key"), arg("start", "integer"), arg("stop", "integer")))
+def ltrim(ctx: Ctx, argv: list[bytes]) -> str:
+    """LTRIM key start stop -> OK; keeps only that range."""
+    start, end = parse_int(argv[2]), parse_int(argv[3])
+    lst = _open(ctx, argv[1])
+    if lst is None:
+        return "OK"
+    span = _normalise(lst.count, start, end)
+    left, right = (lst.count, 0) if span is None else (span[0], lst.count - span[1] - 1)
+    for _ in range(left):
+        lst.pop(True)
+    for _ in range(min(right, lst.count)):
+        lst.pop(False)
+    lst.save()
+    return "OK"
+
+
+@command("lrem", 4, "write", group=_L, since="1.0.0",
+         complexity="O(N+M) where N is the length of the list and M is the number of "
+                    "elements removed.",
+         summary="Removes elements from a list. Deletes the list if the last element was "
+                 "removed.", keys=(keys_at("RW delete"),),
+         args=(arg("key", "key"), arg("count", "integer"), arg("element")))
+def lrem(ctx: Ctx, argv: list[bytes]) -> int:
+    """LREM key count element -> how many were removed (count < 0: from the tail)."""
+    count = parse_int(argv[2])
+    lst = _open(ctx, argv[1])
+    if lst is None:
+        return 0
+    values = lst.all()
+    order = range(len(values) - 1, -1, -1) if count < 0 else range(len(values))
+    doomed: set[int] = set()
+    for i in order:
+        if values[i] == argv[3]:
+            doomed.add(i)
+            if count and len(doomed) >= abs(count):
+                break
+    if doomed:
+        lst.rewrite([v for i, v in enumerate(values) if i not in doomed])
+        lst.save()
+    return len(doomed)
+
+
+@command("linsert", 5, "write denyoom", group=_L, since="2.2.0",
+         complexity="O(N) where N is the number of elements to traverse before seeing the "
+                    "value pivot. This means that inserting somewhere on the left end on the "
+                    "list (head) can be considered O(1) and inserting somewhere on the right "
+                    "end (tail) is O(N).",
+         summary="Inserts an element before or after another element in a list.",
+         keys=(keys_at("RW insert"),),
+         args=(arg("key", "key"), oneof("where", token("BEFORE"), token("AFTER")),
+               arg("pivot"), arg("element")))
+def linsert(ctx: Ctx, argv: list[bytes]) -> int:
+    """LINSERT key BEFORE|AFTER pivot element -> the new length, -1 without the pivot."""
+    where = argv[2].lower()
+    if where not in (b"before", b"after"):
+        raise RedisError(errors.SYNTAX)
+    lst = _open(ctx, argv[1])
+    if lst is None:
+        return 0
+    values = lst.all()
+    try:
+        at = values.index(argv[3])
+    except ValueError:
+        return -1
+    values.insert(at + (1 if where == b"after" else 0), argv[4])
+    lst.rewrite(values)
+    lst.save()
+    return lst.count
+
+
+@command("lpos", -3, "readonly", group=_L, since="6.0.6",
+         complexity="O(N) where N is the number of elements in the list, for the average "
+                    "case. When searching for elements near the head or the tail of the list, "
+                    "or when the MAXLEN option is provided, the command may run in constant "
+                    "time.",
+         summary="Returns the index of matching elements in a list.",
+         keys=(keys_at("RO access"),),
+         args=(arg("key", "key"), arg("element"),
+               arg("rank", "integer", "optional", token="RANK"),
+               arg("num-matches", "integer", "optional", token="COUNT"),
+               arg("len", "integer", "optional", token="MAXLEN")))
+def lpos(ctx: Ctx, argv: list[bytes]) -> Any:
+    """LPOS key element [RANK rank] [COUNT n] [MAXLEN len] -> an index, or a list of them."""
+    rank, count, maxlen = 1, -1, 0
+    j = 3
+    while j < len(argv):
+        opt = argv[j].lower()
+        if j + 1 >= len(argv):
+            raise RedisError(errors.SYNTAX)
+        if opt == b"rank":
+            rank = parse_int(argv[j + 1])
+            if rank == 0:
+                raise errors.err(
+                    "RANK can't be zero: use 1 to start from the first match, 2 from the "
+                    "second ... or use negative to start from the end of the list")
+        elif opt == b"count":
+            count = parse_int(argv[j + 1], "ERR COUNT can't be negative")
+            if count < 0:
+                raise errors.err("COUNT can't be negative")
+        elif opt == b"maxlen":
+            maxlen = parse_int(argv[j + 1], "ERR MAXLEN can't be negative")
+            if maxlen < 0:
+                raise errors.err("MAXLEN can't be negative")
+        else:
+            raise RedisError(errors.SYNTAX)
+        j += 2
+    lst = _open(ctx, argv[1])
+    if lst is None:
+        return [] if count != -1 else None
+    values = lst.all()
+    from_tail = rank < 0
+    skip = abs(rank) - 1
+    order = range(len(values) - 1, -1, -1) if from_tail else range(len(values))
+    found: list[int] = []
+    for seen, i in enumerate(order):
+        if maxlen and seen >= maxlen:
+            break
+        if values[i] == argv[2]:
+            if skip:
+                skip -= 1
+                continue
+            found.append(i)
+            if count != -1 and count and len(found) >= count:
+                break
+            if count == -1:
+                break
+    if count == -1:
+        return found[0] if found else None
+    return found
+
+
+def _side(raw: bytes) -> bool:
+    word = raw.lower()
+    if word == b"left":
+        return True
+    if word == b"right":
+        return False
+    raise RedisError(errors.SYNTAX)
+
+
+def _move(ctx: Ctx, src: bytes, dst: bytes, from_left: bool, to_left: bool) -> bytes | None:
+    source = _open(ctx, src)
+    if source is None:
+        return None
+    dst_meta = _lookup(ctx, dst)
+    value = source.pop(from_left)
+    if src == dst:
+        source.push(value, to_left)
+        source.save()
+        return value
+    source.save()
+    target = _List(ctx, dst, dst_meta)
+    target.push(value, to_left)
+    target.save()
+    return value
+
+
+@command("lmove", 5, "write denyoom", group=_L, since="6.2.0", complexity="O(1)",
+         summary="Returns an element after popping it from one list and pushing it to "
+                 "another. Deletes the list if the last element was moved.",
+         keys=(keys_at("RW access delete"), keys_at("RW insert", index=2)),
+         args=(arg("source", "key"), arg("destination", "key"),
+               oneof("wherefrom", token("LEFT"), token("RIGHT")),
+               oneof("whereto", token("LEFT"), token("RIGHT"))))
+def lmove(ctx: Ctx, argv: list[bytes]) -> bytes | None:
+    """LMOVE source destination LEFT|RIGHT LEFT|RIGHT -> the element moved, or nil."""
+    return _move(ctx, argv[1], argv[2], _side(argv[3]), _side(argv[4]))
+
+
+@command("rpoplpush", 3, "write denyoom", group=_L, since="1.2.0", complexity="O(1)",
+         summary="Returns the last element of a list after removing and pushing it to "
+                 "another list. Deletes the list if the last element was popped.",
+         keys=(keys_at("RW access delete"), keys_at("RW insert", index=2)),
+         deprecated_since="6.2.0", replaced_by="`LMOVE` with the `RIGHT` and `LEFT` arguments",
+         doc_flags="deprecated", args=(arg("source", "key"), arg("destination", "key")))
+def rpoplpush(ctx: Ctx, argv: list[bytes]) -> bytes | None:
+    """RPOPLPUSH source destination -> the element moved, or nil."""
+    return _move(ctx, argv[1], argv[2], False, True)
+
+
+@command("lmpop", -4, "write", group=_L, since="7.0.0",
+         complexity="O(N+M) where N is the number of provided keys and M is the number of "
+                    "elements returned.",
+         summary="Returns multiple elements from a list after removing them. Deletes the "
+                 "list if the last element was popped.",
+         keys=(KeySpec(("RW", "access", "delete"), ("index", 1), ("keynum", 0, 1, 1)),),
+         args=(arg("numkeys", "integer"), arg("key", "key", "multiple"),
+               oneof("where", token("LEFT"), token("RIGHT")),
+               arg("count", "integer", "optional", token="COUNT")))
+def lmpop(ctx: Ctx, argv: list[bytes]) -> Any:
+    """LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count] -> [key, elements] of the first
+    non-empty list, or nil."""
+    numkeys = parse_int(argv[1], "ERR numkeys should be greater than 0")
+    if not 1 <= numkeys <= _LONG_MAX:
+        raise errors.err("numkeys should be greater than 0")
+    where_at = 1 + numkeys + 1
+    if where_at >= len(argv):
+        raise RedisError(errors.SYNTAX)
+    left = _side(argv[where_at])
+    count = -1
+    j = where_at + 1
+    while j < len(argv):
+        if count == -1 and argv[j].lower() == b"count" and j + 1 < len(argv):
+            count = parse_int(argv[j + 1], "ERR count should be greater than 0")
+            if not 1 <= count <= _LONG_MAX:
+                raise errors.err("count should be greater than 0")
+            j += 2
+        else:
+            raise RedisError(errors.SYNTAX)
+    count = 1 if count == -1 else count
+    for key in argv[2:2 + numkeys]:
+        lst = _open(ctx, key)
+        if lst is None:
+            continue
+        out = [lst.pop(left) for _ in range(min(count, lst.count))]
+        lst.save()
+        return [key, out]
+    return NULL_ARRAY
+
+
+ENCODINGS[L.LIST] = lambda ctx, meta: "quicklist"
