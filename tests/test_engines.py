@@ -69,6 +69,16 @@ def test_prefix_end() -> None:
     assert prefix_end(b"") is None
 
 
+def test_reverse_scan_that_starts_on_a_key(store: Engine) -> None:
+    # plyvel's own reverse iterator returns nothing here (start is a key, stop past all)
+    _fill(store, "sub", [b"W", b"j"])
+    txn = store.read()
+    assert [k for k, _ in txn.scan("sub", b"j", b"\xcdX\xf7", reverse=True)] == [b"j"]
+    assert [k for k, _ in txn.scan("sub", b"W", b"j", reverse=True)] == [b"W"]
+    assert [k for k, _ in txn.scan("sub", b"W", b"k", reverse=True)] == [b"j", b"W"]
+    txn.abort()
+
+
 def test_read_your_writes_in_scans(store: Engine) -> None:
     _fill(store, "sub", [b"b", b"d", b"f"])
     with store.write() as txn:

@@ -108,7 +108,8 @@ class _LeveldbTxn(Txn):
         lo = prefix + start
         hi = prefix + stop if stop is not None else bytes([prefix[0] + 1])
         cut = len(prefix)
-        base = self.source.iterator(start=lo, stop=hi, reverse=reverse)
+        base = _reverse(self.source, lo, hi) if reverse else self.source.iterator(
+            start=lo, stop=hi)
         if not self.overlay:
             for key, value in base:
                 yield key[cut:], value
@@ -144,6 +145,24 @@ class _LeveldbTxn(Txn):
         self._sorted = None
         if not self.writable:
             self.source.close()
+
+
+def _reverse(source: Any, lo: bytes, hi: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """Keys in [lo, hi) from the last down, with a raw iterator: plyvel's reverse
+    iterator with both bounds skips the range when `lo` itself is a key."""
+    it = source.raw_iterator()
+    it.seek(hi)
+    if it.valid():
+        it.prev()
+    else:
+        it.seek_to_last()
+    while it.valid():
+        key = it.key()
+        if key < lo:
+            return
+        if key < hi:
+            yield key, it.value()
+        it.prev()
 
 
 def _merge(base: Iterator[tuple[bytes, bytes]], mine: list[bytes],
