@@ -105,7 +105,7 @@ def _section_clients(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("maxclients", ctx.config["maxclients"]),
         ("client_recent_max_input_buffer", max((s.qbuf for s in sessions), default=0)),
         ("client_recent_max_output_buffer", 0),
-        ("blocked_clients", 0),
+        ("blocked_clients", f.get("blocked_clients", 0)),
         ("tracking_clients", 0),
         ("clients_in_timeout_table", 0),
     ]

@@ -483,6 +483,8 @@ _CLIENT_HELP = [
     "      Return clients of specified type.",
     "UNPAUSE",
     "    Stop the current client pause, resuming traffic.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "PAUSE <timeout> [WRITE|ALL]",
     "    Suspend all, or just write, clients for <timeout> milliseconds.",
     "REPLY (ON|OFF|SKIP)",
@@ -496,6 +498,26 @@ _CLIENT_HELP = [
     "NO-TOUCH (ON|OFF)",
     "    Will not touch LRU/LFU stats when this mode is on.",
 ]
+
+
+@command("client|unblock", -3, _CLIENT_ADMIN, group=_CONN, acl="connection", since="5.0.0",
+         complexity="O(log N) where N is the number of client connections",
+         summary="Unblocks a client blocked by a blocking command from a different "
+                 "connection.",
+         args=(arg("client-id", "integer"),
+               oneof("unblock-type", token("TIMEOUT"), token("ERROR"), flags=("optional",))))
+def client_unblock(ctx: Ctx, argv: list[bytes]) -> int:
+    """CLIENT UNBLOCK client-id [TIMEOUT|ERROR] -> 1 if the client was blocked, else 0."""
+    client_id = parse_int(argv[2])
+    error = False
+    if len(argv) == 4:
+        word = argv[3].lower()
+        if word not in (b"timeout", b"error"):
+            raise errors.err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        error = word == b"error"
+    elif len(argv) > 4:
+        raise errors.unknown_subcommand_or_arity("client", argv[1])
+    return int(ctx.server.unblock(client_id, error))
 
 
 help_command("client", _CLIENT_HELP, group=_CONN, since="5.0.0", acl="connection")

@@ -50,6 +50,7 @@ class Session:
     close_after_reply: bool = False
     closed: bool = False  # set when the connection is gone or killed
     monitor: bool = False
+    blocked: bool = False  # waiting in a blocking command (BLPOP...)
     no_evict: bool = False
     no_touch: bool = False
     last_cmd: str = "NULL"
@@ -63,6 +64,8 @@ class Session:
         out = ""
         if self.monitor:
             out += "O"
+        if self.blocked:
+            out += "b"
         if self.close_after_reply:
             out += "c"
         if self.is_unix:
@@ -98,6 +101,10 @@ class ServerPort(Protocol):
     def info_fields(self) -> dict[str, Any]: ...
 
     def reset_stats(self) -> None: ...
+
+    def unblock(self, client_id: int, error: bool) -> bool:
+        """CLIENT UNBLOCK: end the wait of a blocked client; False if it is not blocked."""
+        ...
 
     def apply_config(self, names: list[str]) -> None:
         """Act on parameters CONFIG SET has just changed; raise ConfigError to undo."""
@@ -149,6 +156,17 @@ class Stats:
         else:
             samples.append((now, ms))
         self.latency_max[event] = max(self.latency_max.get(event, 0), ms)
+
+
+@dataclass
+class Block:
+    """A blocking command's answer when it has to wait: the lane parks the client and
+    runs the command again when one of `keys` (in the client's database) is written, or
+    answers `timeout_reply` at `deadline_ms` (0: never)."""
+
+    keys: list[bytes]
+    deadline_ms: int
+    timeout_reply: Any
 
 
 @dataclass

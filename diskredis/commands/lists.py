@@ -1,5 +1,7 @@
-"""List commands (Redis group "list"), without the blocking ones: every element its own
-record, so pushes and pops at either end are O(1) whatever the length.
+"""List commands (Redis group "list"): every element its own record, so pushes and pops
+at either end are O(1) whatever the length. A blocking command that has to wait
+returns a `Block`; the lane parks the client and runs the command again when a key it
+waits on is written (first blocked, first served), or answers nil at the timeout.
 
 Room: what each list command means. Imports: `commands` helpers, `keyspace`, `errors`.
 Replies and errors are Redis 7.0's (t_list.c).
@@ -16,13 +18,14 @@ import struct
 from typing import Any
 
 from diskredis import errors
-from diskredis.commands.args import parse_int
-from diskredis.commands.context import Ctx
+from diskredis.commands.args import parse_int, parse_timeout_ms
+from diskredis.commands.context import Block, Ctx
 from diskredis.commands.generic import ENCODINGS
 from diskredis.commands.registry import KeySpec, arg, command, keys_at, oneof, token
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
+from diskredis.keyspace.space import now_ms
 from diskredis.resp.values import NULL_ARRAY
 from diskredis.storage import prefix_end
 
@@ -520,3 +523,104 @@ def lmpop(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 ENCODINGS[L.LIST] = lambda ctx, meta: "quicklist"
+
+
+# -- blocking --------------------------------------------------------------------------
+_BLOCKING = "write noscript blocking"
+
+
+def _deadline(raw: bytes) -> int:
+    return parse_timeout_ms(raw, seconds=True, now_ms=now_ms())
+
+
+def _bpop(ctx: Ctx, argv: list[bytes], left: bool) -> Any:
+    deadline = _deadline(argv[-1])
+    keys = argv[1:-1]
+    for key in keys:
+        lst = _open(ctx, key)
+        if lst is not None:
+            value = lst.pop(left)
+            lst.save()
+            return [key, value]
+    return Block(keys, deadline, NULL_ARRAY)
+
+
+_BPOP_KEYS = (keys_at("RW access delete", last=-2),)
+_BPOP_ARGS = (arg("key", "key", "multiple"), arg("timeout", "double"))
+_BPOP_HISTORY = (("6.0.0", "`timeout` is interpreted as a double instead of an integer."),)
+
+
+@command("blpop", -3, _BLOCKING, group=_L, since="2.0.0",
+         complexity="O(N) where N is the number of provided keys.",
+         summary="Removes and returns the first element in a list. Blocks until an element "
+                 "is available otherwise. Deletes the list if the last element was popped.",
+         keys=_BPOP_KEYS, history=_BPOP_HISTORY, args=_BPOP_ARGS)
+def blpop(ctx: Ctx, argv: list[bytes]) -> Any:
+    """BLPOP key [key ...] timeout -> [key, element], or nil after the timeout."""
+    return _bpop(ctx, argv, True)
+
+
+@command("brpop", -3, _BLOCKING, group=_L, since="2.0.0",
+         complexity="O(N) where N is the number of provided keys.",
+         summary="Removes and returns the last element in a list. Blocks until an element "
+                 "is available otherwise. Deletes the list if the last element was popped.",
+         keys=_BPOP_KEYS, history=_BPOP_HISTORY, args=_BPOP_ARGS)
+def brpop(ctx: Ctx, argv: list[bytes]) -> Any:
+    """BRPOP key [key ...] timeout -> [key, element], or nil after the timeout."""
+    return _bpop(ctx, argv, False)
+
+
+def _bmove(ctx: Ctx, src: bytes, dst: bytes, from_left: bool, to_left: bool,
+           raw_timeout: bytes) -> Any:
+    deadline = _deadline(raw_timeout)
+    moved = _move(ctx, src, dst, from_left, to_left)
+    # Redis 7.0 answers a timed-out BLMOVE/BRPOPLPUSH with a null array, like BLPOP.
+    return Block([src], deadline, NULL_ARRAY) if moved is None else moved
+
+
+_BMOVE_KEYS = (keys_at("RW access delete"), keys_at("RW insert", index=2))
+
+
+@command("blmove", 6, _BLOCKING + " denyoom", group=_L, since="6.2.0", complexity="O(1)",
+         summary="Pops an element from a list, pushes it to another list and returns it. "
+                 "Blocks until an element is available otherwise. Deletes the list if the "
+                 "last element was moved.", keys=_BMOVE_KEYS,
+         args=(arg("source", "key"), arg("destination", "key"),
+               oneof("wherefrom", token("LEFT"), token("RIGHT")),
+               oneof("whereto", token("LEFT"), token("RIGHT")), arg("timeout", "double")))
+def blmove(ctx: Ctx, argv: list[bytes]) -> Any:
+    """BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout -> the element, or nil."""
+    return _bmove(ctx, argv[1], argv[2], _side(argv[3]), _side(argv[4]), argv[5])
+
+
+@command("brpoplpush", 4, _BLOCKING + " denyoom", group=_L, since="2.2.0",
+         complexity="O(1)",
+         summary="Pops an element from a list, pushes it to another list and returns it. "
+                 "Block until an element is available otherwise. Deletes the list if the last "
+                 "element was popped.", keys=_BMOVE_KEYS,
+         deprecated_since="6.2.0", replaced_by="`BLMOVE` with the `RIGHT` and `LEFT` arguments",
+         doc_flags="deprecated", history=_BPOP_HISTORY,
+         args=(arg("source", "key"), arg("destination", "key"), arg("timeout", "double")))
+def brpoplpush(ctx: Ctx, argv: list[bytes]) -> Any:
+    """BRPOPLPUSH source destination timeout -> the element, or nil."""
+    return _bmove(ctx, argv[1], argv[2], False, True, argv[3])
+
+
+@command("blmpop", -5, "write blocking", group=_L, since="7.0.0",
+         complexity="O(N+M) where N is the number of provided keys and M is the number of "
+                    "elements returned.",
+         summary="Pops the first element from one of multiple lists. Blocks until an element "
+                 "is available otherwise. Deletes the list if the last element was popped.",
+         keys=(KeySpec(("RW", "access", "delete"), ("index", 2), ("keynum", 0, 1, 1)),),
+         args=(arg("timeout", "double"), arg("numkeys", "integer"),
+               arg("key", "key", "multiple"), oneof("where", token("LEFT"), token("RIGHT")),
+               arg("count", "integer", "optional", token="COUNT")))
+def blmpop(ctx: Ctx, argv: list[bytes]) -> Any:
+    """BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count] -> [key, elements] of
+    the first non-empty list, or nil after the timeout."""
+    deadline = _deadline(argv[1])
+    reply = lmpop(ctx, [b"lmpop", *argv[2:]])
+    if reply is not NULL_ARRAY:
+        return reply
+    numkeys = parse_int(argv[2])
+    return Block(argv[3:3 + numkeys], deadline, NULL_ARRAY)

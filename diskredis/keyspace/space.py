@@ -60,6 +60,7 @@ class Keyspace:
         self.access: OrderedDict[bytes, tuple[int, int]] = OrderedDict()
         self.opened_ms = now_ms()
         self.touch = True  # set per command: False for CLIENT NO-TOUCH callers
+        self.written: set[tuple[int, bytes]] = set()  # (db, key) stored or removed
         self.reading = False  # set per command: True for read-only ones (keyspace_hits)
         self.hits = 0
         self.misses = 0
@@ -230,6 +231,7 @@ class Keyspace:
         if had != bool(meta.expire):
             self._add(b"expires:", db, 1 if meta.expire else -1)
         meta.key = key if hashed else None
+        self.written.add((db, key))
         if old is None:
             self.access[mkey] = (now_ms(), LFU_INIT)
         txn.put("meta", mkey, meta.encode())
@@ -244,6 +246,7 @@ class Keyspace:
         meta = self._raw(mkey, key, hashed)
         if meta is None:
             return False
+        self.written.add((db, key))
         self._drop(db, mkey, meta, free)
         if meta.expire and meta.expire <= now_ms():
             self.expired_keys += 1

@@ -40,6 +40,7 @@ log = logging.getLogger("diskredis")
 
 __all__ = ["Server", "serve"]
 
+_BLOCKING = {b"blpop", b"brpop", b"blmove", b"brpoplpush", b"blmpop"}
 _READ_SIZE = 65536  # one read; a pipelined burst of small requests fits in one
 _SAMPLE_EVERY = 0.1  # instantaneous_ops_per_sec samples, as Redis (16 samples, 100 ms)
 
@@ -121,6 +122,32 @@ class Connection:
                 raise trio.BrokenResourceError(str(e)) from None
             view = view[sent:]
 
+    async def _run_watched(self, requests: list[list[bytes]],
+                           reader: RequestReader) -> bytes | None:
+        """Run a unit that may block, watching the socket meanwhile: input is kept for
+        later, and a closed connection ends the wait (the lane drops it: nothing of the
+        client stays behind). None when the client is gone."""
+        result: list[bytes] = []
+        session = self.session
+
+        async def run(cancel: trio.CancelScope) -> None:
+            result.append(await self.server.run_unit(self.ctx, requests))
+            cancel.cancel()
+
+        async def watch(cancel: trio.CancelScope) -> None:
+            while True:
+                data = await self._read()
+                if not data:
+                    session.closed = True
+                    cancel.cancel()
+                    return
+                reader.feed(data)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run, nursery.cancel_scope)
+            nursery.start_soon(watch, nursery.cancel_scope)
+        return result[0] if result else None
+
     async def _read(self) -> bytes:
         sock = self.sock
         while True:
@@ -170,7 +197,12 @@ class Connection:
                 session.qbuf = reader.pending
                 requests = reader.pop()
             if requests:
-                reply = await server.run_unit(self.ctx, requests)
+                if any(r[0].lower() in _BLOCKING for r in requests):
+                    reply = await self._run_watched(requests, reader)
+                    if reply is None:
+                        return  # the client went away while it waited
+                else:
+                    reply = await server.run_unit(self.ctx, requests)
                 session.last_interaction = time.monotonic()
                 if reply:
                     await self.send(reply)
@@ -225,6 +257,9 @@ class Server:
 
     def kill(self, session: Session) -> None:
         self.lane.kill(session)
+
+    def unblock(self, client_id: int, error: bool) -> bool:
+        return self.lane.unblock(client_id, error)
 
     def start_monitor(self, session: Session) -> None:
         self._monitors.append(session)
@@ -281,6 +316,7 @@ class Server:
             "reads": self.reads,
             "writes": self.writes,
             "expired_keys": self.keyspace.expired_keys,
+            "blocked_clients": self.lane.blocked_clients,
             "keyspace_hits": self.keyspace.hits,
             "keyspace_misses": self.keyspace.misses,
             "keyspace": self._keyspace_info(),

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from diskredis.commands.context import Ctx
+from diskredis.commands.context import Block, Ctx
 from diskredis.commands.dispatch import NO_REPLY, execute
 from diskredis.commands.registry import lookup
 from diskredis.config import Config
@@ -57,6 +57,17 @@ class Unit:
     next: int = 0  # index of the next request to run (a paused unit resumes here)
     parts: list[bytes] = field(default_factory=list)
     batch_start: int = 0  # replies in `parts` from earlier batches (already committed)
+
+
+@dataclass(eq=False)
+class Parked:
+    """A unit waiting in a blocking command (see `Block`)."""
+
+    unit: Unit
+    argv: list[bytes]
+    keys: set[tuple[int, bytes]]
+    deadline_ms: int
+    timeout_reply: Any
 
 
 @dataclass
@@ -95,6 +106,8 @@ class Lane:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="diskredis-lane", daemon=True)
         self._held: list[Unit] = []
+        self._parked: list[Parked] = []  # blocked clients, in the order they blocked
+        self._resume: list[Unit] = []  # units whose wait ended: continue them
         self._pause_until = 0.0
         self._pause_writes_only = False
         self._outcome = Outcome()
@@ -147,6 +160,10 @@ class Lane:
                 timeout = _TICK
                 if self._held:
                     timeout = min(max(self._pause_until - time.monotonic(), 0.0), _TICK)
+                deadlines = [p.deadline_ms for p in self._parked if p.deadline_ms]
+                if deadlines:
+                    wait = (min(deadlines) - time.time_ns() // 1_000_000) / 1000
+                    timeout = min(max(wait, 0.0), timeout)
                 try:
                     first = self._queue.get(timeout=timeout)
                 except queue.Empty:
@@ -193,13 +210,17 @@ class Lane:
             ks.cache.resize(budget)
         incoming = sum(len(a) for u in units for r in u.requests[u.next:] for a in r)
         ks.begin(incoming)
-        ran: list[Unit] = []
-        pending = list(units)
+        # Waiting units may be answered in this batch: their replies so far are earlier.
+        ran: list[Unit] = [p.unit for p in self._parked]
+        for unit in ran:
+            unit.batch_start = len(unit.parts)
+        pending = list(units) + self._end_waits()
         try:
             while pending:
                 unit = pending.pop(0)
-                ran.append(unit)
-                unit.batch_start = len(unit.parts)
+                if unit not in ran:
+                    ran.append(unit)
+                    unit.batch_start = len(unit.parts)
                 try:
                     finished = self._run_unit(unit)
                 except StorageError:
@@ -208,7 +229,12 @@ class Lane:
                     unit.next = len(unit.requests)
                     out.units.append(unit)
                     raise
-                (out.units if finished else self._held).append(unit)
+                if finished is True:
+                    out.units.append(unit)
+                elif finished is False:
+                    self._held.append(unit)
+                if not pending and self._resume:
+                    pending, self._resume = self._resume, []
             ks.expire_due(budget=_EXPIRE_BUDGET)
             ks.gc_step(_GC_BUDGET)
             dirty = ks.txn is not None and ks.txn.dirty
@@ -247,11 +273,75 @@ class Lane:
             self._last_sync = now
             self._unsynced = False
 
-    def _run_unit(self, unit: Unit) -> bool:
-        """Run the unit's requests; False when a pause holds it (it resumes later)."""
+    # -- blocking commands -----------------------------------------------------------
+    def _end_waits(self) -> list[Unit]:
+        """Drop the waits of gone clients; answer those whose timeout passed."""
+        now = time.time_ns() // 1_000_000
+        resumed = []
+        for p in list(self._parked):
+            session = p.unit.ctx.session
+            if session.closed:
+                self._unpark(p)
+            elif p.deadline_ms and p.deadline_ms <= now:
+                self._unpark(p)
+                p.unit.next += 1  # past the blocking command, answered by its timeout
+                self._emit(p.unit, p.timeout_reply)
+                resumed.append(p.unit)
+        return resumed
+
+    def _unpark(self, p: Parked) -> None:
+        self._parked.remove(p)
+        p.unit.ctx.session.blocked = False
+
+    def _serve_waiters(self) -> None:
+        """After a command wrote keys clients wait on, run their commands again, first
+        blocked first served, until no more can be served (as handleClientsBlockedOnKeys
+        does after each command)."""
+        ks = self.ks
+        while ks.written and self._parked:
+            ready, ks.written = ks.written, set()
+            for p in list(self._parked):
+                if p not in self._parked or not (p.keys & ready):
+                    continue
+                unit = p.unit
+                reply = execute(unit.ctx, p.argv)
+                if isinstance(reply, Block):
+                    continue
+                self._unpark(p)
+                unit.next += 1
+                self._emit(unit, reply)
+                self._resume.append(unit)
+
+    def unblock(self, client_id: int, error: bool) -> bool:
+        for p in self._parked:
+            if p.unit.ctx.session.id == client_id:
+                self._unpark(p)
+                unit = p.unit
+                unit.next += 1
+                self._emit(unit, RedisError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+                           if error else p.timeout_reply)
+                self._resume.append(unit)
+                return True
+        return False
+
+    @property
+    def blocked_clients(self) -> int:
+        return len(self._parked)
+
+    def _emit(self, unit: Unit, reply: Any) -> None:
+        session = unit.ctx.session
+        if reply is not NO_REPLY and not (session.reply_off or session.reply_skip):
+            unit.parts.append(encode(reply, session.resp))
+        session.reply_skip = False
+        if session.reply_skip_next:
+            session.reply_skip = True
+            session.reply_skip_next = False
+
+    def _run_unit(self, unit: Unit) -> bool | None:
+        """Run the unit's requests; False when a pause holds it, None when it waits in a
+        blocking command (both resume later)."""
         ctx = unit.ctx
         session = ctx.session
-        parts = unit.parts
         requests = unit.requests
         while unit.next < len(requests):
             if session.close_after_reply or session.closed:
@@ -260,6 +350,7 @@ class Lane:
             if self._paused(argv):
                 return False
             unit.next += 1
+            self.ks.written = set()
             try:
                 reply = execute(ctx, argv)
             except StorageError:
@@ -267,11 +358,14 @@ class Lane:
             except Exception as e:  # a bug in a handler must not kill the lane
                 log.exception("command %r failed inside diskredis", argv[:1])
                 reply = RedisError("ERR internal error in diskredis: %s" % type(e).__name__)
-            if reply is not NO_REPLY and not (session.reply_off or session.reply_skip):
-                parts.append(encode(reply, session.resp))
-            # resetClient: SKIP covers exactly the command after CLIENT REPLY SKIP.
-            session.reply_skip = False
-            if session.reply_skip_next:
-                session.reply_skip = True
-                session.reply_skip_next = False
+            if isinstance(reply, Block):
+                unit.next -= 1  # run again when a key is written
+                db = session.db
+                self._parked.append(Parked(unit, argv, {(db, k) for k in reply.keys},
+                                           reply.deadline_ms, reply.timeout_reply))
+                session.blocked = True
+                return None
+            self._emit(unit, reply)
+            if self._parked:
+                self._serve_waiters()
         return True

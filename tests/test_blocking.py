@@ -1,0 +1,143 @@
+"""Blocking list commands: waits, wake-ups in blocking order, timeouts, CLIENT UNBLOCK,
+and clients that leave while they wait. Replies that do not depend on timing are
+compared with redis-server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Diff, RawClient, ServerProc, encode_command
+
+IMMEDIATE: list[tuple[Any, ...]] = [
+    ("RPUSH", "a", "1", "2", "3"), ("BLPOP", "none", "a", "0"), ("BRPOP", "a", "none", "0"),
+    ("BLPOP", "a", "-1"), ("BLPOP", "a", "x"), ("BLPOP", "a"), ("BLPOP", "a", "0.0001x"),
+    ("BLMOVE", "a", "b", "LEFT", "RIGHT", "0"), ("BLMOVE", "a", "b", "UP", "LEFT", "0"),
+    ("BLMOVE", "a", "b", "LEFT", "LEFT", "-1"), ("BRPOPLPUSH", "b", "a", "0"),
+    ("RPUSH", "a", "1", "2", "3", "4", "5"),
+    ("BLMPOP", "0", "2", "none", "a", "LEFT", "COUNT", "2"), ("BLMPOP", "-1", "1", "a", "LEFT"),
+    ("BLMPOP", "0", "0", "a", "LEFT"), ("BLMPOP", "0", "1", "a", "UP"),
+    ("BLMPOP", "x", "1", "a", "LEFT"), ("SET", "s", "x"), ("BLPOP", "s", "0"),
+    ("BLMOVE", "s", "a", "LEFT", "LEFT", "0"), ("BLMPOP", "0", "1", "s", "LEFT"),
+    ("BLPOP", "none", "0.01"), ("BRPOP", "none", "0.01"),
+    ("BLMOVE", "none", "a", "LEFT", "LEFT", "0.01"), ("BRPOPLPUSH", "none", "a", "0.01"),
+    ("BLMPOP", "0.01", "1", "none", "RIGHT"), ("CLIENT", "UNBLOCK", "999999"),
+    ("CLIENT", "UNBLOCK", "999999", "ERROR"), ("CLIENT", "UNBLOCK", "1", "FOO"),
+    ("CLIENT", "UNBLOCK", "x"), ("CLIENT", "UNBLOCK", "1", "TIMEOUT", "x"),
+]
+
+
+def test_same_replies(kdiff: Diff) -> None:
+    for args in IMMEDIATE:
+        kdiff(*args)
+
+
+@pytest.mark.parametrize("proto", ["2", "3"])
+def test_timeout_reply_shapes(kdiff: Diff, proto: str) -> None:
+    kdiff.masked("HELLO", proto)
+    kdiff("BLPOP", "none", "0.01")
+    kdiff("BLMOVE", "none", "x", "LEFT", "LEFT", "0.01")
+    kdiff("BLMPOP", "0.01", "1", "none", "LEFT")
+    kdiff.masked("HELLO", "2")
+
+
+def _block(sp: ServerProc, *args: Any) -> RawClient:
+    """A client that sent a blocking command and now waits (checked via CLIENT LIST)."""
+    c = RawClient(sp.port, timeout=30)
+    my_id = int(c.command("CLIENT", "ID")[1:-2])
+    c.send(encode_command(args))
+    admin = sp.raw()
+    for _ in range(100_000):
+        listing = admin.command("CLIENT", "LIST", "ID", my_id)
+        if b"flags=b" in listing:
+            return c
+    raise AssertionError("the client never blocked")
+
+
+def test_push_wakes_waiters_in_blocking_order(dr: ServerProc) -> None:
+    c = dr.raw()
+    c.command("DEL", "q")
+    first, second, third = (_block(dr, "BLPOP", "q", "0") for _ in range(3))
+    assert c.command("RPUSH", "q", "a", "b") == b":2\r\n"  # the length before serving
+    assert first.reply() == b"*2\r\n$1\r\nq\r\n$1\r\na\r\n"
+    assert second.reply() == b"*2\r\n$1\r\nq\r\n$1\r\nb\r\n"
+    assert c.command("LLEN", "q") == b":0\r\n"
+    c.command("LPUSH", "q", "c")
+    assert third.reply() == b"*2\r\n$1\r\nq\r\n$1\r\nc\r\n"
+    assert b"blocked_clients:0" in c.command("INFO", "clients")
+
+
+def test_waiter_on_several_keys_and_pipelined_commands(dr: ServerProc) -> None:
+    c = dr.raw()
+    c.command("DEL", "k1", "k2")
+    w = RawClient(dr.port, timeout=30)
+    w.send(encode_command(("BRPOP", "k1", "k2", "0")) + encode_command(("PING",)))
+    admin = dr.raw()
+    for _ in range(100_000):
+        if b"blocked_clients:1" in admin.command("INFO", "clients"):
+            break
+    c.command("RPUSH", "k2", "x")
+    assert w.reply() == b"*2\r\n$2\r\nk2\r\n$1\r\nx\r\n"
+    assert w.reply() == b"+PONG\r\n"  # the rest of the pipeline runs after the wake-up
+
+
+def test_blmove_wakes_and_moves(dr: ServerProc) -> None:
+    c = dr.raw()
+    c.command("DEL", "src", "dst")
+    w = _block(dr, "BLMOVE", "src", "dst", "RIGHT", "LEFT", "0")
+    c.command("RPUSH", "src", "1", "2")
+    assert w.reply() == b"$1\r\n2\r\n"
+    assert c.command("LRANGE", "dst", "0", "-1") == b"*1\r\n$1\r\n2\r\n"
+    assert c.command("LRANGE", "src", "0", "-1") == b"*1\r\n$1\r\n1\r\n"
+
+
+def test_timeout_with_sub_second_precision(dr: ServerProc) -> None:
+    c = dr.raw()
+    c.command("DEL", "never")
+    assert c.command("BLPOP", "never", "0.05") == b"*-1\r\n"
+    assert c.command("BLMOVE", "never", "x", "LEFT", "LEFT", "0.05") == b"*-1\r\n"
+
+
+def test_client_unblock(dr: ServerProc) -> None:
+    c = dr.raw()
+    c.command("DEL", "u")
+    w = _block(dr, "BLPOP", "u", "0")
+    listing = c.command("CLIENT", "LIST").decode()
+    wid = next(int(line.split()[0][3:]) for line in listing.splitlines() if "flags=b" in line)
+    assert c.command("CLIENT", "UNBLOCK", wid) == b":1\r\n"
+    assert w.reply() == b"*-1\r\n"
+    assert c.command("CLIENT", "UNBLOCK", wid) == b":0\r\n"
+    w2 = _block(dr, "BLPOP", "u", "0")
+    listing = c.command("CLIENT", "LIST").decode()
+    wid = next(int(line.split()[0][3:]) for line in listing.splitlines() if "flags=b" in line)
+    assert c.command("CLIENT", "UNBLOCK", wid, "ERROR") == b":1\r\n"
+    assert w2.reply() == b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+
+
+def test_a_waiter_that_leaves_leaves_nothing_behind(dr: ServerProc) -> None:
+    c = dr.raw()
+    c.command("DEL", "gone")
+    w = _block(dr, "BLPOP", "gone", "0")
+    w.close()
+    for _ in range(100_000):
+        if b"blocked_clients:0" in c.command("INFO", "clients"):
+            break
+    assert b"blocked_clients:0" in c.command("INFO", "clients")
+    c.command("RPUSH", "gone", "kept")
+    assert c.command("LRANGE", "gone", "0", "-1") == b"*1\r\n$4\r\nkept\r\n"
+
+
+def test_killed_waiter_is_dropped(dr: ServerProc) -> None:
+    c = dr.raw()
+    c.command("DEL", "k")
+    waiter = _block(dr, "BLPOP", "k", "0")  # kept: a dropped socket would end the wait
+    listing = c.command("CLIENT", "LIST").decode()
+    wid = next(int(line.split()[0][3:]) for line in listing.splitlines() if "flags=b" in line)
+    assert c.command("CLIENT", "KILL", "ID", wid) == b":1\r\n"
+    for _ in range(100_000):
+        if b"blocked_clients:0" in c.command("INFO", "clients"):
+            break
+    c.command("RPUSH", "k", "v")
+    assert c.command("LLEN", "k") == b":1\r\n"
+    assert waiter.closed()
