@@ -1,0 +1,153 @@
+"""What the event loop and the lane hand-off cost: PING through three servers in one run.
+
+Usage: python tools/bench/loop_cost.py [-n 100000] [-c 50]
+
+1. a bare trio server on raw non-blocking sockets that answers PING itself;
+2. the same server handing each read's requests to a worker thread and back
+   (a queue and `run_sync_soon`, as diskredis hands units to its lane);
+3. diskredis (LMDB, defaults);
+and redis-server beside them for scale. Each is measured with
+`redis-benchmark -t ping_mbulk -c 50`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
+
+from run import free_port, wait_ping  # noqa: E402
+
+
+def bare_server(port: int, hop: bool) -> None:
+    """Answer PINGs on `port`, optionally through a worker thread."""
+    import hiredis
+    import trio
+
+    async def handle(sock: socket.socket, token: Any, work: queue.SimpleQueue[Any]) -> None:
+        reader = hiredis.Reader()
+        while True:
+            try:
+                data = sock.recv(65536)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(sock)
+                continue
+            if not data:
+                sock.close()
+                return
+            n = 0
+            if data[:1] == b"*":
+                reader.feed(data)
+                while reader.gets() is not False:
+                    n += 1
+            else:  # an inline PING (the start-up probe)
+                n = data.count(b"\n")
+            if hop:
+                done = trio.Event()
+                item: list[Any] = [n, b"", done]
+                work.put(item)
+                await done.wait()
+                out = item[1]
+            else:
+                out = b"+PONG\r\n" * n
+            while out:
+                try:
+                    out = out[sock.send(out):]
+                except BlockingIOError:
+                    await trio.lowlevel.wait_writable(sock)
+
+    def worker(token: Any, work: queue.SimpleQueue[Any]) -> None:
+        while True:
+            batch = [work.get()]
+            while True:
+                try:
+                    batch.append(work.get_nowait())
+                except queue.Empty:
+                    break
+            for item in batch:
+                item[1] = b"+PONG\r\n" * item[0]
+            token.run_sync_soon(lambda b=batch: [i[2].set() for i in b])
+
+    async def main() -> None:
+        work: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        token = trio.lowlevel.current_trio_token()
+        if hop:
+            threading.Thread(target=worker, args=(token, work), daemon=True).start()
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(512)
+        listener.setblocking(False)
+        async with trio.open_nursery() as nursery:
+            while True:
+                await trio.lowlevel.wait_readable(listener)
+                try:
+                    conn, _ = listener.accept()
+                except BlockingIOError:
+                    continue
+                conn.setblocking(False)
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                nursery.start_soon(handle, conn, token, work)
+
+    trio.run(main)
+
+
+def measure(cmd: list[str], port: int, args: argparse.Namespace) -> float:
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        try:
+            wait_ping(port, proc, " ".join(cmd[:3]))
+        except SystemExit:
+            assert proc.stderr is not None
+            sys.stderr.write(proc.stderr.read().decode(errors="replace"))
+            raise
+        out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", "ping_mbulk",
+                              "-n", str(args.n), "-c", str(args.c), "--csv"],
+                             check=True, capture_output=True, text=True).stdout
+        return float(out.strip().splitlines()[-1].split(",")[1].strip('"'))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=100000)
+    parser.add_argument("-c", type=int, default=50)
+    parser.add_argument("--serve", choices=["bare", "hop"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        bare_server(args.port, args.serve == "hop")
+        return 0
+    me = os.path.abspath(__file__)
+    rows = []
+    for name, make in [
+        ("redis-server", lambda p: ["redis-server", "--port", str(p), "--save", ""]),
+        ("trio, raw sockets, answers itself", lambda p: [sys.executable, me, "--serve",
+                                                         "bare", "--port", str(p)]),
+        ("the same + worker-thread hand-off", lambda p: [sys.executable, me, "--serve",
+                                                         "hop", "--port", str(p)]),
+        ("diskredis (lmdb)", lambda p: [sys.executable, "-m", "diskredis", "--port", str(p),
+                                        "--dir", "/tmp/loop-cost-%d" % p]),
+    ]:
+        port = free_port()
+        rows.append((name, measure(make(port), port, args)))
+    print("# redis-benchmark -t ping_mbulk -n %d -c %d" % (args.n, args.c))
+    for name, rps in rows:
+        print("%-36s %10.0f PING/s" % (name, rps))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
