@@ -175,6 +175,7 @@ class Param:
     multi: bool = False
     effect: bool = False  # True when diskredis acts on it
     check: Callable[[Any], None] | None = None
+    merge: bool = False  # a new value updates the old dict instead of replacing it
     parse_fn: Callable[[list[str]], Any] | None = None
     format_fn: Callable[[Any], str] | None = None
 
@@ -493,7 +494,7 @@ def _format_obuf(v: dict[str, tuple[int, int, int]]) -> str:
 _add(Param("client-output-buffer-limit", "special",
            {"normal": (0, 0, 0), "replica": (256 << 20, 64 << 20, 60),
             "pubsub": (32 << 20, 8 << 20, 60)},
-           multi=True, effect=True, parse_fn=_parse_obuf, format_fn=_format_obuf))
+           multi=True, effect=True, merge=True, parse_fn=_parse_obuf, format_fn=_format_obuf))
 
 
 def _parse_oom(args: list[str]) -> list[int]:
@@ -745,9 +746,9 @@ class Config:
         self.settle(p.name)
 
     def combine(self, p: Param, value: Any) -> Any:
-        """The parameter's new value: client-output-buffer-limit changes only the classes
-        given (Redis keeps the others)."""
-        if p.name == "client-output-buffer-limit":
+        """The parameter's new value; a merging one (client-output-buffer-limit) changes
+        only the entries given, as Redis keeps the others."""
+        if p.merge:
             return {**self.values[p.name], **value}
         return value
 

@@ -65,6 +65,7 @@ class Keyspace:
         self.hits = 0
         self.misses = 0
         self.lfu_log_factor = 10
+        self.lfu = False  # set by the lane: an LFU maxmemory-policy is selected
         self._open()
 
     # -- set-up ------------------------------------------------------------------------
@@ -189,8 +190,12 @@ class Keyspace:
         return meta
 
     def _touch(self, mkey: bytes) -> None:
-        counter = self.lfu_counter(mkey)
-        if counter < 255:
+        if not self.lfu:  # an LRU or no policy: only the access time moves, as in Redis
+            last = self.access.get(mkey)
+            counter = last[1] if last is not None else LFU_INIT
+        else:
+            counter = self.lfu_counter(mkey)
+        if self.lfu and counter < 255:
             p = 1.0 / (max(counter - LFU_INIT, 0) * self.lfu_log_factor + 1)
             if random.random() < p:
                 counter += 1

@@ -50,8 +50,8 @@ class Connection:
 
     The socket is a plain non-blocking socket driven by trio's `wait_readable` /
     `wait_writable`: a read or a write is tried first and waited for only when the
-    kernel has nothing (or no room), skipping trio's stream layers (in diskredis:
-    SET 11.5k -> 14k/s, PING 27k -> 29k/s at 50 clients); trio still does all the waiting.
+    kernel has nothing (or no room), skipping trio's stream layers; trio still does all
+    the waiting.
     """
 
     def __init__(self, server: Server, sock: socket.socket, session: Session) -> None:

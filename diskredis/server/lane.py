@@ -205,6 +205,7 @@ class Lane:
         if fsync != ks.engine.fsync:
             ks.engine.set_fsync(fsync)
         ks.lfu_log_factor = self.config["lfu-log-factor"]
+        ks.lfu = self.config["maxmemory-policy"] in ("allkeys-lfu", "volatile-lfu")
         budget = cache_budget(self.config)
         if budget != ks.cache.limit:
             ks.cache.resize(budget)
@@ -350,7 +351,8 @@ class Lane:
             if self._paused(argv):
                 return False
             unit.next += 1
-            self.ks.written = set()
+            if self.ks.written:
+                self.ks.written = set()
             try:
                 reply = execute(ctx, argv)
             except StorageError:
