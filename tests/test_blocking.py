@@ -25,6 +25,14 @@ IMMEDIATE: list[tuple[Any, ...]] = [
     ("BLMPOP", "0.01", "1", "none", "RIGHT"), ("CLIENT", "UNBLOCK", "999999"),
     ("CLIENT", "UNBLOCK", "999999", "ERROR"), ("CLIENT", "UNBLOCK", "1", "FOO"),
     ("CLIENT", "UNBLOCK", "x"), ("CLIENT", "UNBLOCK", "1", "TIMEOUT", "x"),
+    ("ZADD", "z", "1", "a", "2", "b", "3", "c"), ("BZPOPMIN", "none", "z", "0"),
+    ("BZPOPMAX", "z", "0"), ("BZPOPMIN", "z", "-1"), ("BZPOPMIN", "z", "x"),
+    ("BZPOPMIN", "z"), ("BZMPOP", "0", "2", "none", "z", "MIN", "COUNT", "5"),
+    ("BZMPOP", "-1", "1", "z", "MIN"), ("BZMPOP", "0", "0", "z", "MIN"),
+    ("BZMPOP", "0", "1", "z", "UP"), ("BZMPOP", "x", "1", "z", "MIN"),
+    ("BZMPOP", "x", "0", "z", "MIN"), ("BZMPOP", "0", "1", "z", "MIN", "COUNT", "0"),
+    ("BZPOPMIN", "s", "0"), ("BZMPOP", "0", "1", "s", "MAX"), ("BZPOPMIN", "none", "0.01"),
+    ("BZMPOP", "0.01", "1", "none", "MAX"), ("BLMPOP", "x", "0", "a", "LEFT"),
 ]
 
 
@@ -141,3 +149,35 @@ def test_killed_waiter_is_dropped(dr: ServerProc) -> None:
     c.command("RPUSH", "k", "v")
     assert c.command("LLEN", "k") == b":1\r\n"
     assert waiter.closed()
+
+
+def test_zadd_wakes_sorted_set_waiters_in_blocking_order(dr: ServerProc) -> None:
+    c = dr.raw()
+    c.command("DEL", "zq")
+    first = _block(dr, "BZPOPMIN", "zq", "0")
+    second = _block(dr, "BZPOPMAX", "other", "zq", "0")
+    third = _block(dr, "BZMPOP", "0", "1", "zq", "MIN", "COUNT", "5")
+    assert c.command("ZADD", "zq", "1", "a", "2", "b", "3", "c", "4", "d") == b":4\r\n"
+    assert first.reply() == b"*3\r\n$2\r\nzq\r\n$1\r\na\r\n$1\r\n1\r\n"
+    assert second.reply() == b"*3\r\n$2\r\nzq\r\n$1\r\nd\r\n$1\r\n4\r\n"
+    assert third.reply() == (b"*2\r\n$2\r\nzq\r\n*2\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n"
+                             b"*2\r\n$1\r\nc\r\n$1\r\n3\r\n")
+    assert c.command("EXISTS", "zq") == b":0\r\n"
+    assert b"blocked_clients:0" in c.command("INFO", "clients")
+
+
+def test_waiters_are_served_only_by_their_type(dr: ServerProc, oracle: ServerProc) -> None:
+    """A list waiter ignores a key that becomes a sorted set (and the reverse), and is
+    served from the key that became ready, as Redis 7.0 does."""
+    kdiff = Diff(dr.raw(), oracle.raw())
+    kdiff("FLUSHALL")
+    waiters = []
+    for sp in (dr, oracle):
+        waiters.append((_block(sp, "BLPOP", "k", "l", "0"), _block(sp, "BZPOPMIN", "k", "0")))
+    kdiff("SET", "k", "string")  # neither waiter is served, neither sees WRONGTYPE
+    kdiff("DEL", "k")
+    kdiff("ZADD", "k", "5", "m")  # the sorted set waiter only
+    kdiff("RPUSH", "l", "x")  # the list waiter, from the other key
+    replies = [(bl.reply(), bz.reply()) for bl, bz in waiters]
+    assert replies[0] == replies[1] == (b"*2\r\n$1\r\nl\r\n$1\r\nx\r\n",
+                                        b"*3\r\n$1\r\nk\r\n$1\r\nm\r\n$1\r\n5\r\n")

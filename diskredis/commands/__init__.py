@@ -15,4 +15,5 @@ from diskredis.commands import (  # noqa: F401 - registration
     lists,
     sets,
     strings,
+    zsets,
 )

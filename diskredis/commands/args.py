@@ -41,6 +41,64 @@ def parse_float(data: bytes, message: str = errors.NOT_FLOAT) -> float:
     return value
 
 
+_STRTOD_RE = re.compile(
+    rb"[ \t\n\v\f\r]*([+-]?)(?:"
+    rb"(0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?)"
+    rb"|((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
+    rb"|(infinity|inf)|(nan(?:\([0-9A-Za-z_]*\))?))", re.IGNORECASE)
+
+
+def strtod(data: bytes) -> tuple[float, int, bool]:
+    """C strtod (glibc, C locale) on `data`: (value, bytes consumed, ERANGE). Nothing
+    consumed means no number was found (value 0). Hex floats, inf/infinity and nan are
+    read as glibc reads them; an overflow gives inf and an underflow to zero 0, both with
+    ERANGE set."""
+    m = _STRTOD_RE.match(data)
+    if m is None:
+        return 0.0, 0, False
+    sign, hexa, dec, inf, _nan = m.groups()
+    negative = sign == b"-"
+    if inf is not None:
+        return (-math.inf if negative else math.inf), m.end(), False
+    if _nan is not None:
+        return math.nan, m.end(), False
+    text = (hexa or dec).decode()
+    if hexa is not None:
+        try:
+            value = float.fromhex(text)
+        except OverflowError:
+            value = math.inf
+        mantissa = text[2:].lower().split("p")[0]
+    else:
+        value = float(text)
+        mantissa = text.lower().split("e")[0]
+    erange = math.isinf(value) or (value == 0 and mantissa.strip("0.") != "")
+    return (-value if negative else value), m.end(), erange
+
+
+def parse_double(data: bytes, message: str = errors.NOT_FLOAT) -> float:
+    """Redis string2d (getDoubleFromObject): the whole argument is one strtod number,
+    with no leading space, no overflow or underflow to zero, and not NaN."""
+    value, used, erange = strtod(data)
+    if (not data or used != len(data) or data[:1] in b" \t\n\v\f\r"
+            or (erange and (math.isinf(value) or value == 0)) or math.isnan(value)):
+        raise RedisError(message)
+    return value
+
+
+def parse_bound(data: bytes) -> tuple[float, bool] | None:
+    """One end of a score range as zslParseRange reads it: (value, exclusive), or None
+    when it is not a float. strtod reads up to the first NUL byte, skipping leading
+    spaces; an empty number is 0."""
+    exclusive = data[:1] == b"("
+    text = data[1:] if exclusive else data
+    text = text.split(b"\0", 1)[0]
+    value, used, _ = strtod(text)
+    if used != len(text) or math.isnan(value):
+        return None
+    return value, exclusive
+
+
 def parse_timeout_ms(data: bytes, *, seconds: bool, now_ms: int) -> int:
     """getTimeoutFromObjectOrReply: an absolute deadline in ms, 0 for "forever"."""
     if seconds:
@@ -53,6 +111,46 @@ def parse_timeout_ms(data: bytes, *, seconds: bool, now_ms: int) -> int:
         if ms < 0:
             raise RedisError(errors.TIMEOUT_NEGATIVE)
     return now_ms + ms if ms > 0 else 0
+
+
+def clamp_range(count: int, start: int, end: int) -> tuple[int, int] | None:
+    """Redis's start/end index rules (LRANGE, ZRANGE, ZREMRANGEBYRANK...): negatives count
+    from the end; None when the range is empty, else (start, end) inside 0..count-1."""
+    if start < 0:
+        start += count
+    if end < 0:
+        end += count
+    start = max(start, 0)
+    if start > end or start >= count:
+        return None
+    return start, min(end, count - 1)
+
+
+def parse_mpop(argv: list[bytes], at: int, sides: tuple[bytes, bytes]
+               ) -> tuple[list[bytes], bool, int]:
+    """The arguments of LMPOP/ZMPOP and their blocking forms (lmpopGenericCommand,
+    zmpopGenericCommand): numkeys at `at`, the keys, one of `sides` (lower case), then
+    [COUNT n]. Returns (keys, whether the second side was named, count)."""
+    numkeys = parse_int(argv[at], "ERR numkeys should be greater than 0")
+    if numkeys < 1:
+        raise errors.err("numkeys should be greater than 0")
+    where_at = at + numkeys + 1
+    if where_at >= len(argv):
+        raise RedisError(errors.SYNTAX)
+    where = argv[where_at].lower()
+    if where not in sides:
+        raise RedisError(errors.SYNTAX)
+    count = -1
+    j = where_at + 1
+    while j < len(argv):
+        if count == -1 and argv[j].lower() == b"count" and j + 1 < len(argv):
+            count = parse_int(argv[j + 1], "ERR count should be greater than 0")
+            if count < 1:
+                raise errors.err("count should be greater than 0")
+            j += 2
+        else:
+            raise RedisError(errors.SYNTAX)
+    return argv[at + 1:where_at], where == sides[1], 1 if count == -1 else count
 
 
 class Cursor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -160,13 +161,16 @@ class Stats:
 
 @dataclass
 class Block:
-    """A blocking command's answer when it has to wait: the lane parks the client and
-    runs the command again when one of `keys` (in the client's database) is written, or
-    answers `timeout_reply` at `deadline_ms` (0: never)."""
+    """A blocking command's answer when it has to wait: the lane parks the client and,
+    each time one of `keys` (in the client's database) is written, calls `serve` with
+    the client's context and that key; the first non-None answer is the command's reply
+    (Redis serves a waiter from the key that became ready, only when it holds the type
+    the command pops). At `deadline_ms` (0: never) the answer is `timeout_reply`."""
 
     keys: list[bytes]
     deadline_ms: int
     timeout_reply: Any
+    serve: Callable[[Ctx, bytes], Any]
 
 
 @dataclass

@@ -25,6 +25,7 @@ from diskredis.commands.registry import (
 from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
+from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import now_ms
 
 _G = "generic"
@@ -437,6 +438,14 @@ def keys(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
     every = pattern == b"*"
     return [key for _, key, _ in ctx.ks.iter_keys(ctx.session.db)
             if every or glob_match(pattern, key)]
+
+
+def lookup_typed(ctx: Ctx, key: bytes, kind: int, db: int | None = None) -> Meta | None:
+    """The key's record if it holds `kind`; None if missing; WRONGTYPE otherwise."""
+    meta = ctx.ks.lookup(ctx.session.db if db is None else db, key)
+    if meta is not None and meta.type != kind:
+        raise RedisError(errors.WRONGTYPE)
+    return meta
 
 
 def scan_options(argv: list[bytes], start: int, with_type: bool

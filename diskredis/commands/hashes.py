@@ -15,7 +15,7 @@ from typing import Any
 from diskredis import errors
 from diskredis.commands.args import parse_int
 from diskredis.commands.context import Ctx
-from diskredis.commands.generic import ENCODINGS, parse_cursor, scan_options
+from diskredis.commands.generic import ENCODINGS, lookup_typed, parse_cursor, scan_options
 from diskredis.commands.longdouble import format_human, parse_long_double
 from diskredis.commands.registry import arg, block, command, keys_at, token
 from diskredis.config import glob_match
@@ -30,10 +30,7 @@ _LONG_MAX = 2**63 - 1
 
 
 def _get_hash(ctx: Ctx, key: bytes) -> Meta | None:
-    meta = ctx.ks.lookup(ctx.session.db, key)
-    if meta is not None and meta.type != L.HASH:
-        raise RedisError(errors.WRONGTYPE)
-    return meta
+    return lookup_typed(ctx, key, L.HASH)
 
 
 def _hash_for_write(ctx: Ctx, key: bytes) -> Meta:

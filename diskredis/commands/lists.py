@@ -15,12 +15,13 @@ one side, O(n) as in Redis.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from diskredis import errors
-from diskredis.commands.args import parse_int, parse_timeout_ms
+from diskredis.commands.args import clamp_range, parse_int, parse_mpop, parse_timeout_ms
 from diskredis.commands.context import Block, Ctx
-from diskredis.commands.generic import ENCODINGS
+from diskredis.commands.generic import ENCODINGS, lookup_typed
 from diskredis.commands.registry import KeySpec, arg, command, keys_at, oneof, token
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
@@ -106,10 +107,7 @@ class _List:
 
 
 def _lookup(ctx: Ctx, key: bytes) -> Meta | None:
-    meta = ctx.ks.lookup(ctx.session.db, key)
-    if meta is not None and meta.type != L.LIST:
-        raise RedisError(errors.WRONGTYPE)
-    return meta
+    return lookup_typed(ctx, key, L.LIST)
 
 
 def _open(ctx: Ctx, key: bytes) -> _List | None:
@@ -270,17 +268,6 @@ def lset(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-def _normalise(count: int, start: int, end: int) -> tuple[int, int] | None:
-    if start < 0:
-        start += count
-    if end < 0:
-        end += count
-    start = max(start, 0)
-    if start > end or start >= count:
-        return None
-    return start, min(end, count - 1)
-
-
 @command("lrange", 4, "readonly", group=_L, since="1.0.0",
          complexity="O(S+N) where S is the distance of start offset from HEAD for small lists, "
                     "from nearest end (HEAD or TAIL) for large lists; and N is the number of "
@@ -293,7 +280,7 @@ def lrange(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
     lst = _open(ctx, argv[1])
     if lst is None:
         return []
-    span = _normalise(lst.count, start, end)
+    span = clamp_range(lst.count, start, end)
     return [] if span is None else lst.range(*span)
 
 
@@ -308,7 +295,7 @@ def ltrim(ctx: Ctx, argv: list[bytes]) -> str:
     lst = _open(ctx, argv[1])
     if lst is None:
         return "OK"
-    span = _normalise(lst.count, start, end)
+    span = clamp_range(lst.count, start, end)
     left, right = (lst.count, 0) if span is None else (span[0], lst.count - span[1] - 1)
     for _ in range(left):
         lst.pop(True)
@@ -494,31 +481,12 @@ def rpoplpush(ctx: Ctx, argv: list[bytes]) -> bytes | None:
 def lmpop(ctx: Ctx, argv: list[bytes]) -> Any:
     """LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count] -> [key, elements] of the first
     non-empty list, or nil."""
-    numkeys = parse_int(argv[1], "ERR numkeys should be greater than 0")
-    if not 1 <= numkeys <= _LONG_MAX:
-        raise errors.err("numkeys should be greater than 0")
-    where_at = 1 + numkeys + 1
-    if where_at >= len(argv):
-        raise RedisError(errors.SYNTAX)
-    left = _side(argv[where_at])
-    count = -1
-    j = where_at + 1
-    while j < len(argv):
-        if count == -1 and argv[j].lower() == b"count" and j + 1 < len(argv):
-            count = parse_int(argv[j + 1], "ERR count should be greater than 0")
-            if not 1 <= count <= _LONG_MAX:
-                raise errors.err("count should be greater than 0")
-            j += 2
-        else:
-            raise RedisError(errors.SYNTAX)
-    count = 1 if count == -1 else count
-    for key in argv[2:2 + numkeys]:
+    keys, right, count = parse_mpop(argv, 1, (b"left", b"right"))
+    left = not right
+    for key in keys:
         lst = _open(ctx, key)
-        if lst is None:
-            continue
-        out = [lst.pop(left) for _ in range(min(count, lst.count))]
-        lst.save()
-        return [key, out]
+        if lst is not None:
+            return _pop_reply(lst, key, left, count)
     return NULL_ARRAY
 
 
@@ -533,16 +501,38 @@ def _deadline(raw: bytes) -> int:
     return parse_timeout_ms(raw, seconds=True, now_ms=now_ms())
 
 
+def _ready_list(ctx: Ctx, key: bytes) -> _List | None:
+    """The list a blocked client can be served from: None unless `key` is a list."""
+    meta = ctx.ks.lookup(ctx.session.db, key)
+    return None if meta is None or meta.type != L.LIST else _List(ctx, key, meta)
+
+
+def _pop_reply(lst: _List, key: bytes, left: bool, count: int) -> list[Any]:
+    """[key, element] (count 0) or [key, [elements]] (LMPOP's COUNT)."""
+    if count == 0:
+        value = lst.pop(left)
+        lst.save()
+        return [key, value]
+    out = [lst.pop(left) for _ in range(min(count, lst.count))]
+    lst.save()
+    return [key, out]
+
+
+def _serve_pop(left: bool, count: int) -> Callable[[Ctx, bytes], Any]:
+    def serve(ctx: Ctx, key: bytes) -> Any:
+        lst = _ready_list(ctx, key)
+        return None if lst is None else _pop_reply(lst, key, left, count)
+    return serve
+
+
 def _bpop(ctx: Ctx, argv: list[bytes], left: bool) -> Any:
     deadline = _deadline(argv[-1])
     keys = argv[1:-1]
     for key in keys:
         lst = _open(ctx, key)
         if lst is not None:
-            value = lst.pop(left)
-            lst.save()
-            return [key, value]
-    return Block(keys, deadline, NULL_ARRAY)
+            return _pop_reply(lst, key, left, 0)
+    return Block(keys, deadline, NULL_ARRAY, _serve_pop(left, 0))
 
 
 _BPOP_KEYS = (keys_at("RW access delete", last=-2),)
@@ -574,8 +564,14 @@ def _bmove(ctx: Ctx, src: bytes, dst: bytes, from_left: bool, to_left: bool,
            raw_timeout: bytes) -> Any:
     deadline = _deadline(raw_timeout)
     moved = _move(ctx, src, dst, from_left, to_left)
+    if moved is not None:
+        return moved
+
+    def serve(ctx: Ctx, key: bytes) -> Any:
+        return None if _ready_list(ctx, key) is None else _move(ctx, key, dst, from_left,
+                                                                to_left)
     # Redis 7.0 answers a timed-out BLMOVE/BRPOPLPUSH with a null array, like BLPOP.
-    return Block([src], deadline, NULL_ARRAY) if moved is None else moved
+    return Block([src], deadline, NULL_ARRAY, serve)
 
 
 _BMOVE_KEYS = (keys_at("RW access delete"), keys_at("RW insert", index=2))
@@ -618,9 +614,11 @@ def brpoplpush(ctx: Ctx, argv: list[bytes]) -> Any:
 def blmpop(ctx: Ctx, argv: list[bytes]) -> Any:
     """BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count] -> [key, elements] of
     the first non-empty list, or nil after the timeout."""
+    keys, right, count = parse_mpop(argv, 2, (b"left", b"right"))
+    left = not right
     deadline = _deadline(argv[1])
-    reply = lmpop(ctx, [b"lmpop", *argv[2:]])
-    if reply is not NULL_ARRAY:
-        return reply
-    numkeys = parse_int(argv[2])
-    return Block(argv[3:3 + numkeys], deadline, NULL_ARRAY)
+    for key in keys:
+        lst = _open(ctx, key)
+        if lst is not None:
+            return _pop_reply(lst, key, left, count)
+    return Block(keys, deadline, NULL_ARRAY, _serve_pop(left, count))

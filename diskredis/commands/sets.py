@@ -14,7 +14,7 @@ from typing import Any
 from diskredis import errors
 from diskredis.commands.args import parse_int
 from diskredis.commands.context import Ctx
-from diskredis.commands.generic import ENCODINGS, parse_cursor, scan_options
+from diskredis.commands.generic import ENCODINGS, lookup_typed, parse_cursor, scan_options
 from diskredis.commands.registry import KeySpec, arg, command, keys_at
 from diskredis.config import glob_match
 from diskredis.errors import RedisError
@@ -29,10 +29,7 @@ _INTEGER = re.compile(rb"-?[1-9][0-9]*|0")
 
 
 def _get_set(ctx: Ctx, key: bytes, db: int | None = None) -> Meta | None:
-    meta = ctx.ks.lookup(ctx.session.db if db is None else db, key)
-    if meta is not None and meta.type != L.SET:
-        raise RedisError(errors.WRONGTYPE)
-    return meta
+    return lookup_typed(ctx, key, L.SET, db)
 
 
 def _kid(meta: Meta) -> int:

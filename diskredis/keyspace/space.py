@@ -60,7 +60,8 @@ class Keyspace:
         self.access: OrderedDict[bytes, tuple[int, int]] = OrderedDict()
         self.opened_ms = now_ms()
         self.touch = True  # set per command: False for CLIENT NO-TOUCH callers
-        self.written: set[tuple[int, bytes]] = set()  # (db, key) stored or removed
+        self.written: dict[tuple[int, bytes], None] = {}  # (db, key) stored or removed,
+        # in order
         self.reading = False  # set per command: True for read-only ones (keyspace_hits)
         self.hits = 0
         self.misses = 0
@@ -236,7 +237,7 @@ class Keyspace:
         if had != bool(meta.expire):
             self._add(b"expires:", db, 1 if meta.expire else -1)
         meta.key = key if hashed else None
-        self.written.add((db, key))
+        self.written[(db, key)] = None
         if old is None:
             self.access[mkey] = (now_ms(), LFU_INIT)
         txn.put("meta", mkey, meta.encode())
@@ -251,7 +252,7 @@ class Keyspace:
         meta = self._raw(mkey, key, hashed)
         if meta is None:
             return False
-        self.written.add((db, key))
+        self.written[(db, key)] = None
         self._drop(db, mkey, meta, free)
         if meta.expire and meta.expire <= now_ms():
             self.expired_keys += 1
@@ -443,15 +444,18 @@ class Keyspace:
                 out.append((L.user_key(mkey, meta), meta))
         return nxt, out
 
-    def element_page(self, kid: int, cursor: int, count: int
+    def element_page(self, kid: int, cursor: int, count: int, end: bytes | None = None
                      ) -> tuple[int, list[tuple[bytes, bytes]]]:
-        """One HSCAN/SSCAN step over a collection's elements: (next cursor, [(field,
-        value)]), with the cursors and guarantee of `scan_page`."""
-        nxt, page = self._page("sub", L.sub_prefix(kid), cursor, count)
+        """One HSCAN/SSCAN/ZSCAN step over a collection's elements: (next cursor,
+        [(field, value)]), with the cursors and guarantee of `scan_page`; `end` stops
+        before the records whose key continues the id with it (a sorted set's index)."""
+        prefix = L.sub_prefix(kid)
+        stop = prefix + end if end is not None else None
+        nxt, page = self._page("sub", prefix, cursor, count, stop)
         return nxt, [L.decode_sub(skey, raw) for skey, raw in page]
 
-    def _page(self, table: str, prefix: bytes, cursor: int, count: int
-              ) -> tuple[int, list[tuple[bytes, bytes]]]:
+    def _page(self, table: str, prefix: bytes, cursor: int, count: int,
+              stop: bytes | None = None) -> tuple[int, list[tuple[bytes, bytes]]]:
         start = prefix
         if cursor:
             exact = self._cursors.get(cursor)
@@ -461,7 +465,7 @@ class Keyspace:
                 position = (cursor >> _SERIAL_BITS).to_bytes(_POS_BYTES, "big")
                 start = prefix + position.rstrip(b"\x00")
         out: list[tuple[bytes, bytes]] = []
-        for rkey, raw in self._t().scan(table, start, prefix_end(prefix)):
+        for rkey, raw in self._t().scan(table, start, stop or prefix_end(prefix)):
             if len(out) >= count:
                 return self._new_cursor(prefix, rkey), out
             out.append((rkey, raw))

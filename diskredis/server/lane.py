@@ -68,6 +68,7 @@ class Parked:
     keys: set[tuple[int, bytes]]
     deadline_ms: int
     timeout_reply: Any
+    serve: Callable[[Ctx, bytes], Any]
 
 
 @dataclass
@@ -295,23 +296,27 @@ class Lane:
         p.unit.ctx.session.blocked = False
 
     def _serve_waiters(self) -> None:
-        """After a command wrote keys clients wait on, run their commands again, first
-        blocked first served, until no more can be served (as handleClientsBlockedOnKeys
-        does after each command)."""
+        """After a command wrote keys clients wait on, serve them key by key, in the
+        order the keys were written, first blocked first served, until no more can be
+        served (as handleClientsBlockedOnKeys does after each command)."""
         ks = self.ks
         while ks.written and self._parked:
-            ready, ks.written = ks.written, set()
-            for p in list(self._parked):
-                if p not in self._parked or not (p.keys & ready):
-                    continue
-                unit = p.unit
-                reply = execute(unit.ctx, p.argv)
-                if isinstance(reply, Block):
-                    continue
-                self._unpark(p)
-                unit.next += 1
-                self._emit(unit, reply)
-                self._resume.append(unit)
+            ready, ks.written = ks.written, {}
+            for db_key in ready:
+                for p in list(self._parked):
+                    if p not in self._parked or db_key not in p.keys:
+                        continue
+                    try:
+                        reply = p.serve(p.unit.ctx, db_key[1])
+                    except RedisError as e:
+                        reply = e
+                    if reply is None:
+                        continue
+                    self._unpark(p)
+                    unit = p.unit
+                    unit.next += 1
+                    self._emit(unit, reply)
+                    self._resume.append(unit)
 
     def unblock(self, client_id: int, error: bool) -> bool:
         for p in self._parked:
@@ -352,7 +357,7 @@ class Lane:
                 return False
             unit.next += 1
             if self.ks.written:
-                self.ks.written = set()
+                self.ks.written = {}
             try:
                 reply = execute(ctx, argv)
             except StorageError:
@@ -364,7 +369,8 @@ class Lane:
                 unit.next -= 1  # run again when a key is written
                 db = session.db
                 self._parked.append(Parked(unit, argv, {(db, k) for k in reply.keys},
-                                           reply.deadline_ms, reply.timeout_reply))
+                                           reply.deadline_ms, reply.timeout_reply,
+                                           reply.serve))
                 session.blocked = True
                 return None
             self._emit(unit, reply)
