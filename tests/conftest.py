@@ -221,9 +221,24 @@ def engine(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def dr(engine: str) -> Iterator[ServerProc]:
-    """A diskredis server shared by the tests of a session (one per engine)."""
-    sp = start_diskredis(engine)
+def cache_mode(request: pytest.FixtureRequest) -> str:
+    """"cache" (the default hot cache) or "no-cache" (`maxmemory 1`: nothing fits)."""
+    return str(getattr(request, "param", "cache"))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Modules that set BOTH_CACHES run their server tests with the hot cache on and off."""
+    if "cache_mode" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_CACHES",
+                                                          False):
+        metafunc.parametrize("cache_mode", ["cache", "no-cache"], indirect=True,
+                             scope="session")
+
+
+@pytest.fixture(scope="session")
+def dr(engine: str, cache_mode: str) -> Iterator[ServerProc]:
+    """A diskredis server shared by the tests of a session (one per engine and cache
+    mode)."""
+    sp = start_diskredis(engine, *(("--maxmemory", "1") if cache_mode == "no-cache" else ()))
     yield sp
     sp.stop()
     shutil.rmtree(sp.dir, ignore_errors=True)

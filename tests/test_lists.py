@@ -12,6 +12,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_sta
 
 from tests.conftest import Diff, ServerProc
 
+BOTH_CACHES = True  # every server test here runs with the hot cache on and off
+
 SCENARIOS: dict[str, list[tuple[Any, ...]]] = {
     "push-pop": [
         ("LPUSH", "l", "a", "b"), ("RPUSH", "l", "c", "d"), ("LRANGE", "l", "0", "-1"),

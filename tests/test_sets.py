@@ -13,6 +13,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_sta
 
 from tests.conftest import Diff, ServerProc, _parse, run_steps, unordered
 
+BOTH_CACHES = True  # every server test here runs with the hot cache on and off
+
 SCENARIOS: dict[str, list[tuple[Any, ...]]] = {
     "basics": [
         ("SADD", "s", "a", "b", "a"), ("SADD", "s", "c"), ("SCARD", "s"), ("SCARD", "none"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from typing import Any
 
 from diskredis import errors
@@ -72,7 +73,8 @@ def strtod(data: bytes) -> tuple[float, int, bool]:
     else:
         value = float(text)
         mantissa = text.lower().split("e")[0]
-    erange = math.isinf(value) or (value == 0 and mantissa.strip("0.") != "")
+    erange = (math.isinf(value) or (value == 0 and mantissa.strip("0.") != "")
+              or 0 < abs(value) < sys.float_info.min)  # glibc flags subnormals too
     return (-value if negative else value), m.end(), erange
 
 

@@ -106,6 +106,23 @@ class _List:
         self.ctx.ks.store(db, self.key, self.meta)
 
 
+def list_range(ctx: Ctx, meta: Meta, start: int, stop: int, reverse: bool = False
+               ) -> list[bytes]:
+    """Elements start..stop (normalised, inclusive) of the list `meta`, in order or
+    reversed (SORT reads lists through this)."""
+    return _List(ctx, b"", meta).range(start, stop, reverse)
+
+
+def store_list(ctx: Ctx, key: bytes, values: list[bytes]) -> None:
+    """Replace `key` by a list of `values` (deleted when there are none)."""
+    ctx.ks.remove(ctx.session.db, key)
+    if values:
+        lst = _List(ctx, key, None)
+        for value in values:
+            lst.push(value, False)
+        lst.save()
+
+
 def _lookup(ctx: Ctx, key: bytes) -> Meta | None:
     return lookup_typed(ctx, key, L.LIST)
 

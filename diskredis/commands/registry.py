@@ -223,6 +223,9 @@ class Command:
     replaced_by: str | None = None
     subcommands: dict[str, Command] = field(default_factory=dict)
     parent: Command | None = None
+    #: Where the keys are when the key specs cannot say (SORT's STORE): Redis's
+    #: getkeys_proc, argv -> [(index, flags)].
+    getkeys: Callable[[list[bytes]], list[tuple[int, tuple[str, ...]]]] | None = None
     # Derived once in __post_init__:
     categories: tuple[str, ...] = ()
     legacy: tuple[int, int, int] = (0, 0, 0)
@@ -359,6 +362,8 @@ class Command:
 
     def key_positions(self, argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
         """(index, flags) of each key in `argv`, in key-spec order."""
+        if self.getkeys is not None:
+            return self.getkeys(argv)
         out: list[tuple[int, tuple[str, ...]]] = []
         for spec in self.key_specs:
             out.extend((i, spec.flags) for i in spec.keys(argv))
@@ -385,6 +390,7 @@ def command(
     history: tuple[tuple[str, str], ...] = (),
     deprecated_since: str | None = None,
     replaced_by: str | None = None,
+    getkeys: Callable[[list[bytes]], list[tuple[int, tuple[str, ...]]]] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated handler as command `name` (``"client|list"`` for a subcommand).
 
@@ -411,6 +417,7 @@ def command(
             history=history,
             deprecated_since=deprecated_since,
             replaced_by=replaced_by,
+            getkeys=getkeys,
         )
         _install(cmd)
         return handler

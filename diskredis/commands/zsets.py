@@ -56,6 +56,7 @@ _ALL = (1 << 64) - 1
 _INDEX = b"\x02"
 _MEMBERS_END = b"\x02"  # member records sort before the index records
 _NEGZERO, _CUT = 1, 2  # index value flags
+_BIG = b"\x01"  # meta extra: Redis would hold this set as a skiplist (see ZSet.put)
 _HASH = 32
 
 NOT_FLOAT_RANGE = "ERR min or max is not a float"
@@ -82,7 +83,7 @@ def _negzero(score: float) -> bool:
 class ZSet:
     """One sorted set read or changed by a command; `save` writes its meta back."""
 
-    __slots__ = ("_compact", "count", "ctx", "index", "key", "kid", "meta", "txn")
+    __slots__ = ("big", "count", "ctx", "index", "key", "kid", "meta", "txn")
 
     def __init__(self, ctx: Ctx, key: bytes, meta: Meta | None) -> None:
         self.ctx, self.key = ctx, key
@@ -90,11 +91,12 @@ class ZSet:
         if meta is None:
             self.meta = Meta(L.ZSET, L.NO_EXPIRY, b"")
             self.kid, self.count = ctx.ks.new_kid(), 0
+            self.big = False
         else:
             self.meta = meta
             self.kid, self.count = L.coll_head(meta.payload)
+            self.big = L.coll_extra(meta.payload) == _BIG
         self.index = L.sub_prefix(self.kid) + _INDEX
-        self._compact: bool | None = None
 
     # -- records ---------------------------------------------------------------------
     def score(self, member: bytes) -> float | None:
@@ -116,7 +118,11 @@ class ZSet:
             self.txn.delete("sub", self._ikey(old, member)[0])
         else:
             self.count += 1
-        if _negzero(score) and self.compact(member):
+            cfg = self.ctx.config
+            if (self.count > cfg["zset-max-listpack-entries"]
+                    or len(member) > cfg["zset-max-listpack-value"]):
+                self.big = True  # Redis converts to a skiplist, and never back
+        if _negzero(score) and not self.big:
             score = 0.0  # a listpack keeps -0 as the integer 0, so Redis answers "0"
         E.put(self.ctx.ks, self.kid, member, _F64.pack(score))
         self.txn.put("sub", *self._ikey(score, member))
@@ -131,23 +137,12 @@ class ZSet:
         self.count -= 1
         return True
 
-    def compact(self, adding: bytes = b"") -> bool:
-        """Whether Redis would hold this set as a listpack: few and short members
-        (`adding`: a member being added, not yet stored)."""
-        cfg = self.ctx.config
-        limit = cfg["zset-max-listpack-value"]
-        if self.count > cfg["zset-max-listpack-entries"] or len(adding) > limit:
-            return False
-        if self._compact is None:
-            self._compact = all(len(m) <= limit for m, _ in self.entries())
-        return self._compact
-
     def save(self) -> None:
         db = self.ctx.session.db
         if self.count <= 0:
             self.ctx.ks.remove(db, self.key)
             return
-        self.meta.payload = L.coll_payload(self.kid, self.count)
+        self.meta.payload = L.coll_payload(self.kid, self.count, _BIG if self.big else b"")
         self.ctx.ks.store(db, self.key, self.meta)
 
     # -- walking the index -----------------------------------------------------------
@@ -326,8 +321,8 @@ def _replace(ctx: Ctx, key: bytes, pairs: list[tuple[bytes, float]]) -> int:
         return 0
     zs = ZSet(ctx, key, None)
     limit = ctx.config["zset-max-listpack-value"]
-    zs._compact = len(pairs) <= ctx.config["zset-max-listpack-entries"] and all(
-        len(m) <= limit for m, _ in pairs)  # known up front: how Redis stores -0
+    zs.big = len(pairs) > ctx.config["zset-max-listpack-entries"] or any(
+        len(m) > limit for m, _ in pairs)  # a new result is a listpack if it fits
     for member, score in pairs:
         zs.put(member, score, None)
     zs.save()
@@ -1210,7 +1205,7 @@ def zscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     if zs is None:
         return [b"0", []]
     count, pattern, _ = scan_options(argv, 3, with_type=False)
-    if zs.compact():
+    if not zs.big:
         nxt = 0
         page = [(m, _listpack_score(s)) for m, s in zs.entries()]
     else:
@@ -1220,5 +1215,5 @@ def zscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     return [b"%d" % nxt, out]
 
 
-ENCODINGS[L.ZSET] = lambda ctx, meta: "listpack" if ZSet(ctx, b"", meta).compact() \
-    else "skiplist"
+ENCODINGS[L.ZSET] = lambda ctx, meta: "skiplist" if L.coll_extra(meta.payload) == _BIG \
+    else "listpack"

@@ -67,6 +67,12 @@ class Keyspace:
         self.misses = 0
         self.lfu_log_factor = 10
         self.lfu = False  # set by the lane: an LFU maxmemory-policy is selected
+        # Where scans of the queue-like tables start. Their fronts are deleted records,
+        # which an LSM engine (LevelDB) keeps as tombstones until compaction: scanning
+        # from the very start each time would slow down as they pile up.
+        self._gc_from = 0  # every queued gc job has a sequence >= this
+        self._gc_next: int | None = None  # the next job's sequence (None: not read yet)
+        self._expire_from = b""  # every expire entry sorts at or after this
         self._open()
 
     # -- set-up ------------------------------------------------------------------------
@@ -132,6 +138,7 @@ class Keyspace:
         self._deltas = {}
         self._staged = {}
         self.slots = [self._slot_of_committed(db) for db in range(self.databases)]
+        self._gc_from, self._gc_next, self._expire_from = 0, None, b""  # re-read them
 
     def _slot_of_committed(self, db: int) -> int:
         txn = self.engine.read()
@@ -243,7 +250,10 @@ class Keyspace:
         txn.put("meta", mkey, meta.encode())
         self._staged[mkey] = Meta(meta.type, meta.expire, meta.payload, meta.key)
         if meta.expire and (old is None or old.expire != meta.expire):
-            txn.put("expire", L.expire_key(meta.expire, mkey), b"")
+            ekey = L.expire_key(meta.expire, mkey)
+            txn.put("expire", ekey, b"")
+            if ekey < self._expire_from:
+                self._expire_from = ekey
 
     def remove(self, db: int, key: bytes, free: bool = True) -> bool:
         """Delete `key`; True if it existed (and had not expired). With `free` False a
@@ -305,9 +315,12 @@ class Keyspace:
         wanted = None if db is None else L.slot_prefix(self.slots[db])
         slot_db = {slot: i for i, slot in enumerate(self.slots)}
         done = 0
-        for ekey, _ in list(txn.scan("expire", b"", stop)):
+        floor = None  # how far every entry is gone (a full pass only)
+        for ekey, _ in list(txn.scan("expire", self._expire_from, stop)):
             if budget is not None and done >= budget:
                 break
+            if wanted is None:
+                floor = ekey
             _, mkey = L.split_expire_key(ekey)
             if wanted is not None and not mkey.startswith(wanted):
                 continue
@@ -320,6 +333,8 @@ class Keyspace:
                 self._drop(owner, mkey, L.decode_meta(raw))
                 self.expired_keys += 1
                 done += 1
+        if floor is not None:
+            self._expire_from = max(self._expire_from, floor)
         return done
 
     # -- whole databases ---------------------------------------------------------------
@@ -366,23 +381,36 @@ class Keyspace:
             txn.delete("sub", skey)
         return min(len(doomed), budget), len(doomed) <= budget
 
+    def _next_gc_seq(self) -> int:
+        """The sequence the next gc job gets (read once, then counted in memory)."""
+        if self._gc_next is None:
+            last = next(iter(self._t().scan("gc", reverse=True)), None)
+            self._gc_next = max(L.read_u64(last[0]) + 1 if last else 1, self._gc_from)
+        return self._gc_next
+
     def _enqueue_gc(self, job: bytes) -> None:
-        txn = self._t()
-        last = next(iter(txn.scan("gc", reverse=True)), None)
-        seq = L.read_u64(last[0]) + 1 if last else 1
-        txn.put("gc", L.u64(seq), job)
+        seq = self._next_gc_seq()
+        self._t().put("gc", L.u64(seq), job)
+        self._gc_next = seq + 1
 
     def gc_step(self, budget: int) -> int:
         """Delete up to `budget` records of flushed slots and deleted collections."""
         txn = self._t()
         done = 0
-        for gkey, job in list(txn.scan("gc")):
+        if self._gc_from >= self._next_gc_seq():
+            return 0  # the queue is empty
+        jobs = list(txn.scan("gc", L.u64(self._gc_from)))
+        if not jobs:
+            self._gc_from = self._next_gc_seq()
+        for gkey, job in jobs:  # (jobs queued meanwhile come after them)
+            self._gc_from = L.read_u64(gkey)  # every earlier job is done
             if job.startswith(b"kid "):
                 n, finished = self._delete_elements(L.read_u64(job[4:]), budget - done)
                 done += n
                 if not finished:
                     return done
                 txn.delete("gc", gkey)
+                self._gc_from += 1
                 continue
             prefix = L.slot_prefix(L.read_u32(job[4:]))
             for mkey, raw in list(txn.scan("meta", prefix, prefix_end(prefix))):
@@ -394,11 +422,12 @@ class Keyspace:
                 txn.delete("meta", mkey)
                 done += 1
             txn.delete("gc", gkey)
+            self._gc_from += 1
         return done
 
     def gc_pending(self) -> int:
         """Reclamation jobs waiting (deleted big collections, flushed databases)."""
-        return sum(1 for _ in self._t().scan("gc"))
+        return sum(1 for _ in self._t().scan("gc", L.u64(self._gc_from)))
 
     def clone_elements(self, kid: int) -> int:
         """Copy every element of `kid` under a new id (COPY); returns the new id."""

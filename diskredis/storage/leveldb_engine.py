@@ -7,6 +7,11 @@ Room: the `Engine` contract over plyvel. Imports: `plyvel`, `storage.base`.
   see them (LevelDB batches are write-only); commit writes the overlay as one atomic
   `WriteBatch`, synced when fsync is on. Abort drops the overlay.
 - A read transaction reads a LevelDB snapshot.
+- Every table ends with a fence: a live key (the table's prefix, then nine 0xff) that no
+  scan returns. A LevelDB seek skips deletion markers until it finds a live key, past the
+  range asked for; without fences, a seek into an empty range would walk the markers of
+  the tables after it until compaction drops them (FLUSHALL and deleted collections leave
+  many).
 - fsync off: batches are written unsynced (a killed process loses nothing: LevelDB
   appends them to its log before returning); `sync()` writes a synced marker, which
   makes the whole log durable.
@@ -25,6 +30,7 @@ from diskredis.storage.base import TABLES, Engine, StorageError, Txn, disk_hint
 
 _PREFIX = {t: bytes([i + 1]) for i, t in enumerate(TABLES)}
 _SYNC_MARK = b"\xff"  # a key of its own, outside every table, for sync()
+_FENCE = b"\xff" * 9  # after every key the layout writes (see the module docstring)
 
 
 class LeveldbEngine(Engine):
@@ -42,6 +48,11 @@ class LeveldbEngine(Engine):
         except plyvel.Error as e:
             raise StorageError("cannot open the LevelDB database in %s: %s%s"
                                % (self.path, e, disk_hint(self.path))) from None
+        missing = [p + _FENCE for p in _PREFIX.values() if self.db.get(p + _FENCE) is None]
+        if missing:
+            with self.db.write_batch(transaction=True, sync=True) as batch:
+                for key in missing:
+                    batch.put(key, b"")
 
     def set_fsync(self, fsync: bool) -> None:
         if fsync and not self.fsync:
@@ -106,7 +117,7 @@ class _LeveldbTxn(Txn):
              reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
         prefix = _PREFIX[table]
         lo = prefix + start
-        hi = prefix + stop if stop is not None else bytes([prefix[0] + 1])
+        hi = prefix + (stop if stop is not None and stop < _FENCE else _FENCE)
         cut = len(prefix)
         base = _reverse(self.source, lo, hi) if reverse else self.source.iterator(
             start=lo, stop=hi)
