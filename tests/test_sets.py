@@ -165,6 +165,17 @@ def test_set_state_machine(diff: Diff) -> None:
         def intercard(self, ks: list[str], limit: str) -> None:
             diff("SINTERCARD", str(len(ks)), *ks, "LIMIT", limit)
 
+        @rule(k=KEYS, n=st.sampled_from(["-7", "2", "5"]))
+        def random_picks(self, k: str, n: str) -> None:
+            """Picks (by position) are members, distinct for a positive count."""
+            ours = _parse(diff.both("SRANDMEMBER", k, n)[0])
+            members = set(_parse(diff.both("SMEMBERS", k)[1]))
+            assert set(ours) <= members
+            if int(n) > 0:
+                assert len(set(ours)) == len(ours) == min(int(n), len(members))
+            one = _parse(diff.both("SRANDMEMBER", k)[0])
+            assert (one is None) == (not members) and (one is None or one in members)
+
         @rule(k=KEYS)
         def pop_all(self, k: str) -> None:
             ours, theirs = (_parse(r) for r in diff.both("SPOP", k, "100"))

@@ -53,9 +53,15 @@ def _write(ctx: Ctx, key: bytes, meta: Meta | None, add: list[bytes], remove: li
             return 0, 0
         meta = Meta(L.SET, L.NO_EXPIRY, L.coll_payload(ctx.ks.new_kid(), 0))
     kid, count = L.coll_head(meta.payload)
-    added = sum(1 for m in add if E.put(ctx.ks, kid, m, b""))
-    removed = sum(1 for m in remove if E.delete(ctx.ks, kid, m))
-    count += added - removed
+    added = removed = 0
+    for m in add:
+        if E.add_placed(ctx.ks, kid, m, count):
+            added += 1
+            count += 1
+    for m in remove:
+        if E.remove_placed(ctx.ks, kid, m, count):
+            removed += 1
+            count -= 1
     if count <= 0:
         ctx.ks.remove(ctx.session.db, key)
     elif added or removed:
@@ -163,14 +169,20 @@ def srandmember(ctx: Ctx, argv: list[bytes]) -> Any:
         meta = _get_set(ctx, argv[1])
         if meta is None or n == 0:
             return []
-        members = _members(ctx, meta)
+        kid, card = L.coll_head(meta.payload)
         if n < 0:
-            return [random.choice(members) for _ in range(-n)]
-        return random.sample(members, min(n, len(members)))
+            return [E.placed_at(ctx.ks, kid, random.randrange(card)) for _ in range(-n)]
+        return [E.placed_at(ctx.ks, kid, p) for p in random.sample(range(card), min(n, card))]
     meta = _get_set(ctx, argv[1])
     if meta is None:
         return None
-    return E.random_element(ctx.ks, _kid(meta), _card(meta))[0]
+    return _random_member(ctx, meta)
+
+
+def _random_member(ctx: Ctx, meta: Meta) -> bytes:
+    """A uniformly random member: one read of a random position."""
+    kid, card = L.coll_head(meta.payload)
+    return E.placed_at(ctx.ks, kid, random.randrange(card))
 
 
 @command("spop", -2, "write fast", group=_S, since="1.0.0",
@@ -190,14 +202,14 @@ def spop(ctx: Ctx, argv: list[bytes]) -> Any:
         meta = _get_set(ctx, argv[1])
         if meta is None or n == 0:
             return RSet([])
-        members = _members(ctx, meta)
-        picked = random.sample(members, min(n, len(members)))
+        kid, card = L.coll_head(meta.payload)
+        picked = [E.placed_at(ctx.ks, kid, p) for p in random.sample(range(card), min(n, card))]
         _write(ctx, argv[1], meta, [], picked)
         return RSet(picked)
     meta = _get_set(ctx, argv[1])
     if meta is None:
         return None
-    member = E.random_element(ctx.ks, _kid(meta), _card(meta))[0]
+    member = _random_member(ctx, meta)
     _write(ctx, argv[1], meta, [], [member])
     return member
 

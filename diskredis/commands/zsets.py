@@ -53,8 +53,7 @@ _F64 = struct.Struct(">d")
 _U64 = struct.Struct(">Q")
 _SIGN = 1 << 63
 _ALL = (1 << 64) - 1
-_INDEX = b"\x02"
-_MEMBERS_END = b"\x02"  # member records sort before the index records
+_INDEX = L.ZINDEX
 _NEGZERO, _CUT = 1, 2  # index value flags
 _BIG = b"\x01"  # meta extra: Redis would hold this set as a skiplist (see ZSet.put)
 _HASH = 32
@@ -1209,7 +1208,7 @@ def zscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
         nxt = 0
         page = [(m, _listpack_score(s)) for m, s in zs.entries()]
     else:
-        nxt, raw = ctx.ks.element_page(zs.kid, cursor, count, end=_MEMBERS_END)
+        nxt, raw = ctx.ks.element_page(zs.kid, cursor, count)
         page = [(m, _dict_score(_F64.unpack(v)[0])) for m, v in raw]
     out = [x for m, s in page if pattern is None or glob_match(pattern, m) for x in (m, s)]
     return [b"%d" % nxt, out]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.space import Keyspace
-from diskredis.storage import StorageError, prefix_end
+from diskredis.storage import StorageError
 
 
 def get(ks: Keyspace, kid: int, field: bytes) -> bytes | None:
@@ -45,10 +45,11 @@ def delete(ks: Keyspace, kid: int, field: bytes) -> bool:
 
 def scan(ks: Keyspace, kid: int, after: bytes | None = None
          ) -> Iterator[tuple[bytes, bytes, bytes]]:
-    """(record key, field, value) in record order, starting after record key `after`."""
+    """(record key, field, value) of the element records in record order, starting after
+    record key `after` (index and position records are not elements)."""
     prefix = L.sub_prefix(kid)
     start = after + b"\x00" if after is not None else prefix
-    for skey, raw in ks.tx().scan("sub", start, prefix_end(prefix)):
+    for skey, raw in ks.tx().scan("sub", start, prefix + L.ELEMENTS_END):
         field, value = L.decode_sub(skey, raw)
         yield skey, field, value
 
@@ -64,8 +65,51 @@ def random_element(ks: Keyspace, kid: int, count: int) -> tuple[bytes, bytes]:
     reverse = index >= count // 2
     steps = count - 1 - index if reverse else index
     prefix = L.sub_prefix(kid)
-    for i, (skey, raw) in enumerate(ks.tx().scan("sub", prefix, prefix_end(prefix),
+    for i, (skey, raw) in enumerate(ks.tx().scan("sub", prefix, prefix + L.ELEMENTS_END,
                                                    reverse=reverse)):
         if i == steps:
             return L.decode_sub(skey, raw)
     raise IndexError(index)
+
+
+# -- members with positions (sets) ------------------------------------------------------
+# A set's member record holds its position (u64, 0..count-1) and a position record maps
+# it back, so a uniformly random member is one read. Removing a member moves the last
+# one into its position, as a dense array does.
+def _position_key(kid: int, pos: int) -> bytes:
+    return L.sub_prefix(kid) + L.POSITION + L.u64(pos)
+
+
+def add_placed(ks: Keyspace, kid: int, member: bytes, count: int) -> bool:
+    """Add `member` at position `count` (the set's size); False if already there."""
+    if get(ks, kid, member) is not None:
+        return False
+    put(ks, kid, member, L.u64(count))
+    ks.tx().put("sub", _position_key(kid, count), member)
+    return True
+
+
+def remove_placed(ks: Keyspace, kid: int, member: bytes, count: int) -> bool:
+    """Remove `member` from a set of `count` members; False if it is not there."""
+    raw = get(ks, kid, member)
+    if raw is None:
+        return False
+    txn = ks.tx()
+    pos, last = L.read_u64(raw), count - 1
+    if pos != last:
+        moved = txn.get("sub", _position_key(kid, last))
+        if moved is None:
+            raise StorageError("set %d has no member at position %d" % (kid, last))
+        txn.put("sub", _position_key(kid, pos), moved)
+        put(ks, kid, moved, L.u64(pos))
+    txn.delete("sub", _position_key(kid, last))
+    delete(ks, kid, member)
+    return True
+
+
+def placed_at(ks: Keyspace, kid: int, pos: int) -> bytes:
+    """The member at position `pos` of a set."""
+    member = ks.tx().get("sub", _position_key(kid, pos))
+    if member is None:
+        raise StorageError("set %d has no member at position %d" % (kid, pos))
+    return member

@@ -17,7 +17,8 @@ Room: byte formats only, no I/O. Imports: the standard library.
 - Collections (hash, ...): meta payload = key id (u64) | element count (u64) | extras;
   each element is a `sub` record: key id | 0x00 | field -> value, or, for a field too
   long for the engine, key id | 0x01 | SHA-256(field) -> field length (u32) | field |
-  value.
+  value. Sorted sets add index records (id | 0x02 | ...), sets position records
+  (id | 0x03 | position u64 -> member; a member's value is its position).
 Type codes are never reused.
 """
 
@@ -27,7 +28,7 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: sets gained position records (O(1) SPOP/SRANDMEMBER)
 
 STRING = 1
 LIST = 2
@@ -139,6 +140,13 @@ def coll_payload(kid: int, count: int, extra: bytes = b"") -> bytes:
 
 def coll_extra(payload: bytes) -> bytes:
     return payload[_COLL.size:]
+
+
+# The byte after the id in a `sub` key says what the record is:
+PLAIN, HASHED = b"\x00", b"\x01"  # an element (field or member), in full or hashed
+ZINDEX = b"\x02"  # a sorted set's score index: ordered score | member
+POSITION = b"\x03"  # a set's member by position: u64 -> member (uniform random picks)
+ELEMENTS_END = ZINDEX  # element records sort before every other kind
 
 
 def sub_prefix(kid: int) -> bytes:

@@ -73,6 +73,7 @@ class Keyspace:
         self._gc_from = 0  # every queued gc job has a sequence >= this
         self._gc_next: int | None = None  # the next job's sequence (None: not read yet)
         self._expire_from = b""  # every expire entry sorts at or after this
+        self._gc_resume: dict[int, bytes] = {}  # collection id -> where its reclaim goes on
         self._open()
 
     # -- set-up ------------------------------------------------------------------------
@@ -139,6 +140,7 @@ class Keyspace:
         self._staged = {}
         self.slots = [self._slot_of_committed(db) for db in range(self.databases)]
         self._gc_from, self._gc_next, self._expire_from = 0, None, b""  # re-read them
+        self._gc_resume = {}
 
     def _slot_of_committed(self, db: int) -> int:
         txn = self.engine.read()
@@ -372,13 +374,17 @@ class Keyspace:
             self._enqueue_gc(b"kid " + L.u64(kid))
 
     def _delete_elements(self, kid: int, budget: int) -> tuple[int, bool]:
-        """Delete up to `budget` elements of `kid`: (how many, whether all are gone)."""
+        """Delete up to `budget` elements of `kid`: (how many, whether all are gone). A
+        big collection takes several steps; each starts where the last one stopped."""
         txn = self._t()
         prefix = L.sub_prefix(kid)
+        start = self._gc_resume.pop(kid, prefix)
         doomed = list(itertools.islice(
-            (k for k, _ in txn.scan("sub", prefix, prefix_end(prefix))), budget + 1))
+            (k for k, _ in txn.scan("sub", start, prefix_end(prefix))), budget + 1))
         for skey in doomed[:budget]:  # collected first: a scan must not see its own deletes
             txn.delete("sub", skey)
+        if len(doomed) > budget:
+            self._gc_resume[kid] = doomed[budget]
         return min(len(doomed), budget), len(doomed) <= budget
 
     def _next_gc_seq(self) -> int:
@@ -473,14 +479,13 @@ class Keyspace:
                 out.append((L.user_key(mkey, meta), meta))
         return nxt, out
 
-    def element_page(self, kid: int, cursor: int, count: int, end: bytes | None = None
+    def element_page(self, kid: int, cursor: int, count: int
                      ) -> tuple[int, list[tuple[bytes, bytes]]]:
         """One HSCAN/SSCAN/ZSCAN step over a collection's elements: (next cursor,
-        [(field, value)]), with the cursors and guarantee of `scan_page`; `end` stops
-        before the records whose key continues the id with it (a sorted set's index)."""
+        [(field, value)]), with the cursors and guarantee of `scan_page` (index and
+        position records are not elements)."""
         prefix = L.sub_prefix(kid)
-        stop = prefix + end if end is not None else None
-        nxt, page = self._page("sub", prefix, cursor, count, stop)
+        nxt, page = self._page("sub", prefix, cursor, count, prefix + L.ELEMENTS_END)
         return nxt, [L.decode_sub(skey, raw) for skey, raw in page]
 
     def _page(self, table: str, prefix: bytes, cursor: int, count: int,

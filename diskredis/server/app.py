@@ -327,7 +327,8 @@ class Server:
                         ("cache_keys", len(self.keyspace.cache)),
                         ("cache_hits", self.keyspace.cache.hits),
                         ("cache_misses", self.keyspace.cache.misses),
-                        ("gc_pending_jobs", self.keyspace.gc_pending())],
+                        ("gc_pending_jobs", self.keyspace.gc_pending()),
+                        ("records_read", self.engine.records_read)],
         }
 
     def _keyspace_info(self) -> list[tuple[str, str]]:

@@ -109,6 +109,10 @@ class Engine(ABC):
     name: str = ""
     path: str = ""
     fsync: bool = True
+    #: Records read so far (each get that finds one, each record a scan yields): INFO
+    #: storage shows it, and tests use it to check that a command reads only what it
+    #: needs.
+    records_read: int = 0
 
     @abstractmethod
     def set_fsync(self, fsync: bool) -> None:

@@ -95,6 +95,8 @@ class _LeveldbTxn(Txn):
         if full in self.overlay:
             return self.overlay[full]
         value: bytes | None = self.source.get(full)
+        if value is not None:
+            self.engine.records_read += 1
         return value
 
     def _write(self, full: bytes, value: bytes | None) -> None:
@@ -119,10 +121,12 @@ class _LeveldbTxn(Txn):
         lo = prefix + start
         hi = prefix + (stop if stop is not None and stop < _FENCE else _FENCE)
         cut = len(prefix)
+        engine = self.engine
         base = _reverse(self.source, lo, hi) if reverse else self.source.iterator(
             start=lo, stop=hi)
         if not self.overlay:
             for key, value in base:
+                engine.records_read += 1
                 yield key[cut:], value
             return
         if self._sorted is None:
@@ -131,7 +135,9 @@ class _LeveldbTxn(Txn):
         mine = keys[bisect.bisect_left(keys, lo):bisect.bisect_left(keys, hi)]
         if reverse:
             mine.reverse()
-        yield from ((k[cut:], v) for k, v in _merge(base, mine, self.overlay, reverse))
+        for k, v in _merge(base, mine, self.overlay, reverse):
+            engine.records_read += 1
+            yield k[cut:], v
 
     def commit(self) -> None:
         if not self.overlay:

@@ -117,6 +117,8 @@ class _LmdbTxn(Txn):
 
     def get(self, table: str, key: bytes) -> bytes | None:
         value: bytes | None = self.txn.get(key, db=self.engine.dbs[table])
+        if value is not None:
+            self.engine.records_read += 1
         return value
 
     def put(self, table: str, key: bytes, value: bytes) -> None:
@@ -137,12 +139,14 @@ class _LmdbTxn(Txn):
     def scan(self, table: str, start: bytes = b"", stop: bytes | None = None,
              reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
         cur = self.txn.cursor(db=self.engine.dbs[table])
+        engine = self.engine
         if not reverse:
             ok = cur.set_range(start) if start else cur.first()
             while ok:
                 key = cur.key()
                 if stop is not None and key >= stop:
                     return
+                engine.records_read += 1
                 yield key, cur.value()
                 ok = cur.next()
             return
@@ -153,6 +157,7 @@ class _LmdbTxn(Txn):
             key = cur.key()
             if key < start:
                 return
+            engine.records_read += 1
             yield key, cur.value()
             ok = cur.prev()
 

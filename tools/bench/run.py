@@ -1,13 +1,19 @@
 """Run redis-benchmark against redis-server and diskredis side by side; print ratios.
 
-Usage: ./dev bench [--tests set,get,incr,mset,ping] [-n 100000] [-c 50] [--pipelines 1,16]
-                   [--engines lmdb,leveldb] [--fsync always,everysec] [-d 100]
+Usage: ./dev bench [--suite strings|collections] [--tests LIST] [--commands "CMD;CMD"]
+                   [-n 100000] [-c 50] [--pipelines 1,16] [--engines lmdb,leveldb]
+                   [--fsync always,everysec] [-d 100]
 
 For every appendfsync mode and pipeline depth, redis-server (AOF on with the same
 appendfsync, so "always" is the same promise on both sides) and then each diskredis
 engine run on ephemeral ports in temporary folders, one after the other, with the same
 redis-benchmark command (random keys, `-d` byte values). The table gives requests per
-second and the ratio diskredis / redis per test.
+second and the ratio diskredis / redis per test. `--commands` adds command lines run
+after the `-t` tests on the same server (so they see what those wrote), e.g. a
+ZRANGEBYSCORE over the sorted set the zadd test filled.
+
+Suites: strings = set,get,incr,mset,ping; collections = lpush,rpop,sadd,spop,hset,zadd,
+lrange_100 and "ZRANGEBYSCORE myzset 0 +inf LIMIT 0 10".
 """
 
 from __future__ import annotations
@@ -70,20 +76,37 @@ def server(kind: str, fsync: str, engine: str, args: argparse.Namespace) -> Iter
         shutil.rmtree(folder, ignore_errors=True)
 
 
+SUITES = {
+    "strings": ("set,get,incr,mset,ping", ""),
+    "collections": ("lpush,rpop,sadd,spop,hset,zadd,lrange_100",
+                    "ZRANGEBYSCORE myzset 0 +inf LIMIT 0 10"),
+}
+
+
 def run_benchmark(port: int, args: argparse.Namespace, pipeline: int) -> dict[str, float]:
-    cmd = ["redis-benchmark", "-p", str(port), "-t", args.tests, "-n", str(args.n),
-           "-c", str(args.c), "-P", str(pipeline), "-r", "1000000", "-d", str(args.d), "--csv"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    rows = list(csv.reader(io.StringIO(out)))
-    return {row[0]: float(row[1]) for row in rows[1:] if len(row) > 1}
+    base = ["redis-benchmark", "-p", str(port), "-n", str(args.n), "-c", str(args.c),
+            "-P", str(pipeline), "-r", "1000000", "-d", str(args.d), "--csv"]
+    runs = [["-t", args.tests]] if args.tests else []
+    runs += [line.split() for line in args.commands.split(";") if line.strip()]
+    result: dict[str, float] = {}
+    for extra in runs:
+        out = subprocess.run(base + extra, check=True, capture_output=True, text=True).stdout
+        rows = list(csv.reader(io.StringIO(out)))
+        result.update({row[0]: float(row[1]) for row in rows[1:] if len(row) > 1})
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="./dev bench", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tests", default="set,get,incr,mset,ping",
-                        help="redis-benchmark -t list (default: %(default)s)")
+    parser.add_argument("--suite", choices=sorted(SUITES), default="strings",
+                        help="which tests and commands (default: %(default)s)")
+    parser.add_argument("--tests", default=None,
+                        help="redis-benchmark -t list (default: the suite's)")
+    parser.add_argument("--commands", default=None,
+                        help="command lines to benchmark, separated by ';' (default: the "
+                             "suite's)")
     parser.add_argument("-n", type=int, default=100000, help="requests per test")
     parser.add_argument("-c", type=int, default=50, help="parallel connections")
     parser.add_argument("-d", type=int, default=100, help="value size in bytes")
@@ -91,11 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default="lmdb,leveldb")
     parser.add_argument("--fsync", default="always,everysec", help="appendfsync modes")
     args = parser.parse_args(argv)
+    suite_tests, suite_commands = SUITES[args.suite]
+    args.tests = suite_tests if args.tests is None else args.tests
+    args.commands = suite_commands if args.commands is None else args.commands
     if shutil.which("redis-benchmark") is None:
         raise SystemExit("bench: redis-benchmark not found; install Debian's redis-tools")
-    print("# redis-benchmark -t %s -n %d -c %d -d %d -r 1000000, one server at a time"
-          % (args.tests, args.n, args.c, args.d))
-    print("%-9s %3s %-8s %-12s %12s %12s %7s" % ("fsync", "-P", "engine", "test", "redis rps",
+    print("# redis-benchmark -t %s %s-n %d -c %d -d %d -r 1000000, one server at a time"
+          % (args.tests, "and '%s' " % args.commands if args.commands else "", args.n,
+             args.c, args.d))
+    print("%-9s %3s %-8s %-40s %12s %12s %7s" % ("fsync", "-P", "engine", "test", "redis rps",
                                                 "diskredis", "ratio"))
     for fsync in args.fsync.split(","):
         for pipeline in (int(p) for p in args.pipelines.split(",")):
@@ -106,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                     mine = run_benchmark(port, args, pipeline)
                 for test, rps in ref.items():
                     got = mine.get(test, 0.0)
-                    print("%-9s %3d %-8s %-12s %12.0f %12.0f %7.2f"
+                    print("%-9s %3d %-8s %-40s %12.0f %12.0f %7.2f"
                           % (fsync, pipeline, engine, test, rps, got, got / rps if rps else 0),
                           flush=True)
     return 0

@@ -1,0 +1,151 @@
+"""Deleting big collections: how long DEL takes, how long other clients wait meanwhile,
+and how long reclamation runs, for redis-server and diskredis side by side.
+
+Usage: python tools/bench/big_delete.py [-n 1000000] [--types hash,list,set,zset]
+                                        [--engines lmdb,leveldb]
+
+For each server (redis-server with its defaults, then each diskredis engine), and each
+type, a collection of `-n` elements is built with pipelined multi-element commands;
+then one client sends DEL while another sends PINGs back to back. Reported: the DEL's
+own time, the worst PING round trip from the DEL until the space is reclaimed (for
+diskredis, until INFO storage gc_pending_jobs is 0; redis-server frees inside DEL), and
+that reclamation time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from run import server
+
+CHUNK = 2_000
+
+
+class Conn:
+    """A bare RESP client: enough for these commands, with no library in the timing."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.file = self.sock.makefile("rb")
+
+    def send(self, *args: bytes) -> None:
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        self.sock.sendall(b"".join(out))
+
+    def reply(self) -> bytes:
+        line = self.file.readline()
+        if line[:1] == b"$" and line[1:3] != b"-1":
+            return self.file.read(int(line[1:]) + 2)[:-2]
+        if line[:1] == b"*":
+            return b" ".join(self.reply() for _ in range(int(line[1:])))
+        return line[:-2]
+
+    def call(self, *args: bytes) -> bytes:
+        self.send(*args)
+        return self.reply()
+
+
+def fill(conn: Conn, kind: str, key: bytes, n: int) -> None:
+    sent = 0
+    for start in range(0, n, CHUNK):
+        ids = range(start, min(start + CHUNK, n))
+        if kind == "hash":
+            args = [b"HSET", key] + [x for i in ids for x in (b"f%07d" % i, b"v")]
+        elif kind == "list":
+            args = [b"RPUSH", key] + [b"%d" % i for i in ids]
+        elif kind == "set":
+            args = [b"SADD", key] + [b"m%07d" % i for i in ids]
+        else:
+            args = [b"ZADD", key] + [x for i in ids for x in (b"%d" % i, b"m%07d" % i)]
+        conn.send(*args)
+        sent += 1
+        if sent == 20:
+            for _ in range(sent):
+                conn.reply()
+            sent = 0
+            print("\r    filling %-4s %7d/%d" % (kind, ids[-1] + 1, n), end="",
+                  file=sys.stderr, flush=True)
+    for _ in range(sent):
+        conn.reply()
+    print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+
+
+def gc_pending(conn: Conn) -> int:
+    info = conn.call(b"INFO", b"storage").decode()
+    for line in info.splitlines():
+        if line.startswith("gc_pending_jobs:"):
+            return int(line.split(":")[1])
+    return 0  # redis-server: nothing is left behind
+
+
+def measure(port: int, kind: str, n: int) -> tuple[float, float, float]:
+    """(DEL ms, worst PING ms from the DEL to the end of reclamation, reclamation s)."""
+    conn, pinger = Conn(port), Conn(port)
+    key = b"big:" + kind.encode()
+    conn.call(b"DEL", key)
+    fill(conn, kind, key, n)
+    worst = 0.0
+    stop = threading.Event()
+    started = threading.Event()
+
+    def ping() -> None:
+        nonlocal worst
+        while not stop.is_set():
+            t = time.perf_counter()
+            pinger.call(b"PING")
+            worst = max(worst, time.perf_counter() - t)
+            started.set()
+
+    thread = threading.Thread(target=ping, daemon=True)
+    thread.start()
+    started.wait()
+    worst = 0.0
+    t0 = time.perf_counter()
+    assert conn.call(b"DEL", key) == b":1"
+    t1 = time.perf_counter()
+    while gc_pending(conn):
+        pass
+    t2 = time.perf_counter()
+    stop.set()
+    thread.join()
+    return (t1 - t0) * 1000, worst * 1000, t2 - t1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python tools/bench/big_delete.py", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=1_000_000, help="elements per collection")
+    parser.add_argument("--types", default="hash,list,set,zset")
+    parser.add_argument("--engines", default="lmdb,leveldb")
+    args = parser.parse_args(argv)
+    if shutil.which("redis-server") is None:
+        raise SystemExit("big_delete: redis-server not found; install Debian's redis-server")
+    print("# %d elements per collection; DEL from one client, PINGs from another" % args.n)
+    print("%-20s %-5s %10s %16s %14s" % ("server", "type", "DEL ms", "worst PING ms",
+                                        "reclaimed in s"))
+    runs = [("redis-server", "redis", "")] + [
+        ("diskredis " + e, "diskredis", e) for e in args.engines.split(",")]
+    for label, kind, engine in runs:
+        with server(kind, "always" if kind == "diskredis" else "everysec", engine,
+                    args) as port:
+            for t in args.types.split(","):
+                del_ms, ping_ms, reclaim_s = measure(port, t, args.n)
+                print("%-20s %-5s %10.1f %16.1f %14.2f" % (label, t, del_ms, ping_ms,
+                                                           reclaim_s), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
