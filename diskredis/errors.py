@@ -71,15 +71,18 @@ PROTO_UNAUTH_BULK = "ERR Protocol error: unauthenticated bulk length"
 
 
 def proto_expected_dollar(got: int) -> str:
-    return "ERR Protocol error: expected '$', got '%s'" % chr(got)
+    # addReplyErrorFormat maps CR and LF to spaces: the reply stays one line.
+    shown = " " if got in (0x0D, 0x0A) else chr(got)
+    return "ERR Protocol error: expected '$', got '%s'" % shown
 
 
 def _c_str(arg: bytes, limit: int) -> str:
-    """`%.{limit}s` of a C string: stops at NUL, then at `limit` bytes."""
+    """`%.{limit}s` of a C string: stops at NUL, then at `limit` bytes. Decoded as
+    Latin-1, one character per byte, so the reply carries the client's bytes back."""
     nul = arg.find(b"\0")
     if nul >= 0:
         arg = arg[:nul]
-    return arg[:limit].decode("utf-8", "replace")
+    return arg[:limit].decode("latin-1")
 
 
 def unknown_command(argv: list[bytes]) -> RedisError:

@@ -64,7 +64,8 @@ def _drain(client: RawClient) -> bytes:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.sampled_from([b"*", b"$", b"\r\n", b"1", b"2", b"-1", b"0", b"PING", b"+",
-                                 b"\r", b"\n", b" ", b"\"", b"'", b"99999999999", b"\x00", b"x"]),
+                                 b"\r", b"\n", b" ", b"\"", b"'", b"99999999999", b"\x00", b"x",
+                                 b"\xff"]),
                 min_size=1, max_size=25))
 def test_fuzzed_bytes_never_crash(dr: ServerProc, oracle: ServerProc, parts: list[bytes]) -> None:
     data = b"".join(parts) + b"\r\n"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Diff, ServerProc, run_steps
+from tests.conftest import Diff, ServerProc, _parse, run_steps
 
 BOTH_CACHES = True  # every server test here runs with the hot cache on and off
 
@@ -142,4 +142,19 @@ def test_sort_random(diff: Diff, elements: list[str], opts: list[tuple[str, ...]
                             strict=True):
         diff("SET", "k_" + name, weight)
         diff("HSET", "h_" + name, "f", weight)
-    diff("SORT", "l", *[x for o in opts for x in o])
+    args = ("SORT", "l", *[x for o in opts for x in o])
+    by = next((o[1] for o in reversed(opts) if o[0] == "BY"), None)
+    partial = any(o[0] == "LIMIT" for o in opts) and ("ALPHA",) in opts and by and "*" in by
+    if not partial:
+        diff(*args)
+        return
+    # ALPHA by a pattern leaves equal BY values unordered, and with LIMIT Redis's partial
+    # quicksort puts them in its own order: compare the BY values of the window, which
+    # are the same whatever the order of ties.
+    ours, theirs = (_parse(raw) for raw in diff.both(*args))
+    if isinstance(ours, list) and isinstance(theirs, list):
+        weight = dict(zip(["1", "2", "10", "-3", "2.5", "a", "b", "", "1e3"], weights,
+                          strict=True))
+        assert [weight[e.decode()] for e in ours] == [weight[e.decode()] for e in theirs]
+    else:
+        assert ours == theirs

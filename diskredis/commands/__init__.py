@@ -16,5 +16,6 @@ from diskredis.commands import (  # noqa: F401 - registration
     sets,
     sort,
     strings,
+    transactions,
     zsets,
 )

@@ -416,7 +416,7 @@ def config_set(ctx: Ctx, argv: list[bytes]) -> str:
     err_name: str | None = None
     err_text: str | None = None
     for i in range(2, len(argv), 2):
-        name = argv[i].decode("utf-8", "replace")
+        name = argv[i].decode("latin-1")
         p = cfg.lookup(name)
         if p is None:
             raise errors.err("Unknown option or number of arguments for CONFIG SET - '%s'"

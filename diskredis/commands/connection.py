@@ -132,7 +132,7 @@ def hello(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
             set_client_name(session, cur.take())
         else:
             raise errors.err("Syntax error in HELLO option '%s'"
-                             % cur.peek().decode("utf-8", "replace"))
+                             % cur.peek().decode("latin-1"))
     if not session.authenticated:
         raise RedisError(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
@@ -158,6 +158,9 @@ def hello(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
 def reset(ctx: Ctx, argv: list[bytes]) -> str:
     """RESET -> RESET: db 0, RESP2, no name, replies on, not authenticated if a password is set."""
     s = ctx.session
+    s.multi = None  # the transaction and the watched keys go
+    s.multi_error = False
+    ctx.ks.unwatch(s.watch)
     s.db = 0
     s.resp = 2
     s.name = b""
@@ -223,7 +226,7 @@ _CLIENT_TYPES = {b"normal": "normal", b"master": "master", b"replica": "replica"
 def _client_type(ctx: Ctx, name: bytes) -> str:
     kind = _CLIENT_TYPES.get(name.lower())
     if kind is None:
-        raise errors.err("Unknown client type '%s'" % name.decode("utf-8", "replace"))
+        raise errors.err("Unknown client type '%s'" % name.decode("latin-1"))
     return kind
 
 
@@ -317,7 +320,7 @@ def client_kill(ctx: Ctx, argv: list[bytes]) -> Any:
             elif opt == b"user" and more:
                 user = argv[i + 1]
                 if user != b"default":
-                    raise errors.err("No such user '%s'" % user.decode("utf-8", "replace"))
+                    raise errors.err("No such user '%s'" % user.decode("latin-1"))
             elif opt == b"skipme" and more:
                 flag = argv[i + 1].lower()
                 if flag not in (b"yes", b"no"):
@@ -411,7 +414,7 @@ def client_setinfo(ctx: Ctx, argv: list[bytes]) -> str:
     """CLIENT SETINFO LIB-NAME name | LIB-VER version -> OK (Redis 7.2; redis-py sends it)."""
     attr, value = argv[2].lower(), argv[3]
     if attr not in (b"lib-name", b"lib-ver"):
-        raise errors.err("Unrecognized option '%s'" % argv[2].decode("utf-8", "replace"))
+        raise errors.err("Unrecognized option '%s'" % argv[2].decode("latin-1"))
     if not all(0x21 <= c <= 0x7E for c in value):
         raise errors.err("%s cannot contain spaces, newlines or special characters."
                          % attr.decode().upper())

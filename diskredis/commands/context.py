@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from diskredis.config import Config
-from diskredis.keyspace.space import Keyspace
+from diskredis.keyspace.space import Keyspace, Watch
 
 REDIS_VERSION = "7.0.15"  # the Redis release whose behaviour diskredis follows
 DISKREDIS_VERSION = "0.1.0"
@@ -59,14 +59,24 @@ class Session:
     net_in: int = 0
     net_out: int = 0
     commands: int = 0
+    # MULTI: the queued commands (None outside a transaction); whether one was refused
+    # while queueing (EXEC then aborts); set while EXEC runs them.
+    multi: list[list[bytes]] | None = None
+    multi_error: bool = False
+    in_exec: bool = False
+    watch: Watch = field(default_factory=Watch)
 
     def flags_text(self) -> str:
         """The `flags=` field of CLIENT LIST (networking.c getClientInfoString)."""
         out = ""
         if self.monitor:
             out += "O"
+        if self.multi is not None:
+            out += "x"
         if self.blocked:
             out += "b"
+        if self.watch.dirty:
+            out += "d"
         if self.close_after_reply:
             out += "c"
         if self.is_unix:
@@ -171,6 +181,14 @@ class Block:
     deadline_ms: int
     timeout_reply: Any
     serve: Callable[[Ctx, bytes], Any]
+    #: The answer where the client may not block (inside MULTI/EXEC), when it differs
+    #: from `timeout_reply` (BLMOVE: a null bulk string, not a null array).
+    nonblocking_reply: Any = NotImplemented
+
+    def reply_without_waiting(self) -> Any:
+        if self.nonblocking_reply is NotImplemented:
+            return self.timeout_reply
+        return self.nonblocking_reply
 
 
 @dataclass

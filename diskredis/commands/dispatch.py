@@ -41,6 +41,7 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
         cmd = find(argv)
     except RedisError as e:
         stats.count_error(e.code)
+        _spoil_transaction(ctx)
         return e
     try:
         check_arity(cmd, len(argv))
@@ -54,6 +55,12 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
             % (cmd.name.split("|")[0].upper(), "enable-debug-command")))
     if not session.authenticated and "no_auth" not in cmd.flags:
         return _reject(ctx, cmd, RedisError(errors.NOAUTH))
+    if session.multi is not None and not session.in_exec:
+        if "no_multi" in cmd.flags:
+            return _reject(ctx, cmd, RedisError(errors.NOT_ALLOWED_IN_MULTI))
+        if cmd.name not in _RUN_IN_MULTI:
+            session.multi.append(argv)
+            return "QUEUED"
     ctx.name = cmd.name
     session.last_cmd = cmd.name
     ctx.ks.touch = not session.no_touch or cmd.name == "touch"
@@ -89,10 +96,21 @@ def _protected_allowed(ctx: Ctx, cmd: Command) -> bool:
     return False
 
 
+# What runs at once inside MULTI instead of being queued (processCommand).
+_RUN_IN_MULTI = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
+
+
 def _reject(ctx: Ctx, cmd: Command, error: RedisError) -> RedisError:
     cmd.rejected_calls += 1
     ctx.stats.count_error(error.code)
+    _spoil_transaction(ctx)
     return error
+
+
+def _spoil_transaction(ctx: Ctx) -> None:
+    """flagTransaction: a command refused while queueing makes EXEC abort."""
+    if ctx.session.multi is not None and not ctx.session.in_exec:
+        ctx.session.multi_error = True
 
 
 def _after_call(ctx: Ctx, cmd: Command, argv: list[bytes], usec: int) -> None:

@@ -113,7 +113,7 @@ def _expire(ctx: Ctx, argv: list[bytes], seconds: bool, absolute: bool) -> int:
     for raw in argv[3:]:
         opt = raw.lower()
         if opt not in (b"nx", b"xx", b"gt", b"lt"):
-            raise errors.err("Unsupported option %s" % raw.decode("utf-8", "replace"))
+            raise errors.err("Unsupported option %s" % raw.decode("latin-1"))
         flags.add(opt)
     if b"nx" in flags and flags & {b"xx", b"gt", b"lt"}:
         raise errors.err("NX and XX, GT or LT options at the same time are not compatible")

@@ -588,7 +588,7 @@ def _bmove(ctx: Ctx, src: bytes, dst: bytes, from_left: bool, to_left: bool,
         return None if _ready_list(ctx, key) is None else _move(ctx, key, dst, from_left,
                                                                 to_left)
     # Redis 7.0 answers a timed-out BLMOVE/BRPOPLPUSH with a null array, like BLPOP.
-    return Block([src], deadline, NULL_ARRAY, serve)
+    return Block([src], deadline, NULL_ARRAY, serve, nonblocking_reply=None)
 
 
 _BMOVE_KEYS = (keys_at("RW access delete"), keys_at("RW insert", index=2))

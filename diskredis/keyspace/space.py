@@ -44,6 +44,17 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+class Watch:
+    """One client's WATCHed keys: (db, key) -> whether it had already expired (still
+    stored, but past its deadline) when watched. `dirty` once any of them changed."""
+
+    __slots__ = ("dirty", "keys")
+
+    def __init__(self) -> None:
+        self.keys: dict[tuple[int, bytes], bool] = {}
+        self.dirty = False
+
+
 class Keyspace:
     def __init__(self, engine: Engine, databases: int, cache_bytes: int = 128 << 20) -> None:
         self.engine = engine
@@ -74,6 +85,10 @@ class Keyspace:
         self._gc_next: int | None = None  # the next job's sequence (None: not read yet)
         self._expire_from = b""  # every expire entry sorts at or after this
         self._gc_resume: dict[int, bytes] = {}  # collection id -> where its reclaim goes on
+        # WATCH: (db, key) -> the watches on it; watches of gone clients, to drop (the
+        # connection side appends, the lane empties: list operations are atomic).
+        self.watchers: dict[tuple[int, bytes], list[Watch]] = {}
+        self.gone_watches: list[Watch] = []
         self._open()
 
     # -- set-up ------------------------------------------------------------------------
@@ -247,6 +262,8 @@ class Keyspace:
             self._add(b"expires:", db, 1 if meta.expire else -1)
         meta.key = key if hashed else None
         self.written[(db, key)] = None
+        if self.watchers:
+            self._touch_watched(db, key, deleted=False)
         if old is None:
             self.access[mkey] = (now_ms(), LFU_INIT)
         txn.put("meta", mkey, meta.encode())
@@ -272,6 +289,8 @@ class Keyspace:
         return True
 
     def _drop(self, db: int, mkey: bytes, meta: Meta, free: bool = True) -> None:
+        if self.watchers:
+            self._touch_watched(db, L.user_key(mkey, meta), deleted=True)
         if free and L.is_collection(meta.type):
             self.free_elements(*L.coll_head(meta.payload))
         txn = self._t()
@@ -339,9 +358,78 @@ class Keyspace:
             self._expire_from = max(self._expire_from, floor)
         return done
 
+    # -- WATCH -------------------------------------------------------------------------
+    def watch(self, w: Watch, db: int, key: bytes) -> None:
+        if (db, key) in w.keys:
+            return
+        mkey, hashed = self._mkey(db, key)
+        meta = self._raw(mkey, key, hashed)
+        w.keys[(db, key)] = bool(meta is not None and meta.expire and
+                                 meta.expire <= now_ms())
+        self.watchers.setdefault((db, key), []).append(w)
+
+    def unwatch(self, w: Watch) -> None:
+        for db_key in w.keys:
+            watches = self.watchers.get(db_key, [])
+            if w in watches:
+                watches.remove(w)
+            if not watches:
+                self.watchers.pop(db_key, None)
+        w.keys.clear()
+        w.dirty = False
+
+    def drop_gone_watches(self) -> None:
+        while self.gone_watches:
+            self.unwatch(self.gone_watches.pop())
+
+    def _touch_watched(self, db: int, key: bytes, deleted: bool) -> None:
+        """touchWatchedKey: the key changed. A key that had expired when watched and is
+        now deleted has not changed as far as the watcher can tell."""
+        for w in self.watchers.get((db, key), ()):
+            if w.keys.get((db, key)) and deleted:
+                w.keys[(db, key)] = False
+                continue
+            w.dirty = True
+
+    def _touch_watched_db(self, emptied: int, replaced_with: int | None = None) -> None:
+        """touchAllWatchedKeysInDb: FLUSHDB/FLUSHALL (`emptied`) and SWAPDB (both)."""
+        for (db, key), watches in list(self.watchers.items()):
+            if db != emptied:
+                continue
+            there = self._record(db, key)
+            other = None if replaced_with is None else self._record(replaced_with, key)
+            if there is None and other is None:
+                continue
+            for w in watches:
+                if w.keys.get((db, key)):
+                    if other is None:
+                        w.keys[(db, key)] = False
+                        continue
+                    if other.expire and other.expire <= now_ms():
+                        continue
+                w.dirty = True
+
+    def _record(self, db: int, key: bytes) -> Meta | None:
+        """The key's stored record, expired or not."""
+        mkey, hashed = self._mkey(db, key)
+        return self._raw(mkey, key, hashed)
+
+    def watched_expired(self, w: Watch) -> bool:
+        """Whether a watched key (alive when watched) is now past its deadline."""
+        now = now_ms()
+        for (db, key), was_expired in w.keys.items():
+            if was_expired:
+                continue
+            meta = self._record(db, key)
+            if meta is not None and meta.expire and meta.expire <= now:
+                return True
+        return False
+
     # -- whole databases ---------------------------------------------------------------
     def flush(self, db: int) -> None:
         """Empty `db` at once: it gets a fresh slot; the old one is queued for gc."""
+        if self.watchers:
+            self._touch_watched_db(db)
         txn = self._t()
         old = self.slots[db]
         for counter in (b"count:", b"expires:"):
@@ -351,6 +439,9 @@ class Keyspace:
         self.slots[db] = self._new_slot(txn, db)
 
     def swap(self, a: int, b: int) -> None:
+        if self.watchers:
+            self._touch_watched_db(a, b)
+            self._touch_watched_db(b, a)
         txn = self._t()
         self.slots[a], self.slots[b] = self.slots[b], self.slots[a]
         txn.put("stats", b"slot:" + L.u32(a), L.u32(self.slots[a]))

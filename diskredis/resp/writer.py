@@ -24,6 +24,15 @@ _NULL2 = b"$-1\r\n"
 _NULL3 = b"_\r\n"
 
 
+def error_bytes(text: str) -> bytes:
+    """An error's text on the wire: Latin-1 (client bytes quoted in it come back as
+    they were sent), or UTF-8 for texts that hold other characters."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
+
+
 def format_double(value: float) -> bytes:
     """``%.17g`` with Redis's spellings of the non-finite values."""
     if math.isinf(value):
@@ -84,7 +93,7 @@ def _encode_into(value: Any, proto: int, out: list[bytes]) -> None:
         else:
             out.append(b"$%d\r\n%s\r\n" % (len(text), text))
     elif isinstance(value, RedisError):
-        out.append(b"-%s\r\n" % value.text.encode("utf-8", "replace"))
+        out.append(b"-%s\r\n" % error_bytes(value.text))
     elif value is NULL_ARRAY:
         out.append(_NULL3 if proto >= 3 else b"*-1\r\n")
     elif t is RSet:

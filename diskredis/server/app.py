@@ -210,7 +210,7 @@ class Connection:
                 log.info("Protocol error from client id=%d addr=%s: %s",
                          session.id, session.addr, reader.error)
                 if not (session.reply_off or session.reply_skip):
-                    await self.send(b"-%s\r\n" % reader.error.encode())
+                    await self.send(b"-%s\r\n" % reader.error.encode("latin-1", "replace"))
                 return
             if reader.overflow:
                 log.warning(
@@ -510,6 +510,8 @@ class Server:
             log.exception("connection id=%d addr=%s failed", session.id, addr)
         finally:
             session.closed = True
+            if session.watch.keys:
+                self.keyspace.gone_watches.append(session.watch)  # the lane drops it
             del self.connections[session.id]
 
     def _keepalive(self, sock: socket.socket) -> None:

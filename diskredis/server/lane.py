@@ -239,6 +239,7 @@ class Lane:
                     pending, self._resume = self._resume, []
             ks.expire_due(budget=_EXPIRE_BUDGET)
             ks.gc_step(_GC_BUDGET)
+            ks.drop_gone_watches()
             dirty = ks.txn is not None and ks.txn.dirty
             ks.commit()
             self._unsynced = self._unsynced or (dirty and not fsync)
