@@ -181,3 +181,25 @@ def test_waiters_are_served_only_by_their_type(dr: ServerProc, oracle: ServerPro
     replies = [(bl.reply(), bz.reply()) for bl, bz in waiters]
     assert replies[0] == replies[1] == (b"*2\r\n$1\r\nl\r\n$1\r\nx\r\n",
                                         b"*3\r\n$1\r\nk\r\n$1\r\nm\r\n$1\r\n5\r\n")
+
+
+def test_shutdown_and_restart_leave_no_ghost_waiters(dr_factory: Any) -> None:
+    sp = dr_factory()
+    c = sp.raw()
+    waiters = [_block(sp, "BLPOP", "gq", "0"), _block(sp, "BZPOPMIN", "gz", "0"),
+               _block(sp, "BLMOVE", "gq", "dst", "LEFT", "LEFT", "0")]
+    assert b"blocked_clients:3" in c.command("INFO", "clients")
+    assert c.command("RPUSH", "kept", "x") == b":1\r\n"
+    c.send(encode_command(("SHUTDOWN",)))
+    for w in waiters:  # the server closes every connection as it goes
+        with pytest.raises((ConnectionError, OSError)):
+            w.reply()
+    sp.proc.wait(30)
+    again = dr_factory(data_dir=sp.dir)
+    c = again.raw()
+    assert b"blocked_clients:0" in c.command("INFO", "clients")
+    assert c.command("LRANGE", "kept", "0", "-1") == b"*1\r\n$1\r\nx\r\n"
+    assert c.command("RPUSH", "gq", "v") == b":1\r\n"  # no waiter from before takes it
+    assert c.command("LRANGE", "gq", "0", "-1") == b"*1\r\n$1\r\nv\r\n"
+    assert c.command("ZADD", "gz", "1", "m") == b":1\r\n"
+    assert c.command("ZCARD", "gz") == b":1\r\n" and c.command("EXISTS", "dst") == b":0\r\n"

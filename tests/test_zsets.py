@@ -168,6 +168,14 @@ SCENARIOS: dict[str, list[tuple[Any, ...]]] = {
                                                    "WITHSCORES"),
         ("ZRANGESTORE", "z", "z", "1", "1"), ("ZRANGE", "z", "0", "-1", "WITHSCORES"),
         ("SET", "s", "v"), ("ZRANGESTORE", "s", "z", "0", "-1"), ("TYPE", "s")],
+    "keyspace-commands": [
+        ("ZADD", "z", "1", "a", "2", "b"), ("EXPIRE", "z", "100"), ("TTL", "z"),
+        ("PERSIST", "z"), ("TTL", "z"), ("MOVE", "z", "1"), ("EXISTS", "z"), ("SELECT", "1"),
+        ("ZRANGE", "z", "0", "-1", "WITHSCORES"), ("RENAME", "z", "y"), ("TYPE", "y"),
+        ("COPY", "y", "x"), ("ZADD", "x", "3", "c"), ("ZCARD", "y"), ("ZCARD", "x"),
+        ("PEXPIRE", "x", "1"), ("SELECT", "0"), ("ZADD", "e", "1", "a"),
+        ("PEXPIREAT", "e", "1"), ("EXISTS", "e"), ("ZCARD", "e"), ("TYPE", "e"),
+        ("SCAN", "0", "TYPE", "zset"), ("DEL", "missing")],
     "wrongtype": [
         ("SET", "s", "v"), ("ZADD", "s", "1", "a"), ("ZADD", "s", "x", "a"),
         ("ZINCRBY", "s", "1", "a"), ("ZREM", "s", "a"), ("ZCARD", "s"), ("ZSCORE", "s", "a"),
