@@ -124,7 +124,9 @@ class ZSet:
         if _negzero(score) and not self.big:
             score = 0.0  # a listpack keeps -0 as the integer 0, so Redis answers "0"
         E.put(self.ctx.ks, self.kid, member, _F64.pack(score))
-        self.txn.put("sub", *self._ikey(score, member))
+        ikey, flags = self._ikey(score, member)
+        self.txn.put("sub", ikey, flags)
+        self.ctx.ks.note_insert(self.index, ikey)
 
     def delete(self, member: bytes, score: float | None = None) -> bool:
         if score is None:
@@ -133,6 +135,7 @@ class ZSet:
                 return False
         E.delete(self.ctx.ks, self.kid, member)
         self.txn.delete("sub", self._ikey(score, member)[0])
+        self.ctx.ks.note_delete(self.index)
         self.count -= 1
         return True
 
@@ -147,13 +150,22 @@ class ZSet:
     # -- walking the index -----------------------------------------------------------
     def entries(self, start: bytes | None = None, stop: bytes | None = None,
                 reverse: bool = False) -> Iterator[tuple[bytes, float]]:
-        """(member, score) of index records in [start, stop), in order or reversed."""
-        lo = self.index if start is None else start
-        hi = prefix_end(self.index) if stop is None else stop
+        """(member, score) of index records in [start, stop), in order or reversed.
+        Scans begin inside the index's live bounds and narrow them as they learn."""
+        low, high = self.ctx.ks.live_bounds(self.index)
+        lo = low if start is None or start < low else start
+        hi = high if stop is None or stop > high else stop
         if lo >= hi:
             return
         at = len(self.index) + 8
+        first = True
         for ikey, flags in self.txn.scan("sub", lo, hi, reverse=reverse):
+            if first:
+                first = False
+                if not reverse and lo == low and ikey > low:
+                    self.ctx.ks.learn_bounds(self.index, low=ikey)
+                elif reverse and hi == high:
+                    self.ctx.ks.learn_bounds(self.index, high=ikey + b"\x00")
             score = order_score(ikey[at - 8:at])
             if not flags:
                 yield ikey[at:], score

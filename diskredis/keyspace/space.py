@@ -40,6 +40,10 @@ class SchemaError(StorageError):
     """The data folder holds another format than this diskredis reads."""
 
 
+_LIVE_BOUNDS = 10_000  # ranges whose live bounds are remembered
+_COMPACT_EVERY = 5_000  # deletes in one ordered range between two compactions of it
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -87,6 +91,14 @@ class Keyspace:
         self._gc_resume: dict[int, bytes] = {}  # collection id -> where its reclaim goes on
         # WATCH: (db, key) -> the watches on it; watches of gone clients, to drop (the
         # connection side appends, the lane empties: list operations are atomic).
+        # Known-empty ends of ordered ranges (a sorted set's index): prefix -> (lowest,
+        # highest-exclusive) key that may still hold a record. Queue-like use deletes
+        # from one end; starting scans past the deleted stretch keeps an LSM engine from
+        # walking its deletion markers on every call. Forgotten on abort.
+        self._live: OrderedDict[bytes, tuple[bytes, bytes]] = OrderedDict()
+        # Deletes per ordered range since it was last compacted; ranges due for it.
+        self._deletes: dict[bytes, int] = {}
+        self._compact_due: list[bytes] = []
         self.watchers: dict[tuple[int, bytes], list[Watch]] = {}
         self.gone_watches: list[Watch] = []
         self._open()
@@ -156,6 +168,7 @@ class Keyspace:
         self.slots = [self._slot_of_committed(db) for db in range(self.databases)]
         self._gc_from, self._gc_next, self._expire_from = 0, None, b""  # re-read them
         self._gc_resume = {}
+        self._live.clear()
 
     def _slot_of_committed(self, db: int) -> int:
         txn = self.engine.read()
@@ -357,6 +370,52 @@ class Keyspace:
         if floor is not None:
             self._expire_from = max(self._expire_from, floor)
         return done
+
+    # -- live bounds of ordered ranges ----------------------------------------------------
+    def live_bounds(self, prefix: bytes) -> tuple[bytes, bytes]:
+        """[low, high): no record of the range under `prefix` lies outside it."""
+        bounds = self._live.get(prefix)
+        if bounds is not None:
+            return bounds
+        end = prefix_end(prefix)
+        assert end is not None, "a range prefix is never all 0xff bytes"
+        return prefix, end
+
+    def learn_bounds(self, prefix: bytes, low: bytes | None = None,
+                     high: bytes | None = None) -> None:
+        """A scan found nothing below `low` (or from `high` on) under `prefix`."""
+        lo, hi = self.live_bounds(prefix)
+        self._live[prefix] = (max(lo, low) if low is not None else lo,
+                              min(hi, high) if high is not None else hi)
+        self._live.move_to_end(prefix)
+        if len(self._live) > _LIVE_BOUNDS:
+            self._live.popitem(last=False)
+
+    def note_delete(self, prefix: bytes) -> None:
+        """A record under `prefix` was deleted: every `_COMPACT_EVERY` of them, have the
+        engine drop the deletion markers (one-ended queues leave them where every scan
+        from that end would walk them)."""
+        n = self._deletes.get(prefix, 0) + 1
+        if n >= _COMPACT_EVERY:
+            self._compact_due.append(prefix)
+            n = 0
+        self._deletes[prefix] = n
+        if len(self._deletes) > _LIVE_BOUNDS:
+            self._deletes.pop(next(iter(self._deletes)))
+
+    def compact_due(self) -> None:
+        """Between batches (the lane): compact the ranges that are due."""
+        while self._compact_due:
+            prefix = self._compact_due.pop()
+            end = prefix_end(prefix)
+            assert end is not None
+            self.engine.compact("sub", prefix, end)
+
+    def note_insert(self, prefix: bytes, key: bytes) -> None:
+        """A record was written under `prefix`: widen its live bounds to hold it."""
+        bounds = self._live.get(prefix)
+        if bounds is not None and not bounds[0] <= key < bounds[1]:
+            self._live[prefix] = (min(bounds[0], key), max(bounds[1], key + b"\x00"))
 
     # -- WATCH -------------------------------------------------------------------------
     def watch(self, w: Watch, db: int, key: bytes) -> None:

@@ -256,6 +256,10 @@ class Lane:
         if out.units or out.pushes or out.kills or out.shutdown:
             self._outcome = Outcome()
             self._deliver(out)
+        try:
+            ks.compact_due()  # after the replies are on their way
+        except StorageError as e:
+            log.error("%s", e)
 
     def _fail(self, units: list[Unit], error: RedisError) -> None:
         """Replace the replies this batch produced with `error`."""

@@ -139,3 +139,7 @@ class Engine(ABC):
 
     def before_batch(self, incoming_bytes: int) -> None:  # noqa: B027 - optional hook
         """Called between write transactions with a hint of how much may be written."""
+
+    def compact(self, table: str, start: bytes, stop: bytes) -> None:  # noqa: B027
+        """Between write transactions: drop what deleted records leave behind in
+        [start, stop) of `table` (LevelDB's deletion markers; nothing to do on LMDB)."""

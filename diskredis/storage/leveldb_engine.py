@@ -74,6 +74,14 @@ class LeveldbEngine(Engine):
     def close(self) -> None:
         self.db.close()
 
+    def compact(self, table: str, start: bytes, stop: bytes) -> None:
+        prefix = _PREFIX[table]
+        try:
+            self.db.compact_range(start=prefix + start, stop=prefix + stop)
+        except plyvel.Error as e:
+            raise StorageError("compaction failed in %s: %s%s"
+                               % (self.path, e, disk_hint(self.path))) from None
+
     def disk_size(self) -> int:
         return sum(os.path.getsize(os.path.join(self.path, f)) for f in os.listdir(self.path))
 
