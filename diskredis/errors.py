@@ -71,9 +71,7 @@ PROTO_UNAUTH_BULK = "ERR Protocol error: unauthenticated bulk length"
 
 
 def proto_expected_dollar(got: int) -> str:
-    # addReplyErrorFormat maps CR and LF to spaces: the reply stays one line.
-    shown = " " if got in (0x0D, 0x0A) else chr(got)
-    return "ERR Protocol error: expected '$', got '%s'" % shown
+    return "ERR Protocol error: expected '$', got '%s'" % chr(got)
 
 
 def _c_str(arg: bytes, limit: int) -> str:

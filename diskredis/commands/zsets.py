@@ -123,7 +123,7 @@ class ZSet:
                 self.big = True  # Redis converts to a skiplist, and never back
         if _negzero(score) and not self.big:
             score = 0.0  # a listpack keeps -0 as the integer 0, so Redis answers "0"
-        E.put(self.ctx.ks, self.kid, member, _F64.pack(score))
+        E.write(self.ctx.ks, self.kid, member, _F64.pack(score))
         ikey, flags = self._ikey(score, member)
         self.txn.put("sub", ikey, flags)
         self.ctx.ks.note_insert(self.index, ikey)

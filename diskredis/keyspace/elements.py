@@ -38,6 +38,12 @@ def put(ks: Keyspace, kid: int, field: bytes, value: bytes) -> bool:
     return new
 
 
+def write(ks: Keyspace, kid: int, field: bytes, value: bytes) -> None:
+    """Set the element, for callers that already know whether it exists."""
+    skey, hashed = L.sub_key(kid, field, ks.max_key)
+    ks.tx().put("sub", skey, L.sub_value(field, value, hashed))
+
+
 def delete(ks: Keyspace, kid: int, field: bytes) -> bool:
     skey, _ = L.sub_key(kid, field, ks.max_key)
     return ks.tx().delete("sub", skey)
@@ -84,7 +90,7 @@ def add_placed(ks: Keyspace, kid: int, member: bytes, count: int) -> bool:
     """Add `member` at position `count` (the set's size); False if already there."""
     if get(ks, kid, member) is not None:
         return False
-    put(ks, kid, member, L.u64(count))
+    write(ks, kid, member, L.u64(count))
     ks.tx().put("sub", _position_key(kid, count), member)
     return True
 
@@ -101,7 +107,7 @@ def remove_placed(ks: Keyspace, kid: int, member: bytes, count: int) -> bool:
         if moved is None:
             raise StorageError("set %d has no member at position %d" % (kid, last))
         txn.put("sub", _position_key(kid, pos), moved)
-        put(ks, kid, moved, L.u64(pos))
+        write(ks, kid, moved, L.u64(pos))
     txn.delete("sub", _position_key(kid, last))
     delete(ks, kid, member)
     return True

@@ -31,8 +31,10 @@ import trio
 from diskredis import errors
 from diskredis.commands.context import Ctx, Session, Stats
 from diskredis.config import Config, ConfigError
+from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
 from diskredis.resp.reader import RequestReader
+from diskredis.resp.writer import encode
 from diskredis.server.lane import Lane, Outcome, Unit, cache_budget
 from diskredis.storage import StorageError, open_engine
 
@@ -210,7 +212,8 @@ class Connection:
                 log.info("Protocol error from client id=%d addr=%s: %s",
                          session.id, session.addr, reader.error)
                 if not (session.reply_off or session.reply_skip):
-                    await self.send(b"-%s\r\n" % reader.error.encode("latin-1", "replace"))
+                    # As every error reply: CR/LF shown as spaces, client bytes as sent.
+                    await self.send(encode(RedisError(reader.error), session.resp))
                 return
             if reader.overflow:
                 log.warning(

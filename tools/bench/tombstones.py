@@ -4,7 +4,8 @@ deleted records pile up? (LevelDB keeps deletion markers until compaction.)
 Usage: python tools/bench/tombstones.py [--engines lmdb,leveldb] [--rounds 6]
                                         [--members 100000]
 
-For each engine, on a fresh server: rounds of 100 x (FLUSHALL, then 20 RPUSH); then a
+For redis-server (AOF, appendfsync always: the same promise) and each diskredis engine,
+on a fresh server: rounds of 100 x (FLUSHALL, then 20 RPUSH); then a
 sorted set of `--members` members popped from the low end (ZPOPMIN) and then from the
 high end (ZPOPMAX), 4 000 pops a round. Printed: the mean milliseconds per call in each
 round; flat rows mean the deleted records cost nothing.
@@ -43,9 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=100_000)
     args = parser.parse_args(argv)
     print("# ms per call, one column per round")
-    for engine in args.engines.split(","):
-        print(engine)
-        with server("diskredis", "always", engine, args) as port:
+    runs = [("redis-server", "redis", "")] + [
+        ("diskredis " + e, "diskredis", e) for e in args.engines.split(",")]
+    for label, kind, engine in runs:
+        print(label)
+        with server(kind, "always", engine, args) as port:
             conn = Conn(port)
             flush = [[b"FLUSHALL"]] + [[b"RPUSH", b"l%d" % (j % 3), b"x"] for j in range(20)]
             rounds(conn, "FLUSHALL + 20 RPUSH", args.rounds, 100, flush)
