@@ -518,6 +518,8 @@ _KEYSPACE_FLAGS = "g$lshzxetdn"  # the classes 'A' stands for, in GET's order
 
 
 def _parse_notify(args: list[str]) -> str:
+    """The classes as one character each, in a fixed order ("g$l...nKEm"); GET shows
+    them as Redis does (`_format_flags`)."""
     if len(args) != 1:
         raise ConfigError("wrong number of arguments")
     flags = set()
@@ -528,22 +530,21 @@ def _parse_notify(args: list[str]) -> str:
             flags.add(ch)
         else:
             raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
-    return _format_flags(flags)
+    return "".join(c for c in _KEYSPACE_FLAGS + "KEm" if c in flags)
 
 
-def _format_flags(flags: set[str]) -> str:
-    if set("g$lshzxetd") <= flags:
+def _format_flags(flags: str) -> str:
+    """keyspaceEventsFlagsToString: with every class of 'A', only "A" -- 'n' is then not
+    shown at all (Redis 7.0 drops it from the text, though it stays on)."""
+    if set("g$lshzxetd") <= set(flags):
         out = "A"
     else:
         out = "".join(c for c in _KEYSPACE_FLAGS if c in flags)
-    # 'n' is not part of 'A' but prints before K/E/m.
-    if "A" in out and "n" in flags:
-        out += "n"
     return out + "".join(c for c in "KEm" if c in flags)
 
 
-_add(Param("notify-keyspace-events", "special", "", parse_fn=_parse_notify,
-           format_fn=lambda v: v))
+_add(Param("notify-keyspace-events", "special", "", parse_fn=_parse_notify, effect=True,
+           format_fn=_format_flags))
 
 
 def _parse_bind(args: list[str]) -> list[str]:
@@ -831,6 +832,10 @@ def apply_text(config: Config, text: str, source: str) -> None:
         p = lookup(name)
         if p is None or (not p.multi and len(args) != 2 and p.kind != "special"):
             raise fail("Bad directive or wrong number of arguments")
+        if p.multi and len(args) == 2 and args[1]:
+            # As Redis: a multi-argument directive given as one quoted string
+            # (--save "3600 1 300 10") is split like a line.
+            args = [args[0], *(_split(args[1]) or [])]
         try:
             config.values[p.name] = config.combine(p, parse_value(p, args[1:]))
         except ConfigError as e:

@@ -45,6 +45,10 @@ SAME: list[tuple[Any, ...]] = [
 
     ("CONFIG", "SET", "list-max-listpack-size", "-2", "set-max-intset-entries", "512"),
     ("CONFIG", "SET", "notify-keyspace-events", "KEA"), ("CONFIG", "GET", "notify-keyspace-events"),
+    ("CONFIG", "SET", "notify-keyspace-events", "AKEnm"),
+    ("CONFIG", "GET", "notify-keyspace-events"),
+    ("CONFIG", "SET", "notify-keyspace-events", "g$lnKx"),
+    ("CONFIG", "GET", "notify-keyspace-events"),
     ("CONFIG", "SET", "notify-keyspace-events", ""),
     ("CONFIG", "SET", "slowlog-max-len", "128"), ("CONFIG", "SET", "maxmemory", "0"),
     ("CONFIG", "SET", "proto-max-bulk-len", "1k"), ("CONFIG", "SET", "save", ""),

@@ -13,6 +13,7 @@ from diskredis.commands import (  # noqa: F401 - registration
     hashes,
     introspection,
     lists,
+    pubsub,
     sets,
     sort,
     strings,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import os
 import platform
+import re
 import resource
 import sys
 import time
@@ -239,9 +240,9 @@ def _section_stats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("current_eviction_exceeded_time", 0),
         ("keyspace_hits", f.get("keyspace_hits", 0)),
         ("keyspace_misses", f.get("keyspace_misses", 0)),
-        ("pubsub_channels", 0),
-        ("pubsub_patterns", 0),
-        ("pubsubshard_channels", 0),
+        ("pubsub_channels", len(ctx.hub.channels)),
+        ("pubsub_patterns", len(ctx.hub.patterns)),
+        ("pubsubshard_channels", len(ctx.hub.shard_channels)),
         ("latest_fork_usec", 0),
         ("total_forks", 0),
         ("migrate_cached_sockets", 0),
@@ -652,13 +653,22 @@ def monitor(ctx: Ctx, argv: list[bytes]) -> str:
          complexity="Depends on subcommand.", summary="A container for debugging commands.",
          doc_flags="syscmd")
 def debug(ctx: Ctx, argv: list[bytes]) -> Any:
-    """DEBUG SLEEP seconds | DEBUG HELP (the only DEBUG subcommands diskredis has)."""
+    """DEBUG SLEEP seconds | DEBUG SET-ACTIVE-EXPIRE 0|1 | DEBUG HELP (the DEBUG
+    subcommands diskredis has)."""
     sub = argv[1].lower()
     if sub == b"help" and len(argv) == 2:
         return help_reply("debug", [
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background when they are not",
+            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+            "    default.",
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
         ])
+    if sub == b"set-active-expire" and len(argv) == 3:
+        digits = re.match(rb"\s*([+-]?\d+)", argv[2])  # atoi: leading digits, else 0
+        ctx.ks.active_expire = bool(digits and int(digits.group(1)))
+        return "OK"
     if sub == b"sleep" and len(argv) == 3:
         try:
             seconds = float(argv[2])

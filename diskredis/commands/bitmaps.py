@@ -17,6 +17,7 @@ from diskredis.commands.strings import get_string, put_string
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
+from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_STRING
 
 _B = "bitmap"
 _OFFSET_ERR = "ERR bit offset is not an integer or out of range"
@@ -49,9 +50,12 @@ def _write_target(ctx: Ctx, key: bytes, max_bit: int) -> tuple[Meta, bytearray]:
     return meta, data
 
 
-def _save(ctx: Ctx, key: bytes, meta: Meta, data: bytearray) -> None:
+def _save(ctx: Ctx, key: bytes, meta: Meta, data: bytearray, changed: bool = True) -> None:
+    """Store the bits (a "setbit" event when they changed)."""
     meta.payload = bytes(data)
     ctx.ks.store(ctx.session.db, key, meta)
+    if changed:
+        ctx.notify(NOTIFY_STRING, b"setbit", key)
 
 
 @command("setbit", 4, "write denyoom", group=_B, since="2.2.0", complexity="O(1)",
@@ -65,10 +69,12 @@ def setbit(ctx: Ctx, argv: list[bytes]) -> int:
     if on & ~1:
         raise RedisError(_BIT_ERR)
     meta, data = _write_target(ctx, argv[1], offset)
+    grown = len(data) != len(meta.payload)
     byte, mask = offset >> 3, 1 << (7 - (offset & 7))
     old = 1 if data[byte] & mask else 0
-    data[byte] = (data[byte] | mask) if on else (data[byte] & ~mask)
-    _save(ctx, argv[1], meta, data)
+    if grown or old != on:  # else nothing changes: no write, no event (as Redis)
+        data[byte] = (data[byte] | mask) if on else (data[byte] & ~mask)
+        _save(ctx, argv[1], meta, data)
     return old
 
 
@@ -207,12 +213,13 @@ def bitop(ctx: Ctx, argv: list[bytes]) -> int:
         raise errors.err("BITOP NOT must be called with a single source key.")
     values = []
     for key in argv[3:]:
-        meta = get_string(ctx, key)
+        meta = get_string(ctx, key, read=True)
         values.append(b"" if meta is None else meta.payload)
     size = max(len(v) for v in values)
     db, dest = ctx.session.db, argv[2]
     if not size:
-        ctx.ks.remove(db, dest)
+        if ctx.ks.remove(db, dest):
+            ctx.notify(NOTIFY_GENERIC, b"del", dest)
         return 0
     nums = [int.from_bytes(v.ljust(size, b"\0"), "big") for v in values]
     if op == b"not":
@@ -297,13 +304,15 @@ def _bitfield(ctx: Ctx, argv: list[bytes], readonly_cmd: bool) -> list[Any]:
         ops.append((sub, signed, bits, offset, number, overflow))
         j += 3 if sub == b"get" else 4
     if not writes:
-        meta = get_string(ctx, argv[1])
+        meta = get_string(ctx, argv[1], read=True)
         data: bytes | bytearray = b"" if meta is None else meta.payload
         return [_get_field(data, o[3], o[2], o[1]) for o in ops]
     if readonly_cmd:
         raise errors.err("BITFIELD_RO only supports the GET subcommand")
     meta_w, buf = _write_target(ctx, argv[1], highest)
+    grown = len(buf) != len(meta_w.payload)  # created or extended: written whatever happens
     out: list[Any] = []
+    changes = 0
     for sub, signed, bits, offset, number, mode in ops:
         old = _get_field(buf, offset, bits, signed)
         if sub == b"get":
@@ -321,8 +330,11 @@ def _bitfield(ctx: Ctx, argv: list[bytes], readonly_cmd: bool) -> list[Any]:
             out.append(None)
             continue
         _set_field(buf, offset, bits, new)
+        if grown or _get_field(buf, offset, bits, signed) != old:
+            changes += 1  # as Redis: a write that changes nothing is not a change
         out.append(reply)
-    _save(ctx, argv[1], meta_w, buf)
+    if grown or changes:
+        _save(ctx, argv[1], meta_w, buf, changed=changes > 0)
     return out
 
 

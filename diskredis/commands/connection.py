@@ -26,9 +26,11 @@ _CONN = "connection"
          tips="request_policy:all_shards response_policy:all_succeeded",
          args=(arg("message", "string", "optional"),))
 def ping(ctx: Ctx, argv: list[bytes]) -> Any:
-    """PING [message] -> PONG or the message."""
+    """PING [message] -> PONG or the message; [pong, message] for a RESP2 subscriber."""
     if len(argv) > 2:
         raise errors.wrong_arity("ping")
+    if ctx.session.pubsub and ctx.session.resp == 2:
+        return [b"pong", argv[1] if len(argv) == 2 else b""]
     return argv[1] if len(argv) == 2 else "PONG"
 
 
@@ -161,6 +163,7 @@ def reset(ctx: Ctx, argv: list[bytes]) -> str:
     s.multi = None  # the transaction and the watched keys go
     s.multi_error = False
     ctx.ks.unwatch(s.watch)
+    ctx.hub.forget(s)  # unsubscribed from everything, without confirmations
     s.db = 0
     s.resp = 2
     s.name = b""
@@ -208,12 +211,14 @@ def client_info_line(ctx: Ctx, s: Session) -> bytes:
     now = time.time()
     idle = time.monotonic() - s.last_interaction
     return (
-        "id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 "
-        "ssub=0 multi=-1 qbuf=%d qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 "
+        "id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d "
+        "ssub=%d multi=%d qbuf=%d qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 "
         "oll=0 omem=0 tot-mem=%d events=r cmd=%s user=%s redir=-1 resp=%d"
         % (
             s.id, s.addr, s.laddr, s.fd, s.name.decode("utf-8", "replace"),
-            int(now - s.created), int(idle), s.flags_text(), s.db, s.qbuf,
+            int(now - s.created), int(idle), s.flags_text(), s.db,
+            len(s.channels), len(s.patterns), len(s.shard_channels),
+            -1 if s.multi is None else len(s.multi), s.qbuf,
             1024 + s.qbuf, s.last_cmd, s.user, s.resp,
         )
     ).encode() + b"\n"
@@ -230,10 +235,6 @@ def _client_type(ctx: Ctx, name: bytes) -> str:
     return kind
 
 
-def _session_type(s: Session) -> str:
-    return "replica" if s.monitor else "normal"
-
-
 @command("client|list", -2, _CLIENT_ADMIN, group=_CONN, acl="connection", since="2.4.0",
          complexity="O(N) where N is the number of client connections",
          summary="Lists open connections.", tips="nondeterministic_output",
@@ -248,7 +249,7 @@ def client_list(ctx: Ctx, argv: list[bytes]) -> Verbatim:
     sessions = sorted(ctx.server.sessions(), key=lambda s: s.id)
     if len(argv) == 4 and argv[2].lower() == b"type":
         kind = _client_type(ctx, argv[3])
-        chosen = [s for s in sessions if _session_type(s) == kind]
+        chosen = [s for s in sessions if s.client_type() == kind]
     elif len(argv) > 3 and argv[2].lower() == b"id":
         by_id = {s.id: s for s in sessions}
         chosen = []
@@ -337,7 +338,7 @@ def client_kill(ctx: Ctx, argv: list[bytes]) -> Any:
             continue
         if laddr is not None and s.laddr.encode() != laddr:
             continue
-        if kind is not None and _session_type(s) != kind:
+        if kind is not None and s.client_type() != kind:
             continue
         if cid and s.id != cid:
             continue

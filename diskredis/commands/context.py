@@ -65,12 +65,32 @@ class Session:
     multi_error: bool = False
     in_exec: bool = False
     watch: Watch = field(default_factory=Watch)
+    # Pub/sub subscriptions, in subscription order (the hub holds the reverse maps).
+    channels: dict[bytes, None] = field(default_factory=dict)
+    patterns: dict[bytes, None] = field(default_factory=dict)
+    shard_channels: dict[bytes, None] = field(default_factory=dict)
+
+    @property
+    def subscriptions(self) -> int:
+        """Channels plus patterns (clientSubscriptionsCount)."""
+        return len(self.channels) + len(self.patterns)
+
+    @property
+    def pubsub(self) -> bool:
+        """In pub/sub mode: subscribed to anything, shard channels included."""
+        return bool(self.channels or self.patterns or self.shard_channels)
+
+    def client_type(self) -> str:
+        """getClientType: MONITOR clients count as normal ones, as in Redis."""
+        return "pubsub" if self.pubsub else "normal"
 
     def flags_text(self) -> str:
         """The `flags=` field of CLIENT LIST (networking.c getClientInfoString)."""
         out = ""
         if self.monitor:
             out += "O"
+        if self.pubsub:
+            out += "P"
         if self.multi is not None:
             out += "x"
         if self.blocked:
@@ -192,6 +212,54 @@ class Block:
 
 
 @dataclass
+class Hub:
+    """Pub/sub: who listens to what. Each map goes from a channel (or pattern) to its
+    subscribers in subscription order; a name leaves its map with its last subscriber.
+    Touched on the lane only; sessions of closed connections wait in `gone` until
+    the lane drops their subscriptions."""
+
+    channels: dict[bytes, dict[Session, None]] = field(default_factory=dict)
+    patterns: dict[bytes, dict[Session, None]] = field(default_factory=dict)
+    shard_channels: dict[bytes, dict[Session, None]] = field(default_factory=dict)
+    gone: list[Session] = field(default_factory=list)
+
+    def add(self, kind: str, session: Session, name: bytes) -> bool:
+        """Subscribe `session` to `name` in table `kind` ("channels", "patterns" or
+        "shard_channels"); False if it already was."""
+        mine: dict[bytes, None] = getattr(session, kind)
+        if name in mine:
+            return False
+        mine[name] = None
+        table: dict[bytes, dict[Session, None]] = getattr(self, kind)
+        table.setdefault(name, {})[session] = None
+        return True
+
+    def remove(self, kind: str, session: Session, name: bytes) -> bool:
+        """Unsubscribe `session` from `name`; False if it was not subscribed."""
+        mine: dict[bytes, None] = getattr(session, kind)
+        if name not in mine:
+            return False
+        del mine[name]
+        table: dict[bytes, dict[Session, None]] = getattr(self, kind)
+        subscribers = table[name]
+        del subscribers[session]
+        if not subscribers:
+            del table[name]
+        return True
+
+    def forget(self, session: Session) -> None:
+        """Drop every subscription of `session` (RESET, a closed connection)."""
+        for kind in ("channels", "patterns", "shard_channels"):
+            for name in list(getattr(session, kind)):
+                self.remove(kind, session, name)
+
+    def drop_gone(self) -> None:
+        """Forget the sessions of connections closed since the last call (lane)."""
+        while self.gone:
+            self.forget(self.gone.pop())
+
+
+@dataclass
 class Ctx:
     """A handler's view: the calling session plus the server-wide objects."""
 
@@ -200,5 +268,10 @@ class Ctx:
     config: Config
     stats: Stats
     ks: Keyspace
+    hub: Hub
     #: Set by the dispatcher: the command being run (for errors naming it).
     name: str = ""
+
+    def notify(self, cls: int, event: bytes, key: bytes, db: int | None = None) -> None:
+        """A keyspace notification for `key` in the client's database (or `db`)."""
+        self.ks.event(cls, event, key, self.session.db if db is None else db)

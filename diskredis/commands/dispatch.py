@@ -55,12 +55,18 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
             % (cmd.name.split("|")[0].upper(), "enable-debug-command")))
     if not session.authenticated and "no_auth" not in cmd.flags:
         return _reject(ctx, cmd, RedisError(errors.NOAUTH))
-    if session.multi is not None and not session.in_exec:
-        if "no_multi" in cmd.flags:
-            return _reject(ctx, cmd, RedisError(errors.NOT_ALLOWED_IN_MULTI))
-        if cmd.name not in _RUN_IN_MULTI:
-            session.multi.append(argv)
-            return "QUEUED"
+    queueing = session.multi is not None and not session.in_exec
+    if queueing and "no_multi" in cmd.flags:
+        return _reject(ctx, cmd, RedisError(errors.NOT_ALLOWED_IN_MULTI))
+    if session.resp == 2 and session.pubsub and not session.in_exec \
+            and cmd.name not in _RUN_SUBSCRIBED:
+        return _reject(ctx, cmd, errors.err(
+            "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+            "RESET are allowed in this context" % cmd.name))
+    if queueing and cmd.name not in _RUN_IN_MULTI:
+        assert session.multi is not None
+        session.multi.append(argv)
+        return "QUEUED"
     ctx.name = cmd.name
     session.last_cmd = cmd.name
     ctx.ks.touch = not session.no_touch or cmd.name == "touch"
@@ -95,6 +101,10 @@ def _protected_allowed(ctx: Ctx, cmd: Command) -> bool:
         return s.is_unix or s.addr.startswith(("127.", "[::1]", "::1"))
     return False
 
+
+# What a RESP2 client with subscriptions may run (processCommand).
+_RUN_SUBSCRIBED = frozenset(("ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe",
+                             "psubscribe", "punsubscribe", "quit", "reset"))
 
 # What runs at once inside MULTI instead of being queued (processCommand).
 _RUN_IN_MULTI = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))

@@ -26,7 +26,7 @@ from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
-from diskredis.keyspace.space import now_ms
+from diskredis.keyspace.space import NOTIFY_GENERIC, now_ms
 
 _G = "generic"
 _LLONG_MIN, _LLONG_MAX = -(2**63), 2**63 - 1
@@ -39,7 +39,12 @@ _INTEGER = re.compile(rb"-?[1-9][0-9]*|0")
 # -- existence and deletion -----------------------------------------------------------
 def _delete(ctx: Ctx, argv: list[bytes]) -> int:
     db = ctx.session.db
-    return sum(1 for key in argv[1:] if ctx.ks.remove(db, key))
+    count = 0
+    for key in argv[1:]:
+        if ctx.ks.remove(db, key):
+            ctx.notify(NOTIFY_GENERIC, b"del", key)
+            count += 1
+    return count
 
 
 @command("del", -2, "write", group=_G, since="1.0.0",
@@ -143,9 +148,11 @@ def _expire(ctx: Ctx, argv: list[bytes], seconds: bool, absolute: bool) -> int:
         return 0
     if when <= now_ms():
         ctx.ks.remove(db, key)
+        ctx.notify(NOTIFY_GENERIC, b"del", key)
         return 1
     meta.expire = when
     ctx.ks.store(db, key, meta)
+    ctx.notify(NOTIFY_GENERIC, b"expire", key)
     return 1
 
 
@@ -242,6 +249,7 @@ def persist(ctx: Ctx, argv: list[bytes]) -> int:
     if meta is None or not meta.expire:
         return 0
     ctx.ks.persist(db, key, meta)
+    ctx.notify(NOTIFY_GENERIC, b"persist", key)
     return 1
 
 
@@ -335,6 +343,8 @@ def _rename(ctx: Ctx, argv: list[bytes], nx: bool) -> int | str:
         ctx.ks.remove(db, dst)
     ctx.ks.remove(db, src, free=False)  # a collection's elements go with the record
     ctx.ks.store(db, dst, meta)
+    ctx.notify(NOTIFY_GENERIC, b"rename_from", src)
+    ctx.notify(NOTIFY_GENERIC, b"rename_to", dst)
     return 1 if nx else "OK"
 
 
@@ -393,7 +403,7 @@ def copy(ctx: Ctx, argv: list[bytes]) -> int:
     src, dst = argv[1], argv[2]
     if src_db == dst_db and src == dst:
         raise RedisError(_SAME_OBJECT)
-    meta = ctx.ks.lookup(src_db, src)
+    meta = ctx.ks.lookup(src_db, src, read=True)
     if meta is None:
         return 0
     if ctx.ks.lookup(dst_db, dst) is not None:
@@ -405,6 +415,7 @@ def copy(ctx: Ctx, argv: list[bytes]) -> int:
         kid, count = L.coll_head(payload)
         payload = L.coll_payload(ctx.ks.clone_elements(kid), count, L.coll_extra(payload))
     ctx.ks.store(dst_db, dst, L.Meta(meta.type, meta.expire, payload))
+    ctx.notify(NOTIFY_GENERIC, b"copy_to", dst, dst_db)
     return 1
 
 
@@ -422,6 +433,8 @@ def move(ctx: Ctx, argv: list[bytes]) -> int:
         return 0
     ctx.ks.remove(src_db, argv[1], free=False)
     ctx.ks.store(dst_db, argv[1], meta)
+    ctx.notify(NOTIFY_GENERIC, b"move_from", argv[1], src_db)
+    ctx.notify(NOTIFY_GENERIC, b"move_to", argv[1], dst_db)
     return 1
 
 
@@ -440,9 +453,11 @@ def keys(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
             if every or glob_match(pattern, key)]
 
 
-def lookup_typed(ctx: Ctx, key: bytes, kind: int, db: int | None = None) -> Meta | None:
-    """The key's record if it holds `kind`; None if missing; WRONGTYPE otherwise."""
-    meta = ctx.ks.lookup(ctx.session.db if db is None else db, key)
+def lookup_typed(ctx: Ctx, key: bytes, kind: int, db: int | None = None,
+                 read: bool | None = None) -> Meta | None:
+    """The key's record if it holds `kind`; None if missing; WRONGTYPE otherwise
+    (`read`: as `Keyspace.lookup`)."""
+    meta = ctx.ks.lookup(ctx.session.db if db is None else db, key, read=read)
     if meta is not None and meta.type != kind:
         raise RedisError(errors.WRONGTYPE)
     return meta
@@ -523,7 +538,7 @@ _SHARED_INTEGERS = 10000  # OBJ_SHARED_INTEGERS
 
 
 def _object_meta(ctx: Ctx, key: bytes) -> L.Meta | None:
-    return ctx.ks.lookup(ctx.session.db, key, touch=False)
+    return ctx.ks.lookup(ctx.session.db, key, touch=False, notify_miss=False)
 
 
 def _string_encoding(value: bytes) -> str:

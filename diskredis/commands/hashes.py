@@ -23,6 +23,7 @@ from diskredis.errors import RedisError
 from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
+from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_HASH
 
 _H = "hash"
 _LLONG_MIN, _LLONG_MAX = -(2**63), 2**63 - 1
@@ -41,15 +42,19 @@ def _hash_for_write(ctx: Ctx, key: bytes) -> Meta:
     return meta
 
 
-def _save(ctx: Ctx, key: bytes, meta: Meta, added: int) -> None:
-    """Store the hash with its count changed by `added`; an emptied hash is deleted."""
+def _save(ctx: Ctx, key: bytes, meta: Meta, added: int, event: bytes) -> None:
+    """Store the hash with its count changed by `added` and announce `event`; an emptied
+    hash is deleted (and a "del" event follows)."""
     kid, count = L.coll_head(meta.payload)
     count += added
     if count <= 0:
         ctx.ks.remove(ctx.session.db, key)
+        ctx.notify(NOTIFY_HASH, event, key)
+        ctx.notify(NOTIFY_GENERIC, b"del", key)
         return
     meta.payload = L.coll_payload(kid, count)
     ctx.ks.store(ctx.session.db, key, meta)
+    ctx.notify(NOTIFY_HASH, event, key)
 
 
 def _kid(meta: Meta) -> int:
@@ -72,7 +77,7 @@ def _hset(ctx: Ctx, argv: list[bytes]) -> int:
     meta = _hash_for_write(ctx, argv[1])
     kid = _kid(meta)
     added = sum(1 for i in range(2, len(argv), 2) if E.put(ctx.ks, kid, argv[i], argv[i + 1]))
-    _save(ctx, argv[1], meta, added)
+    _save(ctx, argv[1], meta, added, b"hset")
     return added
 
 
@@ -107,7 +112,7 @@ def hsetnx(ctx: Ctx, argv: list[bytes]) -> int:
     if E.get(ctx.ks, _kid(meta), argv[2]) is not None:
         return 0
     E.put(ctx.ks, _kid(meta), argv[2], argv[3])
-    _save(ctx, argv[1], meta, 1)
+    _save(ctx, argv[1], meta, 1, b"hset")
     return 1
 
 
@@ -147,7 +152,7 @@ def hdel(ctx: Ctx, argv: list[bytes]) -> int:
     kid = _kid(meta)
     removed = sum(1 for f in argv[2:] if E.delete(ctx.ks, kid, f))
     if removed:
-        _save(ctx, argv[1], meta, -removed)
+        _save(ctx, argv[1], meta, -removed, b"hdel")
     return removed
 
 
@@ -225,7 +230,7 @@ def hincrby(ctx: Ctx, argv: list[bytes]) -> int:
     if not _LLONG_MIN <= value <= _LLONG_MAX:
         raise errors.err("increment or decrement would overflow")
     E.put(ctx.ks, kid, argv[2], b"%d" % value)
-    _save(ctx, argv[1], meta, 1 if old is None else 0)
+    _save(ctx, argv[1], meta, 1 if old is None else 0, b"hincrby")
     return value
 
 
@@ -250,7 +255,7 @@ def hincrbyfloat(ctx: Ctx, argv: list[bytes]) -> bytes:
     if text is None:
         raise errors.err("increment would produce NaN or Infinity")
     E.put(ctx.ks, kid, argv[2], text)
-    _save(ctx, argv[1], meta, 1 if old is None else 0)
+    _save(ctx, argv[1], meta, 1 if old is None else 0, b"hincrbyfloat")
     return text
 
 

@@ -26,7 +26,7 @@ from diskredis.commands.registry import KeySpec, arg, command, keys_at, oneof, t
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
-from diskredis.keyspace.space import now_ms
+from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_LIST, now_ms
 from diskredis.resp.values import NULL_ARRAY
 from diskredis.storage import prefix_end
 
@@ -97,13 +97,24 @@ class _List:
         for v in values:
             self.push(v, False)
 
-    def save(self) -> None:
-        db = self.ctx.session.db
+    def save(self, event: bytes | None = None) -> None:
+        """Write the meta back (an emptied list is deleted), then announce `event` (and
+        "del" for a list that went away)."""
+        ctx = self.ctx
         if self.count == 0:
-            self.ctx.ks.remove(db, self.key)
+            ctx.ks.remove(ctx.session.db, self.key)
+            if event is not None:
+                ctx.notify(NOTIFY_LIST, event, self.key)
+                ctx.notify(NOTIFY_GENERIC, b"del", self.key)
             return
         self.meta.payload = L.coll_payload(self.kid, self.count, _HEAD.pack(self.head))
-        self.ctx.ks.store(db, self.key, self.meta)
+        ctx.ks.store(ctx.session.db, self.key, self.meta)
+        if event is not None:
+            ctx.notify(NOTIFY_LIST, event, self.key)
+
+
+_PUSHED = {True: b"lpush", False: b"rpush"}  # event of a push, by side (left?)
+_POPPED = {True: b"lpop", False: b"rpop"}
 
 
 def list_range(ctx: Ctx, meta: Meta, start: int, stop: int, reverse: bool = False
@@ -113,14 +124,17 @@ def list_range(ctx: Ctx, meta: Meta, start: int, stop: int, reverse: bool = Fals
     return _List(ctx, b"", meta).range(start, stop, reverse)
 
 
-def store_list(ctx: Ctx, key: bytes, values: list[bytes]) -> None:
-    """Replace `key` by a list of `values` (deleted when there are none)."""
-    ctx.ks.remove(ctx.session.db, key)
-    if values:
-        lst = _List(ctx, key, None)
-        for value in values:
-            lst.push(value, False)
-        lst.save()
+def store_list(ctx: Ctx, key: bytes, values: list[bytes], event: bytes) -> None:
+    """Replace `key` by a list of `values` and announce `event`; with no values the key
+    is deleted ("del")."""
+    if not values:
+        if ctx.ks.remove(ctx.session.db, key):
+            ctx.notify(NOTIFY_GENERIC, b"del", key)
+        return
+    lst = _List(ctx, key, None)
+    for value in values:
+        lst.push(value, False)
+    lst.save(event)  # replaces the old value in place
 
 
 def _lookup(ctx: Ctx, key: bytes) -> Meta | None:
@@ -139,7 +153,7 @@ def _push(ctx: Ctx, argv: list[bytes], left: bool, only_existing: bool) -> int:
     lst = _List(ctx, argv[1], meta)
     for value in argv[2:]:
         lst.push(value, left)
-    lst.save()
+    lst.save(_PUSHED[left])
     return lst.count
 
 
@@ -199,12 +213,12 @@ def _pop(ctx: Ctx, argv: list[bytes], left: bool) -> Any:
         return NULL_ARRAY if count is not None else None
     if count is None:
         value = lst.pop(left)
-        lst.save()
+        lst.save(_POPPED[left])
         return value
     if count == 0:
         return []
     out = [lst.pop(left) for _ in range(min(count, lst.count))]
-    lst.save()
+    lst.save(_POPPED[left])
     return out
 
 
@@ -281,7 +295,7 @@ def lset(ctx: Ctx, argv: list[bytes]) -> str:
     if i is None:
         raise RedisError(errors.OUT_OF_RANGE)
     lst.set(i, argv[3])
-    lst.save()
+    lst.save(b"lset")
     return "OK"
 
 
@@ -318,7 +332,7 @@ def ltrim(ctx: Ctx, argv: list[bytes]) -> str:
         lst.pop(True)
     for _ in range(min(right, lst.count)):
         lst.pop(False)
-    lst.save()
+    lst.save(b"ltrim")
     return "OK"
 
 
@@ -344,7 +358,7 @@ def lrem(ctx: Ctx, argv: list[bytes]) -> int:
                 break
     if doomed:
         lst.rewrite([v for i, v in enumerate(values) if i not in doomed])
-        lst.save()
+        lst.save(b"lrem")
     return len(doomed)
 
 
@@ -372,7 +386,7 @@ def linsert(ctx: Ctx, argv: list[bytes]) -> int:
         return -1
     values.insert(at + (1 if where == b"after" else 0), argv[4])
     lst.rewrite(values)
-    lst.save()
+    lst.save(b"linsert")
     return lst.count
 
 
@@ -452,14 +466,16 @@ def _move(ctx: Ctx, src: bytes, dst: bytes, from_left: bool, to_left: bool) -> b
         return None
     dst_meta = _lookup(ctx, dst)
     value = source.pop(from_left)
+    # As Redis: the push (and its events) first, then the pop's.
     if src == dst:
         source.push(value, to_left)
-        source.save()
+        source.save(_PUSHED[to_left])
+        ctx.notify(NOTIFY_LIST, _POPPED[from_left], src)
         return value
-    source.save()
     target = _List(ctx, dst, dst_meta)
     target.push(value, to_left)
-    target.save()
+    target.save(_PUSHED[to_left])
+    source.save(_POPPED[from_left])
     return value
 
 
@@ -528,10 +544,10 @@ def _pop_reply(lst: _List, key: bytes, left: bool, count: int) -> list[Any]:
     """[key, element] (count 0) or [key, [elements]] (LMPOP's COUNT)."""
     if count == 0:
         value = lst.pop(left)
-        lst.save()
+        lst.save(_POPPED[left])
         return [key, value]
     out = [lst.pop(left) for _ in range(min(count, lst.count))]
-    lst.save()
+    lst.save(_POPPED[left])
     return [key, out]
 
 

@@ -21,6 +21,7 @@ from diskredis.errors import RedisError
 from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
+from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_SET
 from diskredis.resp.values import RSet
 
 _S = "set"
@@ -28,8 +29,9 @@ _LONG_MAX = 2**63 - 1
 _INTEGER = re.compile(rb"-?[1-9][0-9]*|0")
 
 
-def _get_set(ctx: Ctx, key: bytes, db: int | None = None) -> Meta | None:
-    return lookup_typed(ctx, key, L.SET, db)
+def _get_set(ctx: Ctx, key: bytes, db: int | None = None, read: bool | None = None
+             ) -> Meta | None:
+    return lookup_typed(ctx, key, L.SET, db, read)
 
 
 def _kid(meta: Meta) -> int:
@@ -44,10 +46,11 @@ def _members(ctx: Ctx, meta: Meta | None) -> list[bytes]:
     return [] if meta is None else [f for _, f, _ in E.scan(ctx.ks, _kid(meta))]
 
 
-def _write(ctx: Ctx, key: bytes, meta: Meta | None, add: list[bytes], remove: list[bytes]
-           ) -> tuple[int, int]:
+def _write(ctx: Ctx, key: bytes, meta: Meta | None, add: list[bytes], remove: list[bytes],
+           event: bytes) -> tuple[int, int]:
     """Add and remove members of the set at `key` (created when needed, deleted when
-    emptied): (how many added, how many removed)."""
+    emptied) and, when it changed, announce `event` (and "del" if it went away):
+    (how many added, how many removed)."""
     if meta is None:
         if not add:
             return 0, 0
@@ -62,19 +65,27 @@ def _write(ctx: Ctx, key: bytes, meta: Meta | None, add: list[bytes], remove: li
         if E.remove_placed(ctx.ks, kid, m, count):
             removed += 1
             count -= 1
+    if not (added or removed):
+        return 0, 0
     if count <= 0:
         ctx.ks.remove(ctx.session.db, key)
-    elif added or removed:
+        ctx.notify(NOTIFY_SET, event, key)
+        ctx.notify(NOTIFY_GENERIC, b"del", key)
+    else:
         meta.payload = L.coll_payload(kid, count)
         ctx.ks.store(ctx.session.db, key, meta)
+        ctx.notify(NOTIFY_SET, event, key)
     return added, removed
 
 
-def _store(ctx: Ctx, key: bytes, members: list[bytes]) -> int:
-    """Replace `key` by a set of `members` (deleted when there are none)."""
-    ctx.ks.remove(ctx.session.db, key)
-    if members:
-        _write(ctx, key, None, members, [])
+def _store(ctx: Ctx, key: bytes, members: list[bytes], event: bytes) -> int:
+    """Replace `key` by a set of `members` and announce `event`; with no members the key
+    is deleted ("del")."""
+    if not members:
+        if ctx.ks.remove(ctx.session.db, key):
+            ctx.notify(NOTIFY_GENERIC, b"del", key)
+        return 0
+    _write(ctx, key, None, members, [], event)  # replaces the old value in place
     return len(members)
 
 
@@ -87,7 +98,7 @@ def _store(ctx: Ctx, key: bytes, members: list[bytes]) -> int:
          args=(arg("key", "key"), arg("member", "string", "multiple")))
 def sadd(ctx: Ctx, argv: list[bytes]) -> int:
     """SADD key member [member ...] -> how many were added."""
-    return _write(ctx, argv[1], _get_set(ctx, argv[1]), argv[2:], [])[0]
+    return _write(ctx, argv[1], _get_set(ctx, argv[1]), argv[2:], [], b"sadd")[0]
 
 
 @command("srem", -3, "write fast", group=_S, since="1.0.0",
@@ -99,7 +110,7 @@ def sadd(ctx: Ctx, argv: list[bytes]) -> int:
 def srem(ctx: Ctx, argv: list[bytes]) -> int:
     """SREM key member [member ...] -> how many were removed."""
     meta = _get_set(ctx, argv[1])
-    return 0 if meta is None else _write(ctx, argv[1], meta, [], argv[2:])[1]
+    return 0 if meta is None else _write(ctx, argv[1], meta, [], argv[2:], b"srem")[1]
 
 
 @command("scard", 2, "readonly fast", group=_S, since="1.0.0", complexity="O(1)",
@@ -204,13 +215,13 @@ def spop(ctx: Ctx, argv: list[bytes]) -> Any:
             return RSet([])
         kid, card = L.coll_head(meta.payload)
         picked = [E.placed_at(ctx.ks, kid, p) for p in random.sample(range(card), min(n, card))]
-        _write(ctx, argv[1], meta, [], picked)
+        _write(ctx, argv[1], meta, [], picked, b"spop")
         return RSet(picked)
     meta = _get_set(ctx, argv[1])
     if meta is None:
         return None
     member = _random_member(ctx, meta)
-    _write(ctx, argv[1], meta, [], [member])
+    _write(ctx, argv[1], meta, [], [member], b"spop")
     return member
 
 
@@ -230,16 +241,16 @@ def smove(ctx: Ctx, argv: list[bytes]) -> int:
         raise RedisError(errors.WRONGTYPE)
     if src == dst:
         return int(E.get(ctx.ks, _kid(src_meta), member) is not None)
-    if not _write(ctx, src, src_meta, [], [member])[1]:
+    if not _write(ctx, src, src_meta, [], [member], b"srem")[1]:
         return 0
-    _write(ctx, dst, ctx.ks.lookup(db, dst), [member], [])
+    _write(ctx, dst, ctx.ks.lookup(db, dst), [member], [], b"sadd")
     return 1
 
 
 # -- algebra ---------------------------------------------------------------------------
 def _inter(ctx: Ctx, keys: list[bytes], limit: int = 0) -> list[bytes]:
     """sinterGenericCommand: every key is type-checked; any missing key makes it empty."""
-    found = [_get_set(ctx, key) for key in keys]
+    found = [_get_set(ctx, key, read=True) for key in keys]
     if any(m is None for m in found):
         return []
     metas = sorted((m for m in found if m is not None), key=_card)
@@ -254,7 +265,7 @@ def _inter(ctx: Ctx, keys: list[bytes], limit: int = 0) -> list[bytes]:
 
 
 def _union_or_diff(ctx: Ctx, keys: list[bytes], diff: bool) -> list[bytes]:
-    metas = [_get_set(ctx, key) for key in keys]  # every key is type-checked
+    metas = [_get_set(ctx, key, read=True) for key in keys]  # every key is type-checked
     if not diff:
         seen: dict[bytes, None] = {}
         for meta in metas:
@@ -317,7 +328,7 @@ def sintercard(ctx: Ctx, argv: list[bytes]) -> int:
          args=(arg("destination", "key"), arg("key", "key", "multiple")))
 def sinterstore(ctx: Ctx, argv: list[bytes]) -> int:
     """SINTERSTORE destination key [key ...] -> the size of the stored set."""
-    return _store(ctx, argv[1], _inter(ctx, argv[2:]))
+    return _store(ctx, argv[1], _inter(ctx, argv[2:]), b"sinterstore")
 
 
 @command("sunion", -2, "readonly", group=_S, since="1.0.0",
@@ -335,7 +346,7 @@ def sunion(ctx: Ctx, argv: list[bytes]) -> RSet:
          args=(arg("destination", "key"), arg("key", "key", "multiple")))
 def sunionstore(ctx: Ctx, argv: list[bytes]) -> int:
     """SUNIONSTORE destination key [key ...] -> the size of the stored set."""
-    return _store(ctx, argv[1], _union_or_diff(ctx, argv[2:], False))
+    return _store(ctx, argv[1], _union_or_diff(ctx, argv[2:], False), b"sunionstore")
 
 
 @command("sdiff", -2, "readonly", group=_S, since="1.0.0",
@@ -353,7 +364,7 @@ def sdiff(ctx: Ctx, argv: list[bytes]) -> RSet:
          args=(arg("destination", "key"), arg("key", "key", "multiple")))
 def sdiffstore(ctx: Ctx, argv: list[bytes]) -> int:
     """SDIFFSTORE destination key [key ...] -> the size of the stored set."""
-    return _store(ctx, argv[1], _union_or_diff(ctx, argv[2:], True))
+    return _store(ctx, argv[1], _union_or_diff(ctx, argv[2:], True), b"sdiffstore")
 
 
 def is_intset(ctx: Ctx, meta: Meta) -> bool:

@@ -48,7 +48,7 @@ def lookup_pattern(ctx: Ctx, pattern: bytes, element: bytes) -> bytes | None:
         name = pattern[:star] + element + pattern[star + 1:arrow]
     else:
         name = pattern[:star] + element + pattern[star + 1:]
-    meta = ctx.ks.lookup(ctx.session.db, name)
+    meta = ctx.ks.lookup(ctx.session.db, name, read=True)
     if meta is None:
         return None
     if field is None:
@@ -132,7 +132,7 @@ def _sort(ctx: Ctx, argv: list[bytes], readonly: bool) -> Any:
         else:
             raise RedisError(errors.SYNTAX)
         j += 1
-    meta = ctx.ks.lookup(ctx.session.db, argv[1])
+    meta = ctx.ks.lookup(ctx.session.db, argv[1], read=True)
     if meta is not None and meta.type not in (L.SET, L.LIST, L.ZSET):
         raise RedisError(errors.WRONGTYPE)
     if dontsort and meta is not None and meta.type == L.SET and store is not None:
@@ -154,7 +154,7 @@ def _sort(ctx: Ctx, argv: list[bytes], readonly: bool) -> Any:
         out = list(chosen)
     if store is None:
         return out
-    store_list(ctx, store, [b"" if v is None else v for v in out])
+    store_list(ctx, store, [b"" if v is None else v for v in out], b"sortstore")
     return len(out)
 
 

@@ -17,23 +17,34 @@ from diskredis.commands.registry import arg, command, keys_at, oneof, token
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
-from diskredis.keyspace.space import now_ms
+from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_STRING, now_ms
 
 _S = "string"
 _LLONG_MIN, _LLONG_MAX = -(2**63), 2**63 - 1
 
 
 # -- helpers shared by the module --------------------------------------------------
-def get_string(ctx: Ctx, key: bytes) -> Meta | None:
-    """The key's record if it holds a string, None if missing; WRONGTYPE otherwise."""
-    meta = ctx.ks.lookup(ctx.session.db, key)
+def get_string(ctx: Ctx, key: bytes, read: bool | None = None) -> Meta | None:
+    """The key's record if it holds a string, None if missing; WRONGTYPE otherwise
+    (`read`: as `Keyspace.lookup`)."""
+    meta = ctx.ks.lookup(ctx.session.db, key, read=read)
     if meta is not None and meta.type != L.STRING:
         raise RedisError(errors.WRONGTYPE)
     return meta
 
 
-def put_string(ctx: Ctx, key: bytes, value: bytes, expire: int = L.NO_EXPIRY) -> None:
+def put_string(ctx: Ctx, key: bytes, value: bytes, expire: int = L.NO_EXPIRY,
+               event: bytes | None = b"set") -> None:
+    """Store a string (keyspace event `event`, if any, once it is there)."""
     ctx.ks.store(ctx.session.db, key, Meta(L.STRING, expire, value))
+    if event is not None:
+        ctx.notify(NOTIFY_STRING, event, key)
+
+
+def update_string(ctx: Ctx, key: bytes, meta: Meta, event: bytes) -> None:
+    """Store a changed string record and announce it as `event`."""
+    ctx.ks.store(ctx.session.db, key, meta)
+    ctx.notify(NOTIFY_STRING, event, key)
 
 
 def check_length(ctx: Ctx, size: int) -> None:
@@ -140,7 +151,8 @@ def set_(ctx: Ctx, argv: list[bytes]) -> Any:
     flags, spec = _parse_set_options(argv, 3, True)
     expire = _deadline_of(ctx, spec)
     key = argv[1]
-    old = get_string(ctx, key) if "get" in flags else ctx.ks.lookup(ctx.session.db, key)
+    old = get_string(ctx, key, read=True) if "get" in flags \
+        else ctx.ks.lookup(ctx.session.db, key)
     if ("nx" in flags and old is not None) or ("xx" in flags and old is None):
         return old.payload if "get" in flags and old is not None else None
     if expire is not None:
@@ -150,6 +162,8 @@ def set_(ctx: Ctx, argv: list[bytes]) -> Any:
     else:
         when = L.NO_EXPIRY
     put_string(ctx, key, argv[2], when)
+    if expire is not None:
+        ctx.notify(NOTIFY_GENERIC, b"expire", key)
     if "get" in flags:
         return None if old is None else old.payload
     return "OK"
@@ -169,6 +183,7 @@ def setnx(ctx: Ctx, argv: list[bytes]) -> int:
 def _setex(ctx: Ctx, argv: list[bytes], seconds: bool) -> str:
     when = deadline(ctx, argv[2], seconds=seconds, absolute=False)
     put_string(ctx, argv[1], argv[3], when)
+    ctx.notify(NOTIFY_GENERIC, b"expire", argv[1])
     return "OK"
 
 
@@ -197,7 +212,7 @@ def psetex(ctx: Ctx, argv: list[bytes]) -> str:
          doc_flags="deprecated")
 def getset(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """GETSET key value -> the old value, or nil."""
-    old = get_string(ctx, argv[1])
+    old = get_string(ctx, argv[1], read=True)
     put_string(ctx, argv[1], argv[2])
     return None if old is None else old.payload
 
@@ -207,10 +222,11 @@ def getset(ctx: Ctx, argv: list[bytes]) -> bytes | None:
          keys=(keys_at("RW access delete"),), args=(arg("key", "key"),))
 def getdel(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """GETDEL key -> the value (the key is gone), or nil."""
-    meta = get_string(ctx, argv[1])
+    meta = get_string(ctx, argv[1], read=True)
     if meta is None:
         return None
     ctx.ks.remove(ctx.session.db, argv[1])
+    ctx.notify(NOTIFY_GENERIC, b"del", argv[1])
     return meta.payload
 
 
@@ -227,7 +243,7 @@ def getex(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """GETEX key [EX s|PX ms|EXAT t|PXAT t|PERSIST] -> the value, or nil."""
     flags, spec = _parse_set_options(argv, 2, False)
     db, key = ctx.session.db, argv[1]
-    meta = get_string(ctx, key)
+    meta = get_string(ctx, key, read=True)
     if meta is None:
         return None
     expire = _deadline_of(ctx, spec)  # checked after the lookup, as Redis does
@@ -235,11 +251,14 @@ def getex(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     if expire is not None:
         if expire <= now_ms():  # a deadline already passed deletes the key
             ctx.ks.remove(db, key)
+            ctx.notify(NOTIFY_GENERIC, b"del", key)
         else:
             meta.expire = expire
             ctx.ks.store(db, key, meta)
+            ctx.notify(NOTIFY_GENERIC, b"expire", key)
     elif "persist" in flags and meta.expire:
         ctx.ks.persist(db, key, meta)
+        ctx.notify(NOTIFY_GENERIC, b"persist", key)
     return value
 
 
@@ -302,11 +321,11 @@ def append(ctx: Ctx, argv: list[bytes]) -> int:
     """APPEND key value -> the new length."""
     meta = get_string(ctx, argv[1])
     if meta is None:
-        put_string(ctx, argv[1], argv[2])
+        put_string(ctx, argv[1], argv[2], event=b"append")
         return len(argv[2])
     check_length(ctx, len(meta.payload) + len(argv[2]))
     meta.payload += argv[2]
-    ctx.ks.store(ctx.session.db, argv[1], meta)
+    update_string(ctx, argv[1], meta, b"append")
     return len(meta.payload)
 
 
@@ -329,10 +348,10 @@ def _incr(ctx: Ctx, key: bytes, by: int) -> int:
     if not _LLONG_MIN <= value <= _LLONG_MAX:
         raise errors.err("increment or decrement would overflow")
     if meta is None:
-        put_string(ctx, key, b"%d" % value)
+        put_string(ctx, key, b"%d" % value, event=b"incrby")
     else:
         meta.payload = b"%d" % value
-        ctx.ks.store(ctx.session.db, key, meta)
+        update_string(ctx, key, meta, b"incrby")
     return value
 
 
@@ -393,10 +412,10 @@ def incrbyfloat(ctx: Ctx, argv: list[bytes]) -> bytes:
     if text is None:
         raise errors.err("increment would produce NaN or Infinity")
     if meta is None:
-        put_string(ctx, argv[1], text)
+        put_string(ctx, argv[1], text, event=b"incrbyfloat")
     else:
         meta.payload = text
-        ctx.ks.store(ctx.session.db, argv[1], meta)
+        update_string(ctx, argv[1], meta, b"incrbyfloat")
     return text
 
 
@@ -465,7 +484,7 @@ def setrange(ctx: Ctx, argv: list[bytes]) -> int:
         if not piece:
             return 0
         check_length(ctx, offset + len(piece))
-        put_string(ctx, argv[1], b"\0" * offset + piece)
+        put_string(ctx, argv[1], b"\0" * offset + piece, event=b"setrange")
         return offset + len(piece)
     value = meta.payload
     if not piece:
@@ -474,7 +493,7 @@ def setrange(ctx: Ctx, argv: list[bytes]) -> int:
     if len(value) < offset:
         value += b"\0" * (offset - len(value))
     meta.payload = value[:offset] + piece + value[offset + len(piece):]
-    ctx.ks.store(ctx.session.db, argv[1], meta)
+    update_string(ctx, argv[1], meta, b"setrange")
     return len(meta.payload)
 
 

@@ -43,7 +43,7 @@ from diskredis.errors import RedisError
 from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
-from diskredis.keyspace.space import now_ms
+from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_ZSET, now_ms
 from diskredis.resp.values import NULL_ARRAY
 from diskredis.storage import prefix_end
 
@@ -139,13 +139,20 @@ class ZSet:
         self.count -= 1
         return True
 
-    def save(self) -> None:
-        db = self.ctx.session.db
+    def save(self, event: bytes | None = None) -> None:
+        """Write the meta back (an emptied set is deleted), then announce `event` (and
+        "del" for a set that went away)."""
+        ctx = self.ctx
         if self.count <= 0:
-            self.ctx.ks.remove(db, self.key)
+            ctx.ks.remove(ctx.session.db, self.key)
+            if event is not None:
+                ctx.notify(NOTIFY_ZSET, event, self.key)
+                ctx.notify(NOTIFY_GENERIC, b"del", self.key)
             return
         self.meta.payload = L.coll_payload(self.kid, self.count, _BIG if self.big else b"")
-        self.ctx.ks.store(db, self.key, self.meta)
+        ctx.ks.store(ctx.session.db, self.key, self.meta)
+        if event is not None:
+            ctx.notify(NOTIFY_ZSET, event, self.key)
 
     # -- walking the index -----------------------------------------------------------
     def entries(self, start: bytes | None = None, stop: bytes | None = None,
@@ -306,12 +313,12 @@ def _score_range(lo: bytes, hi: bytes) -> tuple[tuple[float, bool], tuple[float,
 
 
 # -- lookups and replies ---------------------------------------------------------------
-def _lookup(ctx: Ctx, key: bytes) -> Meta | None:
-    return lookup_typed(ctx, key, L.ZSET)
+def _lookup(ctx: Ctx, key: bytes, read: bool | None = None) -> Meta | None:
+    return lookup_typed(ctx, key, L.ZSET, read=read)
 
 
-def _open(ctx: Ctx, key: bytes) -> ZSet | None:
-    meta = _lookup(ctx, key)
+def _open(ctx: Ctx, key: bytes, read: bool | None = None) -> ZSet | None:
+    meta = _lookup(ctx, key, read)
     return None if meta is None else ZSet(ctx, key, meta)
 
 
@@ -324,11 +331,12 @@ def _scored(ctx: Ctx, pairs: list[tuple[bytes, float]], withscores: bool) -> lis
     return [x for m, s in pairs for x in (m, s)]
 
 
-def _replace(ctx: Ctx, key: bytes, pairs: list[tuple[bytes, float]]) -> int:
-    """Make `key` a new sorted set of `pairs` (deleted when there are none)."""
-    db = ctx.session.db
-    ctx.ks.remove(db, key)
+def _replace(ctx: Ctx, key: bytes, pairs: list[tuple[bytes, float]], event: bytes) -> int:
+    """Make `key` a new sorted set of `pairs` and announce `event`; with no pairs the key
+    is deleted ("del")."""
     if not pairs:
+        if ctx.ks.remove(ctx.session.db, key):
+            ctx.notify(NOTIFY_GENERIC, b"del", key)
         return 0
     zs = ZSet(ctx, key, None)
     limit = ctx.config["zset-max-listpack-value"]
@@ -336,7 +344,7 @@ def _replace(ctx: Ctx, key: bytes, pairs: list[tuple[bytes, float]]) -> int:
         len(m) > limit for m, _ in pairs)  # a new result is a listpack if it fits
     for member, score in pairs:
         zs.put(member, score, None)
-    zs.save()
+    zs.save(event)  # replaces the old value in place
     return zs.count
 
 
@@ -402,7 +410,9 @@ def _zadd(ctx: Ctx, argv: list[bytes], incr: bool) -> Any:
             added += 1
         processed += 1
         result = score
-    if added or updated or meta is None:
+    if added or updated:
+        zs.save(b"zincr" if incr else b"zadd")
+    elif meta is None:
         zs.save()
     if incr:
         return result if processed else None
@@ -460,7 +470,7 @@ def zrem(ctx: Ctx, argv: list[bytes]) -> int:
         if zs.count == 0:
             break
     if removed:
-        zs.save()
+        zs.save(b"zrem")
     return removed
 
 
@@ -617,10 +627,10 @@ def _zrange(ctx: Ctx, argv: list[bytes], at: int, store: bool, kind: str | None,
     else:
         llo, lhi = _lex_range(lo_raw, hi_raw)
         walk = lambda zs: _window(zs.by_lex(llo, lhi, reverse), offset, limit)  # noqa: E731
-    zs = _open(ctx, argv[at])
+    zs = _open(ctx, argv[at], read=True)  # lookupKeyRead, ZRANGESTORE's source too
     pairs = [] if zs is None else walk(zs)
     if store:
-        return _replace(ctx, argv[1], pairs)
+        return _replace(ctx, argv[1], pairs, b"zrangestore")
     return _scored(ctx, pairs, withscores)
 
 
@@ -746,7 +756,7 @@ def _zremrange(ctx: Ctx, argv: list[bytes], kind: str) -> int:
     for member, score in doomed:
         zs.delete(member, score)
     if doomed:
-        zs.save()
+        zs.save(b"zremrangeby" + kind.encode())
     return len(doomed)
 
 
@@ -793,7 +803,7 @@ def _pop_from(ctx: Ctx, zs: ZSet, key: bytes, highest: bool, count: int, nested:
     popped = list(itertools.islice(zs.entries(reverse=highest), n))
     for member, score in popped:
         zs.delete(member, score)
-    zs.save()
+    zs.save(b"zpopmax" if highest else b"zpopmin")
     if nested:
         body: list[Any] = [[m, s] for m, s in popped]
         return [key, body] if with_key else body
@@ -983,7 +993,7 @@ def _setop(ctx: Ctx, argv: list[bytes], at: int, op: str, dst: bytes | None,
     db = ctx.session.db
     sources = []
     for key in argv[at + 1:at + 1 + setnum]:
-        meta = ctx.ks.lookup(db, key)
+        meta = ctx.ks.lookup(db, key, read=True)
         if meta is not None and meta.type not in (L.ZSET, L.SET):
             raise RedisError(errors.WRONGTYPE)
         sources.append(_Source(ctx, meta))
@@ -1055,7 +1065,7 @@ def _setop(ctx: Ctx, argv: list[bytes], at: int, op: str, dst: bytes | None,
         return 0
     pairs = sorted(result.items(), key=lambda p: (p[1], p[0]))
     if dst is not None:
-        return _replace(ctx, dst, pairs)
+        return _replace(ctx, dst, pairs, b"z%sstore" % op.encode())
     return _scored(ctx, pairs, withscores)
 
 

@@ -22,7 +22,7 @@ import os
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.cache import HotCache
@@ -42,6 +42,28 @@ class SchemaError(StorageError):
 
 _LIVE_BOUNDS = 10_000  # ranges whose live bounds are remembered
 _COMPACT_EVERY = 5_000  # deletes in one ordered range between two compactions of it
+
+
+# Keyspace notification classes (notify.c): bits of `Keyspace.notify_flags`.
+NOTIFY_KEYSPACE = 1 << 0  # K
+NOTIFY_KEYEVENT = 1 << 1  # E
+NOTIFY_GENERIC = 1 << 2  # g
+NOTIFY_STRING = 1 << 3  # $
+NOTIFY_LIST = 1 << 4  # l
+NOTIFY_SET = 1 << 5  # s
+NOTIFY_HASH = 1 << 6  # h
+NOTIFY_ZSET = 1 << 7  # z
+NOTIFY_EXPIRED = 1 << 8  # x
+NOTIFY_EVICTED = 1 << 9  # e
+NOTIFY_STREAM = 1 << 10  # t
+NOTIFY_KEY_MISS = 1 << 11  # m
+NOTIFY_MODULE = 1 << 12  # d
+NOTIFY_NEW = 1 << 14  # n
+NOTIFY_CLASSES = {"K": NOTIFY_KEYSPACE, "E": NOTIFY_KEYEVENT, "g": NOTIFY_GENERIC,
+                  "$": NOTIFY_STRING, "l": NOTIFY_LIST, "s": NOTIFY_SET, "h": NOTIFY_HASH,
+                  "z": NOTIFY_ZSET, "x": NOTIFY_EXPIRED, "e": NOTIFY_EVICTED,
+                  "t": NOTIFY_STREAM, "m": NOTIFY_KEY_MISS, "d": NOTIFY_MODULE,
+                  "n": NOTIFY_NEW}
 
 
 def now_ms() -> int:
@@ -101,7 +123,17 @@ class Keyspace:
         self._compact_due: list[bytes] = []
         self.watchers: dict[tuple[int, bytes], list[Watch]] = {}
         self.gone_watches: list[Watch] = []
+        # Keyspace notifications: the enabled classes (set by the lane from
+        # notify-keyspace-events) and who publishes them: (event, key, db).
+        self.notify_flags = 0
+        self.active_expire = True  # DEBUG SET-ACTIVE-EXPIRE
+        self.on_event: Callable[[bytes, bytes, int], None] | None = None
         self._open()
+
+    def event(self, cls: int, name: bytes, key: bytes, db: int) -> None:
+        """notifyKeyspaceEvent: publish event `name` of class `cls` on `key` if enabled."""
+        if self.notify_flags & cls and self.on_event is not None:
+            self.on_event(name, key, db)
 
     # -- set-up ------------------------------------------------------------------------
     def _open(self) -> None:
@@ -209,18 +241,27 @@ class Keyspace:
                                % mkey[5:].hex())
         return meta
 
-    def lookup(self, db: int, key: bytes, touch: bool = True) -> Meta | None:
+    def lookup(self, db: int, key: bytes, touch: bool = True, read: bool | None = None,
+               notify_miss: bool = True) -> Meta | None:
         """The key's record, or None when it does not exist or has expired. A found
-        key's access time and LFU counter are updated unless `touch` is False."""
+        key's access time and LFU counter are updated unless `touch` is False.
+
+        A read lookup (`read`; by default, one from a read-only command) counts in
+        keyspace_hits/misses and, missing, sends a "keymiss" event unless
+        `notify_miss` is False -- Redis's lookupKeyRead; write commands that read a
+        source (GETSET, SORT, SUNIONSTORE...) ask for it explicitly, as Redis does."""
         mkey, hashed = self._mkey(db, key)
         meta = self._raw(mkey, key, hashed)
         if meta is not None and meta.expire and meta.expire <= now_ms():
             self._drop(db, mkey, meta)
             self.expired_keys += 1
+            self.event(NOTIFY_EXPIRED, b"expired", key, db)
             meta = None
-        if self.reading:
+        if self.reading if read is None else read:
             if meta is None:
                 self.misses += 1
+                if notify_miss:
+                    self.event(NOTIFY_KEY_MISS, b"keymiss", key, db)
             else:
                 self.hits += 1
         if meta is not None and touch and self.touch:
@@ -268,7 +309,12 @@ class Keyspace:
             self.free_elements(*L.coll_head(old.payload))  # overwritten: reclaim
         if old is None:
             self._add(b"count:", db, 1)
-        elif old.expire and old.expire != meta.expire:
+        elif old.expire and old.expire <= now_ms():
+            # Past its deadline but not yet removed: as Redis, it expires, then a new
+            # key takes its place.
+            self.expired_keys += 1
+            self.event(NOTIFY_EXPIRED, b"expired", key, db)
+        if old is not None and old.expire and old.expire != meta.expire:
             txn.delete("expire", L.expire_key(old.expire, mkey))
         had = bool(old is not None and old.expire)
         if had != bool(meta.expire):
@@ -277,8 +323,9 @@ class Keyspace:
         self.written[(db, key)] = None
         if self.watchers:
             self._touch_watched(db, key, deleted=False)
-        if old is None:
+        if old is None or (old.expire and old.expire <= now_ms()):
             self.access[mkey] = (now_ms(), LFU_INIT)
+            self.event(NOTIFY_NEW, b"new", key, db)
         txn.put("meta", mkey, meta.encode())
         self._staged[mkey] = Meta(meta.type, meta.expire, meta.payload, meta.key)
         if meta.expire and (old is None or old.expire != meta.expire):
@@ -298,6 +345,7 @@ class Keyspace:
         self._drop(db, mkey, meta, free)
         if meta.expire and meta.expire <= now_ms():
             self.expired_keys += 1
+            self.event(NOTIFY_EXPIRED, b"expired", key, db)
             return False
         return True
 
@@ -364,9 +412,12 @@ class Keyspace:
                 continue
             raw = txn.get("meta", mkey)
             if raw is not None:
-                self._drop(owner, mkey, L.decode_meta(raw))
+                meta = L.decode_meta(raw)
+                self._drop(owner, mkey, meta)
                 self.expired_keys += 1
                 done += 1
+                if self.notify_flags & NOTIFY_EXPIRED:
+                    self.event(NOTIFY_EXPIRED, b"expired", L.user_key(mkey, meta), owner)
         if floor is not None:
             self._expire_from = max(self._expire_from, floor)
         return done

@@ -19,7 +19,7 @@ handler returns    RESP2                   RESP3
 =================  ======================  ===========================
 
 Wrappers exist only where a plain value would be ambiguous: `NULL_ARRAY`
-(``*-1`` in RESP2), `RSet`, `Push`, `Verbatim` and `BigNumber`.
+(``*-1`` in RESP2), `RSet`, `Push`, `Pushes`, `Verbatim` and `BigNumber`.
 """
 
 from __future__ import annotations
@@ -53,6 +53,13 @@ class RSet(list[Any]):
 
 class Push(list[Any]):
     """An out-of-band push: RESP3 ``>``, a plain array in RESP2 (pub/sub messages)."""
+
+    __slots__ = ()
+
+
+class Pushes(list[Push]):
+    """Pushes sent in place of a reply (SUBSCRIBE's confirmations): written one after
+    the other with no header of their own, and sent even under CLIENT REPLY OFF."""
 
     __slots__ = ()
 

@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from diskredis.errors import RedisError
-from diskredis.resp.values import NULL_ARRAY, BigNumber, Push, RSet, Verbatim
+from diskredis.resp.values import NULL_ARRAY, BigNumber, Push, Pushes, RSet, Verbatim
 
 __all__ = ["encode", "format_double"]
 
@@ -102,6 +102,9 @@ def _encode_into(value: Any, proto: int, out: list[bytes]) -> None:
             _encode_into(item, proto, out)
     elif t is Push:
         out.append((b">%d\r\n" if proto >= 3 else b"*%d\r\n") % len(value))
+        for item in value:
+            _encode_into(item, proto, out)
+    elif t is Pushes:
         for item in value:
             _encode_into(item, proto, out)
     elif t is Verbatim:

@@ -4,8 +4,13 @@ Room: sockets and tasks; no Redis semantics. Imports: everything below it, trio.
 
 Each connection reads what is there, parses every complete request (pipelining),
 submits them to the lane as one unit and writes all their replies with one send.
-Out-of-band output (MONITOR lines) goes through the connection's outbox and a
-pusher task that shares the connection's send lock, so bytes never interleave.
+Out-of-band output (pub/sub messages, MONITOR lines) goes through the connection's
+outbox and a pusher task that shares the connection's send lock, so bytes never
+interleave. Once a connection has had a push (or subscribed), its replies go through
+the outbox too, queued the moment the lane delivers them, so that replies and pushes
+reach the client in the order they happened. The outbox is bounded by
+`client-output-buffer-limit` for the client's class (pubsub or normal), hard and soft
+limits as in Redis: a subscriber that does not read is disconnected, not buffered for.
 
 Shutdown (SIGTERM, SIGINT, SHUTDOWN): stop accepting, let the lane finish the
 batch in flight, sync, close every connection, remove the unix socket and pid
@@ -29,7 +34,8 @@ from typing import Any
 import trio
 
 from diskredis import errors
-from diskredis.commands.context import Ctx, Session, Stats
+from diskredis.commands.context import Ctx, Hub, Session, Stats
+from diskredis.commands.pubsub import keyspace_publisher
 from diskredis.config import Config, ConfigError
 from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
@@ -60,7 +66,8 @@ class Connection:
         self.server = server
         self.sock = sock
         self.session = session
-        self.ctx = Ctx(session, server, server.config, server.stats, server.keyspace)
+        self.ctx = Ctx(session, server, server.config, server.stats, server.keyspace,
+                       server.hub)
         self.send_lock = trio.Lock()
         self.cancel = trio.CancelScope()
         self.outbox: list[bytes] = []
@@ -68,22 +75,26 @@ class Connection:
         self.outbox_wake = trio.Event()
         self.nursery: trio.Nursery | None = None
         self.pusher_started = False
+        self.ordered = False  # replies go through the outbox too (see the module doc)
+        self.soft_since = 0.0  # when the outbox went over the soft limit (0: it is not)
 
     def close_soon(self) -> None:
         self.session.closed = True
         self.cancel.cancel()
 
     def push(self, data: bytes) -> None:
-        """Queue out-of-band bytes (trio thread)."""
+        """Queue bytes behind what the outbox holds (trio thread)."""
         if self.session.closed:
             return
+        self.ordered = True
         self.outbox.append(data)
         self.outbox_bytes += len(data)
-        hard = self.server.config["client-output-buffer-limit"]["replica"][0]
-        if hard and self.outbox_bytes > hard:
+        if self._over_limit():
             log.warning(
                 "Client id=%d addr=%s closed for overcoming of output buffer limits "
-                "(%d bytes pending).", self.session.id, self.session.addr, self.outbox_bytes)
+                "(%d bytes waiting to be sent; client-output-buffer-limit %s).",
+                self.session.id, self.session.addr, self.outbox_bytes,
+                self.session.client_type())
             self.close_soon()
             return
         if not self.pusher_started and self.nursery is not None:
@@ -91,16 +102,40 @@ class Connection:
             self.nursery.start_soon(self._pusher)
         self.outbox_wake.set()
 
+    def _over_limit(self) -> bool:
+        """checkClientOutputBufferLimits: the hard limit at once, the soft one when it
+        has held for longer than its seconds."""
+        hard, soft, seconds = \
+            self.server.config["client-output-buffer-limit"][self.session.client_type()]
+        used = self.outbox_bytes
+        if hard and used >= hard:
+            return True
+        if not (soft and used >= soft):
+            self.soft_since = 0.0
+            return False
+        now = time.monotonic()
+        if not self.soft_since:
+            self.soft_since = now
+            return False
+        return now - self.soft_since > seconds
+
     async def _pusher(self) -> None:
         while True:
             await self.outbox_wake.wait()
             self.outbox_wake = trio.Event()
-            if not self.outbox:
-                continue
-            data = b"".join(self.outbox)
-            self.outbox.clear()
-            self.outbox_bytes = 0
-            await self.send(data)
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write everything the outbox holds, in order."""
+        async with self.send_lock:
+            while self.outbox:
+                data = b"".join(self.outbox)
+                self.outbox.clear()
+                self.outbox_bytes = 0
+                self.soft_since = 0.0
+                await self._write(data)
+                self.session.net_out += len(data)
+                self.server.net_out += len(data)
 
     async def send(self, data: bytes) -> None:
         if self.pusher_started:  # MONITOR lines may be written by the pusher too
@@ -208,6 +243,8 @@ class Connection:
                 session.last_interaction = time.monotonic()
                 if reply:
                     await self.send(reply)
+                elif self.ordered:
+                    await self.flush()  # the reply went to the outbox: wait until sent
             if reader.error is not None:
                 log.info("Protocol error from client id=%d addr=%s: %s",
                          session.id, session.addr, reader.error)
@@ -241,7 +278,9 @@ class Server:
         fsync = config["appendfsync"] == "always"
         self.engine = open_engine(config["engine"], config["dir"], fsync)
         self.keyspace = Keyspace(self.engine, config["databases"], cache_budget(config))
-        self.lane = Lane(self._deliver_threadsafe, self.keyspace, config)
+        self.hub = Hub()
+        self.keyspace.on_event = keyspace_publisher(self.hub, self, self.keyspace)
+        self.lane = Lane(self._deliver_threadsafe, self.keyspace, config, self.hub)
         self.token: trio.lowlevel.TrioToken | None = None
         self.shutting_down = trio.Event()
         self.shutdown_flags: tuple[bool | None, bool, bool] = (None, False, False)
@@ -382,12 +421,20 @@ class Server:
             self.token.run_sync_soon(self._deliver, outcome)
 
     def _deliver(self, outcome: Outcome) -> None:
-        for unit in outcome.units:
-            unit.done()
+        # Pushes first: those of a client with a unit in the batch are inside its reply;
+        # the others happened while it waited or before it sent anything.
         for session, data in outcome.pushes:
             conn = self.connections.get(session.id)
             if conn is not None:
                 conn.push(data)
+        for unit in outcome.units:
+            if unit.reply:
+                session = unit.ctx.session
+                conn = self.connections.get(session.id)
+                if conn is not None and (conn.ordered or session.pubsub or session.monitor):
+                    conn.push(unit.reply)
+                    unit.reply = b""
+            unit.done()
         for session in outcome.kills:
             conn = self.connections.get(session.id)
             if conn is not None:
@@ -515,6 +562,8 @@ class Server:
             session.closed = True
             if session.watch.keys:
                 self.keyspace.gone_watches.append(session.watch)  # the lane drops it
+            if session.pubsub:
+                self.hub.gone.append(session)  # the lane drops its subscriptions
             del self.connections[session.id]
 
     def _keepalive(self, sock: socket.socket) -> None:

@@ -24,6 +24,7 @@ arrival order, when the pause ends.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -32,12 +33,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from diskredis.commands.context import Block, Ctx
+from diskredis.commands.context import Block, Ctx, Hub
 from diskredis.commands.dispatch import NO_REPLY, execute
 from diskredis.commands.registry import lookup
 from diskredis.config import Config
 from diskredis.errors import RedisError
-from diskredis.keyspace.space import Keyspace
+from diskredis.keyspace.space import NOTIFY_CLASSES, Keyspace
+from diskredis.resp.values import Pushes
 from diskredis.resp.writer import encode
 from diskredis.storage import StorageError
 
@@ -57,6 +59,7 @@ class Unit:
     next: int = 0  # index of the next request to run (a paused unit resumes here)
     parts: list[bytes] = field(default_factory=list)
     batch_start: int = 0  # replies in `parts` from earlier batches (already committed)
+    pushed: list[int] = field(default_factory=list)  # indexes in `parts` of pushes
 
 
 @dataclass(eq=False)
@@ -81,6 +84,12 @@ class Outcome:
     shutdown: tuple[bool | None, bool, bool] | None = None
 
 
+@functools.cache
+def _notify_flags(classes: str) -> int:
+    """notify-keyspace-events (its letters, 'A' expanded) as NOTIFY_* bits."""
+    return sum(NOTIFY_CLASSES[c] for c in set(classes))
+
+
 _STOP = object()
 DEFAULT_CACHE = 128 << 20  # the hot cache's size when maxmemory is 0 (no limit set)
 
@@ -98,9 +107,13 @@ class Lane:
     """A dedicated thread running batches of units; see the module docstring."""
 
     def __init__(self, deliver: Callable[[Outcome], None], keyspace: Keyspace,
-                 config: Config) -> None:
+                 config: Config, hub: Hub) -> None:
         self._deliver = deliver
         self.ks = keyspace
+        self.hub = hub
+        # Units of this batch, by client id, that are not waiting: a push to their
+        # client joins their reply stream where it happens.
+        self._inline: dict[int, Unit] = {}
         self.config = config
         self._last_sync = time.monotonic()
         self._unsynced = False
@@ -134,7 +147,18 @@ class Lane:
 
     # -- called on the lane (through ServerPort) ----------------------------------
     def push(self, session: Any, data: bytes) -> None:
-        self._outcome.pushes.append((session, data))
+        """Out-of-band bytes for a client (pub/sub messages, MONITOR lines). A client
+        with a unit in this batch gets them among its replies, in the order things
+        happened; the others get them through their connection's outbox. Either way they
+        leave after the batch's commit."""
+        if session.closed:
+            return
+        unit = self._inline.get(session.id)
+        if unit is not None:
+            unit.pushed.append(len(unit.parts))
+            unit.parts.append(data)
+        else:
+            self._outcome.pushes.append((session, data))
 
     def kill(self, session: Any) -> None:
         session.closed = True
@@ -205,17 +229,22 @@ class Lane:
         fsync = self.config["appendfsync"] == "always"
         if fsync != ks.engine.fsync:
             ks.engine.set_fsync(fsync)
+        ks.notify_flags = _notify_flags(self.config["notify-keyspace-events"])
         ks.lfu_log_factor = self.config["lfu-log-factor"]
         ks.lfu = self.config["maxmemory-policy"] in ("allkeys-lfu", "volatile-lfu")
         budget = cache_budget(self.config)
         if budget != ks.cache.limit:
             ks.cache.resize(budget)
         incoming = sum(len(a) for u in units for r in u.requests[u.next:] for a in r)
+        self.hub.drop_gone()
         ks.begin(incoming)
         # Waiting units may be answered in this batch: their replies so far are earlier.
         ran: list[Unit] = [p.unit for p in self._parked]
         for unit in ran:
             unit.batch_start = len(unit.parts)
+            unit.pushed = []
+        for unit in units:
+            self._inline[unit.ctx.session.id] = unit
         pending = list(units) + self._end_waits()
         try:
             while pending:
@@ -223,6 +252,7 @@ class Lane:
                 if unit not in ran:
                     ran.append(unit)
                     unit.batch_start = len(unit.parts)
+                    unit.pushed = []
                 try:
                     finished = self._run_unit(unit)
                 except StorageError:
@@ -237,7 +267,8 @@ class Lane:
                     self._held.append(unit)
                 if not pending and self._resume:
                     pending, self._resume = self._resume, []
-            ks.expire_due(budget=_EXPIRE_BUDGET)
+            if ks.active_expire:
+                ks.expire_due(budget=_EXPIRE_BUDGET)
             ks.gc_step(_GC_BUDGET)
             ks.drop_gone_watches()
             dirty = ks.txn is not None and ks.txn.dirty
@@ -249,6 +280,8 @@ class Lane:
             ks.abort()
             self._fail(ran, RedisError("ERR storage error, nothing written: %s" % e))
             self._held = pending + self._held  # not run yet: they go in the next batch
+            out.pushes.clear()  # nothing of the batch happened: nor did its messages
+        self._inline.clear()
         for unit in out.units:
             unit.reply = b"".join(unit.parts)
             unit.parts = []
@@ -262,10 +295,12 @@ class Lane:
             log.error("%s", e)
 
     def _fail(self, units: list[Unit], error: RedisError) -> None:
-        """Replace the replies this batch produced with `error`."""
+        """Replace the replies this batch produced with `error` (and drop its pushes)."""
         for unit in units:
-            fresh = len(unit.parts) - unit.batch_start
+            pushed = set(unit.pushed)
+            fresh = len(unit.parts) - unit.batch_start - len(pushed)
             unit.parts[unit.batch_start:] = [encode(error, unit.ctx.session.resp)] * fresh
+            unit.pushed = []
 
     def _maybe_sync(self) -> None:
         if not self._unsynced or self.config["appendfsync"] != "everysec":
@@ -294,6 +329,7 @@ class Lane:
                 p.unit.next += 1  # past the blocking command, answered by its timeout
                 self._emit(p.unit, p.timeout_reply)
                 resumed.append(p.unit)
+                self._inline[session.id] = p.unit
         return resumed
 
     def _unpark(self, p: Parked) -> None:
@@ -322,6 +358,7 @@ class Lane:
                     unit.next += 1
                     self._emit(unit, reply)
                     self._resume.append(unit)
+                    self._inline[unit.ctx.session.id] = unit
 
     def unblock(self, client_id: int, error: bool) -> bool:
         for p in self._parked:
@@ -332,6 +369,7 @@ class Lane:
                 self._emit(unit, RedisError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
                            if error else p.timeout_reply)
                 self._resume.append(unit)
+                self._inline[unit.ctx.session.id] = unit
                 return True
         return False
 
@@ -341,7 +379,8 @@ class Lane:
 
     def _emit(self, unit: Unit, reply: Any) -> None:
         session = unit.ctx.session
-        if reply is not NO_REPLY and not (session.reply_off or session.reply_skip):
+        if reply is not NO_REPLY and (type(reply) is Pushes
+                                      or not (session.reply_off or session.reply_skip)):
             unit.parts.append(encode(reply, session.resp))
         session.reply_skip = False
         if session.reply_skip_next:
@@ -377,6 +416,7 @@ class Lane:
                                            reply.deadline_ms, reply.timeout_reply,
                                            reply.serve))
                 session.blocked = True
+                self._inline.pop(session.id, None)  # pushes go out while it waits
                 return None
             self._emit(unit, reply)
             if self._parked:
