@@ -414,7 +414,7 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("active-defrag-max-scan-fields", 1000, 1, _L, "int", {}),
     ("slowlog-max-len", 128, 0, _L, "int", _E),
     ("acllog-max-len", 128, 0, _L, "int", {}),
-    ("busy-reply-threshold", 5000, 0, _L, "int", {"alias": "lua-time-limit"}),
+    ("busy-reply-threshold", 5000, 0, _L, "int", {"alias": "lua-time-limit", "effect": True}),
     ("cluster-node-timeout", 15000, 0, _L, "int", {}),
     ("slowlog-log-slower-than", 10000, -1, _L, "int", _E),
     ("latency-monitor-threshold", 0, 0, _L, "int", _E),

@@ -17,6 +17,8 @@ SAME: list[tuple[Any, ...]] = [
     ("SELECT",), ("SELECT", "0"), ("SELECT", "15"), ("SELECT", "16"), ("SELECT", "-1"),
     ("SELECT", "x"), ("SELECT", "1.5"), ("SELECT", "99999999999999999999"), ("SELECT", "0", "1"),
     ("SELECT", " 1"), ("SELECT", "01"), ("SELECT", "0"),
+    ("WAIT", "0", "0"), ("WAIT", "x", "0"), ("WAIT", "0", "x"), ("WAIT", "0", "-1"),
+    ("WAIT", "0"), ("WAIT", "99999999999999999999", "0"),
     ("AUTH",), ("AUTH", "pw"), ("AUTH", "default", "pw"), ("AUTH", "a", "b", "c"),
     ("HELLO", "4"), ("HELLO", "x"), ("HELLO", "1"), ("HELLO", "-1"), ("HELLO", "2", "FOO"),
     ("HELLO", "2", "AUTH", "default"), ("HELLO", "2", "SETNAME"),
@@ -63,6 +65,12 @@ def test_same_reply(diff: Diff, args: tuple[Any, ...]) -> None:
 @pytest.mark.parametrize("args", MASKED, ids=_ids)
 def test_same_reply_masked(diff: Diff, args: tuple[Any, ...]) -> None:
     diff.masked(*args)
+
+
+def test_wait_answers_at_once(dr: ServerProc) -> None:
+    """No replicas yet: WAIT answers 0 at once even asking for replicas with no timeout
+    (Redis would block until its timeout; every write is durable here when acknowledged)."""
+    assert dr.client().execute_command("WAIT", "3", "0") == 0
 
 
 def test_client_help_lists_what_is_implemented(dr: ServerProc) -> None:

@@ -14,6 +14,7 @@ from diskredis.commands import (  # noqa: F401 - registration
     introspection,
     lists,
     pubsub,
+    scripting,
     sets,
     sort,
     strings,

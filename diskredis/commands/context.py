@@ -50,6 +50,7 @@ class Session:
     reply_skip_next: bool = False
     close_after_reply: bool = False
     closed: bool = False  # set when the connection is gone or killed
+    is_script: bool = False  # the client a Lua script's commands run as
     monitor: bool = False
     blocked: bool = False  # waiting in a blocking command (BLPOP...)
     no_evict: bool = False
@@ -269,6 +270,8 @@ class Ctx:
     stats: Stats
     ks: Keyspace
     hub: Hub
+    #: The server's scripts (`scripting.Scripts`).
+    scripts: Any
     #: Set by the dispatcher: the command being run (for errors naming it).
     name: str = ""
 

@@ -212,6 +212,6 @@ def monitor_line(ctx: Ctx, argv: list[bytes]) -> bytes:
     """``+<time> [<db> <addr>] "arg" ...`` as replicationFeedMonitors writes it."""
     now = time.time()
     s = ctx.session
-    addr = ("unix:" + s.laddr) if s.is_unix else s.addr
+    addr = "lua" if s.is_script else ("unix:" + s.laddr) if s.is_unix else s.addr
     head = b"+%d.%06d [%d %s]" % (int(now), int(now * 1e6) % 1000000, s.db, addr.encode())
     return head + b"".join(b" " + repr_arg(a) for a in argv) + b"\r\n"

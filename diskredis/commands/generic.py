@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 
 from diskredis import errors
-from diskredis.commands.args import parse_int
+from diskredis.commands.args import parse_int, parse_timeout_ms
 from diskredis.commands.context import Ctx
 from diskredis.commands.registry import (
     arg,
@@ -630,3 +630,19 @@ help_command("object", [
     "    Return the number of references of the value associated with the specified",
     "    <key>.",
 ], group=_G, since="6.2.0")
+
+
+# -- replication ---------------------------------------------------------------------------
+@command("wait", 3, "noscript", group=_G, acl="connection -keyspace", since="3.0.0",
+         complexity="O(1)",
+         summary="Wait for the synchronous replication of all the write commands sent in the "
+                 "context of the current connection",
+         tips="request_policy:all_shards response_policy:agg_min",
+         args=(arg("numreplicas", "integer"), arg("timeout", "integer")))
+def wait(ctx: Ctx, argv: list[bytes]) -> int:
+    """WAIT numreplicas timeout -> 0 at once: there are no replicas yet. (Redis with no
+    replicas waits out the timeout when numreplicas > 0; every write here is already
+    durable on this server when it is acknowledged.)"""
+    parse_int(argv[1])
+    parse_timeout_ms(argv[2], seconds=False, now_ms=0)
+    return 0

@@ -191,7 +191,7 @@ def sunsubscribe(ctx: Ctx, argv: list[bytes]) -> Pushes:
 
 # -- publishing --------------------------------------------------------------------------
 
-@command("publish", 3, "pubsub loading stale fast", group=_PS, since="2.0.0",
+@command("publish", 3, "pubsub loading stale fast may_replicate", group=_PS, since="2.0.0",
          complexity="O(N+M) where N is the number of clients subscribed to the receiving "
                     "channel and M is the total number of subscribed patterns (by any "
                     "client).",
@@ -202,7 +202,7 @@ def publish_(ctx: Ctx, argv: list[bytes]) -> int:
     return publish(ctx.hub, ctx.server, argv[1], argv[2])
 
 
-@command("spublish", 3, "pubsub loading stale fast", group=_PS, since="7.0.0",
+@command("spublish", 3, "pubsub loading stale fast may_replicate", group=_PS, since="7.0.0",
          complexity="O(N) where N is the number of clients subscribed to the receiving "
                     "shard channel.",
          summary="Post a message to a shard channel",

@@ -19,11 +19,12 @@ handler returns    RESP2                   RESP3
 =================  ======================  ===========================
 
 Wrappers exist only where a plain value would be ambiguous: `NULL_ARRAY`
-(``*-1`` in RESP2), `RSet`, `Push`, `Pushes`, `Verbatim` and `BigNumber`.
+(``*-1`` in RESP2), `RSet`, `Push`, `Pushes`, `Status`, `Verbatim` and `BigNumber`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,22 @@ class Pushes(list[Push]):
 
 
 @dataclass(frozen=True, slots=True)
+class Status:
+    """A simple string given as bytes (a script's status reply may hold any byte)."""
+
+    data: bytes
+
+
+def format_double(value: float) -> bytes:
+    """``%.17g`` with Redis's spellings of the non-finite values."""
+    if math.isinf(value):
+        return b"inf" if value > 0 else b"-inf"
+    if math.isnan(value):
+        return b"nan"
+    return b"%.17g" % value
+
+
+@dataclass(frozen=True, slots=True)
 class Verbatim:
     """A verbatim string: RESP3 ``=len\\r\\nfmt:data``, a bulk string in RESP2."""
 
@@ -74,6 +91,7 @@ class Verbatim:
 
 @dataclass(frozen=True, slots=True)
 class BigNumber:
-    """A big number: RESP3 ``(``, a bulk string in RESP2."""
+    """A big number: RESP3 ``(``, a bulk string in RESP2 (its digits; a script may
+    give any text, which Redis sends as it is)."""
 
-    value: int
+    value: int | bytes

@@ -11,11 +11,19 @@ Imports: `errors`, `values`. Rules kept:
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from diskredis.errors import RedisError
-from diskredis.resp.values import NULL_ARRAY, BigNumber, Push, Pushes, RSet, Verbatim
+from diskredis.resp.values import (
+    NULL_ARRAY,
+    BigNumber,
+    Push,
+    Pushes,
+    RSet,
+    Status,
+    Verbatim,
+    format_double,
+)
 
 __all__ = ["encode", "format_double"]
 
@@ -31,15 +39,6 @@ def error_bytes(text: str) -> bytes:
         return text.encode("latin-1")
     except UnicodeEncodeError:
         return text.encode("utf-8", "replace")
-
-
-def format_double(value: float) -> bytes:
-    """``%.17g`` with Redis's spellings of the non-finite values."""
-    if math.isinf(value):
-        return b"inf" if value > 0 else b"-inf"
-    if math.isnan(value):
-        return b"nan"
-    return b"%.17g" % value
 
 
 def encode(value: Any, proto: int = 2) -> bytes:
@@ -104,6 +103,8 @@ def _encode_into(value: Any, proto: int, out: list[bytes]) -> None:
         out.append((b">%d\r\n" if proto >= 3 else b"*%d\r\n") % len(value))
         for item in value:
             _encode_into(item, proto, out)
+    elif t is Status:
+        out.append(b"+%s\r\n" % value.data)
     elif t is Pushes:
         for item in value:
             _encode_into(item, proto, out)
@@ -114,7 +115,7 @@ def _encode_into(value: Any, proto: int, out: list[bytes]) -> None:
         else:
             out.append(b"$%d\r\n%s\r\n" % (len(value.data), value.data))
     elif t is BigNumber:
-        digits = b"%d" % value.value
+        digits = value.value if type(value.value) is bytes else b"%d" % value.value
         if proto >= 3:
             out.append(b"(%s\r\n" % digits)
         else:

@@ -34,8 +34,11 @@ from typing import Any
 import trio
 
 from diskredis import errors
-from diskredis.commands.context import Ctx, Hub, Session, Stats
+from diskredis.commands.context import REDIS_VERSION, Ctx, Hub, Session, Stats
+from diskredis.commands.dispatch import execute
 from diskredis.commands.pubsub import keyspace_publisher
+from diskredis.commands.registry import resolve
+from diskredis.commands.scripting import BUSY_EVAL, BUSY_FUNCTION, Scripts
 from diskredis.config import Config, ConfigError
 from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
@@ -48,6 +51,7 @@ log = logging.getLogger("diskredis")
 
 __all__ = ["Server", "serve"]
 
+_RUN_WHILE_BUSY = frozenset(("hello", "auth", "quit", "multi"))
 _BLOCKING = {b"blpop", b"brpop", b"blmove", b"brpoplpush", b"blmpop"}
 _READ_SIZE = 65536  # one read; a pipelined burst of small requests fits in one
 _SAMPLE_EVERY = 0.1  # instantaneous_ops_per_sec samples, as Redis (16 samples, 100 ms)
@@ -67,7 +71,7 @@ class Connection:
         self.sock = sock
         self.session = session
         self.ctx = Ctx(session, server, server.config, server.stats, server.keyspace,
-                       server.hub)
+                       server.hub, server.scripts)
         self.send_lock = trio.Lock()
         self.cancel = trio.CancelScope()
         self.outbox: list[bytes] = []
@@ -279,6 +283,8 @@ class Server:
         self.engine = open_engine(config["engine"], config["dir"], fsync)
         self.keyspace = Keyspace(self.engine, config["databases"], cache_budget(config))
         self.hub = Hub()
+        self.scripts = Scripts(REDIS_VERSION)
+        self.scripts.on_busy = self.on_busy_threadsafe
         self.keyspace.on_event = keyspace_publisher(self.hub, self, self.keyspace)
         self.lane = Lane(self._deliver_threadsafe, self.keyspace, config, self.hub)
         self.token: trio.lowlevel.TrioToken | None = None
@@ -323,6 +329,19 @@ class Server:
 
     def unpause(self) -> None:
         self.lane.unpause()
+
+    def exit_now(self, why: str) -> None:
+        """SHUTDOWN NOSAVE while a script is busy: the lane cannot be waited for, so the
+        process ends at once. Every acknowledged write is already durable; the script's
+        writes were never committed, so they are gone, as they would be from Redis."""
+        log.warning("%s: exiting now without waiting for the script; its writes are "
+                    "discarded.", why)
+        for path in (self.unix_path, self.config["pidfile"]):
+            if path:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+        logging.shutdown()
+        os._exit(0)
 
     def checkpoint(self) -> None:
         """SAVE, BGSAVE, shutdown: make every committed write durable (it already is with
@@ -390,6 +409,77 @@ class Server:
         dt = max(t1 - t0, 1e-9)
         return int((c1 - c0) / dt), (i1 - i0) / dt / 1024, (o1 - o0) / dt / 1024
 
+    # -- a busy script ---------------------------------------------------------------
+    def _route(self, units: list[Unit]) -> None:
+        """Hand units to the lane -- unless a script is busy: then answer them here, as
+        Redis does meanwhile (`_while_busy`), and queue what must wait for the lane."""
+        if not self.scripts.busy:
+            self.lane.submit_many(units)
+            return
+        waiting = []
+        for unit in units:
+            early, rest = self._while_busy(unit.ctx, unit.requests[unit.next:])
+            if rest:
+                if early:
+                    unit.parts.append(early)
+                unit.requests, unit.next = rest, 0
+                waiting.append(unit)
+            else:
+                unit.reply = early
+                unit.done()
+        if waiting:
+            self.lane.submit_many(waiting)
+
+    def _on_busy(self) -> None:
+        """The running script just went past busy-reply-threshold (trio thread): the
+        units already queued for the lane are answered now instead of waiting."""
+        self._route(self.lane.withdraw())
+
+    def on_busy_threadsafe(self) -> None:
+        assert self.token is not None
+        with contextlib.suppress(trio.RunFinishedError):
+            self.token.run_sync_soon(self._on_busy)
+
+    def _while_busy(self, ctx: Ctx, requests: list[list[bytes]]
+                    ) -> tuple[bytes, list[list[bytes]]]:
+        """Answer `requests` while a script holds the lane: SCRIPT KILL / FUNCTION KILL,
+        SHUTDOWN NOSAVE, the connection's own commands Redis lets through (HELLO, AUTH,
+        QUIT, MULTI: they touch only this client), BUSY for the rest. The other commands
+        Redis lets through (WATCH, UNWATCH, DISCARD, RESET, FUNCTION STATS) need the
+        keyspace: they and what follows them wait for the lane. Returns (replies given
+        here, requests left for the lane)."""
+        scripts = self.scripts
+        session = ctx.session
+        out = []
+        for i, argv in enumerate(requests):
+            try:  # unknown commands and wrong arities are refused first, as in Redis
+                cmd = resolve(argv)
+            except RedisError as e:
+                cmd, name, reply = None, "", e
+            else:
+                name = cmd.name
+            nosave = any(a.lower() == b"nosave" for a in argv[1:])
+            if cmd is None:
+                pass
+            elif name in ("script|kill", "function|kill"):
+                refusal = scripts.kill(by_eval=name == "script|kill")
+                reply: Any = "OK" if refusal is None else RedisError(refusal)
+                if refusal is None:
+                    log.warning("Killing the busy script %s at the request of client "
+                                "id=%d addr=%s.", scripts.name, session.id, session.addr)
+            elif name == "shutdown" and nosave:
+                self.exit_now("SHUTDOWN NOSAVE from client id=%d addr=%s while the script "
+                              "%s was busy" % (session.id, session.addr, scripts.name))
+            elif name in _RUN_WHILE_BUSY:
+                reply = execute(ctx, argv)
+            elif "allow_busy" in cmd.flags and name != "shutdown":
+                return b"".join(out), requests[i:]
+            else:
+                reply = RedisError(BUSY_EVAL if scripts.is_eval else BUSY_FUNCTION)
+            if not session.reply_off:
+                out.append(encode(reply, session.resp))
+        return b"".join(out), []
+
     # -- lane hand-off ---------------------------------------------------------------
     async def run_unit(self, ctx: Ctx, requests: list[list[bytes]]) -> bytes:
         event = trio.Event()
@@ -413,7 +503,7 @@ class Server:
             await trio.lowlevel.cancel_shielded_checkpoint()
             units, self._gathered = self._gathered, []
             if units:
-                self.lane.submit_many(units)
+                self._route(units)
 
     def _deliver_threadsafe(self, outcome: Outcome) -> None:
         assert self.token is not None

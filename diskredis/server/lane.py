@@ -122,6 +122,7 @@ class Lane:
         self._held: list[Unit] = []
         self._parked: list[Parked] = []  # blocked clients, in the order they blocked
         self._resume: list[Unit] = []  # units whose wait ended: continue them
+        self._pending: list[Unit] = []  # units of the running batch not started yet
         self._pause_until = 0.0
         self._pause_writes_only = False
         self._outcome = Outcome()
@@ -137,6 +138,29 @@ class Lane:
     def submit_many(self, units: list[Unit]) -> None:
         """Hand over units gathered during one pass of the event loop, in one wake-up."""
         self._queue.put(units)
+
+    def withdraw(self) -> list[Unit]:
+        """Take back the units not started yet -- those of the running batch after the
+        current one, then those queued (trio thread, while a busy script holds the lane:
+        the lane touches neither list until the script returns)."""
+        units: list[Unit] = [u for u in self._pending if not u.parts and not u.next]
+        for u in units:
+            self._pending.remove(u)
+            self._inline.pop(u.ctx.session.id, None)
+        stop = False
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            for u in item if type(item) is list else [item]:
+                if u is _STOP:
+                    stop = True
+                else:
+                    units.append(u)
+        if stop:
+            self._queue.put(_STOP)
+        return units
 
     def stop(self) -> None:
         """Finish what is queued, then end the thread (join it off the trio thread)."""
@@ -245,7 +269,7 @@ class Lane:
             unit.pushed = []
         for unit in units:
             self._inline[unit.ctx.session.id] = unit
-        pending = list(units) + self._end_waits()
+        pending = self._pending = list(units) + self._end_waits()
         try:
             while pending:
                 unit = pending.pop(0)
@@ -266,7 +290,8 @@ class Lane:
                 elif finished is False:
                     self._held.append(unit)
                 if not pending and self._resume:
-                    pending, self._resume = self._resume, []
+                    pending = self._pending = self._resume
+                    self._resume = []
             if ks.active_expire:
                 ks.expire_due(budget=_EXPIRE_BUDGET)
             ks.gc_step(_GC_BUDGET)
@@ -381,7 +406,13 @@ class Lane:
         session = unit.ctx.session
         if reply is not NO_REPLY and (type(reply) is Pushes
                                       or not (session.reply_off or session.reply_skip)):
-            unit.parts.append(encode(reply, session.resp))
+            try:
+                data = encode(reply, session.resp)
+            except Exception as e:  # a reply diskredis cannot encode is a bug, not a crash
+                log.exception("could not encode the reply to %s", session.last_cmd)
+                data = encode(RedisError("ERR internal error in diskredis: %s"
+                                         % type(e).__name__), session.resp)
+            unit.parts.append(data)
         session.reply_skip = False
         if session.reply_skip_next:
             session.reply_skip = True

@@ -26,7 +26,7 @@ from typing import Any
 
 import plyvel
 
-from diskredis.storage.base import TABLES, Engine, StorageError, Txn, disk_hint
+from diskredis.storage.base import TABLES, Engine, StorageError, Txn, disk_hint, folder_size
 
 _PREFIX = {t: bytes([i + 1]) for i, t in enumerate(TABLES)}
 _SYNC_MARK = b"\xff"  # a key of its own, outside every table, for sync()
@@ -83,7 +83,7 @@ class LeveldbEngine(Engine):
                                % (self.path, e, disk_hint(self.path))) from None
 
     def disk_size(self) -> int:
-        return sum(os.path.getsize(os.path.join(self.path, f)) for f in os.listdir(self.path))
+        return folder_size(self.path)
 
 
 class _LeveldbTxn(Txn):

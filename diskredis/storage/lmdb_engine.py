@@ -24,7 +24,7 @@ from typing import Any
 
 import lmdb
 
-from diskredis.storage.base import TABLES, Engine, StorageError, Txn, disk_hint
+from diskredis.storage.base import TABLES, Engine, StorageError, Txn, disk_hint, folder_size
 
 _INITIAL_MAP = 1 << 30  # virtual address space only; the file grows as data arrives
 _MAX_READERS = 64
@@ -80,7 +80,7 @@ class LmdbEngine(Engine):
         self.env.close()
 
     def disk_size(self) -> int:
-        return sum(os.path.getsize(os.path.join(self.path, f)) for f in os.listdir(self.path))
+        return folder_size(self.path)
 
     def before_batch(self, incoming_bytes: int) -> None:
         info = self.env.info()

@@ -13,7 +13,8 @@ after the `-t` tests on the same server (so they see what those wrote), e.g. a
 ZRANGEBYSCORE over the sorted set the zadd test filled.
 
 Suites: strings = set,get,incr,mset,ping; collections = lpush,rpop,sadd,spop,hset,zadd,
-lrange_100 and "ZRANGEBYSCORE myzset 0 +inf LIMIT 0 10".
+lrange_100 and "ZRANGEBYSCORE myzset 0 +inf LIMIT 0 10"; scripting = EVALSHA of a rate
+limiter (INCR + EXPIRE on a random key), loaded with SCRIPT LOAD first.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import hashlib
 import io
 import os
 import shutil
@@ -76,14 +78,32 @@ def server(kind: str, fsync: str, engine: str, args: argparse.Namespace) -> Iter
         shutil.rmtree(folder, ignore_errors=True)
 
 
+RATE_LIMITER = ("local v = redis.call('incr', KEYS[1]) "
+                "redis.call('expire', KEYS[1], ARGV[1]) return v")
+RATE_LIMITER_SHA = hashlib.sha1(RATE_LIMITER.encode()).hexdigest()
+
 SUITES = {
     "strings": ("set,get,incr,mset,ping", ""),
     "collections": ("lpush,rpop,sadd,spop,hset,zadd,lrange_100",
                     "ZRANGEBYSCORE myzset 0 +inf LIMIT 0 10"),
+    "scripting": ("", "EVALSHA %s 1 rate:__rand_int__ 60" % RATE_LIMITER_SHA),
 }
+SCRIPTS = [RATE_LIMITER]  # SCRIPT LOADed into each server before its run
+
+
+def load_scripts(port: int) -> None:
+    for script in SCRIPTS:
+        body = script.encode()
+        request = b"*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n$%d\r\n%s\r\n" % (len(body), body)
+        with socket.create_connection(("127.0.0.1", port), 10) as s:
+            s.sendall(request)
+            reply = s.recv(100)
+            if not reply.startswith(b"$40"):
+                raise SystemExit("bench: SCRIPT LOAD failed on port %d: %r" % (port, reply))
 
 
 def run_benchmark(port: int, args: argparse.Namespace, pipeline: int) -> dict[str, float]:
+    load_scripts(port)
     base = ["redis-benchmark", "-p", str(port), "-n", str(args.n), "-c", str(args.c),
             "-P", str(pipeline), "-r", "1000000", "-d", str(args.d), "--csv"]
     runs = [["-t", args.tests]] if args.tests else []

@@ -1,0 +1,415 @@
+"""Lua scripting (Redis group "scripting"): EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and
+SCRIPT LOAD|EXISTS|FLUSH|KILL|HELP.
+
+Room: what the scripting commands mean; the interpreter is `commands.lua`. Imports:
+`commands` helpers, `errors`. Replies and errors are Redis 7.0's (eval.c, script.c,
+script_lua.c).
+
+A script runs on the lane inside the batch of the command that called it: its writes
+are one storage transaction with the rest of the batch and one durable commit, and
+nothing of another client runs while it does (atomic, as in Redis). Its commands run
+through `dispatch.execute` as a script client of their own -- the caller's database at
+the start (a SELECT inside the script does not change the caller's), RESP2 unless the
+script calls redis.setresp(3), no blocking (a blocking command answers as if it timed
+out). The script cache lives in memory, as Redis's does: SCRIPT FLUSH and a restart
+empty it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from diskredis import errors
+from diskredis.commands.args import help_reply, parse_int
+from diskredis.commands.context import Block, Ctx, Session
+from diskredis.commands.dispatch import execute
+from diskredis.commands.lua import CallRefused, LuaError, LuaState, Raise, sha1hex
+from diskredis.commands.registry import (
+    KeySpec,
+    arg,
+    check_arity,
+    command,
+    container,
+    lookup,
+    oneof,
+    token,
+)
+from diskredis.errors import RedisError
+from diskredis.quoting import split_inline
+
+_S = "scripting"
+log = logging.getLogger("diskredis")
+
+__all__ = ["Scripts"]
+
+# Script flags a shebang may declare (scripts_flags_def).
+_FLAGS = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
+NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
+_HOOK_EVERY = 100_000  # Lua instructions between two looks at the clock (as Redis)
+
+
+@dataclass
+class Script:
+    sha: str
+    body: bytes
+    flags: frozenset[str] | None  # None: no shebang (Redis's "eval compat mode")
+    chunk: Any
+
+
+BUSY_EVAL = ("BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+             "SHUTDOWN NOSAVE.")
+BUSY_FUNCTION = ("BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                 "SHUTDOWN NOSAVE.")
+UNKILLABLE = ("UNKILLABLE Sorry the script already executed write commands against the "
+              "dataset. You can either wait the script termination or kill the server in a "
+              "hard way using the SHUTDOWN NOSAVE command.")
+
+
+class Scripts:
+    """The server's scripts: the Lua state and the cache of compiled EVAL scripts, and
+    the state of the script running now.
+
+    A script that runs past `busy-reply-threshold` milliseconds is *busy*: the lane is
+    still inside it, so the connections answer other clients themselves (BUSY errors,
+    SCRIPT KILL, SHUTDOWN NOSAVE) through `kill`, reading `busy`, `wrote` and
+    `is_eval`, which the lane sets (plain attribute reads and writes: no lock needed).
+    """
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.lua = LuaState(version)
+        self.cache: dict[str, Script] = {}
+        self.running: Session | None = None  # the caller of the script running now
+        self.name = ""  # the running script's SHA1 (or function name)
+        self.is_eval = True
+        self.started = 0.0
+        self.threshold_ms = 5000
+        self.busy = False
+        self.wrote = False
+        self.killed = False
+        self.read_only = False
+        self.ctx: Ctx | None = None  # the script client's context (made on first use)
+        self.hook_count = 0
+        # Called on the lane when the running script turns busy (the server answers
+        # the clients queued behind it).
+        self.on_busy: Callable[[], None] = lambda: None
+
+    def kill(self, by_eval: bool) -> str | None:
+        """SCRIPT KILL (`by_eval`) or FUNCTION KILL from a connection: None when the
+        running script will stop, else the error to answer (scriptKill)."""
+        if self.running is None or not self.busy:
+            return "NOTBUSY No scripts in execution right now."
+        if self.wrote:
+            return UNKILLABLE
+        if by_eval and not self.is_eval:
+            return BUSY_FUNCTION
+        if not by_eval and self.is_eval:
+            return BUSY_EVAL
+        self.killed = True
+        return None
+
+    def _hook(self) -> None:
+        """Every 100,000 Lua instructions: stop a killed script; mark a slow one busy."""
+        if self.running is None:
+            return
+        if self.killed:
+            self.lua.set_hook(self._hook, 1)  # pcall cannot swallow it: every step raises
+            self.hook_count = 1  # back to normal at the next run
+            raise Raise(self.lua.error_table(b"Script killed by user with SCRIPT KILL..."))
+        if self.busy:
+            return
+        elapsed = (time.monotonic() - self.started) * 1000
+        if elapsed >= self.threshold_ms:
+            log.warning("Slow script detected: still in execution after %d milliseconds. "
+                        "You can try killing the script using the %s command. Script name "
+                        "is: %s.", elapsed, "SCRIPT KILL" if self.is_eval else "FUNCTION KILL",
+                        self.name)
+            self.busy = True
+            self.on_busy()
+
+    def flush(self) -> None:
+        """SCRIPT FLUSH: forget every script and start a fresh Lua state, as Redis."""
+        self.cache = {}
+        self.lua = LuaState(self.version)
+        self.hook_count = 0
+
+    def prepare(self, ctx: Ctx) -> None:
+        """Before a run: the script client takes the caller's database and user (it is
+        made once: every caller shares the server's objects); the timeout hook is set."""
+        if self.ctx is None:
+            client = Session(id=0, addr="lua", laddr="", is_script=True)
+            self.ctx = Ctx(client, ctx.server, ctx.config, ctx.stats, ctx.ks, ctx.hub, self)
+        client = self.ctx.session
+        client.db, client.user, client.resp = ctx.session.db, ctx.session.user, 2
+        self.lua.command = self._command
+        self.lua.known_command = _known_command
+        self.threshold_ms = ctx.config["busy-reply-threshold"]
+        count = _HOOK_EVERY if self.threshold_ms > 0 else 0
+        if count != self.hook_count:  # set once, not per run: it stays between runs
+            self.lua.set_hook(self._hook if count else None, count)
+            self.hook_count = count
+
+    def _command(self, argv: list[bytes]) -> Any:
+        """redis.call/pcall: scriptCall's checks, then the command as the script client."""
+        cmd = lookup(argv)
+        if cmd is None:
+            raise CallRefused("Unknown Redis command called from script")
+        try:
+            check_arity(cmd, len(argv))  # a container alone fails here, as in Redis
+        except RedisError:
+            raise CallRefused("Wrong number of args calling Redis command from script") from None
+        flags = cmd.flags
+        if "noscript" in flags:
+            raise CallRefused("This Redis command is not allowed from script")
+        if self.read_only and ("write" in flags or "may_replicate" in flags):
+            raise CallRefused("Write commands are not allowed from read-only scripts.")
+        if "write" in flags:
+            self.wrote = True  # from now on SCRIPT KILL refuses (UNKILLABLE)
+        assert self.ctx is not None
+        self.ctx.session.resp = self.lua.resp
+        reply = execute(self.ctx, argv)
+        if isinstance(reply, Block):
+            reply = reply.reply_without_waiting()  # scripts never block
+        return reply
+
+    def create(self, body: bytes) -> Script:
+        """luaCreateFunction: the cached script of `body`, compiled on first sight."""
+        sha = sha1hex(body)
+        script = self.cache.get(sha)
+        if script is not None:
+            return script
+        flags, shebang_len = _shebang(body)
+        try:
+            chunk = self.lua.compile(body[shebang_len:])
+        except LuaError as e:
+            raise errors.err("Error compiling script (new function): %s"
+                             % _text(e.value)) from None
+        script = self.cache[sha] = Script(sha, body, flags, chunk)
+        return script
+
+
+def _known_command(argv: list[bytes]) -> bool:
+    return lookup(argv) is not None
+
+
+def _text(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+
+
+def _shebang(body: bytes) -> tuple[frozenset[str] | None, int]:
+    """evalExtractShebangFlags: the declared flags and the shebang's length (the line
+    feed stays, so line numbers do not move); no shebang: (None, 0)."""
+    if not body.startswith(b"#!"):
+        return None, 0
+    end = body.find(b"\n")
+    if end < 0:
+        raise errors.err("Invalid script shebang")
+    parts = split_inline(body[:end])
+    if not parts:
+        raise errors.err("Invalid engine in script shebang")
+    if parts[0] != b"#!lua":
+        raise errors.err("Unexpected engine in script shebang: %s" % _text(parts[0]))
+    flags: set[str] = set()
+    for part in parts[1:]:
+        if not part.startswith(b"flags="):
+            raise errors.err("Unknown lua shebang option: %s" % _text(part))
+        for raw in part[6:].split(b",") if part[6:] else ():  # sdssplitlen("") is empty
+            name = _text(raw)
+            if name not in _FLAGS:
+                raise errors.err("Unexpected flag in script shebang: %s" % name)
+            flags.add(name)
+    return frozenset(flags), end
+
+
+# -- running ------------------------------------------------------------------------------
+def run_script(ctx: Ctx, script: Script, keys: list[bytes], args: list[bytes],
+               ro_command: bool) -> Any:
+    """scriptPrepareForRun + luaCallFunction: the script's reply, or its error."""
+    flags = script.flags
+    if flags is not None and "no-writes" not in flags and ro_command:
+        raise errors.err("Can not execute a script with write flag using *_ro command.")
+    scripts: Scripts = ctx.scripts
+    lua = scripts.lua
+    caller = ctx.session
+    scripts.prepare(ctx)
+    scripts.read_only = ro_command or (flags is not None and "no-writes" in flags)
+    scripts.name, scripts.is_eval = script.sha, True
+    scripts.wrote = scripts.killed = scripts.busy = False
+    scripts.started = time.monotonic()
+    scripts.running = caller
+    try:
+        result = lua.run(script.chunk, keys, args)
+    except LuaError as e:
+        scripts.hook_count = 0  # the error handler removed the hook: set it again next run
+        return _script_error(e.value, script.sha, lua)
+    finally:
+        scripts.running = None
+        scripts.busy = False
+    return lua.to_reply(result, lua.resp)
+
+
+def _script_error(value: Any, funcname: str, lua: LuaState) -> RedisError:
+    """The reply to a failed script (luaCallFunction's error branch)."""
+    from lupa import lua51
+
+    if lua51.lua_type(value) != "table":
+        text = _text(value) if value is not None else "execution failure"
+        return errors.err("Error running script %s, %.100s\n" % (funcname, text))
+    rawget = lua.rt.globals().rawget
+    msg, source, line = rawget(value, b"err"), rawget(value, b"source"), rawget(value, b"line")
+    # No message: Redis 7.0 crashes on that (error({})); this answers an error instead.
+    text = _text(msg) if isinstance(msg, bytes) else "ERR unknown error"
+    if source is not None and line is not None:
+        text += " script: %s, on %s:%s." % (funcname, _text(source), _line(line))
+    return RedisError(text)
+
+
+def _line(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return "%d" % value if float(value).is_integer() else "%.14g" % value
+
+
+def _eval(ctx: Ctx, argv: list[bytes], by_sha: bool, ro: bool) -> Any:
+    numkeys = parse_int(argv[2])
+    if numkeys > len(argv) - 3:
+        raise errors.err("Number of keys can't be greater than number of args")
+    if numkeys < 0:
+        raise errors.err("Number of keys can't be negative")
+    scripts: Scripts = ctx.scripts
+    if by_sha:
+        sha = argv[1]
+        script = scripts.cache.get(sha.decode("latin-1").lower()) if len(sha) == 40 else None
+        if script is None:
+            raise RedisError(NOSCRIPT)
+    else:
+        script = scripts.create(argv[1])
+    keys = argv[3:3 + numkeys]
+    return run_script(ctx, script, keys, argv[3 + numkeys:], ro)
+
+
+_EVAL_KEYS = (KeySpec(("RW", "access", "update"), ("index", 2), ("keynum", 0, 1, 1),
+                      "We cannot tell how the keys will be used so we assume the worst, RW "
+                      "and UPDATE"),)
+_EVAL_RO_KEYS = (KeySpec(("RO", "access"), ("index", 2), ("keynum", 0, 1, 1),
+                         "We cannot tell how the keys will be used so we assume the worst, RO "
+                         "and ACCESS"),)
+_EVALSHA_KEYS = (KeySpec(("RW", "access", "update"), ("index", 2), ("keynum", 0, 1, 1)),)
+_EVALSHA_RO_KEYS = (KeySpec(("RO", "access"), ("index", 2), ("keynum", 0, 1, 1)),)
+_FLAGS_EVAL = "noscript stale skip_monitor no_mandatory_keys movablekeys"
+_COMPLEXITY = "Depends on the script that is executed."
+_ARGS = (arg("numkeys", "integer"), arg("key", "key", "optional", "multiple"),
+         arg("arg", "string", "optional", "multiple"))
+
+
+@command("eval", -3, _FLAGS_EVAL + " may_replicate", group=_S, since="2.6.0",
+         complexity=_COMPLEXITY,
+         summary="Executes a server-side Lua script.", keys=_EVAL_KEYS,
+         args=(arg("script"), *_ARGS))
+def eval_(ctx: Ctx, argv: list[bytes]) -> Any:
+    """EVAL script numkeys [key ...] [arg ...] -> what the script returns."""
+    return _eval(ctx, argv, False, False)
+
+
+@command("evalsha", -3, _FLAGS_EVAL + " may_replicate", group=_S, since="2.6.0",
+         complexity=_COMPLEXITY,
+         summary="Executes a server-side Lua script by SHA1 digest.", keys=_EVALSHA_KEYS,
+         args=(arg("sha1"), *_ARGS))
+def evalsha(ctx: Ctx, argv: list[bytes]) -> Any:
+    """EVALSHA sha1 numkeys [key ...] [arg ...] -> what the cached script returns."""
+    return _eval(ctx, argv, True, False)
+
+
+@command("eval_ro", -3, "readonly " + _FLAGS_EVAL, group=_S, since="7.0.0",
+         complexity=_COMPLEXITY, summary="Executes a read-only server-side Lua script.",
+         keys=_EVAL_RO_KEYS, args=(arg("script"), *_ARGS))
+def eval_ro(ctx: Ctx, argv: list[bytes]) -> Any:
+    """EVAL_RO script numkeys [key ...] [arg ...] -> as EVAL; writes are refused."""
+    return _eval(ctx, argv, False, True)
+
+
+@command("evalsha_ro", -3, "readonly " + _FLAGS_EVAL, group=_S, since="7.0.0",
+         complexity=_COMPLEXITY,
+         summary="Executes a read-only server-side Lua script by SHA1 digest.",
+         keys=_EVALSHA_RO_KEYS, args=(arg("sha1"), *_ARGS))
+def evalsha_ro(ctx: Ctx, argv: list[bytes]) -> Any:
+    """EVALSHA_RO sha1 numkeys [key ...] [arg ...] -> as EVALSHA; writes are refused."""
+    return _eval(ctx, argv, True, True)
+
+
+# -- SCRIPT ---------------------------------------------------------------------------------
+container("script", group=_S, since="2.6.0", summary="A container for Lua scripts "
+          "management commands.", complexity="Depends on subcommand.")
+
+
+@command("script|load", 3, "noscript stale", group=_S, since="2.6.0",
+         complexity="O(N) with N being the length in bytes of the script body.",
+         summary="Loads a server-side Lua script to the script cache.",
+         tips="request_policy:all_nodes response_policy:all_succeeded",
+         args=(arg("script"),))
+def script_load(ctx: Ctx, argv: list[bytes]) -> bytes:
+    """SCRIPT LOAD script -> its SHA1 (compiled and cached, not run)."""
+    scripts: Scripts = ctx.scripts
+    return scripts.create(argv[2]).sha.encode()
+
+
+@command("script|exists", -3, "noscript", group=_S, since="2.6.0",
+         complexity="O(N) with N being the number of scripts to check (so checking a single "
+                    "script is an O(1) operation).",
+         summary="Determines whether server-side Lua scripts exist in the script cache.",
+         tips="request_policy:all_shards response_policy:agg_logical_and",
+         args=(arg("sha1", "string", "multiple"),))
+def script_exists(ctx: Ctx, argv: list[bytes]) -> list[int]:
+    """SCRIPT EXISTS sha1 [sha1 ...] -> 1 or 0 for each."""
+    cache = ctx.scripts.cache
+    return [int(len(sha) == 40 and sha.decode("latin-1").lower() in cache) for sha in argv[2:]]
+
+
+@command("script|flush", -2, "noscript", group=_S, since="2.6.0",
+         complexity="O(N) with N being the number of scripts in cache",
+         summary="Removes all server-side Lua scripts from the script cache.",
+         tips="request_policy:all_nodes response_policy:all_succeeded",
+         history=(("6.2.0", "Added the `ASYNC` and `SYNC` flushing mode modifiers."),),
+         args=(oneof("flush-type", token("ASYNC", since="6.2.0"),
+                     token("SYNC", since="6.2.0"), flags=("optional",)),))
+def script_flush(ctx: Ctx, argv: list[bytes]) -> str:
+    """SCRIPT FLUSH [ASYNC|SYNC] -> OK."""
+    if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"sync", b"async")):
+        raise errors.err("SCRIPT FLUSH only support SYNC|ASYNC option")
+    ctx.scripts.flush()
+    return "OK"
+
+
+@command("script|kill", 2, "noscript allow_busy", group=_S, since="2.6.0", complexity="O(1)",
+         summary="Terminates a server-side Lua script during execution.",
+         tips="request_policy:all_shards response_policy:one_succeeded")
+def script_kill(ctx: Ctx, argv: list[bytes]) -> str:
+    """SCRIPT KILL -> OK once the busy script stops; NOTBUSY when none runs. Run here,
+    on the lane, no script runs: a busy one is killed by the connection (`server`)."""
+    raise RedisError("NOTBUSY No scripts in execution right now.")
+
+
+@command("script|help", 2, "loading stale", group=_S, since="5.0.0", complexity="O(1)",
+         summary="Returns helpful text about the different subcommands.")
+def script_help(ctx: Ctx, argv: list[bytes]) -> list[Any]:
+    """SCRIPT HELP -> help lines."""
+    return help_reply("script", [
+        "EXISTS <sha1> [<sha1> ...]",
+        "    Return information about the existence of the scripts in the script cache.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Flush the Lua scripts cache. Very dangerous on replicas.",
+        "    When called without the optional mode argument, the behavior is determined by "
+        "the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the scripts cache.",
+        "    * SYNC: Synchronously flush the scripts cache.",
+        "KILL",
+        "    Kill the currently executing Lua script.",
+        "LOAD <script>",
+        "    Load a script into the scripts cache without executing it.",
+    ])
+
