@@ -115,6 +115,19 @@ def test_generic_events(listening: Listening) -> None:
         listening.step(*args)
 
 
+def test_script_events(listening: Listening) -> None:
+    """Writes made by scripts send the same events, in the script's order."""
+    for args in (
+            ("EVAL", "redis.call('set', KEYS[1], 1) redis.call('incr', KEYS[1]) "
+                     "redis.call('expire', KEYS[1], 100) return redis.call('del', KEYS[1])",
+             "1", "s1"),
+            ("EVAL", "redis.call('rpush', 'l', 'a', 'b') redis.call('lpop', 'l') "
+                     "return redis.pcall('hset', 'l', 'f', 'v')", "0"),
+            ("EVAL_RO", "return redis.call('get', 'nothing')", "0"),
+            ("EVAL", "redis.call('select', 2) return redis.call('set', 'x', 1)", "0")):
+        listening.step(*args)
+
+
 def test_lazy_expiry(listening: Listening) -> None:
     """A key used after its deadline: "expired" when it is looked up, then the miss."""
     for args in (("SET", "a", "1", "PX", "20"), ("SET", "b", "1", "PX", "20"),

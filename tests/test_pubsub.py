@@ -217,6 +217,17 @@ def test_inside_multi(pair: Pair) -> None:
     pair(0, "PUNSUBSCRIBE", "p*")
 
 
+def test_published_from_scripts(pair: Pair) -> None:
+    pair(1, "SUBSCRIBE", "m")
+    pair(0, "EVAL", "redis.call('publish', 'm', 'one') redis.call('set', 'k', 'v') "
+                    "return redis.call('publish', 'm', 'two')", "0")
+    pair.drain(1)
+    pair(2, "HELLO", "3")
+    pair(2, "SUBSCRIBE", "m")
+    pair(2, "EVAL", "return redis.call('publish', 'm', 'to myself too')", "0")
+    pair.drain(1)
+
+
 def test_pubsub_introspection(pair: Pair) -> None:
     pair(0, "SUBSCRIBE", "a", "b")
     pair(0, "PSUBSCRIBE", "x*")

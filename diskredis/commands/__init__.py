@@ -9,6 +9,7 @@ from diskredis.commands import (  # noqa: F401 - registration
     admin,
     bitmaps,
     connection,
+    functions,
     generic,
     hashes,
     introspection,

@@ -28,6 +28,7 @@ import logging
 import math
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from lupa import lua51
@@ -108,17 +109,27 @@ local function protect(t)
   return p
 end
 
+-- A read-only table whose missing names are errors, as Redis's globals.
+local function strict(lookup, t)
+  local p = setmetatable({}, {
+    __index = function(_, k)
+      local v = lookup(k)
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = deny, __metatable = false})
+  readonly[p], backing[p] = true, t
+  return p
+end
+
 local env = {}
-local G = setmetatable({}, {
-  __index = function(_, k)
-    local v = env[k]
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = deny, __metatable = false})
-readonly[G], backing[G] = true, env
+local load_api = nil   -- FUNCTION LOAD: what a library's top level sees instead of env
+local G = strict(function(k)
+  if load_api then return load_api[k] end
+  return env[k]
+end, env)
 
 for _, name in ipairs({"xpcall", "tostring", "setmetatable", "next", "assert", "tonumber",
     "rawequal", "collectgarbage", "getmetatable", "rawset", "type", "select", "unpack",
@@ -424,6 +435,30 @@ local function run(f, keys, argv)               -- one result, as lua_pcall(lua,
   return ok, result
 end
 
+-- Redis 7 functions: a library's code runs once at FUNCTION LOAD with only
+-- redis.register_function, redis.log and the version in sight; the functions it
+-- registers later run with everything scripts have, and take (keys, args).
+local load_redis = {register_function = api.register_function, log = api.log,
+    LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+    REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM}
+local load_table = {redis = strict(function(k) return load_redis[k] end, load_redis)}
+local function compile_library(code)
+  local f, msg = loadstring(code, "@user_function")
+  if not f then return false, msg end
+  setfenv(f, G)
+  return f, false
+end
+local function load_library(chunk)
+  load_api = load_table
+  local ok, err = xpcall(chunk, handler)
+  load_api = nil
+  return ok, err
+end
+local function call_function(f, keys, argv)
+  local ok, result = xpcall(function() return f(keys, argv) end, handler)
+  return ok, result
+end
+
 local function set_hook(fn, count)
   if fn then sethook(function() fn() end, "", count) else sethook() end
 end
@@ -441,8 +476,27 @@ for _, t in ipairs({env, co, m, bit, redis, cjson}) do
   end
 end
 return compile, run, set_hook, where, readonly, rawset, setmetatable, json_encode, json,
-    null, mp_walk
+    null, mp_walk, compile_library, load_library, call_function
 """
+
+
+# Script flags (scripts_flags_def), as shebangs and redis.register_function give them.
+SCRIPT_FLAGS = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
+
+
+@dataclass
+class Registered:
+    """A function a library registered: its name, Lua callback, description, flags."""
+
+    name: bytes
+    callback: Any
+    description: bytes | None
+    flags: frozenset[str]
+
+
+def valid_function_name(name: bytes) -> bool:
+    """functionsVerifyName: letters, digits and underscores, at least one."""
+    return bool(name) and all((chr(c).isalnum() and c < 128) or c == 0x5F for c in name)
 
 
 class Raise(Exception):
@@ -482,6 +536,7 @@ class LuaState:
             b"error_reply": self._error_reply, b"status_reply": self._status_reply,
             b"log": self._log, b"setresp": self._setresp, b"set_repl": self._set_repl,
             b"acl_check_cmd": self._acl_check_cmd, b"version_num": REDIS_VERSION_NUM,
+            b"register_function": self._register_function,
             b"version": version.encode(),
             **{b"bit_" + name.encode(): getattr(self, "_bit_" + name) for name in _BIT_OPS},
             **{b"cjson_" + name.encode(): getattr(self, "_cjson_" + name)
@@ -494,7 +549,10 @@ class LuaState:
         chunk = self.rt.execute("return loadstring(...)", _BOOTSTRAP.encode(), b"=diskredis")
         (self._compile, self._run, self._set_hook, self._where, self._readonly,
          self._lua_rawset, self._lua_setmetatable, self._json_encode, self._json,
-         self._null, self._mp_walk) = chunk(api)
+         self._null, self._mp_walk, self._compile_library, self._load_library,
+         self._call_function) = chunk(api)
+        # FUNCTION LOAD collects here what redis.register_function registers.
+        self.registering: list[Registered] | None = None
 
     # -- compiling and running --------------------------------------------------------
     def compile(self, body: bytes) -> Any:
@@ -514,6 +572,112 @@ class LuaState:
 
     def set_hook(self, fn: Callable[..., None] | None, count: int = 100000) -> None:
         self._set_hook(fn, count)
+
+    # -- Redis 7 functions --------------------------------------------------------------
+    def load_library(self, code: bytes) -> list[Registered]:
+        """Compile and run a library's code (without its shebang line, kept as an empty
+        line); the functions it registered. LuaError: (stage, message)."""
+        f, msg = self._compile_library(code)
+        if f is False:
+            raise LuaError(("compile", msg))
+        self.registering = []
+        try:
+            ok, err = self._load_library(f)
+            if not ok:
+                raise LuaError(("register", err))
+            return self.registering
+        finally:
+            self.registering = None
+
+    def call_function(self, fn: Any, keys: list[bytes], argv: list[bytes]) -> Any:
+        """Call a registered function with (keys, args); its result, or LuaError."""
+        self.resp = 2
+        ok, value = self._call_function(fn, self.rt.table(*keys), self.rt.table(*argv))
+        if not ok:
+            raise LuaError(value)
+        return value
+
+    def _register_function(self, *args: Any) -> None:
+        if self.registering is None:
+            raise Raise(self.error_table(
+                b"redis.register_function can only be called on FUNCTION LOAD command"))
+        if not 1 <= len(args) <= 2:
+            raise Raise(self.error_table(b"wrong number of arguments to "
+                                         b"redis.register_function"))
+        if len(args) == 2:
+            name, callback, desc, flags = args[0], args[1], None, frozenset[str]()
+            if type(name) in (int, float):
+                name = lua_number_text(name)
+            if type(name) is not bytes:
+                raise Raise(self.error_table(b"first argument to redis.register_function "
+                                             b"must be a string"))
+            if lua51.lua_type(callback) != "function":
+                raise Raise(self.error_table(b"second argument to redis.register_function "
+                                             b"must be a function"))
+        else:
+            name, callback, desc, flags = self._named_registration(args[0])
+        if not valid_function_name(name):
+            raise Raise(self.error_table(
+                b"Library names can only contain letters, numbers, or underscores(_) and "
+                b"must be at least one character long"))
+        if any(r.name == name for r in self.registering):
+            raise Raise(self.error_table(b"Function already exists in the library"))
+        self.registering.append(Registered(name, callback, desc, flags))
+
+    def _named_registration(self, table: Any) -> tuple[bytes, Any, bytes | None, frozenset[str]]:
+        def fail(text: bytes) -> Raise:
+            return Raise(self.error_table(text))
+
+        if lua51.lua_type(table) != "table":
+            raise fail(b"calling redis.register_function with a single argument is only "
+                       b"applicable to Lua table (representing named arguments).")
+        name = desc = callback = None
+        flags: set[str] = set()
+        for key, value in table.items():
+            if type(key) in (int, float):
+                key = lua_number_text(key)
+            if type(key) is not bytes:
+                raise fail(b"named argument key given to redis.register_function is not a "
+                           b"string")
+            if type(value) in (int, float):
+                value = lua_number_text(value)
+            word = key.lower()
+            if word == b"function_name":
+                if type(value) is not bytes:
+                    raise fail(b"function_name argument given to redis.register_function "
+                               b"must be a string")
+                name = value
+            elif word == b"description":
+                if type(value) is not bytes:
+                    raise fail(b"description argument given to redis.register_function must "
+                               b"be a string")
+                desc = value
+            elif word == b"callback":
+                if lua51.lua_type(value) != "function":
+                    raise fail(b"callback argument given to redis.register_function must be "
+                               b"a function")
+                callback = value
+            elif word == b"flags":
+                if lua51.lua_type(value) != "table":
+                    raise fail(b"flags argument to redis.register_function must be a table "
+                               b"representing function flags")
+                i = 1
+                while value[i] is not None:
+                    flag = value[i]
+                    if type(flag) in (int, float):
+                        flag = lua_number_text(flag)
+                    text = flag.decode("latin-1").lower() if type(flag) is bytes else None
+                    if text not in SCRIPT_FLAGS:
+                        raise fail(b"unknown flag given")
+                    flags.add(text)
+                    i += 1
+            else:
+                raise fail(b"unknown argument given to redis.register_function")
+        if name is None:
+            raise fail(b"redis.register_function must get a function name argument")
+        if callback is None:
+            raise fail(b"redis.register_function must get a callback argument")
+        return name, callback, desc, frozenset(flags)
 
     def error_table(self, text: bytes) -> Any:
         """luaPushErrorBuff: {err="CODE msg"} from "-CODE msg" (or "msg": code ERR)."""

@@ -27,7 +27,15 @@ from diskredis import errors
 from diskredis.commands.args import help_reply, parse_int
 from diskredis.commands.context import Block, Ctx, Session
 from diskredis.commands.dispatch import execute
-from diskredis.commands.lua import CallRefused, LuaError, LuaState, Raise, sha1hex
+from diskredis.commands.lua import (
+    SCRIPT_FLAGS,
+    CallRefused,
+    LuaError,
+    LuaState,
+    Raise,
+    Registered,
+    sha1hex,
+)
 from diskredis.commands.registry import (
     KeySpec,
     arg,
@@ -46,8 +54,6 @@ log = logging.getLogger("diskredis")
 
 __all__ = ["Scripts"]
 
-# Script flags a shebang may declare (scripts_flags_def).
-_FLAGS = ("no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys")
 NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
 _HOOK_EVERY = 100_000  # Lua instructions between two looks at the clock (as Redis)
 
@@ -58,6 +64,15 @@ class Script:
     body: bytes
     flags: frozenset[str] | None  # None: no shebang (Redis's "eval compat mode")
     chunk: Any
+
+
+@dataclass
+class Library:
+    """A FUNCTION library: its name, its code (shebang included) and its functions."""
+
+    name: bytes
+    code: bytes
+    functions: dict[bytes, Registered]
 
 
 BUSY_EVAL = ("BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
@@ -83,6 +98,11 @@ class Scripts:
         self.version = version
         self.lua = LuaState(version)
         self.cache: dict[str, Script] = {}
+        # Redis 7 functions: their own Lua state, the libraries and, by function name,
+        # the library each function comes from.
+        self.function_lua = LuaState(version)
+        self.libraries: dict[bytes, Library] = {}
+        self.functions: dict[bytes, Library] = {}
         self.running: Session | None = None  # the caller of the script running now
         self.name = ""  # the running script's SHA1 (or function name)
         self.is_eval = True
@@ -94,6 +114,7 @@ class Scripts:
         self.read_only = False
         self.ctx: Ctx | None = None  # the script client's context (made on first use)
         self.hook_count = 0
+        self.current = self.lua  # the Lua state running now
         # Called on the lane when the running script turns busy (the server answers
         # the clients queued behind it).
         self.on_busy: Callable[[], None] = lambda: None
@@ -117,9 +138,9 @@ class Scripts:
         if self.running is None:
             return
         if self.killed:
-            self.lua.set_hook(self._hook, 1)  # pcall cannot swallow it: every step raises
+            self.current.set_hook(self._hook, 1)  # pcall cannot swallow it: each step raises
             self.hook_count = 1  # back to normal at the next run
-            raise Raise(self.lua.error_table(b"Script killed by user with SCRIPT KILL..."))
+            raise Raise(self.current.error_table(b"Script killed by user with SCRIPT KILL..."))
         if self.busy:
             return
         elapsed = (time.monotonic() - self.started) * 1000
@@ -137,21 +158,47 @@ class Scripts:
         self.lua = LuaState(self.version)
         self.hook_count = 0
 
-    def prepare(self, ctx: Ctx) -> None:
-        """Before a run: the script client takes the caller's database and user (it is
-        made once: every caller shares the server's objects); the timeout hook is set."""
+    def prepare(self, ctx: Ctx, lua: LuaState) -> None:
+        """Before a run in `lua`: the script client takes the caller's database and user
+        (it is made once: every caller shares the server's objects); the timeout hook is
+        set."""
         if self.ctx is None:
             client = Session(id=0, addr="lua", laddr="", is_script=True)
             self.ctx = Ctx(client, ctx.server, ctx.config, ctx.stats, ctx.ks, ctx.hub, self)
         client = self.ctx.session
         client.db, client.user, client.resp = ctx.session.db, ctx.session.user, 2
-        self.lua.command = self._command
-        self.lua.known_command = _known_command
+        self.current = lua
+        lua.command = self._command
+        lua.known_command = _known_command
         self.threshold_ms = ctx.config["busy-reply-threshold"]
         count = _HOOK_EVERY if self.threshold_ms > 0 else 0
-        if count != self.hook_count:  # set once, not per run: it stays between runs
-            self.lua.set_hook(self._hook if count else None, count)
+        if lua is not self.lua:
+            lua.set_hook(self._hook if count else None, count)  # functions: set each run
+        elif count != self.hook_count:  # set once, not per run: it stays between runs
+            lua.set_hook(self._hook if count else None, count)
             self.hook_count = count
+
+    def run(self, ctx: Ctx, lua: LuaState, name: str, is_eval: bool,
+            flags: frozenset[str] | None, ro_command: bool, call: Callable[[], Any]) -> Any:
+        """scriptPrepareForRun + the call: the reply, or the script's error."""
+        if flags is not None and "no-writes" not in flags and ro_command:
+            raise errors.err("Can not execute a script with write flag using *_ro command.")
+        self.prepare(ctx, lua)
+        self.read_only = ro_command or (flags is not None and "no-writes" in flags)
+        self.name, self.is_eval = name, is_eval
+        self.wrote = self.killed = self.busy = False
+        self.started = time.monotonic()
+        self.running = ctx.session
+        try:
+            result = call()
+        except LuaError as e:
+            if lua is self.lua:
+                self.hook_count = 0  # the error handler removed the hook: set it next run
+            return _script_error(e.value, name, lua)
+        finally:
+            self.running = None
+            self.busy = False
+        return lua.to_reply(result, lua.resp)
 
     def _command(self, argv: list[bytes]) -> Any:
         """redis.call/pcall: scriptCall's checks, then the command as the script client."""
@@ -170,7 +217,7 @@ class Scripts:
         if "write" in flags:
             self.wrote = True  # from now on SCRIPT KILL refuses (UNKILLABLE)
         assert self.ctx is not None
-        self.ctx.session.resp = self.lua.resp
+        self.ctx.session.resp = self.current.resp
         reply = execute(self.ctx, argv)
         if isinstance(reply, Block):
             reply = reply.reply_without_waiting()  # scripts never block
@@ -187,7 +234,7 @@ class Scripts:
             chunk = self.lua.compile(body[shebang_len:])
         except LuaError as e:
             raise errors.err("Error compiling script (new function): %s"
-                             % _text(e.value)) from None
+                             % text_of(e.value)) from None
         script = self.cache[sha] = Script(sha, body, flags, chunk)
         return script
 
@@ -196,7 +243,8 @@ def _known_command(argv: list[bytes]) -> bool:
     return lookup(argv) is not None
 
 
-def _text(value: Any) -> str:
+def text_of(value: Any) -> str:
+    """A byte string as text (Latin-1: every byte survives), for error messages."""
     return value.decode("latin-1") if isinstance(value, bytes) else str(value)
 
 
@@ -212,14 +260,14 @@ def _shebang(body: bytes) -> tuple[frozenset[str] | None, int]:
     if not parts:
         raise errors.err("Invalid engine in script shebang")
     if parts[0] != b"#!lua":
-        raise errors.err("Unexpected engine in script shebang: %s" % _text(parts[0]))
+        raise errors.err("Unexpected engine in script shebang: %s" % text_of(parts[0]))
     flags: set[str] = set()
     for part in parts[1:]:
         if not part.startswith(b"flags="):
-            raise errors.err("Unknown lua shebang option: %s" % _text(part))
+            raise errors.err("Unknown lua shebang option: %s" % text_of(part))
         for raw in part[6:].split(b",") if part[6:] else ():  # sdssplitlen("") is empty
-            name = _text(raw)
-            if name not in _FLAGS:
+            name = text_of(raw)
+            if name not in SCRIPT_FLAGS:
                 raise errors.err("Unexpected flag in script shebang: %s" % name)
             flags.add(name)
     return frozenset(flags), end
@@ -228,28 +276,11 @@ def _shebang(body: bytes) -> tuple[frozenset[str] | None, int]:
 # -- running ------------------------------------------------------------------------------
 def run_script(ctx: Ctx, script: Script, keys: list[bytes], args: list[bytes],
                ro_command: bool) -> Any:
-    """scriptPrepareForRun + luaCallFunction: the script's reply, or its error."""
-    flags = script.flags
-    if flags is not None and "no-writes" not in flags and ro_command:
-        raise errors.err("Can not execute a script with write flag using *_ro command.")
+    """An EVAL script's run: its reply, or its error."""
     scripts: Scripts = ctx.scripts
     lua = scripts.lua
-    caller = ctx.session
-    scripts.prepare(ctx)
-    scripts.read_only = ro_command or (flags is not None and "no-writes" in flags)
-    scripts.name, scripts.is_eval = script.sha, True
-    scripts.wrote = scripts.killed = scripts.busy = False
-    scripts.started = time.monotonic()
-    scripts.running = caller
-    try:
-        result = lua.run(script.chunk, keys, args)
-    except LuaError as e:
-        scripts.hook_count = 0  # the error handler removed the hook: set it again next run
-        return _script_error(e.value, script.sha, lua)
-    finally:
-        scripts.running = None
-        scripts.busy = False
-    return lua.to_reply(result, lua.resp)
+    return scripts.run(ctx, lua, script.sha, True, script.flags, ro_command,
+                       lambda: lua.run(script.chunk, keys, args))
 
 
 def _script_error(value: Any, funcname: str, lua: LuaState) -> RedisError:
@@ -257,14 +288,14 @@ def _script_error(value: Any, funcname: str, lua: LuaState) -> RedisError:
     from lupa import lua51
 
     if lua51.lua_type(value) != "table":
-        text = _text(value) if value is not None else "execution failure"
+        text = text_of(value) if value is not None else "execution failure"
         return errors.err("Error running script %s, %.100s\n" % (funcname, text))
     rawget = lua.rt.globals().rawget
     msg, source, line = rawget(value, b"err"), rawget(value, b"source"), rawget(value, b"line")
     # No message: Redis 7.0 crashes on that (error({})); this answers an error instead.
-    text = _text(msg) if isinstance(msg, bytes) else "ERR unknown error"
+    text = text_of(msg) if isinstance(msg, bytes) else "ERR unknown error"
     if source is not None and line is not None:
-        text += " script: %s, on %s:%s." % (funcname, _text(source), _line(line))
+        text += " script: %s, on %s:%s." % (funcname, text_of(source), _line(line))
     return RedisError(text)
 
 

@@ -36,6 +36,7 @@ import trio
 from diskredis import errors
 from diskredis.commands.context import REDIS_VERSION, Ctx, Hub, Session, Stats
 from diskredis.commands.dispatch import execute
+from diskredis.commands.functions import load_saved
 from diskredis.commands.pubsub import keyspace_publisher
 from diskredis.commands.registry import resolve
 from diskredis.commands.scripting import BUSY_EVAL, BUSY_FUNCTION, Scripts
@@ -285,6 +286,8 @@ class Server:
         self.hub = Hub()
         self.scripts = Scripts(REDIS_VERSION)
         self.scripts.on_busy = self.on_busy_threadsafe
+        if load_saved(self.scripts, self.keyspace):
+            log.info("Loaded %d function libraries", len(self.scripts.libraries))
         self.keyspace.on_event = keyspace_publisher(self.hub, self, self.keyspace)
         self.lane = Lane(self._deliver_threadsafe, self.keyspace, config, self.hub)
         self.token: trio.lowlevel.TrioToken | None = None
