@@ -487,3 +487,30 @@ def test_busy_script_that_wrote_needs_shutdown_nosave(dr_factory: Any) -> None:
     c = again.client()
     assert c.get("kept") == b"acknowledged"
     assert c.exists("lost") == 0
+
+
+def test_script_cache_survives_restart(dr_factory: Any) -> None:
+    """A script seen once (EVAL or SCRIPT LOAD) is still cached after a restart -- unlike
+    Redis, so that EVALSHA keeps working -- until SCRIPT FLUSH."""
+    sp = dr_factory()
+    client = sp.client()
+    by_eval = "return 'from eval'"
+    assert client.eval(by_eval, 0) == b"from eval"
+    loaded = client.script_load("return {KEYS[1], ARGV[1]}")
+    assert sp.stop() == 0
+    again = dr_factory(data_dir=sp.dir)
+    c = again.client()
+    assert c.evalsha(loaded, 1, "k", "v") == [b"k", b"v"]
+    assert c.script_exists(redis_sha1(by_eval), loaded) == [True, True]
+    assert "Loaded 2 scripts into the script cache" in again.log()
+    c.script_flush()
+    assert again.stop() == 0
+    third = dr_factory(data_dir=sp.dir)
+    with pytest.raises(redis.exceptions.NoScriptError):
+        third.client().evalsha(loaded, 1, "k", "v")
+
+
+def redis_sha1(body: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(body.encode()).hexdigest()

@@ -11,8 +11,8 @@ nothing of another client runs while it does (atomic, as in Redis). Its commands
 through `dispatch.execute` as a script client of their own -- the caller's database at
 the start (a SELECT inside the script does not change the caller's), RESP2 unless the
 script calls redis.setresp(3), no blocking (a blocking command answers as if it timed
-out). The script cache lives in memory, as Redis's does: SCRIPT FLUSH and a restart
-empty it.
+out). A script seen once is saved in the data folder as well as cached, so it survives
+a restart (Redis's cache does not) until SCRIPT FLUSH.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from diskredis.commands.registry import (
     token,
 )
 from diskredis.errors import RedisError
+from diskredis.keyspace.space import Keyspace
 from diskredis.quoting import split_inline
 
 _S = "scripting"
@@ -56,6 +57,9 @@ __all__ = ["Scripts"]
 
 NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
 _HOOK_EVERY = 100_000  # Lua instructions between two looks at the clock (as Redis)
+# Scripts are saved in the stats table as script:<sha1> -> body (see load_saved_scripts).
+_SCRIPT_RECORD = b"script:"
+_SCRIPT_END = b"script;"
 
 
 @dataclass
@@ -152,8 +156,12 @@ class Scripts:
             self.busy = True
             self.on_busy()
 
-    def flush(self) -> None:
-        """SCRIPT FLUSH: forget every script and start a fresh Lua state, as Redis."""
+    def flush(self, ks: Keyspace) -> None:
+        """SCRIPT FLUSH: forget every script (the saved ones too) and start a fresh Lua
+        state, as Redis."""
+        txn = ks.tx()
+        for key, _ in list(txn.scan("stats", _SCRIPT_RECORD, _SCRIPT_END)):
+            txn.delete("stats", key)
         self.cache = {}
         self.lua = LuaState(self.version)
         self.hook_count = 0
@@ -223,8 +231,9 @@ class Scripts:
             reply = reply.reply_without_waiting()  # scripts never block
         return reply
 
-    def create(self, body: bytes) -> Script:
-        """luaCreateFunction: the cached script of `body`, compiled on first sight."""
+    def create(self, body: bytes, ks: Keyspace | None = None) -> Script:
+        """luaCreateFunction: the cached script of `body`, compiled on first sight (and
+        then saved through `ks`, so that it is still cached after a restart)."""
         sha = sha1hex(body)
         script = self.cache.get(sha)
         if script is not None:
@@ -236,7 +245,24 @@ class Scripts:
             raise errors.err("Error compiling script (new function): %s"
                              % text_of(e.value)) from None
         script = self.cache[sha] = Script(sha, body, flags, chunk)
+        if ks is not None:
+            ks.tx().put("stats", _SCRIPT_RECORD + sha.encode(), body)
         return script
+
+
+def load_saved_scripts(scripts: Scripts, ks: Keyspace) -> int:
+    """At start-up: compile the scripts the data folder holds; how many. (Redis empties
+    its script cache on restart; here a script loaded once stays until SCRIPT FLUSH, so
+    EVALSHA keeps working for clients that never fall back to EVAL.)"""
+    with ks.engine.read() as txn:
+        saved = list(txn.scan("stats", _SCRIPT_RECORD, _SCRIPT_END))
+    for key, body in saved:
+        try:
+            scripts.create(body)
+        except RedisError as e:
+            log.error("Script %s stored in %s could not be compiled and is left out: %s",
+                      key[len(_SCRIPT_RECORD):].decode("latin-1"), ks.engine.path, e.text)
+    return len(scripts.cache)
 
 
 def _known_command(argv: list[bytes]) -> bool:
@@ -318,7 +344,7 @@ def _eval(ctx: Ctx, argv: list[bytes], by_sha: bool, ro: bool) -> Any:
         if script is None:
             raise RedisError(NOSCRIPT)
     else:
-        script = scripts.create(argv[1])
+        script = scripts.create(argv[1], ctx.ks)
     keys = argv[3:3 + numkeys]
     return run_script(ctx, script, keys, argv[3 + numkeys:], ro)
 
@@ -385,7 +411,7 @@ container("script", group=_S, since="2.6.0", summary="A container for Lua script
 def script_load(ctx: Ctx, argv: list[bytes]) -> bytes:
     """SCRIPT LOAD script -> its SHA1 (compiled and cached, not run)."""
     scripts: Scripts = ctx.scripts
-    return scripts.create(argv[2]).sha.encode()
+    return scripts.create(argv[2], ctx.ks).sha.encode()
 
 
 @command("script|exists", -3, "noscript", group=_S, since="2.6.0",
@@ -411,7 +437,7 @@ def script_flush(ctx: Ctx, argv: list[bytes]) -> str:
     """SCRIPT FLUSH [ASYNC|SYNC] -> OK."""
     if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"sync", b"async")):
         raise errors.err("SCRIPT FLUSH only support SYNC|ASYNC option")
-    ctx.scripts.flush()
+    ctx.scripts.flush(ctx.ks)
     return "OK"
 
 

@@ -39,7 +39,7 @@ from diskredis.commands.dispatch import execute
 from diskredis.commands.functions import load_saved
 from diskredis.commands.pubsub import keyspace_publisher
 from diskredis.commands.registry import resolve
-from diskredis.commands.scripting import BUSY_EVAL, BUSY_FUNCTION, Scripts
+from diskredis.commands.scripting import BUSY_EVAL, BUSY_FUNCTION, Scripts, load_saved_scripts
 from diskredis.config import Config, ConfigError
 from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
@@ -288,6 +288,8 @@ class Server:
         self.scripts.on_busy = self.on_busy_threadsafe
         if load_saved(self.scripts, self.keyspace):
             log.info("Loaded %d function libraries", len(self.scripts.libraries))
+        if load_saved_scripts(self.scripts, self.keyspace):
+            log.info("Loaded %d scripts into the script cache", len(self.scripts.cache))
         self.keyspace.on_event = keyspace_publisher(self.hub, self, self.keyspace)
         self.lane = Lane(self._deliver_threadsafe, self.keyspace, config, self.hub)
         self.token: trio.lowlevel.TrioToken | None = None
