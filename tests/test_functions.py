@@ -108,6 +108,11 @@ def test_function_replies(fdiff: Diff, proto: str) -> None:
     fdiff("FCALL", "t", "0")
     fdiff("FCALL", "m", "0")
     fdiff("FUNCTION", "STATS")
+    fdiff("FUNCTION", "FLUSH")
+    fdiff("FUNCTION", "LOAD", "#!lua name=one\nredis.register_function{function_name='f', "
+                              "callback=function() return 1 end, "
+                              "flags={'no-writes', 'allow-stale'}, description='d'}")
+    fdiff("FUNCTION", "LIST", "WITHCODE")
 
 
 def test_dump_and_restore_between_servers(fdiff: Diff, dr: ServerProc,

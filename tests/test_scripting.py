@@ -453,6 +453,11 @@ def test_busy_script_is_killed(dr_factory: Any) -> None:
         other.get("x")
     with pytest.raises(redis.ResponseError, match=r"^unknown command"):
         other.execute_command("NOSUCH")
+    meanwhile = sp.raw()  # the connection's own commands are answered meanwhile
+    assert meanwhile.command("HELLO", "3").startswith(b"%7\r\n")
+    assert meanwhile.command("MULTI") == b"+OK\r\n"
+    assert meanwhile.command("GET", "x").startswith(b"-BUSY ")
+    assert meanwhile.command("QUIT") == b"+OK\r\n"
     assert other.execute_command("SCRIPT", "KILL") == b"OK"
     reply = runner.reply()
     assert reply.startswith(b"-ERR Script killed by user with SCRIPT KILL... script: ")

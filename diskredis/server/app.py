@@ -35,7 +35,6 @@ import trio
 
 from diskredis import errors
 from diskredis.commands.context import REDIS_VERSION, Ctx, Hub, Session, Stats
-from diskredis.commands.dispatch import execute
 from diskredis.commands.functions import load_saved
 from diskredis.commands.pubsub import keyspace_publisher
 from diskredis.commands.registry import resolve
@@ -476,7 +475,7 @@ class Server:
                 self.exit_now("SHUTDOWN NOSAVE from client id=%d addr=%s while the script "
                               "%s was busy" % (session.id, session.addr, scripts.name))
             elif name in _RUN_WHILE_BUSY:
-                reply = execute(ctx, argv)
+                reply = _run_here(ctx, cmd, argv)
             elif "allow_busy" in cmd.flags and name != "shutdown":
                 return b"".join(out), requests[i:]
             else:
@@ -738,6 +737,18 @@ class Server:
                 with contextlib.suppress(OSError):
                     os.unlink(pidfile)
             log.warning("diskredis is now ready to exit, bye bye...")
+
+
+def _run_here(ctx: Ctx, cmd: Any, argv: list[bytes]) -> Any:
+    """Run a connection-only command (HELLO, AUTH, QUIT, MULTI) on the trio thread while
+    a busy script holds the lane: its handler only, which touches nothing but the
+    client's session (not dispatch, which sets keyspace flags the script is using)."""
+    if not ctx.session.authenticated and "no_auth" not in cmd.flags:
+        return RedisError(errors.NOAUTH)
+    try:
+        return cmd.handler(ctx, argv)
+    except RedisError as e:
+        return e
 
 
 def _lock_dir(path: str) -> Any:
