@@ -430,9 +430,20 @@ class Server:
                 waiting.append(unit)
             else:
                 unit.reply = early
-                unit.done()
+                self._finish(unit)
         if waiting:
             self.lane.submit_many(waiting)
+
+    def _finish(self, unit: Unit) -> None:
+        """Give a unit's reply back to its connection: through the outbox for one that
+        has pushes to keep in order (it subscribed, monitors, or was pushed to)."""
+        if unit.reply:
+            session = unit.ctx.session
+            conn = self.connections.get(session.id)
+            if conn is not None and (conn.ordered or session.pubsub or session.monitor):
+                conn.push(unit.reply)
+                unit.reply = b""
+        unit.done()
 
     def _on_busy(self) -> None:
         """The running script just went past busy-reply-threshold (trio thread): the
@@ -522,13 +533,7 @@ class Server:
             if conn is not None:
                 conn.push(data)
         for unit in outcome.units:
-            if unit.reply:
-                session = unit.ctx.session
-                conn = self.connections.get(session.id)
-                if conn is not None and (conn.ordered or session.pubsub or session.monitor):
-                    conn.push(unit.reply)
-                    unit.reply = b""
-            unit.done()
+            self._finish(unit)
         for session in outcome.kills:
             conn = self.connections.get(session.id)
             if conn is not None:
