@@ -519,3 +519,13 @@ def redis_sha1(body: str) -> str:
     import hashlib
 
     return hashlib.sha1(body.encode()).hexdigest()
+
+
+def test_script_memory_is_bounded(dr: ServerProc) -> None:
+    """A script asking for more than the Lua memory limit gets "not enough memory" (Redis
+    would try to allocate it); the server and the Lua state keep working."""
+    client = dr.client()
+    assert client.eval("return pcall(string.rep, 'x', 1610612736)", 0) is None  # pcall: false
+    with pytest.raises(redis.ResponseError, match="not enough memory"):
+        client.eval("return string.rep('x', 1610612736)", 0)
+    assert client.eval("return 1 + 1", 0) == 2

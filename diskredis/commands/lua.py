@@ -50,6 +50,9 @@ log = logging.getLogger("diskredis.lua")
 __all__ = ["LuaError", "LuaState", "lua_number_text", "sha1hex"]
 
 REDIS_VERSION_NUM = 0x0007000F
+# The most memory one Lua state may hold. Redis sets no bound; a script asking for more
+# than this gets "not enough memory" instead of taking the server's memory.
+LUA_MEMORY_LIMIT = 1 << 30
 
 
 def sha1hex(data: bytes) -> str:
@@ -523,7 +526,8 @@ class LuaState:
     def __init__(self, version: str) -> None:
         self.rt = lua51.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
                                    unpack_returned_tuples=True,
-                                   attribute_filter=_no_attributes)
+                                   attribute_filter=_no_attributes,
+                                   max_memory=LUA_MEMORY_LIMIT)
         self.rand = _Lrand48()
         self.resp = 2
         self.command: Callable[[list[bytes]], Any] = _outside_script
@@ -565,7 +569,10 @@ class LuaState:
     def run(self, chunk: Any, keys: list[bytes], argv: list[bytes]) -> Any:
         """Call `chunk` with KEYS and ARGV set; its Lua result, or LuaError."""
         self.resp = 2
-        ok, value = self._run(chunk, self.rt.table(*keys), self.rt.table(*argv))
+        try:
+            ok, value = self._run(chunk, self.rt.table(*keys), self.rt.table(*argv))
+        except lua51.LuaMemoryError:  # LUA_ERRMEM skips the error handler, as in Redis
+            raise LuaError(b"not enough memory") from None
         if not ok:
             raise LuaError(value)
         return value
@@ -582,7 +589,10 @@ class LuaState:
             raise LuaError(("compile", msg))
         self.registering = []
         try:
-            ok, err = self._load_library(f)
+            try:
+                ok, err = self._load_library(f)
+            except lua51.LuaMemoryError:
+                ok, err = False, b"not enough memory"
             if not ok:
                 raise LuaError(("register", err))
             return self.registering
@@ -592,7 +602,10 @@ class LuaState:
     def call_function(self, fn: Any, keys: list[bytes], argv: list[bytes]) -> Any:
         """Call a registered function with (keys, args); its result, or LuaError."""
         self.resp = 2
-        ok, value = self._call_function(fn, self.rt.table(*keys), self.rt.table(*argv))
+        try:
+            ok, value = self._call_function(fn, self.rt.table(*keys), self.rt.table(*argv))
+        except lua51.LuaMemoryError:
+            raise LuaError(b"not enough memory") from None
         if not ok:
             raise LuaError(value)
         return value
