@@ -425,8 +425,8 @@ local function handler(err)
 end
 env.__redis__err__handler = handler
 
-local function compile(body)
-  local f, msg = loadstring(body, "@user_script")
+local function compile(body, name)     -- name: "@user_script" or "@user_function"
+  local f, msg = loadstring(body, name)
   if not f then return false, msg end
   setfenv(f, G)
   return f, false
@@ -445,12 +445,6 @@ local load_redis = {register_function = api.register_function, log = api.log,
     LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
     REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM}
 local load_table = {redis = strict(function(k) return load_redis[k] end, load_redis)}
-local function compile_library(code)
-  local f, msg = loadstring(code, "@user_function")
-  if not f then return false, msg end
-  setfenv(f, G)
-  return f, false
-end
 local function load_library(chunk)
   load_api = load_table
   local ok, err = xpcall(chunk, handler)
@@ -479,7 +473,7 @@ for _, t in ipairs({env, co, m, bit, redis, cjson}) do
   end
 end
 return compile, run, set_hook, where, readonly, rawset, setmetatable, json_encode, json,
-    null, mp_walk, compile_library, load_library, call_function
+    null, mp_walk, load_library, call_function
 """
 
 
@@ -553,15 +547,14 @@ class LuaState:
         chunk = self.rt.execute("return loadstring(...)", _BOOTSTRAP.encode(), b"=diskredis")
         (self._compile, self._run, self._set_hook, self._where, self._readonly,
          self._lua_rawset, self._lua_setmetatable, self._json_encode, self._json,
-         self._null, self._mp_walk, self._compile_library, self._load_library,
-         self._call_function) = chunk(api)
+         self._null, self._mp_walk, self._load_library, self._call_function) = chunk(api)
         # FUNCTION LOAD collects here what redis.register_function registers.
         self.registering: list[Registered] | None = None
 
     # -- compiling and running --------------------------------------------------------
     def compile(self, body: bytes) -> Any:
         """The chunk of `body`; LuaError with Lua's message if it does not compile."""
-        f, msg = self._compile(body)
+        f, msg = self._compile(body, b"@user_script")
         if f is False:
             raise LuaError(msg)
         return f
@@ -584,7 +577,7 @@ class LuaState:
     def load_library(self, code: bytes) -> list[Registered]:
         """Compile and run a library's code (without its shebang line, kept as an empty
         line); the functions it registered. LuaError: (stage, message)."""
-        f, msg = self._compile_library(code)
+        f, msg = self._compile(code, b"@user_function")
         if f is False:
             raise LuaError(("compile", msg))
         self.registering = []
