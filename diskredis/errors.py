@@ -110,3 +110,12 @@ def unknown_subcommand_or_arity(container: str, sub: bytes) -> RedisError:
         "ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP."
         % (_c_str(sub, 128), container.upper())
     )
+
+
+# -- HyperLogLog (hyperloglog.c) ------------------------------------------------------
+NOT_HLL = "WRONGTYPE Key is not a valid HyperLogLog string value."
+INVALID_HLL = "INVALIDOBJ Corrupted HLL object detected"
+
+
+def unknown_pfdebug(sub: bytes) -> RedisError:
+    return err("Unknown PFDEBUG subcommand '%s'" % _c_str(sub, 1 << 30))

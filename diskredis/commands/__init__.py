@@ -12,6 +12,7 @@ from diskredis.commands import (  # noqa: F401 - registration
     functions,
     generic,
     hashes,
+    hyperloglog,
     introspection,
     lists,
     pubsub,
