@@ -83,6 +83,11 @@ def _c_str(arg: bytes, limit: int) -> str:
     return arg[:limit].decode("latin-1")
 
 
+def c_text(arg: bytes) -> str:
+    """An argument as `%s` prints it into an error line (up to a NUL byte)."""
+    return _c_str(arg, 1 << 30)
+
+
 def unknown_command(argv: list[bytes]) -> RedisError:
     """Redis: each argument quoted, until the argument list reaches 128 bytes."""
     args = ""

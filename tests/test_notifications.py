@@ -20,6 +20,7 @@ import pytest
 
 from tests import (
     test_blocking,
+    test_geo,
     test_hashes,
     test_hyperloglog,
     test_lists,
@@ -39,7 +40,7 @@ for _module, _tables in (
         (test_hashes, ("SCENARIOS",)), (test_lists, ("SCENARIOS",)),
         (test_sets, ("SCENARIOS",)), (test_zsets, ("SCENARIOS",)),
         (test_sort, ("SCENARIOS",)), (test_transactions, ("SCENARIOS",)),
-        (test_hyperloglog, ("SCENARIOS",))):
+        (test_hyperloglog, ("SCENARIOS",)), (test_geo, ("SCENARIOS",))):
     for _table in _tables:
         for _name, _steps in getattr(_module, _table).items():
             SCENARIOS["%s.%s" % (_module.__name__.split("_", 1)[1], _name)] = _steps

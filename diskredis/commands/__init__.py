@@ -11,6 +11,7 @@ from diskredis.commands import (  # noqa: F401 - registration
     connection,
     functions,
     generic,
+    geo,
     hashes,
     hyperloglog,
     introspection,

@@ -38,6 +38,7 @@ from diskredis.errors import RedisError
 from diskredis.resp.values import (
     NULL_ARRAY,
     BigNumber,
+    DoubleText,
     Push,
     RSet,
     Status,
@@ -1204,6 +1205,10 @@ class LuaState:
                 return self.table_from({b"verbatim_string": self.table_from(
                     {b"string": value.data, b"format": value.fmt})})
             return value.data
+        if t is DoubleText:
+            if resp == 3:
+                return self.table_from({b"double": float(value.text)})
+            return value.text
         if t is BigNumber:
             digits = b"%d" % value.value
             return self.table_from({b"big_number": digits}) if resp == 3 else digits

@@ -19,7 +19,8 @@ handler returns    RESP2                   RESP3
 =================  ======================  ===========================
 
 Wrappers exist only where a plain value would be ambiguous: `NULL_ARRAY`
-(``*-1`` in RESP2), `RSet`, `Push`, `Pushes`, `Status`, `Verbatim` and `BigNumber`.
+(``*-1`` in RESP2), `RSet`, `Push`, `Pushes`, `Status`, `Verbatim`, `DoubleText` and
+`BigNumber`.
 """
 
 from __future__ import annotations
@@ -87,6 +88,14 @@ class Verbatim:
 
     data: bytes
     fmt: bytes = b"txt"
+
+
+@dataclass(frozen=True, slots=True)
+class DoubleText:
+    """A double already written out (addReplyHumanLongDouble): RESP3 ``,text``, a bulk
+    string in RESP2."""
+
+    text: bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from diskredis.errors import RedisError
 from diskredis.resp.values import (
     NULL_ARRAY,
     BigNumber,
+    DoubleText,
     Push,
     Pushes,
     RSet,
@@ -114,6 +115,11 @@ def _encode_into(value: Any, proto: int, out: list[bytes]) -> None:
             out.append(b"=%d\r\n%s\r\n" % (len(body), body))
         else:
             out.append(b"$%d\r\n%s\r\n" % (len(value.data), value.data))
+    elif t is DoubleText:
+        if proto >= 3:
+            out.append(b",%s\r\n" % value.text)
+        else:
+            out.append(b"$%d\r\n%s\r\n" % (len(value.text), value.text))
     elif t is BigNumber:
         digits = value.value if type(value.value) is bytes else b"%d" % value.value
         if proto >= 3:
