@@ -96,3 +96,32 @@ def test_emptying_the_cache_loses_nothing(ks: Keyspace) -> None:
     ks.begin()
     assert all(ks.lookup(0, b"k%d" % i).payload == b"x" * i for i in range(100))
     ks.commit()
+
+
+def _records(ks: Keyspace, kid: int) -> int:
+    prefix = L.sub_prefix(kid)
+    return sum(1 for _ in ks.tx().scan("sub", prefix, prefix + b"\xff"))
+
+
+@pytest.mark.parametrize("records", [3, 20, 300, 5000])
+def test_deleting_a_collection_reclaims_every_record(ks: Keyspace, records: int) -> None:
+    """Collections keep more records than elements (a sorted set two per member): all of
+    them go, inline or through the background queue."""
+    ks.begin()
+    kid = ks.new_kid()
+    for i in range(records):
+        ks.tx().put("sub", L.sub_prefix(kid) + b"\x02" + L.u64(i), b"")
+    ks.store(0, b"z", Meta(L.ZSET, 0, L.coll_payload(kid, max(1, records // 2))))
+    ks.commit()
+    ks.begin()
+    ks.remove(0, b"z")
+    ks.commit()
+    while True:
+        ks.begin()
+        done = ks.gc_step(1000)
+        ks.commit()
+        if not done:
+            break
+    ks.begin()
+    assert _records(ks, kid) == 0 and ks.gc_pending() == 0
+    ks.commit()

@@ -122,6 +122,7 @@ def read_u32(raw: bytes) -> int:
 # records of the `sub` table under the id, so no operation rewrites the whole value.
 _COLL = struct.Struct(">QQ")
 INLINE_FREE = 64  # at most this many elements are deleted inline; more go to `gc`
+INLINE_FREE_RECORDS = 4 * INLINE_FREE  # and at most this many records
 
 
 def is_collection(kind: int) -> bool:

@@ -567,11 +567,11 @@ class Keyspace:
         return kid
 
     def free_elements(self, kid: int, count: int) -> None:
-        """Reclaim a collection's elements: small ones at once, big ones in the background
-        (the caller returns at once whatever the size)."""
-        if count <= L.INLINE_FREE:
-            self._delete_elements(kid, count + 1)
-        else:
+        """Reclaim a collection's records: a small one's at once, the rest in the
+        background (the caller returns at once whatever the size). A collection keeps
+        more records than elements (sorted-set index, set positions, stream groups and
+        pending entries), so the inline part is bounded in records, not elements."""
+        if count > L.INLINE_FREE or not self._delete_elements(kid, L.INLINE_FREE_RECORDS)[1]:
             self._enqueue_gc(b"kid " + L.u64(kid))
 
     def _delete_elements(self, kid: int, budget: int) -> tuple[int, bool]:
