@@ -110,8 +110,8 @@ class _LeveldbTxn(Txn):
     def _write(self, full: bytes, value: bytes | None) -> None:
         if not self.writable:
             raise StorageError("write in a read-only transaction")
-        if full not in self.overlay:
-            self._sorted = None
+        if full not in self.overlay and self._sorted is not None:
+            bisect.insort(self._sorted, full)  # kept in order: scans between writes stay cheap
         self.overlay[full] = value
 
     def put(self, table: str, key: bytes, value: bytes) -> None:
