@@ -26,6 +26,7 @@ from tests import (
     test_lists,
     test_sets,
     test_sort,
+    test_streams,
     test_strings,
     test_transactions,
     test_zsets,
@@ -40,7 +41,8 @@ for _module, _tables in (
         (test_hashes, ("SCENARIOS",)), (test_lists, ("SCENARIOS",)),
         (test_sets, ("SCENARIOS",)), (test_zsets, ("SCENARIOS",)),
         (test_sort, ("SCENARIOS",)), (test_transactions, ("SCENARIOS",)),
-        (test_hyperloglog, ("SCENARIOS",)), (test_geo, ("SCENARIOS",))):
+        (test_hyperloglog, ("SCENARIOS",)), (test_geo, ("SCENARIOS",)),
+        (test_streams, ("SCENARIOS",))):
     for _table in _tables:
         for _name, _steps in getattr(_module, _table).items():
             SCENARIOS["%s.%s" % (_module.__name__.split("_", 1)[1], _name)] = _steps

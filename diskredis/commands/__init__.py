@@ -20,6 +20,7 @@ from diskredis.commands import (  # noqa: F401 - registration
     scripting,
     sets,
     sort,
+    streams,
     strings,
     transactions,
     zsets,
