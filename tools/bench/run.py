@@ -1,6 +1,7 @@
 """Run redis-benchmark against redis-server and diskredis side by side; print ratios.
 
-Usage: ./dev bench [--suite strings|collections] [--tests LIST] [--commands "CMD;CMD"]
+Usage: ./dev bench [--suite strings|collections|scripting|streams] [--tests LIST]
+                   [--commands "CMD;CMD"]
                    [-n 100000] [-c 50] [--pipelines 1,16] [--engines lmdb,leveldb]
                    [--fsync always,everysec] [-d 100]
 
@@ -14,7 +15,9 @@ ZRANGEBYSCORE over the sorted set the zadd test filled.
 
 Suites: strings = set,get,incr,mset,ping; collections = lpush,rpop,sadd,spop,hset,zadd,
 lrange_100 and "ZRANGEBYSCORE myzset 0 +inf LIMIT 0 10"; scripting = EVALSHA of a rate
-limiter (INCR + EXPIRE on a random key), loaded with SCRIPT LOAD first.
+limiter (INCR + EXPIRE on a random key), loaded with SCRIPT LOAD first; streams = XADD
+to one stream, then an EVALSHA that reads one entry with XREADGROUP and acknowledges it
+with XACK (the group is made before the run), then PFADD of random elements.
 """
 
 from __future__ import annotations
@@ -82,24 +85,36 @@ RATE_LIMITER = ("local v = redis.call('incr', KEYS[1]) "
                 "redis.call('expire', KEYS[1], ARGV[1]) return v")
 RATE_LIMITER_SHA = hashlib.sha1(RATE_LIMITER.encode()).hexdigest()
 
+STREAM_CONSUMER = ("local r = redis.call('XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', '1', "
+                   "'STREAMS', KEYS[1], '>') "
+                   "if r then redis.call('XACK', KEYS[1], 'g', r[1][2][1][1]) return 1 end "
+                   "return 0")
+STREAM_CONSUMER_SHA = hashlib.sha1(STREAM_CONSUMER.encode()).hexdigest()
+
 SUITES = {
     "strings": ("set,get,incr,mset,ping", ""),
     "collections": ("lpush,rpop,sadd,spop,hset,zadd,lrange_100",
                     "ZRANGEBYSCORE myzset 0 +inf LIMIT 0 10"),
     "scripting": ("", "EVALSHA %s 1 rate:__rand_int__ 60" % RATE_LIMITER_SHA),
+    "streams": ("", "XADD bench:stream * field __rand_int__;"
+                    "EVALSHA %s 1 bench:stream;PFADD bench:hll __rand_int__"
+                % STREAM_CONSUMER_SHA),
 }
-SCRIPTS = [RATE_LIMITER]  # SCRIPT LOADed into each server before its run
+# Sent to each server before its run: the scripts, and the stream's consumer group.
+SETUP = [("SCRIPT", "LOAD", RATE_LIMITER), ("SCRIPT", "LOAD", STREAM_CONSUMER),
+         ("XGROUP", "CREATE", "bench:stream", "g", "$", "MKSTREAM")]
 
 
 def load_scripts(port: int) -> None:
-    for script in SCRIPTS:
-        body = script.encode()
-        request = b"*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n$%d\r\n%s\r\n" % (len(body), body)
+    for args in SETUP:
+        parts = [a.encode() for a in args]
+        request = b"*%d\r\n" % len(parts) + b"".join(
+            b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
         with socket.create_connection(("127.0.0.1", port), 10) as s:
             s.sendall(request)
             reply = s.recv(100)
-            if not reply.startswith(b"$40"):
-                raise SystemExit("bench: SCRIPT LOAD failed on port %d: %r" % (port, reply))
+            if reply.startswith(b"-") and not reply.startswith(b"-BUSYGROUP"):
+                raise SystemExit("bench: %s failed on port %d: %r" % (args[0], port, reply))
 
 
 def run_benchmark(port: int, args: argparse.Namespace, pipeline: int) -> dict[str, float]:
