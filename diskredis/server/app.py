@@ -642,6 +642,14 @@ class Server:
             with contextlib.suppress(OSError):
                 sock.send(b"-%s\r\n" % errors.MAXCLIENTS.encode())  # small: fits the buffer
             return
+        if (self.config["protected-mode"] and not self.config["requirepass"] and not is_unix
+                and sock.getpeername()[0] not in ("127.0.0.1", "::1")):
+            # Protected mode: with no password, only loopback clients (Redis's rule).
+            self.stats.rejected_connections += 1
+            log.debug("refused %s: protected mode is on and no password is set", addr)
+            with contextlib.suppress(OSError):
+                sock.send(b"-%s\r\n" % errors.PROTECTED_MODE.encode())
+            return
         session = Session(
             id=self.next_id, addr=addr, laddr=laddr,
             fd=sock.fileno(), is_unix=is_unix,
