@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -54,3 +55,21 @@ def test_full_disk_gives_a_clear_error_and_keeps_acknowledged_data(
     c2 = again.client()
     for key, v in acked.items():
         assert c2.get(key) == v
+
+
+def test_read_only_data_directory_is_a_clear_start_up_error(small_disk: str) -> None:
+    """A data folder on a read-only mount: the server refuses to start, naming the folder
+    and the cause, instead of failing later or crashing."""
+    from tests.conftest import ROOT
+
+    data = os.path.join(small_disk, "data")
+    os.makedirs(data)
+    out = subprocess.run(["mount", "-o", "remount,ro", small_disk], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    run = subprocess.run([sys.executable, "-m", "diskredis", "--port", "0", "--dir", data],
+                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    said = run.stdout + run.stderr
+    assert run.returncode == 1, said
+    assert "can't write in the data directory %s" % data in said, said
+    assert "Read-only file system" in said and "Traceback" not in said, said

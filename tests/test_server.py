@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,6 +160,26 @@ def test_signal_stops_cleanly(dr_factory: Any, sig: int) -> None:
     assert c.closed()
     log = sp.log()
     assert "Received SIG" in log and "ready to exit" in log
+
+
+def test_sighup_reopens_the_log_file(dr_factory: Any) -> None:
+    """Log rotation: after the log is renamed away, SIGHUP makes the server write to a new
+    file of the configured name; the server keeps serving."""
+    sp = dr_factory()
+    logfile = Path(sp.dir) / "server.log"
+    rotated = logfile.with_suffix(".log.1")
+    logfile.rename(rotated)
+    sp.proc.send_signal(signal.SIGHUP)
+    c = sp.raw()
+    for _ in range(100_000):  # until the server logged the reopening (bounded, no sleep)
+        if logfile.exists() and "Received SIGHUP" in logfile.read_text():
+            break
+        assert c.command("PING") == b"+PONG\r\n"
+    assert "Received SIGHUP" in logfile.read_text()
+    assert "Received SIGHUP" not in rotated.read_text()
+    sp.proc.send_signal(signal.SIGTERM)
+    assert sp.proc.wait(30) == 0
+    assert "ready to exit" in logfile.read_text()
 
 
 def test_shutdown_abort_and_flags(dr_factory: Any) -> None:

@@ -700,8 +700,12 @@ class Server:
                         conn.close_soon()
 
     async def _signals(self) -> None:
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
             async for signum in signals:
+                if signum == signal.SIGHUP:
+                    _reopen_log_files()
+                    log.warning("Received SIGHUP, reopened the log file (for log rotation)")
+                    continue
                 name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
                 log.warning("Received %s scheduling shutdown...", name)
                 self.shutting_down.set()
@@ -764,11 +768,28 @@ def _run_here(ctx: Ctx, cmd: Any, argv: list[bytes]) -> Any:
         return e
 
 
+def _reopen_log_files() -> None:
+    """SIGHUP: close the log file; the next line opens it again by name, so a log rotated
+    away (renamed) is followed by a fresh file (Redis opens its log for every line)."""
+    for handler in logging.getLogger("diskredis").handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.acquire()
+            try:
+                handler.close()
+            finally:
+                handler.release()
+
+
 def _lock_dir(path: str) -> Any:
     """Hold `<dir>/diskredis.lock` for the life of the process: one server per folder."""
     import fcntl
 
-    f = open(os.path.join(path, "diskredis.lock"), "a+")  # noqa: SIM115 - held open
+    try:
+        f = open(os.path.join(path, "diskredis.lock"), "a+")  # noqa: SIM115 - held open
+    except OSError as e:
+        raise StorageError("can't write in the data directory %s: %s; give the server a "
+                           "folder it can write (dir) or fix its permissions or mount"
+                           % (os.path.abspath(path), e.strerror)) from None
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
