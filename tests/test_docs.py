@@ -19,3 +19,10 @@ def test_every_tool_has_help() -> None:
         out = subprocess.run([sys.executable, str(tool), "--help"], cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0 and "usage" in out.stdout.lower(), tool
+
+
+def test_every_installed_command_has_help() -> None:
+    for module in ("diskredis", "diskredis.check"):
+        out = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and "usage" in out.stdout.lower(), module

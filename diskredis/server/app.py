@@ -45,7 +45,7 @@ from diskredis.keyspace.space import Keyspace
 from diskredis.resp.reader import RequestReader
 from diskredis.resp.writer import encode
 from diskredis.server.lane import Lane, Outcome, Unit, cache_budget
-from diskredis.storage import StorageError, open_engine
+from diskredis.storage import FolderBusy, StorageError, lock_folder, open_engine
 
 log = logging.getLogger("diskredis")
 
@@ -782,27 +782,11 @@ def _reopen_log_files() -> None:
 
 def _lock_dir(path: str) -> Any:
     """Hold `<dir>/diskredis.lock` for the life of the process: one server per folder."""
-    import fcntl
-
     try:
-        f = open(os.path.join(path, "diskredis.lock"), "a+")  # noqa: SIM115 - held open
-    except OSError as e:
-        raise StorageError("can't write in the data directory %s: %s; give the server a "
-                           "folder it can write (dir) or fix its permissions or mount"
-                           % (os.path.abspath(path), e.strerror)) from None
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        f.seek(0)
-        holder = f.read().strip() or "?"
-        f.close()
+        return lock_folder(path)
+    except FolderBusy as e:
         raise StorageError("another diskredis (pid %s) is using the data in %s; stop it or "
-                           "choose another dir" % (holder, os.path.abspath(path))) from None
-    f.seek(0)
-    f.truncate()
-    f.write("%d\n" % os.getpid())
-    f.flush()
-    return f
+                           "choose another dir" % (e.holder, e.path)) from None
 
 
 def _fmt_addr(addr: Any) -> str:

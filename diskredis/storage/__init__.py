@@ -5,9 +5,18 @@ Knows nothing of Redis (see the layer table in ``docs/architecture.md``).
 
 from __future__ import annotations
 
-from diskredis.storage.base import TABLES, Engine, StorageError, Txn, prefix_end
+from diskredis.storage.base import (
+    TABLES,
+    Engine,
+    FolderBusy,
+    StorageError,
+    Txn,
+    lock_folder,
+    prefix_end,
+)
 
-__all__ = ["ENGINES", "TABLES", "Engine", "StorageError", "Txn", "open_engine", "prefix_end"]
+__all__ = ["ENGINES", "TABLES", "Engine", "FolderBusy", "StorageError", "Txn", "lock_folder",
+           "open_engine", "prefix_end"]
 
 ENGINES = ("lmdb", "leveldb")
 

@@ -21,10 +21,12 @@ Rules every engine keeps (the contract suite in tests/test_engines.py checks the
 
 from __future__ import annotations
 
+import fcntl
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from types import TracebackType
+from typing import IO
 
 #: The tables of the key layout (docs/storage-format.md). Engines create them all.
 TABLES = ("meta", "sub", "zscore", "expire", "gc", "stats")
@@ -32,6 +34,38 @@ TABLES = ("meta", "sub", "zscore", "expire", "gc", "stats")
 
 class StorageError(Exception):
     """The engine could not do what was asked: the message names the cause and the path."""
+
+
+class FolderBusy(StorageError):
+    """Another process holds the folder's lock; `holder` is its pid as it wrote it."""
+
+    def __init__(self, path: str, holder: str) -> None:
+        super().__init__("%s is in use by pid %s" % (path, holder))
+        self.path, self.holder = path, holder
+
+
+def lock_folder(path: str) -> IO[str]:
+    """Take `<path>/diskredis.lock` (an exclusive flock, with our pid in it) and return
+    the open file that holds it: one process per data folder. FolderBusy when another
+    has it; StorageError when the folder cannot be written."""
+    try:
+        f = open(os.path.join(path, "diskredis.lock"), "a+")  # noqa: SIM115 - held open
+    except OSError as e:
+        raise StorageError("can't write in the data directory %s: %s; give the server a "
+                           "folder it can write (dir) or fix its permissions or mount"
+                           % (os.path.abspath(path), e.strerror)) from None
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or "?"
+        f.close()
+        raise FolderBusy(os.path.abspath(path), holder) from None
+    f.seek(0)
+    f.truncate()
+    f.write("%d\n" % os.getpid())
+    f.flush()
+    return f
 
 
 def disk_hint(path: str) -> str:

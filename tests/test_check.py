@@ -1,0 +1,90 @@
+"""diskredis-check: a data folder written by the server checks clean; damage done to one
+is found, named, and repaired; a folder in use is refused. On both engines."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+from diskredis.keyspace import layout as L
+from diskredis.storage import open_engine
+from tests.conftest import ROOT, ServerProc
+
+
+def _check(path: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "diskredis.check", path, "-q", *extra],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def _fill(sp: ServerProc) -> None:
+    c = sp.client()
+    c.set("s", "v")
+    c.set("ttl", "v", ex=3600)
+    c.hset("h", mapping={"f%d" % i: i for i in range(100)})
+    c.expire("h", 3600)
+    c.sadd("set", *range(50))
+    c.zadd("z", {"m%d" % i: i for i in range(80)})
+    c.rpush("l", *range(30))
+    for i in range(1, 40):
+        c.xadd("st", {"n": i}, id="%d-0" % i)
+    c.xgroup_create("st", "g", id="0")
+    c.xreadgroup("g", "w", {"st": ">"}, count=5)
+    c.pfadd("hll", *range(100))
+    c.geoadd("geo", (13.36, 38.11, "Palermo"))
+    c.sadd("gone", *range(500))
+    c.delete("gone")  # a big collection: queued for reclamation
+    one = sp.client(db=1)
+    one.set("x", 1)
+    one.zadd("zz", {"a": 1})
+    one.flushdb()  # its old slot: queued for reclamation
+    one.set("y", 2)
+
+
+def test_a_folder_the_server_wrote_checks_clean(dr_factory: Any) -> None:
+    sp = dr_factory()
+    _fill(sp)
+    sp.stop()
+    out = _check(sp.dir)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "no problems found" in out.stdout
+    assert "1 hash" in out.stdout and "1 stream" in out.stdout, out.stdout
+
+
+def test_damage_is_found_and_repaired(dr_factory: Any, engine: str) -> None:
+    sp = dr_factory()
+    _fill(sp)
+    sp.stop()
+    store = open_engine(engine, sp.dir)
+    with store.write() as txn:
+        txn.put("sub", L.u64(987654) + b"\x00stray", b"x")  # an element of no key
+        ttl_key = next(k for k, _ in txn.scan("expire"))
+        txn.delete("expire", ttl_key)  # a deadline missing from the index
+        txn.put("expire", L.expire_key(123, b"\x00\x00\x00\x01\x00nokey"), b"")  # stale
+        slot = next(L.read_u32(v) for k, v in txn.scan("stats") if k == b"slot:" + L.u32(0))
+        txn.put("stats", b"count:" + L.u32(slot), L.u64(999))  # a wrong key count
+    store.close()
+    found = _check(sp.dir)
+    assert found.returncode == 1, found.stdout + found.stderr
+    for text in ("1 element records belong to no key", "1 keys with a deadline are missing",
+                 "1 expiry entries name keys that are gone", "db 0: count says 999"):
+        assert text in found.stdout, found.stdout
+    fixed = _check(sp.dir, "--repair")
+    assert fixed.returncode == 0 and "repaired: no problems left" in fixed.stdout, fixed.stdout
+    assert _check(sp.dir).returncode == 0
+    again = dr_factory(data_dir=sp.dir)
+    c = again.client()
+    assert c.dbsize() == 9 and c.get("s") == b"v" and c.xlen("st") == 39
+    assert 0 < c.ttl("ttl") <= 3600 and 0 < c.ttl("h") <= 3600
+
+
+def test_a_folder_in_use_is_refused(dr_factory: Any) -> None:
+    sp = dr_factory()
+    out = _check(sp.dir)
+    assert out.returncode == 2 and "stop it first" in out.stderr, out.stderr
+    assert sp.client().ping()
+
+
+def test_not_a_data_folder(tmp_path: Any) -> None:
+    out = _check(str(tmp_path))
+    assert out.returncode == 2 and "holds no diskredis data" in out.stderr
