@@ -489,7 +489,8 @@ def _read_args(ctx: Ctx, argv: list[bytes], grouped: bool) -> _Read:
 
 
 def _consumer(ctx: Ctx, key: bytes, s: Stream, g: Group, name: bytes) -> S.Consumer:
-    """streamLookupConsumer (seen now) or streamCreateConsumer (announced)."""
+    """streamLookupConsumer (seen now) or streamCreateConsumer (announced). The caller
+    keeps it in its `_Owners`, whose flush writes the new seen time once."""
     now = now_ms()
     c = s.consumer(g, name)
     if c is None:
@@ -497,7 +498,6 @@ def _consumer(ctx: Ctx, key: bytes, s: Stream, g: Group, name: bytes) -> S.Consu
         ctx.notify(NOTIFY_STREAM, b"xgroup-createconsumer", key)
     else:
         c.seen = now
-        s.put_consumer(g, c)
     return c
 
 
@@ -1212,10 +1212,6 @@ def xinfo_consumers(ctx: Ctx, argv: list[bytes]) -> list[Any]:
             for c in s.consumers(g)]
 
 
-def _lag(s: Stream, g: Group) -> int | None:
-    return s.lag(g)
-
-
 def _read_count(g: Group) -> int | None:
     return None if g.entries_read == S.INVALID_READ else g.entries_read
 
@@ -1231,7 +1227,7 @@ def xinfo_groups(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     s = _info_stream(ctx, argv[2])
     return [{b"name": g.name, b"consumers": g.consumers, b"pending": g.pending,
              b"last-delivered-id": id_text(g.last), b"entries-read": _read_count(g),
-             b"lag": _lag(s, g)} for g in s.all_groups()]
+             b"lag": s.lag(g)} for g in s.all_groups()]
 
 
 @command("xinfo|stream", -3, "readonly", group=_X, since="5.0.0", complexity="O(1)",
