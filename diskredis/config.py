@@ -285,7 +285,7 @@ _E = {"effect": True}
 for _name, _default, _extra in [
     ("rdbchecksum", True, _IMM), ("daemonize", False, {"mutable": False, "effect": True}),
     ("io-threads-do-reads", False, _IMM),
-    ("always-show-logo", False, _IMM), ("protected-mode", True, _E), ("rdbcompression", True, {}),
+    ("always-show-logo", False, _IMM), ("protected-mode", True, _E), ("rdbcompression", True, _E),
     ("rdb-del-sync-files", False, {}), ("activerehashing", True, {}),
     ("stop-writes-on-bgsave-error", True, {}), ("set-proc-title", True, _IMM),
     ("dynamic-hz", True, {}), ("lazyfree-lazy-eviction", False, {}),

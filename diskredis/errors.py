@@ -76,6 +76,14 @@ PROTECTED_MODE = (
     "order for the server to start accepting connections from the outside."
 )
 
+# -- DUMP / RESTORE (cluster.c) -------------------------------------------------------
+BUSYKEY = "BUSYKEY Target key name already exists."
+RESTORE_BAD_TTL = "ERR Invalid TTL value, must be >= 0"
+RESTORE_BAD_IDLETIME = "ERR Invalid IDLETIME value, must be >= 0"
+RESTORE_BAD_FREQ = "ERR Invalid FREQ value, must be >= 0 and <= 255"
+DUMP_PAYLOAD_WRONG = "ERR DUMP payload version or checksum are wrong"
+BAD_DATA_FORMAT = "ERR Bad data format"
+
 # -- Protocol errors (networking.c); each closes the connection after the reply ----
 PROTO_TOO_BIG_INLINE = "ERR Protocol error: too big inline request"
 PROTO_UNBALANCED_QUOTES = "ERR Protocol error: unbalanced quotes in request"

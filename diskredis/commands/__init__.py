@@ -18,6 +18,7 @@ from diskredis.commands import (  # noqa: F401 - registration
     lists,
     pubsub,
     scripting,
+    serialize,
     sets,
     sort,
     streams,

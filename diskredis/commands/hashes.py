@@ -18,12 +18,14 @@ from diskredis.commands.context import Ctx
 from diskredis.commands.generic import ENCODINGS, lookup_typed, parse_cursor, scan_options
 from diskredis.commands.longdouble import format_human, parse_long_double
 from diskredis.commands.registry import arg, block, command, keys_at, token
+from diskredis.commands.serialize import EXPORTS, IMPORTS
 from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_HASH
+from diskredis.rdb import model as R
 
 _H = "hash"
 _LLONG_MIN, _LLONG_MAX = -(2**63), 2**63 - 1
@@ -343,3 +345,13 @@ def _encoding(ctx: Ctx, meta: Meta) -> str:
 
 
 ENCODINGS[L.HASH] = _encoding
+
+
+def _import(ctx: Ctx, key: bytes, value: R.RHash, expire: int) -> None:
+    kid = ctx.ks.new_kid()
+    count = sum(E.put(ctx.ks, kid, f, v) for f, v in value.pairs)
+    ctx.ks.store(ctx.session.db, key, Meta(L.HASH, expire, L.coll_payload(kid, count)))
+
+
+EXPORTS[L.HASH] = lambda ctx, meta: R.RHash([(f, v) for _, f, v in E.scan(ctx.ks, _kid(meta))])
+IMPORTS[R.RHash] = _import

@@ -23,10 +23,12 @@ from diskredis.commands.args import clamp_range, parse_int, parse_mpop, parse_ti
 from diskredis.commands.context import Block, Ctx
 from diskredis.commands.generic import ENCODINGS, lookup_typed
 from diskredis.commands.registry import KeySpec, arg, command, keys_at, oneof, token
+from diskredis.commands.serialize import EXPORTS, IMPORTS
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_LIST, now_ms
+from diskredis.rdb import model as R
 from diskredis.resp.values import NULL_ARRAY
 from diskredis.storage import prefix_end
 
@@ -655,3 +657,15 @@ def blmpop(ctx: Ctx, argv: list[bytes]) -> Any:
         if lst is not None:
             return _pop_reply(lst, key, left, count)
     return Block(keys, deadline, NULL_ARRAY, _serve_pop(left, count))
+
+
+def _import(ctx: Ctx, key: bytes, value: R.RList, expire: int) -> None:
+    lst = _List(ctx, key, None)
+    for item in value.items:
+        lst.push(item, False)
+    lst.meta.expire = expire
+    lst.save()
+
+
+EXPORTS[L.LIST] = lambda ctx, meta: R.RList(_List(ctx, b"", meta).all())
+IMPORTS[R.RList] = _import

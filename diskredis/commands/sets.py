@@ -16,12 +16,14 @@ from diskredis.commands.args import parse_int
 from diskredis.commands.context import Ctx
 from diskredis.commands.generic import ENCODINGS, lookup_typed, parse_cursor, scan_options
 from diskredis.commands.registry import KeySpec, arg, command, keys_at
+from diskredis.commands.serialize import EXPORTS, IMPORTS
 from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_SET
+from diskredis.rdb import model as R
 from diskredis.resp.values import RSet
 
 _S = "set"
@@ -404,3 +406,14 @@ def sscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
 
 
 ENCODINGS[L.SET] = lambda ctx, meta: "intset" if is_intset(ctx, meta) else "hashtable"
+
+
+def _import(ctx: Ctx, key: bytes, value: R.RSet, expire: int) -> None:
+    kid, count = ctx.ks.new_kid(), 0
+    for m in value.members:
+        count += E.add_placed(ctx.ks, kid, m, count)
+    ctx.ks.store(ctx.session.db, key, Meta(L.SET, expire, L.coll_payload(kid, count)))
+
+
+EXPORTS[L.SET] = lambda ctx, meta: R.RSet(_members(ctx, meta))
+IMPORTS[R.RSet] = _import

@@ -33,11 +33,13 @@ from diskredis.commands.registry import (
     oneof,
     token,
 )
+from diskredis.commands.serialize import EXPORTS, IMPORTS
 from diskredis.commands.stream_data import ID, MAX_ID, ZERO_ID, Group, Nack, Stream, id_text
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_STREAM, now_ms
+from diskredis.rdb import model as R
 from diskredis.resp.values import NULL_ARRAY
 from diskredis.storage import StorageError
 
@@ -1303,3 +1305,12 @@ help_command("xinfo", [
     "STREAM <key> [FULL [COUNT <count>]",
     "    Show information about the stream.",
 ], group=_X, since="5.0.0")
+
+
+def _import(ctx: Ctx, key: bytes, value: R.RStream, expire: int) -> None:
+    s = S.from_model(ctx.ks, ctx.config, value)
+    ctx.ks.store(ctx.session.db, key, Meta(L.STREAM, expire, s.payload()))
+
+
+EXPORTS[L.STREAM] = lambda ctx, meta: S.to_model(Stream(ctx.ks, meta, ctx.config))
+IMPORTS[R.RStream] = _import

@@ -38,12 +38,14 @@ from diskredis.commands.args import (
 from diskredis.commands.context import Block, Ctx
 from diskredis.commands.generic import ENCODINGS, lookup_typed, parse_cursor, scan_options
 from diskredis.commands.registry import KeySpec, arg, block, command, keys_at, oneof, token
+from diskredis.commands.serialize import EXPORTS, IMPORTS
 from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_ZSET, now_ms
+from diskredis.rdb import model as R
 from diskredis.resp.values import NULL_ARRAY
 from diskredis.storage import prefix_end
 
@@ -1238,3 +1240,19 @@ def zscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
 
 ENCODINGS[L.ZSET] = lambda ctx, meta: "skiplist" if L.coll_extra(meta.payload) == _BIG \
     else "listpack"
+
+
+def _import(ctx: Ctx, key: bytes, value: R.RZSet, expire: int) -> None:
+    scores = dict(value.pairs)
+    zs = ZSet(ctx, key, None)
+    limit = ctx.config["zset-max-listpack-value"]
+    zs.big = len(scores) > ctx.config["zset-max-listpack-entries"] or any(
+        len(m) > limit for m in scores)  # Redis converts a small loaded set to a listpack
+    for member, score in scores.items():
+        zs.put(member, score, None)
+    zs.meta.expire = expire
+    zs.save()
+
+
+EXPORTS[L.ZSET] = lambda ctx, meta: R.RZSet(list(ZSet(ctx, b"", meta).entries()))
+IMPORTS[R.RZSet] = _import

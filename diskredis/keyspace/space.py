@@ -283,6 +283,22 @@ class Keyspace:
         if len(self.access) > _ACCESS_TABLE:
             self.access.popitem(last=False)
 
+    def set_access(self, db: int, key: bytes, idle_ms: int | None = None,
+                   counter: int | None = None) -> None:
+        """RESTORE's IDLETIME / FREQ (objectSetLRUOrLFU): under an LFU policy the counter
+        is set, otherwise the last access is put `idle_ms` in the past."""
+        mkey = self._mkey(db, key)[0]
+        if self.lfu:
+            if counter is None:
+                return
+            self.access[mkey] = (now_ms(), counter)
+        elif idle_ms is not None:
+            last = self.access.get(mkey)
+            self.access[mkey] = (now_ms() - idle_ms, last[1] if last else LFU_INIT)
+        else:
+            return
+        self.access.move_to_end(mkey)
+
     def idle_ms(self, db: int, key: bytes) -> int:
         """Time since the key was last used; for a key not used lately, since start-up."""
         last = self.access.get(self._mkey(db, key)[0])

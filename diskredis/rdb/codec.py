@@ -1,0 +1,753 @@
+"""Reading and writing Redis 7.0's RDB format: whole files and DUMP payloads.
+
+Room: bytes to `model` values and back; no I/O beyond the file object it is handed.
+Imports: the standard library and this package.
+
+Reading understands every type and encoding Redis 1.0 to 7.0 writes (RDB versions
+1-10): strings raw, as integers and LZF-compressed; lists plain, ziplist, quicklist
+(ziplist or listpack nodes); sets plain and intset; sorted sets with text or binary
+scores, ziplist and listpack; hashes plain, zipmap, ziplist and listpack; streams
+(listpacks, groups, pending entries, consumers; versions 1 and 2); expiries in seconds
+or milliseconds; idle time and LFU counters; aux fields; RESIZEDB; function
+libraries; module aux data (skipped, with a warning). Module values are refused with
+the module's name. Anything malformed raises RdbError naming the byte offset.
+
+Writing produces RDB version 10 (what Redis 7.0 writes): strings as integers when they
+are, LZF-compressed when that helps, collections in their plain form (Redis converts
+small ones to listpacks as it loads them) and streams as version 2 listpacks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+from diskredis.rdb import lzf
+from diskredis.rdb import packed as P
+from diskredis.rdb.crc64 import crc64
+from diskredis.rdb.model import (
+    ID,
+    Nack,
+    Record,
+    RHash,
+    RList,
+    RSet,
+    RStream,
+    RZSet,
+    StreamGroup,
+    StreamNode,
+    Value,
+)
+
+RDB_VERSION = 10
+
+# Value types (rdb.h)
+T_STRING, T_LIST, T_SET, T_ZSET, T_HASH, T_ZSET_2 = 0, 1, 2, 3, 4, 5
+T_MODULE, T_MODULE_2 = 6, 7
+T_HASH_ZIPMAP, T_LIST_ZIPLIST, T_SET_INTSET, T_ZSET_ZIPLIST, T_HASH_ZIPLIST = 9, 10, 11, 12, 13
+T_LIST_QUICKLIST, T_STREAM_LISTPACKS, T_HASH_LISTPACK, T_ZSET_LISTPACK = 14, 15, 16, 17
+T_LIST_QUICKLIST_2, T_STREAM_LISTPACKS_2 = 18, 19
+VALUE_TYPES = frozenset((0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19))
+
+# Opcodes
+OP_FUNCTION2, OP_FUNCTION, OP_MODULE_AUX, OP_IDLE, OP_FREQ = 245, 246, 247, 248, 249
+OP_AUX, OP_RESIZEDB, OP_EXPIRETIME_MS, OP_EXPIRETIME, OP_SELECTDB, OP_EOF = (
+    250, 251, 252, 253, 254, 255)
+
+_ENC_INT8, _ENC_INT16, _ENC_INT32, _ENC_LZF = 0, 1, 2, 3
+_QUICKLIST_PLAIN, _QUICKLIST_PACKED = 1, 2
+_STREAM_DELETED, _STREAM_SAMEFIELDS = 1, 2
+_U64_MAX = (1 << 64) - 1
+_CHUNK = 1 << 20
+_ID = struct.Struct(">QQ")
+_MODULE_CHARSET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+class RdbError(ValueError):
+    """Malformed RDB data; `offset` is where in the input it was noticed."""
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        if offset is not None:
+            message = "%s (at byte %d)" % (message, offset)
+        super().__init__(message)
+        self.offset = offset
+
+
+class EmptyKey(RdbError):
+    """A collection with no elements: Redis skips such keys when loading a file and
+    refuses them in RESTORE."""
+
+
+# -- reading ------------------------------------------------------------------------------
+class Source:
+    """Bytes read in order from a buffer, refilled by `fill` (a file's read) when
+    given; keeps the checksum of what has been consumed when asked to."""
+
+    def __init__(self, data: bytes = b"", fill: Callable[[int], bytes] | None = None,
+                 checksum: bool = False) -> None:
+        self.buf = data
+        self.pos = 0
+        self.base = 0
+        self.fill = fill
+        self.checksum = checksum
+        self._crc = 0
+
+    @property
+    def offset(self) -> int:
+        return self.base + self.pos
+
+    def crc(self) -> int:
+        """The checksum of every byte consumed so far."""
+        return crc64(self._crc, memoryview(self.buf)[:self.pos])
+
+    def read(self, n: int) -> bytes:
+        end = self.pos + n
+        if end <= len(self.buf):
+            out = self.buf[self.pos:end]
+            self.pos = end
+            return out
+        return self._refill(n)
+
+    def _refill(self, n: int) -> bytes:
+        rest = self.buf[self.pos:]
+        if self.checksum:
+            self._crc = crc64(self._crc, memoryview(self.buf)[:self.pos])
+        self.base += self.pos
+        parts = [rest]
+        have = len(rest)
+        while have < n and self.fill is not None:
+            chunk = self.fill(max(n - have, _CHUNK))
+            if not chunk:
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        self.buf = b"".join(parts)
+        self.pos = 0
+        if have < n:
+            self.pos = len(self.buf)
+            raise RdbError("unexpected end of data: %d more bytes needed" % (n - have),
+                           self.offset)
+        out = self.buf[:n]
+        self.pos = n
+        return out
+
+    def byte(self) -> int:
+        if self.pos < len(self.buf):
+            b = self.buf[self.pos]
+            self.pos += 1
+            return b
+        return self._refill(1)[0]
+
+    def at_end(self) -> bool:
+        if self.pos < len(self.buf):
+            return False
+        if self.fill is None:
+            return True
+        try:
+            self._refill(1)
+        except RdbError:
+            return True
+        self.pos = 0
+        return False
+
+    # -- RDB primitives ---------------------------------------------------------------
+    def length(self) -> tuple[int, bool]:
+        """rdbLoadLenByRef: (length, whether it is a special string encoding)."""
+        b = self.byte()
+        kind = b >> 6
+        if kind == 0:
+            return b & 0x3F, False
+        if kind == 1:
+            return ((b & 0x3F) << 8) | self.byte(), False
+        if kind == 3:
+            return b & 0x3F, True
+        if b == 0x80:
+            return int.from_bytes(self.read(4), "big"), False
+        if b == 0x81:
+            return int.from_bytes(self.read(8), "big"), False
+        raise RdbError("unknown length encoding 0x%02x" % b, self.offset - 1)
+
+    def count(self) -> int:
+        at = self.offset
+        n, encoded = self.length()
+        if encoded:
+            raise RdbError("a string encoding where a length belongs", at)
+        return n
+
+    def string(self) -> bytes:
+        at = self.offset
+        n, encoded = self.length()
+        if not encoded:
+            return self.read(n)
+        if n == _ENC_INT8:
+            return b"%d" % int.from_bytes(self.read(1), "little", signed=True)
+        if n == _ENC_INT16:
+            return b"%d" % int.from_bytes(self.read(2), "little", signed=True)
+        if n == _ENC_INT32:
+            return b"%d" % int.from_bytes(self.read(4), "little", signed=True)
+        if n == _ENC_LZF:
+            clen, ulen = self.count(), self.count()
+            data = self.read(clen)
+            try:
+                return lzf.decompress(data, ulen)
+            except lzf.LzfError as e:
+                raise RdbError("bad LZF-compressed string: %s" % e, at) from None
+        raise RdbError("unknown string encoding %d" % n, at)
+
+    def text_double(self) -> float:
+        at = self.offset
+        n = self.byte()
+        if n == 255:
+            return float("-inf")
+        if n == 254:
+            return float("inf")
+        if n == 253:
+            return float("nan")
+        try:
+            return float(self.read(n).decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            raise RdbError("bad score", at) from None
+
+    def binary_double(self) -> float:
+        value: float = struct.unpack("<d", self.read(8))[0]
+        return value
+
+    def ms_time(self) -> int:
+        return int.from_bytes(self.read(8), "little", signed=True)
+
+    def stream_id(self) -> ID:
+        ms, seq = _ID.unpack(self.read(16))
+        return ms, seq
+
+
+def module_name(module_id: int) -> str:
+    """The nine-character name a module's type id carries (moduleTypeNameByID)."""
+    chars = []
+    for i in range(9):
+        chars.append(_MODULE_CHARSET[(module_id >> (64 - 6 * (i + 1))) & 63])
+    return bytes(chars).decode()
+
+
+def _packed(src: Source, reader: Callable[[bytes], list[bytes]]) -> list[bytes]:
+    at = src.offset
+    raw = src.string()
+    try:
+        return reader(raw)
+    except P.PackedError as e:
+        raise RdbError(str(e), at) from None
+
+
+def _lp_texts(raw: bytes) -> list[bytes]:
+    return P.texts(P.read_listpack(raw))
+
+
+def _pairs(items: list[bytes], at: int) -> list[tuple[bytes, bytes]]:
+    if len(items) % 2:
+        raise RdbError("odd number of elements in a field/value encoding", at)
+    return list(zip(items[0::2], items[1::2], strict=True))
+
+
+def _unique(names: list[bytes], what: str, at: int) -> None:
+    if len(set(names)) != len(names):
+        raise RdbError("duplicate %s" % what, at)
+
+
+def _score(raw: bytes, at: int) -> float:
+    try:
+        score = float(raw)
+    except ValueError:
+        raise RdbError("bad score %r" % raw[:40], at) from None
+    if score != score:
+        raise RdbError("NaN score", at)
+    return score
+
+
+def read_value(src: Source, rdbtype: int) -> Value:
+    """rdbLoadObject: one value of the given type."""
+    at = src.offset
+    value = _read_value(src, rdbtype, at)
+    if isinstance(value, (RList, RSet)):
+        if not (value.items if isinstance(value, RList) else value.members):
+            raise EmptyKey("empty %s" % ("list" if isinstance(value, RList) else "set"), at)
+    elif isinstance(value, (RZSet, RHash)) and not value.pairs:
+        raise EmptyKey("empty %s" % ("sorted set" if isinstance(value, RZSet) else "hash"), at)
+    if isinstance(value, RSet):
+        _unique(value.members, "set members", at)
+    elif isinstance(value, (RZSet, RHash)):
+        _unique([p[0] for p in value.pairs],
+                "sorted set members" if isinstance(value, RZSet) else "hash fields", at)
+    return value
+
+
+def _read_value(src: Source, t: int, at: int) -> Value:
+    if t == T_STRING:
+        return src.string()
+    if t in (T_LIST, T_SET):
+        items = [src.string() for _ in range(src.count())]
+        return RList(items) if t == T_LIST else RSet(items)
+    if t in (T_ZSET, T_ZSET_2):
+        pairs = []
+        for _ in range(src.count()):
+            member = src.string()
+            score = src.text_double() if t == T_ZSET else src.binary_double()
+            if score != score:
+                raise RdbError("NaN score", src.offset)
+            pairs.append((member, score))
+        return RZSet(pairs)
+    if t == T_HASH:
+        return RHash([(src.string(), src.string()) for _ in range(src.count())])
+    if t == T_HASH_ZIPMAP:
+        return RHash(_pairs(_packed(src, P.read_zipmap), at))
+    if t == T_LIST_ZIPLIST:
+        return RList(_packed(src, P.read_ziplist))
+    if t == T_SET_INTSET:
+        return RSet(_packed(src, P.read_intset))
+    if t in (T_ZSET_ZIPLIST, T_ZSET_LISTPACK):
+        items = _packed(src, P.read_ziplist if t == T_ZSET_ZIPLIST else _lp_texts)
+        return RZSet([(m, _score(s, at)) for m, s in _pairs(items, at)])
+    if t in (T_HASH_ZIPLIST, T_HASH_LISTPACK):
+        items = _packed(src, P.read_ziplist if t == T_HASH_ZIPLIST else _lp_texts)
+        return RHash(_pairs(items, at))
+    if t == T_LIST_QUICKLIST:
+        items = []
+        for _ in range(src.count()):
+            items += _packed(src, P.read_ziplist)
+        return RList(items)
+    if t == T_LIST_QUICKLIST_2:
+        items = []
+        for _ in range(src.count()):
+            node_at = src.offset
+            container = src.count()
+            if container == _QUICKLIST_PLAIN:
+                items.append(src.string())
+            elif container == _QUICKLIST_PACKED:
+                items += _packed(src, _lp_texts)
+            else:
+                raise RdbError("unknown quicklist container %d" % container, node_at)
+        return RList(items)
+    if t in (T_STREAM_LISTPACKS, T_STREAM_LISTPACKS_2):
+        return _read_stream(src, t == T_STREAM_LISTPACKS_2)
+    if t in (T_MODULE, T_MODULE_2):
+        name = module_name(src.count())
+        raise RdbError("a value of module type %r: modules are not supported" % name, at)
+    raise RdbError("unknown value type %d" % t, at)
+
+
+def _stream_node(master: ID, lp: bytes, at: int) -> StreamNode:
+    """One stream listpack: the master entry, then entries as flags, ID deltas,
+    [field count, fields,] values, and their element count."""
+    try:
+        items = P.read_listpack(lp)
+    except P.PackedError as e:
+        raise RdbError("stream listpack: %s" % e, at) from None
+
+    def num(i: int) -> int:
+        if i >= len(items) or not isinstance(items[i], int):
+            raise RdbError("stream listpack: an integer expected at element %d" % i, at)
+        v = items[i]
+        assert isinstance(v, int)
+        return v
+
+    def text(i: int) -> bytes:
+        if i >= len(items):
+            raise RdbError("stream listpack: truncated entry", at)
+        v = items[i]
+        return v if isinstance(v, bytes) else b"%d" % v
+
+    if not items:
+        raise RdbError("empty listpack inside a stream", at)
+    count, deleted, nfields = num(0), num(1), num(2)
+    fields = [text(3 + k) for k in range(nfields)]
+    i = 3 + nfields
+    if num(i) != 0:
+        raise RdbError("stream listpack: bad master entry terminator", at)
+    i += 1
+    master_bytes = sum(P.str_size(x) if isinstance(x, bytes) else P.int_size(x)
+                       for x in items[:i])
+    entries: list[tuple[ID, list[bytes]]] = []
+    tombstones = 0
+    while i < len(items):
+        flags = num(i)
+        ms = (master[0] + num(i + 1)) & _U64_MAX
+        seq = (master[1] + num(i + 2)) & _U64_MAX
+        i += 3
+        if flags & _STREAM_SAMEFIELDS:  # values only, in the master's field order
+            pairs = [x for k, f in enumerate(fields) for x in (f, text(i + k))]
+            i += len(fields)
+        else:  # field count, then field, value, field, value...
+            n = num(i)
+            pairs = [text(i + 1 + k) for k in range(2 * n)]
+            i += 1 + 2 * n
+        num(i)  # the entry's element count, for walking backwards
+        i += 1
+        if flags & _STREAM_DELETED:
+            tombstones += 1
+        else:
+            entries.append(((ms, seq), pairs))
+    if len(entries) != count or tombstones != deleted:
+        raise RdbError("stream listpack: counts do not match its entries", at)
+    return StreamNode(master, fields, entries, tombstones, len(lp) - 7 - master_bytes)
+
+
+def _read_stream(src: Source, v2: bool) -> RStream:
+    nodes: list[StreamNode] = []
+    for _ in range(src.count()):
+        at = src.offset
+        key = src.string()
+        if len(key) != 16:
+            raise RdbError("stream node key is not the size of a stream ID", at)
+        ms, seq = _ID.unpack(key)
+        at = src.offset
+        nodes.append(_stream_node((ms, seq), src.string(), at))
+    ids = [i for n in nodes for i, _ in n.entries]
+    if any(a.master >= b.master for a, b in itertools.pairwise(nodes)) or any(
+            a >= b for a, b in itertools.pairwise(ids)) or any(
+            n.entries and n.entries[0][0] < n.master for n in nodes):
+        raise RdbError("stream entries out of order", src.offset)
+    length = src.count()
+    last = (src.count(), src.count())
+    if v2:
+        first = (src.count(), src.count())
+        max_deleted = (src.count(), src.count())
+        added = src.count()
+    else:
+        live = [e for n in nodes for e in n.entries]
+        first = live[0][0] if live else (0, 0)
+        max_deleted, added = (0, 0), length
+    if length != len(ids) or (ids and ids[-1] > last):
+        raise RdbError("stream length or last ID does not match its entries", src.offset)
+    stream = RStream(nodes, length, last, first, max_deleted, added)
+    for _ in range(src.count()):
+        at = src.offset
+        name = src.string()
+        glast = (src.count(), src.count())
+        if v2:
+            read = src.count()  # a long long saved as a length: -1 comes as 2^64 - 1
+            entries_read = read - (1 << 64) if read >= 1 << 63 else read
+        else:
+            entries_read = None
+        group = StreamGroup(name, glast, entries_read)
+        pending: dict[ID, Nack] = {}
+        for _ in range(src.count()):
+            nid = src.stream_id()
+            if nid in pending:
+                raise RdbError("duplicate pending entry in group %r" % name, at)
+            pending[nid] = Nack(nid, src.ms_time(), src.count(), b"")
+        for _ in range(src.count()):
+            cname = src.string()
+            if any(c == cname for c, _ in group.consumers):
+                raise RdbError("duplicate consumer %r in group %r" % (cname, name), at)
+            group.consumers.append((cname, src.ms_time()))
+            for _ in range(src.count()):
+                nid = src.stream_id()
+                nack = pending.get(nid)
+                if nack is None or nack.consumer:
+                    raise RdbError("consumer's pending entry not in its group's list", at)
+                nack.consumer = cname
+        if any(not n.consumer for n in pending.values()):
+            raise RdbError("pending entry without a consumer in group %r" % name, at)
+        group.pending = sorted(pending.values(), key=lambda n: n.id)
+        if any(g.name == name for g in stream.groups):
+            raise RdbError("duplicate consumer group %r" % name, at)
+        stream.groups.append(group)
+    return stream
+
+
+def parse_dump(payload: bytes) -> Value:
+    """A DUMP payload's value; RdbError if its version or checksum is wrong, or its
+    data does not decode (RESTORE's two errors)."""
+    check_dump_footer(payload)
+    src = Source(payload)  # as Redis, the decoder may read into the footer, never past it
+    rdbtype = src.byte()
+    return read_value(src, rdbtype)
+
+
+class BadFooter(RdbError):
+    pass
+
+
+def check_dump_footer(payload: bytes) -> None:
+    """verifyDumpPayload: RDB version not newer than ours, CRC64 right."""
+    if len(payload) < 10:
+        raise BadFooter("payload shorter than its footer")
+    version = payload[-10] | payload[-9] << 8
+    if version > RDB_VERSION:
+        raise BadFooter("payload of RDB version %d" % version)
+    if crc64(0, memoryview(payload)[:-8]) != int.from_bytes(payload[-8:], "little"):
+        raise BadFooter("payload checksum mismatch")
+
+
+class FileReader:
+    """The records of an RDB file, in order. `aux` fills with the file's aux fields,
+    `functions` with the function libraries' code, `warnings` with what was skipped;
+    the CRC64 trailer is checked when the end is reached."""
+
+    def __init__(self, f: BinaryIO, skip_empty: bool = True) -> None:
+        self.src = Source(fill=f.read, checksum=True)
+        self.skip_empty = skip_empty
+        self.aux: dict[bytes, bytes] = {}
+        self.functions: list[bytes] = []
+        self.warnings: list[str] = []
+        self.resize: dict[int, tuple[int, int]] = {}
+        self.empty_skipped = 0
+        head = self.src.read(9) if not self.src.at_end() else b""
+        if head[:5] != b"REDIS" or not head[5:9].isdigit():
+            raise RdbError("not an RDB file: it does not start with REDIS and a version", 0)
+        self.version = int(head[5:9])
+        if not 1 <= self.version <= RDB_VERSION:
+            raise RdbError("RDB format version %d: this reader knows versions 1 to %d "
+                           "(Redis up to 7.0)" % (self.version, RDB_VERSION), 5)
+        self.done = False
+
+    @property
+    def offset(self) -> int:
+        return self.src.offset
+
+    def __iter__(self) -> Iterator[Record]:
+        src = self.src
+        db = 0
+        expire: int | None = None
+        idle: int | None = None
+        freq: int | None = None
+        while True:
+            at = src.offset
+            op = src.byte()
+            if op == OP_EOF:
+                self._trailer()
+                return
+            if op == OP_SELECTDB:
+                db = src.count()
+            elif op == OP_RESIZEDB:
+                self.resize[db] = (src.count(), src.count())
+            elif op == OP_AUX:
+                name = src.string()
+                self.aux[name] = src.string()
+            elif op == OP_EXPIRETIME_MS:
+                expire = src.ms_time()
+            elif op == OP_EXPIRETIME:
+                expire = int.from_bytes(src.read(4), "little", signed=True) * 1000
+            elif op == OP_IDLE:
+                idle = src.count()
+            elif op == OP_FREQ:
+                freq = src.byte()
+            elif op == OP_FUNCTION2:
+                self.functions.append(src.string())
+            elif op == OP_FUNCTION:
+                raise RdbError("function data of a Redis 7.0 release candidate; save the "
+                               "file again with Redis 7.0.0 or later", at)
+            elif op == OP_MODULE_AUX:
+                module = module_name(src.count())
+                _skip_module_value(src)
+                self.warnings.append("skipped aux data of module %r" % module)
+            elif op in VALUE_TYPES:
+                key = src.string()
+                try:
+                    value = read_value(src, op)
+                except EmptyKey:
+                    if not self.skip_empty:
+                        raise
+                    self.empty_skipped += 1
+                    self.warnings.append("skipped empty key %r" % key[:100])
+                else:
+                    yield Record(db, key, value, expire, idle, freq)
+                expire = idle = freq = None
+            else:
+                raise RdbError("unknown opcode or value type %d" % op, at)
+
+    def _trailer(self) -> None:
+        if self.version >= 5:
+            expected = self.src.crc()
+            at = self.src.offset
+            stored = int.from_bytes(self.src.read(8), "little")
+            if stored and stored != expected:
+                raise RdbError("checksum mismatch: the file says %016x, its bytes give %016x"
+                               % (stored, expected), at)
+        self.done = True
+
+
+def _skip_module_value(src: Source) -> None:
+    """A module value in the self-describing RDB_TYPE_MODULE_2 form, up to its EOF."""
+    src.count()  # when_opcode
+    src.count()  # when
+    while True:
+        op = src.count()
+        if op == 0:
+            return
+        if op in (1, 2):
+            src.count()
+        elif op == 3:
+            src.read(4)
+        elif op == 4:
+            src.read(8)
+        elif op == 5:
+            src.string()
+        else:
+            raise RdbError("unknown module data opcode %d" % op, src.offset)
+
+
+# -- writing ------------------------------------------------------------------------------
+def enc_length(n: int) -> bytes:
+    if n < 64:
+        return bytes((n,))
+    if n < 16384:
+        return bytes(((n >> 8) | 0x40, n & 0xFF))
+    if n <= 0xFFFFFFFF:
+        return b"\x80" + n.to_bytes(4, "big")
+    return b"\x81" + n.to_bytes(8, "big")
+
+
+_COMPRESS_MAX = 1 << 20  # longer strings are written as they are: pure-Python LZF is slow
+
+
+def enc_string(s: bytes, compress: bool = True) -> bytes:
+    """rdbSaveRawString: an integer encoding when the string is a small integer's
+    canonical text, LZF when it is longer than 20 bytes and shrinks, else raw."""
+    n = len(s)
+    if n <= 11:
+        v = P.as_int(s)
+        if v is not None:
+            if -128 <= v <= 127:
+                return b"\xc0" + v.to_bytes(1, "little", signed=True)
+            if -32768 <= v <= 32767:
+                return b"\xc1" + v.to_bytes(2, "little", signed=True)
+            if -(1 << 31) <= v < (1 << 31):
+                return b"\xc2" + v.to_bytes(4, "little", signed=True)
+    if compress and 20 < n <= _COMPRESS_MAX:
+        packed = lzf.compress(s, n - 4)
+        if packed is not None:
+            return b"\xc3" + enc_length(len(packed)) + enc_length(n) + packed
+    return enc_length(n) + s
+
+
+def value_type(value: Value) -> int:
+    if isinstance(value, bytes):
+        return T_STRING
+    return {RList: T_LIST, RSet: T_SET, RZSet: T_ZSET_2, RHash: T_HASH,
+            RStream: T_STREAM_LISTPACKS_2}[type(value)]
+
+
+def enc_value(value: Value, compress: bool = True) -> bytes:
+    """rdbSaveObjectType + rdbSaveObject."""
+    out = bytearray((value_type(value),))
+    if isinstance(value, bytes):
+        out += enc_string(value, compress)
+    elif isinstance(value, (RList, RSet)):
+        items = value.items if isinstance(value, RList) else value.members
+        out += enc_length(len(items))
+        for item in items:
+            out += enc_string(item, compress)
+    elif isinstance(value, RZSet):
+        out += enc_length(len(value.pairs))
+        for member, score in value.pairs:
+            out += enc_string(member, compress)
+            out += struct.pack("<d", score)
+    elif isinstance(value, RHash):
+        out += enc_length(len(value.pairs))
+        for f, v in value.pairs:
+            out += enc_string(f, compress)
+            out += enc_string(v, compress)
+    else:
+        _enc_stream(out, value, compress)
+    return bytes(out)
+
+
+def stream_listpack(node: StreamNode) -> bytes:
+    """A node's listpack as t_stream.c builds it: the master entry (count, deleted,
+    master fields, 0), then each entry as flags, ID deltas from the master ID, its
+    fields unless they are the master's, its values, and its element count."""
+    master = node.master
+    els = [P.lp_int(len(node.entries)), P.lp_int(0), P.lp_int(len(node.fields))]
+    els += [P.lp_str(f) for f in node.fields]
+    els.append(P.lp_int(0))
+    for (ms, seq), pairs in node.entries:
+        names, values = pairs[0::2], pairs[1::2]
+        same = names == node.fields
+        els.append(P.lp_int(_STREAM_SAMEFIELDS if same else 0))
+        els.append(P.lp_int(_signed64(ms - master[0])))
+        els.append(P.lp_int(_signed64(seq - master[1])))
+        if same:
+            els += [P.lp_str(v) for v in values]
+        else:
+            els.append(P.lp_int(len(names)))
+            els += [P.lp_str(x) for x in pairs]
+        els.append(P.lp_int(len(names) + 3 + (0 if same else len(names) + 1)))
+    return P.listpack(els)
+
+
+def _signed64(v: int) -> int:
+    v &= _U64_MAX
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _enc_stream(out: bytearray, s: RStream, compress: bool) -> None:
+    nodes = [n for n in s.nodes if n.entries]
+    out += enc_length(len(nodes))
+    for node in nodes:
+        out += enc_string(_ID.pack(*node.master), compress)
+        out += enc_string(stream_listpack(node), compress)
+    for n in (s.length, *s.last, *s.first, *s.max_deleted, s.added, len(s.groups)):
+        out += enc_length(n)
+    for g in sorted(s.groups, key=lambda g: g.name):
+        out += enc_string(g.name, compress)
+        out += enc_length(g.last[0]) + enc_length(g.last[1])
+        read = -1 if g.entries_read is None else g.entries_read
+        out += enc_length(_U64_MAX if read < 0 else read)
+        pending = sorted(g.pending, key=lambda n: n.id)
+        out += enc_length(len(pending))
+        for nack in pending:
+            out += _ID.pack(*nack.id) + nack.time.to_bytes(8, "little", signed=True)
+            out += enc_length(nack.count)
+        out += enc_length(len(g.consumers))
+        for name, seen in sorted(g.consumers):
+            out += enc_string(name, compress) + seen.to_bytes(8, "little", signed=True)
+            own = [n.id for n in pending if n.consumer == name]
+            out += enc_length(len(own))
+            for nid in own:
+                out += _ID.pack(*nid)
+
+
+def dump_payload(value: Value, compress: bool = True) -> bytes:
+    """createDumpPayload: the value, the RDB version (u16 LE), the CRC64 (u64 LE)."""
+    body = enc_value(value, compress) + RDB_VERSION.to_bytes(2, "little")
+    return body + crc64(0, body).to_bytes(8, "little")
+
+
+class FileWriter:
+    """An RDB version 10 file written in order: `aux` fields, then `select_db` before
+    each database's `record`s, then `finish` (EOF and checksum)."""
+
+    def __init__(self, f: BinaryIO, compress: bool = True) -> None:
+        self.f = f
+        self.compress = compress
+        self.crc = 0
+        self.bytes = 0
+        self._write(b"REDIS%04d" % RDB_VERSION)
+
+    def _write(self, data: bytes) -> None:
+        self.f.write(data)
+        self.crc = crc64(self.crc, data)
+        self.bytes += len(data)
+
+    def aux(self, name: bytes, value: bytes) -> None:
+        self._write(bytes((OP_AUX,)) + enc_string(name, False) + enc_string(value, False))
+
+    def select_db(self, db: int, keys: int, expires: int) -> None:
+        self._write(bytes((OP_SELECTDB,)) + enc_length(db) + bytes((OP_RESIZEDB,))
+                    + enc_length(keys) + enc_length(expires))
+
+    def function(self, code: bytes) -> None:
+        self._write(bytes((OP_FUNCTION2,)) + enc_string(code, self.compress))
+
+    def record(self, key: bytes, value: Value, expire_ms: int | None = None) -> None:
+        head = b""
+        if expire_ms is not None:
+            head = bytes((OP_EXPIRETIME_MS,)) + expire_ms.to_bytes(8, "little", signed=True)
+        body = enc_value(value, self.compress)
+        self._write(head + body[:1] + enc_string(key, self.compress) + body[1:])
+
+    def finish(self) -> None:
+        self._write(bytes((OP_EOF,)))
+        self.f.write(self.crc.to_bytes(8, "little"))
+        self.bytes += 8

@@ -1,0 +1,100 @@
+"""Redis values as the RDB format carries them, independent of any storage.
+
+Room: plain data. Imports: the standard library.
+
+A string is `bytes`; collections keep Redis's element order where it has one (lists,
+sorted sets by score). Streams keep their listpack boundaries (`StreamNode`), so a
+stream loaded from Redis trims approximately (``~``) exactly as it did there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ID = tuple[int, int]
+
+
+@dataclass
+class RList:
+    items: list[bytes]
+
+
+@dataclass
+class RSet:
+    members: list[bytes]
+
+
+@dataclass
+class RZSet:
+    pairs: list[tuple[bytes, float]]
+
+
+@dataclass
+class RHash:
+    pairs: list[tuple[bytes, bytes]]
+
+
+@dataclass
+class StreamNode:
+    """One listpack: its master ID and fields, its live entries, its tombstones and
+    the bytes all its entries take (deleted ones included)."""
+
+    master: ID
+    fields: list[bytes]
+    entries: list[tuple[ID, list[bytes]]]
+    deleted: int = 0
+    entry_bytes: int = 0
+
+
+@dataclass
+class Nack:
+    """A pending entry of a group: its ID, last delivery (ms), deliveries, owner."""
+
+    id: ID
+    time: int
+    count: int
+    consumer: bytes
+
+
+@dataclass
+class StreamGroup:
+    name: bytes
+    last: ID
+    entries_read: int | None  # -1: not known (SCG_INVALID_ENTRIES_READ); None: to
+    # estimate (version 1 streams carry no counter)
+    pending: list[Nack] = field(default_factory=list)
+    consumers: list[tuple[bytes, int]] = field(default_factory=list)  # name, seen ms
+
+
+@dataclass
+class RStream:
+    nodes: list[StreamNode]
+    length: int
+    last: ID
+    first: ID
+    max_deleted: ID
+    added: int
+    groups: list[StreamGroup] = field(default_factory=list)
+
+
+Value = bytes | RList | RSet | RZSet | RHash | RStream
+
+TYPE_NAMES = {bytes: "string", RList: "list", RSet: "set", RZSet: "zset", RHash: "hash",
+              RStream: "stream"}
+
+
+def type_name(value: Value) -> str:
+    return TYPE_NAMES[type(value)]
+
+
+@dataclass
+class Record:
+    """A key of an RDB file: its database, name, value, expiry (absolute ms, or None)
+    and the access facts Redis saved (idle seconds or LFU counter)."""
+
+    db: int
+    key: bytes
+    value: Value
+    expire_ms: int | None = None
+    idle: int | None = None
+    freq: int | None = None
