@@ -28,6 +28,8 @@ from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
 from diskredis.quoting import split_inline
+from diskredis.rdb import codec
+from diskredis.rdb.crc64 import crc64
 from diskredis.resp.values import RSet, Status
 
 log = logging.getLogger("diskredis")
@@ -36,9 +38,9 @@ __all__ = ["load_saved"]
 
 _S = "scripting"
 _RECORD = b"function:"  # stats table: function:<library name> -> the library's code
-_RDB_VERSION = 10
-_OPCODE_FUNCTION2 = 245
-_OPCODE_FUNCTION = 246  # 7.0 release candidates
+_RDB_VERSION = codec.RDB_VERSION
+_OPCODE_FUNCTION2 = codec.OP_FUNCTION2
+_OPCODE_FUNCTION = codec.OP_FUNCTION  # 7.0 release candidates
 _LOAD_TIMEOUT = 0.5  # seconds a library's top level may run (LOAD_TIMEOUT_MS)
 
 
@@ -328,9 +330,9 @@ def function_dump(ctx: Ctx, argv: list[bytes]) -> bytes:
     payload = bytearray()
     for lib in ctx.scripts.libraries.values():
         payload.append(_OPCODE_FUNCTION2)
-        payload += _rdb_length(len(lib.code)) + lib.code
+        payload += codec.enc_length(len(lib.code)) + lib.code
     payload += _RDB_VERSION.to_bytes(2, "little")
-    payload += crc64(bytes(payload)).to_bytes(8, "little")
+    payload += crc64(0, payload).to_bytes(8, "little")
     return bytes(payload)
 
 
@@ -352,7 +354,7 @@ def function_restore(ctx: Ctx, argv: list[bytes]) -> str:
                              "APPEND or REPLACE.")
     data = argv[2]
     if len(data) < 10 or int.from_bytes(data[-10:-8], "little") > _RDB_VERSION or \
-            crc64(data[:-8]) != int.from_bytes(data[-8:], "little"):
+            crc64(0, memoryview(data)[:-8]) != int.from_bytes(data[-8:], "little"):
         raise errors.err("DUMP payload version or checksum are wrong")
     scripts: Scripts = ctx.scripts
     loaded: dict[bytes, Library] = {}
@@ -452,112 +454,19 @@ def function_help(ctx: Ctx, argv: list[bytes]) -> list[Any]:
 
 
 # -- the RDB pieces of the payload ------------------------------------------------------------
-def _rdb_length(n: int) -> bytes:
-    if n < 1 << 6:
-        return bytes((n,))
-    if n < 1 << 14:
-        return bytes((0x40 | n >> 8, n & 0xFF))
-    if n <= 0xFFFFFFFF:
-        return b"\x80" + n.to_bytes(4, "big")
-    return b"\x81" + n.to_bytes(8, "big")
-
-
 def _rdb_read_length(data: bytes, pos: int, end: int, what: str) -> tuple[int, int]:
     """rdbLoadLen: (length, next position); RedisError(`what`) when it is cut short."""
-    if pos >= end:
-        raise errors.err(what)
-    first = data[pos]
-    kind = first >> 6
-    if kind == 0:
-        return first & 0x3F, pos + 1
-    if kind == 1:
-        if pos + 2 > end:
-            raise errors.err(what)
-        return (first & 0x3F) << 8 | data[pos + 1], pos + 2
-    if first == 0x80 and pos + 5 <= end:
-        return int.from_bytes(data[pos + 1:pos + 5], "big"), pos + 5
-    if first == 0x81 and pos + 9 <= end:
-        return int.from_bytes(data[pos + 1:pos + 9], "big"), pos + 9
-    raise errors.err(what)
+    src = codec.Source(data[pos:end])
+    try:
+        return src.count(), pos + src.offset
+    except codec.RdbError:
+        raise errors.err(what) from None
 
 
 def _rdb_string(data: bytes, pos: int, end: int, what: str) -> tuple[bytes, int]:
     """rdbGenericLoadStringObject: a raw, integer or LZF-compressed string."""
-    if pos >= end:
-        raise errors.err(what)
-    first = data[pos]
-    if first >> 6 == 3:  # an encoded string
-        kind = first & 0x3F
-        if kind in (0, 1, 2):
-            size = 1 << kind
-            if pos + 1 + size > end:
-                raise errors.err(what)
-            value = int.from_bytes(data[pos + 1:pos + 1 + size], "little", signed=True)
-            return b"%d" % value, pos + 1 + size
-        if kind == 3:
-            clen, pos = _rdb_read_length(data, pos + 1, end, what)
-            ulen, pos = _rdb_read_length(data, pos, end, what)
-            if pos + clen > end:
-                raise errors.err(what)
-            out = lzf_decompress(data[pos:pos + clen], ulen)
-            if out is None:
-                raise errors.err(what)
-            return out, pos + clen
-        raise errors.err(what)
-    n, pos = _rdb_read_length(data, pos, end, what)
-    if pos + n > end:
-        raise errors.err(what)
-    return data[pos:pos + n], pos + n
-
-
-def lzf_decompress(data: bytes, size: int) -> bytes | None:
-    """liblzf's lzf_decompress: the `size` bytes `data` decompresses to, or None."""
-    out = bytearray()
-    i = 0
-    while i < len(data):
-        ctrl = data[i]
-        i += 1
-        if ctrl < 32:  # a literal run of ctrl + 1 bytes
-            n = ctrl + 1
-            if i + n > len(data):
-                return None
-            out += data[i:i + n]
-            i += n
-        else:  # a back reference
-            n = ctrl >> 5
-            if n == 7:
-                if i >= len(data):
-                    return None
-                n += data[i]
-                i += 1
-            if i >= len(data):
-                return None
-            ref = len(out) - ((ctrl & 0x1F) << 8) - 1 - data[i]
-            i += 1
-            if ref < 0:
-                return None
-            for k in range(n + 2):
-                out.append(out[ref + k])
-    return bytes(out) if len(out) == size else None
-
-
-def _crc64_table() -> list[int]:
-    poly = 0x95AC9329AC4BC9B5  # Jones polynomial (0xad93d23594c935a9), reflected
-    table = []
-    for i in range(256):
-        crc = i
-        for _ in range(8):
-            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_CRC64 = _crc64_table()
-
-
-def crc64(data: bytes, crc: int = 0) -> int:
-    """Redis's crc64 (Jones polynomial, reflected): the checksum of DUMP payloads."""
-    table = _CRC64
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc
+    src = codec.Source(data[pos:end])
+    try:
+        return src.string(), pos + src.offset
+    except codec.RdbError:
+        raise errors.err(what) from None
