@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 
 from tests.conftest import ROOT
 
@@ -22,7 +23,13 @@ def test_every_tool_has_help() -> None:
 
 
 def test_every_installed_command_has_help() -> None:
-    for module in ("diskredis", "diskredis.check"):
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        scripts = tomllib.load(f)["project"]["scripts"]
+    assert {"diskredis-server", "diskredis-check", "diskredis-restore",
+            "diskredis-dump"} <= set(scripts)
+    for name, target in sorted(scripts.items()):
+        module = target.split(":")[0]
+        module = "diskredis" if module == "diskredis.cli" else module
         out = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
-        assert out.returncode == 0 and "usage" in out.stdout.lower(), module
+        assert out.returncode == 0 and "usage" in out.stdout.lower(), name

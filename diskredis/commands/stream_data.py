@@ -573,7 +573,10 @@ def from_model(ks: Keyspace, config: dict[str, object], v: R.RStream) -> Stream:
     """A new stream (fresh key id) holding `v`; the caller stores its meta. Node
     boundaries are kept as they came, so a stream from Redis trims as it did there."""
     s = Stream(ks, None, config)
-    for rn in v.nodes:
+    if not v.chunked:
+        for entry_id, pairs in (e for rn in v.nodes for e in rn.entries):
+            s.append(entry_id, pairs)
+    for rn in v.nodes if v.chunked else ():
         if not rn.entries:
             continue
         size = rn.entry_bytes

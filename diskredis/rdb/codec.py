@@ -170,6 +170,10 @@ class Source:
         raise RdbError("unknown length encoding 0x%02x" % b, self.offset - 1)
 
     def count(self) -> int:
+        buf, pos = self.buf, self.pos
+        if pos < len(buf) and buf[pos] < 0x40:  # the common case: a 6-bit length
+            self.pos = pos + 1
+            return buf[pos]
         at = self.offset
         n, encoded = self.length()
         if encoded:
@@ -177,6 +181,19 @@ class Source:
         return n
 
     def string(self) -> bytes:
+        buf, pos = self.buf, self.pos
+        if pos + 1 < len(buf):  # the common cases: raw strings with 6- or 14-bit lengths
+            b = buf[pos]
+            if b < 0x40:
+                end = pos + 1 + b
+                if end <= len(buf):
+                    self.pos = end
+                    return buf[pos + 1:end]
+            elif b < 0x80:
+                end = pos + 2 + (((b & 0x3F) << 8) | buf[pos + 1])
+                if end <= len(buf):
+                    self.pos = end
+                    return buf[pos + 2:end]
         at = self.offset
         n, encoded = self.length()
         if not encoded:
@@ -401,11 +418,6 @@ def _read_stream(src: Source, v2: bool) -> RStream:
         ms, seq = _ID.unpack(key)
         at = src.offset
         nodes.append(_stream_node((ms, seq), src.string(), at))
-    ids = [i for n in nodes for i, _ in n.entries]
-    if any(a.master >= b.master for a, b in itertools.pairwise(nodes)) or any(
-            a >= b for a, b in itertools.pairwise(ids)) or any(
-            n.entries and n.entries[0][0] < n.master for n in nodes):
-        raise RdbError("stream entries out of order", src.offset)
     length = src.count()
     last = (src.count(), src.count())
     if v2:
@@ -416,9 +428,11 @@ def _read_stream(src: Source, v2: bool) -> RStream:
         live = [e for n in nodes for e in n.entries]
         first = live[0][0] if live else (0, 0)
         max_deleted, added = (0, 0), length
-    if length != len(ids) or (ids and ids[-1] > last):
-        raise RdbError("stream length or last ID does not match its entries", src.offset)
     stream = RStream(nodes, length, last, first, max_deleted, added)
+    at = src.offset
+    problem = stream_problem(stream)
+    if problem:
+        raise RdbError(problem, at)
     for _ in range(src.count()):
         at = src.offset
         name = src.string()
@@ -453,6 +467,32 @@ def _read_stream(src: Source, v2: bool) -> RStream:
             raise RdbError("duplicate consumer group %r" % name, at)
         stream.groups.append(group)
     return stream
+
+
+def stream_problem(s: RStream) -> str | None:
+    """What makes `s` not a stream Redis could hold (None if nothing): entries out of
+    order or outside their nodes, a length or last ID that does not match them, group
+    pending entries owned by no consumer of the group."""
+    ids = [i for n in s.nodes for i, _ in n.entries]
+    if any(a.master >= b.master for a, b in itertools.pairwise(s.nodes)) or any(
+            a >= b for a, b in itertools.pairwise(ids)) or any(
+            n.entries and n.entries[0][0] < n.master for n in s.nodes):
+        return "stream entries out of order"
+    if s.length != len(ids) or (ids and ids[-1] > s.last) or s.added < s.length:
+        return "stream length, last ID or entries added do not match its entries"
+    if any(len(pairs) % 2 or not pairs for _, pairs in (e for n in s.nodes for e in n.entries)):
+        return "a stream entry without field/value pairs"
+    names = [g.name for g in s.groups]
+    if len(set(names)) != len(names):
+        return "duplicate consumer groups"
+    for g in s.groups:
+        consumers = [c for c, _ in g.consumers]
+        pending = [n.id for n in g.pending]
+        if len(set(consumers)) != len(consumers) or len(set(pending)) != len(pending):
+            return "duplicate consumers or pending entries in group %r" % g.name
+        if any(n.consumer not in set(consumers) for n in g.pending):
+            return "a pending entry of group %r owned by no consumer" % g.name
+    return None
 
 
 def parse_dump(payload: bytes) -> Value:

@@ -11,6 +11,8 @@ three bytes, like liblzf's, so it does not always produce liblzf's exact bytes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 _MAX_LIT = 32
 _MAX_OFF = 1 << 13
 _MAX_REF = (1 << 8) + (1 << 3)  # longest match: 264 bytes
@@ -22,6 +24,16 @@ class LzfError(ValueError):
 
 def decompress(data: bytes, size: int) -> bytes:
     """The `size` bytes `data` expands to; LzfError when it does not fit the format."""
+    if _JIT is not None and size >= 16:
+        out = _JIT(data, size)
+        if out is None:
+            raise LzfError("does not expand to %d bytes" % size)
+        return bytes(out)
+    return decompress_python(data, size)
+
+
+def decompress_python(data: bytes, size: int) -> bytes:
+    """The same, in pure Python."""
     out = bytearray()
     i, n = 0, len(data)
     while i < n:
@@ -102,3 +114,55 @@ def _literals(out: bytearray, data: bytes, start: int, end: int) -> None:
         out.append(run - 1)
         out += data[start:start + run]
         start += run
+
+
+# The decompressor in LuaJIT (through lupa, in the stack for scripting): the same loop,
+# about ten times faster; nil for input that does not expand to exactly `size` bytes.
+_LUA = r"""
+local ffi = require("ffi")
+return function(s, size)
+  local n = #s
+  local inp = ffi.cast("const uint8_t *", s)
+  local out = ffi.new("uint8_t[?]", size + 1)
+  local i, o = 0, 0
+  while i < n do
+    local ctrl = inp[i]
+    i = i + 1
+    if ctrl < 32 then
+      local run = ctrl + 1
+      if i + run > n or o + run > size then return nil end
+      ffi.copy(out + o, inp + i, run)
+      i, o = i + run, o + run
+    else
+      local len = math.floor(ctrl / 32)
+      if len == 7 then
+        if i >= n then return nil end
+        len = len + inp[i]
+        i = i + 1
+      end
+      if i >= n then return nil end
+      local ref = o - (ctrl % 32) * 256 - inp[i] - 1
+      i = i + 1
+      len = len + 2
+      if ref < 0 or o + len > size then return nil end
+      for k = 0, len - 1 do out[o + k] = out[ref + k] end
+      o = o + len
+    end
+  end
+  if o ~= size then return nil end
+  return ffi.string(out, size)
+end
+"""
+
+
+def _luajit() -> Callable[[bytes, int], bytes | None] | None:
+    try:
+        from lupa import luajit21  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - a platform whose lupa has no LuaJIT
+        return None
+    runtime = luajit21.LuaRuntime(encoding=None, register_eval=False)
+    step: Callable[[bytes, int], bytes | None] = runtime.execute(_LUA)
+    return step
+
+
+_JIT = _luajit()

@@ -75,6 +75,9 @@ class RStream:
     max_deleted: ID
     added: int
     groups: list[StreamGroup] = field(default_factory=list)
+    #: False when the nodes are not Redis's (a stream from JSON lines: one node holding
+    #: every entry); the entries are then laid into nodes as XADD would.
+    chunked: bool = True
 
 
 Value = bytes | RList | RSet | RZSet | RHash | RStream
