@@ -83,6 +83,11 @@ RESTORE_BAD_IDLETIME = "ERR Invalid IDLETIME value, must be >= 0"
 RESTORE_BAD_FREQ = "ERR Invalid FREQ value, must be >= 0 and <= 255"
 DUMP_PAYLOAD_WRONG = "ERR DUMP payload version or checksum are wrong"
 BAD_DATA_FORMAT = "ERR Bad data format"
+MIGRATE_KEYS_NOT_EMPTY = ("ERR When using MIGRATE KEYS option, the key argument must be set "
+                          "to the empty string")
+MIGRATE_CONNECT = "IOERR error or timeout connecting to the client"
+MIGRATE_IO = "IOERR error or timeout %s to target instance"  # "writing" or "reading"
+MIGRATE_TARGET = "ERR Target instance replied with error: %s"
 
 # -- Protocol errors (networking.c); each closes the connection after the reply ----
 PROTO_TOO_BIG_INLINE = "ERR Protocol error: too big inline request"

@@ -164,7 +164,7 @@ class Arg:
         out: dict[bytes, Any] = {b"name": self.name.encode(), b"type": self.type.encode()}
         if self.key_spec_index != -1:
             out[b"key_spec_index"] = self.key_spec_index
-        if self.token:
+        if self.token is not None:  # MIGRATE's empty_string has the token ""
             out[b"token"] = self.token.encode()
         if self.since:
             out[b"since"] = self.since.encode()
@@ -196,8 +196,9 @@ def oneof(name: str, *subargs: Arg, flags: tuple[str, ...] = (), tok: str | None
     return Arg(name, "oneof", tok, flags, since=since, subargs=subargs)
 
 
-def block(name: str, *subargs: Arg, flags: tuple[str, ...] = (), tok: str | None = None) -> Arg:
-    return Arg(name, "block", tok, flags, subargs=subargs)
+def block(name: str, *subargs: Arg, flags: tuple[str, ...] = (), tok: str | None = None,
+          since: str | None = None) -> Arg:
+    return Arg(name, "block", tok, flags, since=since, subargs=subargs)
 
 
 Handler = Callable[..., Any]

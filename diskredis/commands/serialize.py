@@ -12,6 +12,8 @@ through DUMP/RESTORE, RDB files and JSON lines in one way.
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,13 +21,14 @@ from diskredis import errors
 from diskredis.commands.args import parse_int
 from diskredis.commands.context import Ctx
 from diskredis.commands.generic import _G
-from diskredis.commands.registry import arg, command, keys_at, token
+from diskredis.commands.registry import Arg, KeySpec, arg, block, command, keys_at, oneof, token
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, now_ms
 from diskredis.rdb import codec
 from diskredis.rdb.model import Value
+from diskredis.resp.values import Status
 
 Exporter = Callable[[Ctx, Meta], Value]
 Importer = Callable[[Ctx, bytes, Any, int], None]  # ctx, key, value, expire ms (0: none)
@@ -135,3 +138,249 @@ def restore(ctx: Ctx, argv: list[bytes]) -> str:
                       counter=freq if freq >= 0 else None)
     ctx.notify(NOTIFY_GENERIC, b"restore", key)
     return "OK"
+
+
+# -- MIGRATE ----------------------------------------------------------------------------------
+# Like Redis, MIGRATE talks to the target synchronously: the lane waits for it (with the
+# command's timeout on every step), as Redis's event loop does. Connections are kept
+# for reuse, at most 64, and closed after 10 seconds unused (migrateGetSocket).
+_SOCKET_CACHE_ITEMS = 64
+_SOCKET_CACHE_TTL = 10.0
+
+
+class _Refused:
+    """A connection the target refused. Redis's blocking connect only waits for the
+    socket to become writable, which a refusal makes it, so Redis reports the failure
+    when it writes: "error or timeout writing to target instance"."""
+
+    def sendall(self, data: bytes) -> None:
+        raise ConnectionRefusedError("connection refused")
+
+    def settimeout(self, value: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def recv(self, size: int) -> bytes:
+        raise ConnectionRefusedError("connection refused")
+
+
+class _Link:
+    def __init__(self, sock: socket.socket | _Refused) -> None:
+        self.sock = sock
+        self.buf = b""
+        self.last_db = -1
+        self.last_use = time.monotonic()
+
+    def readline(self) -> bytes:
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed by the target")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r")
+
+
+_LINKS: dict[tuple[bytes, bytes], _Link] = {}
+
+
+def _close_link(where: tuple[bytes, bytes]) -> None:
+    link = _LINKS.pop(where, None)
+    if link is not None:
+        link.sock.close()
+
+
+def _link(host: bytes, port: bytes, timeout_ms: int) -> _Link | None:
+    now = time.monotonic()
+    for where, old in list(_LINKS.items()):
+        if now - old.last_use > _SOCKET_CACHE_TTL:
+            _close_link(where)
+    where = (host, port)
+    link = _LINKS.get(where)
+    if link is None:
+        if len(_LINKS) >= _SOCKET_CACHE_ITEMS:
+            _close_link(next(iter(_LINKS)))
+        sock: socket.socket | _Refused
+        try:
+            number = int(port) if port.isdigit() else 0  # atoi, as Redis
+            sock = socket.create_connection((host.decode("latin-1"), number),
+                                            timeout=timeout_ms / 1000)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (TimeoutError, socket.gaierror, ValueError, OverflowError, UnicodeError):
+            return None
+        except OSError:
+            sock = _Refused()
+        link = _LINKS[where] = _Link(sock)
+    link.sock.settimeout(timeout_ms / 1000)
+    link.last_use = now
+    return link
+
+
+def _bulk(*args: bytes) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+def migrate_keys(argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
+    """migrateGetKeys: the key argument, or what follows KEYS (with an empty key)."""
+    first, num = 3, 1
+    i = 6
+    while i < len(argv):
+        opt = argv[i].lower()
+        if opt == b"keys":
+            if argv[3]:
+                num = 0
+            else:
+                first, num = i + 1, len(argv) - i - 1
+            break
+        i += {b"auth": 1, b"auth2": 2}.get(opt, 0) + 1
+    return [(first + k, ("RW", "access", "delete")) for k in range(num)]
+
+
+@command("migrate", -6, "write", group=_G, acl="dangerous", since="2.6.0",
+         tips="nondeterministic_output",
+         complexity="This command actually executes a DUMP+DEL in the source instance, and a "
+                    "RESTORE in the target instance. See the pages of these commands for time "
+                    "complexity. Also an O(N) data transfer between the two instances is "
+                    "performed.",
+         summary="Atomically transfer a key from a Redis instance to another one.",
+         keys=(keys_at("RW access delete", index=3),
+               KeySpec(("RW", "access", "delete", "incomplete"), ("keyword", "KEYS", -2),
+                       ("range", -1, 1, 0))),
+         history=(("3.0.0", "Added the `COPY` and `REPLACE` options."),
+                  ("3.0.6", "Added the `KEYS` option."),
+                  ("4.0.7", "Added the `AUTH` option."),
+                  ("6.0.0", "Added the `AUTH2` option.")),
+         args=(arg("host"), arg("port", "integer"),
+               oneof("key_or_empty_string", arg("key", "key", key=0),
+                     Arg("empty_string", "pure-token", "")),
+               arg("destination-db", "integer"), arg("timeout", "integer"),
+               token("COPY", "optional", since="3.0.0"),
+               token("REPLACE", "optional", since="3.0.0"),
+               oneof("authentication",
+                     arg("password", "string", "optional", token="AUTH", since="4.0.7"),
+                     block("username_password", arg("username"), arg("password"),
+                           flags=("optional",), tok="AUTH2", since="6.0.0"),
+                     flags=("optional",)),
+               arg("key", "key", "optional", "multiple", token="KEYS", key=1,
+                   since="3.0.6")),
+         getkeys=migrate_keys)
+def migrate(ctx: Ctx, argv: list[bytes]) -> Any:
+    """MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw | AUTH2 user pw]
+    [KEYS key ...] -> OK, NOKEY, or the target's error."""
+    copy = replace = False
+    user = password = None
+    first, num = 3, 1
+    j = 6
+    while j < len(argv):
+        more = len(argv) - 1 - j
+        opt = argv[j].lower()
+        if opt == b"copy":
+            copy = True
+        elif opt == b"replace":
+            replace = True
+        elif opt == b"auth":
+            if not more:
+                raise RedisError(errors.SYNTAX)
+            j += 1
+            password = argv[j]
+        elif opt == b"auth2":
+            if more < 2:
+                raise RedisError(errors.SYNTAX)
+            user, password = argv[j + 1], argv[j + 2]
+            j += 2
+        elif opt == b"keys":
+            if argv[3]:
+                raise RedisError(errors.MIGRATE_KEYS_NOT_EMPTY)
+            first, num = j + 1, len(argv) - j - 1
+            break
+        else:
+            raise RedisError(errors.SYNTAX)
+        j += 1
+    timeout = parse_int(argv[5])
+    dbid = parse_int(argv[4])
+    if timeout <= 0:
+        timeout = 1000
+    db = ctx.session.db
+    found = []
+    for key in argv[first:first + num]:
+        meta = ctx.ks.lookup(db, key, read=True)
+        if meta is not None:
+            found.append((key, meta))
+    if not found:
+        return Status(b"NOKEY")
+    where = (argv[1], argv[2])
+    may_retry = True
+    while True:
+        link = _link(argv[1], argv[2], timeout)
+        if link is None:
+            raise RedisError(errors.MIGRATE_CONNECT)
+        out = []
+        if password is not None:
+            out.append(_bulk(b"AUTH", *((user,) if user is not None else ()), password))
+        select = link.last_db != dbid
+        if select:
+            out.append(_bulk(b"SELECT", b"%d" % dbid))
+        sent = []
+        now = now_ms()
+        for key, meta in found:
+            ttl = 0
+            if meta.expire:
+                ttl = meta.expire - now
+                if ttl < 0:
+                    continue
+                ttl = max(ttl, 1)
+            payload = codec.dump_payload(export_value(ctx, meta),
+                                         compress=bool(ctx.config["rdbcompression"]))
+            out.append(_bulk(b"RESTORE", key, b"%d" % ttl, payload,
+                             *((b"REPLACE",) if replace else ())))
+            sent.append(key)
+        try:
+            link.sock.sendall(b"".join(out))
+        except OSError as e:
+            _close_link(where)
+            if may_retry and not isinstance(e, TimeoutError):
+                may_retry = False
+                continue
+            raise RedisError(errors.MIGRATE_IO % "writing") from None
+        try:
+            auth_reply = link.readline() if password is not None else b"+OK"
+            select_reply = link.readline() if select else b"+OK"
+        except (OSError, ConnectionError) as e:
+            _close_link(where)
+            if may_retry and not isinstance(e, TimeoutError):
+                may_retry = False
+                continue
+            raise RedisError(errors.MIGRATE_IO % "reading") from None
+        target_error = None
+        done = 0
+        socket_error: BaseException | None = None
+        for key in sent:
+            try:
+                reply = link.readline()
+            except (OSError, ConnectionError) as e:
+                socket_error = e
+                break
+            done += 1
+            if auth_reply[:1] == b"-" or select_reply[:1] == b"-" or reply[:1] == b"-":
+                if target_error is None:
+                    link.last_db = -1
+                    bad = (auth_reply if auth_reply[:1] == b"-" else
+                           select_reply if select_reply[:1] == b"-" else reply)
+                    target_error = bad[1:].decode("utf-8", "replace")
+            elif not copy:
+                ctx.ks.remove(db, key)
+                ctx.notify(NOTIFY_GENERIC, b"del", key)
+        if socket_error is not None:
+            _close_link(where)
+            if target_error is None and done == 0 and may_retry and not isinstance(
+                    socket_error, TimeoutError):
+                may_retry = False
+                continue
+            if target_error is None:
+                raise RedisError(errors.MIGRATE_IO % "reading")
+        if target_error is not None:
+            raise RedisError(errors.MIGRATE_TARGET % target_error)
+        link.last_db = dbid
+        return "OK"
