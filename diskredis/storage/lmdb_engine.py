@@ -19,7 +19,8 @@ Room: the `Engine` contract over py-lmdb. Imports: `lmdb`, `storage.base`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import lmdb
@@ -170,3 +171,53 @@ class _LmdbTxn(Txn):
 
     def abort(self) -> None:
         self.txn.abort()
+
+
+def hot_copy(src: str, dest: str, progress: Callable[[int, int], None] | None = None) -> int:
+    """Copy the LMDB environment of data folder `src` -- which a server may be using
+    -- into data folder `dest`, compacted, from one read transaction: a consistent
+    point-in-time copy (LMDB readers never block the writer). `progress(done, total)`
+    is called as bytes arrive. Returns the bytes written."""
+    path = os.path.join(src, "lmdb")
+    if not os.path.exists(os.path.join(path, "data.mdb")):
+        raise StorageError("%s holds no LMDB data (no lmdb/data.mdb)" % src)
+    target = os.path.join(dest, "lmdb")
+    os.makedirs(target, exist_ok=True)
+    if os.listdir(target):
+        raise StorageError("%s is not empty: give a new folder for the copy" % target)
+    try:
+        env = lmdb.open(path, readonly=True, lock=True, subdir=True, max_dbs=len(TABLES) + 1,
+                        max_readers=_MAX_READERS,
+                        map_size=max(_INITIAL_MAP, 2 * os.path.getsize(
+                            os.path.join(path, "data.mdb"))))
+    except lmdb.Error as e:
+        raise _error(path, "cannot open the LMDB environment to copy it", e) from None
+    out = os.path.join(target, "data.mdb")
+    try:
+        info = env.info()
+        total = (info["last_pgno"] + 1) * env.stat()["psize"]
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(0.2):
+                if progress is not None and os.path.exists(out):
+                    progress(os.path.getsize(out), total)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            with open(out, "wb") as f:
+                env.copyfd(f.fileno(), compact=True)
+                f.flush()
+                os.fsync(f.fileno())
+        except (lmdb.Error, OSError) as e:
+            raise _error(target, "the copy failed", e) from None
+        finally:
+            done.set()
+            watcher.join()
+    finally:
+        env.close()
+    size = os.path.getsize(out)
+    if progress is not None:
+        progress(size, size)
+    return size
