@@ -125,6 +125,16 @@ def dramatiq_held() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for key in r.scan_iter("dramatiq:*.msgs"):
         out[key.decode()] = ["job-%d" % json.loads(m)["args"][0] for m in r.hvals(key)]
+    # where their ids are: queue lists and the workers' acknowledgement sets
+    names = {i: "job-%d" % json.loads(m)["args"][0]
+             for key in r.scan_iter("dramatiq:*.msgs") for i, m in r.hgetall(key).items()}
+    for key in r.scan_iter("dramatiq:*"):
+        kind = r.type(key)
+        ids = (r.lrange(key, 0, -1) if kind == b"list" else
+               list(r.smembers(key)) if kind == b"set" else [])
+        found = [names.get(i, "id-" + i.decode()) for i in ids]
+        if found:
+            out[key.decode()] = found
     return out
 
 

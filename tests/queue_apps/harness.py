@@ -7,9 +7,11 @@ from the project's environment; the libraries live in `.venv-queues/`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -91,14 +93,23 @@ class Run:
         argv = [a.format(url=self.env["REDIS_URL"]) for a in WORKERS[self.lib]]
         argv[0] = str(self.bin / argv[0])
         with open(self.log, "ab") as log:
+            # A process group of its own: a worker's children (Dramatiq's and Celery's
+            # worker processes) go with it when it is stopped, as under a supervisor.
             self.worker = subprocess.Popen(argv, env=self.env, cwd=ROOT / "tests",
-                                           stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                                           stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                           start_new_session=True)
         self.worker_starts += 1
 
     def stop_worker(self) -> None:
-        if self.worker is not None and self.worker.poll() is None:
-            self.worker.kill()
-            self.worker.wait(30)
+        """Kill the worker and every process it started. Killing only the main process
+        left Dramatiq's worker process running, orphaned: it kept its heartbeat going,
+        so the broker never took back the messages it held, and a test failed now and
+        then with a few jobs never run."""
+        if self.worker is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.worker.pid, signal.SIGKILL)
+        self.worker.wait(30)
 
     def runs(self) -> Counter[int]:
         if not self.done_file.exists():
@@ -114,6 +125,7 @@ class Run:
 
     def keep_worker(self) -> None:
         if self.worker is not None and self.worker.poll() is not None:
+            self.stop_worker()  # what it left behind goes too
             self.start_worker()  # as a supervisor would
 
     def finish(self, expected: set[int], until: float, recover: bool) -> set[int]:
