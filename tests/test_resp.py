@@ -6,7 +6,7 @@ import itertools
 
 import hiredis
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from diskredis import errors
@@ -229,3 +229,32 @@ def test_huge_array_count_allocates_nothing_up_front() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+_FRAGMENTS = st.sampled_from([
+    b"*", b"$", b"%", b"~", b">", b"|", b"=", b"(", b",", b"#", b"_", b":", b"+", b"-", b"!",
+    b"\r\n", b"\r", b"\n", b"0", b"1", b"2", b"-1", b"99999999999", b"PING", b"\x00", b" ",
+    b'"', b"'", b"x", b"\xff",
+    # whole frames, so that well-formed stretches reach hiredis's fast path too
+    b"*1\r\n", b"*2\r\n", b"*0\r\n", b"$4\r\nECHO\r\n", b"$1\r\na\r\n", b"%1\r\n",
+    b"~1\r\n", b":1\r\n", b"_\r\n", b"#t\r\n", b",1.5\r\n", b"|1\r\n", b">1\r\n"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_FRAGMENTS, max_size=40), st.lists(st.integers(0, 300), max_size=4))
+@example([b"*2\r\n", b"$4\r\nECHO\r\n", b"%1\r\n"], [])
+@example([b"*1\r\n", b"%1\r\n", b"*0\r\n", b"$1\r\na\r\n"], [])
+def test_reader_takes_any_bytes_split_anywhere(parts: list[bytes], cuts: list[int]) -> None:
+    """Whatever arrives, however it is split, the reader gives requests or a protocol
+    error and never raises (RESP3 frames included: hiredis's fast path builds maps as
+    dicts, which once failed on an array key)."""
+    data = b"".join(parts)
+    reader = RequestReader()
+    start = 0
+    for cut in [*sorted(c for c in cuts if c < len(data)), len(data)]:
+        if cut > start:
+            reader.feed(data[start:cut])
+            start = cut
+        for request in reader.pop():
+            assert request and all(type(a) is bytes for a in request)
+    assert reader.error is None or reader.error.startswith("ERR Protocol error")

@@ -37,6 +37,11 @@ MALFORMED = [
     b"x" * 70000,
     b"*" + b"1" * 70000,
     b"*1\r\n$" + b"1" * 70000,
+    b"*1\r\n*1\r\n$4\r\nPING\r\n",  # nested, typed: requests are arrays of bulk strings
+    b"*2\r\n$4\r\nECHO\r\n%1\r\n",
+    b"*1\r\n" + b"*1\r\n" * 1000,
+    b"*1\r\n:1\r\n",
+    b"*1\r\n_\r\n",
 ]
 
 

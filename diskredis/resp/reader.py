@@ -140,7 +140,10 @@ class RequestReader:
             # empty multibulk fed now parses back as [] only if it did.
             reader.feed(b"*0\r\n")
             at_boundary = reader.gets() == []
-        except (hiredis.ProtocolError, ValueError):
+        except (hiredis.ProtocolError, ValueError, TypeError):
+            # TypeError: hiredis builds RESP3 maps as dicts, and a map whose key is an
+            # array ("%1\r\n*0\r\n...") fails as it is built. The exact parser
+            # answers such input with Redis's protocol error.
             self._hiredis = hiredis.Reader()
             return False
         self._ready += [r for r in got if r]
