@@ -54,6 +54,7 @@ __all__ = ["Server", "serve"]
 _RUN_WHILE_BUSY = frozenset(("hello", "auth", "quit", "multi"))
 _BLOCKING = {b"blpop", b"brpop", b"blmove", b"brpoplpush", b"blmpop"}
 _READ_SIZE = 65536  # one read; a pipelined burst of small requests fits in one
+_REPLY_BUFFER = 16 * 1024  # PROTO_REPLY_CHUNK_BYTES: not counted by output buffer limits
 _SAMPLE_EVERY = 0.1  # instantaneous_ops_per_sec samples, as Redis (16 samples, 100 ms)
 
 
@@ -93,12 +94,8 @@ class Connection:
         self.ordered = True
         self.outbox.append(data)
         self.outbox_bytes += len(data)
-        if self._over_limit():
-            log.warning(
-                "Client id=%d addr=%s closed for overcoming of output buffer limits "
-                "(%d bytes waiting to be sent; client-output-buffer-limit %s).",
-                self.session.id, self.session.addr, self.outbox_bytes,
-                self.session.client_type())
+        if self._over_limit(self.outbox_bytes):
+            self._log_over_limit(self.outbox_bytes)
             self.close_soon()
             return
         if not self.pusher_started and self.nursery is not None:
@@ -106,12 +103,17 @@ class Connection:
             self.nursery.start_soon(self._pusher)
         self.outbox_wake.set()
 
-    def _over_limit(self) -> bool:
-        """checkClientOutputBufferLimits: the hard limit at once, the soft one when it
-        has held for longer than its seconds."""
+    def _log_over_limit(self, used: int) -> None:
+        log.warning(
+            "Client id=%d addr=%s closed for overcoming of output buffer limits "
+            "(%d bytes waiting to be sent; client-output-buffer-limit %s).",
+            self.session.id, self.session.addr, used, self.session.client_type())
+
+    def _over_limit(self, used: int) -> bool:
+        """checkClientOutputBufferLimits for `used` bytes waiting to be sent: the hard
+        limit at once, the soft one when it has held for longer than its seconds."""
         hard, soft, seconds = \
             self.server.config["client-output-buffer-limit"][self.session.client_type()]
-        used = self.outbox_bytes
         if hard and used >= hard:
             return True
         if not (soft and used >= soft):
@@ -157,6 +159,9 @@ class Connection:
             try:
                 sent = sock.send(view)
             except BlockingIOError:
+                if self._over_limit(len(view)):  # a client that stopped reading
+                    self._log_over_limit(len(view))
+                    raise trio.BrokenResourceError("output buffer limit") from None
                 await trio.lowlevel.wait_writable(sock)
                 continue
             except OSError as e:
@@ -245,6 +250,11 @@ class Connection:
                 else:
                     reply = await server.run_unit(self.ctx, requests)
                 session.last_interaction = time.monotonic()
+                # Redis counts what waits beyond its 16 KB reply buffer, and closes a
+                # client whose pipelined replies pass the hard limit before sending any.
+                if reply and self._over_limit(len(reply) - _REPLY_BUFFER):
+                    self._log_over_limit(len(reply))
+                    return
                 if reply:
                     await self.send(reply)
                 elif self.ordered:
