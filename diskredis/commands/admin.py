@@ -293,7 +293,7 @@ def _section_cpu(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("used_cpu_user", "%.6f" % me.ru_utime),
         ("used_cpu_sys_children", "%.6f" % kids.ru_stime),
         ("used_cpu_user_children", "%.6f" % kids.ru_utime),
-        # The thread that runs commands: the storage lane (INFO runs on it).
+        # The thread INFO runs on: the event loop's, which runs the commands.
         ("used_cpu_sys_main_thread", "%.6f" % lane.ru_stime),
         ("used_cpu_user_main_thread", "%.6f" % lane.ru_utime),
     ]

@@ -470,8 +470,12 @@ class Keyspace:
         if len(self._deletes) > _LIVE_BOUNDS:
             self._deletes.pop(next(iter(self._deletes)))
 
+    @property
+    def compaction_pending(self) -> bool:
+        return bool(self._compact_due)
+
     def compact_due(self) -> None:
-        """Between batches (the lane): compact the ranges that are due."""
+        """Between batches: compact the ranges that are due."""
         while self._compact_due:
             prefix = self._compact_due.pop()
             end = prefix_end(prefix)

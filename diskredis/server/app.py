@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import logging
 import os
 import secrets
 import signal
 import socket
 import sys
+import threading
 import time
 from typing import Any
 
@@ -52,6 +54,9 @@ log = logging.getLogger("diskredis")
 __all__ = ["Server", "serve"]
 
 _RUN_WHILE_BUSY = frozenset(("hello", "auth", "quit", "multi"))
+# Commands that run a user's script: a batch holding one runs on a worker thread.
+_SCRIPT_RUNNERS = frozenset((b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall",
+                             b"fcall_ro"))
 _BLOCKING = {b"blpop", b"brpop", b"blmove", b"brpoplpush", b"blmpop"}
 _READ_SIZE = 65536  # one read; a pipelined burst of small requests fits in one
 _REPLY_BUFFER = 16 * 1024  # PROTO_REPLY_CHUNK_BYTES: not counted by output buffer limits
@@ -300,8 +305,11 @@ class Server:
         if load_saved_scripts(self.scripts, self.keyspace):
             log.info("Loaded %d scripts into the script cache", len(self.scripts.cache))
         self.keyspace.on_event = keyspace_publisher(self.hub, self, self.keyspace)
-        self.lane = Lane(self._deliver_threadsafe, self.keyspace, config, self.hub)
+        self.lane = Lane(self.keyspace, config, self.hub)
         self.token: trio.lowlevel.TrioToken | None = None
+        self._loop_thread = threading.get_ident()
+        self._draining = False  # shutting down: the gatherer runs what it has, then ends
+        self._drained = trio.Event()
         self.shutting_down = trio.Event()
         self.shutdown_flags: tuple[bool | None, bool, bool] = (None, False, False)
         self.listeners: list[trio.SocketListener] = []
@@ -367,12 +375,16 @@ class Server:
         self._samples.clear()
 
     def apply_config(self, names: list[str]) -> None:
-        """React to CONFIG SET of parameters the running server must act on (lane thread)."""
+        """React to CONFIG SET of parameters the running server must act on (on the lane,
+        whichever thread carries it)."""
         if "loglevel" in names:
             set_log_level(self.config["loglevel"])
         if "bind" in names or "port" in names:
             try:
-                trio.from_thread.run(self._rebind, trio_token=self.token)
+                if threading.get_ident() == self._loop_thread:
+                    self._rebind()
+                else:
+                    trio.from_thread.run_sync(self._rebind, trio_token=self.token)
             except OSError as e:
                 log.warning("CONFIG SET could not listen: %s", e)
                 raise ConfigError("Unable to listen on this port. Check server logs.") from None
@@ -425,11 +437,8 @@ class Server:
 
     # -- a busy script ---------------------------------------------------------------
     def _route(self, units: list[Unit]) -> None:
-        """Hand units to the lane -- unless a script is busy: then answer them here, as
-        Redis does meanwhile (`_while_busy`), and queue what must wait for the lane."""
-        if not self.scripts.busy:
-            self.lane.submit_many(units)
-            return
+        """While a script is busy: answer units here, as Redis does meanwhile
+        (`_while_busy`), and gather what must wait for the lane."""
         waiting = []
         for unit in units:
             early, rest = self._while_busy(unit.ctx, unit.requests[unit.next:])
@@ -442,7 +451,8 @@ class Server:
                 unit.reply = early
                 self._finish(unit)
         if waiting:
-            self.lane.submit_many(waiting)
+            self._gathered += waiting
+            self._gather_wake.set()
 
     def _finish(self, unit: Unit) -> None:
         """Give a unit's reply back to its connection: through the outbox for one that
@@ -457,8 +467,9 @@ class Server:
 
     def _on_busy(self) -> None:
         """The running script just went past busy-reply-threshold (trio thread): the
-        units already queued for the lane are answered now instead of waiting."""
-        self._route(self.lane.withdraw())
+        units waiting for the lane are answered now instead of waiting."""
+        gathered, self._gathered = self._gathered, []
+        self._route(self.lane.withdraw() + gathered)
 
     def on_busy_threadsafe(self) -> None:
         assert self.token is not None
@@ -509,31 +520,57 @@ class Server:
     async def run_unit(self, ctx: Ctx, requests: list[list[bytes]]) -> bytes:
         event = trio.Event()
         unit = Unit(ctx, requests, event.set)
-        self._gathered.append(unit)
-        self._gather_wake.set()
+        if self.scripts.busy:
+            self._route([unit])
+        else:
+            self._gathered.append(unit)
+            self._gather_wake.set()
         await event.wait()
         return unit.reply
 
     async def _gatherer(self) -> None:
-        """Hand units to the lane once per pass of the event loop.
+        """Run the units of each pass of the event loop as one batch.
 
         Every connection that has input runs in the same pass; waiting for the pass
-        to end (one checkpoint) lets the lane take them all at once, and then run
-        while trio waits for the network. A lane woken for each unit would fight the
-        event loop for the GIL at every send and receive.
+        to end (one checkpoint) lets one batch, and one commit, serve them all. With
+        nothing to run, the lane still wakes for its housekeeping (`next_wakeup`).
         """
+        lane = self.lane
         while True:
-            await self._gather_wake.wait()
+            with trio.move_on_after(lane.next_wakeup()):
+                await self._gather_wake.wait()
             self._gather_wake = trio.Event()
             await trio.lowlevel.cancel_shielded_checkpoint()
             units, self._gathered = self._gathered, []
-            if units:
-                self._route(units)
+            await self._run_batch(units)
+            if self._draining:
+                self._drained.set()
+                return
 
-    def _deliver_threadsafe(self, outcome: Outcome) -> None:
-        assert self.token is not None
-        with contextlib.suppress(trio.RunFinishedError):
-            self.token.run_sync_soon(self._deliver, outcome)
+    async def _run_batch(self, units: list[Unit]) -> None:
+        """One batch on the lane: here, on the event loop's thread, unless it may run a
+        script, which gets a worker thread so that the loop can answer others while the
+        script is busy. Then what the batch left to do, and the slow chores between
+        batches (range compaction, the everysec sync) on a worker thread."""
+        lane = self.lane
+        if self._may_run_script(units):
+            outcome = await trio.to_thread.run_sync(lane.run_batch, units)
+        else:
+            outcome = lane.run_batch(units)
+        self._deliver(outcome)
+        if lane.compaction_pending:
+            await trio.to_thread.run_sync(lane.compact_due)
+        if lane.sync_due():
+            await trio.to_thread.run_sync(lane.sync)
+
+    def _may_run_script(self, units: list[Unit]) -> bool:
+        for unit in itertools.chain(units, self.lane.waiting_units()):
+            if any(r[0].lower() in _SCRIPT_RUNNERS for r in unit.requests[unit.next:]):
+                return True
+            queued = unit.ctx.session.multi
+            if queued and any(r[0].lower() in _SCRIPT_RUNNERS for r in queued):
+                return True
+        return False
 
     def _deliver(self, outcome: Outcome) -> None:
         # Pushes first: those of a client with a unit in the batch are inside its reply;
@@ -553,26 +590,28 @@ class Server:
             self.shutting_down.set()
 
     # -- listeners and connections ---------------------------------------------------
-    async def _open_tcp(self) -> list[trio.SocketListener]:
+    def _open_tcp(self) -> list[trio.SocketListener]:
+        """Listen on every `bind` address (synchronous, so that CONFIG SET can rebind
+        from the lane): a "-" address that does not exist here is skipped, as in Redis."""
         port = self.config["port"]
         backlog = self.config["tcp-backlog"]
-        listeners: list[trio.SocketListener] = []
+        socks: list[socket.socket] = []
         if port:
             for raw in self.config["bind"]:
                 optional = raw.startswith("-")
                 host = raw[1:] if optional else raw
                 host = {"*": "0.0.0.0", "::*": "::"}.get(host, host)
                 try:
-                    listeners += await trio.open_tcp_listeners(port, host=host, backlog=backlog)
+                    socks += _listen(host, port, backlog)
                 except OSError as e:
                     if optional and e.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT,
                                                 errno.EPROTONOSUPPORT):
                         continue
-                    for lst in listeners:
-                        await lst.aclose()
+                    for sock in socks:
+                        sock.close()
                     raise OSError(e.errno, "Could not create server TCP listening socket "
                                   "%s:%d: %s" % (host, port, e.strerror)) from None
-        return listeners
+        return [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in socks]
 
     async def _open_unix(self) -> list[trio.SocketListener]:
         path = self.config["unixsocket"]
@@ -617,18 +656,18 @@ class Server:
                     raise
                 self._conns.start_soon(self._handle, stream)
 
-    async def _stop_accepting(self, listeners: list[trio.SocketListener]) -> None:
+    def _stop_accepting(self, listeners: list[trio.SocketListener]) -> None:
         for lst in listeners:
             self._accept_scopes.pop(lst).cancel()
             self.listeners.remove(lst)
             with contextlib.suppress(Exception):
-                await lst.aclose()
+                lst.socket.close()
 
-    async def _rebind(self) -> None:
+    def _rebind(self) -> None:
         """CONFIG SET port/bind: listen anew first, then close the old TCP sockets."""
-        new = await self._open_tcp()
+        new = self._open_tcp()
         old = [lst for lst in self.listeners if lst.socket.family != socket.AF_UNIX]
-        await self._stop_accepting(old)
+        self._stop_accepting(old)
         self._start_accepting(new)
 
     async def _handle(self, stream: trio.SocketStream) -> None:
@@ -730,10 +769,10 @@ class Server:
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         self.token = trio.lowlevel.current_trio_token()
         self.startup_rss = _rss()
-        opened = await self._open_tcp() + await self._open_unix()
+        self._loop_thread = threading.get_ident()
+        opened = self._open_tcp() + await self._open_unix()
         if not opened:
             raise OSError("no listening socket configured: set port or unixsocket")
-        self.lane.start()
         pidfile = self.config["pidfile"]
         if pidfile:
             with open(pidfile, "w") as f:
@@ -750,9 +789,10 @@ class Server:
                 await self.shutting_down.wait()
                 log.warning("User requested shutdown...")
                 # Stop accepting, let the lane finish what it has, then drop clients.
-                await self._stop_accepting(list(self.listeners))
-                self.lane.stop()
-                await trio.to_thread.run_sync(self.lane.join)
+                self._stop_accepting(list(self.listeners))
+                self._draining = True
+                self._gather_wake.set()
+                await self._drained.wait()
                 self.checkpoint()
                 self.engine.close()
                 nursery.cancel_scope.cancel()
@@ -764,6 +804,27 @@ class Server:
                 with contextlib.suppress(OSError):
                     os.unlink(pidfile)
             log.warning("diskredis is now ready to exit, bye bye...")
+
+
+def _listen(host: str, port: int, backlog: int) -> list[socket.socket]:
+    """Listening sockets for `host` (every address it resolves to), as
+    trio.open_tcp_listeners makes them: SO_REUSEADDR, IPv6 sockets IPv6-only."""
+    socks: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, addr in socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
+            sock = socket.socket(family, kind, proto)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(addr)
+            sock.listen(backlog)
+    except OSError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
 
 
 def _run_here(ctx: Ctx, cmd: Any, argv: list[bytes]) -> Any:

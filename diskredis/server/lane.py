@@ -1,22 +1,29 @@
-"""The storage lane: the one thread where commands run.
+"""The storage lane: where commands run, one batch at a time.
 
 Room: ordering and batching of command execution. Imports: `commands`,
-`resp.writer`, the standard library (no trio: the lane talks back to trio only
-through the `deliver` callback it is given).
+`resp.writer`, the standard library (no trio: the server calls `run_batch` and
+gets back an `Outcome` to carry out).
 
-Every connection hands the lane a `Unit` (all complete requests of one read).
-The lane drains everything queued from all connections into one batch, runs
-it in arrival order, and only then releases the batch's replies together with
-whatever the batch produced for other clients (MONITOR lines, kills) in one
-hop back to trio. The batch is one write transaction of the keyspace, committed
-between the two: one fsync serves every client of the batch (group commit), and
+Every connection hands the server a `Unit` (all complete requests of one read).
+The server gathers the units of one pass of its event loop into a batch and calls
+`run_batch`, which runs them in arrival order and only then releases the batch's
+replies together with whatever the batch produced for other clients (MONITOR lines,
+kills). The batch is one write transaction of the keyspace, committed before
+`run_batch` returns: one fsync serves every client of the batch (group commit), and
 no reply leaves before the writes it acknowledges are on disk. A failed commit
 turns every reply of the batch into an error naming the cause; nothing of the
 batch was written.
 
+A batch runs on the event loop's own thread (no hand-off to another thread, which
+would make the two fight for the GIL at every send and receive), or whole on a
+worker thread when it may run a script (so that a busy script leaves the event loop
+free to answer BUSY and SCRIPT KILL). Never two at once: the lane is one lane,
+whichever thread carries it. An engine transaction begins and ends inside one
+`run_batch` call, so on one thread, as LMDB requires of write transactions.
+
 Between batches, and every 100 ms when idle, the lane removes expired keys and
-reclaims flushed databases in bounded steps, and with `appendfsync everysec`
-syncs the engine once a second.
+reclaims flushed databases in bounded steps (`next_wakeup` says when), and with
+`appendfsync everysec` the server syncs the engine once a second (`sync_due`).
 
 CLIENT PAUSE holds a unit at its first paused command; held units resume, in
 arrival order, when the pause ends.
@@ -26,8 +33,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,7 +95,6 @@ def _notify_flags(classes: str) -> int:
     return sum(NOTIFY_CLASSES[c] for c in set(classes))
 
 
-_STOP = object()
 DEFAULT_CACHE = 128 << 20  # the hot cache's size when maxmemory is 0 (no limit set)
 
 
@@ -106,9 +110,7 @@ _GC_BUDGET = 2000  # records of flushed databases deleted per pass
 class Lane:
     """A dedicated thread running batches of units; see the module docstring."""
 
-    def __init__(self, deliver: Callable[[Outcome], None], keyspace: Keyspace,
-                 config: Config, hub: Hub) -> None:
-        self._deliver = deliver
+    def __init__(self, keyspace: Keyspace, config: Config, hub: Hub) -> None:
         self.ks = keyspace
         self.hub = hub
         # Units of this batch, by client id, that are not waiting: a push to their
@@ -117,8 +119,6 @@ class Lane:
         self.config = config
         self._last_sync = time.monotonic()
         self._unsynced = False
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="diskredis-lane", daemon=True)
         self._held: list[Unit] = []
         self._parked: list[Parked] = []  # blocked clients, in the order they blocked
         self._resume: list[Unit] = []  # units whose wait ended: continue them
@@ -126,48 +126,61 @@ class Lane:
         self._pause_until = 0.0
         self._pause_writes_only = False
         self._outcome = Outcome()
-        self.stopped = threading.Event()
 
-    # -- called from trio ----------------------------------------------------------
-    def start(self) -> None:
-        self._thread.start()
-
-    def submit(self, unit: Unit) -> None:
-        self._queue.put(unit)
-
-    def submit_many(self, units: list[Unit]) -> None:
-        """Hand over units gathered during one pass of the event loop, in one wake-up."""
-        self._queue.put(units)
-
+    # -- called by the server between batches ----------------------------------------
     def withdraw(self) -> list[Unit]:
-        """Take back the units not started yet -- those of the running batch after the
-        current one, then those queued (trio thread, while a busy script holds the lane:
-        the lane touches neither list until the script returns)."""
+        """Take back the units of the running batch not started yet (trio thread, while
+        a busy script holds the lane on its worker thread: the lane touches the list
+        only once the script returns)."""
         units: list[Unit] = [u for u in self._pending if not u.parts and not u.next]
         for u in units:
             self._pending.remove(u)
             self._inline.pop(u.ctx.session.id, None)
-        stop = False
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            for u in item if type(item) is list else [item]:
-                if u is _STOP:
-                    stop = True
-                else:
-                    units.append(u)
-        if stop:
-            self._queue.put(_STOP)
         return units
 
-    def stop(self) -> None:
-        """Finish what is queued, then end the thread (join it off the trio thread)."""
-        self._queue.put(_STOP)
+    def waiting_units(self) -> list[Unit]:
+        """Units that a batch may resume: held by a pause, or blocked."""
+        return self._held + [p.unit for p in self._parked]
 
-    def join(self) -> None:
-        self._thread.join()
+    def next_wakeup(self) -> float:
+        """Seconds until the lane has housekeeping to do with no unit to run: the next
+        tick, the end of a pause holding units, the first timeout of a blocked client."""
+        timeout = _TICK
+        if self._held:
+            timeout = min(max(self._pause_until - time.monotonic(), 0.0), _TICK)
+        deadlines = [p.deadline_ms for p in self._parked if p.deadline_ms]
+        if deadlines:
+            wait = (min(deadlines) - time.time_ns() // 1_000_000) / 1000
+            timeout = min(max(wait, 0.0), timeout)
+        return timeout
+
+    def sync_due(self) -> bool:
+        """appendfsync everysec: a batch wrote unsynced data and the last sync is a
+        second old."""
+        return (self._unsynced and self.config["appendfsync"] == "everysec"
+                and time.monotonic() - self._last_sync >= 1.0)
+
+    def sync(self) -> None:
+        """Make the engine's writes durable (any thread, between batches)."""
+        try:
+            self.ks.engine.sync()
+        except StorageError as e:
+            log.error("appendfsync everysec: %s", e)
+            return
+        self._last_sync = time.monotonic()
+        self._unsynced = False
+
+    @property
+    def compaction_pending(self) -> bool:
+        return self.ks.compaction_pending
+
+    def compact_due(self) -> None:
+        """Compact the engine ranges batches have asked for (any thread, between batches:
+        after the replies are on their way)."""
+        try:
+            self.ks.compact_due()
+        except StorageError as e:
+            log.error("%s", e)
 
     # -- called on the lane (through ServerPort) ----------------------------------
     def push(self, session: Any, data: bytes) -> None:
@@ -202,40 +215,6 @@ class Lane:
     def unpause(self) -> None:
         self._pause_until = 0.0
 
-    # -- the thread ----------------------------------------------------------------
-    def _run(self) -> None:
-        try:
-            while True:
-                timeout = _TICK
-                if self._held:
-                    timeout = min(max(self._pause_until - time.monotonic(), 0.0), _TICK)
-                deadlines = [p.deadline_ms for p in self._parked if p.deadline_ms]
-                if deadlines:
-                    wait = (min(deadlines) - time.time_ns() // 1_000_000) / 1000
-                    timeout = min(max(wait, 0.0), timeout)
-                try:
-                    first = self._queue.get(timeout=timeout)
-                except queue.Empty:
-                    first = None
-                batch: list[Any] = [] if first is None else [first]
-                while True:
-                    try:
-                        batch.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
-                batch = [u for item in batch for u in (item if type(item) is list else [item])]
-                stop = any(u is _STOP for u in batch)
-                units = self._held + [u for u in batch if u is not _STOP]
-                self._held = []
-                self._run_batch(units)
-                if stop:
-                    break
-        except BaseException:  # pragma: no cover - a lane crash must be loud
-            log.exception("the storage lane stopped on an unexpected error")
-            raise
-        finally:
-            self.stopped.set()
-
     def _paused(self, argv: list[bytes]) -> bool:
         if not self._pause_until:
             return False
@@ -247,7 +226,11 @@ class Lane:
         cmd = lookup(argv)
         return cmd is not None and ("write" in cmd.flags or "may_replicate" in cmd.flags)
 
-    def _run_batch(self, units: list[Unit]) -> None:
+    def run_batch(self, units: list[Unit]) -> Outcome:
+        """Run `units` (after those a pause held) as one batch; return what the server
+        must do with the result. Housekeeping only when `units` is empty."""
+        units = self._held + units
+        self._held = []
         out = self._outcome
         ks = self.ks
         fsync = self.config["appendfsync"] == "always"
@@ -310,14 +293,8 @@ class Lane:
         for unit in out.units:
             unit.reply = b"".join(unit.parts)
             unit.parts = []
-        self._maybe_sync()
-        if out.units or out.pushes or out.kills or out.shutdown:
-            self._outcome = Outcome()
-            self._deliver(out)
-        try:
-            ks.compact_due()  # after the replies are on their way
-        except StorageError as e:
-            log.error("%s", e)
+        self._outcome = Outcome()
+        return out
 
     def _fail(self, units: list[Unit], error: RedisError) -> None:
         """Replace the replies this batch produced with `error` (and drop its pushes)."""
@@ -326,19 +303,6 @@ class Lane:
             fresh = len(unit.parts) - unit.batch_start - len(pushed)
             unit.parts[unit.batch_start:] = [encode(error, unit.ctx.session.resp)] * fresh
             unit.pushed = []
-
-    def _maybe_sync(self) -> None:
-        if not self._unsynced or self.config["appendfsync"] != "everysec":
-            return
-        now = time.monotonic()
-        if now - self._last_sync >= 1.0:
-            try:
-                self.ks.engine.sync()
-            except StorageError as e:
-                log.error("appendfsync everysec: %s", e)
-                return
-            self._last_sync = now
-            self._unsynced = False
 
     # -- blocking commands -----------------------------------------------------------
     def _end_waits(self) -> list[Unit]:
