@@ -103,6 +103,47 @@ def test_pipeline_of_many_commands(dr: ServerProc) -> None:
         assert c.reply() == b"$%d\r\n%d\r\n" % (len(str(i)), i)
 
 
+def test_pipeline_longer_than_the_read_ahead(dr: ServerProc) -> None:
+    """A client that pipelines megabytes without reading: the server reads ahead only
+    a bounded amount while a unit runs, and every reply still comes, in order."""
+    c = dr.raw(timeout=60)
+    value = b"v" * 100
+    n = 40_000
+    c.send(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\nra:%d\r\n$100\r\n%s\r\n"
+                    % (len(b"ra:%d" % i), i, value) for i in range(n)))
+    for _ in range(n):
+        assert c.reply() == b"+OK\r\n"
+    assert c.command("GET", "ra:%d" % (n - 1)) == b"$100\r\n" + value + b"\r\n"
+    c.command("DEL", *["ra:%d" % i for i in range(n)])
+
+
+def test_half_closed_client_is_answered(diff: Diff) -> None:
+    """A client that sends and shuts its side (echo ... | nc) gets every reply, then
+    the connection ends, as from Redis."""
+    for c in (diff.ours, diff.theirs):
+        c.send(b"SET hc 1\r\nINCR hc\r\nGET hc\r\nDEL hc\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+    assert _drain(diff.ours) == _drain(diff.theirs) == b"+OK\r\n:2\r\n$1\r\n2\r\n:1\r\n"
+
+
+@pytest.mark.parametrize("unix", [False, True], ids=["tcp", "unix"])
+def test_commands_of_a_client_that_hangs_up_still_run(dr_factory: Any, unix: bool) -> None:
+    """Writes sent just before a close are applied, as Redis reads what came before the
+    end of the stream (a unix socket reports the hang-up at once, with the data)."""
+    path = os.path.join(tempfile.mkdtemp(prefix="drsock-"), "d.sock")
+    sp = dr_factory("--unixsocket", path)
+    for i in range(20):
+        c = RawClient(unix=path) if unix else sp.raw()
+        c.send(b"RPUSH gone %d\r\n" % i)
+        c.close()
+    check = sp.raw()
+    for _ in range(20_000):  # the server sees the closes asynchronously
+        if check.command("LLEN", "gone") == b":20\r\n":
+            break
+    # Each client's push arrives whole; the order across clients is the kernel's.
+    assert sorted(sp.client().lrange("gone", 0, -1), key=int) == [b"%d" % i for i in range(20)]
+
+
 def test_inline_commands_as_telnet_sends_them(diff: Diff) -> None:
     diff.raw(b"PING\r\n")
     diff.raw(b"echo \"a\\x41\\n\" 'b c'\n")

@@ -2,15 +2,11 @@
 
 Room: sockets and tasks; no Redis semantics. Imports: everything below it, trio.
 
-Each connection reads what is there, parses every complete request (pipelining),
-submits them to the lane as one unit and writes all their replies with one send.
-Out-of-band output (pub/sub messages, MONITOR lines) goes through the connection's
-outbox and a pusher task that shares the connection's send lock, so bytes never
-interleave. Once a connection has had a push (or subscribed), its replies go through
-the outbox too, queued the moment the lane delivers them, so that replies and pushes
-reach the client in the order they happened. The outbox is bounded by
-`client-output-buffer-limit` for the client's class (pubsub or normal), hard and soft
-limits as in Redis: a subscriber that does not read is disconnected, not buffered for.
+Accepted sockets become `Connection`s driven by one `Reactor` task
+(`server/connection.py`): it reads what each client sent, parses every complete
+request (pipelining) and submits them to the lane as one unit. The units of one pass
+run as one batch (`_gatherer`), whose replies, pub/sub messages and MONITOR lines go
+out through each connection's ordered output the moment the batch is done.
 
 Shutdown (SIGTERM, SIGINT, SHUTDOWN): stop accepting, let the lane finish the
 batch in flight, sync, close every connection, remove the unix socket and pid
@@ -44,8 +40,8 @@ from diskredis.commands.scripting import BUSY_EVAL, BUSY_FUNCTION, Scripts, load
 from diskredis.config import Config, ConfigError
 from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
-from diskredis.resp.reader import RequestReader
 from diskredis.resp.writer import encode
+from diskredis.server.connection import Connection, Reactor
 from diskredis.server.lane import Lane, Outcome, Unit, cache_budget
 from diskredis.storage import FolderBusy, StorageError, lock_folder, open_engine
 
@@ -57,228 +53,7 @@ _RUN_WHILE_BUSY = frozenset(("hello", "auth", "quit", "multi"))
 # Commands that run a user's script: a batch holding one runs on a worker thread.
 _SCRIPT_RUNNERS = frozenset((b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall",
                              b"fcall_ro"))
-_BLOCKING = {b"blpop", b"brpop", b"blmove", b"brpoplpush", b"blmpop"}
-_READ_SIZE = 65536  # one read; a pipelined burst of small requests fits in one
-_REPLY_BUFFER = 16 * 1024  # PROTO_REPLY_CHUNK_BYTES: not counted by output buffer limits
 _SAMPLE_EVERY = 0.1  # instantaneous_ops_per_sec samples, as Redis (16 samples, 100 ms)
-
-
-class Connection:
-    """The trio side of one client.
-
-    The socket is a plain non-blocking socket driven by trio's `wait_readable` /
-    `wait_writable`: a read or a write is tried first and waited for only when the
-    kernel has nothing (or no room), skipping trio's stream layers; trio still does all
-    the waiting.
-    """
-
-    def __init__(self, server: Server, sock: socket.socket, session: Session) -> None:
-        self.server = server
-        self.sock = sock
-        self.session = session
-        self.ctx = Ctx(session, server, server.config, server.stats, server.keyspace,
-                       server.hub, server.scripts)
-        self.send_lock = trio.Lock()
-        self.cancel = trio.CancelScope()
-        self.outbox: list[bytes] = []
-        self.outbox_bytes = 0
-        self.outbox_wake = trio.Event()
-        self.nursery: trio.Nursery | None = None
-        self.pusher_started = False
-        self.ordered = False  # replies go through the outbox too (see the module doc)
-        self.soft_since = 0.0  # when the outbox went over the soft limit (0: it is not)
-
-    def close_soon(self) -> None:
-        self.session.closed = True
-        self.cancel.cancel()
-
-    def push(self, data: bytes) -> None:
-        """Queue bytes behind what the outbox holds (trio thread)."""
-        if self.session.closed:
-            return
-        self.ordered = True
-        self.outbox.append(data)
-        self.outbox_bytes += len(data)
-        if self._over_limit(self.outbox_bytes):
-            self._log_over_limit(self.outbox_bytes)
-            self.close_soon()
-            return
-        if not self.pusher_started and self.nursery is not None:
-            self.pusher_started = True
-            self.nursery.start_soon(self._pusher)
-        self.outbox_wake.set()
-
-    def _log_over_limit(self, used: int) -> None:
-        log.warning(
-            "Client id=%d addr=%s closed for overcoming of output buffer limits "
-            "(%d bytes waiting to be sent; client-output-buffer-limit %s).",
-            self.session.id, self.session.addr, used, self.session.client_type())
-
-    def _over_limit(self, used: int) -> bool:
-        """checkClientOutputBufferLimits for `used` bytes waiting to be sent: the hard
-        limit at once, the soft one when it has held for longer than its seconds."""
-        hard, soft, seconds = \
-            self.server.config["client-output-buffer-limit"][self.session.client_type()]
-        if hard and used >= hard:
-            return True
-        if not (soft and used >= soft):
-            self.soft_since = 0.0
-            return False
-        now = time.monotonic()
-        if not self.soft_since:
-            self.soft_since = now
-            return False
-        return now - self.soft_since > seconds
-
-    async def _pusher(self) -> None:
-        while True:
-            await self.outbox_wake.wait()
-            self.outbox_wake = trio.Event()
-            await self.flush()
-
-    async def flush(self) -> None:
-        """Write everything the outbox holds, in order."""
-        async with self.send_lock:
-            while self.outbox:
-                data = b"".join(self.outbox)
-                self.outbox.clear()
-                self.outbox_bytes = 0
-                self.soft_since = 0.0
-                await self._write(data)
-                self.session.net_out += len(data)
-                self.server.net_out += len(data)
-
-    async def send(self, data: bytes) -> None:
-        if self.pusher_started:  # MONITOR lines may be written by the pusher too
-            async with self.send_lock:
-                await self._write(data)
-        else:
-            await self._write(data)
-        self.session.net_out += len(data)
-        self.server.net_out += len(data)
-
-    async def _write(self, data: bytes) -> None:
-        sock = self.sock
-        view = memoryview(data)
-        while view:
-            try:
-                sent = sock.send(view)
-            except BlockingIOError:
-                if self._over_limit(len(view)):  # a client that stopped reading
-                    self._log_over_limit(len(view))
-                    raise trio.BrokenResourceError("output buffer limit") from None
-                await trio.lowlevel.wait_writable(sock)
-                continue
-            except OSError as e:
-                raise trio.BrokenResourceError(str(e)) from None
-            view = view[sent:]
-
-    async def _run_watched(self, requests: list[list[bytes]],
-                           reader: RequestReader) -> bytes | None:
-        """Run a unit that may block, watching the socket meanwhile: input is kept for
-        later, and a closed connection ends the wait (the lane drops it: nothing of the
-        client stays behind). None when the client is gone."""
-        result: list[bytes] = []
-        session = self.session
-
-        async def run(cancel: trio.CancelScope) -> None:
-            result.append(await self.server.run_unit(self.ctx, requests))
-            cancel.cancel()
-
-        async def watch(cancel: trio.CancelScope) -> None:
-            while True:
-                data = await self._read()
-                if not data:
-                    session.closed = True
-                    cancel.cancel()
-                    return
-                reader.feed(data)
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(run, nursery.cancel_scope)
-            nursery.start_soon(watch, nursery.cancel_scope)
-        return result[0] if result else None
-
-    async def _read(self) -> bytes:
-        sock = self.sock
-        while True:
-            try:
-                data = sock.recv(_READ_SIZE)
-            except BlockingIOError:
-                await trio.lowlevel.wait_readable(sock)
-                continue
-            except OSError:
-                return b""  # reset by the peer: the same as a close
-            # Let the other clients read too before this one's unit goes to the lane,
-            # so that one batch gathers them all.
-            await trio.lowlevel.cancel_shielded_checkpoint()
-            return data
-        self.server.writes += 1
-
-    async def run(self) -> None:
-        session = self.session
-        reader = RequestReader(
-            max_bulk_len=self.server.config["proto-max-bulk-len"],
-            max_query_buffer=self.server.config["client-query-buffer-limit"],
-        )
-        with self.cancel:
-            async with trio.open_nursery() as nursery:
-                self.nursery = nursery
-                try:
-                    await self._loop(reader)
-                finally:
-                    nursery.cancel_scope.cancel()
-        del session
-
-    async def _loop(self, reader: RequestReader) -> None:
-        session = self.session
-        server = self.server
-        while True:
-            reader.auth_required = not session.authenticated
-            requests = reader.pop()
-            if not requests and reader.error is None and not reader.overflow:
-                data = await self._read()
-                if not data:
-                    return
-                session.last_interaction = time.monotonic()
-                session.net_in += len(data)
-                server.net_in += len(data)
-                server.reads += 1
-                reader.feed(data)
-                session.qbuf = reader.pending
-                requests = reader.pop()
-            if requests:
-                if any(r[0].lower() in _BLOCKING for r in requests):
-                    reply = await self._run_watched(requests, reader)
-                    if reply is None:
-                        return  # the client went away while it waited
-                else:
-                    reply = await server.run_unit(self.ctx, requests)
-                session.last_interaction = time.monotonic()
-                # Redis counts what waits beyond its 16 KB reply buffer, and closes a
-                # client whose pipelined replies pass the hard limit before sending any.
-                if reply and self._over_limit(len(reply) - _REPLY_BUFFER):
-                    self._log_over_limit(len(reply))
-                    return
-                if reply:
-                    await self.send(reply)
-                elif self.ordered:
-                    await self.flush()  # the reply went to the outbox: wait until sent
-            if reader.error is not None:
-                log.info("Protocol error from client id=%d addr=%s: %s",
-                         session.id, session.addr, reader.error)
-                if not (session.reply_off or session.reply_skip):
-                    # As every error reply: CR/LF shown as spaces, client bytes as sent.
-                    await self.send(encode(RedisError(reader.error), session.resp))
-                return
-            if reader.overflow:
-                log.warning(
-                    "Closing client id=%d addr=%s that reached max query buffer length "
-                    "(client-query-buffer-limit %d bytes).",
-                    session.id, session.addr, server.config["client-query-buffer-limit"])
-                return
-            if session.close_after_reply or session.closed:
-                return
 
 
 class Server:
@@ -306,6 +81,7 @@ class Server:
             log.info("Loaded %d scripts into the script cache", len(self.scripts.cache))
         self.keyspace.on_event = keyspace_publisher(self.hub, self, self.keyspace)
         self.lane = Lane(self.keyspace, config, self.hub)
+        self.reactor = Reactor()
         self.token: trio.lowlevel.TrioToken | None = None
         self._loop_thread = threading.get_ident()
         self._draining = False  # shutting down: the gatherer runs what it has, then ends
@@ -318,7 +94,7 @@ class Server:
         self.net_in = self.net_out = self.reads = self.writes = 0
         self.startup_rss = 0
         self._samples: list[tuple[float, int, int, int]] = []
-        self._conns: trio.Nursery | None = None
+        self._tasks: trio.Nursery | None = None
         self._accept_scopes: dict[trio.SocketListener, trio.CancelScope] = {}
 
     # -- ServerPort (called on the lane) -------------------------------------------
@@ -455,14 +231,6 @@ class Server:
             self._gather_wake.set()
 
     def _finish(self, unit: Unit) -> None:
-        """Give a unit's reply back to its connection: through the outbox for one that
-        has pushes to keep in order (it subscribed, monitors, or was pushed to)."""
-        if unit.reply:
-            session = unit.ctx.session
-            conn = self.connections.get(session.id)
-            if conn is not None and (conn.ordered or session.pubsub or session.monitor):
-                conn.push(unit.reply)
-                unit.reply = b""
         unit.done()
 
     def _on_busy(self) -> None:
@@ -517,16 +285,14 @@ class Server:
         return b"".join(out), []
 
     # -- lane hand-off ---------------------------------------------------------------
-    async def run_unit(self, ctx: Ctx, requests: list[list[bytes]]) -> bytes:
-        event = trio.Event()
-        unit = Unit(ctx, requests, event.set)
+    def submit(self, unit: Unit) -> None:
+        """A connection's unit for the lane: gathered for the next batch, or answered
+        here while a script is busy."""
         if self.scripts.busy:
             self._route([unit])
         else:
             self._gathered.append(unit)
             self._gather_wake.set()
-        await event.wait()
-        return unit.reply
 
     async def _gatherer(self) -> None:
         """Run the units of each pass of the event loop as one batch.
@@ -573,18 +339,20 @@ class Server:
         return False
 
     def _deliver(self, outcome: Outcome) -> None:
-        # Pushes first: those of a client with a unit in the batch are inside its reply;
-        # the others happened while it waited or before it sent anything.
-        for session, data in outcome.pushes:
-            conn = self.connections.get(session.id)
-            if conn is not None:
-                conn.push(data)
-        for unit in outcome.units:
-            self._finish(unit)
+        # Killed clients first: what the batch had for them is dropped, as Redis frees a
+        # killed client with its output. Then pushes: those of a client with a unit in the
+        # batch are inside its reply; the others happened while it waited or before it
+        # sent anything.
         for session in outcome.kills:
             conn = self.connections.get(session.id)
             if conn is not None:
-                conn.close_soon()
+                conn.close()
+        for session, data in outcome.pushes:
+            conn = self.connections.get(session.id)
+            if conn is not None:
+                conn.write(data)
+        for unit in outcome.units:
+            self._finish(unit)
         if outcome.shutdown is not None:
             self.shutdown_flags = outcome.shutdown
             self.shutting_down.set()
@@ -630,11 +398,11 @@ class Server:
         return [trio.SocketListener(sock)]
 
     def _start_accepting(self, listeners: list[trio.SocketListener]) -> None:
-        assert self._conns is not None
+        assert self._tasks is not None
         for lst in listeners:
             scope = trio.CancelScope()
             self._accept_scopes[lst] = scope
-            self._conns.start_soon(self._accept_loop, lst, scope)
+            self._tasks.start_soon(self._accept_loop, lst, scope)
         self.listeners += listeners
         self.ports = [
             lst.socket.getsockname()[1] for lst in self.listeners
@@ -642,7 +410,7 @@ class Server:
         ]
 
     async def _accept_loop(self, listener: trio.SocketListener, scope: trio.CancelScope) -> None:
-        assert self._conns is not None
+        assert self._tasks is not None
         with scope:
             while True:
                 try:
@@ -654,7 +422,7 @@ class Server:
                         await trio.sleep(0.1)
                         continue
                     raise
-                self._conns.start_soon(self._handle, stream)
+                self._handle(stream)
 
     def _stop_accepting(self, listeners: list[trio.SocketListener]) -> None:
         for lst in listeners:
@@ -670,34 +438,35 @@ class Server:
         self._stop_accepting(old)
         self._start_accepting(new)
 
-    async def _handle(self, stream: trio.SocketStream) -> None:
+    def _handle(self, stream: trio.SocketStream) -> None:
+        """An accepted socket: refused (maxclients, protected mode) or handed to the
+        reactor as a new connection."""
         sock = socket.socket(fileno=stream.socket.detach())
         sock.setblocking(False)
-        try:
-            await self._serve_client(sock)
-        finally:
-            trio.lowlevel.notify_closing(sock)
-            sock.close()
-
-    async def _serve_client(self, sock: socket.socket) -> None:
         is_unix = sock.family == socket.AF_UNIX
-        if is_unix:
-            addr, laddr = self.unix_path + ":0" if self.unix_path else ":0", self.unix_path or ""
-        else:
-            addr, laddr = _fmt_addr(sock.getpeername()), _fmt_addr(sock.getsockname())
-            self._keepalive(sock)
-        if len(self.connections) >= self.config["maxclients"]:
-            self.stats.rejected_connections += 1
-            with contextlib.suppress(OSError):
-                sock.send(b"-%s\r\n" % errors.MAXCLIENTS.encode())  # small: fits the buffer
+        try:
+            if is_unix:
+                addr = self.unix_path + ":0" if self.unix_path else ":0"
+                laddr = self.unix_path or ""
+            else:
+                addr, laddr = _fmt_addr(sock.getpeername()), _fmt_addr(sock.getsockname())
+                self._keepalive(sock)
+        except OSError:  # gone before we looked
+            sock.close()
             return
-        if (self.config["protected-mode"] and not self.config["requirepass"] and not is_unix
-                and sock.getpeername()[0] not in ("127.0.0.1", "::1")):
+        refusal = None
+        if len(self.connections) >= self.config["maxclients"]:
+            refusal = errors.MAXCLIENTS
+        elif (self.config["protected-mode"] and not self.config["requirepass"]
+              and not is_unix and sock.getpeername()[0] not in ("127.0.0.1", "::1")):
             # Protected mode: with no password, only loopback clients (Redis's rule).
-            self.stats.rejected_connections += 1
             log.debug("refused %s: protected mode is on and no password is set", addr)
+            refusal = errors.PROTECTED_MODE
+        if refusal is not None:
+            self.stats.rejected_connections += 1
             with contextlib.suppress(OSError):
-                sock.send(b"-%s\r\n" % errors.PROTECTED_MODE.encode())
+                sock.send(b"-%s\r\n" % refusal.encode())  # small: fits the buffer
+            sock.close()
             return
         session = Session(
             id=self.next_id, addr=addr, laddr=laddr,
@@ -706,21 +475,18 @@ class Server:
         )
         self.next_id += 1
         self.stats.connections += 1
-        conn = Connection(self, sock, session)
+        conn = Connection(self, self.reactor, sock, session)
         self.connections[session.id] = conn
-        try:
-            await conn.run()
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-        except Exception:
-            log.exception("connection id=%d addr=%s failed", session.id, addr)
-        finally:
-            session.closed = True
-            if session.watch.keys:
-                self.keyspace.gone_watches.append(session.watch)  # the lane drops it
-            if session.pubsub:
-                self.hub.gone.append(session)  # the lane drops its subscriptions
-            del self.connections[session.id]
+        self.reactor.add(conn)
+
+    def forget(self, conn: Connection) -> None:
+        """A connection closed: the lane drops what the client left behind."""
+        session = conn.session
+        if session.watch.keys:
+            self.keyspace.gone_watches.append(session.watch)
+        if session.pubsub:
+            self.hub.gone.append(session)
+        self.connections.pop(session.id, None)
 
     def _keepalive(self, sock: socket.socket) -> None:
         interval = self.config["tcp-keepalive"]
@@ -746,7 +512,7 @@ class Server:
                     s = conn.session
                     if not s.monitor and now - s.last_interaction > timeout:
                         log.debug("Closing idle client id=%d addr=%s", s.id, s.addr)
-                        conn.close_soon()
+                        conn.close()
 
     async def _signals(self) -> None:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
@@ -759,11 +525,6 @@ class Server:
                 log.warning("Received %s scheduling shutdown...", name)
                 self.shutting_down.set()
                 return
-
-    async def _connections_nursery(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as conns:
-            task_status.started(conns)
-            await trio.sleep_forever()
 
     # -- the whole life --------------------------------------------------------------
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -782,7 +543,8 @@ class Server:
                 nursery.start_soon(self._signals)
                 nursery.start_soon(self._cron)
                 nursery.start_soon(self._gatherer)
-                self._conns = await nursery.start(self._connections_nursery)
+                nursery.start_soon(self.reactor.run)
+                self._tasks = nursery
                 self._start_accepting(opened)
                 log.info("Ready to accept connections")
                 task_status.started(self)
@@ -793,6 +555,7 @@ class Server:
                 self._draining = True
                 self._gather_wake.set()
                 await self._drained.wait()
+                self.reactor.close_all()
                 self.checkpoint()
                 self.engine.close()
                 nursery.cancel_scope.cancel()

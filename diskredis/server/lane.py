@@ -186,7 +186,7 @@ class Lane:
     def push(self, session: Any, data: bytes) -> None:
         """Out-of-band bytes for a client (pub/sub messages, MONITOR lines). A client
         with a unit in this batch gets them among its replies, in the order things
-        happened; the others get them through their connection's outbox. Either way they
+        happened; the others get them through their connection's output. Either way they
         leave after the batch's commit."""
         if session.closed:
             return
