@@ -1,6 +1,7 @@
-"""diskredis-backup: a copy of a live LMDB folder taken under write load is one instant's
+"""diskredis-backup: a copy of a live folder taken under write load is one instant's
 state (every write acknowledged before it, nothing torn), passes diskredis-check and
-opens in a server; a LevelDB folder is copied only with its server stopped."""
+opens in a server -- LMDB copied directly, LevelDB through its server's snapshot -- and
+a LevelDB folder whose server is stopped is copied as files."""
 
 from __future__ import annotations
 
@@ -32,15 +33,7 @@ def dest() -> Iterator[Path]:
     shutil.rmtree(d, ignore_errors=True)
 
 
-def test_backup(dr_factory: Any, engine: str, dest: Path) -> None:
-    """LMDB: copied live; LevelDB: only with its server stopped."""
-    if engine == "lmdb":
-        _hot_copy_under_write_load(dr_factory, engine, dest)
-    else:
-        _leveldb_needs_its_server_stopped(dr_factory, engine, dest)
-
-
-def _hot_copy_under_write_load(dr_factory: Any, engine: str, dest: Path) -> None:
+def test_hot_copy_under_write_load(dr_factory: Any, engine: str, dest: Path) -> None:
     sp = dr_factory()
     c = sp.client()
     c.hset("big", mapping={"f%d" % i: "v" * 50 for i in range(5000)})
@@ -62,7 +55,8 @@ def _hot_copy_under_write_load(dr_factory: Any, engine: str, dest: Path) -> None
         while acked[0] < 200:
             stop.wait(0.01)
         before = acked[0]
-        out = _backup(sp.dir, str(dest))
+        via = () if engine == "lmdb" else ("-p", str(sp.port))  # LevelDB: its server
+        out = _backup(sp.dir, str(dest), *via)
         after = acked[0]
     finally:
         stop.set()
@@ -80,24 +74,28 @@ def _hot_copy_under_write_load(dr_factory: Any, engine: str, dest: Path) -> None
         assert cc.hlen("big") == 5000
     finally:
         copy.stop()
-    again = _backup(sp.dir, str(dest))
+    again = _backup(sp.dir, str(dest), *via)
     assert again.returncode == 2 and "not empty" in again.stderr
 
 
-def _leveldb_needs_its_server_stopped(dr_factory: Any, engine: str, dest: Path) -> None:
-    sp = dr_factory()
-    sp.client().set("k", "v")
-    out = _backup(sp.dir, str(dest))
-    assert out.returncode == 2 and "only be copied with its server stopped" in out.stderr
-    assert not dest.exists()
-    sp.stop()
-    out = _backup(sp.dir, str(dest))
-    assert out.returncode == 0, out.stderr
-    copy = start_diskredis(engine, data_dir=str(dest))
+def test_leveldb_with_its_server_stopped_or_without_its_address(dest: Path) -> None:
+    sp = start_diskredis("leveldb")
     try:
-        assert copy.client().get("k") == b"v"
+        sp.client().set("k", "v")
+        out = _backup(sp.dir, str(dest))
+        assert out.returncode == 2 and "give the server's address (-p PORT" in out.stderr
+        assert not dest.exists()
+        sp.stop()
+        out = _backup(sp.dir, str(dest))
+        assert out.returncode == 0, out.stderr
+        copy = start_diskredis("leveldb", data_dir=str(dest))
+        try:
+            assert copy.client().get("k") == b"v"
+        finally:
+            copy.stop()
     finally:
-        copy.stop()
+        sp.stop()
+        shutil.rmtree(sp.dir, ignore_errors=True)
 
 
 def test_backup_refuses_what_is_not_a_folder(dest: Path) -> None:

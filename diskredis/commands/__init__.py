@@ -17,6 +17,7 @@ from diskredis.commands import (  # noqa: F401 - registration
     introspection,
     lists,
     pubsub,
+    replication,
     scripting,
     serialize,
     sets,

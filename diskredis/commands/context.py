@@ -70,6 +70,8 @@ class Session:
     channels: dict[bytes, None] = field(default_factory=dict)
     patterns: dict[bytes, None] = field(default_factory=dict)
     shard_channels: dict[bytes, None] = field(default_factory=dict)
+    # What the client said of itself with REPLCONF (`replication.ReplicaRequest`).
+    replica: Any = None
 
     @property
     def subscriptions(self) -> int:
@@ -111,6 +113,8 @@ class Session:
 
 class ServerPort(Protocol):
     """What commands may ask of the server; implemented in `server/`."""
+
+    run_id: str
 
     def sessions(self) -> list[Session]: ...
 

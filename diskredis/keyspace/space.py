@@ -82,7 +82,11 @@ class Watch:
 
 
 class Keyspace:
-    def __init__(self, engine: Engine, databases: int, cache_bytes: int = 128 << 20) -> None:
+    def __init__(self, engine: Engine, databases: int, cache_bytes: int = 128 << 20,
+                 *, view: bool = False) -> None:
+        """`view`: a read-only keyspace over one snapshot of `engine` (`close_view` ends
+        it), which another thread than the lane's may use while the lane goes on (the
+        engine must be pinned for it: `Engine.pin_readers`)."""
         self.engine = engine
         self.cache = HotCache(cache_bytes)
         self._staged: dict[bytes, Meta | None] = {}  # this batch's records, for the cache
@@ -128,7 +132,19 @@ class Keyspace:
         self.notify_flags = 0
         self.active_expire = True  # DEBUG SET-ACTIVE-EXPIRE
         self.on_event: Callable[[bytes, bytes, int], None] | None = None
-        self._open()
+        if view:
+            self.touch = False
+            self.txn = engine.read()
+            self.slots = [L.read_u32(raw) if raw is not None else 0 for raw in
+                          (self.txn.get("stats", b"slot:" + L.u32(db))
+                           for db in range(databases))]
+        else:
+            self._open()
+
+    def close_view(self) -> None:
+        if self.txn is not None:
+            self.txn.abort()
+            self.txn = None
 
     def event(self, cls: int, name: bytes, key: bytes, db: int) -> None:
         """notifyKeyspaceEvent: publish event `name` of class `cls` on `key` if enabled."""
@@ -405,6 +421,11 @@ class Keyspace:
     def expires(self, db: int) -> int:
         """Keys of `db` with a deadline (INFO keyspace)."""
         return self._counter(b"expires:", db)
+
+    def stored(self, db: int) -> int:
+        """Keys of `db` as counted, whose deadline may have passed (what a read-only
+        view can tell without removing them)."""
+        return self._counter(b"count:", db)
 
     def expire_due(self, db: int | None = None, budget: int | None = None) -> int:
         """Remove keys whose deadline has passed (of `db`, or of all); how many."""

@@ -36,6 +36,7 @@ from diskredis.commands.context import REDIS_VERSION, Ctx, Hub, Session, Stats
 from diskredis.commands.functions import load_saved
 from diskredis.commands.pubsub import keyspace_publisher
 from diskredis.commands.registry import resolve
+from diskredis.commands.replication import Snapshot, Stopped, write_snapshot
 from diskredis.commands.scripting import BUSY_EVAL, BUSY_FUNCTION, Scripts, load_saved_scripts
 from diskredis.config import Config, ConfigError
 from diskredis.errors import RedisError
@@ -50,6 +51,7 @@ log = logging.getLogger("diskredis")
 __all__ = ["Server", "serve"]
 
 _RUN_WHILE_BUSY = frozenset(("hello", "auth", "quit", "multi"))
+SNAPSHOT_PREFIX = "temp-sync-"  # snapshot files for SYNC, in the data folder
 # Commands that run a user's script: a batch holding one runs on a worker thread.
 _SCRIPT_RUNNERS = frozenset((b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall",
                              b"fcall_ro"))
@@ -86,6 +88,10 @@ class Server:
         self._loop_thread = threading.get_ident()
         self._draining = False  # shutting down: the gatherer runs what it has, then ends
         self._drained = trio.Event()
+        self._snapshot_writers = 0  # SYNC snapshots being written (on worker threads)
+        self._snapshots_idle = trio.Event()
+        self._stopping_snapshots = False
+        _remove_stale_snapshots(config["dir"])
         self.shutting_down = trio.Event()
         self.shutdown_flags: tuple[bool | None, bool, bool] = (None, False, False)
         self.listeners: list[trio.SocketListener] = []
@@ -331,7 +337,8 @@ class Server:
 
     def _may_run_script(self, units: list[Unit]) -> bool:
         for unit in itertools.chain(units, self.lane.waiting_units()):
-            if any(r[0].lower() in _SCRIPT_RUNNERS for r in unit.requests[unit.next:]):
+            if any(r[0][:1] in b"eEfF" and r[0].lower() in _SCRIPT_RUNNERS
+                   for r in unit.requests[unit.next:]):
                 return True
             queued = unit.ctx.session.multi
             if queued and any(r[0].lower() in _SCRIPT_RUNNERS for r in queued):
@@ -353,9 +360,100 @@ class Server:
                 conn.write(data)
         for unit in outcome.units:
             self._finish(unit)
+        for session, snapshot in outcome.snapshots:
+            conn = self.connections.get(session.id)
+            if conn is not None:
+                self._start_snapshot(conn, snapshot)
         if outcome.shutdown is not None:
             self.shutdown_flags = outcome.shutdown
             self.shutting_down.set()
+
+    # -- snapshots for SYNC ------------------------------------------------------------
+    def _start_snapshot(self, conn: Connection, snapshot: Snapshot) -> None:
+        """Between batches (no transaction open): hand `conn` over to a snapshot
+        transfer; the engine keeps its mapping for the reader (`pin_readers`)."""
+        assert self._tasks is not None
+        conn.replica = True
+        self.engine.pin_readers()
+        self._snapshot_writers += 1
+        self._tasks.start_soon(self._send_snapshot, conn, snapshot)
+
+    async def _send_snapshot(self, conn: Connection, snapshot: Snapshot) -> None:
+        name = "client id=%d addr=%s" % (conn.session.id, conn.session.addr)
+        log.info("Replica %s asks for synchronization: writing a snapshot", name)
+        path = os.path.join(self.config["dir"], "%s%d.rdb" % (SNAPSHOT_PREFIX, conn.session.id))
+        codes = [lib.code for lib in self.scripts.libraries.values()]
+        started = time.monotonic()
+        written = trio.Event()
+
+        async def keepalive() -> None:  # as Redis: a newline a second while it prepares
+            while not written.is_set():
+                with trio.move_on_after(1):
+                    await written.wait()
+                if not written.is_set():
+                    conn.write(b"\n")
+
+        def write() -> tuple[int, int]:
+            try:
+                with open(path, "wb") as f:
+                    keys = write_snapshot(
+                        self.engine, self.config["databases"], f, snapshot, codes,
+                        bool(self.config["rdbcompression"]), self.run_id,
+                        stop=lambda: self._stopping_snapshots or conn.closed)
+                return keys, os.path.getsize(path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                raise
+
+        assert self._tasks is not None
+        self._tasks.start_soon(keepalive)
+        try:
+            keys, size = await trio.to_thread.run_sync(write)
+        except Stopped:
+            conn.close()
+            return
+        except Exception as e:  # a failed snapshot ends its connection, nothing else
+            log.warning("Could not write the snapshot for %s to %s: %s; its connection is "
+                        "closed. Check the disk of the data folder.", name, path, e)
+            conn.close()
+            return
+        finally:
+            written.set()
+            self.engine.unpin_readers()
+            self._snapshot_writers -= 1
+            self._snapshots_idle.set()
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - the connection closes it once sent
+            os.unlink(path)  # the open file stays readable; nothing is left behind
+        except OSError as e:
+            log.warning("Could not read back the snapshot for %s from %s: %s; its "
+                        "connection is closed.", name, path, e)
+            conn.close()
+            return
+        if conn.closed:
+            f.close()
+            return
+        seconds = time.monotonic() - started
+
+        def sent() -> None:
+            log.info("Snapshot sent to %s: %d keys, %d bytes, written in %.2f s; closing "
+                     "the connection (rdb-only replica)", name, keys, size, seconds)
+
+        conn.on_sent = sent
+        if snapshot.eof_mark:
+            mark = secrets.token_hex(20).encode()
+            conn.send_file(f, b"$EOF:%s\r\n" % mark, mark)
+        else:
+            conn.send_file(f, b"$%d\r\n" % size, b"")
+
+    async def _stop_snapshots(self) -> None:
+        """Shutdown: the snapshot writers give up, and are waited for (they read the
+        engine, which is about to close)."""
+        self._stopping_snapshots = True
+        while self._snapshot_writers:
+            self._snapshots_idle = trio.Event()
+            await self._snapshots_idle.wait()
 
     # -- listeners and connections ---------------------------------------------------
     def _open_tcp(self) -> list[trio.SocketListener]:
@@ -556,6 +654,7 @@ class Server:
                 self._gather_wake.set()
                 await self._drained.wait()
                 self.reactor.close_all()
+                await self._stop_snapshots()
                 self.checkpoint()
                 self.engine.close()
                 nursery.cancel_scope.cancel()
@@ -567,6 +666,16 @@ class Server:
                 with contextlib.suppress(OSError):
                     os.unlink(pidfile)
             log.warning("diskredis is now ready to exit, bye bye...")
+
+
+def _remove_stale_snapshots(folder: str) -> None:
+    """Snapshot files a killed server left (a finished one is unlinked once opened)."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            if name.startswith(SNAPSHOT_PREFIX) and name.endswith(".rdb"):
+                os.unlink(os.path.join(folder, name))
+                log.info("Removed %s, a snapshot left by a server that stopped while it "
+                         "wrote it", os.path.join(folder, name))
 
 
 def _listen(host: str, port: int, backlog: int) -> list[socket.socket]:

@@ -38,7 +38,7 @@ import select
 import socket
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import trio
 
@@ -58,6 +58,7 @@ __all__ = ["Connection", "Reactor"]
 _READ_SIZE = 65536  # one read; a pipelined burst of small requests fits in one
 _READ_AHEAD = 1 << 20  # bytes read ahead while a unit is on the lane (see the docstring)
 _REPLY_BUFFER = 16 * 1024  # PROTO_REPLY_CHUNK_BYTES: not counted by output buffer limits
+_FILE_CHUNK = 256 * 1024  # a snapshot is sent in reads of this size
 _IN = select.EPOLLIN
 _OUT = select.EPOLLOUT
 _GONE = select.EPOLLHUP | select.EPOLLERR  # reported whatever the mask
@@ -79,6 +80,7 @@ class Connection:
         self.reader = RequestReader(max_bulk_len=config["proto-max-bulk-len"],
                                     max_query_buffer=config["client-query-buffer-limit"])
         self.unit: Unit | None = None  # the unit on the lane
+        self.fed = 0  # bytes read since the last unit
         self.out: list[bytes] = []  # waiting for the kernel to take it, in order
         self.out_bytes = 0
         self.soft_since = 0.0  # when the output went over the soft limit (0: it is not)
@@ -86,6 +88,12 @@ class Connection:
         self.closing = False  # close once the output is sent
         self.hung_up = False  # the peer closed its side: close after the unit in flight
         self.closed = False
+        # A snapshot transfer (SYNC): the client's input is read and dropped, the file is
+        # sent as the socket takes it, then the connection ends.
+        self.replica = False
+        self.file: IO[bytes] | None = None
+        self.file_trailer = b""
+        self.on_sent: Callable[[], None] = lambda: None  # when the whole file is out
 
     # -- input -------------------------------------------------------------------------
     def on_readable(self) -> None:
@@ -98,6 +106,8 @@ class Connection:
         if not data:
             self._hang_up()
             return
+        if self.replica:
+            return  # what a snapshot client sends is not for us (REPLCONF ACK at most)
         session = self.session
         session.last_interaction = time.monotonic()
         n = len(data)
@@ -108,6 +118,7 @@ class Connection:
         reader = self.reader
         reader.auth_required = not session.authenticated  # its limits depend on it
         reader.feed(data)
+        self.fed += n
         session.qbuf = reader.pending
         if self.unit is None:
             self.advance()
@@ -123,7 +134,7 @@ class Connection:
             self.on_readable()
 
     def _hang_up(self) -> None:
-        if self.unit is None or self.session.blocked:
+        if self.unit is None or self.session.blocked or self.replica:
             self.close()
         else:
             # Nothing more will come; stop watching (a hung-up socket stays readable)
@@ -134,14 +145,15 @@ class Connection:
     def advance(self) -> None:
         """Hand the next complete requests to the lane, or end the stream the reader
         ended (protocol error, query buffer overflow)."""
-        if self.unit is not None or self.closing or self.closed:
+        if self.unit is not None or self.closing or self.closed or self.replica:
             return
         session = self.session
         reader = self.reader
         reader.auth_required = not session.authenticated
         requests = reader.pop()
         if requests:
-            self.unit = Unit(self.ctx, requests, self._unit_done)
+            self.unit = Unit(self.ctx, requests, self._unit_done, size=self.fed)
+            self.fed = 0
             self.server.submit(self.unit)
             return
         if reader.error is not None:
@@ -181,11 +193,13 @@ class Connection:
         if session.close_after_reply or session.closed:
             self.close_after_output()
             return
-        self.advance()
+        if not self.replica:
+            self.advance()
 
     # -- output ------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
-        """Send `data` after what waits; keep what the kernel does not take."""
+        """Send `data` after what waits; keep what the kernel does not take (within
+        the output buffer limits, except during a snapshot transfer)."""
         if self.closed or self.closing:
             return
         n = len(data)
@@ -206,7 +220,7 @@ class Connection:
             self._watch(self.mask | _OUT)
         self.out.append(data)
         self.out_bytes += len(data)
-        if self._over_limit(self.out_bytes):
+        if not self.replica and self._over_limit(self.out_bytes):
             self._log_over_limit(self.out_bytes)
             self.close()
 
@@ -228,10 +242,33 @@ class Connection:
                 return
             self.out.pop(0)
         self.soft_since = 0.0
-        if self.closing:
+        if self.file is not None:
+            self._pump()
+        elif self.closing:
             self.close()
         else:
             self._watch(self.mask & ~_OUT)
+
+    # -- a snapshot transfer -----------------------------------------------------------
+    def send_file(self, f: IO[bytes], header: bytes, trailer: bytes) -> None:
+        """Send `header`, the file, `trailer`, then close (as the socket takes them)."""
+        self.write(header)
+        self.file, self.file_trailer = f, trailer
+        if not self.out:
+            self._pump()
+
+    def _pump(self) -> None:
+        while self.file is not None and not self.out and not self.closed:
+            chunk = self.file.read(_FILE_CHUNK)
+            if chunk:
+                self.write(chunk)
+                continue
+            self.file.close()
+            self.file = None
+            if self.file_trailer:
+                self.write(self.file_trailer)
+            self.on_sent()
+            self.close_after_output()
 
     def _log_over_limit(self, used: int) -> None:
         log.warning(
@@ -269,6 +306,9 @@ class Connection:
             return
         self.closed = True
         self.session.closed = True
+        if self.file is not None:
+            self.file.close()
+            self.file = None
         self.out = []
         self.out_bytes = 0
         self.reactor.forget(self)

@@ -34,13 +34,16 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from diskredis import errors
 from diskredis.commands.context import Block, Ctx, Hub
 from diskredis.commands.dispatch import NO_REPLY, execute
 from diskredis.commands.registry import lookup
+from diskredis.commands.replication import Snapshot
 from diskredis.config import Config
 from diskredis.errors import RedisError
 from diskredis.keyspace.space import NOTIFY_CLASSES, Keyspace
@@ -62,6 +65,7 @@ class Unit:
     done: Callable[[], None]  # called on the trio side when `reply` is ready
     reply: bytes = b""
     next: int = 0  # index of the next request to run (a paused unit resumes here)
+    size: int = 0  # bytes read for the requests (the engine sizes its map with it)
     parts: list[bytes] = field(default_factory=list)
     batch_start: int = 0  # replies in `parts` from earlier batches (already committed)
     pushed: list[int] = field(default_factory=list)  # indexes in `parts` of pushes
@@ -86,6 +90,9 @@ class Outcome:
     units: list[Unit] = field(default_factory=list)
     pushes: list[tuple[Any, bytes]] = field(default_factory=list)
     kills: list[Any] = field(default_factory=list)
+    # Clients whose SYNC/PSYNC asked for a snapshot: the server sends it after the
+    # batch (each unit's reply holds what comes first, +FULLRESYNC for PSYNC).
+    snapshots: list[tuple[Any, Snapshot]] = field(default_factory=list)
     shutdown: tuple[bool | None, bool, bool] | None = None
 
 
@@ -122,7 +129,7 @@ class Lane:
         self._held: list[Unit] = []
         self._parked: list[Parked] = []  # blocked clients, in the order they blocked
         self._resume: list[Unit] = []  # units whose wait ended: continue them
-        self._pending: list[Unit] = []  # units of the running batch not started yet
+        self._pending: deque[Unit] = deque()  # units of the running batch not started yet
         self._pause_until = 0.0
         self._pause_writes_only = False
         self._outcome = Outcome()
@@ -242,21 +249,24 @@ class Lane:
         budget = cache_budget(self.config)
         if budget != ks.cache.limit:
             ks.cache.resize(budget)
-        incoming = sum(len(a) for u in units for r in u.requests[u.next:] for a in r)
+        incoming = sum(u.size for u in units)
         self.hub.drop_gone()
         ks.begin(incoming)
         # Waiting units may be answered in this batch: their replies so far are earlier.
         ran: list[Unit] = [p.unit for p in self._parked]
+        seen = set(ran)
         for unit in ran:
             unit.batch_start = len(unit.parts)
             unit.pushed = []
         for unit in units:
             self._inline[unit.ctx.session.id] = unit
-        pending = self._pending = list(units) + self._end_waits()
+        pending = self._pending = deque(units)
+        pending += self._end_waits()
         try:
             while pending:
-                unit = pending.pop(0)
-                if unit not in ran:
+                unit = pending.popleft()
+                if unit not in seen:
+                    seen.add(unit)
                     ran.append(unit)
                     unit.batch_start = len(unit.parts)
                     unit.pushed = []
@@ -273,7 +283,7 @@ class Lane:
                 elif finished is False:
                     self._held.append(unit)
                 if not pending and self._resume:
-                    pending = self._pending = self._resume
+                    pending = self._pending = deque(self._resume)
                     self._resume = []
             if ks.active_expire:
                 ks.expire_due(budget=_EXPIRE_BUDGET)
@@ -287,8 +297,9 @@ class Lane:
                       "and their clients got an error: %s", ks.engine.path, e)
             ks.abort()
             self._fail(ran, RedisError("ERR storage error, nothing written: %s" % e))
-            self._held = pending + self._held  # not run yet: they go in the next batch
+            self._held = list(pending) + self._held  # not run yet: in the next batch
             out.pushes.clear()  # nothing of the batch happened: nor did its messages
+            out.snapshots.clear()
         self._inline.clear()
         for unit in out.units:
             unit.reply = b"".join(unit.parts)
@@ -404,6 +415,14 @@ class Lane:
             except Exception as e:  # a bug in a handler must not kill the lane
                 log.exception("command %r failed inside diskredis", argv[:1])
                 reply = RedisError("ERR internal error in diskredis: %s" % type(e).__name__)
+            if type(reply) is Snapshot:
+                if unit.parts:  # replies not sent yet: Redis refuses the same
+                    reply = RedisError(errors.SYNC_PENDING_OUTPUT)
+                else:
+                    if reply.preamble:
+                        unit.parts.append(reply.preamble)
+                    self._outcome.snapshots.append((session, reply))
+                    break  # the connection is a snapshot transfer from now on
             if isinstance(reply, Block):
                 unit.next -= 1  # run again when a key is written
                 db = session.db

@@ -175,6 +175,14 @@ class Engine(ABC):
     def before_batch(self, incoming_bytes: int) -> None:  # noqa: B027 - optional hook
         """Called between write transactions with a hint of how much may be written."""
 
+    def pin_readers(self) -> None:  # noqa: B027 - optional hook
+        """Between write transactions, on the lane: a `read()` transaction is about to be
+        used on another thread while the lane goes on; the engine must keep what it
+        maps in place until `unpin_readers` (any thread)."""
+
+    def unpin_readers(self) -> None:  # noqa: B027 - optional hook
+        """The reader announced with `pin_readers` is done."""
+
     def compact(self, table: str, start: bytes, stop: bytes) -> None:  # noqa: B027
         """Between write transactions: drop what deleted records leave behind in
         [start, stop) of `table` (LevelDB's deletion markers; nothing to do on LMDB)."""

@@ -10,7 +10,9 @@ Room: the `Engine` contract over py-lmdb. Imports: `lmdb`, `storage.base`.
   (virtual; the file grows only as data is written) and doubles between write
   transactions whenever less than half of it, or less than twice the incoming data,
   is free. A transaction that still meets a full map is aborted whole and the error
-  says so; the data stays as it was.
+  says so; the data stays as it was. While another thread of the process reads (a
+  snapshot for SYNC: `pin_readers`), the map can't be moved: it is grown first to
+  twice what is used plus 1 GiB, and keeps that size until the reader is done.
 - Transactions: a batch starts as a read transaction and turns into the write
   transaction at its first write (only the lane writes, so both see the same state);
   a read-only batch never touches the disk.
@@ -41,10 +43,13 @@ class LmdbEngine(Engine):
     def __init__(self, path: str, fsync: bool = True) -> None:
         self.path = os.path.join(path, "lmdb")
         self.fsync = fsync
+        self._pins = 0  # readers on other threads (pin_readers)
+        self._pins_lock = threading.Lock()
         os.makedirs(self.path, exist_ok=True)
         self._open()
 
     def _open(self) -> None:
+        self._opened_sync = self.fsync
         existing = os.path.join(self.path, "data.mdb")
         size = max(_INITIAL_MAP, os.path.getsize(existing) * 2 if os.path.exists(existing) else 0)
         try:
@@ -59,10 +64,16 @@ class LmdbEngine(Engine):
         self.dbs = {t: self.env.open_db(t.encode()) for t in TABLES}
 
     def set_fsync(self, fsync: bool) -> None:
-        if fsync != self.fsync:
+        self.fsync = fsync
+        self._reopen_if_needed()
+
+    def _reopen_if_needed(self) -> None:
+        """The environment's sync flags are set when it opens: open it again for a new
+        `fsync` -- not while a pinned reader uses it. Until then a commit that must be
+        durable is followed by a sync (see `_LmdbTxn.commit`)."""
+        if self.fsync != self._opened_sync and not self._pins:
             self.env.sync(True)
             self.env.close()
-            self.fsync = fsync
             self._open()
 
     def read(self) -> Txn:
@@ -83,7 +94,24 @@ class LmdbEngine(Engine):
     def disk_size(self) -> int:
         return folder_size(self.path)
 
+    def pin_readers(self) -> None:
+        with self._pins_lock:
+            first = self._pins == 0
+            self._pins += 1
+        if first:
+            info = self.env.info()
+            used = (info["last_pgno"] + 1) * self.env.stat()["psize"]
+            if info["map_size"] < 2 * used + (1 << 30):
+                self.env.set_mapsize(2 * used + (1 << 30))
+
+    def unpin_readers(self) -> None:
+        with self._pins_lock:
+            self._pins -= 1
+
     def before_batch(self, incoming_bytes: int) -> None:
+        if self._pins:
+            return  # mdb_env_set_mapsize with a transaction open elsewhere: not allowed
+        self._reopen_if_needed()
         info = self.env.info()
         used = (info["last_pgno"] + 1) * self.env.stat()["psize"]
         size = info["map_size"]
@@ -163,8 +191,11 @@ class _LmdbTxn(Txn):
             ok = cur.prev()
 
     def commit(self) -> None:
+        engine = self.engine
         try:
             self.txn.commit()
+            if engine.fsync and not engine._opened_sync:
+                engine.env.sync(True)
         except lmdb.Error as e:
             raise _error(self.engine.path, "commit failed, nothing of this batch was written",
                          e) from None

@@ -8,8 +8,12 @@ every write acknowledged before that instant -- the server is never paused. The 
 compacted (free pages left out) and then checked with diskredis-check.
 
 A LevelDB folder can't be opened by a second process while its server runs: with the
-server stopped the tool copies its files; with it running the tool refuses and says
-what to do instead (stop it for a moment, or `diskredis-dump` for a key-by-key copy).
+server stopped the tool copies its files; with it running the copy is made through the
+server (give its address, as to redis-cli): the server writes a snapshot of the whole
+dataset from one read snapshot of LevelDB (`SYNC`, what `redis-cli --rdb` asks for), the
+tool loads it into the new folder. That too is one instant's state, without pausing
+the server; it holds the keys, their expiries and the function libraries, not the EVAL
+script cache (which Redis does not keep across restarts either).
 """
 
 from __future__ import annotations
@@ -24,6 +28,15 @@ from diskredis.check import _Progress, check
 from diskredis.storage import FolderBusy, StorageError, lock_folder, open_engine
 from diskredis.transfer.offline import engine_of
 from diskredis.transfer.progress import Progress
+from diskredis.transfer.remote import RemoteError
+from diskredis.transfer.restore import (
+    Input,
+    InputError,
+    OfflineTarget,
+    add_connection_options,
+    connect,
+    restore,
+)
 
 
 def backup_lmdb(src: str, dest: str, quiet: bool) -> int:
@@ -40,14 +53,16 @@ def backup_lmdb(src: str, dest: str, quiet: bool) -> int:
     return size
 
 
-def backup_leveldb(src: str, dest: str) -> int:
+def backup_leveldb(src: str, dest: str, args: argparse.Namespace) -> int:
     try:
         lock = lock_folder(src)
     except FolderBusy as e:
-        raise StorageError(
-            "%s; a LevelDB folder can only be copied with its server stopped: stop it, "
-            "run diskredis-backup again, start it (or take a key-by-key copy with "
-            "diskredis-dump -p PORT, which is not one instant's snapshot)" % e) from None
+        if args.host is None and args.port is None and args.socket is None:
+            raise StorageError(
+                "%s; a LevelDB folder can't be read while its server runs: give the "
+                "server's address (-p PORT, -h HOST or -s SOCKET, -a PASSWORD if it has "
+                "one) and the copy is made through it, or stop the server" % e) from None
+        return backup_through_server(dest, args)
     try:
         target = os.path.join(dest, "leveldb")
         if os.path.exists(target):
@@ -56,6 +71,40 @@ def backup_leveldb(src: str, dest: str) -> int:
     finally:
         lock.close()
     return sum(os.path.getsize(os.path.join(target, f)) for f in os.listdir(target))
+
+
+def backup_through_server(dest: str, args: argparse.Namespace) -> int:
+    """A LevelDB copy of what the running server holds, from its snapshot (SYNC)."""
+    rdb = os.path.join(dest, ".snapshot.rdb")
+    bar = Progress("receiving", 1, quiet=args.quiet)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = max(total, 1)
+        bar.advance(0, done - bar.bytes, position=done)
+
+    remote = connect(args)
+    try:
+        with open(rdb, "wb") as f:
+            remote.snapshot(f, progress)
+    finally:
+        remote.close()
+    bar.finish()
+    try:
+        with open(rdb, "rb") as f:
+            inp = Input(f, "rdb")
+            inp.check(args.quiet)
+            target = OfflineTarget(dest, "leveldb", args.databases)
+            try:
+                restore(inp, target, argparse.Namespace(match=None, db=None, replace=False),
+                        args.quiet)
+            finally:
+                target.close()
+    except InputError as e:
+        raise StorageError("the server's snapshot did not load: %s" % e) from None
+    finally:
+        os.unlink(rdb)
+    target_dir = os.path.join(dest, "leveldb")
+    return sum(os.path.getsize(os.path.join(target_dir, f)) for f in os.listdir(target_dir))
 
 
 def verify(dest: str, engine: str, quiet: bool) -> tuple[bool, str]:
@@ -77,16 +126,26 @@ def verify(dest: str, engine: str, quiet: bool) -> tuple[bool, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="diskredis-backup",
-        description="Copy a diskredis data folder consistently while its server runs "
-                    "(LMDB; a LevelDB folder with its server stopped), then check the copy.",
-        epilog="example:  diskredis-backup /var/lib/diskredis /backups/diskredis-$(date +%%F). "
-               "Start a server on the copy with --dir to use it. Exit status: 0 copied and "
-               "checked, 1 copied but the check found problems, 2 not copied.")
+        add_help=False,
+        description="Copy a diskredis data folder consistently while its server runs, "
+                    "then check the copy. LMDB folders are copied directly; a LevelDB "
+                    "folder whose server runs is copied through the server (give its "
+                    "address), with the server stopped directly.",
+        epilog="examples:  diskredis-backup /var/lib/diskredis /backups/diskredis-$(date "
+               "+%%F)   |   diskredis-backup /var/lib/diskredis /backups/today -p 6380 "
+               "(LevelDB). Start a server on the copy with --dir to use it. Exit status: 0 "
+               "copied and checked, 1 copied but the check found problems, 2 not copied.")
+    parser.add_argument("--help", action="help", help="show this help and exit")
     parser.add_argument("dir", help="the data folder (the server's `dir`)")
     parser.add_argument("dest", help="a new folder for the copy")
     parser.add_argument("--no-check", action="store_true",
                         help="skip diskredis-check on the copy")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    server = parser.add_argument_group(
+        "the running server of a LevelDB folder (LMDB folders need none)")
+    add_connection_options(server)
+    server.add_argument("--databases", type=int, default=16,
+                        help="the server's `databases` (16)")
     args = parser.parse_args(argv)
     engine = engine_of(args.dir) if os.path.isdir(args.dir) else None
     if engine is None:
@@ -100,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         os.makedirs(args.dest, exist_ok=True)
         size = (backup_lmdb(args.dir, args.dest, args.quiet) if engine == "lmdb"
-                else backup_leveldb(args.dir, args.dest))
-    except (StorageError, OSError) as e:
+                else backup_leveldb(args.dir, args.dest, args))
+    except (StorageError, OSError, RemoteError) as e:
         print("diskredis-backup: %s" % e, file=sys.stderr)
         shutil.rmtree(args.dest, ignore_errors=True)
         return 2

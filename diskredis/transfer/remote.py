@@ -7,8 +7,8 @@ the standard library. Errors come back as `ReplyError` values in the reply lists
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import IO, Any
 
 import hiredis
 
@@ -85,3 +85,43 @@ class Remote:
             if isinstance(reply, ReplyError):
                 raise RemoteError("%s: SELECT %d: %s" % (self.where, db, reply))
             self.db = db
+
+    def snapshot(self, out: IO[bytes], progress: Callable[[int, int], None]) -> int:
+        """The server's dataset as one RDB file, written to `out`, through
+        `REPLCONF rdb-only 1` and `SYNC` (as `redis-cli --rdb` asks for it; diskredis
+        and Redis serve it). `progress(done, total)` as bytes arrive. Returns its size."""
+        reply = self.call("REPLCONF", "rdb-only", "1")
+        if isinstance(reply, ReplyError):
+            raise RemoteError("%s does not serve snapshots: %s" % (self.where, reply))
+        try:
+            self.sock.sendall(b"SYNC\r\n")
+            buf = b""
+            while True:  # newlines keep the connection alive while the server prepares
+                buf = buf.lstrip(b"\n")
+                end = buf.find(b"\r\n")
+                if end >= 0:
+                    break
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise RemoteError("%s closed the connection before the snapshot"
+                                      % self.where)
+                buf += chunk
+            head, buf = buf[:end], buf[end + 2:]
+            if not head.startswith(b"$") or not head[1:].isdigit():
+                raise RemoteError("%s answered SYNC with %r" % (
+                    self.where, head.decode("utf-8", "replace")))
+            size = int(head[1:])
+            done = 0
+            while done < size:
+                if not buf:
+                    buf = self.sock.recv(min(1 << 20, size - done))
+                    if not buf:
+                        raise RemoteError("%s closed the connection after %d of the "
+                                          "snapshot's %d bytes" % (self.where, done, size))
+                part, buf = buf[:size - done], buf[size - done:]
+                out.write(part)
+                done += len(part)
+                progress(done, size)
+            return size
+        except OSError as e:
+            raise RemoteError("lost %s: %s" % (self.where, e)) from None

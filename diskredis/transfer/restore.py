@@ -289,6 +289,11 @@ def add_server_options(parser: argparse.ArgumentParser, what: str) -> None:
                             "folder's own is used)")
     where.add_argument("--databases", type=int, default=16,
                        help="databases of the folder (the server's `databases`; 16)")
+    add_connection_options(where)
+
+
+def add_connection_options(where: Any) -> None:
+    """-h -p -s --user -a: how to reach a running server, as redis-cli takes them."""
     where.add_argument("-h", "--host", help="a running server's host (default 127.0.0.1)")
     where.add_argument("-p", "--port", type=int, help="a running server's port (6379)")
     where.add_argument("-s", "--socket", help="a running server's unix socket")

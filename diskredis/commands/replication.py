@@ -1,0 +1,191 @@
+"""Snapshots for replication clients: REPLCONF, SYNC, PSYNC.
+
+Room: the part of Redis's replication a data store without replicas can keep -- an RDB
+snapshot of the whole dataset for a client that asks for nothing else, as
+`redis-cli --rdb` and `redis-cli --functions-rdb` do (`REPLCONF rdb-only 1`, then
+`SYNC`). Imports: `registry`, `context`, `serialize`, `keyspace`, `rdb`, `errors`.
+
+diskredis keeps no replication stream, so a client that wants one (a Redis replica
+pointed here with REPLICAOF) is refused with an error that says so, rather than sent
+a snapshot and then nothing. A snapshot is written from one read transaction of the
+engine, on a worker thread (`write_snapshot`), while the lane goes on serving clients;
+the server streams it to the client and closes the connection, as Redis does with an
+rdb-only replica.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from diskredis import errors
+from diskredis.commands.args import parse_int
+from diskredis.commands.context import REDIS_VERSION, Ctx, Hub, Session, Stats
+from diskredis.commands.dispatch import NO_REPLY
+from diskredis.commands.registry import arg, command
+from diskredis.commands.serialize import export_value
+from diskredis.config import Config
+from diskredis.errors import RedisError
+from diskredis.keyspace.space import Keyspace
+from diskredis.quoting import split_inline
+from diskredis.rdb import codec
+from diskredis.storage.base import Engine
+
+_SRV = "server"
+_NET_HOST_STR_LEN = 256  # NET_HOST_STR_LEN: the longest ip-address a replica may give
+_SNAPSHOT_CACHE = 4 << 20  # the snapshot's keyspace touches each key once
+
+
+class Stopped(Exception):
+    """A snapshot given up (the server is shutting down)."""
+
+
+@dataclass
+class ReplicaRequest:
+    """What a client said of itself with REPLCONF (Redis's slave_capa / slave_req)."""
+
+    rdb_only: bool = False
+    capa_eof: bool = False
+    capa_psync2: bool = False
+    exclude_data: bool = False  # rdb-filter-only without... (everything is excluded
+    exclude_functions: bool = False  # first, then what the filter names comes back)
+    listening_port: int = 0
+    ip_address: bytes = b""
+
+
+@dataclass
+class Snapshot:
+    """A handler's answer that hands the connection over to a snapshot transfer: the
+    lane sends `preamble` as the command's reply, the server then sends the RDB
+    snapshot and closes the connection."""
+
+    preamble: bytes
+    data: bool
+    functions: bool
+    eof_mark: bool  # the replica reads `$EOF:<mark>` framing (capa eof)
+
+
+def _request(ctx: Ctx) -> ReplicaRequest:
+    req: ReplicaRequest | None = ctx.session.replica
+    if req is None:
+        req = ReplicaRequest()
+        ctx.session.replica = req
+    return req
+
+
+@command("replconf", -1, "admin noscript loading stale allow_busy", group=_SRV,
+         since="3.0.0", complexity="O(1)", doc_flags="syscmd",
+         summary="Tells the server what a replication client is and wants (internal).")
+def replconf(ctx: Ctx, argv: list[bytes]) -> Any:
+    """REPLCONF option value ... -> OK; ACK and GETACK get no reply."""
+    if len(argv) % 2 == 0:
+        raise RedisError(errors.SYNTAX)
+    req = _request(ctx)
+    for j in range(1, len(argv), 2):
+        option, value = argv[j].lower(), argv[j + 1]
+        if option == b"listening-port":
+            req.listening_port = parse_int(value)
+        elif option == b"ip-address":
+            if len(value) >= _NET_HOST_STR_LEN:
+                raise errors.err("REPLCONF ip-address provided by replica instance is too "
+                                 "long: %d bytes" % len(value))
+            req.ip_address = value
+        elif option == b"capa":
+            capa = value.lower()
+            if capa == b"eof":
+                req.capa_eof = True
+            elif capa == b"psync2":
+                req.capa_psync2 = True
+        elif option in (b"ack", b"getack"):
+            # From a replica (ack) or to one (getack): this client is neither.
+            return NO_REPLY
+        elif option == b"rdb-only":
+            n = parse_int(value)
+            if not 0 <= n <= 1:
+                raise errors.err("value is out of range, value must between 0 and 1")
+            req.rdb_only = n == 1
+        elif option == b"rdb-filter-only":
+            filters = split_inline(value)
+            if filters is None:
+                raise errors.err("Missing rdb-filter-only values")
+            req.exclude_data = req.exclude_functions = True
+            for f in filters:
+                if f.lower() == b"functions":
+                    req.exclude_functions = False
+                else:
+                    raise errors.err("Unsupported rdb-filter-only option: %s"
+                                     % f.decode("utf-8", "replace"))
+        else:
+            raise errors.err("Unrecognized REPLCONF option: %s"
+                             % argv[j].decode("utf-8", "replace"))
+    return "OK"
+
+
+def _snapshot_for(ctx: Ctx, preamble: bytes) -> Snapshot:
+    req = _request(ctx)
+    if (req.exclude_data or req.exclude_functions) and not req.capa_eof:
+        raise errors.err("Filtered replica requires EOF capability")
+    if not req.rdb_only:
+        raise RedisError(errors.NO_REPLICATION)
+    return Snapshot(preamble, data=not req.exclude_data,
+                    functions=not req.exclude_functions, eof_mark=req.capa_eof)
+
+
+@command("sync", 1, "admin noscript no_async_loading no_multi", group=_SRV, since="1.0.0",
+         summary="Asks for a snapshot of the dataset, as a replica does (internal).")
+def sync(ctx: Ctx, argv: list[bytes]) -> Snapshot:
+    """SYNC -> an RDB snapshot (`$<length>` or `$EOF:<mark>` framing), then the end of
+    the connection; only for a client that said REPLCONF rdb-only 1."""
+    return _snapshot_for(ctx, b"")
+
+
+@command("psync", -3, "admin noscript no_async_loading no_multi", group=_SRV,
+         since="2.8.0",
+         summary="Asks for a snapshot of the dataset after a replication handshake "
+                 "(internal).",
+         args=(arg("replicationid", "string"), arg("offset", "integer")))
+def psync(ctx: Ctx, argv: list[bytes]) -> Snapshot:
+    """PSYNC replicationid offset -> +FULLRESYNC <replid> 0, then as SYNC (there is no
+    backlog: every PSYNC is a full one)."""
+    parse_int(argv[2])
+    return _snapshot_for(ctx, b"+FULLRESYNC %s 0\r\n" % ctx.server.run_id.encode())
+
+
+def write_snapshot(engine: Engine, databases: int, out: BinaryIO, snapshot: Snapshot,
+                   functions: list[bytes], compress: bool, replid: str,
+                   stop: Callable[[], bool] = lambda: False) -> int:
+    """Write the dataset as one RDB file to `out`, from one read transaction of `engine`
+    (any thread: it shares nothing with the lane but the engine, which the caller has
+    pinned). Returns the keys written; `stop()` true gives up (raises `Stopped`)."""
+    ks = Keyspace(engine, databases, _SNAPSHOT_CACHE, view=True)
+    ctx = Ctx(session=Session(0, "snapshot", "snapshot"), server=None,  # type: ignore[arg-type]
+              config=Config(), stats=Stats(), ks=ks, hub=Hub(), scripts=None)
+    keys = 0
+    try:
+        rdb = codec.FileWriter(out, compress)
+        for name, value in ((b"redis-ver", REDIS_VERSION.encode()), (b"redis-bits", b"64"),
+                            (b"ctime", b"%d" % int(time.time())), (b"used-mem", b"0"),
+                            (b"repl-stream-db", b"0"), (b"repl-id", replid.encode()),
+                            (b"repl-offset", b"0"), (b"aof-base", b"0")):
+            rdb.aux(name, value)
+        if snapshot.data:
+            for db in range(databases):
+                count = ks.stored(db)  # a hint (RESIZEDB): it may count expired keys
+                if not count:
+                    continue
+                rdb.select_db(db, count, ks.expires(db))
+                ctx.session.db = db
+                for _, key, meta in ks.iter_keys(db):
+                    if stop():
+                        raise Stopped()
+                    rdb.record(key, export_value(ctx, meta), meta.expire or None)
+                    keys += 1
+        if snapshot.functions:
+            for code in functions:
+                rdb.function(code)
+        rdb.finish()
+    finally:
+        ks.close_view()
+    return keys
