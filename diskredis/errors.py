@@ -51,6 +51,15 @@ NO_REPLICATION = ("ERR diskredis keeps no replication stream: SYNC and PSYNC onl
                   "snapshot, to a client that first sends REPLCONF rdb-only 1 (as "
                   "redis-cli --rdb does)")
 SYNC_PENDING_OUTPUT = "ERR SYNC and PSYNC are invalid with pending output"
+
+
+def misconf(reason: str) -> RedisError:
+    """A write refused while the data folder can't be written (Redis's MISCONF code,
+    which it answers when it can't persist)."""
+    return RedisError("MISCONF diskredis can't write to its data folder (%s). Commands "
+                      "that may modify the data set are refused until it can; reads go on, "
+                      "and writes resume by themselves once its disk has room again."
+                      % reason)
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
 TIMEOUT_NOT_INTEGER = "ERR timeout is not an integer or out of range"

@@ -55,6 +55,8 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
             % (cmd.name.split("|")[0].upper(), "enable-debug-command")))
     if not session.authenticated and "no_auth" not in cmd.flags:
         return _reject(ctx, cmd, RedisError(errors.NOAUTH))
+    if ctx.ks.read_only_reason is not None and "write" in cmd.flags:
+        return _reject(ctx, cmd, errors.misconf(ctx.ks.read_only_reason))
     queueing = session.multi is not None and not session.in_exec
     if queueing and "no_multi" in cmd.flags:
         return _reject(ctx, cmd, RedisError(errors.NOT_ALLOWED_IN_MULTI))

@@ -131,6 +131,9 @@ class Keyspace:
         # notify-keyspace-events) and who publishes them: (event, key, db).
         self.notify_flags = 0
         self.active_expire = True  # DEBUG SET-ACTIVE-EXPIRE
+        # Set by the lane while writes are refused after a failed commit (the reason):
+        # an expired key then just reads as missing, nothing is deleted.
+        self.read_only_reason: str | None = None
         self.on_event: Callable[[bytes, bytes, int], None] | None = None
         if view:
             self.touch = False
@@ -269,9 +272,10 @@ class Keyspace:
         mkey, hashed = self._mkey(db, key)
         meta = self._raw(mkey, key, hashed)
         if meta is not None and meta.expire and meta.expire <= now_ms():
-            self._drop(db, mkey, meta)
-            self.expired_keys += 1
-            self.event(NOTIFY_EXPIRED, b"expired", key, db)
+            if self.read_only_reason is None:
+                self._drop(db, mkey, meta)
+                self.expired_keys += 1
+                self.event(NOTIFY_EXPIRED, b"expired", key, db)
             meta = None
         if self.reading if read is None else read:
             if meta is None:

@@ -249,6 +249,10 @@ class Lane:
         budget = cache_budget(self.config)
         if budget != ks.cache.limit:
             ks.cache.resize(budget)
+        engine = ks.engine
+        if engine.write_error is not None and engine.try_recover():
+            log.warning("Writes to %s resume: there is room on its disk again.", engine.path)
+        ks.read_only_reason = engine.write_error
         incoming = sum(u.size for u in units)
         self.hub.drop_gone()
         ks.begin(incoming)
@@ -285,17 +289,21 @@ class Lane:
                 if not pending and self._resume:
                     pending = self._pending = deque(self._resume)
                     self._resume = []
-            if ks.active_expire:
-                ks.expire_due(budget=_EXPIRE_BUDGET)
-            ks.gc_step(_GC_BUDGET)
+            if ks.read_only_reason is None:  # housekeeping writes, so waits for room
+                if ks.active_expire:
+                    ks.expire_due(budget=_EXPIRE_BUDGET)
+                ks.gc_step(_GC_BUDGET)
             ks.drop_gone_watches()
             dirty = ks.txn is not None and ks.txn.dirty
             ks.commit()
             self._unsynced = self._unsynced or (dirty and not fsync)
         except StorageError as e:
             log.error("Writing to %s failed; the commands of this batch were not applied "
-                      "and their clients got an error: %s", ks.engine.path, e)
+                      "and their clients got an error: %s. Commands that write are refused "
+                      "(MISCONF) until the disk has room again; reads go on.",
+                      ks.engine.path, e)
             ks.abort()
+            engine.write_failed(str(e))
             self._fail(ran, RedisError("ERR storage error, nothing written: %s" % e))
             self._held = list(pending) + self._held  # not run yet: in the next batch
             out.pushes.clear()  # nothing of the batch happened: nor did its messages

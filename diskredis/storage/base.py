@@ -17,12 +17,18 @@ Rules every engine keeps (the contract suite in tests/test_engines.py checks the
   it was before the transaction.
 - Reopening an engine after `close()` (or after the process was killed) finds
   every committed transaction and nothing of an aborted one.
+- After a failed commit the lane reports it (`write_failed`) and tries no write until
+  `try_recover` says so: a second later, with `RESUME_FREE` bytes free on the disk.
+  An engine whose state after a failed write is uncertain (LevelDB: a torn record at
+  the end of its log, which later writes must not follow) reopens there.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from types import TracebackType
@@ -30,6 +36,11 @@ from typing import IO
 
 #: The tables of the key layout (docs/storage-format.md). Engines create them all.
 TABLES = ("meta", "sub", "zscore", "expire", "gc", "stats")
+
+#: Free bytes the disk must have again before writes are tried after a failed commit:
+#: room for a batch and for LevelDB to flush its 16 MB memory table on reopening.
+RESUME_FREE = 32 << 20
+_PINS = threading.Lock()
 
 
 class StorageError(Exception):
@@ -68,15 +79,20 @@ def lock_folder(path: str) -> IO[str]:
     return f
 
 
-def disk_hint(path: str) -> str:
-    """A note for an error message when the disk holding `path` is (nearly) full."""
-    import os
-
+def free_bytes(path: str) -> int:
+    """Bytes free for us on the disk holding `path` (0 when it can't be told)."""
     try:
         st = os.statvfs(path)
     except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
+
+
+def disk_hint(path: str) -> str:
+    """A note for an error message when the disk holding `path` is (nearly) full."""
+    if not os.path.exists(path):
         return ""
-    free = st.f_bavail * st.f_frsize
+    free = free_bytes(path)
     if free < 16 << 20:
         return "; the disk holding %s is full (%d bytes free): free space, then retry" % (
             path, free)
@@ -175,13 +191,44 @@ class Engine(ABC):
     def before_batch(self, incoming_bytes: int) -> None:  # noqa: B027 - optional hook
         """Called between write transactions with a hint of how much may be written."""
 
-    def pin_readers(self) -> None:  # noqa: B027 - optional hook
+    #: Readers on other threads (`pin_readers`): the engine is not moved or reopened.
+    _pins: int = 0
+    #: Why writes are refused since a commit failed (None: they are not).
+    write_error: str | None = None
+    _failed_at: float = 0.0
+
+    def pin_readers(self) -> None:
         """Between write transactions, on the lane: a `read()` transaction is about to be
         used on another thread while the lane goes on; the engine must keep what it
         maps in place until `unpin_readers` (any thread)."""
+        with _PINS:
+            self._pins += 1
 
-    def unpin_readers(self) -> None:  # noqa: B027 - optional hook
+    def unpin_readers(self) -> None:
         """The reader announced with `pin_readers` is done."""
+        with _PINS:
+            self._pins -= 1
+
+    def write_failed(self, error: str) -> None:
+        """A commit failed: refuse writes until `try_recover` succeeds."""
+        self.write_error = error
+        self._failed_at = time.monotonic()
+
+    def try_recover(self) -> bool:
+        """Between batches: True when writes may be tried again (see the module
+        docstring)."""
+        if self.write_error is None:
+            return True
+        if time.monotonic() - self._failed_at < 1.0 or free_bytes(self.path) < RESUME_FREE:
+            return False
+        if self._pins or not self._reopen_after_failure():
+            return False
+        self.write_error = None
+        return True
+
+    def _reopen_after_failure(self) -> bool:
+        """What an engine must do before writing again after a failed commit."""
+        return True
 
     def compact(self, table: str, start: bytes, stop: bytes) -> None:  # noqa: B027
         """Between write transactions: drop what deleted records leave behind in

@@ -41,6 +41,10 @@ class LeveldbEngine(Engine):
         self.path = os.path.join(path, "leveldb")
         self.fsync = fsync
         os.makedirs(self.path, exist_ok=True)
+        self.db: Any = None
+        self._open()
+
+    def _open(self) -> None:
         try:
             self.db = plyvel.DB(self.path, create_if_missing=True, paranoid_checks=True,
                                 write_buffer_size=16 << 20, max_open_files=512,
@@ -54,30 +58,58 @@ class LeveldbEngine(Engine):
                 for key in missing:
                     batch.put(key, b"")
 
+    def _reopen_after_failure(self) -> bool:
+        # A write that failed may have left part of a record at the end of the log;
+        # LevelDB would append the next writes after it, and then refuse to open
+        # (paranoid checks: a bad record inside the log). Reopening ends that log where
+        # it is (a torn tail is read as its end) and starts a new one; it also clears
+        # LevelDB's own sticky error after a failed compaction.
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+        try:
+            self._open()
+        except (StorageError, plyvel.Error) as e:
+            self.write_failed(str(e))
+            return False
+        return True
+
+    def _db(self) -> Any:
+        if self.db is None:  # a reopen after a failed write did not succeed yet
+            try:
+                self._open()
+            except StorageError as e:
+                raise StorageError("the LevelDB database in %s could not be opened again "
+                                   "after a failed write: %s" % (self.path, e)) from None
+        return self.db
+
     def set_fsync(self, fsync: bool) -> None:
         if fsync and not self.fsync:
             self.sync()
         self.fsync = fsync
 
     def read(self) -> Txn:
+        self._db()
         return _LeveldbTxn(self, write=False)
 
     def write(self) -> Txn:
+        self._db()
         return _LeveldbTxn(self, write=True)
 
     def sync(self) -> None:
         try:
-            self.db.put(_SYNC_MARK, b"", sync=True)
+            self._db().put(_SYNC_MARK, b"", sync=True)
         except plyvel.Error as e:
             raise StorageError("sync failed in %s: %s" % (self.path, e)) from None
 
     def close(self) -> None:
-        self.db.close()
+        if self.db is not None:
+            self.db.close()
 
     def compact(self, table: str, start: bytes, stop: bytes) -> None:
         prefix = _PREFIX[table]
         try:
-            self.db.compact_range(start=prefix + start, stop=prefix + stop)
+            self._db().compact_range(start=prefix + start, stop=prefix + stop)
         except plyvel.Error as e:
             raise StorageError("compaction failed in %s: %s%s"
                                % (self.path, e, disk_hint(self.path))) from None

@@ -43,8 +43,6 @@ class LmdbEngine(Engine):
     def __init__(self, path: str, fsync: bool = True) -> None:
         self.path = os.path.join(path, "lmdb")
         self.fsync = fsync
-        self._pins = 0  # readers on other threads (pin_readers)
-        self._pins_lock = threading.Lock()
         os.makedirs(self.path, exist_ok=True)
         self._open()
 
@@ -95,18 +93,24 @@ class LmdbEngine(Engine):
         return folder_size(self.path)
 
     def pin_readers(self) -> None:
-        with self._pins_lock:
-            first = self._pins == 0
-            self._pins += 1
-        if first:
+        if not self._pins:
             info = self.env.info()
             used = (info["last_pgno"] + 1) * self.env.stat()["psize"]
             if info["map_size"] < 2 * used + (1 << 30):
                 self.env.set_mapsize(2 * used + (1 << 30))
+        super().pin_readers()
 
-    def unpin_readers(self) -> None:
-        with self._pins_lock:
-            self._pins -= 1
+    def _reopen_after_failure(self) -> bool:
+        # LMDB keeps its file whole through a failed commit; only a failed write of its
+        # meta page leaves the environment unusable (MDB_PANIC) until it is reopened.
+        if self.write_error is not None and "MDB_PANIC" in self.write_error:
+            try:
+                self.env.close()
+                self._open()
+            except StorageError as e:
+                self.write_failed(str(e))
+                return False
+        return True
 
     def before_batch(self, incoming_bytes: int) -> None:
         if self._pins:
