@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
              os.path.abspath(data_dir))
     import trio
 
+    from diskredis.commands.acl import AclLoadError
     from diskredis.server.app import Server
     from diskredis.storage import StorageError
 
@@ -110,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         server = Server(config)
     except StorageError as e:
         log.error("Can't open the data: %s", e)
+        return 1
+    except AclLoadError as e:
+        log.error("%s", e)
         return 1
     try:
         trio.run(server.serve)

@@ -52,7 +52,7 @@ def test_full_disk_gives_a_clear_error_and_keeps_acknowledged_data(
     assert c.ping()  # the server is still up and answering
     for key, v in list(acked.items())[-5:]:  # reads keep working on a full disk
         assert c.get(key) == v
-    with pytest.raises(redis.ResponseError, match="^MISCONF diskredis can't write"):
+    with pytest.raises(redis.ResponseError, match=r"^MISCONF diskredis can't write"):
         c.set("more", "x")  # refused, not tried: reads in its batch are not failed
     assert c.get("more") is None
     # The operator frees space (here: a bigger tmpfs): writes resume, no restart needed.

@@ -6,6 +6,7 @@ registers every command module in `registry.COMMANDS`.
 """
 
 from diskredis.commands import (  # noqa: F401 - registration
+    acl,
     admin,
     bitmaps,
     connection,

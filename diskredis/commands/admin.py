@@ -480,8 +480,14 @@ def config_rewrite(ctx: Ctx, argv: list[bytes]) -> str:
     """CONFIG REWRITE -> OK: the config file updated to the running settings."""
     if not ctx.config.path:
         raise errors.err("The server is running without a config file")
+    from diskredis.commands.acl import acl_of, users_lines
+
+    # The users go in the file too, unless they live in an aclfile (Redis's
+    # rewriteConfigUserOption): then the file's user lines are dropped.
+    users = [] if ctx.config["aclfile"] else [
+        line.decode("utf-8", "surrogateescape") for line in users_lines(acl_of(ctx))]
     try:
-        cfg.rewrite_file(ctx.config)
+        cfg.rewrite_file(ctx.config, users)
     except OSError as e:
         raise errors.err("Rewriting config file: %s" % e.strerror) from None
     return "OK"

@@ -342,8 +342,23 @@ _BF_KEYS = (keys_at("RW update access variable_flags",
                     notes="This command allows both access and modification of the key"),)
 
 
+def bitfield_keys(argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
+    """bitfieldGetKeys: read-only when every operation is a GET (or OVERFLOW)."""
+    i = 2
+    while i < len(argv):
+        left = len(argv) - i - 1
+        op = argv[i].lower()
+        if op == b"get" and left >= 2:
+            i += 3
+        elif op == b"overflow" and left >= 1:
+            i += 2
+        else:  # SET, INCRBY, or a syntax error: safer to take it as a write
+            return [(1, ("RW", "access", "update"))]
+    return [(1, ("RO", "access"))]
+
+
 @command("bitfield", -2, "write denyoom", group=_B, since="3.2.0",
-         complexity="O(1) for each subcommand specified",
+         complexity="O(1) for each subcommand specified", getkeys=bitfield_keys,
          summary="Performs arbitrary bitfield integer operations on strings.", keys=_BF_KEYS,
          args=(arg("key", "key"), arg("operation", "block", "optional", "multiple")))
 def bitfield(ctx: Ctx, argv: list[bytes]) -> list[Any]:

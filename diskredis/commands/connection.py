@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from diskredis import errors
+from diskredis.commands.acl import acl_of, authenticate, set_user
 from diskredis.commands.args import Cursor, parse_int
 from diskredis.commands.context import REDIS_VERSION, Ctx, Session
 from diskredis.commands.dispatch import NO_REPLY
@@ -62,14 +63,6 @@ def select(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-def check_password(ctx: Ctx, user: bytes, password: bytes) -> bool:
-    """The default user: any password while `requirepass` is empty, else that password."""
-    if user != b"default":
-        return False
-    required = ctx.config["requirepass"]
-    return not required or password == required.encode()
-
-
 @command("auth", -2, "noscript loading stale fast no_auth allow_busy", group=_CONN,
          acl="connection", since="1.0.0",
          complexity="O(N) where N is the number of passwords defined for the user",
@@ -81,15 +74,13 @@ def auth(ctx: Ctx, argv: list[bytes]) -> str:
     if len(argv) > 3:
         raise RedisError(errors.SYNTAX)
     if len(argv) == 2:
-        if not ctx.config["requirepass"]:
+        if acl_of(ctx).default.nopass:
             raise RedisError(errors.AUTH_NOPASS)
         user, password = b"default", argv[1]
     else:
         user, password = argv[1], argv[2]
-    if not check_password(ctx, user, password):
+    if not authenticate(ctx, argv[0], user, password):
         raise RedisError(errors.WRONGPASS)
-    ctx.session.authenticated = True
-    ctx.session.user = user.decode("utf-8", "replace")
     return "OK"
 
 
@@ -126,16 +117,14 @@ def hello(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
     while cur:
         if cur.eat(b"AUTH", needs=2):
             user, password = cur.take(), cur.take()
-            if not check_password(ctx, user, password):
+            if not authenticate(ctx, argv[0], user, password):
                 raise RedisError(errors.WRONGPASS)
-            session.authenticated = True
-            session.user = user.decode("utf-8", "replace")
         elif cur.eat(b"SETNAME", needs=1):
             set_client_name(session, cur.take())
         else:
             raise errors.err("Syntax error in HELLO option '%s'"
                              % cur.peek().decode("latin-1"))
-    if not session.authenticated:
+    if acl_of(ctx).auth_required(session):
         raise RedisError(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
             "HELLO AUTH <user> <pass> option can be used to authenticate the client and select "
@@ -169,8 +158,8 @@ def reset(ctx: Ctx, argv: list[bytes]) -> str:
     s.name = b""
     s.reply_off = s.reply_skip = s.reply_skip_next = False
     s.monitor = False  # NO-EVICT and NO-TOUCH survive a RESET, as in Redis
-    s.user = "default"
-    s.authenticated = not ctx.config["requirepass"]
+    acl = acl_of(ctx)
+    set_user(s, acl.default, acl.default_authenticated())
     return "RESET"
 
 

@@ -44,6 +44,7 @@ class Session:
     resp: int = 2
     authenticated: bool = True
     user: str = "default"
+    acl_user: Any = None  # the `acl.User` the client runs as (None: no ACLs, e.g. tools)
     # CLIENT REPLY: off, skip (this command), skip_next (the next one)
     reply_off: bool = False
     reply_skip: bool = False
@@ -278,6 +279,8 @@ class Ctx:
     scripts: Any
     #: Set by the dispatcher: the command being run (for errors naming it).
     name: str = ""
+    #: The server's users and ACL log (`acl.Acl`); None where no server runs (tools).
+    acl: Any = None
 
     def notify(self, cls: int, event: bytes, key: bytes, db: int | None = None) -> None:
         """A keyspace notification for `key` in the client's database (or `db`)."""

@@ -53,13 +53,19 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
             "from a local connection, otherwise you need to set this option in the "
             "configuration file, and then restart the server."
             % (cmd.name.split("|")[0].upper(), "enable-debug-command")))
-    if not session.authenticated and "no_auth" not in cmd.flags:
+    if not session.authenticated and "no_auth" not in cmd.flags and (
+            ctx.acl is None or ctx.acl.auth_required(session)):
         return _reject(ctx, cmd, RedisError(errors.NOAUTH))
-    if ctx.ks.read_only_reason is not None and "write" in cmd.flags:
-        return _reject(ctx, cmd, errors.misconf(ctx.ks.read_only_reason))
     queueing = session.multi is not None and not session.in_exec
     if queueing and "no_multi" in cmd.flags:
         return _reject(ctx, cmd, RedisError(errors.NOT_ALLOWED_IN_MULTI))
+    user = session.acl_user
+    if user is not None and not user.free and not session.is_script:
+        reason, idx = user.check(cmd, argv)
+        if reason:
+            return _reject(ctx, cmd, _denied(ctx, cmd, argv, reason, idx))
+    if ctx.ks.read_only_reason is not None and "write" in cmd.flags:
+        return _reject(ctx, cmd, errors.misconf(ctx.ks.read_only_reason))
     if session.resp == 2 and session.pubsub and not session.in_exec \
             and cmd.name not in _RUN_SUBSCRIBED:
         return _reject(ctx, cmd, errors.err(
@@ -92,6 +98,20 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
         stats.count_error(reply.code)
     _after_call(ctx, cmd, argv, usec)
     return reply
+
+
+def _denied(ctx: Ctx, cmd: Command, argv: list[bytes], reason: int, idx: int) -> RedisError:
+    """An ACL denial: logged (ACL LOG), with Redis's NOPERM text (EXEC's own when the
+    rules changed after the command was queued)."""
+    from diskredis.commands import acl
+
+    session = ctx.session
+    session.last_cmd = cmd.name
+    acl.log_denial(ctx, reason, argv, idx,
+                   "multi" if session.multi is not None else "toplevel", cmd)
+    if session.in_exec:
+        return RedisError(acl.exec_denial_text(reason))
+    return RedisError(acl.denial_text(reason, cmd))
 
 
 def _protected_allowed(ctx: Ctx, cmd: Command) -> bool:

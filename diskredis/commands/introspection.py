@@ -13,9 +13,9 @@ from diskredis.commands.context import Ctx
 from diskredis.commands.registry import (
     COMMANDS,
     KEY_FLAG_ORDER,
-    Command,
     all_commands,
     arg,
+    by_fullname,
     command,
     help_command,
     lookup,
@@ -27,19 +27,6 @@ from diskredis.resp.values import RSet
 
 _SRV = "server"
 _FLAGS = "loading stale"
-
-
-def _by_name(name: bytes) -> Command | None:
-    """lookupCommandBySds: ``get`` or ``config|get``."""
-    try:
-        text = name.decode("ascii").lower()
-    except UnicodeDecodeError:
-        return None
-    base_name, _, sub = text.partition("|")
-    base = COMMANDS.get(base_name)
-    if base is None or not sub:
-        return base if "|" not in text else None
-    return base.subcommands.get(sub)
 
 
 @command("command", -1, _FLAGS, group=_SRV, acl="connection", since="2.8.13",
@@ -71,7 +58,7 @@ def command_info(ctx: Ctx, argv: list[bytes]) -> list[Any]:
         return [c.info() for c in COMMANDS.values()]
     out: list[Any] = []
     for name in argv[2:]:
-        cmd = _by_name(name)
+        cmd = by_fullname(name)
         out.append(cmd.info() if cmd else None)
     return out
 
@@ -87,7 +74,7 @@ def command_docs(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
         return {c.name.encode(): c.docs() for c in COMMANDS.values()}
     out: dict[bytes, Any] = {}
     for name in argv[2:]:
-        cmd = _by_name(name)
+        cmd = by_fullname(name)
         if cmd is not None:
             out[cmd.name.encode()] = cmd.docs()
     return out

@@ -526,7 +526,8 @@ class LuaState:
         self.rand = _Lrand48()
         self.resp = 2
         self.command: Callable[[list[bytes]], Any] = _outside_script
-        self.known_command: Callable[[list[bytes]], bool] = lambda argv: False
+        # redis.acl_check_cmd: whether the caller may run argv (None: no such command).
+        self.check_command: Callable[[list[bytes]], bool | None] = lambda argv: None
         self.table_from = self.rt.table_from
         api = self.rt.table_from({
             b"unwrap": _unwrap, b"rawset": self._rawset, b"setmetatable": self._setmetatable,
@@ -1157,9 +1158,10 @@ class LuaState:
 
     def _acl_check_cmd(self, *args: Any) -> bool:
         argv = self._argv(args)
-        if not self.known_command(argv):
+        allowed = self.check_command(argv)
+        if allowed is None:
             raise Raise(self.error_table(b"Invalid command passed to redis.acl_check_cmd()"))
-        return True  # the default user may run every command (there are no ACLs yet)
+        return allowed
 
     # -- conversions ------------------------------------------------------------------
     def to_lua(self, value: Any, resp: int) -> Any:

@@ -460,6 +460,19 @@ def lookup(argv: list[bytes]) -> Command | None:
         return None
 
 
+def by_fullname(name: bytes) -> Command | None:
+    """lookupCommandBySds: ``get`` or ``config|get``, case-insensitive."""
+    try:
+        text = name.decode("ascii").lower()
+    except UnicodeDecodeError:
+        return None
+    base_name, _, sub = text.partition("|")
+    base = COMMANDS.get(base_name)
+    if base is None or not sub:
+        return base if "|" not in text else None
+    return base.subcommands.get(sub)
+
+
 def resolve(argv: list[bytes]) -> Command:
     """The command to run, or the error Redis gives for an unknown one or a wrong arity."""
     cmd = find(argv)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from diskredis import errors
+from diskredis.commands import acl
 from diskredis.commands.args import help_reply, parse_int
 from diskredis.commands.context import Block, Ctx, Session
 from diskredis.commands.dispatch import execute
@@ -172,12 +173,14 @@ class Scripts:
         set."""
         if self.ctx is None:
             client = Session(id=0, addr="lua", laddr="", is_script=True)
-            self.ctx = Ctx(client, ctx.server, ctx.config, ctx.stats, ctx.ks, ctx.hub, self)
+            self.ctx = Ctx(client, ctx.server, ctx.config, ctx.stats, ctx.ks, ctx.hub, self,
+                           acl=ctx.acl)
         client = self.ctx.session
         client.db, client.user, client.resp = ctx.session.db, ctx.session.user, 2
+        client.acl_user = ctx.session.acl_user
         self.current = lua
         lua.command = self._command
-        lua.known_command = _known_command
+        lua.check_command = self._acl_allows
         self.threshold_ms = ctx.config["busy-reply-threshold"]
         count = _HOOK_EVERY if self.threshold_ms > 0 else 0
         if lua is not self.lua:
@@ -220,16 +223,32 @@ class Scripts:
         flags = cmd.flags
         if "noscript" in flags:
             raise CallRefused("This Redis command is not allowed from script")
+        assert self.ctx is not None
+        user = self.ctx.session.acl_user
+        if user is not None and not user.free:
+            reason, idx = user.check(cmd, argv)
+            if reason:
+                acl.log_denial(self.ctx, reason, argv, idx, "lua", cmd)
+                raise CallRefused(acl.script_denial_text(reason))
         if self.read_only and ("write" in flags or "may_replicate" in flags):
             raise CallRefused("Write commands are not allowed from read-only scripts.")
         if "write" in flags:
             self.wrote = True  # from now on SCRIPT KILL refuses (UNKILLABLE)
-        assert self.ctx is not None
         self.ctx.session.resp = self.current.resp
         reply = execute(self.ctx, argv)
         if isinstance(reply, Block):
             reply = reply.reply_without_waiting()  # scripts never block
         return reply
+
+    def _acl_allows(self, argv: list[bytes]) -> bool | None:
+        """redis.acl_check_cmd: whether the calling user may run `argv` (ACL rules only:
+        the arity is not checked, as in Redis); None for an unknown command."""
+        cmd = lookup(argv)
+        if cmd is None:
+            return None
+        assert self.ctx is not None
+        user = self.ctx.session.acl_user
+        return user is None or user.free or user.check(cmd, argv)[0] == acl.OK
 
     def create(self, body: bytes, ks: Keyspace | None = None) -> Script:
         """luaCreateFunction: the cached script of `body`, compiled on first sight (and
@@ -265,8 +284,6 @@ def load_saved_scripts(scripts: Scripts, ks: Keyspace) -> int:
     return len(scripts.cache)
 
 
-def _known_command(argv: list[bytes]) -> bool:
-    return lookup(argv) is not None
 
 
 def text_of(value: Any) -> str:

@@ -17,7 +17,16 @@ from diskredis import errors
 from diskredis.commands.args import parse_int, strtod
 from diskredis.commands.context import Ctx
 from diskredis.commands.lists import list_range, store_list
-from diskredis.commands.registry import KeySpec, arg, block, command, keys_at, oneof, token
+from diskredis.commands.registry import (
+    KeySpec,
+    arg,
+    block,
+    command,
+    keys_at,
+    lookup,
+    oneof,
+    token,
+)
 from diskredis.commands.zsets import ZSet
 from diskredis.errors import RedisError
 from diskredis.keyspace import elements as E
@@ -99,6 +108,15 @@ def _elements(ctx: Ctx, meta: Meta | None, dontsort: bool, desc: bool, start: in
     return [m for m, _ in zs.entries()], start, end
 
 
+def _full_read_access(ctx: Ctx, argv: list[bytes]) -> bool:
+    """BY and GET read keys the key specs can't name: the user must be able to read
+    every key (Redis's ACLUserCheckCmdWithUnrestrictedKeyAccess)."""
+    from diskredis.commands.acl import unrestricted_read
+
+    cmd = lookup(argv)
+    return cmd is None or unrestricted_read(ctx, cmd, argv)
+
+
 def _sort(ctx: Ctx, argv: list[bytes], readonly: bool) -> Any:
     desc = alpha = dontsort = False
     limit_start, limit_count = 0, -1
@@ -125,8 +143,14 @@ def _sort(ctx: Ctx, argv: list[bytes], readonly: bool) -> Any:
             by = argv[j + 1]
             if b"*" not in _cstr(by):
                 dontsort = True  # and stays so, whatever BY follows
+            elif not _full_read_access(ctx, argv):
+                raise errors.err("BY option of SORT denied due to insufficient ACL "
+                                 "permissions.")
             j += 1
         elif opt == b"get" and left >= 1:
+            if not _full_read_access(ctx, argv):
+                raise errors.err("GET option of SORT denied due to insufficient ACL "
+                                 "permissions.")
             gets.append(argv[j + 1])
             j += 1
         else:

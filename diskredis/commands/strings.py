@@ -129,7 +129,15 @@ def get(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     return None if meta is None else meta.payload
 
 
+def set_keys(argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
+    """setGetKeys: the key is read too only with GET (ACLs and GETKEYSANDFLAGS see it)."""
+    if any(a.split(b"\0", 1)[0].lower() == b"get" for a in argv[3:]):
+        return [(1, ("RW", "access", "update"))]
+    return [(1, ("OW", "update"))]
+
+
 @command("set", -3, "write denyoom", group=_S, since="1.0.0", complexity="O(1)",
+         getkeys=set_keys,
          summary="Sets the string value of a key, ignoring its type. The key is created if "
                  "it doesn't exist.",
          keys=(keys_at("RW access update variable_flags",

@@ -32,6 +32,7 @@ from typing import Any
 import trio
 
 from diskredis import errors
+from diskredis.commands.acl import denial_text, start_acl
 from diskredis.commands.context import REDIS_VERSION, Ctx, Hub, Session, Stats
 from diskredis.commands.functions import load_saved
 from diskredis.commands.pubsub import keyspace_publisher
@@ -82,6 +83,7 @@ class Server:
         if load_saved_scripts(self.scripts, self.keyspace):
             log.info("Loaded %d scripts into the script cache", len(self.scripts.cache))
         self.keyspace.on_event = keyspace_publisher(self.hub, self, self.keyspace)
+        self.acl = start_acl(config)
         self.lane = Lane(self.keyspace, config, self.hub)
         self.reactor = Reactor()
         self.token: trio.lowlevel.TrioToken | None = None
@@ -161,6 +163,8 @@ class Server:
         whichever thread carries it)."""
         if "loglevel" in names:
             set_log_level(self.config["loglevel"])
+        if "requirepass" in names:
+            self.acl.set_requirepass(self.config["requirepass"])
         if "bind" in names or "port" in names:
             try:
                 if threading.get_ident() == self._loop_thread:
@@ -555,7 +559,7 @@ class Server:
         refusal = None
         if len(self.connections) >= self.config["maxclients"]:
             refusal = errors.MAXCLIENTS
-        elif (self.config["protected-mode"] and not self.config["requirepass"]
+        elif (self.config["protected-mode"] and self.acl.default.nopass
               and not is_unix and sock.getpeername()[0] not in ("127.0.0.1", "::1")):
             # Protected mode: with no password, only loopback clients (Redis's rule).
             log.debug("refused %s: protected mode is on and no password is set", addr)
@@ -569,7 +573,7 @@ class Server:
         session = Session(
             id=self.next_id, addr=addr, laddr=laddr,
             fd=sock.fileno(), is_unix=is_unix,
-            authenticated=not self.config["requirepass"],
+            authenticated=self.acl.default_authenticated(), acl_user=self.acl.default,
         )
         self.next_id += 1
         self.stats.connections += 1
@@ -703,8 +707,11 @@ def _run_here(ctx: Ctx, cmd: Any, argv: list[bytes]) -> Any:
     """Run a connection-only command (HELLO, AUTH, QUIT, MULTI) on the trio thread while
     a busy script holds the lane: its handler only, which touches nothing but the
     client's session (not dispatch, which sets keyspace flags the script is using)."""
-    if not ctx.session.authenticated and "no_auth" not in cmd.flags:
+    if ctx.acl.auth_required(ctx.session) and "no_auth" not in cmd.flags:
         return RedisError(errors.NOAUTH)
+    user = ctx.session.acl_user
+    if user is not None and not user.free and user.check(cmd, argv)[0]:
+        return RedisError(denial_text(user.check(cmd, argv)[0], cmd))
     try:
         return cmd.handler(ctx, argv)
     except RedisError as e:

@@ -75,7 +75,7 @@ class Connection:
         self.fd = sock.fileno()
         self.session = session
         self.ctx = Ctx(session, server, server.config, server.stats, server.keyspace,
-                       server.hub, server.scripts)
+                       server.hub, server.scripts, acl=server.acl)
         config = server.config
         self.reader = RequestReader(max_bulk_len=config["proto-max-bulk-len"],
                                     max_query_buffer=config["client-query-buffer-limit"])
@@ -116,7 +116,7 @@ class Connection:
         server.net_in += n
         server.reads += 1
         reader = self.reader
-        reader.auth_required = not session.authenticated  # its limits depend on it
+        reader.auth_required = self.server.acl.auth_required(session)  # its limits do
         reader.feed(data)
         self.fed += n
         session.qbuf = reader.pending
@@ -149,7 +149,7 @@ class Connection:
             return
         session = self.session
         reader = self.reader
-        reader.auth_required = not session.authenticated
+        reader.auth_required = self.server.acl.auth_required(session)
         requests = reader.pop()
         if requests:
             self.unit = Unit(self.ctx, requests, self._unit_done, size=self.fed)
