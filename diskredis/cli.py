@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     import trio
 
     from diskredis.commands.acl import AclLoadError
-    from diskredis.server.app import Server
+    from diskredis.server.app import Server, TlsStartError
     from diskredis.storage import StorageError
 
     try:
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     except StorageError as e:
         log.error("Can't open the data: %s", e)
         return 1
-    except AclLoadError as e:
+    except (AclLoadError, TlsStartError) as e:
         log.error("%s", e)
         return 1
     try:

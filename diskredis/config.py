@@ -263,10 +263,19 @@ def _proc_title(value: Any) -> None:
 
 
 def _no_tls(value: Any) -> None:
-    # diskredis has no TLS listener: turning TLS on fails as it does in a Redis
-    # that has no certificate configured. The other tls-* settings are kept.
+    # TLS between cluster nodes or to replicas: diskredis has neither.
     if value:
         raise ConfigError("Unable to update TLS configuration. Check server logs.")
+
+
+def _openssl_default(name: str, default: Any) -> Callable[[Any], None]:
+    """TLS settings Python's ssl module can't apply: only OpenSSL's defaults (which are
+    Redis's defaults) are accepted, so a setting never silently does nothing."""
+    def check(value: Any) -> None:
+        if value != default:
+            raise ConfigError("diskredis can't apply %s (Python's ssl module has no such "
+                              "setting); keep the default, %s" % (name, default or '""'))
+    return check
 
 
 def _no_defrag(value: Any) -> None:
@@ -310,7 +319,8 @@ for _name, _default, _extra in [
     ("replica-announced", True, {}), ("latency-tracking", True, _E),
     ("aof-disable-auto-gc", False, {}), ("replica-ignore-disk-write-errors", False, {}),
     ("tls-cluster", False, {"check": _no_tls}), ("tls-replication", False, {"check": _no_tls}),
-    ("tls-prefer-server-ciphers", False, {}), ("tls-session-caching", True, {}),
+    ("tls-prefer-server-ciphers", False, _E),
+    ("tls-session-caching", True, {"check": _openssl_default("tls-session-caching", True)}),
 ]:
     _b(_name, _default, **_extra)
 
@@ -333,11 +343,13 @@ for _name, _sdefault, _extra in [
     ("bind-source-addr", "", {}), ("logfile", "", {"mutable": False, "effect": True}),
     ("masterauth", "", {"sensitive": True}),
     ("requirepass", "", {"sensitive": True, "effect": True}),
-    ("tls-key-file-pass", "", {}), ("tls-client-key-file-pass", "", {}),
-    ("tls-cert-file", "", {}), ("tls-key-file", "", {}), ("tls-client-cert-file", "", {}),
-    ("tls-client-key-file", "", {}), ("tls-dh-params-file", "", {}),
-    ("tls-ca-cert-file", "", {}), ("tls-ca-cert-dir", "", {}), ("tls-protocols", "", {}),
-    ("tls-ciphers", "", {}), ("tls-ciphersuites", "", {}),
+    ("tls-key-file-pass", "", _E),
+    ("tls-client-key-file-pass", "", {}),
+    ("tls-cert-file", "", _E), ("tls-key-file", "", _E), ("tls-client-cert-file", "", {}),
+    ("tls-client-key-file", "", {}), ("tls-dh-params-file", "", _E),
+    ("tls-ca-cert-file", "", _E), ("tls-ca-cert-dir", "", _E), ("tls-protocols", "", _E),
+    ("tls-ciphers", "", _E),
+    ("tls-ciphersuites", "", {"check": _openssl_default("tls-ciphersuites", "")}),
 ]:
     _s(_name, _sdefault, **_extra)
 
@@ -360,7 +372,7 @@ _e("enable-debug-command", "no", "no yes local", mutable=False, effect=True)
 _e("enable-module-command", "no", "no yes local", **_IMM)
 _e("cluster-preferred-endpoint-type", "ip", "ip hostname unknown-endpoint")
 _e("propagation-error-behavior", "ignore", "ignore panic panic-on-replicas")
-_e("tls-auth-clients", "yes", "no yes optional")
+_e("tls-auth-clients", "yes", "no yes optional", effect=True)
 _add(Param("shutdown-on-sigint", "flags", ("default",), choices=("default", "save", "nosave",
            "now", "force"), multi=True))
 _add(Param("shutdown-on-sigterm", "flags", ("default",), choices=("default", "save", "nosave",
@@ -439,9 +451,11 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("auto-aof-rewrite-min-size", 64 * 1024 * 1024, 0, _L, "mem", {}),
     ("loading-process-events-interval-bytes", 2 * 1024 * 1024, 1024, _INT_MAX, "int",
      {"hidden": True}),
-    ("tls-port", 0, 0, 65535, "int", {"check": _no_tls}),
-    ("tls-session-cache-size", 20 * 1024, 0, _INT_MAX, "int", {}),
-    ("tls-session-cache-timeout", 300, 0, _INT_MAX, "int", {}),
+    ("tls-port", 0, 0, 65535, "int", _E),
+    ("tls-session-cache-size", 20 * 1024, 0, _INT_MAX, "int",
+     {"check": _openssl_default("tls-session-cache-size", 20 * 1024)}),
+    ("tls-session-cache-timeout", 300, 0, _INT_MAX, "int",
+     {"check": _openssl_default("tls-session-cache-timeout", 300)}),
 ]:
     _n(_name, _ndefault, _lo, _hi, _kind, **_extra)
 

@@ -24,6 +24,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -43,8 +44,9 @@ from diskredis.config import Config, ConfigError
 from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
 from diskredis.resp.writer import encode
-from diskredis.server.connection import Connection, Reactor
+from diskredis.server.connection import Connection, Reactor, TlsConnection
 from diskredis.server.lane import Lane, Outcome, Unit, cache_budget
+from diskredis.server.tls import TlsError, tls_context
 from diskredis.storage import FolderBusy, StorageError, lock_folder, open_engine
 
 log = logging.getLogger("diskredis")
@@ -84,6 +86,13 @@ class Server:
             log.info("Loaded %d scripts into the script cache", len(self.scripts.cache))
         self.keyspace.on_event = keyspace_publisher(self.hub, self, self.keyspace)
         self.acl = start_acl(config)
+        self.tls: ssl.SSLContext | None = None
+        self._tls_listeners: set[trio.SocketListener] = set()
+        if config["tls-port"]:
+            try:
+                self.tls = tls_context(config)
+            except TlsError as e:
+                raise TlsStartError("Failed to configure TLS: %s" % e) from None
         self.lane = Lane(self.keyspace, config, self.hub)
         self.reactor = Reactor()
         self.token: trio.lowlevel.TrioToken | None = None
@@ -165,12 +174,21 @@ class Server:
             set_log_level(self.config["loglevel"])
         if "requirepass" in names:
             self.acl.set_requirepass(self.config["requirepass"])
-        if "bind" in names or "port" in names:
+        tls_names = [n for n in names if n.startswith("tls-")]
+        if tls_names and (self.config["tls-port"] or self.tls is not None):
+            try:
+                self.tls = tls_context(self.config)
+            except TlsError as e:
+                log.warning("%s", e)
+                raise ConfigError("Unable to update TLS configuration. Check server "
+                                  "logs.") from None
+        if "bind" in names or "port" in names or "tls-port" in names:
+            only = "bind" not in names and "port" not in names
             try:
                 if threading.get_ident() == self._loop_thread:
-                    self._rebind()
+                    self._rebind(only)
                 else:
-                    trio.from_thread.run_sync(self._rebind, trio_token=self.token)
+                    trio.from_thread.run_sync(self._rebind, only, trio_token=self.token)
             except OSError as e:
                 log.warning("CONFIG SET could not listen: %s", e)
                 raise ConfigError("Unable to listen on this port. Check server logs.") from None
@@ -460,10 +478,11 @@ class Server:
             await self._snapshots_idle.wait()
 
     # -- listeners and connections ---------------------------------------------------
-    def _open_tcp(self) -> list[trio.SocketListener]:
-        """Listen on every `bind` address (synchronous, so that CONFIG SET can rebind
-        from the lane): a "-" address that does not exist here is skipped, as in Redis."""
-        port = self.config["port"]
+    def _open_tcp(self, tls: bool = False) -> list[trio.SocketListener]:
+        """Listen on every `bind` address, on `port` or `tls-port` (synchronous, so that
+        CONFIG SET can rebind from the lane): a "-" address that does not exist here is
+        skipped, as in Redis."""
+        port = self.config["tls-port" if tls else "port"]
         backlog = self.config["tcp-backlog"]
         socks: list[socket.socket] = []
         if port:
@@ -481,7 +500,11 @@ class Server:
                         sock.close()
                     raise OSError(e.errno, "Could not create server TCP listening socket "
                                   "%s:%d: %s" % (host, port, e.strerror)) from None
-        return [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in socks]
+        listeners = [trio.SocketListener(trio.socket.from_stdlib_socket(sock))
+                     for sock in socks]
+        if tls:
+            self._tls_listeners.update(listeners)
+        return listeners
 
     async def _open_unix(self) -> list[trio.SocketListener]:
         path = self.config["unixsocket"]
@@ -508,7 +531,7 @@ class Server:
         self.listeners += listeners
         self.ports = [
             lst.socket.getsockname()[1] for lst in self.listeners
-            if lst.socket.family != socket.AF_UNIX
+            if lst.socket.family != socket.AF_UNIX and lst not in self._tls_listeners
         ]
 
     async def _accept_loop(self, listener: trio.SocketListener, scope: trio.CancelScope) -> None:
@@ -524,25 +547,30 @@ class Server:
                         await trio.sleep(0.1)
                         continue
                     raise
-                self._handle(stream)
+                self._handle(stream, listener in self._tls_listeners)
 
     def _stop_accepting(self, listeners: list[trio.SocketListener]) -> None:
         for lst in listeners:
             self._accept_scopes.pop(lst).cancel()
             self.listeners.remove(lst)
+            self._tls_listeners.discard(lst)
             with contextlib.suppress(Exception):
                 lst.socket.close()
 
-    def _rebind(self) -> None:
-        """CONFIG SET port/bind: listen anew first, then close the old TCP sockets."""
-        new = self._open_tcp()
-        old = [lst for lst in self.listeners if lst.socket.family != socket.AF_UNIX]
+    def _rebind(self, tls_only: bool = False) -> None:
+        """CONFIG SET port/bind/tls-port: listen anew first, then close the old TCP
+        sockets (only the TLS ones for tls-port)."""
+        new = self._open_tcp(tls=True)
+        if not tls_only:
+            new += self._open_tcp()
+        old = [lst for lst in self.listeners if lst.socket.family != socket.AF_UNIX
+               and (lst in self._tls_listeners or not tls_only)]
         self._stop_accepting(old)
         self._start_accepting(new)
 
-    def _handle(self, stream: trio.SocketStream) -> None:
+    def _handle(self, stream: trio.SocketStream, tls: bool = False) -> None:
         """An accepted socket: refused (maxclients, protected mode) or handed to the
-        reactor as a new connection."""
+        reactor as a new connection (through TLS when it came to the TLS port)."""
         sock = socket.socket(fileno=stream.socket.detach())
         sock.setblocking(False)
         is_unix = sock.family == socket.AF_UNIX
@@ -577,7 +605,9 @@ class Server:
         )
         self.next_id += 1
         self.stats.connections += 1
-        conn = Connection(self, self.reactor, sock, session)
+        conn = (TlsConnection(self, self.reactor, sock, session, self.tls)
+                if tls and self.tls is not None else Connection(self, self.reactor, sock,
+                                                                 session))
         self.connections[session.id] = conn
         self.reactor.add(conn)
 
@@ -633,7 +663,7 @@ class Server:
         self.token = trio.lowlevel.current_trio_token()
         self.startup_rss = _rss()
         self._loop_thread = threading.get_ident()
-        opened = self._open_tcp() + await self._open_unix()
+        opened = self._open_tcp() + self._open_tcp(tls=True) + await self._open_unix()
         if not opened:
             raise OSError("no listening socket configured: set port or unixsocket")
         pidfile = self.config["pidfile"]
@@ -670,6 +700,10 @@ class Server:
                 with contextlib.suppress(OSError):
                     os.unlink(pidfile)
             log.warning("diskredis is now ready to exit, bye bye...")
+
+
+class TlsStartError(Exception):
+    """The TLS port can't start: its settings are wrong (the text says which)."""
 
 
 def _remove_stale_snapshots(folder: str) -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import select
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
@@ -96,13 +97,19 @@ class Connection:
         self.on_sent: Callable[[], None] = lambda: None  # when the whole file is out
 
     # -- input -------------------------------------------------------------------------
-    def on_readable(self) -> None:
+    def receive(self) -> bytes | None:
+        """What the client sent (b"" when it is gone; None when nothing came yet)."""
         try:
-            data = self.sock.recv(_READ_SIZE)
+            return self.sock.recv(_READ_SIZE)
         except BlockingIOError:
-            return
+            return None
         except OSError:
-            data = b""  # reset by the peer: the same as a close
+            return b""  # reset by the peer: the same as a close
+
+    def on_readable(self) -> None:
+        data = self.receive()
+        if data is None:
+            return
         if not data:
             self._hang_up()
             return
@@ -202,9 +209,18 @@ class Connection:
         the output buffer limits, except during a snapshot transfer)."""
         if self.closed or self.closing:
             return
+        self.session.net_out += len(data)
+        self.server.net_out += len(data)
+        self.send_raw(self.seal(data))
+
+    def seal(self, data: bytes) -> bytes:
+        """The bytes that carry `data` on the wire (TLS encrypts them)."""
+        return data
+
+    def send_raw(self, data: bytes) -> None:
+        if self.closed:
+            return
         n = len(data)
-        self.session.net_out += n
-        self.server.net_out += n
         if not self.out:
             try:
                 sent = self.sock.send(data)
@@ -320,6 +336,73 @@ class Connection:
         if mask != self.mask and not self.closed:
             old, self.mask = self.mask, mask
             self.reactor.modify(self, old, mask)
+
+
+class TlsConnection(Connection):
+    """A client on the TLS port: the same connection, with OpenSSL between the socket and
+    the reader and writer (an `ssl.SSLObject` over memory buffers, so the reactor drives
+    it like any socket). Nothing is read as requests until the handshake is done; a
+    failed handshake (no certificate, an unknown CA...) is logged and closes the
+    connection, as Redis logs "Error accepting a client connection"."""
+
+    def __init__(self, server: Server, reactor: Reactor, sock: socket.socket,
+                 session: Session, context: ssl.SSLContext) -> None:
+        super().__init__(server, reactor, sock, session)
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+        self._ready = False
+
+    def receive(self) -> bytes | None:
+        raw = super().receive()
+        if raw is None:
+            return None
+        if not raw:
+            self._incoming.write_eof()
+        else:
+            self._incoming.write(raw)
+        try:
+            if not self._ready:
+                try:
+                    self._tls.do_handshake()
+                except ssl.SSLWantReadError:
+                    return b"" if not raw else None
+                finally:
+                    self._flush_tls()
+                self._ready = True
+            chunks = []
+            while True:
+                try:
+                    chunk = self._tls.read(_READ_SIZE)
+                except ssl.SSLWantReadError:
+                    break
+                except ssl.SSLZeroReturnError:  # the client's close_notify
+                    return b"".join(chunks) or b""
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            self._flush_tls()  # what reading produced (session tickets, alerts)
+        except ssl.SSLError as e:
+            log.log(15, "Error accepting a client connection: %s (conn: fd=%d)",
+                    e.reason or e, self.fd)
+            self._flush_tls()
+            self.close_after_output()
+            return None
+        if chunks:
+            return b"".join(chunks)
+        return b"" if not raw else None
+
+    def seal(self, data: bytes) -> bytes:
+        try:
+            self._tls.write(data)
+        except ssl.SSLError:
+            return b""
+        return self._outgoing.read()
+
+    def _flush_tls(self) -> None:
+        pending = self._outgoing.read()
+        if pending:
+            self.send_raw(pending)
 
 
 class Reactor:
