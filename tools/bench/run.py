@@ -8,8 +8,11 @@ Usage: ./dev bench [--suite strings|collections|scripting|streams] [--tests LIST
 For every appendfsync mode and pipeline depth, redis-server (AOF on with the same
 appendfsync, so "always" is the same promise on both sides) and then each diskredis
 engine run on ephemeral ports in temporary folders, one after the other, with the same
-redis-benchmark command (random keys, `-d` byte values). The table gives requests per
-second and the ratio diskredis / redis per test. `--commands` adds command lines run
+redis-benchmark command (random keys, `-d` byte values); that is repeated `--rounds`
+times, alternating the servers, each round on fresh servers. The table gives the median
+requests per second of the rounds, the ratio of the medians diskredis / redis, and the
+median p50 and p99 latency (ms, redis-benchmark's) of both; `--markdown FILE` writes
+the same table in Markdown. `--commands` adds command lines run
 after the `-t` tests on the same server (so they see what those wrote), e.g. a
 ZRANGEBYSCORE over the sorted set the zadd test filled.
 
@@ -30,6 +33,7 @@ import io
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,18 +121,27 @@ def load_scripts(port: int) -> None:
                 raise SystemExit("bench: %s failed on port %d: %r" % (args[0], port, reply))
 
 
-def run_benchmark(port: int, args: argparse.Namespace, pipeline: int) -> dict[str, float]:
+def run_benchmark(port: int, args: argparse.Namespace, pipeline: int
+                  ) -> dict[str, tuple[float, float, float]]:
+    """test -> (requests/s, p50 ms, p99 ms)."""
     load_scripts(port)
     base = ["redis-benchmark", "-p", str(port), "-n", str(args.n), "-c", str(args.c),
             "-P", str(pipeline), "-r", "1000000", "-d", str(args.d), "--csv"]
     runs = [["-t", args.tests]] if args.tests else []
     runs += [line.split() for line in args.commands.split(";") if line.strip()]
-    result: dict[str, float] = {}
+    result: dict[str, tuple[float, float, float]] = {}
     for extra in runs:
         out = subprocess.run(base + extra, check=True, capture_output=True, text=True).stdout
         rows = list(csv.reader(io.StringIO(out)))
-        result.update({row[0]: float(row[1]) for row in rows[1:] if len(row) > 1})
+        head = rows[0]
+        p50, p99 = head.index("p50_latency_ms"), head.index("p99_latency_ms")
+        result.update({row[0]: (float(row[1]), float(row[p50]), float(row[p99]))
+                       for row in rows[1:] if len(row) > p99})
     return result
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,29 +161,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pipelines", default="1,16", help="pipeline depths (-P)")
     parser.add_argument("--engines", default="lmdb,leveldb")
     parser.add_argument("--fsync", default="always,everysec", help="appendfsync modes")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds per configuration, alternating the servers; the "
+                             "table shows medians (default 3)")
+    parser.add_argument("--markdown", help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
     suite_tests, suite_commands = SUITES[args.suite]
     args.tests = suite_tests if args.tests is None else args.tests
     args.commands = suite_commands if args.commands is None else args.commands
     if shutil.which("redis-benchmark") is None:
         raise SystemExit("bench: redis-benchmark not found; install Debian's redis-tools")
-    print("# redis-benchmark -t %s %s-n %d -c %d -d %d -r 1000000, one server at a time"
-          % (args.tests, "and '%s' " % args.commands if args.commands else "", args.n,
-             args.c, args.d))
-    print("%-9s %3s %-8s %-40s %12s %12s %7s" % ("fsync", "-P", "engine", "test", "redis rps",
-                                                "diskredis", "ratio"))
+    title = ("redis-benchmark -t %s %s-n %d -c %d -d %d -r 1000000, %d rounds alternating "
+             "the servers, medians" % (args.tests, "and '%s' " % args.commands
+                                        if args.commands else "", args.n, args.c, args.d,
+                                        args.rounds))
+    print("# " + title)
+    print("%-9s %3s %-8s %-40s %10s %10s %6s %13s %13s" % (
+        "fsync", "-P", "engine", "test", "redis rps", "diskredis", "ratio",
+        "p50 ms r/d", "p99 ms r/d"))
+    md = ["`%s`" % title, "", "| fsync | -P | engine | test | redis rps | diskredis rps | "
+          "ratio | p50 ms redis / diskredis | p99 ms redis / diskredis |",
+          "|---|---:|---|---|---:|---:|---:|---:|---:|"]
+    engines = args.engines.split(",")
     for fsync in args.fsync.split(","):
         for pipeline in (int(p) for p in args.pipelines.split(",")):
-            with server("redis", fsync, "", args) as port:
-                ref = run_benchmark(port, args, pipeline)
-            for engine in args.engines.split(","):
-                with server("diskredis", fsync, engine, args) as port:
-                    mine = run_benchmark(port, args, pipeline)
-                for test, rps in ref.items():
-                    got = mine.get(test, 0.0)
-                    print("%-9s %3d %-8s %-40s %12.0f %12.0f %7.2f"
-                          % (fsync, pipeline, engine, test, rps, got, got / rps if rps else 0),
-                          flush=True)
+            seen: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
+            for _ in range(args.rounds):
+                for kind, engine in [("redis", "")] + [("diskredis", e) for e in engines]:
+                    with server(kind, fsync, engine, args) as port:
+                        got = run_benchmark(port, args, pipeline)
+                    for test, row in got.items():
+                        seen.setdefault(engine, {}).setdefault(test, []).append(row)
+            ref = seen.get("", {})
+            for engine in engines:
+                for test, rows in ref.items():
+                    mine = seen.get(engine, {}).get(test, [])
+                    r = [_median([x[i] for x in rows]) for i in range(3)]
+                    d = [_median([x[i] for x in mine]) for i in range(3)]
+                    ratio = d[0] / r[0] if r[0] else 0.0
+                    print("%-9s %3d %-8s %-40s %10.0f %10.0f %6.2f %6.2f/%-6.2f %6.2f/%-6.2f"
+                          % (fsync, pipeline, engine, test, r[0], d[0], ratio, r[1], d[1],
+                             r[2], d[2]), flush=True)
+                    md.append("| %s | %d | %s | %s | %.0f | %.0f | %.2f | %.2f / %.2f | "
+                              "%.2f / %.2f |" % (fsync, pipeline, engine, test, r[0], d[0],
+                                                 ratio, r[1], d[1], r[2], d[2]))
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write("\n".join(md) + "\n")
     return 0
 
 
