@@ -184,6 +184,29 @@ def test_idle_timeout_closes_connection(dr_factory: Any) -> None:
     assert _drain(c) == b""  # closed by the server, no reply
 
 
+def test_timeout_spares_subscribers_and_blocked_clients(dr_factory: Any,
+                                                        oracle: ServerProc) -> None:
+    """`timeout` closes idle clients, not subscribers nor clients blocked in BLPOP (both
+    servers, the same clients)."""
+    ours = dr_factory("--timeout", "1")
+    admin = oracle.raw()
+    assert admin.command("CONFIG", "SET", "timeout", "1") == b"+OK\r\n"
+    try:
+        for sp in (ours, oracle):
+            sub, blocked, idle = (RawClient(sp.port, timeout=30) for _ in range(3))
+            sub.command("SUBSCRIBE", "ch")
+            blocked.send(b"BLPOP tq 0\r\n")
+            assert idle.command("PING") == b"+PONG\r\n"
+            assert _drain(idle) == b""  # closed by the server: idle for over a second
+            pusher = sp.raw()
+            assert pusher.command("RPUSH", "tq", "x") == b":1\r\n"
+            assert blocked.reply() == b"*2\r\n$2\r\ntq\r\n$1\r\nx\r\n"
+            assert pusher.command("PUBLISH", "ch", "m") == b":1\r\n"
+            assert sub.reply() == b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nm\r\n"
+    finally:  # a fresh connection: the first one idled past the timeout
+        oracle.raw().command("CONFIG", "SET", "timeout", "0")
+
+
 def test_unix_socket(dr_factory: Any) -> None:
     path = os.path.join(tempfile.mkdtemp(prefix="drsock-"), "d.sock")
     sp = dr_factory("--unixsocket", path, "--unixsocketperm", "700")

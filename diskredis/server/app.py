@@ -642,8 +642,12 @@ class Server:
             if timeout:
                 for conn in list(self.connections.values()):
                     s = conn.session
-                    if not s.monitor and now - s.last_interaction > timeout:
-                        log.debug("Closing idle client id=%d addr=%s", s.id, s.addr)
+                    # As Redis: no timeout for monitors, replicas (a snapshot being
+                    # sent), clients waiting in a blocking command, or subscribers.
+                    if s.monitor or conn.replica or s.blocked or s.pubsub:
+                        continue
+                    if now - s.last_interaction > timeout:
+                        log.log(15, "Closing idle client id=%d addr=%s", s.id, s.addr)
                         conn.close()
 
     async def _signals(self) -> None:
