@@ -148,7 +148,10 @@ SETTABLE = sorted(p.name for p in PARAMS.values() if p.mutable and not p.protect
                                      "unixsocketperm",
                                      "maxmemory-clients", "maxmemory",
                                      "appendfsync", "appendonly", "maxclients", "timeout",
-                                     "client-query-buffer-limit", "proto-max-bulk-len"))
+                                     "client-query-buffer-limit", "proto-max-bulk-len",
+                                     # refused unless default (docs/security.md, test_tls)
+                                     "tls-ciphersuites", "tls-session-caching",
+                                     "tls-session-cache-size", "tls-session-cache-timeout"))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))

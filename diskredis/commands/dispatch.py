@@ -13,7 +13,7 @@ from typing import Any
 
 from diskredis import errors
 from diskredis.commands.context import Ctx, SlowlogEntry
-from diskredis.commands.registry import Command, check_arity, find
+from diskredis.commands.registry import Command, find
 from diskredis.errors import RedisError
 
 __all__ = ["NO_REPLY", "execute", "repr_arg"]
@@ -43,29 +43,29 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
         stats.count_error(e.code)
         _spoil_transaction(ctx)
         return e
-    try:
-        check_arity(cmd, len(argv))
-    except RedisError as e:
-        return _reject(ctx, cmd, e)
-    if "protected" in cmd.flags and not _protected_allowed(ctx, cmd):
+    arity = cmd.arity
+    if (arity > 0 and arity != len(argv)) or len(argv) < -arity:
+        return _reject(ctx, cmd, errors.wrong_arity(cmd.name))
+    if cmd.protected and not _protected_allowed(ctx, cmd):
         return _reject(ctx, cmd, errors.err(
             "%s command not allowed. If the %s option is set to \"local\", you can run it "
             "from a local connection, otherwise you need to set this option in the "
             "configuration file, and then restart the server."
             % (cmd.name.split("|")[0].upper(), "enable-debug-command")))
-    if not session.authenticated and "no_auth" not in cmd.flags and (
+    if not session.authenticated and not cmd.no_auth and (
             ctx.acl is None or ctx.acl.auth_required(session)):
         return _reject(ctx, cmd, RedisError(errors.NOAUTH))
     queueing = session.multi is not None and not session.in_exec
-    if queueing and "no_multi" in cmd.flags:
+    if queueing and cmd.no_multi:
         return _reject(ctx, cmd, RedisError(errors.NOT_ALLOWED_IN_MULTI))
     user = session.acl_user
     if user is not None and not user.free and not session.is_script:
         reason, idx = user.check(cmd, argv)
         if reason:
             return _reject(ctx, cmd, _denied(ctx, cmd, argv, reason, idx))
-    if ctx.ks.read_only_reason is not None and "write" in cmd.flags:
-        return _reject(ctx, cmd, errors.misconf(ctx.ks.read_only_reason))
+    ks = ctx.ks
+    if ks.read_only_reason is not None and cmd.writes:
+        return _reject(ctx, cmd, errors.misconf(ks.read_only_reason))
     if session.resp == 2 and session.pubsub and not session.in_exec \
             and cmd.name not in _RUN_SUBSCRIBED:
         return _reject(ctx, cmd, errors.err(
@@ -75,10 +75,9 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
         assert session.multi is not None
         session.multi.append(argv)
         return "QUEUED"
-    ctx.name = cmd.name
-    session.last_cmd = cmd.name
-    ctx.ks.touch = not session.no_touch or cmd.name == "touch"
-    ctx.ks.reading = "readonly" in cmd.flags
+    ctx.name = session.last_cmd = name = cmd.name
+    ks.touch = not session.no_touch or name == "touch"
+    ks.reading = cmd.readonly
     start = time.perf_counter_ns()
     assert cmd.handler is not None
     try:
@@ -87,7 +86,8 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
         reply = e
     elapsed = time.perf_counter_ns() - start
     usec = elapsed // 1000
-    if ctx.config["latency-tracking"]:
+    config = ctx.config.values
+    if config["latency-tracking"]:
         cmd.record_latency(elapsed)
     cmd.calls += 1
     cmd.usec += usec
@@ -96,7 +96,11 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
     if isinstance(reply, RedisError):
         cmd.failed_calls += 1
         stats.count_error(reply.code)
-    _after_call(ctx, cmd, argv, usec)
+    # SLOWLOG, MONITOR and LATENCY only when they have something to do.
+    threshold = config["slowlog-log-slower-than"]
+    if (not cmd.quiet and 0 <= threshold <= usec) or config["latency-monitor-threshold"] \
+            or (not cmd.unmonitored and ctx.server.monitors()):
+        _after_call(ctx, cmd, argv, usec)
     return reply
 
 
@@ -147,11 +151,11 @@ def _spoil_transaction(ctx: Ctx) -> None:
 
 def _after_call(ctx: Ctx, cmd: Command, argv: list[bytes], usec: int) -> None:
     shown = _redact(cmd, argv)
-    if "skip_slowlog" not in cmd.flags:
+    if not cmd.quiet:
         threshold = ctx.config["slowlog-log-slower-than"]
         if threshold >= 0 and usec >= threshold:
             _slowlog_add(ctx, shown, usec)
-    if "skip_monitor" not in cmd.flags and "admin" not in cmd.flags:
+    if not cmd.unmonitored:
         monitors = ctx.server.monitors()
         if monitors:
             line = monitor_line(ctx, shown)

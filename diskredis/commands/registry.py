@@ -260,6 +260,14 @@ class Command:
         self.legacy = self._legacy_range(flags)
         self.flags = frozenset(flags)
         self.categories = self._categories()
+        # The flags dispatch tests for every call, as attributes (no set lookups).
+        self.protected = "protected" in flags
+        self.no_auth = "no_auth" in flags
+        self.no_multi = "no_multi" in flags
+        self.writes = "write" in flags
+        self.readonly = "readonly" in flags
+        self.quiet = "skip_slowlog" in flags  # SLOWLOG skips it
+        self.unmonitored = "skip_monitor" in flags or "admin" in flags
 
     @property
     def is_write(self) -> bool:
@@ -480,9 +488,19 @@ def resolve(argv: list[bytes]) -> Command:
     return cmd
 
 
+_SEEN: dict[bytes, Command] = {}  # argv[0] as clients send it -> command without subcommands
+_SEEN_MAX = 4096  # spellings kept (a client cycling through letter cases can't grow it)
+
+
 def find(argv: list[bytes]) -> Command:
     """The command `argv` names, or Redis's unknown command / subcommand error."""
+    cmd = _SEEN.get(argv[0])
+    if cmd is not None:
+        return cmd
     cmd = lookup(argv)
+    if cmd is not None and not cmd.subcommands and cmd.parent is None \
+            and len(_SEEN) < _SEEN_MAX:
+        _SEEN[argv[0]] = cmd
     if cmd is None:
         base = None
         with contextlib.suppress(UnicodeDecodeError):
