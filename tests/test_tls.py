@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tests.conftest import ROOT, ServerProc, free_port
 
@@ -63,7 +65,7 @@ def _client(port: int, certs: Path, who: str | None = "client", **kw: Any) -> re
         extra = {"ssl_certfile": str(certs / (who + ".crt")),
                  "ssl_keyfile": str(certs / (who + ".key"))}
     return redis.Redis(port=port, ssl=True, ssl_ca_certs=str(certs / "ca.crt"),
-                       socket_timeout=20, **extra, **kw)
+                       socket_timeout=20, retry=Retry(NoBackoff(), 0), **extra, **kw)
 
 
 def test_redis_py_and_redis_cli_over_tls(dr_factory: Any, certs: Path) -> None:

@@ -5,7 +5,8 @@ scripts, list pushes, stream XADD, a consumer group reading and acknowledging; s
 tests/crash_writers.py), waits for them to get writes acknowledged, SIGKILLs the server
 at a random moment after that, restarts it on the same data, and checks that every
 acknowledged write is there and every transaction and script applied entirely or not
-at all. Every few cycles the server is stopped and `diskredis-check` runs on the folder.
+at all. After each kill (or every N: --check-every) `diskredis-check` runs on the folder
+as the kill left it, before the restart.
 It prints one line per cycle and a summary per engine and appendfsync mode.
 
     python tools/crash_loop.py --cycles 50 --engines lmdb,leveldb --fsync always,everysec
@@ -79,19 +80,17 @@ def run(engine: str, fsync: str, cycles: int, check_every: int, rng: random.Rand
                 loop.join(60)
             loops += mine
             acknowledged += sum(len(loop.acked) for loop in mine)
+            checked = ""
+            if check_every and (cycle + 1) % check_every == 0:
+                ok, said = _check(folder)  # the folder as the kill left it
+                checked = "; diskredis-check: %s" % said
+                healthy = healthy and ok
             proc = _start(port, folder, engine, fsync)
             problems = W.verify(redis.Redis(port=port, socket_timeout=30), loops)
             line = "%-7s %-8s cycle %2d/%d: %6d requests acknowledged so far, %s (%.1f s)" % (
                 engine, fsync, cycle + 1, cycles, acknowledged,
                 "nothing lost" if not problems else "PROBLEMS: %s" % problems[:3],
-                time.monotonic() - started)
-            if check_every and (cycle + 1) % check_every == 0:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(60)
-                ok, said = _check(folder)
-                line += "; diskredis-check: %s" % said
-                healthy = healthy and ok
-                proc = _start(port, folder, engine, fsync)
+                time.monotonic() - started) + checked
             healthy = healthy and not problems
             print(line, flush=True)
     finally:
@@ -109,8 +108,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--cycles", type=int, default=50, help="kills per run (default 50)")
     parser.add_argument("--engines", default="lmdb,leveldb")
     parser.add_argument("--fsync", default="always,everysec", help="appendfsync modes")
-    parser.add_argument("--check-every", type=int, default=5,
-                        help="run diskredis-check every N cycles (0: never; default 5)")
+    parser.add_argument("--check-every", type=int, default=1,
+                        help="run diskredis-check after every N-th kill (0: never; default "
+                             "1, every kill)")
     parser.add_argument("--seed", type=int, default=None, help="for the kill moments")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
