@@ -1,11 +1,14 @@
-"""What the event loop and the lane hand-off cost: PING through three servers in one run.
+"""What the event loop and the lane hand-off cost: PING through four servers in one run.
 
 Usage: python tools/bench/loop_cost.py [-n 100000] [-c 50]
 
-1. a bare trio server on raw non-blocking sockets that answers PING itself;
+1. a bare trio server on raw non-blocking sockets, a task per client, that answers PING
+   itself;
 2. the same server handing each read's requests to a worker thread and back
-   (a queue and `run_sync_soon`, as diskredis hands units to its lane);
-3. diskredis (LMDB, defaults);
+   (a queue and `run_sync_soon`, as diskredis once handed units to its lane);
+3. one trio task over an epoll set of every client socket (trio waits on the set's
+   descriptor), answering PING itself: how diskredis's reactor drives connections;
+4. diskredis (LMDB, defaults);
 and redis-server beside them for scale. Each is measured with
 `redis-benchmark -t ping_mbulk -c 50`.
 """
@@ -100,6 +103,57 @@ def bare_server(port: int, hop: bool) -> None:
     trio.run(main)
 
 
+def reactor_server(port: int) -> None:
+    """Answer PINGs on `port` from one task over an epoll set (see the docstring)."""
+    import select
+
+    import hiredis
+    import trio
+
+    async def main() -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(512)
+        listener.setblocking(False)
+        ep = select.epoll()
+        ep.register(listener.fileno(), select.EPOLLIN)
+        conns: dict[int, tuple[socket.socket, Any]] = {}
+        while True:
+            await trio.lowlevel.wait_readable(ep.fileno())
+            for fd, _ in ep.poll(0):
+                if fd == listener.fileno():
+                    try:
+                        conn, _ = listener.accept()
+                    except BlockingIOError:
+                        continue
+                    conn.setblocking(False)
+                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    conns[conn.fileno()] = (conn, hiredis.Reader())
+                    ep.register(conn.fileno(), select.EPOLLIN)
+                    continue
+                sock, reader = conns[fd]
+                try:
+                    data = sock.recv(65536)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    ep.unregister(fd)
+                    sock.close()
+                    del conns[fd]
+                    continue
+                n = 0
+                if data[:1] == b"*":
+                    reader.feed(data)
+                    while reader.gets() is not False:
+                        n += 1
+                else:
+                    n = data.count(b"\n")
+                sock.send(b"+PONG\r\n" * n)
+
+    trio.run(main)
+
+
 def measure(cmd: list[str], port: int, args: argparse.Namespace) -> float:
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
@@ -124,9 +178,12 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=100000)
     parser.add_argument("-c", type=int, default=50)
-    parser.add_argument("--serve", choices=["bare", "hop"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=["bare", "hop", "reactor"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve == "reactor":
+        reactor_server(args.port)
+        return 0
     if args.serve:
         bare_server(args.port, args.serve == "hop")
         return 0
@@ -138,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                                                          "bare", "--port", str(p)]),
         ("the same + worker-thread hand-off", lambda p: [sys.executable, me, "--serve",
                                                          "hop", "--port", str(p)]),
+        ("trio, one task over epoll", lambda p: [sys.executable, me, "--serve", "reactor",
+                                                 "--port", str(p)]),
         ("diskredis (lmdb)", lambda p: [sys.executable, "-m", "diskredis", "--port", str(p),
                                         "--dir", "/tmp/loop-cost-%d" % p]),
     ]:
