@@ -9,6 +9,7 @@ the DEL, time to drain the queue).
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -129,3 +130,32 @@ def test_delete_returns_while_pings_are_answered(big: ServerProc, kind: str) -> 
     fill(c, kind, "big:" + kind, 10)  # the name is reusable at once, and starts empty
     assert c.type("big:" + kind) == kind.encode()
     c.delete("big:" + kind)
+
+
+EXPIRING = ("for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do "
+            "redis.call('SET', 'exp:' .. i, 'v', 'PXAT', ARGV[3]) end return 1")
+
+
+def test_mass_expiry_is_hidden_at_once_and_removed_in_steps(dr: ServerProc) -> None:
+    """Many keys reaching their deadline together: DBSIZE, KEYS and INFO keyspace stop
+    showing them at that moment, without removing them all in one command; active
+    expiry then removes every one with no client asking for them."""
+    c = dr.client()
+    c.flushall()
+    drain_gc(c)
+    n = 20_000
+    at = int((time.time() + 2 + n / 5_000) * 1000)  # after the writes, even on a slow box
+    for start in range(0, n, 5_000):
+        c.eval(EXPIRING, 0, start, start + 4_999, at)
+    if time.time() * 1000 < at - 50:
+        assert c.dbsize() == n and c.info("keyspace")["db0"]["expires"] == n
+    before = int(c.info("stats")["expired_keys"])
+    time.sleep(max(0.0, at / 1000 - time.time()) + 0.01)
+    assert c.dbsize() == 0
+    assert c.keys("exp:*") == [] and "db0" not in c.info("keyspace")
+    assert c.exists("exp:0", "exp:19999") == 0
+    for _ in range(1_000_000):  # polling: each INFO is also a batch of the lane
+        if int(c.info("stats")["expired_keys"]) - before >= n:
+            break
+    assert int(c.info("stats")["expired_keys"]) - before == n
+    assert c.dbsize() == 0 and c.info("keyspace") == {}

@@ -410,3 +410,34 @@ def test_redis_benchmark_runs_to_completion(dr: ServerProc) -> None:
     assert out.returncode == 0, out.stderr
     assert "PING_INLINE" in out.stdout and "PING_MBULK" in out.stdout
     assert "requests per second" in out.stdout
+
+
+def test_info_storage_counts_batches_and_write_commits(dr: ServerProc) -> None:
+    """INFO storage shows the group commit: batches run, the client units they held, and
+    the commits that wrote. One client waiting for each reply puts one unit in each
+    batch; reads commit nothing."""
+    c = dr.client()
+    c.flushall()
+    while c.info("storage")["gc_pending_jobs"]:  # reclamation writes in batches of its own
+        pass
+
+    def counts() -> tuple[int, int, int]:
+        s = c.info("storage")
+        return (int(s["lane_batches"]), int(s["lane_batched_clients"]),
+                int(s["lane_write_commits"]))
+
+    b0, u0, w0 = counts()  # INFO itself is a unit of the next batch
+    for i in range(10):
+        c.set("batch:%d" % i, i)
+    b1, u1, w1 = counts()
+    assert (u1 - u0, w1 - w0) == (11, 10) and b1 - b0 >= 11
+    for i in range(10):
+        assert c.get("batch:%d" % i) == b"%d" % i
+    b2, u2, w2 = counts()
+    assert (u2 - u1, w2 - w1) == (11, 0) and b2 - b1 >= 11
+    pipe = c.pipeline(transaction=False)
+    for _ in range(50):
+        pipe.incr("batch:n")
+    pipe.execute()  # one read, so one unit and one commit (more if the kernel split it)
+    _, u3, w3 = counts()
+    assert u3 - u2 >= 2 and 1 <= w3 - w2 <= u3 - u2 - 1

@@ -348,7 +348,7 @@ _SECTIONS = {
     "errorstats": _section_errorstats,
     "latencystats": _section_latencystats,
     "cluster": lambda ctx, f: [("cluster_enabled", 0)],
-    "keyspace": lambda ctx, f: list(f.get("keyspace", [])),
+    "keyspace": lambda ctx, f: list(f["keyspace"]()) if "keyspace" in f else [],
     "storage": _section_storage,
 }
 _DEFAULT = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",

@@ -42,6 +42,7 @@ class SchemaError(StorageError):
 
 _LIVE_BOUNDS = 10_000  # ranges whose live bounds are remembered
 _COMPACT_EVERY = 5_000  # deletes in one ordered range between two compactions of it
+DUE_COUNT_LIMIT = 100_000  # expired keys DBSIZE looks for (~0.1 s) beyond those removed
 
 
 # Keyspace notification classes (notify.c): bits of `Keyspace.notify_flags`.
@@ -418,12 +419,12 @@ class Keyspace:
         self.store(db, key, meta)
 
     def dbsize(self, db: int) -> int:
-        """Keys in `db`, after removing those whose deadline has passed."""
-        self.expire_due(db)
-        return self._counter(b"count:", db)
+        """Keys in `db`, less those whose deadline has passed (active expiry removes
+        them in bounded steps; see `due_counts`)."""
+        return self._counter(b"count:", db) - self.due_counts().get(db, 0)
 
     def expires(self, db: int) -> int:
-        """Keys of `db` with a deadline (INFO keyspace)."""
+        """Keys of `db` with a deadline (INFO keyspace), as counted."""
         return self._counter(b"expires:", db)
 
     def stored(self, db: int) -> int:
@@ -431,22 +432,35 @@ class Keyspace:
         view can tell without removing them)."""
         return self._counter(b"count:", db)
 
-    def expire_due(self, db: int | None = None, budget: int | None = None) -> int:
-        """Remove keys whose deadline has passed (of `db`, or of all); how many."""
+    def due_counts(self, limit: int = DUE_COUNT_LIMIT) -> dict[int, int]:
+        """db -> keys whose deadline has passed and that active expiry has not removed
+        yet. A read: it walks the due part of the expire index, at most `limit`
+        entries (a mass expiry leaves at most that many uncounted for a moment, as
+        Redis's DBSIZE counts every such key)."""
         txn = self._t()
-        stop = L.u64(now_ms() + 1)
-        wanted = None if db is None else L.slot_prefix(self.slots[db])
         slot_db = {slot: i for i, slot in enumerate(self.slots)}
-        done = 0
-        floor = None  # how far every entry is gone (a full pass only)
-        for ekey, _ in list(txn.scan("expire", self._expire_from, stop)):
-            if budget is not None and done >= budget:
+        counts: dict[int, int] = {}
+        for n, (ekey, _) in enumerate(txn.scan("expire", self._expire_from,
+                                               L.u64(now_ms() + 1))):
+            if n >= limit:
                 break
-            if wanted is None:
-                floor = ekey
+            owner = slot_db.get(L.read_u32(L.split_expire_key(ekey)[1][:4]))
+            if owner is not None:
+                counts[owner] = counts.get(owner, 0) + 1
+        return counts
+
+    def expire_due(self, budget: int | None = None) -> int:
+        """Remove keys whose deadline has passed, at most `budget` expire entries;
+        how many entries were handled (== `budget`: there may be more)."""
+        txn = self._t()
+        slot_db = {slot: i for i, slot in enumerate(self.slots)}
+        due: list[bytes] = []  # taken first: no deletes under an open scan
+        for ekey, _ in txn.scan("expire", self._expire_from, L.u64(now_ms() + 1)):
+            if budget is not None and len(due) >= budget:
+                break
+            due.append(ekey)
+        for ekey in due:
             _, mkey = L.split_expire_key(ekey)
-            if wanted is not None and not mkey.startswith(wanted):
-                continue
             owner = slot_db.get(L.read_u32(mkey[:4]))
             txn.delete("expire", ekey)
             if owner is None:  # a flushed slot: gc reclaims its keys
@@ -456,12 +470,11 @@ class Keyspace:
                 meta = L.decode_meta(raw)
                 self._drop(owner, mkey, meta)
                 self.expired_keys += 1
-                done += 1
                 if self.notify_flags & NOTIFY_EXPIRED:
                     self.event(NOTIFY_EXPIRED, b"expired", L.user_key(mkey, meta), owner)
-        if floor is not None:
-            self._expire_from = max(self._expire_from, floor)
-        return done
+        if due:
+            self._expire_from = max(self._expire_from, due[-1])
+        return len(due)
 
     # -- live bounds of ordered ranges ----------------------------------------------------
     def live_bounds(self, prefix: bytes) -> tuple[bytes, bytes]:
@@ -651,7 +664,7 @@ class Keyspace:
         done = 0
         if self._gc_from >= self._next_gc_seq():
             return 0  # the queue is empty
-        jobs = list(txn.scan("gc", L.u64(self._gc_from)))
+        jobs = list(itertools.islice(txn.scan("gc", L.u64(self._gc_from)), budget))
         if not jobs:
             self._gc_from = self._next_gc_seq()
         for gkey, job in jobs:  # (jobs queued meanwhile come after them)
@@ -665,14 +678,16 @@ class Keyspace:
                 self._gc_from += 1
                 continue
             prefix = L.slot_prefix(L.read_u32(job[4:]))
-            for mkey, raw in list(txn.scan("meta", prefix, prefix_end(prefix))):
-                if done >= budget:
-                    return done
+            room = budget - done
+            rows = list(itertools.islice(txn.scan("meta", prefix, prefix_end(prefix)), room))
+            for mkey, raw in rows:
                 meta = L.decode_meta(raw)
                 if L.is_collection(meta.type):
                     self.free_elements(*L.coll_head(meta.payload))
                 txn.delete("meta", mkey)
                 done += 1
+            if len(rows) >= room:  # the budget is spent; the slot may hold more
+                return done
             txn.delete("gc", gkey)
             self._gc_from += 1
         return done

@@ -210,7 +210,7 @@ class Server:
             "blocked_clients": self.lane.blocked_clients,
             "keyspace_hits": self.keyspace.hits,
             "keyspace_misses": self.keyspace.misses,
-            "keyspace": self._keyspace_info(),
+            "keyspace": self._keyspace_info,  # called only for INFO keyspace
             "storage": [("disk_bytes", self.engine.disk_size()),
                         ("fsync_each_commit", int(self.engine.fsync)),
                         ("cache_limit_bytes", self.keyspace.cache.limit),
@@ -219,16 +219,21 @@ class Server:
                         ("cache_hits", self.keyspace.cache.hits),
                         ("cache_misses", self.keyspace.cache.misses),
                         ("gc_pending_jobs", self.keyspace.gc_pending()),
-                        ("records_read", self.engine.records_read)],
+                        ("records_read", self.engine.records_read),
+                        ("lane_batches", self.lane.batches),
+                        ("lane_batched_clients", self.lane.batched_units),
+                        ("lane_write_commits", self.lane.write_commits)],
         }
 
     def _keyspace_info(self) -> list[tuple[str, str]]:
         out = []
         ks = self.keyspace
+        due = ks.due_counts()
         for db in range(ks.databases):
-            keys = ks.dbsize(db)
+            keys = ks.stored(db) - due.get(db, 0)
             if keys:
-                out.append(("db%d" % db, "keys=%d,expires=%d,avg_ttl=0" % (keys, ks.expires(db))))
+                out.append(("db%d" % db, "keys=%d,expires=%d,avg_ttl=0" % (
+                    keys, ks.expires(db) - due.get(db, 0))))
         return out
 
     def _instantaneous(self) -> tuple[int, float, float]:

@@ -126,6 +126,10 @@ class Lane:
         self.config = config
         self._last_sync = time.monotonic()
         self._unsynced = False
+        self._backlog = False  # expiry or reclamation left work for the next batch
+        self.batches = 0  # batches run, and the client units and commits they held
+        self.batched_units = 0
+        self.write_commits = 0
         self._held: list[Unit] = []
         self._parked: list[Parked] = []  # blocked clients, in the order they blocked
         self._resume: list[Unit] = []  # units whose wait ended: continue them
@@ -151,10 +155,11 @@ class Lane:
 
     def next_wakeup(self) -> float:
         """Seconds until the lane has housekeeping to do with no unit to run: the next
-        tick, the end of a pause holding units, the first timeout of a blocked client."""
-        timeout = _TICK
+        tick (none while expiry or reclamation has a backlog), the end of a pause
+        holding units, the first timeout of a blocked client."""
+        timeout = 0.0 if self._backlog else _TICK
         if self._held:
-            timeout = min(max(self._pause_until - time.monotonic(), 0.0), _TICK)
+            timeout = min(max(self._pause_until - time.monotonic(), 0.0), timeout)
         deadlines = [p.deadline_ms for p in self._parked if p.deadline_ms]
         if deadlines:
             wait = (min(deadlines) - time.time_ns() // 1_000_000) / 1000
@@ -290,12 +295,17 @@ class Lane:
                     pending = self._pending = deque(self._resume)
                     self._resume = []
             if ks.read_only_reason is None:  # housekeeping writes, so waits for room
-                if ks.active_expire:
-                    ks.expire_due(budget=_EXPIRE_BUDGET)
-                ks.gc_step(_GC_BUDGET)
+                expired = ks.expire_due(budget=_EXPIRE_BUDGET) if ks.active_expire else 0
+                # A step that used its whole budget may have left more: the next batch
+                # comes at once instead of at the next tick.
+                reclaimed = ks.gc_step(_GC_BUDGET)
+                self._backlog = expired >= _EXPIRE_BUDGET or reclaimed >= _GC_BUDGET
             ks.drop_gone_watches()
             dirty = ks.txn is not None and ks.txn.dirty
             ks.commit()
+            self.batches += 1
+            self.batched_units += len(ran)
+            self.write_commits += dirty
             self._unsynced = self._unsynced or (dirty and not fsync)
         except StorageError as e:
             log.error("Writing to %s failed; the commands of this batch were not applied "
