@@ -1,15 +1,21 @@
-"""Deleting big collections: how long DEL takes, how long other clients wait meanwhile,
-and how long reclamation runs, for redis-server and diskredis side by side.
+"""Deleting big collections and expiring many keys: how long DEL takes, how long an idle
+client's PINGs wait meanwhile, and how long reclamation runs, redis-server and diskredis
+side by side.
 
-Usage: python tools/bench/big_delete.py [-n 1000000] [--types hash,list,set,zset]
+Usage: python tools/bench/big_delete.py [-n 1000000] [--types hash,list,set,zset,expire]
                                         [--engines lmdb,leveldb]
 
 For each server (redis-server with its defaults, then each diskredis engine), and each
 type, a collection of `-n` elements is built with pipelined multi-element commands;
 then one client sends DEL while another sends PINGs back to back. Reported: the DEL's
-own time, the worst PING round trip from the DEL until the space is reclaimed (for
-diskredis, until INFO storage gc_pending_jobs is 0; redis-server frees inside DEL), and
-that reclamation time.
+own time, the p99 and the worst PING round trip from the DEL until the space is
+reclaimed (for diskredis, until INFO storage gc_pending_jobs is 0; redis-server frees
+inside DEL), and that reclamation time.
+
+Type `expire` is active expiry instead: `-n` string keys are written (by scripts, 10 000
+keys each) with one PXAT a few seconds ahead; from that moment the PINGs are timed until
+INFO stats expired_keys has grown by `-n` (nobody reads the keys: the server's active
+expiry finds them all), and "DEL ms" is left empty.
 """
 
 from __future__ import annotations
@@ -81,45 +87,83 @@ def fill(conn: Conn, kind: str, key: bytes, n: int) -> None:
     print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
 
 
-def gc_pending(conn: Conn) -> int:
-    info = conn.call(b"INFO", b"storage").decode()
-    for line in info.splitlines():
-        if line.startswith("gc_pending_jobs:"):
+def info_field(conn: Conn, section: bytes, name: str) -> int:
+    for line in conn.call(b"INFO", section).decode().splitlines():
+        if line.startswith(name + ":"):
             return int(line.split(":")[1])
-    return 0  # redis-server: nothing is left behind
+    return 0
 
 
-def measure(port: int, kind: str, n: int) -> tuple[float, float, float]:
-    """(DEL ms, worst PING ms from the DEL to the end of reclamation, reclamation s)."""
+def gc_pending(conn: Conn) -> int:
+    return info_field(conn, b"storage", "gc_pending_jobs")  # redis-server: 0, frees at once
+
+
+FILL_EXPIRING = (b"for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do "
+                 b"redis.call('SET', 'exp:' .. i, 'v', 'PXAT', ARGV[3]) end return 1")
+
+
+def fill_expiring(conn: Conn, n: int) -> float:
+    """Write n keys that all expire at one moment a little after the writes; return it."""
+    at = time.time() + 5 + n / 50_000  # time for the writes, at 50k keys/s at least
+    step = 10_000
+    for start in range(0, n, step):
+        end = min(start + step, n) - 1
+        reply = conn.call(b"EVAL", FILL_EXPIRING, b"0", b"%d" % start, b"%d" % end,
+                          b"%d" % int(at * 1000))
+        assert reply == b":1", reply
+        print("\r    filling expire %7d/%d" % (end + 1, n), end="", file=sys.stderr, flush=True)
+    print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+    if time.time() >= at:
+        raise SystemExit("big_delete: writing %d keys took longer than planned; keys expired "
+                         "during the writes (use a smaller -n)" % n)
+    return at
+
+
+def measure(port: int, kind: str, n: int) -> tuple[float, float, float, float]:
+    """(DEL ms, p99 and worst PING ms from the DEL to the end of reclamation,
+    reclamation s)."""
     conn, pinger = Conn(port), Conn(port)
     key = b"big:" + kind.encode()
     conn.call(b"DEL", key)
-    fill(conn, kind, key, n)
-    worst = 0.0
+    if kind == "expire":
+        expired_before = info_field(conn, b"stats", "expired_keys")
+        at = fill_expiring(conn, n)
+    else:
+        fill(conn, kind, key, n)
+    samples: list[float] = []
     stop = threading.Event()
     started = threading.Event()
 
     def ping() -> None:
-        nonlocal worst
         while not stop.is_set():
             t = time.perf_counter()
             pinger.call(b"PING")
-            worst = max(worst, time.perf_counter() - t)
+            samples.append(time.perf_counter() - t)
             started.set()
 
     thread = threading.Thread(target=ping, daemon=True)
     thread.start()
     started.wait()
-    worst = 0.0
-    t0 = time.perf_counter()
-    assert conn.call(b"DEL", key) == b":1"
-    t1 = time.perf_counter()
-    while gc_pending(conn):
-        pass
+    if kind == "expire":
+        time.sleep(max(0.0, at - time.time()))
+        samples.clear()
+        t0 = t1 = time.perf_counter()
+        while info_field(conn, b"stats", "expired_keys") - expired_before < n:
+            time.sleep(0.01)
+    else:
+        samples.clear()
+        t0 = time.perf_counter()
+        assert conn.call(b"DEL", key) == b":1"
+        t1 = time.perf_counter()
+        while gc_pending(conn):
+            pass
     t2 = time.perf_counter()
     stop.set()
     thread.join()
-    return (t1 - t0) * 1000, worst * 1000, t2 - t1
+    ordered = sorted(samples) or [0.0]
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    del_ms = float("nan") if kind == "expire" else (t1 - t0) * 1000
+    return del_ms, p99 * 1000, ordered[-1] * 1000, t2 - t1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,23 +171,25 @@ def main(argv: list[str] | None = None) -> int:
         prog="python tools/bench/big_delete.py", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=1_000_000, help="elements per collection")
-    parser.add_argument("--types", default="hash,list,set,zset")
+    parser.add_argument("--types", default="hash,list,set,zset,expire")
     parser.add_argument("--engines", default="lmdb,leveldb")
     args = parser.parse_args(argv)
     if shutil.which("redis-server") is None:
         raise SystemExit("big_delete: redis-server not found; install Debian's redis-server")
-    print("# %d elements per collection; DEL from one client, PINGs from another" % args.n)
-    print("%-20s %-5s %10s %16s %14s" % ("server", "type", "DEL ms", "worst PING ms",
-                                        "reclaimed in s"))
+    print("# %d elements per collection (or expiring keys); DEL from one client, PINGs from "
+          "another" % args.n)
+    print("%-20s %-6s %8s %12s %14s %14s" % ("server", "type", "DEL ms", "p99 PING ms",
+                                             "worst PING ms", "reclaimed in s"))
     runs = [("redis-server", "redis", "")] + [
         ("diskredis " + e, "diskredis", e) for e in args.engines.split(",")]
     for label, kind, engine in runs:
         with server(kind, "always" if kind == "diskredis" else "everysec", engine,
                     args) as port:
             for t in args.types.split(","):
-                del_ms, ping_ms, reclaim_s = measure(port, t, args.n)
-                print("%-20s %-5s %10.1f %16.1f %14.2f" % (label, t, del_ms, ping_ms,
-                                                           reclaim_s), flush=True)
+                del_ms, p99_ms, worst_ms, reclaim_s = measure(port, t, args.n)
+                print("%-20s %-6s %8s %12.1f %14.1f %14.2f" % (
+                    label, t, "-" if del_ms != del_ms else "%.1f" % del_ms, p99_ms,
+                    worst_ms, reclaim_s), flush=True)
     return 0
 
 

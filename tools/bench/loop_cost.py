@@ -1,16 +1,18 @@
-"""What the event loop and the lane hand-off cost: PING through four servers in one run.
+"""What the event loop costs: PING, SET and GET through minimal servers and diskredis.
 
-Usage: python tools/bench/loop_cost.py [-n 100000] [-c 50]
+Usage: python tools/bench/loop_cost.py [-n 100000] [-c 50] [--tests ping_mbulk,set,get]
 
-1. a bare trio server on raw non-blocking sockets, a task per client, that answers PING
-   itself;
+The minimal servers parse with hiredis and answer PING, SET and GET from a plain dict
+(no durability): the ceiling of the stack, against which diskredis's hot path is
+judged.
+1. a bare trio server on raw non-blocking sockets, a task per client;
 2. the same server handing each read's requests to a worker thread and back
    (a queue and `run_sync_soon`, as diskredis once handed units to its lane);
 3. one trio task over an epoll set of every client socket (trio waits on the set's
-   descriptor), answering PING itself: how diskredis's reactor drives connections;
-4. diskredis (LMDB, defaults);
+   descriptor): how diskredis's reactor drives connections;
+4. diskredis (LMDB, defaults, so SET waits for its fsync);
 and redis-server beside them for scale. Each is measured with
-`redis-benchmark -t ping_mbulk -c 50`.
+`redis-benchmark -t <tests> -c 50 -d 100 -r 1000000`.
 """
 
 from __future__ import annotations
@@ -30,10 +32,31 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
 from run import free_port, wait_ping  # noqa: E402
 
 
+def answer(reader: Any, data: bytes, store: dict[bytes, bytes]) -> bytes:
+    """The replies to the requests in `data`: PING, SET key value and GET key."""
+    if data[:1] != b"*":  # an inline PING (the start-up probe)
+        return b"+PONG\r\n" * data.count(b"\n")
+    out = []
+    reader.feed(data)
+    while (req := reader.gets()) is not False:
+        name = req[0].upper()
+        if name == b"GET":
+            v = store.get(req[1])
+            out.append(b"$-1\r\n" if v is None else b"$%d\r\n%s\r\n" % (len(v), v))
+        elif name == b"SET":
+            store[req[1]] = req[2]
+            out.append(b"+OK\r\n")
+        else:
+            out.append(b"+PONG\r\n")
+    return b"".join(out)
+
+
 def bare_server(port: int, hop: bool) -> None:
     """Answer PINGs on `port`, optionally through a worker thread."""
     import hiredis
     import trio
+
+    store: dict[bytes, bytes] = {}
 
     async def handle(sock: socket.socket, token: Any, work: queue.SimpleQueue[Any]) -> None:
         reader = hiredis.Reader()
@@ -46,21 +69,14 @@ def bare_server(port: int, hop: bool) -> None:
             if not data:
                 sock.close()
                 return
-            n = 0
-            if data[:1] == b"*":
-                reader.feed(data)
-                while reader.gets() is not False:
-                    n += 1
-            else:  # an inline PING (the start-up probe)
-                n = data.count(b"\n")
             if hop:
                 done = trio.Event()
-                item: list[Any] = [n, b"", done]
+                item: list[Any] = [(reader, data), b"", done]
                 work.put(item)
                 await done.wait()
                 out = item[1]
             else:
-                out = b"+PONG\r\n" * n
+                out = answer(reader, data, store)
             while out:
                 try:
                     out = out[sock.send(out):]
@@ -76,7 +92,7 @@ def bare_server(port: int, hop: bool) -> None:
                 except queue.Empty:
                     break
             for item in batch:
-                item[1] = b"+PONG\r\n" * item[0]
+                item[1] = answer(*item[0], store)
             token.run_sync_soon(lambda b=batch: [i[2].set() for i in b])
 
     async def main() -> None:
@@ -119,6 +135,7 @@ def reactor_server(port: int) -> None:
         ep = select.epoll()
         ep.register(listener.fileno(), select.EPOLLIN)
         conns: dict[int, tuple[socket.socket, Any]] = {}
+        store: dict[bytes, bytes] = {}
         while True:
             await trio.lowlevel.wait_readable(ep.fileno())
             for fd, _ in ep.poll(0):
@@ -142,19 +159,17 @@ def reactor_server(port: int) -> None:
                     sock.close()
                     del conns[fd]
                     continue
-                n = 0
-                if data[:1] == b"*":
-                    reader.feed(data)
-                    while reader.gets() is not False:
-                        n += 1
-                else:
-                    n = data.count(b"\n")
-                sock.send(b"+PONG\r\n" * n)
+                out = answer(reader, data, store)
+                while out:  # rarely more than the socket buffer takes at once
+                    try:
+                        out = out[sock.send(out):]
+                    except BlockingIOError:
+                        await trio.lowlevel.wait_writable(sock)
 
     trio.run(main)
 
 
-def measure(cmd: list[str], port: int, args: argparse.Namespace) -> float:
+def measure(cmd: list[str], port: int, args: argparse.Namespace) -> dict[str, float]:
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     try:
@@ -164,10 +179,12 @@ def measure(cmd: list[str], port: int, args: argparse.Namespace) -> float:
             assert proc.stderr is not None
             sys.stderr.write(proc.stderr.read().decode(errors="replace"))
             raise
-        out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", "ping_mbulk",
-                              "-n", str(args.n), "-c", str(args.c), "--csv"],
+        out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", args.tests,
+                              "-n", str(args.n), "-c", str(args.c), "-d", "100",
+                              "-r", "1000000", "--csv"],
                              check=True, capture_output=True, text=True).stdout
-        return float(out.strip().splitlines()[-1].split(",")[1].strip('"'))
+        rows = [line.split(",") for line in out.strip().splitlines()[1:]]
+        return {row[0].strip('"'): float(row[1].strip('"')) for row in rows}
     finally:
         proc.terminate()
         proc.wait(30)
@@ -178,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=100000)
     parser.add_argument("-c", type=int, default=50)
+    parser.add_argument("--tests", default="ping_mbulk,set,get",
+                        help="redis-benchmark -t list (only PING, SET and GET mean anything "
+                             "to the minimal servers)")
     parser.add_argument("--serve", choices=["bare", "hop", "reactor"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -202,9 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     ]:
         port = free_port()
         rows.append((name, measure(make(port), port, args)))
-    print("# redis-benchmark -t ping_mbulk -n %d -c %d" % (args.n, args.c))
-    for name, rps in rows:
-        print("%-36s %10.0f PING/s" % (name, rps))
+    tests = list(rows[0][1])
+    print("# redis-benchmark -t %s -n %d -c %d -d 100 -r 1000000, requests/s (ratio to "
+          "redis-server)" % (args.tests, args.n, args.c))
+    print("%-36s" % "" + "".join("%18s" % t for t in tests))
+    for name, got in rows:
+        print("%-36s" % name + "".join("%10.0f (%4.2f)" % (got.get(t, 0.0), got.get(t, 0.0)
+                                                           / rows[0][1][t]) for t in tests))
     return 0
 
 

@@ -27,16 +27,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import hashlib
-import io
 import os
+import re
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Iterator
 
@@ -100,6 +100,9 @@ SUITES = {
     "collections": ("lpush,rpop,sadd,spop,hset,zadd,lrange_100",
                     "ZRANGEBYSCORE myzset 0 +inf LIMIT 0 10"),
     "scripting": ("", "EVALSHA %s 1 rate:__rand_int__ 60" % RATE_LIMITER_SHA),
+    "full": ("ping_mbulk,set,get,incr,mset,lpush,rpop,sadd,spop,hset,zadd,lrange_100",
+             "XADD bench:stream * field __rand_int__;"
+             "EVALSHA %s 1 rate:__rand_int__ 60" % RATE_LIMITER_SHA),
     "streams": ("", "XADD bench:stream * field __rand_int__;"
                     "EVALSHA %s 1 bench:stream;PFADD bench:hll __rand_int__"
                 % STREAM_CONSUMER_SHA),
@@ -121,23 +124,92 @@ def load_scripts(port: int) -> None:
                 raise SystemExit("bench: %s failed on port %d: %r" % (args[0], port, reply))
 
 
+BLOCK = re.compile(r"^====== (.+?) ======\s*$", re.M)
+PERCENTILE = re.compile(r"^\s*([\d.]+)% <= ([\d.]+) milliseconds", re.M)
+THROUGHPUT = re.compile(r"throughput summary: ([\d.]+) requests per second")
+
+
+def parse_output(text: str) -> dict[str, tuple[float, float, float, float]]:
+    """redis-benchmark's full report -> test -> (requests/s, p50, p99, p99.9 ms).
+
+    Each percentile is the first line of the "Latency by percentile distribution" at or
+    above it (redis-benchmark prints percentiles at halving steps: 99.902% stands for
+    p99.9), an upper bound within the histogram's precision.
+    """
+    text = text.replace("\r", "\n")
+    marks = list(BLOCK.finditer(text))
+    result = {}
+    for i, mark in enumerate(marks):
+        body = text[mark.end():marks[i + 1].start() if i + 1 < len(marks) else len(text)]
+        rps = THROUGHPUT.search(body)
+        points = [(float(p), float(ms)) for p, ms in PERCENTILE.findall(
+            body.split("Cumulative distribution")[0])]
+        if rps is None or not points:
+            continue
+
+        def at(target: float, points: list[tuple[float, float]] = points) -> float:
+            return next((ms for p, ms in points if p >= target), points[-1][1])
+
+        result[mark.group(1).strip()] = (float(rps.group(1)), at(50.0), at(99.0), at(99.9))
+    return result
+
+
 def run_benchmark(port: int, args: argparse.Namespace, pipeline: int
-                  ) -> dict[str, tuple[float, float, float]]:
-    """test -> (requests/s, p50 ms, p99 ms)."""
+                  ) -> dict[str, tuple[float, float, float, float]]:
+    """test -> (requests/s, p50 ms, p99 ms, p99.9 ms)."""
     load_scripts(port)
     base = ["redis-benchmark", "-p", str(port), "-n", str(args.n), "-c", str(args.c),
-            "-P", str(pipeline), "-r", "1000000", "-d", str(args.d), "--csv"]
+            "-P", str(pipeline), "-r", "1000000", "-d", str(args.d)]
     runs = [["-t", args.tests]] if args.tests else []
     runs += [line.split() for line in args.commands.split(";") if line.strip()]
-    result: dict[str, tuple[float, float, float]] = {}
+    result: dict[str, tuple[float, float, float, float]] = {}
     for extra in runs:
         out = subprocess.run(base + extra, check=True, capture_output=True, text=True).stdout
-        rows = list(csv.reader(io.StringIO(out)))
-        head = rows[0]
-        p50, p99 = head.index("p50_latency_ms"), head.index("p99_latency_ms")
-        result.update({row[0]: (float(row[1]), float(row[p50]), float(row[p99]))
-                       for row in rows[1:] if len(row) > p99})
+        result.update(parse_output(out))
     return result
+
+
+SHA = re.compile(r"\b[0-9a-f]{40}\b")
+
+
+def label(test: str) -> str:
+    """A test's name for the table: script digests cut to 8 digits, at most 40 chars."""
+    name = SHA.sub(lambda m: m.group(0)[:8], test)
+    return name if len(name) <= 40 else name[:39] + "…"
+
+
+def chart(table: list[tuple[str, int, str, str, float]], title: str, path: str) -> None:
+    """One panel per (appendfsync, -P): a bar per test and engine, the ratio to Redis."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit("bench: --chart needs matplotlib (in the test extras: "
+                         "pip install -e '.[test]')") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = sorted({(f, p) for f, p, _, _, _ in table}, key=lambda k: (k[0], k[1]))
+    engines = sorted({e for _, _, e, _, _ in table})
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 3.2 * len(panels)), squeeze=False)
+    for ax, (fsync, pipeline) in zip(axes[:, 0], panels, strict=True):
+        tests = list(dict.fromkeys(t for f, p, _, t, _ in table if (f, p) == (fsync, pipeline)))
+        width = 0.8 / max(1, len(engines))
+        for i, engine in enumerate(engines):
+            ratios = {t: r for f, p, e, t, r in table
+                      if (f, p, e) == (fsync, pipeline, engine)}
+            ax.bar([x + i * width for x in range(len(tests))],
+                   [ratios.get(t, 0.0) for t in tests], width, label=engine)
+        ax.set_xticks([x + width * (len(engines) - 1) / 2 for x in range(len(tests))])
+        ax.set_xticklabels([t.split(" (")[0][:18] for t in tests], rotation=30, ha="right",
+                           fontsize=8)
+        ax.set_ylabel("diskredis / redis")
+        ax.set_title("appendfsync %s, -P %d" % (fsync, pipeline), fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("\n".join(textwrap.wrap(title, 150)), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def _median(values: list[float]) -> float:
@@ -165,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="rounds per configuration, alternating the servers; the "
                              "table shows medians (default 3)")
     parser.add_argument("--markdown", help="also write the table to this Markdown file")
+    parser.add_argument("--chart", help="also draw the ratios as a PNG chart in this file")
     args = parser.parse_args(argv)
     suite_tests, suite_commands = SUITES[args.suite]
     args.tests = suite_tests if args.tests is None else args.tests
@@ -176,38 +249,48 @@ def main(argv: list[str] | None = None) -> int:
                                         if args.commands else "", args.n, args.c, args.d,
                                         args.rounds))
     print("# " + title)
-    print("%-9s %3s %-8s %-40s %10s %10s %6s %13s %13s" % (
+    print("%-9s %3s %-8s %-40s %9s %9s %6s %13s %13s %13s" % (
         "fsync", "-P", "engine", "test", "redis rps", "diskredis", "ratio",
-        "p50 ms r/d", "p99 ms r/d"))
+        "p50 ms r/d", "p99 ms r/d", "p99.9 ms r/d"))
     md = ["`%s`" % title, "", "| fsync | -P | engine | test | redis rps | diskredis rps | "
-          "ratio | p50 ms redis / diskredis | p99 ms redis / diskredis |",
-          "|---|---:|---|---|---:|---:|---:|---:|---:|"]
+          "ratio | p50 ms redis / diskredis | p99 ms | p99.9 ms |",
+          "|---|---:|---|---|---:|---:|---:|---:|---:|---:|"]
     engines = args.engines.split(",")
+    table: list[tuple[str, int, str, str, float]] = []
     for fsync in args.fsync.split(","):
         for pipeline in (int(p) for p in args.pipelines.split(",")):
-            seen: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
-            for _ in range(args.rounds):
+            seen: dict[str, dict[str, list[tuple[float, ...]]]] = {}
+            for round_no in range(args.rounds):
                 for kind, engine in [("redis", "")] + [("diskredis", e) for e in engines]:
+                    print("\r  fsync %s -P %d round %d/%d: %-18s" % (
+                        fsync, pipeline, round_no + 1, args.rounds,
+                        engine or "redis-server"), end="", file=sys.stderr, flush=True)
                     with server(kind, fsync, engine, args) as port:
                         got = run_benchmark(port, args, pipeline)
                     for test, row in got.items():
                         seen.setdefault(engine, {}).setdefault(test, []).append(row)
+            print("\r" + " " * 60 + "\r", end="", file=sys.stderr, flush=True)
             ref = seen.get("", {})
             for engine in engines:
                 for test, rows in ref.items():
                     mine = seen.get(engine, {}).get(test, [])
-                    r = [_median([x[i] for x in rows]) for i in range(3)]
-                    d = [_median([x[i] for x in mine]) for i in range(3)]
+                    r = [_median([x[i] for x in rows]) for i in range(4)]
+                    d = [_median([x[i] for x in mine]) for i in range(4)]
                     ratio = d[0] / r[0] if r[0] else 0.0
-                    print("%-9s %3d %-8s %-40s %10.0f %10.0f %6.2f %6.2f/%-6.2f %6.2f/%-6.2f"
-                          % (fsync, pipeline, engine, test, r[0], d[0], ratio, r[1], d[1],
-                             r[2], d[2]), flush=True)
+                    name = label(test)
+                    table.append((fsync, pipeline, engine, name, ratio))
+                    print("%-9s %3d %-8s %-40s %9.0f %9.0f %6.2f %6.2f/%-6.2f %6.2f/%-6.2f "
+                          "%6.2f/%-6.2f" % (fsync, pipeline, engine, name, r[0], d[0], ratio,
+                                            r[1], d[1], r[2], d[2], r[3], d[3]), flush=True)
                     md.append("| %s | %d | %s | %s | %.0f | %.0f | %.2f | %.2f / %.2f | "
-                              "%.2f / %.2f |" % (fsync, pipeline, engine, test, r[0], d[0],
-                                                 ratio, r[1], d[1], r[2], d[2]))
+                              "%.2f / %.2f | %.2f / %.2f |" % (
+                                  fsync, pipeline, engine, name, r[0], d[0], ratio, r[1],
+                                  d[1], r[2], d[2], r[3], d[3]))
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write("\n".join(md) + "\n")
+    if args.chart:
+        chart(table, title, args.chart)
     return 0
 
 

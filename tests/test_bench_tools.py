@@ -1,0 +1,65 @@
+"""The benchmark entry points run end to end and report what they claim (tiny runs:
+the numbers are not judged here, only that every row, latency column and chart is
+produced; speed is measured by running the tools themselves)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
+
+import run  # noqa: E402
+
+
+def test_parse_output_reads_throughput_and_percentiles() -> None:
+    text = ("\r====== SET ======\n  2000 requests completed in 0.04 seconds\n"
+            "Latency by percentile distribution:\n"
+            "0.000% <= 0.015 milliseconds (cumulative count 1)\n"
+            "50.000% <= 0.055 milliseconds (cumulative count 1187)\n"
+            "99.219% <= 0.159 milliseconds (cumulative count 1986)\n"
+            "99.902% <= 0.935 milliseconds (cumulative count 1999)\n"
+            "100.000% <= 0.951 milliseconds (cumulative count 2000)\n\n"
+            "Cumulative distribution of latencies:\n"
+            "99.950% <= 0.103 milliseconds (cumulative count 1946)\n"
+            "Summary:\n  throughput summary: 51282.05 requests per second\n"
+            "====== EVALSHA " + "ab" * 20 + " 1 k ======\n"
+            "Latency by percentile distribution:\n"
+            "100.000% <= 2.000 milliseconds (cumulative count 10)\n"
+            "Summary:\n  throughput summary: 10.00 requests per second\n")
+    got = run.parse_output(text)
+    assert got["SET"] == (51282.05, 0.055, 0.159, 0.935)
+    assert got["EVALSHA " + "ab" * 20 + " 1 k"] == (10.0, 2.0, 2.0, 2.0)
+    assert run.label("EVALSHA " + "ab" * 20 + " 1 k") == "EVALSHA abababab 1 k"
+
+
+def test_full_suite_runs_from_one_command(tmp_path: str) -> None:
+    md, png = os.path.join(tmp_path, "t.md"), os.path.join(tmp_path, "t.png")
+    out = subprocess.run(
+        [sys.executable, "tools/bench/run.py", "--suite", "full", "-n", "300", "-c", "10",
+         "--rounds", "1", "--pipelines", "1", "--fsync", "everysec",
+         "--engines", "lmdb,leveldb", "--markdown", md, "--chart", png],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines()[2:]]
+    for engine in ("lmdb", "leveldb"):
+        tests = {" ".join(r[3:-6]) for r in rows if r[2] == engine}
+        for want in ("PING_MBULK", "SET", "GET", "INCR", "MSET (10 keys)", "LPUSH", "RPOP",
+                     "SADD", "SPOP", "HSET", "ZADD", "LRANGE_100 (first 100 elements)",
+                     "XADD bench:stream * field __rand_int__",
+                     "EVALSHA %s 1 rate:__rand_int__ 60" % run.RATE_LIMITER_SHA[:8]):
+            assert want in tests, (want, tests)
+    for r in rows:
+        assert float(r[-5]) > 0 and float(r[-6]) > 0  # diskredis and redis requests/s
+        for pair in r[-3:]:  # p50, p99, p99.9 of each side, in order
+            redis_ms, mine_ms = (float(x) for x in pair.split("/"))
+            assert redis_ms >= 0 and mine_ms > 0
+        p = [[float(x) for x in pair.split("/")] for pair in r[-3:]]
+        assert p[0][1] <= p[1][1] <= p[2][1]
+    with open(md) as f:
+        table = f.read()
+    assert table.count("\n| everysec | 1 |") == len(rows)
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
