@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -125,3 +126,17 @@ def test_deleting_a_collection_reclaims_every_record(ks: Keyspace, records: int)
     ks.begin()
     assert _records(ks, kid) == 0 and ks.gc_pending() == 0
     ks.commit()
+
+
+def test_cached_records_are_not_tracked_by_the_cycle_collector() -> None:
+    """A full cache must not lengthen Python's full collections (each would stall every
+    client): what it keeps for a key is untracked once a collection has seen it."""
+    cache = HotCache(1 << 20)
+    for i in range(100):
+        cache.put(b"k%d" % i, Meta(L.STRING, i, b"v" * i))
+        cache.get(b"k%d" % (i // 2))  # some move to the protected segment
+    gc.collect()
+    entries = list(cache.probation.values()) + list(cache.protected.values())
+    assert len(entries) == 100 and not any(gc.is_tracked(e) for e in entries)
+    found, meta = cache.get(b"k7")
+    assert found and meta == Meta(L.STRING, 7, b"v" * 7)

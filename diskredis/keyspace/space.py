@@ -247,15 +247,16 @@ class Keyspace:
         Callers get their own copy: they may change it before storing it back."""
         if mkey in self._staged:
             meta = self._staged[mkey]
+            if meta is not None:
+                meta = Meta(meta.type, meta.expire, meta.payload, meta.key)
         else:
-            found, meta = self.cache.get(mkey)
+            found, meta = self.cache.get(mkey)  # a new object, or
             if not found:
                 raw = self._t().get("meta", mkey)
-                meta = None if raw is None else L.decode_meta(raw)
+                meta = None if raw is None else L.decode_meta(raw)  # one the cache copies
                 self.cache.put(mkey, meta)  # committed state: no write of this batch
         if meta is None:
             return None
-        meta = Meta(meta.type, meta.expire, meta.payload, meta.key)
         if hashed and meta.key != key:
             raise StorageError("two long keys share the hash %s; refusing to mix them up"
                                % mkey[5:].hex())
