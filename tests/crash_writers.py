@@ -147,8 +147,11 @@ def verify(c: redis.Redis, loops: list[Loop]) -> list[str]:
             keys = [loop.tag(i * 20 + j) for i in loop.acked for j in range(20)]
             _present(c, problems, loop, keys, [int(k.rsplit(":", 1)[1]) for k in keys])
         elif isinstance(loop, (Multi, Script)):
+            tags = [loop.tag(i) for i in range(loop.tried)]
+            got = [v for start in range(0, len(tags), 500) for v in c.mget(
+                [p + t for t in tags[start:start + 500] for p in ("a:", "b:")])]
             for i in range(loop.tried):
-                a, b = c.get("a:" + loop.tag(i)), c.get("b:" + loop.tag(i))
+                a, b = got[2 * i], got[2 * i + 1]
                 if (a is None) != (b is None):
                     problems.append("%s %s applied in part" % (loop.name_, loop.tag(i)))
                 elif i in loop.acked and a != b"%d" % i:
