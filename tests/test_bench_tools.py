@@ -63,3 +63,21 @@ def test_full_suite_runs_from_one_command(tmp_path: str) -> None:
     assert table.count("\n| everysec | 1 |") == len(rows)
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_larger_than_ram_runs_every_phase(tmp_path: str) -> None:
+    png = os.path.join(tmp_path, "rss.png")
+    out = subprocess.run(
+        [sys.executable, "tools/bench/big_data.py", "--keys", "3000", "--seconds", "0.4",
+         "--hot-keys", "100", "--maxmemory", "1mb", "--clients", "5", "--chart", png],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines()[2:]]
+    assert [(r[0], " ".join(r[1:-4])) for r in rows] == [
+        (e, p) for e in ("lmdb", "leveldb") for p in ("uniform", "zipf", "all hot")]
+    for r in rows:
+        gets, hit_rate, total, private = float(r[-4]), float(r[-3][:-1]), float(r[-2]), \
+            float(r[-1])
+        assert gets > 0 and 0 <= hit_rate <= 100 and total >= private > 0
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"

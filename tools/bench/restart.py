@@ -30,16 +30,20 @@ from diskredis.storage import open_engine  # noqa: E402
 BATCH = 50_000
 
 
-def fill(engine_name: str, path: str, keys: int) -> None:
+def fill(engine_name: str, path: str, keys: int, value_size: int = 100,
+         expire_every: int = 10) -> None:
+    """Write `keys` keys `key:%010d` of `value_size` bytes into a new data folder, one
+    in `expire_every` (0: none) with an expiry ten years ahead."""
     engine = open_engine(engine_name, path, fsync=False)
     ks = Keyspace(engine, 16, cache_bytes=1 << 20)
-    value = b"v" * 100
+    value = b"v" * value_size
     far = now_ms() + 10 * 365 * 86400 * 1000
     done = 0
     while done < keys:
-        ks.begin(BATCH * 120)
+        ks.begin(BATCH * (value_size + 20))
         for i in range(done, min(done + BATCH, keys)):
-            ks.store(0, b"key:%010d" % i, L.Meta(L.STRING, far if i % 10 == 0 else 0, value))
+            due = far if expire_every and i % expire_every == 0 else 0
+            ks.store(0, b"key:%010d" % i, L.Meta(L.STRING, due, value))
         ks.commit()
         done = min(done + BATCH, keys)
         print("\r  filling %s: %d/%d keys" % (engine_name, done, keys), end="", file=sys.stderr,
