@@ -13,7 +13,8 @@ reclaimed (for diskredis, until INFO storage gc_pending_jobs is 0; redis-server 
 inside DEL), and that reclamation time.
 
 Type `expire` is active expiry instead: `-n` string keys are written (by scripts, 10 000
-keys each) with one PXAT a few seconds ahead; from that moment the PINGs are timed until
+keys each) with one PXAT a few seconds after the writes should end (timed on a first
+chunk); from that moment the PINGs are timed until
 INFO stats expired_keys has grown by `-n` (nobody reads the keys: the server's active
 expiry finds them all), and "DEL ms" is left empty.
 """
@@ -103,9 +104,13 @@ FILL_EXPIRING = (b"for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do "
 
 
 def fill_expiring(conn: Conn, n: int) -> float:
-    """Write n keys that all expire at one moment a little after the writes; return it."""
-    at = time.time() + 5 + n / 20_000  # time for the writes, at 20k keys/s at least
+    """Write n keys that all expire at one moment a little after the writes; return it.
+    A first chunk of keys expiring a day later times the writes to plan that moment."""
     step = 10_000
+    t0 = time.time()  # a first chunk, without expiry, tells how fast the writes go
+    conn.call(b"EVAL", FILL_EXPIRING, b"0", b"%d" % n, b"%d" % (n + step - 1),
+              b"%d" % int((t0 + 86400) * 1000))
+    at = time.time() + 5 + 1.5 * (time.time() - t0) * n / step
     for start in range(0, n, step):
         end = min(start + step, n) - 1
         reply = conn.call(b"EVAL", FILL_EXPIRING, b"0", b"%d" % start, b"%d" % end,
