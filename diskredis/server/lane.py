@@ -294,6 +294,7 @@ class Lane:
                 if not pending and self._resume:
                     pending = self._pending = deque(self._resume)
                     self._resume = []
+            self._backlog = False
             if ks.read_only_reason is None:  # housekeeping writes, so waits for room
                 expired = ks.expire_due(budget=_EXPIRE_BUDGET) if ks.active_expire else 0
                 # A step that used its whole budget may have left more: the next batch

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
@@ -87,10 +88,9 @@ class Load:
             self.sel.register(s, selectors.EVENT_READ, hiredis.Reader())
             self.socks.append(s)
 
-    def run(self, seconds: float, pick: object, samples: list[tuple[float, float, float]],
-            pid: int, t0: float) -> int:
+    def run(self, seconds: float, pick: Callable[[], int],
+            samples: list[tuple[float, float, float]], pid: int, t0: float) -> int:
         """GETs answered in `seconds`; appends (time, RSS, RssAnon) every half second."""
-        assert callable(pick)
         for s in self.socks:
             s.send(b"GET key:%010d\r\n" % pick())
         done = 0
@@ -125,7 +125,7 @@ class Load:
             s.close()
 
 
-def pickers(keys: int, hot: int, rng: random.Random) -> dict[str, object]:
+def pickers(keys: int, hot: int, rng: random.Random) -> dict[str, Callable[[], int]]:
     log_n = math.log(keys)
     rand = rng.random
     randrange = rng.randrange

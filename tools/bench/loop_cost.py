@@ -51,6 +51,15 @@ def answer(reader: Any, data: bytes, store: dict[bytes, bytes]) -> bytes:
     return b"".join(out)
 
 
+def _listener(port: int) -> socket.socket:
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(512)
+    listener.setblocking(False)
+    return listener
+
+
 def bare_server(port: int, hop: bool) -> None:
     """Answer PINGs on `port`, optionally through a worker thread."""
     import hiredis
@@ -100,11 +109,7 @@ def bare_server(port: int, hop: bool) -> None:
         token = trio.lowlevel.current_trio_token()
         if hop:
             threading.Thread(target=worker, args=(token, work), daemon=True).start()
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", port))
-        listener.listen(512)
-        listener.setblocking(False)
+        listener = _listener(port)
         async with trio.open_nursery() as nursery:
             while True:
                 await trio.lowlevel.wait_readable(listener)
@@ -127,11 +132,7 @@ def reactor_server(port: int) -> None:
     import trio
 
     async def main() -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", port))
-        listener.listen(512)
-        listener.setblocking(False)
+        listener = _listener(port)
         ep = select.epoll()
         ep.register(listener.fileno(), select.EPOLLIN)
         conns: dict[int, tuple[socket.socket, Any]] = {}
