@@ -138,7 +138,7 @@ class Keyspace:
         self.on_event: Callable[[bytes, bytes, int], None] | None = None
         if view:
             self.touch = False
-            self.txn = engine.read()
+            self.txn = engine.snapshot()
             self.slots = [L.read_u32(raw) if raw is not None else 0 for raw in
                           (self.txn.get("stats", b"slot:" + L.u32(db))
                            for db in range(databases))]

@@ -223,7 +223,8 @@ class Server:
                         ("records_read", self.engine.records_read),
                         ("lane_batches", self.lane.batches),
                         ("lane_batched_clients", self.lane.batched_units),
-                        ("lane_write_commits", self.lane.write_commits)],
+                        ("lane_write_commits", self.lane.write_commits),
+                        *self.engine.info()],
         }
 
     def _keyspace_info(self) -> list[tuple[str, str]]:
@@ -354,6 +355,7 @@ class Server:
         batches (range compaction, the everysec sync) on a worker thread."""
         lane = self.lane
         if self._may_run_script(units):
+            self.engine.checkpoint()  # the worker thread must see (and may write) it all
             outcome = await trio.to_thread.run_sync(lane.run_batch, units)
         else:
             outcome = lane.run_batch(units)

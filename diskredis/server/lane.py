@@ -18,8 +18,10 @@ A batch runs on the event loop's own thread (no hand-off to another thread, whic
 would make the two fight for the GIL at every send and receive), or whole on a
 worker thread when it may run a script (so that a busy script leaves the event loop
 free to answer BUSY and SCRIPT KILL). Never two at once: the lane is one lane,
-whichever thread carries it. An engine transaction begins and ends inside one
-`run_batch` call, so on one thread, as LMDB requires of write transactions.
+whichever thread carries it. A batch's transaction begins and ends inside one
+`run_batch` call, so on one thread, as LMDB requires of write transactions (LMDB's
+long-lived top transaction, behind its write-ahead log, stays on the event loop's
+thread: the server checkpoints it before a batch goes to a worker thread).
 
 Between batches, and every 100 ms when idle, the lane removes expired keys and
 reclaims flushed databases in bounded steps (`next_wakeup` says when), and with
@@ -261,6 +263,11 @@ class Lane:
         incoming = sum(u.size for u in units)
         self.hub.drop_gone()
         ks.begin(incoming)
+        if engine.write_error is not None and ks.read_only_reason is None:
+            log.error("Writing to %s failed between batches: %s. Commands that write are "
+                      "refused (MISCONF) until the disk has room again; reads go on.",
+                      engine.path, engine.write_error)
+            ks.read_only_reason = engine.write_error
         # Waiting units may be answered in this batch: their replies so far are earlier.
         ran: list[Unit] = [p.unit for p in self._parked]
         seen = set(ran)

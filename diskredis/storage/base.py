@@ -177,6 +177,18 @@ class Engine(ABC):
     def write(self) -> Txn:
         """The write transaction (one at a time)."""
 
+    def snapshot(self) -> Txn:
+        """A read transaction that another thread may use while the lane goes on: a
+        consistent state at least as new as the last `checkpoint` (or `pin_readers`)."""
+        return self.read()
+
+    def checkpoint(self) -> bool:
+        """Between batches, on the thread that opened the engine: put everything
+        committed into the engine's own files, so that another thread's transaction
+        (a snapshot, a batch that runs a script) sees it and may begin. False when that
+        failed: `write_error` says why (reads still see every committed write)."""
+        return True
+
     @abstractmethod
     def sync(self) -> None:
         """Make every committed transaction durable (for appendfsync everysec)."""
@@ -187,6 +199,10 @@ class Engine(ABC):
     @abstractmethod
     def disk_size(self) -> int:
         """Bytes the engine's files take on disk."""
+
+    def info(self) -> list[tuple[str, int]]:
+        """Engine-specific INFO storage fields."""
+        return []
 
     def before_batch(self, incoming_bytes: int) -> None:  # noqa: B027 - optional hook
         """Called between write transactions with a hint of how much may be written."""

@@ -1,0 +1,268 @@
+"""The LMDB engine's write-ahead log (diskredis/storage/wal.py, lmdb_engine.py): batches
+are durable by their log record, LMDB gets them at checkpoints, and whatever the log
+ends with -- a torn record, an older epoch's records, a failed write -- reopening finds
+exactly the acknowledged batches."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from diskredis.storage import StorageError, lmdb_engine, open_engine
+from diskredis.storage.lmdb_engine import LOG_NAME, LmdbEngine
+from diskredis.storage.wal import Wal, WalError
+from tests.conftest import start_diskredis
+
+
+def _batch(e: Any, **items: bytes) -> None:
+    with e.write() as txn:
+        for k, v in items.items():
+            txn.put("meta", k.encode(), v)
+
+
+def _crash_copy(src: Path, dest: Path) -> Path:
+    """The folder as a killed process leaves it: the files as they are now (the page
+    cache is the file), with the top transaction never committed."""
+    shutil.copytree(src / "lmdb", dest / "lmdb", ignore=shutil.ignore_patterns("lock.mdb"))
+    return dest
+
+
+def _after_crash(src: Path, dest: Path) -> tuple[dict[bytes, bytes], int]:
+    """What a server opening a crash copy of `src` finds, and the records it replayed."""
+    c = open_engine("lmdb", str(_crash_copy(src, dest)))
+    assert isinstance(c, LmdbEngine)
+    try:
+        return _all(c), c.replayed
+    finally:
+        c.close()
+
+
+def _room_again(e: Any, monkeypatch: Any) -> None:
+    """A second later, the disk has room: `try_recover` may try."""
+    e._failed_at -= 5
+    monkeypatch.setattr("diskredis.storage.base.free_bytes", lambda path: 1 << 40)
+
+
+def _all(e: Any) -> dict[bytes, bytes]:
+    t = e.read()
+    try:
+        return dict(t.scan("meta"))
+    finally:
+        t.abort()
+
+
+def test_batches_live_in_the_log_until_a_checkpoint(tmp_path: Path) -> None:
+    e = open_engine("lmdb", str(tmp_path / "a"))
+    assert isinstance(e, LmdbEngine)
+    _batch(e, a=b"1")
+    _batch(e, b=b"2")
+    t = e.snapshot()  # LMDB's file: the last checkpoint, without the two batches
+    assert t.get("meta", b"a") is None
+    t.abort()
+    assert _all(e) == {b"a": b"1", b"b": b"2"}  # the lane sees them
+    assert _after_crash(tmp_path / "a", tmp_path / "b") == ({b"a": b"1", b"b": b"2"}, 2)
+    assert e.checkpoint() and e.checkpoints >= 1
+    t = e.snapshot()
+    assert t.get("meta", b"b") == b"2"
+    t.abort()
+    e.close()
+
+
+def test_a_torn_last_record_is_left_out(tmp_path: Path) -> None:
+    e = open_engine("lmdb", str(tmp_path / "a"))
+    _batch(e, a=b"1")
+    _batch(e, b=b"2" * 100)
+    size = os.path.getsize(tmp_path / "a" / "lmdb" / LOG_NAME)
+    copy = _crash_copy(tmp_path / "a", tmp_path / "b")
+    with open(copy / "lmdb" / LOG_NAME, "r+b") as f:
+        f.truncate(size - 10)  # the last record half written
+    c = open_engine("lmdb", str(copy))
+    assert _all(c) == {b"a": b"1"}
+    c.close()
+    copy2 = _crash_copy(tmp_path / "a", tmp_path / "c")
+    with open(copy2 / "lmdb" / LOG_NAME, "r+b") as f:
+        f.seek(size - 5)
+        f.write(b"XXXXX")  # a checksum that fails
+    c = open_engine("lmdb", str(copy2))
+    assert _all(c) == {b"a": b"1"}
+    c.close()
+    e.close()
+
+
+def test_records_of_an_older_epoch_after_the_end_are_ignored(tmp_path: Path) -> None:
+    e = open_engine("lmdb", str(tmp_path / "a"))
+    assert isinstance(e, LmdbEngine)
+    for i in range(5):
+        _batch(e, **{"old%d" % i: b"x" * 200})
+    assert e.checkpoint()
+    _batch(e, new=b"1")  # overwrites the start of the log; older records follow it
+    e.wal.sync()
+    assert _after_crash(tmp_path / "a", tmp_path / "b") == (
+        {**{b"old%d" % i: b"x" * 200 for i in range(5)}, b"new": b"1"}, 1)
+    e.close()
+
+
+def test_deletes_replay(tmp_path: Path) -> None:
+    e = open_engine("lmdb", str(tmp_path / "a"))
+    _batch(e, a=b"1", b=b"2")
+    assert e.checkpoint()
+    with e.write() as txn:
+        assert txn.delete("meta", b"a")
+        assert not txn.delete("meta", b"zz")
+    assert _after_crash(tmp_path / "a", tmp_path / "b") == ({b"b": b"2"}, 1)
+    e.close()
+
+
+def test_checkpoint_after_so_many_operations(tmp_path: Path) -> None:
+    e = open_engine("lmdb", str(tmp_path / "a"))
+    assert isinstance(e, LmdbEngine)
+    per_batch = 64
+    batches = lmdb_engine.CHECKPOINT_OPS // per_batch
+    for i in range(batches):
+        e.before_batch(0)
+        assert e.checkpoints == 0
+        with e.write() as txn:
+            for j in range(per_batch):
+                txn.put("meta", b"%d-%d" % (i, j), b"v")
+    assert e.wal.offset > 0
+    e.before_batch(0)  # the batch after the 4096th operation starts with a checkpoint
+    assert e.checkpoints == 1 and e.wal.offset == 0
+    assert len(_all(e)) == batches * per_batch
+    e.close()
+    e = open_engine("lmdb", str(tmp_path / "a"))
+    assert isinstance(e, LmdbEngine)
+    assert e.replayed == 0 and len(_all(e)) == batches * per_batch
+    e.close()
+
+
+def test_a_failed_log_write_fails_the_batch_and_nothing_else(tmp_path: Path,
+                                                             monkeypatch: Any) -> None:
+    e = open_engine("lmdb", str(tmp_path / "a"))
+    assert isinstance(e, LmdbEngine)
+    _batch(e, a=b"1")
+    real = Wal.append
+
+    def full(self: Wal, epoch: int, payload: bytes, sync: bool) -> None:
+        os.pwrite(self.fd, b"\x07" * 40, self.offset)  # a torn start of a record
+        raise WalError(28, "writing the log %s failed: No space left on device" % self.path)
+
+    monkeypatch.setattr(Wal, "append", full)
+    with pytest.raises(StorageError, match="No space left"):
+        _batch(e, b=b"2")
+    assert e.write_error is not None
+    assert _all(e) == {b"a": b"1"}  # the failed batch is gone, the acknowledged one is not
+    with pytest.raises(StorageError), e.write() as txn:  # writes refused until recovery
+        txn.put("meta", b"c", b"3")
+    monkeypatch.setattr(Wal, "append", real)
+    _room_again(e, monkeypatch)
+    assert e.try_recover() and e.write_error is None
+    _batch(e, c=b"3")
+    assert _after_crash(tmp_path / "a", tmp_path / "b")[0] == {b"a": b"1", b"c": b"3"}
+    e.close()
+
+
+def test_a_failed_checkpoint_keeps_every_write_readable(tmp_path: Path,
+                                                         monkeypatch: Any) -> None:
+    e = open_engine("lmdb", str(tmp_path / "a"))
+    assert isinstance(e, LmdbEngine)
+    _batch(e, a=b"1")
+    _batch(e, b=b"2")
+    top = e._top
+
+    class FailingTop:
+        def put(self, *a: Any, **k: Any) -> None:
+            top.put(*a, **k)
+
+        def commit(self) -> None:
+            import lmdb
+            raise lmdb.DiskError("No space left on device")
+
+        def abort(self) -> None:
+            top.abort()
+
+    e._top = FailingTop()
+    assert not e.checkpoint()
+    assert e.write_error is not None and "checkpoint failed" in e.write_error
+    assert _all(e) == {b"a": b"1", b"b": b"2"}  # rebuilt from the log
+    _room_again(e, monkeypatch)
+    assert e.try_recover()
+    t = e.snapshot()
+    assert t.get("meta", b"b") == b"2"
+    t.abort()
+    e.close()
+
+
+def test_a_batch_on_another_thread(tmp_path: Path) -> None:
+    """A script's batch runs on a worker thread: after a checkpoint it gets a plain
+    synced transaction; while the log holds writes it is refused (the server always
+    checkpoints first)."""
+    e = open_engine("lmdb", str(tmp_path / "a"))
+    _batch(e, a=b"1")
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            _batch(e, b=b"2")
+        except BaseException as ex:
+            errors.append(ex)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert len(errors) == 1 and isinstance(errors[0], StorageError)
+    assert e.checkpoint()
+    errors.clear()
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert not errors
+    s = e.snapshot()  # committed to LMDB at once
+    assert s.get("meta", b"b") == b"2"
+    s.abort()
+    e.close()
+
+
+def test_fsync_off_writes_records_unsynced_and_sync_makes_them_durable(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    e = open_engine("lmdb", str(tmp_path / "a"), fsync=False)
+    calls: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (calls.append(fd), real(fd))[1])
+    _batch(e, a=b"1")
+    assert calls == []
+    e.sync()
+    assert len(calls) == 1
+    e.set_fsync(True)
+    _batch(e, b=b"2")
+    assert len(calls) >= 2
+    e.close()
+
+
+def test_a_killed_server_replays_its_log() -> None:
+    """INFO storage shows the log; a server killed with writes only in its log finds
+    them all when it starts again (and says it replayed them). LMDB only: LevelDB's
+    own log does this job there."""
+    sp = start_diskredis("lmdb")
+    again = None
+    try:
+        c = sp.client()
+        for i in range(50):
+            c.set("k%d" % i, i)
+        s = c.info("storage")
+        assert int(s["wal_operations"]) > 0 and int(s["wal_bytes"]) > 0
+        sp.proc.kill()
+        sp.proc.wait()
+        again = start_diskredis("lmdb", data_dir=sp.dir)
+        c = again.client()
+        assert c.mget(["k%d" % i for i in range(50)]) == [b"%d" % i for i in range(50)]
+        s = c.info("storage")
+        assert int(s["wal_replayed_records"]) > 0 and int(s["wal_checkpoints"]) >= 1
+    finally:
+        if again is not None:
+            again.stop()
+        shutil.rmtree(sp.dir, ignore_errors=True)
