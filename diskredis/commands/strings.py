@@ -80,6 +80,8 @@ def _parse_set_options(argv: list[bytes], start: int, for_set: bool
                        ) -> tuple[set[str], _ExpireSpec | None]:
     """parseExtendedStringArgumentsOrReply: the flags and the expiry argument, if any."""
     flags: set[str] = set()
+    if start >= len(argv):
+        return flags, None
     expire_raw: tuple[bytes, bool, bool] | None = None
     timed = {"ex", "px", "exat", "pxat"}
     j = start
@@ -169,7 +171,8 @@ def set_(ctx: Ctx, argv: list[bytes]) -> Any:
         when = old.expire
     else:
         when = L.NO_EXPIRY
-    put_string(ctx, key, argv[2], when)
+    ctx.ks.replace(ctx.session.db, key, Meta(L.STRING, when, argv[2]), old)
+    ctx.notify(NOTIFY_STRING, b"set", key)
     if expire is not None:
         ctx.notify(NOTIFY_GENERIC, b"expire", key)
     if "get" in flags:

@@ -19,6 +19,7 @@ Imports: the standard library and `keyspace.layout`.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 from diskredis.keyspace.layout import Meta
 
@@ -27,6 +28,7 @@ _PROTECTED_SHARE = 0.8
 
 # (type, expire, payload, full key or None) of a record, or None for "absent"
 _Entry = tuple[int, int, bytes, bytes | None] | None
+_ABSENT: Any = object()  # not in a segment (None is a cached absence)
 
 
 def _pack(meta: Meta | None) -> _Entry:
@@ -53,10 +55,12 @@ class HotCache:
 
     def get(self, mkey: bytes) -> tuple[bool, Meta | None]:
         """(found, record): found False means ask the engine."""
-        if mkey in self.protected:
-            self.protected.move_to_end(mkey)
+        protected = self.protected
+        entry = protected.get(mkey, _ABSENT)
+        if entry is not _ABSENT:
+            protected.move_to_end(mkey)
             self.hits += 1
-            return True, _unpack(self.protected[mkey])
+            return True, None if entry is None else Meta(*entry)
         if mkey in self.probation:
             entry = self.probation.pop(mkey)
             self.protected[mkey] = entry

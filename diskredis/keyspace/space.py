@@ -254,7 +254,8 @@ class Keyspace:
             if not found:
                 raw = self._t().get("meta", mkey)
                 meta = None if raw is None else L.decode_meta(raw)  # one the cache copies
-                self.cache.put(mkey, meta)  # committed state: no write of this batch
+                if self.reading:  # a write command's record is cached after its commit
+                    self.cache.put(mkey, meta)  # committed state: no write of this batch
         if meta is None:
             return None
         if hashed and meta.key != key:
@@ -339,8 +340,17 @@ class Keyspace:
     def store(self, db: int, key: bytes, meta: Meta) -> None:
         """Create or replace `key` with `meta` (its expiry included)."""
         mkey, hashed = self._mkey(db, key)
+        self._store(db, key, meta, mkey, hashed, self._raw(mkey, key, hashed))
+
+    def replace(self, db: int, key: bytes, meta: Meta, old: Meta | None) -> None:
+        """`store`, for a caller that has just had `old` from `lookup` of the key (and
+        changed nothing since): saves reading the record again."""
+        mkey, hashed = self._mkey(db, key)
+        self._store(db, key, meta, mkey, hashed, old)
+
+    def _store(self, db: int, key: bytes, meta: Meta, mkey: bytes, hashed: bool,
+               old: Meta | None) -> None:
         txn = self._t()
-        old = self._raw(mkey, key, hashed)
         if old is not None and L.is_collection(old.type) and (
                 not L.is_collection(meta.type)
                 or L.coll_head(old.payload)[0] != L.coll_head(meta.payload)[0]):

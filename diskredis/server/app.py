@@ -59,6 +59,7 @@ SNAPSHOT_PREFIX = "temp-sync-"  # snapshot files for SYNC, in the data folder
 # Commands that run a user's script: a batch holding one runs on a worker thread.
 _SCRIPT_RUNNERS = frozenset((b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall",
                              b"fcall_ro"))
+_SCRIPT_FIRST = frozenset(b"eEfF")  # first letters of _SCRIPT_RUNNERS
 _SAMPLE_EVERY = 0.1  # instantaneous_ops_per_sec samples, as Redis (16 samples, 100 ms)
 
 
@@ -130,7 +131,7 @@ class Server:
 
     def monitors(self) -> list[Session]:
         """Sessions in MONITOR mode (asked for every command: kept as a list)."""
-        if any(s.closed or not s.monitor for s in self._monitors):
+        if self._monitors and any(s.closed or not s.monitor for s in self._monitors):
             self._monitors = [s for s in self._monitors if s.monitor and not s.closed]
         return self._monitors
 
@@ -367,9 +368,11 @@ class Server:
 
     def _may_run_script(self, units: list[Unit]) -> bool:
         for unit in itertools.chain(units, self.lane.waiting_units()):
-            if any(r[0][:1] in b"eEfF" and r[0].lower() in _SCRIPT_RUNNERS
-                   for r in unit.requests[unit.next:]):
-                return True
+            requests = unit.requests
+            for i in range(unit.next, len(requests)):
+                name = requests[i][0]
+                if name and name[0] in _SCRIPT_FIRST and name.lower() in _SCRIPT_RUNNERS:
+                    return True
             queued = unit.ctx.session.multi
             if queued and any(r[0].lower() in _SCRIPT_RUNNERS for r in queued):
                 return True
