@@ -131,15 +131,15 @@ class RequestReader:
             reader.feed(data)
             while True:
                 request = reader.gets()
-                if request is False:
+                if request is False:  # a request begun and not ended in this read
+                    at_boundary = False
                     break
                 if type(request) is not list or not all(type(a) is bytes for a in request):
                     raise ValueError
                 got.append(request)
-            # Did the read end on a request boundary? hiredis does not say, but an
-            # empty multibulk fed now parses back as [] only if it did.
-            reader.feed(b"*0\r\n")
-            at_boundary = reader.gets() == []
+                if not reader.has_data():  # nothing left unread: a request boundary
+                    at_boundary = True
+                    break
         except (hiredis.ProtocolError, ValueError, TypeError):
             # TypeError: hiredis builds RESP3 maps as dicts, and a map whose key is an
             # array ("%1\r\n*0\r\n...") fails as it is built. The exact parser
