@@ -81,3 +81,18 @@ def test_larger_than_ram_runs_every_phase(tmp_path: str) -> None:
         assert gets > 0 and 0 <= hit_rate <= 100 and total >= private > 0
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_restart_times_every_engine_and_redis_loading_the_same_data() -> None:
+    out = subprocess.run(
+        [sys.executable, "tools/bench/restart.py", "--keys", "2000", "--engines",
+         "redis,lmdb,leveldb", "--repeat", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines()[1:]]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("redis", "2000"), ("lmdb", "0"), ("lmdb", "2000"), ("leveldb", "0"),
+        ("leveldb", "2000")]
+    for r in rows:
+        assert 0 < float(r[3]) <= float(r[4])
+    assert float(rows[0][2]) > 0  # the RDB file redis-server made and loaded

@@ -262,6 +262,7 @@ def test_a_killed_server_replays_its_log() -> None:
         assert c.mget(["k%d" % i for i in range(50)]) == [b"%d" % i for i in range(50)]
         s = c.info("storage")
         assert int(s["wal_replayed_records"]) > 0 and int(s["wal_checkpoints"]) >= 1
+        assert 0 < int(s["wal_last_checkpoint_usec"]) <= int(s["wal_checkpoint_usec"])
     finally:
         if again is not None:
             again.stop()

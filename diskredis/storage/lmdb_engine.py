@@ -89,6 +89,8 @@ class LmdbEngine(Engine):
         self.logged = 0  # operations logged since the engine opened
         self._batch: _BatchTxn | None = None
         self.checkpoints = 0
+        self.checkpoint_us = 0  # time spent committing checkpoints, and the last one's
+        self.last_checkpoint_us = 0
         self.replayed = 0  # log records applied when the engine opened
         self._open()
         self.wal = Wal(os.path.join(self.path, LOG_NAME))
@@ -182,6 +184,7 @@ class LmdbEngine(Engine):
             return True
         assert threading.get_ident() == self._home, "the top is used on its own thread only"
         self._top = None
+        started = time.perf_counter()
         try:
             top.put(_EPOCH, _u64(self.epoch + 1), db=self.dbs["stats"])
             top.commit()
@@ -196,6 +199,8 @@ class LmdbEngine(Engine):
         self._map_checked = -_MAP_RECHECK_OPS  # the file grew: look at the map again
         self.wal.restart()
         self.checkpoints += 1
+        self.last_checkpoint_us = int((time.perf_counter() - started) * 1e6)
+        self.checkpoint_us += self.last_checkpoint_us
         return True
 
     def _checkpoint_due(self) -> bool:
@@ -244,7 +249,10 @@ class LmdbEngine(Engine):
 
     def info(self) -> list[tuple[str, int]]:
         return [("wal_bytes", self.wal.written), ("wal_operations", self._ops),
-                ("wal_checkpoints", self.checkpoints), ("wal_replayed_records", self.replayed)]
+                ("wal_checkpoints", self.checkpoints),
+                ("wal_checkpoint_usec", self.checkpoint_us),
+                ("wal_last_checkpoint_usec", self.last_checkpoint_us),
+                ("wal_replayed_records", self.replayed)]
 
     def pin_readers(self) -> None:
         self.checkpoint()  # the reader must see every write (it reads the file)
