@@ -90,7 +90,8 @@ class Keyspace:
         engine must be pinned for it: `Engine.pin_readers`)."""
         self.engine = engine
         self.cache = HotCache(cache_bytes)
-        self._staged: dict[bytes, Meta | None] = {}  # this batch's records, for the cache
+        # This batch's records (written, or read by a write command), for the cache.
+        self._staged: dict[bytes, Meta | None] = {}
         self.max_key = engine.max_key_size
         self.databases = databases
         self.txn: Txn | None = None
@@ -254,8 +255,11 @@ class Keyspace:
             if not found:
                 raw = self._t().get("meta", mkey)
                 meta = None if raw is None else L.decode_meta(raw)  # one the cache copies
-                if self.reading:  # a write command's record is cached after its commit
+                if self.reading:
                     self.cache.put(mkey, meta)  # committed state: no write of this batch
+                else:  # a write command: kept for the batch, cached once at its commit
+                    self._staged[mkey] = None if meta is None else Meta(
+                        meta.type, meta.expire, meta.payload, meta.key)
         if meta is None:
             return None
         if hashed and meta.key != key:

@@ -48,7 +48,8 @@ class LeveldbEngine(Engine):
         try:
             self.db = plyvel.DB(self.path, create_if_missing=True, paranoid_checks=True,
                                 write_buffer_size=16 << 20, max_open_files=512,
-                                lru_cache_size=8 << 20, block_size=16 << 10)
+                                lru_cache_size=8 << 20, block_size=16 << 10,
+                                bloom_filter_bits=10)
         except plyvel.Error as e:
             raise StorageError("cannot open the LevelDB database in %s: %s%s"
                                % (self.path, e, disk_hint(self.path))) from None

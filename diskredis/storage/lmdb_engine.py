@@ -10,7 +10,7 @@ Room: the `Engine` contract over py-lmdb. Imports: `lmdb`, `storage.base`, `stor
   record, fdatasynced with appendfsync always (about 0.1 ms): the record makes the batch
   durable, the nested commit makes it visible. A **checkpoint** commits the top to LMDB,
   synced (LMDB's own crash-safe order: data pages, then the meta page), together with the
-  log's next epoch, and the log starts again: after 4096 logged operations, 16 MB of log,
+  log's next epoch, and the log starts again: after 8192 logged operations, 16 MB of log,
   or a second, whichever comes first, and before another thread must see the data
   (`pin_readers`, `checkpoint`). The environment is always opened synced (never
   NOSYNC, writemap or map_async: those can corrupt it on power loss), so the file is
@@ -57,7 +57,7 @@ _EPOCH = b"wal-epoch"  # in `stats`: the epoch of the log records not yet checkp
 _TABLE_INDEX = {t: i for i, t in enumerate(TABLES)}
 LOG_NAME = "wal.log"
 #: A checkpoint comes after this many logged operations, log bytes or seconds.
-CHECKPOINT_OPS = 4096
+CHECKPOINT_OPS = 8192
 CHECKPOINT_BYTES = 16 << 20
 CHECKPOINT_AGE = 1.0
 _PAGE_GUESS = 3 * 4096  # new pages one logged operation may take in the top (map sizing)
