@@ -267,3 +267,21 @@ def test_a_killed_server_replays_its_log() -> None:
         if again is not None:
             again.stop()
         shutil.rmtree(sp.dir, ignore_errors=True)
+
+
+def test_no_snapshot_reader_while_a_checkpoint_fails(tmp_path: Path, monkeypatch: Any) -> None:
+    """A SYNC snapshot reads LMDB's file: if the log's writes can't be put there first,
+    the reader must not start (it would miss acknowledged writes)."""
+    e = open_engine("lmdb", str(tmp_path / "a"))
+    _batch(e, a=b"1")
+    monkeypatch.setattr(LmdbEngine, "checkpoint", lambda self: False)
+    with pytest.raises(StorageError):
+        e.pin_readers()
+    assert e._pins == 0
+    monkeypatch.undo()
+    e.pin_readers()  # now it checkpoints, and the snapshot sees the batch
+    t = e.snapshot()
+    assert t.get("meta", b"a") == b"1"
+    t.abort()
+    e.unpin_readers()
+    e.close()

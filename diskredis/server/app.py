@@ -407,7 +407,14 @@ class Server:
         transfer; the engine keeps its mapping for the reader (`pin_readers`)."""
         assert self._tasks is not None
         conn.replica = True
-        self.engine.pin_readers()
+        try:
+            self.engine.pin_readers()
+        except StorageError as e:  # the snapshot would miss acknowledged writes
+            log.warning("Could not start the snapshot for client id=%d addr=%s: %s; its "
+                        "connection is closed. Free space on the disk of the data folder.",
+                        conn.session.id, conn.session.addr, e)
+            conn.close()
+            return
         self._snapshot_writers += 1
         self._tasks.start_soon(self._send_snapshot, conn, snapshot)
 

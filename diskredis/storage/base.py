@@ -214,9 +214,10 @@ class Engine(ABC):
     _failed_at: float = 0.0
 
     def pin_readers(self) -> None:
-        """Between write transactions, on the lane: a `read()` transaction is about to be
-        used on another thread while the lane goes on; the engine must keep what it
-        maps in place until `unpin_readers` (any thread)."""
+        """Between write transactions, on the lane: a `snapshot()` transaction is about
+        to be used on another thread while the lane goes on; the engine must keep what it
+        maps in place until `unpin_readers` (any thread). StorageError when the snapshot
+        could not hold every committed write (the reader must not start)."""
         with _PINS:
             self._pins += 1
 

@@ -255,7 +255,8 @@ class LmdbEngine(Engine):
                 ("wal_replayed_records", self.replayed)]
 
     def pin_readers(self) -> None:
-        self.checkpoint()  # the reader must see every write (it reads the file)
+        if not self.checkpoint():  # the reader must see every write (it reads the file)
+            raise StorageError(self.write_error or "the checkpoint failed")
         if not self._pins:
             info = self.env.info()
             used = (info["last_pgno"] + 1) * self.env.stat()["psize"]
