@@ -28,6 +28,7 @@ from collections.abc import Iterator
 _HEAD = struct.Struct("<IIQ")  # length, crc32, epoch
 _OP = struct.Struct("<BBI")  # kind, table, key length
 _U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
 PUT, DELETE = 1, 2
 #: A log that grew past this (one huge batch) is cut back to nothing at a checkpoint.
 _KEEP_BYTES = 64 << 20
@@ -58,8 +59,7 @@ class Wal:
 
     def append(self, epoch: int, payload: bytes, sync: bool) -> None:
         """Write one record at the end of the log (and fdatasync it when `sync`)."""
-        head = _HEAD.pack(len(payload), 0, epoch)
-        crc = zlib.crc32(payload, zlib.crc32(head[8:]))
+        crc = zlib.crc32(payload, zlib.crc32(_U64.pack(epoch)))
         record = _HEAD.pack(len(payload), crc, epoch) + payload
         try:
             done = 0
