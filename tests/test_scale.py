@@ -10,30 +10,42 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import ServerProc
+from diskredis.errors import RedisError
+from diskredis.transfer.offline import Offline
+from tests.conftest import ServerProc, start_diskredis
 
 N = 1_000_000
 CHUNK = 2_000  # elements per command
 TYPES = ("hash", "list", "set", "zset")
 
 
-def fill(c: Any, kind: str, key: str, n: int = N) -> None:
-    """Build a collection of `n` elements with multi-element commands, pipelined."""
-    pipe = c.pipeline(transaction=False)
+def commands(kind: str, key: str, n: int = N) -> list[list[bytes]]:
+    """Multi-element commands building a collection of `n` elements."""
+    k = key.encode()
+    out = []
     for start in range(0, n, CHUNK):
         ids = range(start, min(start + CHUNK, n))
         if kind == "hash":
-            pipe.hset(key, mapping={b"f%07d" % i: b"v" for i in ids})
+            out.append([b"HSET", k, *(x for i in ids for x in (b"f%07d" % i, b"v"))])
         elif kind == "list":
-            pipe.rpush(key, *(b"%d" % i for i in ids))
+            out.append([b"RPUSH", k, *(b"%d" % i for i in ids)])
         elif kind == "set":
-            pipe.sadd(key, *(b"m%07d" % i for i in ids))
+            out.append([b"SADD", k, *(b"m%07d" % i for i in ids)])
         else:
-            pipe.zadd(key, {b"m%07d" % i: i for i in ids})
+            out.append([b"ZADD", k, *(x for i in ids for x in (b"%d" % i, b"m%07d" % i))])
+    return out
+
+
+def fill(c: Any, kind: str, key: str, n: int = N) -> None:
+    """Build a collection of `n` elements through a server, pipelined."""
+    pipe = c.pipeline(transaction=False)
+    for argv in commands(kind, key, n):
+        pipe.execute_command(*argv)
         if len(pipe) >= 25:
             pipe.execute()
     pipe.execute()
@@ -53,12 +65,20 @@ def drain_gc(c: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def big(dr: ServerProc) -> ServerProc:
-    c = dr.client()
-    for kind in TYPES:
-        c.delete("big:" + kind)
-        fill(c, kind, "big:" + kind)
-    return dr
+def big(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
+    """A server on a folder holding the four collections. They are built with the data
+    folder opened offline (the same command handlers, in this process: a third of the
+    time of four million elements sent over a socket), then served."""
+    folder = str(tmp_path_factory.mktemp("scale-" + engine))
+    with Offline(folder, engine, create=True) as data:
+        for kind in TYPES:
+            batch = commands(kind, "big:" + kind)
+            for start in range(0, len(batch), 25):
+                replies = data.execute(batch[start:start + 25])
+                assert not [r for r in replies if isinstance(r, RedisError)], replies
+    sp = start_diskredis(engine, data_dir=folder)
+    yield sp
+    sp.stop()
 
 
 def test_spop_reads_one_position(big: ServerProc) -> None:
