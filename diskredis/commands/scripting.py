@@ -121,8 +121,10 @@ class Scripts:
         self.hook_count = 0
         self.current = self.lua  # the Lua state running now
         # Called on the lane when the running script turns busy (the server answers
-        # the clients queued behind it).
+        # the clients queued behind it), then at each hook while it is busy (the server
+        # serves its sockets meanwhile).
         self.on_busy: Callable[[], None] = lambda: None
+        self.while_busy: Callable[[], None] = lambda: None
 
     def kill(self, by_eval: bool) -> str | None:
         """SCRIPT KILL (`by_eval`) or FUNCTION KILL from a connection: None when the
@@ -147,6 +149,7 @@ class Scripts:
             self.hook_count = 1  # back to normal at the next run
             raise Raise(self.current.error_table(b"Script killed by user with SCRIPT KILL..."))
         if self.busy:
+            self.while_busy()
             return
         elapsed = (time.monotonic() - self.started) * 1000
         if elapsed >= self.threshold_ms:
@@ -156,6 +159,7 @@ class Scripts:
                         self.name)
             self.busy = True
             self.on_busy()
+            self.while_busy()
 
     def flush(self, ks: Keyspace) -> None:
         """SCRIPT FLUSH: forget every script (the saved ones too) and start a fresh Lua

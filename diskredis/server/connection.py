@@ -434,28 +434,32 @@ class Reactor:
                 self._epoll.unregister(conn.fd)
 
     async def run(self) -> None:
-        epoll = self._epoll
-        conns = self._conns
-        fd = epoll.fileno()
+        fd = self._epoll.fileno()
         try:
             while True:
                 await trio.lowlevel.wait_readable(fd)
-                for cfd, events in epoll.poll(0):
-                    conn = conns.get(cfd)
-                    if conn is None:
-                        continue
-                    if events & _OUT:
-                        conn.on_writable()
-                    if conn.closed:
-                        continue
-                    if events & _GONE:
-                        conn.on_gone()
-                    elif events & _IN:
-                        conn.on_readable()
+                self.poll_once()
                 self.after_pass()
         finally:
             trio.lowlevel.notify_closing(fd)
-            epoll.close()
+            self._epoll.close()
+
+    def poll_once(self) -> None:
+        """Serve every socket that is ready now, once (also called from a busy script's
+        hook, while `run` waits behind it)."""
+        conns = self._conns
+        for cfd, events in self._epoll.poll(0):
+            conn = conns.get(cfd)
+            if conn is None:
+                continue
+            if events & _OUT:
+                conn.on_writable()
+            if conn.closed:
+                continue
+            if events & _GONE:
+                conn.on_gone()
+            elif events & _IN:
+                conn.on_readable()
 
     def close_all(self) -> None:
         for conn in list(self._conns.values()):

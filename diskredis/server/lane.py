@@ -15,13 +15,11 @@ turns every reply of the batch into an error naming the cause; nothing of the
 batch was written.
 
 A batch runs on the event loop's own thread (no hand-off to another thread, which
-would make the two fight for the GIL at every send and receive), or whole on a
-worker thread when it may run a script (so that a busy script leaves the event loop
-free to answer BUSY and SCRIPT KILL). Never two at once: the lane is one lane,
-whichever thread carries it. A batch's transaction begins and ends inside one
-`run_batch` call, so on one thread, as LMDB requires of write transactions (LMDB's
-long-lived top transaction, behind its write-ahead log, stays on the event loop's
-thread: the server checkpoints it before a batch goes to a worker thread).
+would make the two fight for the GIL at every send and receive), scripts included: a
+busy script's hook lets the server serve its sockets meanwhile (server/app.py). A
+batch's transaction begins and ends inside one `run_batch` call, so on one thread, as
+LMDB requires of write transactions (and of its long-lived top transaction, behind
+its write-ahead log).
 
 Between batches, and every 100 ms when idle, the lane removes expired keys and
 reclaims flushed databases in bounded steps (`next_wakeup` says when), and with
@@ -142,9 +140,9 @@ class Lane:
 
     # -- called by the server between batches ----------------------------------------
     def withdraw(self) -> list[Unit]:
-        """Take back the units of the running batch not started yet (trio thread, while
-        a busy script holds the lane on its worker thread: the lane touches the list
-        only once the script returns)."""
+        """Take back the units of the running batch not started yet (from a busy script's
+        hook: the lane takes the next unit from the list only once the script
+        returns)."""
         units: list[Unit] = [u for u in self._pending if not u.parts and not u.next]
         for u in units:
             self._pending.remove(u)
