@@ -358,11 +358,13 @@ def _incr(ctx: Ctx, key: bytes, by: int) -> int:
     value = current + by
     if not _LLONG_MIN <= value <= _LLONG_MAX:
         raise errors.err("increment or decrement would overflow")
+    # Stored over the record its lookup just read (`replace`: no second read).
     if meta is None:
-        put_string(ctx, key, b"%d" % value, event=b"incrby")
+        ctx.ks.replace(ctx.session.db, key, Meta(L.STRING, L.NO_EXPIRY, b"%d" % value), None)
     else:
-        meta.payload = b"%d" % value
-        update_string(ctx, key, meta, b"incrby")
+        meta.payload = b"%d" % value  # a copy of the record: the batch's is untouched
+        ctx.ks.replace(ctx.session.db, key, meta, meta)
+    ctx.notify(NOTIFY_STRING, b"incrby", key)
     return value
 
 
