@@ -269,6 +269,34 @@ def test_a_killed_server_replays_its_log() -> None:
         shutil.rmtree(sp.dir, ignore_errors=True)
 
 
+def test_script_writes_go_through_the_log() -> None:
+    """A batch that runs a script is a batch like any other: its writes are logged (no
+    checkpoint before it, as when scripts ran on a worker thread) and a killed server
+    replays them."""
+    sp = start_diskredis("lmdb")
+    again = None
+    try:
+        c = sp.client()
+        c.set("warm", 1)  # the first batch's top transaction exists
+        before = int(c.info("storage")["wal_checkpoints"])
+        for i in range(50):
+            assert c.eval("return redis.call('SET', KEYS[1], ARGV[1])", 1,
+                          "s%d" % i, i) == b"OK"
+        s = c.info("storage")
+        # One checkpoint may come from the log's age (1 s); one per script would be 50.
+        assert int(s["wal_checkpoints"]) - before <= 2
+        assert int(s["wal_operations"]) >= 50
+        sp.proc.kill()
+        sp.proc.wait()
+        again = start_diskredis("lmdb", data_dir=sp.dir)
+        c = again.client()
+        assert c.mget(["s%d" % i for i in range(50)]) == [b"%d" % i for i in range(50)]
+    finally:
+        if again is not None:
+            again.stop()
+        shutil.rmtree(sp.dir, ignore_errors=True)
+
+
 def test_no_snapshot_reader_while_a_checkpoint_fails(tmp_path: Path, monkeypatch: Any) -> None:
     """A SYNC snapshot reads LMDB's file: if the log's writes can't be put there first,
     the reader must not start (it would miss acknowledged writes)."""
