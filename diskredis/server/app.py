@@ -282,10 +282,15 @@ class Server:
     def _while_busy_poll(self) -> None:
         """From the busy script's hook, on the event loop's thread: accept new clients and
         serve every ready socket once (their units go to `submit`, which answers them
-        while the script is busy)."""
-        for lst in self.listeners:
-            self._accept_ready(lst)
-        self.reactor.poll_once()
+        while the script is busy). A failure here is the server's, not the script's: it
+        is logged, never raised into the script as a Lua error."""
+        try:
+            for lst in self.listeners:
+                self._accept_ready(lst)
+            self.reactor.poll_once()
+        except Exception:
+            log.exception("serving clients while the script %s was busy failed",
+                          self.scripts.name)
 
     def _accept_ready(self, lst: trio.SocketListener) -> None:
         """Accept what waits on `lst` without blocking (its accept task can't run while a
