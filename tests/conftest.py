@@ -136,6 +136,7 @@ class ServerProc:
     dir: str
     args: list[str] = field(default_factory=list)
     unix: str | None = None
+    stderr_log: str | None = None  # the file its stderr goes to
 
     def client(self, **kw: Any) -> redis.Redis:
         kw.setdefault("socket_timeout", 20)
@@ -155,11 +156,18 @@ class ServerProc:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if self.stderr_log and os.path.exists(self.stderr_log):
+            os.unlink(self.stderr_log)
         return self.proc.returncode
 
     def log(self) -> str:
-        path = Path(self.dir) / "server.log"
-        return path.read_text() if path.exists() else ""
+        """The server's log file, then what it wrote to stderr (a Python traceback or a
+        fatal signal's report lands there, not in the log)."""
+        out = []
+        for path in (Path(self.dir) / "server.log", self.stderr_log):
+            if path and os.path.exists(path):
+                out.append(Path(path).read_text(errors="replace"))
+        return "\n".join(out)
 
 
 def _wait_ready(sp: ServerProc) -> None:
@@ -191,9 +199,12 @@ def start_diskredis(engine: str = "lmdb", *extra: str, port: int | None = None,
         "--engine", engine, "--enable-debug-command", "yes",
         "--logfile", os.path.join(d, "server.log"), *extra,
     ]
-    proc = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    sp = ServerProc("diskredis", port, proc, d, args)
+    # stderr goes to a file: a pipe nobody reads would block the server once full
+    fd, err = tempfile.mkstemp(prefix="diskredis-stderr-", suffix=".log")
+    with os.fdopen(fd, "wb") as f:
+        proc = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=f)
+    sp = ServerProc("diskredis", port, proc, d, args, stderr_log=err)
     if wait:
         _wait_ready(sp)
     return sp
@@ -208,9 +219,11 @@ def start_oracle(*extra: str) -> ServerProc:
     args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
             "no", "--dir", d, "--enable-debug-command", "yes",
             "--logfile", os.path.join(d, "server.log"), *extra]
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    sp = ServerProc("redis-server", port, proc, d, args)
+    fd, err = tempfile.mkstemp(prefix="redis-oracle-stderr-", suffix=".log")
+    with os.fdopen(fd, "wb") as f:
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=f)
+    sp = ServerProc("redis-server", port, proc, d, args, stderr_log=err)
     _wait_ready(sp)
     return sp
 
@@ -242,6 +255,21 @@ def dr(engine: str, cache_mode: str) -> Iterator[ServerProc]:
     yield sp
     sp.stop()
     shutil.rmtree(sp.dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _shared_servers_survive(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test that used a shared server: if it has exited, this test is the
+    one that ended it, and says so with the server's log (instead of every later test
+    failing with "connection refused")."""
+    yield
+    for name in ("dr", "oracle"):
+        if name in request.fixturenames:
+            sp = request.getfixturevalue(name)
+            if not sp.alive():
+                pytest.fail("the shared %s exited (code %s) during this test; its log "
+                            "ends:\n%s" % (sp.kind, sp.proc.returncode, sp.log()[-6000:]),
+                            pytrace=False)
 
 
 @pytest.fixture
