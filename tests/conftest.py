@@ -257,19 +257,27 @@ def dr(engine: str, cache_mode: str) -> Iterator[ServerProc]:
     shutil.rmtree(sp.dir, ignore_errors=True)
 
 
+_EXITS_REPORTED: set[int] = set()  # ports of shared servers whose exit was reported
+
+
 @pytest.fixture(autouse=True)
 def _shared_servers_survive(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After each test that used a shared server: if it has exited, this test is the
-    one that ended it, and says so with the server's log (instead of every later test
-    failing with "connection refused")."""
+    """After each test that used a shared server: if it has exited, the first test to
+    see it (the one during which it exited) says so with the server's log and stderr;
+    later ones point back to it instead of only failing with "connection refused"."""
     yield
     for name in ("dr", "oracle"):
-        if name in request.fixturenames:
-            sp = request.getfixturevalue(name)
-            if not sp.alive():
-                pytest.fail("the shared %s exited (code %s) during this test; its log "
-                            "ends:\n%s" % (sp.kind, sp.proc.returncode, sp.log()[-6000:]),
-                            pytrace=False)
+        if name not in request.fixturenames:
+            continue
+        sp = request.getfixturevalue(name)
+        if sp.alive():
+            continue
+        if sp.port in _EXITS_REPORTED:
+            pytest.fail("the shared %s on port %d exited during an earlier test (see the "
+                        "first such failure)" % (sp.kind, sp.port), pytrace=False)
+        _EXITS_REPORTED.add(sp.port)
+        pytest.fail("the shared %s exited (code %s) during this test; its log ends:\n%s"
+                    % (sp.kind, sp.proc.returncode, sp.log()[-6000:]), pytrace=False)
 
 
 @pytest.fixture
