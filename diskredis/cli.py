@@ -50,7 +50,7 @@ class RedisStyleFormatter(logging.Formatter):
 
 
 def _setup_logging(logfile: str, level: str) -> None:
-    from diskredis.server.app import set_log_level
+    from diskredis.server.app import report_faults, set_log_level
 
     logging.addLevelName(15, "VERBOSE")
     handler: logging.Handler = (
@@ -61,6 +61,7 @@ def _setup_logging(logfile: str, level: str) -> None:
     root.handlers[:] = [handler]
     root.propagate = False
     set_log_level(level)
+    report_faults(logfile)
 
 
 def _daemonize() -> None:

@@ -231,10 +231,9 @@ def test_signal_stops_cleanly(dr_factory: Any, sig: int) -> None:
     assert "Received SIG" in log and "ready to exit" in log
 
 
-def test_sighup_reopens_the_log_file(dr_factory: Any) -> None:
-    """Log rotation: after the log is renamed away, SIGHUP makes the server write to a new
-    file of the configured name; the server keeps serving."""
-    sp = dr_factory()
+def rotate_log(sp: ServerProc) -> tuple[Path, Path]:
+    """Rename the server's log away and send SIGHUP; return (log, rotated) once the
+    server has logged the reopening into a new file of the log's name."""
     logfile = Path(sp.dir) / "server.log"
     rotated = logfile.with_suffix(".log.1")
     logfile.rename(rotated)
@@ -245,10 +244,30 @@ def test_sighup_reopens_the_log_file(dr_factory: Any) -> None:
             break
         assert c.command("PING") == b"+PONG\r\n"
     assert "Received SIGHUP" in logfile.read_text()
+    return logfile, rotated
+
+
+def test_sighup_reopens_the_log_file(dr_factory: Any) -> None:
+    """Log rotation: after the log is renamed away, SIGHUP makes the server write to a new
+    file of the configured name; the server keeps serving."""
+    sp = dr_factory()
+    logfile, rotated = rotate_log(sp)
     assert "Received SIGHUP" not in rotated.read_text()
     sp.proc.send_signal(signal.SIGTERM)
     assert sp.proc.wait(30) == 0
     assert "ready to exit" in logfile.read_text()
+
+
+def test_fatal_signal_leaves_the_stacks_in_the_log(dr_factory: Any) -> None:
+    """A fatal error in native code ends the process without a Python exception; the log
+    still says what every thread was running (also after SIGHUP moved it)."""
+    sp = dr_factory()
+    logfile, _ = rotate_log(sp)
+    sp.proc.send_signal(signal.SIGABRT)
+    assert sp.proc.wait(30) == -signal.SIGABRT
+    text = logfile.read_text()
+    assert "Fatal Python error: Aborted" in text
+    assert 'diskredis/cli.py", line' in text  # the main thread's stack, with its frames
 
 
 def test_shutdown_abort_and_flags(dr_factory: Any) -> None:

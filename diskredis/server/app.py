@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import faulthandler
 import gc
 import logging
 import os
@@ -793,9 +794,28 @@ def _run_here(ctx: Ctx, cmd: Any, argv: list[bytes]) -> Any:
         return e
 
 
+_fault_file: Any = None  # where faulthandler writes (the log file, kept open)
+
+
+def report_faults(logfile: str) -> None:
+    """A fatal error in native code (LevelDB, LMDB, Lua) or in the interpreter ends the
+    process without a Python exception; faulthandler then writes every thread's stack to
+    the log file (stderr without one), so the log says what was running."""
+    global _fault_file
+    old = _fault_file
+    try:
+        _fault_file = open(logfile, "a") if logfile else None  # noqa: SIM115 - kept open
+    except OSError:
+        _fault_file = None
+    faulthandler.enable(file=_fault_file or sys.stderr, all_threads=True)
+    if old is not None:
+        old.close()
+
+
 def _reopen_log_files() -> None:
     """SIGHUP: close the log file; the next line opens it again by name, so a log rotated
-    away (renamed) is followed by a fresh file (Redis opens its log for every line)."""
+    away (renamed) is followed by a fresh file (Redis opens its log for every line).
+    The fatal-error report moves to the new file too."""
     for handler in logging.getLogger("diskredis").handlers:
         if isinstance(handler, logging.FileHandler):
             handler.acquire()
@@ -803,6 +823,7 @@ def _reopen_log_files() -> None:
                 handler.close()
             finally:
                 handler.release()
+            report_faults(handler.baseFilename)
 
 
 def _lock_dir(path: str) -> Any:
