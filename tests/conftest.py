@@ -257,14 +257,15 @@ def dr(engine: str, cache_mode: str) -> Iterator[ServerProc]:
     shutil.rmtree(sp.dir, ignore_errors=True)
 
 
-_EXITS_REPORTED: set[int] = set()  # ports of shared servers whose exit was reported
+_EXITS_REPORTED: dict[int, str] = {}  # port of a shared server gone -> what it left
 
 
 @pytest.fixture(autouse=True)
 def _shared_servers_survive(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each test that used a shared server: if it has exited, the first test to
     see it (the one during which it exited) says so with the server's log and stderr;
-    later ones point back to it instead of only failing with "connection refused"."""
+    later ones name that test and repeat the end of the log (CI shows only the last
+    failures) instead of only failing with "connection refused"."""
     yield
     for name in ("dr", "oracle"):
         if name not in request.fixturenames:
@@ -272,12 +273,15 @@ def _shared_servers_survive(request: pytest.FixtureRequest) -> Iterator[None]:
         sp = request.getfixturevalue(name)
         if sp.alive():
             continue
-        if sp.port in _EXITS_REPORTED:
-            pytest.fail("the shared %s on port %d exited during an earlier test (see the "
-                        "first such failure)" % (sp.kind, sp.port), pytrace=False)
-        _EXITS_REPORTED.add(sp.port)
+        first = _EXITS_REPORTED.get(sp.port)
+        if first is not None:
+            pytest.fail("the shared %s on port %d %s"
+                        % (sp.kind, sp.port, first), pytrace=False)
+        tail = sp.log()[-6000:]
+        _EXITS_REPORTED[sp.port] = ("exited (code %s) during %s; its log ended:\n%s"
+                                    % (sp.proc.returncode, request.node.nodeid, tail[-2500:]))
         pytest.fail("the shared %s exited (code %s) during this test; its log ends:\n%s"
-                    % (sp.kind, sp.proc.returncode, sp.log()[-6000:]), pytrace=False)
+                    % (sp.kind, sp.proc.returncode, tail), pytrace=False)
 
 
 @pytest.fixture
