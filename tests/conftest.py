@@ -191,7 +191,8 @@ def _wait_ready(sp: ServerProc) -> None:
 
 
 def start_diskredis(engine: str = "lmdb", *extra: str, port: int | None = None,
-                    data_dir: str | None = None, wait: bool = True) -> ServerProc:
+                    data_dir: str | None = None, wait: bool = True,
+                    env: dict[str, str] | None = None) -> ServerProc:
     port = port or free_port()
     d = data_dir or tempfile.mkdtemp(prefix="diskredis-test-")
     args = [
@@ -203,7 +204,8 @@ def start_diskredis(engine: str = "lmdb", *extra: str, port: int | None = None,
     fd, err = tempfile.mkstemp(prefix="diskredis-stderr-", suffix=".log")
     with os.fdopen(fd, "wb") as f:
         proc = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=f)
+                                stdout=subprocess.DEVNULL, stderr=f,
+                                env=None if env is None else {**os.environ, **env})
     sp = ServerProc("diskredis", port, proc, d, args, stderr_log=err)
     if wait:
         _wait_ready(sp)

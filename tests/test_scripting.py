@@ -521,6 +521,27 @@ def redis_sha1(body: str) -> str:
     return hashlib.sha1(body.encode()).hexdigest()
 
 
+# glibc fills freed memory with this byte and Python allocates through glibc: a use of
+# freed memory then crashes at once instead of now and then.
+FREED_MEMORY_POISONED = {"GLIBC_TUNABLES": "glibc.malloc.perturb=165", "PYTHONMALLOC": "malloc"}
+IN_COROUTINES = ("for i = 1, 200 do local co = coroutine.create(function() %s end) "
+                 "coroutine.resume(co) end collectgarbage() collectgarbage() return 1")
+
+
+def test_library_calls_inside_coroutines_outlive_them(dr_factory: Any) -> None:
+    """Lua values a library call made or got inside a coroutine (its error table, its
+    arguments) are the main state's: once Lua collected the coroutine, freeing them
+    crashed the server (CI lost a test server to this, SIGABRT)."""
+    sp = dr_factory(env=FREED_MEMORY_POISONED)
+    c = sp.client()
+    for body in ("redis.log('x', 'y')", "redis.call('nosuch')", "redis.setresp(9)",
+                 "redis.call('set', 'a', {})", "bit.tohex({})", "setmetatable({}, 5)",
+                 "return cmsgpack.unpack(cmsgpack.pack({1, {2}}))"):
+        for _ in range(3):
+            assert c.eval(IN_COROUTINES % body, 0) == 1, body
+    assert c.ping() and sp.alive()
+
+
 def test_script_memory_is_bounded(dr: ServerProc) -> None:
     """A script asking for more than the Lua memory limit gets "not enough memory" (Redis
     would try to allocate it); the server and the Lua state keep working."""

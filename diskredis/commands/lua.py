@@ -529,7 +529,12 @@ class LuaState:
         # redis.acl_check_cmd: whether the caller may run argv (None: no such command).
         self.check_command: Callable[[list[bytes]], bool | None] = lambda argv: None
         self.table_from = self.rt.table_from
-        api = self.rt.table_from({
+        # See `_rebinding`: Lua values handed to Python from a coroutine, made the main
+        # state's by passing them through this identity function.
+        self._rebind = rebind = self.rt.eval("function(...) return ... end")
+        # lupa's base class of Lua values
+        self._lua_object = lua_object = type(self.rt.table()).__mro__[1]
+        library: dict[bytes, Any] = {
             b"unwrap": _unwrap, b"rawset": self._rawset, b"setmetatable": self._setmetatable,
             b"random": self._random, b"randomseed": self._randomseed,
             b"call": self._call, b"pcall": self._pcall, b"sha1hex": self._sha1hex,
@@ -545,7 +550,9 @@ class LuaState:
                for name in ("struct_pack", "struct_unpack", "struct_size", "cmsgpack_pack",
                             "cmsgpack_unpack", "cmsgpack_unpack_one",
                             "cmsgpack_unpack_limit")},
-        })
+        }
+        api = self.rt.table_from({name: _rebinding(rebind, lua_object, fn) if callable(fn)
+                                  else fn for name, fn in library.items()})
         chunk = self.rt.execute("return loadstring(...)", _BOOTSTRAP.encode(), b"=diskredis")
         (self._compile, self._run, self._set_hook, self._where, self._readonly,
          self._lua_rawset, self._lua_setmetatable, self._json_encode, self._json,
@@ -573,7 +580,8 @@ class LuaState:
         return value
 
     def set_hook(self, fn: Callable[..., None] | None, count: int = 100000) -> None:
-        self._set_hook(fn, count)
+        self._set_hook(None if fn is None else _rebinding(self._rebind, self._lua_object, fn),
+                       count)
 
     # -- Redis 7 functions --------------------------------------------------------------
     def load_library(self, code: bytes) -> list[Registered]:
@@ -1765,6 +1773,35 @@ def _outside_script(argv: list[bytes]) -> Any:
 
 def _no_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
     raise AttributeError("scripts have no access to Python objects")
+
+
+def _rebinding(rebind: Any, lua_object: type, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` for Lua, where every Lua value that outlives the call belongs to the main
+    state: its arguments, and the error value it raises.
+
+    lupa ties a Lua value it hands to Python, or that Python makes while Lua is calling
+    it (table_from...), to the lua_State running at the time: a coroutine's when a
+    script calls us from one. Once Lua has collected that coroutine, releasing or using
+    the value touches freed memory and crashes the server. Such values outlive the call
+    in the exception a failing call raises into Lua (with its traceback, freed later by
+    Lua's collector) and in what redis.register_function keeps. Passed through a Lua
+    function of the main state, they belong to it instead; the exception raised into
+    Lua is a new one, holding only the rebound value."""
+    def call(*args: Any) -> Any:
+        if any(isinstance(arg, lua_object) for arg in args):  # keeps none of them
+            args = rebind(*args) if len(args) > 1 else (rebind(args[0]),)
+        try:
+            return fn(*args)
+        except Raise as e:
+            value = e.value
+        except Exception as e:  # a bug of ours: the script gets an error, the log says
+            value = _unwrap(e)
+        # The exception caught is freed here, while its values' lua_State still lives;
+        # so is the value, once replaced (this frame is in the new traceback).
+        if isinstance(value, lua_object):
+            value = rebind(value)
+        raise Raise(value) from None
+    return call
 
 
 def _unwrap(error: Any) -> Any:
