@@ -532,8 +532,8 @@ class LuaState:
         # See `_rebinding`: Lua values handed to Python from a coroutine, made the main
         # state's by passing them through this identity function.
         self._rebind = rebind = self.rt.eval("function(...) return ... end")
-        # lupa's base class of Lua values
-        self._lua_object = lua_object = type(self.rt.table()).__mro__[1]
+        # lupa's classes of Lua values (its base class and every subclass)
+        self._lua_types = lua_types = _subclasses(type(self.rt.table()).__mro__[1])
         library: dict[bytes, Any] = {
             b"unwrap": _unwrap, b"rawset": self._rawset, b"setmetatable": self._setmetatable,
             b"random": self._random, b"randomseed": self._randomseed,
@@ -551,7 +551,7 @@ class LuaState:
                             "cmsgpack_unpack", "cmsgpack_unpack_one",
                             "cmsgpack_unpack_limit")},
         }
-        api = self.rt.table_from({name: _rebinding(rebind, lua_object, fn) if callable(fn)
+        api = self.rt.table_from({name: _rebinding(rebind, lua_types, fn) if callable(fn)
                                   else fn for name, fn in library.items()})
         chunk = self.rt.execute("return loadstring(...)", _BOOTSTRAP.encode(), b"=diskredis")
         (self._compile, self._run, self._set_hook, self._where, self._readonly,
@@ -580,7 +580,7 @@ class LuaState:
         return value
 
     def set_hook(self, fn: Callable[..., None] | None, count: int = 100000) -> None:
-        self._set_hook(None if fn is None else _rebinding(self._rebind, self._lua_object, fn),
+        self._set_hook(None if fn is None else _rebinding(self._rebind, self._lua_types, fn),
                        count)
 
     # -- Redis 7 functions --------------------------------------------------------------
@@ -1775,7 +1775,13 @@ def _no_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
     raise AttributeError("scripts have no access to Python objects")
 
 
-def _rebinding(rebind: Any, lua_object: type, fn: Callable[..., Any]) -> Callable[..., Any]:
+def _subclasses(cls: type) -> frozenset[type]:
+    """`cls` and every class derived from it."""
+    return frozenset((cls,)).union(*(_subclasses(sub) for sub in cls.__subclasses__()))
+
+
+def _rebinding(rebind: Any, lua_types: frozenset[type],
+               fn: Callable[..., Any]) -> Callable[..., Any]:
     """`fn` for Lua, where every Lua value that outlives the call belongs to the main
     state: its arguments, and the error value it raises.
 
@@ -1788,7 +1794,7 @@ def _rebinding(rebind: Any, lua_object: type, fn: Callable[..., Any]) -> Callabl
     function of the main state, they belong to it instead; the exception raised into
     Lua is a new one, holding only the rebound value."""
     def call(*args: Any) -> Any:
-        if any(isinstance(arg, lua_object) for arg in args):  # keeps none of them
+        if not lua_types.isdisjoint(map(type, args)):
             args = rebind(*args) if len(args) > 1 else (rebind(args[0]),)
         try:
             return fn(*args)
@@ -1798,7 +1804,7 @@ def _rebinding(rebind: Any, lua_object: type, fn: Callable[..., Any]) -> Callabl
             value = _unwrap(e)
         # The exception caught is freed here, while its values' lua_State still lives;
         # so is the value, once replaced (this frame is in the new traceback).
-        if isinstance(value, lua_object):
+        if type(value) in lua_types:
             value = rebind(value)
         raise Raise(value) from None
     return call
