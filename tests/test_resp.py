@@ -89,6 +89,15 @@ REQUESTS = [
     (b"*1\r\n$03\r\n", [], errors.PROTO_INVALID_BULK),
     (b"*1\r\n$536870913\r\n", [], errors.PROTO_INVALID_BULK),
     (b"PING\r\n*1\r\n$x\r\n", [[b"PING"]], errors.PROTO_INVALID_BULK),
+    # After a request, only '*' starts a multibulk: RESP3 aggregates are inline commands
+    (b"*1\r\n$4\r\nPING\r\n~1\r\n$4\r\nPING\r\n",
+     [[b"PING"], [b"~1"], [b"$4"], [b"PING"]], None),
+    (b"*1\r\n$4\r\nPING\r\n>1\r\n$4\r\nPING\r\n",
+     [[b"PING"], [b">1"], [b"$4"], [b"PING"]], None),
+    (b"*1\r\n$4\r\nPING\r\n|1\r\n$1\r\na\r\n$1\r\nb\r\n",
+     [[b"PING"], [b"|1"], [b"$1"], [b"a"], [b"$1"], [b"b"]], None),
+    (b"*1\r\n$4\r\nPING\r\n%1\r\n$1\r\na\r\n$1\r\nb\r\n",
+     [[b"PING"], [b"%1"], [b"$1"], [b"a"], [b"$1"], [b"b"]], None),
 ]
 
 
@@ -258,3 +267,31 @@ def test_reader_takes_any_bytes_split_anywhere(parts: list[bytes], cuts: list[in
         for request in reader.pop():
             assert request and all(type(a) is bytes for a in request)
     assert reader.error is None or reader.error.startswith("ERR Protocol error")
+
+
+class _ExactReader(RequestReader):
+    """The reader without its hiredis fast path: Redis's parser, byte by byte."""
+
+    def _fast(self, data: bytes) -> bool:
+        return False
+
+
+def _requests_of(reader: RequestReader, chunks: list[bytes]) -> tuple[list[list[bytes]],
+                                                                       str | None, bool]:
+    got: list[list[bytes]] = []
+    for c in chunks:
+        reader.feed(c)
+        got += reader.pop()
+    return got, reader.error, reader.overflow
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_FRAGMENTS, max_size=40), st.lists(st.integers(0, 300), max_size=4))
+@example([b"*1\r\n", b"$1\r\na\r\n", b"~1\r\n", b"$1\r\na\r\n"], [])
+def test_fast_path_parses_as_the_exact_parser(parts: list[bytes], cuts: list[int]) -> None:
+    """hiredis parses RESP3 replies, a wider language than requests: whatever it is fed,
+    the fast path gives the requests and the error the exact parser gives."""
+    data = b"".join(parts)
+    bounds = [0, *sorted(c for c in cuts if c < len(data)), len(data)]
+    chunks = [data[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+    assert _requests_of(RequestReader(), chunks) == _requests_of(_ExactReader(), chunks)

@@ -43,11 +43,13 @@ _UNAUTH_MAX_ARGS = 10  # requests of a client that still has to AUTH...
 _UNAUTH_MAX_BULK = 16384  # ...stay small (CVE-2021-32675)
 _LONG_STR_SIZE = 21  # string2ll refuses 21+ characters
 
-# Element types hiredis turns into bytes although they are not bulk strings
-# (simple string, big number, verbatim, attribute), each after a CRLF; and array
-# counts of a million or more, for which hiredis allocates the whole array at once
-# (a client could make it take gigabytes with one short line).
-_SUSPECT = re.compile(rb"\r\n[+(=|]|\*[0-9]{7}")
+# After a CRLF, RESP3 types that hiredis would take where Redis wants a bulk string
+# or, at a request's start, a '*' (anything else starts an inline command there):
+# simple strings, big numbers and verbatim strings become bytes; sets, pushes and
+# attributes become lists, as a request would; maps become dicts. And array counts
+# of a million or more, for which hiredis allocates the whole array at once (a client
+# could make it take gigabytes with one short line).
+_SUSPECT = re.compile(rb"\r\n[+(=|~>%]|\*[0-9]{7}")
 _DIGITS = re.compile(rb"-?[1-9][0-9]*|0")
 
 
