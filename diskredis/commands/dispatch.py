@@ -28,6 +28,7 @@ class _NoReply:
 
 NO_REPLY = _NoReply()
 
+_clock = time.perf_counter_ns
 _SLOWLOG_MAX_ARGC = 32
 _SLOWLOG_MAX_STRING = 128
 _REDACTED = b"(redacted)"
@@ -78,17 +79,22 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
     ctx.name = session.last_cmd = name = cmd.name
     ks.touch = not session.no_touch or name == "touch"
     ks.reading = cmd.readonly
-    start = time.perf_counter_ns()
-    assert cmd.handler is not None
+    handler: Any = cmd.handler
+    start = _clock()
     try:
-        reply = cmd.handler(ctx, argv)
+        reply = handler(ctx, argv)
     except RedisError as e:
         reply = e
-    elapsed = time.perf_counter_ns() - start
+    elapsed = _clock() - start
     usec = elapsed // 1000
     config = ctx.config.values
     if config["latency-tracking"]:
-        cmd.record_latency(elapsed)
+        # INFO latencystats: the call counted in a bucket of 8 significant bits of its
+        # nanoseconds (< 0.8 % error).
+        shift = elapsed.bit_length() - 8
+        bucket = elapsed >> shift << shift if shift > 0 else elapsed
+        latency = cmd.latency
+        latency[bucket] = latency.get(bucket, 0) + 1
     cmd.calls += 1
     cmd.usec += usec
     stats.commands += 1

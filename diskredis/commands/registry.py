@@ -235,14 +235,8 @@ class Command:
     usec: int = 0
     rejected_calls: int = 0
     failed_calls: int = 0
-    # Latency histogram (INFO latencystats): bucket -> count; see `record_latency`.
+    # Latency histogram (INFO latencystats): bucket -> count (dispatch.execute counts).
     latency: dict[int, int] = field(default_factory=dict)
-
-    def record_latency(self, ns: int) -> None:
-        """Count one call of `ns` nanoseconds, kept to 8 significant bits (< 0.8 % error)."""
-        shift = max(ns.bit_length() - 8, 0)
-        bucket = (ns >> shift) << shift
-        self.latency[bucket] = self.latency.get(bucket, 0) + 1
 
     def latency_percentile(self, pct: float) -> float:
         """The latency (µs) that `pct` percent of the recorded calls stay within."""

@@ -158,6 +158,12 @@ def set_keys(argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
                      token("KEEPTTL"), flags=("optional",))))
 def set_(ctx: Ctx, argv: list[bytes]) -> Any:
     """SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] -> OK, nil or old value."""
+    if len(argv) == 3:  # no options: the common case, in short
+        key = argv[1]
+        ks, db = ctx.ks, ctx.session.db
+        ks.replace(db, key, Meta(L.STRING, L.NO_EXPIRY, argv[2]), ks.lookup(db, key))
+        ctx.notify(NOTIFY_STRING, b"set", key)
+        return "OK"
     flags, spec = _parse_set_options(argv, 3, True)
     expire = _deadline_of(ctx, spec)
     key = argv[1]

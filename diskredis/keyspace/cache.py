@@ -8,8 +8,8 @@ Imports: the standard library and `keyspace.layout`.
 - Segmented LRU: a new entry enters *probation*; a second hit moves it to the
   *protected* segment (80 % of the budget). Eviction takes from probation first, so a
   SCAN, KEYS or a one-pass read of many keys cannot flush the keys in steady use.
-- The keyspace stages the batch's changes and applies them only after the commit
-  (`apply`); an aborted batch leaves the cache as it was.
+- The keyspace stages the batch's changes, as entries (`to_entry`), and puts them only
+  after the commit (`put_entry`); an aborted batch leaves the cache as it was.
 - Size of an entry: key + payload + a fixed allowance for the Python objects.
 - Entries are plain tuples of ints and bytes, which Python's cycle collector stops
   tracking, so a full cache adds nothing to its passes (as `Meta` objects, 100 000
@@ -27,30 +27,32 @@ ENTRY_OVERHEAD = 200  # bytes for the dict slots and the tuple of one entry
 _PROTECTED_SHARE = 0.8
 
 # (type, expire, payload, full key or None) of a record, or None for "absent"
-_Entry = tuple[int, int, bytes, bytes | None] | None
+Entry = tuple[int, int, bytes, bytes | None] | None
 _ABSENT: Any = object()  # not in a segment (None is a cached absence)
 
 
-def _pack(meta: Meta | None) -> _Entry:
+def to_entry(meta: Meta | None) -> Entry:
+    """The cache's form of a record (or of its absence)."""
     return None if meta is None else (meta.type, meta.expire, meta.payload, meta.key)
 
 
-def _unpack(entry: _Entry) -> Meta | None:
+def to_record(entry: Entry) -> Meta | None:
+    """The record of a cache entry: a new object, the caller's to change."""
     return None if entry is None else Meta(*entry)
 
 
 class HotCache:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.probation: OrderedDict[bytes, _Entry] = OrderedDict()
-        self.protected: OrderedDict[bytes, _Entry] = OrderedDict()
+        self.probation: OrderedDict[bytes, Entry] = OrderedDict()
+        self.protected: OrderedDict[bytes, Entry] = OrderedDict()
         self.bytes = 0
         self._protected_bytes = 0
         self.hits = 0
         self.misses = 0
 
     @staticmethod
-    def _size(mkey: bytes, entry: _Entry) -> int:
+    def _size(mkey: bytes, entry: Entry) -> int:
         return len(mkey) + ENTRY_OVERHEAD + (0 if entry is None else len(entry[2]))
 
     def get(self, mkey: bytes) -> tuple[bool, Meta | None]:
@@ -67,29 +69,37 @@ class HotCache:
             self._protected_bytes += self._size(mkey, entry)
             self._shrink_protected()
             self.hits += 1
-            return True, _unpack(entry)
+            return True, to_record(entry)
         self.misses += 1
         return False, None
 
     def put(self, mkey: bytes, meta: Meta | None) -> None:
         """Remember a committed record (or its absence)."""
-        entry = _pack(meta)
-        size = self._size(mkey, entry)
+        self.put_entry(mkey, to_entry(meta))
+
+    def put_entry(self, mkey: bytes, new: Entry) -> None:
+        """`put`, of a record already in the cache's form."""
+        size = len(mkey) + ENTRY_OVERHEAD + (0 if new is None else len(new[2]))
         if size > self.limit // 8:
             self.discard(mkey)  # too big to be worth a slot; never crowd out the rest
             return
-        if mkey in self.protected:
-            self._protected_bytes -= self._size(mkey, self.protected[mkey])
-            self.bytes -= self._size(mkey, self.protected[mkey])
-            self.protected[mkey] = entry
-            self.protected.move_to_end(mkey)
-            self._protected_bytes += size
+        protected = self.protected
+        old = protected.get(mkey, _ABSENT)
+        if old is not _ABSENT:
+            old_size = self._size(mkey, old)
+            self._protected_bytes += size - old_size
+            self.bytes -= old_size
+            protected[mkey] = new
+            protected.move_to_end(mkey)
         else:
-            if mkey in self.probation:
-                self.bytes -= self._size(mkey, self.probation.pop(mkey))
-            self.probation[mkey] = entry
+            probation = self.probation
+            old = probation.pop(mkey, _ABSENT)
+            if old is not _ABSENT:
+                self.bytes -= self._size(mkey, old)
+            probation[mkey] = new
         self.bytes += size
-        self._evict()
+        if self.bytes > self.limit:
+            self._evict()
 
     def discard(self, mkey: bytes) -> None:
         if mkey in self.protected:
@@ -98,12 +108,6 @@ class HotCache:
             self.bytes -= size
         elif mkey in self.probation:
             self.bytes -= self._size(mkey, self.probation.pop(mkey))
-
-    def apply(self, staged: dict[bytes, Meta | None]) -> None:
-        """After a commit: the batch's writes become the cached truth."""
-        for mkey, meta in staged.items():
-            if mkey in self.protected or mkey in self.probation:
-                self.put(mkey, meta)
 
     def clear(self) -> None:
         self.probation.clear()

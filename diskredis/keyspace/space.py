@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
 from diskredis.keyspace import layout as L
-from diskredis.keyspace.cache import HotCache
+from diskredis.keyspace.cache import Entry, HotCache, to_entry
 from diskredis.keyspace.layout import Meta
 from diskredis.storage import Engine, StorageError, Txn, prefix_end
 
@@ -91,7 +91,7 @@ class Keyspace:
         self.engine = engine
         self.cache = HotCache(cache_bytes)
         # This batch's records (written, or read by a write command), for the cache.
-        self._staged: dict[bytes, Meta | None] = {}
+        self._staged: dict[bytes, Entry] = {}  # the batch's records, as cache entries
         self.max_key = engine.max_key_size
         self.databases = databases
         self.txn: Txn | None = None
@@ -203,8 +203,9 @@ class Keyspace:
                 txn.commit()
             else:
                 txn.abort()
-            for mkey, meta in self._staged.items():
-                self.cache.put(mkey, meta)
+            put = self.cache.put_entry
+            for mkey, entry in self._staged.items():
+                put(mkey, entry)
             self._staged = {}
         except BaseException:
             self.abort()
@@ -246,10 +247,10 @@ class Keyspace:
     def _raw(self, mkey: bytes, key: bytes, hashed: bool) -> Meta | None:
         """The stored record (expired or not): this batch's, the cache's, or the engine's.
         Callers get their own copy: they may change it before storing it back."""
-        if mkey in self._staged:
-            meta = self._staged[mkey]
-            if meta is not None:
-                meta = Meta(meta.type, meta.expire, meta.payload, meta.key)
+        staged = self._staged
+        if mkey in staged:
+            entry = staged[mkey]
+            meta = None if entry is None else Meta(*entry)
         else:
             found, meta = self.cache.get(mkey)  # a new object, or
             if not found:
@@ -258,8 +259,7 @@ class Keyspace:
                 if self.reading:
                     self.cache.put(mkey, meta)  # committed state: no write of this batch
                 else:  # a write command: kept for the batch, cached once at its commit
-                    self._staged[mkey] = None if meta is None else Meta(
-                        meta.type, meta.expire, meta.payload, meta.key)
+                    staged[mkey] = to_entry(meta)
         if meta is None:
             return None
         if hashed and meta.key != key:
@@ -296,19 +296,20 @@ class Keyspace:
         return meta
 
     def _touch(self, mkey: bytes) -> None:
+        access = self.access
         if not self.lfu:  # an LRU or no policy: only the access time moves, as in Redis
-            last = self.access.get(mkey)
-            counter = last[1] if last is not None else LFU_INIT
+            last = access.pop(mkey, None)  # and back in, at the end
+            access[mkey] = (now_ms(), LFU_INIT if last is None else last[1])
         else:
             counter = self.lfu_counter(mkey)
-        if self.lfu and counter < 255:
-            p = 1.0 / (max(counter - LFU_INIT, 0) * self.lfu_log_factor + 1)
-            if random.random() < p:
-                counter += 1
-        self.access[mkey] = (now_ms(), counter)
-        self.access.move_to_end(mkey)
-        if len(self.access) > _ACCESS_TABLE:
-            self.access.popitem(last=False)
+            if counter < 255:
+                p = 1.0 / (max(counter - LFU_INIT, 0) * self.lfu_log_factor + 1)
+                if random.random() < p:
+                    counter += 1
+            access.pop(mkey, None)
+            access[mkey] = (now_ms(), counter)
+        if len(access) > _ACCESS_TABLE:
+            access.popitem(last=False)
 
     def set_access(self, db: int, key: bytes, idle_ms: int | None = None,
                    counter: int | None = None) -> None:
@@ -379,7 +380,7 @@ class Keyspace:
             self.access[mkey] = (now_ms(), LFU_INIT)
             self.event(NOTIFY_NEW, b"new", key, db)
         txn.put("meta", mkey, meta.encode())
-        self._staged[mkey] = Meta(meta.type, meta.expire, meta.payload, meta.key)
+        self._staged[mkey] = (meta.type, meta.expire, meta.payload, meta.key)
         if meta.expire and (old is None or old.expire != meta.expire):
             ekey = L.expire_key(meta.expire, mkey)
             txn.put("expire", ekey, b"")

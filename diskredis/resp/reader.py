@@ -51,6 +51,7 @@ _LONG_STR_SIZE = 21  # string2ll refuses 21+ characters
 # could make it take gigabytes with one short line).
 _SUSPECT = re.compile(rb"\r\n[+(=|~>%]|\*[0-9]{7}")
 _DIGITS = re.compile(rb"-?[1-9][0-9]*|0")
+_BULKS_ONLY = frozenset((bytes,))  # the element types of a request
 
 
 def _string2ll(text: bytes) -> int | None:
@@ -136,7 +137,7 @@ class RequestReader:
                 if request is False:  # a request begun and not ended in this read
                     at_boundary = False
                     break
-                if type(request) is not list or not all(type(a) is bytes for a in request):
+                if type(request) is not list or not _BULKS_ONLY.issuperset(map(type, request)):
                     raise ValueError
                 got.append(request)
                 if not reader.has_data():  # nothing left unread: a request boundary
@@ -148,7 +149,7 @@ class RequestReader:
             # answers such input with Redis's protocol error.
             self._hiredis = hiredis.Reader()
             return False
-        self._ready += [r for r in got if r]
+        self._ready += filter(None, got)  # *0 requests are skipped
         if not at_boundary:
             # Everything hiredis returned was bulk strings only, so its wire size
             # is the canonical one: the rest of the read starts a request.

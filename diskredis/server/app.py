@@ -359,8 +359,10 @@ class Server:
         if self.scripts.busy:
             self._route([unit])
         else:
-            self._gathered.append(unit)
-            self._gather_wake.set()
+            gathered = self._gathered
+            if not gathered:  # the gatherer takes them all: one wake-up for the first
+                self._gather_wake.set()
+            gathered.append(unit)
 
     async def _gatherer(self) -> None:
         """Run the units of each pass of the event loop as one batch.

@@ -123,13 +123,14 @@ class Connection:
         server.net_in += n
         server.reads += 1
         reader = self.reader
-        reader.auth_required = self.server.acl.auth_required(session)  # its limits do
+        # The reader's limits depend on it.
+        reader.auth_required = not session.authenticated and server.acl.auth_required(session)
         reader.feed(data)
         self.fed += n
-        session.qbuf = reader.pending
+        session.qbuf = pending = reader.pending
         if self.unit is None:
             self.advance()
-        elif reader.pending >= _READ_AHEAD and not session.blocked:
+        elif pending >= _READ_AHEAD and not session.blocked:
             self._watch(self.mask & ~_IN)
 
     def on_gone(self) -> None:
@@ -156,7 +157,8 @@ class Connection:
             return
         session = self.session
         reader = self.reader
-        reader.auth_required = self.server.acl.auth_required(session)
+        reader.auth_required = not session.authenticated and \
+            self.server.acl.auth_required(session)
         requests = reader.pop()
         if requests:
             self.unit = Unit(self.ctx, requests, self._unit_done, size=self.fed)
@@ -191,8 +193,11 @@ class Connection:
         reply = unit.reply
         if reply:
             # Redis counts what waits beyond its 16 KB reply buffer, and closes a client
-            # whose pipelined replies pass the hard limit before sending any.
-            if self._over_limit(len(reply) - _REPLY_BUFFER):
+            # whose pipelined replies pass the hard limit before sending any. What fits
+            # the buffer is under every limit.
+            if len(reply) <= _REPLY_BUFFER:
+                self.soft_since = 0.0
+            elif self._over_limit(len(reply) - _REPLY_BUFFER):
                 self._log_over_limit(len(reply))
                 self.close()
                 return
