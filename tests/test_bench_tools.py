@@ -96,3 +96,17 @@ def test_restart_times_every_engine_and_redis_loading_the_same_data() -> None:
     for r in rows:
         assert 0 < float(r[3]) <= float(r[4])
     assert float(rows[0][2]) > 0  # the RDB file redis-server made and loaded
+
+
+def test_hot_path_measures_every_test_on_both_engines() -> None:
+    for engine in ("lmdb", "leveldb"):
+        out = subprocess.run(
+            [sys.executable, "tools/bench/hot_path.py", "--tests",
+             "get,set,incr,ping,lpush,hset,zadd", "--clients", "5", "--passes", "5",
+             "--rounds", "1", "--engine", engine],
+            cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        rows = [line.split() for line in out.stdout.splitlines()]
+        assert [r[0] for r in rows] == ["get", "set", "incr", "ping", "lpush", "hset", "zadd"]
+        for r in rows:
+            assert float(r[1]) > 0 and r[2] == "µs" and "(%s," % engine in r

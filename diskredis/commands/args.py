@@ -81,6 +81,8 @@ def strtod(data: bytes) -> tuple[float, int, bool]:
 def parse_double(data: bytes, message: str = errors.NOT_FLOAT) -> float:
     """Redis string2d (getDoubleFromObject): the whole argument is one strtod number,
     with no leading space, no overflow or underflow to zero, and not NaN."""
+    if 0 < len(data) <= 15 and data.isdigit():  # a plain integer, exact as a double
+        return float(data)
     value, used, erange = strtod(data)
     if (not data or used != len(data) or data[:1] in b" \t\n\v\f\r"
             or (erange and (math.isinf(value) or value == 0)) or math.isnan(value)):

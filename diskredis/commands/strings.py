@@ -127,8 +127,12 @@ _KEY_OW_UPDATE = (keys_at("OW update"),)
          args=(arg("key", "key"),))
 def get(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """GET key -> value, or nil."""
-    meta = get_string(ctx, argv[1])
-    return None if meta is None else meta.payload
+    meta = ctx.ks.lookup(ctx.session.db, argv[1])  # get_string, inline: the hot path
+    if meta is None:
+        return None
+    if meta.type != L.STRING:
+        raise RedisError(errors.WRONGTYPE)
+    return meta.payload
 
 
 def set_keys(argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:

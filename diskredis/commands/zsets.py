@@ -358,7 +358,9 @@ _KEY_ARG = arg("key", "key")
 def _zadd(ctx: Ctx, argv: list[bytes], incr: bool) -> Any:
     nx = xx = gt = lt = ch = False
     i = 2
-    while i < len(argv):
+    # Options are words; a score starts with a digit, a sign or a dot (or is inf or nan,
+    # which the loop stops at too).
+    while i < len(argv) and argv[i][:1].isalpha():
         opt = argv[i].lower()
         if opt == b"nx":
             nx = True

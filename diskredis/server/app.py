@@ -408,7 +408,7 @@ class Server:
             if conn is not None:
                 conn.write(data)
         for unit in outcome.units:
-            self._finish(unit)
+            unit.done()
         for session, snapshot in outcome.snapshots:
             conn = self.connections.get(session.id)
             if conn is not None:

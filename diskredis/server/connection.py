@@ -68,6 +68,8 @@ _GONE = select.EPOLLHUP | select.EPOLLERR  # reported whatever the mask
 class Connection:
     """One client: socket, reader, output; see the module docstring."""
 
+    sealed = False  # whether `seal` turns data into other bytes for the wire (TLS)
+
     def __init__(self, server: Server, reactor: Reactor, sock: socket.socket,
                  session: Session) -> None:
         self.server = server
@@ -216,7 +218,7 @@ class Connection:
             return
         self.session.net_out += len(data)
         self.server.net_out += len(data)
-        self.send_raw(self.seal(data))
+        self.send_raw(self.seal(data) if self.sealed else data)
 
     def seal(self, data: bytes) -> bytes:
         """The bytes that carry `data` on the wire (TLS encrypts them)."""
@@ -349,6 +351,8 @@ class TlsConnection(Connection):
     it like any socket). Nothing is read as requests until the handshake is done; a
     failed handshake (no certificate, an unknown CA...) is logged and closes the
     connection, as Redis logs "Error accepting a client connection"."""
+
+    sealed = True
 
     def __init__(self, server: Server, reactor: Reactor, sock: socket.socket,
                  session: Session, context: ssl.SSLContext) -> None:

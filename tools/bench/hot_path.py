@@ -1,0 +1,169 @@
+"""The cost of diskredis's request path in one process, with no load generator.
+
+Usage: python tools/bench/hot_path.py [--tests get,set,incr,ping,lpush,hset,zadd]
+                                      [--clients 50] [--passes 200]
+                                      [--engine lmdb|leveldb] [--callgrind]
+
+A server (the real `Server`, on a fresh folder, `appendfsync no` so that no fsync is
+timed) gets its clients through socket pairs. Each pass sends one request per client,
+then does what the event loop does for a pass: the reactor reads every ready socket,
+the lane runs the batch, the replies are written; then every client reads its reply.
+So everything of a request but the TCP stack and trio's wait is measured: reader,
+dispatch, the command, the keyspace, the cache, the engine, the reply.
+
+Times on a shared machine move by 10 % from run to run. With `--callgrind` the tool
+runs itself under valgrind's callgrind twice (without and with the measured passes)
+and prints the difference in instructions per request, which is the same from run to
+run: the measure for comparing two versions of the code (run it in each tree).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+_VALUE = b"x" * 100
+_KEYSPACE = 100_000  # keys are drawn from this many (redis-benchmark -r 100000)
+TESTS = ("get", "set", "incr", "ping", "lpush", "hset", "zadd")
+
+
+def _request(*args: bytes) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+def _requests(test: str, n: int, rng: random.Random) -> list[bytes]:
+    keys = [b"key:%012d" % rng.randrange(_KEYSPACE) for _ in range(n)]
+    if test == "set":
+        return [_request(b"SET", k, _VALUE) for k in keys]
+    if test == "get":
+        return [_request(b"GET", k) for k in keys]
+    if test == "incr":
+        return [_request(b"INCR", b"counter:" + k[4:]) for k in keys]  # not SET's keys
+    if test == "ping":
+        return [_request(b"PING")] * n
+    # As redis-benchmark's rows: one collection, random members.
+    if test == "lpush":
+        return [_request(b"LPUSH", b"mylist", _VALUE)] * n
+    if test == "hset":
+        return [_request(b"HSET", b"myhash", b"element:" + k[4:], _VALUE) for k in keys]
+    if test == "zadd":
+        return [_request(b"ZADD", b"myzset", b"%d" % rng.randrange(_KEYSPACE),
+                         b"element:" + k[4:]) for k in keys]
+    raise SystemExit("hot_path: unknown test %r (%s)" % (test, ", ".join(TESTS)))
+
+
+def measure(tests: list[str], clients: int, passes: int, engine: str,
+            rounds: int) -> dict[str, float]:
+    """Best µs per request of `rounds` runs of `passes` passes, per test."""
+    import trio
+
+    from diskredis.config import from_argv
+    from diskredis.server.app import Server
+
+    folder = tempfile.mkdtemp(prefix="diskredis-hot-path-")
+    result: dict[str, float] = {}
+
+    async def main() -> None:
+        config = from_argv(["--dir", folder, "--engine", engine, "--appendfsync", "no",
+                            "--port", "0"])
+        server = Server(config)
+        server.token = trio.lowlevel.current_trio_token()
+        ends = []
+        for _ in range(clients):
+            ours, theirs = socket.socketpair()
+            server._handle_socket(theirs)
+            ends.append(ours)
+        rng = random.Random(1)
+        # Made before anything is measured (callgrind's baseline makes them too).
+        prepared = {t: _requests(t, passes * clients, rng) for t in ["set", *tests]}
+
+        def run(test: str) -> float:
+            requests = prepared[test]
+            started = time.perf_counter()
+            i = 0
+            for _ in range(passes):
+                for end in ends:
+                    end.send(requests[i])
+                    i += 1
+                server.reactor.poll_once()
+                units, server._gathered = server._gathered, []
+                server._deliver(server.lane.run_batch(units))
+                for end in ends:
+                    reply = end.recv(65536)
+                    if reply[:1] in (b"-", b""):
+                        raise SystemExit("hot_path: %s got %r" % (test, reply[:200]))
+            return (time.perf_counter() - started) / (passes * clients) * 1e6
+
+        run("set")  # the keys exist, the caches are warm
+        for test in tests:
+            times = [run(test) for _ in range(rounds)]
+            result[test] = min(times) if times else 0.0
+        server.reactor.close_all()
+        server.engine.close()
+
+    try:
+        trio.run(main)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def _instructions(args: argparse.Namespace, test: str, rounds: int) -> int:
+    """Instructions callgrind counts for the whole run with `rounds` measured runs."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("hot_path: --callgrind needs valgrind (apt-get install valgrind)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+               sys.executable, os.path.abspath(__file__), "--tests", test,
+               "--clients", str(args.clients), "--passes", str(args.passes),
+               "--engine", args.engine, "--rounds", str(rounds)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(out) as f:
+            for line in f:
+                m = re.match(r"(?:summary|totals): (\d+)", line)
+                if m:
+                    return int(m.group(1))
+    raise SystemExit("hot_path: callgrind wrote no totals")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        description="The cost of diskredis's request path, in one process: µs per "
+                    "request, or instructions per request with --callgrind.")
+    p.add_argument("--tests", default="get,set", help="comma-separated, of: " + ", ".join(TESTS))
+    p.add_argument("--clients", type=int, default=50, help="clients, one request each per pass")
+    p.add_argument("--passes", type=int, default=200, help="passes per measured run")
+    p.add_argument("--engine", default="lmdb", choices=("lmdb", "leveldb"))
+    p.add_argument("--rounds", type=int, default=5, help="measured runs (the best is shown)")
+    p.add_argument("--callgrind", action="store_true",
+                   help="count instructions under valgrind (slow: about 2 minutes a test)")
+    args = p.parse_args(argv)
+    tests = [t for t in args.tests.split(",") if t]
+    n = args.passes * args.clients
+    if args.callgrind:
+        for test in tests:
+            per = (_instructions(args, test, 1) - _instructions(args, test, 0)) // n
+            print(f"{test:5} {per:8d} instructions per request ({args.engine}, "
+                  f"{args.clients} clients, {args.passes} passes)")
+        return 0
+    for test, us in measure(tests, args.clients, args.passes, args.engine,
+                            args.rounds).items():
+        print(f"{test:5} {us:8.2f} µs per request ({args.engine}, best of {args.rounds} runs "
+              f"of {args.passes} passes, {args.clients} clients)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
