@@ -20,8 +20,8 @@ networking.c does. Imports: `hiredis`, `errors`. Rules kept:
 Fast path: when no partial request is buffered and a read starts a request,
 hiredis parses the whole read in C. hiredis reads RESP *replies*, so it would
 accept some element types that Redis refuses in a request; the read goes to the
-exact parser whenever one could hide there (`_SUSPECT`) or hiredis returns
-anything but arrays of bulk strings. A read that ends inside a request hands its
+exact parser whenever one could hide there (`_SUSPECT_TYPE`, `_SUSPECT_COUNT`) or
+hiredis returns anything but arrays of bulk strings. A read that ends inside a request hands its
 unparsed tail to the exact parser, which then keeps the stream until it drains.
 """
 
@@ -48,8 +48,11 @@ _LONG_STR_SIZE = 21  # string2ll refuses 21+ characters
 # simple strings, big numbers and verbatim strings become bytes; sets, pushes and
 # attributes become lists, as a request would; maps become dicts. And array counts
 # of a million or more, for which hiredis allocates the whole array at once (a client
-# could make it take gigabytes with one short line).
-_SUSPECT = re.compile(rb"\r\n[+(=|~>%]|\*[0-9]{7}")
+# could make it take gigabytes with one short line). Two patterns, each starting with
+# a literal, which the regex engine scans for quickly (one alternation of both took
+# twice as long on a SET, four times on a pipelined read).
+_SUSPECT_TYPE = re.compile(rb"\r\n[+(=|~>%]")
+_SUSPECT_COUNT = re.compile(rb"\*[0-9]{7}")
 _DIGITS = re.compile(rb"-?[1-9][0-9]*|0")
 _BULKS_ONLY = frozenset((bytes,))  # the element types of a request
 
@@ -99,7 +102,8 @@ class RequestReader:
             not self._buf
             and not self.auth_required
             and data[0] == 0x2A  # '*'
-            and _SUSPECT.search(data) is None
+            and _SUSPECT_TYPE.search(data) is None
+            and _SUSPECT_COUNT.search(data) is None
             and self._fast(data)
         ):
             return
