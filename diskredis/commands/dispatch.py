@@ -13,7 +13,7 @@ from typing import Any
 
 from diskredis import errors
 from diskredis.commands.context import Ctx, SlowlogEntry
-from diskredis.commands.registry import SPELLINGS, Command, find
+from diskredis.commands.registry import Command, find
 from diskredis.errors import RedisError
 
 __all__ = ["NO_REPLY", "execute", "repr_arg"]
@@ -38,14 +38,12 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
     """Run `argv` for `ctx.session`; returns the reply value (errors as `RedisError`)."""
     session = ctx.session
     stats = ctx.stats
-    cmd = SPELLINGS.get(argv[0])
-    if cmd is None:
-        try:
-            cmd = find(argv)
-        except RedisError as e:
-            stats.count_error(e.code)
-            _spoil_transaction(ctx)
-            return e
+    try:
+        cmd = find(argv)
+    except RedisError as e:
+        stats.count_error(e.code)
+        _spoil_transaction(ctx)
+        return e
     arity = cmd.arity
     if (arity > 0 and arity != len(argv)) or len(argv) < -arity:
         return _reject(ctx, cmd, errors.wrong_arity(cmd.name))

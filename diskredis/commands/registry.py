@@ -22,7 +22,6 @@ from diskredis.resp.values import RSet
 __all__ = [
     "ACL_CATEGORIES",
     "COMMANDS",
-    "SPELLINGS",
     "Arg",
     "Command",
     "KeySpec",
@@ -483,20 +482,19 @@ def resolve(argv: list[bytes]) -> Command:
     return cmd
 
 
-#: argv[0] as clients send it -> its command (one without subcommands), as `find` met it
-SPELLINGS: dict[bytes, Command] = {}
-_SPELLINGS_MAX = 4096  # spellings kept (a client cycling through letter cases can't grow it)
+_SEEN: dict[bytes, Command] = {}  # argv[0] as clients send it -> command without subcommands
+_SEEN_MAX = 4096  # spellings kept (a client cycling through letter cases can't grow it)
 
 
 def find(argv: list[bytes]) -> Command:
     """The command `argv` names, or Redis's unknown command / subcommand error."""
-    cmd = SPELLINGS.get(argv[0])
+    cmd = _SEEN.get(argv[0])
     if cmd is not None:
         return cmd
     cmd = lookup(argv)
     if cmd is not None and not cmd.subcommands and cmd.parent is None \
-            and len(SPELLINGS) < _SPELLINGS_MAX:
-        SPELLINGS[argv[0]] = cmd
+            and len(_SEEN) < _SEEN_MAX:
+        _SEEN[argv[0]] = cmd
     if cmd is None:
         base = None
         with contextlib.suppress(UnicodeDecodeError):

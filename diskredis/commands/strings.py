@@ -127,12 +127,8 @@ _KEY_OW_UPDATE = (keys_at("OW update"),)
          args=(arg("key", "key"),))
 def get(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """GET key -> value, or nil."""
-    meta = ctx.ks.lookup(ctx.session.db, argv[1])  # get_string, inline: the hot path
-    if meta is None:
-        return None
-    if meta.type != L.STRING:
-        raise RedisError(errors.WRONGTYPE)
-    return meta.payload
+    meta = get_string(ctx, argv[1])
+    return None if meta is None else meta.payload
 
 
 def set_keys(argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
@@ -162,12 +158,6 @@ def set_keys(argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
                      token("KEEPTTL"), flags=("optional",))))
 def set_(ctx: Ctx, argv: list[bytes]) -> Any:
     """SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] -> OK, nil or old value."""
-    if len(argv) == 3:  # no options: the common case, in short
-        key = argv[1]
-        ks, db = ctx.ks, ctx.session.db
-        ks.replace(db, key, Meta(L.STRING, L.NO_EXPIRY, argv[2]), ks.lookup(db, key))
-        ctx.notify(NOTIFY_STRING, b"set", key)
-        return "OK"
     flags, spec = _parse_set_options(argv, 3, True)
     expire = _deadline_of(ctx, spec)
     key = argv[1]

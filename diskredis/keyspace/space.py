@@ -276,7 +276,7 @@ class Keyspace:
         keyspace_hits/misses and, missing, sends a "keymiss" event unless
         `notify_miss` is False -- Redis's lookupKeyRead; write commands that read a
         source (GETSET, SORT, SUNIONSTORE...) ask for it explicitly, as Redis does."""
-        mkey, hashed = L.meta_key(self.slots[db], key, self.max_key)
+        mkey, hashed = self._mkey(db, key)
         meta = self._raw(mkey, key, hashed)
         if meta is not None and meta.expire and meta.expire <= now_ms():
             if self.read_only_reason is None:
@@ -299,7 +299,7 @@ class Keyspace:
         access = self.access
         if not self.lfu:  # an LRU or no policy: only the access time moves, as in Redis
             last = access.pop(mkey, None)  # and back in, at the end
-            access[mkey] = (time.time_ns() // 1_000_000, LFU_INIT if last is None else last[1])
+            access[mkey] = (now_ms(), LFU_INIT if last is None else last[1])
         else:
             counter = self.lfu_counter(mkey)
             if counter < 255:

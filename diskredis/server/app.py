@@ -266,13 +266,10 @@ class Server:
                 waiting.append(unit)
             else:
                 unit.reply = early
-                self._finish(unit)
+                unit.done()
         if waiting:
             self._gathered += waiting
             self._gather_wake.set()
-
-    def _finish(self, unit: Unit) -> None:
-        unit.done()
 
     def _on_busy(self) -> None:
         """The running script just went past busy-reply-threshold (trio thread): the

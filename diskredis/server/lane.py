@@ -470,14 +470,7 @@ class Lane:
                 session.blocked = True
                 self._inline.pop(session.id, None)  # pushes go out while it waits
                 return None
-            if (session.reply_off or session.reply_skip or session.reply_skip_next
-                    or reply is NO_REPLY or type(reply) is Pushes):
-                self._emit(unit, reply)
-            else:  # _emit's common case, inline: the loop of a pipelined unit
-                try:
-                    unit.parts.append(encode(reply, session.resp))
-                except Exception:
-                    self._emit(unit, reply)  # encodes it again, and logs what failed
+            self._emit(unit, reply)
             if self._parked:
                 self._serve_waiters()
         return True
