@@ -87,6 +87,23 @@ def test_fuzzed_bytes_never_crash(dr: ServerProc, oracle: ServerProc, parts: lis
     assert RawClient(dr.port).command("PING") == b"+PONG\r\n"
 
 
+@pytest.mark.parametrize("marker", [b"~", b">", b"%", b"|", b"+", b"=", b"("])
+def test_resp3_markers_after_a_request_are_inline_commands(dr: ServerProc, oracle: ServerProc,
+                                                           marker: bytes) -> None:
+    """After a request, only '*' starts a multibulk: what Redis reads as inline commands
+    must not reach hiredis's fast path as a RESP3 aggregate or string."""
+    data = b"*1\r\n$4\r\nPING\r\n" + marker + b"1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n"
+    got = []
+    for sp in (dr, oracle):
+        c = RawClient(sp.port, timeout=10)
+        c.send(data)
+        c.sock.shutdown(socket.SHUT_WR)
+        got.append(_drain(c))
+        c.close()
+    assert got[0] == got[1]
+    assert got[0].startswith(b"+PONG\r\n-ERR unknown command")
+
+
 def test_protocol_error_leaves_other_clients_alone(dr: ServerProc) -> None:
     good = dr.raw()
     bad = dr.raw()
