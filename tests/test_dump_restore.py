@@ -37,6 +37,9 @@ def snapshot(c: redis.Redis, key: bytes) -> Any:
         info = c.xinfo_stream(key, full=True)
         info.pop("radix-tree-nodes")
         info.pop("entries")  # parsed into dicts, which lose repeated fields: XRANGE raw
+        for g in info["groups"]:  # redis-py 8 names a consumer's fields in str, 5 in bytes
+            g["consumers"] = [{k.encode() if isinstance(k, str) else k: v
+                               for k, v in c.items()} for c in g["consumers"]]
         raw = c.execute_command("EVAL", "return redis.call('XRANGE', KEYS[1], '-', '+')", 1,
                                 key)
         return t, info, raw
