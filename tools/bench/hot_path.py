@@ -1,12 +1,13 @@
 """The cost of diskredis's request path in one process, with no load generator.
 
 Usage: python tools/bench/hot_path.py [--tests get,set,incr,ping,lpush,hset,zadd]
-                                      [--clients 50] [--passes 200]
+                                      [--clients 50] [--pipeline 1] [--passes 200]
                                       [--engine lmdb|leveldb] [--callgrind]
 
 A server (the real `Server`, on a fresh folder, `appendfsync no` so that no fsync is
-timed) gets its clients through socket pairs. Each pass sends one request per client,
-then does what the event loop does for a pass: the reactor reads every ready socket,
+timed) gets its clients through socket pairs. Each pass sends one request per client
+(or `--pipeline N` requests in one write, as redis-benchmark -P N), then does what the
+event loop does for a pass: the reactor reads every ready socket,
 the lane runs the batch, the replies are written; then every client reads its reply.
 So everything of a request but the TCP stack and trio's wait is measured: reader,
 dispatch, the command, the keyspace, the cache, the engine, the reply. The SETs of a
@@ -66,8 +67,9 @@ def _requests(test: str, n: int, rng: random.Random) -> list[bytes]:
 
 
 def measure(tests: list[str], clients: int, passes: int, engine: str,
-            rounds: int) -> dict[str, float]:
+            rounds: int, pipeline: int = 1) -> dict[str, float]:
     """Best µs per request of `rounds` runs of `passes` passes, per test."""
+    import hiredis
     import trio
 
     from diskredis.config import from_argv
@@ -88,8 +90,11 @@ def measure(tests: list[str], clients: int, passes: int, engine: str,
             ends.append(ours)
         # Made before anything is measured (callgrind's baseline makes them too). Every
         # test draws the same keys: GET finds what the first SETs stored (the hot path).
-        prepared = {t: _requests(t, passes * clients, random.Random(1))
-                    for t in ["set", *tests]}
+        n = passes * clients * pipeline
+        prepared = {t: [b"".join(r[i:i + pipeline]) for i in range(0, n, pipeline)]
+                    for t, r in ((t, _requests(t, n, random.Random(1)))
+                                 for t in ["set", *tests])}
+        readers = [hiredis.Reader() for _ in ends]
 
         def run(test: str) -> float:
             requests = prepared[test]
@@ -102,11 +107,16 @@ def measure(tests: list[str], clients: int, passes: int, engine: str,
                 server.reactor.poll_once()
                 units, server._gathered = server._gathered, []
                 server._deliver(server.lane.run_batch(units))
-                for end in ends:
-                    reply = end.recv(65536)
-                    if reply[:1] in (b"-", b""):
-                        raise SystemExit("hot_path: %s got %r" % (test, reply[:200]))
-            return (time.perf_counter() - started) / (passes * clients) * 1e6
+                for end, reader in zip(ends, readers, strict=True):
+                    got = 0
+                    while got < pipeline:
+                        reply = end.recv(65536)
+                        reader.feed(reply)
+                        while (r := reader.gets()) is not False:
+                            if isinstance(r, hiredis.ReplyError) or not reply:
+                                raise SystemExit("hot_path: %s got %r" % (test, r))
+                            got += 1
+            return (time.perf_counter() - started) / n * 1e6
 
         run("set")  # the keys exist, the cache holds them
         for test in tests:
@@ -131,6 +141,7 @@ def _instructions(args: argparse.Namespace, test: str, rounds: int) -> int:
         cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
                sys.executable, os.path.abspath(__file__), "--tests", test,
                "--clients", str(args.clients), "--passes", str(args.passes),
+               "--pipeline", str(args.pipeline),
                "--engine", args.engine, "--rounds", str(rounds)]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with open(out) as f:
@@ -147,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                     "request, or instructions per request with --callgrind.")
     p.add_argument("--tests", default="get,set", help="comma-separated, of: " + ", ".join(TESTS))
     p.add_argument("--clients", type=int, default=50, help="clients, one request each per pass")
+    p.add_argument("--pipeline", type=int, default=1,
+                   help="requests each client sends in one write per pass (redis-benchmark -P)")
     p.add_argument("--passes", type=int, default=200, help="passes per measured run")
     p.add_argument("--engine", default="lmdb", choices=("lmdb", "leveldb"))
     p.add_argument("--rounds", type=int, default=5, help="measured runs (the best is shown)")
@@ -154,17 +167,18 @@ def main(argv: list[str] | None = None) -> int:
                    help="count instructions under valgrind (slow: about 2 minutes a test)")
     args = p.parse_args(argv)
     tests = [t for t in args.tests.split(",") if t]
-    n = args.passes * args.clients
+    n = args.passes * args.clients * args.pipeline
     if args.callgrind:
         for test in tests:
             per = (_instructions(args, test, 1) - _instructions(args, test, 0)) // n
             print(f"{test:5} {per:8d} instructions per request ({args.engine}, "
-                  f"{args.clients} clients, {args.passes} passes)")
+                  f"{args.clients} clients, pipeline {args.pipeline}, {args.passes} passes)")
         return 0
     for test, us in measure(tests, args.clients, args.passes, args.engine,
-                            args.rounds).items():
+                            args.rounds, args.pipeline).items():
         print(f"{test:5} {us:8.2f} µs per request ({args.engine}, best of {args.rounds} runs "
-              f"of {args.passes} passes, {args.clients} clients)", flush=True)
+              f"of {args.passes} passes, {args.clients} clients, pipeline {args.pipeline})",
+              flush=True)
     return 0
 
 

@@ -1,6 +1,6 @@
 """What the event loop costs: PING, SET and GET through minimal servers and diskredis.
 
-Usage: python tools/bench/loop_cost.py [-n 100000] [-c 50] [--tests ping_mbulk,set,get]
+Usage: python tools/bench/loop_cost.py [-n 100000] [-c 50] [-P 1] [--tests ping_mbulk,set,get]
 
 The minimal servers parse with hiredis and answer PING, SET and GET from a plain dict
 (no durability): the ceiling of the stack, against which diskredis's hot path is
@@ -12,7 +12,7 @@ judged.
    descriptor): how diskredis's reactor drives connections;
 4. diskredis (LMDB, defaults, so SET waits for its fsync);
 and redis-server beside them for scale. Each is measured with
-`redis-benchmark -t <tests> -c 50 -d 100 -r 1000000`.
+`redis-benchmark -t <tests> -c 50 -P <depth> -d 100 -r 1000000`.
 """
 
 from __future__ import annotations
@@ -181,7 +181,8 @@ def measure(cmd: list[str], port: int, args: argparse.Namespace) -> dict[str, fl
             sys.stderr.write(proc.stderr.read().decode(errors="replace"))
             raise
         out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", args.tests,
-                              "-n", str(args.n), "-c", str(args.c), "-d", "100",
+                              "-n", str(args.n), "-c", str(args.c), "-P", str(args.P),
+                              "-d", "100",
                               "-r", "1000000", "--csv"],
                              check=True, capture_output=True, text=True).stdout
         rows = [line.split(",") for line in out.strip().splitlines()[1:]]
@@ -196,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=100000)
     parser.add_argument("-c", type=int, default=50)
+    parser.add_argument("-P", type=int, default=1, help="pipeline depth (redis-benchmark -P)")
     parser.add_argument("--tests", default="ping_mbulk,set,get",
                         help="redis-benchmark -t list (only PING, SET and GET mean anything "
                              "to the minimal servers)")
@@ -224,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         rows.append((name, measure(make(port), port, args)))
     tests = list(rows[0][1])
-    print("# redis-benchmark -t %s -n %d -c %d -d 100 -r 1000000, requests/s (ratio to "
-          "redis-server)" % (args.tests, args.n, args.c))
+    print("# redis-benchmark -t %s -n %d -c %d -P %d -d 100 -r 1000000, requests/s (ratio "
+          "to redis-server)" % (args.tests, args.n, args.c, args.P))
     print("%-36s" % "" + "".join("%18s" % t for t in tests))
     for name, got in rows:
         print("%-36s" % name + "".join("%10.0f (%4.2f)" % (got.get(t, 0.0), got.get(t, 0.0)
