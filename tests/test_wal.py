@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from diskredis.storage import StorageError, lmdb_engine, open_engine
-from diskredis.storage.lmdb_engine import LOG_NAME, LmdbEngine
+from diskredis.storage.lmdb_engine import LEGACY_LOG, LmdbEngine
 from diskredis.storage.wal import Wal, WalError
 from tests.conftest import start_diskredis
 
@@ -48,6 +49,11 @@ def _room_again(e: Any, monkeypatch: Any) -> None:
     monkeypatch.setattr("diskredis.storage.base.free_bytes", lambda path: 1 << 40)
 
 
+def _log(e: Any) -> str:
+    """The log file the engine's batches go to now."""
+    return os.path.basename(e.wal.path)
+
+
 def _all(e: Any) -> dict[bytes, bytes]:
     t = e.read()
     try:
@@ -77,15 +83,16 @@ def test_a_torn_last_record_is_left_out(tmp_path: Path) -> None:
     e = open_engine("lmdb", str(tmp_path / "a"))
     _batch(e, a=b"1")
     _batch(e, b=b"2" * 100)
-    size = os.path.getsize(tmp_path / "a" / "lmdb" / LOG_NAME)
+    log = _log(e)
+    size = os.path.getsize(tmp_path / "a" / "lmdb" / log)
     copy = _crash_copy(tmp_path / "a", tmp_path / "b")
-    with open(copy / "lmdb" / LOG_NAME, "r+b") as f:
+    with open(copy / "lmdb" / log, "r+b") as f:
         f.truncate(size - 10)  # the last record half written
     c = open_engine("lmdb", str(copy))
     assert _all(c) == {b"a": b"1"}
     c.close()
     copy2 = _crash_copy(tmp_path / "a", tmp_path / "c")
-    with open(copy2 / "lmdb" / LOG_NAME, "r+b") as f:
+    with open(copy2 / "lmdb" / log, "r+b") as f:
         f.seek(size - 5)
         f.write(b"XXXXX")  # a checksum that fails
     c = open_engine("lmdb", str(copy2))
@@ -97,13 +104,17 @@ def test_a_torn_last_record_is_left_out(tmp_path: Path) -> None:
 def test_records_of_an_older_epoch_after_the_end_are_ignored(tmp_path: Path) -> None:
     e = open_engine("lmdb", str(tmp_path / "a"))
     assert isinstance(e, LmdbEngine)
+    first = _log(e)
     for i in range(5):
         _batch(e, **{"old%d" % i: b"x" * 200})
     assert e.checkpoint()
-    _batch(e, new=b"1")  # overwrites the start of the log; older records follow it
+    assert _log(e) != first  # the next epoch logs into the other file
+    _batch(e, middle=b"m")
+    assert e.checkpoint() and _log(e) == first
+    _batch(e, new=b"1")  # overwrites the start of the file; older records follow it
     e.wal.sync()
     assert _after_crash(tmp_path / "a", tmp_path / "b") == (
-        {**{b"old%d" % i: b"x" * 200 for i in range(5)}, b"new": b"1"}, 1)
+        {**{b"old%d" % i: b"x" * 200 for i in range(5)}, b"middle": b"m", b"new": b"1"}, 1)
     e.close()
 
 
@@ -118,25 +129,97 @@ def test_deletes_replay(tmp_path: Path) -> None:
     e.close()
 
 
+def _finish_checkpoint(e: LmdbEngine) -> None:
+    """Batches come (empty ones) until the running checkpoint is done."""
+    for _ in range(100_000):
+        if e._job is None:
+            return
+        e.before_batch(0)
+        time.sleep(0.001)
+    raise AssertionError("the checkpoint thread never committed")
+
+
 def test_checkpoint_after_so_many_operations(tmp_path: Path) -> None:
+    """The batch after the limit freezes the writing layer; the checkpoint thread
+    commits it while batches go on (into the next epoch's file); a crash at any moment
+    finds every batch."""
     e = open_engine("lmdb", str(tmp_path / "a"))
     assert isinstance(e, LmdbEngine)
     per_batch = 64
     batches = lmdb_engine.CHECKPOINT_OPS // per_batch
     for i in range(batches):
         e.before_batch(0)
-        assert e.checkpoints == 0
+        assert e.checkpoints == 0 and e._frozen is None
         with e.write() as txn:
             for j in range(per_batch):
                 txn.put("meta", b"%d-%d" % (i, j), b"v")
+    first = _log(e)
     assert e.wal.offset > 0
-    e.before_batch(0)  # the batch after the 4096th operation starts with a checkpoint
-    assert e.checkpoints == 1 and e.wal.offset == 0
-    assert len(_all(e)) == batches * per_batch
+    e.before_batch(0)
+    assert e._frozen is not None and _log(e) != first and e.wal.offset == 0
+    _batch(e, during=b"d")  # while the checkpoint runs
+    assert len(_all(e)) == batches * per_batch + 1
+    assert len(_after_crash(tmp_path / "a", tmp_path / "b")[0]) == batches * per_batch + 1
+    _finish_checkpoint(e)
+    assert e.checkpoints == 1 and e._frozen is None
+    t = e.snapshot()  # LMDB's file holds the frozen layer, not the batch after it
+    assert t.get("meta", b"0-0") == b"v" and t.get("meta", b"during") is None
+    t.abort()
+    assert _after_crash(tmp_path / "a", tmp_path / "c") == (_all(e), 1)
     e.close()
     e = open_engine("lmdb", str(tmp_path / "a"))
     assert isinstance(e, LmdbEngine)
-    assert e.replayed == 0 and len(_all(e)) == batches * per_batch
+    assert e.replayed == 0 and len(_all(e)) == batches * per_batch + 1
+    e.close()
+
+
+def test_deletes_and_scans_see_every_layer(tmp_path: Path) -> None:
+    """A scan lays the batch's writes, the writing layer and the frozen one over LMDB's
+    file, newest first, both ways."""
+    e = open_engine("lmdb", str(tmp_path / "a"))
+    assert isinstance(e, LmdbEngine)
+    _batch(e, a=b"file", b=b"file", c=b"file", d=b"file")
+    assert e.checkpoint()
+    _batch(e, b=b"frozen", x=b"frozen")
+    with e.write() as txn:
+        assert txn.delete("meta", b"c")
+    e._freeze()  # the checkpoint thread has it; nothing fills it until the next batch
+    _batch(e, x=b"active", f=b"active")
+    with e.write() as txn:
+        assert txn.delete("meta", b"a")
+        assert not txn.delete("meta", b"c")
+        txn.put("meta", b"g", b"mine")
+        want = {b"b": b"frozen", b"d": b"file", b"x": b"active", b"f": b"active", b"g": b"mine"}
+        assert dict(txn.scan("meta")) == want
+        assert list(txn.scan("meta", reverse=True)) == sorted(want.items(), reverse=True)
+        assert list(txn.scan("meta", b"c", b"g")) == [(b"d", b"file"), (b"f", b"active")]
+        assert list(txn.scan("meta", b"c", b"g", reverse=True)) == [(b"f", b"active"),
+                                                                    (b"d", b"file")]
+        assert list(txn.scan("meta", b"g")) == [(b"g", b"mine"), (b"x", b"active")]
+        assert txn.get("meta", b"a") is None and txn.get("meta", b"b") == b"frozen"
+    assert _all(e) == want
+    _finish_checkpoint(e)
+    assert _all(e) == want
+    assert _after_crash(tmp_path / "a", tmp_path / "b")[0] == want
+    e.close()
+    e = open_engine("lmdb", str(tmp_path / "a"))
+    assert _all(e) == want
+    e.close()
+
+
+def test_an_older_release_log_is_replayed_then_removed(tmp_path: Path) -> None:
+    """Releases before 2026-12-04 kept one `wal.log` (records of the stored epoch)."""
+    e = open_engine("lmdb", str(tmp_path / "a"))
+    assert isinstance(e, LmdbEngine)
+    epoch = e._active.epoch
+    e.close()
+    legacy = tmp_path / "a" / "lmdb" / LEGACY_LOG
+    old = Wal(str(legacy))
+    old.append(epoch, lmdb_engine.op_put(0, b"old", b"1"), True)
+    old.close()
+    e = open_engine("lmdb", str(tmp_path / "a"))
+    assert isinstance(e, LmdbEngine)
+    assert e.replayed == 1 and _all(e) == {b"old": b"1"} and not legacy.exists()
     e.close()
 
 
@@ -172,23 +255,25 @@ def test_a_failed_checkpoint_keeps_every_write_readable(tmp_path: Path,
     assert isinstance(e, LmdbEngine)
     _batch(e, a=b"1")
     _batch(e, b=b"2")
-    top = e._top
+    real = lmdb_engine._Checkpoint.run
 
-    class FailingTop:
-        def put(self, *a: Any, **k: Any) -> None:
-            top.put(*a, **k)
+    def failing_commit(job: Any) -> None:
+        import lmdb
+        job.txn = job.env.begin(write=True, buffers=False)
+        job.began.set()
+        job.filled.wait()
+        job.txn.abort()
+        job.error = lmdb.DiskError("No space left on device")
+        job.done.set()
 
-        def commit(self) -> None:
-            import lmdb
-            raise lmdb.DiskError("No space left on device")
-
-        def abort(self) -> None:
-            top.abort()
-
-    e._top = FailingTop()
+    monkeypatch.setattr(lmdb_engine._Checkpoint, "run", failing_commit)
     assert not e.checkpoint()
     assert e.write_error is not None and "checkpoint failed" in e.write_error
-    assert _all(e) == {b"a": b"1", b"b": b"2"}  # rebuilt from the log
+    assert _all(e) == {b"a": b"1", b"b": b"2"}  # the frozen layer still has them
+    with pytest.raises(StorageError), e.write() as txn:  # writes refused until recovery
+        txn.put("meta", b"c", b"3")
+    monkeypatch.setattr(lmdb_engine._Checkpoint, "run", real)
+    assert _after_crash(tmp_path / "a", tmp_path / "b")[0] == {b"a": b"1", b"b": b"2"}
     _room_again(e, monkeypatch)
     assert e.try_recover()
     t = e.snapshot()
@@ -198,9 +283,8 @@ def test_a_failed_checkpoint_keeps_every_write_readable(tmp_path: Path,
 
 
 def test_a_batch_on_another_thread(tmp_path: Path) -> None:
-    """A script's batch runs on a worker thread: after a checkpoint it gets a plain
-    synced transaction; while the log holds writes it is refused (the server always
-    checkpoints first)."""
+    """Batches may run on any thread, one at a time (the lane's order): a batch on
+    another thread goes through the layers and the log like any other."""
     e = open_engine("lmdb", str(tmp_path / "a"))
     _batch(e, a=b"1")
     errors: list[BaseException] = []
@@ -214,14 +298,11 @@ def test_a_batch_on_another_thread(tmp_path: Path) -> None:
     t = threading.Thread(target=worker)
     t.start()
     t.join()
-    assert len(errors) == 1 and isinstance(errors[0], StorageError)
-    assert e.checkpoint()
-    errors.clear()
-    t = threading.Thread(target=worker)
-    t.start()
-    t.join()
     assert not errors
-    s = e.snapshot()  # committed to LMDB at once
+    assert _all(e) == {b"a": b"1", b"b": b"2"}
+    assert _after_crash(tmp_path / "a", tmp_path / "b")[0] == {b"a": b"1", b"b": b"2"}
+    assert e.checkpoint()
+    s = e.snapshot()
     assert s.get("meta", b"b") == b"2"
     s.abort()
     e.close()

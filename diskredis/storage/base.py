@@ -30,7 +30,7 @@ import os
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import IO
 
@@ -105,6 +105,39 @@ def prefix_end(prefix: bytes) -> bytes | None:
     if not trimmed:
         return None
     return trimmed[:-1] + bytes([trimmed[-1] + 1])
+
+
+def laid_over(base: Iterator[tuple[bytes, bytes]], keys: list[bytes],
+              layers: Sequence[Mapping[bytes, bytes | None]],
+              reverse: bool) -> Iterator[tuple[bytes, bytes]]:
+    """The stored pairs of a scan (`base`, in scan order) with writes not yet stored
+    laid over them: `keys` are the written keys of the scanned range, in scan order,
+    each once; a key's value is the first layer's that holds it (None: deleted)."""
+
+    def value(key: bytes) -> bytes | None:
+        for layer in layers:
+            if key in layer:
+                return layer[key]
+        return None
+
+    i, n = 0, len(keys)
+    for key, stored in base:
+        while i < n and (keys[i] > key if reverse else keys[i] < key):
+            own = value(keys[i])
+            if own is not None:
+                yield keys[i], own
+            i += 1
+        if i < n and keys[i] == key:
+            i += 1
+            own = value(key)
+            if own is not None:
+                yield key, own
+            continue
+        yield key, stored
+    for k in keys[i:]:
+        own = value(k)
+        if own is not None:
+            yield k, own
 
 
 class Txn(ABC):

@@ -26,7 +26,15 @@ from typing import Any
 
 import plyvel
 
-from diskredis.storage.base import TABLES, Engine, StorageError, Txn, disk_hint, folder_size
+from diskredis.storage.base import (
+    TABLES,
+    Engine,
+    StorageError,
+    Txn,
+    disk_hint,
+    folder_size,
+    laid_over,
+)
 
 _PREFIX = {t: bytes([i + 1]) for i, t in enumerate(TABLES)}
 _SYNC_MARK = b"\xff"  # a key of its own, outside every table, for sync()
@@ -176,7 +184,7 @@ class _LeveldbTxn(Txn):
         mine = keys[bisect.bisect_left(keys, lo):bisect.bisect_left(keys, hi)]
         if reverse:
             mine.reverse()
-        for k, v in _merge(base, mine, self.overlay, reverse):
+        for k, v in laid_over(base, mine, (self.overlay,), reverse):
             engine.records_read += 1
             yield k[cut:], v
 
@@ -221,26 +229,3 @@ def _reverse(source: Any, lo: bytes, hi: bytes) -> Iterator[tuple[bytes, bytes]]
         if key < hi:
             yield key, it.value()
         it.prev()
-
-
-def _merge(base: Iterator[tuple[bytes, bytes]], mine: list[bytes],
-           overlay: dict[bytes, bytes | None], reverse: bool) -> Iterator[tuple[bytes, bytes]]:
-    """The stored pairs with the transaction's own writes laid over them, in order."""
-    i = 0
-    for key, value in base:
-        while i < len(mine) and (mine[i] > key if reverse else mine[i] < key):
-            own = overlay[mine[i]]
-            if own is not None:
-                yield mine[i], own
-            i += 1
-        if i < len(mine) and mine[i] == key:
-            own = overlay[key]
-            i += 1
-            if own is not None:
-                yield key, own
-            continue
-        yield key, value
-    for k in mine[i:]:
-        own = overlay[k]
-        if own is not None:
-            yield k, own

@@ -48,6 +48,7 @@ class Wal:
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         self.offset = 0  # where the next record goes
         self.written = 0  # bytes of records since the last checkpoint (== offset)
+        self.unsynced = False  # records were written without an fdatasync since the last
 
     def records(self, epoch: int, limit: int | None = None) -> Iterator[list[Op]]:
         """The operations of each valid record of `epoch`, from the start, in order (up
@@ -73,6 +74,7 @@ class Wal:
                            ) from None
         self.offset += len(record)
         self.written = self.offset
+        self.unsynced = not sync  # an fdatasync covers the earlier records too
 
     def sync(self) -> None:
         try:
@@ -80,6 +82,7 @@ class Wal:
         except OSError as e:
             raise WalError(e.errno, "syncing the log %s failed: %s" % (self.path, e.strerror)
                            ) from None
+        self.unsynced = False
 
     def restart(self) -> None:
         """After a checkpoint: the next record goes at offset 0 (a big file is cut)."""
