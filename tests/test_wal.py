@@ -16,7 +16,7 @@ import pytest
 
 from diskredis.storage import StorageError, lmdb_engine, open_engine
 from diskredis.storage.lmdb_engine import LEGACY_LOG, LmdbEngine
-from diskredis.storage.wal import Wal, WalError
+from diskredis.storage.wal import Wal, WalError, encode
 from tests.conftest import start_diskredis
 
 
@@ -215,7 +215,7 @@ def test_an_older_release_log_is_replayed_then_removed(tmp_path: Path) -> None:
     e.close()
     legacy = tmp_path / "a" / "lmdb" / LEGACY_LOG
     old = Wal(str(legacy))
-    old.append(epoch, lmdb_engine.op_put(0, b"old", b"1"), True)
+    old.append(epoch, encode([{b"old": b"1"}])[0], True)
     old.close()
     e = open_engine("lmdb", str(tmp_path / "a"))
     assert isinstance(e, LmdbEngine)

@@ -68,7 +68,7 @@ from diskredis.storage.base import (
     folder_size,
     laid_over,
 )
-from diskredis.storage.wal import DELETE, Wal, WalError, op_delete, op_put, read_log
+from diskredis.storage.wal import DELETE, Wal, WalError, encode, read_log
 
 _INITIAL_MAP = 1 << 30  # virtual address space only; the file grows as data arrives
 _MAX_READERS = 64
@@ -170,12 +170,14 @@ class _Checkpoint:
         self.error: Exception | None = None
         self.busy_us = 0  # time it took of the engine's thread (filling) and of its own
 
-    def _items(self, dbs: list[Any]) -> Iterator[tuple[Any, bytes, bytes | None]]:
+    def _items(self, dbs: list[Any]) -> Iterator[tuple[Any, list[tuple[bytes, bytes | None]]]]:
+        """The layer's writes in runs of at most `_FILL_STEP`, per table, in key order
+        (LMDB's pages in order)."""
         for t, m in enumerate(self.layer.maps):
             if m:
-                db = dbs[t]
-                for key, value in sorted(m.items()):  # LMDB's pages in order
-                    yield db, key, value
+                items = sorted(m.items())
+                for i in range(0, len(items), _FILL_STEP):
+                    yield dbs[t], items[i:i + _FILL_STEP]
 
     def run(self) -> None:
         """On the checkpoint thread: begin, wait until filled, commit."""
@@ -202,17 +204,20 @@ class _Checkpoint:
         self.done.set()
 
     def fill(self, budget: int | None) -> None:
-        """On the engine's thread: put up to `budget` more writes (None: all) into the
+        """On the engine's thread: put about `budget` more writes (None: all) into the
         transaction; after the last one, the epoch that follows the layer's."""
         started = time.perf_counter()
         txn, n = self.txn, 0
         try:
-            for db, key, value in self.items:
-                if value is None:
-                    txn.delete(key, db=db)
-                else:
-                    txn.put(key, value, db=db)
-                n += 1
+            for db, run in self.items:
+                puts = [item for item in run if item[1] is not None]
+                if puts:
+                    txn.cursor(db=db).putmulti(puts)
+                if len(puts) < len(run):
+                    for key, value in run:
+                        if value is None:
+                            txn.delete(key, db=db)
+                n += len(run)
                 if budget is not None and n >= budget:
                     return
             txn.put(_EPOCH, _u64(self.layer.epoch + 1), db=self.stats_db)
@@ -597,17 +602,17 @@ class _LayeredTxn(Txn):
 
 class _BatchTxn(_LayeredTxn):
     """A batch: its writes in a layer of its own (read first), logged as one record at
-    commit, then taken into the engine's writing layer."""
+    commit (the last write of each key), then taken into the engine's writing layer."""
 
     def __init__(self, engine: LmdbEngine) -> None:
         super().__init__(engine)
         self.mine = _Layer()
         self.layers.insert(0, self.mine)
-        self.ops: list[bytes] = []
+        self.writes = 0
 
     @property
     def dirty(self) -> bool:
-        return bool(self.ops)
+        return self.writes > 0
 
     def _may_write(self, key: bytes) -> None:
         e = self.engine
@@ -619,9 +624,8 @@ class _BatchTxn(_LayeredTxn):
 
     def put(self, table: str, key: bytes, value: bytes) -> None:
         self._may_write(key)
-        t = _TABLE_INDEX[table]
-        self.mine.set(t, key, value)
-        self.ops.append(op_put(t, key, value))
+        self.mine.set(_TABLE_INDEX[table], key, value)
+        self.writes += 1
 
     def delete(self, table: str, key: bytes) -> bool:
         t = _TABLE_INDEX[table]
@@ -629,29 +633,30 @@ class _BatchTxn(_LayeredTxn):
             return False
         self._may_write(key)
         self.mine.set(t, key, None)
-        self.ops.append(op_delete(t, key))
+        self.writes += 1
         return True
 
     def commit(self) -> None:
         self._end()
-        if not self.ops:
+        if not self.writes:
             return
+        self.writes = 0
         e = self.engine
         active = e._active
         assert self.layers[1] is active, "the writing layer changed during a batch"
+        payload, ops = encode(self.mine.maps)
         try:
-            e.wal.append(active.epoch, b"".join(self.ops), e.fsync)
+            e.wal.append(active.epoch, payload, e.fsync)
         except WalError as ex:
             e.write_failed("%s%s" % (ex.strerror, disk_hint(e.path)))
             raise StorageError("%s, nothing of this batch was written%s"
                                % (ex.strerror, disk_hint(e.path))) from None
-        active.absorb(self.mine, len(self.ops), e.wal.written)
-        e.logged += len(self.ops)
-        self.ops = []
+        active.absorb(self.mine, ops, e.wal.written)
+        e.logged += ops
 
     def abort(self) -> None:
         self._end()
-        self.ops = []
+        self.writes = 0
 
 
 def _scan(cur: Any, start: bytes, stop: bytes | None,

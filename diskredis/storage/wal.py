@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
 _HEAD = struct.Struct("<IIQ")  # length, crc32, epoch
 _OP = struct.Struct("<BBI")  # kind, table, key length
@@ -128,12 +128,20 @@ def _records(data: bytes, epoch: int) -> Iterator[tuple[list[Op], int]]:
         pos = body + length
 
 
-def op_put(table: int, key: bytes, value: bytes) -> bytes:
-    return b"".join((_OP.pack(PUT, table, len(key)), key, _U32.pack(len(value)), value))
-
-
-def op_delete(table: int, key: bytes) -> bytes:
-    return _OP.pack(DELETE, table, len(key)) + key
+def encode(maps: Sequence[Mapping[bytes, bytes | None]]) -> tuple[bytes, int]:
+    """A record's payload: a put (or, for None, a delete) of every key of `maps` (one
+    per table, by index); and how many operations that is."""
+    parts: list[bytes] = []
+    pack, u32 = _OP.pack, _U32.pack
+    n = 0
+    for table, m in enumerate(maps):
+        n += len(m)
+        for key, value in m.items():
+            if value is None:
+                parts += (pack(DELETE, table, len(key)), key)
+            else:
+                parts += (pack(PUT, table, len(key)), key, u32(len(value)), value)
+    return b"".join(parts), n
 
 
 def _decode(data: bytes, pos: int, end: int) -> list[Op]:
