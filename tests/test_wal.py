@@ -282,6 +282,28 @@ def test_a_failed_checkpoint_keeps_every_write_readable(tmp_path: Path,
     e.close()
 
 
+def test_an_unexpected_checkpoint_error_refuses_writes_and_does_not_hang(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    e = open_engine("lmdb", str(tmp_path / "a"))
+    assert isinstance(e, LmdbEngine)
+    _batch(e, a=b"1")
+
+    def broken(n: int) -> bytes:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(lmdb_engine, "_u64", broken)
+    assert not e.checkpoint()
+    assert e.write_error is not None and "a bug" in e.write_error
+    assert _all(e) == {b"a": b"1"}
+    monkeypatch.undo()
+    _room_again(e, monkeypatch)
+    assert e.try_recover()
+    t = e.snapshot()
+    assert t.get("meta", b"a") == b"1"
+    t.abort()
+    e.close()
+
+
 def test_a_batch_on_another_thread(tmp_path: Path) -> None:
     """Batches may run on any thread, one at a time (the lane's order): a batch on
     another thread goes through the layers and the log like any other."""

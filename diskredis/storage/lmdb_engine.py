@@ -13,13 +13,14 @@ Room: the `Engine` contract over py-lmdb. Imports: `lmdb`, `storage.base`, `stor
 - A **checkpoint** puts a layer into LMDB's file. After 8192 logged operations, 8 MB of
   log or a second, the writing layer is frozen and a new one takes the next batches,
   logged under the next epoch. A checkpoint thread begins an LMDB write transaction; the
-  engine's thread fills it between batches with the frozen layer's writes, 2048 at a
-  time, and the checkpoint thread commits it, synced (LMDB's own crash-safe order: data
-  pages, then the meta page), with the epoch that follows, while the event loop goes on
-  serving; then the frozen layer is dropped. (LMDB's write lock belongs to the thread
-  that begins a write transaction: hence a thread that begins and commits, and no
-  other use of it.) If the writing layer reaches four times the operations or once
-  the bytes before the checkpoint is done, the next batch waits for it.
+  engine's thread fills it between batches with the frozen layer's writes (twice as
+  many as the last batch wrote, 512 or more), and the checkpoint thread commits it,
+  synced (LMDB's own crash-safe order: data pages, then the meta page), with the epoch
+  that follows, while the event loop goes on serving; then the frozen layer is dropped.
+  (LMDB's write lock belongs to the thread that begins a write transaction: hence a
+  thread that begins and commits, and no other use of it.) If the writing layer reaches
+  four times the operations or once the bytes before the checkpoint is done, the next
+  batch waits for it.
 - The log is two files: epoch E's records go to `wal-<E % 2>.log`, from its start (the
   file's older records are of epoch E - 2, which LMDB's file holds by then: a layer is
   frozen only when the one before it is checkpointed). LMDB's `stats` table stores the
@@ -88,8 +89,12 @@ CHECKPOINT_AGE = 1.0
 #: 1 GB of 64 KB values peaked at 107 MB of private memory instead of 83 MB).
 _BACKLOG_OPS = 4 * CHECKPOINT_OPS
 _BACKLOG_BYTES = CHECKPOINT_BYTES
-#: Operations of a frozen layer put into the checkpoint's transaction between batches.
-_FILL_STEP = 2048
+#: Operations of a frozen layer put into the checkpoint's transaction between batches:
+#: twice what the last batch logged (the checkpoint keeps ahead of the writes), at least
+#: this many; in runs of `_FILL_RUN`. The stall this adds to a batch stays about as long
+#: as the batch (2-3 µs per write).
+_FILL_MIN = 512
+_FILL_RUN = 256
 _PAGE_GUESS = 3 * 4096  # new pages one logged operation may take in LMDB (map sizing)
 # The map's room is looked at again before a batch bringing this many bytes, or after
 # this many logged operations (the map is kept at least half free: 512 MB or more).
@@ -171,37 +176,36 @@ class _Checkpoint:
         self.busy_us = 0  # time it took of the engine's thread (filling) and of its own
 
     def _items(self, dbs: list[Any]) -> Iterator[tuple[Any, list[tuple[bytes, bytes | None]]]]:
-        """The layer's writes in runs of at most `_FILL_STEP`, per table, in key order
+        """The layer's writes in runs of at most `_FILL_RUN`, per table, in key order
         (LMDB's pages in order)."""
         for t, m in enumerate(self.layer.maps):
             if m:
                 items = sorted(m.items())
-                for i in range(0, len(items), _FILL_STEP):
-                    yield dbs[t], items[i:i + _FILL_STEP]
+                for i in range(0, len(items), _FILL_RUN):
+                    yield dbs[t], items[i:i + _FILL_RUN]
 
     def run(self) -> None:
-        """On the checkpoint thread: begin, wait until filled, commit."""
+        """On the checkpoint thread: begin, wait until filled, commit. Whatever happens,
+        the events end set, so the engine's thread never waits for nothing."""
         try:
             self.txn = self.env.begin(write=True, buffers=False)
-        except lmdb.Error as e:
-            self.error = e
-            self.filled.set()
             self.began.set()
-            self.done.set()
-            return
-        self.began.set()
-        self.filled.wait()
-        started = time.perf_counter()
-        try:
-            if self.keep:
-                self.txn.commit()
-            else:
-                self.txn.abort()
-        except lmdb.Error as e:
+            self.filled.wait()
+            started = time.perf_counter()
+            try:
+                if self.keep:
+                    self.txn.commit()
+                else:
+                    self.txn.abort()
+            finally:
+                self.txn = None
+                self.busy_us += int((time.perf_counter() - started) * 1e6)
+        except Exception as e:  # lmdb.Error, or anything else: the checkpoint failed
             self.error = e
-        self.txn = None
-        self.busy_us += int((time.perf_counter() - started) * 1e6)
-        self.done.set()
+        finally:
+            self.began.set()
+            self.filled.set()
+            self.done.set()
 
     def fill(self, budget: int | None) -> None:
         """On the engine's thread: put about `budget` more writes (None: all) into the
@@ -222,7 +226,7 @@ class _Checkpoint:
                     return
             txn.put(_EPOCH, _u64(self.layer.epoch + 1), db=self.stats_db)
             self.filled.set()
-        except lmdb.Error as e:
+        except Exception as e:  # lmdb.Error (a full map: grown, then again) or worse
             self.error, self.keep = e, False
             self.filled.set()
         finally:
@@ -267,6 +271,7 @@ class LmdbEngine(Engine):
         self._job: _Checkpoint | None = None  # the running checkpoint
         self._worker = _CheckpointThread()
         self.logged = 0  # operations logged since the engine opened
+        self._last_batch_ops = 0  # operations the last batch logged
         self.checkpoints = 0
         self.checkpoint_us = 0  # time checkpoints took (filling and committing), the last's
         self.last_checkpoint_us = 0
@@ -504,7 +509,7 @@ class LmdbEngine(Engine):
         if self._job is not None:
             a = self._active
             backlog = a.ops >= _BACKLOG_OPS or a.bytes >= _BACKLOG_BYTES
-            self._step(None if backlog else _FILL_STEP)
+            self._step(None if backlog else self._fill_budget())
             if self._job is not None:
                 return  # no map change while its transaction is open
         if not self._pins and (incoming_bytes >= _MAP_RECHECK
@@ -513,7 +518,10 @@ class LmdbEngine(Engine):
             self._grow_map(self._pending_bytes(incoming_bytes))
         if self._checkpoint_due():
             self._freeze()
-            self._step(_FILL_STEP)
+            self._step(self._fill_budget())
+
+    def _fill_budget(self) -> int:
+        return max(_FILL_MIN, 2 * self._last_batch_ops)
 
 
 class _LmdbTxn(Txn):
@@ -653,6 +661,7 @@ class _BatchTxn(_LayeredTxn):
                                % (ex.strerror, disk_hint(e.path))) from None
         active.absorb(self.mine, ops, e.wal.written)
         e.logged += ops
+        e._last_batch_ops = ops
 
     def abort(self) -> None:
         self._end()
