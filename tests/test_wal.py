@@ -54,6 +54,16 @@ def _log(e: Any) -> str:
     return os.path.basename(e.wal.path)
 
 
+def _in_file(e: Any, key: bytes) -> bytes | None:
+    """What LMDB's file (the last checkpoint) holds for `key` in meta."""
+    t = e.snapshot()
+    try:
+        value: bytes | None = t.get("meta", key)
+        return value
+    finally:
+        t.abort()
+
+
 def _all(e: Any) -> dict[bytes, bytes]:
     t = e.read()
     try:
@@ -67,15 +77,11 @@ def test_batches_live_in_the_log_until_a_checkpoint(tmp_path: Path) -> None:
     assert isinstance(e, LmdbEngine)
     _batch(e, a=b"1")
     _batch(e, b=b"2")
-    t = e.snapshot()  # LMDB's file: the last checkpoint, without the two batches
-    assert t.get("meta", b"a") is None
-    t.abort()
+    assert _in_file(e, b"a") is None  # LMDB's file: the last checkpoint, without them
     assert _all(e) == {b"a": b"1", b"b": b"2"}  # the lane sees them
     assert _after_crash(tmp_path / "a", tmp_path / "b") == ({b"a": b"1", b"b": b"2"}, 2)
     assert e.checkpoint() and e.checkpoints >= 1
-    t = e.snapshot()
-    assert t.get("meta", b"b") == b"2"
-    t.abort()
+    assert _in_file(e, b"b") == b"2"
     e.close()
 
 
@@ -162,9 +168,8 @@ def test_checkpoint_after_so_many_operations(tmp_path: Path) -> None:
     assert len(_after_crash(tmp_path / "a", tmp_path / "b")[0]) == batches * per_batch + 1
     _finish_checkpoint(e)
     assert e.checkpoints == 1 and e._frozen is None
-    t = e.snapshot()  # LMDB's file holds the frozen layer, not the batch after it
-    assert t.get("meta", b"0-0") == b"v" and t.get("meta", b"during") is None
-    t.abort()
+    # LMDB's file holds the frozen layer, not the batch after it
+    assert _in_file(e, b"0-0") == b"v" and _in_file(e, b"during") is None
     assert _after_crash(tmp_path / "a", tmp_path / "c") == (_all(e), 1)
     e.close()
     e = open_engine("lmdb", str(tmp_path / "a"))
@@ -276,9 +281,7 @@ def test_a_failed_checkpoint_keeps_every_write_readable(tmp_path: Path,
     assert _after_crash(tmp_path / "a", tmp_path / "b")[0] == {b"a": b"1", b"b": b"2"}
     _room_again(e, monkeypatch)
     assert e.try_recover()
-    t = e.snapshot()
-    assert t.get("meta", b"b") == b"2"
-    t.abort()
+    assert _in_file(e, b"b") == b"2"
     e.close()
 
 
@@ -298,9 +301,7 @@ def test_an_unexpected_checkpoint_error_refuses_writes_and_does_not_hang(
     monkeypatch.undo()
     _room_again(e, monkeypatch)
     assert e.try_recover()
-    t = e.snapshot()
-    assert t.get("meta", b"a") == b"1"
-    t.abort()
+    assert _in_file(e, b"a") == b"1"
     e.close()
 
 
@@ -324,9 +325,7 @@ def test_a_batch_on_another_thread(tmp_path: Path) -> None:
     assert _all(e) == {b"a": b"1", b"b": b"2"}
     assert _after_crash(tmp_path / "a", tmp_path / "b")[0] == {b"a": b"1", b"b": b"2"}
     assert e.checkpoint()
-    s = e.snapshot()
-    assert s.get("meta", b"b") == b"2"
-    s.abort()
+    assert _in_file(e, b"b") == b"2"
     e.close()
 
 
@@ -411,8 +410,6 @@ def test_no_snapshot_reader_while_a_checkpoint_fails(tmp_path: Path, monkeypatch
     assert e._pins == 0
     monkeypatch.undo()
     e.pin_readers()  # now it checkpoints, and the snapshot sees the batch
-    t = e.snapshot()
-    assert t.get("meta", b"a") == b"1"
-    t.abort()
+    assert _in_file(e, b"a") == b"1"
     e.unpin_readers()
     e.close()
