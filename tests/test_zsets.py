@@ -173,7 +173,7 @@ SCENARIOS: dict[str, list[tuple[Any, ...]]] = {
         ("PERSIST", "z"), ("TTL", "z"), ("MOVE", "z", "1"), ("EXISTS", "z"), ("SELECT", "1"),
         ("ZRANGE", "z", "0", "-1", "WITHSCORES"), ("RENAME", "z", "y"), ("TYPE", "y"),
         ("COPY", "y", "x"), ("ZADD", "x", "3", "c"), ("ZCARD", "y"), ("ZCARD", "x"),
-        ("PEXPIRE", "x", "1"), ("SELECT", "0"), ("ZADD", "e", "1", "a"),
+        ("PEXPIRE", "x", "100000"), ("SELECT", "0"), ("ZADD", "e", "1", "a"),
         ("PEXPIREAT", "e", "1"), ("EXISTS", "e"), ("ZCARD", "e"), ("TYPE", "e"),
         ("SCAN", "0", "TYPE", "zset"), ("DEL", "missing")],
     "wrongtype": [
