@@ -7,9 +7,14 @@ at a random moment after that, restarts it on the same data, and checks that eve
 acknowledged write is there and every transaction and script applied entirely or not
 at all. After each kill (or every N: --check-every) `diskredis-check` runs on the folder
 as the kill left it, before the restart.
+With `--load`, redis-benchmark also writes at `-P 16` from 20 clients during each cycle
+(SET, LPUSH and ZADD of random keys), so that kills land while the engine is busy: on
+LMDB, with checkpoints running on their own thread. Its writes are not checked; they
+make the moments the checked writers' acknowledgements meet.
 It prints one line per cycle and a summary per engine and appendfsync mode.
 
     python tools/crash_loop.py --cycles 50 --engines lmdb,leveldb --fsync always,everysec
+    python tools/crash_loop.py --cycles 20 --engines lmdb --load
 """
 
 from __future__ import annotations
@@ -60,7 +65,19 @@ def _check(folder: Path) -> tuple[bool, str]:
     return out.returncode == 0, (out.stdout + out.stderr).strip().splitlines()[-1]
 
 
-def run(engine: str, fsync: str, cycles: int, check_every: int, rng: random.Random) -> bool:
+def _load(port: int) -> subprocess.Popen[bytes]:
+    """redis-benchmark writing at -P 16 until it is killed (see the docstring)."""
+    if shutil.which("redis-benchmark") is None:
+        raise SystemExit("crash_loop: --load needs redis-benchmark (apt-get install -y "
+                         "redis-tools)")
+    return subprocess.Popen(["redis-benchmark", "-p", str(port), "-t", "set,lpush,zadd",
+                             "-n", "100000000", "-c", "20", "-P", "16", "-r", "1000000",
+                             "-d", "100", "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run(engine: str, fsync: str, cycles: int, check_every: int, rng: random.Random,
+        load: bool = False) -> bool:
     folder = Path(tempfile.mkdtemp(prefix="crash-loop-"))
     port = _free_port()
     proc = _start(port, folder, engine, fsync)
@@ -70,12 +87,16 @@ def run(engine: str, fsync: str, cycles: int, check_every: int, rng: random.Rand
     try:
         for cycle in range(cycles):
             started = time.monotonic()
+            background = _load(port) if load else None
             mine = W.start(lambda: redis.Redis(port=port, socket_timeout=30), cycle)
             for loop in mine[:-1]:
                 loop.progress.wait(120)
-            time.sleep(rng.uniform(0, 0.5))  # then a random moment
+            time.sleep(rng.uniform(0, 2.0 if load else 0.5))  # then a random moment
             proc.send_signal(signal.SIGKILL)
             proc.wait(30)
+            if background is not None:
+                background.kill()
+                background.wait(30)
             for loop in mine:
                 loop.join(60)
             loops += mine
@@ -112,12 +133,14 @@ def main(argv: list[str]) -> int:
                         help="run diskredis-check after every N-th kill (0: never; default "
                              "1, every kill)")
     parser.add_argument("--seed", type=int, default=None, help="for the kill moments")
+    parser.add_argument("--load", action="store_true",
+                        help="redis-benchmark writes at -P 16 beside the checked writers")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     ok = True
     for engine in args.engines.split(","):
         for fsync in args.fsync.split(","):
-            ok = run(engine, fsync, args.cycles, args.check_every, rng) and ok
+            ok = run(engine, fsync, args.cycles, args.check_every, rng, args.load) and ok
     return 0 if ok else 1
 
 
