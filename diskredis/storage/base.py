@@ -25,6 +25,7 @@ Rules every engine keeps (the contract suite in tests/test_engines.py checks the
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import os
 import threading
@@ -105,6 +106,40 @@ def prefix_end(prefix: bytes) -> bytes | None:
     if not trimmed:
         return None
     return trimmed[:-1] + bytes([trimmed[-1] + 1])
+
+
+class Overlay(dict[bytes, bytes | None]):
+    """Writes not stored yet: key -> value, None for a delete; with the keys in order,
+    made when a scan first asks for them and kept in order after that."""
+
+    __slots__ = ("_keys",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._keys: list[bytes] | None = None
+
+    def set(self, key: bytes, value: bytes | None) -> None:
+        if self._keys is not None and key not in self:
+            bisect.insort(self._keys, key)  # kept in order: scans between writes stay cheap
+        self[key] = value
+
+    def absorb(self, newer: Mapping[bytes, bytes | None]) -> None:
+        """Take writes newer than its own."""
+        keys = self._keys
+        if keys is not None:
+            added = [k for k in newer if k not in self]
+            if added:
+                keys.extend(added)
+                keys.sort()  # a sorted run and a short tail: linear
+        self.update(newer)
+
+    def keys_in(self, start: bytes, stop: bytes | None) -> list[bytes]:
+        """Its keys with start <= key < stop, in order (a new list)."""
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = sorted(self)
+        return keys[bisect.bisect_left(keys, start):
+                    len(keys) if stop is None else bisect.bisect_left(keys, stop)]
 
 
 def laid_over(base: Iterator[tuple[bytes, bytes]], keys: list[bytes],

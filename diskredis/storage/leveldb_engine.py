@@ -19,7 +19,6 @@ Room: the `Engine` contract over plyvel. Imports: `plyvel`, `storage.base`.
 
 from __future__ import annotations
 
-import bisect
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +28,7 @@ import plyvel
 from diskredis.storage.base import (
     TABLES,
     Engine,
+    Overlay,
     StorageError,
     Txn,
     disk_hint,
@@ -132,8 +132,7 @@ class _LeveldbTxn(Txn):
         self.engine = engine
         self.writable = write
         self.source: Any = engine.db if write else engine.db.snapshot()
-        self.overlay: dict[bytes, bytes | None] = {}
-        self._sorted: list[bytes] | None = None  # overlay keys in order, built on demand
+        self.overlay = Overlay()
 
     @property
     def dirty(self) -> bool:
@@ -151,9 +150,7 @@ class _LeveldbTxn(Txn):
     def _write(self, full: bytes, value: bytes | None) -> None:
         if not self.writable:
             raise StorageError("write in a read-only transaction")
-        if full not in self.overlay and self._sorted is not None:
-            bisect.insort(self._sorted, full)  # kept in order: scans between writes stay cheap
-        self.overlay[full] = value
+        self.overlay.set(full, value)
 
     def put(self, table: str, key: bytes, value: bytes) -> None:
         self._write(_PREFIX[table] + key, value)
@@ -178,10 +175,7 @@ class _LeveldbTxn(Txn):
                 engine.records_read += 1
                 yield key[cut:], value
             return
-        if self._sorted is None:
-            self._sorted = sorted(self.overlay)
-        keys = self._sorted
-        mine = keys[bisect.bisect_left(keys, lo):bisect.bisect_left(keys, hi)]
+        mine = self.overlay.keys_in(lo, hi)
         if reverse:
             mine.reverse()
         for k, v in laid_over(base, mine, (self.overlay,), reverse):
@@ -203,12 +197,10 @@ class _LeveldbTxn(Txn):
             raise StorageError("commit failed in %s, nothing of this batch was written: %s%s"
                                % (self.engine.path, e, disk_hint(self.engine.path))) from None
         finally:
-            self.overlay = {}
-            self._sorted = None
+            self.overlay = Overlay()
 
     def abort(self) -> None:
-        self.overlay = {}
-        self._sorted = None
+        self.overlay = Overlay()
         if not self.writable:
             self.source.close()
 

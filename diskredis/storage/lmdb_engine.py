@@ -49,7 +49,6 @@ Room: the `Engine` contract over py-lmdb. Imports: `lmdb`, `storage.base`, `stor
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import os
 import queue
@@ -63,6 +62,7 @@ import lmdb
 from diskredis.storage.base import (
     TABLES,
     Engine,
+    Overlay,
     StorageError,
     Txn,
     disk_hint,
@@ -111,49 +111,24 @@ def _u64(n: int) -> bytes:
 
 
 class _Layer:
-    """Writes not in LMDB's file yet, per table (by index): key -> value, None for a
-    delete; with each table's keys in order, made when a scan first needs them."""
+    """Writes not in LMDB's file yet, an overlay per table (by index)."""
 
-    __slots__ = ("_keys", "bytes", "epoch", "maps", "ops", "since")
+    __slots__ = ("bytes", "epoch", "maps", "ops", "since")
 
     def __init__(self, epoch: int = 0) -> None:
-        self.maps: list[dict[bytes, bytes | None]] = [{} for _ in TABLES]
-        self._keys: list[list[bytes] | None] = [None] * len(TABLES)
+        self.maps = [Overlay() for _ in TABLES]
         self.epoch = epoch  # the epoch its log records carry
         self.ops = 0  # operations logged into it
         self.bytes = 0  # bytes of its log records
         self.since = 0.0  # when its first batch came
 
-    def set(self, t: int, key: bytes, value: bytes | None) -> None:
-        m = self.maps[t]
-        if key not in m:
-            keys = self._keys[t]
-            if keys is not None:
-                bisect.insort(keys, key)
-        m[key] = value
-
-    def keys_in(self, t: int, start: bytes, stop: bytes | None) -> list[bytes]:
-        """Its keys of table `t` with start <= key < stop, in order (a new list)."""
-        keys = self._keys[t]
-        if keys is None:
-            keys = self._keys[t] = sorted(self.maps[t])
-        return keys[bisect.bisect_left(keys, start) if start else 0:
-                    len(keys) if stop is None else bisect.bisect_left(keys, stop)]
-
     def absorb(self, batch: _Layer, ops: int, log_bytes: int) -> None:
         """Take a committed batch's writes (newer than its own)."""
         if not self.ops:
             self.since = time.monotonic()
-        for t, m in enumerate(batch.maps):
+        for mine, m in zip(self.maps, batch.maps, strict=True):
             if m:
-                mine = self.maps[t]
-                keys = self._keys[t]
-                if keys is not None:
-                    new = [k for k in m if k not in mine]
-                    if new:
-                        keys.extend(new)
-                        keys.sort()  # a sorted run and a short tail: linear
-                mine.update(m)
+                mine.absorb(m)
         self.ops += ops
         self.bytes = log_bytes
 
@@ -585,8 +560,8 @@ class _LayeredTxn(Txn):
         t = _TABLE_INDEX[table]
         engine = self.engine
         base = _scan(self._file().cursor(db=engine._db_list[t]), start, stop, reverse)
-        ranges = [keys for keys in (layer.keys_in(t, start, stop) for layer in self.layers
-                                    if layer.maps[t]) if keys]
+        ranges = [keys for keys in (layer.maps[t].keys_in(start, stop)
+                                    for layer in self.layers if layer.maps[t]) if keys]
         if ranges:
             keys = ranges[0] if len(ranges) == 1 else sorted(set().union(*ranges))
             if reverse:
@@ -632,7 +607,7 @@ class _BatchTxn(_LayeredTxn):
 
     def put(self, table: str, key: bytes, value: bytes) -> None:
         self._may_write(key)
-        self.mine.set(_TABLE_INDEX[table], key, value)
+        self.mine.maps[_TABLE_INDEX[table]].set(key, value)
         self.writes += 1
 
     def delete(self, table: str, key: bytes) -> bool:
@@ -640,7 +615,7 @@ class _BatchTxn(_LayeredTxn):
         if self._find(t, key) is None:
             return False
         self._may_write(key)
-        self.mine.set(t, key, None)
+        self.mine.maps[t].set(key, None)
         self.writes += 1
         return True
 
