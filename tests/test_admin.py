@@ -307,6 +307,43 @@ def test_monitor_streams_commands(dr: ServerProc, oracle: ServerProc) -> None:
     assert lines(dr) == lines(oracle)
 
 
+def test_monitor_after_a_monitor_left(dr: ServerProc, oracle: ServerProc) -> None:
+    # A monitor that left is dropped from the list the commands look at; a new one,
+    # started after, sees the next commands (and not the QUIT of the one before).
+    def lines(sp: ServerProc) -> list[bytes]:
+        first = sp.raw()
+        assert first.command("MONITOR") == b"+OK\r\n"
+        assert first.command("QUIT") == b"+OK\r\n"  # and no line of its own QUIT after
+        assert first.closed() and first.buf == b""
+        c = sp.raw()
+        assert c.command("SET", "mon:k", "1") == b"+OK\r\n"
+        assert c.command("GET", "mon:k") == b"$1\r\n1\r\n"
+        second = sp.raw()
+        assert second.command("MONITOR") == b"+OK\r\n"
+        c.command("GET", "mon:after")
+        out = [second.reply()]
+        second.close()
+        return [re.sub(rb"^\+[\d.]+ \[\d+ [^\]]+\]", b"+T [db addr]", x) for x in out]
+
+    assert lines(dr) == lines(oracle) == [b'+T [db addr] "GET" "mon:after"\r\n']
+
+
+def test_monitor_of_its_own_commands(dr: ServerProc, oracle: ServerProc) -> None:
+    # Redis feeds monitors once the command has replied: a client that monitors
+    # itself reads each reply, then the command's line.
+    def frames(sp: ServerProc) -> list[bytes]:
+        mon = sp.raw()
+        assert mon.command("MONITOR") == b"+OK\r\n"
+        mon.send(b"PING\r\nECHO x\r\n")
+        out = [mon.reply() for _ in range(4)]
+        mon.close()
+        return [re.sub(rb"^\+[\d.]+ \[\d+ [^\]]+\]", b"+T [db addr]", x) for x in out]
+
+    assert frames(dr) == frames(oracle) == [
+        b"+PONG\r\n", b'+T [db addr] "PING"\r\n', b"$1\r\nx\r\n",
+        b'+T [db addr] "ECHO" "x"\r\n']
+
+
 def test_memory_usage_counts_the_records(dr: ServerProc) -> None:
     c = dr.client()
     c.set("mu:small", "x")

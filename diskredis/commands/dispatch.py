@@ -166,7 +166,7 @@ def _after_call(ctx: Ctx, cmd: Command, argv: list[bytes], usec: int) -> None:
         if monitors:
             line = monitor_line(ctx, shown)
             for s in monitors:
-                ctx.server.push(s, line)
+                ctx.server.feed_monitor(s, line)
     threshold_ms = ctx.config["latency-monitor-threshold"]
     if threshold_ms and usec // 1000 >= threshold_ms:
         event = "fast-command" if "fast" in cmd.flags else "command"

@@ -143,6 +143,9 @@ class Server:
     def push(self, session: Session, data: bytes) -> None:
         self.lane.push(session, data)
 
+    def feed_monitor(self, session: Session, line: bytes) -> None:
+        self.lane.feed_monitor(session, line)
+
     def shutdown(self, save: bool | None, now: bool, force: bool) -> None:
         self.lane.shutdown(save, now, force)
 

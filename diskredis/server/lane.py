@@ -151,6 +151,8 @@ class Lane:
         self._pause_until = 0.0
         self._pause_writes_only = False
         self._outcome = Outcome()
+        self._running: Any = None  # the session whose unit `_run_unit` runs
+        self._after_reply: list[bytes] = []  # its MONITOR lines, sent after its reply
 
     # -- called by the server between batches ----------------------------------------
     def withdraw(self) -> list[Unit]:
@@ -222,6 +224,22 @@ class Lane:
             unit.parts.append(data)
         else:
             self._outcome.pushes.append((session, data))
+
+    def feed_monitor(self, session: Any, line: bytes) -> None:
+        """A MONITOR line for `session`. Redis feeds monitors once the command has
+        replied, so a client that monitors itself gets its reply first, and a client that
+        QUITs gets nothing after its +OK: a line for the client whose command runs waits
+        for that command's reply (`_flush_monitor_lines`)."""
+        if session is self._running:
+            self._after_reply.append(line)
+        else:
+            self.push(session, line)
+
+    def _flush_monitor_lines(self, session: Any) -> None:
+        lines, self._after_reply = self._after_reply, []
+        if not session.close_after_reply:
+            for line in lines:
+                self.push(session, line)
 
     def kill(self, session: Any) -> None:
         session.closed = True
@@ -436,6 +454,14 @@ class Lane:
         blocking command (both resume later)."""
         ctx = unit.ctx
         session = ctx.session
+        self._running = session
+        try:
+            return self._run_requests(unit, ctx, session)
+        finally:
+            self._running = None
+            self._after_reply = []
+
+    def _run_requests(self, unit: Unit, ctx: Ctx, session: Any) -> bool | None:
         requests = unit.requests
         while unit.next < len(requests):
             if session.close_after_reply or session.closed:
@@ -469,8 +495,12 @@ class Lane:
                                            reply.serve))
                 session.blocked = True
                 self._inline.pop(session.id, None)  # pushes go out while it waits
+                if self._after_reply:
+                    self._flush_monitor_lines(session)
                 return None
             self._emit(unit, reply)
+            if self._after_reply:
+                self._flush_monitor_lines(session)
             if self._parked:
                 self._serve_waiters()
         return True

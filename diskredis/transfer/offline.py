@@ -43,6 +43,9 @@ class _NoServer:
     def push(self, session: Session, data: bytes) -> None:
         pass
 
+    def feed_monitor(self, session: Session, line: bytes) -> None:
+        pass
+
     def info_fields(self) -> dict[str, Any]:
         return {}
 
