@@ -60,7 +60,6 @@ class Session:
     qbuf: int = 0
     net_in: int = 0
     net_out: int = 0
-    commands: int = 0
     # MULTI: the queued commands (None outside a transaction); whether one was refused
     # while queueing (EXEC then aborts); set while EXEC runs them.
     multi: list[list[bytes]] | None = None
@@ -71,6 +70,9 @@ class Session:
     channels: dict[bytes, None] = field(default_factory=dict)
     patterns: dict[bytes, None] = field(default_factory=dict)
     shard_channels: dict[bytes, None] = field(default_factory=dict)
+    #: In pub/sub mode: subscribed to anything, shard channels included (kept by `Hub`,
+    #: which alone changes the three maps above; read for every command).
+    pubsub: bool = False
     # What the client said of itself with REPLCONF (`replication.ReplicaRequest`).
     replica: Any = None
 
@@ -78,11 +80,6 @@ class Session:
     def subscriptions(self) -> int:
         """Channels plus patterns (clientSubscriptionsCount)."""
         return len(self.channels) + len(self.patterns)
-
-    @property
-    def pubsub(self) -> bool:
-        """In pub/sub mode: subscribed to anything, shard channels included."""
-        return bool(self.channels or self.patterns or self.shard_channels)
 
     def client_type(self) -> str:
         """getClientType: MONITOR clients count as normal ones, as in Redis."""
@@ -116,6 +113,9 @@ class ServerPort(Protocol):
     """What commands may ask of the server; implemented in `server/`."""
 
     run_id: str
+    #: Whether a client may be in MONITOR mode: False only when `monitors()` is empty
+    #: (True may be stale: `monitors()` then drops the gone ones). Read for every command.
+    monitoring: bool
 
     def sessions(self) -> list[Session]: ...
 
@@ -240,6 +240,7 @@ class Hub:
         if name in mine:
             return False
         mine[name] = None
+        session.pubsub = True
         table: dict[bytes, dict[Session, None]] = getattr(self, kind)
         table.setdefault(name, {})[session] = None
         return True
@@ -250,6 +251,7 @@ class Hub:
         if name not in mine:
             return False
         del mine[name]
+        session.pubsub = bool(session.channels or session.patterns or session.shard_channels)
         table: dict[bytes, dict[Session, None]] = getattr(self, kind)
         subscribers = table[name]
         del subscribers[session]

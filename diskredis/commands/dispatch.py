@@ -37,45 +37,33 @@ _REDACTED = b"(redacted)"
 def execute(ctx: Ctx, argv: list[bytes]) -> Any:
     """Run `argv` for `ctx.session`; returns the reply value (errors as `RedisError`)."""
     session = ctx.session
-    stats = ctx.stats
     try:
         cmd = find(argv)
     except RedisError as e:
-        stats.count_error(e.code)
+        ctx.stats.count_error(e.code)
         _spoil_transaction(ctx)
         return e
     arity = cmd.arity
-    if (arity > 0 and arity != len(argv)) or len(argv) < -arity:
+    argc = len(argv)
+    if argc != arity and (arity > 0 or argc < -arity):
         return _reject(ctx, cmd, errors.wrong_arity(cmd.name))
-    if cmd.protected and not _protected_allowed(ctx, cmd):
-        return _reject(ctx, cmd, errors.err(
-            "%s command not allowed. If the %s option is set to \"local\", you can run it "
-            "from a local connection, otherwise you need to set this option in the "
-            "configuration file, and then restart the server."
-            % (cmd.name.split("|")[0].upper(), "enable-debug-command")))
-    if not session.authenticated and not cmd.no_auth and (
-            ctx.acl is None or ctx.acl.auth_required(session)):
-        return _reject(ctx, cmd, RedisError(errors.NOAUTH))
-    queueing = session.multi is not None and not session.in_exec
-    if queueing and cmd.no_multi:
-        return _reject(ctx, cmd, RedisError(errors.NOT_ALLOWED_IN_MULTI))
+    # processCommand's checks in its order. Most only do anything in a rare state (a
+    # protected command, a client not authenticated, in MULTI or subscribed): looked at
+    # together, once.
+    rare = cmd.protected or not session.authenticated or session.multi is not None \
+        or session.pubsub
+    if rare and (early := _checks_before_acl(ctx, cmd)) is not None:
+        return early
     user = session.acl_user
     if user is not None and not user.free and not session.is_script:
         reason, idx = user.check(cmd, argv)
         if reason:
             return _reject(ctx, cmd, _denied(ctx, cmd, argv, reason, idx))
+    if cmd.writes and ctx.ks.read_only_reason is not None:
+        return _reject(ctx, cmd, errors.misconf(ctx.ks.read_only_reason))
+    if rare and (early := _checks_after_acl(ctx, cmd, argv)) is not None:
+        return early
     ks = ctx.ks
-    if ks.read_only_reason is not None and cmd.writes:
-        return _reject(ctx, cmd, errors.misconf(ks.read_only_reason))
-    if session.resp == 2 and session.pubsub and not session.in_exec \
-            and cmd.name not in _RUN_SUBSCRIBED:
-        return _reject(ctx, cmd, errors.err(
-            "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
-            "RESET are allowed in this context" % cmd.name))
-    if queueing and cmd.name not in _RUN_IN_MULTI:
-        assert session.multi is not None
-        session.multi.append(argv)
-        return "QUEUED"
     ctx.name = session.last_cmd = name = cmd.name
     ks.touch = not session.no_touch or name == "touch"
     ks.reading = cmd.readonly
@@ -87,6 +75,8 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
         reply = e
     elapsed = _clock() - start
     usec = elapsed // 1000
+    cmd.calls += 1
+    cmd.usec += usec
     config = ctx.config.values
     if config["latency-tracking"]:
         # INFO latencystats: the call counted in a bucket of 8 significant bits of its
@@ -95,19 +85,48 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
         bucket = elapsed >> shift << shift if shift > 0 else elapsed
         latency = cmd.latency
         latency[bucket] = latency.get(bucket, 0) + 1
-    cmd.calls += 1
-    cmd.usec += usec
+    stats = ctx.stats
     stats.commands += 1
-    session.commands += 1
     if isinstance(reply, RedisError):
         cmd.failed_calls += 1
         stats.count_error(reply.code)
     # SLOWLOG, MONITOR and LATENCY only when they have something to do.
-    threshold = config["slowlog-log-slower-than"]
-    if (not cmd.quiet and 0 <= threshold <= usec) or config["latency-monitor-threshold"] \
-            or (not cmd.unmonitored and ctx.server.monitors()):
+    if (usec >= config["slowlog-log-slower-than"] >= 0 and not cmd.quiet) \
+            or config["latency-monitor-threshold"] \
+            or (ctx.server.monitoring and not cmd.unmonitored):
         _after_call(ctx, cmd, argv, usec)
     return reply
+
+
+def _checks_before_acl(ctx: Ctx, cmd: Command) -> RedisError | None:
+    """A protected command, a client not authenticated, a command MULTI refuses."""
+    session = ctx.session
+    if cmd.protected and not _protected_allowed(ctx, cmd):
+        return _reject(ctx, cmd, errors.err(
+            "%s command not allowed. If the %s option is set to \"local\", you can run it "
+            "from a local connection, otherwise you need to set this option in the "
+            "configuration file, and then restart the server."
+            % (cmd.name.split("|")[0].upper(), "enable-debug-command")))
+    if not session.authenticated and not cmd.no_auth and (
+            ctx.acl is None or ctx.acl.auth_required(session)):
+        return _reject(ctx, cmd, RedisError(errors.NOAUTH))
+    if session.multi is not None and not session.in_exec and cmd.no_multi:
+        return _reject(ctx, cmd, RedisError(errors.NOT_ALLOWED_IN_MULTI))
+    return None
+
+
+def _checks_after_acl(ctx: Ctx, cmd: Command, argv: list[bytes]) -> Any:
+    """A RESP2 client in pub/sub mode; a command queued by MULTI (QUEUED)."""
+    session = ctx.session
+    if session.resp == 2 and session.pubsub and not session.in_exec \
+            and cmd.name not in _RUN_SUBSCRIBED:
+        return _reject(ctx, cmd, errors.err(
+            "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+            "RESET are allowed in this context" % cmd.name))
+    if session.multi is not None and not session.in_exec and cmd.name not in _RUN_IN_MULTI:
+        session.multi.append(argv)
+        return "QUEUED"
+    return None
 
 
 def _denied(ctx: Ctx, cmd: Command, argv: list[bytes], reason: int, idx: int) -> RedisError:

@@ -103,8 +103,10 @@ class Keyspace:
         self.access: OrderedDict[bytes, tuple[int, int]] = OrderedDict()
         self.opened_ms = now_ms()
         self.touch = True  # set per command: False for CLIENT NO-TOUCH callers
-        self.written: dict[tuple[int, bytes], None] = {}  # (db, key) stored or removed,
-        # in order
+        # (db, key) stored or removed, in order; kept only while `waiters` (the lane sets
+        # it while a client waits in a blocking command and serves it from this).
+        self.written: dict[tuple[int, bytes], None] = {}
+        self.waiters = False
         self.reading = False  # set per command: True for read-only ones (keyspace_hits)
         self.hits = 0
         self.misses = 0
@@ -373,7 +375,8 @@ class Keyspace:
         if had != bool(meta.expire):
             self._add(b"expires:", db, 1 if meta.expire else -1)
         meta.key = key if hashed else None
-        self.written[(db, key)] = None
+        if self.waiters:
+            self.written[(db, key)] = None
         if self.watchers:
             self._touch_watched(db, key, deleted=False)
         if old is None or (old.expire and old.expire <= now_ms()):
@@ -394,7 +397,8 @@ class Keyspace:
         meta = self._raw(mkey, key, hashed)
         if meta is None:
             return False
-        self.written[(db, key)] = None
+        if self.waiters:
+            self.written[(db, key)] = None
         self._drop(db, mkey, meta, free)
         if meta.expire and meta.expire <= now_ms():
             self.expired_keys += 1

@@ -76,6 +76,7 @@ class Server:
         self.run_id = secrets.token_hex(20)
         self.connections: dict[int, Connection] = {}
         self._monitors: list[Session] = []
+        self.monitoring = False  # ServerPort: bool(self._monitors), or stale True
         self._gathered: list[Unit] = []
         self._gather_wake = trio.Event()
         self.next_id = 1
@@ -133,11 +134,13 @@ class Server:
 
     def start_monitor(self, session: Session) -> None:
         self._monitors.append(session)
+        self.monitoring = True
 
     def monitors(self) -> list[Session]:
         """Sessions in MONITOR mode (asked for every command: kept as a list)."""
         if self._monitors and any(s.closed or not s.monitor for s in self._monitors):
             self._monitors = [s for s in self._monitors if s.monitor and not s.closed]
+            self.monitoring = bool(self._monitors)
         return self._monitors
 
     def push(self, session: Session, data: bytes) -> None:

@@ -390,6 +390,7 @@ class Lane:
 
     def _unpark(self, p: Parked) -> None:
         self._parked.remove(p)
+        self.ks.waiters = bool(self._parked)
         p.unit.ctx.session.blocked = False
 
     def _serve_waiters(self) -> None:
@@ -493,6 +494,7 @@ class Lane:
                 self._parked.append(Parked(unit, argv, {(db, k) for k in reply.keys},
                                            reply.deadline_ms, reply.timeout_reply,
                                            reply.serve))
+                self.ks.waiters = True
                 session.blocked = True
                 self._inline.pop(session.id, None)  # pushes go out while it waits
                 if self._after_reply:

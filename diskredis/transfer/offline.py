@@ -34,6 +34,8 @@ class _NoServer:
     """The `ServerPort` of a folder opened by a tool: no clients, nothing to serve.
     Commands that act on a server (SHUTDOWN, CLIENT PAUSE, MONITOR...) are refused."""
 
+    monitoring = False
+
     def sessions(self) -> list[Session]:
         return []
 
