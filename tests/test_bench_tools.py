@@ -5,6 +5,7 @@ produced; speed is measured by running the tools themselves)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -96,6 +97,25 @@ def test_restart_times_every_engine_and_redis_loading_the_same_data() -> None:
     for r in rows:
         assert 0 < float(r[3]) <= float(r[4])
     assert float(rows[0][2]) > 0  # the RDB file redis-server made and loaded
+
+
+def test_hot_path_counts_bytecodes_by_layer() -> None:
+    out = subprocess.run(
+        [sys.executable, "tools/bench/hot_path.py", "--opcodes", "--tests", "get,set",
+         "--clients", "5", "--passes", "4", "--pipeline", "4"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    heads = [line for line in out.stdout.splitlines() if not line.startswith(" ")]
+    assert [h.split(":")[0] for h in heads] == ["get", "set"], out.stdout
+    for head in heads:
+        m = re.match(r"\w+: (\d+) bytecodes and ([\d.]+) Python calls per request$", head)
+        assert m and int(m.group(1)) > 100 and float(m.group(2)) > 5, head
+    rows = out.stdout.splitlines()
+    # each request goes through dispatch and the keyspace
+    layers = [r.split("calls", 1)[1].strip() for r in rows if r.startswith("  ") and "calls" in r]
+    assert "dispatch: lookup, checks, statistics" in layers
+    assert "keyspace, hot cache, records" in layers
+    assert any("execute" in r for r in rows)
 
 
 def test_hot_path_measures_every_test_on_both_engines() -> None:

@@ -17,12 +17,16 @@ a reply that is an error stops the run.
 Times on a shared machine move by 10 % from run to run. With `--callgrind` the tool
 runs itself under valgrind's callgrind twice (without and with the measured passes)
 and prints the difference in instructions per request, which is the same from run to
-run: the measure for comparing two versions of the code (run it in each tree).
+run: the measure for comparing two versions of the code (run it in each tree). With
+`--opcodes` it counts, with `sys.settrace`, the bytecodes each request runs and the
+Python calls it makes, by layer of diskredis and by function: where a request's
+instructions go (the interpreter's cost is spread over them).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import random
 import re
@@ -32,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
@@ -66,9 +71,70 @@ def _requests(test: str, n: int, rng: random.Random) -> list[bytes]:
     raise SystemExit("hot_path: unknown test %r (%s)" % (test, ", ".join(TESTS)))
 
 
+#: Layers of diskredis by module path (the first that matches), for --opcodes.
+LAYERS = (("diskredis/server/lane.py", "lane: batches, units, replies"),
+          ("diskredis/resp/writer.py", "lane: batches, units, replies"),
+          ("diskredis/server/", "server: read, parse, deliver"),
+          ("diskredis/resp/", "server: read, parse, deliver"),
+          ("diskredis/commands/dispatch.py", "dispatch: lookup, checks, statistics"),
+          ("diskredis/commands/registry.py", "dispatch: lookup, checks, statistics"),
+          ("diskredis/commands/", "the command's handler"),
+          ("diskredis/keyspace/", "keyspace, hot cache, records"),
+          ("diskredis/storage/", "storage engine and log"),
+          ("<string>", "keyspace, hot cache, records"))  # dataclass __init__ (Meta)
+
+
+def _layer(filename: str) -> str:
+    path = filename.replace(os.sep, "/")
+    for prefix, name in LAYERS:
+        if prefix in path:
+            return name
+    return "other (trio, standard library)"
+
+
+class OpcodeCounter:
+    """A `sys.settrace` tracer counting bytecodes and calls per function."""
+
+    def __init__(self) -> None:
+        self.opcodes: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.calls: collections.Counter[tuple[str, str]] = collections.Counter()
+
+    def __call__(self, frame: types.FrameType, event: str, arg: object) -> OpcodeCounter:
+        code = frame.f_code
+        where = (code.co_filename, "%s:%d %s" % (os.path.basename(code.co_filename),
+                                                 code.co_firstlineno, code.co_name))
+        if event == "call":
+            self.calls[where] += 1
+            frame.f_trace_opcodes = True
+            frame.f_trace_lines = False
+        elif event == "opcode":
+            self.opcodes[where] += 1
+        return self
+
+    def report(self, test: str, n: int, top: int = 12) -> str:
+        layers: collections.Counter[str] = collections.Counter()
+        layer_calls: collections.Counter[str] = collections.Counter()
+        for (filename, _), count in self.opcodes.items():
+            layers[_layer(filename)] += count
+        for (filename, _), count in self.calls.items():
+            layer_calls[_layer(filename)] += count
+        total = sum(self.opcodes.values())
+        lines = ["%s: %.0f bytecodes and %.1f Python calls per request"
+                 % (test, total / n, sum(self.calls.values()) / n)]
+        for name, count in layers.most_common():
+            lines.append("  %7.0f  %4.1f calls  %s" % (count / n, layer_calls[name] / n, name))
+        lines.append("  functions:")
+        for (_, name), count in self.opcodes.most_common(top):
+            lines.append("  %7.1f  %4.2f calls  %s"
+                         % (count / n, self.calls[(_, name)] / n, name))
+        return "\n".join(lines)
+
+
 def measure(tests: list[str], clients: int, passes: int, engine: str,
-            rounds: int, pipeline: int = 1) -> dict[str, float]:
-    """Best µs per request of `rounds` runs of `passes` passes, per test."""
+            rounds: int, pipeline: int = 1,
+            tracer: OpcodeCounter | None = None) -> dict[str, float]:
+    """Best µs per request of `rounds` runs of `passes` passes, per test. With `tracer`,
+    each test's measured runs go through it (a fresh one per test is the caller's)."""
     import hiredis
     import trio
 
@@ -96,7 +162,8 @@ def measure(tests: list[str], clients: int, passes: int, engine: str,
                                  for t in ["set", *tests])}
         readers = [hiredis.Reader() for _ in ends]
 
-        def run(test: str) -> float:
+        def run(test: str, warm_up: bool = False) -> float:
+            trace = None if warm_up else tracer
             requests = prepared[test]
             started = time.perf_counter()
             i = 0
@@ -104,9 +171,13 @@ def measure(tests: list[str], clients: int, passes: int, engine: str,
                 for end in ends:
                     end.send(requests[i])
                     i += 1
+                if trace is not None:
+                    sys.settrace(trace)
                 server.reactor.poll_once()
                 units, server._gathered = server._gathered, []
                 server._deliver(server.lane.run_batch(units))
+                if trace is not None:
+                    sys.settrace(None)
                 for end, reader in zip(ends, readers, strict=True):
                     got = 0
                     while got < pipeline:
@@ -118,7 +189,7 @@ def measure(tests: list[str], clients: int, passes: int, engine: str,
                             got += 1
             return (time.perf_counter() - started) / n * 1e6
 
-        run("set")  # the keys exist, the cache holds them
+        run("set", warm_up=True)  # the keys exist, the cache holds them
         for test in tests:
             times = [run(test) for _ in range(rounds)]
             result[test] = min(times) if times else 0.0
@@ -165,9 +236,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=5, help="measured runs (the best is shown)")
     p.add_argument("--callgrind", action="store_true",
                    help="count instructions under valgrind (slow: about 2 minutes a test)")
+    p.add_argument("--opcodes", action="store_true",
+                   help="count the bytecodes and Python calls of a request, by layer and "
+                        "by function (sys.settrace; one run of the passes)")
     args = p.parse_args(argv)
     tests = [t for t in args.tests.split(",") if t]
     n = args.passes * args.clients * args.pipeline
+    if args.opcodes:
+        for test in tests:
+            counter = OpcodeCounter()
+            measure([test], args.clients, args.passes, args.engine, 1, args.pipeline,
+                    tracer=counter)
+            print(counter.report(test, n), flush=True)
+        return 0
     if args.callgrind:
         for test in tests:
             per = (_instructions(args, test, 1) - _instructions(args, test, 0)) // n
