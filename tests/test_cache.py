@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import random
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -140,3 +142,52 @@ def test_cached_records_are_not_tracked_by_the_cycle_collector() -> None:
     assert len(entries) == 100 and not any(gc.is_tracked(e) for e in entries)
     found, meta = cache.get(b"k7")
     assert found and meta == Meta(L.STRING, 7, b"v" * 7)
+
+
+def test_access_table_stays_bounded_however_many_keys_are_written(ks: Keyspace) -> None:
+    # Every new key gets an access record (OBJECT IDLETIME); writing more keys than the
+    # table holds must not grow it (it grew by one record per new key, without bound).
+    assert ks.access_limit == 1000  # the floor: a 1 MB budget's share is smaller
+    for start in range(0, 5000, 1000):
+        ks.begin()
+        for i in range(start, start + 1000):
+            ks.store(0, b"new:%d" % i, _meta())
+        ks.commit()
+        assert len(ks.access) <= ks.access_limit
+    ks.begin()
+    assert ks.idle_ms(0, b"new:4999") < 60_000  # the latest keys are still tracked
+    ks.commit()
+
+
+@pytest.mark.parametrize("value", [16, 128, 1024])
+def test_per_key_memory_stays_within_the_budget(tmp_path: Any, value: int) -> None:
+    # maxmemory bounds the hot cache and the access table together: the Python objects
+    # they hold after reading many more keys than fit stay under the budget.
+    budget = 4 << 20
+    engine = open_engine("lmdb", str(tmp_path))
+    try:
+        filler = Keyspace(engine, 16, cache_bytes=budget)
+        for start in range(0, 30_000, 5000):
+            filler.begin()
+            for i in range(start, start + 5000):
+                filler.store(0, b"key:%010d" % i, _meta(value))
+            filler.commit()
+        tracemalloc.start()
+        try:
+            ks = Keyspace(engine, 16, cache_bytes=budget)  # an empty cache, traced
+            rng = random.Random(value)
+            for _ in range(60):
+                ks.begin()
+                ks.reading = True
+                for _ in range(2000):
+                    assert ks.lookup(0, b"key:%010d" % rng.randrange(30_000)) is not None
+                ks.commit()
+            mine = tracemalloc.take_snapshot().filter_traces(
+                [tracemalloc.Filter(True, "*/keyspace/*")])
+            used = sum(stat.size for stat in mine.statistics("filename"))
+        finally:
+            tracemalloc.stop()
+        assert len(ks.cache) > 1000 and len(ks.access) == ks.access_limit
+        assert used <= budget, (used, budget)
+    finally:
+        engine.close()

@@ -231,6 +231,8 @@ class Server:
                         ("cache_keys", len(self.keyspace.cache)),
                         ("cache_hits", self.keyspace.cache.hits),
                         ("cache_misses", self.keyspace.cache.misses),
+                        ("access_table_keys", len(self.keyspace.access)),
+                        ("access_table_limit", self.keyspace.access_limit),
                         ("gc_pending_jobs", self.keyspace.gc_pending()),
                         ("records_read", self.engine.records_read),
                         ("lane_batches", self.lane.batches),

@@ -116,11 +116,12 @@ def _notify_flags(classes: str) -> int:
     return sum(NOTIFY_CLASSES[c] for c in set(classes))
 
 
-DEFAULT_CACHE = 128 << 20  # the hot cache's size when maxmemory is 0 (no limit set)
+DEFAULT_CACHE = 128 << 20  # the memory budget when maxmemory is 0 (no limit set)
 
 
 def cache_budget(config: Config) -> int:
-    """The hot cache's byte budget: `maxmemory`, or DEFAULT_CACHE when it is 0."""
+    """The byte budget of the hot cache and the access table (`Keyspace.set_budget`):
+    `maxmemory`, or DEFAULT_CACHE when it is 0."""
     return int(config["maxmemory"]) or DEFAULT_CACHE
 
 _TICK = 0.1  # seconds between housekeeping passes when no client sends anything
@@ -284,8 +285,8 @@ class Lane:
         ks.lfu_log_factor = self.config["lfu-log-factor"]
         ks.lfu = self.config["maxmemory-policy"] in ("allkeys-lfu", "volatile-lfu")
         budget = cache_budget(self.config)
-        if budget != ks.cache.limit:
-            ks.cache.resize(budget)
+        if budget != ks.budget:
+            ks.set_budget(budget)
         engine = ks.engine
         if engine.write_error is not None and engine.try_recover():
             log.warning("Writes to %s resume: there is room on its disk again.", engine.path)
