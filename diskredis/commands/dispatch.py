@@ -59,11 +59,11 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
         reason, idx = user.check(cmd, argv)
         if reason:
             return _reject(ctx, cmd, _denied(ctx, cmd, argv, reason, idx))
-    if cmd.writes and ctx.ks.read_only_reason is not None:
-        return _reject(ctx, cmd, errors.misconf(ctx.ks.read_only_reason))
+    ks = ctx.ks
+    if cmd.writes and ks.read_only_reason is not None:
+        return _reject(ctx, cmd, errors.misconf(ks.read_only_reason))
     if rare and (early := _checks_after_acl(ctx, cmd, argv)) is not None:
         return early
-    ks = ctx.ks
     ctx.name = session.last_cmd = name = cmd.name
     ks.touch = not session.no_touch or name == "touch"
     ks.reading = cmd.readonly

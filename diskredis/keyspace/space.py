@@ -97,9 +97,11 @@ class Keyspace:
         it), which another thread than the lane's may use while the lane goes on (the
         engine must be pinned for it: `Engine.pin_readers`)."""
         self.engine = engine
-        self.cache = HotCache(cache_bytes)  # sized with the access table: `set_budget`
-        self.budget = cache_bytes
-        self.access_limit = _ACCESS_MIN
+        # The hot cache, and for OBJECT IDLETIME / FREQ the last access (ms) and LFU
+        # counter of recently used keys: `cache_bytes` (maxmemory) bounds both.
+        self.cache = HotCache(cache_bytes)
+        self.access: OrderedDict[bytes, tuple[int, int]] = OrderedDict()
+        self.set_budget(cache_bytes)
         # This batch's records (written, or read by a write command), for the cache.
         self._staged: dict[bytes, Entry] = {}  # the batch's records, as cache entries
         self.max_key = engine.max_key_size
@@ -109,9 +111,6 @@ class Keyspace:
         self.expired_keys = 0
         self._cursors: dict[int, tuple[bytes, bytes]] = {}
         self._serial = 0
-        # OBJECT IDLETIME / FREQ: last access (ms) and LFU counter of recently used keys.
-        self.access: OrderedDict[bytes, tuple[int, int]] = OrderedDict()
-        self.set_budget(cache_bytes)
         self.opened_ms = now_ms()
         self.touch = True  # set per command: False for CLIENT NO-TOUCH callers
         # (db, key) stored or removed, in order; kept only while `waiters` (the lane sets
@@ -309,18 +308,24 @@ class Keyspace:
         return meta
 
     def _touch(self, mkey: bytes) -> None:
-        access = self.access
         if not self.lfu:  # an LRU or no policy: only the access time moves, as in Redis
-            last = access.pop(mkey, None)  # and back in, at the end
-            access[mkey] = (now_ms(), LFU_INIT if last is None else last[1])
+            last = self.access.pop(mkey, None)  # and back in, at the recent end
+            self._note_access(mkey, now_ms(), LFU_INIT if last is None else last[1])
         else:
             counter = self.lfu_counter(mkey)
             if counter < 255:
                 p = 1.0 / (max(counter - LFU_INIT, 0) * self.lfu_log_factor + 1)
                 if random.random() < p:
                     counter += 1
-            access.pop(mkey, None)
-            access[mkey] = (now_ms(), counter)
+            self.access.pop(mkey, None)
+            self._note_access(mkey, now_ms(), counter)
+
+    def _note_access(self, mkey: bytes, last_ms: int, counter: int) -> None:
+        """Record a key's last access and LFU counter (at the table's recent end if the
+        caller removed its old record); past `access_limit` keys the least recently used
+        one leaves, so the table stays bounded however many keys are used or written."""
+        access = self.access
+        access[mkey] = (last_ms, counter)
         if len(access) > self.access_limit:
             access.popitem(last=False)
 
@@ -338,17 +343,12 @@ class Keyspace:
         is set, otherwise the last access is put `idle_ms` in the past."""
         mkey = self._mkey(db, key)[0]
         if self.lfu:
-            if counter is None:
-                return
-            self.access[mkey] = (now_ms(), counter)
+            if counter is not None:
+                self.access.pop(mkey, None)
+                self._note_access(mkey, now_ms(), counter)
         elif idle_ms is not None:
-            last = self.access.get(mkey)
-            self.access[mkey] = (now_ms() - idle_ms, last[1] if last else LFU_INIT)
-        else:
-            return
-        self.access.move_to_end(mkey)
-        if len(self.access) > self.access_limit:
-            self.access.popitem(last=False)
+            last = self.access.pop(mkey, None)
+            self._note_access(mkey, now_ms() - idle_ms, last[1] if last else LFU_INIT)
 
     def idle_ms(self, db: int, key: bytes) -> int:
         """Time since the key was last used; for a key not used lately, since start-up."""
@@ -401,10 +401,7 @@ class Keyspace:
         if self.watchers:
             self._touch_watched(db, key, deleted=False)
         if old is None or (old.expire and old.expire <= now_ms()):
-            access = self.access
-            access[mkey] = (now_ms(), LFU_INIT)
-            if len(access) > self.access_limit:  # bounded however many keys are written
-                access.popitem(last=False)
+            self._note_access(mkey, now_ms(), LFU_INIT)
             self.event(NOTIFY_NEW, b"new", key, db)
         txn.put("meta", mkey, meta.encode())
         self._staged[mkey] = (meta.type, meta.expire, meta.payload, meta.key)

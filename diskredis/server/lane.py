@@ -461,7 +461,8 @@ class Lane:
             return self._run_requests(unit, ctx, session)
         finally:
             self._running = None
-            self._after_reply = []
+            if self._after_reply:  # a unit that stopped early: nothing more goes to it
+                self._after_reply = []
 
     def _run_requests(self, unit: Unit, ctx: Ctx, session: Any) -> bool | None:
         requests = unit.requests

@@ -124,9 +124,8 @@ class OpcodeCounter:
         for name, count in layers.most_common():
             lines.append("  %7.0f  %4.1f calls  %s" % (count / n, layer_calls[name] / n, name))
         lines.append("  functions:")
-        for (_, name), count in self.opcodes.most_common(top):
-            lines.append("  %7.1f  %4.2f calls  %s"
-                         % (count / n, self.calls[(_, name)] / n, name))
+        for where, count in self.opcodes.most_common(top):
+            lines.append("  %7.1f  %4.2f calls  %s" % (count / n, self.calls[where] / n, where[1]))
         return "\n".join(lines)
 
 
