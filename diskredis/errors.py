@@ -45,6 +45,14 @@ NO_SUCH_KEY = "ERR no such key"
 OUT_OF_RANGE = "ERR index out of range"
 NOAUTH = "NOAUTH Authentication required."
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+BUSY_EVAL = ("BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+             "SHUTDOWN NOSAVE.")
+BUSY_FUNCTION = ("BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                 "SHUTDOWN NOSAVE.")
+NOTBUSY = "NOTBUSY No scripts in execution right now."
+UNKILLABLE = ("UNKILLABLE Sorry the script already executed write commands against the "
+              "dataset. You can either wait the script termination or kill the server in a "
+              "hard way using the SHUTDOWN NOSAVE command.")
 WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
 INVALID_DB = "ERR DB index is out of range"
 NO_REPLICATION = ("ERR diskredis keeps no replication stream: SYNC and PSYNC only send an RDB "

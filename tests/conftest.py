@@ -126,6 +126,21 @@ def encode_command(args: Any) -> bytes:
     return b"".join(parts)
 
 
+def blocked_client(sp: ServerProc, *args: Any) -> RawClient:
+    """A client that sent `args` and now waits, in a blocking command or held by CLIENT
+    PAUSE (CLIENT LIST shows flags=b)."""
+    c = RawClient(sp.port, timeout=30)
+    my_id = int(c.command("CLIENT", "ID")[1:-2])
+    c.send(encode_command(args))
+    admin = sp.raw()
+    for _ in range(100_000):
+        listing = admin.command("CLIENT", "LIST", "ID", my_id)
+        if b"flags=b" in listing:
+            admin.close()
+            return c
+    raise AssertionError("the client never blocked")
+
+
 @dataclass
 class ServerProc:
     """A server process on a port; `client()` gives a redis-py client to it."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Diff, RawClient, ServerProc, encode_command
+from tests.conftest import Diff, RawClient, ServerProc, _parse, blocked_client, encode_command
 
 IMMEDIATE: list[tuple[Any, ...]] = [
     ("RPUSH", "a", "1", "2", "3"), ("BLPOP", "none", "a", "0"), ("BRPOP", "a", "none", "0"),
@@ -50,17 +50,7 @@ def test_timeout_reply_shapes(kdiff: Diff, proto: str) -> None:
     kdiff.masked("HELLO", "2")
 
 
-def _block(sp: ServerProc, *args: Any) -> RawClient:
-    """A client that sent a blocking command and now waits (checked via CLIENT LIST)."""
-    c = RawClient(sp.port, timeout=30)
-    my_id = int(c.command("CLIENT", "ID")[1:-2])
-    c.send(encode_command(args))
-    admin = sp.raw()
-    for _ in range(100_000):
-        listing = admin.command("CLIENT", "LIST", "ID", my_id)
-        if b"flags=b" in listing:
-            return c
-    raise AssertionError("the client never blocked")
+_block = blocked_client
 
 
 def test_push_wakes_waiters_in_blocking_order(dr: ServerProc) -> None:
@@ -203,3 +193,78 @@ def test_shutdown_and_restart_leave_no_ghost_waiters(dr_factory: Any) -> None:
     assert c.command("LRANGE", "gq", "0", "-1") == b"*1\r\n$1\r\nv\r\n"
     assert c.command("ZADD", "gz", "1", "m") == b":1\r\n"
     assert c.command("ZCARD", "gz") == b":1\r\n" and c.command("EXISTS", "dst") == b":0\r\n"
+
+
+def _pair(dr: ServerProc, oracle: ServerProc) -> tuple[Diff, list[ServerProc]]:
+    d = Diff(dr.raw(), oracle.raw())
+    d("FLUSHALL")
+    d("CONFIG", "RESETSTAT")
+    return d, [dr, oracle]
+
+
+def test_deleted_streams_release_group_readers(dr: ServerProc, oracle: ServerProc) -> None:
+    """XREADGROUP waiters get UNBLOCKED when their stream goes (DEL, overwrite, FLUSHDB,
+    FLUSHALL, SWAPDB with a database without it); XREAD waiters stay; both counted in
+    errorstats and commandstats as Redis counts them."""
+    d, servers = _pair(dr, oracle)
+    groupread = ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">")
+    for remove in (("FLUSHALL",), ("FLUSHDB",), ("DEL", "s"), ("SET", "s", "x"),
+                   ("SWAPDB", "0", "1")):
+        d("DEL", "s")
+        d("XADD", "s", "1-1", "f", "v")
+        d("XGROUP", "CREATE", "s", "g", "$")
+        readers = [_block(sp, *groupread) for sp in servers]
+        plain = [_block(sp, "XREAD", "BLOCK", "0", "STREAMS", "s", "$") for sp in servers]
+        d(*remove)
+        ours, theirs = (r.reply() for r in readers)
+        assert ours == theirs == b"-UNBLOCKED the stream key no longer exists\r\n", remove
+        d("SELECT", "1")
+        d("FLUSHDB")
+        d("SELECT", "0")
+        d("DEL", "s")
+        d("XADD", "s", "5-1", "f", "w")  # the plain reader is still there: served now
+        ours, theirs = (r.reply() for r in plain)
+        assert ours == theirs, remove
+    d("INFO", "errorstats")
+    for c in (d.ours, d.theirs):
+        assert b"blocked_clients:0\r\n" in c.command("INFO", "clients")
+
+
+def test_swapdb_serves_waiters_on_keys_now_there(dr: ServerProc, oracle: ServerProc) -> None:
+    d, servers = _pair(dr, oracle)
+    d("SELECT", "1")
+    d("RPUSH", "l", "x")
+    d("ZADD", "z", "1", "m")
+    d("SELECT", "0")
+    waiters = [(_block(sp, "BRPOP", "l", "0"), _block(sp, "BZPOPMIN", "z", "0"),
+                _block(sp, "BLPOP", "none", "0")) for sp in servers]
+    d("SWAPDB", "0", "1")
+    for ours, theirs in zip(*((bl.reply(), bz.reply()) for bl, bz, _ in waiters),
+                            strict=True):
+        assert ours == theirs
+    d("RPUSH", "none", "y")
+    assert waiters[0][2].reply() == waiters[1][2].reply()
+
+
+def test_slowlog_logs_a_blocking_command_when_served(dr: ServerProc,
+                                                     oracle: ServerProc) -> None:
+    """As updateStatsOnUnblock: the served BLPOP enters SLOWLOG after the command that
+    served it; one that timed out does not enter it at all."""
+    d, servers = _pair(dr, oracle)
+    d("CONFIG", "SET", "slowlog-log-slower-than", "0")
+    try:
+        d("SLOWLOG", "RESET")
+        waiters = [_block(sp, "BLPOP", "q", "0") for sp in servers]
+        d("ECHO", "between")
+        d("RPUSH", "q", "x")
+        assert waiters[0].reply() == waiters[1].reply()
+        d("BLPOP", "never", "0.01")
+        entries = []
+        for c in (d.ours, d.theirs):
+            raw = c.command("SLOWLOG", "GET")
+            entries.append([e[3] for e in _parse(raw)][:3])
+        assert entries[0] == entries[1]
+        assert entries[0] == [[b"BLPOP", b"q", b"0"], [b"RPUSH", b"q", b"x"],
+                                  [b"ECHO", b"between"]]
+    finally:
+        d("CONFIG", "SET", "slowlog-log-slower-than", "10000")

@@ -63,12 +63,21 @@ STEPS: list[tuple[Any, ...]] = [
     ("FUNCTION", "RESTORE", "junk"), ("FUNCTION", "RESTORE", "x", "BADPOLICY"),
     ("FUNCTION", "RESTORE", "a", "b", "c"), ("FUNCTION", "KILL"), ("FUNCTION", "HELP"),
     ("FUNCTION", "NOPE"), ("FUNCTION", "FLUSH", "ASYNC"), ("FCALL", "myfunc", "1", "k", "a"),
+    # engine and function names are case-insensitive; library names are not
+    ("FUNCTION", "LOAD", "#!LUA name=upper\nredis.register_function('MyF', function() "
+                         "return 'mixed' end)"),
+    ("FCALL", "MYF", "0"), ("FCALL", "myf", "0"), ("FCALL_RO", "mYf", "0"),
+    ("FUNCTION", "LOAD", "#!Lua name=UPPER\nredis.register_function('myf', function() end)"),
+    ("FUNCTION", "LOAD", "#!Lua name=UPPER\nredis.register_function('other', function() "
+                         "return 'other' end)"),
+    ("FCALL", "OTHER", "0"), ("FUNCTION", "DELETE", "Upper"), ("FUNCTION", "DELETE", "upper"),
+    ("FCALL", "myf", "0"), ("FUNCTION", "STATS"),
 ]
 
 
 def _listing(raw: bytes) -> Any:
-    """FUNCTION LIST with each library's functions in a stable order (Redis gives them
-    in its hash table's order)."""
+    """FUNCTION LIST with the libraries and each library's functions in a stable order
+    (Redis gives them in its hash tables' order)."""
     value = _parse(raw)
     if not isinstance(value, list):
         return value
@@ -77,7 +86,7 @@ def _listing(raw: bytes) -> Any:
         lib = dict(zip(lib[::2], lib[1::2], strict=True))
         lib[b"functions"] = sorted(map(repr, lib[b"functions"]))
         out.append(lib)
-    return out
+    return sorted(out, key=repr)
 
 
 @pytest.fixture

@@ -579,6 +579,12 @@ def shutdown(ctx: Ctx, argv: list[bytes]) -> Any:
     if abort:
         # No replica to wait for, so a shutdown never stays in progress.
         raise RedisError(errors.NO_SHUTDOWN_IN_PROGRESS)
+    if ctx.scripts is not None and ctx.scripts.busy:  # while a script is busy: NOSAVE, at once
+        if b"nosave" not in flags:
+            raise RedisError(errors.BUSY_EVAL if ctx.scripts.is_eval else errors.BUSY_FUNCTION)
+        session = ctx.session
+        ctx.server.exit_now("SHUTDOWN NOSAVE from client id=%d addr=%s while the script %s "
+                            "was busy" % (session.id, session.addr, ctx.scripts.name))
     save_flag = True if b"save" in flags else (False if b"nosave" in flags else None)
     ctx.server.shutdown(save_flag, b"now" in flags, b"force" in flags)
     ctx.session.close_after_reply = True

@@ -133,6 +133,11 @@ class ServerPort(Protocol):
 
     def shutdown(self, save: bool | None, now: bool, force: bool) -> None: ...
 
+    def exit_now(self, why: str) -> None:
+        """SHUTDOWN NOSAVE while a script is busy: end the process at once (logged with
+        `why`); never returns."""
+        ...
+
     def pause(self, until_monotonic: float, writes_only: bool) -> None: ...
 
     def unpause(self) -> None: ...
@@ -214,6 +219,10 @@ class Block:
     #: The answer where the client may not block (inside MULTI/EXEC), when it differs
     #: from `timeout_reply` (BLMOVE: a null bulk string, not a null array).
     nonblocking_reply: Any = NotImplemented
+    #: Set by the dispatcher when the client waits: the command and how long its call
+    #: took (SLOWLOG and the latency histogram count it once it is served).
+    cmd: Any = None
+    elapsed_ns: int = 0
 
     def reply_without_waiting(self) -> Any:
         if self.nonblocking_reply is NotImplemented:

@@ -12,11 +12,11 @@ import time
 from typing import Any
 
 from diskredis import errors
-from diskredis.commands.context import Ctx, SlowlogEntry
+from diskredis.commands.context import Block, Ctx, SlowlogEntry
 from diskredis.commands.registry import Command, find
 from diskredis.errors import RedisError
 
-__all__ = ["NO_REPLY", "execute", "repr_arg"]
+__all__ = ["NO_REPLY", "PAUSED", "PAUSE_ALL", "PAUSE_WRITE", "execute", "repr_arg", "served"]
 
 
 class _NoReply:
@@ -28,14 +28,35 @@ class _NoReply:
 
 NO_REPLY = _NoReply()
 
+
+class _Paused:
+    """Returned by `execute` for a command CLIENT PAUSE holds: the lane runs it again
+    from the start once the pause ends (Redis's BLOCKED_POSTPONE)."""
+
+    def __repr__(self) -> str:
+        return "PAUSED"
+
+
+PAUSED = _Paused()
+PAUSE_WRITE = 1  # CLIENT PAUSE WRITE: commands that write or may replicate wait
+PAUSE_ALL = 2  # CLIENT PAUSE ALL: every command waits
+_MAY_REPLICATE = frozenset(("write", "may_replicate"))
+
 _clock = time.perf_counter_ns
 _SLOWLOG_MAX_ARGC = 32
 _SLOWLOG_MAX_STRING = 128
 _REDACTED = b"(redacted)"
 
 
-def execute(ctx: Ctx, argv: list[bytes]) -> Any:
-    """Run `argv` for `ctx.session`; returns the reply value (errors as `RedisError`)."""
+def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) -> Any:
+    """Run `argv` for `ctx.session`; returns the reply value (errors as `RedisError`).
+
+    `busy`: a script is past busy-reply-threshold and the server serves this client
+    meanwhile (Redis's processEventsWhileBlocked): only the commands flagged
+    `allow_busy` run; the others are refused with BUSY at the place processCommand
+    refuses them (after the ACL and pub/sub checks, before MULTI queues them).
+    `paused`: CLIENT PAUSE is on (PAUSE_WRITE or PAUSE_ALL); a command it holds
+    returns PAUSED, after the checks that answer at once (arity, ACL, BUSY...)."""
     session = ctx.session
     try:
         cmd = find(argv)
@@ -51,7 +72,7 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
     # protected command, a client not authenticated, in MULTI or subscribed): looked at
     # together, once.
     rare = cmd.protected or not session.authenticated or session.multi is not None \
-        or session.pubsub
+        or session.pubsub or busy or paused
     if rare and (early := _checks_before_acl(ctx, cmd)) is not None:
         return early
     user = session.acl_user
@@ -60,9 +81,11 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
         if reason:
             return _reject(ctx, cmd, _denied(ctx, cmd, argv, reason, idx))
     ks = ctx.ks
-    if cmd.writes and ks.read_only_reason is not None:
+    if ks.read_only_reason is not None and (
+            "write" in cmd.flags_for(ctx, argv) or cmd.name == "ping"):
+        # PING too, as Redis: a health check sees that writes are refused
         return _reject(ctx, cmd, errors.misconf(ks.read_only_reason))
-    if rare and (early := _checks_after_acl(ctx, cmd, argv)) is not None:
+    if rare and (early := _checks_after_acl(ctx, cmd, argv, busy, paused)) is not None:
         return early
     ctx.name = session.last_cmd = name = cmd.name
     ks.touch = not session.no_touch or name == "touch"
@@ -78,24 +101,55 @@ def execute(ctx: Ctx, argv: list[bytes]) -> Any:
     cmd.calls += 1
     cmd.usec += usec
     config = ctx.config.values
-    if config["latency-tracking"]:
-        # INFO latencystats: the call counted in a bucket of 8 significant bits of its
-        # nanoseconds (< 0.8 % error).
-        shift = elapsed.bit_length() - 8
-        bucket = elapsed >> shift << shift if shift > 0 else elapsed
-        latency = cmd.latency
-        latency[bucket] = latency.get(bucket, 0) + 1
+    # A client that waits has its call in SLOWLOG and the latency histogram once it is
+    # served (`served`), as Redis's updateStatsOnUnblock; inside EXEC or a script
+    # nothing waits.
+    waits = type(reply) is Block and not (session.in_exec or session.is_script)
+    if waits:
+        reply.cmd, reply.elapsed_ns = cmd, elapsed
+    elif config["latency-tracking"]:
+        _track_latency(cmd, elapsed)
     stats = ctx.stats
     stats.commands += 1
     if isinstance(reply, RedisError):
         cmd.failed_calls += 1
         stats.count_error(reply.code)
     # SLOWLOG, MONITOR and LATENCY only when they have something to do.
-    if (usec >= config["slowlog-log-slower-than"] >= 0 and not cmd.quiet) \
+    if (usec >= config["slowlog-log-slower-than"] >= 0 and not cmd.quiet and not waits) \
             or config["latency-monitor-threshold"] \
             or (ctx.server.monitoring and not cmd.unmonitored):
-        _after_call(ctx, cmd, argv, usec)
+        _after_call(ctx, cmd, argv, usec, waits)
     return reply
+
+
+def _track_latency(cmd: Command, elapsed_ns: int) -> None:
+    """INFO latencystats: the call counted in a bucket of 8 significant bits of its
+    nanoseconds (< 0.8 % error)."""
+    shift = elapsed_ns.bit_length() - 8
+    bucket = elapsed_ns >> shift << shift if shift > 0 else elapsed_ns
+    latency = cmd.latency
+    latency[bucket] = latency.get(bucket, 0) + 1
+
+
+def served(ctx: Ctx, argv: list[bytes], block: Block, reply: Any, serve_ns: int) -> None:
+    """A waiting client got its answer from a write (updateStatsOnUnblock): its call and
+    the serving count in commandstats' time, the latency histogram and SLOWLOG (with
+    the blocking command's arguments); an error in failed_calls and errorstats."""
+    cmd: Command = block.cmd
+    if cmd is None:
+        return
+    total = block.elapsed_ns + serve_ns
+    usec = total // 1000
+    cmd.usec += usec
+    if isinstance(reply, RedisError):
+        cmd.failed_calls += 1
+        ctx.stats.count_error(reply.code)
+    config = ctx.config.values
+    if config["latency-tracking"]:
+        _track_latency(cmd, total)
+    threshold = config["slowlog-log-slower-than"]
+    if not cmd.quiet and 0 <= threshold <= usec:
+        _slowlog_add(ctx, _redact(cmd, argv), usec)
 
 
 def _checks_before_acl(ctx: Ctx, cmd: Command) -> RedisError | None:
@@ -115,14 +169,22 @@ def _checks_before_acl(ctx: Ctx, cmd: Command) -> RedisError | None:
     return None
 
 
-def _checks_after_acl(ctx: Ctx, cmd: Command, argv: list[bytes]) -> Any:
-    """A RESP2 client in pub/sub mode; a command queued by MULTI (QUEUED)."""
+def _checks_after_acl(ctx: Ctx, cmd: Command, argv: list[bytes], busy: bool,
+                      paused: int) -> Any:
+    """A RESP2 client in pub/sub mode; a busy script; a pause; a command queued by MULTI
+    (QUEUED)."""
     session = ctx.session
     if session.resp == 2 and session.pubsub and not session.in_exec \
             and cmd.name not in _RUN_SUBSCRIBED:
         return _reject(ctx, cmd, errors.err(
             "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
             "RESET are allowed in this context" % cmd.name))
+    if busy and not cmd.allow_busy:
+        return _reject(ctx, cmd, RedisError(
+            errors.BUSY_EVAL if ctx.scripts.is_eval else errors.BUSY_FUNCTION))
+    if paused and not (session.in_exec or session.is_script) and (
+            paused == PAUSE_ALL or not _MAY_REPLICATE.isdisjoint(cmd.flags_for(ctx, argv))):
+        return PAUSED
     if session.multi is not None and not session.in_exec and cmd.name not in _RUN_IN_MULTI:
         session.multi.append(argv)
         return "QUEUED"
@@ -162,9 +224,21 @@ _RUN_IN_MULTI = frozenset(("exec", "discard", "multi", "watch", "quit", "reset")
 
 
 def _reject(ctx: Ctx, cmd: Command, error: RedisError) -> RedisError:
+    """rejectCommand: counted as rejected; the transaction being queued is spoiled, and
+    a refused EXEC discards it (execCommandAbort)."""
     cmd.rejected_calls += 1
+    session = ctx.session
+    if cmd.name == "exec" and session.multi is not None and not session.in_exec:
+        session.multi = None
+        session.multi_error = False
+        ctx.ks.unwatch(session.watch)
+        # Redis words the texts it formats here without a code ("wrong number of
+        # arguments..."); its shared errors keep theirs ("BUSY ...", "NOPERM ...").
+        text = error.text[4:] if error.code == "ERR" else error.text
+        error = RedisError("EXECABORT Transaction discarded because of: " + text)
+    else:
+        _spoil_transaction(ctx)
     ctx.stats.count_error(error.code)
-    _spoil_transaction(ctx)
     return error
 
 
@@ -174,9 +248,9 @@ def _spoil_transaction(ctx: Ctx) -> None:
         ctx.session.multi_error = True
 
 
-def _after_call(ctx: Ctx, cmd: Command, argv: list[bytes], usec: int) -> None:
+def _after_call(ctx: Ctx, cmd: Command, argv: list[bytes], usec: int, waits: bool) -> None:
     shown = _redact(cmd, argv)
-    if not cmd.quiet:
+    if not cmd.quiet and not waits:
         threshold = ctx.config["slowlog-log-slower-than"]
         if threshold >= 0 and usec >= threshold:
             _slowlog_add(ctx, shown, usec)

@@ -22,8 +22,8 @@ from diskredis import errors
 from diskredis.commands.args import help_reply, parse_int
 from diskredis.commands.context import Ctx
 from diskredis.commands.lua import LuaError, Raise, Registered, valid_function_name
-from diskredis.commands.registry import KeySpec, arg, command, container, oneof, token
-from diskredis.commands.scripting import Library, Scripts, text_of
+from diskredis.commands.registry import KeySpec, arg, command, container, lookup, oneof, token
+from diskredis.commands.scripting import Library, Scripts, flags_as_command, text_of
 from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
@@ -78,7 +78,7 @@ def create_library(scripts: Scripts, code: bytes, replace: bool,
     if not valid_function_name(name):
         raise errors.err("Library names can only contain letters, numbers, or underscores(_) "
                          "and must be at least one character long")
-    if engine != b"lua":
+    if engine.lower() != b"lua":  # engine names are case-insensitive
         raise errors.err("Engine '%s' not found" % text_of(engine))
     old = libraries.get(name)
     if old is not None and not replace:
@@ -104,9 +104,9 @@ def create_library(scripts: Scripts, code: bytes, replace: bool,
         lua.set_hook(None)
     if not registered:
         raise errors.err("No functions registered")
-    taken = {f for lib in libraries.values() if lib is not old for f in lib.functions}
+    taken = {f.lower() for lib in libraries.values() if lib is not old for f in lib.functions}
     for fn in registered:
-        if fn.name in taken:
+        if fn.name.lower() in taken:
             raise errors.err("Function %s already exists" % text_of(fn.name))
     return Library(name, code, {fn.name: fn for fn in registered})
 
@@ -125,10 +125,10 @@ def _link(scripts: Scripts, library: Library, ks: Keyspace | None) -> None:
     old = scripts.libraries.pop(library.name, None)
     if old is not None:
         for fname in old.functions:
-            scripts.functions.pop(fname, None)
+            scripts.functions.pop(fname.lower(), None)
     scripts.libraries[library.name] = library
     for fname in library.functions:
-        scripts.functions[fname] = library
+        scripts.functions.setdefault(fname.lower(), library)
     if ks is not None:
         ks.tx().put("stats", _RECORD + library.name, library.code)
 
@@ -136,7 +136,7 @@ def _link(scripts: Scripts, library: Library, ks: Keyspace | None) -> None:
 def _unlink(scripts: Scripts, name: bytes, ks: Keyspace) -> None:
     library = scripts.libraries.pop(name)
     for fname in library.functions:
-        scripts.functions.pop(fname, None)
+        scripts.functions.pop(fname.lower(), None)
     ks.tx().delete("stats", _RECORD + name)
 
 
@@ -156,10 +156,9 @@ def load_saved(scripts: Scripts, ks: Keyspace) -> int:
 # -- FCALL -----------------------------------------------------------------------------------
 def _fcall(ctx: Ctx, argv: list[bytes], ro: bool) -> Any:
     scripts: Scripts = ctx.scripts
-    library = scripts.functions.get(argv[1])
-    if library is None:
+    fn = scripts.function(argv[1])
+    if fn is None:
         raise errors.err("Function not found")
-    fn = library.functions[argv[1]]
     try:
         numkeys = parse_int(argv[2])
     except RedisError:
@@ -170,8 +169,17 @@ def _fcall(ctx: Ctx, argv: list[bytes], ro: bool) -> Any:
         raise errors.err("Number of keys can't be negative")
     keys, args = argv[3:3 + numkeys], argv[3 + numkeys:]
     lua = scripts.function_lua
-    return scripts.run(ctx, lua, text_of(fn.name), False, fn.flags, ro,
+    return scripts.run(ctx, argv, lua, text_of(fn.name), False, fn.flags, ro,
                        lambda: lua.call_function(fn.callback, keys, args))
+
+
+def _fcall_flags(ctx: Ctx, argv: list[bytes]) -> frozenset[str]:
+    """fcallGetCommandFlags: the called function's declared flags."""
+    cmd = lookup(argv)
+    assert cmd is not None
+    scripts: Scripts = ctx.scripts
+    fn = scripts.function(argv[1]) if len(argv) > 1 else None
+    return cmd.flags if fn is None else flags_as_command(cmd.flags, fn.flags)
 
 
 _FCALL_ARGS = (arg("function"), arg("numkeys", "integer"),
@@ -186,7 +194,7 @@ _FLAGS_FCALL = "noscript stale skip_monitor no_mandatory_keys movablekeys"
          keys=(KeySpec(("RW", "access", "update"), ("index", 2), ("keynum", 0, 1, 1),
                        "We cannot tell how the keys will be used so we assume the worst, RW "
                        "and UPDATE"),),
-         args=_FCALL_ARGS)
+         args=_FCALL_ARGS, flags_of=_fcall_flags)
 def fcall(ctx: Ctx, argv: list[bytes]) -> Any:
     """FCALL function numkeys [key ...] [arg ...] -> what the function returns."""
     return _fcall(ctx, argv, False)
@@ -198,7 +206,7 @@ def fcall(ctx: Ctx, argv: list[bytes]) -> Any:
          keys=(KeySpec(("RO", "access"), ("index", 2), ("keynum", 0, 1, 1),
                        "We cannot tell how the keys will be used so we assume the worst, RO "
                        "and ACCESS"),),
-         args=_FCALL_ARGS)
+         args=_FCALL_ARGS, flags_of=_fcall_flags)
 def fcall_ro(ctx: Ctx, argv: list[bytes]) -> Any:
     """FCALL_RO function numkeys [key ...] [arg ...] -> as FCALL; writes are refused."""
     return _fcall(ctx, argv, True)
@@ -305,21 +313,23 @@ def function_list(ctx: Ctx, argv: list[bytes]) -> list[Any]:
          complexity="O(1)", summary="Returns information about a function during execution.",
          tips="nondeterministic_output request_policy:all_shards response_policy:special")
 def function_stats(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
-    """FUNCTION STATS -> the running function (none: run here, the lane runs no script)
-    and the libraries and functions per engine."""
+    """FUNCTION STATS -> the running function (seen while it is busy) and the libraries
+    and functions per engine; BUSY while an EVAL script is busy."""
     scripts: Scripts = ctx.scripts
-    return {b"running_script": None,
+    return {b"running_script": scripts.stats(),
             b"engines": {b"LUA": {b"libraries_count": len(scripts.libraries),
-                                  b"functions_count": len(scripts.functions)}}}
+                                  b"functions_count": sum(
+                                      len(lib.functions)
+                                      for lib in scripts.libraries.values())}}}
 
 
 @command("function|kill", 2, "noscript allow_busy", group=_S, since="7.0.0",
          complexity="O(1)", summary="Terminates a function during execution.",
          tips="request_policy:all_shards response_policy:one_succeeded")
 def function_kill(ctx: Ctx, argv: list[bytes]) -> str:
-    """FUNCTION KILL -> OK once the busy function stops; NOTBUSY when none runs. Run here,
-    on the lane, no function runs: a busy one is killed by the connection (`server`)."""
-    raise RedisError("NOTBUSY No scripts in execution right now.")
+    """FUNCTION KILL -> OK once the busy function stops; NOTBUSY when none runs."""
+    scripts: Scripts = ctx.scripts
+    return scripts.kill(ctx, by_eval=False)
 
 
 @command("function|dump", 2, "noscript", group=_S, since="7.0.0",
@@ -374,7 +384,7 @@ def function_restore(ctx: Ctx, argv: list[bytes]) -> str:
         replaced = {name for name in loaded if name in scripts.libraries}
         for lib in loaded.values():
             for fname in lib.functions:
-                owner = scripts.functions.get(fname)
+                owner = scripts.functions.get(fname.lower())
                 if owner is not None and owner.name not in replaced:
                     raise errors.err("Function %s already exists" % text_of(fname))
     else:

@@ -227,6 +227,10 @@ class Command:
     #: Where the keys are when the key specs cannot say (SORT's STORE): Redis's
     #: getkeys_proc, argv -> [(index, flags)].
     getkeys: Callable[[list[bytes]], list[tuple[int, tuple[str, ...]]]] | None = None
+    #: The flags of this call when they depend on its arguments (EVAL and FCALL take
+    #: them from the script's declared flags, EXEC from the queued commands): Redis's
+    #: getCommandFlags, (ctx, argv) -> flags.
+    flags_of: Callable[[Any, list[bytes]], frozenset[str]] | None = None
     # Derived once in __post_init__:
     categories: tuple[str, ...] = ()
     legacy: tuple[int, int, int] = (0, 0, 0)
@@ -258,6 +262,7 @@ class Command:
         self.protected = "protected" in flags
         self.no_auth = "no_auth" in flags
         self.no_multi = "no_multi" in flags
+        self.allow_busy = "allow_busy" in flags
         self.writes = "write" in flags
         self.readonly = "readonly" in flags
         self.quiet = "skip_slowlog" in flags  # SLOWLOG skips it
@@ -266,6 +271,11 @@ class Command:
     @property
     def is_write(self) -> bool:
         return "write" in self.flags
+
+    def flags_for(self, ctx: Any, argv: list[bytes]) -> frozenset[str]:
+        """The flags of this call (getCommandFlags): the declared ones, or those its
+        arguments give it."""
+        return self.flags if self.flags_of is None else self.flags_of(ctx, argv)
 
     def _categories(self) -> tuple[str, ...]:
         cats = {c for c in self.acl if not c.startswith("-")}
@@ -394,6 +404,7 @@ def command(
     deprecated_since: str | None = None,
     replaced_by: str | None = None,
     getkeys: Callable[[list[bytes]], list[tuple[int, tuple[str, ...]]]] | None = None,
+    flags_of: Callable[[Any, list[bytes]], frozenset[str]] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated handler as command `name` (``"client|list"`` for a subcommand).
 
@@ -421,6 +432,7 @@ def command(
             deprecated_since=deprecated_since,
             replaced_by=replaced_by,
             getkeys=getkeys,
+            flags_of=flags_of,
         )
         _install(cmd)
         return handler

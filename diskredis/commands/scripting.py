@@ -80,15 +80,6 @@ class Library:
     functions: dict[bytes, Registered]
 
 
-BUSY_EVAL = ("BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
-             "SHUTDOWN NOSAVE.")
-BUSY_FUNCTION = ("BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
-                 "SHUTDOWN NOSAVE.")
-UNKILLABLE = ("UNKILLABLE Sorry the script already executed write commands against the "
-              "dataset. You can either wait the script termination or kill the server in a "
-              "hard way using the SHUTDOWN NOSAVE command.")
-
-
 class Scripts:
     """The server's scripts: the Lua state and the cache of compiled EVAL scripts, and
     the state of the script running now.
@@ -107,8 +98,9 @@ class Scripts:
         # the library each function comes from.
         self.function_lua = LuaState(version)
         self.libraries: dict[bytes, Library] = {}
-        self.functions: dict[bytes, Library] = {}
+        self.functions: dict[bytes, Library] = {}  # by lower-case name (see `function`)
         self.running: Session | None = None  # the caller of the script running now
+        self.argv: list[bytes] = []  # the command that runs it (FUNCTION STATS)
         self.name = ""  # the running script's SHA1 (or function name)
         self.is_eval = True
         self.started = 0.0
@@ -126,19 +118,43 @@ class Scripts:
         self.on_busy: Callable[[], None] = lambda: None
         self.while_busy: Callable[[], None] = lambda: None
 
-    def kill(self, by_eval: bool) -> str | None:
-        """SCRIPT KILL (`by_eval`) or FUNCTION KILL from a connection: None when the
-        running script will stop, else the error to answer (scriptKill)."""
+    def function(self, name: bytes) -> Registered | None:
+        """The function FCALL calls: names are case-insensitive across the server
+        (Redis's functionDictType), as they are for engines."""
+        library = self.functions.get(name.lower())
+        if library is None:
+            return None
+        fn = library.functions.get(name)
+        if fn is None:
+            low = name.lower()
+            fn = next(f for n, f in library.functions.items() if n.lower() == low)
+        return fn
+
+    def kill(self, ctx: Ctx, by_eval: bool) -> str:
+        """SCRIPT KILL (`by_eval`) or FUNCTION KILL, from a client served while the
+        script is busy (scriptKill): OK, and the script stops at its next hook."""
         if self.running is None or not self.busy:
-            return "NOTBUSY No scripts in execution right now."
+            raise RedisError(errors.NOTBUSY)
         if self.wrote:
-            return UNKILLABLE
+            raise RedisError(errors.UNKILLABLE)
         if by_eval and not self.is_eval:
-            return BUSY_FUNCTION
+            raise RedisError(errors.BUSY_FUNCTION)
         if not by_eval and self.is_eval:
-            return BUSY_EVAL
+            raise RedisError(errors.BUSY_EVAL)
+        log.warning("Killing the busy script %s at the request of client id=%d addr=%s.",
+                    self.name, ctx.session.id, ctx.session.addr)
         self.killed = True
-        return None
+        return "OK"
+
+    def stats(self) -> Any:
+        """FUNCTION STATS's running_script: None, or the running function's name, the
+        command that called it and how long it has run."""
+        if self.running is None:
+            return None
+        if self.is_eval:
+            raise RedisError(errors.BUSY_EVAL)
+        return {b"name": self.name.encode("latin-1"), b"command": self.argv,
+                b"duration_ms": int((time.monotonic() - self.started) * 1000)}
 
     def _hook(self) -> None:
         """Every 100,000 Lua instructions: stop a killed script; mark a slow one busy."""
@@ -193,12 +209,13 @@ class Scripts:
             lua.set_hook(self._hook if count else None, count)
             self.hook_count = count
 
-    def run(self, ctx: Ctx, lua: LuaState, name: str, is_eval: bool,
+    def run(self, ctx: Ctx, argv: list[bytes], lua: LuaState, name: str, is_eval: bool,
             flags: frozenset[str] | None, ro_command: bool, call: Callable[[], Any]) -> Any:
         """scriptPrepareForRun + the call: the reply, or the script's error."""
         if flags is not None and "no-writes" not in flags and ro_command:
             raise errors.err("Can not execute a script with write flag using *_ro command.")
         self.prepare(ctx, lua)
+        self.argv = argv
         self.read_only = ro_command or (flags is not None and "no-writes" in flags)
         self.name, self.is_eval = name, is_eval
         self.wrote = self.killed = self.busy = False
@@ -213,6 +230,7 @@ class Scripts:
         finally:
             self.running = None
             self.busy = False
+            self.argv = []
         return lua.to_reply(result, lua.resp)
 
     def _command(self, argv: list[bytes]) -> Any:
@@ -321,12 +339,12 @@ def _shebang(body: bytes) -> tuple[frozenset[str] | None, int]:
 
 
 # -- running ------------------------------------------------------------------------------
-def run_script(ctx: Ctx, script: Script, keys: list[bytes], args: list[bytes],
-               ro_command: bool) -> Any:
+def run_script(ctx: Ctx, argv: list[bytes], script: Script, keys: list[bytes],
+               args: list[bytes], ro_command: bool) -> Any:
     """An EVAL script's run: its reply, or its error."""
     scripts: Scripts = ctx.scripts
     lua = scripts.lua
-    return scripts.run(ctx, lua, script.sha, True, script.flags, ro_command,
+    return scripts.run(ctx, argv, lua, script.sha, True, script.flags, ro_command,
                        lambda: lua.run(script.chunk, keys, args))
 
 
@@ -352,6 +370,44 @@ def _line(value: Any) -> str:
     return "%d" % value if float(value).is_integer() else "%.14g" % value
 
 
+def flags_as_command(cmd_flags: frozenset[str], script_flags: frozenset[str] | None
+                     ) -> frozenset[str]:
+    """scriptFlagsToCmdFlags: a script that declares its flags runs with them (no
+    shebang, "eval compat mode": with the command's)."""
+    if script_flags is None:
+        return cmd_flags
+    flags = set(cmd_flags) - {"stale", "denyoom", "write", "may_replicate"}
+    if not script_flags & {"allow-oom", "no-writes"}:
+        flags.add("denyoom")
+    if "no-writes" not in script_flags:
+        flags.add("write")
+    if "allow-stale" in script_flags:
+        flags.add("stale")
+    return frozenset(flags)
+
+
+def _eval_flags(ctx: Ctx, argv: list[bytes]) -> frozenset[str]:
+    """evalGetCommandFlags: the flags of an EVAL call are its script's (cached, or read
+    from the shebang of a script not seen yet)."""
+    cmd = lookup(argv)
+    assert cmd is not None
+    by_sha = cmd.name.startswith("evalsha")
+    if len(argv) < 2 or (by_sha and len(argv[1]) > 40):
+        return cmd.flags
+    scripts: Scripts = ctx.scripts
+    sha = argv[1].decode("latin-1").lower() if by_sha else sha1hex(argv[1])
+    script = scripts.cache.get(sha)
+    if script is not None:
+        return flags_as_command(cmd.flags, script.flags)
+    if by_sha:
+        return cmd.flags
+    try:
+        flags, _ = _shebang(argv[1])
+    except RedisError:
+        return cmd.flags
+    return flags_as_command(cmd.flags, flags)
+
+
 def _eval(ctx: Ctx, argv: list[bytes], by_sha: bool, ro: bool) -> Any:
     numkeys = parse_int(argv[2])
     if numkeys > len(argv) - 3:
@@ -367,7 +423,7 @@ def _eval(ctx: Ctx, argv: list[bytes], by_sha: bool, ro: bool) -> Any:
     else:
         script = scripts.create(argv[1], ctx.ks)
     keys = argv[3:3 + numkeys]
-    return run_script(ctx, script, keys, argv[3 + numkeys:], ro)
+    return run_script(ctx, argv, script, keys, argv[3 + numkeys:], ro)
 
 
 _EVAL_KEYS = (KeySpec(("RW", "access", "update"), ("index", 2), ("keynum", 0, 1, 1),
@@ -387,7 +443,7 @@ _ARGS = (arg("numkeys", "integer"), arg("key", "key", "optional", "multiple"),
 @command("eval", -3, _FLAGS_EVAL + " may_replicate", group=_S, since="2.6.0",
          complexity=_COMPLEXITY,
          summary="Executes a server-side Lua script.", keys=_EVAL_KEYS,
-         args=(arg("script"), *_ARGS))
+         flags_of=_eval_flags, args=(arg("script"), *_ARGS))
 def eval_(ctx: Ctx, argv: list[bytes]) -> Any:
     """EVAL script numkeys [key ...] [arg ...] -> what the script returns."""
     return _eval(ctx, argv, False, False)
@@ -396,7 +452,7 @@ def eval_(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("evalsha", -3, _FLAGS_EVAL + " may_replicate", group=_S, since="2.6.0",
          complexity=_COMPLEXITY,
          summary="Executes a server-side Lua script by SHA1 digest.", keys=_EVALSHA_KEYS,
-         args=(arg("sha1"), *_ARGS))
+         flags_of=_eval_flags, args=(arg("sha1"), *_ARGS))
 def evalsha(ctx: Ctx, argv: list[bytes]) -> Any:
     """EVALSHA sha1 numkeys [key ...] [arg ...] -> what the cached script returns."""
     return _eval(ctx, argv, True, False)
@@ -404,7 +460,7 @@ def evalsha(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("eval_ro", -3, "readonly " + _FLAGS_EVAL, group=_S, since="7.0.0",
          complexity=_COMPLEXITY, summary="Executes a read-only server-side Lua script.",
-         keys=_EVAL_RO_KEYS, args=(arg("script"), *_ARGS))
+         keys=_EVAL_RO_KEYS, flags_of=_eval_flags, args=(arg("script"), *_ARGS))
 def eval_ro(ctx: Ctx, argv: list[bytes]) -> Any:
     """EVAL_RO script numkeys [key ...] [arg ...] -> as EVAL; writes are refused."""
     return _eval(ctx, argv, False, True)
@@ -413,7 +469,7 @@ def eval_ro(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("evalsha_ro", -3, "readonly " + _FLAGS_EVAL, group=_S, since="7.0.0",
          complexity=_COMPLEXITY,
          summary="Executes a read-only server-side Lua script by SHA1 digest.",
-         keys=_EVALSHA_RO_KEYS, args=(arg("sha1"), *_ARGS))
+         keys=_EVALSHA_RO_KEYS, flags_of=_eval_flags, args=(arg("sha1"), *_ARGS))
 def evalsha_ro(ctx: Ctx, argv: list[bytes]) -> Any:
     """EVALSHA_RO sha1 numkeys [key ...] [arg ...] -> as EVALSHA; writes are refused."""
     return _eval(ctx, argv, True, True)
@@ -466,9 +522,9 @@ def script_flush(ctx: Ctx, argv: list[bytes]) -> str:
          summary="Terminates a server-side Lua script during execution.",
          tips="request_policy:all_shards response_policy:one_succeeded")
 def script_kill(ctx: Ctx, argv: list[bytes]) -> str:
-    """SCRIPT KILL -> OK once the busy script stops; NOTBUSY when none runs. Run here,
-    on the lane, no script runs: a busy one is killed by the connection (`server`)."""
-    raise RedisError("NOTBUSY No scripts in execution right now.")
+    """SCRIPT KILL -> OK once the busy script stops; NOTBUSY when none runs."""
+    scripts: Scripts = ctx.scripts
+    return scripts.kill(ctx, by_eval=True)
 
 
 @command("script|help", 2, "loading stale", group=_S, since="5.0.0", complexity="O(1)",

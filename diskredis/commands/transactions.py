@@ -23,7 +23,7 @@ from typing import Any
 from diskredis import errors
 from diskredis.commands.context import Block, Ctx
 from diskredis.commands.dispatch import execute
-from diskredis.commands.registry import arg, command, keys_at
+from diskredis.commands.registry import arg, command, keys_at, lookup
 from diskredis.errors import RedisError
 from diskredis.resp.values import NULL_ARRAY
 
@@ -50,9 +50,22 @@ def multi(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
+def _exec_flags(ctx: Ctx, argv: list[bytes]) -> frozenset[str]:
+    """EXEC writes (MISCONF, CLIENT PAUSE WRITE) when a queued command does (Redis's
+    mstate.cmd_flags)."""
+    exec_cmd = lookup(argv)
+    assert exec_cmd is not None
+    flags = set(exec_cmd.flags)
+    for request in ctx.session.multi or ():
+        cmd = lookup(request)
+        if cmd is not None:
+            flags |= cmd.flags_for(ctx, request)
+    return frozenset(flags)
+
+
 @command("exec", 1, "noscript loading stale skip_slowlog", group=_T, since="1.2.0",
          complexity="Depends on commands in the transaction",
-         summary="Executes all commands in a transaction.")
+         summary="Executes all commands in a transaction.", flags_of=_exec_flags)
 def exec_(ctx: Ctx, argv: list[bytes]) -> Any:
     """EXEC -> the replies of the queued commands; nil if a watched key changed;
     EXECABORT if a command was refused while queueing."""

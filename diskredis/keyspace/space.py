@@ -113,10 +113,14 @@ class Keyspace:
         self._serial = 0
         self.opened_ms = now_ms()
         self.touch = True  # set per command: False for CLIENT NO-TOUCH callers
-        # (db, key) stored or removed, in order; kept only while `waiters` (the lane sets
-        # it while a client waits in a blocking command and serves it from this).
-        self.written: dict[tuple[int, bytes], None] = {}
+        # (db, key) stored or removed, in order; (db, None): every key of db may have
+        # changed (FLUSHDB, FLUSHALL, SWAPDB). Kept only while `waiters` (the lane sets it
+        # while a client waits in a blocking command and serves it from this).
+        self.written: dict[tuple[int, bytes | None], None] = {}
         self.waiters = False
+        # CLIENT PAUSE (set by the lane): expired keys read as missing but stay, as Redis
+        # expires nothing while clients are paused.
+        self.expire_paused = False
         self.reading = False  # set per command: True for read-only ones (keyspace_hits)
         self.hits = 0
         self.misses = 0
@@ -291,7 +295,7 @@ class Keyspace:
         mkey, hashed = self._mkey(db, key)
         meta = self._raw(mkey, key, hashed)
         if meta is not None and meta.expire and meta.expire <= now_ms():
-            if self.read_only_reason is None:
+            if self.read_only_reason is None and not self.expire_paused:
                 self._drop(db, mkey, meta)
                 self.expired_keys += 1
                 self.event(NOTIFY_EXPIRED, b"expired", key, db)
@@ -639,6 +643,8 @@ class Keyspace:
         """Empty `db` at once: it gets a fresh slot; the old one is queued for gc."""
         if self.watchers:
             self._touch_watched_db(db)
+        if self.waiters:
+            self.written[(db, None)] = None
         txn = self._t()
         old = self.slots[db]
         for counter in (b"count:", b"expires:"):
@@ -651,6 +657,8 @@ class Keyspace:
         if self.watchers:
             self._touch_watched_db(a, b)
             self._touch_watched_db(b, a)
+        if self.waiters:
+            self.written[(a, None)] = self.written[(b, None)] = None
         txn = self._t()
         self.slots[a], self.slots[b] = self.slots[b], self.slots[a]
         txn.put("stats", b"slot:" + L.u32(a), L.u32(self.slots[a]))

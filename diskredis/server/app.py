@@ -12,8 +12,9 @@ Every batch runs on the event loop's thread, scripts included. A script that run
 `busy-reply-threshold` keeps the loop inside it; from then on its Lua hook (every
 100,000 instructions) calls `_while_busy_poll`, which does what Redis's
 processEventsWhileBlocked does: accepts new clients and serves the ready sockets, whose
-requests are answered at once (BUSY, SCRIPT KILL, SHUTDOWN NOSAVE, a client's own
-commands) or wait for the lane (`_route`). No batch changes threads, so none pays for a
+requests run at once through the dispatcher in its busy mode (`Lane.run_now`): the
+commands flagged allow_busy run, the others get BUSY; only what a CLIENT PAUSE holds
+waits for the lane (`_route`). No batch changes threads, so none pays for a
 hand-off (250 µs of CPU each on this project's benchmark machine) or a checkpoint.
 
 Shutdown (SIGTERM, SIGINT, SHUTDOWN): stop accepting, let the lane finish the
@@ -42,17 +43,14 @@ from typing import Any
 import trio
 
 from diskredis import errors
-from diskredis.commands.acl import denial_text, start_acl
-from diskredis.commands.context import REDIS_VERSION, Ctx, Hub, Session, Stats
+from diskredis.commands.acl import start_acl
+from diskredis.commands.context import REDIS_VERSION, Hub, Session, Stats
 from diskredis.commands.functions import load_saved
 from diskredis.commands.pubsub import keyspace_publisher
-from diskredis.commands.registry import resolve
 from diskredis.commands.replication import Snapshot, Stopped, write_snapshot
-from diskredis.commands.scripting import BUSY_EVAL, BUSY_FUNCTION, Scripts, load_saved_scripts
+from diskredis.commands.scripting import Scripts, load_saved_scripts
 from diskredis.config import Config, ConfigError
-from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
-from diskredis.resp.writer import encode
 from diskredis.server.connection import Connection, Reactor, TlsConnection
 from diskredis.server.lane import Lane, Outcome, Unit, cache_budget
 from diskredis.server.tls import TlsError, tls_context
@@ -62,7 +60,6 @@ log = logging.getLogger("diskredis")
 
 __all__ = ["Server", "serve"]
 
-_RUN_WHILE_BUSY = frozenset(("hello", "auth", "quit", "multi"))
 SNAPSHOT_PREFIX = "temp-sync-"  # snapshot files for SYNC, in the data folder
 _SAMPLE_EVERY = 0.1  # instantaneous_ops_per_sec samples, as Redis (16 samples, 100 ms)
 
@@ -263,18 +260,13 @@ class Server:
     # -- a busy script ---------------------------------------------------------------
     def _route(self, units: list[Unit]) -> None:
         """While a script is busy: answer units here, as Redis does meanwhile
-        (`_while_busy`), and gather what must wait for the lane."""
+        (`Lane.run_now`), and gather the rest of those a pause holds for the lane."""
         waiting = []
         for unit in units:
-            early, rest = self._while_busy(unit.ctx, unit.requests[unit.next:])
-            if rest:
-                if early:
-                    unit.parts.append(early)
-                unit.requests, unit.next = rest, 0
-                waiting.append(unit)
-            else:
-                unit.reply = early
+            if self.lane.run_now(unit):
                 unit.done()
+            else:
+                waiting.append(unit)
         if waiting:
             self._gathered += waiting
             self._gather_wake.set()
@@ -316,46 +308,6 @@ class Server:
                 self._handle_socket(sock, lst in self._tls_listeners)
         finally:
             dup.close()
-
-    def _while_busy(self, ctx: Ctx, requests: list[list[bytes]]
-                    ) -> tuple[bytes, list[list[bytes]]]:
-        """Answer `requests` while a script holds the lane: SCRIPT KILL / FUNCTION KILL,
-        SHUTDOWN NOSAVE, the connection's own commands Redis lets through (HELLO, AUTH,
-        QUIT, MULTI: they touch only this client), BUSY for the rest. The other commands
-        Redis lets through (WATCH, UNWATCH, DISCARD, RESET, FUNCTION STATS) need the
-        keyspace: they and what follows them wait for the lane. Returns (replies given
-        here, requests left for the lane)."""
-        scripts = self.scripts
-        session = ctx.session
-        out = []
-        for i, argv in enumerate(requests):
-            try:  # unknown commands and wrong arities are refused first, as in Redis
-                cmd = resolve(argv)
-            except RedisError as e:
-                cmd, name, reply = None, "", e
-            else:
-                name = cmd.name
-            nosave = any(a.lower() == b"nosave" for a in argv[1:])
-            if cmd is None:
-                pass
-            elif name in ("script|kill", "function|kill"):
-                refusal = scripts.kill(by_eval=name == "script|kill")
-                reply: Any = "OK" if refusal is None else RedisError(refusal)
-                if refusal is None:
-                    log.warning("Killing the busy script %s at the request of client "
-                                "id=%d addr=%s.", scripts.name, session.id, session.addr)
-            elif name == "shutdown" and nosave:
-                self.exit_now("SHUTDOWN NOSAVE from client id=%d addr=%s while the script "
-                              "%s was busy" % (session.id, session.addr, scripts.name))
-            elif name in _RUN_WHILE_BUSY:
-                reply = _run_here(ctx, cmd, argv)
-            elif "allow_busy" in cmd.flags and name != "shutdown":
-                return b"".join(out), requests[i:]
-            else:
-                reply = RedisError(BUSY_EVAL if scripts.is_eval else BUSY_FUNCTION)
-            if not session.reply_off:
-                out.append(encode(reply, session.resp))
-        return b"".join(out), []
 
     # -- lane hand-off ---------------------------------------------------------------
     def submit(self, unit: Unit) -> None:
@@ -784,21 +736,6 @@ def _listen(host: str, port: int, backlog: int) -> list[socket.socket]:
             sock.close()
         raise
     return socks
-
-
-def _run_here(ctx: Ctx, cmd: Any, argv: list[bytes]) -> Any:
-    """Run a connection-only command (HELLO, AUTH, QUIT, MULTI) on the trio thread while
-    a busy script holds the lane: its handler only, which touches nothing but the
-    client's session (not dispatch, which sets keyspace flags the script is using)."""
-    if ctx.acl.auth_required(ctx.session) and "no_auth" not in cmd.flags:
-        return RedisError(errors.NOAUTH)
-    user = ctx.session.acl_user
-    if user is not None and not user.free and user.check(cmd, argv)[0]:
-        return RedisError(denial_text(user.check(cmd, argv)[0], cmd))
-    try:
-        return cmd.handler(ctx, argv)
-    except RedisError as e:
-        return e
 
 
 _fault_file: Any = None  # where faulthandler writes (the log file, kept open)

@@ -41,8 +41,14 @@ from typing import Any
 
 from diskredis import errors
 from diskredis.commands.context import Block, Ctx, Hub
-from diskredis.commands.dispatch import NO_REPLY, execute
-from diskredis.commands.registry import lookup
+from diskredis.commands.dispatch import (
+    NO_REPLY,
+    PAUSE_ALL,
+    PAUSE_WRITE,
+    PAUSED,
+    execute,
+    served,
+)
 from diskredis.commands.replication import Snapshot
 from diskredis.config import Config
 from diskredis.errors import RedisError
@@ -92,9 +98,11 @@ class Parked:
     unit: Unit
     argv: list[bytes]
     keys: set[tuple[int, bytes]]
-    deadline_ms: int
-    timeout_reply: Any
-    serve: Callable[[Ctx, bytes], Any]
+    block: Block
+
+    @property
+    def deadline_ms(self) -> int:
+        return self.block.deadline_ms
 
 
 @dataclass
@@ -260,24 +268,27 @@ class Lane:
     def unpause(self) -> None:
         self._pause_until = 0.0
 
-    def _paused(self, argv: list[bytes]) -> bool:
+    def _pause_level(self) -> int:
+        """What a pause holds now: 0 nothing (an elapsed pause ends here), PAUSE_WRITE or
+        PAUSE_ALL."""
         if not self._pause_until:
-            return False
+            return 0
         if time.monotonic() >= self._pause_until:
             self._pause_until = 0.0
-            return False
-        if not self._pause_writes_only:
-            return True
-        cmd = lookup(argv)
-        return cmd is not None and ("write" in cmd.flags or "may_replicate" in cmd.flags)
+            self.ks.expire_paused = False
+            return 0
+        return PAUSE_WRITE if self._pause_writes_only else PAUSE_ALL
 
     def run_batch(self, units: list[Unit]) -> Outcome:
         """Run `units` (after those a pause held) as one batch; return what the server
         must do with the result. Housekeeping only when `units` is empty."""
+        for unit in self._held:  # they run again: held again if the pause goes on
+            unit.ctx.session.blocked = False
         units = self._held + units
         self._held = []
         out = self._outcome
         ks = self.ks
+        ks.expire_paused = bool(self._pause_level())
         fsync = self.config["appendfsync"] == "always"
         if fsync != ks.engine.fsync:
             ks.engine.set_fsync(fsync)
@@ -334,7 +345,10 @@ class Lane:
                     self._resume = []
             self._backlog = False
             if ks.read_only_reason is None:  # housekeeping writes, so waits for room
-                expired = ks.expire_due(budget=_EXPIRE_BUDGET) if ks.active_expire else 0
+                # nothing expires while clients are paused (Redis keeps the dataset
+                # still for a failover)
+                expired = ks.expire_due(budget=_EXPIRE_BUDGET) \
+                    if ks.active_expire and not ks.expire_paused else 0
                 # A step that used its whole budget may have left more: the next batch
                 # comes at once instead of at the next tick.
                 reclaimed = ks.gc_step(_GC_BUDGET)
@@ -384,7 +398,7 @@ class Lane:
             elif p.deadline_ms and p.deadline_ms <= now:
                 self._unpark(p)
                 p.unit.next += 1  # past the blocking command, answered by its timeout
-                self._emit(p.unit, p.timeout_reply)
+                self._emit(p.unit, p.block.timeout_reply)
                 resumed.append(p.unit)
                 self._inline[session.id] = p.unit
         return resumed
@@ -401,16 +415,19 @@ class Lane:
         ks = self.ks
         while ks.written and self._parked:
             ready, ks.written = ks.written, {}
-            for db_key in ready:
+            for db_key in self._expand(ready):
                 for p in list(self._parked):
                     if p not in self._parked or db_key not in p.keys:
                         continue
+                    started = time.perf_counter_ns()
                     try:
-                        reply = p.serve(p.unit.ctx, db_key[1])
+                        reply = p.block.serve(p.unit.ctx, db_key[1])
                     except RedisError as e:
                         reply = e
                     if reply is None:
                         continue
+                    served(p.unit.ctx, p.argv, p.block, reply,
+                           time.perf_counter_ns() - started)
                     self._unpark(p)
                     unit = p.unit
                     unit.next += 1
@@ -418,14 +435,34 @@ class Lane:
                     self._resume.append(unit)
                     self._inline[unit.ctx.session.id] = unit
 
+    def _expand(self, ready: dict[tuple[int, bytes | None], None]
+                ) -> list[tuple[int, bytes]]:
+        """The written keys, a whole database emptied or swapped (db, None) standing for
+        every key waited on there, in the order clients blocked (as Redis's
+        scanDatabaseForDeletedStreams and scanDatabaseForReadyKeys signal them)."""
+        out: dict[tuple[int, bytes], None] = {}
+        for db, key in ready:
+            if key is not None:
+                out[(db, key)] = None
+                continue
+            for p in self._parked:
+                for db_key in p.keys:
+                    if db_key[0] == db:
+                        out[db_key] = None
+        return list(out)
+
     def unblock(self, client_id: int, error: bool) -> bool:
         for p in self._parked:
             if p.unit.ctx.session.id == client_id:
                 self._unpark(p)
                 unit = p.unit
                 unit.next += 1
-                self._emit(unit, RedisError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
-                           if error else p.timeout_reply)
+                if error:
+                    reply = RedisError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+                    unit.ctx.stats.count_error(reply.code)
+                else:
+                    reply = p.block.timeout_reply
+                self._emit(unit, reply)
                 self._resume.append(unit)
                 self._inline[unit.ctx.session.id] = unit
                 return True
@@ -433,7 +470,8 @@ class Lane:
 
     @property
     def blocked_clients(self) -> int:
-        return len(self._parked)
+        """Clients waiting in a blocking command or held by a pause (Redis counts both)."""
+        return len(self._parked) + len(self._held)
 
     def _emit(self, unit: Unit, reply: Any) -> None:
         session = unit.ctx.session
@@ -451,37 +489,70 @@ class Lane:
             session.reply_skip = True
             session.reply_skip_next = False
 
-    def _run_unit(self, unit: Unit) -> bool | None:
+    def run_now(self, unit: Unit) -> bool:
+        """While a script is busy, from its hook (the batch running it is suspended
+        inside the script): run `unit` at once, as Redis's processEventsWhileBlocked
+        serves clients meanwhile. The commands flagged `allow_busy` run (MULTI, WATCH,
+        FUNCTION STATS, SCRIPT KILL...), the others are refused with BUSY
+        (`execute(busy=True)`). True when every request is answered (`unit.reply` is
+        set); False when a pause holds the rest, which then waits for the lane."""
+        session = unit.ctx.session
+        outer_after, self._after_reply = self._after_reply, []
+        outer_inline = self._inline.get(session.id)
+        self._inline[session.id] = unit
+        unit.pushed = []
+        try:
+            try:
+                finished = self._run_unit(unit, busy=True)
+            except StorageError as e:  # a read failed: this client is told, the script goes on
+                self._emit(unit, RedisError("ERR storage error: %s" % e))
+                finished = self._run_unit(unit, busy=True)
+        finally:
+            self._after_reply = outer_after
+            if outer_inline is None:
+                self._inline.pop(session.id, None)
+            else:
+                self._inline[session.id] = outer_inline
+        if finished is not True:
+            return False
+        unit.reply = b"".join(unit.parts)
+        unit.parts = []
+        return True
+
+    def _run_unit(self, unit: Unit, busy: bool = False) -> bool | None:
         """Run the unit's requests; False when a pause holds it, None when it waits in a
         blocking command (both resume later)."""
         ctx = unit.ctx
         session = ctx.session
-        self._running = session
+        outer, self._running = self._running, session
         try:
-            return self._run_requests(unit, ctx, session)
+            return self._run_requests(unit, ctx, session, busy)
         finally:
-            self._running = None
+            self._running = outer
             if self._after_reply:  # a unit that stopped early: nothing more goes to it
                 self._after_reply = []
 
-    def _run_requests(self, unit: Unit, ctx: Ctx, session: Any) -> bool | None:
+    def _run_requests(self, unit: Unit, ctx: Ctx, session: Any, busy: bool) -> bool | None:
         requests = unit.requests
         while unit.next < len(requests):
             if session.close_after_reply or session.closed:
                 break
             argv = requests[unit.next]
-            if self._pause_until and self._paused(argv):
-                return False
             unit.next += 1
-            if self.ks.written:
+            if self.ks.written and not busy:
                 self.ks.written = {}
             try:
-                reply = execute(ctx, argv)
+                reply = execute(ctx, argv, busy, self._pause_level() if self._pause_until
+                                else 0)
             except StorageError:
                 raise  # the batch's transaction is unusable: _run_batch fails it whole
             except Exception as e:  # a bug in a handler must not kill the lane
                 log.exception("command %r failed inside diskredis", argv[:1])
                 reply = RedisError("ERR internal error in diskredis: %s" % type(e).__name__)
+            if reply is PAUSED:  # run again when the pause ends
+                unit.next -= 1
+                session.blocked = True
+                return False
             if type(reply) is Snapshot:
                 if unit.parts:  # replies not sent yet: Redis refuses the same
                     reply = RedisError(errors.SYNC_PENDING_OUTPUT)
@@ -493,9 +564,7 @@ class Lane:
             if isinstance(reply, Block):
                 unit.next -= 1  # run again when a key is written
                 db = session.db
-                self._parked.append(Parked(unit, argv, {(db, k) for k in reply.keys},
-                                           reply.deadline_ms, reply.timeout_reply,
-                                           reply.serve))
+                self._parked.append(Parked(unit, argv, {(db, k) for k in reply.keys}, reply))
                 self.ks.waiters = True
                 session.blocked = True
                 self._inline.pop(session.id, None)  # pushes go out while it waits
@@ -505,6 +574,6 @@ class Lane:
             self._emit(unit, reply)
             if self._after_reply:
                 self._flush_monitor_lines(session)
-            if self._parked:
+            if self._parked and not busy:
                 self._serve_waiters()
         return True
