@@ -37,7 +37,13 @@ _ULLONG_MAX = 2**64 - 1
 
 
 class ConfigError(Exception):
-    """A value refused; the text is Redis's reason (e.g. "argument must be 'yes' or 'no'")."""
+    """A value refused; the text is Redis's reason (e.g. "argument must be 'yes' or 'no'").
+    `param`: the parameter it concerns, when the raiser knows better than the caller (a
+    setting that failed to apply among several set together)."""
+
+    def __init__(self, text: str, param: str | None = None) -> None:
+        super().__init__(text)
+        self.param = param
 
 
 # -- value parsers (Redis util.c / config.c semantics) -------------------------------
@@ -287,6 +293,14 @@ def _no_defrag(value: Any) -> None:
             "distribution")
 
 
+def _no_cluster(value: Any) -> None:
+    # Cluster mode changes what every command promises (slots, redirections): refused
+    # rather than accepted without effect until diskredis speaks the cluster bus.
+    if value:
+        raise ConfigError("diskredis does not run as a cluster node yet: leave "
+                          "cluster-enabled off (standalone), or run redis-server there")
+
+
 _IMM = {"mutable": False}
 _E = {"effect": True}
 
@@ -311,7 +325,8 @@ for _name, _default, _extra in [
     ("replica-read-only", True, {"alias": "slave-read-only"}),
     ("replica-ignore-maxmemory", True, {"alias": "slave-ignore-maxmemory"}),
     ("jemalloc-bg-thread", True, {}), ("activedefrag", False, {"check": _no_defrag}),
-    ("syslog-enabled", False, _IMM), ("cluster-enabled", False, _IMM), ("appendonly", False, {}),
+    ("syslog-enabled", False, _IMM), ("appendonly", False, {}),
+    ("cluster-enabled", False, {"mutable": False, "check": _no_cluster}),
     ("cluster-allow-reads-when-down", False, {}),
     ("cluster-allow-pubsubshard-when-down", True, {}), ("crash-log-enabled", True, {}),
     ("crash-memcheck-enabled", True, {}), ("use-exit-on-panic", False, {"hidden": True}),
@@ -583,7 +598,10 @@ def _parse_replicaof(args: list[str]) -> tuple[str, int] | None:
     port = string2ll(args[1])
     if port is None or not 0 <= port <= 65535:
         raise ConfigError("Invalid master port")
-    return (args[0], port)
+    # A replica promises to follow its primary: refused rather than accepted without
+    # effect until diskredis replicates.
+    raise ConfigError("diskredis does not replicate yet: remove replicaof (it would make "
+                      "this server a replica of %s:%d)" % (args[0], port))
 
 
 _add(Param("replicaof", "special", None, alias="slaveof", mutable=False, multi=True,

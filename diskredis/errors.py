@@ -31,6 +31,13 @@ class RedisError(Exception):
         return hash(self.text)
 
 
+class CountedError(RedisError):
+    """An error reply already counted in errorstats: a script's error that came from a
+    command it ran (Redis's ignore_error_stats_update)."""
+
+    __slots__ = ()
+
+
 def err(message: str) -> RedisError:
     """An ``ERR``-coded error: `err("syntax error")`."""
     return RedisError("ERR " + message)
@@ -50,6 +57,8 @@ BUSY_EVAL = ("BUSY Redis is busy running a script. You can only call SCRIPT KILL
 BUSY_FUNCTION = ("BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
                  "SHUTDOWN NOSAVE.")
 NOTBUSY = "NOTBUSY No scripts in execution right now."
+# Every cluster command of a server started without cluster-enabled (cluster.c).
+CLUSTER_DISABLED = "ERR This instance has cluster support disabled"
 UNKILLABLE = ("UNKILLABLE Sorry the script already executed write commands against the "
               "dataset. You can either wait the script termination or kill the server in a "
               "hard way using the SHUTDOWN NOSAVE command.")

@@ -330,6 +330,7 @@ _MASKS = [
     (re.compile(rb"\b(id|addr|laddr|fd|age|idle|qbuf|qbuf-free|argv-mem|obl|oll|omem|tot-mem"
                 rb"|multi-mem|events|redir|rbs|rbp)=\S*"), rb"\1=?"),
     (re.compile(rb"\$\d+\r\n"), rb"$?\r\n"),
+    (re.compile(rb"=\d+\r\ntxt:"), rb"=?\r\ntxt:"),
 ]
 
 

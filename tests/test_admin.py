@@ -4,6 +4,7 @@ SHUTDOWN), differential against redis-server 7.0 where the reply is not server-s
 from __future__ import annotations
 
 import re
+import threading
 import time
 from typing import Any
 
@@ -344,6 +345,41 @@ def test_monitor_of_its_own_commands(dr: ServerProc, oracle: ServerProc) -> None
         b'+T [db addr] "ECHO" "x"\r\n']
 
 
+def test_monitor_shows_scripts_before_their_commands(dr: ServerProc,
+                                                    oracle: ServerProc) -> None:
+    """EVAL, EVALSHA, their _RO forms, FCALL and FCALL_RO show a line before the lines
+    of the commands they run -- also when they fail or the script is unknown."""
+    lib = ("#!lua name=monlib\nredis.register_function{function_name='monf', "
+           "callback=function(k) return redis.call('get', k[1]) end, flags={'no-writes'}}")
+    calls: list[tuple[Any, ...]] = [
+        ("EVAL", "return redis.call('set', KEYS[1], ARGV[1])", "1", "mk", "v"),
+        ("EVAL_RO", "return redis.call('get', KEYS[1])", "1", "mk"),
+        ("EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"),
+        ("EVALSHA_RO", "ffffffffffffffffffffffffffffffffffffffff", "0"),
+        ("EVAL", "error('x')", "0"), ("EVAL", "return 1", "x"),
+        ("FCALL", "monf", "1", "mk"), ("FCALL_RO", "MONF", "1", "mk"),
+        ("FCALL", "nosuch", "0"), ("ECHO", "last")]
+
+    def lines(sp: ServerProc) -> list[bytes]:
+        c = sp.raw()
+        c.command("FUNCTION", "LOAD", "REPLACE", lib)
+        c.command("SCRIPT", "FLUSH")
+        mon = sp.raw()
+        assert mon.command("MONITOR") == b"+OK\r\n"
+        for args in calls:
+            c.command(*args)
+        out = []
+        while not out or b'"ECHO"' not in out[-1]:
+            out.append(re.sub(rb"^\+[\d.]+ \[\d+ [^\]]+\]", b"+T [db addr]", mon.reply()))
+        mon.close()
+        return out
+
+    ours, theirs = lines(dr), lines(oracle)
+    assert ours == theirs
+    assert ours[:2] == [b'+T [db addr] "EVAL" "return redis.call(\'set\', KEYS[1], ARGV[1])" '
+                        b'"1" "mk" "v"\r\n', b'+T [db addr] "set" "mk" "v"\r\n']
+
+
 def test_memory_usage_counts_the_records(dr: ServerProc) -> None:
     c = dr.client()
     c.set("mu:small", "x")
@@ -386,3 +422,64 @@ def test_shutdown_stops_the_server(dr_factory: Any) -> None:
     assert raw.closed()
     assert sp.proc.wait(30) == 0
     assert "ready to exit" in sp.log()
+
+
+def _info_field(c: Any, section: str, name: str) -> bytes:
+    m = re.search(rb"\r\n" + name.encode() + rb":([^\r]*)\r\n", c.command("INFO", section))
+    assert m is not None, name
+    return m.group(1)
+
+
+def test_info_counts_scripts_changes_and_background_frees(dr: ServerProc,
+                                                          oracle: ServerProc) -> None:
+    for sp in (dr, oracle):
+        c = sp.raw()
+        c.command("FLUSHALL")
+        c.command("SCRIPT", "FLUSH")
+        c.command("SAVE")
+        assert _info_field(c, "persistence", "rdb_changes_since_last_save") == b"0"
+        c.command("EVAL", "return 1", "0")
+        c.command("SCRIPT", "LOAD", "return 2")
+        assert _info_field(c, "memory", "number_of_cached_scripts") == b"2", sp.kind
+        c.command("SET", "a", "1")
+        c.command("SET", "b", "1", "EX", "1000")
+        c.command("SET", "c", "1", "EX", "3000")
+        assert _info_field(c, "persistence", "rdb_changes_since_last_save") == b"3", sp.kind
+        ttl = int(_info_field(c, "keyspace", "db0").split(b"avg_ttl=")[1])
+        for _ in range(500):  # Redis estimates it in its expiry cycle: wait for one
+            if ttl:
+                break
+            threading.Event().wait(0.01)
+            ttl = int(_info_field(c, "keyspace", "db0").split(b"avg_ttl=")[1])
+        assert 1_000_000 <= ttl <= 3_000_000, (sp.kind, ttl)
+        c.command("SAVE")
+        assert _info_field(c, "persistence", "rdb_changes_since_last_save") == b"0"
+
+
+def test_lazyfreed_objects_count_big_keys_reclaimed(dr: ServerProc) -> None:
+    """As Redis's lazy free: a big collection's elements go in the background and count
+    once done; a small one goes at once and counts nothing."""
+    c = dr.raw()
+    c.command("CONFIG", "RESETSTAT")
+    c.command("SADD", "small", "a", "b")
+    c.command("UNLINK", "small")
+    for start in range(0, 1000, 500):
+        c.command("SADD", "big", *[str(i) for i in range(start, start + 500)])
+    c.command("UNLINK", "big")
+    for _ in range(100_000):
+        if _info_field(c, "memory", "lazyfree_pending_objects") == b"0":
+            break
+    assert _info_field(c, "memory", "lazyfree_pending_objects") == b"0"
+    assert _info_field(c, "memory", "lazyfreed_objects") == b"1"
+    c.command("CONFIG", "RESETSTAT")
+    assert _info_field(c, "memory", "lazyfreed_objects") == b"0"
+
+
+def test_debug_error_and_log(kdiff: Diff, dr: ServerProc) -> None:
+    kdiff("CONFIG", "RESETSTAT")
+    kdiff("DEBUG", "ERROR", "LOADING Redis is loading the dataset in memory")
+    kdiff("DEBUG", "ERROR", "my\r\nerror")
+    kdiff("DEBUG", "ERROR")
+    kdiff("DEBUG", "LOG", "hello from a test")
+    kdiff("INFO", "errorstats")  # DEBUG ERROR's replies are not errors of the server's
+    assert "DEBUG LOG: hello from a test" in dr.log()

@@ -17,8 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-from conftest import RawClient, ServerProc, _mask, encode_command, start_oracle
+from tests.conftest import RawClient, ServerProc, _mask, encode_command, start_oracle
 
 THRESHOLD = "20"  # busy-reply-threshold (ms): scripts turn busy fast
 LIBRARY = (b"#!lua name=busylib\n"
@@ -27,10 +26,10 @@ LIBRARY = (b"#!lua name=busylib\n"
            b"  callback=function() while true do end end}\n")
 SPIN = "local i = 0 while true do i = i + 1 end"
 WRITE_THEN_SPIN = "redis.call('set', 'lost', 1) while true do end"
-# Busy for about 300 ms, then done on its own (its caller has left by then).
+# Busy for about a second, then done on its own with a write (its caller has left).
 SPIN_A_WHILE = ("local t0 = redis.call('TIME') local t repeat for i = 1, 100000 do end "
                 "t = redis.call('TIME') until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) "
-                "> 300000 return 1")
+                "> 1000000 return redis.call('set', 'done', 'by the script')")
 
 _DURATION = re.compile(rb"(duration_ms\r\n:)\d+")
 
@@ -121,7 +120,7 @@ def _round(side: Side, i: int) -> None:
     elif way == "function killed":
         runner.send(encode_command(("FCALL", "spin", 0)))
     elif way == "caller leaves":
-        runner.send(encode_command(("EVAL", SPIN_A_WHILE, 0)))
+        runner.send(encode_command(("EVAL", SPIN, 0)))
     elif way == "shutdown nosave":
         runner.send(encode_command(("EVAL", WRITE_THEN_SPIN, 0)))
     else:
@@ -146,6 +145,8 @@ def _round(side: Side, i: int) -> None:
         side.note("runner", runner.reply())
     elif way == "caller leaves":
         runner.close()
+        side.ask(other, "still busy", "GET", "kept")
+        side.ask(other, "script kill", "SCRIPT", "KILL")
         side.until_pong(other)
         side.ask(other, "notbusy", "SCRIPT", "KILL")
     elif way == "transactions":
@@ -213,12 +214,19 @@ def test_busy_scripts_inspected_and_ended_every_way(dr_factory: Any) -> None:
     assert mine.sp.raw().command("GET", "kept") == b"$12\r\nacknowledged\r\n"
 
 
-@pytest.fixture
-def busy_pair(dr_factory: Any) -> Any:
-    theirs = start_oracle("--busy-reply-threshold", THRESHOLD)
-    ours = dr_factory("--busy-reply-threshold", THRESHOLD)
-    for sp in (theirs, ours):
-        sp.raw().command("FUNCTION", "LOAD", "REPLACE", LIBRARY)
-    yield ours, theirs
-    theirs.stop()
-    shutil.rmtree(theirs.dir, ignore_errors=True)
+def test_script_of_a_client_that_left_runs_to_its_end(dr_factory: Any) -> None:
+    """The caller disconnects while its script is busy: the script runs on, its write is
+    committed, and the other clients are served meanwhile and after."""
+    sp = dr_factory("--busy-reply-threshold", THRESHOLD)
+    runner, other = sp.raw(), sp.raw()
+    runner.send(encode_command(("EVAL", SPIN_A_WHILE, 0)))
+    for _ in range(100_000):
+        if other.command("PING").startswith(b"-BUSY "):
+            break
+    runner.close()
+    for _ in range(100_000):
+        if other.command("PING") == b"+PONG\r\n":
+            break
+    assert other.command("GET", "done") == b"$13\r\nby the script\r\n"
+    assert other.command("SCRIPT", "KILL") == b"-NOTBUSY No scripts in execution right now.\r\n"
+

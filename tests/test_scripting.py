@@ -5,6 +5,8 @@ scripts inside MULTI; then redis-py's Lock, which runs on scripts."""
 
 from __future__ import annotations
 
+import re
+import socket
 import threading
 from typing import Any
 
@@ -31,6 +33,14 @@ SCRIPTS = [
     "local t = {} for k in pairs(bit) do t[#t + 1] = k end table.sort(t) return t",
     "return type(redis.call)", "return type(pcall)", "return gcinfo ~= nil",
     "return _VERSION", "KEYS[1] = 'changed' return KEYS[1]",
+    # strings share a metatable: read-only, so no script can break string methods
+    "getmetatable('').__index = nil", "rawset(getmetatable(''), '__index', nil)",
+    "setmetatable(getmetatable(''), {})", "return ('abc'):len()",
+    "return type(getmetatable(''))", "local f = loadstring('return 1') return f()",
+    "return loadstring('\\27Lua')", "return redis.call(unpack({'ping'}))",
+    "local t = {} for i = 1, 8000 do t[i] = 'x' .. i end return redis.call('del', unpack(t))",
+    "local t = {} for i = 1, 8000 do t[i] = i end return redis.call('del', unpack(t))",
+    "local t = {} for i = 1, 1000000 do t[i] = 'x' end return #{unpack(t)}",
     # values from Lua to the client
     "return 1", "return 3.99", "return -3.7", "return 2^53", "return 1e20", "return 1/0",
     "return -1/0", "return 0/0", "return 'a\\nb'", "return true", "return false",
@@ -264,6 +274,33 @@ def test_scripts(sdiff: Diff, proto: str) -> None:
         sdiff("EVAL", script, "1", "k1", "a1", "a2")
     for script in UNORDERED_SCRIPTS:
         unordered(sdiff, "EVAL", script, "1", "k1", "a1", "a2")
+
+
+def _raw_reply(sp: ServerProc, *args: Any) -> bytes:
+    """A reply read as bytes up to its end (hiredis refuses replies nested this deep)."""
+    with socket.create_connection(("127.0.0.1", sp.port), timeout=20) as sock:
+        sock.sendall(encode_command(args) + encode_command(("PING",)))
+        data = b""
+        while not data.endswith(b"+PONG\r\n"):
+            chunk = sock.recv(1 << 16)
+            assert chunk, data[-200:]
+            data += chunk
+    return data[:-len(b"+PONG\r\n")]
+
+
+@pytest.mark.parametrize("script", [
+    "local t = {} t[1] = t return t",
+    "local t = {} local c = t for i = 1, 10000 do c[1] = {} c = c[1] end return t",
+    "local t = {} t[1] = {map={}} t[1].map.k = t return t",
+    "local t = {} t.set = {} t.set[t] = true return {t}",
+])
+def test_replies_nested_past_the_lua_stack(dr: ServerProc, oracle: ServerProc,
+                                           script: str) -> None:
+    """A table holding itself becomes replies nested as deep as Redis's Lua stack goes,
+    ending in its `reached lua stack limit` error (it was a RecursionError here)."""
+    ours, theirs = (_raw_reply(sp, "EVAL", script, "0") for sp in (dr, oracle))
+    assert ours == theirs
+    assert dr.client().ping()
 
 
 def test_error_table_without_message(dr: ServerProc) -> None:
@@ -550,3 +587,44 @@ def test_script_memory_is_bounded(dr: ServerProc) -> None:
     with pytest.raises(redis.ResponseError, match="not enough memory"):
         client.eval("return string.rep('x', 1610612736)", 0)
     assert client.eval("return 1 + 1", 0) == 2
+
+
+_SPIN_300_MS = ("local t0 = redis.call('TIME') local t repeat t = redis.call('TIME') until "
+                "(t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 300000 ")
+
+
+def test_keys_expire_as_of_the_script_start(sdiff: Diff) -> None:
+    """A script's clock stands still: a key that expires while it runs is still there
+    for it (and gone after), as Redis keeps it for replication's sake."""
+    sdiff("EVAL", "redis.call('set', KEYS[1], 'v', 'px', 100) " + _SPIN_300_MS +
+          "return {redis.call('get', KEYS[1]), redis.call('exists', KEYS[1])}", "1", "sk")
+    sdiff("GET", "sk")
+    sdiff("EVAL", "redis.call('set', KEYS[1], 'v', 'px', 100) " + _SPIN_300_MS +
+          "return redis.call('del', KEYS[1])", "1", "sk")
+
+
+ERROR_COUNTING = [
+    "return redis.call('nosuch')", "return redis.pcall('nosuch')",
+    "return redis.call('incr', 'k3', 'x')", "return redis.pcall('set', 'x')", "error('x')",
+    "return redis.error_reply('MY err')", "return {err='OOPS x'}",
+    "redis.call('set','s','x') return redis.call('incr','s')",
+    "return redis.pcall('incr','s')", "return redis.call('client','list')",
+    "local ok = pcall(redis.call, 'incr', 's') return 1",
+    "return redis.pcall('config', 'set', 'x', 'y')", "return redis.call('get', 's', 'x')",
+    "return redis.call('hget', 's', 'x')", "return redis.call('select', 99)",
+]
+
+
+@pytest.mark.parametrize("script", ERROR_COUNTING)
+def test_errors_of_scripts_are_counted_once(sdiff: Diff, script: str) -> None:
+    """A refused call counts where it is refused (errorstats and the command's
+    rejected_calls), a failed command where it fails, and neither again when the script
+    passes the error on."""
+    sdiff("CONFIG", "RESETSTAT")
+    sdiff("EVAL", script, "0")
+    sdiff("INFO", "errorstats")
+    stats = []
+    for raw in sdiff.both("INFO", "commandstats"):
+        stats.append(sorted(re.sub(rb"usec=\d+,usec_per_call=[\d.]+,", b"", x)
+                            for x in re.findall(rb"cmdstat_[^:]+:[^\r]+", raw)))
+    assert stats[0] == stats[1]

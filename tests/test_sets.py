@@ -184,3 +184,14 @@ def test_set_state_machine(diff: Diff) -> None:
     run_state_machine_as_test(Sets, settings=settings(
         max_examples=40, stateful_step_count=25, deadline=None,
         suppress_health_check=list(HealthCheck)))
+
+
+def test_integer_sets_list_in_numeric_order(kdiff: Diff) -> None:
+    """A set Redis 7.0 keeps as an intset (integers, at most set-max-intset-entries)
+    lists its members in numeric order, as an intset does."""
+    kdiff("SADD", "ints", "10", "9", "-1", "100", "3", "-9223372036854775808")
+    kdiff("SMEMBERS", "ints")
+    kdiff("SSCAN", "ints", "0")
+    kdiff("SADD", "ints", "007")  # not an integer as Redis writes them: a hash table now
+    kdiff("SCARD", "ints")
+    kdiff("OBJECT", "ENCODING", "ints")

@@ -172,3 +172,24 @@ def test_redis_py_pipeline_and_watch_retry(dr: ServerProc) -> None:
     with pytest.raises(redis.exceptions.ResponseError), c.pipeline(transaction=True) as pipe:
         pipe.set("x", 1).execute_command("NOSUCH").execute()
     assert c.exists("x") == 0
+
+
+def test_refusals_around_transactions(kdiff: Diff) -> None:
+    """What a transaction refuses (SAVE, SHUTDOWN: not allowed inside), queues (CONFIG SET
+    with a bad value: its error is in EXEC's reply), answers inside EXEC (BGSAVE and
+    BGREWRITEAOF are "scheduled"), and a refused EXEC, in MULTI or not, which discards
+    the transaction with EXECABORT."""
+    for seq in [
+        [("CONFIG", "RESETSTAT")], [("MULTI",), ("SAVE",), ("SET", "x", "1"), ("EXEC",)],
+        [("MULTI",), ("SHUTDOWN",), ("EXEC",)],
+        [("MULTI",), ("CONFIG", "SET", "maxmemory", "xyz"), ("CONFIG", "SET", "nosuch", "1"),
+         ("SET", "y", "1"), ("EXEC",)],
+        [("MULTI",), ("CONFIG", "SET", "maxmemory", "10mb", "maxmemory-policy", "bad"),
+         ("EXEC",)],
+        [("MULTI",), ("BGSAVE",), ("BGREWRITEAOF",), ("EXEC",)],
+        [("EXEC", "x")], [("MULTI",), ("EXEC", "x"), ("EXEC",)],
+        [("MULTI",), ("SUBSCRIBE", "x"), ("EXEC",), ("MULTI",), ("EXEC",), ("RESET",)],
+        [("INFO", "errorstats")],
+    ]:
+        for args in seq:
+            kdiff(*args)

@@ -9,6 +9,7 @@ the process or the sockets is asked of `ctx.server`.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import platform
 import re
@@ -33,7 +34,9 @@ from diskredis.commands.registry import (
     token,
 )
 from diskredis.errors import RedisError
-from diskredis.resp.values import Verbatim
+from diskredis.resp.values import ErrorLine, Verbatim
+
+log = logging.getLogger("diskredis")
 
 _SRV = "server"
 _ADMIN = "admin noscript loading stale"
@@ -107,7 +110,7 @@ def _section_clients(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("client_recent_max_input_buffer", max((s.qbuf for s in sessions), default=0)),
         ("client_recent_max_output_buffer", 0),
         ("blocked_clients", f.get("blocked_clients", 0)),
-        ("tracking_clients", 0),
+        ("tracking_clients", ctx.tracking.clients if ctx.tracking is not None else 0),
         ("clients_in_timeout_table", 0),
     ]
 
@@ -142,7 +145,7 @@ def _section_memory(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("used_memory_vm_eval", 0),
         ("used_memory_lua_human", "0B"),
         ("used_memory_scripts_eval", 0),
-        ("number_of_cached_scripts", 0),
+        ("number_of_cached_scripts", len(ctx.scripts.cache)),
         ("number_of_functions", 0),
         ("number_of_libraries", 0),
         ("used_memory_vm_functions", 0),
@@ -171,8 +174,8 @@ def _section_memory(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("mem_aof_buffer", 0),
         ("mem_allocator", "libc"),
         ("active_defrag_running", 0),
-        ("lazyfree_pending_objects", 0),
-        ("lazyfreed_objects", 0),
+        ("lazyfree_pending_objects", ctx.ks.gc_pending()),
+        ("lazyfreed_objects", ctx.ks.lazyfreed),
     ]
 
 
@@ -187,7 +190,7 @@ def _section_persistence(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("current_fork_perc", "0.00"),
         ("current_save_keys_processed", 0),
         ("current_save_keys_total", 0),
-        ("rdb_changes_since_last_save", 0),
+        ("rdb_changes_since_last_save", ctx.ks.changes),
         ("rdb_bgsave_in_progress", 0),
         ("rdb_last_save_time", ctx.stats.last_save),
         ("rdb_last_bgsave_status", "ok"),
@@ -253,9 +256,9 @@ def _section_stats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("active_defrag_key_misses", 0),
         ("total_active_defrag_time", 0),
         ("current_active_defrag_time", 0),
-        ("tracking_total_keys", 0),
-        ("tracking_total_items", 0),
-        ("tracking_total_prefixes", 0),
+        *(ctx.tracking.info() if ctx.tracking is not None else {
+            "tracking_total_keys": 0, "tracking_total_items": 0,
+            "tracking_total_prefixes": 0}).items(),
         ("unexpected_error_replies", 0),
         ("total_error_replies", st.errors_total),
         ("dump_payload_sanitizations", 0),
@@ -454,7 +457,7 @@ def config_set(ctx: Ctx, argv: list[bytes]) -> str:
     except cfg.ConfigError as e:
         ctx.config.values.update(old)
         raise errors.err("CONFIG SET failed (possibly related to argument '%s') - %s"
-                         % (sorted(new)[0], e)) from None
+                         % (e.param or sorted(new)[0], e)) from None
     return "OK"
 
 
@@ -469,7 +472,7 @@ def config_resetstat(ctx: Ctx, argv: list[bytes]) -> str:
     for cmd in all_commands():
         cmd.calls = cmd.usec = cmd.rejected_calls = cmd.failed_calls = 0
         cmd.latency.clear()
-    ctx.ks.hits = ctx.ks.misses = ctx.ks.expired_keys = 0
+    ctx.ks.hits = ctx.ks.misses = ctx.ks.expired_keys = ctx.ks.lazyfreed = 0
     ctx.server.reset_stats()
     return "OK"
 
@@ -523,13 +526,17 @@ def lastsave(ctx: Ctx, argv: list[bytes]) -> int:
     return ctx.stats.last_save
 
 
-def _checkpoint(ctx: Ctx) -> None:
+def _checkpoint(ctx: Ctx, save: bool = True) -> None:
+    """Make every write durable; as a SAVE (not BGREWRITEAOF) it is the point INFO's
+    rdb_changes_since_last_save and rdb_last_save_time count from."""
     try:
         ctx.server.checkpoint()
     except OSError as e:
         raise errors.err("checkpoint of the data directory failed: %s" % e) from None
-    ctx.stats.last_save = int(time.time())
-    ctx.stats.saves += 1
+    if save:
+        ctx.stats.last_save = int(time.time())
+        ctx.stats.saves += 1
+        ctx.ks.changes = 0
 
 
 @command("save", 1, "admin noscript no_async_loading no_multi", group=_SRV, since="1.0.0",
@@ -546,11 +553,13 @@ def save(ctx: Ctx, argv: list[bytes]) -> str:
          history=(("3.2.2", "Added the `SCHEDULE` option."),),
          args=(token("SCHEDULE", "optional", since="3.2.2"),))
 def bgsave(ctx: Ctx, argv: list[bytes]) -> str:
-    """BGSAVE [SCHEDULE] -> "Background saving started" (the sync is quick: data is on disk)."""
+    """BGSAVE [SCHEDULE] -> "Background saving started" (the sync is quick: data is on
+    disk); "scheduled" inside a transaction, where Redis defers its fork."""
     if len(argv) > 2 or (len(argv) == 2 and argv[1].lower() != b"schedule"):
         raise RedisError(errors.SYNTAX)
     _checkpoint(ctx)
-    return "Background saving started"
+    return "Background saving scheduled" if ctx.session.in_exec else \
+        "Background saving started"
 
 
 @command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", group=_SRV,
@@ -589,6 +598,18 @@ def shutdown(ctx: Ctx, argv: list[bytes]) -> Any:
     ctx.server.shutdown(save_flag, b"now" in flags, b"force" in flags)
     ctx.session.close_after_reply = True
     return NO_REPLY
+
+
+@command("bgrewriteaof", 1, "admin noscript no_async_loading", group=_SRV, since="1.0.0",
+         complexity="O(1)",
+         summary="Starts rewriting the append-only file in the background.")
+def bgrewriteaof(ctx: Ctx, argv: list[bytes]) -> Any:
+    """BGREWRITEAOF -> status. There is no append-only file: the engine's write-ahead
+    log is what it would rewrite, so this checkpoints it, as BGSAVE does."""
+    _checkpoint(ctx, save=False)
+    if ctx.session.in_exec:  # where Redis defers its fork
+        return "Background append only file rewriting scheduled"
+    return "Background append only file rewriting started"
 
 
 # -- SLOWLOG ------------------------------------------------------------------------
@@ -665,11 +686,16 @@ def monitor(ctx: Ctx, argv: list[bytes]) -> str:
          complexity="Depends on subcommand.", summary="A container for debugging commands.",
          doc_flags="syscmd")
 def debug(ctx: Ctx, argv: list[bytes]) -> Any:
-    """DEBUG SLEEP seconds | DEBUG SET-ACTIVE-EXPIRE 0|1 | DEBUG HELP (the DEBUG
-    subcommands diskredis has)."""
+    """DEBUG ERROR text | DEBUG LOG message | DEBUG SLEEP seconds | DEBUG
+    SET-ACTIVE-EXPIRE 0|1 | DEBUG HELP (the DEBUG subcommands diskredis has)."""
     sub = argv[1].lower()
     if sub == b"help" and len(argv) == 2:
         return help_reply("debug", [
+            "ERROR <string>",
+            "    Return a Redis protocol error with <string> as message. Useful for clients",
+            "    unit tests to simulate Redis errors.",
+            "LOG <message>",
+            "    Write <message> to the server log.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -680,6 +706,11 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
     if sub == b"set-active-expire" and len(argv) == 3:
         digits = re.match(rb"\s*([+-]?\d+)", argv[2])  # atoi: leading digits, else 0
         ctx.ks.active_expire = bool(digits and int(digits.group(1)))
+        return "OK"
+    if sub == b"error" and len(argv) == 3:  # the client's own error reply, for its tests
+        return ErrorLine(argv[2].replace(b"\r", b" ").replace(b"\n", b" "))
+    if sub == b"log" and len(argv) == 3:
+        log.warning("DEBUG LOG: %s", errors.c_text(argv[2]))
         return "OK"
     if sub == b"sleep" and len(argv) == 3:
         try:
@@ -812,57 +843,4 @@ help_command("memory", [
     "    Return memory in bytes used by <key> and its value. Nested values are",
     "    sampled up to <count> times (default: 5, 0 means sample all).",
 ], group=_SRV, since="4.0.0")
-
-
-# -- LATENCY ------------------------------------------------------------------------
-container("latency", group=_SRV, since="2.8.13", summary="A container for latency diagnostics "
-          "commands.", complexity="Depends on subcommand.")
-
-
-@command("latency|latest", 2, _ADMIN, group=_SRV, since="2.8.13", complexity="O(1)",
-         summary="Returns the latest latency samples for all events.",
-         tips="nondeterministic_output request_policy:all_nodes response_policy:special")
-def latency_latest(ctx: Ctx, argv: list[bytes]) -> list[Any]:
-    """LATENCY LATEST -> [event, time, latest ms, max ms] per event."""
-    st = ctx.stats
-    return [[event.encode(), samples[-1][0], samples[-1][1], st.latency_max[event]]
-            for event, samples in st.latency.items() if samples]
-
-
-@command("latency|history", 3, _ADMIN, group=_SRV, since="2.8.13", complexity="O(1)",
-         summary="Returns timestamp-latency samples for an event.",
-         tips="nondeterministic_output request_policy:all_nodes response_policy:special",
-         args=(arg("event"),))
-def latency_history(ctx: Ctx, argv: list[bytes]) -> list[Any]:
-    """LATENCY HISTORY event -> [time, ms] samples."""
-    samples = ctx.stats.latency.get(argv[2].decode("utf-8", "replace"), ())
-    return [[t, ms] for t, ms in samples]
-
-
-@command("latency|reset", -2, _ADMIN, group=_SRV, since="2.8.13", complexity="O(1)",
-         summary="Resets the latency data for one or more events.",
-         tips="request_policy:all_nodes response_policy:all_succeeded",
-         args=(arg("event", "string", "optional", "multiple"),))
-def latency_reset(ctx: Ctx, argv: list[bytes]) -> int:
-    """LATENCY RESET [event ...] -> number of events reset."""
-    st = ctx.stats
-    names = [a.decode("utf-8", "replace") for a in argv[2:]] or list(st.latency)
-    count = 0
-    for name in names:
-        if name in st.latency:
-            del st.latency[name]
-            st.latency_max.pop(name, None)
-            count += 1
-    return count
-
-
-help_command("latency", [
-    "HISTORY <event>",
-    "    Return time-latency samples for the <event> class.",
-    "LATEST",
-    "    Return the latest latency samples for all events.",
-    "RESET [<event> ...]",
-    "    Reset latency data of one or more <event> classes.",
-    "    (default: reset all data for all event classes)",
-], group=_SRV, since="2.8.13")
 

@@ -158,6 +158,8 @@ def reset(ctx: Ctx, argv: list[bytes]) -> str:
     s.name = b""
     s.reply_off = s.reply_skip = s.reply_skip_next = False
     s.monitor = False  # NO-EVICT and NO-TOUCH survive a RESET, as in Redis
+    if s.tracking is not None:
+        ctx.tracking.disable(s)
     acl = acl_of(ctx)
     set_user(s, acl.default, acl.default_authenticated())
     return "RESET"
@@ -202,13 +204,14 @@ def client_info_line(ctx: Ctx, s: Session) -> bytes:
     return (
         "id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d "
         "ssub=%d multi=%d qbuf=%d qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 "
-        "oll=0 omem=0 tot-mem=%d events=r cmd=%s user=%s redir=-1 resp=%d"
+        "oll=0 omem=0 tot-mem=%d events=r cmd=%s user=%s redir=%d resp=%d"
         % (
             s.id, s.addr, s.laddr, s.fd, s.name.decode("utf-8", "replace"),
             int(now - s.created), int(idle), s.flags_text(), s.db,
             len(s.channels), len(s.patterns), len(s.shard_channels),
-            -1 if s.multi is None else len(s.multi), s.qbuf,
-            1024 + s.qbuf, s.last_cmd, s.user, s.resp,
+            -1 if s.multi is None else len(s.multi), s.query_buffer(s is ctx.session),
+            1024 + s.qbuf, s.last_cmd, s.user,
+            -1 if s.tracking is None else s.tracking.redirect, s.resp,
         )
     ).encode() + b"\n"
 
@@ -309,8 +312,8 @@ def client_kill(ctx: Ctx, argv: list[bytes]) -> Any:
                 laddr = argv[i + 1]
             elif opt == b"user" and more:
                 user = argv[i + 1]
-                if user != b"default":
-                    raise errors.err("No such user '%s'" % user.decode("latin-1"))
+                if user not in acl_of(ctx).users:
+                    raise errors.err("No such user '%s'" % errors.c_text(user))
             elif opt == b"skipme" and more:
                 flag = argv[i + 1].lower()
                 if flag not in (b"yes", b"no"):
@@ -449,7 +452,11 @@ def client_unpause(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-_CLIENT_HELP = [
+_CLIENT_HELP = [  # Redis 7.0's lines, then those of the 7.2 subcommands diskredis has
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
     "GETNAME",
     "    Return the name of the current connection.",
     "ID",
@@ -476,18 +483,23 @@ _CLIENT_HELP = [
     "      Return clients of specified type.",
     "UNPAUSE",
     "    Stop the current client pause, resuming traffic.",
-    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
-    "    Unblock the specified blocked client.",
     "PAUSE <timeout> [WRITE|ALL]",
     "    Suspend all, or just write, clients for <timeout> milliseconds.",
     "REPLY (ON|OFF|SKIP)",
     "    Control the replies sent to the current connection.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
-    "SETINFO <LIB-NAME|LIB-VER> <value>",
-    "    Set client library name or version.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
+    "SETINFO <LIB-NAME|LIB-VER> <value>",
+    "    Set client library name or version.",
     "NO-TOUCH (ON|OFF)",
     "    Will not touch LRU/LFU stats when this mode is on.",
 ]

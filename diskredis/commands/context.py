@@ -57,7 +57,11 @@ class Session:
     no_evict: bool = False
     no_touch: bool = False
     last_cmd: str = "NULL"
-    qbuf: int = 0
+    qbuf: int = 0  # bytes read and not yet parsed into requests
+    #: The requests of its unit on the lane, and the index of the next to run: what
+    #: Redis's query buffer still holds (`query_buffer`).
+    unit_requests: list[list[bytes]] | None = None
+    unit_next: Callable[[], int] | None = None
     net_in: int = 0
     net_out: int = 0
     # MULTI: the queued commands (None outside a transaction); whether one was refused
@@ -75,11 +79,26 @@ class Session:
     pubsub: bool = False
     # What the client said of itself with REPLCONF (`replication.ReplicaRequest`).
     replica: Any = None
+    #: Client-side caching: its mode (`tracking.Tracked`), None when not tracking.
+    tracking: Any = None
 
     @property
     def subscriptions(self) -> int:
         """Channels plus patterns (clientSubscriptionsCount)."""
         return len(self.channels) + len(self.patterns)
+
+    def query_buffer(self, running: bool) -> int:
+        """CLIENT LIST's qbuf: the bytes of the requests not run yet (the one running
+        included, for the client that asks), as clients send them, and those not parsed
+        yet."""
+        size = self.qbuf
+        requests = self.unit_requests
+        if requests is not None and self.unit_next is not None:
+            start = self.unit_next() - (1 if running else 0)
+            for argv in requests[max(start, 0):]:
+                size += len(b"*%d\r\n" % len(argv)) + sum(
+                    len(b"$%d\r\n" % len(a)) + len(a) + 2 for a in argv)
+        return size
 
     def client_type(self) -> str:
         """getClientType: MONITOR clients count as normal ones, as in Redis."""
@@ -96,6 +115,12 @@ class Session:
             out += "x"
         if self.blocked:
             out += "b"
+        if self.tracking is not None:
+            out += "t"
+            if self.tracking.broken:
+                out += "R"
+            if self.tracking.bcast:
+                out += "B"
         if self.watch.dirty:
             out += "d"
         if self.close_after_reply:
@@ -118,6 +143,10 @@ class ServerPort(Protocol):
     monitoring: bool
 
     def sessions(self) -> list[Session]: ...
+
+    def session_by_id(self, client_id: int) -> Session | None:
+        """The client with that id, if connected (lookupClientByID)."""
+        ...
 
     def kill(self, session: Session) -> None: ...
 
@@ -296,6 +325,8 @@ class Ctx:
     name: str = ""
     #: The server's users and ACL log (`acl.Acl`); None where no server runs (tools).
     acl: Any = None
+    #: Client-side caching (`tracking.Tracking`); None where no server runs (tools).
+    tracking: Any = None
 
     def notify(self, cls: int, event: bytes, key: bytes, db: int | None = None) -> None:
         """A keyspace notification for `key` in the client's database (or `db`)."""

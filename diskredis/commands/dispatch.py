@@ -13,10 +13,11 @@ from typing import Any
 
 from diskredis import errors
 from diskredis.commands.context import Block, Ctx, SlowlogEntry
-from diskredis.commands.registry import Command, find
-from diskredis.errors import RedisError
+from diskredis.commands.registry import Command, find, hdr_bucket
+from diskredis.errors import CountedError, RedisError
 
-__all__ = ["NO_REPLY", "PAUSED", "PAUSE_ALL", "PAUSE_WRITE", "execute", "repr_arg", "served"]
+__all__ = ["NO_REPLY", "PAUSED", "PAUSE_ALL", "PAUSE_WRITE", "execute", "feed_monitors",
+           "repr_arg", "served"]
 
 
 class _NoReply:
@@ -92,10 +93,22 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
     ks.reading = cmd.readonly
     handler: Any = cmd.handler
     start = _clock()
-    try:
-        reply = handler(ctx, argv)
-    except RedisError as e:
-        reply = e
+    tracking = ctx.tracking
+    if tracking is not None and tracking.clients:  # client-side caching in use
+        outer, tracking.modifier = tracking.modifier, session
+        try:
+            reply = handler(ctx, argv)
+        except RedisError as e:
+            reply = e
+        finally:
+            tracking.modifier = outer
+        if cmd.readonly:
+            tracking.remember(ctx, cmd, argv)
+    else:
+        try:
+            reply = handler(ctx, argv)
+        except RedisError as e:
+            reply = e
     elapsed = _clock() - start
     usec = elapsed // 1000
     cmd.calls += 1
@@ -113,7 +126,8 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
     stats.commands += 1
     if isinstance(reply, RedisError):
         cmd.failed_calls += 1
-        stats.count_error(reply.code)
+        if type(reply) is not CountedError:
+            stats.count_error(reply.code)
     # SLOWLOG, MONITOR and LATENCY only when they have something to do.
     if (usec >= config["slowlog-log-slower-than"] >= 0 and not cmd.quiet and not waits) \
             or config["latency-monitor-threshold"] \
@@ -123,10 +137,9 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
 
 
 def _track_latency(cmd: Command, elapsed_ns: int) -> None:
-    """INFO latencystats: the call counted in a bucket of 8 significant bits of its
-    nanoseconds (< 0.8 % error)."""
-    shift = elapsed_ns.bit_length() - 8
-    bucket = elapsed_ns >> shift << shift if shift > 0 else elapsed_ns
+    """INFO latencystats and LATENCY HISTOGRAM: the call counted where Redis's hdr
+    histogram counts it (`registry.hdr_bucket`)."""
+    bucket = hdr_bucket(elapsed_ns)
     latency = cmd.latency
     latency[bucket] = latency.get(bucket, 0) + 1
 
@@ -160,7 +173,7 @@ def _checks_before_acl(ctx: Ctx, cmd: Command) -> RedisError | None:
             "%s command not allowed. If the %s option is set to \"local\", you can run it "
             "from a local connection, otherwise you need to set this option in the "
             "configuration file, and then restart the server."
-            % (cmd.name.split("|")[0].upper(), "enable-debug-command")))
+            % (cmd.name.split("|")[0].upper(), _protected_option(cmd))))
     if not session.authenticated and not cmd.no_auth and (
             ctx.acl is None or ctx.acl.auth_required(session)):
         return _reject(ctx, cmd, RedisError(errors.NOAUTH))
@@ -205,8 +218,14 @@ def _denied(ctx: Ctx, cmd: Command, argv: list[bytes], reason: int, idx: int) ->
     return RedisError(acl.denial_text(reason, cmd))
 
 
+def _protected_option(cmd: Command) -> str:
+    """The setting that lets a protected command run: DEBUG's or MODULE's."""
+    return "enable-module-command" if cmd.name.startswith("module|") \
+        else "enable-debug-command"
+
+
 def _protected_allowed(ctx: Ctx, cmd: Command) -> bool:
-    setting = ctx.config["enable-debug-command"]
+    setting = ctx.config[_protected_option(cmd)]
     if setting == "yes":
         return True
     if setting == "local":
@@ -228,7 +247,7 @@ def _reject(ctx: Ctx, cmd: Command, error: RedisError) -> RedisError:
     a refused EXEC discards it (execCommandAbort)."""
     cmd.rejected_calls += 1
     session = ctx.session
-    if cmd.name == "exec" and session.multi is not None and not session.in_exec:
+    if cmd.name == "exec" and not session.in_exec:  # in MULTI or not, as Redis
         session.multi = None
         session.multi_error = False
         ctx.ks.unwatch(session.watch)
@@ -264,6 +283,18 @@ def _after_call(ctx: Ctx, cmd: Command, argv: list[bytes], usec: int, waits: boo
     if threshold_ms and usec // 1000 >= threshold_ms:
         event = "fast-command" if "fast" in cmd.flags else "command"
         ctx.stats.add_latency(event, usec // 1000)
+
+
+def feed_monitors(ctx: Ctx, argv: list[bytes]) -> None:
+    """A command's MONITOR line now: scripts and functions (flagged skip_monitor) show
+    theirs before the lines of the commands they run, as Redis's evalCommand and
+    fcallCommand feed it first, whatever becomes of the script."""
+    if ctx.server.monitoring:
+        monitors = ctx.server.monitors()
+        if monitors:
+            line = monitor_line(ctx, argv)
+            for s in monitors:
+                ctx.server.feed_monitor(s, line)
 
 
 def _redact(cmd: Command, argv: list[bytes]) -> list[bytes]:

@@ -21,6 +21,7 @@ from typing import Any
 from diskredis import errors
 from diskredis.commands.args import help_reply, parse_int
 from diskredis.commands.context import Ctx
+from diskredis.commands.dispatch import feed_monitors
 from diskredis.commands.lua import LuaError, Raise, Registered, valid_function_name
 from diskredis.commands.registry import KeySpec, arg, command, container, lookup, oneof, token
 from diskredis.commands.scripting import Library, Scripts, flags_as_command, text_of
@@ -155,6 +156,7 @@ def load_saved(scripts: Scripts, ks: Keyspace) -> int:
 
 # -- FCALL -----------------------------------------------------------------------------------
 def _fcall(ctx: Ctx, argv: list[bytes], ro: bool) -> Any:
+    feed_monitors(ctx, argv)
     scripts: Scripts = ctx.scripts
     fn = scripts.function(argv[1])
     if fn is None:

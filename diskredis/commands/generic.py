@@ -289,6 +289,8 @@ def flushdb(ctx: Ctx, argv: list[bytes]) -> str:
     generation and the old one is reclaimed in the background."""
     _flush_mode(argv)
     ctx.ks.flush(ctx.session.db)
+    if ctx.tracking is not None:
+        ctx.tracking.flushed()
     return "OK"
 
 
@@ -302,6 +304,8 @@ def flushall(ctx: Ctx, argv: list[bytes]) -> str:
     _flush_mode(argv)
     for db in range(ctx.ks.databases):
         ctx.ks.flush(db)
+    if ctx.tracking is not None:
+        ctx.tracking.flushed()
     return "OK"
 
 

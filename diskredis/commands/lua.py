@@ -27,6 +27,7 @@ import hashlib
 import logging
 import math
 import struct
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,7 @@ from typing import Any
 from lupa import lua51
 
 from diskredis.commands.args import strtod
-from diskredis.errors import RedisError
+from diskredis.errors import CountedError, RedisError
 from diskredis.resp.values import (
     NULL_ARRAY,
     BigNumber,
@@ -54,6 +55,11 @@ REDIS_VERSION_NUM = 0x0007000F
 # The most memory one Lua state may hold. Redis sets no bound; a script asking for more
 # than this gets "not enough memory" instead of taking the server's memory.
 LUA_MEMORY_LIMIT = 1 << 30
+# Lua 5.1's LUAI_MAXCSTACK, and the slots on the stack when Redis starts turning a
+# script's result into a reply: a table nested in itself becomes 7995 arrays around an
+# error, as in Redis.
+_LUA_MAXCSTACK = 8000
+_LUA_STACK_BASE = 2
 
 
 def sha1hex(data: bytes) -> str:
@@ -167,6 +173,14 @@ end
 env._G = G
 env.string = protect(real.string)
 getmetatable("").__index = env.string
+-- Strings share one metatable: scripts see it read-only, as Redis protects it.
+local string_meta = getmetatable("")
+local string_meta_shown = protect(string_meta)
+env.getmetatable = function(v)
+  local m = getmetatable(v)
+  if m == string_meta then return string_meta_shown end
+  return m
+end
 env.table = protect(real.table)
 env.rawset = api.rawset
 env.setmetatable = api.setmetatable
@@ -1236,7 +1250,24 @@ class LuaState:
 
     def to_reply(self, value: Any, resp: int) -> Any:
         """The script's result as a reply (luaReplyToRedisReply); `resp` is the script
-        client's protocol (booleans differ)."""
+        client's protocol (booleans differ). A reply nested as deep as Redis's Lua stack
+        allows (a table holding itself, say) is walked with a raised recursion limit:
+        Python frames, not C stack, since CPython 3.11."""
+        try:
+            return self._to_reply(value, resp, _LUA_STACK_BASE)
+        except RecursionError:
+            old = sys.getrecursionlimit()
+            sys.setrecursionlimit(max(old, 4 * _LUA_MAXCSTACK))
+            try:
+                return self._to_reply(value, resp, _LUA_STACK_BASE)
+            finally:
+                sys.setrecursionlimit(old)
+
+    def _to_reply(self, value: Any, resp: int, top: int) -> Any:
+        # `top`: the slots Redis's walk would hold on the Lua stack here; past
+        # LUAI_MAXCSTACK its lua_checkstack(4) fails and the value becomes an error.
+        if top + 4 > _LUA_MAXCSTACK:
+            return RedisError("ERR reached lua stack limit")
         if value is None:
             return None
         t = type(value)
@@ -1258,6 +1289,8 @@ class LuaState:
         err = rawget(value, b"err")
         if type(err) is bytes:
             text = err.decode("latin-1")
+            if rawget(value, b"ignore_error_stats_update"):  # a command's, counted there
+                return CountedError(text)
             return RedisError(text)
         ok = rawget(value, b"ok")
         if type(ok) is bytes:
@@ -1275,18 +1308,18 @@ class LuaState:
                 return Verbatim(data, fmt[:3])
         mapping = rawget(value, b"map")
         if lua51.lua_type(mapping) == "table":
-            return {_frozen(self.to_reply(k, resp)): self.to_reply(v, resp)
+            return {_frozen(self._to_reply(k, resp, top + 4)): self._to_reply(v, resp, top + 3)
                     for k, v in mapping.items()}
         members = rawget(value, b"set")
         if lua51.lua_type(members) == "table":
-            return RSet(self.to_reply(k, resp) for k in members)
+            return RSet(self._to_reply(k, resp, top + 3) for k in members)
         out = []
         i = 1
         while True:
             item = rawget(value, i)
             if item is None:
                 break
-            out.append(self.to_reply(item, resp))
+            out.append(self._to_reply(item, resp, top + 1))
             i += 1
         return out
 

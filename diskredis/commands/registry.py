@@ -203,6 +203,30 @@ def block(name: str, *subargs: Arg, flags: tuple[str, ...] = (), tok: str | None
 
 Handler = Callable[..., Any]
 
+_HDR_LOWEST = 1  # LATENCY_HISTOGRAM_MIN_VALUE: 1 ns
+_HDR_HIGHEST = 1_000_000_000  # LATENCY_HISTOGRAM_MAX_VALUE: 1 s
+# 2 significant digits: 256 sub-buckets (the first 256 ns exact, then steps of 2, 4, ...)
+_HDR_SUB_BITS = 8
+
+
+def hdr_bucket(elapsed_ns: int) -> int:
+    """The bucket of Redis's per-command hdr histogram a call falls in, by its lowest
+    value in ns: Redis feeds it the duration in whole microseconds (times 1000), clamped
+    to [1 ns, 1 s]."""
+    value = elapsed_ns // 1000 * 1000 or _HDR_LOWEST
+    if value > _HDR_HIGHEST:
+        value = _HDR_HIGHEST
+    shift = value.bit_length() - _HDR_SUB_BITS
+    if shift > 0:
+        value = value >> shift << shift
+    return value
+
+
+def hdr_highest_equivalent(value: int) -> int:
+    """The last value counted in the same hdr bucket as `value` (ns)."""
+    shift = max(value.bit_length(), _HDR_SUB_BITS) - _HDR_SUB_BITS
+    return (value >> shift << shift) + (1 << shift) - 1
+
 
 @dataclass
 class Command:
@@ -239,18 +263,22 @@ class Command:
     usec: int = 0
     rejected_calls: int = 0
     failed_calls: int = 0
-    # Latency histogram (INFO latencystats): bucket -> count (dispatch.execute counts).
+    # Latency histogram (INFO latencystats, LATENCY HISTOGRAM): hdr bucket -> calls.
     latency: dict[int, int] = field(default_factory=dict)
 
     def latency_percentile(self, pct: float) -> float:
-        """The latency (µs) that `pct` percent of the recorded calls stay within."""
+        """hdr_value_at_percentile, in µs: the high end of the bucket in which the
+        cumulative count first reaches `pct` percent of the calls (rounded half up, at least
+        one call); the low end for the 0th percentile."""
         total = sum(self.latency.values())
-        wanted = max(1, -(-total * pct // 100))
+        wanted = int((min(pct, 100.0) / 100) * total + 0.5)
+        wanted = max(wanted, 1)
         seen = 0
         for bucket in sorted(self.latency):
             seen += self.latency[bucket]
             if seen >= wanted:
-                return bucket / 1000.0
+                value = bucket if pct == 0.0 else hdr_highest_equivalent(bucket)
+                return value / 1000.0
         return 0.0
 
     def __post_init__(self) -> None:

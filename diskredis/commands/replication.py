@@ -189,3 +189,13 @@ def write_snapshot(engine: Engine, databases: int, out: BinaryIO, snapshot: Snap
     finally:
         ks.close_view()
     return keys
+
+
+@command("role", 1, "noscript loading stale fast", group=_SRV, acl="admin dangerous",
+         since="2.8.12", complexity="O(1)",
+         summary="Tells whether this server is a master, a replica or a sentinel, with "
+                 "the replication details of that role.")
+def role(ctx: Ctx, argv: list[bytes]) -> Any:
+    """ROLE -> ["master", replication offset, replicas]: a primary without replicas
+    (diskredis keeps no replication stream yet, so its offset stays 0)."""
+    return [b"master", 0, []]

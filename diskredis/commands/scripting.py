@@ -21,13 +21,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from diskredis import errors
 from diskredis.commands import acl
 from diskredis.commands.args import help_reply, parse_int
 from diskredis.commands.context import Block, Ctx, Session
-from diskredis.commands.dispatch import execute
+from diskredis.commands.dispatch import execute, feed_monitors
 from diskredis.commands.lua import (
     SCRIPT_FLAGS,
     CallRefused,
@@ -194,7 +194,7 @@ class Scripts:
         if self.ctx is None:
             client = Session(id=0, addr="lua", laddr="", is_script=True)
             self.ctx = Ctx(client, ctx.server, ctx.config, ctx.stats, ctx.ks, ctx.hub, self,
-                           acl=ctx.acl)
+                           acl=ctx.acl, tracking=ctx.tracking)
         client = self.ctx.session
         client.db, client.user, client.resp = ctx.session.db, ctx.session.user, 2
         client.acl_user = ctx.session.acl_user
@@ -221,6 +221,8 @@ class Scripts:
         self.wrote = self.killed = self.busy = False
         self.started = time.monotonic()
         self.running = ctx.session
+        ks = ctx.ks
+        outer_time, ks.script_time = ks.script_time, ks.script_time or time.time_ns() // 1_000_000
         try:
             result = call()
         except LuaError as e:
@@ -231,29 +233,30 @@ class Scripts:
             self.running = None
             self.busy = False
             self.argv = []
+            ks.script_time = outer_time
         return lua.to_reply(result, lua.resp)
 
     def _command(self, argv: list[bytes]) -> Any:
         """redis.call/pcall: scriptCall's checks, then the command as the script client."""
         cmd = lookup(argv)
         if cmd is None:
-            raise CallRefused("Unknown Redis command called from script")
+            self._refuse(None, "Unknown Redis command called from script")
         try:
             check_arity(cmd, len(argv))  # a container alone fails here, as in Redis
         except RedisError:
-            raise CallRefused("Wrong number of args calling Redis command from script") from None
+            self._refuse(cmd, "Wrong number of args calling Redis command from script")
         flags = cmd.flags
         if "noscript" in flags:
-            raise CallRefused("This Redis command is not allowed from script")
+            self._refuse(cmd, "This Redis command is not allowed from script")
         assert self.ctx is not None
         user = self.ctx.session.acl_user
         if user is not None and not user.free:
             reason, idx = user.check(cmd, argv)
             if reason:
                 acl.log_denial(self.ctx, reason, argv, idx, "lua", cmd)
-                raise CallRefused(acl.script_denial_text(reason))
+                self._refuse(cmd, acl.script_denial_text(reason))
         if self.read_only and ("write" in flags or "may_replicate" in flags):
-            raise CallRefused("Write commands are not allowed from read-only scripts.")
+            self._refuse(cmd, "Write commands are not allowed from read-only scripts.")
         if "write" in flags:
             self.wrote = True  # from now on SCRIPT KILL refuses (UNKILLABLE)
         self.ctx.session.resp = self.current.resp
@@ -261,6 +264,16 @@ class Scripts:
         if isinstance(reply, Block):
             reply = reply.reply_without_waiting()  # scripts never block
         return reply
+
+    def _refuse(self, cmd: Any, text: str) -> NoReturn:
+        """scriptCall's error path: the refusal counts in errorstats now (as ERR) and in
+        the command's rejected_calls, and is not counted again when the script's error
+        reaches its caller."""
+        assert self.ctx is not None
+        self.ctx.stats.count_error("ERR")
+        if cmd is not None:
+            cmd.rejected_calls += 1
+        raise CallRefused(text)
 
     def _acl_allows(self, argv: list[bytes]) -> bool | None:
         """redis.acl_check_cmd: whether the calling user may run `argv` (ACL rules only:
@@ -361,6 +374,8 @@ def _script_error(value: Any, funcname: str, lua: LuaState) -> RedisError:
     text = text_of(msg) if isinstance(msg, bytes) else "ERR unknown error"
     if source is not None and line is not None:
         text += " script: %s, on %s:%s." % (funcname, text_of(source), _line(line))
+    if rawget(value, b"ignore_error_stats_update"):  # counted where the command failed
+        return errors.CountedError(text)
     return RedisError(text)
 
 
@@ -409,6 +424,7 @@ def _eval_flags(ctx: Ctx, argv: list[bytes]) -> frozenset[str]:
 
 
 def _eval(ctx: Ctx, argv: list[bytes], by_sha: bool, ro: bool) -> Any:
+    feed_monitors(ctx, argv)
     numkeys = parse_int(argv[2])
     if numkeys > len(argv) - 3:
         raise errors.err("Number of keys can't be greater than number of args")

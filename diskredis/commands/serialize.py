@@ -71,24 +71,27 @@ def dump(ctx: Ctx, argv: list[bytes]) -> bytes | None:
                               compress=bool(ctx.config["rdbcompression"]))
 
 
+_RESTORE_COMPLEXITY = (
+    "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, "
+    "where N is the number of Redis objects composing the value and M their average size. "
+    "For small string values the time complexity is thus O(1)+O(1*M) where M is small, so "
+    "simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because "
+    "inserting values into sorted sets is O(log(N)).")
+_RESTORE_HISTORY = (("3.0.0", "Added the `REPLACE` modifier."),
+                    ("5.0.0", "Added the `ABSTTL` modifier."),
+                    ("5.0.0", "Added the `IDLETIME` and `FREQ` options."))
+_RESTORE_ARGS = (arg("key", "key", key=0), arg("ttl", "integer"), arg("serialized-value"),
+                 token("REPLACE", "optional", since="3.0.0"),
+                 token("ABSTTL", "optional", since="5.0.0"),
+                 arg("seconds", "integer", "optional", token="IDLETIME", since="5.0.0"),
+                 arg("frequency", "integer", "optional", token="FREQ", since="5.0.0"))
+
+
 @command("restore", -4, "write denyoom", group=_G, acl="dangerous", since="2.6.0",
-         complexity="O(1) to create the new key and additional O(N*M) to reconstruct the "
-                    "serialized value, where N is the number of Redis objects composing the "
-                    "value and M their average size. For small string values the time "
-                    "complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However "
-                    "for sorted set values the complexity is O(N*M*log(N)) because inserting "
-                    "values into sorted sets is O(log(N)).",
+         complexity=_RESTORE_COMPLEXITY,
          summary="Create a key using the provided serialized value, previously obtained "
                  "using DUMP.",
-         keys=(keys_at("OW update"),),
-         history=(("3.0.0", "Added the `REPLACE` modifier."),
-                  ("5.0.0", "Added the `ABSTTL` modifier."),
-                  ("5.0.0", "Added the `IDLETIME` and `FREQ` options.")),
-         args=(arg("key", "key"), arg("ttl", "integer"), arg("serialized-value"),
-               token("REPLACE", "optional", since="3.0.0"),
-               token("ABSTTL", "optional", since="5.0.0"),
-               arg("seconds", "integer", "optional", token="IDLETIME", since="5.0.0"),
-               arg("frequency", "integer", "optional", token="FREQ", since="5.0.0")))
+         keys=(keys_at("OW update"),), history=_RESTORE_HISTORY, args=_RESTORE_ARGS)
 def restore(ctx: Ctx, argv: list[bytes]) -> str:
     """RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f] -> OK."""
     replace = absttl = False
@@ -384,3 +387,14 @@ def migrate(ctx: Ctx, argv: list[bytes]) -> Any:
             raise RedisError(errors.MIGRATE_TARGET % target_error)
         link.last_db = dbid
         return "OK"
+
+
+@command("restore-asking", -4, "write denyoom asking", group="server", acl="keyspace dangerous",
+         since="3.0.0", doc_flags="syscmd", complexity=_RESTORE_COMPLEXITY,
+         summary="RESTORE as MIGRATE sends it to a cluster node (a server-to-server command).",
+         keys=(keys_at("OW update"),), history=_RESTORE_HISTORY, args=_RESTORE_ARGS)
+def restore_asking(ctx: Ctx, argv: list[bytes]) -> Any:
+    """RESTORE-ASKING key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f] ->
+    OK: RESTORE as MIGRATE sends it to a cluster node being migrated to (standalone, the
+    ASKING it implies changes nothing)."""
+    return restore(ctx, argv)

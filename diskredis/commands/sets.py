@@ -152,7 +152,7 @@ def smismember(ctx: Ctx, argv: list[bytes]) -> list[int]:
          tips="nondeterministic_output_order", args=(arg("key", "key"),))
 def smembers(ctx: Ctx, argv: list[bytes]) -> RSet:
     """SMEMBERS key -> the members (a set in RESP3)."""
-    return RSet(_members(ctx, _get_set(ctx, argv[1])))
+    return RSet(_members_as_redis(ctx, _get_set(ctx, argv[1])))
 
 
 def _count_arg(raw: bytes, lo: int) -> int:
@@ -369,15 +369,25 @@ def sdiffstore(ctx: Ctx, argv: list[bytes]) -> int:
     return _store(ctx, argv[1], _union_or_diff(ctx, argv[2:], True), b"sdiffstore")
 
 
-def is_intset(ctx: Ctx, meta: Meta) -> bool:
+def is_intset(ctx: Ctx, meta: Meta, members: list[bytes] | None = None) -> bool:
     """Whether Redis would keep this set as an intset: integer members, few enough."""
     if _card(meta) > ctx.config["set-max-intset-entries"]:
         return False
-    for _, member, _ in E.scan(ctx.ks, _kid(meta)):
+    for member in members if members is not None else _members(ctx, meta):
         if len(member) > 20 or not _INTEGER.fullmatch(member) or not (
                 -(2**63) <= int(member) < 2**63):
             return False
     return True
+
+
+def _members_as_redis(ctx: Ctx, meta: Meta | None) -> list[bytes]:
+    """The members in the order Redis 7.0 lists them where it has one: an intset's is
+    numeric (a set of other members has its hash table's order, which no one can
+    match; they come in byte order)."""
+    members = _members(ctx, meta)
+    if meta is not None and is_intset(ctx, meta, members):
+        members.sort(key=int)
+    return members
 
 
 @command("sscan", -3, "readonly", group=_S, since="2.8.0",
@@ -397,8 +407,9 @@ def sscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     if meta is None:
         return [b"0", []]
     count, pattern, _ = scan_options(argv, 3, with_type=False)
-    if is_intset(ctx, meta):
-        nxt, members = 0, _members(ctx, meta)
+    members = _members_as_redis(ctx, meta)
+    if is_intset(ctx, meta, members):
+        nxt = 0
     else:
         nxt, page = ctx.ks.element_page(_kid(meta), cursor, count)
         members = [f for f, _ in page]

@@ -109,6 +109,8 @@ class Keyspace:
         self.txn: Txn | None = None
         self._deltas: dict[bytes, int] = {}  # stats counter -> change in this batch
         self.expired_keys = 0
+        self.changes = 0  # keys stored or removed since the last SAVE (INFO's dirty count)
+        self.lazyfreed = 0  # keys reclaimed in the background (INFO lazyfreed_objects)
         self._cursors: dict[int, tuple[bytes, bytes]] = {}
         self._serial = 0
         self.opened_ms = now_ms()
@@ -118,6 +120,12 @@ class Keyspace:
         # while a client waits in a blocking command and serves it from this).
         self.written: dict[tuple[int, bytes | None], None] = {}
         self.waiters = False
+        # Client-side caching: told of every key stored or removed (`expired`: by expiry),
+        # while anything is tracked (commands.tracking sets it).
+        self.on_modified: Callable[[bytes, bool], None] | None = None
+        # A script's start (ms; 0: none): keys expire as of then while it runs, as Redis
+        # holds a script's clock, so a key it saw stays until it ends (scripting sets it).
+        self.script_time = 0
         # CLIENT PAUSE (set by the lane): expired keys read as missing but stay, as Redis
         # expires nothing while clients are paused.
         self.expire_paused = False
@@ -283,6 +291,10 @@ class Keyspace:
                                % mkey[5:].hex())
         return meta
 
+    def clock(self) -> int:
+        """The time keys expire by: now, or the running script's start."""
+        return self.script_time or now_ms()
+
     def lookup(self, db: int, key: bytes, touch: bool = True, read: bool | None = None,
                notify_miss: bool = True) -> Meta | None:
         """The key's record, or None when it does not exist or has expired. A found
@@ -294,9 +306,9 @@ class Keyspace:
         source (GETSET, SORT, SUNIONSTORE...) ask for it explicitly, as Redis does."""
         mkey, hashed = self._mkey(db, key)
         meta = self._raw(mkey, key, hashed)
-        if meta is not None and meta.expire and meta.expire <= now_ms():
+        if meta is not None and meta.expire and meta.expire <= self.clock():
             if self.read_only_reason is None and not self.expire_paused:
-                self._drop(db, mkey, meta)
+                self._drop(db, mkey, meta, expired=True)
                 self.expired_keys += 1
                 self.event(NOTIFY_EXPIRED, b"expired", key, db)
             meta = None
@@ -389,7 +401,7 @@ class Keyspace:
             self.free_elements(*L.coll_head(old.payload))  # overwritten: reclaim
         if old is None:
             self._add(b"count:", db, 1)
-        elif old.expire and old.expire <= now_ms():
+        elif old.expire and old.expire <= self.clock():
             # Past its deadline but not yet removed: as Redis, it expires, then a new
             # key takes its place.
             self.expired_keys += 1
@@ -404,7 +416,10 @@ class Keyspace:
             self.written[(db, key)] = None
         if self.watchers:
             self._touch_watched(db, key, deleted=False)
-        if old is None or (old.expire and old.expire <= now_ms()):
+        if self.on_modified is not None:
+            self.on_modified(key, False)
+        self.changes += 1
+        if old is None or (old.expire and old.expire <= self.clock()):
             self._note_access(mkey, now_ms(), LFU_INIT)
             self.event(NOTIFY_NEW, b"new", key, db)
         txn.put("meta", mkey, meta.encode())
@@ -424,16 +439,21 @@ class Keyspace:
             return False
         if self.waiters:
             self.written[(db, key)] = None
-        self._drop(db, mkey, meta, free)
-        if meta.expire and meta.expire <= now_ms():
+        expired = bool(meta.expire and meta.expire <= self.clock())
+        self._drop(db, mkey, meta, free, expired)
+        if expired:
             self.expired_keys += 1
             self.event(NOTIFY_EXPIRED, b"expired", key, db)
             return False
         return True
 
-    def _drop(self, db: int, mkey: bytes, meta: Meta, free: bool = True) -> None:
+    def _drop(self, db: int, mkey: bytes, meta: Meta, free: bool = True,
+              expired: bool = False) -> None:
         if self.watchers:
             self._touch_watched(db, L.user_key(mkey, meta), deleted=True)
+        if self.on_modified is not None:
+            self.on_modified(L.user_key(mkey, meta), expired)
+        self.changes += 1
         if free and L.is_collection(meta.type):
             self.free_elements(*L.coll_head(meta.payload))
         txn = self._t()
@@ -513,7 +533,7 @@ class Keyspace:
             raw = txn.get("meta", mkey)
             if raw is not None:
                 meta = L.decode_meta(raw)
-                self._drop(owner, mkey, meta)
+                self._drop(owner, mkey, meta, expired=True)
                 self.expired_keys += 1
                 if self.notify_flags & NOTIFY_EXPIRED:
                     self.event(NOTIFY_EXPIRED, b"expired", L.user_key(mkey, meta), owner)
@@ -725,6 +745,7 @@ class Keyspace:
                     return done
                 txn.delete("gc", gkey)
                 self._gc_from += 1
+                self.lazyfreed += 1
                 continue
             prefix = L.slot_prefix(L.read_u32(job[4:]))
             room = budget - done
@@ -735,11 +756,38 @@ class Keyspace:
                     self.free_elements(*L.coll_head(meta.payload))
                 txn.delete("meta", mkey)
                 done += 1
+                self.lazyfreed += 1
             if len(rows) >= room:  # the budget is spent; the slot may hold more
                 return done
             txn.delete("gc", gkey)
             self._gc_from += 1
         return done
+
+    def avg_ttl(self, db: int, probes: int = 20) -> int:
+        """INFO keyspace's avg_ttl: the mean remaining TTL (ms) of a sample of `db`'s
+        expiring keys, found by seeking the expire index at `probes` deadlines spread
+        between now and its last deadline (Redis too estimates it from samples); 0 when
+        none is found."""
+        txn = self._t()
+        slot = L.u32(self.slots[db])
+        now = now_ms()
+        last = next(iter(txn.scan("expire", reverse=True)), None)
+        if last is None:
+            return 0
+        top = L.split_expire_key(last[0])[0]
+        if top <= now:
+            return 0
+        ttls = []
+        for i in range(probes):
+            start = L.u64(now + (top - now) * i // probes)
+            for n, (ekey, _) in enumerate(txn.scan("expire", start)):
+                deadline, mkey = L.split_expire_key(ekey)
+                if mkey[:4] == slot and deadline > now:
+                    ttls.append(deadline - now)
+                    break
+                if n >= 8:
+                    break
+        return sum(ttls) // len(ttls) if ttls else 0
 
     def gc_pending(self) -> int:
         """Reclamation jobs waiting (deleted big collections, flushed databases)."""

@@ -66,9 +66,24 @@ class Pushes(list[Push]):
     __slots__ = ()
 
 
+class MapPairs(list[tuple[Any, Any]]):
+    """A map given as (key, value) pairs, in which a key may repeat (LATENCY HISTOGRAM
+    of a command named twice): RESP3 ``%``, RESP2 a flat array."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Status:
     """A simple string given as bytes (a script's status reply may hold any byte)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorLine:
+    """An error line written as given (DEBUG ERROR's addReplySds): not a command's
+    failure, so not counted in errorstats or failed_calls."""
 
     data: bytes
 

@@ -11,6 +11,7 @@ Imports: `errors`, `values`. Rules kept:
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from diskredis.errors import RedisError
@@ -18,6 +19,8 @@ from diskredis.resp.values import (
     NULL_ARRAY,
     BigNumber,
     DoubleText,
+    ErrorLine,
+    MapPairs,
     Push,
     Pushes,
     RSet,
@@ -31,6 +34,10 @@ __all__ = ["encode", "format_double"]
 _OK = b"+OK\r\n"
 _NULL2 = b"$-1\r\n"
 _NULL3 = b"_\r\n"
+# Frames allowed while encoding a reply nested deeper than the default recursion limit
+# (Python frames only since CPython 3.11: no C stack at risk). Scripts nest at most
+# about 8000 deep (Lua's own stack limit).
+_DEEP_REPLY = 40_000
 
 
 def error_bytes(text: str) -> bytes:
@@ -53,7 +60,16 @@ def encode(value: Any, proto: int = 2) -> bytes:
     if t is int:
         return b":%d\r\n" % value
     out: list[bytes] = []
-    _encode_into(value, proto, out)
+    try:
+        _encode_into(value, proto, out)
+    except RecursionError:  # a reply nested thousands deep (a script's table, say)
+        out = []
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, _DEEP_REPLY))
+        try:
+            _encode_into(value, proto, out)
+        finally:
+            sys.setrecursionlimit(old)
     return b"".join(out)
 
 
@@ -106,6 +122,14 @@ def _encode_into(value: Any, proto: int, out: list[bytes]) -> None:
             _encode_into(item, proto, out)
     elif t is Status:
         out.append(b"+%s\r\n" % value.data)
+    elif t is MapPairs:
+        out.append((b"%%%d\r\n" if proto >= 3 else b"*%d\r\n")
+                   % (len(value) if proto >= 3 else 2 * len(value)))
+        for k, v in value:
+            _encode_into(k, proto, out)
+            _encode_into(v, proto, out)
+    elif t is ErrorLine:
+        out.append(b"-%s\r\n" % value.data)
     elif t is Pushes:
         for item in value:
             _encode_into(item, proto, out)

@@ -49,6 +49,7 @@ from diskredis.commands.functions import load_saved
 from diskredis.commands.pubsub import keyspace_publisher
 from diskredis.commands.replication import Snapshot, Stopped, write_snapshot
 from diskredis.commands.scripting import Scripts, load_saved_scripts
+from diskredis.commands.tracking import Tracking
 from diskredis.config import Config, ConfigError
 from diskredis.keyspace.space import Keyspace
 from diskredis.server.connection import Connection, Reactor, TlsConnection
@@ -98,7 +99,8 @@ class Server:
                 self.tls = tls_context(config)
             except TlsError as e:
                 raise TlsStartError("Failed to configure TLS: %s" % e) from None
-        self.lane = Lane(self.keyspace, config, self.hub)
+        self.tracking = Tracking(self, self.keyspace)
+        self.lane = Lane(self.keyspace, config, self.hub, self.tracking, self.stats)
         self.reactor = Reactor()
         self.token: trio.lowlevel.TrioToken | None = None
         self._loop_thread = threading.get_ident()
@@ -122,6 +124,10 @@ class Server:
     # -- ServerPort (called on the lane) -------------------------------------------
     def sessions(self) -> list[Session]:
         return [c.session for c in list(self.connections.values())]
+
+    def session_by_id(self, client_id: int) -> Session | None:
+        conn = self.connections.get(client_id)
+        return None if conn is None else conn.session
 
     def kill(self, session: Session) -> None:
         self.lane.kill(session)
@@ -191,7 +197,7 @@ class Server:
             except TlsError as e:
                 log.warning("%s", e)
                 raise ConfigError("Unable to update TLS configuration. Check server "
-                                  "logs.") from None
+                                  "logs.", param=tls_names[0]) from None
         if "bind" in names or "port" in names or "tls-port" in names:
             only = "bind" not in names and "port" not in names
             try:
@@ -201,7 +207,11 @@ class Server:
                     trio.from_thread.run_sync(self._rebind, only, trio_token=self.token)
             except OSError as e:
                 log.warning("CONFIG SET could not listen: %s", e)
-                raise ConfigError("Unable to listen on this port. Check server logs.") from None
+                if "bind" in names:  # Redis's applyBind and updatePort texts
+                    raise ConfigError("Failed to bind to specified addresses.",
+                                      param="bind") from None
+                raise ConfigError("Unable to listen on this port. Check server logs.",
+                                  param="port" if "port" in names else "tls-port") from None
 
     def info_fields(self) -> dict[str, Any]:
         ops, in_kbps, out_kbps = self._instantaneous()
@@ -245,8 +255,9 @@ class Server:
         for db in range(ks.databases):
             keys = ks.stored(db) - due.get(db, 0)
             if keys:
-                out.append(("db%d" % db, "keys=%d,expires=%d,avg_ttl=0" % (
-                    keys, ks.expires(db) - due.get(db, 0))))
+                expires = ks.expires(db) - due.get(db, 0)
+                out.append(("db%d" % db, "keys=%d,expires=%d,avg_ttl=%d" % (
+                    keys, expires, ks.avg_ttl(db) if expires else 0)))
         return out
 
     def _instantaneous(self) -> tuple[int, float, float]:
@@ -611,6 +622,8 @@ class Server:
             self.keyspace.gone_watches.append(session.watch)
         if session.pubsub:
             self.hub.gone.append(session)
+        if session.tracking is not None:
+            self.tracking.gone.append(session)
         self.connections.pop(session.id, None)
 
     def _keepalive(self, sock: socket.socket) -> None:

@@ -78,7 +78,7 @@ class Connection:
         self.fd = sock.fileno()
         self.session = session
         self.ctx = Ctx(session, server, server.config, server.stats, server.keyspace,
-                       server.hub, server.scripts, acl=server.acl)
+                       server.hub, server.scripts, acl=server.acl, tracking=server.tracking)
         config = server.config
         self.reader = RequestReader(max_bulk_len=config["proto-max-bulk-len"],
                                     max_query_buffer=config["client-query-buffer-limit"])
@@ -163,7 +163,8 @@ class Connection:
             self.server.acl.auth_required(session)
         requests = reader.pop()
         if requests:
-            self.unit = Unit(self.ctx, requests, self._unit_done, size=self.fed)
+            unit = self.unit = Unit(self.ctx, requests, self._unit_done, size=self.fed)
+            session.unit_requests, session.unit_next = requests, lambda: unit.next
             self.fed = 0
             self.server.submit(self.unit)
             return
@@ -188,6 +189,7 @@ class Connection:
     def _unit_done(self) -> None:
         unit = self.unit
         self.unit = None
+        self.session.unit_requests = self.session.unit_next = None
         if self.closed or unit is None:
             return
         session = self.session

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diskredis import errors
-from diskredis.commands.context import Block, Ctx, Hub
+from diskredis.commands.context import Block, Ctx, Hub, Stats
 from diskredis.commands.dispatch import (
     NO_REPLY,
     PAUSE_ALL,
@@ -50,6 +50,7 @@ from diskredis.commands.dispatch import (
     served,
 )
 from diskredis.commands.replication import Snapshot
+from diskredis.commands.tracking import Tracking
 from diskredis.config import Config
 from diskredis.errors import RedisError
 from diskredis.keyspace.space import NOTIFY_CLASSES, Keyspace
@@ -140,9 +141,12 @@ _GC_BUDGET = 2000  # records of flushed databases deleted per pass
 class Lane:
     """A dedicated thread running batches of units; see the module docstring."""
 
-    def __init__(self, keyspace: Keyspace, config: Config, hub: Hub) -> None:
+    def __init__(self, keyspace: Keyspace, config: Config, hub: Hub,
+                 tracking: Tracking, stats: Stats) -> None:
         self.ks = keyspace
         self.hub = hub
+        self.tracking = tracking
+        self.stats = stats
         # Units of this batch, by client id, that are not waiting: a push to their
         # client joins their reply stream where it happens.
         self._inline: dict[int, Unit] = {}
@@ -304,6 +308,9 @@ class Lane:
         ks.read_only_reason = engine.write_error
         incoming = sum(u.size for u in units)
         self.hub.drop_gone()
+        tracking = self.tracking
+        tracking.drop_gone()
+        tracking.max_keys = self.config["tracking-table-max-keys"]
         ks.begin(incoming)
         if engine.write_error is not None and ks.read_only_reason is None:
             log.error("Writing to %s failed between batches: %s. Commands that write are "
@@ -347,12 +354,16 @@ class Lane:
             if ks.read_only_reason is None:  # housekeeping writes, so waits for room
                 # nothing expires while clients are paused (Redis keeps the dataset
                 # still for a failover)
-                expired = ks.expire_due(budget=_EXPIRE_BUDGET) \
+                expired = self._expire_cycle() \
                     if ks.active_expire and not ks.expire_paused else 0
                 # A step that used its whole budget may have left more: the next batch
                 # comes at once instead of at the next tick.
                 reclaimed = ks.gc_step(_GC_BUDGET)
                 self._backlog = expired >= _EXPIRE_BUDGET or reclaimed >= _GC_BUDGET
+            if tracking.clients:
+                if tracking.over_limit():
+                    tracking.evict()
+                tracking.broadcast()  # as Redis's beforeSleep: once per batch
             ks.drop_gone_watches()
             dirty = ks.txn is not None and ks.txn.dirty
             ks.commit()
@@ -377,6 +388,18 @@ class Lane:
             unit.parts = []
         self._outcome = Outcome()
         return out
+
+    def _expire_cycle(self) -> int:
+        """Active expiry's bounded step; as Redis, a step slower than
+        latency-monitor-threshold is an `expire-cycle` latency event."""
+        started = time.monotonic()
+        expired = self.ks.expire_due(budget=_EXPIRE_BUDGET)
+        threshold = self.config["latency-monitor-threshold"]
+        if threshold:
+            ms = int((time.monotonic() - started) * 1000)
+            if ms >= threshold:
+                self.stats.add_latency("expire-cycle", ms)
+        return expired
 
     def _fail(self, units: list[Unit], error: RedisError) -> None:
         """Replace the replies this batch produced with `error` (and drop its pushes)."""
@@ -413,6 +436,7 @@ class Lane:
         order the keys were written, first blocked first served, until no more can be
         served (as handleClientsBlockedOnKeys does after each command)."""
         ks = self.ks
+        tracking = self.tracking
         while ks.written and self._parked:
             ready, ks.written = ks.written, {}
             for db_key in self._expand(ready):
@@ -420,10 +444,13 @@ class Lane:
                     if p not in self._parked or db_key not in p.keys:
                         continue
                     started = time.perf_counter_ns()
+                    current, tracking.current = tracking.current, p.unit.ctx.session
                     try:
                         reply = p.block.serve(p.unit.ctx, db_key[1])
                     except RedisError as e:
                         reply = e
+                    finally:
+                        tracking.current = current
                     if reply is None:
                         continue
                     served(p.unit.ctx, p.argv, p.block, reply,
@@ -434,6 +461,8 @@ class Lane:
                     self._emit(unit, reply)
                     self._resume.append(unit)
                     self._inline[unit.ctx.session.id] = unit
+                    if tracking.pending:  # its own keys' invalidations, after its reply
+                        tracking.flush_pending(unit.ctx.session)
 
     def _expand(self, ready: dict[tuple[int, bytes | None], None]
                 ) -> list[tuple[int, bytes]]:
@@ -525,10 +554,11 @@ class Lane:
         ctx = unit.ctx
         session = ctx.session
         outer, self._running = self._running, session
+        self.tracking.current = session
         try:
             return self._run_requests(unit, ctx, session, busy)
         finally:
-            self._running = outer
+            self._running = self.tracking.current = outer
             if self._after_reply:  # a unit that stopped early: nothing more goes to it
                 self._after_reply = []
 
@@ -541,6 +571,9 @@ class Lane:
             unit.next += 1
             if self.ks.written and not busy:
                 self.ks.written = {}
+            tracking = self.tracking
+            if tracking.clients and tracking.over_limit():
+                tracking.evict()
             try:
                 reply = execute(ctx, argv, busy, self._pause_level() if self._pause_until
                                 else 0)
@@ -572,6 +605,10 @@ class Lane:
                     self._flush_monitor_lines(session)
                 return None
             self._emit(unit, reply)
+            if tracking.pending:
+                tracking.flush_pending(session)
+            if session.tracking is not None:
+                tracking.after_command(session, argv)
             if self._after_reply:
                 self._flush_monitor_lines(session)
             if self._parked and not busy:
