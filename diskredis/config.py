@@ -393,7 +393,10 @@ _add(Param("shutdown-on-sigint", "flags", ("default",), choices=("default", "sav
 _add(Param("shutdown-on-sigterm", "flags", ("default",), choices=("default", "save", "nosave",
            "now", "force"), multi=True))
 # diskredis' own
-_e("engine", "lmdb", "lmdb leveldb", mutable=False, effect=True)
+# Hidden from CONFIG GET patterns (named, it answers), as Redis hides its own settings
+# that are not Redis's: a tool that gets every parameter and sets each back (Redis's
+# skips its immutable ones by name) does not trip on this immutable one.
+_e("engine", "lmdb", "lmdb leveldb", mutable=False, effect=True, hidden=True)
 
 # Numbers: name, default, lo, hi, kind, extra
 _L = _LLONG_MAX

@@ -4,6 +4,7 @@ them (pipelines with transaction=True, WATCH retry loops)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -193,3 +194,27 @@ def test_refusals_around_transactions(kdiff: Diff) -> None:
     ]:
         for args in seq:
             kdiff(*args)
+
+
+def test_swapdb_and_stale_keys_under_watch(kdiff: Diff) -> None:
+    """SWAPDB touches a watched key only when what a client can see changes: a missing
+    key replaced by an expired one, or an expired one by another, is no change."""
+    kdiff("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        for setup in ([("SELECT", "0"), ("SET", "x", "foo", "PX", "1")],
+                      [("SELECT", "0"), ("SET", "x", "foo", "PX", "1"), ("SELECT", "1"),
+                       ("SET", "x", "bar", "PX", "1")],
+                      [("SELECT", "0"), ("SET", "x", "foo")]):
+            kdiff("FLUSHALL")
+            for args in setup:
+                kdiff(*args)
+            threading.Event().wait(0.005)  # past the keys' 1 ms
+            kdiff("SELECT", "1")
+            kdiff("WATCH", "x")
+            kdiff("SWAPDB", "0", "1")
+            kdiff("MULTI")
+            kdiff("PING")
+            kdiff("EXEC")
+    finally:
+        kdiff("SELECT", "0")
+        kdiff("DEBUG", "SET-ACTIVE-EXPIRE", "1")

@@ -14,6 +14,7 @@ import os
 import platform
 import re
 import resource
+import struct
 import sys
 import time
 from typing import Any
@@ -23,6 +24,7 @@ from diskredis import errors
 from diskredis.commands.args import help_reply, parse_int
 from diskredis.commands.context import DISKREDIS_VERSION, REDIS_VERSION, Ctx
 from diskredis.commands.dispatch import NO_REPLY
+from diskredis.commands.generic import encoding_of
 from diskredis.commands.registry import (
     all_commands,
     arg,
@@ -33,8 +35,25 @@ from diskredis.commands.registry import (
     oneof,
     token,
 )
+from diskredis.commands.serialize import (
+    dump_payload,
+    export_value,
+    mix_digest,
+    value_digest,
+    xor_digest,
+)
 from diskredis.errors import RedisError
-from diskredis.resp.values import ErrorLine, Verbatim
+from diskredis.keyspace import layout as L
+from diskredis.resp.values import (
+    Attributed,
+    BigNumber,
+    ErrorLine,
+    Push,
+    Pushes,
+    RSet,
+    Status,
+    Verbatim,
+)
 
 log = logging.getLogger("diskredis")
 
@@ -452,12 +471,15 @@ def config_set(ctx: Ctx, argv: list[bytes]) -> str:
     ctx.config.values.update(new)
     for name in new:
         ctx.config.settle(name)
+    # What did not change is not applied again (Redis skips their apply functions too):
+    # setting port or bind to what they are must not listen twice.
+    changed = sorted(name for name in new if new[name] != old[name])
     try:
-        ctx.server.apply_config(sorted(new))
+        ctx.server.apply_config(changed)
     except cfg.ConfigError as e:
         ctx.config.values.update(old)
         raise errors.err("CONFIG SET failed (possibly related to argument '%s') - %s"
-                         % (e.param or sorted(new)[0], e)) from None
+                         % (e.param or changed[0], e)) from None
     return "OK"
 
 
@@ -686,16 +708,27 @@ def monitor(ctx: Ctx, argv: list[bytes]) -> str:
          complexity="Depends on subcommand.", summary="A container for debugging commands.",
          doc_flags="syscmd")
 def debug(ctx: Ctx, argv: list[bytes]) -> Any:
-    """DEBUG ERROR text | DEBUG LOG message | DEBUG SLEEP seconds | DEBUG
-    SET-ACTIVE-EXPIRE 0|1 | DEBUG HELP (the DEBUG subcommands diskredis has)."""
+    """DEBUG DIGEST | DIGEST-VALUE key ... | ERROR text | LOG message | OBJECT key |
+    PROTOCOL type | SLEEP seconds | SET-ACTIVE-EXPIRE 0|1 | HELP (the DEBUG subcommands
+    diskredis has)."""
     sub = argv[1].lower()
     if sub == b"help" and len(argv) == 2:
         return help_reply("debug", [
+            "DIGEST",
+            "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of all the specified keys.",
             "ERROR <string>",
             "    Return a Redis protocol error with <string> as message. Useful for clients",
             "    unit tests to simulate Redis errors.",
             "LOG <message>",
             "    Write <message> to the server log.",
+            "OBJECT <key>",
+            "    Show low level info about `key` and associated value.",
+            "PROTOCOL <type>",
+            "    Reply with a test value of the specified type. <type> can be: string,",
+            "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+            "    true, false.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -707,6 +740,22 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
         digits = re.match(rb"\s*([+-]?\d+)", argv[2])  # atoi: leading digits, else 0
         ctx.ks.active_expire = bool(digits and int(digits.group(1)))
         return "OK"
+    if sub == b"digest" and len(argv) == 2:
+        return Status(_dataset_digest(ctx).hex().encode())
+    if sub == b"digest-value" and len(argv) >= 2:
+        out = []
+        for key in argv[2:]:
+            digest = bytearray(20)
+            meta = ctx.ks.lookup(ctx.session.db, key, touch=False, read=False,
+                                 notify_miss=False)
+            if meta is not None:
+                value_digest(ctx, meta, digest)
+            out.append(Status(digest.hex().encode()))
+        return out
+    if sub == b"protocol" and len(argv) == 3:
+        return _protocol_sample(ctx, argv[2].lower())
+    if sub == b"object" and len(argv) == 3:
+        return _debug_object(ctx, argv[2])
     if sub == b"error" and len(argv) == 3:  # the client's own error reply, for its tests
         return ErrorLine(argv[2].replace(b"\r", b" ").replace(b"\n", b" "))
     if sub == b"log" and len(argv) == 3:
@@ -721,6 +770,87 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
         time.sleep(max(seconds, 0.0))
         return "OK"
     raise errors.unknown_subcommand_or_arity("debug", argv[1])
+
+
+def _protocol_sample(ctx: Ctx, name: bytes) -> Any:
+    """DEBUG PROTOCOL: a reply of each RESP type, for clients' tests."""
+    if name == b"push":
+        if ctx.session.resp < 3:
+            raise errors.err("RESP2 is not supported by this command")
+        return Pushes([Push([b"server-cpu-usage", 42]),
+                       b"Some real reply following the push reply"])
+    samples: dict[bytes, Any] = {
+        b"string": b"Hello World", b"integer": 12345, b"double": 3.141,
+        b"bignum": BigNumber(b"1234567999999999999999999999999999999"), b"null": None,
+        b"array": [0, 1, 2], b"set": RSet([0, 1, 2]), b"map": {0: False, 1: True, 2: False},
+        b"attrib": Attributed({b"key-popularity": [b"key:123", 90]},
+                              b"Some real reply following the attribute"),
+        b"verbatim": Verbatim(b"This is a verbatim\nstring"), b"true": True, b"false": False,
+    }
+    if name not in samples:
+        raise errors.err("Wrong protocol type name. Please use one of the following: "
+                         "string|integer|double|bignum|null|array|set|map|attrib|push|"
+                         "verbatim|true|false")
+    return samples[name]
+
+
+def _debug_object(ctx: Ctx, key: bytes) -> Status:
+    """DEBUG OBJECT key: Redis's line about the value. Its address and refcount stand for
+    nothing here (values are records on disk); the encoding is OBJECT ENCODING's, the
+    serialized length the RDB encoding's (DUMP's payload less its type, version and
+    checksum), the idle time the access table's."""
+    meta = ctx.ks.lookup(ctx.session.db, key, touch=False, read=False, notify_miss=False)
+    if meta is None:
+        raise errors.err("no such key")
+    dumped = dump_payload(ctx, meta)
+    idle = ctx.ks.idle_ms(ctx.session.db, key) // 1000
+    lru = (int(time.time()) - idle) & ((1 << 24) - 1)  # Redis's 24-bit LRU clock, in s
+    line = b"Value at:0x0 refcount:1 encoding:%s serializedlength:%d lru:%d " \
+        b"lru_seconds_idle:%d" % (encoding_of(ctx, meta).encode(), len(dumped) - 11, lru, idle)
+    if meta.type == L.LIST:
+        line += _quicklist_figures(ctx, meta)
+    return Status(line)
+
+
+_LISTPACK_LIMITS = {-1: 4096, -2: 8192, -3: 16384, -4: 32768, -5: 65536}
+
+
+def _quicklist_figures(ctx: Ctx, meta: L.Meta) -> bytes:
+    """The quicklist fields DEBUG OBJECT adds for a list, as the list would be laid out
+    in Redis's listpacks of list-max-listpack-size (sizes estimated from the elements;
+    nothing is compressed: list-compress-depth is not applied here)."""
+    items = export_value(ctx, meta).items  # type: ignore[union-attr]
+    fill = ctx.config["list-max-listpack-size"]
+    sizes = [len(x) + (1 if len(x) < 64 else 2 if len(x) < 4096 else 5) + 1 for x in items]
+    nodes, used, count = 0, 0, 0
+    for size in sizes:
+        full = count >= fill if fill > 0 else used + size > _LISTPACK_LIMITS.get(fill, 8192)
+        if nodes == 0 or full:
+            nodes, used, count = nodes + 1, 7, 0
+        used += size
+        count += 1
+    nodes = max(nodes, 1)
+    return b" ql_nodes:%d ql_avg_node:%.2f ql_listpack_max:%d ql_compressed:0 " \
+        b"ql_uncompressed_size:%d" % (nodes, len(items) / nodes, fill, 7 * nodes + sum(sizes))
+
+
+def _dataset_digest(ctx: Ctx) -> bytes:
+    """computeDatasetDigest: the databases in order, each one's keys xored together
+    (their order does not count), so equal data gives equal digests anywhere. It reads
+    everything, as Redis's does: a command for tests and comparisons."""
+    final = bytearray(20)
+    ks = ctx.ks
+    for db in range(ks.databases):
+        first = True
+        for _, key, meta in ks.iter_keys(db):
+            if first:
+                mix_digest(final, struct.pack(">I", db))
+                first = False
+            digest = bytearray(20)
+            mix_digest(digest, key)
+            value_digest(ctx, meta, digest)
+            xor_digest(final, bytes(digest))
+    return bytes(final)
 
 
 # -- MEMORY -------------------------------------------------------------------------

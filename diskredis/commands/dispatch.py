@@ -308,6 +308,18 @@ def _redact(cmd: Command, argv: list[bytes]) -> list[bytes]:
             if out[i].lower() == b"auth":
                 out[i + 1] = out[i + 2] = _REDACTED
         return out
+    if name == "migrate":  # AUTH password, AUTH2 username password, before KEYS
+        out = list(argv)
+        i = 6
+        while i < len(out):
+            opt = out[i].lower()
+            if opt == b"keys":
+                break
+            hidden = 1 if opt == b"auth" else 2 if opt == b"auth2" else 0
+            for k in range(i + 1, min(i + 1 + hidden, len(out))):
+                out[k] = _REDACTED
+            i += 1 + hidden
+        return out
     if name == "config|set":
         from diskredis.config import lookup as config_lookup
 

@@ -560,11 +560,14 @@ _OBJ_KEYS = (keys_at("RO", index=2),)
 def object_encoding(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """OBJECT ENCODING key -> the encoding Redis would use for this value, or nil."""
     meta = _object_meta(ctx, argv[2])
-    if meta is None:
-        return None
+    return None if meta is None else encoding_of(ctx, meta).encode()
+
+
+def encoding_of(ctx: Ctx, meta: L.Meta) -> str:
+    """The encoding Redis would use for this value (OBJECT ENCODING, DEBUG OBJECT)."""
     if meta.type in ENCODINGS:
-        return ENCODINGS[meta.type](ctx, meta).encode()
-    return _string_encoding(meta.payload).encode()
+        return ENCODINGS[meta.type](ctx, meta)
+    return _string_encoding(meta.payload)
 
 
 #: type code -> the encoding Redis would use for such a value (each type module adds its)

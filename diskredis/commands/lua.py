@@ -173,10 +173,17 @@ end
 env._G = G
 env.string = protect(real.string)
 getmetatable("").__index = env.string
--- Strings share one metatable: scripts see it read-only, as Redis protects it.
+-- What getmetatable shows, as Redis's read-only tables have it: the library tables have
+-- none; the globals one, whose __index refuses missing names, read-only; strings share one
+-- metatable, read-only too (no script can break string methods for the next).
 local string_meta = getmetatable("")
 local string_meta_shown = protect(string_meta)
+local globals_meta_shown = protect({__index = function(_, k)  -- asked for what is missing
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end})
 env.getmetatable = function(v)
+  if v == G then return globals_meta_shown end
+  if readonly[v] then return nil end
   local m = getmetatable(v)
   if m == string_meta then return string_meta_shown end
   return m

@@ -12,7 +12,9 @@ through DUMP/RESTORE, RDB files and JSON lines in one way.
 
 from __future__ import annotations
 
+import hashlib
 import socket
+import struct
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +28,7 @@ from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, now_ms
-from diskredis.rdb import codec
+from diskredis.rdb import codec, model
 from diskredis.rdb.model import Value
 from diskredis.resp.values import Status
 
@@ -49,6 +51,53 @@ def export_value(ctx: Ctx, meta: Meta) -> Value:
     return EXPORTS[meta.type](ctx, meta)
 
 
+# -- DEBUG DIGEST (debug.c's xorObjectDigest) ------------------------------------------------
+# Redis's type numbers (OBJ_STRING...), which its digests mix in.
+_DIGEST_TYPES = {bytes: 0, model.RList: 1, model.RSet: 2, model.RZSet: 3, model.RHash: 4,
+                 model.RStream: 6}
+
+
+def xor_digest(digest: bytearray, data: bytes) -> None:
+    for i, b in enumerate(hashlib.sha1(data).digest()):
+        digest[i] ^= b
+
+
+def mix_digest(digest: bytearray, data: bytes) -> None:
+    """digest = SHA1(digest xor SHA1(data)): order counts."""
+    xor_digest(digest, data)
+    digest[:] = hashlib.sha1(digest).digest()
+
+
+def value_digest(ctx: Ctx, meta: Meta, digest: bytearray) -> None:
+    """Mix a stored value into `digest` as Redis does: ordered collections (lists, stream
+    entries) mixed in order, unordered ones xored element by element, so two servers
+    holding the same data agree whatever their storage order."""
+    value = export_value(ctx, meta)
+    mix_digest(digest, struct.pack(">I", _DIGEST_TYPES[type(value)]))
+    if isinstance(value, bytes):
+        mix_digest(digest, value)
+    elif isinstance(value, model.RList):
+        for item in value.items:
+            mix_digest(digest, item)
+    elif isinstance(value, model.RSet):
+        for member in value.members:
+            xor_digest(digest, member)
+    elif isinstance(value, (model.RZSet, model.RHash)):
+        for element, other in value.pairs:
+            pair = bytearray(20)
+            mix_digest(pair, element)
+            mix_digest(pair, b"%.17g" % other if isinstance(other, float) else other)
+            xor_digest(digest, bytes(pair))
+    else:
+        for node in value.nodes:
+            for (ms, seq), fields in node.entries:
+                mix_digest(digest, b"%d.%d" % (ms, seq))
+                for item in fields:
+                    mix_digest(digest, item)
+    if meta.expire:
+        xor_digest(digest, b"!!expire!!")
+
+
 def import_value(ctx: Ctx, key: bytes, value: Value, expire: int = L.NO_EXPIRY) -> None:
     """Store `value` at `key` in the client's database, replacing whatever is there;
     `expire`: absolute ms, 0 for none."""
@@ -65,8 +114,11 @@ def import_value(ctx: Ctx, key: bytes, value: Value, expire: int = L.NO_EXPIRY) 
 def dump(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """DUMP key -> the serialized value (RDB value, RDB version, CRC64), or nil."""
     meta = ctx.ks.lookup(ctx.session.db, argv[1], read=True)
-    if meta is None:
-        return None
+    return None if meta is None else dump_payload(ctx, meta)
+
+
+def dump_payload(ctx: Ctx, meta: Meta) -> bytes:
+    """DUMP's payload of a stored value: its RDB type and encoding, version, CRC64."""
     return codec.dump_payload(export_value(ctx, meta),
                               compress=bool(ctx.config["rdbcompression"]))
 

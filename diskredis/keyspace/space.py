@@ -633,13 +633,18 @@ class Keyspace:
             other = None if replaced_with is None else self._record(replaced_with, key)
             if there is None and other is None:
                 continue
+            other_expired = other is not None and bool(other.expire) \
+                and other.expire <= now_ms()
             for w in watches:
-                if w.keys.get((db, key)):
-                    if other is None:
+                if w.keys.get((db, key)):  # watched while expired
+                    if other is None:  # deleted now: no change a watcher can see
                         w.keys[(db, key)] = False
                         continue
-                    if other.expire and other.expire <= now_ms():
+                    if other_expired:  # expired it stays
                         continue
+                elif there is None and other_expired:  # none becomes an expired one
+                    w.keys[(db, key)] = True
+                    continue
                 w.dirty = True
 
     def _record(self, db: int, key: bytes) -> Meta | None:

@@ -81,6 +81,15 @@ class Status:
 
 
 @dataclass(frozen=True, slots=True)
+class Attributed:
+    """A reply with RESP3 attributes before it (``|n`` pairs); RESP2 has none, so only the
+    reply goes (DEBUG PROTOCOL attrib)."""
+
+    attributes: dict[Any, Any]
+    reply: Any
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorLine:
     """An error line written as given (DEBUG ERROR's addReplySds): not a command's
     failure, so not counted in errorstats or failed_calls."""

@@ -17,6 +17,7 @@ from typing import Any
 from diskredis.errors import RedisError
 from diskredis.resp.values import (
     NULL_ARRAY,
+    Attributed,
     BigNumber,
     DoubleText,
     ErrorLine,
@@ -128,6 +129,13 @@ def _encode_into(value: Any, proto: int, out: list[bytes]) -> None:
         for k, v in value:
             _encode_into(k, proto, out)
             _encode_into(v, proto, out)
+    elif t is Attributed:
+        if proto >= 3:
+            out.append(b"|%d\r\n" % len(value.attributes))
+            for k, v in value.attributes.items():
+                _encode_into(k, proto, out)
+                _encode_into(v, proto, out)
+        _encode_into(value.reply, proto, out)
     elif t is ErrorLine:
         out.append(b"-%s\r\n" % value.data)
     elif t is Pushes:
