@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from diskredis.config import PARAMS
-from tests.conftest import Diff, RawClient, ServerProc
+from tests.conftest import Diff, RawClient, ServerProc, _parse
 
 SAME: list[tuple[Any, ...]] = [
     ("CONFIG",), ("CONFIG", "nosuch"), ("CONFIG", "GET"), ("CONFIG", "GET", "nosuch*"),
@@ -561,3 +561,23 @@ def test_monitor_redacts_migrate_credentials(dr: ServerProc, oracle: ServerProc)
         return [re.sub(rb'"\d+" "key"', b'"PORT" "key"', x) for x in out]
 
     assert lines(dr) == lines(oracle)
+
+
+def test_slowlog_redacts_secrets(kdiff: Diff) -> None:
+    """ACL SETUSER (whatever its rules hold) and sensitive CONFIG SET values are logged
+    redacted, failed calls too, as Redis logs them."""
+    kdiff("CONFIG", "SET", "slowlog-log-slower-than", "0")
+    try:
+        kdiff("SLOWLOG", "RESET")
+        kdiff("ACL", "SETUSER", "slowlog test user", "+get", "+set")
+        kdiff("CONFIG", "SET", "masterauth", "")
+        kdiff("ACL", "SETUSER", "slowlog-test-user", "+get", "+set", ">secret")
+        kdiff("AUTH", "nobody", "wrong")
+        entries = [[e[3] for e in _parse(raw)] for raw in kdiff.both("SLOWLOG", "GET")]
+        assert entries[0] == entries[1]
+        assert [b"ACL", b"SETUSER", b"(redacted)", b"(redacted)", b"(redacted)",
+                b"(redacted)"] in entries[0]
+        assert not any(b"secret" in arg for entry in entries[0] for arg in entry)
+    finally:
+        kdiff("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+        kdiff("ACL", "DELUSER", "slowlog-test-user")

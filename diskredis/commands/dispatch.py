@@ -302,6 +302,8 @@ def _redact(cmd: Command, argv: list[bytes]) -> list[bytes]:
     name = cmd.name
     if name == "auth":
         return argv[:1] + [_REDACTED] * (len(argv) - 1)
+    if name == "acl|setuser":  # the user's name and rules (passwords among them)
+        return argv[:2] + [_REDACTED] * (len(argv) - 2)
     if name == "hello":
         out = list(argv)
         for i in range(2, len(out) - 2):
