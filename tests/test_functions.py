@@ -72,6 +72,11 @@ STEPS: list[tuple[Any, ...]] = [
                          "return 'other' end)"),
     ("FCALL", "OTHER", "0"), ("FUNCTION", "DELETE", "Upper"), ("FUNCTION", "DELETE", "upper"),
     ("FCALL", "myf", "0"), ("FUNCTION", "STATS"),
+    # as many arguments as a script can pass to redis.call
+    ("FUNCTION", "LOAD", "#!lua name=wide\nredis.register_function('wide', function(k, a) "
+                         "local t = {} for i = 1, 7999 do t[i] = i end "
+                         "return redis.call('rpush', k[1], unpack(t)) end)"),
+    ("FCALL", "wide", "1", "widelist"), ("LLEN", "widelist"), ("LINDEX", "widelist", "-1"),
 ]
 
 

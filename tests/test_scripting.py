@@ -46,6 +46,24 @@ SCRIPTS = [
     "local t = {} for i = 1, 8000 do t[i] = 'x' .. i end return redis.call('del', unpack(t))",
     "local t = {} for i = 1, 8000 do t[i] = i end return redis.call('del', unpack(t))",
     "local t = {} for i = 1, 1000000 do t[i] = 'x' end return #{unpack(t)}",
+    # as many arguments as a script can pass to redis.call/pcall, and errors naming the
+    # script's line however the call is made (tail calls, aliases, nested functions)
+    "local t = {} for i = 1, 7999 do t[i] = i end return redis.call('lpush', KEYS[1], unpack(t))",
+    "local t = {} for i = 1, 7999 do t[i] = 'a' end return redis.pcall('mset', unpack(t))",
+    "local t = {} for i = 1, 7999 do t[i] = 'a' end return redis.call('mset', unpack(t))",
+    "local t = {} for i = 1, 7000 do t[i] = 'a' end t[5000] = {} "
+    "return redis.pcall('del', unpack(t))",
+    "local t = {} for i = 1, 7000 do t[i] = 'a' end t[7000] = nil "
+    "return redis.call('mset', unpack(t, 1, 7000))",
+    "local t = {} for i = 1, 7999 do t[i] = 'x' end return redis.call('nosuch', unpack(t))",
+    "local rcall = redis.call\nreturn rcall('nosuch')",
+    "local function f()\n  return redis.call('nosuch')\nend\nreturn f()",
+    "local function f(n)\n  if n == 0 then return redis.call('set') end\n"
+    "  return f(n - 1)\nend\nreturn f(100)",
+    "local function count(n, acc) if n == 0 then return acc end return count(n - 1, acc + 1) "
+    "end return count(15000, 0)",
+    "return pcall(redis.call, 'nosuch')", "local c = redis.pcall return c('nosuch')",
+    "return (loadstring('return redis.call(\"nosuch\")'))()",
     # values from Lua to the client
     "return 1", "return 3.99", "return -3.7", "return 2^53", "return 1e20", "return 1/0",
     "return -1/0", "return 0/0", "return 'a\\nb'", "return true", "return false",

@@ -108,7 +108,14 @@ local setmetatable, getmetatable, pairs, ipairs, unpack = setmetatable, getmetat
 local lua_pcall, xpcall, loadstring, load, setfenv, getfenv = pcall, xpcall, loadstring,
     load, setfenv, getfenv
 local getinfo, sethook, resume = debug.getinfo, debug.sethook, coroutine.resume
-local unwrap = api.unwrap
+local unwrap, dump, no_tail_calls = api.unwrap, string.dump, api.no_tail_calls
+
+-- A chunk compiled for scripts, reloaded with its tail calls made plain calls (see
+-- _no_tail_calls): `return redis.call(...)` keeps the script's frame, so errors name
+-- its line although redis.call is a Lua function here.
+local function plain_calls(f)
+  return loadstring(no_tail_calls(dump(f)), "=plain_calls") or f
+end
 
 local readonly = setmetatable({}, {__mode = "k"})   -- proxies scripts may not change
 local backing = setmetatable({}, {__mode = "k"})    -- proxy -> the table it shows
@@ -223,7 +230,10 @@ env.coroutine = protect(co)
 -- Chunks loaded by scripts run in the sandbox; precompiled (binary) chunks are refused,
 -- as Redis's Lua parses text only.
 local function sandboxed(f, msg)
-  if f then setfenv(f, G) end
+  if f then
+    f = plain_calls(f)
+    setfenv(f, G)
+  end
   return f, msg
 end
 env.loadstring = function(s, name)
@@ -415,9 +425,21 @@ env.cmsgpack = protect({pack = api.cmsgpack_pack, unpack = api.cmsgpack_unpack,
                         _DESCRIPTION = "MessagePack C implementation for Lua"})
 
 local redis = {}
-for _, name in ipairs({"call", "pcall", "sha1hex", "error_reply", "status_reply", "log",
-    "setresp", "set_repl", "acl_check_cmd"}) do
+for _, name in ipairs({"sha1hex", "error_reply", "status_reply", "log", "setresp",
+    "set_repl", "acl_check_cmd"}) do
   redis[name] = api[name]
+end
+-- redis.call and redis.pcall take as many arguments as a script can pass (8000, as
+-- Redis's C functions): lupa hands Python at most ~7997 (it asks Lua for stack room the
+-- limit refuses), so beyond a few thousand they travel as one table.
+for _, name in ipairs({"call", "pcall"}) do
+  local direct, packed = api[name], api[name .. "_table"]
+  local f = function(...)
+    if select("#", ...) > 4096 then return packed({n = select("#", ...), ...}) end
+    return direct(...)
+  end
+  pyfunc[f] = true
+  redis[name] = f
 end
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL =
@@ -450,6 +472,7 @@ env.__redis__err__handler = handler
 local function compile(body, name)     -- name: "@user_script" or "@user_function"
   local f, msg = loadstring(body, name)
   if not f then return false, msg end
+  f = plain_calls(f)
   setfenv(f, G)
   return f, false
 end
@@ -484,7 +507,11 @@ end
 
 -- luaL_where(1) as seen from a Python function called by the script: "user_script:3: ".
 local function where()
-  local i = getinfo(3, "Sl")
+  local level, i = 3, getinfo(3, "Sl")
+  while i and i.source == "=diskredis" do   -- past our wrappers (redis.call...)
+    level = level + 1
+    i = getinfo(level, "Sl")
+  end
   if i and i.currentline > 0 then return i.short_src .. ":" .. i.currentline .. ": " end
   return ""
 end
@@ -559,6 +586,8 @@ class LuaState:
             b"unwrap": _unwrap, b"rawset": self._rawset, b"setmetatable": self._setmetatable,
             b"random": self._random, b"randomseed": self._randomseed,
             b"call": self._call, b"pcall": self._pcall, b"sha1hex": self._sha1hex,
+            b"call_table": self._call_table, b"pcall_table": self._pcall_table,
+            b"no_tail_calls": _no_tail_calls,
             b"error_reply": self._error_reply, b"status_reply": self._status_reply,
             b"log": self._log, b"setresp": self._setresp, b"set_repl": self._set_repl,
             b"acl_check_cmd": self._acl_check_cmd, b"version_num": REDIS_VERSION_NUM,
@@ -822,6 +851,12 @@ class LuaState:
 
     def _pcall(self, *args: Any) -> Any:
         return self._run_command(args, False)
+
+    def _call_table(self, packed: Any) -> Any:
+        return self._run_command(_unpacked(packed), True)
+
+    def _pcall_table(self, packed: Any) -> Any:
+        return self._run_command(_unpacked(packed), False)
 
     def _sha1hex(self, *args: Any) -> bytes:
         if len(args) != 1:
@@ -1809,6 +1844,80 @@ def _signed(v: int) -> int:
 
 def _outside_script(argv: list[bytes]) -> Any:
     raise CallRefused("redis.call/pcall can only be called inside a script invocation")
+
+
+# Lua 5.1 opcodes (lopcodes.h): the low 6 bits of an instruction.
+_OP_CALL, _OP_TAILCALL = 28, 29
+
+
+def _no_tail_calls(chunk: bytes) -> bytes:
+    """A Lua 5.1 binary chunk (string.dump's) with every tail call made a plain call.
+
+    The compiler always follows `return f(...)`'s TAILCALL A B 0 with RETURN A 0, so CALL
+    A B 0 in its place returns the same values; the caller's frame stays on the stack,
+    as it does in Redis when the callee is one of its C functions (redis.call...), so
+    error positions still name the script's line when the callee is one of our Lua
+    wrappers. The format (ldump.c): a 12-byte header, then the main function: source,
+    line range, 4 bytes of counts, code, constants, nested functions, debug data."""
+    if chunk[:6] != b"\x1bLua\x51\x00" or len(chunk) < 12:
+        raise ValueError("not a Lua 5.1 binary chunk")
+    order = "<" if chunk[6] == 1 else ">"
+    int_size, size_t_size, number_size = chunk[7], chunk[8], chunk[10]
+    int_fmt = order + {4: "i", 8: "q"}[int_size]
+    size_fmt = order + {4: "I", 8: "Q"}[size_t_size]
+    instr_fmt = order + "I"
+    out = bytearray(chunk)
+    pos = 12
+
+    def integer() -> int:
+        nonlocal pos
+        (value,) = struct.unpack_from(int_fmt, out, pos)
+        pos += int_size
+        return int(value)
+
+    def skip_string() -> None:
+        nonlocal pos
+        (length,) = struct.unpack_from(size_fmt, out, pos)
+        pos += size_t_size + int(length)
+
+    def function() -> None:
+        nonlocal pos
+        skip_string()                      # source
+        pos += 2 * int_size + 4            # line range; upvalues, params, vararg, stack
+        count = integer()                  # code
+        code = struct.unpack_from(f"{order}{count}I", out, pos)
+        for i, instr in enumerate(code):
+            if instr & 0x3F == _OP_TAILCALL:
+                struct.pack_into(instr_fmt, out, pos + 4 * i, instr & ~0x3F | _OP_CALL)
+        pos += 4 * count
+        for _ in range(integer()):         # constants: nil, boolean, number, string
+            kind = out[pos]
+            pos += 1
+            if kind == 1:
+                pos += 1
+            elif kind == 3:
+                pos += number_size
+            elif kind == 4:
+                skip_string()
+        for _ in range(integer()):         # nested functions
+            function()
+        lines = integer()                  # the line of each instruction
+        pos += lines * int_size
+        for _ in range(integer()):         # local variables: name, start, end
+            skip_string()
+            pos += 2 * int_size
+        for _ in range(integer()):         # upvalue names
+            skip_string()
+
+    function()
+    if pos != len(out):
+        raise ValueError("unexpected Lua binary chunk layout")
+    return bytes(out)
+
+
+def _unpacked(packed: Any) -> tuple[Any, ...]:
+    """The arguments a Lua wrapper packed as {n = count, ...}."""
+    return tuple(packed[i] for i in range(1, int(packed[b"n"]) + 1))
 
 
 def _no_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
