@@ -10,6 +10,7 @@ from typing import Any
 
 import hiredis
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -581,3 +582,35 @@ def test_slowlog_redacts_secrets(kdiff: Diff) -> None:
     finally:
         kdiff("CONFIG", "SET", "slowlog-log-slower-than", "10000")
         kdiff("ACL", "DELUSER", "slowlog-test-user")
+
+
+def test_debug_reload(kdiff: Diff) -> None:
+    """DEBUG RELOAD and its options: the data and libraries are there afterwards (read
+    back from disk here: the hot cache is dropped)."""
+    kdiff("FLUSHALL")
+    kdiff("FUNCTION", "FLUSH")
+    for args in (("DEBUG", "RELOAD", "bogus"), ("DEBUG", "RELOAD", "NOFLUSH", "x"),
+                 ("DEBUG", "RELOAD", "noflush"),  # an empty dataset loads over nothing
+                 ("SET", "x", "1"), ("RPUSH", "l", "a", "b"), ("DEBUG", "RELOAD"),
+                 ("GET", "x"), ("LRANGE", "l", "0", "-1"),
+                 ("DEBUG", "RELOAD", "noflush", "merge"), ("DEBUG", "RELOAD", "NOSAVE", "MERGE"),
+                 ("GET", "x"), ("FLUSHALL",),
+                 ("FUNCTION", "LOAD", "#!lua name=t\nredis.register_function('f', "
+                                      "function() return 1 end)"),
+                 ("DEBUG", "RELOAD", "noflush"),  # Redis: the library exists
+                 ("DEBUG", "RELOAD", "merge", "noflush", "nosave"), ("FCALL", "f", "0"),
+                 ("MULTI",), ("DEBUG", "RELOAD"), ("EXEC",), ("FUNCTION", "FLUSH")):
+        kdiff(*args)
+
+
+def test_debug_reload_noflush_over_keys(dr: ServerProc) -> None:
+    """NOFLUSH without MERGE over keys: Redis stops (a duplicated key in its RDB file);
+    diskredis answers the load error and keeps everything."""
+    r = dr.client()
+    r.flushall()
+    r.set("k", "v")
+    with pytest.raises(redis.ResponseError, match="Error trying to load the RDB dump"):
+        r.execute_command("DEBUG", "RELOAD", "NOFLUSH")
+    assert r.get("k") == b"v"
+    assert r.execute_command("DEBUG", "RELOAD", "NOFLUSH", "MERGE") == b"OK"
+    assert r.get("k") == b"v"

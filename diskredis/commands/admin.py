@@ -709,8 +709,8 @@ def monitor(ctx: Ctx, argv: list[bytes]) -> str:
          doc_flags="syscmd")
 def debug(ctx: Ctx, argv: list[bytes]) -> Any:
     """DEBUG DIGEST | DIGEST-VALUE key ... | ERROR text | LOG message | OBJECT key |
-    PROTOCOL type | SLEEP seconds | SET-ACTIVE-EXPIRE 0|1 | HELP (the DEBUG subcommands
-    diskredis has)."""
+    PROTOCOL type | RELOAD [MERGE] [NOFLUSH] [NOSAVE] | SLEEP seconds |
+    SET-ACTIVE-EXPIRE 0|1 | HELP (the DEBUG subcommands diskredis has)."""
     sub = argv[1].lower()
     if sub == b"help" and len(argv) == 2:
         return help_reply("debug", [
@@ -729,6 +729,12 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
             "    Reply with a test value of the specified type. <type> can be: string,",
             "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
             "    true, false.",
+            "RELOAD [option ...]",
+            "    Save the dataset (a checkpoint) and load it back from disk (the hot cache is",
+            "    dropped). Options:",
+            "    * MERGE: Merge the loaded data with the existing dataset.",
+            "    * NOFLUSH: Do not empty the dataset before loading it.",
+            "    * NOSAVE: Do not save before loading.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -736,6 +742,8 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
         ])
+    if sub == b"reload":
+        return _debug_reload(ctx, argv[2:])
     if sub == b"set-active-expire" and len(argv) == 3:
         digits = re.match(rb"\s*([+-]?\d+)", argv[2])  # atoi: leading digits, else 0
         ctx.ks.active_expire = bool(digits and int(digits.group(1)))
@@ -770,6 +778,38 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
         time.sleep(max(seconds, 0.0))
         return "OK"
     raise errors.unknown_subcommand_or_arity("debug", argv[1])
+
+
+def _debug_reload(ctx: Ctx, options: list[bytes]) -> str:
+    """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: Redis saves its RDB file, empties the
+    dataset and loads the file back. Here the data on disk is what that file would hold
+    (every acknowledged write is durable): the save is a checkpoint, and the reload drops
+    the hot cache, so what follows is read back from disk. NOFLUSH without MERGE loads
+    the file over a dataset that already holds it: Redis fails (a library that exists) or
+    stops (a key that exists); here it fails whenever the dataset is not empty."""
+    flush = save = True
+    merge = False
+    for opt in options:
+        low = opt.lower()
+        if low == b"merge":
+            merge = True
+        elif low == b"noflush":
+            flush = False
+        elif low == b"nosave":
+            save = False
+        else:
+            raise errors.err("DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+    if save:
+        _checkpoint(ctx)
+    if not flush and not merge and (
+            ctx.scripts.libraries
+            or any(ctx.ks.stored(db) for db in range(ctx.ks.databases))):
+        log.warning("DEBUG RELOAD NOFLUSH: the dataset already holds what the reload "
+                    "would load (add MERGE to load it over itself)")
+        raise errors.err("Error trying to load the RDB dump")
+    ctx.ks.forget_cached()
+    log.warning("DB reloaded by DEBUG RELOAD")
+    return "OK"
 
 
 def _protocol_sample(ctx: Ctx, name: bytes) -> Any:

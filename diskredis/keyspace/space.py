@@ -664,6 +664,11 @@ class Keyspace:
         return False
 
     # -- whole databases ---------------------------------------------------------------
+    def forget_cached(self) -> None:
+        """Drop the hot cache: what follows reads the data from the engine (DEBUG RELOAD).
+        The cache holds committed state only, so this batch's writes stay staged."""
+        self.cache.clear()
+
     def flush(self, db: int) -> None:
         """Empty `db` at once: it gets a fresh slot; the old one is queued for gc."""
         if self.watchers:
