@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -142,6 +143,30 @@ def test_expired_key_invisible_everywhere(dr: ServerProc) -> None:
         pass  # busy-wait on the server's own clock, no sleep
     assert c.get("gone") is None and c.exists("gone") == 0 and c.ttl("gone") == -2
     assert c.type("gone") == b"none" and c.dbsize() == 1
+
+
+def test_due_keys_count_while_active_expiry_is_off(kdiff: Diff) -> None:
+    """Redis's "lazy expire" scenario: with active expiry off, keys past their deadline
+    count in DBSIZE and INFO keyspace until something reads them."""
+    kdiff("FLUSHALL")
+    kdiff("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        for key in ("k1", "k2", "k3"):
+            kdiff("PSETEX", key, "20", "a")
+        kdiff("PSETEX", "clock", "30", "a")  # read until gone (which removes it)
+        kdiff("DBSIZE")
+        for c in (kdiff.ours, kdiff.theirs):  # on each server's own clock
+            while c.command("PTTL", "clock") != b":-2\r\n":
+                pass
+        kdiff("DBSIZE")
+        info = [re.search(rb"db0:keys=\d+,expires=\d+", c.command("INFO", "keyspace"))
+                for c in (kdiff.ours, kdiff.theirs)]
+        assert info[0] is not None and info[1] is not None
+        assert info[0].group(0) == info[1].group(0) == b"db0:keys=3,expires=3"
+        kdiff("MGET", "k1", "k2", "k3")
+        kdiff("DBSIZE")
+    finally:
+        kdiff("DEBUG", "SET-ACTIVE-EXPIRE", "1")
 
 
 def test_active_expiry_removes_keys_nobody_reads(dr: ServerProc) -> None:

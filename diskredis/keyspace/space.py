@@ -484,9 +484,17 @@ class Keyspace:
         self.store(db, key, meta)
 
     def dbsize(self, db: int) -> int:
-        """Keys in `db`, less those whose deadline has passed (active expiry removes
-        them in bounded steps; see `due_counts`)."""
-        return self._counter(b"count:", db) - self.due_counts().get(db, 0)
+        """Keys in `db`, less those active expiry is about to remove (see `leaving`)."""
+        return self._counter(b"count:", db) - self.leaving().get(db, 0)
+
+    def leaving(self) -> dict[int, int]:
+        """db -> keys whose deadline has passed that DBSIZE and INFO keyspace leave out:
+        active expiry removes them in bounded steps (see `due_counts`), as Redis's does
+        within its next cycles. With active expiry off (DEBUG SET-ACTIVE-EXPIRE 0) or
+        paused (CLIENT PAUSE), only an access removes them: they count, as in Redis."""
+        if not self.active_expire or self.expire_paused:
+            return {}
+        return self.due_counts()
 
     def expires(self, db: int) -> int:
         """Keys of `db` with a deadline (INFO keyspace), as counted."""

@@ -251,7 +251,7 @@ class Server:
     def _keyspace_info(self) -> list[tuple[str, str]]:
         out = []
         ks = self.keyspace
-        due = ks.due_counts()
+        due = ks.leaving()
         for db in range(ks.databases):
             keys = ks.stored(db) - due.get(db, 0)
             if keys:
