@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from diskredis.config import PARAMS
-from tests.conftest import Diff, RawClient, ServerProc, _parse
+from tests.conftest import Diff, RawClient, ServerProc, _parse, unordered
 
 SAME: list[tuple[Any, ...]] = [
     ("CONFIG",), ("CONFIG", "nosuch"), ("CONFIG", "GET"), ("CONFIG", "GET", "nosuch*"),
@@ -614,3 +614,24 @@ def test_debug_reload_noflush_over_keys(dr: ServerProc) -> None:
     assert r.get("k") == b"v"
     assert r.execute_command("DEBUG", "RELOAD", "NOFLUSH", "MERGE") == b"OK"
     assert r.get("k") == b"v"
+
+
+def test_debug_populate(kdiff: Diff) -> None:
+    """DEBUG POPULATE's keys, values, padding, name cut and errors, as Redis makes them."""
+    kdiff("FLUSHALL")
+    for args in (("DEBUG", "POPULATE"), ("DEBUG", "POPULATE", "-1"), ("DEBUG", "POPULATE", "x"),
+                 ("DEBUG", "POPULATE", "2", "q", "-1"), ("DEBUG", "POPULATE", "2", "q", "1", "x"),
+                 ("DEBUG", "POPULATE", "0"), ("DBSIZE",),
+                 ("DEBUG", "POPULATE", "3", "pre", "0"), ("MGET", "pre:0", "pre:2", "pre:3"),
+                 ("SET", "key:1", "mine"), ("SET", "key:2", "gone", "PX", "1"),
+                 ("DEBUG", "SLEEP", "0.01"), ("DEBUG", "POPULATE", "3"),
+                 ("MGET", "key:0", "key:1", "key:2"),
+                 ("DEBUG", "POPULATE", "2", "z", "12"), ("MGET", "z:0", "z:1"),
+                 ("DEBUG", "POPULATE", "2", "y", "3"), ("MGET", "y:0", "y:1"),
+                 ("DEBUG", "POPULATE", "1000", "many"), ("DBSIZE",), ("DEBUG", "DIGEST")):
+        kdiff(*args)
+    kdiff("DEBUG", "POPULATE", "2", "a\0b")  # the name ends at a zero byte
+    unordered(kdiff, "KEYS", "a*")
+    kdiff("DEBUG", "POPULATE", "12", "L" * 125)  # names cut at 127 bytes: L...:10 is L...:1
+    unordered(kdiff, "KEYS", "L*")
+    kdiff("DBSIZE")

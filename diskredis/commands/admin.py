@@ -21,7 +21,7 @@ from typing import Any
 
 from diskredis import config as cfg
 from diskredis import errors
-from diskredis.commands.args import help_reply, parse_int
+from diskredis.commands.args import help_reply, parse_int, parse_positive
 from diskredis.commands.context import DISKREDIS_VERSION, REDIS_VERSION, Ctx
 from diskredis.commands.dispatch import NO_REPLY
 from diskredis.commands.generic import encoding_of
@@ -709,7 +709,8 @@ def monitor(ctx: Ctx, argv: list[bytes]) -> str:
          doc_flags="syscmd")
 def debug(ctx: Ctx, argv: list[bytes]) -> Any:
     """DEBUG DIGEST | DIGEST-VALUE key ... | ERROR text | LOG message | OBJECT key |
-    PROTOCOL type | RELOAD [MERGE] [NOFLUSH] [NOSAVE] | SLEEP seconds |
+    POPULATE count [prefix] [size] | PROTOCOL type | RELOAD [MERGE] [NOFLUSH] [NOSAVE] |
+    SLEEP seconds |
     SET-ACTIVE-EXPIRE 0|1 | HELP (the DEBUG subcommands diskredis has)."""
     sub = argv[1].lower()
     if sub == b"help" and len(argv) == 2:
@@ -725,6 +726,10 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
             "    Write <message> to the server log.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
+            "POPULATE <count> [<prefix>] [<size>]",
+            "    Create <count> string keys named key:<num> (<prefix>:<num> if a prefix is",
+            "    given) holding value:<num>, zero-padded or cut to <size> bytes if given.",
+            "    Keys that exist are left as they are.",
             "PROTOCOL <type>",
             "    Reply with a test value of the specified type. <type> can be: string,",
             "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
@@ -742,6 +747,8 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
         ])
+    if sub == b"populate" and 3 <= len(argv) <= 5:
+        return _debug_populate(ctx, argv)
     if sub == b"reload":
         return _debug_reload(ctx, argv[2:])
     if sub == b"set-active-expire" and len(argv) == 3:
@@ -778,6 +785,28 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
         time.sleep(max(seconds, 0.0))
         return "OK"
     raise errors.unknown_subcommand_or_arity("debug", argv[1])
+
+
+def _debug_populate(ctx: Ctx, argv: list[bytes]) -> str:
+    """DEBUG POPULATE count [prefix] [size]: string keys prefix:0 .. prefix:count-1 (the
+    name cut at 127 bytes, as Redis's buffer cuts it) holding value:N, padded with zero
+    bytes or cut to `size`; keys that exist are left alone. No keyspace events, as in
+    Redis; WATCH and client-side caching see the keys change."""
+    count = parse_positive(argv[2])
+    size = parse_positive(argv[4]) if len(argv) == 5 else 0
+    prefix = argv[3].split(b"\0", 1)[0] if len(argv) >= 4 else b"key"
+    db = ctx.session.db
+    for j in range(count):
+        key = b"%s:%d" % (prefix, j)
+        if len(key) > 127:
+            key = key[:127]
+        if ctx.ks.lookup(db, key, read=False, notify_miss=False) is not None:
+            continue
+        value = b"value:%d" % j
+        if size:
+            value = value[:size].ljust(size, b"\0")
+        ctx.ks.store(db, key, L.Meta(L.STRING, L.NO_EXPIRY, value))
+    return "OK"
 
 
 def _debug_reload(ctx: Ctx, options: list[bytes]) -> str:

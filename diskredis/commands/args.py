@@ -32,6 +32,17 @@ def parse_int(data: bytes, message: str = errors.NOT_INTEGER) -> int:
     raise RedisError(message)
 
 
+_NOT_POSITIVE = "ERR value is out of range, must be positive"
+
+
+def parse_positive(data: bytes) -> int:
+    """getPositiveLongFromObjectOrReply: an integer >= 0, one error for anything else."""
+    value = parse_int(data, _NOT_POSITIVE)
+    if value < 0:
+        raise RedisError(_NOT_POSITIVE)
+    return value
+
+
 def parse_float(data: bytes, message: str = errors.NOT_FLOAT) -> float:
     """Redis string2ld/strtold: decimal or inf, no spaces, no NaN."""
     if _FLOAT_RE.fullmatch(data) is None:

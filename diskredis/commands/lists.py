@@ -19,7 +19,13 @@ from collections.abc import Callable
 from typing import Any
 
 from diskredis import errors
-from diskredis.commands.args import clamp_range, parse_int, parse_mpop, parse_timeout_ms
+from diskredis.commands.args import (
+    clamp_range,
+    parse_int,
+    parse_mpop,
+    parse_positive,
+    parse_timeout_ms,
+)
 from diskredis.commands.context import Block, Ctx
 from diskredis.commands.generic import ENCODINGS, lookup_typed
 from diskredis.commands.registry import KeySpec, arg, command, keys_at, oneof, token
@@ -207,9 +213,7 @@ def _pop(ctx: Ctx, argv: list[bytes], left: bool) -> Any:
         raise errors.wrong_arity(ctx.name)
     count = None
     if len(argv) == 3:
-        count = parse_int(argv[2], "ERR value is out of range, must be positive")
-        if count < 0:
-            raise errors.err("value is out of range, must be positive")
+        count = parse_positive(argv[2])
     lst = _open(ctx, argv[1])
     if lst is None:
         return NULL_ARRAY if count is not None else None

@@ -33,6 +33,7 @@ from diskredis.commands.args import (
     parse_double,
     parse_int,
     parse_mpop,
+    parse_positive,
     parse_timeout_ms,
 )
 from diskredis.commands.context import Block, Ctx
@@ -832,9 +833,7 @@ def _zpop_minmax(ctx: Ctx, argv: list[bytes], highest: bool) -> Any:
         raise RedisError(errors.SYNTAX)
     count = -1
     if len(argv) == 3:
-        count = parse_int(argv[2], "ERR value is out of range, must be positive")
-        if count < 0:
-            raise errors.err("value is out of range, must be positive")
+        count = parse_positive(argv[2])
     nested = ctx.session.resp > 2 and count != -1
     return _zpop(ctx, [argv[1]], highest, False, count, nested, False)
 
