@@ -651,3 +651,48 @@ def test_errors_of_scripts_are_counted_once(sdiff: Diff, script: str) -> None:
         stats.append(sorted(re.sub(rb"usec=\d+,usec_per_call=[\d.]+,", b"", x)
                             for x in re.findall(rb"cmdstat_[^:]+:[^\r]+", raw)))
     assert stats[0] == stats[1]
+
+
+@pytest.mark.parametrize("proto", ["2", "3"])
+def test_replies_of_every_type_reach_scripts(sdiff: Diff, proto: str) -> None:
+    """With DEBUG SET-DISABLE-DENY-SCRIPTS 1 a script may call DEBUG PROTOCOL: every RESP3
+    type read by a RESP2 or RESP3 script, returned to a RESP2 or RESP3 client."""
+    sdiff.masked("HELLO", proto)
+    sdiff("EVAL", "return redis.call('debug', 'protocol', 'map')", "0")  # still refused
+    sdiff("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1")
+    try:
+        for resp in ("2", "3"):
+            for kind in ("bignum", "map", "set", "double", "null", "verbatim", "true", "false",
+                         "attrib", "array", "integer", "string"):
+                for script in ("redis.setresp(%s) return redis.call('debug', 'protocol', '%s')",
+                               "redis.setresp(%s) return {redis.pcall('debug', 'protocol', "
+                               "'%s')}"):
+                    args = ("EVAL", script % (resp, kind), "0")
+                    if kind in ("map", "set"):
+                        unordered(sdiff, *args)
+                    else:
+                        sdiff(*args)
+        sdiff("EVAL", "redis.setresp(3) return redis.pcall('debug', 'protocol', 'push')", "0")
+        sdiff("EVAL", "redis.call('set', 'key', 'value', 'PX', '1') "
+                      "redis.call('debug', 'sleep', 0.01) return redis.call('exists', 'key')", "0")
+        sdiff("EXISTS", "key")
+        sdiff("EVAL", "return redis.call('blpop', 'nolist', '0')", "0")
+        sdiff("EVAL", "return redis.call('config', 'get', 'maxmemory')", "0")
+    finally:
+        sdiff("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "0")
+
+
+def test_scripts_never_run_scripts(dr: ServerProc) -> None:
+    """Even with DEBUG SET-DISABLE-DENY-SCRIPTS 1, a script may not run a script, a
+    transaction or a subscription (redis-server stops on a script inside a script)."""
+    c = dr.raw()
+    assert c.command("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "1") == b"+OK\r\n"
+    try:
+        for call in ("'eval', 'return 1', '0'", "'fcall', 'f', '0'", "'script', 'flush'",
+                     "'function', 'flush'", "'multi'", "'subscribe', 'ch'", "'monitor'",
+                     "'shutdown', 'nosave'", "'client', 'reply', 'off'"):
+            reply = c.command("EVAL", "return redis.pcall(%s)" % call, "0")
+            assert reply == b"-ERR This Redis command is not allowed from script\r\n", call
+        assert c.command("PING") == b"+PONG\r\n"
+    finally:
+        c.command("DEBUG", "SET-DISABLE-DENY-SCRIPTS", "0")

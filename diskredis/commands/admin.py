@@ -752,8 +752,10 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
     if sub == b"reload":
         return _debug_reload(ctx, argv[2:])
     if sub == b"set-active-expire" and len(argv) == 3:
-        digits = re.match(rb"\s*([+-]?\d+)", argv[2])  # atoi: leading digits, else 0
-        ctx.ks.active_expire = bool(digits and int(digits.group(1)))
+        ctx.ks.active_expire = bool(_atoi(argv[2]))
+        return "OK"
+    if sub == b"set-disable-deny-scripts" and len(argv) == 3:
+        ctx.scripts.deny_noscript = not _atoi(argv[2])
         return "OK"
     if sub == b"digest" and len(argv) == 2:
         return Status(_dataset_digest(ctx).hex().encode())
@@ -785,6 +787,12 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
         time.sleep(max(seconds, 0.0))
         return "OK"
     raise errors.unknown_subcommand_or_arity("debug", argv[1])
+
+
+def _atoi(text: bytes) -> int:
+    """C's atoi: the leading integer, 0 if there is none."""
+    digits = re.match(rb"\s*([+-]?\d+)", text)
+    return int(digits.group(1)) if digits else 0
 
 
 def _debug_populate(ctx: Ctx, argv: list[bytes]) -> str:

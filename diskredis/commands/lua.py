@@ -38,9 +38,11 @@ from diskredis.commands.args import strtod
 from diskredis.errors import CountedError, RedisError
 from diskredis.resp.values import (
     NULL_ARRAY,
+    Attributed,
     BigNumber,
     DoubleText,
     Push,
+    Pushes,
     RSet,
     Status,
     Verbatim,
@@ -1276,8 +1278,12 @@ class LuaState:
                 return self.table_from({b"double": float(value.text)})
             return value.text
         if t is BigNumber:
-            digits = b"%d" % value.value
+            digits = value.value if type(value.value) is bytes else b"%d" % value.value
             return self.table_from({b"big_number": digits}) if resp == 3 else digits
+        if t is Attributed:  # scripts are not shown attributes (Redis's parser skips them)
+            return self.to_lua(value.reply, resp)
+        if t is Pushes:  # a push first (DEBUG PROTOCOL push): Redis's parser of replies
+            return None  # for scripts has no reading of pushes, and the script gets nothing
         if t in (list, tuple, Push):
             return self._array(value, resp)
         raise TypeError("no Lua form for reply value of type %s" % t.__name__)

@@ -80,6 +80,22 @@ class Library:
     functions: dict[bytes, Registered]
 
 
+# Commands no script runs, whatever DEBUG SET-DISABLE-DENY-SCRIPTS says: those that run
+# scripts themselves (Redis asserts on a script inside a script and stops) and those that
+# would leave the script client in a state no later script expects (a transaction, a
+# subscription, a replica's stream, another user) or end the server under it.
+_NEVER_FROM_SCRIPTS = frozenset((
+    "eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro", "script", "function",
+    "multi", "exec", "discard", "watch", "unwatch", "subscribe", "psubscribe", "ssubscribe",
+    "unsubscribe", "punsubscribe", "sunsubscribe", "monitor", "quit", "reset", "hello",
+    "auth", "sync", "psync", "replconf", "shutdown", "client|reply", "client|tracking",
+    "client|caching"))
+
+
+def _never_from_scripts(name: str) -> bool:
+    return name in _NEVER_FROM_SCRIPTS or name.split("|", 1)[0] in ("script", "function")
+
+
 class Scripts:
     """The server's scripts: the Lua state and the cache of compiled EVAL scripts, and
     the state of the script running now.
@@ -109,6 +125,9 @@ class Scripts:
         self.wrote = False
         self.killed = False
         self.read_only = False
+        # DEBUG SET-DISABLE-DENY-SCRIPTS 1 lets scripts call commands flagged noscript
+        # (Redis's tests call DEBUG PROTOCOL and CLIENT LIST so), but for those below.
+        self.deny_noscript = True
         self.ctx: Ctx | None = None  # the script client's context (made on first use)
         self.hook_count = 0
         self.current = self.lua  # the Lua state running now
@@ -246,7 +265,7 @@ class Scripts:
         except RedisError:
             self._refuse(cmd, "Wrong number of args calling Redis command from script")
         flags = cmd.flags
-        if "noscript" in flags:
+        if "noscript" in flags and (self.deny_noscript or _never_from_scripts(cmd.name)):
             self._refuse(cmd, "This Redis command is not allowed from script")
         assert self.ctx is not None
         user = self.ctx.session.acl_user
