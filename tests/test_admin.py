@@ -635,3 +635,22 @@ def test_debug_populate(kdiff: Diff) -> None:
     kdiff("DEBUG", "POPULATE", "12", "L" * 125)  # names cut at 127 bytes: L...:10 is L...:1
     unordered(kdiff, "KEYS", "L*")
     kdiff("DBSIZE")
+
+
+def test_debug_sees_logically_expired_keys(kdiff: Diff) -> None:
+    """DEBUG OBJECT and DIGEST-VALUE show a key past its deadline that nothing removed
+    (active expiry off) and leave it; the next read removes it."""
+    kdiff("FLUSHALL")
+    kdiff("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        kdiff("SET", "key", "value", "PX", "1")
+        kdiff("DEBUG", "SLEEP", "0.01")
+        kdiff("DEBUG", "DIGEST-VALUE", "key", "nokey")
+        for raw in kdiff.both("DEBUG", "OBJECT", "key"):
+            assert raw.startswith(b"+Value at:") and b" encoding:embstr " in raw, raw
+        kdiff("DBSIZE")
+        kdiff("EVAL", "return redis.call('exists', 'key')", "0")
+        kdiff("DBSIZE")
+        kdiff("DEBUG", "OBJECT", "key")
+    finally:
+        kdiff("DEBUG", "SET-ACTIVE-EXPIRE", "1")

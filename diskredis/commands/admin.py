@@ -763,8 +763,7 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
         out = []
         for key in argv[2:]:
             digest = bytearray(20)
-            meta = ctx.ks.lookup(ctx.session.db, key, touch=False, read=False,
-                                 notify_miss=False)
+            meta = ctx.ks.record(ctx.session.db, key)  # logically expired keys too
             if meta is not None:
                 value_digest(ctx, meta, digest)
             out.append(Status(digest.hex().encode()))
@@ -875,8 +874,9 @@ def _debug_object(ctx: Ctx, key: bytes) -> Status:
     """DEBUG OBJECT key: Redis's line about the value. Its address and refcount stand for
     nothing here (values are records on disk); the encoding is OBJECT ENCODING's, the
     serialized length the RDB encoding's (DUMP's payload less its type, version and
-    checksum), the idle time the access table's."""
-    meta = ctx.ks.lookup(ctx.session.db, key, touch=False, read=False, notify_miss=False)
+    checksum), the idle time the access table's. Like Redis's, it shows a key past its
+    deadline that nothing has removed yet, and leaves it there."""
+    meta = ctx.ks.record(ctx.session.db, key)
     if meta is None:
         raise errors.err("no such key")
     dumped = dump_payload(ctx, meta)

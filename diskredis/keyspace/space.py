@@ -637,8 +637,8 @@ class Keyspace:
         for (db, key), watches in list(self.watchers.items()):
             if db != emptied:
                 continue
-            there = self._record(db, key)
-            other = None if replaced_with is None else self._record(replaced_with, key)
+            there = self.record(db, key)
+            other = None if replaced_with is None else self.record(replaced_with, key)
             if there is None and other is None:
                 continue
             other_expired = other is not None and bool(other.expire) \
@@ -655,8 +655,8 @@ class Keyspace:
                     continue
                 w.dirty = True
 
-    def _record(self, db: int, key: bytes) -> Meta | None:
-        """The key's stored record, expired or not."""
+    def record(self, db: int, key: bytes) -> Meta | None:
+        """The key's stored record, expired or not, left as it is (WATCH, DEBUG OBJECT)."""
         mkey, hashed = self._mkey(db, key)
         return self._raw(mkey, key, hashed)
 
@@ -666,7 +666,7 @@ class Keyspace:
         for (db, key), was_expired in w.keys.items():
             if was_expired:
                 continue
-            meta = self._record(db, key)
+            meta = self.record(db, key)
             if meta is not None and meta.expire and meta.expire <= now:
                 return True
         return False
