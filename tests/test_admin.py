@@ -654,3 +654,18 @@ def test_debug_sees_logically_expired_keys(kdiff: Diff) -> None:
         kdiff("DEBUG", "OBJECT", "key")
     finally:
         kdiff("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+
+def test_debug_pause_cron_stops_active_expiry(kdiff: Diff) -> None:
+    """DEBUG PAUSE-CRON 1: keys past their deadline stay (and count) until read."""
+    kdiff("FLUSHALL")
+    kdiff("DEBUG", "PAUSE-CRON", "1")
+    try:
+        kdiff("SET", "key", "value", "PX", "1")
+        kdiff("SET", "kept", "value")
+        time.sleep(0.3)  # idle servers: a few cron periods pass (Redis's hz is 10)
+        kdiff("DBSIZE")
+        kdiff("EXISTS", "key")
+        kdiff("DBSIZE")
+    finally:
+        kdiff("DEBUG", "PAUSE-CRON", "0")

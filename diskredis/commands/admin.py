@@ -711,7 +711,8 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
     """DEBUG DIGEST | DIGEST-VALUE key ... | ERROR text | LOG message | OBJECT key |
     POPULATE count [prefix] [size] | PROTOCOL type | RELOAD [MERGE] [NOFLUSH] [NOSAVE] |
     SLEEP seconds |
-    SET-ACTIVE-EXPIRE 0|1 | HELP (the DEBUG subcommands diskredis has)."""
+    SET-ACTIVE-EXPIRE 0|1 | SET-DISABLE-DENY-SCRIPTS 0|1 | PAUSE-CRON 0|1 | HELP (the DEBUG
+    subcommands diskredis has)."""
     sub = argv[1].lower()
     if sub == b"help" and len(argv) == 2:
         return help_reply("debug", [
@@ -746,6 +747,9 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
             "    default.",
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
+            "PAUSE-CRON <0|1>",
+            "    Stop periodic work: active expiry, reclamation of deleted big keys, client",
+            "    timeouts and the instantaneous statistics.",
         ])
     if sub == b"populate" and 3 <= len(argv) <= 5:
         return _debug_populate(ctx, argv)
@@ -753,6 +757,9 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
         return _debug_reload(ctx, argv[2:])
     if sub == b"set-active-expire" and len(argv) == 3:
         ctx.ks.active_expire = bool(_atoi(argv[2]))
+        return "OK"
+    if sub == b"pause-cron" and len(argv) == 3:
+        ctx.ks.cron_paused = bool(_atoi(argv[2]))
         return "OK"
     if sub == b"set-disable-deny-scripts" and len(argv) == 3:
         ctx.scripts.deny_noscript = not _atoi(argv[2])

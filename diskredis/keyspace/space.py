@@ -157,6 +157,9 @@ class Keyspace:
         # notify-keyspace-events) and who publishes them: (event, key, db).
         self.notify_flags = 0
         self.active_expire = True  # DEBUG SET-ACTIVE-EXPIRE
+        # DEBUG PAUSE-CRON: the periodic work (active expiry, reclamation of big keys,
+        # client timeouts, instantaneous statistics) stops until it is set back.
+        self.cron_paused = False
         # Set by the lane while writes are refused after a failed commit (the reason):
         # an expired key then just reads as missing, nothing is deleted.
         self.read_only_reason: str | None = None
@@ -492,7 +495,7 @@ class Keyspace:
         active expiry removes them in bounded steps (see `due_counts`), as Redis's does
         within its next cycles. With active expiry off (DEBUG SET-ACTIVE-EXPIRE 0) or
         paused (CLIENT PAUSE), only an access removes them: they count, as in Redis."""
-        if not self.active_expire or self.expire_paused:
+        if not self.active_expire or self.expire_paused or self.cron_paused:
             return {}
         return self.due_counts()
 

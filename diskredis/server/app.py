@@ -641,6 +641,8 @@ class Server:
         """Client timeouts and the instantaneous statistics."""
         while True:
             await trio.sleep(_SAMPLE_EVERY)
+            if self.keyspace.cron_paused:  # DEBUG PAUSE-CRON
+                continue
             now = time.monotonic()
             self._samples.append((now, self.stats.commands, self.net_in, self.net_out))
             del self._samples[:-16]

@@ -351,9 +351,10 @@ class Lane:
                     pending = self._pending = deque(self._resume)
                     self._resume = []
             self._backlog = False
-            if ks.read_only_reason is None:  # housekeeping writes, so waits for room
-                # nothing expires while clients are paused (Redis keeps the dataset
-                # still for a failover)
+            # Housekeeping writes, so it waits for room; DEBUG PAUSE-CRON stops it. Nothing
+            # expires while clients are paused (Redis keeps the dataset still for a
+            # failover).
+            if ks.read_only_reason is None and not ks.cron_paused:
                 expired = self._expire_cycle() \
                     if ks.active_expire and not ks.expire_paused else 0
                 # A step that used its whole budget may have left more: the next batch
