@@ -180,6 +180,7 @@ class Param:
     sensitive: bool = False
     multi: bool = False
     effect: bool = False  # True when diskredis acts on it
+    refused: bool = False  # True when any value but the default is refused
     check: Callable[[Any], None] | None = None
     merge: bool = False  # a new value updates the old dict instead of replacing it
     parse_fn: Callable[[list[str]], Any] | None = None
@@ -324,9 +325,10 @@ for _name, _default, _extra in [
     ("replica-serve-stale-data", True, {"alias": "slave-serve-stale-data"}),
     ("replica-read-only", True, {"alias": "slave-read-only"}),
     ("replica-ignore-maxmemory", True, {"alias": "slave-ignore-maxmemory"}),
-    ("jemalloc-bg-thread", True, {}), ("activedefrag", False, {"check": _no_defrag}),
+    ("jemalloc-bg-thread", True, {}),
+    ("activedefrag", False, {"check": _no_defrag, "refused": True}),
     ("syslog-enabled", False, _IMM), ("appendonly", False, {}),
-    ("cluster-enabled", False, {"mutable": False, "check": _no_cluster}),
+    ("cluster-enabled", False, {"mutable": False, "check": _no_cluster, "refused": True}),
     ("cluster-allow-reads-when-down", False, {}),
     ("cluster-allow-pubsubshard-when-down", True, {}), ("crash-log-enabled", True, {}),
     ("crash-memcheck-enabled", True, {}), ("use-exit-on-panic", False, {"hidden": True}),
@@ -434,8 +436,12 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("key-load-delay", 0, -(2**31), _INT_MAX, "int", {"hidden": True}),
     ("active-expire-effort", 1, 1, 10, "int", {}),
     ("hz", 10, 0, _INT_MAX, "int", {}),
-    ("min-replicas-to-write", 0, 0, _INT_MAX, "int", {"alias": "min-slaves-to-write"}),
-    ("min-replicas-max-lag", 10, 0, _INT_MAX, "int", {"alias": "min-slaves-max-lag"}),
+    # With no replica (diskredis does not replicate yet) a write needs none of them:
+    # min-replicas-to-write > 0 refuses every write (NOREPLICAS), as Redis does then.
+    ("min-replicas-to-write", 0, 0, _INT_MAX, "int", {"alias": "min-slaves-to-write",
+                                                       "effect": True}),
+    ("min-replicas-max-lag", 10, 0, _INT_MAX, "int", {"alias": "min-slaves-max-lag",
+                                                      "effect": True}),
     ("watchdog-period", 0, 0, _INT_MAX, "int", {"hidden": True}),
     ("shutdown-timeout", 10, 0, _INT_MAX, "int", {}),
     ("repl-diskless-sync-max-replicas", 0, 0, _INT_MAX, "int", {}),
@@ -462,7 +468,7 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("stream-node-max-bytes", 4096, 0, _L, "mem", _E),
     ("zset-max-listpack-value", 64, 0, _L, "mem", {"alias": "zset-max-ziplist-value"}),
     ("hll-sparse-max-bytes", 3000, 0, _L, "mem", _E),
-    ("tracking-table-max-keys", 1000000, 0, _L, "int", {}),
+    ("tracking-table-max-keys", 1000000, 0, _L, "int", _E),
     ("client-query-buffer-limit", 1024**3, 1024 * 1024, _L, "mem", _E),
     ("maxmemory-clients", 0, -100, _L, "pct", {}),
     ("repl-backlog-ttl", 3600, 0, _L, "int", {}),
@@ -608,7 +614,8 @@ def _parse_replicaof(args: list[str]) -> tuple[str, int] | None:
 
 
 _add(Param("replicaof", "special", None, alias="slaveof", mutable=False, multi=True,
-           parse_fn=_parse_replicaof, format_fn=lambda v: "" if v is None else "%s %d" % v))
+           refused=True, parse_fn=_parse_replicaof,
+           format_fn=lambda v: "" if v is None else "%s %d" % v))
 
 
 def _parse_percentiles(args: list[str]) -> list[float]:

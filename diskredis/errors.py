@@ -68,6 +68,7 @@ NO_REPLICATION = ("ERR diskredis keeps no replication stream: SYNC and PSYNC onl
                   "snapshot, to a client that first sends REPLCONF rdb-only 1 (as "
                   "redis-cli --rdb does)")
 SYNC_PENDING_OUTPUT = "ERR SYNC and PSYNC are invalid with pending output"
+NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 
 
 def misconf(reason: str) -> RedisError:

@@ -218,3 +218,40 @@ def test_swapdb_and_stale_keys_under_watch(kdiff: Diff) -> None:
     finally:
         kdiff("SELECT", "0")
         kdiff("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+
+def test_min_replicas_to_write_refuses_writes(kdiff: Diff, dr: ServerProc,
+                                              oracle: ServerProc) -> None:
+    """min-replicas-to-write > 0 with no replica: every write is refused (NOREPLICAS):
+    plain commands, queued ones (EXEC aborts), scripts that may write, functions; reads
+    and no-writes scripts go on. Also set while a transaction is queued (Redis's
+    "exec with write commands and state change")."""
+    kdiff("FLUSHALL")
+    kdiff("FUNCTION", "FLUSH")
+    kdiff("FUNCTION", "LOAD", "#!lua name=nr\nredis.register_function('w', function(k) "
+                              "return redis.call('set', k[1], 1) end)")
+    kdiff("SET", "x", "some value")
+    kdiff("SET", "xx", "1")
+    kdiff("MULTI")
+    kdiff("INCR", "xx")
+    try:
+        for sp in (dr, oracle):  # from another client, as in Redis's test
+            other = sp.raw()
+            assert other.command("CONFIG", "SET", "min-replicas-to-write", "2") == b"+OK\r\n"
+            other.close()
+        for args in (("EXEC",), ("GET", "xx"), ("SET", "x", "1"), ("GET", "x"), ("PING",),
+                     ("EVAL", "#!lua flags=no-writes\nreturn redis.call('get','x')", "1", "x"),
+                     ("EVAL", "return redis.call('get','x')", "1", "x"),
+                     ("EVAL", "#!lua\nreturn redis.call('get','x')", "1", "x"),
+                     ("EVAL", "return redis.call('set','x', 1)", "1", "x"),
+                     ("EVAL", "return redis.pcall('set','x', 1)", "1", "x"),
+                     ("FCALL", "w", "1", "x"), ("FUNCTION", "DELETE", "nr"), ("FLUSHALL",),
+                     ("MULTI",), ("SET", "x", "2"), ("EXEC",),
+                     ("MULTI",), ("GET", "x"), ("EXEC",),
+                     ("CONFIG", "SET", "min-replicas-max-lag", "0"), ("SET", "x", "3"),
+                     ("CONFIG", "SET", "min-replicas-max-lag", "10"), ("DEL", "x")):
+            kdiff(*args)
+    finally:
+        kdiff("CONFIG", "SET", "min-replicas-to-write", "0")
+    kdiff("DEL", "x")
+    kdiff("FUNCTION", "FLUSH")

@@ -86,6 +86,11 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
             "write" in cmd.flags_for(ctx, argv) or cmd.name == "ping"):
         # PING too, as Redis: a health check sees that writes are refused
         return _reject(ctx, cmd, errors.misconf(ks.read_only_reason))
+    config = ctx.config.values
+    if config["min-replicas-to-write"] and config["min-replicas-max-lag"] and \
+            "write" in cmd.flags_for(ctx, argv):
+        # checkGoodReplicasStatus: diskredis has no replicas (yet), so no write passes
+        return _reject(ctx, cmd, RedisError(errors.NOREPLICAS))
     if rare and (early := _checks_after_acl(ctx, cmd, argv, busy, paused)) is not None:
         return early
     ctx.name = session.last_cmd = name = cmd.name
@@ -113,7 +118,6 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
     usec = elapsed // 1000
     cmd.calls += 1
     cmd.usec += usec
-    config = ctx.config.values
     # A client that waits has its call in SLOWLOG and the latency histogram once it is
     # served (`served`), as Redis's updateStatsOnUnblock; inside EXEC or a script
     # nothing waits.
