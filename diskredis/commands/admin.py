@@ -827,7 +827,8 @@ def _debug_reload(ctx: Ctx, options: list[bytes]) -> str:
     """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: Redis saves its RDB file, empties the
     dataset and loads the file back. Here the data on disk is what that file would hold
     (every acknowledged write is durable): the save is a checkpoint, and the reload drops
-    the hot cache, so what follows is read back from disk. NOFLUSH without MERGE loads
+    the hot cache, so what follows is read back from disk (with NOSAVE too: an RDB file
+    left in `dir` is not what the data is here). NOFLUSH without MERGE loads
     the file over a dataset that already holds it: Redis fails (a library that exists) or
     stops (a key that exists); here it fails whenever the dataset is not empty."""
     flush = save = True
