@@ -646,6 +646,7 @@ def test_debug_sees_logically_expired_keys(kdiff: Diff) -> None:
         kdiff("SET", "key", "value", "PX", "1")
         kdiff("DEBUG", "SLEEP", "0.01")
         kdiff("DEBUG", "DIGEST-VALUE", "key", "nokey")
+        kdiff("DEBUG", "DIGEST")
         for raw in kdiff.both("DEBUG", "OBJECT", "key"):
             assert raw.startswith(b"+Value at:") and b" encoding:embstr " in raw, raw
         kdiff("DBSIZE")

@@ -12,7 +12,6 @@ import gc
 import logging
 import os
 import platform
-import re
 import resource
 import struct
 import sys
@@ -21,7 +20,7 @@ from typing import Any
 
 from diskredis import config as cfg
 from diskredis import errors
-from diskredis.commands.args import help_reply, parse_int, parse_positive
+from diskredis.commands.args import atoi, help_reply, parse_int, parse_positive
 from diskredis.commands.context import DISKREDIS_VERSION, REDIS_VERSION, Ctx
 from diskredis.commands.dispatch import NO_REPLY
 from diskredis.commands.generic import encoding_of
@@ -756,13 +755,13 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
     if sub == b"reload":
         return _debug_reload(ctx, argv[2:])
     if sub == b"set-active-expire" and len(argv) == 3:
-        ctx.ks.active_expire = bool(_atoi(argv[2]))
+        ctx.ks.active_expire = bool(atoi(argv[2]))
         return "OK"
     if sub == b"pause-cron" and len(argv) == 3:
-        ctx.ks.cron_paused = bool(_atoi(argv[2]))
+        ctx.ks.cron_paused = bool(atoi(argv[2]))
         return "OK"
     if sub == b"set-disable-deny-scripts" and len(argv) == 3:
-        ctx.scripts.deny_noscript = not _atoi(argv[2])
+        ctx.scripts.deny_noscript = not atoi(argv[2])
         return "OK"
     if sub == b"digest" and len(argv) == 2:
         return Status(_dataset_digest(ctx).hex().encode())
@@ -793,12 +792,6 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
         time.sleep(max(seconds, 0.0))
         return "OK"
     raise errors.unknown_subcommand_or_arity("debug", argv[1])
-
-
-def _atoi(text: bytes) -> int:
-    """C's atoi: the leading integer, 0 if there is none."""
-    digits = re.match(rb"\s*([+-]?\d+)", text)
-    return int(digits.group(1)) if digits else 0
 
 
 def _debug_populate(ctx: Ctx, argv: list[bytes]) -> str:
@@ -927,7 +920,7 @@ def _dataset_digest(ctx: Ctx) -> bytes:
     ks = ctx.ks
     for db in range(ks.databases):
         first = True
-        for _, key, meta in ks.iter_keys(db):
+        for _, key, meta in ks.iter_keys(db, due=True):  # as Redis's dict holds them
             if first:
                 mix_digest(final, struct.pack(">I", db))
                 first = False

@@ -32,6 +32,15 @@ def parse_int(data: bytes, message: str = errors.NOT_INTEGER) -> int:
     raise RedisError(message)
 
 
+def atoi(text: bytes) -> int:
+    """C's atoi: the leading integer (after spaces), 0 if there is none."""
+    digits = _ATOI_RE.match(text)
+    return int(digits.group(1)) if digits else 0
+
+
+_ATOI_RE = re.compile(rb"[ \t\n\v\f\r]*([+-]?\d+)")
+
+
 _NOT_POSITIVE = "ERR value is out of range, must be positive"
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from diskredis.commands.context import Ctx
 from diskredis.commands.registry import (
+    HDR_HIGHEST,
     Command,
     all_commands,
     arg,
@@ -32,7 +33,6 @@ from diskredis.resp.values import MapPairs, Verbatim
 
 _SRV = "server"
 _ADMIN = "admin noscript loading stale"
-HDR_HIGHEST = 1_000_000_000  # the histogram's largest value (ns): 1 s
 
 
 container("latency", group=_SRV, since="2.8.13", summary="A container for latency diagnostics "
@@ -136,11 +136,10 @@ def _command_cdf(cmd: Command) -> dict[bytes, Any]:
             b"histogram_usec": cumulative_usec(cmd.latency)}
 
 
-_LATENCY = "admin noscript loading stale"
 _LATENCY_TIPS = "nondeterministic_output request_policy:all_nodes response_policy:special"
 
 
-@command("latency|histogram", -2, _LATENCY, group=_SRV, since="7.0.0",
+@command("latency|histogram", -2, _ADMIN, group=_SRV, since="7.0.0",
          complexity="O(N) where N is the number of commands with latency information "
                     "being retrieved.",
          tips=_LATENCY_TIPS,
@@ -238,7 +237,7 @@ def latency_graph_text(event: str, samples: Iterable[tuple[int, int]], all_time_
     return head + "-" * 80 + "\n" + sparkline(values, labels, 80, 4, True)
 
 
-@command("latency|graph", 3, _LATENCY, group=_SRV, since="2.8.13", complexity="O(1)",
+@command("latency|graph", 3, _ADMIN, group=_SRV, since="2.8.13", complexity="O(1)",
          tips=_LATENCY_TIPS,
          summary="Draws the recorded latency samples of one event as an ASCII chart.",
          args=(arg("event"),))
@@ -456,7 +455,7 @@ def latency_report(events: dict[str, Any], maxima: dict[str, int], config: Any,
     return "".join(parts)
 
 
-@command("latency|doctor", 2, _LATENCY, group=_SRV, since="2.8.13", complexity="O(1)",
+@command("latency|doctor", 2, _ADMIN, group=_SRV, since="2.8.13", complexity="O(1)",
          tips=_LATENCY_TIPS,
          summary="Writes a plain-language analysis of the latency events recorded, with "
                  "advice.")

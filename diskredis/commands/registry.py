@@ -204,7 +204,7 @@ def block(name: str, *subargs: Arg, flags: tuple[str, ...] = (), tok: str | None
 Handler = Callable[..., Any]
 
 _HDR_LOWEST = 1  # LATENCY_HISTOGRAM_MIN_VALUE: 1 ns
-_HDR_HIGHEST = 1_000_000_000  # LATENCY_HISTOGRAM_MAX_VALUE: 1 s
+HDR_HIGHEST = 1_000_000_000  # LATENCY_HISTOGRAM_MAX_VALUE: 1 s
 # 2 significant digits: 256 sub-buckets (the first 256 ns exact, then steps of 2, 4, ...)
 _HDR_SUB_BITS = 8
 
@@ -214,8 +214,8 @@ def hdr_bucket(elapsed_ns: int) -> int:
     value in ns: Redis feeds it the duration in whole microseconds (times 1000), clamped
     to [1 ns, 1 s]."""
     value = elapsed_ns // 1000 * 1000 or _HDR_LOWEST
-    if value > _HDR_HIGHEST:
-        value = _HDR_HIGHEST
+    if value > HDR_HIGHEST:
+        value = HDR_HIGHEST
     shift = value.bit_length() - _HDR_SUB_BITS
     if shift > 0:
         value = value >> shift << shift

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from diskredis import errors
-from diskredis.commands.args import parse_int
+from diskredis.commands.args import atoi, parse_int
 from diskredis.commands.context import Ctx
 from diskredis.commands.generic import _G
 from diskredis.commands.registry import Arg, KeySpec, arg, block, command, keys_at, oneof, token
@@ -259,8 +259,7 @@ def _link(host: bytes, port: bytes, timeout_ms: int) -> _Link | None:
             _close_link(next(iter(_LINKS)))
         sock: socket.socket | _Refused
         try:
-            number = int(port) if port.isdigit() else 0  # atoi, as Redis
-            sock = socket.create_connection((host.decode("latin-1"), number),
+            sock = socket.create_connection((host.decode("latin-1"), atoi(port)),
                                             timeout=timeout_ms / 1000)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (TimeoutError, socket.gaierror, ValueError, OverflowError, UnicodeError):

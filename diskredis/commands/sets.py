@@ -407,10 +407,9 @@ def sscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     if meta is None:
         return [b"0", []]
     count, pattern, _ = scan_options(argv, 3, with_type=False)
-    members = _members_as_redis(ctx, meta)
-    if is_intset(ctx, meta, members):
-        nxt = 0
-    else:
+    if is_intset(ctx, meta):  # few members (in numeric order): all of them
+        nxt, members = 0, sorted(_members(ctx, meta), key=int)
+    else:  # a page, whatever the set's size
         nxt, page = ctx.ks.element_page(_kid(meta), cursor, count)
         members = [f for f, _ in page]
     return [b"%d" % nxt, [m for m in members if pattern is None or glob_match(pattern, m)]]

@@ -825,11 +825,13 @@ class Keyspace:
         return new
 
     # -- iteration ---------------------------------------------------------------------
-    def iter_keys(self, db: int, after: bytes = b"") -> Iterator[tuple[bytes, bytes, Meta]]:
-        """(meta key, user key, record) of live keys in meta-key order, after `after`."""
+    def iter_keys(self, db: int, after: bytes = b"", due: bool = False
+                  ) -> Iterator[tuple[bytes, bytes, Meta]]:
+        """(meta key, user key, record) of live keys in meta-key order, after `after`;
+        with `due`, keys past their deadline not removed yet too (DEBUG DIGEST)."""
         prefix = L.slot_prefix(self.slots[db])
         start = after + b"\x00" if after else prefix
-        now = now_ms()
+        now = 0 if due else now_ms()
         for mkey, raw in self._t().scan("meta", start, prefix_end(prefix)):
             meta = L.decode_meta(raw)
             if meta.expire and meta.expire <= now:
