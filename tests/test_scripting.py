@@ -64,6 +64,9 @@ SCRIPTS = [
     "end return count(15000, 0)",
     "return pcall(redis.call, 'nosuch')", "local c = redis.pcall return c('nosuch')",
     "return (loadstring('return redis.call(\"nosuch\")'))()",
+    # a constructor of more than 511 * 50 items stores its batch number as a raw word
+    "local t = {" + "1," * 27050 + "} return #t",
+    "return #(loadstring('return {' .. string.rep('1,', 29000) .. '}')())",
     # values from Lua to the client
     "return 1", "return 3.99", "return -3.7", "return 2^53", "return 1e20", "return 1/0",
     "return -1/0", "return 0/0", "return 'a\\nb'", "return true", "return false",

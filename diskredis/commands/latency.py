@@ -26,6 +26,7 @@ from diskredis.commands.registry import (
     by_fullname,
     command,
     container,
+    hdr_highest_equivalent,
     help_command,
 )
 from diskredis.errors import c_text, err
@@ -33,6 +34,7 @@ from diskredis.resp.values import MapPairs, Verbatim
 
 _SRV = "server"
 _ADMIN = "admin noscript loading stale"
+_LATENCY_TIPS = "nondeterministic_output request_policy:all_nodes response_policy:special"
 
 
 container("latency", group=_SRV, since="2.8.13", summary="A container for latency diagnostics "
@@ -41,7 +43,7 @@ container("latency", group=_SRV, since="2.8.13", summary="A container for latenc
 
 @command("latency|latest", 2, _ADMIN, group=_SRV, since="2.8.13", complexity="O(1)",
          summary="Returns the latest latency samples for all events.",
-         tips="nondeterministic_output request_policy:all_nodes response_policy:special")
+         tips=_LATENCY_TIPS)
 def latency_latest(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """LATENCY LATEST -> [event, time, latest ms, max ms] per event."""
     st = ctx.stats
@@ -51,11 +53,11 @@ def latency_latest(ctx: Ctx, argv: list[bytes]) -> list[Any]:
 
 @command("latency|history", 3, _ADMIN, group=_SRV, since="2.8.13", complexity="O(1)",
          summary="Returns timestamp-latency samples for an event.",
-         tips="nondeterministic_output request_policy:all_nodes response_policy:special",
+         tips=_LATENCY_TIPS,
          args=(arg("event"),))
 def latency_history(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """LATENCY HISTORY event -> [time, ms] samples."""
-    samples = ctx.stats.latency.get(argv[2].decode("utf-8", "replace"), ())
+    samples = ctx.stats.latency.get(c_text(argv[2]), ())  # a C string: up to a NUL
     return [[t, ms] for t, ms in samples]
 
 
@@ -101,14 +103,14 @@ help_command("latency", [
 ], group=_SRV, since="2.8.13")
 
 
-def cumulative_usec(latency: dict[int, int]) -> dict[int, int]:
+def cumulative_usec(latency: dict[int, int], total: int) -> dict[int, int]:
     """The `histogram_usec` map of one command (latency.c fillCommandCDF): hdr's
     logarithmic iteration from 1024 ns, doubling. At each level L the count of calls up
     to the end of L's bucket (L + L/128 - 1 ns), labelled with that end in µs; printed
     when it grew since the previous level. Past the last level that fits (2^29 ns) the
-    iteration runs off the table's end, whose last bucket ends at 1073741823 ns."""
+    iteration runs off the table's end, whose last bucket ends at 1073741823 ns. `total`:
+    the calls in `latency`."""
     keys = sorted(latency)
-    total = sum(latency.values())
     out: dict[int, int] = {}
     cumulative = previous = pos = 0
     level = 1024
@@ -116,10 +118,10 @@ def cumulative_usec(latency: dict[int, int]) -> dict[int, int]:
     while True:
         if level <= top:
             bound = level
-            label = (level + (level >> 7) - 1) // 1000
+            label = hdr_highest_equivalent(level) // 1000
         else:
             bound = HDR_HIGHEST
-            label = ((255 << 22) + (1 << 22) - 1) // 1000  # the table's last bucket
+            label = hdr_highest_equivalent(255 << 22) // 1000  # the table's last bucket
         while pos < len(keys) and keys[pos] <= bound:
             cumulative += latency[keys[pos]]
             pos += 1
@@ -132,11 +134,10 @@ def cumulative_usec(latency: dict[int, int]) -> dict[int, int]:
 
 
 def _command_cdf(cmd: Command) -> dict[bytes, Any]:
-    return {b"calls": sum(cmd.latency.values()),
-            b"histogram_usec": cumulative_usec(cmd.latency)}
+    total = sum(cmd.latency.values())
+    return {b"calls": total, b"histogram_usec": cumulative_usec(cmd.latency, total)}
 
 
-_LATENCY_TIPS = "nondeterministic_output request_policy:all_nodes response_policy:special"
 
 
 @command("latency|histogram", -2, _ADMIN, group=_SRV, since="7.0.0",
@@ -268,7 +269,7 @@ _NO_FIX = (
     "request.\n")
 
 # What each event suggests (latency.c createLatencyReport); "command" is handled apart,
-# as its advice depends on the SLOWLOG settings. No "fork" row: see the module's notes.
+# as its advice depends on the SLOWLOG settings. No "fork" row: diskredis never forks.
 _EVENT_ADVICE = {
     "fast-command": ("scheduler",),
     "aof-write-pending-fsync": ("local_disk", "disk_contention", "ssd", "data_writeback"),
@@ -409,11 +410,9 @@ def latency_report(events: dict[str, Any], maxima: dict[str, int], config: Any,
     now = int(time.time()) if now is None else now
     slower_than = config["slowlog-log-slower-than"]
     advise: set[str] = set()
-    advices = 0
     parts: list[str] = []
     number = 0
-    for event, samples in events.items():
-        number += 1
+    for number, (event, samples) in enumerate(events.items(), 1):
         if number == 1:
             parts.append(_OPENING)
         n, avg, mad, period = _event_stats(samples, now)
@@ -425,22 +424,16 @@ def latency_report(events: dict[str, Any], maxima: dict[str, int], config: Any,
         if low == "command":
             if slower_than < 0:
                 advise.add("slowlog_enabled")
-                advices += 1
             elif slower_than // 1000 > threshold:
                 advise.add("slowlog_tuning")
-                advices += 1
             advise.update(("slowlog_inspect", "large_objects"))
-            advices += 2
-        for name in _EVENT_ADVICE.get(low, ()):
-            advise.add(name)
-            advices += 1
+        advise.update(_EVENT_ADVICE.get(low, ()))
         parts.append("\n")
     if (anon_huge_pages() if huge_pages is None else huge_pages) > 0:
         advise.add("disable_thp")
-        advices += 1
-    if number == 0 and advices == 0:
+    if number == 0 and not advise:
         parts.append(_NOTHING)
-    elif number > 0 and advices == 0:
+    elif number > 0 and not advise:
         parts.append(_NO_FIX)
     else:
         parts.append("\nI have a few advices for you:\n\n")

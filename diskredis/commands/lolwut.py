@@ -5,8 +5,9 @@ Room: the drawings. Imports: `context`, `registry`, `args`, `errors`, `resp.valu
 
 With no VERSION (or one Redis 7.0 has no drawing for) it is the version line only;
 VERSION 5 is Georg Nees's Schotter, VERSION 6 a city skyline, both on a canvas written
-with Braille characters. Redis draws with rand(); so does this, with glibc's rand()
-(`GlibcRand`) for the tests, which compare drawings with Redis's own code's.
+with Braille characters. Redis draws with rand(), seeded at start-up; so does this (the
+drawing functions take the generator: tests give them glibc's, seeded, and compare the
+pixels with those of Redis's own code).
 """
 
 from __future__ import annotations
@@ -25,50 +26,12 @@ from diskredis.resp.values import Verbatim
 _SRV = "server"
 
 
-RAND_MAX = 2**31 - 1
-
-#: Where LOLWUT takes its random numbers: a function returning an int in 0..RAND_MAX,
-#: as C's rand(). Tests replace it (e.g. with `GlibcRand(seed)`, which gives the very
-#: numbers a redis-server seeded with `seed` would draw).
 _RNG = random.Random()
 
 
 def _rand() -> int:
+    """C's rand(): an int in 0..2^31-1."""
     return _RNG.getrandbits(31)
-
-
-lolwut_rand: Callable[[], int] = _rand
-
-
-class GlibcRand:
-    """glibc's rand() after srand(seed): the additive feedback generator of random_r
-    (TYPE_3: 31 words, separation 3, 310 outputs discarded)."""
-
-    def __init__(self, seed: int) -> None:
-        seed &= 0xFFFFFFFF
-        if seed == 0:
-            seed = 1
-        word = seed - (1 << 32) if seed >= 1 << 31 else seed  # an int32_t
-        state = [word]
-        for _ in range(30):
-            hi = abs(word) // 127773 * (1 if word >= 0 else -1)  # C division truncates
-            lo = word - hi * 127773
-            word = 16807 * lo - 2836 * hi
-            if word < 0:
-                word += 2147483647
-            state.append(word)
-        self._state = [w & 0xFFFFFFFF for w in state]
-        self._front, self._rear = 3, 0
-        for _ in range(310):
-            self()
-
-    def __call__(self) -> int:
-        state, front, rear = self._state, self._front, self._rear
-        value = (state[front] + state[rear]) & 0xFFFFFFFF
-        state[front] = value
-        self._front = (front + 1) % 31
-        self._rear = (rear + 1) % 31
-        return value >> 1
 
 
 _F32 = struct.Struct("f")
@@ -118,20 +81,6 @@ class Canvas:
         sy = 1 if y1 < y2 else -1
         error = dx - dy
         width, height, pixels = self.width, self.height, self.pixels
-        if 0 <= x1 < width and 0 <= x2 < width and 0 <= y1 < height and 0 <= y2 < height:
-            # Both ends on the canvas, so is every point between: no checks.
-            at, last, row = x1 + y1 * width, x2 + y2 * width, sy * width
-            while True:
-                pixels[at] = color
-                if at == last:
-                    return
-                e2 = error * 2
-                if e2 > -dy:
-                    error -= dy
-                    at += sx
-                if e2 < dx:
-                    error += dx
-                    at += row
         while True:
             if 0 <= x1 < width and 0 <= y1 < height:
                 pixels[x1 + y1 * width] = color
@@ -151,16 +100,8 @@ class Canvas:
         radius `size` around x,y, rounded as C's round(), joined by lines."""
         px, py = [], []
         for k in ks:
-            v = math.sin(k) * size + x
-            t = int(v)  # C round(): halves away from zero
-            if abs(v - t) >= 0.5:
-                t += 1 if v > 0 else -1
-            px.append(t)
-            v = math.cos(k) * size + y
-            t = int(v)
-            if abs(v - t) >= 0.5:
-                t += 1 if v > 0 else -1
-            py.append(t)
+            px.append(int(_c_round(math.sin(k) * size + x)))
+            py.append(int(_c_round(math.cos(k) * size + y)))
         line = self.line
         line(px[0], py[0], px[1], py[1], color)
         line(px[1], py[1], px[2], py[2], color)
@@ -362,7 +303,7 @@ def lolwut_text(argv: list[bytes], rand: Callable[[], int] | None = None) -> byt
     """lolwut.c: VERSION v picks the drawing by the version string "v.0.0" (v as a C
     unsigned int); 5 draws Schotter, 6 the skyline, anything else (and no VERSION, as
     this is 7.0) just the version line. The drawing reads the arguments after v."""
-    rand = lolwut_rand if rand is None else rand
+    rand = _rand if rand is None else rand
     version = REDIS_VERSION
     args = argv
     if len(argv) >= 3 and c_text(argv[1]).lower() == "version":

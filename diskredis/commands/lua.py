@@ -1853,7 +1853,7 @@ def _outside_script(argv: list[bytes]) -> Any:
 
 
 # Lua 5.1 opcodes (lopcodes.h): the low 6 bits of an instruction.
-_OP_CALL, _OP_TAILCALL = 28, 29
+_OP_CALL, _OP_TAILCALL, _OP_SETLIST = 28, 29, 34
 
 
 def _no_tail_calls(chunk: bytes) -> bytes:
@@ -1892,9 +1892,14 @@ def _no_tail_calls(chunk: bytes) -> bytes:
         pos += 2 * int_size + 4            # line range; upvalues, params, vararg, stack
         count = integer()                  # code
         code = struct.unpack_from(f"{order}{count}I", out, pos)
+        raw = False  # the word after SETLIST A B 0 is a number, not an instruction
         for i, instr in enumerate(code):
-            if instr & 0x3F == _OP_TAILCALL:
+            if raw:
+                raw = False
+            elif instr & 0x3F == _OP_TAILCALL:
                 struct.pack_into(instr_fmt, out, pos + 4 * i, instr & ~0x3F | _OP_CALL)
+            elif instr & 0x3F == _OP_SETLIST and (instr >> 14) & 0x1FF == 0:  # C field
+                raw = True
         pos += 4 * count
         for _ in range(integer()):         # constants: nil, boolean, number, string
             kind = out[pos]
