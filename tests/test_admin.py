@@ -670,3 +670,20 @@ def test_debug_pause_cron_stops_active_expiry(kdiff: Diff) -> None:
         kdiff("DBSIZE")
     finally:
         kdiff("DEBUG", "PAUSE-CRON", "0")
+
+
+def test_monitor_sees_a_refused_exec(dr: ServerProc, oracle: ServerProc) -> None:
+    """execCommandAbort shows MONITOR the EXEC that ended the transaction; commands
+    refused before it show nothing."""
+    def lines(sp: ServerProc) -> list[bytes]:
+        mon = sp.raw()
+        assert mon.command("MONITOR") == b"+OK\r\n"
+        c = sp.raw()
+        for args in (("MULTI",), ("SET", "k", "v"), ("EXEC", "x"), ("MULTI",), ("NOSUCH",),
+                     ("EXEC",), ("GET",), ("PING",)):
+            c.command(*args)
+        out = [re.sub(rb"^\+[\d.]+ \[\d+ [^\]]+\]", b"+T", mon.reply()) for _ in range(5)]
+        mon.close()
+        return out
+
+    assert lines(dr) == lines(oracle)

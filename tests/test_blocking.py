@@ -268,3 +268,40 @@ def test_slowlog_logs_a_blocking_command_when_served(dr: ServerProc,
                                   [b"ECHO", b"between"]]
     finally:
         d("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+
+
+def test_client_unblock_counts_as_redis_counts(dr: ServerProc, oracle: ServerProc) -> None:
+    """CLIENT UNBLOCK, TIMEOUT or ERROR, ends the call as updateStatsOnUnblock: a failed
+    call (both ways), in the latency histogram and SLOWLOG; a timeout is neither."""
+    d, servers = _pair(dr, oracle)
+    d("CONFIG", "SET", "slowlog-log-slower-than", "0")
+    try:
+        d("SLOWLOG", "RESET")
+        for how in ("TIMEOUT", "ERROR"):
+            waiters = [_block(sp, "BLPOP", "u", "0") for sp in servers]
+            ids = []
+            for c in (d.ours, d.theirs):
+                listing = c.command("CLIENT", "LIST").decode()
+                ids.append(next(line.split()[0][3:] for line in listing.splitlines()
+                                if "flags=b" in line))
+            replies = [c.command("CLIENT", "UNBLOCK", i, how)
+                       for c, i in zip((d.ours, d.theirs), ids, strict=True)]
+            assert replies == [b":1\r\n", b":1\r\n"]
+            assert waiters[0].reply() == waiters[1].reply()
+        d("BLPOP", "never", "0.01")  # a timeout
+        stats = []
+        for c in (d.ours, d.theirs):
+            line = next(x for x in c.command("INFO", "commandstats").split(b"\r\n")
+                        if x.startswith(b"cmdstat_blpop:"))
+            fields = dict(f.split(b"=") for f in line.split(b":", 1)[1].split(b","))
+            latency = next(x for x in c.command("INFO", "latencystats").split(b"\r\n")
+                           if x.startswith(b"latency_percentiles_usec_blpop:"))
+            # Redis 7.0 logs them with no arguments (already freed), 7.2 with BLPOP's
+            slow = [e[3] for e in _parse(c.command("SLOWLOG", "GET"))
+                    if e[3] in ([], [b"BLPOP", b"u", b"0"])]
+            stats.append((fields[b"calls"], fields[b"failed_calls"],
+                          fields[b"rejected_calls"], bool(latency), len(slow)))
+        assert stats[0] == stats[1]
+        assert stats[0][:2] == (b"3", b"2")
+    finally:
+        d("CONFIG", "SET", "slowlog-log-slower-than", "10000")

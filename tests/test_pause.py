@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Diff, RawClient, ServerProc, blocked_client
+from tests.conftest import Diff, RawClient, ServerProc, blocked_client, encode_command
 
 
 @pytest.fixture
@@ -165,3 +165,25 @@ def test_pause_all_holds_everything(pdiff: Diff, dr: ServerProc, oracle: ServerP
     for pair in clients:
         assert [pair[0].reply(), pair[0].reply()] == [pair[1].reply(), pair[1].reply()] \
             == [b"$-1\r\n", b"+PONG\r\n"]
+
+
+def test_pause_holds_expiry_from_the_next_command(pdiff: Diff) -> None:
+    """CLIENT PAUSE in a pipeline: the commands after it in the same read already find
+    expired keys left in place (logically gone, not removed)."""
+    pdiff("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        pdiff("SET", "pk", "v", "PX", "1")
+        pdiff("DEBUG", "SLEEP", "0.01")
+        pipeline = b"".join(encode_command(args) for args in (
+            ("CLIENT", "PAUSE", "100000", "WRITE"), ("GET", "pk"), ("DEBUG", "OBJECT", "pk"),
+            ("CLIENT", "UNPAUSE")))
+        replies = []
+        for c in (pdiff.ours, pdiff.theirs):
+            c.send(pipeline)
+            replies.append([c.reply() for _ in range(4)])
+        for ours, theirs in zip(*replies, strict=True):
+            assert ours[:10] == theirs[:10]  # DEBUG OBJECT: "+Value at:" on both
+        assert replies[0][2].startswith(b"+Value at:")
+        pdiff("INFO", "keyspace")
+    finally:
+        pdiff("DEBUG", "SET-ACTIVE-EXPIRE", "1")

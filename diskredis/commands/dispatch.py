@@ -68,30 +68,32 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
     arity = cmd.arity
     argc = len(argv)
     if argc != arity and (arity > 0 or argc < -arity):
-        return _reject(ctx, cmd, errors.wrong_arity(cmd.name))
+        return _reject(ctx, cmd, argv, errors.wrong_arity(cmd.name))
     # processCommand's checks in its order. Most only do anything in a rare state (a
     # protected command, a client not authenticated, in MULTI or subscribed): looked at
     # together, once.
     rare = cmd.protected or not session.authenticated or session.multi is not None \
         or session.pubsub or busy or paused
-    if rare and (early := _checks_before_acl(ctx, cmd)) is not None:
+    if rare and (early := _checks_before_acl(ctx, cmd, argv)) is not None:
         return early
     user = session.acl_user
     if user is not None and not user.free and not session.is_script:
         reason, idx = user.check(cmd, argv)
         if reason:
-            return _reject(ctx, cmd, _denied(ctx, cmd, argv, reason, idx))
+            return _reject(ctx, cmd, argv, _denied(ctx, cmd, argv, reason, idx))
     ks = ctx.ks
-    if ks.read_only_reason is not None and (
-            "write" in cmd.flags_for(ctx, argv) or cmd.name == "ping"):
-        # PING too, as Redis: a health check sees that writes are refused
-        return _reject(ctx, cmd, errors.misconf(ks.read_only_reason))
     config = ctx.config.values
-    if config["min-replicas-to-write"] and config["min-replicas-max-lag"] and \
-            "write" in cmd.flags_for(ctx, argv):
-        # checkGoodReplicasStatus: diskredis has no replicas (yet), so no write passes
-        return _reject(ctx, cmd, RedisError(errors.NOREPLICAS))
-    if rare and (early := _checks_after_acl(ctx, cmd, argv, busy, paused)) is not None:
+    # checkGoodReplicasStatus: diskredis has no replica (yet), so no write passes then
+    no_replicas = config["min-replicas-to-write"] and config["min-replicas-max-lag"]
+    flags = cmd.flags
+    if cmd.flags_of is not None and (paused or no_replicas or ks.read_only_reason):
+        flags = cmd.flags_of(cmd, ctx, argv)  # getCommandFlags, once
+    if ks.read_only_reason is not None and ("write" in flags or cmd.name == "ping"):
+        # PING too, as Redis: a health check sees that writes are refused
+        return _reject(ctx, cmd, argv, errors.misconf(ks.read_only_reason))
+    if no_replicas and "write" in flags:
+        return _reject(ctx, cmd, argv, RedisError(errors.NOREPLICAS))
+    if rare and (early := _checks_after_acl(ctx, cmd, argv, flags, busy, paused)) is not None:
         return early
     ctx.name = session.last_cmd = name = cmd.name
     ks.touch = not session.no_touch or name == "touch"
@@ -124,8 +126,9 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
     waits = type(reply) is Block and not (session.in_exec or session.is_script)
     if waits:
         reply.cmd, reply.elapsed_ns = cmd, elapsed
-    elif config["latency-tracking"]:
-        _track_latency(cmd, elapsed)
+    elif config["latency-tracking"]:  # INFO latencystats, LATENCY HISTOGRAM
+        latency, bucket = cmd.latency, hdr_bucket(elapsed)
+        latency[bucket] = latency.get(bucket, 0) + 1
     stats = ctx.stats
     stats.commands += 1
     if isinstance(reply, RedisError):
@@ -140,67 +143,63 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
     return reply
 
 
-def _track_latency(cmd: Command, elapsed_ns: int) -> None:
-    """INFO latencystats and LATENCY HISTOGRAM: the call counted where Redis's hdr
-    histogram counts it (`registry.hdr_bucket`)."""
-    bucket = hdr_bucket(elapsed_ns)
-    latency = cmd.latency
-    latency[bucket] = latency.get(bucket, 0) + 1
-
-
-def served(ctx: Ctx, argv: list[bytes], block: Block, reply: Any, serve_ns: int) -> None:
-    """A waiting client got its answer from a write (updateStatsOnUnblock): its call and
-    the serving count in commandstats' time, the latency histogram and SLOWLOG (with
-    the blocking command's arguments); an error in failed_calls and errorstats."""
+def served(ctx: Ctx, argv: list[bytes], block: Block, reply: Any, serve_ns: int,
+           unblocked: bool = False) -> None:
+    """A waiting client got its answer from a write, or from CLIENT UNBLOCK (`unblocked`)
+    (updateStatsOnUnblock): its call and the serving count in commandstats' time, the
+    latency histogram and SLOWLOG (with the blocking command's arguments); an error in
+    errorstats, and in failed_calls -- where Redis counts every CLIENT UNBLOCK too."""
+    if isinstance(reply, RedisError):
+        ctx.stats.count_error(reply.code)
     cmd: Command = block.cmd
     if cmd is None:
         return
     total = block.elapsed_ns + serve_ns
     usec = total // 1000
     cmd.usec += usec
-    if isinstance(reply, RedisError):
+    if unblocked or isinstance(reply, RedisError):
         cmd.failed_calls += 1
-        ctx.stats.count_error(reply.code)
     config = ctx.config.values
     if config["latency-tracking"]:
-        _track_latency(cmd, total)
+        latency, bucket = cmd.latency, hdr_bucket(total)
+        latency[bucket] = latency.get(bucket, 0) + 1
     threshold = config["slowlog-log-slower-than"]
     if not cmd.quiet and 0 <= threshold <= usec:
         _slowlog_add(ctx, _redact(cmd, argv), usec)
 
 
-def _checks_before_acl(ctx: Ctx, cmd: Command) -> RedisError | None:
+def _checks_before_acl(ctx: Ctx, cmd: Command, argv: list[bytes]) -> RedisError | None:
     """A protected command, a client not authenticated, a command MULTI refuses."""
     session = ctx.session
     if cmd.protected and not _protected_allowed(ctx, cmd):
-        return _reject(ctx, cmd, errors.err(
+        return _reject(ctx, cmd, argv, errors.err(
             "%s command not allowed. If the %s option is set to \"local\", you can run it "
             "from a local connection, otherwise you need to set this option in the "
             "configuration file, and then restart the server."
             % (cmd.name.split("|")[0].upper(), _protected_option(cmd))))
     if not session.authenticated and not cmd.no_auth and (
             ctx.acl is None or ctx.acl.auth_required(session)):
-        return _reject(ctx, cmd, RedisError(errors.NOAUTH))
+        return _reject(ctx, cmd, argv, RedisError(errors.NOAUTH))
     if session.multi is not None and not session.in_exec and cmd.no_multi:
-        return _reject(ctx, cmd, RedisError(errors.NOT_ALLOWED_IN_MULTI))
+        return _reject(ctx, cmd, argv, RedisError(errors.NOT_ALLOWED_IN_MULTI))
     return None
 
 
-def _checks_after_acl(ctx: Ctx, cmd: Command, argv: list[bytes], busy: bool,
-                      paused: int) -> Any:
-    """A RESP2 client in pub/sub mode; a busy script; a pause; a command queued by MULTI
-    (QUEUED)."""
+def _checks_after_acl(ctx: Ctx, cmd: Command, argv: list[bytes], flags: frozenset[str],
+                      busy: bool, paused: int) -> Any:
+    """A RESP2 client in pub/sub mode; a busy script; a pause (of a command with these
+    `flags`); a command queued by MULTI (QUEUED)."""
     session = ctx.session
     if session.resp == 2 and session.pubsub and not session.in_exec \
             and cmd.name not in _RUN_SUBSCRIBED:
-        return _reject(ctx, cmd, errors.err(
+        return _reject(ctx, cmd, argv, errors.err(
             "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
             "RESET are allowed in this context" % cmd.name))
     if busy and not cmd.allow_busy:
-        return _reject(ctx, cmd, RedisError(
+        return _reject(ctx, cmd, argv, RedisError(
             errors.BUSY_EVAL if ctx.scripts.is_eval else errors.BUSY_FUNCTION))
-    if paused and not (session.in_exec or session.is_script) and (
-            paused == PAUSE_ALL or not _MAY_REPLICATE.isdisjoint(cmd.flags_for(ctx, argv))):
+    # (only top-level commands are paused: EXEC's and scripts' pass paused=0)
+    if paused and (paused == PAUSE_ALL or not _MAY_REPLICATE.isdisjoint(flags)):
         return PAUSED
     if session.multi is not None and not session.in_exec and cmd.name not in _RUN_IN_MULTI:
         session.multi.append(argv)
@@ -246,23 +245,29 @@ _RUN_SUBSCRIBED = frozenset(("ping", "subscribe", "ssubscribe", "unsubscribe", "
 _RUN_IN_MULTI = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
 
 
-def _reject(ctx: Ctx, cmd: Command, error: RedisError) -> RedisError:
+def _reject(ctx: Ctx, cmd: Command, argv: list[bytes], error: RedisError) -> RedisError:
     """rejectCommand: counted as rejected; the transaction being queued is spoiled, and
-    a refused EXEC discards it (execCommandAbort)."""
+    a refused EXEC discards it (execCommandAbort, which shows MONITOR the EXEC)."""
     cmd.rejected_calls += 1
-    session = ctx.session
-    if cmd.name == "exec" and not session.in_exec:  # in MULTI or not, as Redis
-        session.multi = None
-        session.multi_error = False
-        ctx.ks.unwatch(session.watch)
+    if cmd.name == "exec" and not ctx.session.in_exec:  # in MULTI or not, as Redis
+        discard_transaction(ctx)
         # Redis words the texts it formats here without a code ("wrong number of
         # arguments..."); its shared errors keep theirs ("BUSY ...", "NOPERM ...").
         text = error.text[4:] if error.code == "ERR" else error.text
         error = RedisError("EXECABORT Transaction discarded because of: " + text)
+        feed_monitors(ctx, argv)
     else:
         _spoil_transaction(ctx)
     ctx.stats.count_error(error.code)
     return error
+
+
+def discard_transaction(ctx: Ctx) -> None:
+    """discardTransaction: forget the queue and the watched keys."""
+    session = ctx.session
+    session.multi = None
+    session.multi_error = False
+    ctx.ks.unwatch(session.watch)
 
 
 def _spoil_transaction(ctx: Ctx) -> None:
@@ -277,12 +282,8 @@ def _after_call(ctx: Ctx, cmd: Command, argv: list[bytes], usec: int, waits: boo
         threshold = ctx.config["slowlog-log-slower-than"]
         if threshold >= 0 and usec >= threshold:
             _slowlog_add(ctx, shown, usec)
-    if not cmd.unmonitored:
-        monitors = ctx.server.monitors()
-        if monitors:
-            line = monitor_line(ctx, shown)
-            for s in monitors:
-                ctx.server.feed_monitor(s, line)
+    if not cmd.unmonitored and ctx.server.monitoring:
+        _feed(ctx, shown)
     threshold_ms = ctx.config["latency-monitor-threshold"]
     if threshold_ms and usec // 1000 >= threshold_ms:
         event = "fast-command" if "fast" in cmd.flags else "command"
@@ -294,11 +295,15 @@ def feed_monitors(ctx: Ctx, argv: list[bytes]) -> None:
     theirs before the lines of the commands they run, as Redis's evalCommand and
     fcallCommand feed it first, whatever becomes of the script."""
     if ctx.server.monitoring:
-        monitors = ctx.server.monitors()
-        if monitors:
-            line = monitor_line(ctx, argv)
-            for s in monitors:
-                ctx.server.feed_monitor(s, line)
+        _feed(ctx, argv)
+
+
+def _feed(ctx: Ctx, shown: list[bytes]) -> None:
+    monitors = ctx.server.monitors()
+    if monitors:
+        line = monitor_line(ctx, shown)
+        for s in monitors:
+            ctx.server.feed_monitor(s, line)
 
 
 def _redact(cmd: Command, argv: list[bytes]) -> list[bytes]:

@@ -23,7 +23,7 @@ from diskredis.commands.args import help_reply, parse_int
 from diskredis.commands.context import Ctx
 from diskredis.commands.dispatch import feed_monitors
 from diskredis.commands.lua import LuaError, Raise, Registered, valid_function_name
-from diskredis.commands.registry import KeySpec, arg, command, container, lookup, oneof, token
+from diskredis.commands.registry import Command, KeySpec, arg, command, container, oneof, token
 from diskredis.commands.scripting import Library, Scripts, flags_as_command, text_of
 from diskredis.config import glob_match
 from diskredis.errors import RedisError
@@ -175,10 +175,8 @@ def _fcall(ctx: Ctx, argv: list[bytes], ro: bool) -> Any:
                        lambda: lua.call_function(fn.callback, keys, args))
 
 
-def _fcall_flags(ctx: Ctx, argv: list[bytes]) -> frozenset[str]:
+def _fcall_flags(cmd: Command, ctx: Ctx, argv: list[bytes]) -> frozenset[str]:
     """fcallGetCommandFlags: the called function's declared flags."""
-    cmd = lookup(argv)
-    assert cmd is not None
     scripts: Scripts = ctx.scripts
     fn = scripts.function(argv[1]) if len(argv) > 1 else None
     return cmd.flags if fn is None else flags_as_command(cmd.flags, fn.flags)

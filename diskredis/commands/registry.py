@@ -253,8 +253,8 @@ class Command:
     getkeys: Callable[[list[bytes]], list[tuple[int, tuple[str, ...]]]] | None = None
     #: The flags of this call when they depend on its arguments (EVAL and FCALL take
     #: them from the script's declared flags, EXEC from the queued commands): Redis's
-    #: getCommandFlags, (ctx, argv) -> flags.
-    flags_of: Callable[[Any, list[bytes]], frozenset[str]] | None = None
+    #: getCommandFlags, (the command, ctx, argv) -> flags.
+    flags_of: Callable[[Command, Any, list[bytes]], frozenset[str]] | None = None
     # Derived once in __post_init__:
     categories: tuple[str, ...] = ()
     legacy: tuple[int, int, int] = (0, 0, 0)
@@ -303,7 +303,7 @@ class Command:
     def flags_for(self, ctx: Any, argv: list[bytes]) -> frozenset[str]:
         """The flags of this call (getCommandFlags): the declared ones, or those its
         arguments give it."""
-        return self.flags if self.flags_of is None else self.flags_of(ctx, argv)
+        return self.flags if self.flags_of is None else self.flags_of(self, ctx, argv)
 
     def _categories(self) -> tuple[str, ...]:
         cats = {c for c in self.acl if not c.startswith("-")}
@@ -432,7 +432,7 @@ def command(
     deprecated_since: str | None = None,
     replaced_by: str | None = None,
     getkeys: Callable[[list[bytes]], list[tuple[int, tuple[str, ...]]]] | None = None,
-    flags_of: Callable[[Any, list[bytes]], frozenset[str]] | None = None,
+    flags_of: Callable[[Command, Any, list[bytes]], frozenset[str]] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated handler as command `name` (``"client|list"`` for a subcommand).
 

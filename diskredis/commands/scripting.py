@@ -38,6 +38,7 @@ from diskredis.commands.lua import (
     sha1hex,
 )
 from diskredis.commands.registry import (
+    Command,
     KeySpec,
     arg,
     check_arity,
@@ -420,11 +421,9 @@ def flags_as_command(cmd_flags: frozenset[str], script_flags: frozenset[str] | N
     return frozenset(flags)
 
 
-def _eval_flags(ctx: Ctx, argv: list[bytes]) -> frozenset[str]:
+def _eval_flags(cmd: Command, ctx: Ctx, argv: list[bytes]) -> frozenset[str]:
     """evalGetCommandFlags: the flags of an EVAL call are its script's (cached, or read
     from the shebang of a script not seen yet)."""
-    cmd = lookup(argv)
-    assert cmd is not None
     by_sha = cmd.name.startswith("evalsha")
     if len(argv) < 2 or (by_sha and len(argv[1]) > 40):
         return cmd.flags

@@ -22,20 +22,12 @@ from typing import Any
 
 from diskredis import errors
 from diskredis.commands.context import Block, Ctx
-from diskredis.commands.dispatch import execute
-from diskredis.commands.registry import arg, command, keys_at, lookup
+from diskredis.commands.dispatch import discard_transaction, execute
+from diskredis.commands.registry import Command, arg, command, keys_at, lookup
 from diskredis.errors import RedisError
 from diskredis.resp.values import NULL_ARRAY
 
 _T = "transactions"
-
-
-def _discard(ctx: Ctx) -> None:
-    """discardTransaction: forget the queue and the watched keys."""
-    session = ctx.session
-    session.multi = None
-    session.multi_error = False
-    ctx.ks.unwatch(session.watch)
 
 
 @command("multi", 1, "noscript loading stale fast allow_busy", group=_T, since="1.2.0",
@@ -50,11 +42,9 @@ def multi(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-def _exec_flags(ctx: Ctx, argv: list[bytes]) -> frozenset[str]:
+def _exec_flags(exec_cmd: Command, ctx: Ctx, argv: list[bytes]) -> frozenset[str]:
     """EXEC writes (MISCONF, CLIENT PAUSE WRITE) when a queued command does (Redis's
     mstate.cmd_flags)."""
-    exec_cmd = lookup(argv)
-    assert exec_cmd is not None
     flags = set(exec_cmd.flags)
     for request in ctx.session.multi or ():
         cmd = lookup(request)
@@ -74,12 +64,12 @@ def exec_(ctx: Ctx, argv: list[bytes]) -> Any:
     if queued is None:
         raise errors.err("EXEC without MULTI")
     if session.multi_error:
-        _discard(ctx)
+        discard_transaction(ctx)
         return RedisError(errors.EXECABORT)
     if session.watch.dirty or ctx.ks.watched_expired(session.watch):
-        _discard(ctx)
+        discard_transaction(ctx)
         return NULL_ARRAY
-    _discard(ctx)  # unwatch before running: the transaction's own writes do not count
+    discard_transaction(ctx)  # unwatch before running: the transaction's own writes do not count
     replies: list[Any] = []
     session.in_exec = True
     try:
@@ -101,7 +91,7 @@ def discard(ctx: Ctx, argv: list[bytes]) -> str:
     """DISCARD -> OK; the queued commands are dropped and the keys unwatched."""
     if ctx.session.multi is None:
         raise errors.err("DISCARD without MULTI")
-    _discard(ctx)
+    discard_transaction(ctx)
     return "OK"
 
 

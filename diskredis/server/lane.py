@@ -268,9 +268,11 @@ class Lane:
         else:
             self._pause_until = max(self._pause_until, until)
             self._pause_writes_only = self._pause_writes_only and writes_only
+        self.ks.expire_paused = True  # from the next command of this batch on
 
     def unpause(self) -> None:
         self._pause_until = 0.0
+        self.ks.expire_paused = False
 
     def _pause_level(self) -> int:
         """What a pause holds now: 0 nothing (an elapsed pause ends here), PAUSE_WRITE or
@@ -487,11 +489,9 @@ class Lane:
                 self._unpark(p)
                 unit = p.unit
                 unit.next += 1
-                if error:
-                    reply = RedisError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
-                    unit.ctx.stats.count_error(reply.code)
-                else:
-                    reply = p.block.timeout_reply
+                reply = RedisError("UNBLOCKED client unblocked via CLIENT UNBLOCK") \
+                    if error else p.block.timeout_reply
+                served(unit.ctx, p.argv, p.block, reply, 0, unblocked=True)
                 self._emit(unit, reply)
                 self._resume.append(unit)
                 self._inline[unit.ctx.session.id] = unit
