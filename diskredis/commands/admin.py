@@ -844,6 +844,7 @@ def _debug_reload(ctx: Ctx, options: list[bytes]) -> str:
         log.warning("DEBUG RELOAD NOFLUSH: the dataset already holds what the reload "
                     "would load (add MERGE to load it over itself)")
         raise errors.err("Error trying to load the RDB dump")
+    ctx.ks.expire_due(quietly=True)  # rdbLoad leaves out keys past their deadline
     ctx.ks.forget_cached()
     log.warning("DB reloaded by DEBUG RELOAD")
     return "OK"

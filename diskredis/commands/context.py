@@ -58,10 +58,9 @@ class Session:
     no_touch: bool = False
     last_cmd: str = "NULL"
     qbuf: int = 0  # bytes read and not yet parsed into requests
-    #: The requests of its unit on the lane, and the index of the next to run: what
-    #: Redis's query buffer still holds (`query_buffer`).
-    unit_requests: list[list[bytes]] | None = None
-    unit_next: Callable[[], int] | None = None
+    #: Its unit on the lane (`server.lane.Unit`: its requests and the index of the next
+    #: to run): what Redis's query buffer still holds (`query_buffer`).
+    unit: Any = None
     net_in: int = 0
     net_out: int = 0
     # MULTI: the queued commands (None outside a transaction); whether one was refused
@@ -92,10 +91,10 @@ class Session:
         included, for the client that asks), as clients send them, and those not parsed
         yet."""
         size = self.qbuf
-        requests = self.unit_requests
-        if requests is not None and self.unit_next is not None:
-            start = self.unit_next() - (1 if running else 0)
-            for argv in requests[max(start, 0):]:
+        unit = self.unit
+        if unit is not None:
+            start = unit.next - (1 if running else 0)
+            for argv in unit.requests[max(start, 0):]:
                 size += len(b"*%d\r\n" % len(argv)) + sum(
                     len(b"$%d\r\n" % len(a)) + len(a) + 2 for a in argv)
         return size

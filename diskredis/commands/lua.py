@@ -27,7 +27,6 @@ import hashlib
 import logging
 import math
 import struct
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +45,7 @@ from diskredis.resp.values import (
     RSet,
     Status,
     Verbatim,
+    deeper,
     format_double,
 )
 
@@ -1304,12 +1304,8 @@ class LuaState:
         try:
             return self._to_reply(value, resp, _LUA_STACK_BASE)
         except RecursionError:
-            old = sys.getrecursionlimit()
-            sys.setrecursionlimit(max(old, 4 * _LUA_MAXCSTACK))
-            try:
-                return self._to_reply(value, resp, _LUA_STACK_BASE)
-            finally:
-                sys.setrecursionlimit(old)
+            return deeper(lambda: self._to_reply(value, resp, _LUA_STACK_BASE),
+                          4 * _LUA_MAXCSTACK)
 
     def _to_reply(self, value: Any, resp: int, top: int) -> Any:
         # `top`: the slots Redis's walk would hold on the Lua stack here; past

@@ -291,14 +291,9 @@ class Command:
         self.no_auth = "no_auth" in flags
         self.no_multi = "no_multi" in flags
         self.allow_busy = "allow_busy" in flags
-        self.writes = "write" in flags
         self.readonly = "readonly" in flags
         self.quiet = "skip_slowlog" in flags  # SLOWLOG skips it
         self.unmonitored = "skip_monitor" in flags or "admin" in flags
-
-    @property
-    def is_write(self) -> bool:
-        return "write" in self.flags
 
     def flags_for(self, ctx: Any, argv: list[bytes]) -> frozenset[str]:
         """The flags of this call (getCommandFlags): the declared ones, or those its

@@ -145,7 +145,7 @@ class Scripts:
         if library is None:
             return None
         fn = library.functions.get(name)
-        if fn is None:
+        if fn is None:  # named in another case: a library holds a few functions
             low = name.lower()
             fn = next(f for n, f in library.functions.items() if n.lower() == low)
         return fn

@@ -51,6 +51,7 @@ class SchemaError(StorageError):
 _LIVE_BOUNDS = 10_000  # ranges whose live bounds are remembered
 _COMPACT_EVERY = 5_000  # deletes in one ordered range between two compactions of it
 DUE_COUNT_LIMIT = 100_000  # expired keys DBSIZE looks for (~0.1 s) beyond those removed
+_AVG_TTL_SCAN = 200  # keys of a database avg_ttl reads when the expire index gave none
 
 
 # Keyspace notification classes (notify.c): bits of `Keyspace.notify_flags`.
@@ -525,9 +526,10 @@ class Keyspace:
                 counts[owner] = counts.get(owner, 0) + 1
         return counts
 
-    def expire_due(self, budget: int | None = None) -> int:
+    def expire_due(self, budget: int | None = None, quietly: bool = False) -> int:
         """Remove keys whose deadline has passed, at most `budget` expire entries;
-        how many entries were handled (== `budget`: there may be more)."""
+        how many entries were handled (== `budget`: there may be more). `quietly`: not
+        counted in expired_keys nor announced (as a reload leaves them out)."""
         txn = self._t()
         slot_db = {slot: i for i, slot in enumerate(self.slots)}
         due: list[bytes] = []  # taken first: no deletes under an open scan
@@ -545,6 +547,8 @@ class Keyspace:
             if raw is not None:
                 meta = L.decode_meta(raw)
                 self._drop(owner, mkey, meta, expired=True)
+                if quietly:
+                    continue
                 self.expired_keys += 1
                 if self.notify_flags & NOTIFY_EXPIRED:
                     self.event(NOTIFY_EXPIRED, b"expired", L.user_key(mkey, meta), owner)
@@ -786,9 +790,9 @@ class Keyspace:
 
     def avg_ttl(self, db: int, probes: int = 20) -> int:
         """INFO keyspace's avg_ttl: the mean remaining TTL (ms) of a sample of `db`'s
-        expiring keys, found by seeking the expire index at `probes` deadlines spread
-        between now and its last deadline (Redis too estimates it from samples); 0 when
-        none is found."""
+        expiring keys, found by seeking the expire index (all databases') at `probes`
+        deadlines spread between now and its last deadline, or else among `db`'s first
+        keys (Redis too estimates it from samples); 0 when none is found."""
         txn = self._t()
         slot = L.u32(self.slots[db])
         now = now_ms()
@@ -808,6 +812,14 @@ class Keyspace:
                     break
                 if n >= 8:
                     break
+        if not ttls:  # the index is mostly other databases': read `db`'s first keys
+            prefix = L.slot_prefix(self.slots[db])
+            for n, (_, raw) in enumerate(txn.scan("meta", prefix, prefix_end(prefix))):
+                if n >= _AVG_TTL_SCAN:
+                    break
+                deadline = L.decode_meta(raw).expire
+                if deadline > now:
+                    ttls.append(deadline - now)
         return sum(ttls) // len(ttls) if ttls else 0
 
     def gc_pending(self) -> int:

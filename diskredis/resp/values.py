@@ -26,8 +26,10 @@ Wrappers exist only where a plain value would be ambiguous: `NULL_ARRAY`
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 
 class _NullArray:
@@ -128,3 +130,18 @@ class BigNumber:
     give any text, which Redis sends as it is)."""
 
     value: int | bytes
+
+
+T = TypeVar("T")
+
+
+def deeper(walk: Callable[[], T], frames: int) -> T:
+    """`walk()` with room for `frames` Python frames: the second try of a recursive walk
+    that ran out of them on a value nested thousands deep (since CPython 3.11 Python
+    frames take no C stack, so this risks no crash)."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, frames))
+    try:
+        return walk()
+    finally:
+        sys.setrecursionlimit(old)

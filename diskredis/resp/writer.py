@@ -11,7 +11,6 @@ Imports: `errors`, `values`. Rules kept:
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from diskredis.errors import RedisError
@@ -27,6 +26,7 @@ from diskredis.resp.values import (
     RSet,
     Status,
     Verbatim,
+    deeper,
     format_double,
 )
 
@@ -65,12 +65,7 @@ def encode(value: Any, proto: int = 2) -> bytes:
         _encode_into(value, proto, out)
     except RecursionError:  # a reply nested thousands deep (a script's table, say)
         out = []
-        old = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(old, _DEEP_REPLY))
-        try:
-            _encode_into(value, proto, out)
-        finally:
-            sys.setrecursionlimit(old)
+        deeper(lambda: _encode_into(value, proto, out), _DEEP_REPLY)
     return b"".join(out)
 
 

@@ -164,7 +164,7 @@ class Connection:
         requests = reader.pop()
         if requests:
             unit = self.unit = Unit(self.ctx, requests, self._unit_done, size=self.fed)
-            session.unit_requests, session.unit_next = requests, lambda: unit.next
+            session.unit = unit
             self.fed = 0
             self.server.submit(self.unit)
             return
@@ -189,7 +189,7 @@ class Connection:
     def _unit_done(self) -> None:
         unit = self.unit
         self.unit = None
-        self.session.unit_requests = self.session.unit_next = None
+        self.session.unit = None
         if self.closed or unit is None:
             return
         session = self.session
