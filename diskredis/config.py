@@ -19,21 +19,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from diskredis import util
 from diskredis.quoting import split_inline
+from diskredis.util import INT_MAX, LLONG_MAX, UINT_MAX, ULLONG_MAX, glob_match
 
 __all__ = [
     "PARAMS",
     "Config",
     "ConfigError",
     "Param",
-    "glob_match",
     "parse_memory",
 ]
 
-_LLONG_MAX = 2**63 - 1
-_INT_MAX = 2**31 - 1
-_UINT_MAX = 2**32 - 1
-_ULLONG_MAX = 2**64 - 1
 
 
 class ConfigError(Exception):
@@ -47,7 +44,6 @@ class ConfigError(Exception):
 
 
 # -- value parsers (Redis util.c / config.c semantics) -------------------------------
-_INT_RE = re.compile(r"-?[1-9][0-9]*|0")
 _MEM_RE = re.compile(r"([0-9]*)(b|k|kb|m|mb|g|gb)?", re.IGNORECASE)
 _MEM_UNITS = {
     "": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
@@ -56,10 +52,8 @@ _MEM_UNITS = {
 
 
 def string2ll(text: str) -> int | None:
-    if not text or len(text) >= 21 or _INT_RE.fullmatch(text) is None:
-        return None
-    value = int(text)
-    return value if -_LLONG_MAX - 1 <= value <= _LLONG_MAX else None
+    """`util.string2ll` on a parameter's text."""
+    return util.string2ll(text.encode()) if text.isascii() else None
 
 
 def parse_memory(text: str) -> int | None:
@@ -71,8 +65,8 @@ def parse_memory(text: str) -> int | None:
     m = _MEM_RE.fullmatch(text)
     if m is None:
         return None
-    digits = min(int(m.group(1) or "0"), _ULLONG_MAX)
-    return (digits * _MEM_UNITS[(m.group(2) or "").lower()]) & _ULLONG_MAX
+    digits = min(int(m.group(1) or "0"), ULLONG_MAX)
+    return (digits * _MEM_UNITS[(m.group(2) or "").lower()]) & ULLONG_MAX
 
 
 def yesno(text: str) -> bool:
@@ -84,86 +78,6 @@ def yesno(text: str) -> bool:
     raise ConfigError("argument must be 'yes' or 'no'")
 
 
-def glob_match(pattern: bytes, text: bytes, nocase: bool = False) -> bool:
-    """Redis's stringmatchlen: ``*``, ``?``, ``[...]`` with ``^`` and ranges, ``\\`` escapes."""
-    return _glob(pattern, 0, text, 0, nocase, [False])
-
-
-def _low(c: int) -> int:
-    return c + 32 if 65 <= c <= 90 else c
-
-
-def _glob(p: bytes, pi: int, s: bytes, si: int, nocase: bool, skip: list[bool]) -> bool:
-    plen, slen = len(p), len(s)
-    at = lambda i: p[i] if i < plen else 0  # noqa: E731 - C reads the terminator
-    while pi < plen and si < slen:
-        c = p[pi]
-        if c == 0x2A:  # '*'
-            while pi + 1 < plen and p[pi + 1] == 0x2A:
-                pi += 1
-            if pi + 1 == plen:
-                return True
-            while si < slen:
-                if _glob(p, pi + 1, s, si, nocase, skip):
-                    return True
-                if skip[0]:
-                    return False
-                si += 1
-            # Nothing matches the rest from anywhere: longer matches of an
-            # earlier '*' cannot help either.
-            skip[0] = True
-            return False
-        if c == 0x3F:  # '?'
-            si += 1
-        elif c == 0x5B:  # '['
-            pi += 1
-            negate = at(pi) == 0x5E
-            if negate:
-                pi += 1
-            matched = False
-            sc = s[si]
-            while True:
-                if at(pi) == 0x5C and plen - pi >= 2:
-                    pi += 1
-                    if p[pi] == sc:
-                        matched = True
-                elif at(pi) == 0x5D:
-                    break
-                elif pi >= plen:
-                    pi -= 1
-                    break
-                elif plen - pi >= 3 and p[pi + 1] == 0x2D:
-                    lo, hi, ch = p[pi], p[pi + 2], sc
-                    if lo > hi:
-                        lo, hi = hi, lo
-                    if nocase:
-                        lo, hi, ch = _low(lo), _low(hi), _low(ch)
-                    pi += 2
-                    if lo <= ch <= hi:
-                        matched = True
-                elif (_low(p[pi]) == _low(sc)) if nocase else (p[pi] == sc):
-                    matched = True
-                pi += 1
-            if negate:
-                matched = not matched
-            if not matched:
-                return False
-            si += 1
-        else:
-            if c == 0x5C and plen - pi >= 2:
-                pi += 1
-                c = p[pi]
-            if (_low(c) != _low(s[si])) if nocase else (c != s[si]):
-                return False
-            si += 1
-        pi += 1
-        if si == slen:
-            while at(pi) == 0x2A:
-                pi += 1
-            break
-    return pi == plen and si == slen
-
-
 # -- the table -----------------------------------------------------------------------
 @dataclass
 class Param:
@@ -173,7 +87,7 @@ class Param:
     alias: str | None = None
     mutable: bool = True
     lo: int = 0
-    hi: int = _LLONG_MAX
+    hi: int = LLONG_MAX
     choices: tuple[str, ...] = ()
     hidden: bool = False
     protected: bool = False
@@ -302,8 +216,9 @@ def _no_cluster(value: Any) -> None:
                           "cluster-enabled off (standalone), or run redis-server there")
 
 
-_IMM = {"mutable": False}
-_E = {"effect": True}
+_IMM: dict[str, Any] = {"mutable": False}
+_E: dict[str, Any] = {"effect": True}
+_extra: dict[str, Any]  # of each parameter below: `Param` fields besides the usual
 
 # Booleans
 for _name, _default, _extra in [
@@ -342,7 +257,7 @@ for _name, _default, _extra in [
     _b(_name, _default, **_extra)
 
 # Strings
-for _name, _sdefault, _extra in [
+_strings: list[tuple[str, str, dict[str, Any]]] = [
     ("aclfile", "", {"mutable": False, "effect": True}),
     ("unixsocket", "", {"mutable": False, "effect": True}),
     ("pidfile", "", {"mutable": False, "effect": True}),
@@ -367,7 +282,8 @@ for _name, _sdefault, _extra in [
     ("tls-ca-cert-file", "", _E), ("tls-ca-cert-dir", "", _E), ("tls-protocols", "", _E),
     ("tls-ciphers", "", _E),
     ("tls-ciphersuites", "", {"check": _openssl_default("tls-ciphersuites", "")}),
-]:
+]
+for _name, _sdefault, _extra in _strings:
     _s(_name, _sdefault, **_extra)
 
 # Enums
@@ -401,53 +317,53 @@ _add(Param("shutdown-on-sigterm", "flags", ("default",), choices=("default", "sa
 _e("engine", "lmdb", "lmdb leveldb", mutable=False, effect=True, hidden=True)
 
 # Numbers: name, default, lo, hi, kind, extra
-_L = _LLONG_MAX
+_L = LLONG_MAX
 for _name, _ndefault, _lo, _hi, _kind, _extra in [
-    ("databases", 16, 1, _INT_MAX, "int", {"mutable": False, "effect": True}),
+    ("databases", 16, 1, INT_MAX, "int", {"mutable": False, "effect": True}),
     ("port", 6379, 0, 65535, "int", {"effect": True}),
     ("io-threads", 1, 1, 128, "int", _IMM),
-    ("auto-aof-rewrite-percentage", 100, 0, _INT_MAX, "int", {}),
-    ("cluster-replica-validity-factor", 10, 0, _INT_MAX, "int",
+    ("auto-aof-rewrite-percentage", 100, 0, INT_MAX, "int", {}),
+    ("cluster-replica-validity-factor", 10, 0, INT_MAX, "int",
      {"alias": "cluster-slave-validity-factor"}),
-    ("list-max-listpack-size", -2, -(2**31), _INT_MAX, "int", {"alias": "list-max-ziplist-size"}),
-    ("tcp-keepalive", 300, 0, _INT_MAX, "int", _E),
-    ("cluster-migration-barrier", 1, 0, _INT_MAX, "int", {}),
+    ("list-max-listpack-size", -2, -(2**31), INT_MAX, "int", {"alias": "list-max-ziplist-size"}),
+    ("tcp-keepalive", 300, 0, INT_MAX, "int", _E),
+    ("cluster-migration-barrier", 1, 0, INT_MAX, "int", {}),
     ("active-defrag-cycle-min", 1, 1, 99, "int", {}),
     ("active-defrag-cycle-max", 25, 1, 99, "int", {}),
     ("active-defrag-threshold-lower", 10, 0, 1000, "int", {}),
     ("active-defrag-threshold-upper", 100, 0, 1000, "int", {}),
-    ("lfu-log-factor", 10, 0, _INT_MAX, "int", {}),
-    ("lfu-decay-time", 1, 0, _INT_MAX, "int", {}),
-    ("replica-priority", 100, 0, _INT_MAX, "int", {"alias": "slave-priority"}),
-    ("repl-diskless-sync-delay", 5, 0, _INT_MAX, "int", {}),
-    ("maxmemory-samples", 5, 1, _INT_MAX, "int", {}),
+    ("lfu-log-factor", 10, 0, INT_MAX, "int", {}),
+    ("lfu-decay-time", 1, 0, INT_MAX, "int", {}),
+    ("replica-priority", 100, 0, INT_MAX, "int", {"alias": "slave-priority"}),
+    ("repl-diskless-sync-delay", 5, 0, INT_MAX, "int", {}),
+    ("maxmemory-samples", 5, 1, INT_MAX, "int", {}),
     ("maxmemory-eviction-tenacity", 10, 0, 100, "int", {}),
-    ("timeout", 0, 0, _INT_MAX, "int", _E),
+    ("timeout", 0, 0, INT_MAX, "int", _E),
     ("replica-announce-port", 0, 0, 65535, "int", {"alias": "slave-announce-port"}),
-    ("tcp-backlog", 511, 0, _INT_MAX, "int", {"mutable": False, "effect": True}),
+    ("tcp-backlog", 511, 0, INT_MAX, "int", {"mutable": False, "effect": True}),
     ("cluster-port", 0, 0, 65535, "int", _IMM),
     ("cluster-announce-bus-port", 0, 0, 65535, "int", {}),
     ("cluster-announce-port", 0, 0, 65535, "int", {}),
     ("cluster-announce-tls-port", 0, 0, 65535, "int", {}),
-    ("repl-timeout", 60, 1, _INT_MAX, "int", {}),
-    ("repl-ping-replica-period", 10, 1, _INT_MAX, "int", {"alias": "repl-ping-slave-period"}),
-    ("list-compress-depth", 0, 0, _INT_MAX, "int", {}),
-    ("rdb-key-save-delay", 0, -(2**31), _INT_MAX, "int", {"hidden": True}),
-    ("key-load-delay", 0, -(2**31), _INT_MAX, "int", {"hidden": True}),
+    ("repl-timeout", 60, 1, INT_MAX, "int", {}),
+    ("repl-ping-replica-period", 10, 1, INT_MAX, "int", {"alias": "repl-ping-slave-period"}),
+    ("list-compress-depth", 0, 0, INT_MAX, "int", {}),
+    ("rdb-key-save-delay", 0, -(2**31), INT_MAX, "int", {"hidden": True}),
+    ("key-load-delay", 0, -(2**31), INT_MAX, "int", {"hidden": True}),
     ("active-expire-effort", 1, 1, 10, "int", {}),
-    ("hz", 10, 0, _INT_MAX, "int", {}),
+    ("hz", 10, 0, INT_MAX, "int", {}),
     # With no replica (diskredis does not replicate yet) a write needs none of them:
     # min-replicas-to-write > 0 refuses every write (NOREPLICAS), as Redis does then.
-    ("min-replicas-to-write", 0, 0, _INT_MAX, "int", {"alias": "min-slaves-to-write",
+    ("min-replicas-to-write", 0, 0, INT_MAX, "int", {"alias": "min-slaves-to-write",
                                                        "effect": True}),
-    ("min-replicas-max-lag", 10, 0, _INT_MAX, "int", {"alias": "min-slaves-max-lag",
+    ("min-replicas-max-lag", 10, 0, INT_MAX, "int", {"alias": "min-slaves-max-lag",
                                                       "effect": True}),
-    ("watchdog-period", 0, 0, _INT_MAX, "int", {"hidden": True}),
-    ("shutdown-timeout", 10, 0, _INT_MAX, "int", {}),
-    ("repl-diskless-sync-max-replicas", 0, 0, _INT_MAX, "int", {}),
-    ("maxclients", 10000, 1, _UINT_MAX, "int", _E),
+    ("watchdog-period", 0, 0, INT_MAX, "int", {"hidden": True}),
+    ("shutdown-timeout", 10, 0, INT_MAX, "int", {}),
+    ("repl-diskless-sync-max-replicas", 0, 0, INT_MAX, "int", {}),
+    ("maxclients", 10000, 1, UINT_MAX, "int", _E),
     ("unixsocketperm", 0, 0, 0o777, "octal", {"mutable": False, "effect": True}),
-    ("socket-mark-id", 0, 0, _UINT_MAX, "int", _IMM),
+    ("socket-mark-id", 0, 0, UINT_MAX, "int", _IMM),
     ("active-defrag-max-scan-fields", 1000, 1, _L, "int", {}),
     ("slowlog-max-len", 128, 0, _L, "int", _E),
     ("acllog-max-len", 128, 0, _L, "int", _E),
@@ -458,8 +374,8 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("proto-max-bulk-len", 512 * 1024 * 1024, 1024 * 1024, _L, "mem", _E),
     ("stream-node-max-entries", 100, 0, _L, "int", _E),
     ("repl-backlog-size", 1024 * 1024, 1, _L, "mem", {}),
-    ("maxmemory", 0, 0, _ULLONG_MAX, "mem", _E),
-    ("cluster-link-sendbuf-limit", 0, 0, _ULLONG_MAX, "mem", {}),
+    ("maxmemory", 0, 0, ULLONG_MAX, "mem", _E),
+    ("cluster-link-sendbuf-limit", 0, 0, ULLONG_MAX, "mem", {}),
     ("hash-max-listpack-entries", 512, 0, _L, "int", {"alias": "hash-max-ziplist-entries"}),
     ("set-max-intset-entries", 512, 0, _L, "int", {}),
     ("zset-max-listpack-entries", 128, 0, _L, "int", {"alias": "zset-max-ziplist-entries"}),
@@ -473,12 +389,12 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("maxmemory-clients", 0, -100, _L, "pct", {}),
     ("repl-backlog-ttl", 3600, 0, _L, "int", {}),
     ("auto-aof-rewrite-min-size", 64 * 1024 * 1024, 0, _L, "mem", {}),
-    ("loading-process-events-interval-bytes", 2 * 1024 * 1024, 1024, _INT_MAX, "int",
+    ("loading-process-events-interval-bytes", 2 * 1024 * 1024, 1024, INT_MAX, "int",
      {"hidden": True}),
     ("tls-port", 0, 0, 65535, "int", _E),
-    ("tls-session-cache-size", 20 * 1024, 0, _INT_MAX, "int",
+    ("tls-session-cache-size", 20 * 1024, 0, INT_MAX, "int",
      {"check": _openssl_default("tls-session-cache-size", 20 * 1024)}),
-    ("tls-session-cache-timeout", 300, 0, _INT_MAX, "int",
+    ("tls-session-cache-timeout", 300, 0, INT_MAX, "int",
      {"check": _openssl_default("tls-session-cache-timeout", 300)}),
 ]:
     _n(_name, _ndefault, _lo, _hi, _kind, **_extra)
@@ -561,7 +477,7 @@ def _parse_notify(args: list[str]) -> str:
     them as Redis does (`_format_flags`)."""
     if len(args) != 1:
         raise ConfigError("wrong number of arguments")
-    flags = set()
+    flags: set[str] = set()
     for ch in args[0]:
         if ch == "A":
             flags.update("g$lshzxetd")
@@ -723,7 +639,7 @@ def _parse_number(p: Param, text: str) -> int:
     value: int | None = None
     if p.kind in ("mem", "pct"):
         value = parse_memory(text)
-        if value is not None and p.hi <= _LLONG_MAX and value > _LLONG_MAX:
+        if value is not None and p.hi <= LLONG_MAX and value > LLONG_MAX:
             value -= 1 << 64  # stored in a signed C type, as Redis does
     if value is None and p.kind == "pct" and len(text) > 1 and text.endswith("%"):
         pct = string2ll(text[:-1])

@@ -49,10 +49,10 @@ from diskredis.commands.registry import (
     oneof,
     token,
 )
-from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.quoting import split_inline
 from diskredis.resp.values import RSet
+from diskredis.util import glob_match
 
 log = logging.getLogger("diskredis")
 
@@ -701,7 +701,7 @@ def acl_of(ctx: Ctx) -> Acl:
 
 
 def user_of(session: Session) -> User:
-    user = session.acl_user
+    user: User | None = session.acl_user
     assert user is not None, "a session without a user"
     return user
 

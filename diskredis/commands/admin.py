@@ -20,7 +20,7 @@ from typing import Any
 
 from diskredis import config as cfg
 from diskredis import errors
-from diskredis.commands.args import atoi, help_reply, parse_int, parse_positive
+from diskredis.commands.args import help_reply, parse_int, parse_positive
 from diskredis.commands.context import DISKREDIS_VERSION, REDIS_VERSION, Ctx
 from diskredis.commands.dispatch import NO_REPLY
 from diskredis.commands.generic import encoding_of
@@ -53,6 +53,7 @@ from diskredis.resp.values import (
     Status,
     Verbatim,
 )
+from diskredis.util import atoi
 
 log = logging.getLogger("diskredis")
 

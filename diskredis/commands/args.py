@@ -9,36 +9,24 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from typing import Any
 
 from diskredis import errors
 from diskredis.errors import RedisError
+from diskredis.util import string2ll, strtod
 
-_INT_RE = re.compile(rb"-?[1-9][0-9]*|0")
 # What strtold accepts and Python's float() agrees on (no "_", no "nan").
 _FLOAT_RE = re.compile(
     rb"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity)", re.IGNORECASE
 )
-_LLONG_MIN, _LLONG_MAX = -(2**63), 2**63 - 1
 
 
 def parse_int(data: bytes, message: str = errors.NOT_INTEGER) -> int:
-    """Redis string2ll on an argument, or `message` as the error."""
-    if len(data) < 21 and _INT_RE.fullmatch(data):
-        value = int(data)
-        if _LLONG_MIN <= value <= _LLONG_MAX:
-            return value
-    raise RedisError(message)
-
-
-def atoi(text: bytes) -> int:
-    """C's atoi: the leading integer (after spaces), 0 if there is none."""
-    digits = _ATOI_RE.match(text)
-    return int(digits.group(1)) if digits else 0
-
-
-_ATOI_RE = re.compile(rb"[ \t\n\v\f\r]*([+-]?\d+)")
+    """`util.string2ll` on an argument, or `message` as the error."""
+    value = string2ll(data)
+    if value is None:
+        raise RedisError(message)
+    return value
 
 
 _NOT_POSITIVE = "ERR value is out of range, must be positive"
@@ -60,42 +48,6 @@ def parse_float(data: bytes, message: str = errors.NOT_FLOAT) -> float:
     if math.isnan(value):
         raise RedisError(message)
     return value
-
-
-_STRTOD_RE = re.compile(
-    rb"[ \t\n\v\f\r]*([+-]?)(?:"
-    rb"(0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?)"
-    rb"|((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
-    rb"|(infinity|inf)|(nan(?:\([0-9A-Za-z_]*\))?))", re.IGNORECASE)
-
-
-def strtod(data: bytes) -> tuple[float, int, bool]:
-    """C strtod (glibc, C locale) on `data`: (value, bytes consumed, ERANGE). Nothing
-    consumed means no number was found (value 0). Hex floats, inf/infinity and nan are
-    read as glibc reads them; an overflow gives inf and an underflow to zero 0, both with
-    ERANGE set."""
-    m = _STRTOD_RE.match(data)
-    if m is None:
-        return 0.0, 0, False
-    sign, hexa, dec, inf, _nan = m.groups()
-    negative = sign == b"-"
-    if inf is not None:
-        return (-math.inf if negative else math.inf), m.end(), False
-    if _nan is not None:
-        return math.nan, m.end(), False
-    text = (hexa or dec).decode()
-    if hexa is not None:
-        try:
-            value = float.fromhex(text)
-        except OverflowError:
-            value = math.inf
-        mantissa = text[2:].lower().split("p")[0]
-    else:
-        value = float(text)
-        mantissa = text.lower().split("e")[0]
-    erange = (math.isinf(value) or (value == 0 and mantissa.strip("0.") != "")
-              or 0 < abs(value) < sys.float_info.min)  # glibc flags subnormals too
-    return (-value if negative else value), m.end(), erange
 
 
 def parse_double(data: bytes, message: str = errors.NOT_FLOAT) -> float:

@@ -25,13 +25,13 @@ from diskredis.commands.dispatch import feed_monitors
 from diskredis.commands.lua import LuaError, Raise, Registered, valid_function_name
 from diskredis.commands.registry import Command, KeySpec, arg, command, container, oneof, token
 from diskredis.commands.scripting import Library, Scripts, flags_as_command, text_of
-from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
 from diskredis.quoting import split_inline
 from diskredis.rdb import codec
 from diskredis.rdb.crc64 import crc64
 from diskredis.resp.values import RSet, Status
+from diskredis.util import glob_match
 
 log = logging.getLogger("diskredis")
 

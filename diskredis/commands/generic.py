@@ -22,18 +22,14 @@ from diskredis.commands.registry import (
     oneof,
     token,
 )
-from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, now_ms
+from diskredis.util import INT_MAX, INT_MIN, LLONG_MAX, LLONG_MIN, ULLONG_MAX, glob_match, string2ll
 
 _G = "generic"
-_LLONG_MIN, _LLONG_MAX = -(2**63), 2**63 - 1
-_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
-_ULONG_MAX = 2**64 - 1
 _CURSOR = re.compile(rb"([+-]?)([0-9]+)")
-_INTEGER = re.compile(rb"-?[1-9][0-9]*|0")
 
 
 # -- existence and deletion -----------------------------------------------------------
@@ -126,11 +122,11 @@ def _expire(ctx: Ctx, argv: list[bytes], seconds: bool, absolute: bool) -> int:
         raise errors.err("GT and LT options at the same time are not compatible")
     when = parse_int(argv[2])
     if seconds:
-        if when > _LLONG_MAX // 1000 or when < -(-_LLONG_MIN // 1000):
+        if when > LLONG_MAX // 1000 or when < -(-LLONG_MIN // 1000):
             raise errors.err("invalid expire time in '%s' command" % ctx.name)
         when *= 1000
     base = 0 if absolute else now_ms()
-    if when > _LLONG_MAX - base:
+    if when > LLONG_MAX - base:
         raise errors.err("invalid expire time in '%s' command" % ctx.name)
     when += base
     db, key = ctx.session.db, argv[1]
@@ -318,9 +314,9 @@ def swapdb(ctx: Ctx, argv: list[bytes]) -> str:
     """SWAPDB index1 index2 -> OK."""
     a = parse_int(argv[1], "ERR invalid first DB index")
     b = parse_int(argv[2], "ERR invalid second DB index")
-    if not _INT_MIN <= a <= _INT_MAX:
+    if not INT_MIN <= a <= INT_MAX:
         raise errors.err("invalid first DB index")
-    if not _INT_MIN <= b <= _INT_MAX:
+    if not INT_MIN <= b <= INT_MAX:
         raise errors.err("invalid second DB index")
     n = ctx.ks.databases
     if not (0 <= a < n and 0 <= b < n):
@@ -374,7 +370,7 @@ def renamenx(ctx: Ctx, argv: list[bytes]) -> int | str:
 
 def _db_index(ctx: Ctx, raw: bytes) -> int:
     index = parse_int(raw)
-    if not _INT_MIN <= index <= _INT_MAX:
+    if not INT_MIN <= index <= INT_MAX:
         raise RedisError(errors.NOT_INTEGER)
     if not 0 <= index < ctx.ks.databases:
         raise errors.err("DB index is out of range")
@@ -499,9 +495,9 @@ def parse_cursor(raw: bytes) -> int:
     if m is None:
         raise errors.err("invalid cursor")
     value = int(m.group(2))
-    if value > _ULONG_MAX:
+    if value > ULLONG_MAX:
         raise errors.err("invalid cursor")
-    return (-value) % (_ULONG_MAX + 1) if m.group(1) == b"-" else value
+    return (-value) % (ULLONG_MAX + 1) if m.group(1) == b"-" else value
 
 
 @command("scan", -2, "readonly", group=_G, since="2.8.0",
@@ -546,7 +542,7 @@ def _object_meta(ctx: Ctx, key: bytes) -> L.Meta | None:
 
 
 def _string_encoding(value: bytes) -> str:
-    if len(value) <= 20 and _INTEGER.fullmatch(value) and _LLONG_MIN <= int(value) <= _LLONG_MAX:
+    if string2ll(value) is not None:
         return "int"
     return "embstr" if len(value) <= 44 else "raw"
 
@@ -587,7 +583,7 @@ def object_refcount(ctx: Ctx, argv: list[bytes]) -> int | None:
     shared = ("lru" not in policy and "lfu" not in policy) or not ctx.config["maxmemory"]
     if (meta.type == L.STRING and _string_encoding(meta.payload) == "int"
             and 0 <= int(meta.payload) < _SHARED_INTEGERS and shared):
-        return _INT_MAX
+        return INT_MAX
     return 1
 
 

@@ -262,7 +262,7 @@ def search_cells(shape: Shape) -> list[Bits]:
         steps -= 1
         cells, area = _cells(shape, steps)
     if steps >= 2:
-        drop = set()
+        drop: set[int] = set()
         if area.lat_min < min_lat:
             drop.update((2, 7, 8))  # south, south-east, south-west
         if area.lat_max > max_lat:

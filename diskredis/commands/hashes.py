@@ -19,17 +19,15 @@ from diskredis.commands.generic import ENCODINGS, lookup_typed, parse_cursor, sc
 from diskredis.commands.longdouble import format_human, parse_long_double
 from diskredis.commands.registry import arg, block, command, keys_at, token
 from diskredis.commands.serialize import EXPORTS, IMPORTS
-from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_HASH
 from diskredis.rdb import model as R
+from diskredis.util import LLONG_MAX, LLONG_MIN, glob_match
 
 _H = "hash"
-_LLONG_MIN, _LLONG_MAX = -(2**63), 2**63 - 1
-_LONG_MAX = 2**63 - 1
 
 
 def _get_hash(ctx: Ctx, key: bytes) -> Meta | None:
@@ -229,7 +227,7 @@ def hincrby(ctx: Ctx, argv: list[bytes]) -> int:
     old = E.get(ctx.ks, kid, argv[2])
     current = 0 if old is None else parse_int(old, "ERR hash value is not an integer")
     value = current + by
-    if not _LLONG_MIN <= value <= _LLONG_MAX:
+    if not LLONG_MIN <= value <= LLONG_MAX:
         raise errors.err("increment or decrement would overflow")
     E.put(ctx.ks, kid, argv[2], b"%d" % value)
     _save(ctx, argv[1], meta, 1 if old is None else 0, b"hincrby")
@@ -273,15 +271,15 @@ def hrandfield(ctx: Ctx, argv: list[bytes]) -> Any:
     repeat), with their values if asked."""
     if len(argv) >= 3:
         n = parse_int(argv[2])
-        if not -_LONG_MAX <= n <= _LONG_MAX:
+        if not -LLONG_MAX <= n <= LLONG_MAX:
             raise errors.err("value is out of range, value must between %d and %d"
-                             % (-_LONG_MAX, _LONG_MAX))
+                             % (-LLONG_MAX, LLONG_MAX))
         with_values = False
         if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withvalues"):
             raise RedisError(errors.SYNTAX)
         if len(argv) == 4:
             with_values = True
-            if n < -_LONG_MAX // 2 or n > _LONG_MAX // 2:
+            if n < -LLONG_MAX // 2 or n > LLONG_MAX // 2:
                 raise errors.err("value is out of range")
         return _random_fields(ctx, argv[1], n, with_values)
     meta = _get_hash(ctx, argv[1])

@@ -21,9 +21,9 @@ from diskredis.commands.registry import (
     lookup,
     oneof,
 )
-from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.resp.values import RSet
+from diskredis.util import glob_match
 
 _SRV = "server"
 _FLAGS = "loading stale"

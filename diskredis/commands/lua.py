@@ -33,7 +33,6 @@ from typing import Any
 
 from lupa import lua51
 
-from diskredis.commands.args import strtod
 from diskredis.errors import CountedError, RedisError
 from diskredis.resp.values import (
     NULL_ARRAY,
@@ -48,6 +47,7 @@ from diskredis.resp.values import (
     deeper,
     format_double,
 )
+from diskredis.util import INT_MAX, strtod
 
 log = logging.getLogger("diskredis.lua")
 
@@ -1022,16 +1022,16 @@ class LuaState:
     def _cjson_encode_sparse_array(self, *args: Any) -> tuple[Any, int, int]:
         convert, ratio, safe = self._json_options("encode_sparse_array", args, 3)
         return (self._json_enum("encode_sparse_array", convert, b"sparse_convert"),
-                self._json_int("encode_sparse_array", ratio, b"sparse_ratio", 0, _INT_MAX),
-                self._json_int("encode_sparse_array", safe, b"sparse_safe", 0, _INT_MAX))
+                self._json_int("encode_sparse_array", ratio, b"sparse_ratio", 0, INT_MAX),
+                self._json_int("encode_sparse_array", safe, b"sparse_safe", 0, INT_MAX))
 
     def _cjson_encode_max_depth(self, *args: Any) -> int:
         (n,) = self._json_options("encode_max_depth", args, 1)
-        return self._json_int("encode_max_depth", n, b"encode_depth", 1, _INT_MAX)
+        return self._json_int("encode_max_depth", n, b"encode_depth", 1, INT_MAX)
 
     def _cjson_decode_max_depth(self, *args: Any) -> int:
         (n,) = self._json_options("decode_max_depth", args, 1)
-        return self._json_int("decode_max_depth", n, b"decode_depth", 1, _INT_MAX)
+        return self._json_int("decode_max_depth", n, b"decode_depth", 1, INT_MAX)
 
     def _cjson_encode_number_precision(self, *args: Any) -> int:
         (n,) = self._json_options("encode_number_precision", args, 1)
@@ -1072,7 +1072,7 @@ class LuaState:
 
     # -- struct ----------------------------------------------------------------------
     def _check_string(self, args: tuple[Any, ...], n: int, fname: str) -> bytes:
-        value = args[n - 1] if n <= len(args) else None
+        value: Any = args[n - 1] if n <= len(args) else None
         if type(value) in (int, float):
             return lua_number_text(value)
         if type(value) is not bytes:
@@ -1208,7 +1208,7 @@ class LuaState:
             raise self._raise("Start offset %d greater than input length %d."
                               % (offset, len(data)))
         if decode_all:
-            limit = _INT_MAX
+            limit = INT_MAX
         reader = _MsgpackReader(self, data, offset)
         values: list[Any] = []
         while reader.pos < len(data) and len(values) < limit:
@@ -1383,7 +1383,6 @@ _LOG_LEVELS = {0: logging.DEBUG, 1: 15, 2: logging.INFO, 3: logging.WARNING}
 _CJSON_FUNCTIONS = ("encode", "decode", "encode_sparse_array", "encode_max_depth",
                     "decode_max_depth", "encode_number_precision", "encode_keep_buffer",
                     "encode_invalid_numbers", "decode_invalid_numbers")
-_INT_MAX = 2**31 - 1
 
 
 class _JsonError(Exception):
@@ -1591,7 +1590,7 @@ class _StructFormat:
         a = 0
         while self.i < len(fmt) and chr(fmt[self.i]).isdigit():
             digit = fmt[self.i] - 0x30
-            if a > (_INT_MAX // 10) or a * 10 > _INT_MAX - digit:
+            if a > (INT_MAX // 10) or a * 10 > INT_MAX - digit:
                 raise self.error("integral size overflow")
             a = a * 10 + digit
             self.i += 1
@@ -1933,7 +1932,11 @@ def _no_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
 
 def _subclasses(cls: type) -> frozenset[type]:
     """`cls` and every class derived from it."""
-    return frozenset((cls,)).union(*(_subclasses(sub) for sub in cls.__subclasses__()))
+    found = {cls}
+    sub: type
+    for sub in cls.__subclasses__():
+        found |= _subclasses(sub)
+    return frozenset(found)
 
 
 def _rebinding(rebind: Any, lua_types: frozenset[type],

@@ -22,9 +22,9 @@ from typing import Any
 from diskredis import errors
 from diskredis.commands.context import Ctx, Hub, ServerPort, Session
 from diskredis.commands.registry import arg, command, container, help_command, keys_at
-from diskredis.config import glob_match
 from diskredis.keyspace.space import NOTIFY_KEYEVENT, NOTIFY_KEYSPACE, Keyspace
 from diskredis.resp.values import Push, Pushes
+from diskredis.util import glob_match
 
 _PS = "pubsub"
 

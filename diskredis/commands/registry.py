@@ -328,7 +328,7 @@ class Command:
         if not specs:
             return (0, 0, 0)
         def plain(s: KeySpec) -> bool:
-            return s.begin[0] == "index" and s.find[0] == "range"
+            return bool(s.begin[0] == "index" and s.find[0] == "range")
         if len(specs) == 1 and plain(specs[0]):
             s = specs[0]
             if "incomplete" in s.flags:

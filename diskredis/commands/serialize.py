@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from diskredis import errors
-from diskredis.commands.args import atoi, parse_int
+from diskredis.commands.args import parse_int
 from diskredis.commands.context import Ctx
 from diskredis.commands.generic import _G
 from diskredis.commands.registry import Arg, KeySpec, arg, block, command, keys_at, oneof, token
@@ -31,6 +31,7 @@ from diskredis.keyspace.space import NOTIFY_GENERIC, now_ms
 from diskredis.rdb import codec, model
 from diskredis.rdb.model import Value
 from diskredis.resp.values import Status
+from diskredis.util import atoi
 
 Exporter = Callable[[Ctx, Meta], Value]
 Importer = Callable[[Ctx, bytes, Any, int], None]  # ctx, key, value, expire ms (0: none)

@@ -8,7 +8,6 @@ Redis 7.0's (t_set.c); members come back in the order of their bytes.
 from __future__ import annotations
 
 import random
-import re
 from typing import Any
 
 from diskredis import errors
@@ -17,7 +16,6 @@ from diskredis.commands.context import Ctx
 from diskredis.commands.generic import ENCODINGS, lookup_typed, parse_cursor, scan_options
 from diskredis.commands.registry import KeySpec, arg, command, keys_at
 from diskredis.commands.serialize import EXPORTS, IMPORTS
-from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
@@ -25,10 +23,9 @@ from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_SET
 from diskredis.rdb import model as R
 from diskredis.resp.values import RSet
+from diskredis.util import LLONG_MAX, glob_match, string2ll
 
 _S = "set"
-_LONG_MAX = 2**63 - 1
-_INTEGER = re.compile(rb"-?[1-9][0-9]*|0")
 
 
 def _get_set(ctx: Ctx, key: bytes, db: int | None = None, read: bool | None = None
@@ -158,11 +155,11 @@ def smembers(ctx: Ctx, argv: list[bytes]) -> RSet:
 def _count_arg(raw: bytes, lo: int) -> int:
     positive = "ERR value is out of range, must be positive"
     n = parse_int(raw, positive) if lo == 0 else parse_int(raw)
-    if not lo <= n <= _LONG_MAX:
+    if not lo <= n <= LLONG_MAX:
         if lo == 0:
             raise RedisError(positive)
         raise errors.err("value is out of range, value must between %d and %d"
-                         % (lo, _LONG_MAX))
+                         % (lo, LLONG_MAX))
     return n
 
 
@@ -178,7 +175,7 @@ def srandmember(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) > 3:
         raise RedisError(errors.SYNTAX)
     if len(argv) == 3:
-        n = _count_arg(argv[2], -_LONG_MAX)
+        n = _count_arg(argv[2], -LLONG_MAX)
         meta = _get_set(ctx, argv[1])
         if meta is None or n == 0:
             return []
@@ -305,7 +302,7 @@ def sinter(ctx: Ctx, argv: list[bytes]) -> RSet:
 def sintercard(ctx: Ctx, argv: list[bytes]) -> int:
     """SINTERCARD numkeys key [key ...] [LIMIT limit] -> the intersection's size."""
     numkeys = parse_int(argv[1], "ERR numkeys should be greater than 0")
-    if not 1 <= numkeys <= _LONG_MAX:
+    if not 1 <= numkeys <= LLONG_MAX:
         raise errors.err("numkeys should be greater than 0")
     if numkeys > len(argv) - 2:
         raise errors.err("Number of keys can't be greater than number of args")
@@ -374,8 +371,7 @@ def is_intset(ctx: Ctx, meta: Meta, members: list[bytes] | None = None) -> bool:
     if _card(meta) > ctx.config["set-max-intset-entries"]:
         return False
     for member in members if members is not None else _members(ctx, meta):
-        if len(member) > 20 or not _INTEGER.fullmatch(member) or not (
-                -(2**63) <= int(member) < 2**63):
+        if string2ll(member) is None:
             return False
     return True
 

@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 from diskredis import errors
-from diskredis.commands.args import parse_int, strtod
+from diskredis.commands.args import parse_int
 from diskredis.commands.context import Ctx
 from diskredis.commands.lists import list_range, store_list
 from diskredis.commands.registry import (
@@ -32,6 +32,7 @@ from diskredis.errors import RedisError
 from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
+from diskredis.util import strtod
 
 NOT_DOUBLE = "ERR One or more scores can't be converted into double"
 

@@ -31,6 +31,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from diskredis.config import Config
 from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
@@ -175,7 +176,7 @@ class Group:
 class Stream:
     """One stream read or changed by a command; `save` writes its meta back."""
 
-    def __init__(self, ks: Keyspace, meta: Meta | None, config: dict[str, object]) -> None:
+    def __init__(self, ks: Keyspace, meta: Meta | None, config: Config) -> None:
         self.ks = ks
         self.txn = ks.tx()
         self.config = config
@@ -271,10 +272,10 @@ class Stream:
         cfg = self.config
         node = self._node_at(self.last_node) if self.nodes else None
         if node is not None:
-            max_bytes = int(cfg["stream-node-max-bytes"])  # type: ignore[call-overload]
+            max_bytes = int(cfg["stream-node-max-bytes"])
             if max_bytes == 0 or max_bytes > LISTPACK_MAX:
                 max_bytes = LISTPACK_MAX
-            max_entries = int(cfg["stream-node-max-entries"])  # type: ignore[call-overload]
+            max_entries = int(cfg["stream-node-max-entries"])
             if node.listpack_bytes() + sum(len(x) for x in pairs) >= max_bytes or (
                     max_entries and node.live + node.deleted >= max_entries):
                 node = None
@@ -569,7 +570,7 @@ def to_model(s: Stream) -> R.RStream:
     return R.RStream(nodes, s.length, s.last, s.first, s.max_deleted, s.added, groups)
 
 
-def from_model(ks: Keyspace, config: dict[str, object], v: R.RStream) -> Stream:
+def from_model(ks: Keyspace, config: Config, v: R.RStream) -> Stream:
     """A new stream (fresh key id) holding `v`; the caller stores its meta. Node
     boundaries are kept as they came, so a stream from Redis trims as it did there."""
     s = Stream(ks, None, config)

@@ -12,7 +12,6 @@ XREADGROUP clients wait on the key like list poppers and are served after each X
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,32 +41,16 @@ from diskredis.keyspace.space import NOTIFY_STREAM, now_ms
 from diskredis.rdb import model as R
 from diskredis.resp.values import NULL_ARRAY
 from diskredis.storage import StorageError
+from diskredis.util import string2ull
 
 _X = "stream"
 INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
-_LL = re.compile(rb"-?[1-9][0-9]*|0")
-_STRTOULL = re.compile(rb"[ \t\n\v\f\r]*([+-]?)([0-9]+)")
 _READ_BLOCKED_COUNT = 1000  # XREAD_BLOCKED_DEFAULT_COUNT
 
 ENCODINGS[L.STREAM] = lambda ctx, meta: "stream"
 
 
 # -- IDs --------------------------------------------------------------------------------
-def _string2ull(s: bytes) -> int | None:
-    """Redis string2ull: strict digits, else what strtoull accepts (spaces, sign)."""
-    if len(s) < 21 and _LL.fullmatch(s):
-        v = int(s)
-        if -(1 << 63) <= v < (1 << 63):
-            return None if v < 0 else v
-    m = _STRTOULL.fullmatch(s)
-    if m is None:
-        return None
-    v = int(m.group(2))
-    if v > S.MAX:
-        return None
-    return (-v) & S.MAX if m.group(1) == b"-" else v
-
-
 def parse_id(raw: bytes, missing_seq: int = 0, strict: bool = False,
              seq_star: bool = False) -> tuple[ID, bool]:
     """streamGenericParseIDOrReply: (ID, whether the sequence was given). `strict`
@@ -82,14 +65,14 @@ def parse_id(raw: bytes, missing_seq: int = 0, strict: bool = False,
     if text == b"+":
         return MAX_ID, True
     ms_part, dash, seq_part = text.partition(b"-")
-    ms = _string2ull(ms_part)
+    ms = string2ull(ms_part)
     if ms is None:
         raise RedisError(INVALID_ID)
     if not dash:
         return (ms, missing_seq), True
     if seq_star and seq_part == b"*":
         return (ms, 0), False
-    seq = _string2ull(seq_part)
+    seq = string2ull(seq_part)
     if seq is None:
         raise RedisError(INVALID_ID)
     return (ms, seq), True
@@ -1287,9 +1270,9 @@ def _full_group(s: Stream, g: Group, count: int) -> dict[bytes, Any]:
         for entry_id in s.consumer_pel(g, c.cid, ZERO_ID, MAX_ID):
             if count and len(mine) >= count:
                 break
-            nack = s.nack(g, entry_id)
-            assert nack is not None
-            mine.append([id_text(entry_id), nack.time, nack.count])
+            owned = s.nack(g, entry_id)
+            assert owned is not None
+            mine.append([id_text(entry_id), owned.time, owned.count])
         consumers.append({b"name": c.name, b"seen-time": c.seen, b"pel-count": c.pending,
                           b"pending": mine})
     return {b"name": g.name, b"last-delivered-id": id_text(g.last),

@@ -18,9 +18,9 @@ from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_STRING, now_ms
+from diskredis.util import LLONG_MAX, LLONG_MIN
 
 _S = "string"
-_LLONG_MIN, _LLONG_MAX = -(2**63), 2**63 - 1
 
 
 # -- helpers shared by the module --------------------------------------------------
@@ -59,12 +59,12 @@ def _expire_error(ctx: Ctx) -> RedisError:
 def deadline(ctx: Ctx, raw: bytes, *, seconds: bool, absolute: bool) -> int:
     """getExpireMillisecondsOrReply: an absolute deadline in ms from an EX/PX/EXAT/PXAT."""
     value = parse_int(raw)
-    if value <= 0 or (seconds and value > _LLONG_MAX // 1000):
+    if value <= 0 or (seconds and value > LLONG_MAX // 1000):
         raise _expire_error(ctx)
     ms = value * 1000 if seconds else value
     if not absolute:
         ms += now_ms()
-    if ms > _LLONG_MAX:  # overflow in C
+    if ms > LLONG_MAX:  # overflow in C
         raise _expire_error(ctx)
     return ms
 
@@ -356,7 +356,7 @@ def _incr(ctx: Ctx, key: bytes, by: int) -> int:
     if meta is not None:
         current = parse_int(meta.payload)
     value = current + by
-    if not _LLONG_MIN <= value <= _LLONG_MAX:
+    if not LLONG_MIN <= value <= LLONG_MAX:
         raise errors.err("increment or decrement would overflow")
     # Stored over the record its lookup just read (`replace`: no second read).
     if meta is None:
@@ -403,7 +403,7 @@ def incrby(ctx: Ctx, argv: list[bytes]) -> int:
 def decrby(ctx: Ctx, argv: list[bytes]) -> int:
     """DECRBY key decrement -> the new value."""
     by = parse_int(argv[2])
-    if by == _LLONG_MIN:  # its negation does not fit
+    if by == LLONG_MIN:  # its negation does not fit
         raise errors.err("decrement would overflow")
     return _incr(ctx, argv[1], -by)
 

@@ -40,7 +40,6 @@ from diskredis.commands.context import Block, Ctx
 from diskredis.commands.generic import ENCODINGS, lookup_typed, parse_cursor, scan_options
 from diskredis.commands.registry import KeySpec, arg, block, command, keys_at, oneof, token
 from diskredis.commands.serialize import EXPORTS, IMPORTS
-from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
@@ -49,6 +48,7 @@ from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_ZSET, now_ms
 from diskredis.rdb import model as R
 from diskredis.resp.values import NULL_ARRAY
 from diskredis.storage import prefix_end
+from diskredis.util import glob_match
 
 _Z = "sorted-set"
 _LONG_MAX = 2**63 - 1
@@ -568,7 +568,7 @@ def _window(items: Iterator[tuple[bytes, float]], offset: int, limit: int
     means all (as the C loops `while (offset--)` / `while (limit--)` behave)."""
     if offset < 0:
         return []
-    out = []
+    out: list[tuple[bytes, float]] = []
     for i, pair in enumerate(items):
         if i < offset:
             continue

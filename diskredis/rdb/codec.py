@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import struct
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import IO
 
 from diskredis.rdb import lzf
 from diskredis.rdb import packed as P
@@ -40,6 +40,7 @@ from diskredis.rdb.model import (
     StreamNode,
     Value,
 )
+from diskredis.util import string2ll
 
 RDB_VERSION = 10
 
@@ -524,7 +525,7 @@ class FileReader:
     `functions` with the function libraries' code, `warnings` with what was skipped;
     the CRC64 trailer is checked when the end is reached."""
 
-    def __init__(self, f: BinaryIO, skip_empty: bool = True) -> None:
+    def __init__(self, f: IO[bytes], skip_empty: bool = True) -> None:
         self.src = Source(fill=f.read, checksum=True)
         self.skip_empty = skip_empty
         self.aux: dict[bytes, bytes] = {}
@@ -646,7 +647,7 @@ def enc_string(s: bytes, compress: bool = True) -> bytes:
     canonical text, LZF when it is longer than 20 bytes and shrinks, else raw."""
     n = len(s)
     if n <= 11:
-        v = P.as_int(s)
+        v = string2ll(s)
         if v is not None:
             if -128 <= v <= 127:
                 return b"\xc0" + v.to_bytes(1, "little", signed=True)
@@ -758,7 +759,7 @@ class FileWriter:
     """An RDB version 10 file written in order: `aux` fields, then `select_db` before
     each database's `record`s, then `finish` (EOF and checksum)."""
 
-    def __init__(self, f: BinaryIO, compress: bool = True) -> None:
+    def __init__(self, f: IO[bytes], compress: bool = True) -> None:
         self.f = f
         self.compress = compress
         self.crc = 0

@@ -1,6 +1,6 @@
 """Redis's packed encodings inside RDB strings: listpack, ziplist, intset, zipmap.
 
-Room: bytes to Python values and back. Imports: the standard library.
+Room: bytes to Python values and back. Imports: `util`, the standard library.
 
 Readers return elements as bytes (integers as their decimal text, which is what Redis
 gives back for them) and raise PackedError on anything malformed: a reader never
@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import struct
 
-_MAX_I64 = (1 << 63) - 1
+from diskredis.util import string2ll
+
 _LP_HEADER = struct.Struct("<IH")
 _ZL_HEADER = struct.Struct("<IIH")
 _U32 = struct.Struct("<I")
@@ -30,21 +31,6 @@ _INTSET_WIDTHS = {2: "<%dh", 4: "<%di", 8: "<%dq"}
 
 class PackedError(ValueError):
     pass
-
-
-def as_int(s: bytes) -> int | None:
-    """lpStringToInt64: the integer a string is kept as, only for the canonical
-    decimal form of a signed 64-bit value."""
-    n = len(s)
-    if n == 0 or n >= 21:
-        return None
-    if s == b"0":
-        return 0
-    body = s[1:] if s[:1] == b"-" else s
-    if not body or not body.isdigit() or body[:1] == b"0":
-        return None
-    v = int(s)
-    return v if -(1 << 63) <= v <= _MAX_I64 else None
 
 
 # -- listpack: writing and sizes ----------------------------------------------------------
@@ -94,7 +80,7 @@ def lp_int(v: int) -> bytes:
 
 def lp_str(s: bytes) -> bytes:
     """One string element (an integer element when the string reads as one)."""
-    v = as_int(s)
+    v = string2ll(s)
     if v is not None:
         return lp_int(v)
     n = len(s)
@@ -126,7 +112,7 @@ def int_size(v: int) -> int:
 
 def str_size(s: bytes) -> int:
     """Bytes of a string element (stored as an integer when it reads as one)."""
-    v = as_int(s)
+    v = string2ll(s)
     if v is not None:
         return int_size(v)
     n = len(s)

@@ -33,15 +33,13 @@ import hiredis
 
 from diskredis import errors
 from diskredis.quoting import split_inline
+from diskredis.util import INT_MAX, string2ll
 
 __all__ = ["RequestReader", "split_inline"]
 
 INLINE_MAX = 64 * 1024  # PROTO_INLINE_MAX_SIZE
-_INT_MAX = 2**31 - 1
-_LLONG_MAX = 2**63 - 1
 _UNAUTH_MAX_ARGS = 10  # requests of a client that still has to AUTH...
 _UNAUTH_MAX_BULK = 16384  # ...stay small (CVE-2021-32675)
-_LONG_STR_SIZE = 21  # string2ll refuses 21+ characters
 
 # After a CRLF, RESP3 types that hiredis would take where Redis wants a bulk string
 # or, at a request's start, a '*' (anything else starts an inline command there):
@@ -53,18 +51,7 @@ _LONG_STR_SIZE = 21  # string2ll refuses 21+ characters
 # twice as long on a SET, four times on a pipelined read).
 _SUSPECT_TYPE = re.compile(rb"\r\n[+(=|~>%]")
 _SUSPECT_COUNT = re.compile(rb"\*[0-9]{7}")
-_DIGITS = re.compile(rb"-?[1-9][0-9]*|0")
 _BULKS_ONLY = frozenset((bytes,))  # the element types of a request
-
-
-def _string2ll(text: bytes) -> int | None:
-    """Redis's string2ll: the value, or None when Redis would refuse it."""
-    if not text or len(text) >= _LONG_STR_SIZE or _DIGITS.fullmatch(text) is None:
-        return None
-    value = int(text)
-    if value > _LLONG_MAX or value < -_LLONG_MAX - 1:
-        return None
-    return value
 
 
 class RequestReader:
@@ -225,8 +212,8 @@ class RequestReader:
             return False
         if cr + 2 > len(buf):
             return False
-        count = _string2ll(bytes(buf[pos + 1 : cr]))
-        if count is None or count > _INT_MAX:
+        count = string2ll(bytes(buf[pos + 1 : cr]))
+        if count is None or count > INT_MAX:
             self.error = errors.PROTO_INVALID_MBULK
             return False
         if count > _UNAUTH_MAX_ARGS and self.auth_required:
@@ -255,7 +242,7 @@ class RequestReader:
                 if buf[pos] != 0x24:  # '$'
                     self.error = errors.proto_expected_dollar(buf[pos])
                     return False
-                length = _string2ll(bytes(buf[pos + 1 : cr]))
+                length = string2ll(bytes(buf[pos + 1 : cr]))
                 if length is None or length < 0 or length > self.max_bulk_len:
                     self.error = errors.PROTO_INVALID_BULK
                     return False

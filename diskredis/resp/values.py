@@ -61,9 +61,10 @@ class Push(list[Any]):
     __slots__ = ()
 
 
-class Pushes(list[Push]):
-    """Pushes sent in place of a reply (SUBSCRIBE's confirmations): written one after
-    the other with no header of their own, and sent even under CLIENT REPLY OFF."""
+class Pushes(list[Any]):
+    """Pushes sent in place of a reply (SUBSCRIBE's confirmations), possibly followed by
+    a reply (DEBUG PROTOCOL push): written one after the other with no header of their
+    own, and sent even under CLIENT REPLY OFF."""
 
     __slots__ = ()
 

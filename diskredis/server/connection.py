@@ -304,6 +304,9 @@ class Connection:
     def _over_limit(self, used: int) -> bool:
         """checkClientOutputBufferLimits for `used` bytes waiting to be sent: the hard
         limit at once, the soft one when it has held for longer than its seconds."""
+        hard: int
+        soft: int
+        seconds: int
         hard, soft, seconds = \
             self.server.config["client-output-buffer-limit"][self.session.client_type()]
         if hard and used >= hard:
@@ -381,7 +384,7 @@ class TlsConnection(Connection):
                 finally:
                     self._flush_tls()
                 self._ready = True
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 try:
                     chunk = self._tls.read(_READ_SIZE)

@@ -90,8 +90,8 @@ def backup_through_server(dest: str, args: argparse.Namespace) -> int:
         remote.close()
     bar.finish()
     try:
-        with open(rdb, "rb") as f:
-            inp = Input(f, "rdb")
+        with open(rdb, "rb") as saved:
+            inp = Input(saved, "rdb")
             inp.check(args.quiet)
             target = OfflineTarget(dest, "leveldb", args.databases)
             try:

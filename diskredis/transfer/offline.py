@@ -14,12 +14,13 @@ from typing import IO, Any
 from diskredis.commands import dispatch
 from diskredis.commands.context import Ctx, Hub, Session, Stats
 from diskredis.commands.serialize import export_value, import_value
-from diskredis.config import Config, glob_match
+from diskredis.config import Config
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.space import Keyspace, now_ms
 from diskredis.rdb.model import Record
 from diskredis.storage import ENGINES, StorageError, lock_folder, open_engine
+from diskredis.util import glob_match
 
 _CACHE = 16 << 20  # a tool needs little hot cache: it touches each key once
 
@@ -34,10 +35,14 @@ class _NoServer:
     """The `ServerPort` of a folder opened by a tool: no clients, nothing to serve.
     Commands that act on a server (SHUTDOWN, CLIENT PAUSE, MONITOR...) are refused."""
 
+    run_id = "0" * 40
     monitoring = False
 
     def sessions(self) -> list[Session]:
         return []
+
+    def session_by_id(self, client_id: int) -> Session | None:
+        return None
 
     def monitors(self) -> list[Session]:
         return []
@@ -67,7 +72,7 @@ class _NoServer:
         raise RedisError("ERR this command needs a running server; the tool has the data "
                          "folder open without one")
 
-    kill = start_monitor = shutdown = pause = unpause = _refuse
+    kill = start_monitor = shutdown = exit_now = pause = unpause = _refuse
 
 
 class Offline:

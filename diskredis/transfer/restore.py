@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from diskredis.commands.context import REDIS_VERSION
-from diskredis.config import glob_match
 from diskredis.errors import RedisError
 from diskredis.rdb import codec
 from diskredis.rdb.model import Record, type_name
@@ -29,6 +28,7 @@ from diskredis.transfer import formats
 from diskredis.transfer.offline import Offline, expired
 from diskredis.transfer.progress import Progress, summary
 from diskredis.transfer.remote import Remote, RemoteError, ReplyError
+from diskredis.util import glob_match
 
 _BATCH = 1000  # keys per transaction or pipeline
 FORMATS = ("rdb", "jsonl", "resp")
