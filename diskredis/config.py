@@ -307,9 +307,9 @@ _e("cluster-preferred-endpoint-type", "ip", "ip hostname unknown-endpoint")
 _e("propagation-error-behavior", "ignore", "ignore panic panic-on-replicas")
 _e("tls-auth-clients", "yes", "no yes optional", effect=True)
 _add(Param("shutdown-on-sigint", "flags", ("default",), choices=("default", "save", "nosave",
-           "now", "force"), multi=True))
+           "now", "force"), multi=True, effect=True))
 _add(Param("shutdown-on-sigterm", "flags", ("default",), choices=("default", "save", "nosave",
-           "now", "force"), multi=True))
+           "now", "force"), multi=True, effect=True))
 # diskredis' own
 # Hidden from CONFIG GET patterns (named, it answers), as Redis hides its own settings
 # that are not Redis's: a tool that gets every parameter and sets each back (Redis's
@@ -415,7 +415,7 @@ def _parse_save(args: list[str]) -> list[tuple[int, int]]:
     return pairs
 
 
-_add(Param("save", "special", [(3600, 1), (300, 100), (60, 10000)], multi=True,
+_add(Param("save", "special", [(3600, 1), (300, 100), (60, 10000)], multi=True, effect=True,
            parse_fn=_parse_save, format_fn=lambda v: " ".join("%d %d" % p for p in v)))
 
 _CLIENT_CLASSES = ("normal", "replica", "pubsub")

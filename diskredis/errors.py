@@ -89,6 +89,7 @@ AUTH_NOPASS = (
 NOPROTO = "NOPROTO unsupported protocol version"
 NOT_ALLOWED_IN_MULTI = "ERR Command not allowed inside a transaction"
 NO_SHUTDOWN_IN_PROGRESS = "ERR No shutdown in progress."
+SHUTDOWN_FAILED = "ERR Errors trying to SHUTDOWN. Check logs."
 # Sent to a client from another host when protected mode is on and no password is set
 # (networking.c clientAcceptHandler); the connection is closed after it.
 PROTECTED_MODE = (

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import ROOT, Diff, RawClient, ServerProc, free_port
+from tests.conftest import ROOT, Diff, RawClient, ServerProc, free_port, start_diskredis
 
 # Malformed requests: both servers answer with the same error and close the connection.
 MALFORMED = [
@@ -294,6 +294,116 @@ def test_shutdown_abort_and_flags(dr_factory: Any) -> None:
     c.send(b"*4\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n$3\r\nNOW\r\n$5\r\nFORCE\r\n")
     assert _drain(c) == b""  # no reply: the server is gone
     assert sp.proc.wait(30) == 0
+
+
+def _req(*args: str) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(a), a.encode()) for a in args)
+
+
+def _stopped_by(sp: ServerProc, *shutdown: str) -> str:
+    """Write a key and send SHUTDOWN `shutdown` in the same unit; the server exits 0 with
+    no reply; its log."""
+    c = sp.raw()
+    c.send(_req("SET", "during", " ".join(shutdown) or "-") + _req("SHUTDOWN", *shutdown))
+    assert _drain(c) == b""  # held with its client, as Redis exits inside the command
+    assert sp.proc.wait(30) == 0
+    return sp.log()
+
+
+def _replayed(c: Any) -> int | None:
+    """The log records the LMDB engine replayed at opening (None on LevelDB)."""
+    value = c.info("storage").get("wal_replayed_records")
+    return None if value is None else int(value)
+
+
+def test_shutdown_saves_as_its_flags_and_the_save_points_say(dr_factory: Any) -> None:
+    """finishShutdown: SAVE, or save points without NOSAVE, save (here a checkpoint: the
+    restart has no log to replay); NOSAVE exits without, and the restart replays the log.
+    Nothing acknowledged is lost either way."""
+    sp = dr_factory()
+    folder = sp.dir
+    for shutdown, save_points, saved in [((), (), True), (("NOSAVE",), (), False),
+                                         (("SAVE", "NOW"), ("--save", ""), True),
+                                         ((), ("--save", ""), False),
+                                         (("NOSAVE", "FORCE"), (), False)]:
+        log = _stopped_by(sp, *shutdown)
+        assert ("Saving the final checkpoint before exiting." in log) == saved, log
+        assert "User requested shutdown..." in log and "ready to exit" in log
+        os.unlink(os.path.join(folder, "server.log"))
+        sp = dr_factory(*save_points, data_dir=folder)
+        c = sp.client()
+        assert c.get("during") == (" ".join(shutdown) or "-").encode()
+        replayed = _replayed(c)
+        if replayed is not None:  # LMDB: NOSAVE left the SET in the log
+            assert (replayed == 0) == saved, (shutdown, save_points, replayed)
+
+
+def test_a_shutdown_that_cannot_save_answers_and_serves_on() -> None:
+    """A save that fails (the disk is full) keeps the server up: SHUTDOWN gets "Errors
+    trying to SHUTDOWN", the client's next request runs, every write is kept; FORCE exits
+    anyway, and the restart replays the log. LMDB: its checkpoint is what needs room
+    (LevelDB's save is a synced write of its own log)."""
+    path = tempfile.mkdtemp(prefix="diskredis-shutdown-full-")
+    out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", path],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, "cannot mount a tmpfs (the suite runs as root): " + out.stderr
+    sp = again = None
+    try:
+        data = os.path.join(path, "data")
+        sp = start_diskredis("lmdb", "--save", "", data_dir=data)
+        c = sp.client()
+        stat = os.statvfs(path)
+        filler = os.path.join(path, "filler")
+        with open(filler, "wb") as f:  # leave 3 MB: the log takes 2, the checkpoint can't
+            f.write(b"\0" * (stat.f_bavail * stat.f_frsize - (3 << 20)))
+        value = os.urandom(64 * 1024)
+        pipe = c.pipeline(transaction=False)
+        for i in range(30):
+            pipe.set("k%d" % i, value)
+        assert pipe.execute() == [True] * 30
+        raw = sp.raw()
+        raw.send(_req("SHUTDOWN", "SAVE") + _req("GET", "k7"))
+        assert raw.reply() == b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+        assert raw.reply() == b"$65536\r\n" + value + b"\r\n"
+        assert sp.alive()
+        assert "Error trying to save the DB, can't exit" in sp.log()
+        raw.send(_req("SHUTDOWN", "SAVE", "FORCE"))
+        assert _drain(raw) == b""
+        assert sp.proc.wait(30) == 0
+        assert "Error trying to save the DB. Exit anyway" in sp.log()
+        os.unlink(filler)
+        again = start_diskredis("lmdb", data_dir=data)
+        c = again.client()
+        assert c.mget(["k%d" % i for i in range(30)]) == [value] * 30
+        assert (_replayed(c) or 0) > 0
+        raw = again.raw()
+        raw.send(_req("SHUTDOWN", "SAVE"))
+        assert _drain(raw) == b""
+        assert again.proc.wait(30) == 0
+        assert "Saving the final checkpoint before exiting." in again.log()
+    finally:
+        for server in (sp, again):
+            if server is not None:
+                server.stop()
+        subprocess.run(["umount", "-l", path], check=False)
+        os.rmdir(path)
+
+
+def test_signals_shut_down_as_shutdown_on_sigterm_and_sigint_say(dr_factory: Any) -> None:
+    sp = dr_factory("--shutdown-on-sigterm", "nosave")
+    sp.client().set("k", "v")
+    sp.proc.send_signal(signal.SIGTERM)
+    assert sp.proc.wait(30) == 0
+    log = sp.log()
+    assert "Received SIGTERM scheduling shutdown..." in log and "ready to exit" in log
+    assert "Saving the final checkpoint" not in log
+    os.unlink(os.path.join(sp.dir, "server.log"))
+    sp = dr_factory("--shutdown-on-sigint", "save now", data_dir=sp.dir)
+    assert sp.client().get("k") == b"v"
+    sp.proc.send_signal(signal.SIGINT)
+    assert sp.proc.wait(30) == 0
+    assert "Saving the final checkpoint before exiting." in sp.log()
 
 
 def test_requirepass_noauth(dr_factory: Any) -> None:

@@ -21,8 +21,7 @@ from typing import Any
 from diskredis import config as cfg
 from diskredis import errors
 from diskredis.commands.args import help_reply, parse_int, parse_positive
-from diskredis.commands.context import DISKREDIS_VERSION, REDIS_VERSION, Ctx
-from diskredis.commands.dispatch import NO_REPLY
+from diskredis.commands.context import DISKREDIS_VERSION, REDIS_VERSION, Ctx, Shutdown
 from diskredis.commands.generic import encoding_of
 from diskredis.commands.registry import (
     all_commands,
@@ -594,7 +593,10 @@ def bgsave(ctx: Ctx, argv: list[bytes]) -> str:
                token("FORCE", "optional", since="7.0.0"),
                token("ABORT", "optional", since="7.0.0")))
 def shutdown(ctx: Ctx, argv: list[bytes]) -> Any:
-    """SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT] -> no reply: the server stops."""
+    """SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT] -> no reply: the server stops (after
+    the save, a checkpoint: NOSAVE skips it, and the restart replays the log instead);
+    when the save fails, "Errors trying to SHUTDOWN" unless FORCE, and it serves on.
+    ABORT: no shutdown ever waits (for replicas), so none is in progress to abort."""
     flags: set[bytes] = set()
     abort = False
     for a in argv[1:]:
@@ -616,10 +618,10 @@ def shutdown(ctx: Ctx, argv: list[bytes]) -> Any:
         session = ctx.session
         ctx.server.exit_now("SHUTDOWN NOSAVE from client id=%d addr=%s while the script %s "
                             "was busy" % (session.id, session.addr, ctx.scripts.name))
-    save_flag = True if b"save" in flags else (False if b"nosave" in flags else None)
-    ctx.server.shutdown(save_flag, b"now" in flags, b"force" in flags)
-    ctx.session.close_after_reply = True
-    return NO_REPLY
+    # finishShutdown saves when asked to, or when save points are configured and NOSAVE
+    # is not given.
+    save = b"save" in flags or (b"nosave" not in flags and bool(ctx.config["save"]))
+    return Shutdown(save, b"now" in flags, b"force" in flags)
 
 
 @command("bgrewriteaof", 1, "admin noscript no_async_loading", group=_SRV, since="1.0.0",

@@ -159,8 +159,6 @@ class ServerPort(Protocol):
         """A MONITOR line for `session`, sent after the reply of the command running."""
         ...
 
-    def shutdown(self, save: bool | None, now: bool, force: bool) -> None: ...
-
     def exit_now(self, why: str) -> None:
         """SHUTDOWN NOSAVE while a script is busy: end the process at once (logged with
         `why`); never returns."""
@@ -256,6 +254,19 @@ class Block:
         if self.nonblocking_reply is NotImplemented:
             return self.timeout_reply
         return self.nonblocking_reply
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """SHUTDOWN's answer when the server is to stop: the lane holds the client (Redis's
+    BLOCKED_SHUTDOWN) and, after its batch is committed, the server saves when `save`
+    is set (the checkpoint that leaves the restart no log to replay) and stops, or,
+    when the save failed and `force` is not set, answers the client with an error and
+    serves on. `now`: do not wait for replicas to catch up (none can lag yet)."""
+
+    save: bool
+    now: bool
+    force: bool
 
 
 @dataclass

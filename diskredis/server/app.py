@@ -51,6 +51,7 @@ from diskredis.commands.replication import Snapshot, Stopped, write_snapshot
 from diskredis.commands.scripting import Scripts, load_saved_scripts
 from diskredis.commands.tracking import Tracking
 from diskredis.config import Config, ConfigError
+from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
 from diskredis.server.connection import Connection, Reactor, TlsConnection
 from diskredis.server.lane import Lane, Outcome, Unit, cache_budget
@@ -111,7 +112,8 @@ class Server:
         self._stopping_snapshots = False
         _remove_stale_snapshots(config["dir"])
         self.shutting_down = trio.Event()
-        self.shutdown_flags: tuple[bool | None, bool, bool] = (None, False, False)
+        #: Whether the stop saves (a final checkpoint): SHUTDOWN's, or the signal's.
+        self.shutdown_save = True
         self.listeners: list[trio.SocketListener] = []
         self.ports: list[int] = []
         self.unix_path: str | None = None
@@ -151,9 +153,6 @@ class Server:
 
     def feed_monitor(self, session: Session, line: bytes) -> None:
         self.lane.feed_monitor(session, line)
-
-    def shutdown(self, save: bool | None, now: bool, force: bool) -> None:
-        self.lane.shutdown(save, now, force)
 
     def pause(self, until_monotonic: float, writes_only: bool) -> None:
         self.lane.pause(until_monotonic, writes_only)
@@ -382,8 +381,41 @@ class Server:
             if conn is not None:
                 self._start_snapshot(conn, snapshot)
         if outcome.shutdown is not None:
-            self.shutdown_flags = outcome.shutdown
-            self.shutting_down.set()
+            unit, request = outcome.shutdown
+            log.warning("User requested shutdown...")
+            if not self._prepare_shutdown(request.save, request.force):
+                self.lane.resume(unit, RedisError(errors.SHUTDOWN_FAILED))
+                self._gather_wake.set()
+
+    def _prepare_shutdown(self, save: bool, force: bool) -> bool:
+        """Redis's finishShutdown, between batches: the save (a checkpoint: the restart
+        then has no log to replay) when asked for, then the stop. False when the save
+        failed and `force` is not set: the server serves on (the log keeps every write)."""
+        if save:
+            log.info("Saving the final checkpoint before exiting.")
+            error = self._save()
+            if error is not None:
+                if not force:
+                    log.warning("Error trying to save the DB, can't exit: %s", error)
+                    log.warning("Errors trying to shut down the server. Check the logs for "
+                                "more information.")
+                    return False
+                log.warning("Error trying to save the DB. Exit anyway: %s. The log keeps "
+                            "every write: the restart replays it.", error)
+        self.shutdown_save = save
+        self.engine.hold_checkpoints = not save  # exit at once: the log is replayed
+        self.shutting_down.set()
+        return True
+
+    def _save(self) -> str | None:
+        """Sync the log, then checkpoint it into the engine's files; what failed, if so."""
+        try:
+            self.engine.sync()
+        except StorageError as e:
+            return str(e)
+        if not self.engine.checkpoint():
+            return self.engine.write_error or "the checkpoint failed"
+        return None
 
     # -- snapshots for SYNC ------------------------------------------------------------
     def _start_snapshot(self, conn: Connection, snapshot: Snapshot) -> None:
@@ -666,9 +698,16 @@ class Server:
                     log.warning("Received SIGHUP, reopened the log file (for log rotation)")
                     continue
                 name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
+                if self.shutting_down.is_set():
+                    if signum == signal.SIGINT:  # Ctrl+C twice: the user insists
+                        log.warning("You insist... exiting now.")
+                        os._exit(1)
+                    continue
                 log.warning("Received %s scheduling shutdown...", name)
-                self.shutting_down.set()
-                return
+                # shutdown-on-sigterm / -sigint: "default", or SHUTDOWN's flags
+                flags = self.config["shutdown-on-" + name.lower()]
+                save = "save" in flags or ("nosave" not in flags and bool(self.config["save"]))
+                self._prepare_shutdown(save, "force" in flags)
 
     # -- the whole life --------------------------------------------------------------
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -697,7 +736,6 @@ class Server:
                 log.info("Ready to accept connections")
                 task_status.started(self)
                 await self.shutting_down.wait()
-                log.warning("User requested shutdown...")
                 # Stop accepting, let the lane finish what it has, then drop clients.
                 self._stop_accepting(list(self.listeners))
                 self._draining = True
@@ -705,8 +743,7 @@ class Server:
                 await self._drained.wait()
                 self.reactor.close_all()
                 await self._stop_snapshots()
-                self.checkpoint()
-                self.engine.close()
+                self.engine.close(checkpoint=self.shutdown_save)
                 nursery.cancel_scope.cancel()
         finally:
             if self.unix_path:

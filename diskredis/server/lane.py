@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diskredis import errors
-from diskredis.commands.context import Block, Ctx, Hub, Stats
+from diskredis.commands.context import Block, Ctx, Hub, Shutdown, Stats
 from diskredis.commands.dispatch import (
     NO_REPLY,
     PAUSE_ALL,
@@ -116,7 +116,8 @@ class Outcome:
     # Clients whose SYNC/PSYNC asked for a snapshot: the server sends it after the
     # batch (each unit's reply holds what comes first, +FULLRESYNC for PSYNC).
     snapshots: list[tuple[Any, Snapshot]] = field(default_factory=list)
-    shutdown: tuple[bool | None, bool, bool] | None = None
+    #: A SHUTDOWN: its client's unit, held until the server has stopped or answers it.
+    shutdown: tuple[Unit, Shutdown] | None = None
 
 
 @functools.cache
@@ -258,9 +259,6 @@ class Lane:
         session.closed = True
         self._outcome.kills.append(session)
 
-    def shutdown(self, save: bool | None, now: bool, force: bool) -> None:
-        self._outcome.shutdown = (save, now, force)
-
     def pause(self, until: float, writes_only: bool) -> None:
         # As Redis: a pause only ever gets longer and stricter (WRITE -> ALL).
         if self._pause_until <= time.monotonic():
@@ -329,6 +327,8 @@ class Lane:
             self._inline[unit.ctx.session.id] = unit
         pending = self._pending = deque(units)
         pending += self._end_waits()
+        pending += self._resume
+        self._resume = []
         try:
             while pending:
                 unit = pending.popleft()
@@ -498,6 +498,13 @@ class Lane:
                 return True
         return False
 
+    def resume(self, unit: Unit, reply: Any) -> None:
+        """Answer a unit held outside the lane (a SHUTDOWN that failed) with `reply`;
+        the rest of its requests run in the next batch."""
+        self._emit(unit, reply)
+        self._resume.append(unit)
+        self._inline[unit.ctx.session.id] = unit
+
     @property
     def blocked_clients(self) -> int:
         """Clients waiting in a blocking command or held by a pause (Redis counts both)."""
@@ -595,6 +602,10 @@ class Lane:
                         unit.parts.append(reply.preamble)
                     self._outcome.snapshots.append((session, reply))
                     break  # the connection is a snapshot transfer from now on
+            if type(reply) is Shutdown:  # held: the server stops, or answers it
+                self._outcome.shutdown = (unit, reply)
+                self._inline.pop(session.id, None)
+                return None
             if isinstance(reply, Block):
                 unit.next -= 1  # run again when a key is written
                 db = session.db

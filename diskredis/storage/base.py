@@ -232,6 +232,9 @@ class Engine(ABC):
     #: storage shows it, and tests use it to check that a command reads only what it
     #: needs.
     records_read: int = 0
+    #: Set when the server stops without saving (SHUTDOWN NOSAVE): no checkpoint is begun
+    #: any more, what the log holds is replayed at the next opening.
+    hold_checkpoints: bool = False
 
     @abstractmethod
     def set_fsync(self, fsync: bool) -> None:
@@ -262,7 +265,9 @@ class Engine(ABC):
         """Make every committed transaction durable (for appendfsync everysec)."""
 
     @abstractmethod
-    def close(self) -> None: ...
+    def close(self, checkpoint: bool = True) -> None:
+        """Sync and close; `checkpoint` False leaves what the log holds to be replayed at
+        the next opening (SHUTDOWN NOSAVE) instead of putting it into the files now."""
 
     @abstractmethod
     def disk_size(self) -> int:

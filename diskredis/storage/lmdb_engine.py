@@ -388,7 +388,7 @@ class LmdbEngine(Engine):
 
     def _checkpoint_due(self) -> bool:
         a = self._active
-        return self._frozen is None and a.ops > 0 and (
+        return self._frozen is None and a.ops > 0 and not self.hold_checkpoints and (
             a.ops >= CHECKPOINT_OPS or a.bytes >= CHECKPOINT_BYTES
             or time.monotonic() - a.since >= CHECKPOINT_AGE)
 
@@ -433,10 +433,13 @@ class LmdbEngine(Engine):
         except WalError as e:
             raise StorageError("%s%s" % (e.strerror, disk_hint(self.path))) from None
 
-    def close(self) -> None:
+    def close(self, checkpoint: bool = True) -> None:
         with contextlib.suppress(StorageError):
             self.sync()  # when that fails, the checkpoint is all that counts
-        self.checkpoint()  # on failure the log still holds it: replayed on opening
+        if checkpoint:
+            self.checkpoint()  # on failure the log still holds it: replayed on opening
+        elif self._job is not None:
+            self._step(None)  # one running is finished (its thread holds the write lock)
         self._worker.stop()
         self.env.close()
         for wal in self.wals:

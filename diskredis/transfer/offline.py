@@ -72,7 +72,7 @@ class _NoServer:
         raise RedisError("ERR this command needs a running server; the tool has the data "
                          "folder open without one")
 
-    kill = start_monitor = shutdown = exit_now = pause = unpause = _refuse
+    kill = start_monitor = exit_now = pause = unpause = _refuse
 
 
 class Offline:
