@@ -4,6 +4,8 @@
   on a free port, once per engine (the `engine` parametrisation).
 - `oracle`: the real redis-server 7.0 (Debian's package) on a free port.
 - `diff`: sends the same raw commands to both and compares the replies byte for byte.
+- `node` / `clock`: the in-process tier (tests/inproc.py): commands on a keyspace over a
+  temporary engine, in the test's process, with a clock that stands still until moved.
 
 Nothing here sleeps for a fixed time: start-up waits on a bounded poll of PING.
 """
@@ -27,6 +29,9 @@ from typing import Any
 import hiredis
 import pytest
 import redis
+
+from diskredis.keyspace import space
+from tests.inproc import Clock, Node
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINES = ["lmdb", "leveldb"]
@@ -448,3 +453,20 @@ def run_steps(d: Diff, steps: list[tuple[Any, ...]], unordered_cmds: set[str]) -
             unordered(d, *args)
         else:
             d(*args)
+
+
+# -- the in-process tier (tests/inproc.py) ----------------------------------------------
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The keyspace's wall clock, standing still until the test moves it."""
+    c = Clock()
+    monkeypatch.setattr(space, "clock", c)
+    return c
+
+
+@pytest.fixture
+def node(engine: str, clock: Clock) -> Iterator[Node]:
+    """A keyspace over a fresh folder of each engine, commands run in-process."""
+    n = Node(engine)
+    yield n
+    n.close()

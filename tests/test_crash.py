@@ -19,6 +19,8 @@ import pytest
 
 from tests import crash_writers as W
 
+pytestmark = pytest.mark.stress  # ./dev check leaves it out
+
 CYCLES = 3
 
 

@@ -12,7 +12,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
+
 from tests.conftest import ServerProc
+
+pytestmark = pytest.mark.stress  # ./dev check leaves it out
 
 BUDGET = 32 << 20
 # Interpreter and modules (~20 MB), engine buffers (LevelDB: 40 MB of memtables and

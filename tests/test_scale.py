@@ -19,6 +19,8 @@ from diskredis.errors import RedisError
 from diskredis.transfer.offline import Offline
 from tests.conftest import ServerProc, start_diskredis
 
+pytestmark = pytest.mark.stress  # ./dev check leaves it out
+
 N = 1_000_000
 CHUNK = 2_000  # elements per command
 TYPES = ("hash", "list", "set", "zset")

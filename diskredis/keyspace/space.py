@@ -76,8 +76,13 @@ NOTIFY_CLASSES = {"K": NOTIFY_KEYSPACE, "E": NOTIFY_KEYEVENT, "g": NOTIFY_GENERI
                   "n": NOTIFY_NEW}
 
 
+#: The wall clock (ns) of expiry, stream IDs and every other deadline commands keep:
+#: `time.time_ns`; the in-process tests put a clock of their own here (tests/inproc.py).
+clock = time.time_ns
+
+
 def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return clock() // 1_000_000
 
 
 class Watch:
