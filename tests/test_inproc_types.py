@@ -13,6 +13,19 @@ from diskredis.errors import RedisError
 from tests.inproc import START_MS, Clock, Node
 
 
+def test_a_key_expires_once_the_clock_is_past_its_deadline(node: Node, clock: Clock) -> None:
+    assert node.run("SET", "k", "v", "PX", 100) == "OK"
+    clock.advance(99)
+    assert node.run("PTTL", "k") == 1
+    clock.advance(1)  # now == deadline: not expired yet
+    assert node.run("PTTL", "k") == 0
+    assert node.run("GET", "k") == b"v"
+    clock.advance(1)
+    assert node.run("GET", "k") is None
+    assert node.run("PTTL", "k") == -2
+    assert node.run("EXISTS", "k") == 0
+
+
 def test_expire_options_and_times_are_exact(node: Node, clock: Clock) -> None:
     node.run("SET", "k", "v")
     assert node.run("EXPIRETIME", "k") == -1
@@ -42,6 +55,18 @@ def test_getex_and_keepttl(node: Node, clock: Clock) -> None:
     assert node.run("PTTL", "k") == -1
     with pytest.raises(RedisError, match="invalid expire time in 'getex' command"):
         node.run("GETEX", "k", "EX", 0)
+
+
+def test_active_expiry_removes_what_is_past_its_deadline(node: Node, clock: Clock) -> None:
+    for i in range(10):
+        node.run("SET", "k%d" % i, i, "PX", 10 * (i + 1))
+    node.run("SET", "forever", 1)
+    clock.advance(50)  # k0..k3 are past their deadline; k4's is now
+    assert node.expire_due() == 4
+    assert node.run("DBSIZE") == 7
+    clock.advance(1000)
+    assert node.expire_due() == 6
+    assert node.run("KEYS", "*") == [b"forever"]
 
 
 def test_collections_expire_whole(node: Node, clock: Clock) -> None:

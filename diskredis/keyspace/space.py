@@ -315,7 +315,7 @@ class Keyspace:
         source (GETSET, SORT, SUNIONSTORE...) ask for it explicitly, as Redis does."""
         mkey, hashed = self._mkey(db, key)
         meta = self._raw(mkey, key, hashed)
-        if meta is not None and meta.expire and meta.expire <= self.clock():
+        if meta is not None and meta.expire and meta.expire < self.clock():
             if self.read_only_reason is None and not self.expire_paused:
                 self._drop(db, mkey, meta, expired=True)
                 self.expired_keys += 1
@@ -410,7 +410,7 @@ class Keyspace:
             self.free_elements(*L.coll_head(old.payload))  # overwritten: reclaim
         if old is None:
             self._add(b"count:", db, 1)
-        elif old.expire and old.expire <= self.clock():
+        elif old.expire and old.expire < self.clock():
             # Past its deadline but not yet removed: as Redis, it expires, then a new
             # key takes its place.
             self.expired_keys += 1
@@ -428,7 +428,7 @@ class Keyspace:
         if self.on_modified is not None:
             self.on_modified(key, False)
         self.changes += 1
-        if old is None or (old.expire and old.expire <= self.clock()):
+        if old is None or (old.expire and old.expire < self.clock()):
             self._note_access(mkey, now_ms(), LFU_INIT)
             self.event(NOTIFY_NEW, b"new", key, db)
         txn.put("meta", mkey, meta.encode())
@@ -448,7 +448,7 @@ class Keyspace:
             return False
         if self.waiters:
             self.written[(db, key)] = None
-        expired = bool(meta.expire and meta.expire <= self.clock())
+        expired = bool(meta.expire and meta.expire < self.clock())
         self._drop(db, mkey, meta, free, expired)
         if expired:
             self.expired_keys += 1
@@ -523,7 +523,7 @@ class Keyspace:
         slot_db = {slot: i for i, slot in enumerate(self.slots)}
         counts: dict[int, int] = {}
         for n, (ekey, _) in enumerate(txn.scan("expire", self._expire_from,
-                                               L.u64(now_ms() + 1))):
+                                               L.u64(now_ms()))):
             if n >= limit:
                 break
             owner = slot_db.get(L.read_u32(L.split_expire_key(ekey)[1][:4]))
@@ -538,7 +538,7 @@ class Keyspace:
         txn = self._t()
         slot_db = {slot: i for i, slot in enumerate(self.slots)}
         due: list[bytes] = []  # taken first: no deletes under an open scan
-        for ekey, _ in txn.scan("expire", self._expire_from, L.u64(now_ms() + 1)):
+        for ekey, _ in txn.scan("expire", self._expire_from, L.u64(now_ms())):
             if budget is not None and len(due) >= budget:
                 break
             due.append(ekey)
@@ -618,7 +618,7 @@ class Keyspace:
         mkey, hashed = self._mkey(db, key)
         meta = self._raw(mkey, key, hashed)
         w.keys[(db, key)] = bool(meta is not None and meta.expire and
-                                 meta.expire <= now_ms())
+                                 meta.expire < now_ms())
         self.watchers.setdefault((db, key), []).append(w)
 
     def unwatch(self, w: Watch) -> None:
@@ -654,7 +654,7 @@ class Keyspace:
             if there is None and other is None:
                 continue
             other_expired = other is not None and bool(other.expire) \
-                and other.expire <= now_ms()
+                and other.expire < now_ms()
             for w in watches:
                 if w.keys.get((db, key)):  # watched while expired
                     if other is None:  # deleted now: no change a watcher can see
@@ -679,7 +679,7 @@ class Keyspace:
             if was_expired:
                 continue
             meta = self.record(db, key)
-            if meta is not None and meta.expire and meta.expire <= now:
+            if meta is not None and meta.expire and meta.expire < now:
                 return True
         return False
 
@@ -851,7 +851,7 @@ class Keyspace:
         now = 0 if due else now_ms()
         for mkey, raw in self._t().scan("meta", start, prefix_end(prefix)):
             meta = L.decode_meta(raw)
-            if meta.expire and meta.expire <= now:
+            if meta.expire and meta.expire < now:
                 continue
             yield mkey, L.user_key(mkey, meta), meta
 
@@ -873,7 +873,7 @@ class Keyspace:
         nxt, page = self._page("meta", L.slot_prefix(self.slots[db]), cursor, count)
         for mkey, raw in page:
             meta = L.decode_meta(raw)
-            if not (meta.expire and meta.expire <= now):
+            if not (meta.expire and meta.expire < now):
                 out.append((L.user_key(mkey, meta), meta))
         return nxt, out
 
@@ -921,7 +921,7 @@ class Keyspace:
         for first, second in ((pivot, prefix_end(prefix)), (prefix, pivot)):
             for mkey, raw in self._t().scan("meta", first, second):
                 meta = L.decode_meta(raw)
-                if not (meta.expire and meta.expire <= now):
+                if not (meta.expire and meta.expire < now):
                     return L.user_key(mkey, meta)
         return None
 
