@@ -1,7 +1,7 @@
 """`diskredis-server` / `python -m diskredis`: start-up, like redis-server.
 
 Room: turn the command line into a configured, logging, running server.
-Imports: `config`, `server`.
+Imports: `commands.acl`, `commands.context`, `storage`, `config`, `server`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ class RedisStyleFormatter(logging.Formatter):
 
 
 def _setup_logging(logfile: str, level: str) -> None:
-    from diskredis.server.app import report_faults, set_log_level
+    from diskredis.server.app import report_faults
+    from diskredis.server.port import set_log_level
 
     logging.addLevelName(15, "VERBOSE")
     handler: logging.Handler = (

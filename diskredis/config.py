@@ -1,6 +1,6 @@
 """Settings: one table of parameters for the config file, the flags and CONFIG.
 
-Room: leaf facts. Imports: the standard library only.
+Room: leaf facts. Imports: the other leaves (`quoting`, `util`), the standard library.
 
 Every parameter name Redis 7.0 knows is here, with Redis's type, bounds,
 default and validation, so that CONFIG GET/SET and a redis.conf behave as on

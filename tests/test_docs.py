@@ -33,3 +33,55 @@ def test_every_installed_command_has_help() -> None:
         out = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0 and "usage" in out.stdout.lower(), name
+
+
+def _imports_said_and_done() -> list[str]:
+    """Modules whose docstring's "Imports:" sentence leaves out a part of diskredis they
+    import. A part is named by its dotted path below `diskredis` or any prefix of it
+    (`keyspace` covers `keyspace.space`), or, for the module's own package, "this
+    package"."""
+    import ast
+    import re
+    from pathlib import Path
+
+    wrong = []
+    for path in sorted(Path(ROOT, "diskredis").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        doc = ast.get_docstring(tree) or ""
+        said = re.search(r"Imports?:(.*?)(?:\.\s|\.$|\n\n)", doc, re.S)
+        if said is None:
+            if path.name not in ("__init__.py", "__main__.py"):  # those map, or only run
+                wrong.append("%s: no \"Imports:\" sentence" % path.relative_to(ROOT))
+            continue
+        words = set(re.findall(r"[\w.]+", said.group(1).replace("`", " ")))
+        package = ".".join(path.relative_to(ROOT).with_suffix("").parts[1:-1])
+        if path.name == "__init__.py":
+            package = ".".join(path.relative_to(ROOT).parts[1:-1])
+        used = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module is not None \
+                    and node.module.split(".")[0] == "diskredis":
+                base = node.module.split(".", 1)[1] if "." in node.module else ""
+                for alias in node.names:  # a module imported from its package is itself
+                    sub = (base + "." + alias.name).lstrip(".")
+                    as_module = Path(ROOT, "diskredis", *sub.split("."))
+                    if as_module.with_suffix(".py").exists() or as_module.is_dir():
+                        used.add(sub)
+                    elif base:
+                        used.add(base)
+        for name in sorted(used):
+            parts = name.split(".")
+            prefixes = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+            own = package and (name == package or name.startswith(package + "."))
+            if own and path.name == "__init__.py":
+                continue
+            if not (prefixes & words or (own and "this package" in said.group(1))
+                    or name.split(".")[-1] in words):
+                wrong.append("%s: imports %s" % (path.relative_to(ROOT), name))
+    return wrong
+
+
+def test_module_docstrings_say_what_they_import() -> None:
+    """Each module's docstring opens with its room and what it imports (style.md); the
+    import-linter contracts say what it may import, this keeps the sentence true."""
+    assert _imports_said_and_done() == []

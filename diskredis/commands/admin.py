@@ -1,10 +1,10 @@
 """Server administration: INFO CONFIG TIME LASTSAVE SAVE BGSAVE SHUTDOWN SLOWLOG
 MONITOR DEBUG MEMORY LATENCY.
 
-Room: Redis's "server" group (COMMAND lives in `introspection`). Imports:
-`registry`, `context`, `args`, `config`, `errors`, `resp.values`. Whatever needs
-the process or the sockets is asked of `ctx.server`.
-"""
+Room: Redis's "server" group (COMMAND lives in `introspection`). Imports: `acl`,
+`generic`, `serialize`, `keyspace.layout`, `util`, `registry`, `context`, `args`,
+`config`, `errors`, `resp.values`. Whatever needs the process or the sockets is asked of
+`ctx.server`."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Argument parsing helpers shared by every command module.
 
 Room: turn argument bytes into numbers and options with Redis's exact error
-texts. Imports: `errors`, the standard library. Options are read with a
+texts. Imports: `util`, `errors`, the standard library. Options are read with a
 `Cursor` (``cur.eat(b"NX")``, ``cur.take_int()``), never by sniffing argv.
 """
 

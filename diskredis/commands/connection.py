@@ -1,6 +1,6 @@
 """Connection commands: PING ECHO QUIT SELECT HELLO AUTH RESET and CLIENT.
 
-Room: the "connection" group of Redis. Imports: `registry`, `context`,
+Room: the "connection" group of Redis. Imports: `acl`, `dispatch`, `registry`, `context`,
 `args`, `errors`, `resp.values`. The client list and kills go through
 `ctx.server` (the server's port); everything else is the session's own state.
 """

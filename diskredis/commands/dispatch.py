@@ -1,6 +1,6 @@
 """Running one request: lookup, checks in Redis's order, the handler, bookkeeping.
 
-Room: processCommand and call() of Redis, minus the I/O. Imports: `registry`,
+Room: processCommand and call() of Redis, minus the I/O. Imports: `acl`, `config`, `registry`,
 `context`, `errors`. The order of checks is Redis 7.0's: existence, arity,
 protected commands, authentication, then the call; a rejected command
 counts in `rejected_calls`, a failing one in `failed_calls`, both in errorstats.

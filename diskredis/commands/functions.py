@@ -2,8 +2,9 @@
 KILL|DUMP|RESTORE|HELP, FCALL and FCALL_RO.
 
 Room: what the function commands mean; the interpreter is `commands.lua`, the running
-machinery `commands.scripting`. Imports: `commands` helpers, `errors`. Replies and errors
-are Redis 7.0's (functions.c, function_lua.c).
+machinery `commands.scripting`. Imports: `keyspace.space`, `quoting`, `rdb.codec`,
+`rdb.crc64`, `resp.values`, `util`, `commands` helpers, `errors`. Replies and errors are
+Redis 7.0's (functions.c, function_lua.c).
 
 Libraries live in their own Lua state and persist: each library's code is a record of
 the `stats` table (``function:<name>``), written in the batch that loaded it -- durable

@@ -1,7 +1,7 @@
 """Keyspace commands (Redis group "generic") and the database commands of "server".
 
 Room: commands about keys whatever their type: existence, deletion, expiry, whole
-databases. Imports: `commands` helpers, `keyspace`, `errors`. Replies and errors are
+databases. Imports: `util`, `commands` helpers, `keyspace`, `errors`. Replies and errors are
 Redis 7.0's (db.c, expire.c).
 """
 

@@ -1,6 +1,6 @@
 """Geo commands (Redis group "geo"), on sorted sets whose scores are 52-bit geohashes.
 
-Room: what each geo command means. Imports: `commands` helpers (the arithmetic is
+Room: what each geo command means. Imports: `resp.values`, `commands` helpers (the arithmetic is
 `commands.geohash`), `keyspace`, `errors`. Replies and errors are Redis 7.0's (geo.c).
 
 A search walks the same nine geohash cells as Redis, in the same order, reading each

@@ -1,10 +1,9 @@
 """Hash commands (Redis group "hash"): every field its own record.
 
-Room: what each hash command means, over `keyspace.elements`. Imports: `commands`
-helpers, `keyspace`, `errors`. Replies and errors are Redis 7.0's (t_hash.c). Fields
-come back in the order of their bytes (Redis: insertion order for small hashes, hash
-order for big ones; neither is promised to clients).
-"""
+Room: what each hash command means, over `keyspace.elements`. Imports: `rdb.model`,
+`util`, `commands` helpers, `keyspace`, `errors`. Replies and errors are Redis 7.0's
+(t_hash.c). Fields come back in the order of their bytes (Redis: insertion order for
+small hashes, hash order for big ones; neither is promised to clients)."""
 
 from __future__ import annotations
 

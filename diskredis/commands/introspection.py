@@ -1,6 +1,6 @@
 """COMMAND and its subcommands: the command table described to clients.
 
-Room: Redis's COMMAND family, answered from `registry`. Imports: `registry`,
+Room: Redis's COMMAND family, answered from `registry`. Imports: `resp.values`, `util`, `registry`,
 `context`, `args`, `config` (glob matching), `errors`.
 """
 

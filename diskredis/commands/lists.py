@@ -3,8 +3,8 @@ at either end are O(1) whatever the length. A blocking command that has to wait
 returns a `Block`; the lane parks the client and runs the command again when a key it
 waits on is written (first blocked, first served), or answers nil at the timeout.
 
-Room: what each list command means. Imports: `commands` helpers, `keyspace`, `errors`.
-Replies and errors are Redis 7.0's (t_list.c).
+Room: what each list command means. Imports: `rdb.model`, `resp.values`, `storage`,
+`commands` helpers, `keyspace`, `errors`. Replies and errors are Redis 7.0's (t_list.c).
 
 Layout: the meta payload is id | count | head (u64); element i (0-based from the head)
 is the `sub` record id | (head + i) as u64. Heads start at 2**63, so pushes on the left

@@ -1,8 +1,9 @@
 """Pub/sub (Redis group "pubsub"): SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE,
 SSUBSCRIBE, SUNSUBSCRIBE, PUBLISH, SPUBLISH, PUBSUB.
 
-Room: what the pub/sub commands mean. Imports: `commands` helpers, `config` (glob
-matching), `errors`. Replies and errors are Redis 7.0's (pubsub.c).
+Room: what the pub/sub commands mean. Imports: `keyspace.space`, `resp.values`, `util`,
+`commands` helpers, `config` (glob matching), `errors`. Replies and errors are Redis
+7.0's (pubsub.c).
 
 Subscriptions live in the server's `Hub` and on each `Session`. A message goes to each
 subscriber through `ServerPort.push`: the lane writes it into the subscriber's reply

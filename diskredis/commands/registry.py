@@ -1,6 +1,6 @@
 """The command table: every command is declared once, beside its handler.
 
-Room: command metadata and lookup. Imports: `errors`, the standard library.
+Room: command metadata and lookup. Imports: `args`, `resp.values`, `errors`, the standard library.
 
 `@command(...)` records name, arity, flags, group, key specs, ACL categories,
 tips and documentation next to the handler. Dispatch, the arity check,

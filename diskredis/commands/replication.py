@@ -1,9 +1,10 @@
 """Snapshots for replication clients: REPLCONF, SYNC, PSYNC.
 
 Room: the part of Redis's replication a data store without replicas can keep -- an RDB
-snapshot of the whole dataset for a client that asks for nothing else, as
-`redis-cli --rdb` and `redis-cli --functions-rdb` do (`REPLCONF rdb-only 1`, then
-`SYNC`). Imports: `registry`, `context`, `serialize`, `keyspace`, `rdb`, `errors`.
+snapshot of the whole dataset for a client that asks for nothing else, as `redis-cli
+--rdb` and `redis-cli --functions-rdb` do (`REPLCONF rdb-only 1`, then `SYNC`). Imports:
+`args`, `dispatch`, `config`, `quoting`, `storage.base`, `registry`, `context`,
+`serialize`, `keyspace`, `rdb`, `errors`.
 
 diskredis keeps no replication stream, so a client that wants one (a Redis replica
 pointed here with REPLICAOF) is refused with an error that says so, rather than sent

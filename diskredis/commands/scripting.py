@@ -2,8 +2,8 @@
 SCRIPT LOAD|EXISTS|FLUSH|KILL|HELP.
 
 Room: what the scripting commands mean; the interpreter is `commands.lua`. Imports:
-`commands` helpers, `errors`. Replies and errors are Redis 7.0's (eval.c, script.c,
-script_lua.c).
+`keyspace.space`, `quoting`, `commands` helpers, `errors`. Replies and errors are Redis
+7.0's (eval.c, script.c, script_lua.c).
 
 A script runs on the lane inside the batch of the command that called it: its writes
 are one storage transaction with the rest of the batch and one durable commit, and

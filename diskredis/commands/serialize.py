@@ -1,7 +1,8 @@
 """DUMP and RESTORE: a key's value in Redis's own serialization, both ways.
 
 Room: turning a stored key into an RDB value (`rdb.model`) and back, and the two
-commands built on that. Imports: `rdb`, `keyspace`, `errors`, the command registry.
+commands built on that. Imports: `args`, `context`, `generic`, `resp.values`, `util`,
+`rdb`, `keyspace`, `errors`, the command registry.
 
 Each type module registers how its values leave (`EXPORTS`, by type code: a function
 of the key's record giving an `rdb.model` value) and how they come in (`IMPORTS`, by

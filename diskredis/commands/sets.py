@@ -1,9 +1,9 @@
 """Set commands (Redis group "set"): every member its own record.
 
-Room: what each set command means, over `keyspace.elements` (members with empty
-values). Imports: `commands` helpers, `keyspace`, `errors`. Replies and errors are
-Redis 7.0's (t_set.c); members come back in the order of their bytes.
-"""
+Room: what each set command means, over `keyspace.elements` (members with empty values).
+Imports: `rdb.model`, `resp.values`, `util`, `commands` helpers, `keyspace`, `errors`.
+Replies and errors are Redis 7.0's (t_set.c); members come back in the order of their
+bytes."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """SORT and SORT_RO (Redis group "generic"): sort a list, set or sorted set, by its
 elements or by keys and hash fields named after them.
 
-Room: what SORT means, over the list, set and sorted set modules. Imports: `commands`
+Room: what SORT means, over the list, set and sorted set modules. Imports: `util`, `commands`
 helpers and type modules, `keyspace`, `errors`. Replies and errors are Redis 7.0's
 (sort.c): numbers are read with strtod, ALPHA compares bytes up to the first NUL as
 strcoll does in the C and C.UTF-8 locales (whole values when storing), equal numbers are

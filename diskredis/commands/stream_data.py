@@ -1,8 +1,8 @@
 """A stream's records: entries one by one, Redis's node boundaries, consumer groups.
 
-Room: reading and changing one stream inside the lane's transaction. Imports:
-`keyspace`, `errors`, the standard library. The commands (`commands.streams`) give
-these records their meaning on the wire.
+Room: reading and changing one stream inside the lane's transaction. Imports: `config`,
+`rdb.model`, `rdb.packed`, `storage`, `keyspace`, `errors`, the standard library. The
+commands (`commands.streams`) give these records their meaning on the wire.
 
 Layout (docs/storage-format.md), all under the stream's key id:
 

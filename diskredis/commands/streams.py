@@ -1,8 +1,9 @@
 """Stream commands (Redis group "stream").
 
-Room: what each stream command means. Imports: `commands` helpers (the records are
-`commands.stream_data`), `keyspace`, `errors`, `resp.values`. Replies and errors are
-Redis 7.0's (t_stream.c, and blocked.c for blocked readers).
+Room: what each stream command means. Imports: `rdb.model`, `storage`, `util`,
+`commands` helpers (the records are `commands.stream_data`), `keyspace`, `errors`,
+`resp.values`. Replies and errors are Redis 7.0's (t_stream.c, and blocked.c for blocked
+readers).
 
 Entries, consumer groups, consumers and pending entries are records of their own, so
 every change is one small write and all of it survives restarts; blocked XREAD and

@@ -1,6 +1,6 @@
 """String commands (Redis group "string").
 
-Room: what each string command means, over the keyspace. Imports: `commands`
+Room: what each string command means, over the keyspace. Imports: `util`, `commands`
 helpers, `keyspace`, `errors`. Replies and errors are Redis 7.0's (t_string.c).
 """
 

@@ -2,7 +2,8 @@
 table, the broadcast prefixes and the invalidation messages, as Redis 7.0's tracking.c.
 
 Room: which clients hear of which modified keys, and the messages they get. Imports:
-`context`, `registry` helpers, `acl.key_positions`, `errors`.
+`acl`, `args`, `keyspace.space`, `resp.values`, `context`, `registry` helpers,
+`acl.key_positions`, `errors`.
 
 - Default mode: a read-only command run by a tracking client (or by a script it
   called) remembers the command's keys with the client's id in the tracking table. A

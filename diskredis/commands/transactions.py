@@ -1,6 +1,6 @@
 """Transactions (Redis group "transactions"): MULTI, EXEC, DISCARD, WATCH, UNWATCH.
 
-Room: what the transaction commands mean. Imports: `commands` helpers, `keyspace`,
+Room: what the transaction commands mean. Imports: `resp.values`, `commands` helpers, `keyspace`,
 `errors`. Replies and errors are Redis 7.0's (multi.c).
 
 While a client is in MULTI, `dispatch.execute` queues its commands (answering QUEUED),

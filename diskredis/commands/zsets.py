@@ -1,7 +1,8 @@
 """Sorted set commands (Redis group "sorted-set"): every member its own records.
 
-Room: what each sorted set command means. Imports: `commands` helpers, `keyspace`,
-`errors`. Replies and errors are Redis 7.0's (t_zset.c).
+Room: what each sorted set command means. Imports: `rdb.model`, `resp.values`,
+`storage`, `util`, `commands` helpers, `keyspace`, `errors`. Replies and errors are
+Redis 7.0's (t_zset.c).
 
 Layout (docs/storage-format.md): the meta payload is id | count. Each member has two
 `sub` records under the id:

@@ -2,7 +2,7 @@
 
 Room: reading and writing the element records of one collection id inside the
 lane's transaction; the meta record (count, expiry) stays the keyspace's business.
-Imports: `keyspace.layout`, `storage`.
+Imports: `space`, `keyspace.layout`, `storage`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The keyspace: Redis keys over an engine, with expiry, key counts and reclamation.
 
 Room: turning keys and values into records (`layout`) inside the storage lane's
-batch transaction. Imports: `storage` (the interface), `keyspace.layout`, `errors`.
+batch transaction. Imports: `cache`, `storage` (the interface), `keyspace.layout`, `errors`.
 
 - The lane opens one write transaction per batch (`begin`), commands read and write
   through it, and the lane commits it (`commit`) before any reply of the batch leaves.

@@ -1,7 +1,7 @@
 """Reading and writing Redis 7.0's RDB format: whole files and DUMP payloads.
 
 Room: bytes to `model` values and back; no I/O beyond the file object it is handed.
-Imports: the standard library and this package.
+Imports: `util`, the standard library and this package.
 
 Reading understands every type and encoding Redis 1.0 to 7.0 writes (RDB versions
 1-10): strings raw, as integers and LZF-compressed; lists plain, ziplist, quicklist

@@ -1,7 +1,7 @@
 """Request parsing with no I/O: bytes in, argument vectors out.
 
 Room: split a client's byte stream into requests exactly as Redis 7.0's
-networking.c does. Imports: `hiredis`, `errors`. Rules kept:
+networking.c does. Imports: `quoting`, `util`, `hiredis`, `errors`. Rules kept:
 
 - A request starting with ``*`` is a multibulk; anything else is an inline
   command split with Redis's quoting rules (`split_inline`).

@@ -1,7 +1,7 @@
 """Client connections and the reactor that drives them.
 
 Room: one client's socket, its request reader and its output; the readiness loop
-over every client. Imports: `commands.context`, `resp`, `server.lane`, trio.
+over every client. Imports: `errors`, `app`, `commands.context`, `resp`, `server.lane`, trio.
 
 The connections have no task of their own. One task, `Reactor.run`, waits with trio
 for the readiness of an epoll set holding every client socket (trio waits on the
@@ -425,7 +425,6 @@ class Reactor:
     def __init__(self) -> None:
         self._epoll = select.epoll()
         self._conns: dict[int, Connection] = {}
-        self.after_pass: Callable[[], None] = lambda: None  # called after each pass
 
     def add(self, conn: Connection) -> None:
         self._conns[conn.fd] = conn
@@ -453,7 +452,6 @@ class Reactor:
             while True:
                 await trio.lowlevel.wait_readable(fd)
                 self.poll_once()
-                self.after_pass()
         finally:
             trio.lowlevel.notify_closing(fd)
             self._epoll.close()

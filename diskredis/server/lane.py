@@ -1,8 +1,8 @@
 """The storage lane: where commands run, one batch at a time.
 
-Room: ordering and batching of command execution. Imports: `commands`,
-`resp.writer`, the standard library (no trio: the server calls `run_batch` and
-gets back an `Outcome` to carry out).
+Room: ordering and batching of command execution. Imports: `config`, `errors`,
+`keyspace.space`, `resp.values`, `storage`, `commands`, `resp.writer`, the standard
+library (no trio: the server calls `run_batch` and gets back an `Outcome` to carry out).
 
 Every connection hands the server a `Unit` (all complete requests of one read).
 The server gathers the units of one pass of its event loop into a batch and calls
@@ -140,7 +140,8 @@ _GC_BUDGET = 2000  # records of flushed databases deleted per pass
 
 
 class Lane:
-    """A dedicated thread running batches of units; see the module docstring."""
+    """Where commands run, a batch of units at a time, on the event loop's thread; see
+    the module docstring."""
 
     def __init__(self, keyspace: Keyspace, config: Config, hub: Hub,
                  tracking: Tracking, stats: Stats) -> None:

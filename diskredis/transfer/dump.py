@@ -1,7 +1,8 @@
 """diskredis-dump: write a data folder (server stopped) or a running server -- diskredis
 or Redis -- to an RDB file, JSON lines or a RESP command stream.
 
-Room: the command line of the tool. Imports: this package, `rdb`.
+Room: the command line of the tool. Imports: `commands.context`, `commands.functions`,
+`commands.scripting`, `keyspace.space`, `storage`, this package, `rdb`.
 
 An RDB file is version 10, what Redis 7.0 loads (`redis-server --dbfilename`, or
 `diskredis-restore`). From a folder the copy is one consistent snapshot; from a

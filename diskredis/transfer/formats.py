@@ -1,6 +1,7 @@
 """JSON lines and RESP command streams, to and from `rdb.model` records.
 
-Room: text formats only. Imports: `rdb.model`, hiredis, the standard library.
+Room: text formats only. Imports: `keyspace.space`, `rdb.codec`, `rdb.model`, hiredis,
+the standard library.
 
 JSON lines: one object per key, ``{"db": 0, "key": ..., "type": ..., "ttl": ...,
 "value": ...}``. Strings (keys, members, fields, values) are JSON strings when they

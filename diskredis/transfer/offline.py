@@ -1,7 +1,7 @@
 """A data folder opened by a tool, with the server stopped (its lock is taken).
 
 Room: reading and writing keys of a folder through the same value import/export as
-DUMP and RESTORE, in batches of one transaction each. Imports: `commands`,
+DUMP and RESTORE, in batches of one transaction each. Imports: `errors`, `util`, `commands`,
 `keyspace`, `storage`, `config`, `rdb.model`.
 """
 

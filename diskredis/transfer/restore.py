@@ -1,7 +1,8 @@
 """diskredis-restore: load an RDB file, JSON lines or a RESP command stream into a data
 folder (server stopped) or a running server.
 
-Room: the command line of the tool. Imports: this package, `rdb`.
+Room: the command line of the tool. Imports: `commands.context`, `commands.functions`,
+`commands.scripting`, `errors`, `storage`, `util`, this package, `rdb`.
 
 The input is read twice: first checked whole (an RDB file's checksum and every value
 decoded; every JSON line or command parsed), then loaded. A corrupt or truncated input

@@ -1,0 +1,144 @@
+"""Snapshots for SYNC and PSYNC (`redis-cli --rdb`, rdb-only replicas).
+
+Room: writing a consistent snapshot of the data folder to an RDB file on a worker
+thread (the engine keeps its mapping for the reader), then sending it to the client
+that asked. Imports: `commands.replication`, `commands.scripting`, `config`, `storage`,
+this package (connection), trio, the standard library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import time
+from typing import Any
+
+import trio
+
+from diskredis.commands.replication import Snapshot, Stopped, write_snapshot
+from diskredis.commands.scripting import Scripts
+from diskredis.config import Config
+from diskredis.server.connection import Connection
+from diskredis.storage import StorageError
+
+log = logging.getLogger("diskredis")
+
+SNAPSHOT_PREFIX = "temp-sync-"  # snapshot files for SYNC, in the data folder
+
+
+class Snapshotting:
+    """The snapshot part of `Server` (a mixin: the state it uses is the server's)."""
+
+    config: Config
+    engine: Any
+    scripts: Scripts
+    run_id: str
+    _tasks: trio.Nursery | None
+    _snapshot_writers: int
+    _snapshots_idle: trio.Event
+    _stopping_snapshots: bool
+
+    def _start_snapshot(self, conn: Connection, snapshot: Snapshot) -> None:
+        """Between batches (no transaction open): hand `conn` over to a snapshot
+        transfer; the engine keeps its mapping for the reader (`pin_readers`)."""
+        assert self._tasks is not None
+        conn.replica = True
+        try:
+            self.engine.pin_readers()
+        except StorageError as e:  # the snapshot would miss acknowledged writes
+            log.warning("Could not start the snapshot for client id=%d addr=%s: %s; its "
+                        "connection is closed. Free space on the disk of the data folder.",
+                        conn.session.id, conn.session.addr, e)
+            conn.close()
+            return
+        self._snapshot_writers += 1
+        self._tasks.start_soon(self._send_snapshot, conn, snapshot)
+
+    async def _send_snapshot(self, conn: Connection, snapshot: Snapshot) -> None:
+        name = "client id=%d addr=%s" % (conn.session.id, conn.session.addr)
+        log.info("Replica %s asks for synchronization: writing a snapshot", name)
+        path = os.path.join(self.config["dir"], "%s%d.rdb" % (SNAPSHOT_PREFIX, conn.session.id))
+        codes = [lib.code for lib in self.scripts.libraries.values()]
+        started = time.monotonic()
+        written = trio.Event()
+
+        async def keepalive() -> None:  # as Redis: a newline a second while it prepares
+            while not written.is_set():
+                with trio.move_on_after(1):
+                    await written.wait()
+                if not written.is_set():
+                    conn.write(b"\n")
+
+        def write() -> tuple[int, int]:
+            try:
+                with open(path, "wb") as f:
+                    keys = write_snapshot(
+                        self.engine, self.config["databases"], f, snapshot, codes,
+                        bool(self.config["rdbcompression"]), self.run_id,
+                        stop=lambda: self._stopping_snapshots or conn.closed)
+                return keys, os.path.getsize(path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                raise
+
+        assert self._tasks is not None
+        self._tasks.start_soon(keepalive)
+        try:
+            keys, size = await trio.to_thread.run_sync(write)
+        except Stopped:
+            conn.close()
+            return
+        except Exception as e:  # a failed snapshot ends its connection, nothing else
+            log.warning("Could not write the snapshot for %s to %s: %s; its connection is "
+                        "closed. Check the disk of the data folder.", name, path, e)
+            conn.close()
+            return
+        finally:
+            written.set()
+            self.engine.unpin_readers()
+            self._snapshot_writers -= 1
+            self._snapshots_idle.set()
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - the connection closes it once sent
+            os.unlink(path)  # the open file stays readable; nothing is left behind
+        except OSError as e:
+            log.warning("Could not read back the snapshot for %s from %s: %s; its "
+                        "connection is closed.", name, path, e)
+            conn.close()
+            return
+        if conn.closed:
+            f.close()
+            return
+        seconds = time.monotonic() - started
+
+        def sent() -> None:
+            log.info("Snapshot sent to %s: %d keys, %d bytes, written in %.2f s; closing "
+                     "the connection (rdb-only replica)", name, keys, size, seconds)
+
+        conn.on_sent = sent
+        if snapshot.eof_mark:
+            mark = secrets.token_hex(20).encode()
+            conn.send_file(f, b"$EOF:%s\r\n" % mark, mark)
+        else:
+            conn.send_file(f, b"$%d\r\n" % size, b"")
+
+    async def _stop_snapshots(self) -> None:
+        """Shutdown: the snapshot writers give up, and are waited for (they read the
+        engine, which is about to close)."""
+        self._stopping_snapshots = True
+        while self._snapshot_writers:
+            self._snapshots_idle = trio.Event()
+            await self._snapshots_idle.wait()
+
+
+def remove_stale_snapshots(folder: str) -> None:
+    """Snapshot files a killed server left (a finished one is unlinked once opened)."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            if name.startswith(SNAPSHOT_PREFIX) and name.endswith(".rdb"):
+                os.unlink(os.path.join(folder, name))
+                log.info("Removed %s, a snapshot left by a server that stopped while it "
+                         "wrote it", os.path.join(folder, name))
