@@ -64,14 +64,16 @@ class _Progress:
         for n, row in enumerate(rows, 1):
             if not self.quiet and n % 50_000 == 0 and time.monotonic() - last > 0.5:
                 last = time.monotonic()
-                self.out.write("\r%-7s %12d records  %10.0f/s" % (
-                    name, n, n / max(last - start, 1e-9)))
+                self.out.write(
+                    "\r%-7s %12d records  %10.0f/s" % (name, n, n / max(last - start, 1e-9))
+                )
                 self.out.flush()
             yield row
         if not self.quiet:
             took = time.monotonic() - start
-            self.out.write("\r%-7s %12d records  %10.0f/s  %.1f s\n" % (
-                name, n, n / max(took, 1e-9), took))
+            self.out.write(
+                "\r%-7s %12d records  %10.0f/s  %.1f s\n" % (name, n, n / max(took, 1e-9), took)
+            )
             self.out.flush()
 
 
@@ -81,14 +83,16 @@ def check(engine: Any, progress: _Progress) -> Findings:
     with engine.read() as txn:
         version = txn.get("stats", b"format")
         if version is None or L.read_u32(version) != L.SCHEMA_VERSION:
-            f.problem("storage format %s; this diskredis reads format %d"
-                      % ("missing" if version is None else L.read_u32(version),
-                         L.SCHEMA_VERSION))
+            f.problem(
+                "storage format %s; this diskredis reads format %d"
+                % ("missing" if version is None else L.read_u32(version), L.SCHEMA_VERSION)
+            )
             return f
         stats = dict(progress.run("stats", txn.scan("stats")))
         f.records["stats"] = len(stats)
-        slot_db = {L.read_u32(v): L.read_u32(k[5:]) for k, v in stats.items()
-                   if k.startswith(b"slot:")}
+        slot_db = {
+            L.read_u32(v): L.read_u32(k[5:]) for k, v in stats.items() if k.startswith(b"slot:")
+        }
         queued_slots: set[int] = set()
         queued_kids: set[int] = set()
         for _, job in progress.run("gc", txn.scan("gc")):
@@ -128,8 +132,10 @@ def check(engine: Any, progress: _Progress) -> Findings:
                     continue
                 kid, _ = L.coll_head(meta.payload)
                 if kid in kids:
-                    f.problem("collection id %d is used by two keys (%s and %s)"
-                              % (kid, kids[kid].hex(), mkey.hex()))
+                    f.problem(
+                        "collection id %d is used by two keys (%s and %s)"
+                        % (kid, kids[kid].hex(), mkey.hex())
+                    )
                 kids[kid] = mkey
         for ekey, _ in progress.run("expire", txn.scan("expire")):
             f.records["expire"] += 1
@@ -156,16 +162,16 @@ def check(engine: Any, progress: _Progress) -> Findings:
                 stored = L.read_u64(stored_raw) if stored_raw is not None else 0
                 if stored != counted:
                     f.counts[name + L.u32(slot)] = counted
-                    f.problem("db %d: %s says %d, the records say %d"
-                              % (db, name[:-1].decode(), stored, counted))
+                    f.problem(
+                        "db %d: %s says %d, the records say %d"
+                        % (db, name[:-1].decode(), stored, counted)
+                    )
     for found, text in (
-            (f.orphan_subs, "%d element records belong to no key and are not queued for "
-                            "reclamation"),
-            (f.stale_expires, "%d expiry entries name keys that are gone or expire at "
-                              "another time"),
-            (f.missing_expires, "%d keys with a deadline are missing from the expiry index"),
-            (f.dead_slots, "key records of %d abandoned databases are not queued for "
-                           "reclamation")):
+        (f.orphan_subs, "%d element records belong to no key and are not queued for reclamation"),
+        (f.stale_expires, "%d expiry entries name keys that are gone or expire at another time"),
+        (f.missing_expires, "%d keys with a deadline are missing from the expiry index"),
+        (f.dead_slots, "key records of %d abandoned databases are not queued for reclamation"),
+    ):
         if found:
             f.problem(text % len(found))
     return f
@@ -178,7 +184,8 @@ def repair(engine: Any, f: Findings) -> None:
         [("delete", "sub", k, b"") for k in f.orphan_subs]
         + [("delete", "expire", k, b"") for k in f.stale_expires]
         + [("put", "expire", k, b"") for k in f.missing_expires]
-        + [("put", "stats", k, L.u64(v)) for k, v in f.counts.items()])
+        + [("put", "stats", k, L.u64(v)) for k, v in f.counts.items()]
+    )
     if f.dead_slots:
         with engine.read() as txn:
             last = next(iter(txn.scan("gc", reverse=True)), None)
@@ -188,7 +195,7 @@ def repair(engine: Any, f: Findings) -> None:
             seq += 1
     for start in range(0, len(changes), 50_000):
         with engine.write() as txn:
-            for op, table, key, value in changes[start:start + 50_000]:
+            for op, table, key, value in changes[start : start + 50_000]:
                 if op == "delete":
                     txn.delete(table, key)
                 else:
@@ -199,8 +206,9 @@ def _lock(path: str) -> Any:
     try:
         return lock_folder(path)
     except FolderBusy as e:
-        raise StorageError("a diskredis server (pid %s) is using %s; stop it first"
-                           % (e.holder, e.path)) from None
+        raise StorageError(
+            "a diskredis server (pid %s) is using %s; stop it first" % (e.holder, e.path)
+        ) from None
 
 
 def _engine_of(path: str) -> str | None:
@@ -209,20 +217,30 @@ def _engine_of(path: str) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="diskredis-check", description=__doc__.split(
-        "\n\n")[0].split(": ", 1)[1], epilog=USAGE_EPILOG)
+    parser = argparse.ArgumentParser(
+        prog="diskredis-check",
+        description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+        epilog=USAGE_EPILOG,
+    )
     parser.add_argument("dir", help="the data folder (the server's `dir`)")
-    parser.add_argument("--engine", choices=ENGINES, default=None,
-                        help="the engine (default: the one whose files are in the folder)")
-    parser.add_argument("--repair", action="store_true",
-                        help="set right what can be (the server must be stopped)")
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help="the engine (default: the one whose files are in the folder)",
+    )
+    parser.add_argument(
+        "--repair", action="store_true", help="set right what can be (the server must be stopped)"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args(argv)
     path = args.dir
     engine_name = args.engine or _engine_of(path)
     if not os.path.isdir(path) or engine_name is None:
-        print("diskredis-check: %s holds no diskredis data (give --engine if it should)"
-              % path, file=sys.stderr)
+        print(
+            "diskredis-check: %s holds no diskredis data (give --engine if it should)" % path,
+            file=sys.stderr,
+        )
         return 2
     try:
         lock = _lock(path)
@@ -237,12 +255,20 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     try:
         findings = check(engine, _Progress(sys.stderr, args.quiet))
-        print("checked %s (%s) in %.1f s: %s" % (
-            os.path.abspath(path), engine_name, time.monotonic() - start,
-            ", ".join("%d %s records" % (n, t) for t, n in sorted(findings.records.items()))))
+        print(
+            "checked %s (%s) in %.1f s: %s"
+            % (
+                os.path.abspath(path),
+                engine_name,
+                time.monotonic() - start,
+                ", ".join("%d %s records" % (n, t) for t, n in sorted(findings.records.items())),
+            )
+        )
         if findings.keys_by_type:
-            print("keys: %s" % ", ".join("%d %s" % (n, t) for t, n in
-                                         sorted(findings.keys_by_type.items())))
+            print(
+                "keys: %s"
+                % ", ".join("%d %s" % (n, t) for t, n in sorted(findings.keys_by_type.items()))
+            )
         if not findings.problems:
             print("no problems found")
             return 0

@@ -31,8 +31,14 @@ Examples:
        diskredis-server /etc/redis/redis.conf --loglevel verbose
 """
 
-_MARKS = {logging.DEBUG: ".", 15: "-", logging.INFO: "*", logging.WARNING: "#",
-          logging.ERROR: "#", logging.CRITICAL: "#"}
+_MARKS = {
+    logging.DEBUG: ".",
+    15: "-",
+    logging.INFO: "*",
+    logging.WARNING: "#",
+    logging.ERROR: "#",
+    logging.CRITICAL: "#",
+}
 
 
 class RedisStyleFormatter(logging.Formatter):
@@ -41,7 +47,10 @@ class RedisStyleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%d %b %Y %H:%M:%S", time.localtime(record.created))
         msg = "%d:M %s.%03d %s %s" % (
-            os.getpid(), stamp, int(record.msecs), _MARKS.get(record.levelno, "*"),
+            os.getpid(),
+            stamp,
+            int(record.msecs),
+            _MARKS.get(record.levelno, "*"),
             record.getMessage(),
         )
         if record.exc_info:
@@ -93,16 +102,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         os.makedirs(data_dir, exist_ok=True)
     except OSError as e:
-        print("Can't create the data directory '%s': %s" % (data_dir, e.strerror),
-              file=sys.stderr)
+        print("Can't create the data directory '%s': %s" % (data_dir, e.strerror), file=sys.stderr)
         return 1
     if config["daemonize"]:
         _daemonize()
     _setup_logging(config["logfile"], config["loglevel"])
     log = logging.getLogger("diskredis")
-    log.info("diskredis %s starting (pid %d), Redis %s compatible, engine %s, data in %s",
-             __version__, os.getpid(), REDIS_VERSION, config["engine"],
-             os.path.abspath(data_dir))
+    log.info(
+        "diskredis %s starting (pid %d), Redis %s compatible, engine %s, data in %s",
+        __version__,
+        os.getpid(),
+        REDIS_VERSION,
+        config["engine"],
+        os.path.abspath(data_dir),
+    )
     import trio
 
     from diskredis.commands.acl import AclLoadError

@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 
-
 class ConfigError(Exception):
     """A value refused; the text is Redis's reason (e.g. "argument must be 'yes' or 'no'").
     `param`: the parameter it concerns, when the raiser knows better than the caller (a
@@ -46,8 +45,14 @@ class ConfigError(Exception):
 # -- value parsers (Redis util.c / config.c semantics) -------------------------------
 _MEM_RE = re.compile(r"([0-9]*)(b|k|kb|m|mb|g|gb)?", re.IGNORECASE)
 _MEM_UNITS = {
-    "": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
-    "g": 1000**3, "gb": 1024**3,
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1024,
+    "m": 1000**2,
+    "mb": 1024**2,
+    "g": 1000**3,
+    "gb": 1024**3,
 }
 
 
@@ -155,8 +160,15 @@ def _hostname(value: Any) -> None:
 
 # What each proc-title-template variable expands to when the template is checked
 # (the process title itself is not changed by diskredis).
-_TITLE_VARS = {"title": "", "listen-addr": "*:6379", "server-mode": "", "config-file": "-",
-               "port": "0", "tls-port": "0", "unixsocket": ""}
+_TITLE_VARS = {
+    "title": "",
+    "listen-addr": "*:6379",
+    "server-mode": "",
+    "config-file": "-",
+    "port": "0",
+    "tls-port": "0",
+    "unixsocket": "",
+}
 
 
 def _proc_title(value: Any) -> None:
@@ -192,10 +204,14 @@ def _no_tls(value: Any) -> None:
 def _openssl_default(name: str, default: Any) -> Callable[[Any], None]:
     """TLS settings Python's ssl module can't apply: only OpenSSL's defaults (which are
     Redis's defaults) are accepted, so a setting never silently does nothing."""
+
     def check(value: Any) -> None:
         if value != default:
-            raise ConfigError("diskredis can't apply %s (Python's ssl module has no such "
-                              "setting); keep the default, %s" % (name, default or '""'))
+            raise ConfigError(
+                "diskredis can't apply %s (Python's ssl module has no such "
+                "setting); keep the default, %s" % (name, default or '""')
+            )
+
     return check
 
 
@@ -205,15 +221,18 @@ def _no_defrag(value: Any) -> None:
         raise ConfigError(
             "Active defragmentation cannot be enabled: it requires a Redis server compiled "
             "with a modified Jemalloc like the one shipped by default with the Redis source "
-            "distribution")
+            "distribution"
+        )
 
 
 def _no_cluster(value: Any) -> None:
     # Cluster mode changes what every command promises (slots, redirections): refused
     # rather than accepted without effect until diskredis speaks the cluster bus.
     if value:
-        raise ConfigError("diskredis does not run as a cluster node yet: leave "
-                          "cluster-enabled off (standalone), or run redis-server there")
+        raise ConfigError(
+            "diskredis does not run as a cluster node yet: leave "
+            "cluster-enabled off (standalone), or run redis-server there"
+        )
 
 
 _IMM: dict[str, Any] = {"mutable": False}
@@ -222,18 +241,30 @@ _extra: dict[str, Any]  # of each parameter below: `Param` fields besides the us
 
 # Booleans
 for _name, _default, _extra in [
-    ("rdbchecksum", True, _IMM), ("daemonize", False, {"mutable": False, "effect": True}),
+    ("rdbchecksum", True, _IMM),
+    ("daemonize", False, {"mutable": False, "effect": True}),
     ("io-threads-do-reads", False, _IMM),
-    ("always-show-logo", False, _IMM), ("protected-mode", True, _E), ("rdbcompression", True, _E),
-    ("rdb-del-sync-files", False, {}), ("activerehashing", True, {}),
-    ("stop-writes-on-bgsave-error", True, {}), ("set-proc-title", True, _IMM),
-    ("dynamic-hz", True, {}), ("lazyfree-lazy-eviction", False, {}),
-    ("lazyfree-lazy-expire", False, {}), ("lazyfree-lazy-server-del", False, {}),
-    ("lazyfree-lazy-user-del", False, {}), ("lazyfree-lazy-user-flush", False, {}),
-    ("repl-disable-tcp-nodelay", False, {}), ("repl-diskless-sync", True, {}),
-    ("aof-rewrite-incremental-fsync", True, {}), ("no-appendfsync-on-rewrite", False, {}),
-    ("cluster-require-full-coverage", True, {}), ("rdb-save-incremental-fsync", True, {}),
-    ("aof-load-truncated", True, {}), ("aof-use-rdb-preamble", True, {}),
+    ("always-show-logo", False, _IMM),
+    ("protected-mode", True, _E),
+    ("rdbcompression", True, _E),
+    ("rdb-del-sync-files", False, {}),
+    ("activerehashing", True, {}),
+    ("stop-writes-on-bgsave-error", True, {}),
+    ("set-proc-title", True, _IMM),
+    ("dynamic-hz", True, {}),
+    ("lazyfree-lazy-eviction", False, {}),
+    ("lazyfree-lazy-expire", False, {}),
+    ("lazyfree-lazy-server-del", False, {}),
+    ("lazyfree-lazy-user-del", False, {}),
+    ("lazyfree-lazy-user-flush", False, {}),
+    ("repl-disable-tcp-nodelay", False, {}),
+    ("repl-diskless-sync", True, {}),
+    ("aof-rewrite-incremental-fsync", True, {}),
+    ("no-appendfsync-on-rewrite", False, {}),
+    ("cluster-require-full-coverage", True, {}),
+    ("rdb-save-incremental-fsync", True, {}),
+    ("aof-load-truncated", True, {}),
+    ("aof-use-rdb-preamble", True, {}),
     ("aof-timestamp-enabled", False, {}),
     ("cluster-replica-no-failover", False, {"alias": "cluster-slave-no-failover"}),
     ("replica-lazy-flush", False, {"alias": "slave-lazy-flush"}),
@@ -242,15 +273,22 @@ for _name, _default, _extra in [
     ("replica-ignore-maxmemory", True, {"alias": "slave-ignore-maxmemory"}),
     ("jemalloc-bg-thread", True, {}),
     ("activedefrag", False, {"check": _no_defrag, "refused": True}),
-    ("syslog-enabled", False, _IMM), ("appendonly", False, {}),
+    ("syslog-enabled", False, _IMM),
+    ("appendonly", False, {}),
     ("cluster-enabled", False, {"mutable": False, "check": _no_cluster, "refused": True}),
     ("cluster-allow-reads-when-down", False, {}),
-    ("cluster-allow-pubsubshard-when-down", True, {}), ("crash-log-enabled", True, {}),
-    ("crash-memcheck-enabled", True, {}), ("use-exit-on-panic", False, {"hidden": True}),
-    ("disable-thp", True, _IMM), ("cluster-allow-replica-migration", True, {}),
-    ("replica-announced", True, {}), ("latency-tracking", True, _E),
-    ("aof-disable-auto-gc", False, {}), ("replica-ignore-disk-write-errors", False, {}),
-    ("tls-cluster", False, {"check": _no_tls}), ("tls-replication", False, {"check": _no_tls}),
+    ("cluster-allow-pubsubshard-when-down", True, {}),
+    ("crash-log-enabled", True, {}),
+    ("crash-memcheck-enabled", True, {}),
+    ("use-exit-on-panic", False, {"hidden": True}),
+    ("disable-thp", True, _IMM),
+    ("cluster-allow-replica-migration", True, {}),
+    ("replica-announced", True, {}),
+    ("latency-tracking", True, _E),
+    ("aof-disable-auto-gc", False, {}),
+    ("replica-ignore-disk-write-errors", False, {}),
+    ("tls-cluster", False, {"check": _no_tls}),
+    ("tls-replication", False, {"check": _no_tls}),
     ("tls-prefer-server-ciphers", False, _E),
     ("tls-session-caching", True, {"check": _openssl_default("tls-session-caching", True)}),
 ]:
@@ -262,24 +300,34 @@ _strings: list[tuple[str, str, dict[str, Any]]] = [
     ("unixsocket", "", {"mutable": False, "effect": True}),
     ("pidfile", "", {"mutable": False, "effect": True}),
     ("replica-announce-ip", "", {"alias": "slave-announce-ip"}),
-    ("masteruser", "", {"sensitive": True}), ("cluster-announce-ip", "", {}),
+    ("masteruser", "", {"sensitive": True}),
+    ("cluster-announce-ip", "", {}),
     ("cluster-config-file", "nodes.conf", _IMM),
     ("cluster-announce-hostname", "", {"check": _hostname}),
     ("syslog-ident", "redis", _IMM),
     ("dbfilename", "dump.rdb", {"protected": True, "check": _no_path("dbfilename")}),
     ("appendfilename", "appendonly.aof", {"mutable": False, "check": _aof_name}),
     ("appenddirname", "appendonlydir", {"mutable": False, "check": _aof_dir}),
-    ("server_cpulist", "", _IMM), ("bio_cpulist", "", _IMM), ("aof_rewrite_cpulist", "", _IMM),
-    ("bgsave_cpulist", "", _IMM), ("ignore-warnings", "", {}),
+    ("server_cpulist", "", _IMM),
+    ("bio_cpulist", "", _IMM),
+    ("aof_rewrite_cpulist", "", _IMM),
+    ("bgsave_cpulist", "", _IMM),
+    ("ignore-warnings", "", {}),
     ("proc-title-template", "{title} {listen-addr} {server-mode}", {"check": _proc_title}),
-    ("bind-source-addr", "", {}), ("logfile", "", {"mutable": False, "effect": True}),
+    ("bind-source-addr", "", {}),
+    ("logfile", "", {"mutable": False, "effect": True}),
     ("masterauth", "", {"sensitive": True}),
     ("requirepass", "", {"sensitive": True, "effect": True}),
     ("tls-key-file-pass", "", _E),
     ("tls-client-key-file-pass", "", {}),
-    ("tls-cert-file", "", _E), ("tls-key-file", "", _E), ("tls-client-cert-file", "", {}),
-    ("tls-client-key-file", "", {}), ("tls-dh-params-file", "", _E),
-    ("tls-ca-cert-file", "", _E), ("tls-ca-cert-dir", "", _E), ("tls-protocols", "", _E),
+    ("tls-cert-file", "", _E),
+    ("tls-key-file", "", _E),
+    ("tls-client-cert-file", "", {}),
+    ("tls-client-key-file", "", {}),
+    ("tls-dh-params-file", "", _E),
+    ("tls-ca-cert-file", "", _E),
+    ("tls-ca-cert-dir", "", _E),
+    ("tls-protocols", "", _E),
     ("tls-ciphers", "", _E),
     ("tls-ciphersuites", "", {"check": _openssl_default("tls-ciphersuites", "")}),
 ]
@@ -288,13 +336,20 @@ for _name, _sdefault, _extra in _strings:
 
 # Enums
 _e("supervised", "no", "upstart systemd auto no", **_IMM)
-_e("syslog-facility", "local0",
-   "user local0 local1 local2 local3 local4 local5 local6 local7", **_IMM)
+_e(
+    "syslog-facility",
+    "local0",
+    "user local0 local1 local2 local3 local4 local5 local6 local7",
+    **_IMM,
+)
 _e("repl-diskless-load", "disabled", "disabled on-empty-db swapdb")
 _e("loglevel", "notice", "debug verbose notice warning", **_E)
-_e("maxmemory-policy", "noeviction",
-   "volatile-lru volatile-lfu volatile-random volatile-ttl allkeys-lru allkeys-lfu "
-   "allkeys-random noeviction")
+_e(
+    "maxmemory-policy",
+    "noeviction",
+    "volatile-lru volatile-lfu volatile-random volatile-ttl allkeys-lru allkeys-lfu "
+    "allkeys-random noeviction",
+)
 # diskredis: durable by default (Redis: everysec).
 _e("appendfsync", "always", "everysec always no", **_E)
 _e("oom-score-adj", "no", "no yes relative absolute")
@@ -306,10 +361,26 @@ _e("enable-module-command", "no", "no yes local", **_IMM)
 _e("cluster-preferred-endpoint-type", "ip", "ip hostname unknown-endpoint")
 _e("propagation-error-behavior", "ignore", "ignore panic panic-on-replicas")
 _e("tls-auth-clients", "yes", "no yes optional", effect=True)
-_add(Param("shutdown-on-sigint", "flags", ("default",), choices=("default", "save", "nosave",
-           "now", "force"), multi=True, effect=True))
-_add(Param("shutdown-on-sigterm", "flags", ("default",), choices=("default", "save", "nosave",
-           "now", "force"), multi=True, effect=True))
+_add(
+    Param(
+        "shutdown-on-sigint",
+        "flags",
+        ("default",),
+        choices=("default", "save", "nosave", "now", "force"),
+        multi=True,
+        effect=True,
+    )
+)
+_add(
+    Param(
+        "shutdown-on-sigterm",
+        "flags",
+        ("default",),
+        choices=("default", "save", "nosave", "now", "force"),
+        multi=True,
+        effect=True,
+    )
+)
 # diskredis' own
 # Hidden from CONFIG GET patterns (named, it answers), as Redis hides its own settings
 # that are not Redis's: a tool that gets every parameter and sets each back (Redis's
@@ -323,8 +394,14 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("port", 6379, 0, 65535, "int", {"effect": True}),
     ("io-threads", 1, 1, 128, "int", _IMM),
     ("auto-aof-rewrite-percentage", 100, 0, INT_MAX, "int", {}),
-    ("cluster-replica-validity-factor", 10, 0, INT_MAX, "int",
-     {"alias": "cluster-slave-validity-factor"}),
+    (
+        "cluster-replica-validity-factor",
+        10,
+        0,
+        INT_MAX,
+        "int",
+        {"alias": "cluster-slave-validity-factor"},
+    ),
     ("list-max-listpack-size", -2, -(2**31), INT_MAX, "int", {"alias": "list-max-ziplist-size"}),
     ("tcp-keepalive", 300, 0, INT_MAX, "int", _E),
     ("cluster-migration-barrier", 1, 0, INT_MAX, "int", {}),
@@ -354,10 +431,22 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("hz", 10, 0, INT_MAX, "int", {}),
     # With no replica (diskredis does not replicate yet) a write needs none of them:
     # min-replicas-to-write > 0 refuses every write (NOREPLICAS), as Redis does then.
-    ("min-replicas-to-write", 0, 0, INT_MAX, "int", {"alias": "min-slaves-to-write",
-                                                       "effect": True}),
-    ("min-replicas-max-lag", 10, 0, INT_MAX, "int", {"alias": "min-slaves-max-lag",
-                                                      "effect": True}),
+    (
+        "min-replicas-to-write",
+        0,
+        0,
+        INT_MAX,
+        "int",
+        {"alias": "min-slaves-to-write", "effect": True},
+    ),
+    (
+        "min-replicas-max-lag",
+        10,
+        0,
+        INT_MAX,
+        "int",
+        {"alias": "min-slaves-max-lag", "effect": True},
+    ),
     ("watchdog-period", 0, 0, INT_MAX, "int", {"hidden": True}),
     ("shutdown-timeout", 10, 0, INT_MAX, "int", {}),
     ("repl-diskless-sync-max-replicas", 0, 0, INT_MAX, "int", {}),
@@ -389,13 +478,31 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("maxmemory-clients", 0, -100, _L, "pct", {}),
     ("repl-backlog-ttl", 3600, 0, _L, "int", {}),
     ("auto-aof-rewrite-min-size", 64 * 1024 * 1024, 0, _L, "mem", {}),
-    ("loading-process-events-interval-bytes", 2 * 1024 * 1024, 1024, INT_MAX, "int",
-     {"hidden": True}),
+    (
+        "loading-process-events-interval-bytes",
+        2 * 1024 * 1024,
+        1024,
+        INT_MAX,
+        "int",
+        {"hidden": True},
+    ),
     ("tls-port", 0, 0, 65535, "int", _E),
-    ("tls-session-cache-size", 20 * 1024, 0, INT_MAX, "int",
-     {"check": _openssl_default("tls-session-cache-size", 20 * 1024)}),
-    ("tls-session-cache-timeout", 300, 0, INT_MAX, "int",
-     {"check": _openssl_default("tls-session-cache-timeout", 300)}),
+    (
+        "tls-session-cache-size",
+        20 * 1024,
+        0,
+        INT_MAX,
+        "int",
+        {"check": _openssl_default("tls-session-cache-size", 20 * 1024)},
+    ),
+    (
+        "tls-session-cache-timeout",
+        300,
+        0,
+        INT_MAX,
+        "int",
+        {"check": _openssl_default("tls-session-cache-timeout", 300)},
+    ),
 ]:
     _n(_name, _ndefault, _lo, _hi, _kind, **_extra)
 
@@ -415,8 +522,17 @@ def _parse_save(args: list[str]) -> list[tuple[int, int]]:
     return pairs
 
 
-_add(Param("save", "special", [(3600, 1), (300, 100), (60, 10000)], multi=True, effect=True,
-           parse_fn=_parse_save, format_fn=lambda v: " ".join("%d %d" % p for p in v)))
+_add(
+    Param(
+        "save",
+        "special",
+        [(3600, 1), (300, 100), (60, 10000)],
+        multi=True,
+        effect=True,
+        parse_fn=_parse_save,
+        format_fn=lambda v: " ".join("%d %d" % p for p in v),
+    )
+)
 
 _CLIENT_CLASSES = ("normal", "replica", "pubsub")
 
@@ -446,10 +562,22 @@ def _format_obuf(v: dict[str, tuple[int, int, int]]) -> str:
     return " ".join("%s %d %d %d" % ((names[c], *v[c])) for c in _CLIENT_CLASSES)
 
 
-_add(Param("client-output-buffer-limit", "special",
-           {"normal": (0, 0, 0), "replica": (256 << 20, 64 << 20, 60),
-            "pubsub": (32 << 20, 8 << 20, 60)},
-           multi=True, effect=True, merge=True, parse_fn=_parse_obuf, format_fn=_format_obuf))
+_add(
+    Param(
+        "client-output-buffer-limit",
+        "special",
+        {
+            "normal": (0, 0, 0),
+            "replica": (256 << 20, 64 << 20, 60),
+            "pubsub": (32 << 20, 8 << 20, 60),
+        },
+        multi=True,
+        effect=True,
+        merge=True,
+        parse_fn=_parse_obuf,
+        format_fn=_format_obuf,
+    )
+)
 
 
 def _parse_oom(args: list[str]) -> list[int]:
@@ -466,8 +594,16 @@ def _parse_oom(args: list[str]) -> list[int]:
     return values
 
 
-_add(Param("oom-score-adj-values", "special", [0, 200, 800], multi=True,
-           parse_fn=_parse_oom, format_fn=lambda v: " ".join(map(str, v))))
+_add(
+    Param(
+        "oom-score-adj-values",
+        "special",
+        [0, 200, 800],
+        multi=True,
+        parse_fn=_parse_oom,
+        format_fn=lambda v: " ".join(map(str, v)),
+    )
+)
 
 _KEYSPACE_FLAGS = "g$lshzxetdn"  # the classes 'A' stands for, in GET's order
 
@@ -498,8 +634,16 @@ def _format_flags(flags: str) -> str:
     return out + "".join(c for c in "KEm" if c in flags)
 
 
-_add(Param("notify-keyspace-events", "special", "", parse_fn=_parse_notify, effect=True,
-           format_fn=_format_flags))
+_add(
+    Param(
+        "notify-keyspace-events",
+        "special",
+        "",
+        parse_fn=_parse_notify,
+        effect=True,
+        format_fn=_format_flags,
+    )
+)
 
 
 def _parse_bind(args: list[str]) -> list[str]:
@@ -511,8 +655,17 @@ def _parse_bind(args: list[str]) -> list[str]:
 
 
 # diskredis: loopback only by default (Redis: "* -::*" behind protected-mode).
-_add(Param("bind", "special", ["127.0.0.1"], multi=True, effect=True,
-           parse_fn=_parse_bind, format_fn=lambda v: " ".join(v)))
+_add(
+    Param(
+        "bind",
+        "special",
+        ["127.0.0.1"],
+        multi=True,
+        effect=True,
+        parse_fn=_parse_bind,
+        format_fn=lambda v: " ".join(v),
+    )
+)
 
 
 def _parse_replicaof(args: list[str]) -> tuple[str, int] | None:
@@ -525,13 +678,25 @@ def _parse_replicaof(args: list[str]) -> tuple[str, int] | None:
         raise ConfigError("Invalid master port")
     # A replica promises to follow its primary: refused rather than accepted without
     # effect until diskredis replicates.
-    raise ConfigError("diskredis does not replicate yet: remove replicaof (it would make "
-                      "this server a replica of %s:%d)" % (args[0], port))
+    raise ConfigError(
+        "diskredis does not replicate yet: remove replicaof (it would make "
+        "this server a replica of %s:%d)" % (args[0], port)
+    )
 
 
-_add(Param("replicaof", "special", None, alias="slaveof", mutable=False, multi=True,
-           refused=True, parse_fn=_parse_replicaof,
-           format_fn=lambda v: "" if v is None else "%s %d" % v))
+_add(
+    Param(
+        "replicaof",
+        "special",
+        None,
+        alias="slaveof",
+        mutable=False,
+        multi=True,
+        refused=True,
+        parse_fn=_parse_replicaof,
+        format_fn=lambda v: "" if v is None else "%s %d" % v,
+    )
+)
 
 
 def _parse_percentiles(args: list[str]) -> list[float]:
@@ -558,15 +723,30 @@ def format_percentile(v: float) -> str:
     return text
 
 
-_add(Param("latency-tracking-info-percentiles", "special", [50.0, 99.0, 99.9], multi=True,
-           effect=True,
-           parse_fn=_parse_percentiles,
-           format_fn=lambda v: " ".join(format_percentile(x) for x in v)))
+_add(
+    Param(
+        "latency-tracking-info-percentiles",
+        "special",
+        [50.0, 99.0, 99.9],
+        multi=True,
+        effect=True,
+        parse_fn=_parse_percentiles,
+        format_fn=lambda v: " ".join(format_percentile(x) for x in v),
+    )
+)
 
 # `dir` is diskredis' data directory (Redis: the working directory it chdirs to).
-_add(Param("dir", "special", "./data", protected=True, effect=True,
-           parse_fn=lambda args: args[0] if len(args) == 1 else _raise_args(),
-           format_fn=lambda v: os.path.abspath(v)))
+_add(
+    Param(
+        "dir",
+        "special",
+        "./data",
+        protected=True,
+        effect=True,
+        parse_fn=lambda args: args[0] if len(args) == 1 else _raise_args(),
+        format_fn=lambda v: os.path.abspath(v),
+    )
+)
 
 
 def _raise_args() -> Any:
@@ -610,9 +790,7 @@ def _parse_typed(p: Param, args: list[str]) -> Any:
     if kind == "enum":
         low = text.lower()
         if low not in p.choices:
-            raise ConfigError(
-                "argument(s) must be one of the following: " + ", ".join(p.choices)
-            )
+            raise ConfigError("argument(s) must be one of the following: " + ", ".join(p.choices))
         return low
     return _parse_number(p, text)
 
@@ -624,9 +802,7 @@ def _parse_flagset(p: Param, args: list[str]) -> tuple[str, ...]:
     for a in args:
         low = a.lower()
         if low not in p.choices:
-            raise ConfigError(
-                "argument(s) must be one of the following: " + ", ".join(p.choices)
-            )
+            raise ConfigError("argument(s) must be one of the following: " + ", ".join(p.choices))
         if low not in chosen:
             chosen.append(low)
     if "save" in chosen and "nosave" in chosen:

@@ -52,21 +52,25 @@ NO_SUCH_KEY = "ERR no such key"
 OUT_OF_RANGE = "ERR index out of range"
 NOAUTH = "NOAUTH Authentication required."
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
-BUSY_EVAL = ("BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
-             "SHUTDOWN NOSAVE.")
-BUSY_FUNCTION = ("BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
-                 "SHUTDOWN NOSAVE.")
+BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+BUSY_FUNCTION = (
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+)
 NOTBUSY = "NOTBUSY No scripts in execution right now."
 # Every cluster command of a server started without cluster-enabled (cluster.c).
 CLUSTER_DISABLED = "ERR This instance has cluster support disabled"
-UNKILLABLE = ("UNKILLABLE Sorry the script already executed write commands against the "
-              "dataset. You can either wait the script termination or kill the server in a "
-              "hard way using the SHUTDOWN NOSAVE command.")
+UNKILLABLE = (
+    "UNKILLABLE Sorry the script already executed write commands against the "
+    "dataset. You can either wait the script termination or kill the server in a "
+    "hard way using the SHUTDOWN NOSAVE command."
+)
 WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
 INVALID_DB = "ERR DB index is out of range"
-NO_REPLICATION = ("ERR diskredis keeps no replication stream: SYNC and PSYNC only send an RDB "
-                  "snapshot, to a client that first sends REPLCONF rdb-only 1 (as "
-                  "redis-cli --rdb does)")
+NO_REPLICATION = (
+    "ERR diskredis keeps no replication stream: SYNC and PSYNC only send an RDB "
+    "snapshot, to a client that first sends REPLCONF rdb-only 1 (as "
+    "redis-cli --rdb does)"
+)
 SYNC_PENDING_OUTPUT = "ERR SYNC and PSYNC are invalid with pending output"
 NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 
@@ -74,10 +78,13 @@ NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 def misconf(reason: str) -> RedisError:
     """A write refused while the data folder can't be written (Redis's MISCONF code,
     which it answers when it can't persist)."""
-    return RedisError("MISCONF diskredis can't write to its data folder (%s). Commands "
-                      "that may modify the data set are refused until it can; reads go on, "
-                      "and writes resume by themselves once its disk has room again."
-                      % reason)
+    return RedisError(
+        "MISCONF diskredis can't write to its data folder (%s). Commands "
+        "that may modify the data set are refused until it can; reads go on, "
+        "and writes resume by themselves once its disk has room again." % reason
+    )
+
+
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
 TIMEOUT_NOT_INTEGER = "ERR timeout is not an integer or out of range"
@@ -115,8 +122,9 @@ RESTORE_BAD_IDLETIME = "ERR Invalid IDLETIME value, must be >= 0"
 RESTORE_BAD_FREQ = "ERR Invalid FREQ value, must be >= 0 and <= 255"
 DUMP_PAYLOAD_WRONG = "ERR DUMP payload version or checksum are wrong"
 BAD_DATA_FORMAT = "ERR Bad data format"
-MIGRATE_KEYS_NOT_EMPTY = ("ERR When using MIGRATE KEYS option, the key argument must be set "
-                          "to the empty string")
+MIGRATE_KEYS_NOT_EMPTY = (
+    "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string"
+)
 MIGRATE_CONNECT = "IOERR error or timeout connecting to the client"
 MIGRATE_IO = "IOERR error or timeout %s to target instance"  # "writing" or "reading"
 MIGRATE_TARGET = "ERR Target instance replied with error: %s"

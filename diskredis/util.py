@@ -12,8 +12,19 @@ import math
 import re
 import sys
 
-__all__ = ["INT_MAX", "INT_MIN", "LLONG_MAX", "LLONG_MIN", "UINT_MAX", "ULLONG_MAX",
-           "atoi", "glob_match", "string2ll", "string2ull", "strtod"]
+__all__ = [
+    "INT_MAX",
+    "INT_MIN",
+    "LLONG_MAX",
+    "LLONG_MIN",
+    "UINT_MAX",
+    "ULLONG_MAX",
+    "atoi",
+    "glob_match",
+    "string2ll",
+    "string2ull",
+    "strtod",
+]
 
 LLONG_MIN, LLONG_MAX = -(2**63), 2**63 - 1
 ULLONG_MAX = 2**64 - 1
@@ -66,7 +77,9 @@ _STRTOD_RE = re.compile(
     rb"[ \t\n\v\f\r]*([+-]?)(?:"
     rb"(0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?)"
     rb"|((?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
-    rb"|(infinity|inf)|(nan(?:\([0-9A-Za-z_]*\))?))", re.IGNORECASE)
+    rb"|(infinity|inf)|(nan(?:\([0-9A-Za-z_]*\))?))",
+    re.IGNORECASE,
+)
 
 
 def strtod(data: bytes) -> tuple[float, int, bool]:
@@ -93,8 +106,11 @@ def strtod(data: bytes) -> tuple[float, int, bool]:
     else:
         value = float(text)
         mantissa = text.lower().split("e")[0]
-    erange = (math.isinf(value) or (value == 0 and mantissa.strip("0.") != "")
-              or 0 < abs(value) < sys.float_info.min)  # glibc flags subnormals too
+    erange = (
+        math.isinf(value)
+        or (value == 0 and mantissa.strip("0.") != "")
+        or 0 < abs(value) < sys.float_info.min
+    )  # glibc flags subnormals too
     return (-value if negative else value), m.end(), erange
 
 

@@ -47,8 +47,9 @@ def free_port() -> int:
 class RawClient:
     """A socket speaking raw RESP: send bytes, read whole replies as raw bytes."""
 
-    def __init__(self, port: int | None = None, *, unix: str | None = None,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, port: int | None = None, *, unix: str | None = None, timeout: float = 10.0
+    ) -> None:
         if unix:
             self.sock = socket.socket(socket.AF_UNIX)
             self.sock.settimeout(timeout)
@@ -207,25 +208,47 @@ def _wait_ready(sp: ServerProc) -> None:
         delay = min(delay * 2, 0.2)
     sp.stop()
     raise RuntimeError(
-        "%s did not answer PING within %ss:\n%s" % (sp.kind, START_TIMEOUT, sp.log()))
+        "%s did not answer PING within %ss:\n%s" % (sp.kind, START_TIMEOUT, sp.log())
+    )
 
 
-def start_diskredis(engine: str = "lmdb", *extra: str, port: int | None = None,
-                    data_dir: str | None = None, wait: bool = True,
-                    env: dict[str, str] | None = None) -> ServerProc:
+def start_diskredis(
+    engine: str = "lmdb",
+    *extra: str,
+    port: int | None = None,
+    data_dir: str | None = None,
+    wait: bool = True,
+    env: dict[str, str] | None = None,
+) -> ServerProc:
     port = port or free_port()
     d = data_dir or tempfile.mkdtemp(prefix="diskredis-test-")
     args = [
-        sys.executable, "-m", "diskredis", "--port", str(port), "--dir", d,
-        "--engine", engine, "--enable-debug-command", "yes",
-        "--logfile", os.path.join(d, "server.log"), *extra,
+        sys.executable,
+        "-m",
+        "diskredis",
+        "--port",
+        str(port),
+        "--dir",
+        d,
+        "--engine",
+        engine,
+        "--enable-debug-command",
+        "yes",
+        "--logfile",
+        os.path.join(d, "server.log"),
+        *extra,
     ]
     # stderr goes to a file: a pipe nobody reads would block the server once full
     fd, err = tempfile.mkstemp(prefix="diskredis-stderr-", suffix=".log")
     with os.fdopen(fd, "wb") as f:
-        proc = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=f,
-                                env=None if env is None else {**os.environ, **env})
+        proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=f,
+            env=None if env is None else {**os.environ, **env},
+        )
     sp = ServerProc("diskredis", port, proc, d, args, stderr_log=err)
     if wait:
         _wait_ready(sp)
@@ -238,13 +261,27 @@ def start_oracle(*extra: str) -> ServerProc:
         pytest.fail("redis-server (the oracle) is not installed: run ./dev test")
     port = free_port()
     d = tempfile.mkdtemp(prefix="redis-oracle-")
-    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-            "no", "--dir", d, "--enable-debug-command", "yes",
-            "--logfile", os.path.join(d, "server.log"), *extra]
+    args = [
+        exe,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        d,
+        "--enable-debug-command",
+        "yes",
+        "--logfile",
+        os.path.join(d, "server.log"),
+        *extra,
+    ]
     fd, err = tempfile.mkstemp(prefix="redis-oracle-stderr-", suffix=".log")
     with os.fdopen(fd, "wb") as f:
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=f)
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f)
     sp = ServerProc("redis-server", port, proc, d, args, stderr_log=err)
     _wait_ready(sp)
     return sp
@@ -257,16 +294,14 @@ def engine(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def cache_mode(request: pytest.FixtureRequest) -> str:
-    """"cache" (the default hot cache) or "no-cache" (`maxmemory 1`: nothing fits)."""
+    """ "cache" (the default hot cache) or "no-cache" (`maxmemory 1`: nothing fits)."""
     return str(getattr(request, "param", "cache"))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Modules that set BOTH_CACHES run their server tests with the hot cache on and off."""
-    if "cache_mode" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_CACHES",
-                                                          False):
-        metafunc.parametrize("cache_mode", ["cache", "no-cache"], indirect=True,
-                             scope="session")
+    if "cache_mode" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_CACHES", False):
+        metafunc.parametrize("cache_mode", ["cache", "no-cache"], indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -297,13 +332,18 @@ def _shared_servers_survive(request: pytest.FixtureRequest) -> Iterator[None]:
             continue
         first = _EXITS_REPORTED.get(sp.port)
         if first is not None:
-            pytest.fail("the shared %s on port %d %s"
-                        % (sp.kind, sp.port, first), pytrace=False)
+            pytest.fail("the shared %s on port %d %s" % (sp.kind, sp.port, first), pytrace=False)
         tail = sp.log()[-6000:]
-        _EXITS_REPORTED[sp.port] = ("exited (code %s) during %s; its log ended:\n%s"
-                                    % (sp.proc.returncode, request.node.nodeid, tail[-2500:]))
-        pytest.fail("the shared %s exited (code %s) during this test; its log ends:\n%s"
-                    % (sp.kind, sp.proc.returncode, tail), pytrace=False)
+        _EXITS_REPORTED[sp.port] = "exited (code %s) during %s; its log ended:\n%s" % (
+            sp.proc.returncode,
+            request.node.nodeid,
+            tail[-2500:],
+        )
+        pytest.fail(
+            "the shared %s exited (code %s) during this test; its log ends:\n%s"
+            % (sp.kind, sp.proc.returncode, tail),
+            pytrace=False,
+        )
 
 
 @pytest.fixture
@@ -332,8 +372,13 @@ def oracle() -> Iterator[ServerProc]:
 
 _MASKS = [
     (re.compile(rb"(\$2\r\nid\r\n:)\d+"), rb"\1?"),
-    (re.compile(rb"\b(id|addr|laddr|fd|age|idle|qbuf|qbuf-free|argv-mem|obl|oll|omem|tot-mem"
-                rb"|multi-mem|events|redir|rbs|rbp)=\S*"), rb"\1=?"),
+    (
+        re.compile(
+            rb"\b(id|addr|laddr|fd|age|idle|qbuf|qbuf-free|argv-mem|obl|oll|omem|tot-mem"
+            rb"|multi-mem|events|redir|rbs|rbp)=\S*"
+        ),
+        rb"\1=?",
+    ),
     (re.compile(rb"\$\d+\r\n"), rb"$?\r\n"),
     (re.compile(rb"=\d+\r\ntxt:"), rb"=?\r\ntxt:"),
 ]
@@ -443,7 +488,10 @@ def unordered(d: Diff, *args: Any) -> None:
         return
     ours, theirs = _parse(raw_ours), _parse(raw_theirs)
     assert _as_set(ours) == _as_set(theirs), "%r:\n  diskredis: %r\n  redis:     %r" % (
-        args, ours, theirs)
+        args,
+        ours,
+        theirs,
+    )
 
 
 def run_steps(d: Diff, steps: list[tuple[Any, ...]], unordered_cmds: set[str]) -> None:

@@ -76,8 +76,7 @@ class Pipelined(Loop):
 
 class Multi(Loop):
     def step(self, c: redis.Redis, i: int) -> Any:
-        c.pipeline(transaction=True).set("a:" + self.tag(i), i).set(
-            "b:" + self.tag(i), i).execute()
+        c.pipeline(transaction=True).set("a:" + self.tag(i), i).set("b:" + self.tag(i), i).execute()
         return i
 
 
@@ -126,10 +125,15 @@ def start(connect: Factory, cycle: int) -> list[Loop]:
     except redis.ResponseError as e:
         if "BUSYGROUP" not in str(e):
             raise
-    loops = [Plain(connect, "plain", cycle), Pipelined(connect, "pipe", cycle),
-             Multi(connect, "multi", cycle), Script(connect, "lua", cycle),
-             Pusher(connect, "push", cycle), Producer(connect, "xadd", cycle),
-             Consumer(connect, "xreadgroup", cycle)]
+    loops = [
+        Plain(connect, "plain", cycle),
+        Pipelined(connect, "pipe", cycle),
+        Multi(connect, "multi", cycle),
+        Script(connect, "lua", cycle),
+        Pusher(connect, "push", cycle),
+        Producer(connect, "xadd", cycle),
+        Consumer(connect, "xreadgroup", cycle),
+    ]
     for loop in loops:
         loop.start()
     return loops
@@ -148,8 +152,11 @@ def verify(c: redis.Redis, loops: list[Loop]) -> list[str]:
             _present(c, problems, loop, keys, [int(k.rsplit(":", 1)[1]) for k in keys])
         elif isinstance(loop, (Multi, Script)):
             tags = [loop.tag(i) for i in range(loop.tried)]
-            got = [v for start in range(0, len(tags), 500) for v in c.mget(
-                [p + t for t in tags[start:start + 500] for p in ("a:", "b:")])]
+            got = [
+                v
+                for start in range(0, len(tags), 500)
+                for v in c.mget([p + t for t in tags[start : start + 500] for p in ("a:", "b:")])
+            ]
             for i in range(loop.tried):
                 a, b = got[2 * i], got[2 * i + 1]
                 if (a is None) != (b is None):
@@ -158,36 +165,49 @@ def verify(c: redis.Redis, loops: list[Loop]) -> list[str]:
                     problems.append("%s %s acknowledged but lost" % (loop.name_, loop.tag(i)))
         elif isinstance(loop, Pusher):
             items = [int(x) for x in c.lrange("list:%s:%d" % (loop.name_, loop.cycle), 0, -1)]
-            if items[:len(loop.acked)] != loop.acked or len(items) > loop.tried:
-                problems.append("%s: the list does not start with the %d acknowledged pushes"
-                                % (loop.name_, len(loop.acked)))
+            if items[: len(loop.acked)] != loop.acked or len(items) > loop.tried:
+                problems.append(
+                    "%s: the list does not start with the %d acknowledged pushes"
+                    % (loop.name_, len(loop.acked))
+                )
         elif isinstance(loop, Producer):
             present = {entry_id for entry_id, _ in c.xrange("crash:stream")}
             lost = [x for x in loop.acked if x not in present]
             if lost:
-                problems.append("xadd: %d acknowledged entries lost, e.g. %r"
-                                % (len(lost), lost[:3]))
+                problems.append(
+                    "xadd: %d acknowledged entries lost, e.g. %r" % (len(lost), lost[:3])
+                )
         elif isinstance(loop, Consumer):
-            pending = {row["message_id"] for row in c.xpending_range(
-                "crash:stream", "crash", "-", "+", 10_000_000)}
+            pending = {
+                row["message_id"]
+                for row in c.xpending_range("crash:stream", "crash", "-", "+", 10_000_000)
+            }
             acked = {entry_id for ids in loop.acked for entry_id in ids}
-            gone = [x for x in loop.delivered
-                    if x not in acked and x not in loop.acking and x not in pending]
+            gone = [
+                x
+                for x in loop.delivered
+                if x not in acked and x not in loop.acking and x not in pending
+            ]
             if gone:
-                problems.append("xreadgroup: %d entries read, not acknowledged, and no longer "
-                                "pending, e.g. %r" % (len(gone), gone[:3]))
+                problems.append(
+                    "xreadgroup: %d entries read, not acknowledged, and no longer "
+                    "pending, e.g. %r" % (len(gone), gone[:3])
+                )
             if acked & pending:
-                problems.append("xack: %d acknowledged entries came back as pending"
-                                % len(acked & pending))
+                problems.append(
+                    "xack: %d acknowledged entries came back as pending" % len(acked & pending)
+                )
     return problems
 
 
-def _present(c: redis.Redis, problems: list[str], loop: Loop, keys: list[str],
-             values: list[int]) -> None:
+def _present(
+    c: redis.Redis, problems: list[str], loop: Loop, keys: list[str], values: list[int]
+) -> None:
     for start in range(0, len(keys), 1000):
-        got = c.mget(keys[start:start + 1000])
-        for key, want, have in zip(keys[start:start + 1000], values[start:start + 1000], got,
-                                   strict=True):
+        got = c.mget(keys[start : start + 1000])
+        for key, want, have in zip(
+            keys[start : start + 1000], values[start : start + 1000], got, strict=True
+        ):
             if have != b"%d" % want:
                 problems.append("%s: acknowledged %s lost" % (loop.name_, key))
                 return

@@ -20,8 +20,17 @@ from hypothesis import strategies as st
 
 from tests.conftest import ROOT, Diff, RawClient, ServerProc, free_port
 
-CLEAN_DEFAULT = ("ACL", "SETUSER", "default", "on", "nopass", "allkeys", "allchannels",
-                 "allcommands", "clearselectors")
+CLEAN_DEFAULT = (
+    "ACL",
+    "SETUSER",
+    "default",
+    "on",
+    "nopass",
+    "allkeys",
+    "allchannels",
+    "allcommands",
+    "clearselectors",
+)
 
 
 def _parse(raw: bytes) -> Any:
@@ -91,37 +100,91 @@ def same_user(d: Diff, name: str) -> None:
     if ours is None or theirs is None:
         assert ours == theirs
         return
-    a, b = dict(zip(ours[::2], ours[1::2], strict=True)), dict(zip(theirs[::2], theirs[1::2],
-                                                                   strict=True))
+    a, b = (
+        dict(zip(ours[::2], ours[1::2], strict=True)),
+        dict(zip(theirs[::2], theirs[1::2], strict=True)),
+    )
     for m in (a, b):
         m[b"commands"] = _commands_field(m[b"commands"])
-        m[b"selectors"] = [sorted((k, _commands_field(v) if k == b"commands" else v)
-                                  for k, v in zip(s[::2], s[1::2], strict=True))
-                           for s in m[b"selectors"]]
+        m[b"selectors"] = [
+            sorted(
+                (k, _commands_field(v) if k == b"commands" else v)
+                for k, v in zip(s[::2], s[1::2], strict=True)
+            )
+            for s in m[b"selectors"]
+        ]
     assert a == b
 
 
 SETUSER_CASES = [
     ["u1"],
-    ["u2", "on", ">pw", "~k*", "%R~r*", "%W~w*", "&ch*", "+get", "+@string", "-set",
-     "+config|get", "+select|0", "(~x* +set)"],
-    ["u3", "%~x"], ["u3", "%"], ["u3", "%x~y"], ["u3", "%RR~x"], ["u3", "%R"], ["u3", "%W"],
-    ["u3", "%RW~a"], ["u3", "%WR~b"], ["u3", "~"], ["u3", "&"], ["u3", "%rw~c"],
+    [
+        "u2",
+        "on",
+        ">pw",
+        "~k*",
+        "%R~r*",
+        "%W~w*",
+        "&ch*",
+        "+get",
+        "+@string",
+        "-set",
+        "+config|get",
+        "+select|0",
+        "(~x* +set)",
+    ],
+    ["u3", "%~x"],
+    ["u3", "%"],
+    ["u3", "%x~y"],
+    ["u3", "%RR~x"],
+    ["u3", "%R"],
+    ["u3", "%W"],
+    ["u3", "%RW~a"],
+    ["u3", "%WR~b"],
+    ["u3", "~"],
+    ["u3", "&"],
+    ["u3", "%rw~c"],
     ["u4", "+@all", "-@dangerous", "~*", "resetchannels", "&a", "&b"],
     ["u5", "-@all", "+@read", "-get", "+set"],
-    ["u6", "allkeys", "~more"], ["u6", "allchannels", "&more"], ["u6", "nosuch"],
-    ["u6", "+nosuch"], ["u6", "+@nosuch"], ["u6", "-@nosuch"], ["u6", "+config|get|x"],
-    ["u6", "+get|"], ["u6", "+config|"], ["u6", "+config|nosuch"], ["u6", "-select|0"],
-    ["u6", "<nopw"], ["u6", "#abc"], ["u6", "#" + "A" * 64], ["u6", "!" + "0" * 64],
-    ["u6", "#" + "0" * 64, "!" + "0" * 64], ["u6", ">a", ">a", "<a"], ["u6", "nopass"],
-    ["u6", ">x", "resetpass"], ["u6", "(", "+get", "~a)"], ["u6", "(+get"],
-    ["u6", "(+get ~a) (+set ~b)", "clearselectors"], ["u6", "(on)"], ["u6", "( )"],
-    ["u6", "on", "off", "ON"], ["u6", "sanitize-payload"], ["u6", "skip-sanitize-payload"],
-    ["u6", "reset"], ["u6", "+@all", "-@all", "+@write", "-del"], ["u6", "allcommands",
-                                                                     "-client|kill"],
-    ["u6", "nocommands", "+client", "-client|list"], ["u6", "+@all", "+debug|x"],
-    ["u6", "", "+get"], ["u6", "%R~a b"], ["u6", "~a\tb"], ["u6 x"], ["default", "off"],
-    ["default", "on"], ["u7", "+@hash", "+@set", "-@write", "%R~h:*", "resetkeys", "~z*"],
+    ["u6", "allkeys", "~more"],
+    ["u6", "allchannels", "&more"],
+    ["u6", "nosuch"],
+    ["u6", "+nosuch"],
+    ["u6", "+@nosuch"],
+    ["u6", "-@nosuch"],
+    ["u6", "+config|get|x"],
+    ["u6", "+get|"],
+    ["u6", "+config|"],
+    ["u6", "+config|nosuch"],
+    ["u6", "-select|0"],
+    ["u6", "<nopw"],
+    ["u6", "#abc"],
+    ["u6", "#" + "A" * 64],
+    ["u6", "!" + "0" * 64],
+    ["u6", "#" + "0" * 64, "!" + "0" * 64],
+    ["u6", ">a", ">a", "<a"],
+    ["u6", "nopass"],
+    ["u6", ">x", "resetpass"],
+    ["u6", "(", "+get", "~a)"],
+    ["u6", "(+get"],
+    ["u6", "(+get ~a) (+set ~b)", "clearselectors"],
+    ["u6", "(on)"],
+    ["u6", "( )"],
+    ["u6", "on", "off", "ON"],
+    ["u6", "sanitize-payload"],
+    ["u6", "skip-sanitize-payload"],
+    ["u6", "reset"],
+    ["u6", "+@all", "-@all", "+@write", "-del"],
+    ["u6", "allcommands", "-client|kill"],
+    ["u6", "nocommands", "+client", "-client|list"],
+    ["u6", "+@all", "+debug|x"],
+    ["u6", "", "+get"],
+    ["u6", "%R~a b"],
+    ["u6", "~a\tb"],
+    ["u6 x"],
+    ["default", "off"],
+    ["default", "on"],
+    ["u7", "+@hash", "+@set", "-@write", "%R~h:*", "resetkeys", "~z*"],
 ]
 
 
@@ -134,18 +197,36 @@ def test_setuser_then_list_and_getuser_as_redis(adiff: Diff, args: list[str]) ->
 
 def test_acl_subcommands_and_errors_as_redis(adiff: Diff) -> None:
     d = adiff
-    for args in [("ACL",), ("ACL", "NOSUCH"), ("ACL", "CAT", "a", "b"), ("ACL", "CAT", "nosuch"),
-                 ("ACL", "LOG", "1", "2"), ("ACL", "LOG", "x"), ("ACL", "LOG", "-5"),
-                 ("ACL", "GENPASS", "0"), ("ACL", "GENPASS", "4097"), ("ACL", "GENPASS", "x"),
-                 ("ACL", "GENPASS", "1", "2"), ("ACL", "WHOAMI"), ("ACL", "USERS"),
-                 ("ACL", "GETUSER", "nosuch"), ("ACL", "DELUSER", "nosuch"),
-                 ("ACL", "DELUSER", "default"), ("ACL", "DELUSER", "x", "default"),
-                 ("ACL", "LOAD"), ("ACL", "SAVE"), ("ACL", "HELP"), ("ACL", "SETUSER"),
-                 ("ACL", "DRYRUN", "default"), ("ACL", "DRYRUN", "nosuch", "get", "x"),
-                 ("ACL", "DRYRUN", "default", "nosuch"), ("ACL", "DRYRUN", "default", "get"),
-                 ("ACL", "DRYRUN", "default", "config"), ("ACL", "DRYRUN", "default",
-                                                          "config", "get", "x"),
-                 ("ACL", "CAT")]:
+    for args in [
+        ("ACL",),
+        ("ACL", "NOSUCH"),
+        ("ACL", "CAT", "a", "b"),
+        ("ACL", "CAT", "nosuch"),
+        ("ACL", "LOG", "1", "2"),
+        ("ACL", "LOG", "x"),
+        ("ACL", "LOG", "-5"),
+        ("ACL", "GENPASS", "0"),
+        ("ACL", "GENPASS", "4097"),
+        ("ACL", "GENPASS", "x"),
+        ("ACL", "GENPASS", "1", "2"),
+        ("ACL", "WHOAMI"),
+        ("ACL", "USERS"),
+        ("ACL", "GETUSER", "nosuch"),
+        ("ACL", "DELUSER", "nosuch"),
+        ("ACL", "DELUSER", "default"),
+        ("ACL", "DELUSER", "x", "default"),
+        ("ACL", "LOAD"),
+        ("ACL", "SAVE"),
+        ("ACL", "HELP"),
+        ("ACL", "SETUSER"),
+        ("ACL", "DRYRUN", "default"),
+        ("ACL", "DRYRUN", "nosuch", "get", "x"),
+        ("ACL", "DRYRUN", "default", "nosuch"),
+        ("ACL", "DRYRUN", "default", "get"),
+        ("ACL", "DRYRUN", "default", "config"),
+        ("ACL", "DRYRUN", "default", "config", "get", "x"),
+        ("ACL", "CAT"),
+    ]:
         d(*args)
     for bits, chars in [("1", 1), ("4", 1), ("5", 2), ("256", 64), ("4096", 1024)]:
         for c in (d.ours, d.theirs):
@@ -163,15 +244,38 @@ _ONLY_HERE = {b"client|setinfo", b"client|no-touch"}
 _ONE_SIDE = _ONLY_HERE
 
 DRYRUN = [
-    ("get", "k1"), ("get", "zz"), ("set", "k1", "v"), ("set", "w1", "v"), ("get", "r1"),
-    ("set", "r1", "v"), ("get", "w1"), ("copy", "r1", "w1"), ("copy", "w1", "r1"),
-    ("publish", "ch1", "x"), ("publish", "zz", "x"), ("subscribe", "ch1", "zz"),
-    ("psubscribe", "ch*"), ("psubscribe", "c*"), ("config", "get", "x"),
-    ("config", "set", "x", "y"), ("select", "0"), ("select", "1"), ("mget", "k1", "zz"),
-    ("lpush", "x1", "a"), ("hset", "h:1", "f", "v"), ("hget", "h:1", "f"), ("ping",),
-    ("auth", "x"), ("client", "list"), ("client", "kill", "id", "1"), ("debug", "x"),
-    ("sort", "k1", "store", "w2"), ("eval", "return 1", "1", "k1"),
-    ("xread", "streams", "k1", "0"), ("rename", "k1", "w1"), ("spublish", "ch1", "x"),
+    ("get", "k1"),
+    ("get", "zz"),
+    ("set", "k1", "v"),
+    ("set", "w1", "v"),
+    ("get", "r1"),
+    ("set", "r1", "v"),
+    ("get", "w1"),
+    ("copy", "r1", "w1"),
+    ("copy", "w1", "r1"),
+    ("publish", "ch1", "x"),
+    ("publish", "zz", "x"),
+    ("subscribe", "ch1", "zz"),
+    ("psubscribe", "ch*"),
+    ("psubscribe", "c*"),
+    ("config", "get", "x"),
+    ("config", "set", "x", "y"),
+    ("select", "0"),
+    ("select", "1"),
+    ("mget", "k1", "zz"),
+    ("lpush", "x1", "a"),
+    ("hset", "h:1", "f", "v"),
+    ("hget", "h:1", "f"),
+    ("ping",),
+    ("auth", "x"),
+    ("client", "list"),
+    ("client", "kill", "id", "1"),
+    ("debug", "x"),
+    ("sort", "k1", "store", "w2"),
+    ("eval", "return 1", "1", "k1"),
+    ("xread", "streams", "k1", "0"),
+    ("rename", "k1", "w1"),
+    ("spublish", "ch1", "x"),
 ]
 
 
@@ -181,11 +285,34 @@ def _dryrun_all(d: Diff, user: str) -> None:
 
 
 def test_dryrun_as_redis(adiff: Diff) -> None:
-    adiff("ACL", "SETUSER", "u", "on", "~k*", "%R~r*", "%W~w*", "&ch*", "+@all", "-@admin",
-          "+config|get", "(~x* +set)")
+    adiff(
+        "ACL",
+        "SETUSER",
+        "u",
+        "on",
+        "~k*",
+        "%R~r*",
+        "%W~w*",
+        "&ch*",
+        "+@all",
+        "-@admin",
+        "+config|get",
+        "(~x* +set)",
+    )
     _dryrun_all(adiff, "u")
-    adiff("ACL", "SETUSER", "v", "on", "-@all", "+select|0", "+get", "+client", "-client|kill",
-          "allkeys", "&c*")
+    adiff(
+        "ACL",
+        "SETUSER",
+        "v",
+        "on",
+        "-@all",
+        "+select|0",
+        "+get",
+        "+client",
+        "-client|kill",
+        "allkeys",
+        "&c*",
+    )
     _dryrun_all(adiff, "v")
     adiff("ACL", "SETUSER", "w", "on", "+@read", "+@hash", "%R~h:*", "(%W~x* +@write)")
     _dryrun_all(adiff, "w")
@@ -201,23 +328,41 @@ def test_permissions_when_running_as_a_user(adiff: Diff) -> None:
     d("FLUSHALL")  # the oracle is shared by both engines' runs
     d("SET", "k1", "v")
     d("SET", "r1", "v")
-    _login(d, "~k*", "%R~r*", "%W~w*", "&ch*", "+@all", "-@admin", "-flushall",
-           "(~s* -@all +get +set)")
-    for args in [("GET", "k1"), ("GET", "r1"), ("SET", "r1", "x"), ("GET", "zz"),
-                 ("SET", "w1", "x"), ("GET", "w1"), ("COPY", "r1", "w2"), ("COPY", "w1", "r2"),
-                 ("MGET", "k1", "zz"), ("CONFIG", "GET", "maxmemory"), ("FLUSHALL",),
-                 ("PUBLISH", "ch1", "x"), ("PUBLISH", "zz", "x"), ("GET", "s1"),
-                 ("SET", "s1", "x"), ("DEL", "s1"), ("ACL", "WHOAMI"), ("ACL", "LIST"),
-                 ("SORT", "k1", "BY", "w*"), ("SORT", "k1", "BY", "nosort"),
-                 ("SORT", "k1", "GET", "#"), ("DEL", "k1", "w1", "s1"),
-                 ("EVAL", "return redis.call('get', 'zz')", "0"),
-                 ("EVAL", "return redis.call('get', KEYS[1])", "1", "k1"),
-                 ("EVAL", "return redis.pcall('set', 'zz', '1')", "0"),
-                 ("EVAL", "return redis.call('config', 'set', 'x', 'y')", "0"),
-                 ("EVAL", "return redis.call('publish', 'zz', 'm')", "0"),
-                 ("EVAL", "return redis.acl_check_cmd('get', 'zz')", "0"),
-                 ("EVAL", "return redis.acl_check_cmd('get', 'k1')", "0"),
-                 ("EVAL", "return redis.acl_check_cmd('nosuch')", "0")]:
+    _login(
+        d, "~k*", "%R~r*", "%W~w*", "&ch*", "+@all", "-@admin", "-flushall", "(~s* -@all +get +set)"
+    )
+    for args in [
+        ("GET", "k1"),
+        ("GET", "r1"),
+        ("SET", "r1", "x"),
+        ("GET", "zz"),
+        ("SET", "w1", "x"),
+        ("GET", "w1"),
+        ("COPY", "r1", "w2"),
+        ("COPY", "w1", "r2"),
+        ("MGET", "k1", "zz"),
+        ("CONFIG", "GET", "maxmemory"),
+        ("FLUSHALL",),
+        ("PUBLISH", "ch1", "x"),
+        ("PUBLISH", "zz", "x"),
+        ("GET", "s1"),
+        ("SET", "s1", "x"),
+        ("DEL", "s1"),
+        ("ACL", "WHOAMI"),
+        ("ACL", "LIST"),
+        ("SORT", "k1", "BY", "w*"),
+        ("SORT", "k1", "BY", "nosort"),
+        ("SORT", "k1", "GET", "#"),
+        ("DEL", "k1", "w1", "s1"),
+        ("EVAL", "return redis.call('get', 'zz')", "0"),
+        ("EVAL", "return redis.call('get', KEYS[1])", "1", "k1"),
+        ("EVAL", "return redis.pcall('set', 'zz', '1')", "0"),
+        ("EVAL", "return redis.call('config', 'set', 'x', 'y')", "0"),
+        ("EVAL", "return redis.call('publish', 'zz', 'm')", "0"),
+        ("EVAL", "return redis.acl_check_cmd('get', 'zz')", "0"),
+        ("EVAL", "return redis.acl_check_cmd('get', 'k1')", "0"),
+        ("EVAL", "return redis.acl_check_cmd('nosuch')", "0"),
+    ]:
         d(*args)
 
 
@@ -225,14 +370,23 @@ def test_first_args_subcommands_and_no_auth_commands(adiff: Diff) -> None:
     d = adiff
     _login(d, "-@all", "+select|0", "+client|id", "+acl|whoami", "allkeys")
     assert all(r.startswith(b":") for r in d.both("CLIENT", "ID"))
-    for args in [("SELECT", "0"), ("SELECT", "1"), ("CLIENT", "INFO"),
-                 ("ACL", "WHOAMI"), ("ACL", "USERS"), ("PING",), ("AUTH", "tester", "bad"),
-                 ("HELLO",), ("QUIT",)]:
+    for args in [
+        ("SELECT", "0"),
+        ("SELECT", "1"),
+        ("CLIENT", "INFO"),
+        ("ACL", "WHOAMI"),
+        ("ACL", "USERS"),
+        ("PING",),
+        ("AUTH", "tester", "bad"),
+        ("HELLO",),
+        ("QUIT",),
+    ]:
         d.masked(*args)
 
 
-def test_multi_exec_and_rules_changed_before_exec(adiff: Diff, dr: ServerProc,
-                                                  oracle: ServerProc) -> None:
+def test_multi_exec_and_rules_changed_before_exec(
+    adiff: Diff, dr: ServerProc, oracle: ServerProc
+) -> None:
     d = adiff
     _login(d, "allkeys", "+@all", "-flushall")
     for args in [("MULTI",), ("SET", "k", "1"), ("FLUSHALL",), ("EXEC",)]:
@@ -265,11 +419,22 @@ def test_auth_hello_and_the_acl_log(adiff: Diff, dr: ServerProc, oracle: ServerP
     d("ACL", "SETUSER", "alice", "on", ">secret", "~*", "+@all")
     d("ACL", "SETUSER", "bob", "off", ">pw", "~*", "+@all")
     d("ACL", "SETUSER", "carol", "on", "nopass", "+get", "~*")
-    for args in [("AUTH", "alice", "bad"), ("AUTH", "nobody", "x"), ("AUTH", "bob", "pw"),
-                 ("auth", "alice", "bad"), ("HELLO", "2", "AUTH", "alice", "bad"),
-                 ("AUTH", "alice", "secret"), ("ACL", "WHOAMI"), ("AUTH", "carol", "any"),
-                 ("ACL", "WHOAMI"), ("GET", "x"), ("SET", "x", "1"), ("SET", "x", "1"),
-                 ("HELLO", "2", "AUTH", "alice", "secret"), ("ACL", "WHOAMI")]:
+    for args in [
+        ("AUTH", "alice", "bad"),
+        ("AUTH", "nobody", "x"),
+        ("AUTH", "bob", "pw"),
+        ("auth", "alice", "bad"),
+        ("HELLO", "2", "AUTH", "alice", "bad"),
+        ("AUTH", "alice", "secret"),
+        ("ACL", "WHOAMI"),
+        ("AUTH", "carol", "any"),
+        ("ACL", "WHOAMI"),
+        ("GET", "x"),
+        ("SET", "x", "1"),
+        ("SET", "x", "1"),
+        ("HELLO", "2", "AUTH", "alice", "secret"),
+        ("ACL", "WHOAMI"),
+    ]:
         d.masked(*args)
     d.masked("CLIENT", "INFO")
     _same_log(dr, oracle)
@@ -296,9 +461,17 @@ def test_acl_log_entries_as_redis(adiff: Diff, dr: ServerProc, oracle: ServerPro
     d = adiff
     d("SET", "k1", "v")
     _login(d, "~k*", "&c*", "+@all", "-flushall")
-    for args in [("FLUSHALL",), ("FLUSHALL",), ("GET", "zz"), ("PUBLISH", "zz", "x"),
-                 ("MULTI",), ("GET", "zz"), ("DISCARD",),
-                 ("EVAL", "return redis.pcall('get', 'zz')", "0"), ("GET", "k1")]:
+    for args in [
+        ("FLUSHALL",),
+        ("FLUSHALL",),
+        ("GET", "zz"),
+        ("PUBLISH", "zz", "x"),
+        ("MULTI",),
+        ("GET", "zz"),
+        ("DISCARD",),
+        ("EVAL", "return redis.pcall('get', 'zz')", "0"),
+        ("GET", "k1"),
+    ]:
         d(*args)
     _same_log(dr, oracle)
     assert [len(_parse(r)) for r in d.both("ACL", "LOG", "2")] == [2, 2]
@@ -323,8 +496,9 @@ def test_revoked_channels_disconnect_subscribers(dr: ServerProc, oracle: ServerP
     for sp in (dr, oracle):
         admin = sp.raw()
         _clean(admin)
-        admin.command("ACL", "SETUSER", "sub", "on", "nopass", "+@all", "~*", "resetchannels",
-                      "&a", "&b")
+        admin.command(
+            "ACL", "SETUSER", "sub", "on", "nopass", "+@all", "~*", "resetchannels", "&a", "&b"
+        )
         keeps, loses = sp.raw(), sp.raw()
         for c in (keeps, loses):
             assert c.command("AUTH", "sub", "x") == b"+OK\r\n"
@@ -357,21 +531,63 @@ def test_requirepass_is_the_default_users_password(dr: ServerProc, oracle: Serve
         _clean(admin)
 
 
-_STRATEGY_RULES = st.sampled_from([
-    "on", "off", "nopass", "resetpass", ">p1", ">p2", "<p1", "allkeys", "resetkeys", "~k*",
-    "%R~r*", "%W~w*", "~x", "allchannels", "resetchannels", "&c*", "&d", "+@all", "-@all",
-    "+@read", "-@write", "+@string", "-@dangerous", "+@hash", "-@keyspace", "+get", "-get",
-    "+set", "-set", "+config|get", "-config", "+client", "-client|kill", "+select|0",
-    "(+get ~s*)", "(+@write %W~w*)", "clearselectors", "reset", "+nosuch", "%~bad",
-    "sanitize-payload", "skip-sanitize-payload",
-])
+_STRATEGY_RULES = st.sampled_from(
+    [
+        "on",
+        "off",
+        "nopass",
+        "resetpass",
+        ">p1",
+        ">p2",
+        "<p1",
+        "allkeys",
+        "resetkeys",
+        "~k*",
+        "%R~r*",
+        "%W~w*",
+        "~x",
+        "allchannels",
+        "resetchannels",
+        "&c*",
+        "&d",
+        "+@all",
+        "-@all",
+        "+@read",
+        "-@write",
+        "+@string",
+        "-@dangerous",
+        "+@hash",
+        "-@keyspace",
+        "+get",
+        "-get",
+        "+set",
+        "-set",
+        "+config|get",
+        "-config",
+        "+client",
+        "-client|kill",
+        "+select|0",
+        "(+get ~s*)",
+        "(+@write %W~w*)",
+        "clearselectors",
+        "reset",
+        "+nosuch",
+        "%~bad",
+        "sanitize-payload",
+        "skip-sanitize-payload",
+    ]
+)
 
 
-@settings(max_examples=int(os.environ.get("ACL_EXAMPLES", "40")), deadline=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=int(os.environ.get("ACL_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(st.lists(st.lists(_STRATEGY_RULES, min_size=1, max_size=6), min_size=1, max_size=5))
-def test_random_rule_sequences_as_redis(dr: ServerProc, oracle: ServerProc,
-                                        steps: list[list[str]]) -> None:
+def test_random_rule_sequences_as_redis(
+    dr: ServerProc, oracle: ServerProc, steps: list[list[str]]
+) -> None:
     d = Diff(dr.raw(), oracle.raw())
     try:
         for c in (d.ours, d.theirs):
@@ -388,14 +604,20 @@ def test_random_rule_sequences_as_redis(dr: ServerProc, oracle: ServerProc,
 
 # -- files ----------------------------------------------------------------------------------
 def _start(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "diskredis", "--port", str(free_port()),
-                           *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "diskredis", "--port", str(free_port()), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_acl_file_load_and_save(dr_factory: Any, tmp_path: Any) -> None:
     path = tmp_path / "users.acl"
-    path.write_text("user default on nopass ~* &* +@all\n"
-                    "user alice on #" + "a" * 64 + " ~a:* +@read\n")
+    path.write_text(
+        "user default on nopass ~* &* +@all\nuser alice on #" + "a" * 64 + " ~a:* +@read\n"
+    )
     sp = dr_factory("--aclfile", str(path))
     c = sp.raw()
     assert _parse(c.command("ACL", "USERS")) == [b"alice", b"default"]
@@ -424,11 +646,24 @@ def _start_with_file(conf: Any, engine: str) -> ServerProc:
 
     port = free_port()
     data = str(conf.parent / "data")
-    args = [sys.executable, "-m", "diskredis", str(conf), "--port", str(port), "--dir", data,
-            "--engine", engine, "--logfile", os.path.join(data, "server.log")]
+    args = [
+        sys.executable,
+        "-m",
+        "diskredis",
+        str(conf),
+        "--port",
+        str(port),
+        "--dir",
+        data,
+        "--engine",
+        engine,
+        "--logfile",
+        os.path.join(data, "server.log"),
+    ]
     os.makedirs(data, exist_ok=True)
-    proc = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        args, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     sp = ServerProc("diskredis", port, proc, data, args)
     _wait_ready(sp)
     return sp
@@ -463,9 +698,22 @@ def test_acl_start_up_errors(tmp_path: Any) -> None:
     conf = tmp_path / "both.conf"
     conf.write_text("user x on nopass +@all\naclfile %s\n" % (tmp_path / "u.acl"))
     (tmp_path / "u.acl").write_text("")
-    both = subprocess.run([sys.executable, "-m", "diskredis", str(conf), "--port",
-                           str(free_port()), "--dir", str(tmp_path / "b")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    both = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "diskredis",
+            str(conf),
+            "--port",
+            str(free_port()),
+            "--dir",
+            str(tmp_path / "b"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert both.returncode == 1 and "not both" in both.stdout + both.stderr
     bad = _start("--dir", str(tmp_path / "c"), "--user", "x on +nosuch")
     assert bad.returncode == 1 and "+nosuch" in bad.stdout + bad.stderr

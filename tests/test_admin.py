@@ -18,66 +18,122 @@ from diskredis.config import PARAMS
 from tests.conftest import Diff, RawClient, ServerProc, _parse, unordered
 
 SAME: list[tuple[Any, ...]] = [
-    ("CONFIG",), ("CONFIG", "nosuch"), ("CONFIG", "GET"), ("CONFIG", "GET", "nosuch*"),
-    ("CONFIG", "GET", "maxclients"), ("CONFIG", "GET", "MAXCLIENTS"),
+    ("CONFIG",),
+    ("CONFIG", "nosuch"),
+    ("CONFIG", "GET"),
+    ("CONFIG", "GET", "nosuch*"),
+    ("CONFIG", "GET", "maxclients"),
+    ("CONFIG", "GET", "MAXCLIENTS"),
     ("CONFIG", "GET", "hash-max-ziplist-entries"),
     ("CONFIG", "GET", "timeout", "timeout"),
-
     ("CONFIG", "GET", "notify-keyspace-events"),
-    ("CONFIG", "GET", "client-output-buffer-limit"), ("CONFIG", "GET", "oom-score-adj-values"),
+    ("CONFIG", "GET", "client-output-buffer-limit"),
+    ("CONFIG", "GET", "oom-score-adj-values"),
     ("CONFIG", "GET", "latency-tracking-info-percentiles"),
-    ("CONFIG", "SET"), ("CONFIG", "SET", "timeout"), ("CONFIG", "SET", "nosuch", "1"),
-    ("CONFIG", "SET", "timeout", "x"), ("CONFIG", "SET", "timeout", "-1"),
-    ("CONFIG", "SET", "timeout", "1", "timeout", "2"), ("CONFIG", "SET", "timeout", "1", "x"),
-    ("CONFIG", "SET", "maxmemory", "1zb"), ("CONFIG", "SET", "maxmemory-policy", "nope"),
-    ("CONFIG", "SET", "daemonize", "yes"), ("CONFIG", "SET", "databases", "4"),
-    ("CONFIG", "SET", "hz", "x"), ("CONFIG", "SET", "notify-keyspace-events", "Q"),
-    ("CONFIG", "SET", "appendonly", "maybe"), ("CONFIG", "SET", "save", "x"),
-    ("CONFIG", "SET", "save", "10"), ("CONFIG", "SET", "client-output-buffer-limit", "bogus 1 2 3"),
-    ("CONFIG", "SET", "oom-score-adj-values", "1 2"), ("CONFIG", "SET", "lfu-log-factor", "-1"),
+    ("CONFIG", "SET"),
+    ("CONFIG", "SET", "timeout"),
+    ("CONFIG", "SET", "nosuch", "1"),
+    ("CONFIG", "SET", "timeout", "x"),
+    ("CONFIG", "SET", "timeout", "-1"),
+    ("CONFIG", "SET", "timeout", "1", "timeout", "2"),
+    ("CONFIG", "SET", "timeout", "1", "x"),
+    ("CONFIG", "SET", "maxmemory", "1zb"),
+    ("CONFIG", "SET", "maxmemory-policy", "nope"),
+    ("CONFIG", "SET", "daemonize", "yes"),
+    ("CONFIG", "SET", "databases", "4"),
+    ("CONFIG", "SET", "hz", "x"),
+    ("CONFIG", "SET", "notify-keyspace-events", "Q"),
+    ("CONFIG", "SET", "appendonly", "maybe"),
+    ("CONFIG", "SET", "save", "x"),
+    ("CONFIG", "SET", "save", "10"),
+    ("CONFIG", "SET", "client-output-buffer-limit", "bogus 1 2 3"),
+    ("CONFIG", "SET", "oom-score-adj-values", "1 2"),
+    ("CONFIG", "SET", "lfu-log-factor", "-1"),
     ("CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0"),
     ("CONFIG", "GET", "client-output-buffer-limit"),
     ("CONFIG", "SET", "client-output-buffer-limit", "pubsub 32mb 8mb 60 slave 256mb 64mb 60"),
     ("CONFIG", "GET", "client-output-buffer-limit"),
-    ("CONFIG", "SET", "client-output-buffer-limit", ""), ("CONFIG", "SET", "save", ""),
-    ("CONFIG", "SET", "shutdown-on-sigint", ""), ("CONFIG", "SET", "shutdown-on-sigint", "default"),
+    ("CONFIG", "SET", "client-output-buffer-limit", ""),
+    ("CONFIG", "SET", "save", ""),
+    ("CONFIG", "SET", "shutdown-on-sigint", ""),
+    ("CONFIG", "SET", "shutdown-on-sigint", "default"),
     ("CONFIG", "SET", "hash-max-ziplist-entries", "100", "nosuch", "1"),
     ("CONFIG", "GET", "hash-max-ziplist-entries"),
     ("CONFIG", "SET", "hash-max-ziplist-entries", "100", "timeout", "x"),
-
     ("CONFIG", "SET", "list-max-listpack-size", "-2", "set-max-intset-entries", "512"),
-    ("CONFIG", "SET", "notify-keyspace-events", "KEA"), ("CONFIG", "GET", "notify-keyspace-events"),
+    ("CONFIG", "SET", "notify-keyspace-events", "KEA"),
+    ("CONFIG", "GET", "notify-keyspace-events"),
     ("CONFIG", "SET", "notify-keyspace-events", "AKEnm"),
     ("CONFIG", "GET", "notify-keyspace-events"),
     ("CONFIG", "SET", "notify-keyspace-events", "g$lnKx"),
     ("CONFIG", "GET", "notify-keyspace-events"),
     ("CONFIG", "SET", "notify-keyspace-events", ""),
-    ("CONFIG", "SET", "slowlog-max-len", "128"), ("CONFIG", "SET", "maxmemory", "0"),
-    ("CONFIG", "SET", "proto-max-bulk-len", "1k"), ("CONFIG", "SET", "save", ""),
-    ("CONFIG", "RESETSTAT", "x"), ("CONFIG", "REWRITE", "x"), ("CONFIG", "HELP"),
-    ("TIME", "x"), ("LASTSAVE", "x"), ("SAVE", "x"), ("BGSAVE", "x", "y"),
-    ("BGSAVE", "NOW"), ("SHUTDOWN", "ABORT"), ("SHUTDOWN", "NOSAVE", "SAVE"),
-    ("SHUTDOWN", "bogus"), ("SHUTDOWN", "ABORT", "NOW"),
-    ("SLOWLOG",), ("SLOWLOG", "x"), ("SLOWLOG", "GET", "x"), ("SLOWLOG", "GET", "-2"),
-    ("SLOWLOG", "GET", "1", "2"), ("SLOWLOG", "LEN", "x"), ("SLOWLOG", "HELP"),
-    ("SLOWLOG", "RESET"), ("SLOWLOG", "LEN"), ("SLOWLOG", "GET", "0"),
-    ("LATENCY",), ("LATENCY", "RESET"), ("LATENCY", "LATEST"),
-    ("LATENCY", "HISTORY"), ("LATENCY", "HISTORY", "command"), ("LATENCY", "RESET", "a", "b"),
+    ("CONFIG", "SET", "slowlog-max-len", "128"),
+    ("CONFIG", "SET", "maxmemory", "0"),
+    ("CONFIG", "SET", "proto-max-bulk-len", "1k"),
+    ("CONFIG", "SET", "save", ""),
+    ("CONFIG", "RESETSTAT", "x"),
+    ("CONFIG", "REWRITE", "x"),
+    ("CONFIG", "HELP"),
+    ("TIME", "x"),
+    ("LASTSAVE", "x"),
+    ("SAVE", "x"),
+    ("BGSAVE", "x", "y"),
+    ("BGSAVE", "NOW"),
+    ("SHUTDOWN", "ABORT"),
+    ("SHUTDOWN", "NOSAVE", "SAVE"),
+    ("SHUTDOWN", "bogus"),
+    ("SHUTDOWN", "ABORT", "NOW"),
+    ("SLOWLOG",),
+    ("SLOWLOG", "x"),
+    ("SLOWLOG", "GET", "x"),
+    ("SLOWLOG", "GET", "-2"),
+    ("SLOWLOG", "GET", "1", "2"),
+    ("SLOWLOG", "LEN", "x"),
+    ("SLOWLOG", "HELP"),
+    ("SLOWLOG", "RESET"),
+    ("SLOWLOG", "LEN"),
+    ("SLOWLOG", "GET", "0"),
+    ("LATENCY",),
+    ("LATENCY", "RESET"),
+    ("LATENCY", "LATEST"),
+    ("LATENCY", "HISTORY"),
+    ("LATENCY", "HISTORY", "command"),
+    ("LATENCY", "RESET", "a", "b"),
     ("LATENCY", "nosuch"),
-    ("MEMORY",), ("MEMORY", "nosuch"), ("MEMORY", "STATS", "x"),
-    ("MEMORY", "DOCTOR", "x"), ("MEMORY", "PURGE", "x"), ("MEMORY", "HELP"),
-    ("MEMORY", "USAGE"), ("MEMORY", "USAGE", "nokey"), ("MEMORY", "USAGE", "k", "SAMPLES"),
-    ("MEMORY", "USAGE", "k", "SAMPLES", "-1"), ("MEMORY", "USAGE", "k", "SAMPLES", "x"),
-    ("MEMORY", "USAGE", "k", "FOO"), ("MEMORY", "USAGE", "nokey", "SAMPLES", "0"),
-    ("DEBUG",), ("DEBUG", "SLEEP"), ("DEBUG", "SLEEP", "0"), ("DEBUG", "SLEEP", "x"),
-    ("MONITOR", "x"), ("INFO", "nosuch"),
-    ("COMMAND", "HELP"), ("COMMAND", "nosuch"), ("COMMAND", "COUNT", "x"),
-    ("COMMAND", "GETKEYS"), ("COMMAND", "GETKEYS", "ping"), ("COMMAND", "GETKEYS", "nosuch", "a"),
-    ("COMMAND", "LIST", "FILTERBY"), ("COMMAND", "LIST", "FILTERBY", "nosuch", "x"),
-    ("COMMAND", "LIST", "x"), ("COMMAND", "INFO", "nosuch"), ("COMMAND", "DOCS", "nosuch"),
+    ("MEMORY",),
+    ("MEMORY", "nosuch"),
+    ("MEMORY", "STATS", "x"),
+    ("MEMORY", "DOCTOR", "x"),
+    ("MEMORY", "PURGE", "x"),
+    ("MEMORY", "HELP"),
+    ("MEMORY", "USAGE"),
+    ("MEMORY", "USAGE", "nokey"),
+    ("MEMORY", "USAGE", "k", "SAMPLES"),
+    ("MEMORY", "USAGE", "k", "SAMPLES", "-1"),
+    ("MEMORY", "USAGE", "k", "SAMPLES", "x"),
+    ("MEMORY", "USAGE", "k", "FOO"),
+    ("MEMORY", "USAGE", "nokey", "SAMPLES", "0"),
+    ("DEBUG",),
+    ("DEBUG", "SLEEP"),
+    ("DEBUG", "SLEEP", "0"),
+    ("DEBUG", "SLEEP", "x"),
+    ("MONITOR", "x"),
+    ("INFO", "nosuch"),
+    ("COMMAND", "HELP"),
+    ("COMMAND", "nosuch"),
+    ("COMMAND", "COUNT", "x"),
+    ("COMMAND", "GETKEYS"),
+    ("COMMAND", "GETKEYS", "ping"),
+    ("COMMAND", "GETKEYS", "nosuch", "a"),
+    ("COMMAND", "LIST", "FILTERBY"),
+    ("COMMAND", "LIST", "FILTERBY", "nosuch", "x"),
+    ("COMMAND", "LIST", "x"),
+    ("COMMAND", "INFO", "nosuch"),
+    ("COMMAND", "DOCS", "nosuch"),
     ("COMMAND", "INFO", "ping", "echo", "client|id", "config|get", "nosuch"),
     ("COMMAND", "DOCS", "nosuch"),
-        ("COMMAND", "GETKEYSANDFLAGS", "echo", "x"),
+    ("COMMAND", "GETKEYSANDFLAGS", "echo", "x"),
 ]
 
 
@@ -87,9 +143,12 @@ def test_same_reply(diff: Diff, args: tuple[Any, ...]) -> None:
 
 
 UNORDERED: list[tuple[Any, ...]] = [
-    ("CONFIG", "GET", "*max-*-entries*"), ("CONFIG", "GET", "slave-*"),
-    ("CONFIG", "GET", "list-max-*"), ("CONFIG", "GET", "b*"),
-    ("CONFIG", "GET", "hash-max-*-entries"), ("CONFIG", "GET", "timeout", "databases"),
+    ("CONFIG", "GET", "*max-*-entries*"),
+    ("CONFIG", "GET", "slave-*"),
+    ("CONFIG", "GET", "list-max-*"),
+    ("CONFIG", "GET", "b*"),
+    ("CONFIG", "GET", "hash-max-*-entries"),
+    ("CONFIG", "GET", "timeout", "databases"),
     ("CONFIG", "GET", "replica-serve-stale-data", "slave-serve-stale-data"),
     ("CONFIG", "GET", "*"),
 ]
@@ -113,9 +172,12 @@ def _pairs_of(raw: bytes) -> dict[bytes, bytes]:
 def test_same_reply_resp3(diff: Diff, proto: str) -> None:
     diff.masked("HELLO", proto)
     diff.unordered("CONFIG", "GET", "max*")
-    for args in (("COMMAND", "INFO", "ping", "config|set"),
-                 ("SLOWLOG", "GET"), ("LATENCY", "LATEST"),
-                 ("CONFIG", "GET", "nosuch")):
+    for args in (
+        ("COMMAND", "INFO", "ping", "config|set"),
+        ("SLOWLOG", "GET"),
+        ("LATENCY", "LATEST"),
+        ("CONFIG", "GET", "nosuch"),
+    ):
         diff(*args)
     diff.masked("RESET")
 
@@ -133,15 +195,46 @@ def test_get_every_parameter_and_set_it_back(dr: ServerProc) -> None:
     """What Redis's own CONFIG sanity test does (it skips Redis's immutable parameters by
     name): diskredis's immutable engine does not come with the pattern."""
     c = dr.client()
-    skip = {"rdbchecksum", "daemonize", "io-threads-do-reads", "tcp-backlog",
-            "always-show-logo", "syslog-enabled", "cluster-enabled", "disable-thp",
-            "aclfile", "unixsocket", "pidfile", "syslog-ident", "appendfilename",
-            "appenddirname", "supervised", "syslog-facility", "databases", "io-threads",
-            "logfile", "unixsocketperm", "replicaof", "slaveof", "requirepass",
-            "server_cpulist", "bio_cpulist", "aof_rewrite_cpulist", "bgsave_cpulist",
-            "set-proc-title", "cluster-config-file", "cluster-port", "oom-score-adj",
-            "oom-score-adj-values", "enable-protected-configs", "enable-debug-command",
-            "enable-module-command", "dbfilename", "dir", "socket-mark-id"}
+    skip = {
+        "rdbchecksum",
+        "daemonize",
+        "io-threads-do-reads",
+        "tcp-backlog",
+        "always-show-logo",
+        "syslog-enabled",
+        "cluster-enabled",
+        "disable-thp",
+        "aclfile",
+        "unixsocket",
+        "pidfile",
+        "syslog-ident",
+        "appendfilename",
+        "appenddirname",
+        "supervised",
+        "syslog-facility",
+        "databases",
+        "io-threads",
+        "logfile",
+        "unixsocketperm",
+        "replicaof",
+        "slaveof",
+        "requirepass",
+        "server_cpulist",
+        "bio_cpulist",
+        "aof_rewrite_cpulist",
+        "bgsave_cpulist",
+        "set-proc-title",
+        "cluster-config-file",
+        "cluster-port",
+        "oom-score-adj",
+        "oom-score-adj-values",
+        "enable-protected-configs",
+        "enable-debug-command",
+        "enable-module-command",
+        "dbfilename",
+        "dir",
+        "socket-mark-id",
+    }
     for name, value in c.config_get("*").items():
         if name not in skip and not name.startswith("tls-"):
             assert c.config_set(name, value), name
@@ -152,10 +245,27 @@ def _pairs(d: dict[Any, Any]) -> list[tuple[str, str]]:
 
 
 # What diskredis sets differently on purpose, or what depends on the process.
-_OWN = {"engine", "dir", "port", "logfile", "pidfile", "bind", "appendfsync",
-        "enable-debug-command",
-        "appendonly", "save", "maxmemory", "always-show-logo", "daemonize", "supervised",
-        "unixsocket", "dbfilename", "appendfilename", "appenddirname", "timeout"}
+_OWN = {
+    "engine",
+    "dir",
+    "port",
+    "logfile",
+    "pidfile",
+    "bind",
+    "appendfsync",
+    "enable-debug-command",
+    "appendonly",
+    "save",
+    "maxmemory",
+    "always-show-logo",
+    "daemonize",
+    "supervised",
+    "unixsocket",
+    "dbfilename",
+    "appendfilename",
+    "appenddirname",
+    "timeout",
+}
 
 
 def test_defaults_match_redis(dr: ServerProc, oracle: ServerProc) -> None:
@@ -165,22 +275,68 @@ def test_defaults_match_redis(dr: ServerProc, oracle: ServerProc) -> None:
     assert differ == {}
 
 
-SETTABLE = sorted(p.name for p in PARAMS.values() if p.mutable and not p.protected
-                  and p.name not in ("port", "bind", "requirepass", "dir", "logfile",
-                                     "unixsocketperm",
-                                     "maxmemory-clients", "maxmemory",
-                                     "appendfsync", "appendonly", "maxclients", "timeout",
-                                     "client-query-buffer-limit", "proto-max-bulk-len",
-                                     # refused unless default (docs/security.md, test_tls)
-                                     "tls-ciphersuites", "tls-session-caching",
-                                     "tls-session-cache-size", "tls-session-cache-timeout"))
+SETTABLE = sorted(
+    p.name
+    for p in PARAMS.values()
+    if p.mutable
+    and not p.protected
+    and p.name
+    not in (
+        "port",
+        "bind",
+        "requirepass",
+        "dir",
+        "logfile",
+        "unixsocketperm",
+        "maxmemory-clients",
+        "maxmemory",
+        "appendfsync",
+        "appendonly",
+        "maxclients",
+        "timeout",
+        "client-query-buffer-limit",
+        "proto-max-bulk-len",
+        # refused unless default (docs/security.md, test_tls)
+        "tls-ciphersuites",
+        "tls-session-caching",
+        "tls-session-cache-size",
+        "tls-session-cache-timeout",
+    )
+)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
-@given(name=st.sampled_from(SETTABLE),
-       value=st.sampled_from(["0", "1", "-1", "yes", "no", "100", "1k", "2mb", "1gb", "x", "",
-                              "512", "-2", "99999999999999999999", "0.5", "allkeys-lru", "3 4",
-                              "everysec", "notice", "1 2 3", "Kx", "E", "off", "on"]))
+@given(
+    name=st.sampled_from(SETTABLE),
+    value=st.sampled_from(
+        [
+            "0",
+            "1",
+            "-1",
+            "yes",
+            "no",
+            "100",
+            "1k",
+            "2mb",
+            "1gb",
+            "x",
+            "",
+            "512",
+            "-2",
+            "99999999999999999999",
+            "0.5",
+            "allkeys-lru",
+            "3 4",
+            "everysec",
+            "notice",
+            "1 2 3",
+            "Kx",
+            "E",
+            "off",
+            "on",
+        ]
+    ),
+)
 def test_generated_config_set_get(diff: Diff, name: str, value: str) -> None:
     before = diff.theirs.command("CONFIG", "GET", name)
     old = _bulk_values(before)
@@ -270,8 +426,11 @@ def test_info_commandstats_and_errorstats(dr_factory: Any) -> None:
     assert raw.command("ECHO").startswith(b"-ERR wrong number")
     assert raw.command("CONFIG", "SET", "x", "y").startswith(b"-ERR Unknown option")
     info = _bulk_values(raw.command("INFO", "commandstats")).decode()
-    assert re.search(r"cmdstat_echo:calls=2,usec=\d+,usec_per_call=[\d.]+,rejected_calls=1,"
-                     r"failed_calls=0", info)
+    assert re.search(
+        r"cmdstat_echo:calls=2,usec=\d+,usec_per_call=[\d.]+,rejected_calls=1,"
+        r"failed_calls=0",
+        info,
+    )
     assert re.search(r"cmdstat_config\|set:calls=1,.*,rejected_calls=0,failed_calls=1", info)
     errors = _bulk_values(raw.command("INFO", "errorstats")).decode()
     assert "errorstat_ERR:count=3" in errors
@@ -308,9 +467,10 @@ def test_debug_sleep_blocks_everyone(dr: ServerProc) -> None:
 def test_debug_needs_enable_debug_command(dr_factory: Any, oracle: ServerProc) -> None:
     sp = dr_factory("--enable-debug-command", "no")
     assert sp.raw().command("DEBUG", "SLEEP", "0") == (
-        b"-ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", "
+        b'-ERR DEBUG command not allowed. If the enable-debug-command option is set to "local", '
         b"you can run it from a local connection, otherwise you need to set this option in the "
-        b"configuration file, and then restart the server.\r\n")
+        b"configuration file, and then restart the server.\r\n"
+    )
 
 
 def test_monitor_streams_commands(dr: ServerProc, oracle: ServerProc) -> None:
@@ -318,7 +478,7 @@ def test_monitor_streams_commands(dr: ServerProc, oracle: ServerProc) -> None:
         mon = sp.raw()
         assert mon.command("MONITOR") == b"+OK\r\n"
         c = sp.raw()
-        c.command("ECHO", "a b\"\\\n\x01")
+        c.command("ECHO", 'a b"\\\n\x01')
         c.command("SELECT", "2")
         c.command("PING")
         c.command("AUTH", "secret")  # redacted
@@ -361,25 +521,37 @@ def test_monitor_of_its_own_commands(dr: ServerProc, oracle: ServerProc) -> None
         mon.close()
         return [re.sub(rb"^\+[\d.]+ \[\d+ [^\]]+\]", b"+T [db addr]", x) for x in out]
 
-    assert frames(dr) == frames(oracle) == [
-        b"+PONG\r\n", b'+T [db addr] "PING"\r\n', b"$1\r\nx\r\n",
-        b'+T [db addr] "ECHO" "x"\r\n']
+    assert (
+        frames(dr)
+        == frames(oracle)
+        == [
+            b"+PONG\r\n",
+            b'+T [db addr] "PING"\r\n',
+            b"$1\r\nx\r\n",
+            b'+T [db addr] "ECHO" "x"\r\n',
+        ]
+    )
 
 
-def test_monitor_shows_scripts_before_their_commands(dr: ServerProc,
-                                                    oracle: ServerProc) -> None:
+def test_monitor_shows_scripts_before_their_commands(dr: ServerProc, oracle: ServerProc) -> None:
     """EVAL, EVALSHA, their _RO forms, FCALL and FCALL_RO show a line before the lines
     of the commands they run -- also when they fail or the script is unknown."""
-    lib = ("#!lua name=monlib\nredis.register_function{function_name='monf', "
-           "callback=function(k) return redis.call('get', k[1]) end, flags={'no-writes'}}")
+    lib = (
+        "#!lua name=monlib\nredis.register_function{function_name='monf', "
+        "callback=function(k) return redis.call('get', k[1]) end, flags={'no-writes'}}"
+    )
     calls: list[tuple[Any, ...]] = [
         ("EVAL", "return redis.call('set', KEYS[1], ARGV[1])", "1", "mk", "v"),
         ("EVAL_RO", "return redis.call('get', KEYS[1])", "1", "mk"),
         ("EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"),
         ("EVALSHA_RO", "ffffffffffffffffffffffffffffffffffffffff", "0"),
-        ("EVAL", "error('x')", "0"), ("EVAL", "return 1", "x"),
-        ("FCALL", "monf", "1", "mk"), ("FCALL_RO", "MONF", "1", "mk"),
-        ("FCALL", "nosuch", "0"), ("ECHO", "last")]
+        ("EVAL", "error('x')", "0"),
+        ("EVAL", "return 1", "x"),
+        ("FCALL", "monf", "1", "mk"),
+        ("FCALL_RO", "MONF", "1", "mk"),
+        ("FCALL", "nosuch", "0"),
+        ("ECHO", "last"),
+    ]
 
     def lines(sp: ServerProc) -> list[bytes]:
         c = sp.raw()
@@ -397,8 +569,10 @@ def test_monitor_shows_scripts_before_their_commands(dr: ServerProc,
 
     ours, theirs = lines(dr), lines(oracle)
     assert ours == theirs
-    assert ours[:2] == [b'+T [db addr] "EVAL" "return redis.call(\'set\', KEYS[1], ARGV[1])" '
-                        b'"1" "mk" "v"\r\n', b'+T [db addr] "set" "mk" "v"\r\n']
+    assert ours[:2] == [
+        b'+T [db addr] "EVAL" "return redis.call(\'set\', KEYS[1], ARGV[1])" "1" "mk" "v"\r\n',
+        b'+T [db addr] "set" "mk" "v"\r\n',
+    ]
 
 
 def test_memory_usage_counts_the_records(dr: ServerProc) -> None:
@@ -451,8 +625,9 @@ def _info_field(c: Any, section: str, name: str) -> bytes:
     return m.group(1)
 
 
-def test_info_counts_scripts_changes_and_background_frees(dr: ServerProc,
-                                                          oracle: ServerProc) -> None:
+def test_info_counts_scripts_changes_and_background_frees(
+    dr: ServerProc, oracle: ServerProc
+) -> None:
     for sp in (dr, oracle):
         c = sp.raw()
         c.command("FLUSHALL")
@@ -482,8 +657,7 @@ def _avg_ttl(c: RawClient) -> int:
     return 0
 
 
-def test_avg_ttl_of_a_small_database_beside_a_big_one(dr: ServerProc,
-                                                      oracle: ServerProc) -> None:
+def test_avg_ttl_of_a_small_database_beside_a_big_one(dr: ServerProc, oracle: ServerProc) -> None:
     """A database with one expiring key next to one with thousands (the expire index
     holds all databases'): its avg_ttl is still that key's."""
     for sp in (dr, oracle):
@@ -491,8 +665,7 @@ def test_avg_ttl_of_a_small_database_beside_a_big_one(dr: ServerProc,
         c.command("FLUSHALL")
         c.command("SELECT", "1")
         c.command("DEBUG", "POPULATE", "3000")
-        c.command("EVAL", "for i = 0, 2999 do redis.call('expire', 'key:' .. i, 100 + i) end",
-                  "0")
+        c.command("EVAL", "for i = 0, 2999 do redis.call('expire', 'key:' .. i, 100 + i) end", "0")
         c.command("SELECT", "0")
         c.command("SET", "k", "v", "EX", "2550")
         ttl = _avg_ttl(c)
@@ -533,13 +706,22 @@ def test_debug_digest_is_redis(kdiff: Diff) -> None:
     """DEBUG DIGEST and DIGEST-VALUE give Redis's hex signatures for the same data, so
     two servers (Redis or diskredis) can be compared by them."""
     kdiff("DEBUG", "DIGEST")
-    for args in (("SET", "s", "v"), ("SET", "n", "123"), ("RPUSH", "l", "a", "b", "1"),
-                 ("SADD", "st", "x", "y", "3"), ("SADD", "ints", "3", "1", "-2"),
-                 ("ZADD", "z", "1.5", "a", "2", "b", "-0", "c", "inf", "d"),
-                 ("HSET", "h", "f", "v", "g", "2"), ("XADD", "x", "1-1", "f", "v", "g", "w"),
-                 ("XADD", "x", "2-5", "f", "z"), ("XDEL", "x", "1-1"),
-                 ("SET", "e", "v", "EX", "1000"), ("SELECT", "3"), ("SET", "o", "v"),
-                 ("SELECT", "0")):
+    for args in (
+        ("SET", "s", "v"),
+        ("SET", "n", "123"),
+        ("RPUSH", "l", "a", "b", "1"),
+        ("SADD", "st", "x", "y", "3"),
+        ("SADD", "ints", "3", "1", "-2"),
+        ("ZADD", "z", "1.5", "a", "2", "b", "-0", "c", "inf", "d"),
+        ("HSET", "h", "f", "v", "g", "2"),
+        ("XADD", "x", "1-1", "f", "v", "g", "w"),
+        ("XADD", "x", "2-5", "f", "z"),
+        ("XDEL", "x", "1-1"),
+        ("SET", "e", "v", "EX", "1000"),
+        ("SELECT", "3"),
+        ("SET", "o", "v"),
+        ("SELECT", "0"),
+    ):
         kdiff(*args)
     kdiff("DEBUG", "DIGEST")
     kdiff("DEBUG", "DIGEST-VALUE", "s", "n", "l", "st", "ints", "z", "h", "x", "e", "nosuch")
@@ -551,8 +733,22 @@ def test_debug_digest_is_redis(kdiff: Diff) -> None:
 @pytest.mark.parametrize("proto", ["2", "3"])
 def test_debug_protocol_samples(kdiff: Diff, proto: str) -> None:
     kdiff.masked("HELLO", proto)
-    for name in ("string", "integer", "double", "bignum", "null", "array", "set", "map",
-                 "attrib", "verbatim", "true", "false", "nosuch", "STRING"):
+    for name in (
+        "string",
+        "integer",
+        "double",
+        "bignum",
+        "null",
+        "array",
+        "set",
+        "map",
+        "attrib",
+        "verbatim",
+        "true",
+        "false",
+        "nosuch",
+        "STRING",
+    ):
         kdiff("DEBUG", "PROTOCOL", name)
     if proto == "3":
         kdiff.raw(b"*3\r\n$5\r\nDEBUG\r\n$8\r\nPROTOCOL\r\n$4\r\npush\r\n", replies=2)
@@ -568,8 +764,10 @@ def test_debug_object(kdiff: Diff) -> None:
     kdiff("RPUSH", "l", "a", "b", "c")
     kdiff("DEBUG", "OBJECT", "nosuch")
     for key in ("k", "n", "l"):
-        ours, theirs = (re.sub(rb"Value at:\S+ |serializedlength:\d+ |lru:\d+ ", b"", r)
-                        for r in kdiff.both("DEBUG", "OBJECT", key))
+        ours, theirs = (
+            re.sub(rb"Value at:\S+ |serializedlength:\d+ |lru:\d+ ", b"", r)
+            for r in kdiff.both("DEBUG", "OBJECT", key)
+        )
         assert ours == theirs, key
 
 
@@ -599,8 +797,14 @@ def test_slowlog_redacts_secrets(kdiff: Diff) -> None:
         kdiff("AUTH", "nobody", "wrong")
         entries = [[e[3] for e in _parse(raw)] for raw in kdiff.both("SLOWLOG", "GET")]
         assert entries[0] == entries[1]
-        assert [b"ACL", b"SETUSER", b"(redacted)", b"(redacted)", b"(redacted)",
-                b"(redacted)"] in entries[0]
+        assert [
+            b"ACL",
+            b"SETUSER",
+            b"(redacted)",
+            b"(redacted)",
+            b"(redacted)",
+            b"(redacted)",
+        ] in entries[0]
         assert not any(b"secret" in arg for entry in entries[0] for arg in entry)
     finally:
         kdiff("CONFIG", "SET", "slowlog-log-slower-than", "10000")
@@ -612,21 +816,37 @@ def test_debug_reload(kdiff: Diff) -> None:
     back from disk here: the hot cache is dropped)."""
     kdiff("FLUSHALL")
     kdiff("FUNCTION", "FLUSH")
-    for args in (("DEBUG", "RELOAD", "bogus"), ("DEBUG", "RELOAD", "NOFLUSH", "x"),
-                 ("DEBUG", "RELOAD", "noflush"),  # an empty dataset loads over nothing
-                 ("SET", "x", "1"), ("RPUSH", "l", "a", "b"), ("DEBUG", "RELOAD"),
-                 ("GET", "x"), ("LRANGE", "l", "0", "-1"),
-                 ("DEBUG", "RELOAD", "noflush", "merge"), ("DEBUG", "RELOAD", "NOSAVE", "MERGE"),
-                 ("GET", "x"), ("FLUSHALL",),
-                 ("FUNCTION", "LOAD", "#!lua name=t\nredis.register_function('f', "
-                                      "function() return 1 end)"),
-                 ("DEBUG", "RELOAD", "noflush"),  # Redis: the library exists
-                 ("DEBUG", "RELOAD", "merge", "noflush", "nosave"), ("FCALL", "f", "0"),
-                 ("MULTI",), ("DEBUG", "RELOAD"), ("EXEC",), ("FUNCTION", "FLUSH"),
-                 # a key past its deadline (active expiry off) is not loaded back
-                 ("DEBUG", "SET-ACTIVE-EXPIRE", "0"), ("SET", "gone", "v", "PX", "1"),
-                 ("DEBUG", "SLEEP", "0.01"), ("DBSIZE",), ("DEBUG", "RELOAD"), ("DBSIZE",),
-                 ("INFO", "keyspace"), ("DEBUG", "SET-ACTIVE-EXPIRE", "1")):
+    for args in (
+        ("DEBUG", "RELOAD", "bogus"),
+        ("DEBUG", "RELOAD", "NOFLUSH", "x"),
+        ("DEBUG", "RELOAD", "noflush"),  # an empty dataset loads over nothing
+        ("SET", "x", "1"),
+        ("RPUSH", "l", "a", "b"),
+        ("DEBUG", "RELOAD"),
+        ("GET", "x"),
+        ("LRANGE", "l", "0", "-1"),
+        ("DEBUG", "RELOAD", "noflush", "merge"),
+        ("DEBUG", "RELOAD", "NOSAVE", "MERGE"),
+        ("GET", "x"),
+        ("FLUSHALL",),
+        ("FUNCTION", "LOAD", "#!lua name=t\nredis.register_function('f', function() return 1 end)"),
+        ("DEBUG", "RELOAD", "noflush"),  # Redis: the library exists
+        ("DEBUG", "RELOAD", "merge", "noflush", "nosave"),
+        ("FCALL", "f", "0"),
+        ("MULTI",),
+        ("DEBUG", "RELOAD"),
+        ("EXEC",),
+        ("FUNCTION", "FLUSH"),
+        # a key past its deadline (active expiry off) is not loaded back
+        ("DEBUG", "SET-ACTIVE-EXPIRE", "0"),
+        ("SET", "gone", "v", "PX", "1"),
+        ("DEBUG", "SLEEP", "0.01"),
+        ("DBSIZE",),
+        ("DEBUG", "RELOAD"),
+        ("DBSIZE",),
+        ("INFO", "keyspace"),
+        ("DEBUG", "SET-ACTIVE-EXPIRE", "1"),
+    ):
         kdiff(*args)
 
 
@@ -646,16 +866,29 @@ def test_debug_reload_noflush_over_keys(dr: ServerProc) -> None:
 def test_debug_populate(kdiff: Diff) -> None:
     """DEBUG POPULATE's keys, values, padding, name cut and errors, as Redis makes them."""
     kdiff("FLUSHALL")
-    for args in (("DEBUG", "POPULATE"), ("DEBUG", "POPULATE", "-1"), ("DEBUG", "POPULATE", "x"),
-                 ("DEBUG", "POPULATE", "2", "q", "-1"), ("DEBUG", "POPULATE", "2", "q", "1", "x"),
-                 ("DEBUG", "POPULATE", "0"), ("DBSIZE",),
-                 ("DEBUG", "POPULATE", "3", "pre", "0"), ("MGET", "pre:0", "pre:2", "pre:3"),
-                 ("SET", "key:1", "mine"), ("SET", "key:2", "gone", "PX", "1"),
-                 ("DEBUG", "SLEEP", "0.01"), ("DEBUG", "POPULATE", "3"),
-                 ("MGET", "key:0", "key:1", "key:2"),
-                 ("DEBUG", "POPULATE", "2", "z", "12"), ("MGET", "z:0", "z:1"),
-                 ("DEBUG", "POPULATE", "2", "y", "3"), ("MGET", "y:0", "y:1"),
-                 ("DEBUG", "POPULATE", "1000", "many"), ("DBSIZE",), ("DEBUG", "DIGEST")):
+    for args in (
+        ("DEBUG", "POPULATE"),
+        ("DEBUG", "POPULATE", "-1"),
+        ("DEBUG", "POPULATE", "x"),
+        ("DEBUG", "POPULATE", "2", "q", "-1"),
+        ("DEBUG", "POPULATE", "2", "q", "1", "x"),
+        ("DEBUG", "POPULATE", "0"),
+        ("DBSIZE",),
+        ("DEBUG", "POPULATE", "3", "pre", "0"),
+        ("MGET", "pre:0", "pre:2", "pre:3"),
+        ("SET", "key:1", "mine"),
+        ("SET", "key:2", "gone", "PX", "1"),
+        ("DEBUG", "SLEEP", "0.01"),
+        ("DEBUG", "POPULATE", "3"),
+        ("MGET", "key:0", "key:1", "key:2"),
+        ("DEBUG", "POPULATE", "2", "z", "12"),
+        ("MGET", "z:0", "z:1"),
+        ("DEBUG", "POPULATE", "2", "y", "3"),
+        ("MGET", "y:0", "y:1"),
+        ("DEBUG", "POPULATE", "1000", "many"),
+        ("DBSIZE",),
+        ("DEBUG", "DIGEST"),
+    ):
         kdiff(*args)
     kdiff("DEBUG", "POPULATE", "2", "a\0b")  # the name ends at a zero byte
     unordered(kdiff, "KEYS", "a*")
@@ -702,12 +935,21 @@ def test_debug_pause_cron_stops_active_expiry(kdiff: Diff) -> None:
 def test_monitor_sees_a_refused_exec(dr: ServerProc, oracle: ServerProc) -> None:
     """execCommandAbort shows MONITOR the EXEC that ended the transaction; commands
     refused before it show nothing."""
+
     def lines(sp: ServerProc) -> list[bytes]:
         mon = sp.raw()
         assert mon.command("MONITOR") == b"+OK\r\n"
         c = sp.raw()
-        for args in (("MULTI",), ("SET", "k", "v"), ("EXEC", "x"), ("MULTI",), ("NOSUCH",),
-                     ("EXEC",), ("GET",), ("PING",)):
+        for args in (
+            ("MULTI",),
+            ("SET", "k", "v"),
+            ("EXEC", "x"),
+            ("MULTI",),
+            ("NOSUCH",),
+            ("EXEC",),
+            ("GET",),
+            ("PING",),
+        ):
             c.command(*args)
         out = [re.sub(rb"^\+[\d.]+ \[\d+ [^\]]+\]", b"+T", mon.reply()) for _ in range(5)]
         mon.close()

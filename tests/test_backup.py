@@ -21,8 +21,13 @@ from tests.conftest import ROOT, start_diskredis
 
 
 def _backup(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "diskredis.transfer.backup", *args, "-q"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "diskredis.transfer.backup", *args, "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture

@@ -16,20 +16,22 @@ import run  # noqa: E402
 
 
 def test_parse_output_reads_throughput_and_percentiles() -> None:
-    text = ("\r====== SET ======\n  2000 requests completed in 0.04 seconds\n"
-            "Latency by percentile distribution:\n"
-            "0.000% <= 0.015 milliseconds (cumulative count 1)\n"
-            "50.000% <= 0.055 milliseconds (cumulative count 1187)\n"
-            "99.219% <= 0.159 milliseconds (cumulative count 1986)\n"
-            "99.902% <= 0.935 milliseconds (cumulative count 1999)\n"
-            "100.000% <= 0.951 milliseconds (cumulative count 2000)\n\n"
-            "Cumulative distribution of latencies:\n"
-            "99.950% <= 0.103 milliseconds (cumulative count 1946)\n"
-            "Summary:\n  throughput summary: 51282.05 requests per second\n"
-            "====== EVALSHA " + "ab" * 20 + " 1 k ======\n"
-            "Latency by percentile distribution:\n"
-            "100.000% <= 2.000 milliseconds (cumulative count 10)\n"
-            "Summary:\n  throughput summary: 10.00 requests per second\n")
+    text = (
+        "\r====== SET ======\n  2000 requests completed in 0.04 seconds\n"
+        "Latency by percentile distribution:\n"
+        "0.000% <= 0.015 milliseconds (cumulative count 1)\n"
+        "50.000% <= 0.055 milliseconds (cumulative count 1187)\n"
+        "99.219% <= 0.159 milliseconds (cumulative count 1986)\n"
+        "99.902% <= 0.935 milliseconds (cumulative count 1999)\n"
+        "100.000% <= 0.951 milliseconds (cumulative count 2000)\n\n"
+        "Cumulative distribution of latencies:\n"
+        "99.950% <= 0.103 milliseconds (cumulative count 1946)\n"
+        "Summary:\n  throughput summary: 51282.05 requests per second\n"
+        "====== EVALSHA " + "ab" * 20 + " 1 k ======\n"
+        "Latency by percentile distribution:\n"
+        "100.000% <= 2.000 milliseconds (cumulative count 10)\n"
+        "Summary:\n  throughput summary: 10.00 requests per second\n"
+    )
     got = run.parse_output(text)
     assert got["SET"] == (51282.05, 0.055, 0.159, 0.935)
     assert got["EVALSHA " + "ab" * 20 + " 1 k"] == (10.0, 2.0, 2.0, 2.0)
@@ -39,18 +41,53 @@ def test_parse_output_reads_throughput_and_percentiles() -> None:
 def test_full_suite_runs_from_one_command(tmp_path: str) -> None:
     md, png = os.path.join(tmp_path, "t.md"), os.path.join(tmp_path, "t.png")
     out = subprocess.run(
-        [sys.executable, "tools/bench/run.py", "--suite", "full", "-n", "300", "-c", "10",
-         "--rounds", "1", "--pipelines", "1", "--fsync", "everysec",
-         "--engines", "lmdb,leveldb", "--markdown", md, "--chart", png],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "tools/bench/run.py",
+            "--suite",
+            "full",
+            "-n",
+            "300",
+            "-c",
+            "10",
+            "--rounds",
+            "1",
+            "--pipelines",
+            "1",
+            "--fsync",
+            "everysec",
+            "--engines",
+            "lmdb,leveldb",
+            "--markdown",
+            md,
+            "--chart",
+            png,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     rows = [line.split() for line in out.stdout.splitlines()[2:]]
     for engine in ("lmdb", "leveldb"):
         tests = {" ".join(r[3:-6]) for r in rows if r[2] == engine}
-        for want in ("PING_MBULK", "SET", "GET", "INCR", "MSET (10 keys)", "LPUSH", "RPOP",
-                     "SADD", "SPOP", "HSET", "ZADD", "LRANGE_100 (first 100 elements)",
-                     "XADD bench:stream * field __rand_int__",
-                     "EVALSHA %s 1 rate:__rand_int__ 60" % run.RATE_LIMITER_SHA[:8]):
+        for want in (
+            "PING_MBULK",
+            "SET",
+            "GET",
+            "INCR",
+            "MSET (10 keys)",
+            "LPUSH",
+            "RPOP",
+            "SADD",
+            "SPOP",
+            "HSET",
+            "ZADD",
+            "LRANGE_100 (first 100 elements)",
+            "XADD bench:stream * field __rand_int__",
+            "EVALSHA %s 1 rate:__rand_int__ 60" % run.RATE_LIMITER_SHA[:8],
+        ):
             assert want in tests, (want, tests)
     for r in rows:
         assert float(r[-5]) > 0 and float(r[-6]) > 0  # diskredis and redis requests/s
@@ -69,16 +106,34 @@ def test_full_suite_runs_from_one_command(tmp_path: str) -> None:
 def test_larger_than_ram_runs_every_phase(tmp_path: str) -> None:
     png = os.path.join(tmp_path, "rss.png")
     out = subprocess.run(
-        [sys.executable, "tools/bench/big_data.py", "--keys", "3000", "--seconds", "0.4",
-         "--hot-keys", "100", "--maxmemory", "1mb", "--clients", "5", "--chart", png],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "tools/bench/big_data.py",
+            "--keys",
+            "3000",
+            "--seconds",
+            "0.4",
+            "--hot-keys",
+            "100",
+            "--maxmemory",
+            "1mb",
+            "--clients",
+            "5",
+            "--chart",
+            png,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     rows = [line.split() for line in out.stdout.splitlines()[2:]]
     assert [(r[0], " ".join(r[1:-4])) for r in rows] == [
-        (e, p) for e in ("lmdb", "leveldb") for p in ("uniform", "zipf", "all hot")]
+        (e, p) for e in ("lmdb", "leveldb") for p in ("uniform", "zipf", "all hot")
+    ]
     for r in rows:
-        gets, hit_rate, total, private = float(r[-4]), float(r[-3][:-1]), float(r[-2]), \
-            float(r[-1])
+        gets, hit_rate, total, private = float(r[-4]), float(r[-3][:-1]), float(r[-2]), float(r[-1])
         assert gets > 0 and 0 <= hit_rate <= 100 and total >= private > 0
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -86,14 +141,30 @@ def test_larger_than_ram_runs_every_phase(tmp_path: str) -> None:
 
 def test_restart_times_every_engine_and_redis_loading_the_same_data() -> None:
     out = subprocess.run(
-        [sys.executable, "tools/bench/restart.py", "--keys", "2000", "--engines",
-         "redis,lmdb,leveldb", "--repeat", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "tools/bench/restart.py",
+            "--keys",
+            "2000",
+            "--engines",
+            "redis,lmdb,leveldb",
+            "--repeat",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     rows = [line.split() for line in out.stdout.splitlines()[1:]]
     assert [(r[0], r[1]) for r in rows] == [
-        ("redis", "2000"), ("lmdb", "0"), ("lmdb", "2000"), ("leveldb", "0"),
-        ("leveldb", "2000")]
+        ("redis", "2000"),
+        ("lmdb", "0"),
+        ("lmdb", "2000"),
+        ("leveldb", "0"),
+        ("leveldb", "2000"),
+    ]
     for r in rows:
         assert 0 < float(r[3]) <= float(r[4])
     assert float(rows[0][2]) > 0  # the RDB file redis-server made and loaded
@@ -101,9 +172,24 @@ def test_restart_times_every_engine_and_redis_loading_the_same_data() -> None:
 
 def test_hot_path_counts_bytecodes_by_layer() -> None:
     out = subprocess.run(
-        [sys.executable, "tools/bench/hot_path.py", "--opcodes", "--tests", "get,set",
-         "--clients", "5", "--passes", "4", "--pipeline", "4"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "tools/bench/hot_path.py",
+            "--opcodes",
+            "--tests",
+            "get,set",
+            "--clients",
+            "5",
+            "--passes",
+            "4",
+            "--pipeline",
+            "4",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     heads = [line for line in out.stdout.splitlines() if not line.startswith(" ")]
     assert [h.split(":")[0] for h in heads] == ["get", "set"], out.stdout
@@ -121,10 +207,25 @@ def test_hot_path_counts_bytecodes_by_layer() -> None:
 def test_hot_path_measures_every_test_on_both_engines() -> None:
     for engine in ("lmdb", "leveldb"):
         out = subprocess.run(
-            [sys.executable, "tools/bench/hot_path.py", "--tests",
-             "get,set,incr,ping,lpush,hset,zadd", "--clients", "5", "--passes", "5",
-             "--rounds", "1", "--engine", engine],
-            cwd=ROOT, capture_output=True, text=True, timeout=300)
+            [
+                sys.executable,
+                "tools/bench/hot_path.py",
+                "--tests",
+                "get,set,incr,ping,lpush,hset,zadd",
+                "--clients",
+                "5",
+                "--passes",
+                "5",
+                "--rounds",
+                "1",
+                "--engine",
+                engine,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert out.returncode == 0, out.stderr
         rows = [line.split() for line in out.stdout.splitlines()]
         assert [r[0] for r in rows] == ["get", "set", "incr", "ping", "lpush", "hset", "zadd"]

@@ -11,28 +11,55 @@ import pytest
 from tests.conftest import Diff, RawClient, ServerProc, _parse, blocked_client, encode_command
 
 IMMEDIATE: list[tuple[Any, ...]] = [
-    ("RPUSH", "a", "1", "2", "3"), ("BLPOP", "none", "a", "0"), ("BRPOP", "a", "none", "0"),
-    ("BLPOP", "a", "-1"), ("BLPOP", "a", "x"), ("BLPOP", "a"), ("BLPOP", "a", "0.0001x"),
-    ("BLMOVE", "a", "b", "LEFT", "RIGHT", "0"), ("BLMOVE", "a", "b", "UP", "LEFT", "0"),
-    ("BLMOVE", "a", "b", "LEFT", "LEFT", "-1"), ("BRPOPLPUSH", "b", "a", "0"),
+    ("RPUSH", "a", "1", "2", "3"),
+    ("BLPOP", "none", "a", "0"),
+    ("BRPOP", "a", "none", "0"),
+    ("BLPOP", "a", "-1"),
+    ("BLPOP", "a", "x"),
+    ("BLPOP", "a"),
+    ("BLPOP", "a", "0.0001x"),
+    ("BLMOVE", "a", "b", "LEFT", "RIGHT", "0"),
+    ("BLMOVE", "a", "b", "UP", "LEFT", "0"),
+    ("BLMOVE", "a", "b", "LEFT", "LEFT", "-1"),
+    ("BRPOPLPUSH", "b", "a", "0"),
     ("RPUSH", "a", "1", "2", "3", "4", "5"),
-    ("BLMPOP", "0", "2", "none", "a", "LEFT", "COUNT", "2"), ("BLMPOP", "-1", "1", "a", "LEFT"),
-    ("BLMPOP", "0", "0", "a", "LEFT"), ("BLMPOP", "0", "1", "a", "UP"),
-    ("BLMPOP", "x", "1", "a", "LEFT"), ("SET", "s", "x"), ("BLPOP", "s", "0"),
-    ("BLMOVE", "s", "a", "LEFT", "LEFT", "0"), ("BLMPOP", "0", "1", "s", "LEFT"),
-    ("BLPOP", "none", "0.01"), ("BRPOP", "none", "0.01"),
-    ("BLMOVE", "none", "a", "LEFT", "LEFT", "0.01"), ("BRPOPLPUSH", "none", "a", "0.01"),
-    ("BLMPOP", "0.01", "1", "none", "RIGHT"), ("CLIENT", "UNBLOCK", "999999"),
-    ("CLIENT", "UNBLOCK", "999999", "ERROR"), ("CLIENT", "UNBLOCK", "1", "FOO"),
-    ("CLIENT", "UNBLOCK", "x"), ("CLIENT", "UNBLOCK", "1", "TIMEOUT", "x"),
-    ("ZADD", "z", "1", "a", "2", "b", "3", "c"), ("BZPOPMIN", "none", "z", "0"),
-    ("BZPOPMAX", "z", "0"), ("BZPOPMIN", "z", "-1"), ("BZPOPMIN", "z", "x"),
-    ("BZPOPMIN", "z"), ("BZMPOP", "0", "2", "none", "z", "MIN", "COUNT", "5"),
-    ("BZMPOP", "-1", "1", "z", "MIN"), ("BZMPOP", "0", "0", "z", "MIN"),
-    ("BZMPOP", "0", "1", "z", "UP"), ("BZMPOP", "x", "1", "z", "MIN"),
-    ("BZMPOP", "x", "0", "z", "MIN"), ("BZMPOP", "0", "1", "z", "MIN", "COUNT", "0"),
-    ("BZPOPMIN", "s", "0"), ("BZMPOP", "0", "1", "s", "MAX"), ("BZPOPMIN", "none", "0.01"),
-    ("BZMPOP", "0.01", "1", "none", "MAX"), ("BLMPOP", "x", "0", "a", "LEFT"),
+    ("BLMPOP", "0", "2", "none", "a", "LEFT", "COUNT", "2"),
+    ("BLMPOP", "-1", "1", "a", "LEFT"),
+    ("BLMPOP", "0", "0", "a", "LEFT"),
+    ("BLMPOP", "0", "1", "a", "UP"),
+    ("BLMPOP", "x", "1", "a", "LEFT"),
+    ("SET", "s", "x"),
+    ("BLPOP", "s", "0"),
+    ("BLMOVE", "s", "a", "LEFT", "LEFT", "0"),
+    ("BLMPOP", "0", "1", "s", "LEFT"),
+    ("BLPOP", "none", "0.01"),
+    ("BRPOP", "none", "0.01"),
+    ("BLMOVE", "none", "a", "LEFT", "LEFT", "0.01"),
+    ("BRPOPLPUSH", "none", "a", "0.01"),
+    ("BLMPOP", "0.01", "1", "none", "RIGHT"),
+    ("CLIENT", "UNBLOCK", "999999"),
+    ("CLIENT", "UNBLOCK", "999999", "ERROR"),
+    ("CLIENT", "UNBLOCK", "1", "FOO"),
+    ("CLIENT", "UNBLOCK", "x"),
+    ("CLIENT", "UNBLOCK", "1", "TIMEOUT", "x"),
+    ("ZADD", "z", "1", "a", "2", "b", "3", "c"),
+    ("BZPOPMIN", "none", "z", "0"),
+    ("BZPOPMAX", "z", "0"),
+    ("BZPOPMIN", "z", "-1"),
+    ("BZPOPMIN", "z", "x"),
+    ("BZPOPMIN", "z"),
+    ("BZMPOP", "0", "2", "none", "z", "MIN", "COUNT", "5"),
+    ("BZMPOP", "-1", "1", "z", "MIN"),
+    ("BZMPOP", "0", "0", "z", "MIN"),
+    ("BZMPOP", "0", "1", "z", "UP"),
+    ("BZMPOP", "x", "1", "z", "MIN"),
+    ("BZMPOP", "x", "0", "z", "MIN"),
+    ("BZMPOP", "0", "1", "z", "MIN", "COUNT", "0"),
+    ("BZPOPMIN", "s", "0"),
+    ("BZMPOP", "0", "1", "s", "MAX"),
+    ("BZPOPMIN", "none", "0.01"),
+    ("BZMPOP", "0.01", "1", "none", "MAX"),
+    ("BLMPOP", "x", "0", "a", "LEFT"),
 ]
 
 
@@ -150,8 +177,9 @@ def test_zadd_wakes_sorted_set_waiters_in_blocking_order(dr: ServerProc) -> None
     assert c.command("ZADD", "zq", "1", "a", "2", "b", "3", "c", "4", "d") == b":4\r\n"
     assert first.reply() == b"*3\r\n$2\r\nzq\r\n$1\r\na\r\n$1\r\n1\r\n"
     assert second.reply() == b"*3\r\n$2\r\nzq\r\n$1\r\nd\r\n$1\r\n4\r\n"
-    assert third.reply() == (b"*2\r\n$2\r\nzq\r\n*2\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n"
-                             b"*2\r\n$1\r\nc\r\n$1\r\n3\r\n")
+    assert third.reply() == (
+        b"*2\r\n$2\r\nzq\r\n*2\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n"
+    )
     assert c.command("EXISTS", "zq") == b":0\r\n"
     assert b"blocked_clients:0" in c.command("INFO", "clients")
 
@@ -169,15 +197,21 @@ def test_waiters_are_served_only_by_their_type(dr: ServerProc, oracle: ServerPro
     kdiff("ZADD", "k", "5", "m")  # the sorted set waiter only
     kdiff("RPUSH", "l", "x")  # the list waiter, from the other key
     replies = [(bl.reply(), bz.reply()) for bl, bz in waiters]
-    assert replies[0] == replies[1] == (b"*2\r\n$1\r\nl\r\n$1\r\nx\r\n",
-                                        b"*3\r\n$1\r\nk\r\n$1\r\nm\r\n$1\r\n5\r\n")
+    assert (
+        replies[0]
+        == replies[1]
+        == (b"*2\r\n$1\r\nl\r\n$1\r\nx\r\n", b"*3\r\n$1\r\nk\r\n$1\r\nm\r\n$1\r\n5\r\n")
+    )
 
 
 def test_shutdown_and_restart_leave_no_ghost_waiters(dr_factory: Any) -> None:
     sp = dr_factory()
     c = sp.raw()
-    waiters = [_block(sp, "BLPOP", "gq", "0"), _block(sp, "BZPOPMIN", "gz", "0"),
-               _block(sp, "BLMOVE", "gq", "dst", "LEFT", "LEFT", "0")]
+    waiters = [
+        _block(sp, "BLPOP", "gq", "0"),
+        _block(sp, "BZPOPMIN", "gz", "0"),
+        _block(sp, "BLMOVE", "gq", "dst", "LEFT", "LEFT", "0"),
+    ]
     assert b"blocked_clients:3" in c.command("INFO", "clients")
     assert c.command("RPUSH", "kept", "x") == b":1\r\n"
     c.send(encode_command(("SHUTDOWN",)))
@@ -208,8 +242,13 @@ def test_deleted_streams_release_group_readers(dr: ServerProc, oracle: ServerPro
     errorstats and commandstats as Redis counts them."""
     d, servers = _pair(dr, oracle)
     groupread = ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">")
-    for remove in (("FLUSHALL",), ("FLUSHDB",), ("DEL", "s"), ("SET", "s", "x"),
-                   ("SWAPDB", "0", "1")):
+    for remove in (
+        ("FLUSHALL",),
+        ("FLUSHDB",),
+        ("DEL", "s"),
+        ("SET", "s", "x"),
+        ("SWAPDB", "0", "1"),
+    ):
         d("DEL", "s")
         d("XADD", "s", "1-1", "f", "v")
         d("XGROUP", "CREATE", "s", "g", "$")
@@ -236,18 +275,22 @@ def test_swapdb_serves_waiters_on_keys_now_there(dr: ServerProc, oracle: ServerP
     d("RPUSH", "l", "x")
     d("ZADD", "z", "1", "m")
     d("SELECT", "0")
-    waiters = [(_block(sp, "BRPOP", "l", "0"), _block(sp, "BZPOPMIN", "z", "0"),
-                _block(sp, "BLPOP", "none", "0")) for sp in servers]
+    waiters = [
+        (
+            _block(sp, "BRPOP", "l", "0"),
+            _block(sp, "BZPOPMIN", "z", "0"),
+            _block(sp, "BLPOP", "none", "0"),
+        )
+        for sp in servers
+    ]
     d("SWAPDB", "0", "1")
-    for ours, theirs in zip(*((bl.reply(), bz.reply()) for bl, bz, _ in waiters),
-                            strict=True):
+    for ours, theirs in zip(*((bl.reply(), bz.reply()) for bl, bz, _ in waiters), strict=True):
         assert ours == theirs
     d("RPUSH", "none", "y")
     assert waiters[0][2].reply() == waiters[1][2].reply()
 
 
-def test_slowlog_logs_a_blocking_command_when_served(dr: ServerProc,
-                                                     oracle: ServerProc) -> None:
+def test_slowlog_logs_a_blocking_command_when_served(dr: ServerProc, oracle: ServerProc) -> None:
     """As updateStatsOnUnblock: the served BLPOP enters SLOWLOG after the command that
     served it; one that timed out does not enter it at all."""
     d, servers = _pair(dr, oracle)
@@ -264,8 +307,7 @@ def test_slowlog_logs_a_blocking_command_when_served(dr: ServerProc,
             raw = c.command("SLOWLOG", "GET")
             entries.append([e[3] for e in _parse(raw)][:3])
         assert entries[0] == entries[1]
-        assert entries[0] == [[b"BLPOP", b"q", b"0"], [b"RPUSH", b"q", b"x"],
-                                  [b"ECHO", b"between"]]
+        assert entries[0] == [[b"BLPOP", b"q", b"0"], [b"RPUSH", b"q", b"x"], [b"ECHO", b"between"]]
     finally:
         d("CONFIG", "SET", "slowlog-log-slower-than", "10000")
 
@@ -282,25 +324,44 @@ def test_client_unblock_counts_as_redis_counts(dr: ServerProc, oracle: ServerPro
             ids = []
             for c in (d.ours, d.theirs):
                 listing = c.command("CLIENT", "LIST").decode()
-                ids.append(next(line.split()[0][3:] for line in listing.splitlines()
-                                if "flags=b" in line))
-            replies = [c.command("CLIENT", "UNBLOCK", i, how)
-                       for c, i in zip((d.ours, d.theirs), ids, strict=True)]
+                ids.append(
+                    next(line.split()[0][3:] for line in listing.splitlines() if "flags=b" in line)
+                )
+            replies = [
+                c.command("CLIENT", "UNBLOCK", i, how)
+                for c, i in zip((d.ours, d.theirs), ids, strict=True)
+            ]
             assert replies == [b":1\r\n", b":1\r\n"]
             assert waiters[0].reply() == waiters[1].reply()
         d("BLPOP", "never", "0.01")  # a timeout
         stats = []
         for c in (d.ours, d.theirs):
-            line = next(x for x in c.command("INFO", "commandstats").split(b"\r\n")
-                        if x.startswith(b"cmdstat_blpop:"))
+            line = next(
+                x
+                for x in c.command("INFO", "commandstats").split(b"\r\n")
+                if x.startswith(b"cmdstat_blpop:")
+            )
             fields = dict(f.split(b"=") for f in line.split(b":", 1)[1].split(b","))
-            latency = next(x for x in c.command("INFO", "latencystats").split(b"\r\n")
-                           if x.startswith(b"latency_percentiles_usec_blpop:"))
+            latency = next(
+                x
+                for x in c.command("INFO", "latencystats").split(b"\r\n")
+                if x.startswith(b"latency_percentiles_usec_blpop:")
+            )
             # Redis 7.0 logs them with no arguments (already freed), 7.2 with BLPOP's
-            slow = [e[3] for e in _parse(c.command("SLOWLOG", "GET"))
-                    if e[3] in ([], [b"BLPOP", b"u", b"0"])]
-            stats.append((fields[b"calls"], fields[b"failed_calls"],
-                          fields[b"rejected_calls"], bool(latency), len(slow)))
+            slow = [
+                e[3]
+                for e in _parse(c.command("SLOWLOG", "GET"))
+                if e[3] in ([], [b"BLPOP", b"u", b"0"])
+            ]
+            stats.append(
+                (
+                    fields[b"calls"],
+                    fields[b"failed_calls"],
+                    fields[b"rejected_calls"],
+                    bool(latency),
+                    len(slow),
+                )
+            )
         assert stats[0] == stats[1]
         assert stats[0][:2] == (b"3", b"2")
     finally:

@@ -20,16 +20,20 @@ from typing import Any
 from tests.conftest import RawClient, ServerProc, _mask, encode_command, start_oracle
 
 THRESHOLD = "20"  # busy-reply-threshold (ms): scripts turn busy fast
-LIBRARY = (b"#!lua name=busylib\n"
-           b"redis.register_function('spin', function() while true do end end)\n"
-           b"redis.register_function{function_name='spinro', flags={'no-writes'},\n"
-           b"  callback=function() while true do end end}\n")
+LIBRARY = (
+    b"#!lua name=busylib\n"
+    b"redis.register_function('spin', function() while true do end end)\n"
+    b"redis.register_function{function_name='spinro', flags={'no-writes'},\n"
+    b"  callback=function() while true do end end}\n"
+)
 SPIN = "local i = 0 while true do i = i + 1 end"
 WRITE_THEN_SPIN = "redis.call('set', 'lost', 1) while true do end"
 # Busy for about a second, then done on its own with a write (its caller has left).
-SPIN_A_WHILE = ("local t0 = redis.call('TIME') local t repeat for i = 1, 100000 do end "
-                "t = redis.call('TIME') until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) "
-                "> 1000000 return redis.call('set', 'done', 'by the script')")
+SPIN_A_WHILE = (
+    "local t0 = redis.call('TIME') local t repeat for i = 1, 100000 do end "
+    "t = redis.call('TIME') until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) "
+    "> 1000000 return redis.call('set', 'done', 'by the script')"
+)
 
 _DURATION = re.compile(rb"(duration_ms\r\n:)\d+")
 
@@ -105,9 +109,17 @@ def _inspect(side: Side, c: RawClient, i: int) -> None:
 
 def _round(side: Side, i: int) -> None:
     """One busy script, inspected, then ended one of the ways Redis allows."""
-    way = "shutdown nosave" if i % 25 == 24 else ("eval killed", "function killed",
-                                                  "multi holding eval", "caller leaves",
-                                                  "transactions")[i % 5]
+    way = (
+        "shutdown nosave"
+        if i % 25 == 24
+        else (
+            "eval killed",
+            "function killed",
+            "multi holding eval",
+            "caller leaves",
+            "transactions",
+        )[i % 5]
+    )
     side.note("round", b"%d %s" % (i, way.encode()))
     runner, other, third = side.client(), side.client(), side.client()
     if way == "transactions":  # a transaction queued before the script turns busy
@@ -191,8 +203,9 @@ def test_busy_scripts_inspected_and_ended_every_way(dr_factory: Any) -> None:
     ours_dir: list[str] = []
 
     def ours() -> ServerProc:
-        sp = dr_factory("--busy-reply-threshold", THRESHOLD,
-                        **({"data_dir": ours_dir[0]} if ours_dir else {}))
+        sp = dr_factory(
+            "--busy-reply-threshold", THRESHOLD, **({"data_dir": ours_dir[0]} if ours_dir else {})
+        )
         ours_dir[:] = [sp.dir]
         return sp
 
@@ -203,7 +216,11 @@ def test_busy_scripts_inspected_and_ended_every_way(dr_factory: Any) -> None:
             _round(mine, i)
             for a, b in zip(mine.log, theirs.log, strict=True):
                 assert a == b, "round %d, %s:\n  diskredis: %r\n  redis:     %r" % (
-                    i, a[0], a[1], b[1])
+                    i,
+                    a[0],
+                    a[1],
+                    b[1],
+                )
             mine.log.clear()
             theirs.log.clear()
     finally:
@@ -229,4 +246,3 @@ def test_script_of_a_client_that_left_runs_to_its_end(dr_factory: Any) -> None:
             break
     assert other.command("GET", "done") == b"$13\r\nby the script\r\n"
     assert other.command("SCRIPT", "KILL") == b"-NOTBUSY No scripts in execution right now.\r\n"
-

@@ -183,7 +183,8 @@ def test_per_key_memory_stays_within_the_budget(tmp_path: Any, value: int) -> No
                     assert ks.lookup(0, b"key:%010d" % rng.randrange(30_000)) is not None
                 ks.commit()
             mine = tracemalloc.take_snapshot().filter_traces(
-                [tracemalloc.Filter(True, "*/keyspace/*")])
+                [tracemalloc.Filter(True, "*/keyspace/*")]
+            )
             used = sum(stat.size for stat in mine.statistics("filename"))
         finally:
             tracemalloc.stop()

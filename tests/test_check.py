@@ -13,8 +13,13 @@ from tests.conftest import ROOT, ServerProc
 
 
 def _check(path: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "diskredis.check", path, "-q", *extra],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "diskredis.check", path, "-q", *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _fill(sp: ServerProc) -> None:
@@ -66,8 +71,12 @@ def test_damage_is_found_and_repaired(dr_factory: Any, engine: str) -> None:
     store.close()
     found = _check(sp.dir)
     assert found.returncode == 1, found.stdout + found.stderr
-    for text in ("1 element records belong to no key", "1 keys with a deadline are missing",
-                 "1 expiry entries name keys that are gone", "db 0: count says 999"):
+    for text in (
+        "1 element records belong to no key",
+        "1 keys with a deadline are missing",
+        "1 expiry entries name keys that are gone",
+        "db 0: count says 999",
+    ):
         assert text in found.stdout, found.stdout
     fixed = _check(sp.dir, "--repair")
     assert fixed.returncode == 0 and "repaired: no problems left" in fixed.stdout, fixed.stdout

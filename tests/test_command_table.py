@@ -47,8 +47,9 @@ def table(oracle: ServerProc) -> dict[str, Any]:
     """COMMAND INFO of every Redis command and subcommand, by lower-case name."""
     c = _raw_client(oracle)
     out = {}
-    for entry in c.execute_command("COMMAND", "INFO", *[n for n in NAMES
-                                                         if n not in NOT_IN_REDIS_70]):
+    for entry in c.execute_command(
+        "COMMAND", "INFO", *[n for n in NAMES if n not in NOT_IN_REDIS_70]
+    ):
         out[entry[0].decode()] = entry
     return out
 
@@ -63,8 +64,18 @@ def test_command_info_matches_redis(dr: ServerProc, oracle: ServerProc, name: st
         assert _raw_client(oracle).execute_command("COMMAND", "INFO", name) == [None]
         return
     ours, theirs = _info(dr, name), _info(oracle, name)
-    fields = ["name", "arity", "flags", "first", "last", "step", "acl", "tips", "keyspecs",
-              "subcommands"]
+    fields = [
+        "name",
+        "arity",
+        "flags",
+        "first",
+        "last",
+        "step",
+        "acl",
+        "tips",
+        "keyspecs",
+        "subcommands",
+    ]
     for i, field in enumerate(fields):
         if i in INFO_DEVIATIONS.get(name, {}):
             continue
@@ -77,19 +88,23 @@ def test_command_info_matches_redis(dr: ServerProc, oracle: ServerProc, name: st
 
 def _normalise_docs(doc: Any) -> Any:
     """Lists of pairs to dicts, subcommands as a dict, own fields dropped."""
-    if isinstance(doc, list) and len(doc) % 2 == 0 and all(
-            isinstance(k, bytes) for k in doc[::2]) and doc[:1] and doc[0] in (
-            b"summary", b"since", b"group", b"name", b"type", b"complexity"):
+    if (
+        isinstance(doc, list)
+        and len(doc) % 2 == 0
+        and all(isinstance(k, bytes) for k in doc[::2])
+        and doc[:1]
+        and doc[0] in (b"summary", b"since", b"group", b"name", b"type", b"complexity")
+    ):
         d = {k.decode(): v for k, v in zip(doc[::2], doc[1::2], strict=True)}
         for own in DOCS_OWN_FIELDS:
             d.pop(own, None)
         out = {}
         for k, v in d.items():
             if k == "subcommands":
-                subs = {sk.decode(): _normalise_docs(sv) for sk, sv in
-                        zip(v[::2], v[1::2], strict=True)}
-                out[k] = {n: s for n, s in subs.items()
-                          if n in NAMES and n not in NOT_IN_REDIS_70}
+                subs = {
+                    sk.decode(): _normalise_docs(sv) for sk, sv in zip(v[::2], v[1::2], strict=True)
+                }
+                out[k] = {n: s for n, s in subs.items() if n in NAMES and n not in NOT_IN_REDIS_70}
             elif k == "arguments":
                 out[k] = [_normalise_docs(a) for a in v]
             else:
@@ -116,10 +131,17 @@ def test_command_count_and_list(dr: ServerProc) -> None:
 
 def test_command_list_filters(dr: ServerProc, oracle: ServerProc) -> None:
     ours, theirs = _raw_client(dr), _raw_client(oracle)
-    for args in (("ACLCAT", "connection"), ("PATTERN", "c*"), ("PATTERN", "config|*"),
-                 ("MODULE", "x")):
-        a = {n for n in ours.execute_command("COMMAND", "LIST", "FILTERBY", *args)
-             if n.decode() not in NOT_IN_REDIS_70}
+    for args in (
+        ("ACLCAT", "connection"),
+        ("PATTERN", "c*"),
+        ("PATTERN", "config|*"),
+        ("MODULE", "x"),
+    ):
+        a = {
+            n
+            for n in ours.execute_command("COMMAND", "LIST", "FILTERBY", *args)
+            if n.decode() not in NOT_IN_REDIS_70
+        }
         b = set(theirs.execute_command("COMMAND", "LIST", "FILTERBY", *args))
         assert (a and a <= b) or a == b == set(), args
 

@@ -12,44 +12,104 @@ from tests.conftest import Diff, RawClient, ServerProc, oracle_password
 
 # Command lines whose replies hold nothing server-specific: compared byte for byte.
 SAME: list[tuple[Any, ...]] = [
-    ("PING",), ("ping", "hello"), ("PING", "a", "b"), ("PING", ""),
-    ("ECHO",), ("ECHO", "x"), ("ECHO", ""), ("ECHO", "a", "b"), ("echo", "\x00\xff"),
-    ("SELECT",), ("SELECT", "0"), ("SELECT", "15"), ("SELECT", "16"), ("SELECT", "-1"),
-    ("SELECT", "x"), ("SELECT", "1.5"), ("SELECT", "99999999999999999999"), ("SELECT", "0", "1"),
-    ("SELECT", " 1"), ("SELECT", "01"), ("SELECT", "0"),
-    ("WAIT", "0", "0"), ("WAIT", "x", "0"), ("WAIT", "0", "x"), ("WAIT", "0", "-1"),
-    ("WAIT", "0"), ("WAIT", "99999999999999999999", "0"),
-    ("AUTH",), ("AUTH", "pw"), ("AUTH", "default", "pw"), ("AUTH", "a", "b", "c"),
-    ("HELLO", "4"), ("HELLO", "x"), ("HELLO", "1"), ("HELLO", "-1"), ("HELLO", "2", "FOO"),
-    ("HELLO", "2", "AUTH", "default"), ("HELLO", "2", "SETNAME"),
-    ("HELLO", "3", "SETNAME", "a b"), ("HELLO", "2", "SETNAME", "bad name"),
-    ("RESET", "x"), ("QUIT", "x"),
-    ("CLIENT",), ("CLIENT", "nosuch"), ("CLIENT", "HELP", "x"), ("CLIENT", "SETNAME"),
-    ("CLIENT", "SETNAME", "a b"), ("CLIENT", "SETNAME", "a\nb"), ("CLIENT", "SETNAME", "ok"),
-    ("CLIENT", "GETNAME"), ("CLIENT", "SETNAME", ""), ("CLIENT", "GETNAME"),
-    ("CLIENT", "GETNAME", "x"), ("CLIENT", "ID", "x"),
-    ("CLIENT", "REPLY"), ("CLIENT", "REPLY", "maybe"), ("CLIENT", "REPLY", "ON"),
-    ("CLIENT", "KILL"), ("CLIENT", "KILL", "1.2.3.4:5"), ("CLIENT", "KILL", "ID", "x"),
-    ("CLIENT", "KILL", "ID", "999999"), ("CLIENT", "KILL", "TYPE", "bogus"),
-    ("CLIENT", "KILL", "TYPE", "pubsub"), ("CLIENT", "KILL", "USER", "nosuch"),
-    ("CLIENT", "KILL", "SKIPME", "maybe"), ("CLIENT", "KILL", "LADDR", "1.2.3.4:5"),
-    ("CLIENT", "KILL", "ADDR"), ("CLIENT", "KILL", "MAXAGE", "x", "ID"),
-    ("CLIENT", "LIST", "TYPE", "bogus"), ("CLIENT", "LIST", "ID", "x"),
-    ("CLIENT", "LIST", "ID", "999999"), ("CLIENT", "LIST", "foo"),
-    ("CLIENT", "NO-EVICT"), ("CLIENT", "NO-EVICT", "on"), ("CLIENT", "NO-EVICT", "off"),
+    ("PING",),
+    ("ping", "hello"),
+    ("PING", "a", "b"),
+    ("PING", ""),
+    ("ECHO",),
+    ("ECHO", "x"),
+    ("ECHO", ""),
+    ("ECHO", "a", "b"),
+    ("echo", "\x00\xff"),
+    ("SELECT",),
+    ("SELECT", "0"),
+    ("SELECT", "15"),
+    ("SELECT", "16"),
+    ("SELECT", "-1"),
+    ("SELECT", "x"),
+    ("SELECT", "1.5"),
+    ("SELECT", "99999999999999999999"),
+    ("SELECT", "0", "1"),
+    ("SELECT", " 1"),
+    ("SELECT", "01"),
+    ("SELECT", "0"),
+    ("WAIT", "0", "0"),
+    ("WAIT", "x", "0"),
+    ("WAIT", "0", "x"),
+    ("WAIT", "0", "-1"),
+    ("WAIT", "0"),
+    ("WAIT", "99999999999999999999", "0"),
+    ("AUTH",),
+    ("AUTH", "pw"),
+    ("AUTH", "default", "pw"),
+    ("AUTH", "a", "b", "c"),
+    ("HELLO", "4"),
+    ("HELLO", "x"),
+    ("HELLO", "1"),
+    ("HELLO", "-1"),
+    ("HELLO", "2", "FOO"),
+    ("HELLO", "2", "AUTH", "default"),
+    ("HELLO", "2", "SETNAME"),
+    ("HELLO", "3", "SETNAME", "a b"),
+    ("HELLO", "2", "SETNAME", "bad name"),
+    ("RESET", "x"),
+    ("QUIT", "x"),
+    ("CLIENT",),
+    ("CLIENT", "nosuch"),
+    ("CLIENT", "HELP", "x"),
+    ("CLIENT", "SETNAME"),
+    ("CLIENT", "SETNAME", "a b"),
+    ("CLIENT", "SETNAME", "a\nb"),
+    ("CLIENT", "SETNAME", "ok"),
+    ("CLIENT", "GETNAME"),
+    ("CLIENT", "SETNAME", ""),
+    ("CLIENT", "GETNAME"),
+    ("CLIENT", "GETNAME", "x"),
+    ("CLIENT", "ID", "x"),
+    ("CLIENT", "REPLY"),
+    ("CLIENT", "REPLY", "maybe"),
+    ("CLIENT", "REPLY", "ON"),
+    ("CLIENT", "KILL"),
+    ("CLIENT", "KILL", "1.2.3.4:5"),
+    ("CLIENT", "KILL", "ID", "x"),
+    ("CLIENT", "KILL", "ID", "999999"),
+    ("CLIENT", "KILL", "TYPE", "bogus"),
+    ("CLIENT", "KILL", "TYPE", "pubsub"),
+    ("CLIENT", "KILL", "USER", "nosuch"),
+    ("CLIENT", "KILL", "SKIPME", "maybe"),
+    ("CLIENT", "KILL", "LADDR", "1.2.3.4:5"),
+    ("CLIENT", "KILL", "ADDR"),
+    ("CLIENT", "KILL", "MAXAGE", "x", "ID"),
+    ("CLIENT", "LIST", "TYPE", "bogus"),
+    ("CLIENT", "LIST", "ID", "x"),
+    ("CLIENT", "LIST", "ID", "999999"),
+    ("CLIENT", "LIST", "foo"),
+    ("CLIENT", "NO-EVICT"),
+    ("CLIENT", "NO-EVICT", "on"),
+    ("CLIENT", "NO-EVICT", "off"),
     ("CLIENT", "NO-EVICT", "maybe"),
-    ("CLIENT", "PAUSE"), ("CLIENT", "PAUSE", "x"), ("CLIENT", "PAUSE", "-1"),
-    ("CLIENT", "PAUSE", "10", "FOO"), ("CLIENT", "UNPAUSE"), ("CLIENT", "UNPAUSE", "x"),
+    ("CLIENT", "PAUSE"),
+    ("CLIENT", "PAUSE", "x"),
+    ("CLIENT", "PAUSE", "-1"),
+    ("CLIENT", "PAUSE", "10", "FOO"),
+    ("CLIENT", "UNPAUSE"),
+    ("CLIENT", "UNPAUSE", "x"),
     ("CLIENT", "INFO", "x"),
 ]
 
 
 # Replies that carry the connection's id or address: compared with those masked.
 MASKED: list[tuple[Any, ...]] = [
-    ("HELLO",), ("HELLO", "2"), ("HELLO", "3"), ("HELLO", "2", "AUTH", "default", "any"),
-    ("HELLO", "3", "SETNAME", "n1"), ("CLIENT", "INFO"), ("CLIENT", "GETNAME"),
+    ("HELLO",),
+    ("HELLO", "2"),
+    ("HELLO", "3"),
+    ("HELLO", "2", "AUTH", "default", "any"),
+    ("HELLO", "3", "SETNAME", "n1"),
+    ("CLIENT", "INFO"),
+    ("CLIENT", "GETNAME"),
     ("CLIENT", "LIST", "TYPE", "replica"),
-    ("CLIENT", "LIST", "TYPE", "master"), ("CLIENT", "LIST", "TYPE", "pubsub"),
+    ("CLIENT", "LIST", "TYPE", "master"),
+    ("CLIENT", "LIST", "TYPE", "pubsub"),
 ]
 
 
@@ -77,8 +137,12 @@ def test_client_help_is_redis_70s(dr: ServerProc, oracle: ServerProc) -> None:
     """Redis 7.0's lines, then those of the two 7.2 subcommands diskredis has."""
     ours = dr.client().execute_command("CLIENT", "HELP")
     theirs = oracle.client().execute_command("CLIENT", "HELP")
-    extra = [b"SETINFO <LIB-NAME|LIB-VER> <value>", b"    Set client library name or version.",
-             b"NO-TOUCH (ON|OFF)", b"    Will not touch LRU/LFU stats when this mode is on."]
+    extra = [
+        b"SETINFO <LIB-NAME|LIB-VER> <value>",
+        b"    Set client library name or version.",
+        b"NO-TOUCH (ON|OFF)",
+        b"    Will not touch LRU/LFU stats when this mode is on.",
+    ]
     assert ours == theirs[:-2] + extra + theirs[-2:]
 
 
@@ -102,15 +166,19 @@ def test_reset(diff: Diff) -> None:
 
 def test_client_reply_off_skip(diff: Diff) -> None:
     for raw in (diff.ours, diff.theirs):
-        raw.send(b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$4\r\nSKIP\r\n"
-                 b"*2\r\n$4\r\nECHO\r\n$1\r\na\r\n"
-                 b"*2\r\n$4\r\nECHO\r\n$1\r\nb\r\n")
+        raw.send(
+            b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$4\r\nSKIP\r\n"
+            b"*2\r\n$4\r\nECHO\r\n$1\r\na\r\n"
+            b"*2\r\n$4\r\nECHO\r\n$1\r\nb\r\n"
+        )
     diff.raw(b"", replies=1)  # only the reply to ECHO b
     for raw in (diff.ours, diff.theirs):
-        raw.send(b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$3\r\nOFF\r\n"
-                 b"*2\r\n$4\r\nECHO\r\n$1\r\nc\r\n"
-                 b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$2\r\nON\r\n"
-                 b"*2\r\n$4\r\nECHO\r\n$1\r\nd\r\n")
+        raw.send(
+            b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$3\r\nOFF\r\n"
+            b"*2\r\n$4\r\nECHO\r\n$1\r\nc\r\n"
+            b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$2\r\nON\r\n"
+            b"*2\r\n$4\r\nECHO\r\n$1\r\nd\r\n"
+        )
     assert diff.raw(b"", replies=2) == [b"+OK\r\n", b"$1\r\nd\r\n"]
 
 
@@ -174,12 +242,23 @@ def test_requirepass(dr_factory: Any, oracle: ServerProc) -> None:
     sp = dr_factory("--requirepass", "s3cret")
     with oracle_password(oracle, "s3cret"):
         d = Diff(sp.raw(), oracle.raw())
-        for args in [("PING",), ("ECHO", "x"), ("nosuch",), ("ECHO",), ("CLIENT", "x"),
-                     ("AUTH", "bad"),
-                     ("AUTH", "default", "bad"), ("AUTH", "nouser", "s3cret"),
-                     ("HELLO", "2", "AUTH", "default", "bad"), ("HELLO", "3"),
-                     ("CLIENT", "ID"), ("AUTH", "s3cret"), ("PING",), ("AUTH", "s3cret"),
-                     ("AUTH", "default", "s3cret")]:
+        for args in [
+            ("PING",),
+            ("ECHO", "x"),
+            ("nosuch",),
+            ("ECHO",),
+            ("CLIENT", "x"),
+            ("AUTH", "bad"),
+            ("AUTH", "default", "bad"),
+            ("AUTH", "nouser", "s3cret"),
+            ("HELLO", "2", "AUTH", "default", "bad"),
+            ("HELLO", "3"),
+            ("CLIENT", "ID"),
+            ("AUTH", "s3cret"),
+            ("PING",),
+            ("AUTH", "s3cret"),
+            ("AUTH", "default", "s3cret"),
+        ]:
             d(*args)
         d2 = Diff(sp.raw(), oracle.raw())
         d2.masked("HELLO", "2", "AUTH", "default", "s3cret")
@@ -196,9 +275,33 @@ def test_unauthenticated_big_request_is_refused(dr_factory: Any, oracle: ServerP
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.lists(st.sampled_from(["PING", "ECHO", "SELECT", "CLIENT", "GETNAME", "SETNAME",
-                                 "REPLY", "ON", "HELLO", "2", "0", "x", "", "-1", "ID",
-                                 "NO-EVICT", "off"]), min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "PING",
+                "ECHO",
+                "SELECT",
+                "CLIENT",
+                "GETNAME",
+                "SETNAME",
+                "REPLY",
+                "ON",
+                "HELLO",
+                "2",
+                "0",
+                "x",
+                "",
+                "-1",
+                "ID",
+                "NO-EVICT",
+                "off",
+            ]
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_generated_connection_commands(diff: Diff, args: list[str]) -> None:
     assume(args[:2] != ["CLIENT", "ID"])  # the connection's own id differs by design
     diff.masked(*args)

@@ -21,8 +21,9 @@ import redis
 @pytest.fixture
 def small_disk() -> Iterator[str]:
     path = tempfile.mkdtemp(prefix="diskredis-full-")
-    out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", path],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", path], capture_output=True, text=True
+    )
     assert out.returncode == 0, "cannot mount a tmpfs (the suite runs as root): " + out.stderr
     try:
         yield path
@@ -32,7 +33,8 @@ def small_disk() -> Iterator[str]:
 
 
 def test_full_disk_gives_a_clear_error_and_keeps_acknowledged_data(
-        dr_factory: Any, small_disk: str) -> None:
+    dr_factory: Any, small_disk: str
+) -> None:
     data = os.path.join(small_disk, "data")
     sp = dr_factory(data_dir=data)
     c = sp.client()
@@ -87,11 +89,15 @@ def test_read_only_data_directory_is_a_clear_start_up_error(small_disk: str) -> 
 
     data = os.path.join(small_disk, "data")
     os.makedirs(data)
-    out = subprocess.run(["mount", "-o", "remount,ro", small_disk], capture_output=True,
-                         text=True)
+    out = subprocess.run(["mount", "-o", "remount,ro", small_disk], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    run = subprocess.run([sys.executable, "-m", "diskredis", "--port", "0", "--dir", data],
-                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, "-m", "diskredis", "--port", "0", "--dir", data],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     said = run.stdout + run.stderr
     assert run.returncode == 1, said
     assert "can't write in the data directory %s" % data in said, said
@@ -101,9 +107,13 @@ def test_read_only_data_directory_is_a_clear_start_up_error(small_disk: str) -> 
 def _start_fails(data: str, engine: str) -> str:
     from tests.conftest import ROOT
 
-    run = subprocess.run([sys.executable, "-m", "diskredis", "--port", "0", "--dir", data,
-                          "--engine", engine], capture_output=True, text=True, timeout=60,
-                         cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, "-m", "diskredis", "--port", "0", "--dir", data, "--engine", engine],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     said = run.stdout + run.stderr
     assert run.returncode == 1 and "Traceback" not in said, said
     return said

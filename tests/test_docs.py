@@ -10,28 +10,44 @@ from tests.conftest import ROOT
 
 
 def test_generated_docs_are_current() -> None:
-    out = subprocess.run([sys.executable, "tools/gen_docs.py", "--check"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "tools/gen_docs.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, "run python tools/gen_docs.py:\n" + out.stdout + out.stderr
 
 
 def test_every_tool_has_help() -> None:
     for tool in sorted((ROOT / "tools").rglob("*.py")):
-        out = subprocess.run([sys.executable, str(tool), "--help"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, str(tool), "--help"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert out.returncode == 0 and "usage" in out.stdout.lower(), tool
 
 
 def test_every_installed_command_has_help() -> None:
     with open(ROOT / "pyproject.toml", "rb") as f:
         scripts = tomllib.load(f)["project"]["scripts"]
-    assert {"diskredis-server", "diskredis-check", "diskredis-restore",
-            "diskredis-dump"} <= set(scripts)
+    assert {"diskredis-server", "diskredis-check", "diskredis-restore", "diskredis-dump"} <= set(
+        scripts
+    )
     for name, target in sorted(scripts.items()):
         module = target.split(":")[0]
         module = "diskredis" if module == "diskredis.cli" else module
-        out = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-m", module, "--help"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert out.returncode == 0 and "usage" in out.stdout.lower(), name
 
 
@@ -51,7 +67,7 @@ def _imports_said_and_done() -> list[str]:
         said = re.search(r"Imports?:(.*?)(?:\.\s|\.$|\n\n)", doc, re.S)
         if said is None:
             if path.name not in ("__init__.py", "__main__.py"):  # those map, or only run
-                wrong.append("%s: no \"Imports:\" sentence" % path.relative_to(ROOT))
+                wrong.append('%s: no "Imports:" sentence' % path.relative_to(ROOT))
             continue
         words = set(re.findall(r"[\w.]+", said.group(1).replace("`", " ")))
         package = ".".join(path.relative_to(ROOT).with_suffix("").parts[1:-1])
@@ -59,8 +75,11 @@ def _imports_said_and_done() -> list[str]:
             package = ".".join(path.relative_to(ROOT).parts[1:-1])
         used = set()
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module is not None \
-                    and node.module.split(".")[0] == "diskredis":
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module is not None
+                and node.module.split(".")[0] == "diskredis"
+            ):
                 base = node.module.split(".", 1)[1] if "." in node.module else ""
                 for alias in node.names:  # a module imported from its package is itself
                     sub = (base + "." + alias.name).lstrip(".")
@@ -75,8 +94,11 @@ def _imports_said_and_done() -> list[str]:
             own = package and (name == package or name.startswith(package + "."))
             if own and path.name == "__init__.py":
                 continue
-            if not (prefixes & words or (own and "this package" in said.group(1))
-                    or name.split(".")[-1] in words):
+            if not (
+                prefixes & words
+                or (own and "this package" in said.group(1))
+                or name.split(".")[-1] in words
+            ):
                 wrong.append("%s: imports %s" % (path.relative_to(ROOT), name))
     return wrong
 

@@ -38,10 +38,11 @@ def snapshot(c: redis.Redis, key: bytes) -> Any:
         info.pop("radix-tree-nodes")
         info.pop("entries")  # parsed into dicts, which lose repeated fields: XRANGE raw
         for g in info["groups"]:  # redis-py 8 names a consumer's fields in str, 5 in bytes
-            g["consumers"] = [{k.encode() if isinstance(k, str) else k: v
-                               for k, v in c.items()} for c in g["consumers"]]
-        raw = c.execute_command("EVAL", "return redis.call('XRANGE', KEYS[1], '-', '+')", 1,
-                                key)
+            g["consumers"] = [
+                {k.encode() if isinstance(k, str) else k: v for k, v in c.items()}
+                for c in g["consumers"]
+            ]
+        raw = c.execute_command("EVAL", "return redis.call('XRANGE', KEYS[1], '-', '+')", 1, key)
         return t, info, raw
     return t, None
 
@@ -65,8 +66,18 @@ def fill(c: redis.Redis, seed: int = 1) -> None:
     c.sadd("set:intset", 1, 2, 3, -5, 2**40)
     c.sadd("set:small", "a", "b", "c")
     c.sadd("set:big", *range(1000))
-    c.zadd("z:small", {"a": 1, "b": 2.5, "c": float("inf"), "d": -0.0, "e": 12345678901,
-                       "f": float("-inf"), "g": 1e-300})
+    c.zadd(
+        "z:small",
+        {
+            "a": 1,
+            "b": 2.5,
+            "c": float("inf"),
+            "d": -0.0,
+            "e": 12345678901,
+            "f": float("-inf"),
+            "g": 1e-300,
+        },
+    )
     c.zadd("z:big", {("m%d" % i): i / 7 for i in range(500)})
     c.zadd("z:long-member", {"x" * 100: 1})
     c.hset("h:small", mapping={"f": "v", "n": 17, "e": ""})
@@ -131,10 +142,12 @@ def test_streams_keep_their_nodes(dr: ServerProc, oracle: ServerProc) -> None:
     theirs.xdel("s", *["1-%d" % i for i in range(1, 400, 3)])
     ours.restore("s", 0, theirs.dump("s"))
     for maxlen in (900, 500, 120):
-        assert ours.xtrim("s", maxlen, approximate=True) == theirs.xtrim("s", maxlen,
-                                                                         approximate=True)
-        assert ours.xinfo_stream("s")["radix-tree-keys"] == \
-            theirs.xinfo_stream("s")["radix-tree-keys"]
+        assert ours.xtrim("s", maxlen, approximate=True) == theirs.xtrim(
+            "s", maxlen, approximate=True
+        )
+        assert (
+            ours.xinfo_stream("s")["radix-tree-keys"] == theirs.xinfo_stream("s")["radix-tree-keys"]
+        )
         assert ours.xrange("s") == theirs.xrange("s")
 
 
@@ -163,23 +176,29 @@ def test_restore_errors(kdiff: Diff) -> None:
     d = kdiff
     d("SET", "src", "value")
     good = d("DUMP", "src")
-    payload = good[good.index(b"\r\n") + 2:-2]
+    payload = good[good.index(b"\r\n") + 2 : -2]
     d("SET", "k", "x")
     for args in [
-        ("RESTORE", "k", "0", payload), ("RESTORE", "k", "-1", payload),
-        ("RESTORE", "new", "-1", payload), ("RESTORE", "new", "x", payload),
-        ("RESTORE", "new", "0", b"short"), ("RESTORE", "new", "0", payload[:-1] + b"\x00"),
+        ("RESTORE", "k", "0", payload),
+        ("RESTORE", "k", "-1", payload),
+        ("RESTORE", "new", "-1", payload),
+        ("RESTORE", "new", "x", payload),
+        ("RESTORE", "new", "0", b"short"),
+        ("RESTORE", "new", "0", payload[:-1] + b"\x00"),
         ("RESTORE", "new", "0", _payload(b"\x00\x01a", version=11)),
         ("RESTORE", "new", "0", payload, "IDLETIME", "-1"),
         ("RESTORE", "new", "0", payload, "IDLETIME", "x"),
         ("RESTORE", "new", "0", payload, "IDLETIME"),
-        ("RESTORE", "new", "0", payload, "FREQ", "256"), ("RESTORE", "new", "0", payload,
-                                                         "FREQ", "-1"),
+        ("RESTORE", "new", "0", payload, "FREQ", "256"),
+        ("RESTORE", "new", "0", payload, "FREQ", "-1"),
         ("RESTORE", "new", "0", payload, "FREQ", "1", "IDLETIME", "1"),
         ("RESTORE", "new", "0", payload, "IDLETIME", "1", "FREQ", "1"),
-        ("RESTORE", "new", "0", payload, "nope"), ("RESTORE", "new", "0", payload, "REPLACE",
-                                                   "ABSTTL", "x"),
-        ("RESTORE", "new", "0"), ("DUMP",), ("DUMP", "a", "b"), ("DUMP", "missing"),
+        ("RESTORE", "new", "0", payload, "nope"),
+        ("RESTORE", "new", "0", payload, "REPLACE", "ABSTTL", "x"),
+        ("RESTORE", "new", "0"),
+        ("DUMP",),
+        ("DUMP", "a", "b"),
+        ("DUMP", "missing"),
         ("EXISTS", "new"),
     ]:
         d(*args)
@@ -198,17 +217,25 @@ def test_restore_options(kdiff: Diff) -> None:
     d("RPUSH", "src", "a", "b", "c")
     d("SET", "k", "old")
     payload = d.theirs.command("DUMP", "src")
-    payload = payload[payload.index(b"\r\n") + 2:-2]
+    payload = payload[payload.index(b"\r\n") + 2 : -2]
     for args in [
-        ("RESTORE", "k", "0", payload, "REPLACE"), ("LRANGE", "k", "0", "-1"),
-        ("RESTORE", "k", "0", payload, "REPLACE", "REPLACE"), ("TTL", "k"),
-        ("RESTORE", "t", "100000", payload), ("TTL", "t"),
-        ("RESTORE", "a", "4102444800000", payload, "ABSTTL"), ("PEXPIRETIME", "a"),
-        ("RESTORE", "past", "1", payload, "ABSTTL"), ("EXISTS", "past"),
-        ("RESTORE", "k", "1", payload, "ABSTTL", "REPLACE"), ("EXISTS", "k"),
+        ("RESTORE", "k", "0", payload, "REPLACE"),
+        ("LRANGE", "k", "0", "-1"),
+        ("RESTORE", "k", "0", payload, "REPLACE", "REPLACE"),
+        ("TTL", "k"),
+        ("RESTORE", "t", "100000", payload),
+        ("TTL", "t"),
+        ("RESTORE", "a", "4102444800000", payload, "ABSTTL"),
+        ("PEXPIRETIME", "a"),
+        ("RESTORE", "past", "1", payload, "ABSTTL"),
+        ("EXISTS", "past"),
+        ("RESTORE", "k", "1", payload, "ABSTTL", "REPLACE"),
+        ("EXISTS", "k"),
         ("RESTORE", "i", "0", payload, "IDLETIME", "1000"),
-        ("RESTORE", "f", "0", payload, "FREQ", "7"), ("LLEN", "f"),
-        ("RESTORE", "idle2", "0", payload, "idletime", "5", "idletime", "6"), ("LLEN", "idle2"),
+        ("RESTORE", "f", "0", payload, "FREQ", "7"),
+        ("LLEN", "f"),
+        ("RESTORE", "idle2", "0", payload, "idletime", "5", "idletime", "6"),
+        ("LLEN", "idle2"),
         ("DBSIZE",),
     ]:
         d(*args)
@@ -220,7 +247,7 @@ def test_restore_freq_under_lfu(kdiff: Diff) -> None:
     d = kdiff
     d("SET", "src", "v")
     payload = d.theirs.command("DUMP", "src")
-    payload = payload[payload.index(b"\r\n") + 2:-2]
+    payload = payload[payload.index(b"\r\n") + 2 : -2]
     d("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")
     try:
         d("RESTORE", "f", "0", payload, "FREQ", "100")
@@ -263,9 +290,12 @@ def test_restore_notifies(dr: ServerProc, oracle: ServerProc) -> None:
 
 
 # -- random values, both ways -------------------------------------------------------------
-_member = st.one_of(st.binary(max_size=12), st.integers(-2**63, 2**63 - 1).map(lambda i: b"%d" % i),
-                    st.sampled_from([b"0", b"-0", b"01", b" 1", b"1.5", b"x" * 70]))
-_score = st.one_of(st.integers(-2**53, 2**53), st.floats(allow_nan=False, width=64))
+_member = st.one_of(
+    st.binary(max_size=12),
+    st.integers(-(2**63), 2**63 - 1).map(lambda i: b"%d" % i),
+    st.sampled_from([b"0", b"-0", b"01", b" 1", b"1.5", b"x" * 70]),
+)
+_score = st.one_of(st.integers(-(2**53), 2**53), st.floats(allow_nan=False, width=64))
 
 
 @st.composite
@@ -286,13 +316,27 @@ def _value(draw: Any) -> list[tuple[Any, ...]]:
         return [("HSET", "k", *[x for p in pairs for x in p])]
     steps: list[tuple[Any, ...]] = []
     for _ in range(draw(st.integers(1, 12 * big))):
-        fields = draw(st.lists(st.tuples(st.sampled_from([b"a", b"b", b"1"]), _member),
-                               min_size=1, max_size=3))
+        fields = draw(
+            st.lists(
+                st.tuples(st.sampled_from([b"a", b"b", b"1"]), _member), min_size=1, max_size=3
+            )
+        )
         steps.append(("XADD", "k", "*", *[x for p in fields for x in p]))
     if draw(st.booleans()):
         steps.append(("XGROUP", "CREATE", "k", "g", "0"))
-        steps.append(("XREADGROUP", "GROUP", "g", "c", "COUNT", str(draw(st.integers(1, 5))),
-                      "STREAMS", "k", ">"))
+        steps.append(
+            (
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "COUNT",
+                str(draw(st.integers(1, 5))),
+                "STREAMS",
+                "k",
+                ">",
+            )
+        )
     if draw(st.booleans()):
         steps.append(("XTRIM", "k", "MAXLEN", str(draw(st.integers(0, 5)))))
     return steps
@@ -300,8 +344,9 @@ def _value(draw: Any) -> list[tuple[Any, ...]]:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(steps=_value())
-def test_random_values_both_ways(dr: ServerProc, oracle: ServerProc,
-                                 steps: list[tuple[Any, ...]]) -> None:
+def test_random_values_both_ways(
+    dr: ServerProc, oracle: ServerProc, steps: list[tuple[Any, ...]]
+) -> None:
     ours, theirs = dr.client(), oracle.client()
     theirs.delete("k", "back", "copy")
     ours.delete("k")

@@ -46,8 +46,19 @@ def test_get_put_delete_commit(store: Engine) -> None:
 
 
 def test_byte_order_and_bounded_scans(store: Engine) -> None:
-    keys = [b"", b"\x00", b"\x00\x00", b"a", b"a\x00", b"ab", b"b", b"\x7f", b"\x80", b"\xff",
-            b"\xff\xff"]
+    keys = [
+        b"",
+        b"\x00",
+        b"\x00\x00",
+        b"a",
+        b"a\x00",
+        b"ab",
+        b"b",
+        b"\x7f",
+        b"\x80",
+        b"\xff",
+        b"\xff\xff",
+    ]
     _fill(store, "sub", [k for k in keys if k])  # LMDB refuses an empty key
     present = sorted(k for k in keys if k)
     txn = store.read()
@@ -87,8 +98,12 @@ def test_read_your_writes_in_scans(store: Engine) -> None:
         txn.delete("sub", b"f")
         txn.put("sub", b"g", b"tail")
         txn.put("meta", b"c", b"other table")
-        assert list(txn.scan("sub")) == [(b"b", b"vb"), (b"c", b"new"), (b"d", b"changed"),
-                                         (b"g", b"tail")]
+        assert list(txn.scan("sub")) == [
+            (b"b", b"vb"),
+            (b"c", b"new"),
+            (b"d", b"changed"),
+            (b"g", b"tail"),
+        ]
         assert [k for k, _ in txn.scan("sub", reverse=True)] == [b"g", b"d", b"c", b"b"]
         assert [k for k, _ in txn.scan("sub", b"c", b"g")] == [b"c", b"d"]
 
@@ -142,8 +157,9 @@ def test_killed_process_keeps_committed_writes(tmp_path: Any) -> None:
                 "print('done', flush=True)\n"
                 "os.kill(os.getpid(), 9)\n" % (name, path, fsync)
             )
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                 timeout=120)
+            out = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+            )
             assert out.stdout.strip() == "done", out.stderr
             e = open_engine(name, path)
             t = e.read()
@@ -186,13 +202,19 @@ def test_all_tables_exist(store: Engine) -> None:
     r.abort()
 
 
-_ops = st.lists(st.tuples(st.sampled_from(["put", "delete", "scan", "rscan", "commit", "abort"]),
-                          st.binary(min_size=1, max_size=3), st.binary(max_size=3)),
-                max_size=40)
+_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["put", "delete", "scan", "rscan", "commit", "abort"]),
+        st.binary(min_size=1, max_size=3),
+        st.binary(max_size=3),
+    ),
+    max_size=40,
+)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(ops=_ops)
 def test_model(store: Engine, ops: list[tuple[str, bytes, bytes]]) -> None:
     """Random puts, deletes, scans, commits and aborts agree with a dict model."""

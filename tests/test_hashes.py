@@ -16,57 +16,139 @@ BOTH_CACHES = True  # every server test here runs with the hot cache on and off
 
 SCENARIOS: dict[str, list[tuple[Any, ...]]] = {
     "basics": [
-        ("HSET", "h", "a", "1"), ("HSET", "h", "a", "2", "b", "3"), ("HGET", "h", "a"),
-        ("HGET", "h", "zz"), ("HGET", "none", "a"), ("HLEN", "h"), ("HLEN", "none"),
-        ("HSET", "h", "a"), ("HSET", "h", "a", "1", "b"), ("HMSET", "h", "c", "4"),
-        ("HMSET", "h", "c"), ("HSETNX", "h", "c", "9"), ("HSETNX", "h", "d", "5"),
-        ("HMGET", "h", "a", "zz", "d"), ("HMGET", "none", "a", "b"), ("HEXISTS", "h", "a"),
-        ("HEXISTS", "h", "zz"), ("HSTRLEN", "h", "a"), ("HSTRLEN", "h", "zz"),
-        ("HDEL", "h", "a", "a", "zz"), ("HDEL", "none", "a"), ("HLEN", "h"), ("TYPE", "h"),
-        ("HDEL", "h", "b", "c", "d"), ("EXISTS", "h"), ("HSET", "h", "", ""),
-        ("HGET", "h", ""), ("HSTRLEN", "h", "")],
+        ("HSET", "h", "a", "1"),
+        ("HSET", "h", "a", "2", "b", "3"),
+        ("HGET", "h", "a"),
+        ("HGET", "h", "zz"),
+        ("HGET", "none", "a"),
+        ("HLEN", "h"),
+        ("HLEN", "none"),
+        ("HSET", "h", "a"),
+        ("HSET", "h", "a", "1", "b"),
+        ("HMSET", "h", "c", "4"),
+        ("HMSET", "h", "c"),
+        ("HSETNX", "h", "c", "9"),
+        ("HSETNX", "h", "d", "5"),
+        ("HMGET", "h", "a", "zz", "d"),
+        ("HMGET", "none", "a", "b"),
+        ("HEXISTS", "h", "a"),
+        ("HEXISTS", "h", "zz"),
+        ("HSTRLEN", "h", "a"),
+        ("HSTRLEN", "h", "zz"),
+        ("HDEL", "h", "a", "a", "zz"),
+        ("HDEL", "none", "a"),
+        ("HLEN", "h"),
+        ("TYPE", "h"),
+        ("HDEL", "h", "b", "c", "d"),
+        ("EXISTS", "h"),
+        ("HSET", "h", "", ""),
+        ("HGET", "h", ""),
+        ("HSTRLEN", "h", ""),
+    ],
     "wrongtype": [
-        ("SET", "s", "x"), ("HSET", "s", "a", "1"), ("HGET", "s", "a"), ("HMGET", "s", "a"),
-        ("HLEN", "s"), ("HDEL", "s", "a"), ("HINCRBY", "s", "a", "1"), ("HGETALL", "s"),
-        ("HSCAN", "s", "0"), ("HRANDFIELD", "s"), ("HSET", "h", "a", "1"), ("GET", "h"),
-        ("APPEND", "h", "x"), ("INCR", "h"), ("SET", "h", "over"), ("GET", "h"),
-        ("HGET", "h", "a")],
+        ("SET", "s", "x"),
+        ("HSET", "s", "a", "1"),
+        ("HGET", "s", "a"),
+        ("HMGET", "s", "a"),
+        ("HLEN", "s"),
+        ("HDEL", "s", "a"),
+        ("HINCRBY", "s", "a", "1"),
+        ("HGETALL", "s"),
+        ("HSCAN", "s", "0"),
+        ("HRANDFIELD", "s"),
+        ("HSET", "h", "a", "1"),
+        ("GET", "h"),
+        ("APPEND", "h", "x"),
+        ("INCR", "h"),
+        ("SET", "h", "over"),
+        ("GET", "h"),
+        ("HGET", "h", "a"),
+    ],
     "hincrby": [
-        ("HINCRBY", "h", "n", "5"), ("HINCRBY", "h", "n", "-10"), ("HINCRBY", "h", "n", "x"),
-        ("HINCRBY", "h", "n", "1.5"), ("HSET", "h", "s", "abc"), ("HINCRBY", "h", "s", "1"),
-        ("HSET", "h", "big", "9223372036854775807"), ("HINCRBY", "h", "big", "1"),
-        ("HINCRBY", "h", "n", "-9223372036854775808"), ("HSET", "h", "sp", " 1"),
-        ("HINCRBY", "h", "sp", "1"), ("HGET", "h", "n")],
+        ("HINCRBY", "h", "n", "5"),
+        ("HINCRBY", "h", "n", "-10"),
+        ("HINCRBY", "h", "n", "x"),
+        ("HINCRBY", "h", "n", "1.5"),
+        ("HSET", "h", "s", "abc"),
+        ("HINCRBY", "h", "s", "1"),
+        ("HSET", "h", "big", "9223372036854775807"),
+        ("HINCRBY", "h", "big", "1"),
+        ("HINCRBY", "h", "n", "-9223372036854775808"),
+        ("HSET", "h", "sp", " 1"),
+        ("HINCRBY", "h", "sp", "1"),
+        ("HGET", "h", "n"),
+    ],
     "hincrbyfloat": [
-        ("HINCRBYFLOAT", "h", "f", "0.1"), ("HINCRBYFLOAT", "h", "f", "0.2"),
-        ("HINCRBYFLOAT", "h", "f", "x"), ("HINCRBYFLOAT", "h", "f", "inf"),
-        ("HINCRBYFLOAT", "h", "f", "nan"), ("HSET", "h", "s", "abc"),
-        ("HINCRBYFLOAT", "h", "s", "1"), ("HSET", "h", "big", "1e4932"),
-        ("HINCRBYFLOAT", "h", "big", "1e4932"), ("HINCRBYFLOAT", "h", "f", "-0.3"),
-        ("HINCRBYFLOAT", "h", "g", "5.0e3"), ("HGET", "h", "f")],
+        ("HINCRBYFLOAT", "h", "f", "0.1"),
+        ("HINCRBYFLOAT", "h", "f", "0.2"),
+        ("HINCRBYFLOAT", "h", "f", "x"),
+        ("HINCRBYFLOAT", "h", "f", "inf"),
+        ("HINCRBYFLOAT", "h", "f", "nan"),
+        ("HSET", "h", "s", "abc"),
+        ("HINCRBYFLOAT", "h", "s", "1"),
+        ("HSET", "h", "big", "1e4932"),
+        ("HINCRBYFLOAT", "h", "big", "1e4932"),
+        ("HINCRBYFLOAT", "h", "f", "-0.3"),
+        ("HINCRBYFLOAT", "h", "g", "5.0e3"),
+        ("HGET", "h", "f"),
+    ],
     "hrandfield": [
-        ("HRANDFIELD", "none"), ("HRANDFIELD", "none", "5"), ("HRANDFIELD", "none", "-5"),
-        ("HSET", "h", "a", "1"), ("HRANDFIELD", "h"), ("HRANDFIELD", "h", "0"),
-        ("HRANDFIELD", "h", "-3"), ("HRANDFIELD", "h", "3", "WITHVALUES"),
-        ("HRANDFIELD", "h", "-2", "WITHVALUES"), ("HRANDFIELD", "h", "1", "FOO"),
-        ("HRANDFIELD", "h", "1", "WITHVALUES", "x"), ("HRANDFIELD", "h", "x"),
+        ("HRANDFIELD", "none"),
+        ("HRANDFIELD", "none", "5"),
+        ("HRANDFIELD", "none", "-5"),
+        ("HSET", "h", "a", "1"),
+        ("HRANDFIELD", "h"),
+        ("HRANDFIELD", "h", "0"),
+        ("HRANDFIELD", "h", "-3"),
+        ("HRANDFIELD", "h", "3", "WITHVALUES"),
+        ("HRANDFIELD", "h", "-2", "WITHVALUES"),
+        ("HRANDFIELD", "h", "1", "FOO"),
+        ("HRANDFIELD", "h", "1", "WITHVALUES", "x"),
+        ("HRANDFIELD", "h", "x"),
         ("HRANDFIELD", "h", "-9223372036854775808"),
         ("HRANDFIELD", "h", "9223372036854775807", "WITHVALUES"),
-        ("HRANDFIELD", "h", "4611686018427387904", "WITHVALUES")],
+        ("HRANDFIELD", "h", "4611686018427387904", "WITHVALUES"),
+    ],
     "hscan-errors": [
-        ("HSCAN", "none", "0"), ("HSCAN", "none", "x"), ("HSET", "h", "a", "1"),
-        ("HSCAN", "h", "x"), ("HSCAN", "h", "0", "COUNT", "0"), ("HSCAN", "h", "0", "MATCH"),
-        ("HSCAN", "h", "0", "FOO", "1"), ("HSCAN", "h", "0", "MATCH", "a*", "COUNT", "5"),
-        ("HSCAN", "h", "0", "MATCH", "z*"), ("HSCAN", "h", "7")],
+        ("HSCAN", "none", "0"),
+        ("HSCAN", "none", "x"),
+        ("HSET", "h", "a", "1"),
+        ("HSCAN", "h", "x"),
+        ("HSCAN", "h", "0", "COUNT", "0"),
+        ("HSCAN", "h", "0", "MATCH"),
+        ("HSCAN", "h", "0", "FOO", "1"),
+        ("HSCAN", "h", "0", "MATCH", "a*", "COUNT", "5"),
+        ("HSCAN", "h", "0", "MATCH", "z*"),
+        ("HSCAN", "h", "7"),
+    ],
     "keyspace-with-hashes": [
-        ("HSET", "h", "a", "1", "b", "2"), ("RENAME", "h", "h2"), ("HGETALL", "h2"),
-        ("COPY", "h2", "h3"), ("HSET", "h3", "c", "3"), ("HLEN", "h2"), ("HLEN", "h3"),
-        ("MOVE", "h3", "1"), ("SELECT", "1"), ("HGETALL", "h3"), ("SELECT", "0"),
-        ("EXPIRE", "h2", "100"), ("TTL", "h2"), ("HSET", "h2", "z", "9"), ("TTL", "h2"),
-        ("DEL", "h2"), ("HGETALL", "h2"), ("SCAN", "0", "TYPE", "hash"),
-        ("SELECT", "1"), ("SCAN", "0", "TYPE", "hash"), ("OBJECT", "ENCODING", "h3"),
-        ("HSET", "h3", "long", "x" * 100), ("OBJECT", "ENCODING", "h3"),
-        ("COPY", "h3", "h4", "DB", "0"), ("SWAPDB", "0", "1"), ("HGETALL", "h4")],
+        ("HSET", "h", "a", "1", "b", "2"),
+        ("RENAME", "h", "h2"),
+        ("HGETALL", "h2"),
+        ("COPY", "h2", "h3"),
+        ("HSET", "h3", "c", "3"),
+        ("HLEN", "h2"),
+        ("HLEN", "h3"),
+        ("MOVE", "h3", "1"),
+        ("SELECT", "1"),
+        ("HGETALL", "h3"),
+        ("SELECT", "0"),
+        ("EXPIRE", "h2", "100"),
+        ("TTL", "h2"),
+        ("HSET", "h2", "z", "9"),
+        ("TTL", "h2"),
+        ("DEL", "h2"),
+        ("HGETALL", "h2"),
+        ("SCAN", "0", "TYPE", "hash"),
+        ("SELECT", "1"),
+        ("SCAN", "0", "TYPE", "hash"),
+        ("OBJECT", "ENCODING", "h3"),
+        ("HSET", "h3", "long", "x" * 100),
+        ("OBJECT", "ENCODING", "h3"),
+        ("COPY", "h3", "h4", "DB", "0"),
+        ("SWAPDB", "0", "1"),
+        ("HGETALL", "h4"),
+    ],
 }
 
 UNORDERED = {"HGETALL", "HKEYS", "HVALS", "HRANDFIELD", "SCAN", "HSCAN"}
@@ -75,8 +157,13 @@ UNORDERED = {"HGETALL", "HKEYS", "HVALS", "HRANDFIELD", "SCAN", "HSCAN"}
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario(kdiff: Diff, name: str) -> None:
     for args in SCENARIOS[name]:
-        if args[0] == "HRANDFIELD" and args[1] == "h" and len(args) > 2 and args[2] not in (
-                "0", "x") and args[-1] not in ("FOO", "x"):
+        if (
+            args[0] == "HRANDFIELD"
+            and args[1] == "h"
+            and len(args) > 2
+            and args[2] not in ("0", "x")
+            and args[-1] not in ("FOO", "x")
+        ):
             # random picks: the same shape and length, from the same fields
             raw_ours, raw_theirs = kdiff.both(*args)
             if raw_theirs.startswith(b"-"):
@@ -160,8 +247,10 @@ def test_hash_state_machine(diff: Diff) -> None:
         def empty(self) -> None:
             diff("FLUSHALL")
 
-        @rule(k=st.sampled_from(["h", "g"]), pairs=st.lists(st.tuples(FIELDS, VALUES),
-                                                            min_size=1, max_size=3))
+        @rule(
+            k=st.sampled_from(["h", "g"]),
+            pairs=st.lists(st.tuples(FIELDS, VALUES), min_size=1, max_size=3),
+        )
         def hset(self, k: str, pairs: list[tuple[str, str]]) -> None:
             diff("HSET", k, *[x for p in pairs for x in p])
 
@@ -169,18 +258,23 @@ def test_hash_state_machine(diff: Diff) -> None:
         def hsetnx(self, k: str, f: str, v: str) -> None:
             diff("HSETNX", k, f, v)
 
-        @rule(cmd=st.sampled_from(["HGET", "HEXISTS", "HSTRLEN", "HDEL"]),
-              k=st.sampled_from(["h", "g"]), f=FIELDS)
+        @rule(
+            cmd=st.sampled_from(["HGET", "HEXISTS", "HSTRLEN", "HDEL"]),
+            k=st.sampled_from(["h", "g"]),
+            f=FIELDS,
+        )
         def field(self, cmd: str, k: str, f: str) -> None:
             diff(cmd, k, f)
 
-        @rule(cmd=st.sampled_from(["HINCRBY", "HINCRBYFLOAT"]), f=FIELDS,
-              by=st.sampled_from(["1", "-3", "0.5", "x"]))
+        @rule(
+            cmd=st.sampled_from(["HINCRBY", "HINCRBYFLOAT"]),
+            f=FIELDS,
+            by=st.sampled_from(["1", "-3", "0.5", "x"]),
+        )
         def incr(self, cmd: str, f: str, by: str) -> None:
             diff(cmd, "h", f, by)
 
-        @rule(cmd=st.sampled_from(["HLEN", "TYPE", "EXISTS", "DEL"]),
-              k=st.sampled_from(["h", "g"]))
+        @rule(cmd=st.sampled_from(["HLEN", "TYPE", "EXISTS", "DEL"]), k=st.sampled_from(["h", "g"]))
         def whole(self, cmd: str, k: str) -> None:
             diff(cmd, k)
 
@@ -196,9 +290,15 @@ def test_hash_state_machine(diff: Diff) -> None:
         def hmget(self) -> None:
             diff("HMGET", "h", "a", "b", "F" * 600)
 
-    run_state_machine_as_test(Hashes, settings=settings(
-        max_examples=40, stateful_step_count=25, deadline=None,
-        suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        Hashes,
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
 
 
 def test_flushall_reclaims_collections_in_the_background(dr_factory: Any) -> None:

@@ -19,43 +19,114 @@ SPARSE_HLL = b"HYLL\x01" + bytes(11) + b"\x7f\xff"  # a fresh HLL: one XZERO of 
 
 SCENARIOS: dict[str, list[tuple[Any, ...]]] = {
     "basics": [
-        ("PFADD", "h"), ("GET", "h"), ("TYPE", "h"), ("PFADD", "h"), ("PFCOUNT", "h"),
-        ("PFADD", "h", "a", "b", "c", "a"), ("PFADD", "h", "a"), ("PFCOUNT", "h"),
-        ("GET", "h"), ("PFCOUNT", "h", "none"), ("PFCOUNT", "none"), ("PFCOUNT", "none", "x"),
-        ("PFDEBUG", "ENCODING", "h"), ("PFDEBUG", "DECODE", "h"), ("STRLEN", "h"),
-        ("EXPIRE", "h", "100"), ("PFADD", "h", "z"), ("TTL", "h"), ("PFCOUNT", "h"),
-        ("GET", "h")],
+        ("PFADD", "h"),
+        ("GET", "h"),
+        ("TYPE", "h"),
+        ("PFADD", "h"),
+        ("PFCOUNT", "h"),
+        ("PFADD", "h", "a", "b", "c", "a"),
+        ("PFADD", "h", "a"),
+        ("PFCOUNT", "h"),
+        ("GET", "h"),
+        ("PFCOUNT", "h", "none"),
+        ("PFCOUNT", "none"),
+        ("PFCOUNT", "none", "x"),
+        ("PFDEBUG", "ENCODING", "h"),
+        ("PFDEBUG", "DECODE", "h"),
+        ("STRLEN", "h"),
+        ("EXPIRE", "h", "100"),
+        ("PFADD", "h", "z"),
+        ("TTL", "h"),
+        ("PFCOUNT", "h"),
+        ("GET", "h"),
+    ],
     "merge": [
-        ("PFADD", "a", "1", "2", "3"), ("PFADD", "b", "3", "4", "5"), ("PFMERGE", "c", "a", "b"),
-        ("PFCOUNT", "c"), ("GET", "c"), ("PFMERGE", "a", "b"), ("GET", "a"), ("PFMERGE", "d"),
-        ("GET", "d"), ("PFMERGE", "e", "none"), ("PFCOUNT", "e"), ("PFMERGE", "a", "a"),
-        ("PFCOUNT", "a", "b", "c"), ("PFDEBUG", "TODENSE", "b"), ("PFDEBUG", "TODENSE", "b"),
-        ("PFDEBUG", "ENCODING", "b"), ("PFMERGE", "f", "a", "b"), ("PFDEBUG", "ENCODING", "f"),
-        ("GET", "f"), ("PFCOUNT", "f"), ("PFDEBUG", "DECODE", "f")],
+        ("PFADD", "a", "1", "2", "3"),
+        ("PFADD", "b", "3", "4", "5"),
+        ("PFMERGE", "c", "a", "b"),
+        ("PFCOUNT", "c"),
+        ("GET", "c"),
+        ("PFMERGE", "a", "b"),
+        ("GET", "a"),
+        ("PFMERGE", "d"),
+        ("GET", "d"),
+        ("PFMERGE", "e", "none"),
+        ("PFCOUNT", "e"),
+        ("PFMERGE", "a", "a"),
+        ("PFCOUNT", "a", "b", "c"),
+        ("PFDEBUG", "TODENSE", "b"),
+        ("PFDEBUG", "TODENSE", "b"),
+        ("PFDEBUG", "ENCODING", "b"),
+        ("PFMERGE", "f", "a", "b"),
+        ("PFDEBUG", "ENCODING", "f"),
+        ("GET", "f"),
+        ("PFCOUNT", "f"),
+        ("PFDEBUG", "DECODE", "f"),
+    ],
     "errors": [
-        ("SET", "s", "plain"), ("PFADD", "s", "x"), ("PFCOUNT", "s"), ("PFCOUNT", "s", "t"),
-        ("PFMERGE", "d", "s"), ("PFMERGE", "s", "none"), ("EXISTS", "d"), ("LPUSH", "l", "x"),
-        ("PFADD", "l", "x"), ("PFCOUNT", "l"), ("PFMERGE", "l"), ("PFDEBUG", "GETREG", "l"),
-        ("PFDEBUG", "GETREG", "none"), ("PFDEBUG", "nope", "none"), ("PFADD", "h", "x"),
-        ("PFDEBUG", "nope", "h"), ("PFDEBUG", "GETREG", "h", "x"), ("PFDEBUG", "GETREG"),
-        ("PFSELFTEST", "x"), ("PFADD",), ("PFCOUNT",), ("PFMERGE",),
-        ("SET", "short", "HYLL"), ("PFCOUNT", "short"),
-        ("SET", "dense-size", b"HYLL\x00" + bytes(11) + bytes(100)), ("PFCOUNT", "dense-size"),
-        ("SET", "enc", b"HYLL\x02" + bytes(20)), ("PFADD", "enc", "a"),
-        ("SET", "12345678901234567", "1"), ("PFADD", "12345678901234567", "a")],
+        ("SET", "s", "plain"),
+        ("PFADD", "s", "x"),
+        ("PFCOUNT", "s"),
+        ("PFCOUNT", "s", "t"),
+        ("PFMERGE", "d", "s"),
+        ("PFMERGE", "s", "none"),
+        ("EXISTS", "d"),
+        ("LPUSH", "l", "x"),
+        ("PFADD", "l", "x"),
+        ("PFCOUNT", "l"),
+        ("PFMERGE", "l"),
+        ("PFDEBUG", "GETREG", "l"),
+        ("PFDEBUG", "GETREG", "none"),
+        ("PFDEBUG", "nope", "none"),
+        ("PFADD", "h", "x"),
+        ("PFDEBUG", "nope", "h"),
+        ("PFDEBUG", "GETREG", "h", "x"),
+        ("PFDEBUG", "GETREG"),
+        ("PFSELFTEST", "x"),
+        ("PFADD",),
+        ("PFCOUNT",),
+        ("PFMERGE",),
+        ("SET", "short", "HYLL"),
+        ("PFCOUNT", "short"),
+        ("SET", "dense-size", b"HYLL\x00" + bytes(11) + bytes(100)),
+        ("PFCOUNT", "dense-size"),
+        ("SET", "enc", b"HYLL\x02" + bytes(20)),
+        ("PFADD", "enc", "a"),
+        ("SET", "12345678901234567", "1"),
+        ("PFADD", "12345678901234567", "a"),
+    ],
     "corrupt": [  # registers that do not add up to 16384: INVALIDOBJ, as Redis says it
-        ("SET", "short", SPARSE_HLL[:-1] + b"\x00"), ("PFCOUNT", "short"),
-        ("PFADD", "short", "a", "b"), ("PFMERGE", "d", "short"), ("PFCOUNT", "short", "x"),
-        ("PFDEBUG", "TODENSE", "short"), ("PFDEBUG", "GETREG", "short"),
-        ("SET", "long", SPARSE_HLL + b"\x80"), ("PFCOUNT", "long"),
-        ("PFADD", "long", *["e%d" % i for i in range(40)]), ("GET", "long"),
-        ("SET", "cut", SPARSE_HLL[:-1]), ("PFCOUNT", "cut"), ("PFADD", "cut", "x"),
-        ("APPEND", "cut", "\xff"), ("PFCOUNT", "cut")],
+        ("SET", "short", SPARSE_HLL[:-1] + b"\x00"),
+        ("PFCOUNT", "short"),
+        ("PFADD", "short", "a", "b"),
+        ("PFMERGE", "d", "short"),
+        ("PFCOUNT", "short", "x"),
+        ("PFDEBUG", "TODENSE", "short"),
+        ("PFDEBUG", "GETREG", "short"),
+        ("SET", "long", SPARSE_HLL + b"\x80"),
+        ("PFCOUNT", "long"),
+        ("PFADD", "long", *["e%d" % i for i in range(40)]),
+        ("GET", "long"),
+        ("SET", "cut", SPARSE_HLL[:-1]),
+        ("PFCOUNT", "cut"),
+        ("PFADD", "cut", "x"),
+        ("APPEND", "cut", "\xff"),
+        ("PFCOUNT", "cut"),
+    ],
     "cache": [  # the cached cardinality is written back by PFCOUNT, stale after a change
-        ("PFADD", "h", "a", "b"), ("GETRANGE", "h", "8", "15"), ("PFCOUNT", "h"),
-        ("GETRANGE", "h", "8", "15"), ("PFADD", "h", "a"), ("GETRANGE", "h", "8", "15"),
-        ("PFADD", "h", "c"), ("GETRANGE", "h", "8", "15"), ("PFCOUNT", "h", "h"),
-        ("GETRANGE", "h", "8", "15"), ("PFCOUNT", "h"), ("GET", "h")],
+        ("PFADD", "h", "a", "b"),
+        ("GETRANGE", "h", "8", "15"),
+        ("PFCOUNT", "h"),
+        ("GETRANGE", "h", "8", "15"),
+        ("PFADD", "h", "a"),
+        ("GETRANGE", "h", "8", "15"),
+        ("PFADD", "h", "c"),
+        ("GETRANGE", "h", "8", "15"),
+        ("PFCOUNT", "h", "h"),
+        ("GETRANGE", "h", "8", "15"),
+        ("PFCOUNT", "h"),
+        ("GET", "h"),
+    ],
 }
 
 
@@ -68,8 +139,14 @@ def test_scenario(kdiff: Diff, name: str) -> None:
 def test_reply_shapes(kdiff: Diff, proto: str) -> None:
     kdiff.masked("HELLO", proto)
     kdiff("PFADD", "h", *["x%d" % i for i in range(50)])
-    for args in (("PFCOUNT", "h"), ("PFDEBUG", "ENCODING", "h"), ("PFDEBUG", "DECODE", "h"),
-                 ("PFDEBUG", "GETREG", "h"), ("PFDEBUG", "TODENSE", "h"), ("PFMERGE", "h")):
+    for args in (
+        ("PFCOUNT", "h"),
+        ("PFDEBUG", "ENCODING", "h"),
+        ("PFDEBUG", "DECODE", "h"),
+        ("PFDEBUG", "GETREG", "h"),
+        ("PFDEBUG", "TODENSE", "h"),
+        ("PFMERGE", "h"),
+    ):
         kdiff(*args)
     kdiff.masked("HELLO", "2")
 
@@ -119,8 +196,11 @@ def test_values_move_between_servers(diff: Diff, dr: ServerProc, oracle: ServerP
 
 
 def test_selftest(dr: ServerProc, oracle: ServerProc) -> None:
-    assert dr.client().execute_command("PFSELFTEST") == oracle.client().execute_command(
-        "PFSELFTEST") == b"OK"
+    assert (
+        dr.client().execute_command("PFSELFTEST")
+        == oracle.client().execute_command("PFSELFTEST")
+        == b"OK"
+    )
 
 
 def test_registers_pack_and_unpack() -> None:
@@ -172,6 +252,12 @@ def test_hll_state_machine(diff: Diff) -> None:
         def value(self, k: str) -> None:
             diff("GET", k)
 
-    run_state_machine_as_test(HLLs, settings=settings(
-        max_examples=25, stateful_step_count=20, deadline=None,
-        suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        HLLs,
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )

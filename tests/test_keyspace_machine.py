@@ -25,14 +25,32 @@ def test_keyspace_state_machine(diff: Diff) -> None:
             diff("FLUSHALL")
             diff("SELECT", "0")
 
-        @rule(k=KEYS, v=VALUES, opt=st.sampled_from([(), ("NX",), ("XX",), ("GET",),
-                                                     ("KEEPTTL",), ("EX", "100")]))
+        @rule(
+            k=KEYS,
+            v=VALUES,
+            opt=st.sampled_from([(), ("NX",), ("XX",), ("GET",), ("KEEPTTL",), ("EX", "100")]),
+        )
         def set(self, k: str, v: str, opt: tuple[str, ...]) -> None:
             diff("SET", k, v, *opt)
 
-        @rule(cmd=st.sampled_from(["GET", "INCR", "DECR", "STRLEN", "TYPE", "EXISTS", "TTL",
-                                   "PERSIST", "GETDEL", "DEL", "UNLINK"]),
-              k=KEYS)
+        @rule(
+            cmd=st.sampled_from(
+                [
+                    "GET",
+                    "INCR",
+                    "DECR",
+                    "STRLEN",
+                    "TYPE",
+                    "EXISTS",
+                    "TTL",
+                    "PERSIST",
+                    "GETDEL",
+                    "DEL",
+                    "UNLINK",
+                ]
+            ),
+            k=KEYS,
+        )
         def one_key(self, cmd: str, k: str) -> None:
             diff(cmd, k)
 
@@ -43,13 +61,19 @@ def test_keyspace_state_machine(diff: Diff) -> None:
             ours, theirs = (int(r[1:-2]) for r in diff.both("EXPIRETIME", k))
             assert ours == theirs or (min(ours, theirs) > 0 and abs(ours - theirs) == 1)
 
-        @rule(cmd=st.sampled_from(["APPEND", "INCRBY", "SETNX", "GETSET", "INCRBYFLOAT"]),
-              k=KEYS, v=VALUES)
+        @rule(
+            cmd=st.sampled_from(["APPEND", "INCRBY", "SETNX", "GETSET", "INCRBYFLOAT"]),
+            k=KEYS,
+            v=VALUES,
+        )
         def key_value(self, cmd: str, k: str, v: str) -> None:
             diff(cmd, k, v)
 
-        @rule(k=KEYS, secs=st.sampled_from(["100", "200", "0", "-1"]),
-              opt=st.sampled_from([(), ("NX",), ("XX",)]))
+        @rule(
+            k=KEYS,
+            secs=st.sampled_from(["100", "200", "0", "-1"]),
+            opt=st.sampled_from([(), ("NX",), ("XX",)]),
+        )
         def expire(self, k: str, secs: str, opt: tuple[str, ...]) -> None:
             diff("EXPIRE", k, secs, *opt)
 
@@ -96,9 +120,15 @@ def test_keyspace_state_machine(diff: Diff) -> None:
         def mget(self, keys: list[str]) -> None:
             diff("MGET", *keys)
 
-    run_state_machine_as_test(Keyspace, settings=settings(
-        max_examples=40, stateful_step_count=25, deadline=None,
-        suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        Keyspace,
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
 
 
 def _items(raw: bytes) -> list[Any]:

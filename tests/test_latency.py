@@ -36,10 +36,16 @@ def _masked_numbers(raw: bytes) -> bytes:
 
 
 def test_replies_without_events(ldiff: Diff) -> None:
-    for args in (("LATENCY", "HELP"), ("LATENCY", "HELP", "x"), ("LATENCY", "DOCTOR"),
-                 ("LATENCY", "GRAPH", "command"), ("LATENCY", "GRAPH"),
-                 ("LATENCY", "HISTOGRAM", "nosuch"), ("LATENCY", "RESET", "nosuch"),
-                 ("LATENCY", "DOCTOR", "x")):
+    for args in (
+        ("LATENCY", "HELP"),
+        ("LATENCY", "HELP", "x"),
+        ("LATENCY", "DOCTOR"),
+        ("LATENCY", "GRAPH", "command"),
+        ("LATENCY", "GRAPH"),
+        ("LATENCY", "HISTOGRAM", "nosuch"),
+        ("LATENCY", "RESET", "nosuch"),
+        ("LATENCY", "DOCTOR", "x"),
+    ):
         ldiff(*args)
     ldiff("CONFIG", "SET", "latency-monitor-threshold", "1")
     ldiff("LATENCY", "DOCTOR")  # on, and nothing recorded yet
@@ -55,9 +61,13 @@ def test_graph_and_doctor_of_recorded_events(ldiff: Diff, proto: str) -> None:
     assert _masked_numbers(ours) == _masked_numbers(theirs)
     ours, theirs = ldiff.both("LATENCY", "DOCTOR")
     assert _masked_numbers(ours) == _masked_numbers(theirs)
-    for args in (("LATENCY", "LATEST"), ("LATENCY", "HISTORY", "command"),
-                 ("LATENCY", "HISTORY", "command\0x"),  # a C string: up to the NUL
-                 ("LATENCY", "HISTORY", "COMMAND"), ("LATENCY", "HISTORY", "nosuch")):
+    for args in (
+        ("LATENCY", "LATEST"),
+        ("LATENCY", "HISTORY", "command"),
+        ("LATENCY", "HISTORY", "command\0x"),  # a C string: up to the NUL
+        ("LATENCY", "HISTORY", "COMMAND"),
+        ("LATENCY", "HISTORY", "nosuch"),
+    ):
         ours, theirs = ldiff.both(*args)
         assert _masked_numbers(ours) == _masked_numbers(theirs), args
     ldiff("LATENCY", "RESET", "COMMAND")  # event names are matched ignoring case
@@ -66,12 +76,14 @@ def test_graph_and_doctor_of_recorded_events(ldiff: Diff, proto: str) -> None:
 
 def _histogram(raw: bytes) -> dict[bytes, int]:
     value = _parse(raw)
-    pairs = value.items() if isinstance(value, dict) else zip(value[::2], value[1::2],
-                                                              strict=True)
+    pairs = value.items() if isinstance(value, dict) else zip(value[::2], value[1::2], strict=True)
     out = {}
     for name, detail in pairs:
-        detail = detail if isinstance(detail, dict) else dict(zip(detail[::2], detail[1::2],
-                                                                  strict=True))
+        detail = (
+            detail
+            if isinstance(detail, dict)
+            else dict(zip(detail[::2], detail[1::2], strict=True))
+        )
         out[name] = detail[b"calls"]
     return out
 
@@ -83,9 +95,13 @@ def test_histogram_counts_the_calls(ldiff: Diff, proto: str) -> None:
         ldiff("SET", "lat:k", "v")
     ldiff("GET", "lat:k")
     ldiff.both("CLIENT", "ID")
-    for args in (("LATENCY", "HISTOGRAM", "set", "get"), ("LATENCY", "HISTOGRAM", "set", "set"),
-                 ("LATENCY", "HISTOGRAM", "client"), ("LATENCY", "HISTOGRAM", "client|id"),
-                 ("LATENCY", "HISTOGRAM", "nosuch", "get")):
+    for args in (
+        ("LATENCY", "HISTOGRAM", "set", "get"),
+        ("LATENCY", "HISTOGRAM", "set", "set"),
+        ("LATENCY", "HISTOGRAM", "client"),
+        ("LATENCY", "HISTOGRAM", "client|id"),
+        ("LATENCY", "HISTOGRAM", "nosuch", "get"),
+    ):
         ours, theirs = ldiff.both(*args)
         assert ours[:1] == theirs[:1] and _histogram(ours) == _histogram(theirs), args
         assert len(_parse(ours)) == len(_parse(theirs)), args  # "set set" answers twice
@@ -105,9 +121,19 @@ def test_histogram_buckets_are_redis_hdr_buckets() -> None:
     assert cumulative_usec({hdr_bucket(1500): 2, hdr_bucket(5000): 1}, 3) == {1: 2, 8: 3}
 
 
-@pytest.mark.parametrize("args", [(), ("VERSION", "1"), ("VERSION", "7"), ("VERSION", "x"),
-                                  ("VERSION",), ("VERSION", "-1"), ("VERSION", "5", "x"),
-                                  ("VERSION", "5", "1", "1", "1")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        ("VERSION", "1"),
+        ("VERSION", "7"),
+        ("VERSION", "x"),
+        ("VERSION",),
+        ("VERSION", "-1"),
+        ("VERSION", "5", "x"),
+        ("VERSION", "5", "1", "1", "1"),
+    ],
+)
 def test_lolwut_exact(ldiff: Diff, args: tuple[str, ...]) -> None:
     ldiff("LOLWUT", *args)
 
@@ -123,16 +149,24 @@ def _shape(raw: bytes) -> tuple[int, list[int], bytes]:
     return len(lines), [len(x) for x in lines], lines[-2].encode()
 
 
-@pytest.mark.parametrize("args", [("VERSION", "5"), ("VERSION", "5", "40", "3", "5"),
-                                  ("VERSION", "6"), ("VERSION", "6", "30", "8"),
-                                  ("VERSION", "4294967301")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("VERSION", "5"),
+        ("VERSION", "5", "40", "3", "5"),
+        ("VERSION", "6"),
+        ("VERSION", "6", "30", "8"),
+        ("VERSION", "4294967301"),
+    ],
+)
 def test_lolwut_drawings_have_redis_shape(ldiff: Diff, args: tuple[str, ...]) -> None:
     """The squares and the skyline are drawn with rand(): their shape, characters and
     caption are Redis's."""
     ours, theirs = ldiff.both("LOLWUT", *args)
     assert _shape(ours) == _shape(theirs)
     assert set(_parse(ours).decode()) <= set(_parse(theirs).decode()) | {
-        chr(c) for c in range(0x2800, 0x2900)}
+        chr(c) for c in range(0x2800, 0x2900)
+    }
 
 
 class GlibcRand:
@@ -181,8 +215,9 @@ _REDIS_PIXELS = [
 
 
 @pytest.mark.parametrize("seed,version,args,size,sha", _REDIS_PIXELS)
-def test_lolwut_draws_redis_pixels(seed: int, version: int, args: tuple[int, ...],
-                                   size: tuple[int, int], sha: str) -> None:
+def test_lolwut_draws_redis_pixels(
+    seed: int, version: int, args: tuple[int, ...], size: tuple[int, int], sha: str
+) -> None:
     """Given the random numbers Redis's drawing code gets, the same pixels."""
     rand = GlibcRand(seed)
     if version == 5:

@@ -44,8 +44,10 @@ def limited(dr: ServerProc, oracle: ServerProc) -> Iterator[list[ServerProc]]:
     for sp in servers:
         admin = sp.raw()
         assert admin.command("CONFIG", "SET", "client-query-buffer-limit", "1mb") == b"+OK\r\n"
-        assert admin.command("CONFIG", "SET", "client-output-buffer-limit",
-                             "normal 1mb 0 0") == b"+OK\r\n"
+        assert (
+            admin.command("CONFIG", "SET", "client-output-buffer-limit", "normal 1mb 0 0")
+            == b"+OK\r\n"
+        )
         admin.close()
     yield servers
     for sp in servers:
@@ -75,8 +77,7 @@ def test_query_buffer_limit_closes_the_client(limited: list[ServerProc]) -> None
     assert got[0] == got[1] == (b"", True)
 
 
-def test_output_buffer_limit_closes_a_client_that_does_not_read(
-        limited: list[ServerProc]) -> None:
+def test_output_buffer_limit_closes_a_client_that_does_not_read(limited: list[ServerProc]) -> None:
     """Replies pile up past the normal class's hard limit: the client is disconnected
     (Redis: freeClientAsync), having received only part of what it asked for."""
     outcomes = []
@@ -112,7 +113,7 @@ def test_slow_and_huge_clients_cost_bounded_memory(dr: ServerProc) -> None:
     request = b"*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n"
     for byte in range(len(request) - 1):
         for c in drips:
-            c.send(request[byte:byte + 1])
+            c.send(request[byte : byte + 1])
         probe = dr.raw()
         assert probe.command("PING") == b"+PONG\r\n"
         probe.close()

@@ -46,8 +46,9 @@ def test_one_gigabyte_under_a_32mb_budget(dr_factory: Any) -> None:
     pipe.execute()
     for start in range(0, KEYS, 32):  # replies of 2 MB: transient buffers stay small
         got = c.mget([b"key:%d" % j for j in range(start, start + 32)])
-        assert all(v == base + b"%08d" % j for j, v in zip(range(start, start + 32), got,
-                                                            strict=True))
+        assert all(
+            v == base + b"%08d" % j for j, v in zip(range(start, start + 32), got, strict=True)
+        )
         peak = max(peak, _private_memory(sp))
     info = c.info("storage")
     assert info["cache_used_bytes"] <= BUDGET
@@ -58,5 +59,6 @@ def test_one_gigabyte_under_a_32mb_budget(dr_factory: Any) -> None:
     assert c2.dbsize() == KEYS
     for start in range(0, KEYS, 512):
         got = c2.mget([b"key:%d" % j for j in range(start, start + 512)])
-        assert all(v == base + b"%08d" % j for j, v in zip(range(start, start + 512), got,
-                                                            strict=True))
+        assert all(
+            v == base + b"%08d" % j for j, v in zip(range(start, start + 512), got, strict=True)
+        )

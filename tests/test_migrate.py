@@ -69,7 +69,8 @@ def test_migrate_moves_keys(kdiff: Diff, target: ServerProc) -> None:
     _both(d, target, "", "1000", "COPY", "KEYS", "z", "set")
     d("EXISTS", "z", "set")
     assert _both(d, target, "z", "1000").startswith(
-        b"-ERR Target instance replied with error: BUSYKEY")
+        b"-ERR Target instance replied with error: BUSYKEY"
+    )
     d("EXISTS", "z")
     _both(d, target, "z", "1000", "REPLACE")
     d("EXISTS", "z")
@@ -110,9 +111,11 @@ def test_migrate_with_a_password(kdiff: Diff, engine: str) -> None:
     try:
         d("SET", "k", "v")
         assert _both(d, guarded, "k", "1000", "COPY").startswith(
-            b"-ERR Target instance replied with error: NOAUTH")
+            b"-ERR Target instance replied with error: NOAUTH"
+        )
         assert _both(d, guarded, "k", "1000", "COPY", "AUTH", "bad").startswith(
-            b"-ERR Target instance replied with error: WRONGPASS")
+            b"-ERR Target instance replied with error: WRONGPASS"
+        )
         _both(d, guarded, "k", "1000", "COPY", "REPLACE", "AUTH", "secret")
         _both(d, guarded, "k", "1000", "REPLACE", "AUTH2", "default", "secret")
         d("EXISTS", "k")

@@ -12,27 +12,72 @@ from typing import Any
 from tests.conftest import ROOT, Diff, ServerProc, _parse, start_oracle
 
 STANDALONE: list[tuple[Any, ...]] = [
-    ("CLUSTER", "INFO"), ("CLUSTER", "HELP"), ("CLUSTER", "NODES"), ("CLUSTER", "SLOTS"),
-    ("CLUSTER", "SHARDS"), ("CLUSTER", "MYID"), ("CLUSTER", "KEYSLOT", "foo"),
-    ("CLUSTER", "KEYSLOT"), ("CLUSTER", "COUNTKEYSINSLOT", "1"),
-    ("CLUSTER", "GETKEYSINSLOT", "1", "10"), ("CLUSTER", "ADDSLOTS", "1", "2"),
-    ("CLUSTER", "ADDSLOTSRANGE", "1", "5"), ("CLUSTER", "ADDSLOTSRANGE", "1"),
-    ("CLUSTER", "MEET", "127.0.0.1", "1"), ("CLUSTER", "RESET", "HARD"), ("CLUSTER", "NOPE"),
-    ("CLUSTER", "SETSLOT", "1", "STABLE"), ("CLUSTER", "REPLICAS", "x"),
-    ("CLUSTER", "FAILOVER", "FORCE"), ("CLUSTER", "DELSLOTS", "1"),
-    ("CLUSTER", "DELSLOTSRANGE", "1", "2"), ("CLUSTER", "FLUSHSLOTS"), ("CLUSTER", "FORGET", "x"),
-    ("CLUSTER", "REPLICATE", "x"), ("CLUSTER", "SAVECONFIG"), ("CLUSTER", "SET-CONFIG-EPOCH", "1"),
-    ("CLUSTER", "BUMPEPOCH"), ("CLUSTER", "COUNT-FAILURE-REPORTS", "x"), ("CLUSTER", "LINKS"),
-    ("CLUSTER", "SLAVES", "x"), ("CLUSTER", "flushslots", "x"),
-    ("CLUSTER",), ("READONLY",), ("READWRITE",),
-    ("ASKING",), ("READONLY", "x"), ("MODULE", "LIST"), ("MODULE", "HELP"),
-    ("MODULE", "NOPE"), ("MODULE", "LOAD", "/no/such.so"), ("MODULE", "UNLOAD", "x"),
-    ("MODULE", "LOADEX", "/no/such.so", "CONFIG", "a", "b"), ("ROLE",), ("ROLE", "x"),
-    ("SET", "src", "v"), ("DUMP", "src"), ("RESTORE-ASKING", "k", "0", "bad"),
-    ("RESTORE-ASKING", "k", "0"), ("BGREWRITEAOF", "x"),
-    ("ACL", "SETUSER", "u", "+cluster", "+module|list", "+readonly", "+role", "+asking",
-     "-cluster|info", "+restore-asking", "+replicaof", "+slaveof", "+script|debug",
-     "+failover", "-failover"),
+    ("CLUSTER", "INFO"),
+    ("CLUSTER", "HELP"),
+    ("CLUSTER", "NODES"),
+    ("CLUSTER", "SLOTS"),
+    ("CLUSTER", "SHARDS"),
+    ("CLUSTER", "MYID"),
+    ("CLUSTER", "KEYSLOT", "foo"),
+    ("CLUSTER", "KEYSLOT"),
+    ("CLUSTER", "COUNTKEYSINSLOT", "1"),
+    ("CLUSTER", "GETKEYSINSLOT", "1", "10"),
+    ("CLUSTER", "ADDSLOTS", "1", "2"),
+    ("CLUSTER", "ADDSLOTSRANGE", "1", "5"),
+    ("CLUSTER", "ADDSLOTSRANGE", "1"),
+    ("CLUSTER", "MEET", "127.0.0.1", "1"),
+    ("CLUSTER", "RESET", "HARD"),
+    ("CLUSTER", "NOPE"),
+    ("CLUSTER", "SETSLOT", "1", "STABLE"),
+    ("CLUSTER", "REPLICAS", "x"),
+    ("CLUSTER", "FAILOVER", "FORCE"),
+    ("CLUSTER", "DELSLOTS", "1"),
+    ("CLUSTER", "DELSLOTSRANGE", "1", "2"),
+    ("CLUSTER", "FLUSHSLOTS"),
+    ("CLUSTER", "FORGET", "x"),
+    ("CLUSTER", "REPLICATE", "x"),
+    ("CLUSTER", "SAVECONFIG"),
+    ("CLUSTER", "SET-CONFIG-EPOCH", "1"),
+    ("CLUSTER", "BUMPEPOCH"),
+    ("CLUSTER", "COUNT-FAILURE-REPORTS", "x"),
+    ("CLUSTER", "LINKS"),
+    ("CLUSTER", "SLAVES", "x"),
+    ("CLUSTER", "flushslots", "x"),
+    ("CLUSTER",),
+    ("READONLY",),
+    ("READWRITE",),
+    ("ASKING",),
+    ("READONLY", "x"),
+    ("MODULE", "LIST"),
+    ("MODULE", "HELP"),
+    ("MODULE", "NOPE"),
+    ("MODULE", "LOAD", "/no/such.so"),
+    ("MODULE", "UNLOAD", "x"),
+    ("MODULE", "LOADEX", "/no/such.so", "CONFIG", "a", "b"),
+    ("ROLE",),
+    ("ROLE", "x"),
+    ("SET", "src", "v"),
+    ("DUMP", "src"),
+    ("RESTORE-ASKING", "k", "0", "bad"),
+    ("RESTORE-ASKING", "k", "0"),
+    ("BGREWRITEAOF", "x"),
+    (
+        "ACL",
+        "SETUSER",
+        "u",
+        "+cluster",
+        "+module|list",
+        "+readonly",
+        "+role",
+        "+asking",
+        "-cluster|info",
+        "+restore-asking",
+        "+replicaof",
+        "+slaveof",
+        "+script|debug",
+        "+failover",
+        "-failover",
+    ),
     ("CLIENT", "KILL", "USER", "nosuch"),
 ]
 
@@ -71,8 +116,12 @@ def test_module_commands_are_protected(dr_factory: Any) -> None:
     theirs = start_oracle("--enable-module-command", "no")
     try:
         d = Diff(sp.raw(), theirs.raw())
-        for args in (("MODULE", "LOAD", "/x.so"), ("MODULE", "UNLOAD", "x"),
-                     ("MODULE", "LIST"), ("DEBUG", "SLEEP", "0")):
+        for args in (
+            ("MODULE", "LOAD", "/x.so"),
+            ("MODULE", "UNLOAD", "x"),
+            ("MODULE", "LIST"),
+            ("DEBUG", "SLEEP", "0"),
+        ):
             d(*args)
         d("INFO", "errorstats")
     finally:
@@ -81,12 +130,17 @@ def test_module_commands_are_protected(dr_factory: Any) -> None:
     theirs = start_oracle("--enable-module-command", "yes")
     try:
         d = Diff(allowed.raw(), theirs.raw())
-        for args in (("MODULE", "LOAD", "/no/such.so"), ("MODULE", "LOAD", "/no/such.so", "a"),
-                     ("MODULE", "LOADEX", "/no/such.so"),
-                     ("MODULE", "LOADEX", "/no/such.so", "CONFIG", "a", "b", "ARGS", "x"),
-                     ("MODULE", "LOADEX", "/no/such.so", "CONFIG", "a"),
-                     ("MODULE", "LOADEX", "/no/such.so", "BOGUS"),
-                     ("MODULE", "UNLOAD", "x"), ("MODULE", "LIST"), ("INFO", "errorstats")):
+        for args in (
+            ("MODULE", "LOAD", "/no/such.so"),
+            ("MODULE", "LOAD", "/no/such.so", "a"),
+            ("MODULE", "LOADEX", "/no/such.so"),
+            ("MODULE", "LOADEX", "/no/such.so", "CONFIG", "a", "b", "ARGS", "x"),
+            ("MODULE", "LOADEX", "/no/such.so", "CONFIG", "a"),
+            ("MODULE", "LOADEX", "/no/such.so", "BOGUS"),
+            ("MODULE", "UNLOAD", "x"),
+            ("MODULE", "LIST"),
+            ("INFO", "errorstats"),
+        ):
             d(*args)
     finally:
         theirs.stop()
@@ -109,8 +163,13 @@ def test_client_kill_user(kdiff: Diff, dr: ServerProc, oracle: ServerProc) -> No
 
 
 def _start_refused(*args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "diskredis", "--port", "0", *args],
-                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "diskredis", "--port", "0", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode != 0, out
     return out.stdout + out.stderr
 

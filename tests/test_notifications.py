@@ -37,12 +37,17 @@ _tokens = itertools.count()
 
 SCENARIOS: dict[str, list[tuple[Any, ...]]] = {}
 for _module, _tables in (
-        (test_strings, ("SCENARIOS", "KEYSPACE_SCENARIOS", "BITMAP_SCENARIOS")),
-        (test_hashes, ("SCENARIOS",)), (test_lists, ("SCENARIOS",)),
-        (test_sets, ("SCENARIOS",)), (test_zsets, ("SCENARIOS",)),
-        (test_sort, ("SCENARIOS",)), (test_transactions, ("SCENARIOS",)),
-        (test_hyperloglog, ("SCENARIOS",)), (test_geo, ("SCENARIOS",)),
-        (test_streams, ("SCENARIOS",))):
+    (test_strings, ("SCENARIOS", "KEYSPACE_SCENARIOS", "BITMAP_SCENARIOS")),
+    (test_hashes, ("SCENARIOS",)),
+    (test_lists, ("SCENARIOS",)),
+    (test_sets, ("SCENARIOS",)),
+    (test_zsets, ("SCENARIOS",)),
+    (test_sort, ("SCENARIOS",)),
+    (test_transactions, ("SCENARIOS",)),
+    (test_hyperloglog, ("SCENARIOS",)),
+    (test_geo, ("SCENARIOS",)),
+    (test_streams, ("SCENARIOS",)),
+):
     for _table in _tables:
         for _name, _steps in getattr(_module, _table).items():
             SCENARIOS["%s.%s" % (_module.__name__.split("_", 1)[1], _name)] = _steps
@@ -65,8 +70,9 @@ def _events(sub: RawClient) -> list[Any]:
 class Listening:
     """A command client and a subscriber to every keyspace event, per server."""
 
-    def __init__(self, ours: ServerProc, theirs: ServerProc, classes: str,
-                 active_expire: bool = False) -> None:
+    def __init__(
+        self, ours: ServerProc, theirs: ServerProc, classes: str, active_expire: bool = False
+    ) -> None:
         self.servers = (ours, theirs)
         self.diff = Diff(ours.raw(), theirs.raw())
         self.diff("FLUSHALL")
@@ -106,37 +112,76 @@ def test_scenario_events(listening: Listening, name: str) -> None:
 
 
 def test_generic_events(listening: Listening) -> None:
-    for args in (("SET", "a", "1"), ("RENAME", "a", "b"), ("RENAME", "b", "b"),
-                 ("RENAMENX", "b", "c"), ("SET", "d", "1"), ("RENAMENX", "c", "d"),
-                 ("MOVE", "c", "1"), ("COPY", "d", "e"), ("COPY", "d", "e", "REPLACE"),
-                 ("COPY", "d", "x", "DB", "2"), ("EXPIRE", "d", "100"), ("PERSIST", "d"),
-                 ("PEXPIRE", "d", "100000"), ("EXPIREAT", "d", "1"), ("EXISTS", "d"),
-                 ("SET", "f", "v", "EX", "100"), ("SET", "f", "w", "KEEPTTL"),
-                 ("GETEX", "f", "PERSIST"), ("GETEX", "f", "EX", "10"), ("GETDEL", "f"),
-                 ("GETEX", "f", "PX", "0"), ("SET", "g", "1"), ("GETEX", "g", "PX", "-5"),
-                 ("DEL", "e", "nosuch"), ("UNLINK", "d"), ("TOUCH", "a", "x"),
-                 ("GET", "missing"), ("MGET", "a", "b"), ("SELECT", "1"), ("SET", "h", "1"),
-                 ("SWAPDB", "0", "1"), ("FLUSHDB",), ("FLUSHALL",), ("SELECT", "0")):
+    for args in (
+        ("SET", "a", "1"),
+        ("RENAME", "a", "b"),
+        ("RENAME", "b", "b"),
+        ("RENAMENX", "b", "c"),
+        ("SET", "d", "1"),
+        ("RENAMENX", "c", "d"),
+        ("MOVE", "c", "1"),
+        ("COPY", "d", "e"),
+        ("COPY", "d", "e", "REPLACE"),
+        ("COPY", "d", "x", "DB", "2"),
+        ("EXPIRE", "d", "100"),
+        ("PERSIST", "d"),
+        ("PEXPIRE", "d", "100000"),
+        ("EXPIREAT", "d", "1"),
+        ("EXISTS", "d"),
+        ("SET", "f", "v", "EX", "100"),
+        ("SET", "f", "w", "KEEPTTL"),
+        ("GETEX", "f", "PERSIST"),
+        ("GETEX", "f", "EX", "10"),
+        ("GETDEL", "f"),
+        ("GETEX", "f", "PX", "0"),
+        ("SET", "g", "1"),
+        ("GETEX", "g", "PX", "-5"),
+        ("DEL", "e", "nosuch"),
+        ("UNLINK", "d"),
+        ("TOUCH", "a", "x"),
+        ("GET", "missing"),
+        ("MGET", "a", "b"),
+        ("SELECT", "1"),
+        ("SET", "h", "1"),
+        ("SWAPDB", "0", "1"),
+        ("FLUSHDB",),
+        ("FLUSHALL",),
+        ("SELECT", "0"),
+    ):
         listening.step(*args)
 
 
 def test_script_events(listening: Listening) -> None:
     """Writes made by scripts send the same events, in the script's order."""
     for args in (
-            ("EVAL", "redis.call('set', KEYS[1], 1) redis.call('incr', KEYS[1]) "
-                     "redis.call('expire', KEYS[1], 100) return redis.call('del', KEYS[1])",
-             "1", "s1"),
-            ("EVAL", "redis.call('rpush', 'l', 'a', 'b') redis.call('lpop', 'l') "
-                     "return redis.pcall('hset', 'l', 'f', 'v')", "0"),
-            ("EVAL_RO", "return redis.call('get', 'nothing')", "0"),
-            ("EVAL", "redis.call('select', 2) return redis.call('set', 'x', 1)", "0")):
+        (
+            "EVAL",
+            "redis.call('set', KEYS[1], 1) redis.call('incr', KEYS[1]) "
+            "redis.call('expire', KEYS[1], 100) return redis.call('del', KEYS[1])",
+            "1",
+            "s1",
+        ),
+        (
+            "EVAL",
+            "redis.call('rpush', 'l', 'a', 'b') redis.call('lpop', 'l') "
+            "return redis.pcall('hset', 'l', 'f', 'v')",
+            "0",
+        ),
+        ("EVAL_RO", "return redis.call('get', 'nothing')", "0"),
+        ("EVAL", "redis.call('select', 2) return redis.call('set', 'x', 1)", "0"),
+    ):
         listening.step(*args)
 
 
 def test_lazy_expiry(listening: Listening) -> None:
     """A key used after its deadline: "expired" when it is looked up, then the miss."""
-    for args in (("SET", "a", "1", "PX", "20"), ("SET", "b", "1", "PX", "20"),
-                 ("SADD", "s", "m"), ("PEXPIRE", "s", "20"), ("SET", "c", "1", "PX", "20")):
+    for args in (
+        ("SET", "a", "1", "PX", "20"),
+        ("SET", "b", "1", "PX", "20"),
+        ("SADD", "s", "m"),
+        ("PEXPIRE", "s", "20"),
+        ("SET", "c", "1", "PX", "20"),
+    ):
         listening.step(*args)
     time.sleep(0.1)
     for args in (("GET", "a"), ("SET", "b", "2"), ("SADD", "s", "n"), ("DEL", "c")):
@@ -147,8 +192,13 @@ def test_active_expiry(dr: ServerProc, oracle: ServerProc) -> None:
     """Keys no one reads: active expiry removes them, with an "expired" event each."""
     lst = Listening(dr, oracle, "Ex", active_expire=True)
     try:
-        for args in (("SET", "a", "1", "PX", "30"), ("HSET", "h", "f", "v"),
-                     ("PEXPIRE", "h", "30"), ("SELECT", "3"), ("SET", "b", "1", "PX", "30")):
+        for args in (
+            ("SET", "a", "1", "PX", "30"),
+            ("HSET", "h", "f", "v"),
+            ("PEXPIRE", "h", "30"),
+            ("SELECT", "3"),
+            ("SET", "b", "1", "PX", "30"),
+        ):
             lst.step(*args)
         for _ in range(100):  # each server expires keys on its own clock
             if all(_parse(c.command("DBSIZE")) == 0 for c in (lst.diff.ours, lst.diff.theirs)):
@@ -164,9 +214,15 @@ def test_active_expiry(dr: ServerProc, oracle: ServerProc) -> None:
 def test_class_filters(dr: ServerProc, oracle: ServerProc, classes: str) -> None:
     lst = Listening(dr, oracle, classes)
     try:
-        for args in (("SET", "k", "1"), ("INCR", "k"), ("LPUSH", "l", "a"),
-                     ("EXPIRE", "k", "100"), ("DEL", "l"), ("GET", "nosuch"),
-                     ("SET", "t", "1", "PX", "1")):
+        for args in (
+            ("SET", "k", "1"),
+            ("INCR", "k"),
+            ("LPUSH", "l", "a"),
+            ("EXPIRE", "k", "100"),
+            ("DEL", "l"),
+            ("GET", "nosuch"),
+            ("SET", "t", "1", "PX", "1"),
+        ):
             lst.step(*args)
     finally:
         lst.close()

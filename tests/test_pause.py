@@ -37,8 +37,10 @@ def _same(clients: list[RawClient]) -> bytes:
 
 
 def _blocked(d: Diff) -> bytes:
-    counts = [re.search(rb"blocked_clients:(\d+)", c.command("INFO", "clients"))
-              for c in (d.ours, d.theirs)]
+    counts = [
+        re.search(rb"blocked_clients:(\d+)", c.command("INFO", "clients"))
+        for c in (d.ours, d.theirs)
+    ]
     assert counts[0] is not None and counts[1] is not None
     assert counts[0].group(1) == counts[1].group(1)
     return counts[0].group(1)
@@ -97,9 +99,13 @@ def test_scripts_and_functions(pdiff: Diff, dr: ServerProc, oracle: ServerProc) 
     """Scripts that declare no-writes run; scripts that may write wait, and so does a
     transaction holding one."""
     pdiff("SET", "x", "y")
-    pdiff("FUNCTION", "LOAD", "#!lua name=f1\nredis.register_function{function_name='F1', "
-          "callback=function() return 'hello' end, flags={'no-writes'}}\n"
-          "redis.register_function('w1', function() return 'w' end)")
+    pdiff(
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=f1\nredis.register_function{function_name='F1', "
+        "callback=function() return 'hello' end, flags={'no-writes'}}\n"
+        "redis.register_function('w1', function() return 'w' end)",
+    )
     pdiff("CLIENT", "PAUSE", "100000", "WRITE")
     pdiff("EVAL", "#!lua flags=no-writes\nreturn 'unique script'", "0")
     pdiff("EVAL", "#!lua flags=no-writes\nreturn 'unique script'", "0")
@@ -113,9 +119,11 @@ def test_scripts_and_functions(pdiff: Diff, dr: ServerProc, oracle: ServerProc) 
     pdiff("EVAL", "#!lua flags=no-writes\nreturn 12", "0")
     pdiff("EVAL", "#!lua flags=no-writes\nreturn 13", "0")
     pdiff("EXEC")
-    waiting = [_both(dr, oracle, "EVAL", "return 1", "0"),
-               _both(dr, oracle, "EVAL", "#!lua\nreturn 2", "0"),
-               _both(dr, oracle, "FCALL", "W1", "0")]
+    waiting = [
+        _both(dr, oracle, "EVAL", "return 1", "0"),
+        _both(dr, oracle, "EVAL", "#!lua\nreturn 2", "0"),
+        _both(dr, oracle, "FCALL", "W1", "0"),
+    ]
     assert _blocked(pdiff) == b"3"
     pdiff("CLIENT", "UNPAUSE")
     assert [_same(w) for w in waiting] == [b":1\r\n", b":2\r\n", b"$1\r\nw\r\n"]
@@ -137,15 +145,19 @@ def test_nothing_expires_while_paused(pdiff: Diff) -> None:
                 break
     pdiff("MGET", "foo", "bar")
     pdiff("DBSIZE")  # not removed yet: counted, as in Redis
-    stats = [re.search(rb"expired_keys:\d+", c.command("INFO", "stats"))
-             for c in (pdiff.ours, pdiff.theirs)]
+    stats = [
+        re.search(rb"expired_keys:\d+", c.command("INFO", "stats"))
+        for c in (pdiff.ours, pdiff.theirs)
+    ]
     assert stats[0] is not None and stats[1] is not None
     assert stats[0].group(0) == stats[1].group(0) == b"expired_keys:0"
     pdiff("CLIENT", "UNPAUSE")
     pdiff("GET", "foo")
     pdiff("GET", "bar")
-    stats = [re.search(rb"expired_keys:\d+", c.command("INFO", "stats"))
-             for c in (pdiff.ours, pdiff.theirs)]
+    stats = [
+        re.search(rb"expired_keys:\d+", c.command("INFO", "stats"))
+        for c in (pdiff.ours, pdiff.theirs)
+    ]
     assert stats[0] is not None and stats[1] is not None
     assert stats[0].group(0) == stats[1].group(0) == b"expired_keys:2"
 
@@ -153,18 +165,26 @@ def test_nothing_expires_while_paused(pdiff: Diff) -> None:
 def test_pause_all_holds_everything(pdiff: Diff, dr: ServerProc, oracle: ServerProc) -> None:
     """Every command waits, the pausing client's own too, until the pause ends."""
     clients = [[RawClient(sp.port, timeout=30) for sp in (dr, oracle)] for _ in range(2)]
-    pdiff.ours.send(b"*4\r\n$6\r\nCLIENT\r\n$5\r\nPAUSE\r\n$3\r\n200\r\n$3\r\nALL\r\n"
-                    b"*1\r\n$4\r\nPING\r\n")
-    pdiff.theirs.send(b"*4\r\n$6\r\nCLIENT\r\n$5\r\nPAUSE\r\n$3\r\n200\r\n$3\r\nALL\r\n"
-                      b"*1\r\n$4\r\nPING\r\n")
+    pdiff.ours.send(
+        b"*4\r\n$6\r\nCLIENT\r\n$5\r\nPAUSE\r\n$3\r\n200\r\n$3\r\nALL\r\n*1\r\n$4\r\nPING\r\n"
+    )
+    pdiff.theirs.send(
+        b"*4\r\n$6\r\nCLIENT\r\n$5\r\nPAUSE\r\n$3\r\n200\r\n$3\r\nALL\r\n*1\r\n$4\r\nPING\r\n"
+    )
     for pair in clients:
         for c in pair:
             c.send(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n")
-    assert [pdiff.ours.reply(), pdiff.ours.reply()] == \
-        [pdiff.theirs.reply(), pdiff.theirs.reply()] == [b"+OK\r\n", b"+PONG\r\n"]
+    assert (
+        [pdiff.ours.reply(), pdiff.ours.reply()]
+        == [pdiff.theirs.reply(), pdiff.theirs.reply()]
+        == [b"+OK\r\n", b"+PONG\r\n"]
+    )
     for pair in clients:
-        assert [pair[0].reply(), pair[0].reply()] == [pair[1].reply(), pair[1].reply()] \
+        assert (
+            [pair[0].reply(), pair[0].reply()]
+            == [pair[1].reply(), pair[1].reply()]
             == [b"$-1\r\n", b"+PONG\r\n"]
+        )
 
 
 def test_pause_holds_expiry_from_the_next_command(pdiff: Diff) -> None:
@@ -174,9 +194,15 @@ def test_pause_holds_expiry_from_the_next_command(pdiff: Diff) -> None:
     try:
         pdiff("SET", "pk", "v", "PX", "1")
         pdiff("DEBUG", "SLEEP", "0.01")
-        pipeline = b"".join(encode_command(args) for args in (
-            ("CLIENT", "PAUSE", "100000", "WRITE"), ("GET", "pk"), ("DEBUG", "OBJECT", "pk"),
-            ("CLIENT", "UNPAUSE")))
+        pipeline = b"".join(
+            encode_command(args)
+            for args in (
+                ("CLIENT", "PAUSE", "100000", "WRITE"),
+                ("GET", "pk"),
+                ("DEBUG", "OBJECT", "pk"),
+                ("CLIENT", "UNPAUSE"),
+            )
+        )
         replies = []
         for c in (pdiff.ours, pdiff.theirs):
             c.send(pipeline)

@@ -22,8 +22,9 @@ _VETH = "drtest0"
 
 
 def _external_address() -> str | None:
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True,
-                         check=False).stdout
+    out = subprocess.run(
+        ["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, check=False
+    ).stdout
     for line in out.splitlines():
         parts = line.split()
         if len(parts) >= 4 and parts[1] != "lo" and not parts[3].startswith("127."):
@@ -39,9 +40,11 @@ def external() -> Iterator[str]:
         yield address
         return
     address = "10.213.77.1"
-    for cmd in (["ip", "link", "add", _VETH, "type", "veth", "peer", "name", _VETH + "p"],
-                ["ip", "addr", "add", address + "/32", "dev", _VETH],
-                ["ip", "link", "set", _VETH, "up"]):
+    for cmd in (
+        ["ip", "link", "add", _VETH, "type", "veth", "peer", "name", _VETH + "p"],
+        ["ip", "addr", "add", address + "/32", "dev", _VETH],
+        ["ip", "link", "set", _VETH, "up"],
+    ):
         subprocess.run(cmd, check=True)
     try:
         yield address
@@ -94,8 +97,7 @@ def test_other_hosts_are_denied_without_a_password(dr_factory: Any, external: st
             c = sp.client(password="secret")
             c.config_set("requirepass", "")
             c.config_set("protected-mode", "no")
-        assert _greeting(external, ours.port) == b"+PONG\r\n" == _greeting(external,
-                                                                           theirs.port)
+        assert _greeting(external, ours.port) == b"+PONG\r\n" == _greeting(external, theirs.port)
     finally:
         theirs.stop()
 

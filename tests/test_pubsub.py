@@ -97,8 +97,11 @@ def _quiesce(server: ServerProc) -> None:
     client = server.client()
     client.flushall()
     for _ in range(200):
-        if not (client.pubsub_channels() or client.pubsub_numpat()
-                or client.execute_command("PUBSUB", "SHARDCHANNELS")):
+        if not (
+            client.pubsub_channels()
+            or client.pubsub_numpat()
+            or client.execute_command("PUBSUB", "SHARDCHANNELS")
+        ):
             break
         time.sleep(0.05)
     client.close()
@@ -205,12 +208,16 @@ def test_reply_off_still_pushes(pair: Pair) -> None:
 def test_inside_multi(pair: Pair) -> None:
     """Inside MULTI the sentinel PING would be queued: these steps read replies raw."""
     pair(1, "SUBSCRIBE", "m")
-    for args in (("MULTI",), ("PUBLISH", "m", "one"), ("SET", "k", "1"),
-                 ("PUBLISH", "m", "two"), ("EXEC",)):
+    for args in (
+        ("MULTI",),
+        ("PUBLISH", "m", "one"),
+        ("SET", "k", "1"),
+        ("PUBLISH", "m", "two"),
+        ("EXEC",),
+    ):
         pair.raw(0, *args)
     pair.drain(1)
-    for args in (("MULTI",), ("SUBSCRIBE", "a", "b"), ("SSUBSCRIBE", "s"),
-                 ("PSUBSCRIBE", "p*")):
+    for args in (("MULTI",), ("SUBSCRIBE", "a", "b"), ("SSUBSCRIBE", "s"), ("PSUBSCRIBE", "p*")):
         pair.raw(0, *args)
     pair.raw(0, "EXEC", replies=2)  # *3 holding 2 confirmations and an error, then 1
     pair(0, "UNSUBSCRIBE", "a", "b")
@@ -219,8 +226,13 @@ def test_inside_multi(pair: Pair) -> None:
 
 def test_published_from_scripts(pair: Pair) -> None:
     pair(1, "SUBSCRIBE", "m")
-    pair(0, "EVAL", "redis.call('publish', 'm', 'one') redis.call('set', 'k', 'v') "
-                    "return redis.call('publish', 'm', 'two')", "0")
+    pair(
+        0,
+        "EVAL",
+        "redis.call('publish', 'm', 'one') redis.call('set', 'k', 'v') "
+        "return redis.call('publish', 'm', 'two')",
+        "0",
+    )
     pair.drain(1)
     pair(2, "HELLO", "3")
     pair(2, "SUBSCRIBE", "m")
@@ -232,21 +244,32 @@ def test_pubsub_introspection(pair: Pair) -> None:
     pair(0, "SUBSCRIBE", "a", "b")
     pair(0, "PSUBSCRIBE", "x*")
     pair(1, "SSUBSCRIBE", "s")
-    for args in (("PUBSUB", "NUMSUB"), ("PUBSUB", "NUMSUB", "a", "b", "c"),
-                 ("PUBSUB", "NUMPAT"), ("PUBSUB", "NUMPAT", "x"),
-                 ("PUBSUB", "SHARDNUMSUB", "s", "a"), ("PUBSUB", "SHARDCHANNELS"),
-                 ("PUBSUB", "SHARDCHANNELS", "t*"), ("PUBSUB", "CHANNELS", "b"),
-                 ("PUBSUB", "HELP"), ("PUBSUB", "NOPE"), ("PUBSUB",),
-                 ("PUBSUB", "SHARDCHANNELS", "a", "b"), ("PUBLISH", "a"),
-                 ("SPUBLISH", "s", "m", "x")):
+    for args in (
+        ("PUBSUB", "NUMSUB"),
+        ("PUBSUB", "NUMSUB", "a", "b", "c"),
+        ("PUBSUB", "NUMPAT"),
+        ("PUBSUB", "NUMPAT", "x"),
+        ("PUBSUB", "SHARDNUMSUB", "s", "a"),
+        ("PUBSUB", "SHARDCHANNELS"),
+        ("PUBSUB", "SHARDCHANNELS", "t*"),
+        ("PUBSUB", "CHANNELS", "b"),
+        ("PUBSUB", "HELP"),
+        ("PUBSUB", "NOPE"),
+        ("PUBSUB",),
+        ("PUBSUB", "SHARDCHANNELS", "a", "b"),
+        ("PUBLISH", "a"),
+        ("SPUBLISH", "s", "m", "x"),
+    ):
         pair(2, *args)
-    ours, theirs = (sorted(_parse(c[2].command("PUBSUB", "CHANNELS")))
-                    for c in (pair.ours, pair.theirs))
+    ours, theirs = (
+        sorted(_parse(c[2].command("PUBSUB", "CHANNELS"))) for c in (pair.ours, pair.theirs)
+    )
     assert ours == theirs == [b"a", b"b"]
     for c in (0, 1):
         line = _parse(pair.ours[2].command("CLIENT", "LIST", "ID", _client_id(pair, c)))
-        assert (b"flags=P" in line) and (b"sub=2 psub=1 ssub=0" in line if c == 0
-                                         else b"sub=0 psub=0 ssub=1" in line), line
+        assert (b"flags=P" in line) and (
+            b"sub=2 psub=1 ssub=0" in line if c == 0 else b"sub=0 psub=0 ssub=1" in line
+        ), line
     info = _parse(pair.ours[2].command("INFO", "STATS")).decode()
     assert "pubsub_channels:2" in info and "pubsub_patterns:1" in info
     assert "pubsubshard_channels:1" in info
@@ -298,8 +321,10 @@ _STEP = st.one_of(
     st.tuples(st.just("SUNSUBSCRIBE"), st.lists(_NAMES, max_size=2)),
     st.tuples(st.just("PUBLISH"), st.tuples(_NAMES, st.sampled_from(["m1", "m2"]))),
     st.tuples(st.just("SPUBLISH"), st.tuples(_NAMES, st.just("sm"))),
-    st.tuples(st.just("PUBSUB"), st.sampled_from([("NUMSUB", "a", "b", "c"), ("NUMPAT",),
-                                                  ("SHARDNUMSUB", "a", "b")])),
+    st.tuples(
+        st.just("PUBSUB"),
+        st.sampled_from([("NUMSUB", "a", "b", "c"), ("NUMPAT",), ("SHARDNUMSUB", "a", "b")]),
+    ),
     st.tuples(st.sampled_from(["PING", "GET", "RESET"]), st.just(())),
     st.tuples(st.just("HELLO"), st.sampled_from([("2",), ("3",)])),
 )

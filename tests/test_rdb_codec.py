@@ -41,32 +41,55 @@ def test_crc64_both_loops_agree(data: bytes, start: int) -> None:
     assert crc64(crc64(start, data[:half]), data[half:]) == crc64(start, data)
 
 
-@given(st.one_of(st.binary(max_size=2000),
-                 st.lists(st.sampled_from([b"ab", b"abc", b"x" * 300, b"\x00"]),
-                          max_size=200).map(b"".join)))
+@given(
+    st.one_of(
+        st.binary(max_size=2000),
+        st.lists(st.sampled_from([b"ab", b"abc", b"x" * 300, b"\x00"]), max_size=200).map(b"".join),
+    )
+)
 def test_lzf_round_trip(data: bytes) -> None:
     packed = lzf.compress(data, len(data) + 100)
     assert packed is not None
     assert lzf.decompress(packed, len(data)) == data
 
 
-@pytest.mark.parametrize("data,size", [
-    (b"\x05ab", 6),  # a literal run past the end
-    (b"\x20", 3),  # a back reference cut short
-    (b"\x00a\x20\x05", 3),  # a reference before the start
-    (b"\x00a", 2),  # the wrong size
-])
+@pytest.mark.parametrize(
+    "data,size",
+    [
+        (b"\x05ab", 6),  # a literal run past the end
+        (b"\x20", 3),  # a back reference cut short
+        (b"\x00a\x20\x05", 3),  # a reference before the start
+        (b"\x00a", 2),  # the wrong size
+    ],
+)
 def test_lzf_refuses_bad_input(data: bytes, size: int) -> None:
     with pytest.raises(lzf.LzfError):
         lzf.decompress(data, size)
 
 
 # -- listpack --------------------------------------------------------------------------
-_element = st.one_of(st.binary(max_size=5000),
-                     st.integers(-2**63, 2**63 - 1).map(lambda i: b"%d" % i),
-                     st.sampled_from([b"0", b"-0", b"007", b"+1", b"9223372036854775808",
-                                      b"-9223372036854775808", b"127", b"128", b"-4096", b"4095",
-                                      b"4096", b"-32769", b"8388608", b"2147483648"]))
+_element = st.one_of(
+    st.binary(max_size=5000),
+    st.integers(-(2**63), 2**63 - 1).map(lambda i: b"%d" % i),
+    st.sampled_from(
+        [
+            b"0",
+            b"-0",
+            b"007",
+            b"+1",
+            b"9223372036854775808",
+            b"-9223372036854775808",
+            b"127",
+            b"128",
+            b"-4096",
+            b"4095",
+            b"4096",
+            b"-32769",
+            b"8388608",
+            b"2147483648",
+        ]
+    ),
+)
 
 
 @given(st.lists(_element, max_size=30))
@@ -88,10 +111,16 @@ def test_listpack_backlen_boundaries() -> None:
         assert value == size
 
 
-@pytest.mark.parametrize("lp", [b"", b"\x07\x00\x00\x00\x00\x00\x00",
-                                b"\x08\x00\x00\x00\x01\x00\x81\xff",
-                                b"\x0a\x00\x00\x00\x01\x00\x81a\x03\xff",
-                                b"\x0a\x00\x00\x00\x01\x00\xf9a\x02\xff"])
+@pytest.mark.parametrize(
+    "lp",
+    [
+        b"",
+        b"\x07\x00\x00\x00\x00\x00\x00",
+        b"\x08\x00\x00\x00\x01\x00\x81\xff",
+        b"\x0a\x00\x00\x00\x01\x00\x81a\x03\xff",
+        b"\x0a\x00\x00\x00\x01\x00\xf9a\x02\xff",
+    ],
+)
 def test_listpack_refuses_bad_input(lp: bytes) -> None:
     with pytest.raises(P.PackedError):
         P.read_listpack(lp)
@@ -130,21 +159,52 @@ def _ziplist(entries: list[bytes | int]) -> bytes:
 
 
 def test_ziplist_every_encoding() -> None:
-    entries: list[bytes | int] = [b"a", 0, 12, 13, -1, 127, -129, 32767, -40000, 8388607,
-                                  -8388609, 2**31 - 1, -2**31 - 1, 2**62, b"x" * 300, b"y" * 20000]
+    entries: list[bytes | int] = [
+        b"a",
+        0,
+        12,
+        13,
+        -1,
+        127,
+        -129,
+        32767,
+        -40000,
+        8388607,
+        -8388609,
+        2**31 - 1,
+        -(2**31) - 1,
+        2**62,
+        b"x" * 300,
+        b"y" * 20000,
+    ]
     assert P.read_ziplist(_ziplist(entries)) == [
-        e if isinstance(e, bytes) else b"%d" % e for e in entries]
+        e if isinstance(e, bytes) else b"%d" % e for e in entries
+    ]
 
 
 def test_intset_and_zipmap() -> None:
     assert P.read_intset(struct.pack("<II", 2, 3) + struct.pack("<3h", -5, 1, 300)) == [
-        b"-5", b"1", b"300"]
+        b"-5",
+        b"1",
+        b"300",
+    ]
     assert P.read_intset(struct.pack("<II", 8, 1) + struct.pack("<q", 2**40)) == [b"%d" % 2**40]
     with pytest.raises(P.PackedError):
         P.read_intset(struct.pack("<II", 3, 0))
     big = b"v" * 300
-    zm = (b"\x02" + b"\x01f" + b"\x01\x02" + b"v" + b"\x00\x00"
-          + b"\x02ab" + b"\xfe" + struct.pack("<I", 300) + b"\x00" + big + b"\xff")
+    zm = (
+        b"\x02"
+        + b"\x01f"
+        + b"\x01\x02"
+        + b"v"
+        + b"\x00\x00"
+        + b"\x02ab"
+        + b"\xfe"
+        + struct.pack("<I", 300)
+        + b"\x00"
+        + big
+        + b"\xff"
+    )
     assert P.read_zipmap(zm) == [b"f", b"v", b"ab", big]
     with pytest.raises(P.PackedError):
         P.read_zipmap(zm[:-1])
@@ -162,8 +222,13 @@ def test_old_encodings_in_payloads() -> None:
     assert codec.parse_dump(_dump(codec.T_ZSET_ZIPLIST, zl)) == RZSet([(b"a", 1.0), (b"b", 2.0)])
     intset = struct.pack("<II", 4, 2) + struct.pack("<2i", 7, 70000)
     assert codec.parse_dump(_dump(codec.T_SET_INTSET, intset)) == RSet([b"7", b"70000"])
-    quick = bytes((codec.T_LIST_QUICKLIST,)) + b"\x02" + codec.enc_string(zl, False) + \
-        codec.enc_string(_ziplist([b"c"]), False) + b"\x0a\x00"
+    quick = (
+        bytes((codec.T_LIST_QUICKLIST,))
+        + b"\x02"
+        + codec.enc_string(zl, False)
+        + codec.enc_string(_ziplist([b"c"]), False)
+        + b"\x0a\x00"
+    )
     quick += crc64(0, quick).to_bytes(8, "little")
     assert codec.parse_dump(quick) == RList([b"a", b"1", b"b", b"2", b"c"])
     with pytest.raises(codec.RdbError):
@@ -178,25 +243,43 @@ def test_text_scores_of_rdb_type_zset() -> None:
     body = bytes((codec.T_ZSET,)) + b"\x03" + b"\x01a\x031.5" + b"\x01b\xfe" + b"\x01c\xff"
     body += b"\x0a\x00"
     payload = body + crc64(0, body).to_bytes(8, "little")
-    assert codec.parse_dump(payload) == RZSet([(b"a", 1.5), (b"b", float("inf")),
-                                               (b"c", float("-inf"))])
+    assert codec.parse_dump(payload) == RZSet(
+        [(b"a", 1.5), (b"b", float("inf")), (b"c", float("-inf"))]
+    )
 
 
 # -- files ------------------------------------------------------------------------------
 STREAM = RStream(
-    nodes=[StreamNode((5, 0), [b"a"], [((5, 0), [b"a", b"1"]), ((5, 1), [b"b", b"2", b"b", b"3"])]),
-           StreamNode((9, 0), [b"x"], [((9, 0), [b"x", b"-17"])])],
-    length=3, last=(9, 0), first=(5, 0), max_deleted=(0, 0), added=3,
-    groups=[StreamGroup(b"empty", (0, 0), -1),  # in name order, as Redis writes them
-            StreamGroup(b"g", (5, 1), 2,
-                        [Nack((5, 0), 1000, 2, b"c1"), Nack((5, 1), 1001, 1, b"c2")],
-                        [(b"c1", 1000), (b"c2", 999), (b"idle", 5)])])
+    nodes=[
+        StreamNode((5, 0), [b"a"], [((5, 0), [b"a", b"1"]), ((5, 1), [b"b", b"2", b"b", b"3"])]),
+        StreamNode((9, 0), [b"x"], [((9, 0), [b"x", b"-17"])]),
+    ],
+    length=3,
+    last=(9, 0),
+    first=(5, 0),
+    max_deleted=(0, 0),
+    added=3,
+    groups=[
+        StreamGroup(b"empty", (0, 0), -1),  # in name order, as Redis writes them
+        StreamGroup(
+            b"g",
+            (5, 1),
+            2,
+            [Nack((5, 0), 1000, 2, b"c1"), Nack((5, 1), 1001, 1, b"c2")],
+            [(b"c1", 1000), (b"c2", 999), (b"idle", 5)],
+        ),
+    ],
+)
 RECORDS = [
-    Record(0, b"s", b"hello"), Record(0, b"int", b"-123456"), Record(0, b"zip", b"abc" * 50),
+    Record(0, b"s", b"hello"),
+    Record(0, b"int", b"-123456"),
+    Record(0, b"zip", b"abc" * 50),
     Record(0, b"exp", b"v", 4102444800000),
-    Record(3, b"\x00bin\xff", RList([b"a", b"", b"12"])), Record(3, b"set", RSet([b"1", b"x"])),
+    Record(3, b"\x00bin\xff", RList([b"a", b"", b"12"])),
+    Record(3, b"set", RSet([b"1", b"x"])),
     Record(3, b"z", RZSet([(b"m", -0.5), (b"n", float("inf"))])),
-    Record(3, b"h", RHash([(b"f", b"v" * 100)])), Record(15, b"stream", STREAM),
+    Record(3, b"h", RHash([(b"f", b"v" * 100)])),
+    Record(15, b"stream", STREAM),
 ]
 
 

@@ -23,8 +23,13 @@ LIBRARY = "#!lua name=mylib\nredis.register_function('answer', function() return
 
 
 def _tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "diskredis.transfer." + name, *args, "-q"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "diskredis.transfer." + name, *args, "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def _fill_all(c: redis.Redis) -> None:
@@ -100,14 +105,19 @@ def _dumped_file_loads_in_redis(oracle: ServerProc, scratch: Path, *source: str)
         loaded.stop()
 
 
-def test_redis_rdb_into_a_folder_and_back(saved: str, oracle: ServerProc, engine: str,
-                                          scratch: Path) -> None:
+def test_redis_rdb_into_a_folder_and_back(
+    saved: str, oracle: ServerProc, engine: str, scratch: Path
+) -> None:
     folder = scratch / "data"
     out = _tool("restore", saved, "--dir", str(folder), "--engine", engine)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "restored 28 keys" in out.stdout and "loaded 1 function library" in out.stdout
-    check = subprocess.run([sys.executable, "-m", "diskredis.check", str(folder), "-q"],
-                           cwd=ROOT, capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "diskredis.check", str(folder), "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert check.returncode == 0, check.stdout
     sp = start_diskredis(engine, data_dir=str(folder))
     try:
@@ -117,8 +127,9 @@ def test_redis_rdb_into_a_folder_and_back(saved: str, oracle: ServerProc, engine
     _dumped_file_loads_in_redis(oracle, scratch, "--dir", str(folder))
 
 
-def test_redis_rdb_into_a_running_server_and_back(saved: str, oracle: ServerProc,
-                                                  dr: ServerProc, scratch: Path) -> None:
+def test_redis_rdb_into_a_running_server_and_back(
+    saved: str, oracle: ServerProc, dr: ServerProc, scratch: Path
+) -> None:
     dr.client().flushall()
     dr.client().function_flush()
     out = _tool("restore", saved, "-p", str(dr.port))
@@ -140,8 +151,7 @@ def test_db_and_match_filters(saved: str, dr: ServerProc) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "resp"])
-def test_text_formats_both_ways(fmt: str, oracle: ServerProc, engine: str,
-                                scratch: Path) -> None:
+def test_text_formats_both_ways(fmt: str, oracle: ServerProc, engine: str, scratch: Path) -> None:
     _fill_all(oracle.client())
     text = scratch / ("keys." + fmt)
     out = _tool("dump", "-p", str(oracle.port), "--format", fmt, "-o", str(text))
@@ -162,8 +172,11 @@ def test_text_formats_both_ways(fmt: str, oracle: ServerProc, engine: str,
     fresh = start_oracle()
     try:
         if fmt == "resp":  # what redis-cli --pipe does with it
-            pipe = subprocess.run(["redis-cli", "-p", str(fresh.port), "--pipe"],
-                                  input=mine.read_bytes(), capture_output=True)
+            pipe = subprocess.run(
+                ["redis-cli", "-p", str(fresh.port), "--pipe"],
+                input=mine.read_bytes(),
+                capture_output=True,
+            )
             pipe.stdout = pipe.stdout.decode()
             assert "errors: 0" in pipe.stdout, pipe.stdout
         else:
@@ -186,22 +199,30 @@ def _keys_in(folder: Path, engine: str) -> int:
 def test_corrupt_input_writes_nothing(saved: str, engine: str, scratch: Path) -> None:
     data = Path(saved).read_bytes()
     folder = scratch / "data"
-    for name, bad in [("truncated", data[:len(data) * 2 // 3]),
-                      ("bad checksum", data[:-1] + bytes([data[-1] ^ 1])),
-                      ("flipped byte", data[:200] + bytes([data[200] ^ 0x40]) + data[201:]),
-                      ("version 11", b"REDIS0011" + data[9:]),
-                      ("not rdb", b"REDISxxxx" + data[9:])]:
+    for name, bad in [
+        ("truncated", data[: len(data) * 2 // 3]),
+        ("bad checksum", data[:-1] + bytes([data[-1] ^ 1])),
+        ("flipped byte", data[:200] + bytes([data[200] ^ 0x40]) + data[201:]),
+        ("version 11", b"REDIS0011" + data[9:]),
+        ("not rdb", b"REDISxxxx" + data[9:]),
+    ]:
         path = scratch / "bad.rdb"
         path.write_bytes(bad)
-        out = _tool("restore", str(path), "--dir", str(folder), "--engine", engine,
-                    "--format", "rdb")
+        out = _tool(
+            "restore", str(path), "--dir", str(folder), "--engine", engine, "--format", "rdb"
+        )
         assert out.returncode == 2, name
-        assert "nothing was written" in out.stderr or "not an RDB file" in out.stderr \
-            or "version 11" in out.stderr, (name, out.stderr)
+        assert (
+            "nothing was written" in out.stderr
+            or "not an RDB file" in out.stderr
+            or "version 11" in out.stderr
+        ), (name, out.stderr)
     assert not folder.exists() or _keys_in(folder, engine) == 0
     jsonl = scratch / "bad.jsonl"
-    jsonl.write_text('{"db":0,"key":"a","type":"string","ttl":-1,"value":"x"}\n'
-                     '{"db":0,"key":"b","type":"list","ttl":-1,"value":[]}\n')
+    jsonl.write_text(
+        '{"db":0,"key":"a","type":"string","ttl":-1,"value":"x"}\n'
+        '{"db":0,"key":"b","type":"list","ttl":-1,"value":[]}\n'
+    )
     out = _tool("restore", str(jsonl), "--dir", str(folder), "--engine", engine)
     assert out.returncode == 2 and "line 2: an empty list" in out.stderr, out.stderr
     assert not folder.exists() or _keys_in(folder, engine) == 0
@@ -209,8 +230,12 @@ def test_corrupt_input_writes_nothing(saved: str, engine: str, scratch: Path) ->
 
 def test_help_and_bad_arguments() -> None:
     for name in ("restore", "dump"):
-        out = subprocess.run([sys.executable, "-m", "diskredis.transfer." + name, "--help"],
-                             cwd=ROOT, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "diskredis.transfer." + name, "--help"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         assert out.returncode == 0 and "usage: diskredis-" + name in out.stdout
     out = _tool("restore", "x.rdb")
     assert out.returncode == 2 and "give exactly one target" in out.stderr
@@ -230,20 +255,27 @@ def test_redis_cli_pipe_and_scan_work(dr: ServerProc, scratch: Path) -> None:
     """redis-cli's own --pipe, --scan and --bigkeys against diskredis."""
     c = dr.client()
     c.flushall()
-    payload = b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\nk%d\r\n$1\r\nv\r\n" % (len(b"k%d" % i), i)
-                       for i in range(2000))
-    pipe = subprocess.run(["redis-cli", "-p", str(dr.port), "--pipe"], input=payload,
-                          capture_output=True)
+    payload = b"".join(
+        b"*3\r\n$3\r\nSET\r\n$%d\r\nk%d\r\n$1\r\nv\r\n" % (len(b"k%d" % i), i) for i in range(2000)
+    )
+    pipe = subprocess.run(
+        ["redis-cli", "-p", str(dr.port), "--pipe"], input=payload, capture_output=True
+    )
     assert b"errors: 0, replies: 2000" in pipe.stdout, pipe.stdout
-    scan = subprocess.run(["redis-cli", "-p", str(dr.port), "--scan", "--pattern", "k1*"],
-                          capture_output=True, text=True)
+    scan = subprocess.run(
+        ["redis-cli", "-p", str(dr.port), "--scan", "--pattern", "k1*"],
+        capture_output=True,
+        text=True,
+    )
     assert sorted(scan.stdout.split()) == sorted(k.decode() for k in c.keys("k1*"))
     c.rpush("biglist", *range(100))
-    big = subprocess.run(["redis-cli", "-p", str(dr.port), "--bigkeys"], capture_output=True,
-                         text=True)
+    big = subprocess.run(
+        ["redis-cli", "-p", str(dr.port), "--bigkeys"], capture_output=True, text=True
+    )
     assert "Biggest   list found '\"biglist\"' has 100 items" in big.stdout, big.stdout
     assert "2000 strings" in big.stdout
-    mem = subprocess.run(["redis-cli", "-p", str(dr.port), "--memkeys"], capture_output=True,
-                         text=True)
+    mem = subprocess.run(
+        ["redis-cli", "-p", str(dr.port), "--memkeys"], capture_output=True, text=True
+    )
     assert "Biggest   list found '\"biglist\"'" in mem.stdout, mem.stdout
     assert "2000 strings with" in mem.stdout

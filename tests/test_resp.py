@@ -30,11 +30,17 @@ REPLIES = [
     (NULL_ARRAY, b"*-1\r\n", b"_\r\n"),
     ([], b"*0\r\n", b"*0\r\n"),
     ([b"a", 1, None], b"*3\r\n$1\r\na\r\n:1\r\n$-1\r\n", b"*3\r\n$1\r\na\r\n:1\r\n_\r\n"),
-    ({b"k": b"v", b"n": 2}, b"*4\r\n$1\r\nk\r\n$1\r\nv\r\n$1\r\nn\r\n:2\r\n",
-     b"%2\r\n$1\r\nk\r\n$1\r\nv\r\n$1\r\nn\r\n:2\r\n"),
+    (
+        {b"k": b"v", b"n": 2},
+        b"*4\r\n$1\r\nk\r\n$1\r\nv\r\n$1\r\nn\r\n:2\r\n",
+        b"%2\r\n$1\r\nk\r\n$1\r\nv\r\n$1\r\nn\r\n:2\r\n",
+    ),
     (RSet([b"x"]), b"*1\r\n$1\r\nx\r\n", b"~1\r\n$1\r\nx\r\n"),
-    (Push([b"message", b"c", b"m"]), b"*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n",
-     b">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n"),
+    (
+        Push([b"message", b"c", b"m"]),
+        b"*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n",
+        b">3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nm\r\n",
+    ),
     (1.5, b"$3\r\n1.5\r\n", b",1.5\r\n"),
     (0.1, b"$19\r\n0.10000000000000001\r\n", b",0.10000000000000001\r\n"),
     (float("inf"), b"$3\r\ninf\r\n", b",inf\r\n"),
@@ -42,8 +48,11 @@ REPLIES = [
     (Verbatim(b"id=1\n"), b"$5\r\nid=1\n\r\n", b"=9\r\ntxt:id=1\n\r\n"),
     (BigNumber(2**70), b"$22\r\n1180591620717411303424\r\n", b"(1180591620717411303424\r\n"),
     (RedisError("ERR bad\r\nthing"), b"-ERR bad  thing\r\n", b"-ERR bad  thing\r\n"),
-    ([[b"a"], RedisError("ERR x")], b"*2\r\n*1\r\n$1\r\na\r\n-ERR x\r\n",
-     b"*2\r\n*1\r\n$1\r\na\r\n-ERR x\r\n"),
+    (
+        [[b"a"], RedisError("ERR x")],
+        b"*2\r\n*1\r\n$1\r\na\r\n-ERR x\r\n",
+        b"*2\r\n*1\r\n$1\r\na\r\n-ERR x\r\n",
+    ),
 ]
 
 
@@ -54,8 +63,7 @@ def test_encode_reply_table(value: object, resp2: bytes, resp3: bytes) -> None:
 
 
 @pytest.mark.parametrize("value,resp2,resp3", REPLIES, ids=[repr(r[0])[:30] for r in REPLIES])
-def test_encoded_replies_parse_back_with_hiredis(value: object, resp2: bytes,
-                                                 resp3: bytes) -> None:
+def test_encoded_replies_parse_back_with_hiredis(value: object, resp2: bytes, resp3: bytes) -> None:
     for data in (resp2, resp3):
         reader = hiredis.Reader(notEnoughData=Ellipsis)
         reader.feed(data)
@@ -71,15 +79,15 @@ REQUESTS = [
     (b"*2\r\n$4\r\nECHO\r\n$2\r\n+a\r\n", [[b"ECHO", b"+a"]], None),
     (b"PING\r\n", [[b"PING"]], None),
     (b"PING\n", [[b"PING"]], None),
-    (b"set a \"b c\"\r\n", [[b"set", b"a", b"b c"]], None),
+    (b'set a "b c"\r\n', [[b"set", b"a", b"b c"]], None),
     (b"echo '\\'x'\r\n", [[b"echo", b"'x"]], None),
-    (b"echo \"\\x41\\n\"\r\n", [[b"echo", b"A\n"]], None),
+    (b'echo "\\x41\\n"\r\n', [[b"echo", b"A\n"]], None),
     (b"\r\n\r\nPING\r\n", [[b"PING"]], None),
     (b"*0\r\n*-1\r\nPING\r\n", [[b"PING"]], None),
     (b"*1\r\n$4\r\nPINGxx", [[b"PING"]], None),  # CRLF after a bulk is not checked (Redis)
     (b"PING\r\n*1\r\n$4\r\nPING\r\n", [[b"PING"], [b"PING"]], None),
-    (b"echo \"abc\r\n", [], errors.PROTO_UNBALANCED_QUOTES),
-    (b"echo \"a\"b\r\n", [], errors.PROTO_UNBALANCED_QUOTES),
+    (b'echo "abc\r\n', [], errors.PROTO_UNBALANCED_QUOTES),
+    (b'echo "a"b\r\n', [], errors.PROTO_UNBALANCED_QUOTES),
     (b"*1\r\n+PING\r\n", [], errors.proto_expected_dollar(ord("+"))),
     (b"*1\r\n:1\r\n", [], errors.proto_expected_dollar(ord(":"))),
     (b"*x\r\n", [], errors.PROTO_INVALID_MBULK),
@@ -90,14 +98,18 @@ REQUESTS = [
     (b"*1\r\n$536870913\r\n", [], errors.PROTO_INVALID_BULK),
     (b"PING\r\n*1\r\n$x\r\n", [[b"PING"]], errors.PROTO_INVALID_BULK),
     # After a request, only '*' starts a multibulk: RESP3 aggregates are inline commands
-    (b"*1\r\n$4\r\nPING\r\n~1\r\n$4\r\nPING\r\n",
-     [[b"PING"], [b"~1"], [b"$4"], [b"PING"]], None),
-    (b"*1\r\n$4\r\nPING\r\n>1\r\n$4\r\nPING\r\n",
-     [[b"PING"], [b">1"], [b"$4"], [b"PING"]], None),
-    (b"*1\r\n$4\r\nPING\r\n|1\r\n$1\r\na\r\n$1\r\nb\r\n",
-     [[b"PING"], [b"|1"], [b"$1"], [b"a"], [b"$1"], [b"b"]], None),
-    (b"*1\r\n$4\r\nPING\r\n%1\r\n$1\r\na\r\n$1\r\nb\r\n",
-     [[b"PING"], [b"%1"], [b"$1"], [b"a"], [b"$1"], [b"b"]], None),
+    (b"*1\r\n$4\r\nPING\r\n~1\r\n$4\r\nPING\r\n", [[b"PING"], [b"~1"], [b"$4"], [b"PING"]], None),
+    (b"*1\r\n$4\r\nPING\r\n>1\r\n$4\r\nPING\r\n", [[b"PING"], [b">1"], [b"$4"], [b"PING"]], None),
+    (
+        b"*1\r\n$4\r\nPING\r\n|1\r\n$1\r\na\r\n$1\r\nb\r\n",
+        [[b"PING"], [b"|1"], [b"$1"], [b"a"], [b"$1"], [b"b"]],
+        None,
+    ),
+    (
+        b"*1\r\n$4\r\nPING\r\n%1\r\n$1\r\na\r\n$1\r\nb\r\n",
+        [[b"PING"], [b"%1"], [b"$1"], [b"a"], [b"$1"], [b"b"]],
+        None,
+    ),
 ]
 
 
@@ -118,8 +130,9 @@ def test_request_table(data: bytes, expected: list[list[bytes]], error: str | No
 
 
 @pytest.mark.parametrize("data,expected,error", REQUESTS, ids=[repr(r[0])[:40] for r in REQUESTS])
-def test_request_table_split_at_every_byte(data: bytes, expected: list[list[bytes]],
-                                           error: str | None) -> None:
+def test_request_table_split_at_every_byte(
+    data: bytes, expected: list[list[bytes]], error: str | None
+) -> None:
     for cut in range(1, len(data)):
         assert _feed_all([data[:cut], data[cut:]]) == (expected, error), cut
     assert _feed_all([data[i : i + 1] for i in range(len(data))]) == (expected, error)
@@ -187,10 +200,10 @@ def test_request_big_argument_across_many_reads() -> None:
 def test_split_inline_matches_sdssplitargs() -> None:
     assert split_inline(b"") == []
     assert split_inline(b"  a\tb  ") == [b"a", b"b"]
-    assert split_inline(b'"a\\tb" \'c\\nd\'') == [b"a\tb", b"c\\nd"]
+    assert split_inline(b"\"a\\tb\" 'c\\nd'") == [b"a\tb", b"c\\nd"]
     assert split_inline(b'"\\xzz"') == [b"xzz"]
     assert split_inline(b"a\x00b") == [b"a"]
-    assert split_inline(b"\"a\" \"b\"") == [b"a", b"b"]
+    assert split_inline(b'"a" "b"') == [b"a", b"b"]
     assert split_inline(b"'a'b") is None
     assert split_inline(b"'abc") is None
 
@@ -204,8 +217,9 @@ def _multibulk(argv: list[bytes]) -> bytes:
     st.lists(st.lists(st.binary(max_size=40), min_size=1, max_size=6), min_size=1, max_size=8),
     st.lists(st.integers(min_value=1, max_value=300), max_size=10),
 )
-def test_request_roundtrip_any_bytes_any_split(requests: list[list[bytes]],
-                                               cuts: list[int]) -> None:
+def test_request_roundtrip_any_bytes_any_split(
+    requests: list[list[bytes]], cuts: list[int]
+) -> None:
     data = b"".join(_multibulk(r) for r in requests)
     points = sorted({c % len(data) for c in cuts} | {0, len(data)})
     chunks = [data[a:b] for a, b in itertools.pairwise(points) if b > a]
@@ -240,13 +254,54 @@ def test_huge_array_count_allocates_nothing_up_front() -> None:
     assert out.stdout.strip() == "ok", out.stderr
 
 
-_FRAGMENTS = st.sampled_from([
-    b"*", b"$", b"%", b"~", b">", b"|", b"=", b"(", b",", b"#", b"_", b":", b"+", b"-", b"!",
-    b"\r\n", b"\r", b"\n", b"0", b"1", b"2", b"-1", b"99999999999", b"PING", b"\x00", b" ",
-    b'"', b"'", b"x", b"\xff",
-    # whole frames, so that well-formed stretches reach hiredis's fast path too
-    b"*1\r\n", b"*2\r\n", b"*0\r\n", b"$4\r\nECHO\r\n", b"$1\r\na\r\n", b"%1\r\n",
-    b"~1\r\n", b":1\r\n", b"_\r\n", b"#t\r\n", b",1.5\r\n", b"|1\r\n", b">1\r\n"])
+_FRAGMENTS = st.sampled_from(
+    [
+        b"*",
+        b"$",
+        b"%",
+        b"~",
+        b">",
+        b"|",
+        b"=",
+        b"(",
+        b",",
+        b"#",
+        b"_",
+        b":",
+        b"+",
+        b"-",
+        b"!",
+        b"\r\n",
+        b"\r",
+        b"\n",
+        b"0",
+        b"1",
+        b"2",
+        b"-1",
+        b"99999999999",
+        b"PING",
+        b"\x00",
+        b" ",
+        b'"',
+        b"'",
+        b"x",
+        b"\xff",
+        # whole frames, so that well-formed stretches reach hiredis's fast path too
+        b"*1\r\n",
+        b"*2\r\n",
+        b"*0\r\n",
+        b"$4\r\nECHO\r\n",
+        b"$1\r\na\r\n",
+        b"%1\r\n",
+        b"~1\r\n",
+        b":1\r\n",
+        b"_\r\n",
+        b"#t\r\n",
+        b",1.5\r\n",
+        b"|1\r\n",
+        b">1\r\n",
+    ]
+)
 
 
 @settings(max_examples=3000, deadline=None)
@@ -276,8 +331,9 @@ class _ExactReader(RequestReader):
         return False
 
 
-def _requests_of(reader: RequestReader, chunks: list[bytes]) -> tuple[list[list[bytes]],
-                                                                       str | None, bool]:
+def _requests_of(
+    reader: RequestReader, chunks: list[bytes]
+) -> tuple[list[list[bytes]], str | None, bool]:
     got: list[list[bytes]] = []
     for c in chunks:
         reader.feed(c)

@@ -76,7 +76,7 @@ def big(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
         for kind in TYPES:
             batch = commands(kind, "big:" + kind)
             for start in range(0, len(batch), 25):
-                replies = data.execute(batch[start:start + 25])
+                replies = data.execute(batch[start : start + 25])
                 assert not [r for r in replies if isinstance(r, RedisError)], replies
     sp = start_diskredis(engine, data_dir=folder)
     yield sp
@@ -94,26 +94,37 @@ def test_spop_reads_one_position(big: ServerProc) -> None:
 
 def test_sizes(big: ServerProc) -> None:
     c = big.client()
-    assert (c.hlen("big:hash"), c.llen("big:list"), c.scard("big:set"),
-            c.zcard("big:zset")) == (N, N, N, N)
+    assert (c.hlen("big:hash"), c.llen("big:list"), c.scard("big:set"), c.zcard("big:zset")) == (
+        N,
+        N,
+        N,
+        N,
+    )
 
 
 def test_range_reads_touch_only_what_they_return(big: ServerProc) -> None:
     c = big.client()
     drain_gc(c)
     for call, expected in (
-            (lambda: c.zrangebyscore("big:zset", 500_000, "+inf", start=0, num=10),
-             [b"m%07d" % i for i in range(500_000, 500_010)]),
-            (lambda: c.zrevrangebyscore("big:zset", 12_345, "-inf", start=0, num=3),
-             [b"m%07d" % i for i in (12_345, 12_344, 12_343)]),
-            (lambda: c.zrange("big:zset", 999_998, -1), [b"m0999998", b"m0999999"]),
-            (lambda: c.lrange("big:list", 600_000, 600_099),
-             [b"%d" % i for i in range(600_000, 600_100)]),
-            (lambda: c.lrange("big:list", -5, -1), [b"%d" % i for i in range(N - 5, N)]),
-            (lambda: c.zscore("big:zset", b"m0765432"), 765432.0),
-            (lambda: c.srandmember("big:set", 5)[0].startswith(b"m"), True),
-            (lambda: len(set(c.srandmember("big:set", 50))), 50),
-            (lambda: c.sismember("big:set", c.srandmember("big:set")), True)):
+        (
+            lambda: c.zrangebyscore("big:zset", 500_000, "+inf", start=0, num=10),
+            [b"m%07d" % i for i in range(500_000, 500_010)],
+        ),
+        (
+            lambda: c.zrevrangebyscore("big:zset", 12_345, "-inf", start=0, num=3),
+            [b"m%07d" % i for i in (12_345, 12_344, 12_343)],
+        ),
+        (lambda: c.zrange("big:zset", 999_998, -1), [b"m0999998", b"m0999999"]),
+        (
+            lambda: c.lrange("big:list", 600_000, 600_099),
+            [b"%d" % i for i in range(600_000, 600_100)],
+        ),
+        (lambda: c.lrange("big:list", -5, -1), [b"%d" % i for i in range(N - 5, N)]),
+        (lambda: c.zscore("big:zset", b"m0765432"), 765432.0),
+        (lambda: c.srandmember("big:set", 5)[0].startswith(b"m"), True),
+        (lambda: len(set(c.srandmember("big:set", 50))), 50),
+        (lambda: c.sismember("big:set", c.srandmember("big:set")), True),
+    ):
         before = records_read(c)
         assert call() == expected
         # The reply's records, the key's meta record and a few index probes; a scan of
@@ -154,8 +165,10 @@ def test_delete_returns_while_pings_are_answered(big: ServerProc, kind: str) -> 
     c.delete("big:" + kind)
 
 
-EXPIRING = ("for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do "
-            "redis.call('SET', 'exp:' .. i, 'v', 'PXAT', ARGV[3]) end return 1")
+EXPIRING = (
+    "for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do "
+    "redis.call('SET', 'exp:' .. i, 'v', 'PXAT', ARGV[3]) end return 1"
+)
 
 
 def test_mass_expiry_is_hidden_at_once_and_removed_in_steps(dr: ServerProc) -> None:

@@ -31,7 +31,7 @@ MALFORMED = [
     b"*2147483648\r\n",
     b"*99999999999999999999\r\n",
     b"*1\r\n$4\r\nPINGXX\r\n",
-    b"\"unbalanced\r\n",
+    b'"unbalanced\r\n',
     b"echo 'a'b\r\n",
     b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n:1\r\n",
     b"x" * 70000,
@@ -69,10 +69,34 @@ def _drain(client: RawClient) -> bytes:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.lists(st.sampled_from([b"*", b"$", b"\r\n", b"1", b"2", b"-1", b"0", b"PING", b"+",
-                                 b"\r", b"\n", b" ", b"\"", b"'", b"99999999999", b"\x00", b"x",
-                                 b"\xff"]),
-                min_size=1, max_size=25))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"*",
+                b"$",
+                b"\r\n",
+                b"1",
+                b"2",
+                b"-1",
+                b"0",
+                b"PING",
+                b"+",
+                b"\r",
+                b"\n",
+                b" ",
+                b'"',
+                b"'",
+                b"99999999999",
+                b"\x00",
+                b"x",
+                b"\xff",
+            ]
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
 def test_fuzzed_bytes_never_crash(dr: ServerProc, oracle: ServerProc, parts: list[bytes]) -> None:
     data = b"".join(parts) + b"\r\n"
     got = []
@@ -88,8 +112,9 @@ def test_fuzzed_bytes_never_crash(dr: ServerProc, oracle: ServerProc, parts: lis
 
 
 @pytest.mark.parametrize("marker", [b"~", b">", b"%", b"|", b"+", b"=", b"("])
-def test_resp3_markers_after_a_request_are_inline_commands(dr: ServerProc, oracle: ServerProc,
-                                                           marker: bytes) -> None:
+def test_resp3_markers_after_a_request_are_inline_commands(
+    dr: ServerProc, oracle: ServerProc, marker: bytes
+) -> None:
     """After a request, only '*' starts a multibulk: what Redis reads as inline commands
     must not reach hiredis's fast path as a RESP3 aggregate or string."""
     data = b"*1\r\n$4\r\nPING\r\n" + marker + b"1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n"
@@ -126,8 +151,12 @@ def test_pipeline_longer_than_the_read_ahead(dr: ServerProc) -> None:
     c = dr.raw(timeout=60)
     value = b"v" * 100
     n = 40_000
-    c.send(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\nra:%d\r\n$100\r\n%s\r\n"
-                    % (len(b"ra:%d" % i), i, value) for i in range(n)))
+    c.send(
+        b"".join(
+            b"*3\r\n$3\r\nSET\r\n$%d\r\nra:%d\r\n$100\r\n%s\r\n" % (len(b"ra:%d" % i), i, value)
+            for i in range(n)
+        )
+    )
     for _ in range(n):
         assert c.reply() == b"+OK\r\n"
     assert c.command("GET", "ra:%d" % (n - 1)) == b"$100\r\n" + value + b"\r\n"
@@ -201,8 +230,9 @@ def test_idle_timeout_closes_connection(dr_factory: Any) -> None:
     assert _drain(c) == b""  # closed by the server, no reply
 
 
-def test_timeout_spares_subscribers_and_blocked_clients(dr_factory: Any,
-                                                        oracle: ServerProc) -> None:
+def test_timeout_spares_subscribers_and_blocked_clients(
+    dr_factory: Any, oracle: ServerProc
+) -> None:
     """`timeout` closes idle clients, not subscribers nor clients blocked in BLPOP (both
     servers, the same clients)."""
     ours = dr_factory("--timeout", "1")
@@ -297,8 +327,7 @@ def test_shutdown_abort_and_flags(dr_factory: Any) -> None:
 
 
 def _req(*args: str) -> bytes:
-    return b"*%d\r\n" % len(args) + b"".join(
-        b"$%d\r\n%s\r\n" % (len(a), a.encode()) for a in args)
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a.encode()) for a in args)
 
 
 def _stopped_by(sp: ServerProc, *shutdown: str) -> str:
@@ -323,10 +352,13 @@ def test_shutdown_saves_as_its_flags_and_the_save_points_say(dr_factory: Any) ->
     Nothing acknowledged is lost either way."""
     sp = dr_factory()
     folder = sp.dir
-    for shutdown, save_points, saved in [((), (), True), (("NOSAVE",), (), False),
-                                         (("SAVE", "NOW"), ("--save", ""), True),
-                                         ((), ("--save", ""), False),
-                                         (("NOSAVE", "FORCE"), (), False)]:
+    for shutdown, save_points, saved in [
+        ((), (), True),
+        (("NOSAVE",), (), False),
+        (("SAVE", "NOW"), ("--save", ""), True),
+        ((), ("--save", ""), False),
+        (("NOSAVE", "FORCE"), (), False),
+    ]:
         log = _stopped_by(sp, *shutdown)
         assert ("Saving the final checkpoint before exiting." in log) == saved, log
         assert "User requested shutdown..." in log and "ready to exit" in log
@@ -345,8 +377,9 @@ def test_a_shutdown_that_cannot_save_answers_and_serves_on() -> None:
     anyway, and the restart replays the log. LMDB: its checkpoint is what needs room
     (LevelDB's save is a synced write of its own log)."""
     path = tempfile.mkdtemp(prefix="diskredis-shutdown-full-")
-    out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", path],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", path], capture_output=True, text=True
+    )
     assert out.returncode == 0, "cannot mount a tmpfs (the suite runs as root): " + out.stderr
     sp = again = None
     try:
@@ -427,8 +460,13 @@ def test_config_set_port_rebinds(dr_factory: Any) -> None:
 
 # -- start-up configuration -----------------------------------------------------------
 def _run(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "diskredis", *args], capture_output=True,
-                          text=True, timeout=60, cwd=cwd or ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "diskredis", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd or ROOT,
+    )
 
 
 def test_help_and_version() -> None:
@@ -464,13 +502,20 @@ def test_config_file_and_rewrite(tmp_path: Any, engine: str) -> None:
     port = free_port()
     data = tmp_path / "data"
     conf = tmp_path / "d.conf"
-    conf.write_text("# mine\nport %d\ndir %s\nengine %s\nhz 20\nlist-max-listpack-size -3\n"
-                    % (port, data, engine))
-    proc = subprocess.Popen([sys.executable, "-m", "diskredis", str(conf)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conf.write_text(
+        "# mine\nport %d\ndir %s\nengine %s\nhz 20\nlist-max-listpack-size -3\n"
+        % (port, data, engine)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diskredis", str(conf)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     sp = ServerProc("diskredis", port, proc, str(data))
     try:
         from tests.conftest import _wait_ready
+
         _wait_ready(sp)
         c = sp.client()
         assert c.config_get("hz") == {"hz": "20"}
@@ -485,15 +530,18 @@ def test_config_file_and_rewrite(tmp_path: Any, engine: str) -> None:
 
 def test_config_rewrite_without_file(dr: ServerProc) -> None:
     assert dr.raw().command("CONFIG", "REWRITE") == (
-        b"-ERR The server is running without a config file\r\n")
+        b"-ERR The server is running without a config file\r\n"
+    )
 
 
 # -- the real clients ----------------------------------------------------------------
 def test_redis_cli_session(dr: ServerProc) -> None:
-    script = ("PING\nCONFIG GET maxclients\nINFO server\nHELLO 3\nCLIENT SETNAME me\n"
-              "CLIENT GETNAME\n")
-    out = subprocess.run(["redis-cli", "-p", str(dr.port)], input=script, capture_output=True,
-                         text=True, timeout=60)
+    script = (
+        "PING\nCONFIG GET maxclients\nINFO server\nHELLO 3\nCLIENT SETNAME me\nCLIENT GETNAME\n"
+    )
+    out = subprocess.run(
+        ["redis-cli", "-p", str(dr.port)], input=script, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == "PONG"
@@ -541,8 +589,10 @@ def _redis_cli_tty(port: int, keystrokes: list[bytes]) -> bytes:
 
 
 def test_redis_cli_interactive_start_and_hints(dr: ServerProc) -> None:
-    out = _redis_cli_tty(dr.port, [b"PING\r", b"CONFIG GET maxc*\r", b"HELLO 3\r",
-                                   b"CLIENT KILL ", b"\x15", b"quit\r"])
+    out = _redis_cli_tty(
+        dr.port,
+        [b"PING\r", b"CONFIG GET maxc*\r", b"HELLO 3\r", b"CLIENT KILL ", b"\x15", b"quit\r"],
+    )
     assert b"PONG" in out and b"maxclients" in out and b'"proto" => (integer) 3' in out
     # The hint redis-cli builds from COMMAND DOCS at start-up, shown after "CLIENT KILL ".
     assert b"ip:port" in out and b"ID client-id" in out
@@ -550,9 +600,23 @@ def test_redis_cli_interactive_start_and_hints(dr: ServerProc) -> None:
 
 
 def test_redis_benchmark_runs_to_completion(dr: ServerProc) -> None:
-    out = subprocess.run(["redis-benchmark", "-p", str(dr.port), "-t", "ping_inline,ping_mbulk",
-                          "-n", "2000", "-c", "20", "-q"], capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [
+            "redis-benchmark",
+            "-p",
+            str(dr.port),
+            "-t",
+            "ping_inline,ping_mbulk",
+            "-n",
+            "2000",
+            "-c",
+            "20",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert "PING_INLINE" in out.stdout and "PING_MBULK" in out.stdout
     assert "requests per second" in out.stdout
@@ -568,8 +632,11 @@ def test_info_storage_counts_batches_and_write_commits(dr_factory: Any) -> None:
 
     def counts() -> tuple[int, int, int]:
         s = c.info("storage")
-        return (int(s["lane_batches"]), int(s["lane_batched_clients"]),
-                int(s["lane_write_commits"]))
+        return (
+            int(s["lane_batches"]),
+            int(s["lane_batched_clients"]),
+            int(s["lane_write_commits"]),
+        )
 
     b0, u0, w0 = counts()  # INFO itself is a unit of the next batch
     for i in range(10):

@@ -17,54 +17,138 @@ BOTH_CACHES = True  # every server test here runs with the hot cache on and off
 
 SCENARIOS: dict[str, list[tuple[Any, ...]]] = {
     "basics": [
-        ("SADD", "s", "a", "b", "a"), ("SADD", "s", "c"), ("SCARD", "s"), ("SCARD", "none"),
-        ("SISMEMBER", "s", "a"), ("SISMEMBER", "s", "z"), ("SISMEMBER", "none", "a"),
-        ("SMISMEMBER", "s", "a", "z", "c"), ("SMISMEMBER", "none", "a"), ("SMEMBERS", "s"),
-        ("SMEMBERS", "none"), ("SREM", "s", "a", "z", "a"), ("SREM", "none", "a"),
-        ("SREM", "s", "b", "c"), ("EXISTS", "s"), ("SADD", "s", ""), ("TYPE", "s"),
-        ("SADD", "s"), ("SREM", "s")],
+        ("SADD", "s", "a", "b", "a"),
+        ("SADD", "s", "c"),
+        ("SCARD", "s"),
+        ("SCARD", "none"),
+        ("SISMEMBER", "s", "a"),
+        ("SISMEMBER", "s", "z"),
+        ("SISMEMBER", "none", "a"),
+        ("SMISMEMBER", "s", "a", "z", "c"),
+        ("SMISMEMBER", "none", "a"),
+        ("SMEMBERS", "s"),
+        ("SMEMBERS", "none"),
+        ("SREM", "s", "a", "z", "a"),
+        ("SREM", "none", "a"),
+        ("SREM", "s", "b", "c"),
+        ("EXISTS", "s"),
+        ("SADD", "s", ""),
+        ("TYPE", "s"),
+        ("SADD", "s"),
+        ("SREM", "s"),
+    ],
     "wrongtype": [
-        ("SET", "str", "x"), ("SADD", "str", "a"), ("SCARD", "str"), ("SMEMBERS", "str"),
-        ("SISMEMBER", "str", "a"), ("SPOP", "str"), ("SRANDMEMBER", "str"),
-        ("SADD", "s", "a"), ("SINTER", "s", "str"), ("SINTER", "none", "str"),
-        ("SINTER", "str", "none"), ("SUNION", "s", "str"), ("SUNION", "none", "str"),
-        ("SDIFF", "s", "str"), ("SMOVE", "str", "s", "a"), ("SMOVE", "s", "str", "a"),
-        ("SMOVE", "none", "str", "a"), ("GET", "s"), ("SINTERCARD", "2", "s", "str"),
-        ("SSCAN", "str", "0")],
+        ("SET", "str", "x"),
+        ("SADD", "str", "a"),
+        ("SCARD", "str"),
+        ("SMEMBERS", "str"),
+        ("SISMEMBER", "str", "a"),
+        ("SPOP", "str"),
+        ("SRANDMEMBER", "str"),
+        ("SADD", "s", "a"),
+        ("SINTER", "s", "str"),
+        ("SINTER", "none", "str"),
+        ("SINTER", "str", "none"),
+        ("SUNION", "s", "str"),
+        ("SUNION", "none", "str"),
+        ("SDIFF", "s", "str"),
+        ("SMOVE", "str", "s", "a"),
+        ("SMOVE", "s", "str", "a"),
+        ("SMOVE", "none", "str", "a"),
+        ("GET", "s"),
+        ("SINTERCARD", "2", "s", "str"),
+        ("SSCAN", "str", "0"),
+    ],
     "algebra": [
-        ("SADD", "a", "1", "2", "3", "x"), ("SADD", "b", "2", "3", "4"), ("SADD", "c", "3"),
-        ("SINTER", "a", "b"), ("SINTER", "a", "b", "c"), ("SINTER", "a", "none"),
-        ("SUNION", "a", "b", "none"), ("SDIFF", "a", "b"), ("SDIFF", "a", "b", "c"),
-        ("SDIFF", "none", "a"), ("SINTERSTORE", "d", "a", "b"), ("SMEMBERS", "d"),
-        ("SUNIONSTORE", "d", "a", "c"), ("SCARD", "d"), ("SDIFFSTORE", "d", "c", "a"),
-        ("EXISTS", "d"), ("SINTERSTORE", "a", "a", "b"), ("SMEMBERS", "a"),
-        ("SET", "str", "v"), ("SUNIONSTORE", "str", "b"), ("TYPE", "str"),
-        ("SINTERCARD", "2", "a", "b"), ("SINTERCARD", "2", "b", "c", "LIMIT", "1"),
-        ("SINTERCARD", "0", "a"), ("SINTERCARD", "-1", "a"), ("SINTERCARD", "x", "a"),
-        ("SINTERCARD", "3", "a", "b"), ("SINTERCARD", "1", "a", "LIMIT"),
-        ("SINTERCARD", "1", "a", "LIMIT", "-1"), ("SINTERCARD", "1", "a", "LIMIT", "x"),
-        ("SINTERCARD", "1", "a", "FOO", "1"), ("SINTERCARD", "1", "none")],
+        ("SADD", "a", "1", "2", "3", "x"),
+        ("SADD", "b", "2", "3", "4"),
+        ("SADD", "c", "3"),
+        ("SINTER", "a", "b"),
+        ("SINTER", "a", "b", "c"),
+        ("SINTER", "a", "none"),
+        ("SUNION", "a", "b", "none"),
+        ("SDIFF", "a", "b"),
+        ("SDIFF", "a", "b", "c"),
+        ("SDIFF", "none", "a"),
+        ("SINTERSTORE", "d", "a", "b"),
+        ("SMEMBERS", "d"),
+        ("SUNIONSTORE", "d", "a", "c"),
+        ("SCARD", "d"),
+        ("SDIFFSTORE", "d", "c", "a"),
+        ("EXISTS", "d"),
+        ("SINTERSTORE", "a", "a", "b"),
+        ("SMEMBERS", "a"),
+        ("SET", "str", "v"),
+        ("SUNIONSTORE", "str", "b"),
+        ("TYPE", "str"),
+        ("SINTERCARD", "2", "a", "b"),
+        ("SINTERCARD", "2", "b", "c", "LIMIT", "1"),
+        ("SINTERCARD", "0", "a"),
+        ("SINTERCARD", "-1", "a"),
+        ("SINTERCARD", "x", "a"),
+        ("SINTERCARD", "3", "a", "b"),
+        ("SINTERCARD", "1", "a", "LIMIT"),
+        ("SINTERCARD", "1", "a", "LIMIT", "-1"),
+        ("SINTERCARD", "1", "a", "LIMIT", "x"),
+        ("SINTERCARD", "1", "a", "FOO", "1"),
+        ("SINTERCARD", "1", "none"),
+    ],
     "smove": [
-        ("SADD", "a", "1", "2"), ("SMOVE", "a", "b", "1"), ("SMOVE", "a", "b", "9"),
-        ("SMEMBERS", "b"), ("SMOVE", "a", "a", "2"), ("SMOVE", "a", "a", "9"),
-        ("SMOVE", "a", "b", "2"), ("EXISTS", "a"), ("SMOVE", "none", "b", "1"),
-        ("SCARD", "b")],
+        ("SADD", "a", "1", "2"),
+        ("SMOVE", "a", "b", "1"),
+        ("SMOVE", "a", "b", "9"),
+        ("SMEMBERS", "b"),
+        ("SMOVE", "a", "a", "2"),
+        ("SMOVE", "a", "a", "9"),
+        ("SMOVE", "a", "b", "2"),
+        ("EXISTS", "a"),
+        ("SMOVE", "none", "b", "1"),
+        ("SCARD", "b"),
+    ],
     "spop-srandmember": [
-        ("SPOP", "none"), ("SPOP", "none", "3"), ("SPOP", "none", "0"), ("SPOP", "s", "-1"),
-        ("SPOP", "s", "x"), ("SPOP", "s", "1", "2"), ("SRANDMEMBER", "none"),
-        ("SRANDMEMBER", "none", "3"), ("SRANDMEMBER", "none", "-3"), ("SRANDMEMBER", "s", "x"),
-        ("SRANDMEMBER", "s", "1", "2"), ("SADD", "s", "only"), ("SPOP", "s"), ("EXISTS", "s"),
-        ("SADD", "s", "only"), ("SRANDMEMBER", "s"), ("SRANDMEMBER", "s", "5"),
-        ("SRANDMEMBER", "s", "-3"), ("SRANDMEMBER", "s", "0"), ("SPOP", "s", "0"),
-        ("SPOP", "s", "10"), ("EXISTS", "s"),
-        ("SRANDMEMBER", "s", "-9223372036854775808")],
+        ("SPOP", "none"),
+        ("SPOP", "none", "3"),
+        ("SPOP", "none", "0"),
+        ("SPOP", "s", "-1"),
+        ("SPOP", "s", "x"),
+        ("SPOP", "s", "1", "2"),
+        ("SRANDMEMBER", "none"),
+        ("SRANDMEMBER", "none", "3"),
+        ("SRANDMEMBER", "none", "-3"),
+        ("SRANDMEMBER", "s", "x"),
+        ("SRANDMEMBER", "s", "1", "2"),
+        ("SADD", "s", "only"),
+        ("SPOP", "s"),
+        ("EXISTS", "s"),
+        ("SADD", "s", "only"),
+        ("SRANDMEMBER", "s"),
+        ("SRANDMEMBER", "s", "5"),
+        ("SRANDMEMBER", "s", "-3"),
+        ("SRANDMEMBER", "s", "0"),
+        ("SPOP", "s", "0"),
+        ("SPOP", "s", "10"),
+        ("EXISTS", "s"),
+        ("SRANDMEMBER", "s", "-9223372036854775808"),
+    ],
     "sscan-encoding": [
-        ("SADD", "i", "1", "2", "3"), ("OBJECT", "ENCODING", "i"), ("SSCAN", "i", "0"),
-        ("SSCAN", "i", "0", "MATCH", "1*"), ("SADD", "i", "x"), ("OBJECT", "ENCODING", "i"),
-        ("SSCAN", "none", "0"), ("SSCAN", "i", "x"), ("SSCAN", "i", "0", "COUNT", "0"),
-        ("SADD", "j", "01"), ("OBJECT", "ENCODING", "j"), ("SADD", "k", "-5"),
-        ("OBJECT", "ENCODING", "k"), ("COPY", "i", "i2"), ("SMEMBERS", "i2"),
-        ("RENAME", "i2", "i3"), ("SCARD", "i3")],
+        ("SADD", "i", "1", "2", "3"),
+        ("OBJECT", "ENCODING", "i"),
+        ("SSCAN", "i", "0"),
+        ("SSCAN", "i", "0", "MATCH", "1*"),
+        ("SADD", "i", "x"),
+        ("OBJECT", "ENCODING", "i"),
+        ("SSCAN", "none", "0"),
+        ("SSCAN", "i", "x"),
+        ("SSCAN", "i", "0", "COUNT", "0"),
+        ("SADD", "j", "01"),
+        ("OBJECT", "ENCODING", "j"),
+        ("SADD", "k", "-5"),
+        ("OBJECT", "ENCODING", "k"),
+        ("COPY", "i", "i2"),
+        ("SMEMBERS", "i2"),
+        ("RENAME", "i2", "i3"),
+        ("SCARD", "i3"),
+    ],
 }
 
 UNORDERED = {"SMEMBERS", "SINTER", "SUNION", "SDIFF", "SSCAN", "SPOP", "SRANDMEMBER"}
@@ -78,10 +162,19 @@ def test_scenario(kdiff: Diff, name: str) -> None:
 @pytest.mark.parametrize("proto", ["2", "3"])
 def test_reply_shapes(kdiff: Diff, proto: str) -> None:
     kdiff.masked("HELLO", proto)
-    for args in (("SADD", "s", "a"), ("SMEMBERS", "s"), ("SMEMBERS", "none"),
-                 ("SINTER", "s", "none"), ("SUNION", "s"), ("SRANDMEMBER", "s", "2"),
-                 ("SRANDMEMBER", "none", "2"), ("SPOP", "none", "2"), ("SPOP", "s", "0"),
-                 ("SSCAN", "s", "0"), ("SPOP", "s", "5")):
+    for args in (
+        ("SADD", "s", "a"),
+        ("SMEMBERS", "s"),
+        ("SMEMBERS", "none"),
+        ("SINTER", "s", "none"),
+        ("SUNION", "s"),
+        ("SRANDMEMBER", "s", "2"),
+        ("SRANDMEMBER", "none", "2"),
+        ("SPOP", "none", "2"),
+        ("SPOP", "s", "0"),
+        ("SSCAN", "s", "0"),
+        ("SPOP", "s", "5"),
+    ):
         kdiff(*args)
     kdiff.masked("HELLO", "2")
 
@@ -111,7 +204,7 @@ def test_big_set_scan_and_delete(dr: ServerProc) -> None:
     members = {b"member:%d" % i for i in range(5000)}
     pipe = c.pipeline(transaction=False)
     for chunk in range(0, 5000, 1000):
-        pipe.sadd("big", *list(members)[chunk:chunk + 1000])
+        pipe.sadd("big", *list(members)[chunk : chunk + 1000])
     pipe.execute()
     seen, cursor = set(), 0
     while True:
@@ -134,8 +227,11 @@ def test_set_state_machine(diff: Diff) -> None:
         def empty(self) -> None:
             diff("FLUSHALL")
 
-        @rule(cmd=st.sampled_from(["SADD", "SREM", "SMISMEMBER"]), k=KEYS,
-              ms=st.lists(MEMBERS, min_size=1, max_size=3))
+        @rule(
+            cmd=st.sampled_from(["SADD", "SREM", "SMISMEMBER"]),
+            k=KEYS,
+            ms=st.lists(MEMBERS, min_size=1, max_size=3),
+        )
         def members(self, cmd: str, k: str, ms: list[str]) -> None:
             diff(cmd, k, *ms)
 
@@ -147,13 +243,18 @@ def test_set_state_machine(diff: Diff) -> None:
         def ismember(self, k: str, m: str) -> None:
             diff("SISMEMBER", k, m)
 
-        @rule(cmd=st.sampled_from(["SINTER", "SUNION", "SDIFF", "SMEMBERS"]),
-              ks=st.lists(KEYS, min_size=1, max_size=3))
+        @rule(
+            cmd=st.sampled_from(["SINTER", "SUNION", "SDIFF", "SMEMBERS"]),
+            ks=st.lists(KEYS, min_size=1, max_size=3),
+        )
         def algebra(self, cmd: str, ks: list[str]) -> None:
             unordered(diff, cmd, *ks)
 
-        @rule(cmd=st.sampled_from(["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), d=KEYS,
-              ks=st.lists(KEYS, min_size=1, max_size=3))
+        @rule(
+            cmd=st.sampled_from(["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]),
+            d=KEYS,
+            ks=st.lists(KEYS, min_size=1, max_size=3),
+        )
         def store(self, cmd: str, d: str, ks: list[str]) -> None:
             diff(cmd, d, *ks)
 
@@ -181,9 +282,15 @@ def test_set_state_machine(diff: Diff) -> None:
             ours, theirs = (_parse(r) for r in diff.both("SPOP", k, "100"))
             assert sorted(ours) == sorted(theirs)
 
-    run_state_machine_as_test(Sets, settings=settings(
-        max_examples=40, stateful_step_count=25, deadline=None,
-        suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        Sets,
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
 
 
 def test_integer_sets_list_in_numeric_order(kdiff: Diff) -> None:

@@ -20,16 +20,33 @@ from tests.test_rdb_tools import LIBRARY, _fill_all, _same
 
 # REPLCONF as a client that is not a replica sends it, and PSYNC/SYNC arities.
 REPLCONF_CASES = [
-    ("REPLCONF",), ("REPLCONF", "a"), ("REPLCONF", "a", "b"), ("REPLCONF", "rdb-only", "2"),
-    ("REPLCONF", "rdb-only", "x"), ("REPLCONF", "rdb-only", "0"), ("REPLCONF", "capa", "foo"),
-    ("REPLCONF", "capa", "eof", "capa", "psync2"), ("REPLCONF", "ip-address", "1.2.3.4"),
-    ("REPLCONF", "ip-address", "x" * 300), ("REPLCONF", "listening-port", "99999"),
-    ("REPLCONF", "listening-port", "-1"), ("REPLCONF", "listening-port", "x"),
-    ("REPLCONF", "rdb-filter-only", "functions x"), ("REPLCONF", "rdb-filter-only", ""),
-    ("REPLCONF", "rdb-filter-only", "FUNCTIONS"), ("REPLCONF", "rdb-filter-only", "'a"),
-    ("REPLCONF", "rdb-only", "1", "rdb-only", "0"), ("REPLCONF", "capa", "eof", "x"),
-    ("REPLCONF", "RDB-ONLY", "1", "bogus", "1"), ("PSYNC", "a"), ("PSYNC", "a", "b"),
-    ("PSYNC", "?", "x"), ("SYNC", "x"), ("MULTI",), ("SYNC",), ("PSYNC", "?", "-1"),
+    ("REPLCONF",),
+    ("REPLCONF", "a"),
+    ("REPLCONF", "a", "b"),
+    ("REPLCONF", "rdb-only", "2"),
+    ("REPLCONF", "rdb-only", "x"),
+    ("REPLCONF", "rdb-only", "0"),
+    ("REPLCONF", "capa", "foo"),
+    ("REPLCONF", "capa", "eof", "capa", "psync2"),
+    ("REPLCONF", "ip-address", "1.2.3.4"),
+    ("REPLCONF", "ip-address", "x" * 300),
+    ("REPLCONF", "listening-port", "99999"),
+    ("REPLCONF", "listening-port", "-1"),
+    ("REPLCONF", "listening-port", "x"),
+    ("REPLCONF", "rdb-filter-only", "functions x"),
+    ("REPLCONF", "rdb-filter-only", ""),
+    ("REPLCONF", "rdb-filter-only", "FUNCTIONS"),
+    ("REPLCONF", "rdb-filter-only", "'a"),
+    ("REPLCONF", "rdb-only", "1", "rdb-only", "0"),
+    ("REPLCONF", "capa", "eof", "x"),
+    ("REPLCONF", "RDB-ONLY", "1", "bogus", "1"),
+    ("PSYNC", "a"),
+    ("PSYNC", "a", "b"),
+    ("PSYNC", "?", "x"),
+    ("SYNC", "x"),
+    ("MULTI",),
+    ("SYNC",),
+    ("PSYNC", "?", "-1"),
     ("DISCARD",),
 ]
 
@@ -62,8 +79,10 @@ def test_sync_with_pending_output_is_refused(dr: ServerProc, oracle: ServerProc)
         assert c.command("REPLCONF", "rdb-only", "1") == b"+OK\r\n"
         c.send(b"PING\r\nSYNC\r\nPING\r\n")
         assert [c.reply() for _ in range(3)] == [
-            b"+PONG\r\n", b"-ERR SYNC and PSYNC are invalid with pending output\r\n",
-            b"+PONG\r\n"]
+            b"+PONG\r\n",
+            b"-ERR SYNC and PSYNC are invalid with pending output\r\n",
+            b"+PONG\r\n",
+        ]
 
 
 @pytest.fixture
@@ -74,8 +93,9 @@ def scratch() -> Iterator[Path]:
 
 
 def _cli(sp: ServerProc, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["redis-cli", "-p", str(sp.port), *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        ["redis-cli", "-p", str(sp.port), *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_redis_cli_rdb_loads_into_redis(dr: ServerProc, scratch: Path) -> None:
@@ -125,7 +145,7 @@ def test_psync_sends_fullresync_then_the_snapshot(dr: ServerProc) -> None:
     run_id = c.info("server")["run_id"].encode()
     head = b"+FULLRESYNC %s 0\r\n" % run_id
     assert data.startswith(head)
-    body = data[len(head):].lstrip(b"\n")
+    body = data[len(head) :].lstrip(b"\n")
     size, _, rdb = body.partition(b"\r\n")
     assert int(size[1:]) == len(rdb) and rdb.startswith(b"REDIS0010")
     assert b"\x00\x01k\x01v" in rdb  # the key, as a plain string record

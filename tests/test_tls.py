@@ -27,15 +27,44 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 def _issue(d: Path, ca: str, name: str, cn: str, server: bool) -> None:
-    _openssl("req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt",
-             "ec_paramgen_curve:prime256v1", "-keyout", name + ".key", "-out", name + ".csr",
-             "-subj", "/CN=" + cn, cwd=d)
+    _openssl(
+        "req",
+        "-new",
+        "-nodes",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-keyout",
+        name + ".key",
+        "-out",
+        name + ".csr",
+        "-subj",
+        "/CN=" + cn,
+        cwd=d,
+    )
     ext = d / (name + ".ext")
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n" if server
-                   else "extendedKeyUsage=clientAuth\n")
-    _openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
-             "-CAcreateserial", "-out", name + ".crt", "-days", "2", "-extfile", ext.name,
-             cwd=d)
+    ext.write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n" if server else "extendedKeyUsage=clientAuth\n"
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        name + ".csr",
+        "-CA",
+        ca + ".crt",
+        "-CAkey",
+        ca + ".key",
+        "-CAcreateserial",
+        "-out",
+        name + ".crt",
+        "-days",
+        "2",
+        "-extfile",
+        ext.name,
+        cwd=d,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +73,25 @@ def certs(tmp_path_factory: Any) -> Path:
     another CA."""
     d = tmp_path_factory.mktemp("certs")
     for ca in ("ca", "other-ca"):
-        _openssl("req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt",
-                 "ec_paramgen_curve:prime256v1", "-keyout", ca + ".key", "-out", ca + ".crt",
-                 "-days", "2", "-subj", "/CN=" + ca, cwd=d)
+        _openssl(
+            "req",
+            "-x509",
+            "-new",
+            "-nodes",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-keyout",
+            ca + ".key",
+            "-out",
+            ca + ".crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=" + ca,
+            cwd=d,
+        )
     _issue(d, "ca", "server", "localhost", True)
     _issue(d, "ca", "client", "client", False)
     _issue(d, "other-ca", "stranger", "stranger", False)
@@ -54,18 +99,35 @@ def certs(tmp_path_factory: Any) -> Path:
 
 
 def _tls_args(certs: Path, port: int, *extra: str) -> list[str]:
-    return ["--tls-port", str(port), "--tls-cert-file", str(certs / "server.crt"),
-            "--tls-key-file", str(certs / "server.key"), "--tls-ca-cert-file",
-            str(certs / "ca.crt"), *extra]
+    return [
+        "--tls-port",
+        str(port),
+        "--tls-cert-file",
+        str(certs / "server.crt"),
+        "--tls-key-file",
+        str(certs / "server.key"),
+        "--tls-ca-cert-file",
+        str(certs / "ca.crt"),
+        *extra,
+    ]
 
 
 def _client(port: int, certs: Path, who: str | None = "client", **kw: Any) -> redis.Redis:
     extra: dict[str, Any] = {}
     if who:
-        extra = {"ssl_certfile": str(certs / (who + ".crt")),
-                 "ssl_keyfile": str(certs / (who + ".key"))}
-    return redis.Redis(port=port, ssl=True, ssl_ca_certs=str(certs / "ca.crt"),
-                       socket_timeout=20, retry=Retry(NoBackoff(), 0), **extra, **kw)
+        extra = {
+            "ssl_certfile": str(certs / (who + ".crt")),
+            "ssl_keyfile": str(certs / (who + ".key")),
+        }
+    return redis.Redis(
+        port=port,
+        ssl=True,
+        ssl_ca_certs=str(certs / "ca.crt"),
+        socket_timeout=20,
+        retry=Retry(NoBackoff(), 0),
+        **extra,
+        **kw,
+    )
 
 
 def test_redis_py_and_redis_cli_over_tls(dr_factory: Any, certs: Path) -> None:
@@ -87,22 +149,51 @@ def test_redis_py_and_redis_cli_over_tls(dr_factory: Any, certs: Path) -> None:
     assert sub.get_message(timeout=10)["type"] == "subscribe"
     assert c.publish("news", "hello") == 1
     assert sub.get_message(timeout=10)["data"] == b"hello"
-    cli = subprocess.run(["redis-cli", "--tls", "--cacert", str(certs / "ca.crt"), "--cert",
-                          str(certs / "client.crt"), "--key", str(certs / "client.key"),
-                          "-p", str(port), "GET", "k7"], capture_output=True, text=True,
-                         timeout=60)
+    cli = subprocess.run(
+        [
+            "redis-cli",
+            "--tls",
+            "--cacert",
+            str(certs / "ca.crt"),
+            "--cert",
+            str(certs / "client.crt"),
+            "--key",
+            str(certs / "client.key"),
+            "-p",
+            str(port),
+            "GET",
+            "k7",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert cli.stdout.strip() == "7", cli.stdout + cli.stderr
     rdb = certs / ("over-tls-%d.rdb" % port)
-    cli = subprocess.run(["redis-cli", "--tls", "--cacert", str(certs / "ca.crt"), "--cert",
-                          str(certs / "client.crt"), "--key", str(certs / "client.key"),
-                          "-p", str(port), "--rdb", str(rdb)], capture_output=True, text=True,
-                         timeout=120)
+    cli = subprocess.run(
+        [
+            "redis-cli",
+            "--tls",
+            "--cacert",
+            str(certs / "ca.crt"),
+            "--cert",
+            str(certs / "client.crt"),
+            "--key",
+            str(certs / "client.key"),
+            "-p",
+            str(port),
+            "--rdb",
+            str(rdb),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "Transfer finished with success" in cli.stderr, cli.stderr
     assert rdb.read_bytes().startswith(b"REDIS0010")
 
 
-def test_clients_without_a_trusted_certificate_are_refused(dr_factory: Any,
-                                                           certs: Path) -> None:
+def test_clients_without_a_trusted_certificate_are_refused(dr_factory: Any, certs: Path) -> None:
     port = free_port()
     sp = dr_factory(*_tls_args(certs, port, "--loglevel", "verbose"))
     for who in (None, "stranger"):
@@ -147,27 +238,71 @@ def test_tls_settings_change_at_run_time(dr_factory: Any, certs: Path) -> None:
     ctx = ssl.create_default_context(cafile=str(certs / "ca.crt"))
     ctx.load_cert_chain(str(certs / "client.crt"), str(certs / "client.key"))
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    with pytest.raises(ssl.SSLError), socket.create_connection(("127.0.0.1", other)) as s, \
-            ctx.wrap_socket(s, server_hostname="localhost"):
+    with (
+        pytest.raises(ssl.SSLError),
+        socket.create_connection(("127.0.0.1", other)) as s,
+        ctx.wrap_socket(s, server_hostname="localhost"),
+    ):
         pass
 
 
-@pytest.mark.parametrize("extra,reason", [
-    ((), "No tls-cert-file configured!"),
-    (("--tls-cert-file", "{d}/server.crt"), "No tls-key-file configured!"),
-    (("--tls-cert-file", "{d}/server.crt", "--tls-key-file", "{d}/server.key"),
-     "Either tls-ca-cert-file or tls-ca-cert-dir must be specified"),
-    (("--tls-cert-file", "{d}/nosuch.crt", "--tls-key-file", "{d}/server.key",
-      "--tls-auth-clients", "no"), "Failed to load certificate"),
-    (("--tls-cert-file", "{d}/server.crt", "--tls-key-file", "{d}/server.key",
-      "--tls-auth-clients", "no", "--tls-protocols", "TLSv9"), "Invalid tls-protocols"),
-])
-def test_bad_tls_settings_stop_the_server(certs: Path, tmp_path: Any, extra: tuple[str, ...],
-                                          reason: str) -> None:
+@pytest.mark.parametrize(
+    "extra,reason",
+    [
+        ((), "No tls-cert-file configured!"),
+        (("--tls-cert-file", "{d}/server.crt"), "No tls-key-file configured!"),
+        (
+            ("--tls-cert-file", "{d}/server.crt", "--tls-key-file", "{d}/server.key"),
+            "Either tls-ca-cert-file or tls-ca-cert-dir must be specified",
+        ),
+        (
+            (
+                "--tls-cert-file",
+                "{d}/nosuch.crt",
+                "--tls-key-file",
+                "{d}/server.key",
+                "--tls-auth-clients",
+                "no",
+            ),
+            "Failed to load certificate",
+        ),
+        (
+            (
+                "--tls-cert-file",
+                "{d}/server.crt",
+                "--tls-key-file",
+                "{d}/server.key",
+                "--tls-auth-clients",
+                "no",
+                "--tls-protocols",
+                "TLSv9",
+            ),
+            "Invalid tls-protocols",
+        ),
+    ],
+)
+def test_bad_tls_settings_stop_the_server(
+    certs: Path, tmp_path: Any, extra: tuple[str, ...], reason: str
+) -> None:
     args = [a.format(d=certs) for a in extra]
-    run = subprocess.run([sys.executable, "-m", "diskredis", "--port", str(free_port()),
-                          "--dir", str(tmp_path), "--tls-port", str(free_port()), *args],
-                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "diskredis",
+            "--port",
+            str(free_port()),
+            "--dir",
+            str(tmp_path),
+            "--tls-port",
+            str(free_port()),
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     said = run.stdout + run.stderr
     assert run.returncode == 1 and reason in said and "Traceback" not in said, said
 
@@ -175,10 +310,19 @@ def test_bad_tls_settings_stop_the_server(certs: Path, tmp_path: Any, extra: tup
 def test_tls_only_server(certs: Path, tmp_path: Any) -> None:
     """`port 0` and a TLS port: nothing listens in the clear."""
     port = free_port()
-    args = [sys.executable, "-m", "diskredis", "--port", "0", "--dir", str(tmp_path),
-            *_tls_args(certs, port), "--logfile", str(tmp_path / "server.log")]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    args = [
+        sys.executable,
+        "-m",
+        "diskredis",
+        "--port",
+        "0",
+        "--dir",
+        str(tmp_path),
+        *_tls_args(certs, port),
+        "--logfile",
+        str(tmp_path / "server.log"),
+    ]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     sp = ServerProc("diskredis", port, proc, str(tmp_path), args)
     try:
         c = _client(port, certs)

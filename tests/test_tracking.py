@@ -36,8 +36,7 @@ class _Log:
 
     def tracking_info(self, c: RawClient, section: str) -> None:
         """The tracking_* fields of an INFO section."""
-        self.out.append(b"".join(re.findall(rb"tracking_\w+:\d+\r\n",
-                                            c.command("INFO", section))))
+        self.out.append(b"".join(re.findall(rb"tracking_\w+:\d+\r\n", c.command("INFO", section))))
 
 
 def _client(sp: ServerProc, resp: int = 2) -> tuple[RawClient, int]:
@@ -89,14 +88,18 @@ def _basic(sp: ServerProc, out: list[bytes]) -> None:
     log(a)
     log(a, "CLIENT", "TRACKING", "off")
     log(a, "CLIENT", "TRACKINGINFO")
-    for args in (("CLIENT", "TRACKING", "on", "REDIRECT", "999999"),
-                 ("CLIENT", "TRACKING", "on", "OPTIN", "OPTOUT"),
-                 ("CLIENT", "TRACKING", "maybe"), ("CLIENT", "TRACKING", "on", "bogus"),
-                 ("CLIENT", "TRACKING", "on", "REDIRECT", "x"),
-                 ("CLIENT", "TRACKING", "on", "PREFIX", "p"),
-                 ("CLIENT", "TRACKING", "on", "BCAST", "OPTIN"),
-                 ("CLIENT", "CACHING", "yes"), ("CLIENT", "CACHING"),
-                 ("CLIENT", "TRACKING")):
+    for args in (
+        ("CLIENT", "TRACKING", "on", "REDIRECT", "999999"),
+        ("CLIENT", "TRACKING", "on", "OPTIN", "OPTOUT"),
+        ("CLIENT", "TRACKING", "maybe"),
+        ("CLIENT", "TRACKING", "on", "bogus"),
+        ("CLIENT", "TRACKING", "on", "REDIRECT", "x"),
+        ("CLIENT", "TRACKING", "on", "PREFIX", "p"),
+        ("CLIENT", "TRACKING", "on", "BCAST", "OPTIN"),
+        ("CLIENT", "CACHING", "yes"),
+        ("CLIENT", "CACHING"),
+        ("CLIENT", "TRACKING"),
+    ):
         log(a, *args)
 
 
@@ -274,13 +277,16 @@ def _blocked_and_expired(sp: ServerProc, out: list[bytes]) -> None:
 def blocked_client_on(sp: ServerProc, c: RawClient, *args: Any) -> RawClient:
     """`c` sends `args` and waits (CLIENT LIST shows flags=b)."""
     cid = int(c.command("CLIENT", "ID")[1:-2])
-    c.send(b"*%d\r\n" % len(args) + b"".join(
-        b"$%d\r\n%s\r\n" % (len(a), a) for a in (
-            x if isinstance(x, bytes) else str(x).encode() for x in args)))
+    c.send(
+        b"*%d\r\n" % len(args)
+        + b"".join(
+            b"$%d\r\n%s\r\n" % (len(a), a)
+            for a in (x if isinstance(x, bytes) else str(x).encode() for x in args)
+        )
+    )
     admin = sp.raw()
     for _ in range(100_000):
-        if b"b" in re.search(rb"flags=(\S+)", admin.command("CLIENT", "LIST", "ID", cid)
-                             ).group(1):  # type: ignore[union-attr]
+        if b"b" in re.search(rb"flags=(\S+)", admin.command("CLIENT", "LIST", "ID", cid)).group(1):  # type: ignore[union-attr]
             return c
     raise AssertionError("never blocked")
 
@@ -303,8 +309,15 @@ def _table_limit(sp: ServerProc, out: list[bytes]) -> None:
     log(admin, "CONFIG", "SET", "tracking-table-max-keys", "1000000")
 
 
-SCENARIOS = [_basic, _redirect, _bcast, _optin_optout, _scripts_and_transactions,
-             _blocked_and_expired, _table_limit]
+SCENARIOS = [
+    _basic,
+    _redirect,
+    _bcast,
+    _optin_optout,
+    _scripts_and_transactions,
+    _blocked_and_expired,
+    _table_limit,
+]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__.strip("_"))
@@ -335,22 +348,21 @@ def test_info_counts_follow_the_table(dr: ServerProc) -> None:
     assert b"tracking_clients:1\r\n" in a.command("INFO", "clients")
 
 
-def test_redis_py_client_side_cache(dr: ServerProc, oracle: ServerProc,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redis_py_client_side_cache(
+    dr: ServerProc, oracle: ServerProc, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """redis-py's own client-side cache (RESP3, cache_config) sees other clients'
     writes: a cached read is dropped when the key changes or the database is flushed.
     redis-py turns its cache on only for servers that say they are 7.4 or later, real
     Redis 7.0 included, although tracking is Redis 6.0's: the test lowers that bar and
     runs the same steps on both servers."""
-    monkeypatch.setattr(redis.connection.CacheProxyConnection, "MIN_ALLOWED_VERSION",
-                        "7.0.0")
+    monkeypatch.setattr(redis.connection.CacheProxyConnection, "MIN_ALLOWED_VERSION", "7.0.0")
     for sp in (dr, oracle):
         _client_side_cache(sp)
 
 
 def _client_side_cache(sp: ServerProc) -> None:
-    cached = redis.Redis(port=sp.port, protocol=3, cache_config=CacheConfig(),
-                         socket_timeout=20)
+    cached = redis.Redis(port=sp.port, protocol=3, cache_config=CacheConfig(), socket_timeout=20)
     writer = sp.client()
     writer.delete("csc", "csch")
     writer.set("csc", "one")

@@ -14,35 +14,127 @@ from tests.conftest import Diff, RawClient, ServerProc, run_steps
 
 SCENARIOS: dict[str, list[tuple[Any, ...]]] = {
     "basics": [
-        ("EXEC",), ("DISCARD",), ("MULTI",), ("MULTI",), ("SET", "a", "1"), ("INCR", "a"),
-        ("GET", "a"), ("LPUSH", "a", "x"), ("EXEC",), ("GET", "a"), ("EXEC",),
-        ("MULTI",), ("EXEC",), ("MULTI",), ("SET", "b", "1"), ("DISCARD",), ("EXISTS", "b"),
-        ("UNWATCH",), ("WATCH", "a"), ("UNWATCH",), ("WATCH",)],
+        ("EXEC",),
+        ("DISCARD",),
+        ("MULTI",),
+        ("MULTI",),
+        ("SET", "a", "1"),
+        ("INCR", "a"),
+        ("GET", "a"),
+        ("LPUSH", "a", "x"),
+        ("EXEC",),
+        ("GET", "a"),
+        ("EXEC",),
+        ("MULTI",),
+        ("EXEC",),
+        ("MULTI",),
+        ("SET", "b", "1"),
+        ("DISCARD",),
+        ("EXISTS", "b"),
+        ("UNWATCH",),
+        ("WATCH", "a"),
+        ("UNWATCH",),
+        ("WATCH",),
+    ],
     "queue-errors-abort": [
-        ("MULTI",), ("SET", "a", "1"), ("NOSUCHCOMMAND", "x"), ("SET", "b", "2"), ("EXEC",),
-        ("EXISTS", "a", "b"), ("MULTI",), ("GET",), ("SET", "a", "1"), ("EXEC",),
-        ("EXISTS", "a"), ("MULTI",), ("SAVE",), ("EXEC",), ("MULTI",), ("SHUTDOWN",),
-        ("DISCARD",), ("MULTI",), ("WATCH", "a"), ("SET", "a", "1"), ("EXEC",),
-        ("GET", "a")],
+        ("MULTI",),
+        ("SET", "a", "1"),
+        ("NOSUCHCOMMAND", "x"),
+        ("SET", "b", "2"),
+        ("EXEC",),
+        ("EXISTS", "a", "b"),
+        ("MULTI",),
+        ("GET",),
+        ("SET", "a", "1"),
+        ("EXEC",),
+        ("EXISTS", "a"),
+        ("MULTI",),
+        ("SAVE",),
+        ("EXEC",),
+        ("MULTI",),
+        ("SHUTDOWN",),
+        ("DISCARD",),
+        ("MULTI",),
+        ("WATCH", "a"),
+        ("SET", "a", "1"),
+        ("EXEC",),
+        ("GET", "a"),
+    ],
     "blocking-inside": [
-        ("MULTI",), ("BLPOP", "none", "0"), ("BRPOPLPUSH", "none", "x", "0"),
-        ("BZPOPMIN", "none", "0"), ("RPUSH", "l", "v"), ("BLPOP", "l", "0"), ("EXEC",)],
+        ("MULTI",),
+        ("BLPOP", "none", "0"),
+        ("BRPOPLPUSH", "none", "x", "0"),
+        ("BZPOPMIN", "none", "0"),
+        ("RPUSH", "l", "v"),
+        ("BLPOP", "l", "0"),
+        ("EXEC",),
+    ],
     "nested-replies": [
-        ("RPUSH", "l", "1", "2"), ("MULTI",), ("LRANGE", "l", "0", "-1"), ("HGETALL", "h"),
-        ("ZADD", "z", "1.5", "m"), ("ZRANGE", "z", "0", "-1", "WITHSCORES"),
-        ("GET", "none"), ("EXEC",)],
+        ("RPUSH", "l", "1", "2"),
+        ("MULTI",),
+        ("LRANGE", "l", "0", "-1"),
+        ("HGETALL", "h"),
+        ("ZADD", "z", "1.5", "m"),
+        ("ZRANGE", "z", "0", "-1", "WITHSCORES"),
+        ("GET", "none"),
+        ("EXEC",),
+    ],
     "watch-own-writes": [
-        ("SET", "k", "1"), ("WATCH", "k"), ("SET", "k", "2"), ("MULTI",), ("GET", "k"),
-        ("EXEC",), ("WATCH", "k"), ("MULTI",), ("SET", "k", "3"), ("EXEC",), ("GET", "k"),
-        ("WATCH", "k", "other"), ("DEL", "other"), ("MULTI",), ("PING",), ("EXEC",),
-        ("WATCH", "k"), ("UNWATCH",), ("SET", "k", "9"), ("MULTI",), ("PING",), ("EXEC",),
-        ("WATCH", "k"), ("FLUSHALL",), ("MULTI",), ("PING",), ("EXEC",),
-        ("WATCH", "gone"), ("FLUSHALL",), ("MULTI",), ("PING",), ("EXEC",),
-        ("SET", "s", "1"), ("WATCH", "s"), ("SWAPDB", "0", "1"), ("MULTI",), ("PING",),
-        ("EXEC",), ("SWAPDB", "0", "1"), ("WATCH", "s"), ("EXPIRE", "s", "100"),
-        ("MULTI",), ("PING",), ("EXEC",), ("WATCH", "s"), ("HSET", "h", "f", "v"),
-        ("MULTI",), ("PING",), ("EXEC",), ("WATCH", "nope"), ("SET", "nope", "x"),
-        ("MULTI",), ("PING",), ("EXEC",)],
+        ("SET", "k", "1"),
+        ("WATCH", "k"),
+        ("SET", "k", "2"),
+        ("MULTI",),
+        ("GET", "k"),
+        ("EXEC",),
+        ("WATCH", "k"),
+        ("MULTI",),
+        ("SET", "k", "3"),
+        ("EXEC",),
+        ("GET", "k"),
+        ("WATCH", "k", "other"),
+        ("DEL", "other"),
+        ("MULTI",),
+        ("PING",),
+        ("EXEC",),
+        ("WATCH", "k"),
+        ("UNWATCH",),
+        ("SET", "k", "9"),
+        ("MULTI",),
+        ("PING",),
+        ("EXEC",),
+        ("WATCH", "k"),
+        ("FLUSHALL",),
+        ("MULTI",),
+        ("PING",),
+        ("EXEC",),
+        ("WATCH", "gone"),
+        ("FLUSHALL",),
+        ("MULTI",),
+        ("PING",),
+        ("EXEC",),
+        ("SET", "s", "1"),
+        ("WATCH", "s"),
+        ("SWAPDB", "0", "1"),
+        ("MULTI",),
+        ("PING",),
+        ("EXEC",),
+        ("SWAPDB", "0", "1"),
+        ("WATCH", "s"),
+        ("EXPIRE", "s", "100"),
+        ("MULTI",),
+        ("PING",),
+        ("EXEC",),
+        ("WATCH", "s"),
+        ("HSET", "h", "f", "v"),
+        ("MULTI",),
+        ("PING",),
+        ("EXEC",),
+        ("WATCH", "nope"),
+        ("SET", "nope", "x"),
+        ("MULTI",),
+        ("PING",),
+        ("EXEC",),
+    ],
 }
 
 
@@ -54,10 +146,22 @@ def test_scenario(kdiff: Diff, name: str) -> None:
 @pytest.mark.parametrize("proto", ["2", "3"])
 def test_reply_shapes(kdiff: Diff, proto: str) -> None:
     kdiff.masked("HELLO", proto)
-    for args in (("SET", "w", "1"), ("WATCH", "w"), ("SET", "w", "2"), ("MULTI",),
-                 ("GET", "w"), ("EXEC",), ("MULTI",), ("ZADD", "z", "1", "a"),
-                 ("ZSCORE", "z", "a"), ("HGETALL", "none"), ("EXEC",), ("MULTI",),
-                 ("FOO",), ("EXEC",)):
+    for args in (
+        ("SET", "w", "1"),
+        ("WATCH", "w"),
+        ("SET", "w", "2"),
+        ("MULTI",),
+        ("GET", "w"),
+        ("EXEC",),
+        ("MULTI",),
+        ("ZADD", "z", "1", "a"),
+        ("ZSCORE", "z", "a"),
+        ("HGETALL", "none"),
+        ("EXEC",),
+        ("MULTI",),
+        ("FOO",),
+        ("EXEC",),
+    ):
         kdiff(*args)
     kdiff.masked("HELLO", "2")
 
@@ -181,14 +285,20 @@ def test_refusals_around_transactions(kdiff: Diff) -> None:
     BGREWRITEAOF are "scheduled"), and a refused EXEC, in MULTI or not, which discards
     the transaction with EXECABORT."""
     for seq in [
-        [("CONFIG", "RESETSTAT")], [("MULTI",), ("SAVE",), ("SET", "x", "1"), ("EXEC",)],
+        [("CONFIG", "RESETSTAT")],
+        [("MULTI",), ("SAVE",), ("SET", "x", "1"), ("EXEC",)],
         [("MULTI",), ("SHUTDOWN",), ("EXEC",)],
-        [("MULTI",), ("CONFIG", "SET", "maxmemory", "xyz"), ("CONFIG", "SET", "nosuch", "1"),
-         ("SET", "y", "1"), ("EXEC",)],
-        [("MULTI",), ("CONFIG", "SET", "maxmemory", "10mb", "maxmemory-policy", "bad"),
-         ("EXEC",)],
+        [
+            ("MULTI",),
+            ("CONFIG", "SET", "maxmemory", "xyz"),
+            ("CONFIG", "SET", "nosuch", "1"),
+            ("SET", "y", "1"),
+            ("EXEC",),
+        ],
+        [("MULTI",), ("CONFIG", "SET", "maxmemory", "10mb", "maxmemory-policy", "bad"), ("EXEC",)],
         [("MULTI",), ("BGSAVE",), ("BGREWRITEAOF",), ("EXEC",)],
-        [("EXEC", "x")], [("MULTI",), ("EXEC", "x"), ("EXEC",)],
+        [("EXEC", "x")],
+        [("MULTI",), ("EXEC", "x"), ("EXEC",)],
         [("MULTI",), ("SUBSCRIBE", "x"), ("EXEC",), ("MULTI",), ("EXEC",), ("RESET",)],
         [("INFO", "errorstats")],
     ]:
@@ -201,10 +311,16 @@ def test_swapdb_and_stale_keys_under_watch(kdiff: Diff) -> None:
     key replaced by an expired one, or an expired one by another, is no change."""
     kdiff("DEBUG", "SET-ACTIVE-EXPIRE", "0")
     try:
-        for setup in ([("SELECT", "0"), ("SET", "x", "foo", "PX", "1")],
-                      [("SELECT", "0"), ("SET", "x", "foo", "PX", "1"), ("SELECT", "1"),
-                       ("SET", "x", "bar", "PX", "1")],
-                      [("SELECT", "0"), ("SET", "x", "foo")]):
+        for setup in (
+            [("SELECT", "0"), ("SET", "x", "foo", "PX", "1")],
+            [
+                ("SELECT", "0"),
+                ("SET", "x", "foo", "PX", "1"),
+                ("SELECT", "1"),
+                ("SET", "x", "bar", "PX", "1"),
+            ],
+            [("SELECT", "0"), ("SET", "x", "foo")],
+        ):
             kdiff("FLUSHALL")
             for args in setup:
                 kdiff(*args)
@@ -220,16 +336,21 @@ def test_swapdb_and_stale_keys_under_watch(kdiff: Diff) -> None:
         kdiff("DEBUG", "SET-ACTIVE-EXPIRE", "1")
 
 
-def test_min_replicas_to_write_refuses_writes(kdiff: Diff, dr: ServerProc,
-                                              oracle: ServerProc) -> None:
+def test_min_replicas_to_write_refuses_writes(
+    kdiff: Diff, dr: ServerProc, oracle: ServerProc
+) -> None:
     """min-replicas-to-write > 0 with no replica: every write is refused (NOREPLICAS):
     plain commands, queued ones (EXEC aborts), scripts that may write, functions; reads
     and no-writes scripts go on. Also set while a transaction is queued (Redis's
     "exec with write commands and state change")."""
     kdiff("FLUSHALL")
     kdiff("FUNCTION", "FLUSH")
-    kdiff("FUNCTION", "LOAD", "#!lua name=nr\nredis.register_function('w', function(k) "
-                              "return redis.call('set', k[1], 1) end)")
+    kdiff(
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=nr\nredis.register_function('w', function(k) "
+        "return redis.call('set', k[1], 1) end)",
+    )
     kdiff("SET", "x", "some value")
     kdiff("SET", "xx", "1")
     kdiff("MULTI")
@@ -239,17 +360,31 @@ def test_min_replicas_to_write_refuses_writes(kdiff: Diff, dr: ServerProc,
             other = sp.raw()
             assert other.command("CONFIG", "SET", "min-replicas-to-write", "2") == b"+OK\r\n"
             other.close()
-        for args in (("EXEC",), ("GET", "xx"), ("SET", "x", "1"), ("GET", "x"), ("PING",),
-                     ("EVAL", "#!lua flags=no-writes\nreturn redis.call('get','x')", "1", "x"),
-                     ("EVAL", "return redis.call('get','x')", "1", "x"),
-                     ("EVAL", "#!lua\nreturn redis.call('get','x')", "1", "x"),
-                     ("EVAL", "return redis.call('set','x', 1)", "1", "x"),
-                     ("EVAL", "return redis.pcall('set','x', 1)", "1", "x"),
-                     ("FCALL", "w", "1", "x"), ("FUNCTION", "DELETE", "nr"), ("FLUSHALL",),
-                     ("MULTI",), ("SET", "x", "2"), ("EXEC",),
-                     ("MULTI",), ("GET", "x"), ("EXEC",),
-                     ("CONFIG", "SET", "min-replicas-max-lag", "0"), ("SET", "x", "3"),
-                     ("CONFIG", "SET", "min-replicas-max-lag", "10"), ("DEL", "x")):
+        for args in (
+            ("EXEC",),
+            ("GET", "xx"),
+            ("SET", "x", "1"),
+            ("GET", "x"),
+            ("PING",),
+            ("EVAL", "#!lua flags=no-writes\nreturn redis.call('get','x')", "1", "x"),
+            ("EVAL", "return redis.call('get','x')", "1", "x"),
+            ("EVAL", "#!lua\nreturn redis.call('get','x')", "1", "x"),
+            ("EVAL", "return redis.call('set','x', 1)", "1", "x"),
+            ("EVAL", "return redis.pcall('set','x', 1)", "1", "x"),
+            ("FCALL", "w", "1", "x"),
+            ("FUNCTION", "DELETE", "nr"),
+            ("FLUSHALL",),
+            ("MULTI",),
+            ("SET", "x", "2"),
+            ("EXEC",),
+            ("MULTI",),
+            ("GET", "x"),
+            ("EXEC",),
+            ("CONFIG", "SET", "min-replicas-max-lag", "0"),
+            ("SET", "x", "3"),
+            ("CONFIG", "SET", "min-replicas-max-lag", "10"),
+            ("DEL", "x"),
+        ):
             kdiff(*args)
     finally:
         kdiff("CONFIG", "SET", "min-replicas-to-write", "0")

@@ -120,7 +120,9 @@ def test_records_of_an_older_epoch_after_the_end_are_ignored(tmp_path: Path) -> 
     _batch(e, new=b"1")  # overwrites the start of the file; older records follow it
     e.wal.sync()
     assert _after_crash(tmp_path / "a", tmp_path / "b") == (
-        {**{b"old%d" % i: b"x" * 200 for i in range(5)}, b"middle": b"m", b"new": b"1"}, 1)
+        {**{b"old%d" % i: b"x" * 200 for i in range(5)}, b"middle": b"m", b"new": b"1"},
+        1,
+    )
     e.close()
 
 
@@ -198,8 +200,10 @@ def test_deletes_and_scans_see_every_layer(tmp_path: Path) -> None:
         assert dict(txn.scan("meta")) == want
         assert list(txn.scan("meta", reverse=True)) == sorted(want.items(), reverse=True)
         assert list(txn.scan("meta", b"c", b"g")) == [(b"d", b"file"), (b"f", b"active")]
-        assert list(txn.scan("meta", b"c", b"g", reverse=True)) == [(b"f", b"active"),
-                                                                    (b"d", b"file")]
+        assert list(txn.scan("meta", b"c", b"g", reverse=True)) == [
+            (b"f", b"active"),
+            (b"d", b"file"),
+        ]
         assert list(txn.scan("meta", b"g")) == [(b"g", b"mine"), (b"x", b"active")]
         assert txn.get("meta", b"a") is None and txn.get("meta", b"b") == b"frozen"
     assert _all(e) == want
@@ -228,8 +232,9 @@ def test_an_older_release_log_is_replayed_then_removed(tmp_path: Path) -> None:
     e.close()
 
 
-def test_a_failed_log_write_fails_the_batch_and_nothing_else(tmp_path: Path,
-                                                             monkeypatch: Any) -> None:
+def test_a_failed_log_write_fails_the_batch_and_nothing_else(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
     e = open_engine("lmdb", str(tmp_path / "a"))
     assert isinstance(e, LmdbEngine)
     _batch(e, a=b"1")
@@ -254,8 +259,7 @@ def test_a_failed_log_write_fails_the_batch_and_nothing_else(tmp_path: Path,
     e.close()
 
 
-def test_a_failed_checkpoint_keeps_every_write_readable(tmp_path: Path,
-                                                         monkeypatch: Any) -> None:
+def test_a_failed_checkpoint_keeps_every_write_readable(tmp_path: Path, monkeypatch: Any) -> None:
     e = open_engine("lmdb", str(tmp_path / "a"))
     assert isinstance(e, LmdbEngine)
     _batch(e, a=b"1")
@@ -264,6 +268,7 @@ def test_a_failed_checkpoint_keeps_every_write_readable(tmp_path: Path,
 
     def failing_commit(job: Any) -> None:
         import lmdb
+
         job.txn = job.env.begin(write=True, buffers=False)
         job.began.set()
         job.filled.wait()
@@ -286,7 +291,8 @@ def test_a_failed_checkpoint_keeps_every_write_readable(tmp_path: Path,
 
 
 def test_an_unexpected_checkpoint_error_refuses_writes_and_does_not_hang(
-        tmp_path: Path, monkeypatch: Any) -> None:
+    tmp_path: Path, monkeypatch: Any
+) -> None:
     e = open_engine("lmdb", str(tmp_path / "a"))
     assert isinstance(e, LmdbEngine)
     _batch(e, a=b"1")
@@ -330,7 +336,8 @@ def test_a_batch_on_another_thread(tmp_path: Path) -> None:
 
 
 def test_fsync_off_writes_records_unsynced_and_sync_makes_them_durable(
-        tmp_path: Path, monkeypatch: Any) -> None:
+    tmp_path: Path, monkeypatch: Any
+) -> None:
     e = open_engine("lmdb", str(tmp_path / "a"), fsync=False)
     calls: list[int] = []
     real = os.fdatasync
@@ -382,8 +389,7 @@ def test_script_writes_go_through_the_log() -> None:
         c.set("warm", 1)  # the first batch's top transaction exists
         before = int(c.info("storage")["wal_checkpoints"])
         for i in range(50):
-            assert c.eval("return redis.call('SET', KEYS[1], ARGV[1])", 1,
-                          "s%d" % i, i) == b"OK"
+            assert c.eval("return redis.call('SET', KEYS[1], ARGV[1])", 1, "s%d" % i, i) == b"OK"
         s = c.info("storage")
         # One checkpoint may come from the log's age (1 s); one per script would be 50.
         assert int(s["wal_checkpoints"]) - before <= 2

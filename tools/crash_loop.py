@@ -45,10 +45,26 @@ def _free_port() -> int:
 
 
 def _start(port: int, folder: Path, engine: str, fsync: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "diskredis", "--port", str(port), "--dir",
-                             str(folder), "--engine", engine, "--appendfsync", fsync,
-                             "--logfile", str(folder / "server.log")], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "diskredis",
+            "--port",
+            str(port),
+            "--dir",
+            str(folder),
+            "--engine",
+            engine,
+            "--appendfsync",
+            fsync,
+            "--logfile",
+            str(folder / "server.log"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     client = redis.Redis(port=port, socket_timeout=5)
     for _ in range(600):
         try:
@@ -60,24 +76,49 @@ def _start(port: int, folder: Path, engine: str, fsync: str) -> subprocess.Popen
 
 
 def _check(folder: Path) -> tuple[bool, str]:
-    out = subprocess.run([sys.executable, "-m", "diskredis.check", str(folder), "-q"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "diskredis.check", str(folder), "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     return out.returncode == 0, (out.stdout + out.stderr).strip().splitlines()[-1]
 
 
 def _load(port: int) -> subprocess.Popen[bytes]:
     """redis-benchmark writing at -P 16 until it is killed (see the docstring)."""
     if shutil.which("redis-benchmark") is None:
-        raise SystemExit("crash_loop: --load needs redis-benchmark (apt-get install -y "
-                         "redis-tools)")
-    return subprocess.Popen(["redis-benchmark", "-p", str(port), "-t", "set,lpush,zadd",
-                             "-n", "100000000", "-c", "20", "-P", "16", "-r", "1000000",
-                             "-d", "100", "-q"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        raise SystemExit(
+            "crash_loop: --load needs redis-benchmark (apt-get install -y redis-tools)"
+        )
+    return subprocess.Popen(
+        [
+            "redis-benchmark",
+            "-p",
+            str(port),
+            "-t",
+            "set,lpush,zadd",
+            "-n",
+            "100000000",
+            "-c",
+            "20",
+            "-P",
+            "16",
+            "-r",
+            "1000000",
+            "-d",
+            "100",
+            "-q",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
-def run(engine: str, fsync: str, cycles: int, check_every: int, rng: random.Random,
-        load: bool = False) -> bool:
+def run(
+    engine: str, fsync: str, cycles: int, check_every: int, rng: random.Random, load: bool = False
+) -> bool:
     folder = Path(tempfile.mkdtemp(prefix="crash-loop-"))
     port = _free_port()
     proc = _start(port, folder, engine, fsync)
@@ -108,33 +149,52 @@ def run(engine: str, fsync: str, cycles: int, check_every: int, rng: random.Rand
                 healthy = healthy and ok
             proc = _start(port, folder, engine, fsync)
             problems = W.verify(redis.Redis(port=port, socket_timeout=30), loops)
-            line = "%-7s %-8s cycle %2d/%d: %6d requests acknowledged so far, %s (%.1f s)" % (
-                engine, fsync, cycle + 1, cycles, acknowledged,
-                "nothing lost" if not problems else "PROBLEMS: %s" % problems[:3],
-                time.monotonic() - started) + checked
+            line = (
+                "%-7s %-8s cycle %2d/%d: %6d requests acknowledged so far, %s (%.1f s)"
+                % (
+                    engine,
+                    fsync,
+                    cycle + 1,
+                    cycles,
+                    acknowledged,
+                    "nothing lost" if not problems else "PROBLEMS: %s" % problems[:3],
+                    time.monotonic() - started,
+                )
+                + checked
+            )
             healthy = healthy and not problems
             print(line, flush=True)
     finally:
         proc.kill()
         proc.wait(30)
         shutil.rmtree(folder, ignore_errors=True)
-    print("%-7s %-8s %d cycles, %d acknowledged requests checked: %s" % (
-        engine, fsync, cycles, acknowledged, "no loss" if healthy else "FAILED"), flush=True)
+    print(
+        "%-7s %-8s %d cycles, %d acknowledged requests checked: %s"
+        % (engine, fsync, cycles, acknowledged, "no loss" if healthy else "FAILED"),
+        flush=True,
+    )
     return healthy
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cycles", type=int, default=50, help="kills per run (default 50)")
     parser.add_argument("--engines", default="lmdb,leveldb")
     parser.add_argument("--fsync", default="always,everysec", help="appendfsync modes")
-    parser.add_argument("--check-every", type=int, default=1,
-                        help="run diskredis-check after every N-th kill (0: never; default "
-                             "1, every kill)")
+    parser.add_argument(
+        "--check-every",
+        type=int,
+        default=1,
+        help="run diskredis-check after every N-th kill (0: never; default 1, every kill)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="for the kill moments")
-    parser.add_argument("--load", action="store_true",
-                        help="redis-benchmark writes at -P 16 beside the checked writers")
+    parser.add_argument(
+        "--load",
+        action="store_true",
+        help="redis-benchmark writes at -P 16 beside the checked writers",
+    )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     ok = True

@@ -40,7 +40,7 @@ def _pieces(data: bytes) -> tuple[bool, list[bytes]]:
         return False, []
     mode, body = data[0], data[1:]
     size = (mode >> 1) % 17 + 1
-    return bool(mode & 1), [body[i:i + size] for i in range(0, len(body), size)]
+    return bool(mode & 1), [body[i : i + size] for i in range(0, len(body), size)]
 
 
 def _read_all(pieces: list[bytes], auth: bool) -> tuple[list[list[bytes]], str | None, bool]:
@@ -71,7 +71,7 @@ _SEEDS = [
     b"\x10" + _resp(b"EVAL", b"return redis.call('get', KEYS[1])", b"1", b"k"),
     b"\x02" + _resp(b"SUBSCRIBE", b"c") + _resp(b"PING"),
     b"\x05" + _resp(b"HELLO", b"3") + _resp(b"HSET", b"h", b"f", b"v") + _resp(b"HGETALL", b"h"),
-    b"\x09" + b"PING\r\nECHO \"a b\"\r\n",
+    b"\x09" + b'PING\r\nECHO "a b"\r\n',
     b"\x0b" + _resp(b"XADD", b"s", b"*", b"f", b"v") + _resp(b"XRANGE", b"s", b"-", b"+"),
     b"\x03" + _resp(b"ZADD", b"z", b"1", b"a") + _resp(b"ZRANGE", b"z", b"0", b"-1"),
     b"\x01" + _resp(b"AUTH", b"x") + _resp(b"CLIENT", b"LIST"),
@@ -100,11 +100,28 @@ class _Server:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "diskredis", "--port", str(self.port), "--dir", self.dir,
-             "--engine", engine, "--logfile", os.path.join(self.dir, "server.log"),
-             "--proto-max-bulk-len", "1048576", "--client-query-buffer-limit", "4mb"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent)  # libFuzzer ends the run with exit()
+            [
+                sys.executable,
+                "-m",
+                "diskredis",
+                "--port",
+                str(self.port),
+                "--dir",
+                self.dir,
+                "--engine",
+                engine,
+                "--logfile",
+                os.path.join(self.dir, "server.log"),
+                "--proto-max-bulk-len",
+                "1048576",
+                "--client-query-buffer-limit",
+                "4mb",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )  # libFuzzer ends the run with exit()
         self.started = time.monotonic()
         self.inputs = 0
         self.peak = 0
@@ -144,19 +161,25 @@ class _Server:
             self.peak = max(self.peak, self.rss())
             assert self.peak < _MAX_RSS, "the server grew to %d bytes" % self.peak
         if self.inputs % 2000 == 0:
-            print("server: %d inputs in %.0f s, peak RSS %.1f MB, answering PING"
-                  % (self.inputs, time.monotonic() - self.started, self.peak / 1e6),
-                  file=sys.stderr, flush=True)
+            print(
+                "server: %d inputs in %.0f s, peak RSS %.1f MB, answering PING"
+                % (self.inputs, time.monotonic() - self.started, self.peak / 1e6),
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="Needs atheris (pip install atheris).")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Needs atheris (pip install atheris).",
+    )
     parser.add_argument("target", choices=("reader", "server"))
     parser.add_argument("corpus", nargs="?", help="a folder of seed inputs (kept and grown)")
-    parser.add_argument("-t", "--seconds", type=int, default=60,
-                        help="how long to fuzz (default 60)")
+    parser.add_argument(
+        "-t", "--seconds", type=int, default=60, help="how long to fuzz (default 60)"
+    )
     parser.add_argument("--engine", default="lmdb", choices=("lmdb", "leveldb"))
     args = parser.parse_intermixed_args(argv)
     import atheris
@@ -169,8 +192,12 @@ def main(argv: list[str] | None = None) -> int:
             import diskredis.quoting
             import diskredis.resp.reader  # noqa: F401
         target = fuzz_reader
-    libfuzzer = [sys.argv[0], "-max_total_time=%d" % args.seconds, "-max_len=4096",
-                 "-print_final_stats=1"]
+    libfuzzer = [
+        sys.argv[0],
+        "-max_total_time=%d" % args.seconds,
+        "-max_len=4096",
+        "-print_final_stats=1",
+    ]
     if args.corpus:
         os.makedirs(args.corpus, exist_ok=True)
         if not os.listdir(args.corpus):

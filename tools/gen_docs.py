@@ -44,36 +44,54 @@ def commands_md() -> str:
         name = c.name.replace("|", " ").upper()
         flags = " ".join(sorted(c.flags))
         acl = " ".join("@" + a for a in c.categories)
-        out.append("| `%s` | %d | %s | %s | %s | %s |"
-                   % (name, c.arity, flags, acl, c.since, c.summary.replace("|", "\\|")))
+        out.append(
+            "| `%s` | %d | %s | %s | %s | %s |"
+            % (name, c.arity, flags, acl, c.since, c.summary.replace("|", "\\|"))
+        )
     return "\n".join(out) + "\n"
 
 
 def params_md() -> str:
     acted = sorted((p for p in PARAMS.values() if p.effect), key=lambda p: p.name)
     refused = sorted((p for p in PARAMS.values() if p.refused), key=lambda p: p.name)
-    idle = sorted((p for p in PARAMS.values() if not p.effect and not p.refused),
-                  key=lambda p: p.name)
-    out = [BEGIN, "", "### Parameters diskredis acts on", "",
-           "| parameter | default | settable at run time |", "|---|---|---|"]
+    idle = sorted(
+        (p for p in PARAMS.values() if not p.effect and not p.refused), key=lambda p: p.name
+    )
+    out = [
+        BEGIN,
+        "",
+        "### Parameters diskredis acts on",
+        "",
+        "| parameter | default | settable at run time |",
+        "|---|---|---|",
+    ]
     for p in acted:
         default = p.default if p.name == "dir" else format_value(p, p.default)  # not abspath
-        out.append("| `%s` | `%s` | %s |" % (p.name, default or '""',
-                                            "yes" if p.mutable else "no"))
-    out += ["", "### Refused unless left at their default", "",
-            "Setting these would change what the server promises (a cluster node, a",
-            "replica, an allocator diskredis does not have); diskredis cannot keep that",
-            "promise yet, so it refuses any other value, at start-up and in CONFIG SET.", ""]
-    out.append(", ".join("`%s`" % p.name + (" (`%s`)" % p.alias if p.alias else "")
-                         for p in refused))
-    out += ["", "### Accepted without effect", "",
-            "Redis 7.0 knows these; diskredis accepts, validates and echoes them (CONFIG GET,",
-            "CONFIG SET, CONFIG REWRITE, the file, the flags) so that client libraries,",
-            "deployment tools and test suites that set them keep working, but they change",
-            "nothing here: encoding thresholds, RDB/AOF, replication, cluster, TLS, modules,",
-            "defragmentation and eviction tuning have no counterpart in diskredis.", ""]
-    out.append(", ".join("`%s`" % p.name + (" (`%s`)" % p.alias if p.alias else "")
-                         for p in idle))
+        out.append("| `%s` | `%s` | %s |" % (p.name, default or '""', "yes" if p.mutable else "no"))
+    out += [
+        "",
+        "### Refused unless left at their default",
+        "",
+        "Setting these would change what the server promises (a cluster node, a",
+        "replica, an allocator diskredis does not have); diskredis cannot keep that",
+        "promise yet, so it refuses any other value, at start-up and in CONFIG SET.",
+        "",
+    ]
+    out.append(
+        ", ".join("`%s`" % p.name + (" (`%s`)" % p.alias if p.alias else "") for p in refused)
+    )
+    out += [
+        "",
+        "### Accepted without effect",
+        "",
+        "Redis 7.0 knows these; diskredis accepts, validates and echoes them (CONFIG GET,",
+        "CONFIG SET, CONFIG REWRITE, the file, the flags) so that client libraries,",
+        "deployment tools and test suites that set them keep working, but they change",
+        "nothing here: encoding thresholds, RDB/AOF, replication, cluster, TLS, modules,",
+        "defragmentation and eviction tuning have no counterpart in diskredis.",
+        "",
+    ]
+    out.append(", ".join("`%s`" % p.name + (" (`%s`)" % p.alias if p.alias else "") for p in idle))
     out += ["", END]
     return "\n".join(out)
 

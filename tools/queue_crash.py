@@ -57,13 +57,34 @@ class _Process:
 
     def restart(self) -> None:
         if self.kind == "redis":
-            argv = ["redis-server", "--port", str(self.port), "--dir", str(self.folder),
-                    "--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+            argv = [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.folder),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ]
         else:
-            argv = [sys.executable, "-m", "diskredis", "--port", str(self.port), "--dir",
-                    str(self.folder), "--engine", self.engine]
-        self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+            argv = [
+                sys.executable,
+                "-m",
+                "diskredis",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.folder),
+                "--engine",
+                self.engine,
+            ]
+        self.proc = subprocess.Popen(
+            argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         _wait(self.port)
 
     def kill(self) -> None:
@@ -73,13 +94,18 @@ class _Process:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--library", choices=sorted(WORKERS), default="celery")
     parser.add_argument("--runs", type=int, default=6, help="runs per server (default 6)")
     parser.add_argument("--server", choices=["redis", "diskredis", "both"], default="both")
-    parser.add_argument("--engine", choices=["lmdb", "leveldb"], default="lmdb",
-                        help="diskredis's engine (default lmdb)")
+    parser.add_argument(
+        "--engine",
+        choices=["lmdb", "leveldb"],
+        default="lmdb",
+        help="diskredis's engine (default lmdb)",
+    )
     args = parser.parse_args(argv)
     kinds = ["redis", "diskredis"] if args.server == "both" else [args.server]
     for kind in kinds:
@@ -95,8 +121,11 @@ def main(argv: list[str]) -> int:
             lost += len(out.missing)
             repeated += out.repeated
             print("%-9s run %d/%d: %s" % (kind, i + 1, args.runs, out.summary()), flush=True)
-        print("%-9s %s: %d runs, %d jobs never ran, %d jobs ran twice or more"
-              % (kind, args.library, args.runs, lost, repeated), flush=True)
+        print(
+            "%-9s %s: %d runs, %d jobs never ran, %d jobs ran twice or more"
+            % (kind, args.library, args.runs, lost, repeated),
+            flush=True,
+        )
     return 0
 
 

@@ -63,8 +63,7 @@ _ADMIN = "admin noscript loading stale"
 # -- INFO ---------------------------------------------------------------------------
 def _human(n: float) -> str:
     """bytesToHuman: 1.50K, 2.00M..."""
-    for unit, size in (("P", 1024**5), ("T", 1024**4), ("G", 1024**3), ("M", 1024**2),
-                       ("K", 1024)):
+    for unit, size in (("P", 1024**5), ("T", 1024**4), ("G", 1024**3), ("M", 1024**2), ("K", 1024)):
         if n >= size:
             return "%.2f%s" % (n / size, unit)
     return "%dB" % n
@@ -274,9 +273,11 @@ def _section_stats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("active_defrag_key_misses", 0),
         ("total_active_defrag_time", 0),
         ("current_active_defrag_time", 0),
-        *(ctx.tracking.info() if ctx.tracking is not None else {
-            "tracking_total_keys": 0, "tracking_total_items": 0,
-            "tracking_total_prefixes": 0}).items(),
+        *(
+            ctx.tracking.info()
+            if ctx.tracking is not None
+            else {"tracking_total_keys": 0, "tracking_total_items": 0, "tracking_total_prefixes": 0}
+        ).items(),
         ("unexpected_error_replies", 0),
         ("total_error_replies", st.errors_total),
         ("dump_payload_sanitizations", 0),
@@ -329,11 +330,13 @@ def _section_commandstats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
     for cmd in all_commands():
         if cmd.calls or cmd.rejected_calls or cmd.failed_calls:
             per = cmd.usec / cmd.calls if cmd.calls else 0.0
-            out.append((
-                "cmdstat_" + cmd.name,
-                "calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d"
-                % (cmd.calls, cmd.usec, per, cmd.rejected_calls, cmd.failed_calls),
-            ))
+            out.append(
+                (
+                    "cmdstat_" + cmd.name,
+                    "calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d"
+                    % (cmd.calls, cmd.usec, per, cmd.rejected_calls, cmd.failed_calls),
+                )
+            )
     return out
 
 
@@ -342,8 +345,15 @@ def _section_latencystats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
     out = []
     for cmd in all_commands():
         if cmd.latency:
-            out.append(("latency_percentiles_usec_" + cmd.name, ",".join(
-                "p%s=%.3f" % (cfg.format_percentile(p), cmd.latency_percentile(p)) for p in pcts)))
+            out.append(
+                (
+                    "latency_percentiles_usec_" + cmd.name,
+                    ",".join(
+                        "p%s=%.3f" % (cfg.format_percentile(p), cmd.latency_percentile(p))
+                        for p in pcts
+                    ),
+                )
+            )
     return out
 
 
@@ -372,8 +382,20 @@ _SECTIONS = {
     "keyspace": lambda ctx, f: list(f["keyspace"]()) if "keyspace" in f else [],
     "storage": _section_storage,
 }
-_DEFAULT = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu",
-            "modules", "errorstats", "cluster", "keyspace", "storage")
+_DEFAULT = (
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+    "storage",
+)
 
 
 def info_text(ctx: Ctx, names: list[bytes]) -> bytes:
@@ -397,38 +419,62 @@ def info_text(ctx: Ctx, names: list[bytes]) -> bytes:
     return "\r\n".join(parts).encode()
 
 
-@command("info", -1, "loading stale", group=_SRV, acl="dangerous", since="1.0.0",
-         complexity="O(1)", summary="Returns information and statistics about the server.",
-         tips="nondeterministic_output request_policy:all_shards response_policy:special",
-         history=(("7.0.0", "Added support for taking multiple section arguments."),),
-         args=(arg("section", "string", "optional", "multiple"),))
+@command(
+    "info",
+    -1,
+    "loading stale",
+    group=_SRV,
+    acl="dangerous",
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Returns information and statistics about the server.",
+    tips="nondeterministic_output request_policy:all_shards response_policy:special",
+    history=(("7.0.0", "Added support for taking multiple section arguments."),),
+    args=(arg("section", "string", "optional", "multiple"),),
+)
 def info(ctx: Ctx, argv: list[bytes]) -> Verbatim:
     """INFO [section ...] -> the report, as Redis lays it out, plus a `storage` section."""
     return Verbatim(info_text(ctx, argv[1:]))
 
 
 # -- CONFIG -------------------------------------------------------------------------
-container("config", group=_SRV, since="2.0.0", summary="A container for server configuration "
-          "commands.", complexity="Depends on subcommand.")
+container(
+    "config",
+    group=_SRV,
+    since="2.0.0",
+    summary="A container for server configuration commands.",
+    complexity="Depends on subcommand.",
+)
 
 
-@command("config|get", -3, _ADMIN, group=_SRV, since="2.0.0",
-         complexity="O(N) when N is the number of configuration parameters provided",
-         summary="Returns the effective values of configuration parameters.",
-         history=(("7.0.0", "Added the ability to pass multiple pattern parameters "
-                   "in one call"),),
-         args=(arg("parameter", "string", "multiple"),))
+@command(
+    "config|get",
+    -3,
+    _ADMIN,
+    group=_SRV,
+    since="2.0.0",
+    complexity="O(N) when N is the number of configuration parameters provided",
+    summary="Returns the effective values of configuration parameters.",
+    history=(("7.0.0", "Added the ability to pass multiple pattern parameters in one call"),),
+    args=(arg("parameter", "string", "multiple"),),
+)
 def config_get(ctx: Ctx, argv: list[bytes]) -> dict[bytes, bytes]:
     """CONFIG GET parameter [parameter ...] -> map of matching names to values."""
     return ctx.config.get_matching(argv[2:])
 
 
-@command("config|set", -4, _ADMIN, group=_SRV, since="2.0.0",
-         complexity="O(N) when N is the number of configuration parameters provided",
-         summary="Sets configuration parameters in-flight.",
-         tips="request_policy:all_nodes response_policy:all_succeeded",
-         history=(("7.0.0", "Added the ability to set multiple parameters in one call."),),
-         args=(oneof("data", arg("parameter"), arg("value"), flags=("multiple",)),))
+@command(
+    "config|set",
+    -4,
+    _ADMIN,
+    group=_SRV,
+    since="2.0.0",
+    complexity="O(N) when N is the number of configuration parameters provided",
+    summary="Sets configuration parameters in-flight.",
+    tips="request_policy:all_nodes response_policy:all_succeeded",
+    history=(("7.0.0", "Added the ability to set multiple parameters in one call."),),
+    args=(oneof("data", arg("parameter"), arg("value"), flags=("multiple",)),),
+)
 def config_set(ctx: Ctx, argv: list[bytes]) -> str:
     """CONFIG SET parameter value [parameter value ...] -> OK; all or nothing."""
     if len(argv) % 2:
@@ -441,8 +487,7 @@ def config_set(ctx: Ctx, argv: list[bytes]) -> str:
         name = argv[i].decode("latin-1")
         p = cfg.lookup(name)
         if p is None:
-            raise errors.err("Unknown option or number of arguments for CONFIG SET - '%s'"
-                             % name)
+            raise errors.err("Unknown option or number of arguments for CONFIG SET - '%s'" % name)
         if err_name is not None:
             continue
         if not p.mutable:
@@ -454,8 +499,9 @@ def config_set(ctx: Ctx, argv: list[bytes]) -> str:
         seen.add(p.name)
         chosen.append((p, name, argv[i + 1]))
     if err_name is not None:
-        raise errors.err("CONFIG SET failed (possibly related to argument '%s') - %s"
-                         % (err_name, err_text))
+        raise errors.err(
+            "CONFIG SET failed (possibly related to argument '%s') - %s" % (err_name, err_text)
+        )
     new: dict[str, Any] = {}
     for p, _name, raw in chosen:
         text = raw.decode("utf-8", "surrogateescape")
@@ -464,8 +510,9 @@ def config_set(ctx: Ctx, argv: list[bytes]) -> str:
         try:
             new[p.name] = ctx.config.combine(p, cfg.parse_value(p, values))
         except cfg.ConfigError as e:
-            raise errors.err("CONFIG SET failed (possibly related to argument '%s') - %s"
-                             % (p.name, e)) from None
+            raise errors.err(
+                "CONFIG SET failed (possibly related to argument '%s') - %s" % (p.name, e)
+            ) from None
     old = {name: ctx.config.values[name] for name in new}
     ctx.config.values.update(new)
     for name in new:
@@ -477,13 +524,22 @@ def config_set(ctx: Ctx, argv: list[bytes]) -> str:
         ctx.server.apply_config(changed)
     except cfg.ConfigError as e:
         ctx.config.values.update(old)
-        raise errors.err("CONFIG SET failed (possibly related to argument '%s') - %s"
-                         % (e.param or changed[0], e)) from None
+        raise errors.err(
+            "CONFIG SET failed (possibly related to argument '%s') - %s"
+            % (e.param or changed[0], e)
+        ) from None
     return "OK"
 
 
-@command("config|resetstat", 2, _ADMIN, group=_SRV, since="2.0.0", complexity="O(1)",
-         summary="Resets the server's statistics.")
+@command(
+    "config|resetstat",
+    2,
+    _ADMIN,
+    group=_SRV,
+    since="2.0.0",
+    complexity="O(1)",
+    summary="Resets the server's statistics.",
+)
 def config_resetstat(ctx: Ctx, argv: list[bytes]) -> str:
     """CONFIG RESETSTAT -> OK: command, error and connection counters back to zero."""
     st = ctx.stats
@@ -498,8 +554,15 @@ def config_resetstat(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("config|rewrite", 2, _ADMIN, group=_SRV, since="2.8.0", complexity="O(1)",
-         summary="Persists the effective configuration to file.")
+@command(
+    "config|rewrite",
+    2,
+    _ADMIN,
+    group=_SRV,
+    since="2.8.0",
+    complexity="O(1)",
+    summary="Persists the effective configuration to file.",
+)
 def config_rewrite(ctx: Ctx, argv: list[bytes]) -> str:
     """CONFIG REWRITE -> OK: the config file updated to the running settings."""
     if not ctx.config.path:
@@ -508,8 +571,11 @@ def config_rewrite(ctx: Ctx, argv: list[bytes]) -> str:
 
     # The users go in the file too, unless they live in an aclfile (Redis's
     # rewriteConfigUserOption): then the file's user lines are dropped.
-    users = [] if ctx.config["aclfile"] else [
-        line.decode("utf-8", "surrogateescape") for line in users_lines(acl_of(ctx))]
+    users = (
+        []
+        if ctx.config["aclfile"]
+        else [line.decode("utf-8", "surrogateescape") for line in users_lines(acl_of(ctx))]
+    )
     try:
         cfg.rewrite_file(ctx.config, users)
     except OSError as e:
@@ -517,31 +583,51 @@ def config_rewrite(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-help_command("config", [
-    "GET <pattern>",
-    "    Return parameters matching the glob-like <pattern> and their values.",
-    "SET <directive> <value>",
-    "    Set the configuration <directive> to <value>.",
-    "RESETSTAT",
-    "    Reset statistics reported by the INFO command.",
-    "REWRITE",
-    "    Rewrite the configuration file.",
-], group=_SRV, since="5.0.0")
+help_command(
+    "config",
+    [
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+    ],
+    group=_SRV,
+    since="5.0.0",
+)
 
 
 # -- TIME, LASTSAVE, SAVE, BGSAVE, SHUTDOWN ------------------------------------------
-@command("time", 1, "loading stale fast", group=_SRV, since="2.6.0", complexity="O(1)",
-         summary="Returns the server time.", tips="nondeterministic_output")
+@command(
+    "time",
+    1,
+    "loading stale fast",
+    group=_SRV,
+    since="2.6.0",
+    complexity="O(1)",
+    summary="Returns the server time.",
+    tips="nondeterministic_output",
+)
 def time_(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
     """TIME -> [unix seconds, microseconds]."""
     now_us = time.time_ns() // 1000
     return [b"%d" % (now_us // 1000000), b"%d" % (now_us % 1000000)]
 
 
-@command("lastsave", 1, "loading stale fast", group=_SRV, acl="admin dangerous",
-         since="1.0.0", complexity="O(1)",
-         summary="Returns the Unix timestamp of the last successful save to disk.",
-         tips="nondeterministic_output")
+@command(
+    "lastsave",
+    1,
+    "loading stale fast",
+    group=_SRV,
+    acl="admin dangerous",
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Returns the Unix timestamp of the last successful save to disk.",
+    tips="nondeterministic_output",
+)
 def lastsave(ctx: Ctx, argv: list[bytes]) -> int:
     """LASTSAVE -> unix time of the last durable checkpoint."""
     return ctx.stats.last_save
@@ -560,38 +646,58 @@ def _checkpoint(ctx: Ctx, save: bool = True) -> None:
         ctx.ks.changes = 0
 
 
-@command("save", 1, "admin noscript no_async_loading no_multi", group=_SRV, since="1.0.0",
-         complexity="O(N) where N is the total number of keys in all databases",
-         summary="Synchronously saves the database(s) to disk.")
+@command(
+    "save",
+    1,
+    "admin noscript no_async_loading no_multi",
+    group=_SRV,
+    since="1.0.0",
+    complexity="O(N) where N is the total number of keys in all databases",
+    summary="Synchronously saves the database(s) to disk.",
+)
 def save(ctx: Ctx, argv: list[bytes]) -> str:
     """SAVE -> OK once everything written so far is synced to disk."""
     _checkpoint(ctx)
     return "OK"
 
 
-@command("bgsave", -1, "admin noscript no_async_loading", group=_SRV, since="1.0.0",
-         complexity="O(1)", summary="Asynchronously saves the database(s) to disk.",
-         history=(("3.2.2", "Added the `SCHEDULE` option."),),
-         args=(token("SCHEDULE", "optional", since="3.2.2"),))
+@command(
+    "bgsave",
+    -1,
+    "admin noscript no_async_loading",
+    group=_SRV,
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Asynchronously saves the database(s) to disk.",
+    history=(("3.2.2", "Added the `SCHEDULE` option."),),
+    args=(token("SCHEDULE", "optional", since="3.2.2"),),
+)
 def bgsave(ctx: Ctx, argv: list[bytes]) -> str:
     """BGSAVE [SCHEDULE] -> "Background saving started" (the sync is quick: data is on
     disk); "scheduled" inside a transaction, where Redis defers its fork."""
     if len(argv) > 2 or (len(argv) == 2 and argv[1].lower() != b"schedule"):
         raise RedisError(errors.SYNTAX)
     _checkpoint(ctx)
-    return "Background saving scheduled" if ctx.session.in_exec else \
-        "Background saving started"
+    return "Background saving scheduled" if ctx.session.in_exec else "Background saving started"
 
 
-@command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", group=_SRV,
-         since="1.0.0", complexity="O(N) when saving, where N is the total number of keys in "
-         "all databases when saving data, otherwise O(1)",
-         summary="Synchronously saves the database(s) to disk and shuts down the Redis server.",
-         history=(("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers."),),
-         args=(oneof("save-selector", token("NOSAVE"), token("SAVE"), flags=("optional",)),
-               token("NOW", "optional", since="7.0.0"),
-               token("FORCE", "optional", since="7.0.0"),
-               token("ABORT", "optional", since="7.0.0")))
+@command(
+    "shutdown",
+    -1,
+    "admin noscript loading stale no_multi allow_busy",
+    group=_SRV,
+    since="1.0.0",
+    complexity="O(N) when saving, where N is the total number of keys in "
+    "all databases when saving data, otherwise O(1)",
+    summary="Synchronously saves the database(s) to disk and shuts down the Redis server.",
+    history=(("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers."),),
+    args=(
+        oneof("save-selector", token("NOSAVE"), token("SAVE"), flags=("optional",)),
+        token("NOW", "optional", since="7.0.0"),
+        token("FORCE", "optional", since="7.0.0"),
+        token("ABORT", "optional", since="7.0.0"),
+    ),
+)
 def shutdown(ctx: Ctx, argv: list[bytes]) -> Any:
     """SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT] -> no reply: the server stops (after
     the save, a checkpoint: NOSAVE skips it, and the restart replays the log instead);
@@ -616,17 +722,25 @@ def shutdown(ctx: Ctx, argv: list[bytes]) -> Any:
         if b"nosave" not in flags:
             raise RedisError(errors.BUSY_EVAL if ctx.scripts.is_eval else errors.BUSY_FUNCTION)
         session = ctx.session
-        ctx.server.exit_now("SHUTDOWN NOSAVE from client id=%d addr=%s while the script %s "
-                            "was busy" % (session.id, session.addr, ctx.scripts.name))
+        ctx.server.exit_now(
+            "SHUTDOWN NOSAVE from client id=%d addr=%s while the script %s "
+            "was busy" % (session.id, session.addr, ctx.scripts.name)
+        )
     # finishShutdown saves when asked to, or when save points are configured and NOSAVE
     # is not given.
     save = b"save" in flags or (b"nosave" not in flags and bool(ctx.config["save"]))
     return Shutdown(save, b"now" in flags, b"force" in flags)
 
 
-@command("bgrewriteaof", 1, "admin noscript no_async_loading", group=_SRV, since="1.0.0",
-         complexity="O(1)",
-         summary="Starts rewriting the append-only file in the background.")
+@command(
+    "bgrewriteaof",
+    1,
+    "admin noscript no_async_loading",
+    group=_SRV,
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Starts rewriting the append-only file in the background.",
+)
 def bgrewriteaof(ctx: Ctx, argv: list[bytes]) -> Any:
     """BGREWRITEAOF -> status. There is no append-only file: the engine's write-ahead
     log is what it would rewrite, so this checkpoints it, as BGSAVE does."""
@@ -637,16 +751,27 @@ def bgrewriteaof(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 # -- SLOWLOG ------------------------------------------------------------------------
-container("slowlog", group=_SRV, since="2.2.12", summary="A container for slow log commands.",
-          complexity="Depends on subcommand.")
+container(
+    "slowlog",
+    group=_SRV,
+    since="2.2.12",
+    summary="A container for slow log commands.",
+    complexity="Depends on subcommand.",
+)
 
 
-@command("slowlog|get", -2, "admin loading stale", group=_SRV, since="2.2.12",
-         complexity="O(N) where N is the number of entries returned",
-         summary="Returns the slow log's entries.",
-         tips="request_policy:all_nodes nondeterministic_output",
-         history=(("4.0.0", "Added client IP address, port and name to the reply."),),
-         args=(arg("count", "integer", "optional"),))
+@command(
+    "slowlog|get",
+    -2,
+    "admin loading stale",
+    group=_SRV,
+    since="2.2.12",
+    complexity="O(N) where N is the number of entries returned",
+    summary="Returns the slow log's entries.",
+    tips="request_policy:all_nodes nondeterministic_output",
+    history=(("4.0.0", "Added client IP address, port and name to the reply."),),
+    args=(arg("count", "integer", "optional"),),
+)
 def slowlog_get(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """SLOWLOG GET [count] -> newest entries first (10 by default, -1 for all)."""
     count = 10
@@ -664,40 +789,66 @@ def slowlog_get(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     return out
 
 
-@command("slowlog|len", 2, "admin loading stale", group=_SRV, since="2.2.12",
-         complexity="O(1)", summary="Returns the number of entries in the slow log.",
-         tips="request_policy:all_nodes response_policy:agg_sum nondeterministic_output")
+@command(
+    "slowlog|len",
+    2,
+    "admin loading stale",
+    group=_SRV,
+    since="2.2.12",
+    complexity="O(1)",
+    summary="Returns the number of entries in the slow log.",
+    tips="request_policy:all_nodes response_policy:agg_sum nondeterministic_output",
+)
 def slowlog_len(ctx: Ctx, argv: list[bytes]) -> int:
     """SLOWLOG LEN -> number of entries."""
     return len(ctx.stats.slowlog)
 
 
-@command("slowlog|reset", 2, "admin loading stale", group=_SRV, since="2.2.12",
-         complexity="O(N) where N is the number of entries in the slowlog",
-         summary="Clears all entries from the slow log.",
-         tips="request_policy:all_nodes response_policy:all_succeeded")
+@command(
+    "slowlog|reset",
+    2,
+    "admin loading stale",
+    group=_SRV,
+    since="2.2.12",
+    complexity="O(N) where N is the number of entries in the slowlog",
+    summary="Clears all entries from the slow log.",
+    tips="request_policy:all_nodes response_policy:all_succeeded",
+)
 def slowlog_reset(ctx: Ctx, argv: list[bytes]) -> str:
     """SLOWLOG RESET -> OK."""
     ctx.stats.slowlog.clear()
     return "OK"
 
 
-help_command("slowlog", [
-    "GET [<count>]",
-    "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
-    "    Entries are made of:",
-    "    id, timestamp, time in microseconds, arguments array, client IP and port,",
-    "    client name",
-    "LEN",
-    "    Return the length of the slowlog.",
-    "RESET",
-    "    Reset the slowlog.",
-], group=_SRV, since="6.2.0", summary="Show helpful text about the different subcommands")
+help_command(
+    "slowlog",
+    [
+        "GET [<count>]",
+        "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+        "    Entries are made of:",
+        "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+        "    client name",
+        "LEN",
+        "    Return the length of the slowlog.",
+        "RESET",
+        "    Reset the slowlog.",
+    ],
+    group=_SRV,
+    since="6.2.0",
+    summary="Show helpful text about the different subcommands",
+)
 
 
 # -- MONITOR, DEBUG -----------------------------------------------------------------
-@command("monitor", 1, _ADMIN, group=_SRV, since="1.0.0", complexity="",
-         summary="Listens for all requests received by the server in real-time.")
+@command(
+    "monitor",
+    1,
+    _ADMIN,
+    group=_SRV,
+    since="1.0.0",
+    complexity="",
+    summary="Listens for all requests received by the server in real-time.",
+)
 def monitor(ctx: Ctx, argv: list[bytes]) -> str:
     """MONITOR -> OK, then every command the server runs, one line each."""
     if not ctx.session.monitor:
@@ -706,9 +857,16 @@ def monitor(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("debug", -2, "admin noscript loading stale protected", group=_SRV, since="1.0.0",
-         complexity="Depends on subcommand.", summary="A container for debugging commands.",
-         doc_flags="syscmd")
+@command(
+    "debug",
+    -2,
+    "admin noscript loading stale protected",
+    group=_SRV,
+    since="1.0.0",
+    complexity="Depends on subcommand.",
+    summary="A container for debugging commands.",
+    doc_flags="syscmd",
+)
 def debug(ctx: Ctx, argv: list[bytes]) -> Any:
     """DEBUG DIGEST | DIGEST-VALUE key ... | ERROR text | LOG message | OBJECT key |
     POPULATE count [prefix] [size] | PROTOCOL type | RELOAD [MERGE] [NOFLUSH] [NOSAVE] |
@@ -717,42 +875,45 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
     subcommands diskredis has)."""
     sub = argv[1].lower()
     if sub == b"help" and len(argv) == 2:
-        return help_reply("debug", [
-            "DIGEST",
-            "    Output a hex signature representing the current DB content.",
-            "DIGEST-VALUE <key> [<key> ...]",
-            "    Output a hex signature of the values of all the specified keys.",
-            "ERROR <string>",
-            "    Return a Redis protocol error with <string> as message. Useful for clients",
-            "    unit tests to simulate Redis errors.",
-            "LOG <message>",
-            "    Write <message> to the server log.",
-            "OBJECT <key>",
-            "    Show low level info about `key` and associated value.",
-            "POPULATE <count> [<prefix>] [<size>]",
-            "    Create <count> string keys named key:<num> (<prefix>:<num> if a prefix is",
-            "    given) holding value:<num>, zero-padded or cut to <size> bytes if given.",
-            "    Keys that exist are left as they are.",
-            "PROTOCOL <type>",
-            "    Reply with a test value of the specified type. <type> can be: string,",
-            "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
-            "    true, false.",
-            "RELOAD [option ...]",
-            "    Save the dataset (a checkpoint) and load it back from disk (the hot cache is",
-            "    dropped). Options:",
-            "    * MERGE: Merge the loaded data with the existing dataset.",
-            "    * NOFLUSH: Do not empty the dataset before loading it.",
-            "    * NOSAVE: Do not save before loading.",
-            "SET-ACTIVE-EXPIRE <0|1>",
-            "    Setting it to 0 disables expiring keys in background when they are not",
-            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
-            "    default.",
-            "SLEEP <seconds>",
-            "    Stop the server for <seconds>. Decimals allowed.",
-            "PAUSE-CRON <0|1>",
-            "    Stop periodic work: active expiry, reclamation of deleted big keys, client",
-            "    timeouts and the instantaneous statistics.",
-        ])
+        return help_reply(
+            "debug",
+            [
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
+                "ERROR <string>",
+                "    Return a Redis protocol error with <string> as message. Useful for clients",
+                "    unit tests to simulate Redis errors.",
+                "LOG <message>",
+                "    Write <message> to the server log.",
+                "OBJECT <key>",
+                "    Show low level info about `key` and associated value.",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num> (<prefix>:<num> if a prefix is",
+                "    given) holding value:<num>, zero-padded or cut to <size> bytes if given.",
+                "    Keys that exist are left as they are.",
+                "PROTOCOL <type>",
+                "    Reply with a test value of the specified type. <type> can be: string,",
+                "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+                "    true, false.",
+                "RELOAD [option ...]",
+                "    Save the dataset (a checkpoint) and load it back from disk (the hot cache is",
+                "    dropped). Options:",
+                "    * MERGE: Merge the loaded data with the existing dataset.",
+                "    * NOFLUSH: Do not empty the dataset before loading it.",
+                "    * NOSAVE: Do not save before loading.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                "    default.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+                "PAUSE-CRON <0|1>",
+                "    Stop periodic work: active expiry, reclamation of deleted big keys, client",
+                "    timeouts and the instantaneous statistics.",
+            ],
+        )
     if sub == b"populate" and 3 <= len(argv) <= 5:
         return _debug_populate(ctx, argv)
     if sub == b"reload":
@@ -841,11 +1002,15 @@ def _debug_reload(ctx: Ctx, options: list[bytes]) -> str:
             raise errors.err("DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
     if save:
         _checkpoint(ctx)
-    if not flush and not merge and (
-            ctx.scripts.libraries
-            or any(ctx.ks.stored(db) for db in range(ctx.ks.databases))):
-        log.warning("DEBUG RELOAD NOFLUSH: the dataset already holds what the reload "
-                    "would load (add MERGE to load it over itself)")
+    if (
+        not flush
+        and not merge
+        and (ctx.scripts.libraries or any(ctx.ks.stored(db) for db in range(ctx.ks.databases)))
+    ):
+        log.warning(
+            "DEBUG RELOAD NOFLUSH: the dataset already holds what the reload "
+            "would load (add MERGE to load it over itself)"
+        )
         raise errors.err("Error trying to load the RDB dump")
     ctx.ks.expire_due(quietly=True)  # rdbLoad leaves out keys past their deadline
     ctx.ks.forget_cached()
@@ -858,20 +1023,31 @@ def _protocol_sample(ctx: Ctx, name: bytes) -> Any:
     if name == b"push":
         if ctx.session.resp < 3:
             raise errors.err("RESP2 is not supported by this command")
-        return Pushes([Push([b"server-cpu-usage", 42]),
-                       b"Some real reply following the push reply"])
+        return Pushes(
+            [Push([b"server-cpu-usage", 42]), b"Some real reply following the push reply"]
+        )
     samples: dict[bytes, Any] = {
-        b"string": b"Hello World", b"integer": 12345, b"double": 3.141,
-        b"bignum": BigNumber(b"1234567999999999999999999999999999999"), b"null": None,
-        b"array": [0, 1, 2], b"set": RSet([0, 1, 2]), b"map": {0: False, 1: True, 2: False},
-        b"attrib": Attributed({b"key-popularity": [b"key:123", 90]},
-                              b"Some real reply following the attribute"),
-        b"verbatim": Verbatim(b"This is a verbatim\nstring"), b"true": True, b"false": False,
+        b"string": b"Hello World",
+        b"integer": 12345,
+        b"double": 3.141,
+        b"bignum": BigNumber(b"1234567999999999999999999999999999999"),
+        b"null": None,
+        b"array": [0, 1, 2],
+        b"set": RSet([0, 1, 2]),
+        b"map": {0: False, 1: True, 2: False},
+        b"attrib": Attributed(
+            {b"key-popularity": [b"key:123", 90]}, b"Some real reply following the attribute"
+        ),
+        b"verbatim": Verbatim(b"This is a verbatim\nstring"),
+        b"true": True,
+        b"false": False,
     }
     if name not in samples:
-        raise errors.err("Wrong protocol type name. Please use one of the following: "
-                         "string|integer|double|bignum|null|array|set|map|attrib|push|"
-                         "verbatim|true|false")
+        raise errors.err(
+            "Wrong protocol type name. Please use one of the following: "
+            "string|integer|double|bignum|null|array|set|map|attrib|push|"
+            "verbatim|true|false"
+        )
     return samples[name]
 
 
@@ -887,8 +1063,12 @@ def _debug_object(ctx: Ctx, key: bytes) -> Status:
     dumped = dump_payload(ctx, meta)
     idle = ctx.ks.idle_ms(ctx.session.db, key) // 1000
     lru = (int(time.time()) - idle) & ((1 << 24) - 1)  # Redis's 24-bit LRU clock, in s
-    line = b"Value at:0x0 refcount:1 encoding:%s serializedlength:%d lru:%d " \
-        b"lru_seconds_idle:%d" % (encoding_of(ctx, meta).encode(), len(dumped) - 11, lru, idle)
+    line = b"Value at:0x0 refcount:1 encoding:%s serializedlength:%d lru:%d lru_seconds_idle:%d" % (
+        encoding_of(ctx, meta).encode(),
+        len(dumped) - 11,
+        lru,
+        idle,
+    )
     if meta.type == L.LIST:
         line += _quicklist_figures(ctx, meta)
     return Status(line)
@@ -912,8 +1092,10 @@ def _quicklist_figures(ctx: Ctx, meta: L.Meta) -> bytes:
         used += size
         count += 1
     nodes = max(nodes, 1)
-    return b" ql_nodes:%d ql_avg_node:%.2f ql_listpack_max:%d ql_compressed:0 " \
+    return (
+        b" ql_nodes:%d ql_avg_node:%.2f ql_listpack_max:%d ql_compressed:0 "
         b"ql_uncompressed_size:%d" % (nodes, len(items) / nodes, fill, 7 * nodes + sum(sizes))
+    )
 
 
 def _dataset_digest(ctx: Ctx) -> bytes:
@@ -936,13 +1118,25 @@ def _dataset_digest(ctx: Ctx) -> bytes:
 
 
 # -- MEMORY -------------------------------------------------------------------------
-container("memory", group=_SRV, since="4.0.0", summary="A container for memory diagnostics "
-          "commands.", complexity="Depends on subcommand.")
+container(
+    "memory",
+    group=_SRV,
+    since="4.0.0",
+    summary="A container for memory diagnostics commands.",
+    complexity="Depends on subcommand.",
+)
 
 
-@command("memory|stats", 2, "", group=_SRV, since="4.0.0", complexity="O(1)",
-         summary="Returns details about memory usage.",
-         tips="nondeterministic_output request_policy:all_shards response_policy:special")
+@command(
+    "memory|stats",
+    2,
+    "",
+    group=_SRV,
+    since="4.0.0",
+    complexity="O(1)",
+    summary="Returns details about memory usage.",
+    tips="nondeterministic_output request_policy:all_shards response_policy:special",
+)
 def memory_stats(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
     """MEMORY STATS -> map of memory figures (process RSS based)."""
     rss = _rss()
@@ -981,47 +1175,77 @@ def memory_stats(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
     }
 
 
-@command("memory|doctor", 2, "", group=_SRV, since="4.0.0", complexity="O(1)",
-         summary="Outputs a memory problems report.",
-         tips="nondeterministic_output request_policy:all_shards response_policy:special")
+@command(
+    "memory|doctor",
+    2,
+    "",
+    group=_SRV,
+    since="4.0.0",
+    complexity="O(1)",
+    summary="Outputs a memory problems report.",
+    tips="nondeterministic_output request_policy:all_shards response_policy:special",
+)
 def memory_doctor(ctx: Ctx, argv: list[bytes]) -> Verbatim:
     """MEMORY DOCTOR -> a short report for an operator."""
     rss = _rss()
     budget = ctx.config["maxmemory"]
     if budget and rss > budget * 2:
-        text = ("The process uses %s of memory, more than twice its cache budget "
-                "(maxmemory %s). The data itself lives on disk; look at client buffers "
-                "(CLIENT LIST qbuf/omem) and lower maxmemory if the host is short of "
-                "memory.\n" % (_human(rss), _human(budget)))
+        text = (
+            "The process uses %s of memory, more than twice its cache budget "
+            "(maxmemory %s). The data itself lives on disk; look at client buffers "
+            "(CLIENT LIST qbuf/omem) and lower maxmemory if the host is short of "
+            "memory.\n" % (_human(rss), _human(budget))
+        )
     else:
-        text = ("No memory problem found: the process uses %s and the data lives on disk.\n"
-                % _human(rss))
+        text = (
+            "No memory problem found: the process uses %s and the data lives on disk.\n"
+            % _human(rss)
+        )
     return Verbatim(text.encode())
 
 
-@command("memory|purge", 2, "", group=_SRV, since="4.0.0", complexity="Depends on how much "
-         "memory is allocated, could be slow", summary="Asks the allocator to release memory.",
-         tips="request_policy:all_shards response_policy:all_succeeded")
+@command(
+    "memory|purge",
+    2,
+    "",
+    group=_SRV,
+    since="4.0.0",
+    complexity="Depends on how much memory is allocated, could be slow",
+    summary="Asks the allocator to release memory.",
+    tips="request_policy:all_shards response_policy:all_succeeded",
+)
 def memory_purge(ctx: Ctx, argv: list[bytes]) -> str:
     """MEMORY PURGE -> OK after a full garbage collection."""
     gc.collect()
     return "OK"
 
 
-@command("memory|malloc-stats", 2, "", group=_SRV, since="4.0.0",
-         complexity="Depends on how much memory is allocated, could be slow",
-         summary="Returns the allocator statistics.",
-         tips="nondeterministic_output request_policy:all_shards response_policy:special")
+@command(
+    "memory|malloc-stats",
+    2,
+    "",
+    group=_SRV,
+    since="4.0.0",
+    complexity="Depends on how much memory is allocated, could be slow",
+    summary="Returns the allocator statistics.",
+    tips="nondeterministic_output request_policy:all_shards response_policy:special",
+)
 def memory_malloc_stats(ctx: Ctx, argv: list[bytes]) -> Verbatim:
     """MEMORY MALLOC-STATS -> what Redis says for an allocator without statistics."""
     return Verbatim(b"Stats not supported for the current allocator")
 
 
-@command("memory|usage", -3, "readonly", group=_SRV, since="4.0.0",
-         complexity="O(N) where N is the number of samples.",
-         summary="Estimates the memory usage of a key.",
-         keys=(keys_at("RO", index=2),),
-         args=(arg("key", "key"), arg("count", "integer", "optional", token="SAMPLES")))
+@command(
+    "memory|usage",
+    -3,
+    "readonly",
+    group=_SRV,
+    since="4.0.0",
+    complexity="O(N) where N is the number of samples.",
+    summary="Estimates the memory usage of a key.",
+    keys=(keys_at("RO", index=2),),
+    args=(arg("key", "key"), arg("count", "integer", "optional", token="SAMPLES")),
+)
 def memory_usage(ctx: Ctx, argv: list[bytes]) -> int | None:
     """MEMORY USAGE key [SAMPLES count] -> bytes the key takes in storage, or nil.
 
@@ -1042,17 +1266,21 @@ def memory_usage(ctx: Ctx, argv: list[bytes]) -> int | None:
     return ctx.ks.storage_size(ctx.session.db, argv[2], samples)
 
 
-help_command("memory", [
-    "DOCTOR",
-    "    Return memory problems reports.",
-    "MALLOC-STATS",
-    "    Return internal statistics report from the memory allocator.",
-    "PURGE",
-    "    Attempt to purge dirty pages for reclamation by the allocator.",
-    "STATS",
-    "    Return information about the memory usage of the server.",
-    "USAGE <key> [SAMPLES <count>]",
-    "    Return memory in bytes used by <key> and its value. Nested values are",
-    "    sampled up to <count> times (default: 5, 0 means sample all).",
-], group=_SRV, since="4.0.0")
-
+help_command(
+    "memory",
+    [
+        "DOCTOR",
+        "    Return memory problems reports.",
+        "MALLOC-STATS",
+        "    Return internal statistics report from the memory allocator.",
+        "PURGE",
+        "    Attempt to purge dirty pages for reclamation by the allocator.",
+        "STATS",
+        "    Return information about the memory usage of the server.",
+        "USAGE <key> [SAMPLES <count>]",
+        "    Return memory in bytes used by <key> and its value. Nested values are",
+        "    sampled up to <count> times (default: 5, 0 means sample all).",
+    ],
+    group=_SRV,
+    since="4.0.0",
+)

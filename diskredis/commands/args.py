@@ -56,8 +56,13 @@ def parse_double(data: bytes, message: str = errors.NOT_FLOAT) -> float:
     if 0 < len(data) <= 15 and data.isdigit():  # a plain integer, exact as a double
         return float(data)
     value, used, erange = strtod(data)
-    if (not data or used != len(data) or data[:1] in b" \t\n\v\f\r"
-            or (erange and (math.isinf(value) or value == 0)) or math.isnan(value)):
+    if (
+        not data
+        or used != len(data)
+        or data[:1] in b" \t\n\v\f\r"
+        or (erange and (math.isinf(value) or value == 0))
+        or math.isnan(value)
+    ):
         raise RedisError(message)
     return value
 
@@ -102,8 +107,9 @@ def clamp_range(count: int, start: int, end: int) -> tuple[int, int] | None:
     return start, min(end, count - 1)
 
 
-def parse_mpop(argv: list[bytes], at: int, sides: tuple[bytes, bytes]
-               ) -> tuple[list[bytes], bool, int]:
+def parse_mpop(
+    argv: list[bytes], at: int, sides: tuple[bytes, bytes]
+) -> tuple[list[bytes], bool, int]:
     """The arguments of LMPOP/ZMPOP and their blocking forms (lmpopGenericCommand,
     zmpopGenericCommand): numkeys at `at`, the keys, one of `sides` (lower case), then
     [COUNT n]. Returns (keys, whether the second side was named, count)."""
@@ -126,7 +132,7 @@ def parse_mpop(argv: list[bytes], at: int, sides: tuple[bytes, bytes]
             j += 2
         else:
             raise RedisError(errors.SYNTAX)
-    return argv[at + 1:where_at], where == sides[1], 1 if count == -1 else count
+    return argv[at + 1 : where_at], where == sides[1], 1 if count == -1 else count
 
 
 class Cursor:

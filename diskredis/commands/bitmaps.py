@@ -22,8 +22,10 @@ from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_STRING
 _B = "bitmap"
 _OFFSET_ERR = "ERR bit offset is not an integer or out of range"
 _BIT_ERR = "ERR bit is not an integer or out of range"
-_TYPE_ERR = ("ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not "
-             "supported but i64 is.")
+_TYPE_ERR = (
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not "
+    "supported but i64 is."
+)
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 
 
@@ -58,10 +60,18 @@ def _save(ctx: Ctx, key: bytes, meta: Meta, data: bytearray, changed: bool = Tru
         ctx.notify(NOTIFY_STRING, b"setbit", key)
 
 
-@command("setbit", 4, "write denyoom", group=_B, since="2.2.0", complexity="O(1)",
-         summary="Sets or clears the bit at offset of the string value. Creates the key if "
-                 "it doesn't exist.", keys=(keys_at("RW access update"),),
-         args=(arg("key", "key"), arg("offset", "integer"), arg("value", "integer")))
+@command(
+    "setbit",
+    4,
+    "write denyoom",
+    group=_B,
+    since="2.2.0",
+    complexity="O(1)",
+    summary="Sets or clears the bit at offset of the string value. Creates the key if "
+    "it doesn't exist.",
+    keys=(keys_at("RW access update"),),
+    args=(arg("key", "key"), arg("offset", "integer"), arg("value", "integer")),
+)
 def setbit(ctx: Ctx, argv: list[bytes]) -> int:
     """SETBIT key offset 0|1 -> the bit's previous value."""
     offset = _offset(ctx, argv[2])
@@ -78,9 +88,17 @@ def setbit(ctx: Ctx, argv: list[bytes]) -> int:
     return old
 
 
-@command("getbit", 3, "readonly fast", group=_B, since="2.2.0", complexity="O(1)",
-         summary="Returns a bit value by offset.", keys=(keys_at("RO access"),),
-         args=(arg("key", "key"), arg("offset", "integer")))
+@command(
+    "getbit",
+    3,
+    "readonly fast",
+    group=_B,
+    since="2.2.0",
+    complexity="O(1)",
+    summary="Returns a bit value by offset.",
+    keys=(keys_at("RO access"),),
+    args=(arg("key", "key"), arg("offset", "integer")),
+)
 def getbit(ctx: Ctx, argv: list[bytes]) -> int:
     """GETBIT key offset -> 0 or 1 (0 past the end)."""
     offset = _offset(ctx, argv[2])
@@ -116,21 +134,32 @@ def _unit(raw: bytes) -> bool:
 def _bits_of(value: bytes, first: int, last: int) -> int:
     """The bits first..last (inclusive) of `value` as one integer, first bit highest."""
     lo, hi = first >> 3, last >> 3
-    chunk = int.from_bytes(value[lo:hi + 1], "big")
+    chunk = int.from_bytes(value[lo : hi + 1], "big")
     width = (hi - lo + 1) * 8
     return (chunk >> (width - 1 - (last - lo * 8))) & ((1 << (last - first + 1)) - 1)
 
 
-_RANGE_ARGS = block("range", arg("start", "integer"), arg("end", "integer"),
-                    oneof("unit", token("BYTE"), token("BIT"), flags=("optional",),
-                          since="7.0.0"), flags=("optional",))
+_RANGE_ARGS = block(
+    "range",
+    arg("start", "integer"),
+    arg("end", "integer"),
+    oneof("unit", token("BYTE"), token("BIT"), flags=("optional",), since="7.0.0"),
+    flags=("optional",),
+)
 
 
-@command("bitcount", -2, "readonly", group=_B, since="2.6.0", complexity="O(N)",
-         summary="Counts the number of set bits (population counting) in a string.",
-         keys=(keys_at("RO access"),),
-         history=(("7.0.0", "Added the `BYTE|BIT` option."),),
-         args=(arg("key", "key"), _RANGE_ARGS))
+@command(
+    "bitcount",
+    -2,
+    "readonly",
+    group=_B,
+    since="2.6.0",
+    complexity="O(N)",
+    summary="Counts the number of set bits (population counting) in a string.",
+    keys=(keys_at("RO access"),),
+    history=(("7.0.0", "Added the `BYTE|BIT` option."),),
+    args=(arg("key", "key"), _RANGE_ARGS),
+)
 def bitcount(ctx: Ctx, argv: list[bytes]) -> int:
     """BITCOUNT key [start end [BYTE|BIT]] -> the number of set bits."""
     meta = get_string(ctx, argv[1])  # looked up first: a missing key is 0 whatever follows
@@ -152,16 +181,32 @@ def bitcount(ctx: Ctx, argv: list[bytes]) -> int:
     return _bits_of(value, *span).bit_count()
 
 
-@command("bitpos", -3, "readonly", group=_B, since="2.8.7",
-         complexity="O(N)", summary="Finds the first set (1) or clear (0) bit in a string.",
-         keys=(keys_at("RO access"),),
-         history=(("7.0.0", "Added the `BYTE|BIT` option."),),
-         args=(arg("key", "key"), arg("bit", "integer"),
-               block("range", arg("start", "integer"),
-                     block("end-unit-block", arg("end", "integer"),
-                           oneof("unit", token("BYTE"), token("BIT"), flags=("optional",),
-                                 since="7.0.0"), flags=("optional",)),
-                     flags=("optional",))))
+@command(
+    "bitpos",
+    -3,
+    "readonly",
+    group=_B,
+    since="2.8.7",
+    complexity="O(N)",
+    summary="Finds the first set (1) or clear (0) bit in a string.",
+    keys=(keys_at("RO access"),),
+    history=(("7.0.0", "Added the `BYTE|BIT` option."),),
+    args=(
+        arg("key", "key"),
+        arg("bit", "integer"),
+        block(
+            "range",
+            arg("start", "integer"),
+            block(
+                "end-unit-block",
+                arg("end", "integer"),
+                oneof("unit", token("BYTE"), token("BIT"), flags=("optional",), since="7.0.0"),
+                flags=("optional",),
+            ),
+            flags=("optional",),
+        ),
+    ),
+)
 def bitpos(ctx: Ctx, argv: list[bytes]) -> int:
     """BITPOS key bit [start [end [BYTE|BIT]]] -> position of the first such bit, or -1."""
     bit = parse_int(argv[2])
@@ -200,10 +245,17 @@ def bitpos(ctx: Ctx, argv: list[bytes]) -> int:
     return last + 1  # no clear bit: the first one past the string
 
 
-@command("bitop", -4, "write denyoom", group=_B, since="2.6.0", complexity="O(N)",
-         summary="Performs bitwise operations on multiple strings, and stores the result.",
-         keys=(keys_at("OW update", index=2), keys_at("RO access", index=3, last=-1)),
-         args=(arg("operation"), arg("destkey", "key"), arg("key", "key", "multiple")))
+@command(
+    "bitop",
+    -4,
+    "write denyoom",
+    group=_B,
+    since="2.6.0",
+    complexity="O(N)",
+    summary="Performs bitwise operations on multiple strings, and stores the result.",
+    keys=(keys_at("OW update", index=2), keys_at("RO access", index=3, last=-1)),
+    args=(arg("operation"), arg("destkey", "key"), arg("key", "key", "multiple")),
+)
 def bitop(ctx: Ctx, argv: list[bytes]) -> int:
     """BITOP AND|OR|XOR|NOT destkey key [key ...] -> length of the result."""
     op = argv[1].lower()
@@ -244,7 +296,7 @@ def _field_type(raw: bytes) -> tuple[bool, int]:
 
 def _get_field(data: bytes | bytearray, offset: int, bits: int, signed: bool) -> int:
     need = (offset + bits + 7) >> 3
-    chunk = bytes(data[offset >> 3:need]).ljust(need - (offset >> 3), b"\0")
+    chunk = bytes(data[offset >> 3 : need]).ljust(need - (offset >> 3), b"\0")
     raw = _bits_of(chunk, offset & 7, (offset & 7) + bits - 1)
     if signed and raw >> (bits - 1):
         raw -= 1 << bits
@@ -338,8 +390,12 @@ def _bitfield(ctx: Ctx, argv: list[bytes], readonly_cmd: bool) -> list[Any]:
     return out
 
 
-_BF_KEYS = (keys_at("RW update access variable_flags",
-                    notes="This command allows both access and modification of the key"),)
+_BF_KEYS = (
+    keys_at(
+        "RW update access variable_flags",
+        notes="This command allows both access and modification of the key",
+    ),
+)
 
 
 def bitfield_keys(argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
@@ -357,22 +413,44 @@ def bitfield_keys(argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
     return [(1, ("RO", "access"))]
 
 
-@command("bitfield", -2, "write denyoom", group=_B, since="3.2.0",
-         complexity="O(1) for each subcommand specified", getkeys=bitfield_keys,
-         summary="Performs arbitrary bitfield integer operations on strings.", keys=_BF_KEYS,
-         args=(arg("key", "key"), arg("operation", "block", "optional", "multiple")))
+@command(
+    "bitfield",
+    -2,
+    "write denyoom",
+    group=_B,
+    since="3.2.0",
+    complexity="O(1) for each subcommand specified",
+    getkeys=bitfield_keys,
+    summary="Performs arbitrary bitfield integer operations on strings.",
+    keys=_BF_KEYS,
+    args=(arg("key", "key"), arg("operation", "block", "optional", "multiple")),
+)
 def bitfield(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """BITFIELD key [GET type offset] [SET type offset value] [INCRBY type offset incr]
     [OVERFLOW WRAP|SAT|FAIL] ... -> one reply per GET/SET/INCRBY."""
     return _bitfield(ctx, argv, False)
 
 
-@command("bitfield_ro", -2, "readonly fast", group=_B, since="6.0.0",
-         complexity="O(1) for each subcommand specified",
-         summary="Performs arbitrary read-only bitfield integer operations on strings.",
-         keys=(keys_at("RO access"),),
-         args=(arg("key", "key"), block("get-block", arg("encoding"), arg("offset", "integer"),
-                                        flags=("optional", "multiple"), tok="GET")))
+@command(
+    "bitfield_ro",
+    -2,
+    "readonly fast",
+    group=_B,
+    since="6.0.0",
+    complexity="O(1) for each subcommand specified",
+    summary="Performs arbitrary read-only bitfield integer operations on strings.",
+    keys=(keys_at("RO access"),),
+    args=(
+        arg("key", "key"),
+        block(
+            "get-block",
+            arg("encoding"),
+            arg("offset", "integer"),
+            flags=("optional", "multiple"),
+            tok="GET",
+        ),
+    ),
+)
 def bitfield_ro(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """BITFIELD_RO key [GET type offset ...] -> the values."""
     return _bitfield(ctx, argv, True)

@@ -22,10 +22,18 @@ from diskredis.resp.values import Verbatim
 _CONN = "connection"
 
 
-@command("ping", -1, "fast", group=_CONN, acl="connection", since="1.0.0",
-         complexity="O(1)", summary="Returns the server's liveliness response.",
-         tips="request_policy:all_shards response_policy:all_succeeded",
-         args=(arg("message", "string", "optional"),))
+@command(
+    "ping",
+    -1,
+    "fast",
+    group=_CONN,
+    acl="connection",
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Returns the server's liveliness response.",
+    tips="request_policy:all_shards response_policy:all_succeeded",
+    args=(arg("message", "string", "optional"),),
+)
 def ping(ctx: Ctx, argv: list[bytes]) -> Any:
     """PING [message] -> PONG or the message; [pong, message] for a RESP2 subscriber."""
     if len(argv) > 2:
@@ -35,25 +43,49 @@ def ping(ctx: Ctx, argv: list[bytes]) -> Any:
     return argv[1] if len(argv) == 2 else "PONG"
 
 
-@command("echo", 2, "loading stale fast", group=_CONN, acl="connection", since="1.0.0",
-         complexity="O(1)", summary="Returns the given string.", args=(arg("message"),))
+@command(
+    "echo",
+    2,
+    "loading stale fast",
+    group=_CONN,
+    acl="connection",
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Returns the given string.",
+    args=(arg("message"),),
+)
 def echo(ctx: Ctx, argv: list[bytes]) -> bytes:
     """ECHO message -> message."""
     return argv[1]
 
 
-@command("quit", -1, "noscript loading stale fast no_auth allow_busy", group=_CONN,
-         acl="connection", since="1.0.0", complexity="O(1)",
-         summary="Closes the connection.")
+@command(
+    "quit",
+    -1,
+    "noscript loading stale fast no_auth allow_busy",
+    group=_CONN,
+    acl="connection",
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Closes the connection.",
+)
 def quit_(ctx: Ctx, argv: list[bytes]) -> str:
     """QUIT -> OK, then the connection closes."""
     ctx.session.close_after_reply = True
     return "OK"
 
 
-@command("select", 2, "loading stale fast", group=_CONN, acl="connection", since="1.0.0",
-         complexity="O(1)", summary="Changes the selected database.",
-         args=(arg("index", "integer"),))
+@command(
+    "select",
+    2,
+    "loading stale fast",
+    group=_CONN,
+    acl="connection",
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Changes the selected database.",
+    args=(arg("index", "integer"),),
+)
 def select(ctx: Ctx, argv: list[bytes]) -> str:
     """SELECT index -> OK."""
     db = parse_int(argv[1])
@@ -63,12 +95,18 @@ def select(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("auth", -2, "noscript loading stale fast no_auth allow_busy", group=_CONN,
-         acl="connection", since="1.0.0",
-         complexity="O(N) where N is the number of passwords defined for the user",
-         summary="Authenticates the connection.",
-         history=(("6.0.0", "Added ACL style (username and password)."),),
-         args=(arg("username", "string", "optional", since="6.0.0"), arg("password")))
+@command(
+    "auth",
+    -2,
+    "noscript loading stale fast no_auth allow_busy",
+    group=_CONN,
+    acl="connection",
+    since="1.0.0",
+    complexity="O(N) where N is the number of passwords defined for the user",
+    summary="Authenticates the connection.",
+    history=(("6.0.0", "Added ACL style (username and password)."),),
+    args=(arg("username", "string", "optional", since="6.0.0"), arg("password")),
+)
 def auth(ctx: Ctx, argv: list[bytes]) -> str:
     """AUTH [username] password -> OK."""
     if len(argv) > 3:
@@ -94,17 +132,38 @@ def set_client_name(session: Session, name: bytes) -> None:
     session.name = name
 
 
-@command("hello", -1, "noscript loading stale fast no_auth allow_busy", group=_CONN,
-         acl="connection", since="6.0.0", complexity="O(1)",
-         summary="Handshakes with the Redis server.",
-         history=(("6.2.0", "`protover` made optional; when called without arguments "
-                   "the command reports the current connection's context."),),
-         args=(block("arguments",
-                     arg("protover", "integer"),
-                     block("username_password", arg("username"), arg("password"),
-                           flags=("optional",), tok="AUTH"),
-                     arg("clientname", "string", "optional", token="SETNAME"),
-                     flags=("optional",)),))
+@command(
+    "hello",
+    -1,
+    "noscript loading stale fast no_auth allow_busy",
+    group=_CONN,
+    acl="connection",
+    since="6.0.0",
+    complexity="O(1)",
+    summary="Handshakes with the Redis server.",
+    history=(
+        (
+            "6.2.0",
+            "`protover` made optional; when called without arguments "
+            "the command reports the current connection's context.",
+        ),
+    ),
+    args=(
+        block(
+            "arguments",
+            arg("protover", "integer"),
+            block(
+                "username_password",
+                arg("username"),
+                arg("password"),
+                flags=("optional",),
+                tok="AUTH",
+            ),
+            arg("clientname", "string", "optional", token="SETNAME"),
+            flags=("optional",),
+        ),
+    ),
+)
 def hello(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
     """HELLO [protover [AUTH username password] [SETNAME clientname]] -> server map."""
     session = ctx.session
@@ -122,8 +181,7 @@ def hello(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
         elif cur.eat(b"SETNAME", needs=1):
             set_client_name(session, cur.take())
         else:
-            raise errors.err("Syntax error in HELLO option '%s'"
-                             % cur.peek().decode("latin-1"))
+            raise errors.err("Syntax error in HELLO option '%s'" % cur.peek().decode("latin-1"))
     if acl_of(ctx).auth_required(session):
         raise RedisError(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
@@ -143,9 +201,16 @@ def hello(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
     }
 
 
-@command("reset", 1, "noscript loading stale fast no_auth allow_busy", group=_CONN,
-         acl="connection", since="6.2.0", complexity="O(1)",
-         summary="Resets the connection.")
+@command(
+    "reset",
+    1,
+    "noscript loading stale fast no_auth allow_busy",
+    group=_CONN,
+    acl="connection",
+    since="6.2.0",
+    complexity="O(1)",
+    summary="Resets the connection.",
+)
 def reset(ctx: Ctx, argv: list[bytes]) -> str:
     """RESET -> RESET: db 0, RESP2, no name, replies on, not authenticated if a password is set."""
     s = ctx.session
@@ -166,32 +231,60 @@ def reset(ctx: Ctx, argv: list[bytes]) -> str:
 
 
 # -- CLIENT -------------------------------------------------------------------------
-container("client", group=_CONN, since="2.4.0",
-          summary="A container for client connection commands.",
-          complexity="Depends on subcommand.")
+container(
+    "client",
+    group=_CONN,
+    since="2.4.0",
+    summary="A container for client connection commands.",
+    complexity="Depends on subcommand.",
+)
 
 _CLIENT_FLAGS = "noscript loading stale"
 _CLIENT_ADMIN = "admin noscript loading stale"
 
 
-@command("client|id", 2, _CLIENT_FLAGS, group=_CONN, acl="connection", since="5.0.0",
-         complexity="O(1)", summary="Returns the unique client ID of the connection.")
+@command(
+    "client|id",
+    2,
+    _CLIENT_FLAGS,
+    group=_CONN,
+    acl="connection",
+    since="5.0.0",
+    complexity="O(1)",
+    summary="Returns the unique client ID of the connection.",
+)
 def client_id(ctx: Ctx, argv: list[bytes]) -> int:
     """CLIENT ID -> the connection's id."""
     return ctx.session.id
 
 
-@command("client|setname", 3, _CLIENT_FLAGS, group=_CONN, acl="connection", since="2.6.9",
-         complexity="O(1)", summary="Sets the connection name.",
-         args=(arg("connection-name"),))
+@command(
+    "client|setname",
+    3,
+    _CLIENT_FLAGS,
+    group=_CONN,
+    acl="connection",
+    since="2.6.9",
+    complexity="O(1)",
+    summary="Sets the connection name.",
+    args=(arg("connection-name"),),
+)
 def client_setname(ctx: Ctx, argv: list[bytes]) -> str:
     """CLIENT SETNAME name -> OK."""
     set_client_name(ctx.session, argv[2])
     return "OK"
 
 
-@command("client|getname", 2, _CLIENT_FLAGS, group=_CONN, acl="connection", since="2.6.9",
-         complexity="O(1)", summary="Returns the name of the connection.")
+@command(
+    "client|getname",
+    2,
+    _CLIENT_FLAGS,
+    group=_CONN,
+    acl="connection",
+    since="2.6.9",
+    complexity="O(1)",
+    summary="Returns the name of the connection.",
+)
 def client_getname(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """CLIENT GETNAME -> name or nil."""
     return ctx.session.name or None
@@ -206,18 +299,36 @@ def client_info_line(ctx: Ctx, s: Session) -> bytes:
         "ssub=%d multi=%d qbuf=%d qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 "
         "oll=0 omem=0 tot-mem=%d events=r cmd=%s user=%s redir=%d resp=%d"
         % (
-            s.id, s.addr, s.laddr, s.fd, s.name.decode("utf-8", "replace"),
-            int(now - s.created), int(idle), s.flags_text(), s.db,
-            len(s.channels), len(s.patterns), len(s.shard_channels),
-            -1 if s.multi is None else len(s.multi), s.query_buffer(s is ctx.session),
-            1024 + s.qbuf, s.last_cmd, s.user,
-            -1 if s.tracking is None else s.tracking.redirect, s.resp,
+            s.id,
+            s.addr,
+            s.laddr,
+            s.fd,
+            s.name.decode("utf-8", "replace"),
+            int(now - s.created),
+            int(idle),
+            s.flags_text(),
+            s.db,
+            len(s.channels),
+            len(s.patterns),
+            len(s.shard_channels),
+            -1 if s.multi is None else len(s.multi),
+            s.query_buffer(s is ctx.session),
+            1024 + s.qbuf,
+            s.last_cmd,
+            s.user,
+            -1 if s.tracking is None else s.tracking.redirect,
+            s.resp,
         )
     ).encode() + b"\n"
 
 
-_CLIENT_TYPES = {b"normal": "normal", b"master": "master", b"replica": "replica",
-                 b"slave": "replica", b"pubsub": "pubsub"}
+_CLIENT_TYPES = {
+    b"normal": "normal",
+    b"master": "master",
+    b"replica": "replica",
+    b"slave": "replica",
+    b"pubsub": "pubsub",
+}
 
 
 def _client_type(ctx: Ctx, name: bytes) -> str:
@@ -227,15 +338,34 @@ def _client_type(ctx: Ctx, name: bytes) -> str:
     return kind
 
 
-@command("client|list", -2, _CLIENT_ADMIN, group=_CONN, acl="connection", since="2.4.0",
-         complexity="O(N) where N is the number of client connections",
-         summary="Lists open connections.", tips="nondeterministic_output",
-         history=(("2.8.12", "Added unique client `id` field."),
-                  ("5.0.0", "Added optional `TYPE` filter."),
-                  ("6.2.0", "Added `laddr` field and the optional `ID` filter.")),
-         args=(oneof("client-type", token("NORMAL"), token("MASTER"), token("REPLICA"),
-                     token("PUBSUB"), flags=("optional",), tok="TYPE"),
-               arg("client-id", "integer", "optional", "multiple", token="ID")))
+@command(
+    "client|list",
+    -2,
+    _CLIENT_ADMIN,
+    group=_CONN,
+    acl="connection",
+    since="2.4.0",
+    complexity="O(N) where N is the number of client connections",
+    summary="Lists open connections.",
+    tips="nondeterministic_output",
+    history=(
+        ("2.8.12", "Added unique client `id` field."),
+        ("5.0.0", "Added optional `TYPE` filter."),
+        ("6.2.0", "Added `laddr` field and the optional `ID` filter."),
+    ),
+    args=(
+        oneof(
+            "client-type",
+            token("NORMAL"),
+            token("MASTER"),
+            token("REPLICA"),
+            token("PUBSUB"),
+            flags=("optional",),
+            tok="TYPE",
+        ),
+        arg("client-id", "integer", "optional", "multiple", token="ID"),
+    ),
+)
 def client_list(ctx: Ctx, argv: list[bytes]) -> Verbatim:
     """CLIENT LIST [TYPE type] [ID id ...] -> one line per client."""
     sessions = sorted(ctx.server.sessions(), key=lambda s: s.id)
@@ -256,35 +386,68 @@ def client_list(ctx: Ctx, argv: list[bytes]) -> Verbatim:
     return Verbatim(b"".join(client_info_line(ctx, s) for s in chosen))
 
 
-@command("client|info", 2, _CLIENT_FLAGS, group=_CONN, acl="connection", since="6.2.0",
-         complexity="O(1)", summary="Returns information about the connection.",
-         tips="nondeterministic_output")
+@command(
+    "client|info",
+    2,
+    _CLIENT_FLAGS,
+    group=_CONN,
+    acl="connection",
+    since="6.2.0",
+    complexity="O(1)",
+    summary="Returns information about the connection.",
+    tips="nondeterministic_output",
+)
 def client_info(ctx: Ctx, argv: list[bytes]) -> Verbatim:
     """CLIENT INFO -> this client's CLIENT LIST line."""
     return Verbatim(client_info_line(ctx, ctx.session))
 
 
-@command("client|kill", -3, _CLIENT_ADMIN, group=_CONN, acl="connection", since="2.4.0",
-         complexity="O(N) where N is the number of client connections",
-         summary="Terminates open connections.",
-         history=(("2.8.12", "Added new filter format."),
-                  ("2.8.12", "`ID` option."),
-                  ("3.2.0", "Added `master` type in for `TYPE` option."),
-                  ("5.0.0", "Replaced `slave` `TYPE` with `replica`. `slave` still supported "
-                   "for backward compatibility."),
-                  ("6.2.0", "`LADDR` option.")),
-         args=(oneof("filter", arg("ip:port", "string"),
-                     block("new-format",
-                           arg("client-id", "integer", "optional", token="ID"),
-                           oneof("client-type", token("NORMAL"), token("MASTER"),
-                                 token("SLAVE"), token("REPLICA"), token("PUBSUB"),
-                                 flags=("optional",), tok="TYPE"),
-                           arg("username", "string", "optional", token="USER"),
-                           arg("addr", "string", "optional", token="ADDR"),
-                           arg("laddr", "string", "optional", token="LADDR"),
-                           oneof("skipme", token("YES"), token("NO"),
-                                 flags=("optional",), tok="SKIPME"),
-                           flags=("multiple",))),))
+@command(
+    "client|kill",
+    -3,
+    _CLIENT_ADMIN,
+    group=_CONN,
+    acl="connection",
+    since="2.4.0",
+    complexity="O(N) where N is the number of client connections",
+    summary="Terminates open connections.",
+    history=(
+        ("2.8.12", "Added new filter format."),
+        ("2.8.12", "`ID` option."),
+        ("3.2.0", "Added `master` type in for `TYPE` option."),
+        (
+            "5.0.0",
+            "Replaced `slave` `TYPE` with `replica`. `slave` still supported "
+            "for backward compatibility.",
+        ),
+        ("6.2.0", "`LADDR` option."),
+    ),
+    args=(
+        oneof(
+            "filter",
+            arg("ip:port", "string"),
+            block(
+                "new-format",
+                arg("client-id", "integer", "optional", token="ID"),
+                oneof(
+                    "client-type",
+                    token("NORMAL"),
+                    token("MASTER"),
+                    token("SLAVE"),
+                    token("REPLICA"),
+                    token("PUBSUB"),
+                    flags=("optional",),
+                    tok="TYPE",
+                ),
+                arg("username", "string", "optional", token="USER"),
+                arg("addr", "string", "optional", token="ADDR"),
+                arg("laddr", "string", "optional", token="LADDR"),
+                oneof("skipme", token("YES"), token("NO"), flags=("optional",), tok="SKIPME"),
+                flags=("multiple",),
+            ),
+        ),
+    ),
+)
 def client_kill(ctx: Ctx, argv: list[bytes]) -> Any:
     """CLIENT KILL addr | CLIENT KILL filter value ... -> OK or the number killed."""
     me = ctx.session
@@ -350,9 +513,17 @@ def client_kill(ctx: Ctx, argv: list[bytes]) -> Any:
     return killed
 
 
-@command("client|reply", 3, _CLIENT_FLAGS, group=_CONN, acl="connection", since="3.2.0",
-         complexity="O(1)", summary="Instructs the server whether to reply to commands.",
-         args=(oneof("action", token("ON"), token("OFF"), token("SKIP")),))
+@command(
+    "client|reply",
+    3,
+    _CLIENT_FLAGS,
+    group=_CONN,
+    acl="connection",
+    since="3.2.0",
+    complexity="O(1)",
+    summary="Instructs the server whether to reply to commands.",
+    args=(oneof("action", token("ON"), token("OFF"), token("SKIP")),),
+)
 def client_reply(ctx: Ctx, argv: list[bytes]) -> Any:
     """CLIENT REPLY ON|OFF|SKIP -> OK for ON, nothing for OFF and SKIP."""
     s = ctx.session
@@ -379,38 +550,60 @@ def _on_off(argv: list[bytes]) -> bool:
     raise RedisError(errors.SYNTAX)
 
 
-@command("client|no-evict", 3, _CLIENT_ADMIN, group=_CONN, acl="connection", since="7.0.0",
-         complexity="O(1)", summary="Sets the client eviction mode of the connection.",
-         args=(oneof("enabled", token("ON"), token("OFF")),))
+@command(
+    "client|no-evict",
+    3,
+    _CLIENT_ADMIN,
+    group=_CONN,
+    acl="connection",
+    since="7.0.0",
+    complexity="O(1)",
+    summary="Sets the client eviction mode of the connection.",
+    args=(oneof("enabled", token("ON"), token("OFF")),),
+)
 def client_no_evict(ctx: Ctx, argv: list[bytes]) -> str:
     """CLIENT NO-EVICT ON|OFF -> OK."""
     ctx.session.no_evict = _on_off(argv)
     return "OK"
 
 
-@command("client|no-touch", 3, _CLIENT_FLAGS, group=_CONN, acl="connection", since="7.2.0",
-         complexity="O(1)",
-         summary="Controls whether commands sent by the client affect the LRU/LFU of accessed "
-                 "keys.",
-         args=(oneof("enabled", token("ON"), token("OFF")),))
+@command(
+    "client|no-touch",
+    3,
+    _CLIENT_FLAGS,
+    group=_CONN,
+    acl="connection",
+    since="7.2.0",
+    complexity="O(1)",
+    summary="Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+    args=(oneof("enabled", token("ON"), token("OFF")),),
+)
 def client_no_touch(ctx: Ctx, argv: list[bytes]) -> str:
     """CLIENT NO-TOUCH ON|OFF -> OK (Redis 7.2)."""
     ctx.session.no_touch = _on_off(argv)
     return "OK"
 
 
-@command("client|setinfo", 4, _CLIENT_FLAGS, group=_CONN, acl="connection", since="7.2.0",
-         complexity="O(1)", summary="Sets information specific to the client or connection.",
-         args=(oneof("attr", arg("libname", token="LIB-NAME"),
-                     arg("libver", token="LIB-VER")),))
+@command(
+    "client|setinfo",
+    4,
+    _CLIENT_FLAGS,
+    group=_CONN,
+    acl="connection",
+    since="7.2.0",
+    complexity="O(1)",
+    summary="Sets information specific to the client or connection.",
+    args=(oneof("attr", arg("libname", token="LIB-NAME"), arg("libver", token="LIB-VER")),),
+)
 def client_setinfo(ctx: Ctx, argv: list[bytes]) -> str:
     """CLIENT SETINFO LIB-NAME name | LIB-VER version -> OK (Redis 7.2; redis-py sends it)."""
     attr, value = argv[2].lower(), argv[3]
     if attr not in (b"lib-name", b"lib-ver"):
         raise errors.err("Unrecognized option '%s'" % argv[2].decode("latin-1"))
     if not all(0x21 <= c <= 0x7E for c in value):
-        raise errors.err("%s cannot contain spaces, newlines or special characters."
-                         % attr.decode().upper())
+        raise errors.err(
+            "%s cannot contain spaces, newlines or special characters." % attr.decode().upper()
+        )
     if attr == b"lib-name":
         ctx.session.lib_name = value
     else:
@@ -418,13 +611,23 @@ def client_setinfo(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("client|pause", -3, _CLIENT_ADMIN, group=_CONN, acl="connection", since="2.9.50",
-         complexity="O(1)",
-         summary="Suspends commands processing.",
-         history=(("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option."),),
-         args=(arg("timeout", "integer"),
-               oneof("mode", token("WRITE", since="6.2.0"), token("ALL", since="6.2.0"),
-                     flags=("optional",))))
+@command(
+    "client|pause",
+    -3,
+    _CLIENT_ADMIN,
+    group=_CONN,
+    acl="connection",
+    since="2.9.50",
+    complexity="O(1)",
+    summary="Suspends commands processing.",
+    history=(("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option."),),
+    args=(
+        arg("timeout", "integer"),
+        oneof(
+            "mode", token("WRITE", since="6.2.0"), token("ALL", since="6.2.0"), flags=("optional",)
+        ),
+    ),
+)
 def client_pause(ctx: Ctx, argv: list[bytes]) -> str:
     """CLIENT PAUSE timeout [WRITE|ALL] -> OK."""
     if len(argv) > 4:
@@ -443,9 +646,16 @@ def client_pause(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("client|unpause", 2, _CLIENT_ADMIN, group=_CONN, acl="connection", since="6.2.0",
-         complexity="O(N) Where N is the number of paused clients",
-         summary="Resumes processing commands from paused clients.")
+@command(
+    "client|unpause",
+    2,
+    _CLIENT_ADMIN,
+    group=_CONN,
+    acl="connection",
+    since="6.2.0",
+    complexity="O(N) Where N is the number of paused clients",
+    summary="Resumes processing commands from paused clients.",
+)
 def client_unpause(ctx: Ctx, argv: list[bytes]) -> str:
     """CLIENT UNPAUSE -> OK."""
     ctx.server.unpause()
@@ -505,12 +715,20 @@ _CLIENT_HELP = [  # Redis 7.0's lines, then those of the 7.2 subcommands diskred
 ]
 
 
-@command("client|unblock", -3, _CLIENT_ADMIN, group=_CONN, acl="connection", since="5.0.0",
-         complexity="O(log N) where N is the number of client connections",
-         summary="Unblocks a client blocked by a blocking command from a different "
-                 "connection.",
-         args=(arg("client-id", "integer"),
-               oneof("unblock-type", token("TIMEOUT"), token("ERROR"), flags=("optional",))))
+@command(
+    "client|unblock",
+    -3,
+    _CLIENT_ADMIN,
+    group=_CONN,
+    acl="connection",
+    since="5.0.0",
+    complexity="O(log N) where N is the number of client connections",
+    summary="Unblocks a client blocked by a blocking command from a different connection.",
+    args=(
+        arg("client-id", "integer"),
+        oneof("unblock-type", token("TIMEOUT"), token("ERROR"), flags=("optional",)),
+    ),
+)
 def client_unblock(ctx: Ctx, argv: list[bytes]) -> int:
     """CLIENT UNBLOCK client-id [TIMEOUT|ERROR] -> 1 if the client was blocked, else 0."""
     client_id = parse_int(argv[2])

@@ -94,9 +94,10 @@ class Session:
         unit = self.unit
         if unit is not None:
             start = unit.next - (1 if running else 0)
-            for argv in unit.requests[max(start, 0):]:
+            for argv in unit.requests[max(start, 0) :]:
                 size += len(b"*%d\r\n" % len(argv)) + sum(
-                    len(b"$%d\r\n" % len(a)) + len(a) + 2 for a in argv)
+                    len(b"$%d\r\n" % len(a)) + len(a) + 2 for a in argv
+                )
         return size
 
     def client_type(self) -> str:

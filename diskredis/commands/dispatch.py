@@ -16,8 +16,16 @@ from diskredis.commands.context import Block, Ctx, SlowlogEntry
 from diskredis.commands.registry import Command, find, hdr_bucket
 from diskredis.errors import CountedError, RedisError
 
-__all__ = ["NO_REPLY", "PAUSED", "PAUSE_ALL", "PAUSE_WRITE", "execute", "feed_monitors",
-           "repr_arg", "served"]
+__all__ = [
+    "NO_REPLY",
+    "PAUSED",
+    "PAUSE_ALL",
+    "PAUSE_WRITE",
+    "execute",
+    "feed_monitors",
+    "repr_arg",
+    "served",
+]
 
 
 class _NoReply:
@@ -72,8 +80,14 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
     # processCommand's checks in its order. Most only do anything in a rare state (a
     # protected command, a client not authenticated, in MULTI or subscribed): looked at
     # together, once.
-    rare = cmd.protected or not session.authenticated or session.multi is not None \
-        or session.pubsub or busy or paused
+    rare = (
+        cmd.protected
+        or not session.authenticated
+        or session.multi is not None
+        or session.pubsub
+        or busy
+        or paused
+    )
     if rare and (early := _checks_before_acl(ctx, cmd, argv)) is not None:
         return early
     user = session.acl_user
@@ -136,15 +150,18 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
         if type(reply) is not CountedError:
             stats.count_error(reply.code)
     # SLOWLOG, MONITOR and LATENCY only when they have something to do.
-    if (usec >= config["slowlog-log-slower-than"] >= 0 and not cmd.quiet and not waits) \
-            or config["latency-monitor-threshold"] \
-            or (ctx.server.monitoring and not cmd.unmonitored):
+    if (
+        (usec >= config["slowlog-log-slower-than"] >= 0 and not cmd.quiet and not waits)
+        or config["latency-monitor-threshold"]
+        or (ctx.server.monitoring and not cmd.unmonitored)
+    ):
         _after_call(ctx, cmd, argv, usec, waits)
     return reply
 
 
-def served(ctx: Ctx, argv: list[bytes], block: Block, reply: Any, serve_ns: int,
-           unblocked: bool = False) -> None:
+def served(
+    ctx: Ctx, argv: list[bytes], block: Block, reply: Any, serve_ns: int, unblocked: bool = False
+) -> None:
     """A waiting client got its answer from a write, or from CLIENT UNBLOCK (`unblocked`)
     (updateStatsOnUnblock): its call and the serving count in commandstats' time, the
     latency histogram and SLOWLOG (with the blocking command's arguments); an error in
@@ -172,32 +189,56 @@ def _checks_before_acl(ctx: Ctx, cmd: Command, argv: list[bytes]) -> RedisError 
     """A protected command, a client not authenticated, a command MULTI refuses."""
     session = ctx.session
     if cmd.protected and not _protected_allowed(ctx, cmd):
-        return _reject(ctx, cmd, argv, errors.err(
-            "%s command not allowed. If the %s option is set to \"local\", you can run it "
-            "from a local connection, otherwise you need to set this option in the "
-            "configuration file, and then restart the server."
-            % (cmd.name.split("|")[0].upper(), _protected_option(cmd))))
-    if not session.authenticated and not cmd.no_auth and (
-            ctx.acl is None or ctx.acl.auth_required(session)):
+        return _reject(
+            ctx,
+            cmd,
+            argv,
+            errors.err(
+                '%s command not allowed. If the %s option is set to "local", you can run it '
+                "from a local connection, otherwise you need to set this option in the "
+                "configuration file, and then restart the server."
+                % (cmd.name.split("|")[0].upper(), _protected_option(cmd))
+            ),
+        )
+    if (
+        not session.authenticated
+        and not cmd.no_auth
+        and (ctx.acl is None or ctx.acl.auth_required(session))
+    ):
         return _reject(ctx, cmd, argv, RedisError(errors.NOAUTH))
     if session.multi is not None and not session.in_exec and cmd.no_multi:
         return _reject(ctx, cmd, argv, RedisError(errors.NOT_ALLOWED_IN_MULTI))
     return None
 
 
-def _checks_after_acl(ctx: Ctx, cmd: Command, argv: list[bytes], flags: frozenset[str],
-                      busy: bool, paused: int) -> Any:
+def _checks_after_acl(
+    ctx: Ctx, cmd: Command, argv: list[bytes], flags: frozenset[str], busy: bool, paused: int
+) -> Any:
     """A RESP2 client in pub/sub mode; a busy script; a pause (of a command with these
     `flags`); a command queued by MULTI (QUEUED)."""
     session = ctx.session
-    if session.resp == 2 and session.pubsub and not session.in_exec \
-            and cmd.name not in _RUN_SUBSCRIBED:
-        return _reject(ctx, cmd, argv, errors.err(
-            "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
-            "RESET are allowed in this context" % cmd.name))
+    if (
+        session.resp == 2
+        and session.pubsub
+        and not session.in_exec
+        and cmd.name not in _RUN_SUBSCRIBED
+    ):
+        return _reject(
+            ctx,
+            cmd,
+            argv,
+            errors.err(
+                "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+                "RESET are allowed in this context" % cmd.name
+            ),
+        )
     if busy and not cmd.allow_busy:
-        return _reject(ctx, cmd, argv, RedisError(
-            errors.BUSY_EVAL if ctx.scripts.is_eval else errors.BUSY_FUNCTION))
+        return _reject(
+            ctx,
+            cmd,
+            argv,
+            RedisError(errors.BUSY_EVAL if ctx.scripts.is_eval else errors.BUSY_FUNCTION),
+        )
     # (only top-level commands are paused: EXEC's and scripts' pass paused=0)
     if paused and (paused == PAUSE_ALL or not _MAY_REPLICATE.isdisjoint(flags)):
         return PAUSED
@@ -214,8 +255,9 @@ def _denied(ctx: Ctx, cmd: Command, argv: list[bytes], reason: int, idx: int) ->
 
     session = ctx.session
     session.last_cmd = cmd.name
-    acl.log_denial(ctx, reason, argv, idx,
-                   "multi" if session.multi is not None else "toplevel", cmd)
+    acl.log_denial(
+        ctx, reason, argv, idx, "multi" if session.multi is not None else "toplevel", cmd
+    )
     if session.in_exec:
         return RedisError(acl.exec_denial_text(reason))
     return RedisError(acl.denial_text(reason, cmd))
@@ -223,8 +265,7 @@ def _denied(ctx: Ctx, cmd: Command, argv: list[bytes], reason: int, idx: int) ->
 
 def _protected_option(cmd: Command) -> str:
     """The setting that lets a protected command run: DEBUG's or MODULE's."""
-    return "enable-module-command" if cmd.name.startswith("module|") \
-        else "enable-debug-command"
+    return "enable-module-command" if cmd.name.startswith("module|") else "enable-debug-command"
 
 
 def _protected_allowed(ctx: Ctx, cmd: Command) -> bool:
@@ -238,8 +279,19 @@ def _protected_allowed(ctx: Ctx, cmd: Command) -> bool:
 
 
 # What a RESP2 client with subscriptions may run (processCommand).
-_RUN_SUBSCRIBED = frozenset(("ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe",
-                             "psubscribe", "punsubscribe", "quit", "reset"))
+_RUN_SUBSCRIBED = frozenset(
+    (
+        "ping",
+        "subscribe",
+        "ssubscribe",
+        "unsubscribe",
+        "sunsubscribe",
+        "psubscribe",
+        "punsubscribe",
+        "quit",
+        "reset",
+    )
+)
 
 # What runs at once inside MULTI instead of being queued (processCommand).
 _RUN_IN_MULTI = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))

@@ -61,8 +61,7 @@ def _metadata(code: bytes) -> tuple[bytes, bytes, bytes]:
     for part in parts[1:]:
         if part[:5].lower() == b"name=":
             if name is not None:
-                raise errors.err("Invalid metadata value, name argument was given multiple "
-                                 "times")
+                raise errors.err("Invalid metadata value, name argument was given multiple times")
             name = part[5:]
             continue
         raise errors.err("Invalid metadata value given: %s" % text_of(part))
@@ -71,15 +70,18 @@ def _metadata(code: bytes) -> tuple[bytes, bytes, bytes]:
     return parts[0][2:], name, code[end:]
 
 
-def create_library(scripts: Scripts, code: bytes, replace: bool,
-                   libraries: dict[bytes, Library] | None = None) -> Library:
+def create_library(
+    scripts: Scripts, code: bytes, replace: bool, libraries: dict[bytes, Library] | None = None
+) -> Library:
     """functionsCreateWithLibraryCtx: compile and run `code`, check it against the
     libraries in `libraries` (the server's by default); the new library, not yet linked."""
     libraries = scripts.libraries if libraries is None else libraries
     engine, name, body = _metadata(code)
     if not valid_function_name(name):
-        raise errors.err("Library names can only contain letters, numbers, or underscores(_) "
-                         "and must be at least one character long")
+        raise errors.err(
+            "Library names can only contain letters, numbers, or underscores(_) "
+            "and must be at least one character long"
+        )
     if engine.lower() != b"lua":  # engine names are case-insensitive
         raise errors.err("Engine '%s' not found" % text_of(engine))
     old = libraries.get(name)
@@ -100,8 +102,7 @@ def create_library(scripts: Scripts, code: bytes, replace: bool,
         stage, value = e.value
         if stage == "compile":
             raise errors.err("Error compiling function: %s" % text_of(value)) from None
-        raise errors.err("Error registering functions: %s" % _lua_error_text(lua, value)) \
-            from None
+        raise errors.err("Error registering functions: %s" % _lua_error_text(lua, value)) from None
     finally:
         lua.set_hook(None)
     if not registered:
@@ -150,8 +151,12 @@ def load_saved(scripts: Scripts, ks: Keyspace) -> int:
         try:
             _link(scripts, create_library(scripts, code, True), None)
         except RedisError as e:
-            log.error("Function library %s stored in %s could not be loaded and is left out: "
-                      "%s", text_of(key[len(_RECORD):]), ks.engine.path, e.text)
+            log.error(
+                "Function library %s stored in %s could not be loaded and is left out: %s",
+                text_of(key[len(_RECORD) :]),
+                ks.engine.path,
+                e.text,
+            )
     return len(scripts.libraries)
 
 
@@ -170,10 +175,18 @@ def _fcall(ctx: Ctx, argv: list[bytes], ro: bool) -> Any:
         raise errors.err("Number of keys can't be greater than number of args")
     if numkeys < 0:
         raise errors.err("Number of keys can't be negative")
-    keys, args = argv[3:3 + numkeys], argv[3 + numkeys:]
+    keys, args = argv[3 : 3 + numkeys], argv[3 + numkeys :]
     lua = scripts.function_lua
-    return scripts.run(ctx, argv, lua, text_of(fn.name), False, fn.flags, ro,
-                       lambda: lua.call_function(fn.callback, keys, args))
+    return scripts.run(
+        ctx,
+        argv,
+        lua,
+        text_of(fn.name),
+        False,
+        fn.flags,
+        ro,
+        lambda: lua.call_function(fn.callback, keys, args),
+    )
 
 
 def _fcall_flags(cmd: Command, ctx: Ctx, argv: list[bytes]) -> frozenset[str]:
@@ -183,47 +196,86 @@ def _fcall_flags(cmd: Command, ctx: Ctx, argv: list[bytes]) -> frozenset[str]:
     return cmd.flags if fn is None else flags_as_command(cmd.flags, fn.flags)
 
 
-_FCALL_ARGS = (arg("function"), arg("numkeys", "integer"),
-               arg("key", "key", "optional", "multiple"),
-               arg("arg", "string", "optional", "multiple"))
+_FCALL_ARGS = (
+    arg("function"),
+    arg("numkeys", "integer"),
+    arg("key", "key", "optional", "multiple"),
+    arg("arg", "string", "optional", "multiple"),
+)
 _FLAGS_FCALL = "noscript stale skip_monitor no_mandatory_keys movablekeys"
 
 
-@command("fcall", -3, _FLAGS_FCALL + " may_replicate", group=_S, since="7.0.0",
-         complexity="Depends on the function that is executed.",
-         summary="Invokes a function.",
-         keys=(KeySpec(("RW", "access", "update"), ("index", 2), ("keynum", 0, 1, 1),
-                       "We cannot tell how the keys will be used so we assume the worst, RW "
-                       "and UPDATE"),),
-         args=_FCALL_ARGS, flags_of=_fcall_flags)
+@command(
+    "fcall",
+    -3,
+    _FLAGS_FCALL + " may_replicate",
+    group=_S,
+    since="7.0.0",
+    complexity="Depends on the function that is executed.",
+    summary="Invokes a function.",
+    keys=(
+        KeySpec(
+            ("RW", "access", "update"),
+            ("index", 2),
+            ("keynum", 0, 1, 1),
+            "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
+        ),
+    ),
+    args=_FCALL_ARGS,
+    flags_of=_fcall_flags,
+)
 def fcall(ctx: Ctx, argv: list[bytes]) -> Any:
     """FCALL function numkeys [key ...] [arg ...] -> what the function returns."""
     return _fcall(ctx, argv, False)
 
 
-@command("fcall_ro", -3, "readonly " + _FLAGS_FCALL, group=_S, since="7.0.0",
-         complexity="Depends on the function that is executed.",
-         summary="Invokes a read-only function.",
-         keys=(KeySpec(("RO", "access"), ("index", 2), ("keynum", 0, 1, 1),
-                       "We cannot tell how the keys will be used so we assume the worst, RO "
-                       "and ACCESS"),),
-         args=_FCALL_ARGS, flags_of=_fcall_flags)
+@command(
+    "fcall_ro",
+    -3,
+    "readonly " + _FLAGS_FCALL,
+    group=_S,
+    since="7.0.0",
+    complexity="Depends on the function that is executed.",
+    summary="Invokes a read-only function.",
+    keys=(
+        KeySpec(
+            ("RO", "access"),
+            ("index", 2),
+            ("keynum", 0, 1, 1),
+            "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
+        ),
+    ),
+    args=_FCALL_ARGS,
+    flags_of=_fcall_flags,
+)
 def fcall_ro(ctx: Ctx, argv: list[bytes]) -> Any:
     """FCALL_RO function numkeys [key ...] [arg ...] -> as FCALL; writes are refused."""
     return _fcall(ctx, argv, True)
 
 
 # -- FUNCTION --------------------------------------------------------------------------------
-container("function", group=_S, since="7.0.0", summary="A container for function commands.",
-          complexity="Depends on subcommand.")
+container(
+    "function",
+    group=_S,
+    since="7.0.0",
+    summary="A container for function commands.",
+    complexity="Depends on subcommand.",
+)
 
 _ALL_SHARDS = "request_policy:all_shards response_policy:all_succeeded"
 
 
-@command("function|load", -3, "write denyoom noscript", group=_S, since="7.0.0",
-         complexity="O(1) (considering compilation time is redundant)",
-         summary="Creates a library.", tips=_ALL_SHARDS,
-         args=(token("REPLACE", "optional"), arg("function-code")))
+@command(
+    "function|load",
+    -3,
+    "write denyoom noscript",
+    group=_S,
+    since="7.0.0",
+    complexity="O(1) (considering compilation time is redundant)",
+    summary="Creates a library.",
+    tips=_ALL_SHARDS,
+    args=(token("REPLACE", "optional"), arg("function-code")),
+)
 def function_load(ctx: Ctx, argv: list[bytes]) -> bytes:
     """FUNCTION LOAD [REPLACE] code -> the library's name."""
     replace = False
@@ -240,9 +292,17 @@ def function_load(ctx: Ctx, argv: list[bytes]) -> bytes:
     return library.name
 
 
-@command("function|delete", 3, "write noscript", group=_S, since="7.0.0", complexity="O(1)",
-         summary="Deletes a library and its functions.", tips=_ALL_SHARDS,
-         args=(arg("library-name"),))
+@command(
+    "function|delete",
+    3,
+    "write noscript",
+    group=_S,
+    since="7.0.0",
+    complexity="O(1)",
+    summary="Deletes a library and its functions.",
+    tips=_ALL_SHARDS,
+    args=(arg("library-name"),),
+)
 def function_delete(ctx: Ctx, argv: list[bytes]) -> str:
     """FUNCTION DELETE library-name -> OK."""
     if argv[2] not in ctx.scripts.libraries:
@@ -251,10 +311,17 @@ def function_delete(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("function|flush", -2, "write noscript", group=_S, since="7.0.0",
-         complexity="O(N) where N is the number of functions deleted",
-         summary="Deletes all libraries and functions.", tips=_ALL_SHARDS,
-         args=(oneof("flush-type", token("ASYNC"), token("SYNC"), flags=("optional",)),))
+@command(
+    "function|flush",
+    -2,
+    "write noscript",
+    group=_S,
+    since="7.0.0",
+    complexity="O(N) where N is the number of functions deleted",
+    summary="Deletes all libraries and functions.",
+    tips=_ALL_SHARDS,
+    args=(oneof("flush-type", token("ASYNC"), token("SYNC"), flags=("optional",)),),
+)
 def function_flush(ctx: Ctx, argv: list[bytes]) -> str:
     """FUNCTION FLUSH [ASYNC|SYNC] -> OK."""
     if len(argv) > 3:
@@ -272,12 +339,20 @@ def _flags_reply(fn: Registered) -> RSet:
     return RSet(Status(f.encode()) for f in SCRIPT_FLAGS if f in fn.flags)
 
 
-@command("function|list", -2, "noscript", group=_S, since="7.0.0",
-         complexity="O(N) where N is the number of functions",
-         summary="Returns information about all libraries.",
-         tips="nondeterministic_output_order",
-         args=(arg("library-name-pattern", "string", "optional", token="LIBRARYNAME"),
-               token("WITHCODE", "optional")))
+@command(
+    "function|list",
+    -2,
+    "noscript",
+    group=_S,
+    since="7.0.0",
+    complexity="O(N) where N is the number of functions",
+    summary="Returns information about all libraries.",
+    tips="nondeterministic_output_order",
+    args=(
+        arg("library-name-pattern", "string", "optional", token="LIBRARYNAME"),
+        token("WITHCODE", "optional"),
+    ),
+)
 def function_list(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE] -> one map per library."""
     with_code = False
@@ -300,9 +375,12 @@ def function_list(ctx: Ctx, argv: list[bytes]) -> list[Any]:
         if pattern is not None and not glob_match(pattern, lib.name, nocase=True):
             continue
         entry: dict[bytes, Any] = {
-            b"library_name": lib.name, b"engine": b"LUA",
-            b"functions": [{b"name": fn.name, b"description": fn.description,
-                            b"flags": _flags_reply(fn)} for fn in lib.functions.values()],
+            b"library_name": lib.name,
+            b"engine": b"LUA",
+            b"functions": [
+                {b"name": fn.name, b"description": fn.description, b"flags": _flags_reply(fn)}
+                for fn in lib.functions.values()
+            ],
         }
         if with_code:
             entry[b"library_code"] = lib.code
@@ -310,32 +388,56 @@ def function_list(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     return out
 
 
-@command("function|stats", 2, "noscript allow_busy", group=_S, since="7.0.0",
-         complexity="O(1)", summary="Returns information about a function during execution.",
-         tips="nondeterministic_output request_policy:all_shards response_policy:special")
+@command(
+    "function|stats",
+    2,
+    "noscript allow_busy",
+    group=_S,
+    since="7.0.0",
+    complexity="O(1)",
+    summary="Returns information about a function during execution.",
+    tips="nondeterministic_output request_policy:all_shards response_policy:special",
+)
 def function_stats(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
     """FUNCTION STATS -> the running function (seen while it is busy) and the libraries
     and functions per engine; BUSY while an EVAL script is busy."""
     scripts: Scripts = ctx.scripts
-    return {b"running_script": scripts.stats(),
-            b"engines": {b"LUA": {b"libraries_count": len(scripts.libraries),
-                                  b"functions_count": sum(
-                                      len(lib.functions)
-                                      for lib in scripts.libraries.values())}}}
+    return {
+        b"running_script": scripts.stats(),
+        b"engines": {
+            b"LUA": {
+                b"libraries_count": len(scripts.libraries),
+                b"functions_count": sum(len(lib.functions) for lib in scripts.libraries.values()),
+            }
+        },
+    }
 
 
-@command("function|kill", 2, "noscript allow_busy", group=_S, since="7.0.0",
-         complexity="O(1)", summary="Terminates a function during execution.",
-         tips="request_policy:all_shards response_policy:one_succeeded")
+@command(
+    "function|kill",
+    2,
+    "noscript allow_busy",
+    group=_S,
+    since="7.0.0",
+    complexity="O(1)",
+    summary="Terminates a function during execution.",
+    tips="request_policy:all_shards response_policy:one_succeeded",
+)
 def function_kill(ctx: Ctx, argv: list[bytes]) -> str:
     """FUNCTION KILL -> OK once the busy function stops; NOTBUSY when none runs."""
     scripts: Scripts = ctx.scripts
     return scripts.kill(ctx, by_eval=False)
 
 
-@command("function|dump", 2, "noscript", group=_S, since="7.0.0",
-         complexity="O(N) where N is the number of functions",
-         summary="Dumps all libraries into a serialized binary payload.")
+@command(
+    "function|dump",
+    2,
+    "noscript",
+    group=_S,
+    since="7.0.0",
+    complexity="O(N) where N is the number of functions",
+    summary="Dumps all libraries into a serialized binary payload.",
+)
 def function_dump(ctx: Ctx, argv: list[bytes]) -> bytes:
     """FUNCTION DUMP -> Redis's payload of every library."""
     payload = bytearray()
@@ -347,12 +449,20 @@ def function_dump(ctx: Ctx, argv: list[bytes]) -> bytes:
     return bytes(payload)
 
 
-@command("function|restore", -3, "write denyoom noscript", group=_S, since="7.0.0",
-         complexity="O(N) where N is the number of functions on the payload",
-         summary="Restores all libraries from a payload.", tips=_ALL_SHARDS,
-         args=(arg("serialized-value"),
-               oneof("policy", token("FLUSH"), token("APPEND"), token("REPLACE"),
-                     flags=("optional",))))
+@command(
+    "function|restore",
+    -3,
+    "write denyoom noscript",
+    group=_S,
+    since="7.0.0",
+    complexity="O(N) where N is the number of functions on the payload",
+    summary="Restores all libraries from a payload.",
+    tips=_ALL_SHARDS,
+    args=(
+        arg("serialized-value"),
+        oneof("policy", token("FLUSH"), token("APPEND"), token("REPLACE"), flags=("optional",)),
+    ),
+)
 def function_restore(ctx: Ctx, argv: list[bytes]) -> str:
     """FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE] -> OK."""
     if len(argv) > 4:
@@ -361,11 +471,15 @@ def function_restore(ctx: Ctx, argv: list[bytes]) -> str:
     if len(argv) == 4:
         policy = argv[3].lower()
         if policy not in (b"append", b"replace", b"flush"):
-            raise errors.err("Wrong restore policy given, value should be either FLUSH, "
-                             "APPEND or REPLACE.")
+            raise errors.err(
+                "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
+            )
     data = argv[2]
-    if len(data) < 10 or int.from_bytes(data[-10:-8], "little") > _RDB_VERSION or \
-            crc64(0, memoryview(data)[:-8]) != int.from_bytes(data[-8:], "little"):
+    if (
+        len(data) < 10
+        or int.from_bytes(data[-10:-8], "little") > _RDB_VERSION
+        or crc64(0, memoryview(data)[:-8]) != int.from_bytes(data[-8:], "little")
+    ):
         raise errors.err("DUMP payload version or checksum are wrong")
     scripts: Scripts = ctx.scripts
     loaded: dict[bytes, Library] = {}
@@ -401,8 +515,9 @@ def _read_function(data: bytes, pos: int, end: int, kind: int) -> tuple[bytes, i
     if kind == _OPCODE_FUNCTION:
         name, pos = _rdb_string(data, pos, end, "Failed loading library name")
         engine, pos = _rdb_string(data, pos, end, "Failed loading engine name")
-        has_desc, pos = _rdb_read_length(data, pos, end,
-                                         "Failed loading library description indicator")
+        has_desc, pos = _rdb_read_length(
+            data, pos, end, "Failed loading library description indicator"
+        )
         if has_desc:
             _, pos = _rdb_string(data, pos, end, "Failed loading library description")
         blob, pos = _rdb_string(data, pos, end, "Failed loading library blob")
@@ -422,8 +537,7 @@ help_command_lines = [
     "    * Library description",
     "    * Functions list",
     "    * Library code (if WITHCODE is given)",
-    "    It also possible to get only function that matches a pattern using LIBRARYNAME "
-    "argument.",
+    "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
     "STATS",
     "    Return information about the current function running:",
     "    * Function name",
@@ -447,8 +561,7 @@ help_command_lines = [
     "restore policy to",
     "    control how to handle existing libraries (default APPEND):",
     "    * FLUSH: delete all existing libraries.",
-    "    * APPEND: appends the restored libraries to the existing libraries. On collision, "
-    "abort.",
+    "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
     "    * REPLACE: appends the restored libraries to the existing libraries, On collision, "
     "replace the old",
     "      libraries with the new libraries (notice that even on this option there is a "
@@ -457,8 +570,15 @@ help_command_lines = [
 ]
 
 
-@command("function|help", 2, "loading stale", group=_S, since="7.0.0", complexity="O(1)",
-         summary="Returns helpful text about the different subcommands.")
+@command(
+    "function|help",
+    2,
+    "loading stale",
+    group=_S,
+    since="7.0.0",
+    complexity="O(1)",
+    summary="Returns helpful text about the different subcommands.",
+)
 def function_help(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """FUNCTION HELP -> help lines."""
     return help_reply("function", help_command_lines)

@@ -67,18 +67,31 @@ def _position_of(zs: ZSet, member: bytes) -> tuple[float, float] | None:
 
 
 # -- GEOADD -----------------------------------------------------------------------------
-@command("geoadd", -5, "write denyoom", group=_GEO, since="3.2.0",
-         complexity="O(log(N)) for each item added, where N is the number of elements in the "
-                    "sorted set.",
-         summary="Adds one or more members to a geospatial index. The key is created if it "
-                 "doesn't exist.", keys=(keys_at("RW update"),),
-         history=(("6.2.0", "Added the `CH`, `NX` and `XX` options."),),
-         args=(arg("key", "key"),
-               oneof("condition", token("NX"), token("XX"), flags=("optional",),
-                     since="6.2.0"),
-               token("CH", "optional", since="6.2.0"),
-               block("data", arg("longitude", "double"), arg("latitude", "double"),
-                     arg("member"), flags=("multiple",))))
+@command(
+    "geoadd",
+    -5,
+    "write denyoom",
+    group=_GEO,
+    since="3.2.0",
+    complexity="O(log(N)) for each item added, where N is the number of elements in the "
+    "sorted set.",
+    summary="Adds one or more members to a geospatial index. The key is created if it "
+    "doesn't exist.",
+    keys=(keys_at("RW update"),),
+    history=(("6.2.0", "Added the `CH`, `NX` and `XX` options."),),
+    args=(
+        arg("key", "key"),
+        oneof("condition", token("NX"), token("XX"), flags=("optional",), since="6.2.0"),
+        token("CH", "optional", since="6.2.0"),
+        block(
+            "data",
+            arg("longitude", "double"),
+            arg("latitude", "double"),
+            arg("member"),
+            flags=("multiple",),
+        ),
+    ),
+)
 def geoadd(ctx: Ctx, argv: list[bytes]) -> Any:
     """GEOADD key [NX|XX] [CH] longitude latitude member [...] -> members added (or
     changed, with CH)."""
@@ -108,11 +121,17 @@ def _open(ctx: Ctx, key: bytes) -> ZSet | None:
     return None if meta is None else ZSet(ctx, key, meta)
 
 
-@command("geopos", -2, "readonly", group=_GEO, since="3.2.0",
-         complexity="O(N) where N is the number of members requested.",
-         summary="Returns the longitude and latitude of members from a geospatial index.",
-         keys=(keys_at("RO access"),),
-         args=(arg("key", "key"), arg("member", "string", "optional", "multiple")))
+@command(
+    "geopos",
+    -2,
+    "readonly",
+    group=_GEO,
+    since="3.2.0",
+    complexity="O(N) where N is the number of members requested.",
+    summary="Returns the longitude and latitude of members from a geospatial index.",
+    keys=(keys_at("RO access"),),
+    args=(arg("key", "key"), arg("member", "string", "optional", "multiple")),
+)
 def geopos(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """GEOPOS key [member ...] -> [longitude, latitude] or nil for each member."""
     zs = _open(ctx, argv[1])
@@ -123,12 +142,18 @@ def geopos(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     return out
 
 
-@command("geohash", -2, "readonly", group=_GEO, since="3.2.0",
-         complexity="O(log(N)) for each member requested, where N is the number of elements "
-                    "in the sorted set.",
-         summary="Returns members from a geospatial index as geohash strings.",
-         keys=(keys_at("RO access"),),
-         args=(arg("key", "key"), arg("member", "string", "optional", "multiple")))
+@command(
+    "geohash",
+    -2,
+    "readonly",
+    group=_GEO,
+    since="3.2.0",
+    complexity="O(log(N)) for each member requested, where N is the number of elements "
+    "in the sorted set.",
+    summary="Returns members from a geospatial index as geohash strings.",
+    keys=(keys_at("RO access"),),
+    args=(arg("key", "key"), arg("member", "string", "optional", "multiple")),
+)
 def geohash(ctx: Ctx, argv: list[bytes]) -> list[bytes | None]:
     """GEOHASH key [member ...] -> an 11-character geohash or nil for each member."""
     zs = _open(ctx, argv[1])
@@ -139,12 +164,22 @@ def geohash(ctx: Ctx, argv: list[bytes]) -> list[bytes | None]:
     return out
 
 
-@command("geodist", -4, "readonly", group=_GEO, since="3.2.0", complexity="O(log(N))",
-         summary="Returns the distance between two members of a geospatial index.",
-         keys=(keys_at("RO access"),),
-         args=(arg("key", "key"), arg("member1"), arg("member2"),
-               oneof("unit", token("M"), token("KM"), token("FT"), token("MI"),
-                     flags=("optional",))))
+@command(
+    "geodist",
+    -4,
+    "readonly",
+    group=_GEO,
+    since="3.2.0",
+    complexity="O(log(N))",
+    summary="Returns the distance between two members of a geospatial index.",
+    keys=(keys_at("RO access"),),
+    args=(
+        arg("key", "key"),
+        arg("member1"),
+        arg("member2"),
+        oneof("unit", token("M"), token("KM"), token("FT"), token("MI"), flags=("optional",)),
+    ),
+)
 def geodist(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """GEODIST key member1 member2 [M|KM|FT|MI] -> the distance, or nil."""
     to_metres = 1.0
@@ -274,13 +309,13 @@ def _parse_search(argv: list[bytes], zs: ZSet | None, flags: int) -> _Query:
             raise RedisError(errors.SYNTAX)
         i += 1
     if q.store is not None and (q.withdist or q.withhash or q.withcoord):
-        raise errors.err("%s is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
-                         % ("GEOSEARCHSTORE" if flags & _SEARCHSTORE
-                            else "STORE option in GEORADIUS"))
+        raise errors.err(
+            "%s is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+            % ("GEOSEARCHSTORE" if flags & _SEARCHSTORE else "STORE option in GEORADIUS")
+        )
     name = errors.c_text(argv[0])
     if search and not (frommember or fromloc):
-        raise errors.err("exactly one of FROMMEMBER or FROMLONLAT can be specified for %s"
-                         % name)
+        raise errors.err("exactly one of FROMMEMBER or FROMLONLAT can be specified for %s" % name)
     if search and not (byradius or bybox):
         raise errors.err("exactly one of BYRADIUS and BYBOX can be specified for %s" % name)
     if q.any and not q.count:
@@ -331,12 +366,13 @@ def _georadius(ctx: Ctx, argv: list[bytes], src: int, flags: int) -> Any:
     if q.order:
         found.sort(key=lambda f: f.dist, reverse=q.order < 0)
     if q.count:
-        found = found[:q.count]
+        found = found[: q.count]
     conversion = q.shape.conversion
     if q.store is not None:
         pairs = [(f.member, f.dist / conversion if q.storedist else f.score) for f in found]
-        return _replace(ctx, q.store, pairs,
-                        b"geosearchstore" if flags & _SEARCH else b"georadiusstore")
+        return _replace(
+            ctx, q.store, pairs, b"geosearchstore" if flags & _SEARCH else b"georadiusstore"
+        )
     extras = q.withdist or q.withhash or q.withcoord
     out: list[Any] = []
     for f in found:
@@ -354,112 +390,204 @@ def _georadius(ctx: Ctx, argv: list[bytes], src: int, flags: int) -> Any:
     return out
 
 
-_RADIUS_COMPLEXITY = ("O(N+log(M)) where N is the number of elements inside the bounding box "
-                      "of the circular area delimited by center and radius and M is the number "
-                      "of items inside the index.")
-_SEARCH_COMPLEXITY = ("O(N+log(M)) where N is the number of elements in the grid-aligned "
-                      "bounding box area around the shape provided as the filter and M is the "
-                      "number of items inside the shape")
+_RADIUS_COMPLEXITY = (
+    "O(N+log(M)) where N is the number of elements inside the bounding box "
+    "of the circular area delimited by center and radius and M is the number "
+    "of items inside the index."
+)
+_SEARCH_COMPLEXITY = (
+    "O(N+log(M)) where N is the number of elements in the grid-aligned "
+    "bounding box area around the shape provided as the filter and M is the "
+    "number of items inside the shape"
+)
 _UNIT = oneof("unit", token("M"), token("KM"), token("FT"), token("MI"))
-_WITH = (token("WITHCOORD", "optional"), token("WITHDIST", "optional"),
-         token("WITHHASH", "optional"))
-_COUNT = block("count-block", arg("count", "integer", token="COUNT"),
-               token("ANY", "optional", since="6.2.0"), flags=("optional",))
+_WITH = (
+    token("WITHCOORD", "optional"),
+    token("WITHDIST", "optional"),
+    token("WITHHASH", "optional"),
+)
+_COUNT = block(
+    "count-block",
+    arg("count", "integer", token="COUNT"),
+    token("ANY", "optional", since="6.2.0"),
+    flags=("optional",),
+)
 _ORDER = oneof("order", token("ASC"), token("DESC"), flags=("optional",))
-_STORE_ARGS = (oneof("store", arg("key", "key", token="STORE", key=1),
-                     arg("key", "key", token="STOREDIST", key=2),
-                     flags=("optional",)),)
+_STORE_ARGS = (
+    oneof(
+        "store",
+        arg("key", "key", token="STORE", key=1),
+        arg("key", "key", token="STOREDIST", key=2),
+        flags=("optional",),
+    ),
+)
 
 
 def _store_specs(start: int) -> tuple[KeySpec, ...]:
-    return (keys_at("RO access"),
-            KeySpec(("OW", "update"), ("keyword", "STORE", start), ("range", 0, 1, 0)),
-            KeySpec(("OW", "update"), ("keyword", "STOREDIST", start), ("range", 0, 1, 0)))
+    return (
+        keys_at("RO access"),
+        KeySpec(("OW", "update"), ("keyword", "STORE", start), ("range", 0, 1, 0)),
+        KeySpec(("OW", "update"), ("keyword", "STOREDIST", start), ("range", 0, 1, 0)),
+    )
 
 
-_RADIUS_ARGS = (arg("key", "key"), arg("longitude", "double"), arg("latitude", "double"),
-                arg("radius", "double"), _UNIT, *_WITH, _COUNT, _ORDER)
-_BYMEMBER_ARGS = (arg("key", "key"), arg("member"), arg("radius", "double"), _UNIT, *_WITH,
-                  _COUNT, _ORDER)
+_RADIUS_ARGS = (
+    arg("key", "key"),
+    arg("longitude", "double"),
+    arg("latitude", "double"),
+    arg("radius", "double"),
+    _UNIT,
+    *_WITH,
+    _COUNT,
+    _ORDER,
+)
+_BYMEMBER_ARGS = (
+    arg("key", "key"),
+    arg("member"),
+    arg("radius", "double"),
+    _UNIT,
+    *_WITH,
+    _COUNT,
+    _ORDER,
+)
 _UPPER_UNITS = ("7.0.0", "Added support for uppercase unit names.")
 _ANY_COUNT = ("6.2.0", "Added the `ANY` option for `COUNT`.")
 
 
-@command("georadius", -6, "write denyoom", group=_GEO, since="3.2.0",
-         complexity=_RADIUS_COMPLEXITY, keys=_store_specs(6),
-         summary="Queries a geospatial index for members within a distance from a coordinate, "
-                 "optionally stores the result.",
-         doc_flags="deprecated", deprecated_since="6.2.0",
-         replaced_by="`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument",
-         history=(_ANY_COUNT, _UPPER_UNITS), args=(*_RADIUS_ARGS, *_STORE_ARGS))
+@command(
+    "georadius",
+    -6,
+    "write denyoom",
+    group=_GEO,
+    since="3.2.0",
+    complexity=_RADIUS_COMPLEXITY,
+    keys=_store_specs(6),
+    summary="Queries a geospatial index for members within a distance from a coordinate, "
+    "optionally stores the result.",
+    doc_flags="deprecated",
+    deprecated_since="6.2.0",
+    replaced_by="`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument",
+    history=(_ANY_COUNT, _UPPER_UNITS),
+    args=(*_RADIUS_ARGS, *_STORE_ARGS),
+)
 def georadius(ctx: Ctx, argv: list[bytes]) -> Any:
     """GEORADIUS key lon lat radius unit [WITH...] [COUNT n [ANY]] [ASC|DESC]
     [STORE key|STOREDIST key] -> matches, or how many were stored."""
     return _georadius(ctx, argv, 1, _COORDS)
 
 
-@command("georadius_ro", -6, "readonly", group=_GEO, since="3.2.10",
-         complexity=_RADIUS_COMPLEXITY, keys=(keys_at("RO access"),),
-         summary="Returns members from a geospatial index that are within a distance from a "
-                 "coordinate.", doc_flags="deprecated", deprecated_since="6.2.0",
-         replaced_by="`GEOSEARCH` with the `BYRADIUS` argument", history=(_ANY_COUNT,),
-         args=_RADIUS_ARGS)
+@command(
+    "georadius_ro",
+    -6,
+    "readonly",
+    group=_GEO,
+    since="3.2.10",
+    complexity=_RADIUS_COMPLEXITY,
+    keys=(keys_at("RO access"),),
+    summary="Returns members from a geospatial index that are within a distance from a coordinate.",
+    doc_flags="deprecated",
+    deprecated_since="6.2.0",
+    replaced_by="`GEOSEARCH` with the `BYRADIUS` argument",
+    history=(_ANY_COUNT,),
+    args=_RADIUS_ARGS,
+)
 def georadius_ro(ctx: Ctx, argv: list[bytes]) -> Any:
     """GEORADIUS_RO key lon lat radius unit [WITH...] [COUNT n [ANY]] [ASC|DESC] -> matches."""
     return _georadius(ctx, argv, 1, _COORDS | _NOSTORE)
 
 
-@command("georadiusbymember", -5, "write denyoom", group=_GEO, since="3.2.0",
-         complexity=_RADIUS_COMPLEXITY, keys=_store_specs(5),
-         summary="Queries a geospatial index for members within a distance from a member, "
-                 "optionally stores the result.",
-         doc_flags="deprecated", deprecated_since="6.2.0",
-         replaced_by="`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` "
-                     "arguments",
-         history=(_UPPER_UNITS,), args=(*_BYMEMBER_ARGS, *_STORE_ARGS))
+@command(
+    "georadiusbymember",
+    -5,
+    "write denyoom",
+    group=_GEO,
+    since="3.2.0",
+    complexity=_RADIUS_COMPLEXITY,
+    keys=_store_specs(5),
+    summary="Queries a geospatial index for members within a distance from a member, "
+    "optionally stores the result.",
+    doc_flags="deprecated",
+    deprecated_since="6.2.0",
+    replaced_by="`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments",
+    history=(_UPPER_UNITS,),
+    args=(*_BYMEMBER_ARGS, *_STORE_ARGS),
+)
 def georadiusbymember(ctx: Ctx, argv: list[bytes]) -> Any:
     """GEORADIUSBYMEMBER key member radius unit [...] [STORE key|STOREDIST key] -> matches,
     or how many were stored."""
     return _georadius(ctx, argv, 1, _MEMBER)
 
 
-@command("georadiusbymember_ro", -5, "readonly", group=_GEO, since="3.2.10",
-         complexity=_RADIUS_COMPLEXITY, keys=(keys_at("RO access"),),
-         summary="Returns members from a geospatial index that are within a distance from a "
-                 "member.", doc_flags="deprecated", deprecated_since="6.2.0",
-         replaced_by="`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments",
-         args=_BYMEMBER_ARGS)
+@command(
+    "georadiusbymember_ro",
+    -5,
+    "readonly",
+    group=_GEO,
+    since="3.2.10",
+    complexity=_RADIUS_COMPLEXITY,
+    keys=(keys_at("RO access"),),
+    summary="Returns members from a geospatial index that are within a distance from a member.",
+    doc_flags="deprecated",
+    deprecated_since="6.2.0",
+    replaced_by="`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments",
+    args=_BYMEMBER_ARGS,
+)
 def georadiusbymember_ro(ctx: Ctx, argv: list[bytes]) -> Any:
     """GEORADIUSBYMEMBER_RO key member radius unit [...] -> matches."""
     return _georadius(ctx, argv, 1, _MEMBER | _NOSTORE)
 
 
-_FROM = oneof("from", arg("member", "string", token="FROMMEMBER"),
-              block("fromlonlat", arg("longitude", "double"), arg("latitude", "double"),
-                    tok="FROMLONLAT"))
-_BY = oneof("by", block("circle", arg("radius", "double", token="BYRADIUS"), _UNIT),
-            block("box", arg("width", "double", token="BYBOX"), arg("height", "double"),
-                  _UNIT))
+_FROM = oneof(
+    "from",
+    arg("member", "string", token="FROMMEMBER"),
+    block("fromlonlat", arg("longitude", "double"), arg("latitude", "double"), tok="FROMLONLAT"),
+)
+_BY = oneof(
+    "by",
+    block("circle", arg("radius", "double", token="BYRADIUS"), _UNIT),
+    block("box", arg("width", "double", token="BYBOX"), arg("height", "double"), _UNIT),
+)
 
 
-@command("geosearch", -7, "readonly", group=_GEO, since="6.2.0",
-         complexity=_SEARCH_COMPLEXITY, keys=(keys_at("RO access"),),
-         summary="Queries a geospatial index for members inside an area of a box or a circle.",
-         history=(_UPPER_UNITS,),
-         args=(arg("key", "key"), _FROM, _BY, _ORDER, _COUNT, *_WITH))
+@command(
+    "geosearch",
+    -7,
+    "readonly",
+    group=_GEO,
+    since="6.2.0",
+    complexity=_SEARCH_COMPLEXITY,
+    keys=(keys_at("RO access"),),
+    summary="Queries a geospatial index for members inside an area of a box or a circle.",
+    history=(_UPPER_UNITS,),
+    args=(arg("key", "key"), _FROM, _BY, _ORDER, _COUNT, *_WITH),
+)
 def geosearch(ctx: Ctx, argv: list[bytes]) -> Any:
     """GEOSEARCH key FROMMEMBER m|FROMLONLAT lon lat BYRADIUS r unit|BYBOX w h unit
     [ASC|DESC] [COUNT n [ANY]] [WITH...] -> matches."""
     return _georadius(ctx, argv, 1, _SEARCH)
 
 
-@command("geosearchstore", -8, "write denyoom", group=_GEO, since="6.2.0",
-         complexity=_SEARCH_COMPLEXITY,
-         keys=(keys_at("OW update"), keys_at("RO access", index=2)),
-         summary="Queries a geospatial index for members inside an area of a box or a circle, "
-                 "optionally stores the result.", history=(_UPPER_UNITS,),
-         args=(arg("destination", "key"), arg("source", "key", key=1), _FROM, _BY, _ORDER,
-               _COUNT, token("STOREDIST", "optional")))
+@command(
+    "geosearchstore",
+    -8,
+    "write denyoom",
+    group=_GEO,
+    since="6.2.0",
+    complexity=_SEARCH_COMPLEXITY,
+    keys=(keys_at("OW update"), keys_at("RO access", index=2)),
+    summary="Queries a geospatial index for members inside an area of a box or a circle, "
+    "optionally stores the result.",
+    history=(_UPPER_UNITS,),
+    args=(
+        arg("destination", "key"),
+        arg("source", "key", key=1),
+        _FROM,
+        _BY,
+        _ORDER,
+        _COUNT,
+        token("STOREDIST", "optional"),
+    ),
+)
 def geosearchstore(ctx: Ctx, argv: list[bytes]) -> Any:
     """GEOSEARCHSTORE dest src FROMMEMBER m|FROMLONLAT lon lat BYRADIUS r unit|BYBOX w h
     unit [ASC|DESC] [COUNT n [ANY]] [STOREDIST] -> how many were stored."""

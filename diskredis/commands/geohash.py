@@ -67,8 +67,12 @@ def _gather(v: int) -> int:
     return (v | (v >> 16)) & 0xFFFFFFFF
 
 
-def encode(lon: float, lat: float, step: int = STEP_MAX,
-           ranges: tuple[tuple[float, float], tuple[float, float]] = _WGS84) -> Bits | None:
+def encode(
+    lon: float,
+    lat: float,
+    step: int = STEP_MAX,
+    ranges: tuple[tuple[float, float], tuple[float, float]] = _WGS84,
+) -> Bits | None:
     """geohashEncode: latitude on the even bits, longitude on the odd ones; None outside
     the WGS-84 limits or the given ranges."""
     (lon_lo, lon_hi), (lat_lo, lat_hi) = ranges
@@ -79,12 +83,14 @@ def encode(lon: float, lat: float, step: int = STEP_MAX,
     scale = float(1 << step)
     lat_off = (lat - lat_lo) / (lat_hi - lat_lo) * scale
     lon_off = (lon - lon_lo) / (lon_hi - lon_lo) * scale
-    return Bits(_spread(int(lat_off) & 0xFFFFFFFF) | (_spread(int(lon_off) & 0xFFFFFFFF) << 1),
-                step)
+    return Bits(
+        _spread(int(lat_off) & 0xFFFFFFFF) | (_spread(int(lon_off) & 0xFFFFFFFF) << 1), step
+    )
 
 
-def decode(h: Bits, ranges: tuple[tuple[float, float], tuple[float, float]] = _WGS84
-           ) -> Area | None:
+def decode(
+    h: Bits, ranges: tuple[tuple[float, float], tuple[float, float]] = _WGS84
+) -> Area | None:
     """geohashDecode: the cell `h` stands for (None for the empty hash)."""
     if h.zero:
         return None
@@ -92,10 +98,12 @@ def decode(h: Bits, ranges: tuple[tuple[float, float], tuple[float, float]] = _W
     ilat, ilon = _gather(h.bits), _gather(h.bits >> 1)
     cells = float(1 << h.step)
     lat_scale, lon_scale = lat_hi - lat_lo, lon_hi - lon_lo
-    return Area(lon_lo + (ilon * 1.0 / cells) * lon_scale,
-                lon_lo + (((ilon + 1) & 0xFFFFFFFF) * 1.0 / cells) * lon_scale,
-                lat_lo + (ilat * 1.0 / cells) * lat_scale,
-                lat_lo + (((ilat + 1) & 0xFFFFFFFF) * 1.0 / cells) * lat_scale)
+    return Area(
+        lon_lo + (ilon * 1.0 / cells) * lon_scale,
+        lon_lo + (((ilon + 1) & 0xFFFFFFFF) * 1.0 / cells) * lon_scale,
+        lat_lo + (ilat * 1.0 / cells) * lat_scale,
+        lat_lo + (((ilat + 1) & 0xFFFFFFFF) * 1.0 / cells) * lat_scale,
+    )
 
 
 def score_bits(score: float) -> int:
@@ -205,15 +213,21 @@ class Shape:
         top = _rad_deg(half_w / EARTH_RADIUS / math.cos(_rad(self.lat + lat_delta)))
         bottom = _rad_deg(half_w / EARTH_RADIUS / math.cos(_rad(self.lat - lat_delta)))
         south = self.lat < 0
-        return (self.lon - (bottom if south else top), self.lat - lat_delta,
-                self.lon + (bottom if south else top), self.lat + lat_delta)
+        return (
+            self.lon - (bottom if south else top),
+            self.lat - lat_delta,
+            self.lon + (bottom if south else top),
+            self.lat + lat_delta,
+        )
 
     def reach(self) -> float:
         """The distance in metres from the centre to the farthest point of the shape."""
         if self.radius is not None:
             return self.radius * self.conversion
-        return math.sqrt((self.width / 2) * (self.width / 2)
-                         + (self.height / 2) * (self.height / 2)) * self.conversion
+        return (
+            math.sqrt((self.width / 2) * (self.width / 2) + (self.height / 2) * (self.height / 2))
+            * self.conversion
+        )
 
 
 def steps_for(range_m: float, lat: float) -> int:
@@ -257,8 +271,12 @@ def search_cells(shape: Shape) -> list[Bits]:
     cells, area = _cells(shape, steps)
     north, south, east, west = (decode(c) for c in cells[1:5])
     assert north and south and east and west
-    if steps > 1 and (north.lat_max < max_lat or south.lat_min > min_lat
-                      or east.lon_max < max_lon or west.lon_min > min_lon):
+    if steps > 1 and (
+        north.lat_max < max_lat
+        or south.lat_min > min_lat
+        or east.lon_max < max_lon
+        or west.lon_min > min_lon
+    ):
         steps -= 1
         cells, area = _cells(shape, steps)
     if steps >= 2:

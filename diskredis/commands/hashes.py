@@ -80,31 +80,55 @@ def _hset(ctx: Ctx, argv: list[bytes]) -> int:
     return added
 
 
-@command("hset", -4, "write denyoom fast", group=_H, since="2.0.0",
-         complexity="O(1) for each field/value pair added, so O(N) to add N field/value "
-                    "pairs when the command is called with multiple field/value pairs.",
-         summary="Creates or modifies the value of a field in a hash.", keys=_KEY_RW_UPDATE,
-         history=(("4.0.0", "Accepts multiple `field` and `value` arguments."),),
-         args=(arg("key", "key"), _FIELDS))
+@command(
+    "hset",
+    -4,
+    "write denyoom fast",
+    group=_H,
+    since="2.0.0",
+    complexity="O(1) for each field/value pair added, so O(N) to add N field/value "
+    "pairs when the command is called with multiple field/value pairs.",
+    summary="Creates or modifies the value of a field in a hash.",
+    keys=_KEY_RW_UPDATE,
+    history=(("4.0.0", "Accepts multiple `field` and `value` arguments."),),
+    args=(arg("key", "key"), _FIELDS),
+)
 def hset(ctx: Ctx, argv: list[bytes]) -> int:
     """HSET key field value [field value ...] -> how many fields were added."""
     return _hset(ctx, argv)
 
 
-@command("hmset", -4, "write denyoom fast", group=_H, since="2.0.0",
-         complexity="O(N) where N is the number of fields being set.",
-         summary="Sets the values of multiple fields.", keys=_KEY_RW_UPDATE,
-         deprecated_since="4.0.0", replaced_by="`HSET` with multiple field-value pairs",
-         doc_flags="deprecated", args=(arg("key", "key"), _FIELDS))
+@command(
+    "hmset",
+    -4,
+    "write denyoom fast",
+    group=_H,
+    since="2.0.0",
+    complexity="O(N) where N is the number of fields being set.",
+    summary="Sets the values of multiple fields.",
+    keys=_KEY_RW_UPDATE,
+    deprecated_since="4.0.0",
+    replaced_by="`HSET` with multiple field-value pairs",
+    doc_flags="deprecated",
+    args=(arg("key", "key"), _FIELDS),
+)
 def hmset(ctx: Ctx, argv: list[bytes]) -> str:
     """HMSET key field value [field value ...] -> OK."""
     _hset(ctx, argv)
     return "OK"
 
 
-@command("hsetnx", 4, "write denyoom fast", group=_H, since="2.0.0", complexity="O(1)",
-         summary="Sets the value of a field in a hash only when the field doesn't exist.",
-         keys=(keys_at("RW insert"),), args=(arg("key", "key"), arg("field"), arg("value")))
+@command(
+    "hsetnx",
+    4,
+    "write denyoom fast",
+    group=_H,
+    since="2.0.0",
+    complexity="O(1)",
+    summary="Sets the value of a field in a hash only when the field doesn't exist.",
+    keys=(keys_at("RW insert"),),
+    args=(arg("key", "key"), arg("field"), arg("value")),
+)
 def hsetnx(ctx: Ctx, argv: list[bytes]) -> int:
     """HSETNX key field value -> 1 if set, 0 if the field exists."""
     meta = _hash_for_write(ctx, argv[1])
@@ -115,19 +139,34 @@ def hsetnx(ctx: Ctx, argv: list[bytes]) -> int:
     return 1
 
 
-@command("hget", 3, "readonly fast", group=_H, since="2.0.0", complexity="O(1)",
-         summary="Returns the value of a field in a hash.", keys=_KEY_RO,
-         args=(arg("key", "key"), arg("field")))
+@command(
+    "hget",
+    3,
+    "readonly fast",
+    group=_H,
+    since="2.0.0",
+    complexity="O(1)",
+    summary="Returns the value of a field in a hash.",
+    keys=_KEY_RO,
+    args=(arg("key", "key"), arg("field")),
+)
 def hget(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """HGET key field -> value, or nil."""
     meta = _get_hash(ctx, argv[1])
     return None if meta is None else E.get(ctx.ks, _kid(meta), argv[2])
 
 
-@command("hmget", -3, "readonly fast", group=_H, since="2.0.0",
-         complexity="O(N) where N is the number of fields being requested.",
-         summary="Returns the values of all fields in a hash.", keys=_KEY_RO,
-         args=(arg("key", "key"), arg("field", "string", "multiple")))
+@command(
+    "hmget",
+    -3,
+    "readonly fast",
+    group=_H,
+    since="2.0.0",
+    complexity="O(N) where N is the number of fields being requested.",
+    summary="Returns the values of all fields in a hash.",
+    keys=_KEY_RO,
+    args=(arg("key", "key"), arg("field", "string", "multiple")),
+)
 def hmget(ctx: Ctx, argv: list[bytes]) -> list[bytes | None]:
     """HMGET key field [field ...] -> values, nil for missing fields."""
     meta = _get_hash(ctx, argv[1])
@@ -137,12 +176,19 @@ def hmget(ctx: Ctx, argv: list[bytes]) -> list[bytes | None]:
     return [E.get(ctx.ks, kid, f) for f in argv[2:]]
 
 
-@command("hdel", -3, "write fast", group=_H, since="2.0.0",
-         complexity="O(N) where N is the number of fields to be removed.",
-         summary="Deletes one or more fields and their values from a hash. Deletes the hash "
-                 "if no fields remain.", keys=(keys_at("RW delete"),),
-         history=(("2.4.0", "Accepts multiple `field` arguments."),),
-         args=(arg("key", "key"), arg("field", "string", "multiple")))
+@command(
+    "hdel",
+    -3,
+    "write fast",
+    group=_H,
+    since="2.0.0",
+    complexity="O(N) where N is the number of fields to be removed.",
+    summary="Deletes one or more fields and their values from a hash. Deletes the hash "
+    "if no fields remain.",
+    keys=(keys_at("RW delete"),),
+    history=(("2.4.0", "Accepts multiple `field` arguments."),),
+    args=(arg("key", "key"), arg("field", "string", "multiple")),
+)
 def hdel(ctx: Ctx, argv: list[bytes]) -> int:
     """HDEL key field [field ...] -> how many were removed."""
     meta = _get_hash(ctx, argv[1])
@@ -155,26 +201,50 @@ def hdel(ctx: Ctx, argv: list[bytes]) -> int:
     return removed
 
 
-@command("hlen", 2, "readonly fast", group=_H, since="2.0.0", complexity="O(1)",
-         summary="Returns the number of fields in a hash.", keys=(keys_at("RO"),),
-         args=(arg("key", "key"),))
+@command(
+    "hlen",
+    2,
+    "readonly fast",
+    group=_H,
+    since="2.0.0",
+    complexity="O(1)",
+    summary="Returns the number of fields in a hash.",
+    keys=(keys_at("RO"),),
+    args=(arg("key", "key"),),
+)
 def hlen(ctx: Ctx, argv: list[bytes]) -> int:
     """HLEN key -> the number of fields."""
     return _count(_get_hash(ctx, argv[1]))
 
 
-@command("hstrlen", 3, "readonly fast", group=_H, since="3.2.0", complexity="O(1)",
-         summary="Returns the length of the value of a field.", keys=(keys_at("RO"),),
-         args=(arg("key", "key"), arg("field")))
+@command(
+    "hstrlen",
+    3,
+    "readonly fast",
+    group=_H,
+    since="3.2.0",
+    complexity="O(1)",
+    summary="Returns the length of the value of a field.",
+    keys=(keys_at("RO"),),
+    args=(arg("key", "key"), arg("field")),
+)
 def hstrlen(ctx: Ctx, argv: list[bytes]) -> int:
     """HSTRLEN key field -> the value's length, 0 if missing."""
     value = hget(ctx, argv)
     return 0 if value is None else len(value)
 
 
-@command("hexists", 3, "readonly fast", group=_H, since="2.0.0", complexity="O(1)",
-         summary="Determines whether a field exists in a hash.", keys=(keys_at("RO"),),
-         args=(arg("key", "key"), arg("field")))
+@command(
+    "hexists",
+    3,
+    "readonly fast",
+    group=_H,
+    since="2.0.0",
+    complexity="O(1)",
+    summary="Determines whether a field exists in a hash.",
+    keys=(keys_at("RO"),),
+    args=(arg("key", "key"), arg("field")),
+)
 def hexists(ctx: Ctx, argv: list[bytes]) -> int:
     """HEXISTS key field -> 1 or 0."""
     return 0 if hget(ctx, argv) is None else 1
@@ -190,34 +260,69 @@ def _all(ctx: Ctx, key: bytes) -> list[tuple[bytes, bytes]]:
 _ALL_DOC = "O(N) where N is the size of the hash."
 
 
-@command("hgetall", 2, "readonly", group=_H, since="2.0.0", complexity=_ALL_DOC,
-         summary="Returns all fields and values in a hash.", keys=_KEY_RO,
-         tips="nondeterministic_output_order", args=(arg("key", "key"),))
+@command(
+    "hgetall",
+    2,
+    "readonly",
+    group=_H,
+    since="2.0.0",
+    complexity=_ALL_DOC,
+    summary="Returns all fields and values in a hash.",
+    keys=_KEY_RO,
+    tips="nondeterministic_output_order",
+    args=(arg("key", "key"),),
+)
 def hgetall(ctx: Ctx, argv: list[bytes]) -> dict[bytes, bytes]:
     """HGETALL key -> field/value pairs (a map in RESP3)."""
     return dict(_all(ctx, argv[1]))
 
 
-@command("hkeys", 2, "readonly", group=_H, since="2.0.0", complexity=_ALL_DOC,
-         summary="Returns all fields in a hash.", keys=_KEY_RO,
-         tips="nondeterministic_output_order", args=(arg("key", "key"),))
+@command(
+    "hkeys",
+    2,
+    "readonly",
+    group=_H,
+    since="2.0.0",
+    complexity=_ALL_DOC,
+    summary="Returns all fields in a hash.",
+    keys=_KEY_RO,
+    tips="nondeterministic_output_order",
+    args=(arg("key", "key"),),
+)
 def hkeys(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
     """HKEYS key -> the fields."""
     return [f for f, _ in _all(ctx, argv[1])]
 
 
-@command("hvals", 2, "readonly", group=_H, since="2.0.0", complexity=_ALL_DOC,
-         summary="Returns all values in a hash.", keys=_KEY_RO,
-         tips="nondeterministic_output_order", args=(arg("key", "key"),))
+@command(
+    "hvals",
+    2,
+    "readonly",
+    group=_H,
+    since="2.0.0",
+    complexity=_ALL_DOC,
+    summary="Returns all values in a hash.",
+    keys=_KEY_RO,
+    tips="nondeterministic_output_order",
+    args=(arg("key", "key"),),
+)
 def hvals(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
     """HVALS key -> the values."""
     return [v for _, v in _all(ctx, argv[1])]
 
 
-@command("hincrby", 4, "write denyoom fast", group=_H, since="2.0.0", complexity="O(1)",
-         summary="Increments the integer value of a field in a hash by a number. Uses 0 as "
-                 "initial value if the field doesn't exist.", keys=_KEY_RW_INCR,
-         args=(arg("key", "key"), arg("field"), arg("increment", "integer")))
+@command(
+    "hincrby",
+    4,
+    "write denyoom fast",
+    group=_H,
+    since="2.0.0",
+    complexity="O(1)",
+    summary="Increments the integer value of a field in a hash by a number. Uses 0 as "
+    "initial value if the field doesn't exist.",
+    keys=_KEY_RW_INCR,
+    args=(arg("key", "key"), arg("field"), arg("increment", "integer")),
+)
 def hincrby(ctx: Ctx, argv: list[bytes]) -> int:
     """HINCRBY key field increment -> the new value."""
     by = parse_int(argv[3])
@@ -233,10 +338,18 @@ def hincrby(ctx: Ctx, argv: list[bytes]) -> int:
     return value
 
 
-@command("hincrbyfloat", 4, "write denyoom fast", group=_H, since="2.6.0", complexity="O(1)",
-         summary="Increments the floating point value of a field by a number. Uses 0 as "
-                 "initial value if the field doesn't exist.", keys=_KEY_RW_INCR,
-         args=(arg("key", "key"), arg("field"), arg("increment", "double")))
+@command(
+    "hincrbyfloat",
+    4,
+    "write denyoom fast",
+    group=_H,
+    since="2.6.0",
+    complexity="O(1)",
+    summary="Increments the floating point value of a field by a number. Uses 0 as "
+    "initial value if the field doesn't exist.",
+    keys=_KEY_RW_INCR,
+    args=(arg("key", "key"), arg("field"), arg("increment", "double")),
+)
 def hincrbyfloat(ctx: Ctx, argv: list[bytes]) -> bytes:
     """HINCRBYFLOAT key field increment -> the new value, formatted as Redis does."""
     by = parse_long_double(argv[3])
@@ -258,21 +371,32 @@ def hincrbyfloat(ctx: Ctx, argv: list[bytes]) -> bytes:
     return text
 
 
-@command("hrandfield", -2, "readonly", group=_H, since="6.2.0",
-         complexity="O(N) where N is the number of fields returned",
-         summary="Returns one or more random fields from a hash.", keys=_KEY_RO,
-         tips="nondeterministic_output",
-         args=(arg("key", "key"),
-               block("options", arg("count", "integer"), token("WITHVALUES", "optional"),
-                     flags=("optional",))))
+@command(
+    "hrandfield",
+    -2,
+    "readonly",
+    group=_H,
+    since="6.2.0",
+    complexity="O(N) where N is the number of fields returned",
+    summary="Returns one or more random fields from a hash.",
+    keys=_KEY_RO,
+    tips="nondeterministic_output",
+    args=(
+        arg("key", "key"),
+        block(
+            "options", arg("count", "integer"), token("WITHVALUES", "optional"), flags=("optional",)
+        ),
+    ),
+)
 def hrandfield(ctx: Ctx, argv: list[bytes]) -> Any:
     """HRANDFIELD key [count [WITHVALUES]] -> a field, or count fields (negative: may
     repeat), with their values if asked."""
     if len(argv) >= 3:
         n = parse_int(argv[2])
         if not -LLONG_MAX <= n <= LLONG_MAX:
-            raise errors.err("value is out of range, value must between %d and %d"
-                             % (-LLONG_MAX, LLONG_MAX))
+            raise errors.err(
+                "value is out of range, value must between %d and %d" % (-LLONG_MAX, LLONG_MAX)
+            )
         with_values = False
         if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withvalues"):
             raise RedisError(errors.SYNTAX)
@@ -303,15 +427,25 @@ def _random_fields(ctx: Ctx, key: bytes, n: int, with_values: bool) -> Any:
     return [x for pair in picked for x in pair]
 
 
-@command("hscan", -3, "readonly", group=_H, since="2.8.0",
-         complexity="O(1) for every call. O(N) for a complete iteration, including enough "
-                    "command calls for the cursor to return back to 0. N is the number of "
-                    "elements inside the collection..",
-         summary="Iterates over fields and values of a hash.", keys=_KEY_RO,
-         tips="nondeterministic_output",
-         args=(arg("key", "key"), arg("cursor", "integer"),
-               arg("pattern", "pattern", "optional", token="MATCH"),
-               arg("count", "integer", "optional", token="COUNT")))
+@command(
+    "hscan",
+    -3,
+    "readonly",
+    group=_H,
+    since="2.8.0",
+    complexity="O(1) for every call. O(N) for a complete iteration, including enough "
+    "command calls for the cursor to return back to 0. N is the number of "
+    "elements inside the collection..",
+    summary="Iterates over fields and values of a hash.",
+    keys=_KEY_RO,
+    tips="nondeterministic_output",
+    args=(
+        arg("key", "key"),
+        arg("cursor", "integer"),
+        arg("pattern", "pattern", "optional", token="MATCH"),
+        arg("count", "integer", "optional", token="COUNT"),
+    ),
+)
 def hscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """HSCAN key cursor [MATCH pattern] [COUNT count] -> [next cursor, fields and values].
     A hash no bigger than hash-max-listpack-entries comes back whole, as Redis does."""

@@ -58,7 +58,7 @@ def murmur64a(data: bytes, seed: int = _SEED) -> int:
             h = (h * _M) & _MASK64
     tail = n & 7
     if tail:
-        h ^= int.from_bytes(data[n - tail:], "little")
+        h ^= int.from_bytes(data[n - tail :], "little")
         h = (h * _M) & _MASK64
     h ^= h >> 47
     h = (h * _M) & _MASK64
@@ -210,8 +210,9 @@ class HLL:
     def empty(cls, max_sparse: int) -> HLL:
         """createHLLObject: sparse, every register zero, cached cardinality 0."""
         run = REGISTERS - 1  # one XZERO opcode covers them all
-        return cls(MAGIC + bytes([SPARSE]) + bytes(11) + bytes((0x40 | (run >> 8), run & 0xFF)),
-                   max_sparse)
+        return cls(
+            MAGIC + bytes([SPARSE]) + bytes(11) + bytes((0x40 | (run >> 8), run & 0xFF)), max_sparse
+        )
 
     # -- the value ---------------------------------------------------------------
     def __bytes__(self) -> bytes:
@@ -267,7 +268,7 @@ class HLL:
         out = bytearray(REGISTERS)
         for (kind, run, val), first in zip(self.ops, self.firsts, strict=True):
             if kind == _VAL:
-                out[first:first + run] = bytes((val,)) * run
+                out[first : first + run] = bytes((val,)) * run
         return bytes(out)
 
     def count(self) -> int:
@@ -343,8 +344,8 @@ class HLL:
         for op in seq:
             starts.append(at)
             at += op[1]
-        ops[i:i + 1] = seq
-        firsts[i:i + 1] = starts
+        ops[i : i + 1] = seq
+        firsts[i : i + 1] = starts
         self.size += delta
         return self._merged(prev)
 
@@ -362,7 +363,7 @@ class HLL:
             if p + 1 < len(ops):
                 kind2, run2, val2 = ops[p + 1]
                 if kind2 == _VAL and val2 == val and run + run2 <= _VAL_MAX_LEN:
-                    ops[p:p + 2] = [(_VAL, run + run2, val)]
+                    ops[p : p + 2] = [(_VAL, run + run2, val)]
                     del firsts[p + 1]
                     self.size -= 1
                     continue

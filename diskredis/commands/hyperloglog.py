@@ -61,11 +61,17 @@ def _union(ctx: Ctx, keys: list[bytes]) -> tuple[bytearray, bool]:
     return registers, dense
 
 
-@command("pfadd", -2, "write denyoom fast", group=_G, since="2.8.9",
-         complexity="O(1) to add every element.",
-         summary="Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.",
-         keys=(keys_at("RW insert"),),
-         args=(arg("key", "key"), arg("element", "string", "optional", "multiple")))
+@command(
+    "pfadd",
+    -2,
+    "write denyoom fast",
+    group=_G,
+    since="2.8.9",
+    complexity="O(1) to add every element.",
+    summary="Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.",
+    keys=(keys_at("RW insert"),),
+    args=(arg("key", "key"), arg("element", "string", "optional", "multiple")),
+)
 def pfadd(ctx: Ctx, argv: list[bytes]) -> int:
     """PFADD key [element ...] -> 1 if a register changed (or the key was made), else 0."""
     key = argv[1]
@@ -88,15 +94,27 @@ def pfadd(ctx: Ctx, argv: list[bytes]) -> int:
     return 1 if updated else 0
 
 
-@command("pfcount", -2, "readonly may_replicate", group=_G, since="2.8.9",
-         complexity="O(1) with a very small average constant time when called with a single "
-                    "key. O(N) with N being the number of keys, and much bigger constant "
-                    "times, when called with multiple keys.",
-         summary="Returns the approximated cardinality of the set(s) observed by the "
-                 "HyperLogLog key(s).",
-         keys=(keys_at("RW access", last=-1, notes="RW because it may change the internal "
-                       "representation of the key, and propagate to replicas"),),
-         args=(arg("key", "key", "multiple"),))
+@command(
+    "pfcount",
+    -2,
+    "readonly may_replicate",
+    group=_G,
+    since="2.8.9",
+    complexity="O(1) with a very small average constant time when called with a single "
+    "key. O(N) with N being the number of keys, and much bigger constant "
+    "times, when called with multiple keys.",
+    summary="Returns the approximated cardinality of the set(s) observed by the "
+    "HyperLogLog key(s).",
+    keys=(
+        keys_at(
+            "RW access",
+            last=-1,
+            notes="RW because it may change the internal "
+            "representation of the key, and propagate to replicas",
+        ),
+    ),
+    args=(arg("key", "key", "multiple"),),
+)
 def pfcount(ctx: Ctx, argv: list[bytes]) -> int:
     """PFCOUNT key [key ...] -> the estimated cardinality of the union."""
     if len(argv) > 2:
@@ -116,11 +134,17 @@ def pfcount(ctx: Ctx, argv: list[bytes]) -> int:
     return card
 
 
-@command("pfmerge", -2, "write denyoom", group=_G, since="2.8.9",
-         complexity="O(N) to merge N HyperLogLogs, but with high constant times.",
-         summary="Merges one or more HyperLogLog values into a single key.",
-         keys=(keys_at("RW access insert"), keys_at("RO access", index=2, last=-1)),
-         args=(arg("destkey", "key"), arg("sourcekey", "key", "optional", "multiple")))
+@command(
+    "pfmerge",
+    -2,
+    "write denyoom",
+    group=_G,
+    since="2.8.9",
+    complexity="O(N) to merge N HyperLogLogs, but with high constant times.",
+    summary="Merges one or more HyperLogLog values into a single key.",
+    keys=(keys_at("RW access insert"), keys_at("RO access", index=2, last=-1)),
+    args=(arg("destkey", "key"), arg("sourcekey", "key", "optional", "multiple")),
+)
 def pfmerge(ctx: Ctx, argv: list[bytes]) -> str:
     """PFMERGE destkey [sourcekey ...] -> OK; destkey holds the union."""
     registers, dense = _union(ctx, argv[1:])
@@ -142,10 +166,18 @@ def pfmerge(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("pfdebug", 3, "write denyoom admin", group=_G, since="2.8.9", complexity="N/A",
-         summary="Internal commands for debugging HyperLogLog values.", doc_flags="syscmd",
-         keys=(keys_at("RW access", index=2),),
-         args=(arg("subcommand", "string"), arg("key", "key")))
+@command(
+    "pfdebug",
+    3,
+    "write denyoom admin",
+    group=_G,
+    since="2.8.9",
+    complexity="N/A",
+    summary="Internal commands for debugging HyperLogLog values.",
+    doc_flags="syscmd",
+    keys=(keys_at("RW access", index=2),),
+    args=(arg("subcommand", "string"), arg("key", "key")),
+)
 def pfdebug(ctx: Ctx, argv: list[bytes]) -> Any:
     """PFDEBUG GETREG|DECODE|ENCODING|TODENSE key -> registers, opcodes, encoding, 1/0."""
     sub, key = argv[1].lower(), argv[2]
@@ -179,8 +211,16 @@ _SELFTEST_ROUNDS = 3
 _SELFTEST_ELEMENTS = 100_000
 
 
-@command("pfselftest", 1, "admin", group=_G, since="2.8.9", complexity="N/A",
-         summary="An internal command for testing HyperLogLog values.", doc_flags="syscmd")
+@command(
+    "pfselftest",
+    1,
+    "admin",
+    group=_G,
+    since="2.8.9",
+    complexity="N/A",
+    summary="An internal command for testing HyperLogLog values.",
+    doc_flags="syscmd",
+)
 def pfselftest(ctx: Ctx, argv: list[bytes]) -> str:
     """PFSELFTEST -> OK, or a TESTFAILED error naming the check that failed."""
     rng = random.Random()
@@ -199,7 +239,7 @@ def pfselftest(ctx: Ctx, argv: list[bytes]) -> str:
     max_sparse = ctx.config["hll-sparse-max-bytes"]
     full = H.HLL(H.MAGIC + bytes(H.HEADER - 4) + bytes(H.DENSE_BYTES))
     sparse = H.HLL.empty(max_sparse)
-    relerr = 1.04 / H.REGISTERS ** 0.5
+    relerr = 1.04 / H.REGISTERS**0.5
     seed = rng.getrandbits(64)
     checkpoint = 1
     for j in range(1, _SELFTEST_ELEMENTS + 1):
@@ -215,7 +255,9 @@ def pfselftest(ctx: Ctx, argv: list[bytes]) -> str:
             raise errors.err("TESTFAILED dense/sparse disagree")
         maxerr = 1 if j == 10 else math.ceil(relerr * 6 * checkpoint)
         if abs(checkpoint - count) > maxerr:
-            raise errors.err("TESTFAILED Too big error. card:%d abserr:%d"
-                             % (checkpoint, abs(checkpoint - count)))
+            raise errors.err(
+                "TESTFAILED Too big error. card:%d abserr:%d"
+                % (checkpoint, abs(checkpoint - count))
+            )
         checkpoint *= 10
     return "OK"

@@ -29,29 +29,50 @@ _SRV = "server"
 _FLAGS = "loading stale"
 
 
-@command("command", -1, _FLAGS, group=_SRV, acl="connection", since="2.8.13",
-         complexity="O(N) where N is the total number of Redis commands",
-         summary="Returns detailed information about all commands.",
-         tips="nondeterministic_output_order")
+@command(
+    "command",
+    -1,
+    _FLAGS,
+    group=_SRV,
+    acl="connection",
+    since="2.8.13",
+    complexity="O(N) where N is the total number of Redis commands",
+    summary="Returns detailed information about all commands.",
+    tips="nondeterministic_output_order",
+)
 def command_(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """COMMAND -> COMMAND INFO of every command."""
     return [c.info() for c in COMMANDS.values()]
 
 
-@command("command|count", 2, _FLAGS, group=_SRV, acl="connection", since="2.8.13",
-         complexity="O(1)", summary="Returns a count of commands.")
+@command(
+    "command|count",
+    2,
+    _FLAGS,
+    group=_SRV,
+    acl="connection",
+    since="2.8.13",
+    complexity="O(1)",
+    summary="Returns a count of commands.",
+)
 def command_count(ctx: Ctx, argv: list[bytes]) -> int:
     """COMMAND COUNT -> number of top-level commands."""
     return len(COMMANDS)
 
 
-@command("command|info", -2, _FLAGS, group=_SRV, acl="connection", since="2.8.13",
-         complexity="O(N) where N is the number of commands to look up",
-         summary="Returns information about one, multiple or all commands.",
-         tips="nondeterministic_output_order",
-         history=(("7.0.0", "Allowed to be called with no argument to get info on all "
-                   "commands."),),
-         args=(arg("command-name", "string", "optional", "multiple"),))
+@command(
+    "command|info",
+    -2,
+    _FLAGS,
+    group=_SRV,
+    acl="connection",
+    since="2.8.13",
+    complexity="O(N) where N is the number of commands to look up",
+    summary="Returns information about one, multiple or all commands.",
+    tips="nondeterministic_output_order",
+    history=(("7.0.0", "Allowed to be called with no argument to get info on all commands."),),
+    args=(arg("command-name", "string", "optional", "multiple"),),
+)
 def command_info(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """COMMAND INFO [name ...] -> info per name (nil when unknown); all without names."""
     if len(argv) == 2:
@@ -63,11 +84,18 @@ def command_info(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     return out
 
 
-@command("command|docs", -2, _FLAGS, group=_SRV, acl="connection", since="7.0.0",
-         complexity="O(N) where N is the number of commands to look up",
-         summary="Returns documentary information about one, multiple or all commands.",
-         tips="nondeterministic_output_order",
-         args=(arg("command-name", "string", "optional", "multiple"),))
+@command(
+    "command|docs",
+    -2,
+    _FLAGS,
+    group=_SRV,
+    acl="connection",
+    since="7.0.0",
+    complexity="O(N) where N is the number of commands to look up",
+    summary="Returns documentary information about one, multiple or all commands.",
+    tips="nondeterministic_output_order",
+    args=(arg("command-name", "string", "optional", "multiple"),),
+)
 def command_docs(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
     """COMMAND DOCS [name ...] -> map of name to docs (unknown names left out)."""
     if len(argv) == 2:
@@ -80,14 +108,27 @@ def command_docs(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
     return out
 
 
-@command("command|list", -2, _FLAGS, group=_SRV, acl="connection", since="7.0.0",
-         complexity="O(N) where N is the total number of Redis commands",
-         summary="Returns a list of command names.", tips="nondeterministic_output_order",
-         args=(oneof("filterby",
-                     arg("module-name", token="MODULE"),
-                     arg("category", token="ACLCAT"),
-                     arg("pattern", "pattern", token="PATTERN"),
-                     flags=("optional",), tok="FILTERBY"),))
+@command(
+    "command|list",
+    -2,
+    _FLAGS,
+    group=_SRV,
+    acl="connection",
+    since="7.0.0",
+    complexity="O(N) where N is the total number of Redis commands",
+    summary="Returns a list of command names.",
+    tips="nondeterministic_output_order",
+    args=(
+        oneof(
+            "filterby",
+            arg("module-name", token="MODULE"),
+            arg("category", token="ACLCAT"),
+            arg("pattern", "pattern", token="PATTERN"),
+            flags=("optional",),
+            tok="FILTERBY",
+        ),
+    ),
+)
 def command_list(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
     """COMMAND LIST [FILTERBY MODULE m | ACLCAT c | PATTERN p] -> names, subcommands too."""
     kind: bytes | None = None
@@ -132,46 +173,65 @@ def _getkeys(argv: list[bytes], with_flags: bool) -> list[Any]:
         raise errors.err("Invalid arguments specified for command")
     if not with_flags:
         return [target[i] for i, _ in keys]
-    return [[target[i], RSet([f for f in KEY_FLAG_ORDER if f in flags])]
-            for i, flags in keys]
+    return [[target[i], RSet([f for f in KEY_FLAG_ORDER if f in flags])] for i, flags in keys]
 
 
-@command("command|getkeys", -4, _FLAGS, group=_SRV, acl="connection", since="2.8.13",
-         complexity="O(N) where N is the number of arguments to the command",
-         summary="Extracts the key names from an arbitrary command.",
-         args=(arg("command"), arg("arg", "string", "optional", "multiple")))
+@command(
+    "command|getkeys",
+    -4,
+    _FLAGS,
+    group=_SRV,
+    acl="connection",
+    since="2.8.13",
+    complexity="O(N) where N is the number of arguments to the command",
+    summary="Extracts the key names from an arbitrary command.",
+    args=(arg("command"), arg("arg", "string", "optional", "multiple")),
+)
 def command_getkeys(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """COMMAND GETKEYS command [arg ...] -> the keys of that command line."""
     return _getkeys(argv, False)
 
 
-@command("command|getkeysandflags", -4, _FLAGS, group=_SRV, acl="connection", since="7.0.0",
-         complexity="O(N) where N is the number of arguments to the command",
-         summary="Extracts the key names and access flags for an arbitrary command.",
-         args=(arg("command"), arg("arg", "string", "optional", "multiple")))
+@command(
+    "command|getkeysandflags",
+    -4,
+    _FLAGS,
+    group=_SRV,
+    acl="connection",
+    since="7.0.0",
+    complexity="O(N) where N is the number of arguments to the command",
+    summary="Extracts the key names and access flags for an arbitrary command.",
+    args=(arg("command"), arg("arg", "string", "optional", "multiple")),
+)
 def command_getkeysandflags(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """COMMAND GETKEYSANDFLAGS command [arg ...] -> [key, flags] pairs."""
     return _getkeys(argv, True)
 
 
-help_command("command", [
-    "(no subcommand)",
-    "    Return details about all Redis commands.",
-    "COUNT",
-    "    Return the total number of commands in this Redis server.",
-    "LIST",
-    "    Return a list of all commands in this Redis server.",
-    "INFO [<command-name> ...]",
-    "    Return details about multiple Redis commands.",
-    "    If no command names are given, documentation details for all",
-    "    commands are returned.",
-    "DOCS [<command-name> ...]",
-    "    Return documentation details about multiple Redis commands.",
-    "    If no command names are given, documentation details for all",
-    "    commands are returned.",
-    "GETKEYS <full-command>",
-    "    Return the keys from a full Redis command.",
-    "GETKEYSANDFLAGS <full-command>",
-    "    Return the keys and the access flags from a full Redis command.",
-], group=_SRV, since="5.0.0", flags=_FLAGS, acl="connection")
-
+help_command(
+    "command",
+    [
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full Redis command.",
+    ],
+    group=_SRV,
+    since="5.0.0",
+    flags=_FLAGS,
+    acl="connection",
+)

@@ -37,34 +37,63 @@ _ADMIN = "admin noscript loading stale"
 _LATENCY_TIPS = "nondeterministic_output request_policy:all_nodes response_policy:special"
 
 
-container("latency", group=_SRV, since="2.8.13", summary="A container for latency diagnostics "
-          "commands.", complexity="Depends on subcommand.")
+container(
+    "latency",
+    group=_SRV,
+    since="2.8.13",
+    summary="A container for latency diagnostics commands.",
+    complexity="Depends on subcommand.",
+)
 
 
-@command("latency|latest", 2, _ADMIN, group=_SRV, since="2.8.13", complexity="O(1)",
-         summary="Returns the latest latency samples for all events.",
-         tips=_LATENCY_TIPS)
+@command(
+    "latency|latest",
+    2,
+    _ADMIN,
+    group=_SRV,
+    since="2.8.13",
+    complexity="O(1)",
+    summary="Returns the latest latency samples for all events.",
+    tips=_LATENCY_TIPS,
+)
 def latency_latest(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """LATENCY LATEST -> [event, time, latest ms, max ms] per event."""
     st = ctx.stats
-    return [[event.encode(), samples[-1][0], samples[-1][1], st.latency_max[event]]
-            for event, samples in st.latency.items() if samples]
+    return [
+        [event.encode(), samples[-1][0], samples[-1][1], st.latency_max[event]]
+        for event, samples in st.latency.items()
+        if samples
+    ]
 
 
-@command("latency|history", 3, _ADMIN, group=_SRV, since="2.8.13", complexity="O(1)",
-         summary="Returns timestamp-latency samples for an event.",
-         tips=_LATENCY_TIPS,
-         args=(arg("event"),))
+@command(
+    "latency|history",
+    3,
+    _ADMIN,
+    group=_SRV,
+    since="2.8.13",
+    complexity="O(1)",
+    summary="Returns timestamp-latency samples for an event.",
+    tips=_LATENCY_TIPS,
+    args=(arg("event"),),
+)
 def latency_history(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """LATENCY HISTORY event -> [time, ms] samples."""
     samples = ctx.stats.latency.get(c_text(argv[2]), ())  # a C string: up to a NUL
     return [[t, ms] for t, ms in samples]
 
 
-@command("latency|reset", -2, _ADMIN, group=_SRV, since="2.8.13", complexity="O(1)",
-         summary="Resets the latency data for one or more events.",
-         tips="request_policy:all_nodes response_policy:all_succeeded",
-         args=(arg("event", "string", "optional", "multiple"),))
+@command(
+    "latency|reset",
+    -2,
+    _ADMIN,
+    group=_SRV,
+    since="2.8.13",
+    complexity="O(1)",
+    summary="Resets the latency data for one or more events.",
+    tips="request_policy:all_nodes response_policy:all_succeeded",
+    args=(arg("event", "string", "optional", "multiple"),),
+)
 def latency_reset(ctx: Ctx, argv: list[bytes]) -> int:
     """LATENCY RESET [event ...] -> number of events reset. Redis matches the names
     without regard to case (latencyResetEvent: strcasecmp), up to a NUL byte."""
@@ -84,23 +113,28 @@ def latency_reset(ctx: Ctx, argv: list[bytes]) -> int:
     return count
 
 
-help_command("latency", [
-    "DOCTOR",
-    "    Return a human readable latency analysis report.",
-    "GRAPH <event>",
-    "    Return an ASCII latency graph for the <event> class.",
-    "HISTORY <event>",
-    "    Return time-latency samples for the <event> class.",
-    "LATEST",
-    "    Return the latest latency samples for all events.",
-    "RESET [<event> ...]",
-    "    Reset latency data of one or more <event> classes.",
-    "    (default: reset all data for all event classes)",
-    "HISTOGRAM [COMMAND ...]",
-    "    Return a cumulative distribution of latencies in the format of a histogram for "
-    "the specified command names.",
-    "    If no commands are specified then all histograms are replied.",
-], group=_SRV, since="2.8.13")
+help_command(
+    "latency",
+    [
+        "DOCTOR",
+        "    Return a human readable latency analysis report.",
+        "GRAPH <event>",
+        "    Return an ASCII latency graph for the <event> class.",
+        "HISTORY <event>",
+        "    Return time-latency samples for the <event> class.",
+        "LATEST",
+        "    Return the latest latency samples for all events.",
+        "RESET [<event> ...]",
+        "    Reset latency data of one or more <event> classes.",
+        "    (default: reset all data for all event classes)",
+        "HISTOGRAM [COMMAND ...]",
+        "    Return a cumulative distribution of latencies in the format of a histogram for "
+        "the specified command names.",
+        "    If no commands are specified then all histograms are replied.",
+    ],
+    group=_SRV,
+    since="2.8.13",
+)
 
 
 def cumulative_usec(latency: dict[int, int], total: int) -> dict[int, int]:
@@ -138,15 +172,17 @@ def _command_cdf(cmd: Command) -> dict[bytes, Any]:
     return {b"calls": total, b"histogram_usec": cumulative_usec(cmd.latency, total)}
 
 
-
-
-@command("latency|histogram", -2, _ADMIN, group=_SRV, since="7.0.0",
-         complexity="O(N) where N is the number of commands with latency information "
-                    "being retrieved.",
-         tips=_LATENCY_TIPS,
-         summary="Returns the latency distribution of each command, or of the commands "
-                 "named.",
-         args=(arg("command", "string", "optional", "multiple"),))
+@command(
+    "latency|histogram",
+    -2,
+    _ADMIN,
+    group=_SRV,
+    since="7.0.0",
+    complexity="O(N) where N is the number of commands with latency information being retrieved.",
+    tips=_LATENCY_TIPS,
+    summary="Returns the latency distribution of each command, or of the commands named.",
+    args=(arg("command", "string", "optional", "multiple"),),
+)
 def latency_histogram(ctx: Ctx, argv: list[bytes]) -> MapPairs:
     """LATENCY HISTOGRAM [command ...] -> map: command full name -> {calls,
     histogram_usec: {µs: cumulative calls}}, for the commands with data: all of them,
@@ -174,8 +210,13 @@ _SPARK_CHARS = "_-`"
 _SPARK_FILL = "_o#"
 
 
-def sparkline(values: Sequence[float], labels: Sequence[str | None], columns: int = 80,
-              rows: int = 4, fill: bool = True) -> str:
+def sparkline(
+    values: Sequence[float],
+    labels: Sequence[str | None],
+    columns: int = 80,
+    rows: int = 4,
+    fill: bool = True,
+) -> str:
     """sparkline.c: the samples in chunks of `columns`, each drawn over `rows` text rows
     of three levels each (filled below the curve with '|' when `fill`), then, when any
     sample has a label, a blank row and the labels written downwards. Chunks are
@@ -209,7 +250,7 @@ def sparkline(values: Sequence[float], labels: Sequence[str | None], columns: in
             out.append("".join(line) + "\n")
         if any_label:
             out.append(" " * width + "\n")
-            chunk = [lb or "" for lb in labels[start:start + width]]
+            chunk = [lb or "" for lb in labels[start : start + width]]
             for i in range(max(len(lb) for lb in chunk)):
                 out.append("".join(lb[i] if i < len(lb) else " " for lb in chunk) + "\n")
     return "".join(out)
@@ -225,8 +266,9 @@ def _ago(seconds: int) -> str:
     return "%dd" % (seconds // 86400)
 
 
-def latency_graph_text(event: str, samples: Iterable[tuple[int, int]], all_time_high: int,
-                       now: int | None = None) -> str:
+def latency_graph_text(
+    event: str, samples: Iterable[tuple[int, int]], all_time_high: int, now: int | None = None
+) -> str:
     """latencyCommandGenSparkeline: the header, 80 dashes, the samples (oldest first)
     labelled with how long ago they happened."""
     now = int(time.time()) if now is None else now
@@ -234,14 +276,25 @@ def latency_graph_text(event: str, samples: Iterable[tuple[int, int]], all_time_
     values = [ms for _, ms in samples]
     labels: list[str | None] = [_ago(now - t) for t, _ in samples]
     head = "%s - high %d ms, low %d ms (all time high %d ms)\n" % (
-        event, max(values), min(values), all_time_high)
+        event,
+        max(values),
+        min(values),
+        all_time_high,
+    )
     return head + "-" * 80 + "\n" + sparkline(values, labels, 80, 4, True)
 
 
-@command("latency|graph", 3, _ADMIN, group=_SRV, since="2.8.13", complexity="O(1)",
-         tips=_LATENCY_TIPS,
-         summary="Draws the recorded latency samples of one event as an ASCII chart.",
-         args=(arg("event"),))
+@command(
+    "latency|graph",
+    3,
+    _ADMIN,
+    group=_SRV,
+    since="2.8.13",
+    complexity="O(1)",
+    tips=_LATENCY_TIPS,
+    summary="Draws the recorded latency samples of one event as an ASCII chart.",
+    args=(arg("event"),),
+)
 def latency_graph(ctx: Ctx, argv: list[bytes]) -> Verbatim:
     """LATENCY GRAPH event -> verbatim text: the chart."""
     event = c_text(argv[2])  # the event table is keyed by C strings
@@ -254,19 +307,24 @@ def latency_graph(ctx: Ctx, argv: list[bytes]) -> Verbatim:
 
 _DISABLED = (
     "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis "
-    "instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in "
+    'instance. You may use "CONFIG SET latency-monitor-threshold <milliseconds>." in '
     "order to enable it. If we weren't in a deep space mission I'd suggest to take a look "
-    "at https://redis.io/topics/latency-monitor.\n")
+    "at https://redis.io/topics/latency-monitor.\n"
+)
 _NOTHING = (
     "Dave, no latency spike was observed during the lifetime of this Redis instance, not "
     "in the slightest bit. I honestly think you ought to sit down calmly, take a stress "
-    "pill, and think things over.\n")
-_OPENING = ("Dave, I have observed latency spikes in this Redis instance. You don't mind "
-            "talking about it, do you Dave?\n\n")
+    "pill, and think things over.\n"
+)
+_OPENING = (
+    "Dave, I have observed latency spikes in this Redis instance. You don't mind "
+    "talking about it, do you Dave?\n\n"
+)
 _NO_FIX = (
     "\nWhile there are latency events logged, I'm not able to suggest any easy fix. "
     "Please use the Redis community to get some help, providing this report in your help "
-    "request.\n")
+    "request.\n"
+)
 
 # What each event suggests (latency.c createLatencyReport); "command" is handled apart,
 # as its advice depends on the SLOWLOG settings. No "fork" row: diskredis never forks.
@@ -287,86 +345,116 @@ _EVENT_ADVICE = {
 
 # The advice paragraphs, in the order Redis writes them (%d: the threshold in µs).
 _ADVICE_TEXT = (
-    ("slowlog_enabled",
-     "- There are latency issues with potentially slow commands you are using. Try to "
-     "enable the Slow Log Redis feature using the command 'CONFIG SET "
-     "slowlog-log-slower-than %d'. If the Slow log is disabled Redis is not able to log "
-     "slow commands execution for you.\n"),
-    ("slowlog_tuning",
-     "- Your current Slow Log configuration only logs events that are slower than your "
-     "configured latency monitor threshold. Please use 'CONFIG SET "
-     "slowlog-log-slower-than %d'.\n"),
-    ("slowlog_inspect",
-     "- Check your Slow Log to understand what are the commands you are running which "
-     "are too slow to execute. Please check https://redis.io/commands/slowlog for more "
-     "information.\n"),
-    ("scheduler",
-     "- The system is slow to execute Redis code paths not containing system calls. This "
-     "usually means the system does not provide Redis CPU time to run for long periods. "
-     "You should try to:\n"
-     "  1) Lower the system load.\n"
-     "  2) Use a computer / VM just for Redis if you are running other software in the "
-     "same system.\n"
-     "  3) Check if you have a \"noisy neighbour\" problem.\n"
-     "  4) Check with 'redis-cli --intrinsic-latency 100' what is the intrinsic latency "
-     "in your system.\n"
-     "  5) Check if the problem is allocator-related by recompiling Redis with "
-     "MALLOC=libc, if you are using Jemalloc. However this may create fragmentation "
-     "problems.\n"),
-    ("local_disk",
-     "- It is strongly advised to use local disks for persistence, especially if you are "
-     "using AOF. Remote disks provided by platform-as-a-service providers are known to be "
-     "slow.\n"),
-    ("ssd",
-     "- SSD disks are able to reduce fsync latency, and total time needed for "
-     "snapshotting and AOF log rewriting (resulting in smaller memory usage). With "
-     "extremely high write load SSD disks can be a good option. However Redis should "
-     "perform reasonably with high load using normal disks. Use this advice as a last "
-     "resort.\n"),
-    ("data_writeback",
-     "- Mounting ext3/4 filesystems with data=writeback can provide a performance boost "
-     "compared to data=ordered, however this mode of operation provides less guarantees, "
-     "and sometimes it can happen that after a hard crash the AOF file will have a "
-     "half-written command at the end and will require to be repaired before Redis "
-     "restarts.\n"),
-    ("disk_contention",
-     "- Try to lower the disk contention. This is often caused by other disk intensive "
-     "processes running in the same computer (including other Redis instances).\n"),
-    ("no_appendfsync",
-     "- Assuming from the point of view of data safety this is viable in your "
-     "environment, you could try to enable the 'no-appendfsync-on-rewrite' option, so "
-     "that fsync will not be performed while there is a child rewriting the AOF file or "
-     "producing an RDB file (the moment where there is high disk contention).\n"),
-    ("relax_fsync_policy",
-     "- Your fsync policy is set to 'always'. It is very hard to get good performances "
-     "with such a setup, if possible try to relax the fsync policy to 'onesec'.\n"),
-    ("write_load_info",
-     "- Latency during the AOF atomic rename operation or when the final difference is "
-     "flushed to the AOF file at the end of the rewrite, sometimes is caused by very high "
-     "write load, causing the AOF buffer to get very large. If possible try to send less "
-     "commands to accomplish the same work, or use Lua scripts to group multiple "
-     "operations into a single EVALSHA call.\n"),
-    ("hz",
-     "- In order to make the Redis keys expiring process more incremental, try to set "
-     "the 'hz' configuration parameter to 100 using 'CONFIG SET hz 100'.\n"),
-    ("large_objects",
-     "- Deleting, expiring or evicting (because of maxmemory policy) large objects is a "
-     "blocking operation. If you have very large objects that are often deleted, "
-     "expired, or evicted, try to fragment those objects into multiple smaller "
-     "objects.\n"),
-    ("mass_eviction",
-     "- Sudden changes to the 'maxmemory' setting via 'CONFIG SET', or allocation of "
-     "large objects via sets or sorted sets intersections, STORE option of SORT, Redis "
-     "Cluster large keys migrations (RESTORE command), may create sudden memory pressure "
-     "forcing the server to block trying to evict keys. \n"),
-    ("disable_thp",
-     "- I detected a non zero amount of anonymous huge pages used by your process. This "
-     "creates very serious latency events in different conditions, especially when Redis "
-     "is persisting on disk. To disable THP support use the command 'echo never > "
-     "/sys/kernel/mm/transparent_hugepage/enabled', make sure to also add it into "
-     "/etc/rc.local so that the command will be executed again after a reboot. Note that "
-     "even if you have already disabled THP, you still need to restart the Redis process "
-     "to get rid of the huge pages already created.\n"),
+    (
+        "slowlog_enabled",
+        "- There are latency issues with potentially slow commands you are using. Try to "
+        "enable the Slow Log Redis feature using the command 'CONFIG SET "
+        "slowlog-log-slower-than %d'. If the Slow log is disabled Redis is not able to log "
+        "slow commands execution for you.\n",
+    ),
+    (
+        "slowlog_tuning",
+        "- Your current Slow Log configuration only logs events that are slower than your "
+        "configured latency monitor threshold. Please use 'CONFIG SET "
+        "slowlog-log-slower-than %d'.\n",
+    ),
+    (
+        "slowlog_inspect",
+        "- Check your Slow Log to understand what are the commands you are running which "
+        "are too slow to execute. Please check https://redis.io/commands/slowlog for more "
+        "information.\n",
+    ),
+    (
+        "scheduler",
+        "- The system is slow to execute Redis code paths not containing system calls. This "
+        "usually means the system does not provide Redis CPU time to run for long periods. "
+        "You should try to:\n"
+        "  1) Lower the system load.\n"
+        "  2) Use a computer / VM just for Redis if you are running other software in the "
+        "same system.\n"
+        '  3) Check if you have a "noisy neighbour" problem.\n'
+        "  4) Check with 'redis-cli --intrinsic-latency 100' what is the intrinsic latency "
+        "in your system.\n"
+        "  5) Check if the problem is allocator-related by recompiling Redis with "
+        "MALLOC=libc, if you are using Jemalloc. However this may create fragmentation "
+        "problems.\n",
+    ),
+    (
+        "local_disk",
+        "- It is strongly advised to use local disks for persistence, especially if you are "
+        "using AOF. Remote disks provided by platform-as-a-service providers are known to be "
+        "slow.\n",
+    ),
+    (
+        "ssd",
+        "- SSD disks are able to reduce fsync latency, and total time needed for "
+        "snapshotting and AOF log rewriting (resulting in smaller memory usage). With "
+        "extremely high write load SSD disks can be a good option. However Redis should "
+        "perform reasonably with high load using normal disks. Use this advice as a last "
+        "resort.\n",
+    ),
+    (
+        "data_writeback",
+        "- Mounting ext3/4 filesystems with data=writeback can provide a performance boost "
+        "compared to data=ordered, however this mode of operation provides less guarantees, "
+        "and sometimes it can happen that after a hard crash the AOF file will have a "
+        "half-written command at the end and will require to be repaired before Redis "
+        "restarts.\n",
+    ),
+    (
+        "disk_contention",
+        "- Try to lower the disk contention. This is often caused by other disk intensive "
+        "processes running in the same computer (including other Redis instances).\n",
+    ),
+    (
+        "no_appendfsync",
+        "- Assuming from the point of view of data safety this is viable in your "
+        "environment, you could try to enable the 'no-appendfsync-on-rewrite' option, so "
+        "that fsync will not be performed while there is a child rewriting the AOF file or "
+        "producing an RDB file (the moment where there is high disk contention).\n",
+    ),
+    (
+        "relax_fsync_policy",
+        "- Your fsync policy is set to 'always'. It is very hard to get good performances "
+        "with such a setup, if possible try to relax the fsync policy to 'onesec'.\n",
+    ),
+    (
+        "write_load_info",
+        "- Latency during the AOF atomic rename operation or when the final difference is "
+        "flushed to the AOF file at the end of the rewrite, sometimes is caused by very high "
+        "write load, causing the AOF buffer to get very large. If possible try to send less "
+        "commands to accomplish the same work, or use Lua scripts to group multiple "
+        "operations into a single EVALSHA call.\n",
+    ),
+    (
+        "hz",
+        "- In order to make the Redis keys expiring process more incremental, try to set "
+        "the 'hz' configuration parameter to 100 using 'CONFIG SET hz 100'.\n",
+    ),
+    (
+        "large_objects",
+        "- Deleting, expiring or evicting (because of maxmemory policy) large objects is a "
+        "blocking operation. If you have very large objects that are often deleted, "
+        "expired, or evicted, try to fragment those objects into multiple smaller "
+        "objects.\n",
+    ),
+    (
+        "mass_eviction",
+        "- Sudden changes to the 'maxmemory' setting via 'CONFIG SET', or allocation of "
+        "large objects via sets or sorted sets intersections, STORE option of SORT, Redis "
+        "Cluster large keys migrations (RESTORE command), may create sudden memory pressure "
+        "forcing the server to block trying to evict keys. \n",
+    ),
+    (
+        "disable_thp",
+        "- I detected a non zero amount of anonymous huge pages used by your process. This "
+        "creates very serious latency events in different conditions, especially when Redis "
+        "is persisting on disk. To disable THP support use the command 'echo never > "
+        "/sys/kernel/mm/transparent_hugepage/enabled', make sure to also add it into "
+        "/etc/rc.local so that the command will be executed again after a reboot. Note that "
+        "even if you have already disabled THP, you still need to restart the Redis process "
+        "to get rid of the huge pages already created.\n",
+    ),
 )
 
 
@@ -399,8 +487,13 @@ def _event_stats(samples: Iterable[tuple[int, int]], now: int) -> tuple[int, int
     return n, avg, mad, period
 
 
-def latency_report(events: dict[str, Any], maxima: dict[str, int], config: Any,
-                   now: int | None = None, huge_pages: int | None = None) -> str:
+def latency_report(
+    events: dict[str, Any],
+    maxima: dict[str, int],
+    config: Any,
+    now: int | None = None,
+    huge_pages: int | None = None,
+) -> str:
     """createLatencyReport over `events` (event -> [(time, ms)...]) and `maxima` (event
     -> all-time high), with `config` giving latency-monitor-threshold,
     slowlog-log-slower-than, hz and appendfsync."""
@@ -418,8 +511,9 @@ def latency_report(events: dict[str, Any], maxima: dict[str, int], config: Any,
         n, avg, mad, period = _event_stats(samples, now)
         parts.append(
             "%d. %s: %d latency spikes (average %dms, mean deviation %dms, period %.2f "
-            "sec). Worst all time event %dms." % (
-                number, event, n, avg, mad, period / n, maxima.get(event, 0)))
+            "sec). Worst all time event %dms."
+            % (number, event, n, avg, mad, period / n, maxima.get(event, 0))
+        )
         low = event.lower()  # Redis compares event names with strcasecmp
         if low == "command":
             if slower_than < 0:
@@ -448,10 +542,16 @@ def latency_report(events: dict[str, Any], maxima: dict[str, int], config: Any,
     return "".join(parts)
 
 
-@command("latency|doctor", 2, _ADMIN, group=_SRV, since="2.8.13", complexity="O(1)",
-         tips=_LATENCY_TIPS,
-         summary="Writes a plain-language analysis of the latency events recorded, with "
-                 "advice.")
+@command(
+    "latency|doctor",
+    2,
+    _ADMIN,
+    group=_SRV,
+    since="2.8.13",
+    complexity="O(1)",
+    tips=_LATENCY_TIPS,
+    summary="Writes a plain-language analysis of the latency events recorded, with advice.",
+)
 def latency_doctor(ctx: Ctx, argv: list[bytes]) -> Verbatim:
     """LATENCY DOCTOR -> verbatim text: the report."""
     st = ctx.stats

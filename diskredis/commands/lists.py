@@ -125,8 +125,7 @@ _PUSHED = {True: b"lpush", False: b"rpush"}  # event of a push, by side (left?)
 _POPPED = {True: b"lpop", False: b"rpop"}
 
 
-def list_range(ctx: Ctx, meta: Meta, start: int, stop: int, reverse: bool = False
-               ) -> list[bytes]:
+def list_range(ctx: Ctx, meta: Meta, start: int, stop: int, reverse: bool = False) -> list[bytes]:
     """Elements start..stop (normalised, inclusive) of the list `meta`, in order or
     reversed (SORT reads lists through this)."""
     return _List(ctx, b"", meta).range(start, stop, reverse)
@@ -166,43 +165,75 @@ def _push(ctx: Ctx, argv: list[bytes], left: bool, only_existing: bool) -> int:
 
 
 _PUSH_KEYS = (keys_at("RW insert"),)
-_PUSH_DOC = ("O(1) for each element added, so O(N) to add N elements when the command is "
-             "called with multiple arguments.")
+_PUSH_DOC = (
+    "O(1) for each element added, so O(N) to add N elements when the command is "
+    "called with multiple arguments."
+)
 
 
-@command("lpush", -3, "write denyoom fast", group=_L, since="1.0.0", complexity=_PUSH_DOC,
-         summary="Prepends one or more elements to a list. Creates the key if it doesn't "
-                 "exist.", keys=_PUSH_KEYS,
-         history=(("2.4.0", "Accepts multiple `element` arguments."),),
-         args=(arg("key", "key"), arg("element", "string", "multiple")))
+@command(
+    "lpush",
+    -3,
+    "write denyoom fast",
+    group=_L,
+    since="1.0.0",
+    complexity=_PUSH_DOC,
+    summary="Prepends one or more elements to a list. Creates the key if it doesn't exist.",
+    keys=_PUSH_KEYS,
+    history=(("2.4.0", "Accepts multiple `element` arguments."),),
+    args=(arg("key", "key"), arg("element", "string", "multiple")),
+)
 def lpush(ctx: Ctx, argv: list[bytes]) -> int:
     """LPUSH key element [element ...] -> the new length."""
     return _push(ctx, argv, True, False)
 
 
-@command("rpush", -3, "write denyoom fast", group=_L, since="1.0.0", complexity=_PUSH_DOC,
-         summary="Appends one or more elements to a list. Creates the key if it doesn't "
-                 "exist.", keys=_PUSH_KEYS,
-         history=(("2.4.0", "Accepts multiple `element` arguments."),),
-         args=(arg("key", "key"), arg("element", "string", "multiple")))
+@command(
+    "rpush",
+    -3,
+    "write denyoom fast",
+    group=_L,
+    since="1.0.0",
+    complexity=_PUSH_DOC,
+    summary="Appends one or more elements to a list. Creates the key if it doesn't exist.",
+    keys=_PUSH_KEYS,
+    history=(("2.4.0", "Accepts multiple `element` arguments."),),
+    args=(arg("key", "key"), arg("element", "string", "multiple")),
+)
 def rpush(ctx: Ctx, argv: list[bytes]) -> int:
     """RPUSH key element [element ...] -> the new length."""
     return _push(ctx, argv, False, False)
 
 
-@command("lpushx", -3, "write denyoom fast", group=_L, since="2.2.0", complexity=_PUSH_DOC,
-         summary="Prepends one or more elements to a list only when the list exists.",
-         keys=_PUSH_KEYS, history=(("4.0.0", "Accepts multiple `element` arguments."),),
-         args=(arg("key", "key"), arg("element", "string", "multiple")))
+@command(
+    "lpushx",
+    -3,
+    "write denyoom fast",
+    group=_L,
+    since="2.2.0",
+    complexity=_PUSH_DOC,
+    summary="Prepends one or more elements to a list only when the list exists.",
+    keys=_PUSH_KEYS,
+    history=(("4.0.0", "Accepts multiple `element` arguments."),),
+    args=(arg("key", "key"), arg("element", "string", "multiple")),
+)
 def lpushx(ctx: Ctx, argv: list[bytes]) -> int:
     """LPUSHX key element [element ...] -> the new length, 0 if there is no list."""
     return _push(ctx, argv, True, True)
 
 
-@command("rpushx", -3, "write denyoom fast", group=_L, since="2.2.0", complexity=_PUSH_DOC,
-         summary="Appends an element to a list only when the list exists.", keys=_PUSH_KEYS,
-         history=(("4.0.0", "Accepts multiple `element` arguments."),),
-         args=(arg("key", "key"), arg("element", "string", "multiple")))
+@command(
+    "rpushx",
+    -3,
+    "write denyoom fast",
+    group=_L,
+    since="2.2.0",
+    complexity=_PUSH_DOC,
+    summary="Appends an element to a list only when the list exists.",
+    keys=_PUSH_KEYS,
+    history=(("4.0.0", "Accepts multiple `element` arguments."),),
+    args=(arg("key", "key"), arg("element", "string", "multiple")),
+)
 def rpushx(ctx: Ctx, argv: list[bytes]) -> int:
     """RPUSHX key element [element ...] -> the new length, 0 if there is no list."""
     return _push(ctx, argv, False, True)
@@ -231,31 +262,53 @@ def _pop(ctx: Ctx, argv: list[bytes], left: bool) -> Any:
 _POP_KEYS = (keys_at("RW access delete"),)
 
 
-@command("lpop", -2, "write fast", group=_L, since="1.0.0",
-         complexity="O(N) where N is the number of elements returned",
-         summary="Returns the first elements in a list after removing it. Deletes the list "
-                 "if the last element was popped.", keys=_POP_KEYS,
-         history=(("6.2.0", "Added the `count` argument."),),
-         args=(arg("key", "key"), arg("count", "integer", "optional", since="6.2.0")))
+@command(
+    "lpop",
+    -2,
+    "write fast",
+    group=_L,
+    since="1.0.0",
+    complexity="O(N) where N is the number of elements returned",
+    summary="Returns the first elements in a list after removing it. Deletes the list "
+    "if the last element was popped.",
+    keys=_POP_KEYS,
+    history=(("6.2.0", "Added the `count` argument."),),
+    args=(arg("key", "key"), arg("count", "integer", "optional", since="6.2.0")),
+)
 def lpop(ctx: Ctx, argv: list[bytes]) -> Any:
     """LPOP key [count] -> the first element, or up to count of them."""
     return _pop(ctx, argv, True)
 
 
-@command("rpop", -2, "write fast", group=_L, since="1.0.0",
-         complexity="O(N) where N is the number of elements returned",
-         summary="Returns and removes the last elements of a list. Deletes the list if the "
-                 "last element was popped.", keys=_POP_KEYS,
-         history=(("6.2.0", "Added the `count` argument."),),
-         args=(arg("key", "key"), arg("count", "integer", "optional", since="6.2.0")))
+@command(
+    "rpop",
+    -2,
+    "write fast",
+    group=_L,
+    since="1.0.0",
+    complexity="O(N) where N is the number of elements returned",
+    summary="Returns and removes the last elements of a list. Deletes the list if the "
+    "last element was popped.",
+    keys=_POP_KEYS,
+    history=(("6.2.0", "Added the `count` argument."),),
+    args=(arg("key", "key"), arg("count", "integer", "optional", since="6.2.0")),
+)
 def rpop(ctx: Ctx, argv: list[bytes]) -> Any:
     """RPOP key [count] -> the last element, or up to count of them."""
     return _pop(ctx, argv, False)
 
 
-@command("llen", 2, "readonly fast", group=_L, since="1.0.0", complexity="O(1)",
-         summary="Returns the length of a list.", keys=(keys_at("RO"),),
-         args=(arg("key", "key"),))
+@command(
+    "llen",
+    2,
+    "readonly fast",
+    group=_L,
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Returns the length of a list.",
+    keys=(keys_at("RO"),),
+    args=(arg("key", "key"),),
+)
 def llen(ctx: Ctx, argv: list[bytes]) -> int:
     """LLEN key -> the length."""
     lst = _open(ctx, argv[1])
@@ -269,12 +322,19 @@ def _index(lst: _List, raw: bytes) -> int | None:
     return i if 0 <= i < lst.count else None
 
 
-@command("lindex", 3, "readonly", group=_L, since="1.0.0",
-         complexity="O(N) where N is the number of elements to traverse to get to the "
-                    "element at index. This makes asking for the first or the last element "
-                    "of the list O(1).",
-         summary="Returns an element from a list by its index.", keys=(keys_at("RO access"),),
-         args=(arg("key", "key"), arg("index", "integer")))
+@command(
+    "lindex",
+    3,
+    "readonly",
+    group=_L,
+    since="1.0.0",
+    complexity="O(N) where N is the number of elements to traverse to get to the "
+    "element at index. This makes asking for the first or the last element "
+    "of the list O(1).",
+    summary="Returns an element from a list by its index.",
+    keys=(keys_at("RO access"),),
+    args=(arg("key", "key"), arg("index", "integer")),
+)
 def lindex(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """LINDEX key index -> the element, or nil."""
     index = parse_int(argv[2])
@@ -285,12 +345,18 @@ def lindex(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     return None if i is None else lst.get(i)
 
 
-@command("lset", 4, "write denyoom", group=_L, since="1.0.0",
-         complexity="O(N) where N is the length of the list. Setting either the first or the "
-                    "last element of the list is O(1).",
-         summary="Sets the value of an element in a list by its index.",
-         keys=(keys_at("RW update"),),
-         args=(arg("key", "key"), arg("index", "integer"), arg("element")))
+@command(
+    "lset",
+    4,
+    "write denyoom",
+    group=_L,
+    since="1.0.0",
+    complexity="O(N) where N is the length of the list. Setting either the first or the "
+    "last element of the list is O(1).",
+    summary="Sets the value of an element in a list by its index.",
+    keys=(keys_at("RW update"),),
+    args=(arg("key", "key"), arg("index", "integer"), arg("element")),
+)
 def lset(ctx: Ctx, argv: list[bytes]) -> str:
     """LSET key index element -> OK."""
     index = parse_int(argv[2])
@@ -305,12 +371,19 @@ def lset(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("lrange", 4, "readonly", group=_L, since="1.0.0",
-         complexity="O(S+N) where S is the distance of start offset from HEAD for small lists, "
-                    "from nearest end (HEAD or TAIL) for large lists; and N is the number of "
-                    "elements in the specified range.",
-         summary="Returns a range of elements from a list.", keys=(keys_at("RO access"),),
-         args=(arg("key", "key"), arg("start", "integer"), arg("stop", "integer")))
+@command(
+    "lrange",
+    4,
+    "readonly",
+    group=_L,
+    since="1.0.0",
+    complexity="O(S+N) where S is the distance of start offset from HEAD for small lists, "
+    "from nearest end (HEAD or TAIL) for large lists; and N is the number of "
+    "elements in the specified range.",
+    summary="Returns a range of elements from a list.",
+    keys=(keys_at("RO access"),),
+    args=(arg("key", "key"), arg("start", "integer"), arg("stop", "integer")),
+)
 def lrange(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
     """LRANGE key start stop -> the elements (inclusive, negative from the end)."""
     start, end = parse_int(argv[2]), parse_int(argv[3])
@@ -321,11 +394,18 @@ def lrange(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
     return [] if span is None else lst.range(*span)
 
 
-@command("ltrim", 4, "write", group=_L, since="1.0.0",
-         complexity="O(N) where N is the number of elements to be removed by the operation.",
-         summary="Removes elements from both ends a list. Deletes the list if all elements "
-                 "were trimmed.", keys=(keys_at("RW delete"),),
-         args=(arg("key", "key"), arg("start", "integer"), arg("stop", "integer")))
+@command(
+    "ltrim",
+    4,
+    "write",
+    group=_L,
+    since="1.0.0",
+    complexity="O(N) where N is the number of elements to be removed by the operation.",
+    summary="Removes elements from both ends a list. Deletes the list if all elements "
+    "were trimmed.",
+    keys=(keys_at("RW delete"),),
+    args=(arg("key", "key"), arg("start", "integer"), arg("stop", "integer")),
+)
 def ltrim(ctx: Ctx, argv: list[bytes]) -> str:
     """LTRIM key start stop -> OK; keeps only that range."""
     start, end = parse_int(argv[2]), parse_int(argv[3])
@@ -342,12 +422,17 @@ def ltrim(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("lrem", 4, "write", group=_L, since="1.0.0",
-         complexity="O(N+M) where N is the length of the list and M is the number of "
-                    "elements removed.",
-         summary="Removes elements from a list. Deletes the list if the last element was "
-                 "removed.", keys=(keys_at("RW delete"),),
-         args=(arg("key", "key"), arg("count", "integer"), arg("element")))
+@command(
+    "lrem",
+    4,
+    "write",
+    group=_L,
+    since="1.0.0",
+    complexity="O(N+M) where N is the length of the list and M is the number of elements removed.",
+    summary="Removes elements from a list. Deletes the list if the last element was removed.",
+    keys=(keys_at("RW delete"),),
+    args=(arg("key", "key"), arg("count", "integer"), arg("element")),
+)
 def lrem(ctx: Ctx, argv: list[bytes]) -> int:
     """LREM key count element -> how many were removed (count < 0: from the tail)."""
     count = parse_int(argv[2])
@@ -368,15 +453,25 @@ def lrem(ctx: Ctx, argv: list[bytes]) -> int:
     return len(doomed)
 
 
-@command("linsert", 5, "write denyoom", group=_L, since="2.2.0",
-         complexity="O(N) where N is the number of elements to traverse before seeing the "
-                    "value pivot. This means that inserting somewhere on the left end on the "
-                    "list (head) can be considered O(1) and inserting somewhere on the right "
-                    "end (tail) is O(N).",
-         summary="Inserts an element before or after another element in a list.",
-         keys=(keys_at("RW insert"),),
-         args=(arg("key", "key"), oneof("where", token("BEFORE"), token("AFTER")),
-               arg("pivot"), arg("element")))
+@command(
+    "linsert",
+    5,
+    "write denyoom",
+    group=_L,
+    since="2.2.0",
+    complexity="O(N) where N is the number of elements to traverse before seeing the "
+    "value pivot. This means that inserting somewhere on the left end on the "
+    "list (head) can be considered O(1) and inserting somewhere on the right "
+    "end (tail) is O(N).",
+    summary="Inserts an element before or after another element in a list.",
+    keys=(keys_at("RW insert"),),
+    args=(
+        arg("key", "key"),
+        oneof("where", token("BEFORE"), token("AFTER")),
+        arg("pivot"),
+        arg("element"),
+    ),
+)
 def linsert(ctx: Ctx, argv: list[bytes]) -> int:
     """LINSERT key BEFORE|AFTER pivot element -> the new length, -1 without the pivot."""
     where = argv[2].lower()
@@ -396,17 +491,26 @@ def linsert(ctx: Ctx, argv: list[bytes]) -> int:
     return lst.count
 
 
-@command("lpos", -3, "readonly", group=_L, since="6.0.6",
-         complexity="O(N) where N is the number of elements in the list, for the average "
-                    "case. When searching for elements near the head or the tail of the list, "
-                    "or when the MAXLEN option is provided, the command may run in constant "
-                    "time.",
-         summary="Returns the index of matching elements in a list.",
-         keys=(keys_at("RO access"),),
-         args=(arg("key", "key"), arg("element"),
-               arg("rank", "integer", "optional", token="RANK"),
-               arg("num-matches", "integer", "optional", token="COUNT"),
-               arg("len", "integer", "optional", token="MAXLEN")))
+@command(
+    "lpos",
+    -3,
+    "readonly",
+    group=_L,
+    since="6.0.6",
+    complexity="O(N) where N is the number of elements in the list, for the average "
+    "case. When searching for elements near the head or the tail of the list, "
+    "or when the MAXLEN option is provided, the command may run in constant "
+    "time.",
+    summary="Returns the index of matching elements in a list.",
+    keys=(keys_at("RO access"),),
+    args=(
+        arg("key", "key"),
+        arg("element"),
+        arg("rank", "integer", "optional", token="RANK"),
+        arg("num-matches", "integer", "optional", token="COUNT"),
+        arg("len", "integer", "optional", token="MAXLEN"),
+    ),
+)
 def lpos(ctx: Ctx, argv: list[bytes]) -> Any:
     """LPOS key element [RANK rank] [COUNT n] [MAXLEN len] -> an index, or a list of them."""
     rank, count, maxlen = 1, -1, 0
@@ -420,7 +524,8 @@ def lpos(ctx: Ctx, argv: list[bytes]) -> Any:
             if rank == 0:
                 raise errors.err(
                     "RANK can't be zero: use 1 to start from the first match, 2 from the "
-                    "second ... or use negative to start from the end of the list")
+                    "second ... or use negative to start from the end of the list"
+                )
         elif opt == b"count":
             count = parse_int(argv[j + 1], "ERR COUNT can't be negative")
             if count < 0:
@@ -485,38 +590,66 @@ def _move(ctx: Ctx, src: bytes, dst: bytes, from_left: bool, to_left: bool) -> b
     return value
 
 
-@command("lmove", 5, "write denyoom", group=_L, since="6.2.0", complexity="O(1)",
-         summary="Returns an element after popping it from one list and pushing it to "
-                 "another. Deletes the list if the last element was moved.",
-         keys=(keys_at("RW access delete"), keys_at("RW insert", index=2)),
-         args=(arg("source", "key"), arg("destination", "key"),
-               oneof("wherefrom", token("LEFT"), token("RIGHT")),
-               oneof("whereto", token("LEFT"), token("RIGHT"))))
+@command(
+    "lmove",
+    5,
+    "write denyoom",
+    group=_L,
+    since="6.2.0",
+    complexity="O(1)",
+    summary="Returns an element after popping it from one list and pushing it to "
+    "another. Deletes the list if the last element was moved.",
+    keys=(keys_at("RW access delete"), keys_at("RW insert", index=2)),
+    args=(
+        arg("source", "key"),
+        arg("destination", "key"),
+        oneof("wherefrom", token("LEFT"), token("RIGHT")),
+        oneof("whereto", token("LEFT"), token("RIGHT")),
+    ),
+)
 def lmove(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """LMOVE source destination LEFT|RIGHT LEFT|RIGHT -> the element moved, or nil."""
     return _move(ctx, argv[1], argv[2], _side(argv[3]), _side(argv[4]))
 
 
-@command("rpoplpush", 3, "write denyoom", group=_L, since="1.2.0", complexity="O(1)",
-         summary="Returns the last element of a list after removing and pushing it to "
-                 "another list. Deletes the list if the last element was popped.",
-         keys=(keys_at("RW access delete"), keys_at("RW insert", index=2)),
-         deprecated_since="6.2.0", replaced_by="`LMOVE` with the `RIGHT` and `LEFT` arguments",
-         doc_flags="deprecated", args=(arg("source", "key"), arg("destination", "key")))
+@command(
+    "rpoplpush",
+    3,
+    "write denyoom",
+    group=_L,
+    since="1.2.0",
+    complexity="O(1)",
+    summary="Returns the last element of a list after removing and pushing it to "
+    "another list. Deletes the list if the last element was popped.",
+    keys=(keys_at("RW access delete"), keys_at("RW insert", index=2)),
+    deprecated_since="6.2.0",
+    replaced_by="`LMOVE` with the `RIGHT` and `LEFT` arguments",
+    doc_flags="deprecated",
+    args=(arg("source", "key"), arg("destination", "key")),
+)
 def rpoplpush(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """RPOPLPUSH source destination -> the element moved, or nil."""
     return _move(ctx, argv[1], argv[2], False, True)
 
 
-@command("lmpop", -4, "write", group=_L, since="7.0.0",
-         complexity="O(N+M) where N is the number of provided keys and M is the number of "
-                    "elements returned.",
-         summary="Returns multiple elements from a list after removing them. Deletes the "
-                 "list if the last element was popped.",
-         keys=(KeySpec(("RW", "access", "delete"), ("index", 1), ("keynum", 0, 1, 1)),),
-         args=(arg("numkeys", "integer"), arg("key", "key", "multiple"),
-               oneof("where", token("LEFT"), token("RIGHT")),
-               arg("count", "integer", "optional", token="COUNT")))
+@command(
+    "lmpop",
+    -4,
+    "write",
+    group=_L,
+    since="7.0.0",
+    complexity="O(N+M) where N is the number of provided keys and M is the number of "
+    "elements returned.",
+    summary="Returns multiple elements from a list after removing them. Deletes the "
+    "list if the last element was popped.",
+    keys=(KeySpec(("RW", "access", "delete"), ("index", 1), ("keynum", 0, 1, 1)),),
+    args=(
+        arg("numkeys", "integer"),
+        arg("key", "key", "multiple"),
+        oneof("where", token("LEFT"), token("RIGHT")),
+        arg("count", "integer", "optional", token="COUNT"),
+    ),
+)
 def lmpop(ctx: Ctx, argv: list[bytes]) -> Any:
     """LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count] -> [key, elements] of the first
     non-empty list, or nil."""
@@ -561,6 +694,7 @@ def _serve_pop(left: bool, count: int) -> Callable[[Ctx, bytes], Any]:
     def serve(ctx: Ctx, key: bytes) -> Any:
         lst = _ready_list(ctx, key)
         return None if lst is None else _pop_reply(lst, key, left, count)
+
     return serve
 
 
@@ -579,36 +713,53 @@ _BPOP_ARGS = (arg("key", "key", "multiple"), arg("timeout", "double"))
 _BPOP_HISTORY = (("6.0.0", "`timeout` is interpreted as a double instead of an integer."),)
 
 
-@command("blpop", -3, _BLOCKING, group=_L, since="2.0.0",
-         complexity="O(N) where N is the number of provided keys.",
-         summary="Removes and returns the first element in a list. Blocks until an element "
-                 "is available otherwise. Deletes the list if the last element was popped.",
-         keys=_BPOP_KEYS, history=_BPOP_HISTORY, args=_BPOP_ARGS)
+@command(
+    "blpop",
+    -3,
+    _BLOCKING,
+    group=_L,
+    since="2.0.0",
+    complexity="O(N) where N is the number of provided keys.",
+    summary="Removes and returns the first element in a list. Blocks until an element "
+    "is available otherwise. Deletes the list if the last element was popped.",
+    keys=_BPOP_KEYS,
+    history=_BPOP_HISTORY,
+    args=_BPOP_ARGS,
+)
 def blpop(ctx: Ctx, argv: list[bytes]) -> Any:
     """BLPOP key [key ...] timeout -> [key, element], or nil after the timeout."""
     return _bpop(ctx, argv, True)
 
 
-@command("brpop", -3, _BLOCKING, group=_L, since="2.0.0",
-         complexity="O(N) where N is the number of provided keys.",
-         summary="Removes and returns the last element in a list. Blocks until an element "
-                 "is available otherwise. Deletes the list if the last element was popped.",
-         keys=_BPOP_KEYS, history=_BPOP_HISTORY, args=_BPOP_ARGS)
+@command(
+    "brpop",
+    -3,
+    _BLOCKING,
+    group=_L,
+    since="2.0.0",
+    complexity="O(N) where N is the number of provided keys.",
+    summary="Removes and returns the last element in a list. Blocks until an element "
+    "is available otherwise. Deletes the list if the last element was popped.",
+    keys=_BPOP_KEYS,
+    history=_BPOP_HISTORY,
+    args=_BPOP_ARGS,
+)
 def brpop(ctx: Ctx, argv: list[bytes]) -> Any:
     """BRPOP key [key ...] timeout -> [key, element], or nil after the timeout."""
     return _bpop(ctx, argv, False)
 
 
-def _bmove(ctx: Ctx, src: bytes, dst: bytes, from_left: bool, to_left: bool,
-           raw_timeout: bytes) -> Any:
+def _bmove(
+    ctx: Ctx, src: bytes, dst: bytes, from_left: bool, to_left: bool, raw_timeout: bytes
+) -> Any:
     deadline = _deadline(raw_timeout)
     moved = _move(ctx, src, dst, from_left, to_left)
     if moved is not None:
         return moved
 
     def serve(ctx: Ctx, key: bytes) -> Any:
-        return None if _ready_list(ctx, key) is None else _move(ctx, key, dst, from_left,
-                                                                to_left)
+        return None if _ready_list(ctx, key) is None else _move(ctx, key, dst, from_left, to_left)
+
     # Redis 7.0 answers a timed-out BLMOVE/BRPOPLPUSH with a null array, like BLPOP.
     return Block([src], deadline, NULL_ARRAY, serve, nonblocking_reply=None)
 
@@ -616,40 +767,71 @@ def _bmove(ctx: Ctx, src: bytes, dst: bytes, from_left: bool, to_left: bool,
 _BMOVE_KEYS = (keys_at("RW access delete"), keys_at("RW insert", index=2))
 
 
-@command("blmove", 6, _BLOCKING + " denyoom", group=_L, since="6.2.0", complexity="O(1)",
-         summary="Pops an element from a list, pushes it to another list and returns it. "
-                 "Blocks until an element is available otherwise. Deletes the list if the "
-                 "last element was moved.", keys=_BMOVE_KEYS,
-         args=(arg("source", "key"), arg("destination", "key"),
-               oneof("wherefrom", token("LEFT"), token("RIGHT")),
-               oneof("whereto", token("LEFT"), token("RIGHT")), arg("timeout", "double")))
+@command(
+    "blmove",
+    6,
+    _BLOCKING + " denyoom",
+    group=_L,
+    since="6.2.0",
+    complexity="O(1)",
+    summary="Pops an element from a list, pushes it to another list and returns it. "
+    "Blocks until an element is available otherwise. Deletes the list if the "
+    "last element was moved.",
+    keys=_BMOVE_KEYS,
+    args=(
+        arg("source", "key"),
+        arg("destination", "key"),
+        oneof("wherefrom", token("LEFT"), token("RIGHT")),
+        oneof("whereto", token("LEFT"), token("RIGHT")),
+        arg("timeout", "double"),
+    ),
+)
 def blmove(ctx: Ctx, argv: list[bytes]) -> Any:
     """BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout -> the element, or nil."""
     return _bmove(ctx, argv[1], argv[2], _side(argv[3]), _side(argv[4]), argv[5])
 
 
-@command("brpoplpush", 4, _BLOCKING + " denyoom", group=_L, since="2.2.0",
-         complexity="O(1)",
-         summary="Pops an element from a list, pushes it to another list and returns it. "
-                 "Block until an element is available otherwise. Deletes the list if the last "
-                 "element was popped.", keys=_BMOVE_KEYS,
-         deprecated_since="6.2.0", replaced_by="`BLMOVE` with the `RIGHT` and `LEFT` arguments",
-         doc_flags="deprecated", history=_BPOP_HISTORY,
-         args=(arg("source", "key"), arg("destination", "key"), arg("timeout", "double")))
+@command(
+    "brpoplpush",
+    4,
+    _BLOCKING + " denyoom",
+    group=_L,
+    since="2.2.0",
+    complexity="O(1)",
+    summary="Pops an element from a list, pushes it to another list and returns it. "
+    "Block until an element is available otherwise. Deletes the list if the last "
+    "element was popped.",
+    keys=_BMOVE_KEYS,
+    deprecated_since="6.2.0",
+    replaced_by="`BLMOVE` with the `RIGHT` and `LEFT` arguments",
+    doc_flags="deprecated",
+    history=_BPOP_HISTORY,
+    args=(arg("source", "key"), arg("destination", "key"), arg("timeout", "double")),
+)
 def brpoplpush(ctx: Ctx, argv: list[bytes]) -> Any:
     """BRPOPLPUSH source destination timeout -> the element, or nil."""
     return _bmove(ctx, argv[1], argv[2], False, True, argv[3])
 
 
-@command("blmpop", -5, "write blocking", group=_L, since="7.0.0",
-         complexity="O(N+M) where N is the number of provided keys and M is the number of "
-                    "elements returned.",
-         summary="Pops the first element from one of multiple lists. Blocks until an element "
-                 "is available otherwise. Deletes the list if the last element was popped.",
-         keys=(KeySpec(("RW", "access", "delete"), ("index", 2), ("keynum", 0, 1, 1)),),
-         args=(arg("timeout", "double"), arg("numkeys", "integer"),
-               arg("key", "key", "multiple"), oneof("where", token("LEFT"), token("RIGHT")),
-               arg("count", "integer", "optional", token="COUNT")))
+@command(
+    "blmpop",
+    -5,
+    "write blocking",
+    group=_L,
+    since="7.0.0",
+    complexity="O(N+M) where N is the number of provided keys and M is the number of "
+    "elements returned.",
+    summary="Pops the first element from one of multiple lists. Blocks until an element "
+    "is available otherwise. Deletes the list if the last element was popped.",
+    keys=(KeySpec(("RW", "access", "delete"), ("index", 2), ("keynum", 0, 1, 1)),),
+    args=(
+        arg("timeout", "double"),
+        arg("numkeys", "integer"),
+        arg("key", "key", "multiple"),
+        oneof("where", token("LEFT"), token("RIGHT")),
+        arg("count", "integer", "optional", token="COUNT"),
+    ),
+)
 def blmpop(ctx: Ctx, argv: list[bytes]) -> Any:
     """BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count] -> [key, elements] of
     the first non-empty list, or nil after the timeout."""

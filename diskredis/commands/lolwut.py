@@ -125,17 +125,34 @@ def render_braille(canvas: Canvas) -> bytes:
     def row(y: int) -> bytes:
         if y >= h:
             return blank
-        return bytes(pixels[y * w:(y + 1) * w]) + bytes(2 * cells - w)
+        return bytes(pixels[y * w : (y + 1) * w]) + bytes(2 * cells - w)
 
     out = []
     for y in range(0, h, 4):
         r0, r1, r2, r3 = row(y), row(y + 1), row(y + 2), row(y + 3)
         line = b"".join(
-            _BRAILLE[(a and 1) | (b and 2) | (c and 4) | (d and 8) | (e and 16)
-                     | (f and 32) | (g and 64) | (i and 128)]
-            for a, b, c, d, e, f, g, i in zip(r0[0::2], r1[0::2], r2[0::2], r0[1::2],
-                                              r1[1::2], r2[1::2], r3[0::2], r3[1::2],
-                                              strict=True))
+            _BRAILLE[
+                (a and 1)
+                | (b and 2)
+                | (c and 4)
+                | (d and 8)
+                | (e and 16)
+                | (f and 32)
+                | (g and 64)
+                | (i and 128)
+            ]
+            for a, b, c, d, e, f, g, i in zip(
+                r0[0::2],
+                r1[0::2],
+                r2[0::2],
+                r0[1::2],
+                r1[1::2],
+                r2[1::2],
+                r3[0::2],
+                r3[1::2],
+                strict=True,
+            )
+        )
         out.append(line)
         if y != h - 1:
             out.append(b"\n")
@@ -181,14 +198,18 @@ def schotter(cols: int, per_row: int, per_col: int, rand: Callable[[], int]) -> 
                     r[3 * i + j] = -r[3 * i + j]
         shift = _f32s([r[3 * i + 1 + j] * side for i in range(per_row) for j in range(2)])
         shift = _f32s([v / 3 for v in shift])
-        at = _f32s([(xs[i], ys[y])[j] + shift[2 * i + j] for i in range(per_row)
-                    for j in range(2)])
+        at = _f32s([(xs[i], ys[y])[j] + shift[2 * i + j] for i in range(per_row) for j in range(2)])
         ks = [_f32s([math.pi / 4 + r[3 * i] for i in range(per_row)])]
         for _ in range(3):
             ks.append(_f32s([k + math.pi / 2 for k in ks[-1]]))
         for i in range(per_row):
-            canvas.square_at(int(at[2 * i]), int(at[2 * i + 1]), size,
-                            [ks[0][i], ks[1][i], ks[2][i], ks[3][i]], 1)
+            canvas.square_at(
+                int(at[2 * i]),
+                int(at[2 * i + 1]),
+                size,
+                [ks[0][i], ks[1][i], ks[2][i], ks[3][i]],
+                1,
+            )
     return canvas
 
 
@@ -206,12 +227,23 @@ def lolwut5_text(args: list[bytes], rand: Callable[[], int]) -> bytes:
     per_row = min(max(per_row, 1), 200)
     per_col = min(max(per_col, 1), 200)
     art = render_braille(schotter(cols, per_row, per_col, rand))
-    return art + b"\nGeorg Nees - schotter, plotter on paper, 1968. Redis ver. " \
-        + REDIS_VERSION.encode() + b"\n"
+    return (
+        art
+        + b"\nGeorg Nees - schotter, plotter on paper, 1968. Redis ver. "
+        + REDIS_VERSION.encode()
+        + b"\n"
+    )
 
 
-def _skyscraper(canvas: Canvas, xoff: int, width: int, height: int, windows: bool,
-                color: int, rand: Callable[[], int]) -> None:
+def _skyscraper(
+    canvas: Canvas,
+    xoff: int,
+    width: int,
+    height: int,
+    windows: bool,
+    color: int,
+    rand: Callable[[], int],
+) -> None:
     """lolwut6.c generateSkyscraper: a building standing on the canvas's bottom row,
     its roof two pixels narrower on each side; with `windows`, windows two pixels wide
     on every other row of its inner part, each of a random grey (not its own)."""
@@ -225,7 +257,7 @@ def _skyscraper(canvas: Canvas, xoff: int, width: int, height: int, windows: boo
             first, last = xoff, xoff + width - 1
         lo, hi = max(first, 0), min(last, w - 1)
         if lo <= hi:
-            pixels[y * w + lo:y * w + hi + 1] = bytes([color]) * (hi - lo + 1)
+            pixels[y * w + lo : y * w + hi + 1] = bytes([color]) * (hi - lo + 1)
         if not windows or not (endy + 1 < y < starty - 1):
             continue
         rely = y - (endy + 1)
@@ -274,8 +306,7 @@ def skyline(canvas: Canvas, rand: Callable[[], int]) -> None:
 
 
 # Each pixel is a space in one of the four greys, foreground and background both set.
-_SHADES = [b"\033[%s \033[0m" % c for c in (b"0;30;40m", b"0;90;100m", b"0;37;47m",
-                                             b"0;97;107m")]
+_SHADES = [b"\033[%s \033[0m" % c for c in (b"0;30;40m", b"0;90;100m", b"0;37;47m", b"0;97;107m")]
 _SHADES += [_SHADES[0]] * (256 - len(_SHADES))
 
 
@@ -291,12 +322,13 @@ def lolwut6_text(args: list[bytes], rand: Callable[[], int]) -> bytes:
     canvas = Canvas(cols, rows, 3)
     skyline(canvas, rand)
     pixels = canvas.pixels
-    lines = [b"".join(_SHADES[c] for c in pixels[y * cols:(y + 1) * cols])
-             for y in range(rows)]
+    lines = [b"".join(_SHADES[c] for c in pixels[y * cols : (y + 1) * cols]) for y in range(rows)]
     return b"\n".join(lines) + (
         b"\nDedicated to the 8 bit game developers of past and present.\n"
         b"Original 8 bit image from Plaguemon by hikikomori. Redis ver. "
-        + REDIS_VERSION.encode() + b"\n")
+        + REDIS_VERSION.encode()
+        + b"\n"
+    )
 
 
 def lolwut_text(argv: list[bytes], rand: Callable[[], int] | None = None) -> bytes:
@@ -310,19 +342,26 @@ def lolwut_text(argv: list[bytes], rand: Callable[[], int] | None = None) -> byt
         version = "%d.0.0" % (parse_int(argv[2]) & 0xFFFFFFFF)
         args = argv[2:]
     v = version + "\0\0"
-    if (v[0] == "5" and v[1] == "." and v[2] != "9") or \
-            (v[0] == "4" and v[1] == "." and v[2] == "9"):
+    if (v[0] == "5" and v[1] == "." and v[2] != "9") or (
+        v[0] == "4" and v[1] == "." and v[2] == "9"
+    ):
         return lolwut5_text(args, rand)
-    if (v[0] == "6" and v[1] == "." and v[2] != "9") or \
-            (v[0] == "5" and v[1] == "." and v[2] == "9"):
+    if (v[0] == "6" and v[1] == "." and v[2] != "9") or (
+        v[0] == "5" and v[1] == "." and v[2] == "9"
+    ):
         return lolwut6_text(args, rand)
     return b"Redis ver. " + REDIS_VERSION.encode() + b"\n"
 
 
-@command("lolwut", -1, "readonly fast", group=_SRV, since="5.0.0",
-         summary="Draws a piece of generative computer art, followed by the server's "
-                 "version.",
-         args=(arg("version", "integer", "optional", token="VERSION"),))
+@command(
+    "lolwut",
+    -1,
+    "readonly fast",
+    group=_SRV,
+    since="5.0.0",
+    summary="Draws a piece of generative computer art, followed by the server's version.",
+    args=(arg("version", "integer", "optional", token="VERSION"),),
+)
 def lolwut(ctx: Ctx, argv: list[bytes]) -> Verbatim:
     """LOLWUT [VERSION version] [arguments of that version's drawing] -> verbatim text:
     the art and the version line."""

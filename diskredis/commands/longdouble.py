@@ -16,8 +16,10 @@ _EMIN = -16382  # smallest normal exponent (value = m * 2**(e - 63))
 _EMAX = 16383
 _MAX_CHARS = 5 * 1024  # MAX_LONG_DOUBLE_CHARS
 _DEC = re.compile(rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_HEX = re.compile(rb"([+-]?)0[xX]((?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+))"
-                  rb"(?:[pP]([+-]?[0-9]+))?")
+_HEX = re.compile(
+    rb"([+-]?)0[xX]((?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+))"
+    rb"(?:[pP]([+-]?[0-9]+))?"
+)
 _INF = re.compile(rb"[+-]?(?:inf|infinity)", re.IGNORECASE)
 
 INF = "inf"  # a marker: the value overflowed
@@ -58,7 +60,8 @@ def parse_long_double(raw: bytes) -> Fraction | str | None:
         point = m.group(2).find(b".")
         frac_digits = 0 if point < 0 else len(m.group(2)) - point - 1
         value = Fraction(int(digits, 16)) * Fraction(2) ** (
-            int(m.group(3) or b"0") - 4 * frac_digits)
+            int(m.group(3) or b"0") - 4 * frac_digits
+        )
     elif _DEC.fullmatch(raw):
         value = Fraction(raw.decode())
     else:

@@ -35,34 +35,106 @@ __all__ = [
 
 # The order COMMAND INFO prints flags in (server.c addReplyFlagsForCommand).
 FLAG_ORDER = (
-    "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking",
-    "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
-    "no_mandatory_keys", "no_async_loading", "no_multi", "movablekeys", "allow_busy",
+    "write",
+    "readonly",
+    "denyoom",
+    "module",
+    "admin",
+    "pubsub",
+    "noscript",
+    "blocking",
+    "loading",
+    "stale",
+    "skip_monitor",
+    "skip_slowlog",
+    "asking",
+    "fast",
+    "no_auth",
+    "no_mandatory_keys",
+    "no_async_loading",
+    "no_multi",
+    "movablekeys",
+    "allow_busy",
 )
 # Flags Redis keeps but never prints.
-HIDDEN_FLAGS = frozenset({"may_replicate", "sentinel", "only_sentinel", "protected",
-                          "touches_arbitrary_keys"})
+HIDDEN_FLAGS = frozenset(
+    {"may_replicate", "sentinel", "only_sentinel", "protected", "touches_arbitrary_keys"}
+)
 # The order of ACL categories (acl.c ACLCommandCategories).
 ACL_CATEGORIES = (
-    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
-    "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking",
-    "dangerous", "connection", "transaction", "scripting",
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
 )
 GROUPS = (
-    "generic", "string", "list", "set", "sorted-set", "hash", "pubsub", "transactions",
-    "connection", "server", "scripting", "hyperloglog", "cluster", "sentinel", "geo",
-    "stream", "bitmap", "module",
+    "generic",
+    "string",
+    "list",
+    "set",
+    "sorted-set",
+    "hash",
+    "pubsub",
+    "transactions",
+    "connection",
+    "server",
+    "scripting",
+    "hyperloglog",
+    "cluster",
+    "sentinel",
+    "geo",
+    "stream",
+    "bitmap",
+    "module",
 )
 # The ACL category each command group implies (Redis's JSON files spell them out;
 # they follow the group with few exceptions, written as `acl="-category"`).
 _GROUP_CATEGORY = {
-    "generic": "keyspace", "string": "string", "list": "list", "set": "set",
-    "sorted-set": "sortedset", "hash": "hash", "pubsub": "pubsub",
-    "transactions": "transaction", "connection": "connection", "scripting": "scripting",
-    "hyperloglog": "hyperloglog", "geo": "geo", "stream": "stream", "bitmap": "bitmap",
+    "generic": "keyspace",
+    "string": "string",
+    "list": "list",
+    "set": "set",
+    "sorted-set": "sortedset",
+    "hash": "hash",
+    "pubsub": "pubsub",
+    "transactions": "transaction",
+    "connection": "connection",
+    "scripting": "scripting",
+    "hyperloglog": "hyperloglog",
+    "geo": "geo",
+    "stream": "stream",
+    "bitmap": "bitmap",
 }
-KEY_FLAG_ORDER = ("RO", "RW", "OW", "RM", "access", "update", "insert", "delete",
-                  "not_key", "incomplete", "variable_flags")
+KEY_FLAG_ORDER = (
+    "RO",
+    "RW",
+    "OW",
+    "RM",
+    "access",
+    "update",
+    "insert",
+    "delete",
+    "not_key",
+    "incomplete",
+    "variable_flags",
+)
 
 
 @dataclass(frozen=True)
@@ -96,8 +168,7 @@ class KeySpec:
         if kind == "range":
             spec = {b"lastkey": self.find[1], b"keystep": self.find[2], b"limit": self.find[3]}
         elif kind == "keynum":
-            spec = {b"keynumidx": self.find[1], b"firstkey": self.find[2],
-                    b"keystep": self.find[3]}
+            spec = {b"keynumidx": self.find[1], b"firstkey": self.find[2], b"keystep": self.find[3]}
         else:
             spec = {}
         out[b"find_keys"] = {b"type": kind.encode(), b"spec": spec}
@@ -175,14 +246,26 @@ class Arg:
         return out
 
 
-def keys_at(flags: str, index: int = 1, last: int = 0, step: int = 1, limit: int = 0,
-            notes: str | None = None) -> KeySpec:
+def keys_at(
+    flags: str,
+    index: int = 1,
+    last: int = 0,
+    step: int = 1,
+    limit: int = 0,
+    notes: str | None = None,
+) -> KeySpec:
     """The common key spec: keys from argument `index` to `last` (negative: from the end)."""
     return KeySpec(tuple(flags.split()), ("index", index), ("range", last, step, limit), notes)
 
 
-def arg(name: str, type_: str = "string", *flags: str, token: str | None = None,
-        key: int = -1, since: str | None = None) -> Arg:
+def arg(
+    name: str,
+    type_: str = "string",
+    *flags: str,
+    token: str | None = None,
+    key: int = -1,
+    since: str | None = None,
+) -> Arg:
     """A documented argument; flags among ``optional``, ``multiple``, ``multiple_token``."""
     return Arg(name, type_, token, tuple(flags), key, since)
 
@@ -191,13 +274,23 @@ def token(word: str, *flags: str, since: str | None = None) -> Arg:
     return Arg(word.lower(), "pure-token", word, tuple(flags), since=since)
 
 
-def oneof(name: str, *subargs: Arg, flags: tuple[str, ...] = (), tok: str | None = None,
-          since: str | None = None) -> Arg:
+def oneof(
+    name: str,
+    *subargs: Arg,
+    flags: tuple[str, ...] = (),
+    tok: str | None = None,
+    since: str | None = None,
+) -> Arg:
     return Arg(name, "oneof", tok, flags, since=since, subargs=subargs)
 
 
-def block(name: str, *subargs: Arg, flags: tuple[str, ...] = (), tok: str | None = None,
-          since: str | None = None) -> Arg:
+def block(
+    name: str,
+    *subargs: Arg,
+    flags: tuple[str, ...] = (),
+    tok: str | None = None,
+    since: str | None = None,
+) -> Arg:
     return Arg(name, "block", tok, flags, since=since, subargs=subargs)
 
 
@@ -327,8 +420,10 @@ class Command:
         specs = self.key_specs
         if not specs:
             return (0, 0, 0)
+
         def plain(s: KeySpec) -> bool:
             return bool(s.begin[0] == "index" and s.find[0] == "range")
+
         if len(specs) == 1 and plain(specs[0]):
             s = specs[0]
             if "incomplete" in s.flags:
@@ -391,9 +486,7 @@ class Command:
         if self.args:
             out[b"arguments"] = [a.docs() for a in self.args]
         if self.subcommands:
-            out[b"subcommands"] = {
-                s.name.encode(): s.docs() for s in self.subcommands.values()
-            }
+            out[b"subcommands"] = {s.name.encode(): s.docs() for s in self.subcommands.values()}
         return out
 
     def key_positions(self, argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
@@ -463,12 +556,23 @@ def command(
     return register
 
 
-def container(name: str, *, group: str, summary: str, since: str, complexity: str = "",
-              acl: str = "") -> None:
+def container(
+    name: str, *, group: str, summary: str, since: str, complexity: str = "", acl: str = ""
+) -> None:
     """Declare a command that only has subcommands (arity -2, like Redis's containers)."""
-    _install(Command(name=name, arity=-2, flags=frozenset(), group=group, handler=None,
-                     acl=tuple(acl.split()), summary=summary, since=since,
-                     complexity=complexity))
+    _install(
+        Command(
+            name=name,
+            arity=-2,
+            flags=frozenset(),
+            group=group,
+            handler=None,
+            acl=tuple(acl.split()),
+            summary=summary,
+            since=since,
+            complexity=complexity,
+        )
+    )
 
 
 def _install(cmd: Command) -> None:
@@ -527,8 +631,7 @@ def find(argv: list[bytes]) -> Command:
     if cmd is not None:
         return cmd
     cmd = lookup(argv)
-    if cmd is not None and not cmd.subcommands and cmd.parent is None \
-            and len(_SEEN) < _SEEN_MAX:
+    if cmd is not None and not cmd.subcommands and cmd.parent is None and len(_SEEN) < _SEEN_MAX:
         _SEEN[argv[0]] = cmd
     if cmd is None:
         base = None
@@ -573,5 +676,13 @@ def help_command(
         return help_reply(parent, lines)
 
     handler.__doc__ = "%s HELP -> help lines." % parent.upper()
-    command("%s|help" % parent, 2, flags, group=group, since=since, complexity="O(1)",
-            acl=acl, summary=summary)(handler)
+    command(
+        "%s|help" % parent,
+        2,
+        flags,
+        group=group,
+        since=since,
+        complexity="O(1)",
+        acl=acl,
+        summary=summary,
+    )(handler)

@@ -76,9 +76,16 @@ def _request(ctx: Ctx) -> ReplicaRequest:
     return req
 
 
-@command("replconf", -1, "admin noscript loading stale allow_busy", group=_SRV,
-         since="3.0.0", complexity="O(1)", doc_flags="syscmd",
-         summary="Tells the server what a replication client is and wants (internal).")
+@command(
+    "replconf",
+    -1,
+    "admin noscript loading stale allow_busy",
+    group=_SRV,
+    since="3.0.0",
+    complexity="O(1)",
+    doc_flags="syscmd",
+    summary="Tells the server what a replication client is and wants (internal).",
+)
 def replconf(ctx: Ctx, argv: list[bytes]) -> Any:
     """REPLCONF option value ... -> OK; ACK and GETACK get no reply."""
     if len(argv) % 2 == 0:
@@ -90,8 +97,10 @@ def replconf(ctx: Ctx, argv: list[bytes]) -> Any:
             req.listening_port = parse_int(value)
         elif option == b"ip-address":
             if len(value) >= _NET_HOST_STR_LEN:
-                raise errors.err("REPLCONF ip-address provided by replica instance is too "
-                                 "long: %d bytes" % len(value))
+                raise errors.err(
+                    "REPLCONF ip-address provided by replica instance is too "
+                    "long: %d bytes" % len(value)
+                )
             req.ip_address = value
         elif option == b"capa":
             capa = value.lower()
@@ -116,11 +125,13 @@ def replconf(ctx: Ctx, argv: list[bytes]) -> Any:
                 if f.lower() == b"functions":
                     req.exclude_functions = False
                 else:
-                    raise errors.err("Unsupported rdb-filter-only option: %s"
-                                     % f.decode("utf-8", "replace"))
+                    raise errors.err(
+                        "Unsupported rdb-filter-only option: %s" % f.decode("utf-8", "replace")
+                    )
         else:
-            raise errors.err("Unrecognized REPLCONF option: %s"
-                             % argv[j].decode("utf-8", "replace"))
+            raise errors.err(
+                "Unrecognized REPLCONF option: %s" % argv[j].decode("utf-8", "replace")
+            )
     return "OK"
 
 
@@ -130,23 +141,37 @@ def _snapshot_for(ctx: Ctx, preamble: bytes) -> Snapshot:
         raise errors.err("Filtered replica requires EOF capability")
     if not req.rdb_only:
         raise RedisError(errors.NO_REPLICATION)
-    return Snapshot(preamble, data=not req.exclude_data,
-                    functions=not req.exclude_functions, eof_mark=req.capa_eof)
+    return Snapshot(
+        preamble,
+        data=not req.exclude_data,
+        functions=not req.exclude_functions,
+        eof_mark=req.capa_eof,
+    )
 
 
-@command("sync", 1, "admin noscript no_async_loading no_multi", group=_SRV, since="1.0.0",
-         summary="Asks for a snapshot of the dataset, as a replica does (internal).")
+@command(
+    "sync",
+    1,
+    "admin noscript no_async_loading no_multi",
+    group=_SRV,
+    since="1.0.0",
+    summary="Asks for a snapshot of the dataset, as a replica does (internal).",
+)
 def sync(ctx: Ctx, argv: list[bytes]) -> Snapshot:
     """SYNC -> an RDB snapshot (`$<length>` or `$EOF:<mark>` framing), then the end of
     the connection; only for a client that said REPLCONF rdb-only 1."""
     return _snapshot_for(ctx, b"")
 
 
-@command("psync", -3, "admin noscript no_async_loading no_multi", group=_SRV,
-         since="2.8.0",
-         summary="Asks for a snapshot of the dataset after a replication handshake "
-                 "(internal).",
-         args=(arg("replicationid", "string"), arg("offset", "integer")))
+@command(
+    "psync",
+    -3,
+    "admin noscript no_async_loading no_multi",
+    group=_SRV,
+    since="2.8.0",
+    summary="Asks for a snapshot of the dataset after a replication handshake (internal).",
+    args=(arg("replicationid", "string"), arg("offset", "integer")),
+)
 def psync(ctx: Ctx, argv: list[bytes]) -> Snapshot:
     """PSYNC replicationid offset -> +FULLRESYNC <replid> 0, then as SYNC (there is no
     backlog: every PSYNC is a full one)."""
@@ -154,22 +179,42 @@ def psync(ctx: Ctx, argv: list[bytes]) -> Snapshot:
     return _snapshot_for(ctx, b"+FULLRESYNC %s 0\r\n" % ctx.server.run_id.encode())
 
 
-def write_snapshot(engine: Engine, databases: int, out: BinaryIO, snapshot: Snapshot,
-                   functions: list[bytes], compress: bool, replid: str,
-                   stop: Callable[[], bool] = lambda: False) -> int:
+def write_snapshot(
+    engine: Engine,
+    databases: int,
+    out: BinaryIO,
+    snapshot: Snapshot,
+    functions: list[bytes],
+    compress: bool,
+    replid: str,
+    stop: Callable[[], bool] = lambda: False,
+) -> int:
     """Write the dataset as one RDB file to `out`, from one read transaction of `engine`
     (any thread: it shares nothing with the lane but the engine, which the caller has
     pinned). Returns the keys written; `stop()` true gives up (raises `Stopped`)."""
     ks = Keyspace(engine, databases, _SNAPSHOT_CACHE, view=True)
-    ctx = Ctx(session=Session(0, "snapshot", "snapshot"), server=None,  # type: ignore[arg-type]
-              config=Config(), stats=Stats(), ks=ks, hub=Hub(), scripts=None)
+    ctx = Ctx(
+        session=Session(0, "snapshot", "snapshot"),
+        server=None,  # type: ignore[arg-type]
+        config=Config(),
+        stats=Stats(),
+        ks=ks,
+        hub=Hub(),
+        scripts=None,
+    )
     keys = 0
     try:
         rdb = codec.FileWriter(out, compress)
-        for name, value in ((b"redis-ver", REDIS_VERSION.encode()), (b"redis-bits", b"64"),
-                            (b"ctime", b"%d" % int(time.time())), (b"used-mem", b"0"),
-                            (b"repl-stream-db", b"0"), (b"repl-id", replid.encode()),
-                            (b"repl-offset", b"0"), (b"aof-base", b"0")):
+        for name, value in (
+            (b"redis-ver", REDIS_VERSION.encode()),
+            (b"redis-bits", b"64"),
+            (b"ctime", b"%d" % int(time.time())),
+            (b"used-mem", b"0"),
+            (b"repl-stream-db", b"0"),
+            (b"repl-id", replid.encode()),
+            (b"repl-offset", b"0"),
+            (b"aof-base", b"0"),
+        ):
             rdb.aux(name, value)
         if snapshot.data:
             for db in range(databases):
@@ -192,10 +237,17 @@ def write_snapshot(engine: Engine, databases: int, out: BinaryIO, snapshot: Snap
     return keys
 
 
-@command("role", 1, "noscript loading stale fast", group=_SRV, acl="admin dangerous",
-         since="2.8.12", complexity="O(1)",
-         summary="Tells whether this server is a master, a replica or a sentinel, with "
-                 "the replication details of that role.")
+@command(
+    "role",
+    1,
+    "noscript loading stale fast",
+    group=_SRV,
+    acl="admin dangerous",
+    since="2.8.12",
+    complexity="O(1)",
+    summary="Tells whether this server is a master, a replica or a sentinel, with "
+    "the replication details of that role.",
+)
 def role(ctx: Ctx, argv: list[bytes]) -> Any:
     """ROLE -> ["master", replication offset, replicas]: a primary without replicas
     (diskredis keeps no replication stream yet, so its offset stays 0)."""

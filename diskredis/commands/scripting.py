@@ -85,12 +85,41 @@ class Library:
 # scripts themselves (Redis asserts on a script inside a script and stops) and those that
 # would leave the script client in a state no later script expects (a transaction, a
 # subscription, a replica's stream, another user) or end the server under it.
-_NEVER_FROM_SCRIPTS = frozenset((
-    "eval", "eval_ro", "evalsha", "evalsha_ro", "fcall", "fcall_ro", "script", "function",
-    "multi", "exec", "discard", "watch", "unwatch", "subscribe", "psubscribe", "ssubscribe",
-    "unsubscribe", "punsubscribe", "sunsubscribe", "monitor", "quit", "reset", "hello",
-    "auth", "sync", "psync", "replconf", "shutdown", "client|reply", "client|tracking",
-    "client|caching"))
+_NEVER_FROM_SCRIPTS = frozenset(
+    (
+        "eval",
+        "eval_ro",
+        "evalsha",
+        "evalsha_ro",
+        "fcall",
+        "fcall_ro",
+        "script",
+        "function",
+        "multi",
+        "exec",
+        "discard",
+        "watch",
+        "unwatch",
+        "subscribe",
+        "psubscribe",
+        "ssubscribe",
+        "unsubscribe",
+        "punsubscribe",
+        "sunsubscribe",
+        "monitor",
+        "quit",
+        "reset",
+        "hello",
+        "auth",
+        "sync",
+        "psync",
+        "replconf",
+        "shutdown",
+        "client|reply",
+        "client|tracking",
+        "client|caching",
+    )
+)
 
 
 def _never_from_scripts(name: str) -> bool:
@@ -161,8 +190,12 @@ class Scripts:
             raise RedisError(errors.BUSY_FUNCTION)
         if not by_eval and self.is_eval:
             raise RedisError(errors.BUSY_EVAL)
-        log.warning("Killing the busy script %s at the request of client id=%d addr=%s.",
-                    self.name, ctx.session.id, ctx.session.addr)
+        log.warning(
+            "Killing the busy script %s at the request of client id=%d addr=%s.",
+            self.name,
+            ctx.session.id,
+            ctx.session.addr,
+        )
         self.killed = True
         return "OK"
 
@@ -173,8 +206,11 @@ class Scripts:
             return None
         if self.is_eval:
             raise RedisError(errors.BUSY_EVAL)
-        return {b"name": self.name.encode("latin-1"), b"command": self.argv,
-                b"duration_ms": int((time.monotonic() - self.started) * 1000)}
+        return {
+            b"name": self.name.encode("latin-1"),
+            b"command": self.argv,
+            b"duration_ms": int((time.monotonic() - self.started) * 1000),
+        }
 
     def _hook(self) -> None:
         """Every 100,000 Lua instructions: stop a killed script; mark a slow one busy."""
@@ -189,10 +225,14 @@ class Scripts:
             return
         elapsed = (time.monotonic() - self.started) * 1000
         if elapsed >= self.threshold_ms:
-            log.warning("Slow script detected: still in execution after %d milliseconds. "
-                        "You can try killing the script using the %s command. Script name "
-                        "is: %s.", elapsed, "SCRIPT KILL" if self.is_eval else "FUNCTION KILL",
-                        self.name)
+            log.warning(
+                "Slow script detected: still in execution after %d milliseconds. "
+                "You can try killing the script using the %s command. Script name "
+                "is: %s.",
+                elapsed,
+                "SCRIPT KILL" if self.is_eval else "FUNCTION KILL",
+                self.name,
+            )
             self.busy = True
             self.on_busy()
             self.while_busy()
@@ -213,8 +253,17 @@ class Scripts:
         set."""
         if self.ctx is None:
             client = Session(id=0, addr="lua", laddr="", is_script=True)
-            self.ctx = Ctx(client, ctx.server, ctx.config, ctx.stats, ctx.ks, ctx.hub, self,
-                           acl=ctx.acl, tracking=ctx.tracking)
+            self.ctx = Ctx(
+                client,
+                ctx.server,
+                ctx.config,
+                ctx.stats,
+                ctx.ks,
+                ctx.hub,
+                self,
+                acl=ctx.acl,
+                tracking=ctx.tracking,
+            )
         client = self.ctx.session
         client.db, client.user, client.resp = ctx.session.db, ctx.session.user, 2
         client.acl_user = ctx.session.acl_user
@@ -229,8 +278,17 @@ class Scripts:
             lua.set_hook(self._hook if count else None, count)
             self.hook_count = count
 
-    def run(self, ctx: Ctx, argv: list[bytes], lua: LuaState, name: str, is_eval: bool,
-            flags: frozenset[str] | None, ro_command: bool, call: Callable[[], Any]) -> Any:
+    def run(
+        self,
+        ctx: Ctx,
+        argv: list[bytes],
+        lua: LuaState,
+        name: str,
+        is_eval: bool,
+        flags: frozenset[str] | None,
+        ro_command: bool,
+        call: Callable[[], Any],
+    ) -> Any:
         """scriptPrepareForRun + the call: the reply, or the script's error."""
         if flags is not None and "no-writes" not in flags and ro_command:
             raise errors.err("Can not execute a script with write flag using *_ro command.")
@@ -316,8 +374,9 @@ class Scripts:
         try:
             chunk = self.lua.compile(body[shebang_len:])
         except LuaError as e:
-            raise errors.err("Error compiling script (new function): %s"
-                             % text_of(e.value)) from None
+            raise errors.err(
+                "Error compiling script (new function): %s" % text_of(e.value)
+            ) from None
         script = self.cache[sha] = Script(sha, body, flags, chunk)
         if ks is not None:
             ks.tx().put("stats", _SCRIPT_RECORD + sha.encode(), body)
@@ -334,11 +393,13 @@ def load_saved_scripts(scripts: Scripts, ks: Keyspace) -> int:
         try:
             scripts.create(body)
         except RedisError as e:
-            log.error("Script %s stored in %s could not be compiled and is left out: %s",
-                      key[len(_SCRIPT_RECORD):].decode("latin-1"), ks.engine.path, e.text)
+            log.error(
+                "Script %s stored in %s could not be compiled and is left out: %s",
+                key[len(_SCRIPT_RECORD) :].decode("latin-1"),
+                ks.engine.path,
+                e.text,
+            )
     return len(scripts.cache)
-
-
 
 
 def text_of(value: Any) -> str:
@@ -372,13 +433,27 @@ def _shebang(body: bytes) -> tuple[frozenset[str] | None, int]:
 
 
 # -- running ------------------------------------------------------------------------------
-def run_script(ctx: Ctx, argv: list[bytes], script: Script, keys: list[bytes],
-               args: list[bytes], ro_command: bool) -> Any:
+def run_script(
+    ctx: Ctx,
+    argv: list[bytes],
+    script: Script,
+    keys: list[bytes],
+    args: list[bytes],
+    ro_command: bool,
+) -> Any:
     """An EVAL script's run: its reply, or its error."""
     scripts: Scripts = ctx.scripts
     lua = scripts.lua
-    return scripts.run(ctx, argv, lua, script.sha, True, script.flags, ro_command,
-                       lambda: lua.run(script.chunk, keys, args))
+    return scripts.run(
+        ctx,
+        argv,
+        lua,
+        script.sha,
+        True,
+        script.flags,
+        ro_command,
+        lambda: lua.run(script.chunk, keys, args),
+    )
 
 
 def _script_error(value: Any, funcname: str, lua: LuaState) -> RedisError:
@@ -405,8 +480,9 @@ def _line(value: Any) -> str:
     return "%d" % value if float(value).is_integer() else "%.14g" % value
 
 
-def flags_as_command(cmd_flags: frozenset[str], script_flags: frozenset[str] | None
-                     ) -> frozenset[str]:
+def flags_as_command(
+    cmd_flags: frozenset[str], script_flags: frozenset[str] | None
+) -> frozenset[str]:
     """scriptFlagsToCmdFlags: a script that declares its flags runs with them (no
     shebang, "eval compat mode": with the command's)."""
     if script_flags is None:
@@ -456,94 +532,169 @@ def _eval(ctx: Ctx, argv: list[bytes], by_sha: bool, ro: bool) -> Any:
             raise RedisError(NOSCRIPT)
     else:
         script = scripts.create(argv[1], ctx.ks)
-    keys = argv[3:3 + numkeys]
-    return run_script(ctx, argv, script, keys, argv[3 + numkeys:], ro)
+    keys = argv[3 : 3 + numkeys]
+    return run_script(ctx, argv, script, keys, argv[3 + numkeys :], ro)
 
 
-_EVAL_KEYS = (KeySpec(("RW", "access", "update"), ("index", 2), ("keynum", 0, 1, 1),
-                      "We cannot tell how the keys will be used so we assume the worst, RW "
-                      "and UPDATE"),)
-_EVAL_RO_KEYS = (KeySpec(("RO", "access"), ("index", 2), ("keynum", 0, 1, 1),
-                         "We cannot tell how the keys will be used so we assume the worst, RO "
-                         "and ACCESS"),)
+_EVAL_KEYS = (
+    KeySpec(
+        ("RW", "access", "update"),
+        ("index", 2),
+        ("keynum", 0, 1, 1),
+        "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
+    ),
+)
+_EVAL_RO_KEYS = (
+    KeySpec(
+        ("RO", "access"),
+        ("index", 2),
+        ("keynum", 0, 1, 1),
+        "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
+    ),
+)
 _EVALSHA_KEYS = (KeySpec(("RW", "access", "update"), ("index", 2), ("keynum", 0, 1, 1)),)
 _EVALSHA_RO_KEYS = (KeySpec(("RO", "access"), ("index", 2), ("keynum", 0, 1, 1)),)
 _FLAGS_EVAL = "noscript stale skip_monitor no_mandatory_keys movablekeys"
 _COMPLEXITY = "Depends on the script that is executed."
-_ARGS = (arg("numkeys", "integer"), arg("key", "key", "optional", "multiple"),
-         arg("arg", "string", "optional", "multiple"))
+_ARGS = (
+    arg("numkeys", "integer"),
+    arg("key", "key", "optional", "multiple"),
+    arg("arg", "string", "optional", "multiple"),
+)
 
 
-@command("eval", -3, _FLAGS_EVAL + " may_replicate", group=_S, since="2.6.0",
-         complexity=_COMPLEXITY,
-         summary="Executes a server-side Lua script.", keys=_EVAL_KEYS,
-         flags_of=_eval_flags, args=(arg("script"), *_ARGS))
+@command(
+    "eval",
+    -3,
+    _FLAGS_EVAL + " may_replicate",
+    group=_S,
+    since="2.6.0",
+    complexity=_COMPLEXITY,
+    summary="Executes a server-side Lua script.",
+    keys=_EVAL_KEYS,
+    flags_of=_eval_flags,
+    args=(arg("script"), *_ARGS),
+)
 def eval_(ctx: Ctx, argv: list[bytes]) -> Any:
     """EVAL script numkeys [key ...] [arg ...] -> what the script returns."""
     return _eval(ctx, argv, False, False)
 
 
-@command("evalsha", -3, _FLAGS_EVAL + " may_replicate", group=_S, since="2.6.0",
-         complexity=_COMPLEXITY,
-         summary="Executes a server-side Lua script by SHA1 digest.", keys=_EVALSHA_KEYS,
-         flags_of=_eval_flags, args=(arg("sha1"), *_ARGS))
+@command(
+    "evalsha",
+    -3,
+    _FLAGS_EVAL + " may_replicate",
+    group=_S,
+    since="2.6.0",
+    complexity=_COMPLEXITY,
+    summary="Executes a server-side Lua script by SHA1 digest.",
+    keys=_EVALSHA_KEYS,
+    flags_of=_eval_flags,
+    args=(arg("sha1"), *_ARGS),
+)
 def evalsha(ctx: Ctx, argv: list[bytes]) -> Any:
     """EVALSHA sha1 numkeys [key ...] [arg ...] -> what the cached script returns."""
     return _eval(ctx, argv, True, False)
 
 
-@command("eval_ro", -3, "readonly " + _FLAGS_EVAL, group=_S, since="7.0.0",
-         complexity=_COMPLEXITY, summary="Executes a read-only server-side Lua script.",
-         keys=_EVAL_RO_KEYS, flags_of=_eval_flags, args=(arg("script"), *_ARGS))
+@command(
+    "eval_ro",
+    -3,
+    "readonly " + _FLAGS_EVAL,
+    group=_S,
+    since="7.0.0",
+    complexity=_COMPLEXITY,
+    summary="Executes a read-only server-side Lua script.",
+    keys=_EVAL_RO_KEYS,
+    flags_of=_eval_flags,
+    args=(arg("script"), *_ARGS),
+)
 def eval_ro(ctx: Ctx, argv: list[bytes]) -> Any:
     """EVAL_RO script numkeys [key ...] [arg ...] -> as EVAL; writes are refused."""
     return _eval(ctx, argv, False, True)
 
 
-@command("evalsha_ro", -3, "readonly " + _FLAGS_EVAL, group=_S, since="7.0.0",
-         complexity=_COMPLEXITY,
-         summary="Executes a read-only server-side Lua script by SHA1 digest.",
-         keys=_EVALSHA_RO_KEYS, flags_of=_eval_flags, args=(arg("sha1"), *_ARGS))
+@command(
+    "evalsha_ro",
+    -3,
+    "readonly " + _FLAGS_EVAL,
+    group=_S,
+    since="7.0.0",
+    complexity=_COMPLEXITY,
+    summary="Executes a read-only server-side Lua script by SHA1 digest.",
+    keys=_EVALSHA_RO_KEYS,
+    flags_of=_eval_flags,
+    args=(arg("sha1"), *_ARGS),
+)
 def evalsha_ro(ctx: Ctx, argv: list[bytes]) -> Any:
     """EVALSHA_RO sha1 numkeys [key ...] [arg ...] -> as EVALSHA; writes are refused."""
     return _eval(ctx, argv, True, True)
 
 
 # -- SCRIPT ---------------------------------------------------------------------------------
-container("script", group=_S, since="2.6.0", summary="A container for Lua scripts "
-          "management commands.", complexity="Depends on subcommand.")
+container(
+    "script",
+    group=_S,
+    since="2.6.0",
+    summary="A container for Lua scripts management commands.",
+    complexity="Depends on subcommand.",
+)
 
 
-@command("script|load", 3, "noscript stale", group=_S, since="2.6.0",
-         complexity="O(N) with N being the length in bytes of the script body.",
-         summary="Loads a server-side Lua script to the script cache.",
-         tips="request_policy:all_nodes response_policy:all_succeeded",
-         args=(arg("script"),))
+@command(
+    "script|load",
+    3,
+    "noscript stale",
+    group=_S,
+    since="2.6.0",
+    complexity="O(N) with N being the length in bytes of the script body.",
+    summary="Loads a server-side Lua script to the script cache.",
+    tips="request_policy:all_nodes response_policy:all_succeeded",
+    args=(arg("script"),),
+)
 def script_load(ctx: Ctx, argv: list[bytes]) -> bytes:
     """SCRIPT LOAD script -> its SHA1 (compiled and cached, not run)."""
     scripts: Scripts = ctx.scripts
     return scripts.create(argv[2], ctx.ks).sha.encode()
 
 
-@command("script|exists", -3, "noscript", group=_S, since="2.6.0",
-         complexity="O(N) with N being the number of scripts to check (so checking a single "
-                    "script is an O(1) operation).",
-         summary="Determines whether server-side Lua scripts exist in the script cache.",
-         tips="request_policy:all_shards response_policy:agg_logical_and",
-         args=(arg("sha1", "string", "multiple"),))
+@command(
+    "script|exists",
+    -3,
+    "noscript",
+    group=_S,
+    since="2.6.0",
+    complexity="O(N) with N being the number of scripts to check (so checking a single "
+    "script is an O(1) operation).",
+    summary="Determines whether server-side Lua scripts exist in the script cache.",
+    tips="request_policy:all_shards response_policy:agg_logical_and",
+    args=(arg("sha1", "string", "multiple"),),
+)
 def script_exists(ctx: Ctx, argv: list[bytes]) -> list[int]:
     """SCRIPT EXISTS sha1 [sha1 ...] -> 1 or 0 for each."""
     cache = ctx.scripts.cache
     return [int(len(sha) == 40 and sha.decode("latin-1").lower() in cache) for sha in argv[2:]]
 
 
-@command("script|flush", -2, "noscript", group=_S, since="2.6.0",
-         complexity="O(N) with N being the number of scripts in cache",
-         summary="Removes all server-side Lua scripts from the script cache.",
-         tips="request_policy:all_nodes response_policy:all_succeeded",
-         history=(("6.2.0", "Added the `ASYNC` and `SYNC` flushing mode modifiers."),),
-         args=(oneof("flush-type", token("ASYNC", since="6.2.0"),
-                     token("SYNC", since="6.2.0"), flags=("optional",)),))
+@command(
+    "script|flush",
+    -2,
+    "noscript",
+    group=_S,
+    since="2.6.0",
+    complexity="O(N) with N being the number of scripts in cache",
+    summary="Removes all server-side Lua scripts from the script cache.",
+    tips="request_policy:all_nodes response_policy:all_succeeded",
+    history=(("6.2.0", "Added the `ASYNC` and `SYNC` flushing mode modifiers."),),
+    args=(
+        oneof(
+            "flush-type",
+            token("ASYNC", since="6.2.0"),
+            token("SYNC", since="6.2.0"),
+            flags=("optional",),
+        ),
+    ),
+)
 def script_flush(ctx: Ctx, argv: list[bytes]) -> str:
     """SCRIPT FLUSH [ASYNC|SYNC] -> OK."""
     if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"sync", b"async")):
@@ -552,32 +703,47 @@ def script_flush(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("script|kill", 2, "noscript allow_busy", group=_S, since="2.6.0", complexity="O(1)",
-         summary="Terminates a server-side Lua script during execution.",
-         tips="request_policy:all_shards response_policy:one_succeeded")
+@command(
+    "script|kill",
+    2,
+    "noscript allow_busy",
+    group=_S,
+    since="2.6.0",
+    complexity="O(1)",
+    summary="Terminates a server-side Lua script during execution.",
+    tips="request_policy:all_shards response_policy:one_succeeded",
+)
 def script_kill(ctx: Ctx, argv: list[bytes]) -> str:
     """SCRIPT KILL -> OK once the busy script stops; NOTBUSY when none runs."""
     scripts: Scripts = ctx.scripts
     return scripts.kill(ctx, by_eval=True)
 
 
-@command("script|help", 2, "loading stale", group=_S, since="5.0.0", complexity="O(1)",
-         summary="Returns helpful text about the different subcommands.")
+@command(
+    "script|help",
+    2,
+    "loading stale",
+    group=_S,
+    since="5.0.0",
+    complexity="O(1)",
+    summary="Returns helpful text about the different subcommands.",
+)
 def script_help(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """SCRIPT HELP -> help lines."""
-    return help_reply("script", [
-        "EXISTS <sha1> [<sha1> ...]",
-        "    Return information about the existence of the scripts in the script cache.",
-        "FLUSH [ASYNC|SYNC]",
-        "    Flush the Lua scripts cache. Very dangerous on replicas.",
-        "    When called without the optional mode argument, the behavior is determined by "
-        "the",
-        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
-        "    * ASYNC: Asynchronously flush the scripts cache.",
-        "    * SYNC: Synchronously flush the scripts cache.",
-        "KILL",
-        "    Kill the currently executing Lua script.",
-        "LOAD <script>",
-        "    Load a script into the scripts cache without executing it.",
-    ])
-
+    return help_reply(
+        "script",
+        [
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache. Very dangerous on replicas.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the scripts cache.",
+            "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+        ],
+    )

@@ -55,8 +55,14 @@ def export_value(ctx: Ctx, meta: Meta) -> Value:
 
 # -- DEBUG DIGEST (debug.c's xorObjectDigest) ------------------------------------------------
 # Redis's type numbers (OBJ_STRING...), which its digests mix in.
-_DIGEST_TYPES = {bytes: 0, model.RList: 1, model.RSet: 2, model.RZSet: 3, model.RHash: 4,
-                 model.RStream: 6}
+_DIGEST_TYPES = {
+    bytes: 0,
+    model.RList: 1,
+    model.RSet: 2,
+    model.RZSet: 3,
+    model.RHash: 4,
+    model.RStream: 6,
+}
 
 
 def xor_digest(digest: bytearray, data: bytes) -> None:
@@ -106,13 +112,21 @@ def import_value(ctx: Ctx, key: bytes, value: Value, expire: int = L.NO_EXPIRY) 
     IMPORTS[type(value)](ctx, key, value, expire)
 
 
-@command("dump", 2, "readonly", group=_G, since="2.6.0", tips="nondeterministic_output",
-         complexity="O(1) to access the key and additional O(N*M) to serialize it, where N "
-                    "is the number of Redis objects composing the value and M their average "
-                    "size. For small string values the time complexity is thus O(1)+O(1*M) "
-                    "where M is small, so simply O(1).",
-         summary="Return a serialized version of the value stored at the specified key.",
-         keys=(keys_at("RO access"),), args=(arg("key", "key"),))
+@command(
+    "dump",
+    2,
+    "readonly",
+    group=_G,
+    since="2.6.0",
+    tips="nondeterministic_output",
+    complexity="O(1) to access the key and additional O(N*M) to serialize it, where N "
+    "is the number of Redis objects composing the value and M their average "
+    "size. For small string values the time complexity is thus O(1)+O(1*M) "
+    "where M is small, so simply O(1).",
+    summary="Return a serialized version of the value stored at the specified key.",
+    keys=(keys_at("RO access"),),
+    args=(arg("key", "key"),),
+)
 def dump(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """DUMP key -> the serialized value (RDB value, RDB version, CRC64), or nil."""
     meta = ctx.ks.lookup(ctx.session.db, argv[1], read=True)
@@ -121,8 +135,7 @@ def dump(ctx: Ctx, argv: list[bytes]) -> bytes | None:
 
 def dump_payload(ctx: Ctx, meta: Meta) -> bytes:
     """DUMP's payload of a stored value: its RDB type and encoding, version, CRC64."""
-    return codec.dump_payload(export_value(ctx, meta),
-                              compress=bool(ctx.config["rdbcompression"]))
+    return codec.dump_payload(export_value(ctx, meta), compress=bool(ctx.config["rdbcompression"]))
 
 
 _RESTORE_COMPLEXITY = (
@@ -130,22 +143,37 @@ _RESTORE_COMPLEXITY = (
     "where N is the number of Redis objects composing the value and M their average size. "
     "For small string values the time complexity is thus O(1)+O(1*M) where M is small, so "
     "simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because "
-    "inserting values into sorted sets is O(log(N)).")
-_RESTORE_HISTORY = (("3.0.0", "Added the `REPLACE` modifier."),
-                    ("5.0.0", "Added the `ABSTTL` modifier."),
-                    ("5.0.0", "Added the `IDLETIME` and `FREQ` options."))
-_RESTORE_ARGS = (arg("key", "key", key=0), arg("ttl", "integer"), arg("serialized-value"),
-                 token("REPLACE", "optional", since="3.0.0"),
-                 token("ABSTTL", "optional", since="5.0.0"),
-                 arg("seconds", "integer", "optional", token="IDLETIME", since="5.0.0"),
-                 arg("frequency", "integer", "optional", token="FREQ", since="5.0.0"))
+    "inserting values into sorted sets is O(log(N))."
+)
+_RESTORE_HISTORY = (
+    ("3.0.0", "Added the `REPLACE` modifier."),
+    ("5.0.0", "Added the `ABSTTL` modifier."),
+    ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
+)
+_RESTORE_ARGS = (
+    arg("key", "key", key=0),
+    arg("ttl", "integer"),
+    arg("serialized-value"),
+    token("REPLACE", "optional", since="3.0.0"),
+    token("ABSTTL", "optional", since="5.0.0"),
+    arg("seconds", "integer", "optional", token="IDLETIME", since="5.0.0"),
+    arg("frequency", "integer", "optional", token="FREQ", since="5.0.0"),
+)
 
 
-@command("restore", -4, "write denyoom", group=_G, acl="dangerous", since="2.6.0",
-         complexity=_RESTORE_COMPLEXITY,
-         summary="Create a key using the provided serialized value, previously obtained "
-                 "using DUMP.",
-         keys=(keys_at("OW update"),), history=_RESTORE_HISTORY, args=_RESTORE_ARGS)
+@command(
+    "restore",
+    -4,
+    "write denyoom",
+    group=_G,
+    acl="dangerous",
+    since="2.6.0",
+    complexity=_RESTORE_COMPLEXITY,
+    summary="Create a key using the provided serialized value, previously obtained using DUMP.",
+    keys=(keys_at("OW update"),),
+    history=_RESTORE_HISTORY,
+    args=_RESTORE_ARGS,
+)
 def restore(ctx: Ctx, argv: list[bytes]) -> str:
     """RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f] -> OK."""
     replace = absttl = False
@@ -191,8 +219,9 @@ def restore(ctx: Ctx, argv: list[bytes]) -> str:
             ctx.notify(NOTIFY_GENERIC, b"del", key)
         return "OK"
     import_value(ctx, key, value, ttl)
-    ctx.ks.set_access(db, key, idle_ms=idle * 1000 if idle >= 0 else None,
-                      counter=freq if freq >= 0 else None)
+    ctx.ks.set_access(
+        db, key, idle_ms=idle * 1000 if idle >= 0 else None, counter=freq if freq >= 0 else None
+    )
     ctx.notify(NOTIFY_GENERIC, b"restore", key)
     return "OK"
 
@@ -261,8 +290,9 @@ def _link(host: bytes, port: bytes, timeout_ms: int) -> _Link | None:
             _close_link(next(iter(_LINKS)))
         sock: socket.socket | _Refused
         try:
-            sock = socket.create_connection((host.decode("latin-1"), atoi(port)),
-                                            timeout=timeout_ms / 1000)
+            sock = socket.create_connection(
+                (host.decode("latin-1"), atoi(port)), timeout=timeout_ms / 1000
+            )
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (TimeoutError, socket.gaierror, ValueError, OverflowError, UnicodeError):
             return None
@@ -294,34 +324,58 @@ def migrate_keys(argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
     return [(first + k, ("RW", "access", "delete")) for k in range(num)]
 
 
-@command("migrate", -6, "write", group=_G, acl="dangerous", since="2.6.0",
-         tips="nondeterministic_output",
-         complexity="This command actually executes a DUMP+DEL in the source instance, and a "
-                    "RESTORE in the target instance. See the pages of these commands for time "
-                    "complexity. Also an O(N) data transfer between the two instances is "
-                    "performed.",
-         summary="Atomically transfer a key from a Redis instance to another one.",
-         keys=(keys_at("RW access delete", index=3),
-               KeySpec(("RW", "access", "delete", "incomplete"), ("keyword", "KEYS", -2),
-                       ("range", -1, 1, 0))),
-         history=(("3.0.0", "Added the `COPY` and `REPLACE` options."),
-                  ("3.0.6", "Added the `KEYS` option."),
-                  ("4.0.7", "Added the `AUTH` option."),
-                  ("6.0.0", "Added the `AUTH2` option.")),
-         args=(arg("host"), arg("port", "integer"),
-               oneof("key_or_empty_string", arg("key", "key", key=0),
-                     Arg("empty_string", "pure-token", "")),
-               arg("destination-db", "integer"), arg("timeout", "integer"),
-               token("COPY", "optional", since="3.0.0"),
-               token("REPLACE", "optional", since="3.0.0"),
-               oneof("authentication",
-                     arg("password", "string", "optional", token="AUTH", since="4.0.7"),
-                     block("username_password", arg("username"), arg("password"),
-                           flags=("optional",), tok="AUTH2", since="6.0.0"),
-                     flags=("optional",)),
-               arg("key", "key", "optional", "multiple", token="KEYS", key=1,
-                   since="3.0.6")),
-         getkeys=migrate_keys)
+@command(
+    "migrate",
+    -6,
+    "write",
+    group=_G,
+    acl="dangerous",
+    since="2.6.0",
+    tips="nondeterministic_output",
+    complexity="This command actually executes a DUMP+DEL in the source instance, and a "
+    "RESTORE in the target instance. See the pages of these commands for time "
+    "complexity. Also an O(N) data transfer between the two instances is "
+    "performed.",
+    summary="Atomically transfer a key from a Redis instance to another one.",
+    keys=(
+        keys_at("RW access delete", index=3),
+        KeySpec(
+            ("RW", "access", "delete", "incomplete"), ("keyword", "KEYS", -2), ("range", -1, 1, 0)
+        ),
+    ),
+    history=(
+        ("3.0.0", "Added the `COPY` and `REPLACE` options."),
+        ("3.0.6", "Added the `KEYS` option."),
+        ("4.0.7", "Added the `AUTH` option."),
+        ("6.0.0", "Added the `AUTH2` option."),
+    ),
+    args=(
+        arg("host"),
+        arg("port", "integer"),
+        oneof(
+            "key_or_empty_string", arg("key", "key", key=0), Arg("empty_string", "pure-token", "")
+        ),
+        arg("destination-db", "integer"),
+        arg("timeout", "integer"),
+        token("COPY", "optional", since="3.0.0"),
+        token("REPLACE", "optional", since="3.0.0"),
+        oneof(
+            "authentication",
+            arg("password", "string", "optional", token="AUTH", since="4.0.7"),
+            block(
+                "username_password",
+                arg("username"),
+                arg("password"),
+                flags=("optional",),
+                tok="AUTH2",
+                since="6.0.0",
+            ),
+            flags=("optional",),
+        ),
+        arg("key", "key", "optional", "multiple", token="KEYS", key=1, since="3.0.6"),
+    ),
+    getkeys=migrate_keys,
+)
 def migrate(ctx: Ctx, argv: list[bytes]) -> Any:
     """MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw | AUTH2 user pw]
     [KEYS key ...] -> OK, NOKEY, or the target's error."""
@@ -360,7 +414,7 @@ def migrate(ctx: Ctx, argv: list[bytes]) -> Any:
         timeout = 1000
     db = ctx.session.db
     found = []
-    for key in argv[first:first + num]:
+    for key in argv[first : first + num]:
         meta = ctx.ks.lookup(db, key, read=True)
         if meta is not None:
             found.append((key, meta))
@@ -387,10 +441,12 @@ def migrate(ctx: Ctx, argv: list[bytes]) -> Any:
                 if ttl < 0:
                     continue
                 ttl = max(ttl, 1)
-            payload = codec.dump_payload(export_value(ctx, meta),
-                                         compress=bool(ctx.config["rdbcompression"]))
-            out.append(_bulk(b"RESTORE", key, b"%d" % ttl, payload,
-                             *((b"REPLACE",) if replace else ())))
+            payload = codec.dump_payload(
+                export_value(ctx, meta), compress=bool(ctx.config["rdbcompression"])
+            )
+            out.append(
+                _bulk(b"RESTORE", key, b"%d" % ttl, payload, *((b"REPLACE",) if replace else ()))
+            )
             sent.append(key)
         try:
             link.sock.sendall(b"".join(out))
@@ -422,16 +478,25 @@ def migrate(ctx: Ctx, argv: list[bytes]) -> Any:
             if auth_reply[:1] == b"-" or select_reply[:1] == b"-" or reply[:1] == b"-":
                 if target_error is None:
                     link.last_db = -1
-                    bad = (auth_reply if auth_reply[:1] == b"-" else
-                           select_reply if select_reply[:1] == b"-" else reply)
+                    bad = (
+                        auth_reply
+                        if auth_reply[:1] == b"-"
+                        else select_reply
+                        if select_reply[:1] == b"-"
+                        else reply
+                    )
                     target_error = bad[1:].decode("utf-8", "replace")
             elif not copy:
                 ctx.ks.remove(db, key)
                 ctx.notify(NOTIFY_GENERIC, b"del", key)
         if socket_error is not None:
             _close_link(where)
-            if target_error is None and done == 0 and may_retry and not isinstance(
-                    socket_error, TimeoutError):
+            if (
+                target_error is None
+                and done == 0
+                and may_retry
+                and not isinstance(socket_error, TimeoutError)
+            ):
                 may_retry = False
                 continue
             if target_error is None:
@@ -442,10 +507,20 @@ def migrate(ctx: Ctx, argv: list[bytes]) -> Any:
         return "OK"
 
 
-@command("restore-asking", -4, "write denyoom asking", group="server", acl="keyspace dangerous",
-         since="3.0.0", doc_flags="syscmd", complexity=_RESTORE_COMPLEXITY,
-         summary="RESTORE as MIGRATE sends it to a cluster node (a server-to-server command).",
-         keys=(keys_at("OW update"),), history=_RESTORE_HISTORY, args=_RESTORE_ARGS)
+@command(
+    "restore-asking",
+    -4,
+    "write denyoom asking",
+    group="server",
+    acl="keyspace dangerous",
+    since="3.0.0",
+    doc_flags="syscmd",
+    complexity=_RESTORE_COMPLEXITY,
+    summary="RESTORE as MIGRATE sends it to a cluster node (a server-to-server command).",
+    keys=(keys_at("OW update"),),
+    history=_RESTORE_HISTORY,
+    args=_RESTORE_ARGS,
+)
 def restore_asking(ctx: Ctx, argv: list[bytes]) -> Any:
     """RESTORE-ASKING key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f] ->
     OK: RESTORE as MIGRATE sends it to a cluster node being migrated to (standalone, the

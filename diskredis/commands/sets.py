@@ -28,8 +28,7 @@ from diskredis.util import LLONG_MAX, glob_match, string2ll
 _S = "set"
 
 
-def _get_set(ctx: Ctx, key: bytes, db: int | None = None, read: bool | None = None
-             ) -> Meta | None:
+def _get_set(ctx: Ctx, key: bytes, db: int | None = None, read: bool | None = None) -> Meta | None:
     return lookup_typed(ctx, key, L.SET, db, read)
 
 
@@ -45,8 +44,9 @@ def _members(ctx: Ctx, meta: Meta | None) -> list[bytes]:
     return [] if meta is None else [f for _, f, _ in E.scan(ctx.ks, _kid(meta))]
 
 
-def _write(ctx: Ctx, key: bytes, meta: Meta | None, add: list[bytes], remove: list[bytes],
-           event: bytes) -> tuple[int, int]:
+def _write(
+    ctx: Ctx, key: bytes, meta: Meta | None, add: list[bytes], remove: list[bytes], event: bytes
+) -> tuple[int, int]:
     """Add and remove members of the set at `key` (created when needed, deleted when
     emptied) and, when it changed, announce `event` (and "del" if it went away):
     (how many added, how many removed)."""
@@ -88,52 +88,87 @@ def _store(ctx: Ctx, key: bytes, members: list[bytes], event: bytes) -> int:
     return len(members)
 
 
-@command("sadd", -3, "write denyoom fast", group=_S, since="1.0.0",
-         complexity="O(1) for each element added, so O(N) to add N elements when the "
-                    "command is called with multiple arguments.",
-         summary="Adds one or more members to a set. Creates the key if it doesn't exist.",
-         keys=(keys_at("RW insert"),),
-         history=(("2.4.0", "Accepts multiple `member` arguments."),),
-         args=(arg("key", "key"), arg("member", "string", "multiple")))
+@command(
+    "sadd",
+    -3,
+    "write denyoom fast",
+    group=_S,
+    since="1.0.0",
+    complexity="O(1) for each element added, so O(N) to add N elements when the "
+    "command is called with multiple arguments.",
+    summary="Adds one or more members to a set. Creates the key if it doesn't exist.",
+    keys=(keys_at("RW insert"),),
+    history=(("2.4.0", "Accepts multiple `member` arguments."),),
+    args=(arg("key", "key"), arg("member", "string", "multiple")),
+)
 def sadd(ctx: Ctx, argv: list[bytes]) -> int:
     """SADD key member [member ...] -> how many were added."""
     return _write(ctx, argv[1], _get_set(ctx, argv[1]), argv[2:], [], b"sadd")[0]
 
 
-@command("srem", -3, "write fast", group=_S, since="1.0.0",
-         complexity="O(N) where N is the number of members to be removed.",
-         summary="Removes one or more members from a set. Deletes the set if the last member "
-                 "was removed.", keys=(keys_at("RW delete"),),
-         history=(("2.4.0", "Accepts multiple `member` arguments."),),
-         args=(arg("key", "key"), arg("member", "string", "multiple")))
+@command(
+    "srem",
+    -3,
+    "write fast",
+    group=_S,
+    since="1.0.0",
+    complexity="O(N) where N is the number of members to be removed.",
+    summary="Removes one or more members from a set. Deletes the set if the last member "
+    "was removed.",
+    keys=(keys_at("RW delete"),),
+    history=(("2.4.0", "Accepts multiple `member` arguments."),),
+    args=(arg("key", "key"), arg("member", "string", "multiple")),
+)
 def srem(ctx: Ctx, argv: list[bytes]) -> int:
     """SREM key member [member ...] -> how many were removed."""
     meta = _get_set(ctx, argv[1])
     return 0 if meta is None else _write(ctx, argv[1], meta, [], argv[2:], b"srem")[1]
 
 
-@command("scard", 2, "readonly fast", group=_S, since="1.0.0", complexity="O(1)",
-         summary="Returns the number of members in a set.", keys=(keys_at("RO"),),
-         args=(arg("key", "key"),))
+@command(
+    "scard",
+    2,
+    "readonly fast",
+    group=_S,
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Returns the number of members in a set.",
+    keys=(keys_at("RO"),),
+    args=(arg("key", "key"),),
+)
 def scard(ctx: Ctx, argv: list[bytes]) -> int:
     """SCARD key -> the number of members."""
     return _card(_get_set(ctx, argv[1]))
 
 
-@command("sismember", 3, "readonly fast", group=_S, since="1.0.0", complexity="O(1)",
-         summary="Determines whether a member belongs to a set.", keys=(keys_at("RO"),),
-         args=(arg("key", "key"), arg("member")))
+@command(
+    "sismember",
+    3,
+    "readonly fast",
+    group=_S,
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Determines whether a member belongs to a set.",
+    keys=(keys_at("RO"),),
+    args=(arg("key", "key"), arg("member")),
+)
 def sismember(ctx: Ctx, argv: list[bytes]) -> int:
     """SISMEMBER key member -> 1 or 0."""
     meta = _get_set(ctx, argv[1])
     return int(meta is not None and E.get(ctx.ks, _kid(meta), argv[2]) is not None)
 
 
-@command("smismember", -3, "readonly fast", group=_S, since="6.2.0",
-         complexity="O(N) where N is the number of elements being checked for membership",
-         summary="Determines whether multiple members belong to a set.",
-         keys=(keys_at("RO access"),),
-         args=(arg("key", "key"), arg("member", "string", "multiple")))
+@command(
+    "smismember",
+    -3,
+    "readonly fast",
+    group=_S,
+    since="6.2.0",
+    complexity="O(N) where N is the number of elements being checked for membership",
+    summary="Determines whether multiple members belong to a set.",
+    keys=(keys_at("RO access"),),
+    args=(arg("key", "key"), arg("member", "string", "multiple")),
+)
 def smismember(ctx: Ctx, argv: list[bytes]) -> list[int]:
     """SMISMEMBER key member [member ...] -> 1 or 0 for each."""
     meta = _get_set(ctx, argv[1])
@@ -143,10 +178,18 @@ def smismember(ctx: Ctx, argv: list[bytes]) -> list[int]:
     return [int(E.get(ctx.ks, kid, m) is not None) for m in argv[2:]]
 
 
-@command("smembers", 2, "readonly", group=_S, since="1.0.0",
-         complexity="O(N) where N is the set cardinality.",
-         summary="Returns all members of a set.", keys=(keys_at("RO access"),),
-         tips="nondeterministic_output_order", args=(arg("key", "key"),))
+@command(
+    "smembers",
+    2,
+    "readonly",
+    group=_S,
+    since="1.0.0",
+    complexity="O(N) where N is the set cardinality.",
+    summary="Returns all members of a set.",
+    keys=(keys_at("RO access"),),
+    tips="nondeterministic_output_order",
+    args=(arg("key", "key"),),
+)
 def smembers(ctx: Ctx, argv: list[bytes]) -> RSet:
     """SMEMBERS key -> the members (a set in RESP3)."""
     return RSet(_members_as_redis(ctx, _get_set(ctx, argv[1])))
@@ -158,18 +201,24 @@ def _count_arg(raw: bytes, lo: int) -> int:
     if not lo <= n <= LLONG_MAX:
         if lo == 0:
             raise RedisError(positive)
-        raise errors.err("value is out of range, value must between %d and %d"
-                         % (lo, LLONG_MAX))
+        raise errors.err("value is out of range, value must between %d and %d" % (lo, LLONG_MAX))
     return n
 
 
-@command("srandmember", -2, "readonly", group=_S, since="1.0.0",
-         complexity="Without the count argument O(1), otherwise O(N) where N is the absolute "
-                    "value of the passed count.",
-         summary="Get one or multiple random members from a set", keys=(keys_at("RO access"),),
-         tips="nondeterministic_output",
-         history=(("2.6.0", "Added the optional `count` argument."),),
-         args=(arg("key", "key"), arg("count", "integer", "optional", since="2.6.0")))
+@command(
+    "srandmember",
+    -2,
+    "readonly",
+    group=_S,
+    since="1.0.0",
+    complexity="Without the count argument O(1), otherwise O(N) where N is the absolute "
+    "value of the passed count.",
+    summary="Get one or multiple random members from a set",
+    keys=(keys_at("RO access"),),
+    tips="nondeterministic_output",
+    history=(("2.6.0", "Added the optional `count` argument."),),
+    args=(arg("key", "key"), arg("count", "integer", "optional", since="2.6.0")),
+)
 def srandmember(ctx: Ctx, argv: list[bytes]) -> Any:
     """SRANDMEMBER key [count] -> a member, or count members (negative: may repeat)."""
     if len(argv) > 3:
@@ -195,14 +244,21 @@ def _random_member(ctx: Ctx, meta: Meta) -> bytes:
     return E.placed_at(ctx.ks, kid, random.randrange(card))
 
 
-@command("spop", -2, "write fast", group=_S, since="1.0.0",
-         complexity="Without the count argument O(1), otherwise O(N) where N is the value of "
-                    "the passed count.",
-         summary="Returns one or more random members from a set after removing them. Deletes "
-                 "the set if the last member was popped.", keys=(keys_at("RW access delete"),),
-         tips="nondeterministic_output",
-         history=(("3.2.0", "Added the `count` argument."),),
-         args=(arg("key", "key"), arg("count", "integer", "optional", since="3.2.0")))
+@command(
+    "spop",
+    -2,
+    "write fast",
+    group=_S,
+    since="1.0.0",
+    complexity="Without the count argument O(1), otherwise O(N) where N is the value of "
+    "the passed count.",
+    summary="Returns one or more random members from a set after removing them. Deletes "
+    "the set if the last member was popped.",
+    keys=(keys_at("RW access delete"),),
+    tips="nondeterministic_output",
+    history=(("3.2.0", "Added the `count` argument."),),
+    args=(arg("key", "key"), arg("count", "integer", "optional", since="3.2.0")),
+)
 def spop(ctx: Ctx, argv: list[bytes]) -> Any:
     """SPOP key [count] -> a removed member, or a set of them."""
     if len(argv) > 3:
@@ -224,10 +280,17 @@ def spop(ctx: Ctx, argv: list[bytes]) -> Any:
     return member
 
 
-@command("smove", 4, "write fast", group=_S, since="1.0.0", complexity="O(1)",
-         summary="Moves a member from one set to another.",
-         keys=(keys_at("RW access delete"), keys_at("RW insert", index=2)),
-         args=(arg("source", "key"), arg("destination", "key"), arg("member")))
+@command(
+    "smove",
+    4,
+    "write fast",
+    group=_S,
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Moves a member from one set to another.",
+    keys=(keys_at("RW access delete"), keys_at("RW insert", index=2)),
+    args=(arg("source", "key"), arg("destination", "key"), arg("member")),
+)
 def smove(ctx: Ctx, argv: list[bytes]) -> int:
     """SMOVE source destination member -> 1 if moved, 0 if not a member of source."""
     src, dst, member = argv[1], argv[2], argv[3]
@@ -274,31 +337,51 @@ def _union_or_diff(ctx: Ctx, keys: list[bytes], diff: bool) -> list[bytes]:
     if metas[0] is None:
         return []
     others = [_kid(m) for m in metas[1:] if m is not None]
-    return [m for m in _members(ctx, metas[0])
-            if not any(E.get(ctx.ks, kid, m) is not None for kid in others)]
+    return [
+        m
+        for m in _members(ctx, metas[0])
+        if not any(E.get(ctx.ks, kid, m) is not None for kid in others)
+    ]
 
 
 _MULTI_RO = (keys_at("RO access", last=-1),)
 _STORE_KEYS = (keys_at("OW update"), keys_at("RO access", index=2, last=-1))
 
 
-@command("sinter", -2, "readonly", group=_S, since="1.0.0",
-         complexity="O(N*M) worst case where N is the cardinality of the smallest set and M "
-                    "is the number of sets.",
-         summary="Returns the intersect of multiple sets.", keys=_MULTI_RO,
-         tips="nondeterministic_output_order", args=(arg("key", "key", "multiple"),))
+@command(
+    "sinter",
+    -2,
+    "readonly",
+    group=_S,
+    since="1.0.0",
+    complexity="O(N*M) worst case where N is the cardinality of the smallest set and M "
+    "is the number of sets.",
+    summary="Returns the intersect of multiple sets.",
+    keys=_MULTI_RO,
+    tips="nondeterministic_output_order",
+    args=(arg("key", "key", "multiple"),),
+)
 def sinter(ctx: Ctx, argv: list[bytes]) -> RSet:
     """SINTER key [key ...] -> the members in every set."""
     return RSet(_inter(ctx, argv[1:]))
 
 
-@command("sintercard", -3, "readonly", group=_S, since="7.0.0",
-         complexity="O(N*M) worst case where N is the cardinality of the smallest set and M "
-                    "is the number of sets.",
-         summary="Returns the number of members of the intersect of multiple sets.",
-         keys=(KeySpec(("RO", "access"), ("index", 1), ("keynum", 0, 1, 1)),),
-         args=(arg("numkeys", "integer"), arg("key", "key", "multiple"),
-               arg("limit", "integer", "optional", token="LIMIT")))
+@command(
+    "sintercard",
+    -3,
+    "readonly",
+    group=_S,
+    since="7.0.0",
+    complexity="O(N*M) worst case where N is the cardinality of the smallest set and M "
+    "is the number of sets.",
+    summary="Returns the number of members of the intersect of multiple sets.",
+    keys=(KeySpec(("RO", "access"), ("index", 1), ("keynum", 0, 1, 1)),),
+    args=(
+        arg("numkeys", "integer"),
+        arg("key", "key", "multiple"),
+        arg("limit", "integer", "optional", token="LIMIT"),
+    ),
+)
 def sintercard(ctx: Ctx, argv: list[bytes]) -> int:
     """SINTERCARD numkeys key [key ...] [LIMIT limit] -> the intersection's size."""
     numkeys = parse_int(argv[1], "ERR numkeys should be greater than 0")
@@ -316,51 +399,87 @@ def sintercard(ctx: Ctx, argv: list[bytes]) -> int:
             j += 2
         else:
             raise RedisError(errors.SYNTAX)
-    return len(_inter(ctx, argv[2:2 + numkeys], limit))
+    return len(_inter(ctx, argv[2 : 2 + numkeys], limit))
 
 
-@command("sinterstore", -3, "write denyoom", group=_S, since="1.0.0",
-         complexity="O(N*M) worst case where N is the cardinality of the smallest set and M "
-                    "is the number of sets.",
-         summary="Stores the intersect of multiple sets in a key.",
-         keys=(keys_at("RW update"), keys_at("RO access", index=2, last=-1)),
-         args=(arg("destination", "key"), arg("key", "key", "multiple")))
+@command(
+    "sinterstore",
+    -3,
+    "write denyoom",
+    group=_S,
+    since="1.0.0",
+    complexity="O(N*M) worst case where N is the cardinality of the smallest set and M "
+    "is the number of sets.",
+    summary="Stores the intersect of multiple sets in a key.",
+    keys=(keys_at("RW update"), keys_at("RO access", index=2, last=-1)),
+    args=(arg("destination", "key"), arg("key", "key", "multiple")),
+)
 def sinterstore(ctx: Ctx, argv: list[bytes]) -> int:
     """SINTERSTORE destination key [key ...] -> the size of the stored set."""
     return _store(ctx, argv[1], _inter(ctx, argv[2:]), b"sinterstore")
 
 
-@command("sunion", -2, "readonly", group=_S, since="1.0.0",
-         complexity="O(N) where N is the total number of elements in all given sets.",
-         summary="Returns the union of multiple sets.", keys=_MULTI_RO,
-         tips="nondeterministic_output_order", args=(arg("key", "key", "multiple"),))
+@command(
+    "sunion",
+    -2,
+    "readonly",
+    group=_S,
+    since="1.0.0",
+    complexity="O(N) where N is the total number of elements in all given sets.",
+    summary="Returns the union of multiple sets.",
+    keys=_MULTI_RO,
+    tips="nondeterministic_output_order",
+    args=(arg("key", "key", "multiple"),),
+)
 def sunion(ctx: Ctx, argv: list[bytes]) -> RSet:
     """SUNION key [key ...] -> the members of any set."""
     return RSet(_union_or_diff(ctx, argv[1:], False))
 
 
-@command("sunionstore", -3, "write denyoom", group=_S, since="1.0.0",
-         complexity="O(N) where N is the total number of elements in all given sets.",
-         summary="Stores the union of multiple sets in a key.", keys=_STORE_KEYS,
-         args=(arg("destination", "key"), arg("key", "key", "multiple")))
+@command(
+    "sunionstore",
+    -3,
+    "write denyoom",
+    group=_S,
+    since="1.0.0",
+    complexity="O(N) where N is the total number of elements in all given sets.",
+    summary="Stores the union of multiple sets in a key.",
+    keys=_STORE_KEYS,
+    args=(arg("destination", "key"), arg("key", "key", "multiple")),
+)
 def sunionstore(ctx: Ctx, argv: list[bytes]) -> int:
     """SUNIONSTORE destination key [key ...] -> the size of the stored set."""
     return _store(ctx, argv[1], _union_or_diff(ctx, argv[2:], False), b"sunionstore")
 
 
-@command("sdiff", -2, "readonly", group=_S, since="1.0.0",
-         complexity="O(N) where N is the total number of elements in all given sets.",
-         summary="Returns the difference of multiple sets.", keys=_MULTI_RO,
-         tips="nondeterministic_output_order", args=(arg("key", "key", "multiple"),))
+@command(
+    "sdiff",
+    -2,
+    "readonly",
+    group=_S,
+    since="1.0.0",
+    complexity="O(N) where N is the total number of elements in all given sets.",
+    summary="Returns the difference of multiple sets.",
+    keys=_MULTI_RO,
+    tips="nondeterministic_output_order",
+    args=(arg("key", "key", "multiple"),),
+)
 def sdiff(ctx: Ctx, argv: list[bytes]) -> RSet:
     """SDIFF key [key ...] -> the members of the first set in none of the others."""
     return RSet(_union_or_diff(ctx, argv[1:], True))
 
 
-@command("sdiffstore", -3, "write denyoom", group=_S, since="1.0.0",
-         complexity="O(N) where N is the total number of elements in all given sets.",
-         summary="Stores the difference of multiple sets in a key.", keys=_STORE_KEYS,
-         args=(arg("destination", "key"), arg("key", "key", "multiple")))
+@command(
+    "sdiffstore",
+    -3,
+    "write denyoom",
+    group=_S,
+    since="1.0.0",
+    complexity="O(N) where N is the total number of elements in all given sets.",
+    summary="Stores the difference of multiple sets in a key.",
+    keys=_STORE_KEYS,
+    args=(arg("destination", "key"), arg("key", "key", "multiple")),
+)
 def sdiffstore(ctx: Ctx, argv: list[bytes]) -> int:
     """SDIFFSTORE destination key [key ...] -> the size of the stored set."""
     return _store(ctx, argv[1], _union_or_diff(ctx, argv[2:], True), b"sdiffstore")
@@ -386,15 +505,25 @@ def _members_as_redis(ctx: Ctx, meta: Meta | None) -> list[bytes]:
     return members
 
 
-@command("sscan", -3, "readonly", group=_S, since="2.8.0",
-         complexity="O(1) for every call. O(N) for a complete iteration, including enough "
-                    "command calls for the cursor to return back to 0. N is the number of "
-                    "elements inside the collection..",
-         summary="Iterates over members of a set.", keys=(keys_at("RO access"),),
-         tips="nondeterministic_output",
-         args=(arg("key", "key"), arg("cursor", "integer"),
-               arg("pattern", "pattern", "optional", token="MATCH"),
-               arg("count", "integer", "optional", token="COUNT")))
+@command(
+    "sscan",
+    -3,
+    "readonly",
+    group=_S,
+    since="2.8.0",
+    complexity="O(1) for every call. O(N) for a complete iteration, including enough "
+    "command calls for the cursor to return back to 0. N is the number of "
+    "elements inside the collection..",
+    summary="Iterates over members of a set.",
+    keys=(keys_at("RO access"),),
+    tips="nondeterministic_output",
+    args=(
+        arg("key", "key"),
+        arg("cursor", "integer"),
+        arg("pattern", "pattern", "optional", token="MATCH"),
+        arg("count", "integer", "optional", token="COUNT"),
+    ),
+)
 def sscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """SSCAN key cursor [MATCH pattern] [COUNT count] -> [next cursor, members]. A set Redis
     would keep as an intset comes back whole, as Redis does."""

@@ -54,10 +54,10 @@ def lookup_pattern(ctx: Ctx, pattern: bytes, element: bytes) -> bytes | None:
     arrow = text.find(b"->", star + 1)
     field = None
     if arrow >= 0 and arrow + 2 < len(text):
-        field = pattern[arrow + 2:]
-        name = pattern[:star] + element + pattern[star + 1:arrow]
+        field = pattern[arrow + 2 :]
+        name = pattern[:star] + element + pattern[star + 1 : arrow]
     else:
-        name = pattern[:star] + element + pattern[star + 1:]
+        name = pattern[:star] + element + pattern[star + 1 :]
     meta = ctx.ks.lookup(ctx.session.db, name, read=True)
     if meta is None:
         return None
@@ -77,8 +77,9 @@ def _number(value: bytes) -> float | None:
     return number
 
 
-def _elements(ctx: Ctx, meta: Meta | None, dontsort: bool, desc: bool, start: int,
-              end: int) -> tuple[list[bytes], int, int]:
+def _elements(
+    ctx: Ctx, meta: Meta | None, dontsort: bool, desc: bool, start: int, end: int
+) -> tuple[list[bytes], int, int]:
     """The elements SORT works on, and start/end over them (sortCommandGeneric's vector:
     unsorted lists and sorted sets read only the LIMIT window, from the asked end)."""
     if meta is None:
@@ -145,13 +146,11 @@ def _sort(ctx: Ctx, argv: list[bytes], readonly: bool) -> Any:
             if b"*" not in _cstr(by):
                 dontsort = True  # and stays so, whatever BY follows
             elif not _full_read_access(ctx, argv):
-                raise errors.err("BY option of SORT denied due to insufficient ACL "
-                                 "permissions.")
+                raise errors.err("BY option of SORT denied due to insufficient ACL permissions.")
             j += 1
         elif opt == b"get" and left >= 1:
             if not _full_read_access(ctx, argv):
-                raise errors.err("GET option of SORT denied due to insufficient ACL "
-                                 "permissions.")
+                raise errors.err("GET option of SORT denied due to insufficient ACL permissions.")
             gets.append(argv[j + 1])
             j += 1
         else:
@@ -172,7 +171,7 @@ def _sort(ctx: Ctx, argv: list[bytes], readonly: bool) -> Any:
     elements, start, end = _elements(ctx, meta, dontsort, desc, start, end)
     if not dontsort:
         elements = _sorted(ctx, elements, by, alpha, desc, store is not None)
-    chosen = elements[start:end + 1] if end >= start else []
+    chosen = elements[start : end + 1] if end >= start else []
     if gets:
         out: list[bytes | None] = [lookup_pattern(ctx, g, e) for e in chosen for g in gets]
     else:
@@ -183,8 +182,9 @@ def _sort(ctx: Ctx, argv: list[bytes], readonly: bool) -> Any:
     return len(out)
 
 
-def _sorted(ctx: Ctx, elements: list[bytes], by: bytes | None, alpha: bool, desc: bool,
-            storing: bool) -> list[bytes]:
+def _sorted(
+    ctx: Ctx, elements: list[bytes], by: bytes | None, alpha: bool, desc: bool, storing: bool
+) -> list[bytes]:
     """sortCompare as a key: numbers (ties by element bytes), or ALPHA strings (elements
     or BY values, a missing BY value first), stable, reversed by DESC."""
     values = [e if by is None else lookup_pattern(ctx, by, e) for e in elements]
@@ -192,8 +192,7 @@ def _sorted(ctx: Ctx, elements: list[bytes], by: bytes | None, alpha: bool, desc
         if by is None:
             keys: list[Any] = [e if storing else _cstr(e) for e in elements]
         else:
-            keys = [(0, b"") if v is None else (1, v if storing else _cstr(v))
-                    for v in values]
+            keys = [(0, b"") if v is None else (1, v if storing else _cstr(v)) for v in values]
     else:
         keys = []
         for element, value in zip(elements, values, strict=True):
@@ -225,32 +224,52 @@ def sort_keys(argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
     return keys
 
 
-_COMPLEXITY = ("O(N+M*log(M)) where N is the number of elements in the list or set to "
-               "sort, and M the number of returned elements. When the elements are not "
-               "sorted, complexity is O(N).")
-_PATTERN_NOTES = ("For the optional BY/GET keyword. It is marked 'unknown' because the key "
-                  "names derive from the content of the key we sort")
-_ORDER = (oneof("order", token("ASC"), token("DESC"), flags=("optional",)),
-          token("ALPHA", "optional"))
-_HEAD = (arg("key", "key"), arg("pattern", "pattern", "optional", token="BY", key=1),
-         block("limit", arg("offset", "integer"), arg("count", "integer"),
-               flags=("optional",), tok="LIMIT"))
-_GET = arg("pattern", "pattern", "optional", "multiple", "multiple_token", token="GET",
-           key=1)
+_COMPLEXITY = (
+    "O(N+M*log(M)) where N is the number of elements in the list or set to "
+    "sort, and M the number of returned elements. When the elements are not "
+    "sorted, complexity is O(N)."
+)
+_PATTERN_NOTES = (
+    "For the optional BY/GET keyword. It is marked 'unknown' because the key "
+    "names derive from the content of the key we sort"
+)
+_ORDER = (
+    oneof("order", token("ASC"), token("DESC"), flags=("optional",)),
+    token("ALPHA", "optional"),
+)
+_HEAD = (
+    arg("key", "key"),
+    arg("pattern", "pattern", "optional", token="BY", key=1),
+    block(
+        "limit", arg("offset", "integer"), arg("count", "integer"), flags=("optional",), tok="LIMIT"
+    ),
+)
+_GET = arg("pattern", "pattern", "optional", "multiple", "multiple_token", token="GET", key=1)
 
 
-@command("sort", -2, "write denyoom movablekeys", group="generic", since="1.0.0",
-         complexity=_COMPLEXITY, acl="-keyspace set sortedset list dangerous",
-         summary="Sorts the elements in a list, a set, or a sorted set, optionally storing "
-                 "the result.",
-         keys=(keys_at("RO access"),
-               KeySpec(("RO", "access"), ("unknown",), ("unknown",), _PATTERN_NOTES),
-               KeySpec(("OW", "update"), ("unknown",), ("unknown",),
-                       "For the optional STORE keyword. It is marked 'unknown' because the "
-                       "keyword can appear anywhere in the argument array")),
-         args=(*_HEAD, _GET, *_ORDER,
-               arg("destination", "key", "optional", token="STORE", key=2)),
-         getkeys=sort_keys)
+@command(
+    "sort",
+    -2,
+    "write denyoom movablekeys",
+    group="generic",
+    since="1.0.0",
+    complexity=_COMPLEXITY,
+    acl="-keyspace set sortedset list dangerous",
+    summary="Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
+    keys=(
+        keys_at("RO access"),
+        KeySpec(("RO", "access"), ("unknown",), ("unknown",), _PATTERN_NOTES),
+        KeySpec(
+            ("OW", "update"),
+            ("unknown",),
+            ("unknown",),
+            "For the optional STORE keyword. It is marked 'unknown' because the "
+            "keyword can appear anywhere in the argument array",
+        ),
+    ),
+    args=(*_HEAD, _GET, *_ORDER, arg("destination", "key", "optional", token="STORE", key=2)),
+    getkeys=sort_keys,
+)
 def sort(ctx: Ctx, argv: list[bytes]) -> Any:
     """SORT key [BY pattern] [LIMIT offset count] [GET pattern ...] [ASC|DESC] [ALPHA]
     [STORE destination] -> the sorted elements (or GET values), or how many were
@@ -258,12 +277,21 @@ def sort(ctx: Ctx, argv: list[bytes]) -> Any:
     return _sort(ctx, argv, False)
 
 
-@command("sort_ro", -2, "readonly movablekeys", group="generic", since="7.0.0",
-         complexity=_COMPLEXITY, acl="-keyspace set sortedset list dangerous",
-         summary="Returns the sorted elements of a list, a set, or a sorted set.",
-         keys=(keys_at("RO access"),
-               KeySpec(("RO", "access"), ("unknown",), ("unknown",), _PATTERN_NOTES)),
-         args=(*_HEAD, _GET, *_ORDER))
+@command(
+    "sort_ro",
+    -2,
+    "readonly movablekeys",
+    group="generic",
+    since="7.0.0",
+    complexity=_COMPLEXITY,
+    acl="-keyspace set sortedset list dangerous",
+    summary="Returns the sorted elements of a list, a set, or a sorted set.",
+    keys=(
+        keys_at("RO access"),
+        KeySpec(("RO", "access"), ("unknown",), ("unknown",), _PATTERN_NOTES),
+    ),
+    args=(*_HEAD, _GET, *_ORDER),
+)
 def sort_ro(ctx: Ctx, argv: list[bytes]) -> Any:
     """SORT_RO key [BY pattern] [LIMIT offset count] [GET pattern ...] [ASC|DESC] [ALPHA]
     -> the sorted elements (or GET values)."""

@@ -96,7 +96,7 @@ def decode_pairs(raw: bytes) -> list[bytes]:
     while at < n:
         (size,) = _U32.unpack_from(raw, at)
         at += 4
-        out.append(raw[at:at + size])
+        out.append(raw[at : at + size])
         at += size
     return out
 
@@ -118,17 +118,23 @@ class Node:
     fields: list[bytes]
 
     def encode(self) -> bytes:
-        return _NODE.pack(self.live, self.deleted, self.entry_bytes, *self.last) + \
-            encode_pairs(self.fields)
+        return _NODE.pack(self.live, self.deleted, self.entry_bytes, *self.last) + encode_pairs(
+            self.fields
+        )
 
     @classmethod
     def decode(cls, master: ID, raw: bytes) -> Node:
         live, deleted, ebytes, ms, seq = _NODE.unpack_from(raw)
-        return cls(master, live, deleted, ebytes, (ms, seq), decode_pairs(raw[_NODE.size:]))
+        return cls(master, live, deleted, ebytes, (ms, seq), decode_pairs(raw[_NODE.size :]))
 
     def listpack_bytes(self) -> int:
-        master = (int_size(self.live) + int_size(self.deleted) + int_size(len(self.fields))
-                  + sum(str_size(f) for f in self.fields) + int_size(0))
+        master = (
+            int_size(self.live)
+            + int_size(self.deleted)
+            + int_size(len(self.fields))
+            + sum(str_size(f) for f in self.fields)
+            + int_size(0)
+        )
         return 6 + master + self.entry_bytes + 1  # header, master entry, entries, end
 
 
@@ -136,8 +142,11 @@ def entry_bytes(entry_id: ID, master: ID, pairs: list[bytes], same: bool) -> int
     """The listpack bytes of one entry (flags, ID deltas, fields unless the master's,
     values, lp-count)."""
     n = len(pairs) // 2
-    size = (int_size(2 if same else 0) + int_size(_signed(entry_id[0] - master[0]))
-            + int_size(_signed(entry_id[1] - master[1])))
+    size = (
+        int_size(2 if same else 0)
+        + int_size(_signed(entry_id[0] - master[0]))
+        + int_size(_signed(entry_id[1] - master[1]))
+    )
     if not same:
         size += int_size(n) + sum(str_size(f) for f in pairs[0::2])
     size += sum(str_size(v) for v in pairs[1::2])
@@ -198,9 +207,20 @@ class Stream:
         self.entries = self.prefix + ENTRY
 
     def payload(self) -> bytes:
-        return L.coll_payload(self.kid, self.length, _META.pack(
-            *self.last, *self.max_deleted, *self.first, self.added, self.groups, self.nodes,
-            self.next_gid, *self.last_node))
+        return L.coll_payload(
+            self.kid,
+            self.length,
+            _META.pack(
+                *self.last,
+                *self.max_deleted,
+                *self.first,
+                self.added,
+                self.groups,
+                self.nodes,
+                self.next_gid,
+                *self.last_node,
+            ),
+        )
 
     # -- entries -------------------------------------------------------------------
     def get(self, entry_id: ID) -> list[bytes] | None:
@@ -210,8 +230,7 @@ class Stream:
     def exists(self, entry_id: ID) -> bool:
         return self.txn.get("sub", self.entries + pack_id(entry_id)) is not None
 
-    def range(self, start: ID, end: ID, reverse: bool = False
-              ) -> Iterator[tuple[ID, list[bytes]]]:
+    def range(self, start: ID, end: ID, reverse: bool = False) -> Iterator[tuple[ID, list[bytes]]]:
         """Entries with start <= ID <= end, in ID order or reversed."""
         if start > end:
             return
@@ -219,8 +238,9 @@ class Stream:
         for key, raw in self._scan(self.entries, start, end, reverse):
             yield unpack_id(key, at), decode_pairs(raw)
 
-    def _scan(self, base: bytes, start: ID, end: ID, reverse: bool = False
-              ) -> Iterator[tuple[bytes, bytes]]:
+    def _scan(
+        self, base: bytes, start: ID, end: ID, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
         """Records base | ID with start <= ID <= end. Forward scans start past the stretch
         known to hold only deleted records (trimmed heads leave them on LevelDB)."""
         low, high = self.ks.live_bounds(base)
@@ -277,7 +297,8 @@ class Stream:
                 max_bytes = LISTPACK_MAX
             max_entries = int(cfg["stream-node-max-entries"])
             if node.listpack_bytes() + sum(len(x) for x in pairs) >= max_bytes or (
-                    max_entries and node.live + node.deleted >= max_entries):
+                max_entries and node.live + node.deleted >= max_entries
+            ):
                 node = None
         fields = pairs[0::2]
         if node is None:
@@ -375,7 +396,7 @@ class Stream:
         """(field, value) of the element records whose field starts with `tag`."""
         start = self.prefix + L.PLAIN + tag
         for key, raw in self.txn.scan("sub", start, prefix_end(start)):
-            yield key[len(self.prefix) + 1:], raw
+            yield key[len(self.prefix) + 1 :], raw
         hashed = self.prefix + L.HASHED
         for key, raw in self.txn.scan("sub", hashed, prefix_end(hashed)):
             field, value = L.decode_sub(key, raw)
@@ -383,8 +404,12 @@ class Stream:
                 yield field, value
 
     def put_group(self, g: Group) -> None:
-        E.write(self.ks, self.kid, b"g" + g.name, _GROUP.pack(
-            g.gid, *g.last, g.entries_read, g.pending, g.consumers, g.next_cid))
+        E.write(
+            self.ks,
+            self.kid,
+            b"g" + g.name,
+            _GROUP.pack(g.gid, *g.last, g.entries_read, g.pending, g.consumers, g.next_cid),
+        )
 
     def create_group(self, name: bytes, last: ID, entries_read: int) -> Group:
         g = Group(name, self.next_gid, last, entries_read, 0, 0, 1)
@@ -418,13 +443,14 @@ class Stream:
         out = []
         for field, raw in self._named(tag):
             cid, seen, pending = _CONSUMER.unpack(raw)
-            out.append(Consumer(field[len(tag):], cid, seen, pending))
+            out.append(Consumer(field[len(tag) :], cid, seen, pending))
         out.sort(key=lambda c: c.name)
         return out
 
     def put_consumer(self, g: Group, c: Consumer) -> None:
-        E.write(self.ks, self.kid, self._cfield(g, c.name),
-                _CONSUMER.pack(c.cid, c.seen, c.pending))
+        E.write(
+            self.ks, self.kid, self._cfield(g, c.name), _CONSUMER.pack(c.cid, c.seen, c.pending)
+        )
 
     def create_consumer(self, g: Group, name: bytes, now: int) -> Consumer:
         c = Consumer(name, g.next_cid, now, 0)
@@ -464,22 +490,21 @@ class Stream:
         raw = self.txn.get("sub", self._pel_key(g, entry_id))
         return None if raw is None else Nack(*_NACK.unpack(raw))
 
-    def pel(self, g: Group, start: ID, end: ID, reverse: bool = False
-            ) -> Iterator[tuple[ID, Nack]]:
+    def pel(self, g: Group, start: ID, end: ID, reverse: bool = False) -> Iterator[tuple[ID, Nack]]:
         """The group's pending entries with start <= ID <= end."""
         if start > end:
             return
         base = self.prefix + PEL + L.u64(g.gid)
-        for key, raw in self.txn.scan("sub", base + pack_id(start),
-                                      base + pack_id(end) + b"\x00", reverse=reverse):
+        for key, raw in self.txn.scan(
+            "sub", base + pack_id(start), base + pack_id(end) + b"\x00", reverse=reverse
+        ):
             yield unpack_id(key, len(base)), Nack(*_NACK.unpack(raw))
 
     def consumer_pel(self, g: Group, cid: int, start: ID, end: ID) -> Iterator[ID]:
         if start > end:
             return
         base = self.prefix + CPEL + L.u64(g.gid) + L.u64(cid)
-        for key, _ in self.txn.scan("sub", base + pack_id(start),
-                                    base + pack_id(end) + b"\x00"):
+        for key, _ in self.txn.scan("sub", base + pack_id(start), base + pack_id(end) + b"\x00"):
             yield unpack_id(key, len(base))
 
     def put_nack(self, g: Group, entry_id: ID, nack: Nack, old_cid: int | None) -> None:
@@ -488,8 +513,7 @@ class Stream:
             g.pending += 1
         elif old_cid != nack.cid:
             self.txn.delete("sub", self._cpel_key(g, old_cid, entry_id))
-        self.txn.put("sub", self._pel_key(g, entry_id), _NACK.pack(nack.cid, nack.time,
-                                                                     nack.count))
+        self.txn.put("sub", self._pel_key(g, entry_id), _NACK.pack(nack.cid, nack.time, nack.count))
         if old_cid != nack.cid:
             self.txn.put("sub", self._cpel_key(g, nack.cid, entry_id), b"")
 
@@ -558,15 +582,22 @@ def _group(name: bytes, raw: bytes) -> Group:
 def to_model(s: Stream) -> R.RStream:
     """The stream as the RDB format carries it: nodes with their live entries, groups
     with their pending entries and consumers."""
-    nodes = [R.StreamNode(n.master, n.fields, list(s.range(n.master, n.last)), n.deleted,
-                          n.entry_bytes) for n in s._nodes()]
+    nodes = [
+        R.StreamNode(n.master, n.fields, list(s.range(n.master, n.last)), n.deleted, n.entry_bytes)
+        for n in s._nodes()
+    ]
     groups = []
     for g in s.all_groups():
         names = {c.cid: c.name for c in s.consumers(g)}
-        groups.append(R.StreamGroup(
-            g.name, g.last, g.entries_read,
-            [R.Nack(i, n.time, n.count, names[n.cid]) for i, n in s.pel(g, ZERO_ID, MAX_ID)],
-            [(c.name, c.seen) for c in s.consumers(g)]))
+        groups.append(
+            R.StreamGroup(
+                g.name,
+                g.last,
+                g.entries_read,
+                [R.Nack(i, n.time, n.count, names[n.cid]) for i, n in s.pel(g, ZERO_ID, MAX_ID)],
+                [(c.name, c.seen) for c in s.consumers(g)],
+            )
+        )
     return R.RStream(nodes, s.length, s.last, s.first, s.max_deleted, s.added, groups)
 
 
@@ -582,10 +613,13 @@ def from_model(ks: Keyspace, config: Config, v: R.RStream) -> Stream:
             continue
         size = rn.entry_bytes
         if not size:  # not known (a value built by hand): count it as Redis would
-            size = sum(entry_bytes(i, rn.master, pairs, pairs[0::2] == rn.fields)
-                       for i, pairs in rn.entries)
-        s._put_node(Node(rn.master, len(rn.entries), rn.deleted, size, rn.entries[-1][0],
-                         list(rn.fields)))
+            size = sum(
+                entry_bytes(i, rn.master, pairs, pairs[0::2] == rn.fields)
+                for i, pairs in rn.entries
+            )
+        s._put_node(
+            Node(rn.master, len(rn.entries), rn.deleted, size, rn.entries[-1][0], list(rn.fields))
+        )
         for entry_id, pairs in rn.entries:
             key = s.entries + pack_id(entry_id)
             s.txn.put("sub", key, encode_pairs(pairs))

@@ -52,8 +52,9 @@ ENCODINGS[L.STREAM] = lambda ctx, meta: "stream"
 
 
 # -- IDs --------------------------------------------------------------------------------
-def parse_id(raw: bytes, missing_seq: int = 0, strict: bool = False,
-             seq_star: bool = False) -> tuple[ID, bool]:
+def parse_id(
+    raw: bytes, missing_seq: int = 0, strict: bool = False, seq_star: bool = False
+) -> tuple[ID, bool]:
     """streamGenericParseIDOrReply: (ID, whether the sequence was given). `strict`
     refuses "-" and "+"; `seq_star` accepts "<ms>-*" (XADD)."""
     if len(raw) > 127:
@@ -113,8 +114,7 @@ def _entry(entry_id: ID, pairs: list[bytes]) -> list[Any]:
     return [id_text(entry_id), pairs]
 
 
-def _entries(s: Stream, start: ID, end: ID, count: int, reverse: bool = False
-             ) -> list[Any]:
+def _entries(s: Stream, start: ID, end: ID, count: int, reverse: bool = False) -> list[Any]:
     out = []
     for entry_id, pairs in s.range(start, end, reverse):
         out.append(_entry(entry_id, pairs))
@@ -124,8 +124,10 @@ def _entries(s: Stream, start: ID, end: ID, count: int, reverse: bool = False
 
 
 def _nogroup(key: bytes, group: bytes, tail: str = "") -> RedisError:
-    return RedisError("NOGROUP No such key '%s' or consumer group '%s'%s"
-                      % (errors.c_text(key), errors.c_text(group), tail))
+    return RedisError(
+        "NOGROUP No such key '%s' or consumer group '%s'%s"
+        % (errors.c_text(key), errors.c_text(group), tail)
+    )
 
 
 def _group_of(ctx: Ctx, key: bytes, name: bytes) -> tuple[Stream, Group]:
@@ -150,8 +152,7 @@ class _Trim:
         return self.maxlen is not None or self.minid is not None
 
 
-def _trim_args(ctx: Ctx, argv: list[bytes], xadd: bool
-               ) -> tuple[_Trim, int, bool, ID | None, bool]:
+def _trim_args(ctx: Ctx, argv: list[bytes], xadd: bool) -> tuple[_Trim, int, bool, ID | None, bool]:
     """streamParseAddOrTrimArgsOrReply: (trim, ID position, NOMKSTREAM, ID, seq given)."""
     t = _Trim()
     i, n = 2, len(argv)
@@ -166,8 +167,9 @@ def _trim_args(ctx: Ctx, argv: list[bytes], xadd: bool
             break
         if low in (b"maxlen", b"minid") and more:
             if t.given:
-                raise errors.err("syntax error, MAXLEN and MINID options at the same time "
-                                 "are not compatible")
+                raise errors.err(
+                    "syntax error, MAXLEN and MINID options at the same time are not compatible"
+                )
             t.approx = False
             nxt = argv[i + 1]
             if more >= 2 and nxt in (b"~", b"="):
@@ -195,8 +197,9 @@ def _trim_args(ctx: Ctx, argv: list[bytes], xadd: bool
             raise RedisError(errors.SYNTAX)
         i += 1
     if t.limit and not t.given:
-        raise errors.err("syntax error, LIMIT cannot be used without specifying a trimming "
-                         "strategy")
+        raise errors.err(
+            "syntax error, LIMIT cannot be used without specifying a trimming strategy"
+        )
     if not xadd and not t.given:
         raise errors.err("syntax error, XTRIM must be called with a trimming strategy")
     if limit_given:
@@ -216,26 +219,45 @@ def _trim(s: Stream, t: _Trim) -> int:
     return s.trim(t.maxlen, t.minid, t.approx, t.limit)
 
 
-_TRIM_ARGS = block("trim", oneof("strategy", token("MAXLEN"), token("MINID", since="6.2.0")),
-                   oneof("operator", token("="), token("~"), flags=("optional",)),
-                   arg("threshold"), arg("count", "integer", "optional", token="LIMIT",
-                                         since="6.2.0"))
+_TRIM_ARGS = block(
+    "trim",
+    oneof("strategy", token("MAXLEN"), token("MINID", since="6.2.0")),
+    oneof("operator", token("="), token("~"), flags=("optional",)),
+    arg("threshold"),
+    arg("count", "integer", "optional", token="LIMIT", since="6.2.0"),
+)
 
 
-@command("xadd", -5, "write denyoom fast", group=_X, since="5.0.0",
-         complexity="O(1) when adding a new entry, O(N) when trimming where N being the "
-                    "number of entries evicted.",
-         summary="Appends a new message to a stream. Creates the key if it doesn't exist.",
-         tips="nondeterministic_output",
-         keys=(keys_at("RW update", notes="UPDATE instead of INSERT because of the optional "
-                                          "trimming feature"),),
-         history=(("6.2.0", "Added the `NOMKSTREAM` option, `MINID` trimming strategy and the "
-                            "`LIMIT` option."),
-                  ("7.0.0", "Added support for the `<ms>-*` explicit ID form.")),
-         args=(arg("key", "key"), token("NOMKSTREAM", "optional", since="6.2.0"),
-               block("trim", *_TRIM_ARGS.subargs, flags=("optional",)),
-               oneof("id-selector", token("*"), arg("id")),
-               block("data", arg("field"), arg("value"), flags=("multiple",))))
+@command(
+    "xadd",
+    -5,
+    "write denyoom fast",
+    group=_X,
+    since="5.0.0",
+    complexity="O(1) when adding a new entry, O(N) when trimming where N being the "
+    "number of entries evicted.",
+    summary="Appends a new message to a stream. Creates the key if it doesn't exist.",
+    tips="nondeterministic_output",
+    keys=(
+        keys_at(
+            "RW update", notes="UPDATE instead of INSERT because of the optional trimming feature"
+        ),
+    ),
+    history=(
+        (
+            "6.2.0",
+            "Added the `NOMKSTREAM` option, `MINID` trimming strategy and the `LIMIT` option.",
+        ),
+        ("7.0.0", "Added support for the `<ms>-*` explicit ID form."),
+    ),
+    args=(
+        arg("key", "key"),
+        token("NOMKSTREAM", "optional", since="6.2.0"),
+        block("trim", *_TRIM_ARGS.subargs, flags=("optional",)),
+        oneof("id-selector", token("*"), arg("id")),
+        block("data", arg("field"), arg("value"), flags=("multiple",)),
+    ),
+)
 def xadd(ctx: Ctx, argv: list[bytes]) -> Any:
     """XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT n]] *|id field value
     [...] -> the new entry's ID, or nil (NOMKSTREAM, no stream)."""
@@ -251,10 +273,9 @@ def xadd(ctx: Ctx, argv: list[bytes]) -> Any:
         return None
     s = Stream(ctx.ks, meta, ctx.config)
     if s.last == MAX_ID:
-        raise errors.err("The stream has exhausted the last possible ID, unable to add more "
-                         "items")
+        raise errors.err("The stream has exhausted the last possible ID, unable to add more items")
     entry_id = _next_id(s, given, seq_given)
-    pairs = argv[idpos + 1:]
+    pairs = argv[idpos + 1 :]
     if sum(len(x) for x in pairs) > S.LISTPACK_MAX:
         raise errors.err("Elements are too large to be stored")
     s.append(entry_id, pairs)
@@ -268,8 +289,9 @@ def xadd(ctx: Ctx, argv: list[bytes]) -> Any:
 
 def _next_id(s: Stream, given: ID | None, seq_given: bool) -> ID:
     """The new entry's ID (streamAppendItem's rules), or Redis's error."""
-    smaller = errors.err("The ID specified in XADD is equal or smaller than the target "
-                         "stream top item")
+    smaller = errors.err(
+        "The ID specified in XADD is equal or smaller than the target stream top item"
+    )
     if given is None:
         ms = now_ms()
         new = (ms, 0) if ms > s.last[0] else S.incr(s.last)
@@ -286,15 +308,22 @@ def _next_id(s: Stream, given: ID | None, seq_given: bool) -> ID:
     return new
 
 
-@command("xtrim", -4, "write", group=_X, since="5.0.0",
-         complexity="O(N), with N being the number of evicted entries. Constant times are "
-                    "very small however, since entries are organized in macro nodes "
-                    "containing multiple entries that can be released with a single "
-                    "deallocation.",
-         summary="Deletes messages from the beginning of a stream.",
-         tips="nondeterministic_output", keys=(keys_at("RW delete"),),
-         history=(("6.2.0", "Added the `MINID` trimming strategy and the `LIMIT` option."),),
-         args=(arg("key", "key"), _TRIM_ARGS))
+@command(
+    "xtrim",
+    -4,
+    "write",
+    group=_X,
+    since="5.0.0",
+    complexity="O(N), with N being the number of evicted entries. Constant times are "
+    "very small however, since entries are organized in macro nodes "
+    "containing multiple entries that can be released with a single "
+    "deallocation.",
+    summary="Deletes messages from the beginning of a stream.",
+    tips="nondeterministic_output",
+    keys=(keys_at("RW delete"),),
+    history=(("6.2.0", "Added the `MINID` trimming strategy and the `LIMIT` option."),),
+    args=(arg("key", "key"), _TRIM_ARGS),
+)
 def xtrim(ctx: Ctx, argv: list[bytes]) -> int:
     """XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT n] -> entries removed."""
     t = _trim_args(ctx, argv, False)[0]
@@ -308,11 +337,17 @@ def xtrim(ctx: Ctx, argv: list[bytes]) -> int:
     return deleted
 
 
-@command("xdel", -3, "write fast", group=_X, since="5.0.0",
-         complexity="O(1) for each single item to delete in the stream, regardless of the "
-                    "stream size.",
-         summary="Returns the number of messages after removing them from a stream.",
-         keys=(keys_at("RW delete"),), args=(arg("key", "key"), arg("id", "string", "multiple")))
+@command(
+    "xdel",
+    -3,
+    "write fast",
+    group=_X,
+    since="5.0.0",
+    complexity="O(1) for each single item to delete in the stream, regardless of the stream size.",
+    summary="Returns the number of messages after removing them from a stream.",
+    keys=(keys_at("RW delete"),),
+    args=(arg("key", "key"), arg("id", "string", "multiple")),
+)
 def xdel(ctx: Ctx, argv: list[bytes]) -> int:
     """XDEL key id [id ...] -> entries deleted."""
     s = _open(ctx, argv[1])
@@ -336,9 +371,17 @@ def xdel(ctx: Ctx, argv: list[bytes]) -> int:
     return deleted
 
 
-@command("xlen", 2, "readonly fast", group=_X, since="5.0.0", complexity="O(1)",
-         summary="Return the number of messages in a stream.", keys=(keys_at("RO"),),
-         args=(arg("key", "key"),))
+@command(
+    "xlen",
+    2,
+    "readonly fast",
+    group=_X,
+    since="5.0.0",
+    complexity="O(1)",
+    summary="Return the number of messages in a stream.",
+    keys=(keys_at("RO"),),
+    args=(arg("key", "key"),),
+)
 def xlen(ctx: Ctx, argv: list[bytes]) -> int:
     """XLEN key -> the number of entries."""
     s = _open(ctx, argv[1])
@@ -368,27 +411,49 @@ def _xrange(ctx: Ctx, argv: list[bytes], reverse: bool) -> Any:
 _RANGE_HISTORY = (("6.2.0", "Added exclusive ranges."),)
 
 
-@command("xrange", -4, "readonly", group=_X, since="5.0.0",
-         complexity="O(N) with N being the number of elements being returned. If N is "
-                    "constant (e.g. always asking for the first 10 elements with COUNT), you "
-                    "can consider it O(1).",
-         summary="Returns the messages from a stream within a range of IDs.",
-         keys=(keys_at("RO access"),), history=_RANGE_HISTORY,
-         args=(arg("key", "key"), arg("start"), arg("end"),
-               arg("count", "integer", "optional", token="COUNT")))
+@command(
+    "xrange",
+    -4,
+    "readonly",
+    group=_X,
+    since="5.0.0",
+    complexity="O(N) with N being the number of elements being returned. If N is "
+    "constant (e.g. always asking for the first 10 elements with COUNT), you "
+    "can consider it O(1).",
+    summary="Returns the messages from a stream within a range of IDs.",
+    keys=(keys_at("RO access"),),
+    history=_RANGE_HISTORY,
+    args=(
+        arg("key", "key"),
+        arg("start"),
+        arg("end"),
+        arg("count", "integer", "optional", token="COUNT"),
+    ),
+)
 def xrange(ctx: Ctx, argv: list[bytes]) -> Any:
     """XRANGE key start end [COUNT n] -> entries, oldest first."""
     return _xrange(ctx, argv, False)
 
 
-@command("xrevrange", -4, "readonly", group=_X, since="5.0.0",
-         complexity="O(N) with N being the number of elements returned. If N is constant "
-                    "(e.g. always asking for the first 10 elements with COUNT), you can "
-                    "consider it O(1).",
-         summary="Returns the messages from a stream within a range of IDs in reverse order.",
-         keys=(keys_at("RO access"),), history=_RANGE_HISTORY,
-         args=(arg("key", "key"), arg("end"), arg("start"),
-               arg("count", "integer", "optional", token="COUNT")))
+@command(
+    "xrevrange",
+    -4,
+    "readonly",
+    group=_X,
+    since="5.0.0",
+    complexity="O(N) with N being the number of elements returned. If N is constant "
+    "(e.g. always asking for the first 10 elements with COUNT), you can "
+    "consider it O(1).",
+    summary="Returns the messages from a stream within a range of IDs in reverse order.",
+    keys=(keys_at("RO access"),),
+    history=_RANGE_HISTORY,
+    args=(
+        arg("key", "key"),
+        arg("end"),
+        arg("start"),
+        arg("count", "integer", "optional", token="COUNT"),
+    ),
+)
 def xrevrange(ctx: Ctx, argv: list[bytes]) -> Any:
     """XREVRANGE key end start [COUNT n] -> entries, newest first."""
     return _xrange(ctx, argv, True)
@@ -419,8 +484,10 @@ def _read_args(ctx: Ctx, argv: list[bytes], grouped: bool) -> _Read:
         opt = argv[i].lower()
         if opt == b"block" and more:
             if ctx.session.is_script:
-                raise errors.err("%s command is not allowed with BLOCK option from scripts"
-                                 % errors.c_text(argv[0]))
+                raise errors.err(
+                    "%s command is not allowed with BLOCK option from scripts"
+                    % errors.c_text(argv[0])
+                )
             i += 1
             deadline = parse_timeout_ms(argv[i], seconds=False, now_ms=now_ms())
         elif opt == b"count" and more:
@@ -429,19 +496,23 @@ def _read_args(ctx: Ctx, argv: list[bytes], grouped: bool) -> _Read:
         elif opt == b"streams" and more:
             streams_at = i + 1
             if (n - streams_at) % 2:
-                raise errors.err("Unbalanced XREAD list of streams: for each stream key an "
-                                 "ID or '$' must be specified.")
+                raise errors.err(
+                    "Unbalanced XREAD list of streams: for each stream key an "
+                    "ID or '$' must be specified."
+                )
             break
         elif opt == b"group" and more >= 2:
             if not grouped:
-                raise errors.err("The GROUP option is only supported by XREADGROUP. You "
-                                 "called XREAD instead.")
+                raise errors.err(
+                    "The GROUP option is only supported by XREADGROUP. You called XREAD instead."
+                )
             group, consumer = argv[i + 1], argv[i + 2]
             i += 2
         elif opt == b"noack":
             if not grouped:
-                raise errors.err("The NOACK option is only supported by XREADGROUP. You "
-                                 "called XREAD instead.")
+                raise errors.err(
+                    "The NOACK option is only supported by XREADGROUP. You called XREAD instead."
+                )
             noack = True
         else:
             raise RedisError(errors.SYNTAX)
@@ -451,23 +522,27 @@ def _read_args(ctx: Ctx, argv: list[bytes], grouped: bool) -> _Read:
     if grouped and group is None:
         raise errors.err("Missing GROUP option for XREADGROUP")
     half = (n - streams_at) // 2
-    keys = argv[streams_at:streams_at + half]
+    keys = argv[streams_at : streams_at + half]
     ids: list[ID] = []
-    for key, raw in zip(keys, argv[streams_at + half:], strict=True):
+    for key, raw in zip(keys, argv[streams_at + half :], strict=True):
         s = _open(ctx, key, read=True)
         if group is not None and (s is None or s.group(group) is None):
             raise _nogroup(key, group, " in XREADGROUP with GROUP option")
         if raw == b"$":
             if grouped:
-                raise errors.err("The $ ID is meaningless in the context of XREADGROUP: you "
-                                 "want to read the history of this consumer by specifying a "
-                                 "proper ID, or use the > ID to get new messages. The $ ID "
-                                 "would just return an empty result set.")
+                raise errors.err(
+                    "The $ ID is meaningless in the context of XREADGROUP: you "
+                    "want to read the history of this consumer by specifying a "
+                    "proper ID, or use the > ID to get new messages. The $ ID "
+                    "would just return an empty result set."
+                )
             ids.append(s.last if s is not None else ZERO_ID)
         elif raw == b">":
             if not grouped:
-                raise errors.err("The > ID can be specified only when calling XREADGROUP "
-                                 "using the GROUP <group> <consumer> option.")
+                raise errors.err(
+                    "The > ID can be specified only when calling XREADGROUP "
+                    "using the GROUP <group> <consumer> option."
+                )
             ids.append(MAX_ID)
         else:
             ids.append(_strict(raw))
@@ -487,8 +562,9 @@ def _consumer(ctx: Ctx, key: bytes, s: Stream, g: Group, name: bytes) -> S.Consu
     return c
 
 
-def _deliver_new(s: Stream, g: Group, owners: _Owners, c: S.Consumer, start: ID,
-                 count: int, noack: bool) -> list[Any]:
+def _deliver_new(
+    s: Stream, g: Group, owners: _Owners, c: S.Consumer, start: ID, count: int, noack: bool
+) -> list[Any]:
     """streamReplyWithRange for a group: entries from `start` on; the group moves past
     them, and (without NOACK) each becomes pending for the consumer (taken from whoever
     had it)."""
@@ -524,8 +600,9 @@ class _Owners:
         if c is None:
             found = self.s.consumer(self.g, self.s.consumer_name(self.g, cid))
             if found is None:
-                raise StorageError("stream %d group %d: consumer %d has no record"
-                                   % (self.s.kid, self.g.gid, cid))
+                raise StorageError(
+                    "stream %d group %d: consumer %d has no record" % (self.s.kid, self.g.gid, cid)
+                )
             c = self.by_cid[cid] = found
         return c
 
@@ -628,8 +705,9 @@ def _serve_read(r: _Read, blocked_on: dict[bytes, ID]) -> Callable[[Ctx, bytes],
         if r.group is not None:
             g = s.group(r.group)
             if g is None:
-                return RedisError("NOGROUP the consumer group this client was blocked on no "
-                                  "longer exists")
+                return RedisError(
+                    "NOGROUP the consumer group this client was blocked on no longer exists"
+                )
             gt = g.last
         if s.last <= gt:
             return None
@@ -638,38 +716,57 @@ def _serve_read(r: _Read, blocked_on: dict[bytes, ID]) -> Callable[[Ctx, bytes],
     return serve
 
 
-_STREAMS_ARG = block("streams", arg("key", "key", "multiple"), arg("id", "string", "multiple"),
-                     tok="STREAMS")
+_STREAMS_ARG = block(
+    "streams", arg("key", "key", "multiple"), arg("id", "string", "multiple"), tok="STREAMS"
+)
 
 
-@command("xread", -4, "readonly blocking", group=_X, since="5.0.0",
-         complexity="For each stream mentioned: O(N) with N being the number of elements "
-                    "being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note "
-                    "that when the BLOCK option is used, XADD will pay O(M) time in order to "
-                    "serve the M clients blocked on the stream getting new data.",
-         summary="Returns messages from multiple streams with IDs greater than the ones "
-                 "requested. Blocks until a message is available otherwise.",
-         keys=(KeySpec(("RO", "access"), ("keyword", "STREAMS", 1), ("range", -1, 1, 2)),),
-         args=(arg("count", "integer", "optional", token="COUNT"),
-               arg("milliseconds", "integer", "optional", token="BLOCK"), _STREAMS_ARG))
+@command(
+    "xread",
+    -4,
+    "readonly blocking",
+    group=_X,
+    since="5.0.0",
+    complexity="For each stream mentioned: O(N) with N being the number of elements "
+    "being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note "
+    "that when the BLOCK option is used, XADD will pay O(M) time in order to "
+    "serve the M clients blocked on the stream getting new data.",
+    summary="Returns messages from multiple streams with IDs greater than the ones "
+    "requested. Blocks until a message is available otherwise.",
+    keys=(KeySpec(("RO", "access"), ("keyword", "STREAMS", 1), ("range", -1, 1, 2)),),
+    args=(
+        arg("count", "integer", "optional", token="COUNT"),
+        arg("milliseconds", "integer", "optional", token="BLOCK"),
+        _STREAMS_ARG,
+    ),
+)
 def xread(ctx: Ctx, argv: list[bytes]) -> Any:
     """XREAD [COUNT n] [BLOCK ms] STREAMS key [...] id [...] -> {key: entries}, or nil."""
     return _xread(ctx, argv, False)
 
 
-@command("xreadgroup", -7, "write blocking", group=_X, since="5.0.0",
-         complexity="For each stream mentioned: O(M) with M being the number of elements "
-                    "returned. If M is constant (e.g. always asking for the first 10 elements "
-                    "with COUNT), you can consider it O(1). On the other side when XREADGROUP "
-                    "blocks, XADD will pay the O(N) time in order to serve the N clients "
-                    "blocked on the stream getting new data.",
-         summary="Returns new or historical messages from a stream for a consumer in a group. "
-                 "Blocks until a message is available otherwise.",
-         keys=(KeySpec(("RO", "access"), ("keyword", "STREAMS", 4), ("range", -1, 1, 2)),),
-         args=(block("group-block", arg("group"), arg("consumer"), tok="GROUP"),
-               arg("count", "integer", "optional", token="COUNT"),
-               arg("milliseconds", "integer", "optional", token="BLOCK"),
-               token("NOACK", "optional"), _STREAMS_ARG))
+@command(
+    "xreadgroup",
+    -7,
+    "write blocking",
+    group=_X,
+    since="5.0.0",
+    complexity="For each stream mentioned: O(M) with M being the number of elements "
+    "returned. If M is constant (e.g. always asking for the first 10 elements "
+    "with COUNT), you can consider it O(1). On the other side when XREADGROUP "
+    "blocks, XADD will pay the O(N) time in order to serve the N clients "
+    "blocked on the stream getting new data.",
+    summary="Returns new or historical messages from a stream for a consumer in a group. "
+    "Blocks until a message is available otherwise.",
+    keys=(KeySpec(("RO", "access"), ("keyword", "STREAMS", 4), ("range", -1, 1, 2)),),
+    args=(
+        block("group-block", arg("group"), arg("consumer"), tok="GROUP"),
+        arg("count", "integer", "optional", token="COUNT"),
+        arg("milliseconds", "integer", "optional", token="BLOCK"),
+        token("NOACK", "optional"),
+        _STREAMS_ARG,
+    ),
+)
 def xreadgroup(ctx: Ctx, argv: list[bytes]) -> Any:
     """XREADGROUP GROUP g c [COUNT n] [BLOCK ms] [NOACK] STREAMS key [...] id [...] ->
     {key: entries}, or nil."""
@@ -677,12 +774,18 @@ def xreadgroup(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 # -- XGROUP --------------------------------------------------------------------------------
-container("xgroup", group=_X, since="5.0.0", summary="A container for consumer groups "
-          "commands.", complexity="Depends on subcommand.")
+container(
+    "xgroup",
+    group=_X,
+    since="5.0.0",
+    summary="A container for consumer groups commands.",
+    complexity="Depends on subcommand.",
+)
 
 
-def _xgroup_common(ctx: Ctx, argv: list[bytes], create: bool, setid: bool
-                   ) -> tuple[Stream | None, Group | None, bool, int]:
+def _xgroup_common(
+    ctx: Ctx, argv: list[bytes], create: bool, setid: bool
+) -> tuple[Stream | None, Group | None, bool, int]:
     """The checks xgroupCommand makes before its subcommand: options, key, group."""
     mkstream = False
     entries_read = S.INVALID_READ
@@ -703,13 +806,17 @@ def _xgroup_common(ctx: Ctx, argv: list[bytes], create: bool, setid: bool
     g = None
     if not mkstream:
         if s is None:
-            raise errors.err("The XGROUP subcommand requires the key to exist. Note that for "
-                             "CREATE you may want to use the MKSTREAM option to create an "
-                             "empty stream automatically.")
+            raise errors.err(
+                "The XGROUP subcommand requires the key to exist. Note that for "
+                "CREATE you may want to use the MKSTREAM option to create an "
+                "empty stream automatically."
+            )
         g = s.group(argv[3])
         if g is None and not create and argv[1].lower() != b"destroy":
-            raise RedisError("NOGROUP No such consumer group '%s' for key name '%s'"
-                             % (errors.c_text(argv[3]), errors.c_text(argv[2])))
+            raise RedisError(
+                "NOGROUP No such consumer group '%s' for key name '%s'"
+                % (errors.c_text(argv[3]), errors.c_text(argv[2]))
+            )
     elif s is not None:
         g = s.group(argv[3])
     return s, g, mkstream, entries_read
@@ -718,13 +825,24 @@ def _xgroup_common(ctx: Ctx, argv: list[bytes], create: bool, setid: bool
 _GROUP_KEY = (keys_at("RW insert", index=2),)
 
 
-@command("xgroup|create", -5, "write denyoom", group=_X, since="5.0.0", complexity="O(1)",
-         summary="Creates a consumer group.", keys=_GROUP_KEY,
-         history=(("7.0.0", "Added the `entries_read` named argument."),),
-         args=(arg("key", "key"), arg("group"),
-               oneof("id-selector", arg("id"), token("$")),
-               token("MKSTREAM", "optional"),
-               arg("entries-read", "integer", "optional", token="ENTRIESREAD")))
+@command(
+    "xgroup|create",
+    -5,
+    "write denyoom",
+    group=_X,
+    since="5.0.0",
+    complexity="O(1)",
+    summary="Creates a consumer group.",
+    keys=_GROUP_KEY,
+    history=(("7.0.0", "Added the `entries_read` named argument."),),
+    args=(
+        arg("key", "key"),
+        arg("group"),
+        oneof("id-selector", arg("id"), token("$")),
+        token("MKSTREAM", "optional"),
+        arg("entries-read", "integer", "optional", token="ENTRIESREAD"),
+    ),
+)
 def xgroup_create(ctx: Ctx, argv: list[bytes]) -> str:
     """XGROUP CREATE key group id|$ [MKSTREAM] [ENTRIESREAD n] -> OK."""
     s, g, _, entries_read = _xgroup_common(ctx, argv, True, False)
@@ -744,12 +862,23 @@ def xgroup_create(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("xgroup|setid", -5, "write", group=_X, since="5.0.0", complexity="O(1)",
-         summary="Sets the last-delivered ID of a consumer group.",
-         keys=(keys_at("RW update", index=2),),
-         history=(("7.0.0", "Added the optional `entries_read` argument."),),
-         args=(arg("key", "key"), arg("group"), oneof("id-selector", arg("id"), token("$")),
-               arg("entriesread", "integer", "optional", token="ENTRIESREAD")))
+@command(
+    "xgroup|setid",
+    -5,
+    "write",
+    group=_X,
+    since="5.0.0",
+    complexity="O(1)",
+    summary="Sets the last-delivered ID of a consumer group.",
+    keys=(keys_at("RW update", index=2),),
+    history=(("7.0.0", "Added the optional `entries_read` argument."),),
+    args=(
+        arg("key", "key"),
+        arg("group"),
+        oneof("id-selector", arg("id"), token("$")),
+        arg("entriesread", "integer", "optional", token="ENTRIESREAD"),
+    ),
+)
 def xgroup_setid(ctx: Ctx, argv: list[bytes]) -> str:
     """XGROUP SETID key group id|$ [ENTRIESREAD n] -> OK."""
     s, g, _, entries_read = _xgroup_common(ctx, argv, False, True)
@@ -764,11 +893,17 @@ def xgroup_setid(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("xgroup|destroy", 4, "write", group=_X, since="5.0.0",
-         complexity="O(N) where N is the number of entries in the group's pending entries "
-                    "list (PEL).",
-         summary="Destroys a consumer group.", keys=(keys_at("RW delete", index=2),),
-         args=(arg("key", "key"), arg("group")))
+@command(
+    "xgroup|destroy",
+    4,
+    "write",
+    group=_X,
+    since="5.0.0",
+    complexity="O(N) where N is the number of entries in the group's pending entries list (PEL).",
+    summary="Destroys a consumer group.",
+    keys=(keys_at("RW delete", index=2),),
+    args=(arg("key", "key"), arg("group")),
+)
 def xgroup_destroy(ctx: Ctx, argv: list[bytes]) -> int:
     """XGROUP DESTROY key group -> 1 if it was there, else 0."""
     s, g, _, _ = _xgroup_common(ctx, argv, False, False)
@@ -780,9 +915,17 @@ def xgroup_destroy(ctx: Ctx, argv: list[bytes]) -> int:
     return 1
 
 
-@command("xgroup|createconsumer", 5, "write denyoom", group=_X, since="6.2.0",
-         complexity="O(1)", summary="Creates a consumer in a consumer group.",
-         keys=_GROUP_KEY, args=(arg("key", "key"), arg("group"), arg("consumer")))
+@command(
+    "xgroup|createconsumer",
+    5,
+    "write denyoom",
+    group=_X,
+    since="6.2.0",
+    complexity="O(1)",
+    summary="Creates a consumer in a consumer group.",
+    keys=_GROUP_KEY,
+    args=(arg("key", "key"), arg("group"), arg("consumer")),
+)
 def xgroup_createconsumer(ctx: Ctx, argv: list[bytes]) -> int:
     """XGROUP CREATECONSUMER key group consumer -> 1 if created, 0 if it existed."""
     s, g, _, _ = _xgroup_common(ctx, argv, False, False)
@@ -796,10 +939,17 @@ def xgroup_createconsumer(ctx: Ctx, argv: list[bytes]) -> int:
     return 1
 
 
-@command("xgroup|delconsumer", 5, "write", group=_X, since="5.0.0", complexity="O(1)",
-         summary="Deletes a consumer from a consumer group.",
-         keys=(keys_at("RW delete", index=2),),
-         args=(arg("key", "key"), arg("group"), arg("consumer")))
+@command(
+    "xgroup|delconsumer",
+    5,
+    "write",
+    group=_X,
+    since="5.0.0",
+    complexity="O(1)",
+    summary="Deletes a consumer from a consumer group.",
+    keys=(keys_at("RW delete", index=2),),
+    args=(arg("key", "key"), arg("group"), arg("consumer")),
+)
 def xgroup_delconsumer(ctx: Ctx, argv: list[bytes]) -> int:
     """XGROUP DELCONSUMER key group consumer -> its pending entries (now dropped)."""
     s, g, _, _ = _xgroup_common(ctx, argv, False, False)
@@ -815,35 +965,47 @@ def xgroup_delconsumer(ctx: Ctx, argv: list[bytes]) -> int:
     return pending
 
 
-help_command("xgroup", [
-    "CREATE <key> <groupname> <id|$> [option]",
-    "    Create a new consumer group. Options are:",
-    "    * MKSTREAM",
-    "      Create the empty stream if it does not exist.",
-    "    * ENTRIESREAD entries_read",
-    "      Set the group's entries_read counter (internal use).",
-    "CREATECONSUMER <key> <groupname> <consumer>",
-    "    Create a new consumer in the specified group.",
-    "DELCONSUMER <key> <groupname> <consumer>",
-    "    Remove the specified consumer.",
-    "DESTROY <key> <groupname>",
-    "    Remove the specified group.",
-    "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
-    "    Set the current group ID and entries_read counter.",
-], group=_X, since="5.0.0")
+help_command(
+    "xgroup",
+    [
+        "CREATE <key> <groupname> <id|$> [option]",
+        "    Create a new consumer group. Options are:",
+        "    * MKSTREAM",
+        "      Create the empty stream if it does not exist.",
+        "    * ENTRIESREAD entries_read",
+        "      Set the group's entries_read counter (internal use).",
+        "CREATECONSUMER <key> <groupname> <consumer>",
+        "    Create a new consumer in the specified group.",
+        "DELCONSUMER <key> <groupname> <consumer>",
+        "    Remove the specified consumer.",
+        "DESTROY <key> <groupname>",
+        "    Remove the specified group.",
+        "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+        "    Set the current group ID and entries_read counter.",
+    ],
+    group=_X,
+    since="5.0.0",
+)
 
 
 # -- XSETID XACK XPENDING ------------------------------------------------------------------
-@command("xsetid", -3, "write denyoom fast", group=_X, since="5.0.0", complexity="O(1)",
-         summary="An internal command for replicating stream values.",
-         keys=(keys_at("RW update"),),
-         history=(("7.0.0", "Added the `entries_added` and `max_deleted_entry_id` "
-                            "arguments."),),
-         args=(arg("key", "key"), arg("last-id"),
-               arg("entries-added", "integer", "optional", token="ENTRIESADDED",
-                   since="7.0.0"),
-               arg("max-deleted-id", "string", "optional", token="MAXDELETEDID",
-                   since="7.0.0")))
+@command(
+    "xsetid",
+    -3,
+    "write denyoom fast",
+    group=_X,
+    since="5.0.0",
+    complexity="O(1)",
+    summary="An internal command for replicating stream values.",
+    keys=(keys_at("RW update"),),
+    history=(("7.0.0", "Added the `entries_added` and `max_deleted_entry_id` arguments."),),
+    args=(
+        arg("key", "key"),
+        arg("last-id"),
+        arg("entries-added", "integer", "optional", token="ENTRIESADDED", since="7.0.0"),
+        arg("max-deleted-id", "string", "optional", token="MAXDELETEDID", since="7.0.0"),
+    ),
+)
 def xsetid(ctx: Ctx, argv: list[bytes]) -> str:
     """XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id] -> OK."""
     last = _strict(argv[2])
@@ -860,8 +1022,9 @@ def xsetid(ctx: Ctx, argv: list[bytes]) -> str:
         elif opt == b"maxdeletedid" and more:
             max_deleted = _strict(argv[i + 1])
             if last < max_deleted:
-                raise errors.err("The ID specified in XSETID is smaller than the provided "
-                                 "max_deleted_entry_id")
+                raise errors.err(
+                    "The ID specified in XSETID is smaller than the provided max_deleted_entry_id"
+                )
         else:
             raise RedisError(errors.SYNTAX)
         i += 2
@@ -871,11 +1034,13 @@ def xsetid(ctx: Ctx, argv: list[bytes]) -> str:
     if s.length:
         top = s.last_valid()
         if top is not None and last < top:
-            raise errors.err("The ID specified in XSETID is smaller than the target stream "
-                             "top item")
+            raise errors.err(
+                "The ID specified in XSETID is smaller than the target stream top item"
+            )
         if added != -1 and s.length > added:
-            raise errors.err("The entries_added specified in XSETID is smaller than the "
-                             "target stream length")
+            raise errors.err(
+                "The entries_added specified in XSETID is smaller than the target stream length"
+            )
     s.last = last
     if added != -1:
         s.added = added
@@ -886,11 +1051,18 @@ def xsetid(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("xack", -4, "write fast", group=_X, since="5.0.0",
-         complexity="O(1) for each message ID processed.",
-         summary="Returns the number of messages that were successfully acknowledged by the "
-                 "consumer group member of a stream.", keys=(keys_at("RW update"),),
-         args=(arg("key", "key"), arg("group"), arg("id", "string", "multiple")))
+@command(
+    "xack",
+    -4,
+    "write fast",
+    group=_X,
+    since="5.0.0",
+    complexity="O(1) for each message ID processed.",
+    summary="Returns the number of messages that were successfully acknowledged by the "
+    "consumer group member of a stream.",
+    keys=(keys_at("RW update"),),
+    args=(arg("key", "key"), arg("group"), arg("id", "string", "multiple")),
+)
 def xack(ctx: Ctx, argv: list[bytes]) -> int:
     """XACK key group id [id ...] -> entries acknowledged."""
     s = _open(ctx, argv[1], read=True)
@@ -913,21 +1085,37 @@ def xack(ctx: Ctx, argv: list[bytes]) -> int:
     return done
 
 
-@command("xpending", -3, "readonly", group=_X, since="5.0.0",
-         complexity="O(N) with N being the number of elements returned, so asking for a small "
-                    "fixed number of entries per call is O(1). O(M), where M is the total "
-                    "number of entries scanned when used with the IDLE filter. When the "
-                    "command returns just the summary and the list of consumers is small, it "
-                    "runs in O(1) time; otherwise, an additional O(N) time for iterating "
-                    "every consumer.",
-         summary="Returns the information and entries from a stream consumer group's pending "
-                 "entries list.", tips="nondeterministic_output", keys=(keys_at("RO access"),),
-         history=(("6.2.0", "Added the `IDLE` option and exclusive range intervals."),),
-         args=(arg("key", "key"), arg("group"),
-               block("filters", arg("min-idle-time", "integer", "optional", token="IDLE",
-                                    since="6.2.0"),
-                     arg("start"), arg("end"), arg("count", "integer"),
-                     arg("consumer", "string", "optional"), flags=("optional",))))
+@command(
+    "xpending",
+    -3,
+    "readonly",
+    group=_X,
+    since="5.0.0",
+    complexity="O(N) with N being the number of elements returned, so asking for a small "
+    "fixed number of entries per call is O(1). O(M), where M is the total "
+    "number of entries scanned when used with the IDLE filter. When the "
+    "command returns just the summary and the list of consumers is small, it "
+    "runs in O(1) time; otherwise, an additional O(N) time for iterating "
+    "every consumer.",
+    summary="Returns the information and entries from a stream consumer group's pending "
+    "entries list.",
+    tips="nondeterministic_output",
+    keys=(keys_at("RO access"),),
+    history=(("6.2.0", "Added the `IDLE` option and exclusive range intervals."),),
+    args=(
+        arg("key", "key"),
+        arg("group"),
+        block(
+            "filters",
+            arg("min-idle-time", "integer", "optional", token="IDLE", since="6.2.0"),
+            arg("start"),
+            arg("end"),
+            arg("count", "integer"),
+            arg("consumer", "string", "optional"),
+            flags=("optional",),
+        ),
+    ),
+)
 def xpending(ctx: Ctx, argv: list[bytes]) -> Any:
     """XPENDING key group [[IDLE ms] start end count [consumer]] -> a summary, or the
     pending entries [id, consumer, idle ms, deliveries]."""
@@ -983,9 +1171,20 @@ def xpending(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 # -- XCLAIM XAUTOCLAIM ----------------------------------------------------------------------
-def _claim(ctx: Ctx, key: bytes, s: Stream, g: Group, owners: _Owners,
-           holder: list[S.Consumer | None], name: bytes, entry_id: ID, nack: Nack,
-           old_cid: int | None, when: int, count: int | None) -> None:
+def _claim(
+    ctx: Ctx,
+    key: bytes,
+    s: Stream,
+    g: Group,
+    owners: _Owners,
+    holder: list[S.Consumer | None],
+    name: bytes,
+    entry_id: ID,
+    nack: Nack,
+    old_cid: int | None,
+    when: int,
+    count: int | None,
+) -> None:
     """Give pending entry `entry_id` (`old_cid`: its holder, None for a new one) to
     consumer `name`, looked up (or created) on first use; `holder` keeps it."""
     c = holder[0]
@@ -1002,19 +1201,31 @@ def _claim(ctx: Ctx, key: bytes, s: Stream, g: Group, owners: _Owners,
     s.put_nack(g, entry_id, nack, old_cid)
 
 
-@command("xclaim", -6, "write fast", group=_X, since="5.0.0",
-         complexity="O(log N) with N being the number of messages in the PEL of the consumer "
-                    "group.",
-         summary="Changes, or acquires, ownership of a message in a consumer group, as if the "
-                 "message was delivered a consumer group member.",
-         tips="nondeterministic_output", keys=(keys_at("RW update"),),
-         args=(arg("key", "key"), arg("group"), arg("consumer"),
-               arg("min-idle-time"), arg("id", "string", "multiple"),
-               arg("ms", "integer", "optional", token="IDLE"),
-               arg("unix-time-milliseconds", "unix-time", "optional", token="TIME"),
-               arg("count", "integer", "optional", token="RETRYCOUNT"),
-               token("FORCE", "optional"), token("JUSTID", "optional"),
-               arg("lastid", "string", "optional", token="LASTID")))
+@command(
+    "xclaim",
+    -6,
+    "write fast",
+    group=_X,
+    since="5.0.0",
+    complexity="O(log N) with N being the number of messages in the PEL of the consumer group.",
+    summary="Changes, or acquires, ownership of a message in a consumer group, as if the "
+    "message was delivered a consumer group member.",
+    tips="nondeterministic_output",
+    keys=(keys_at("RW update"),),
+    args=(
+        arg("key", "key"),
+        arg("group"),
+        arg("consumer"),
+        arg("min-idle-time"),
+        arg("id", "string", "multiple"),
+        arg("ms", "integer", "optional", token="IDLE"),
+        arg("unix-time-milliseconds", "unix-time", "optional", token="TIME"),
+        arg("count", "integer", "optional", token="RETRYCOUNT"),
+        token("FORCE", "optional"),
+        token("JUSTID", "optional"),
+        arg("lastid", "string", "optional", token="LASTID"),
+    ),
+)
 def xclaim(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """XCLAIM key group consumer min-idle id [...] [IDLE ms] [TIME ms] [RETRYCOUNT n]
     [FORCE] [JUSTID] [LASTID id] -> the claimed entries (or IDs)."""
@@ -1083,8 +1294,7 @@ def xclaim(ctx: Ctx, argv: list[bytes]) -> list[Any]:
             old_cid = nack.cid
             if minidle and now - nack.time < minidle:
                 continue
-        count = retry if retry is not None and retry >= 0 else (
-            None if justid else nack.count + 1)
+        count = retry if retry is not None and retry >= 0 else (None if justid else nack.count + 1)
         _claim(ctx, key, s, g, owners, holder, argv[3], entry_id, nack, old_cid, when, count)
         out.append(id_text(entry_id) if justid else _entry(entry_id, pairs))
         changed = True
@@ -1098,16 +1308,34 @@ def xclaim(ctx: Ctx, argv: list[bytes]) -> list[Any]:
 _ATTEMPTS_FACTOR = 10
 
 
-@command("xautoclaim", -6, "write fast", group=_X, since="6.2.0",
-         complexity="O(1) if COUNT is small.",
-         summary="Changes, or acquires, ownership of messages in a consumer group, as if the "
-                 "messages were delivered to as consumer group member.",
-         tips="nondeterministic_output", keys=(keys_at("RW delete"),),
-         history=(("7.0.0", "Added an element to the reply array, containing deleted entries "
-                            "the command cleared from the PEL"),),
-         args=(arg("key", "key"), arg("group"), arg("consumer"), arg("min-idle-time"),
-               arg("start"), arg("count", "integer", "optional", token="COUNT"),
-               token("JUSTID", "optional")))
+@command(
+    "xautoclaim",
+    -6,
+    "write fast",
+    group=_X,
+    since="6.2.0",
+    complexity="O(1) if COUNT is small.",
+    summary="Changes, or acquires, ownership of messages in a consumer group, as if the "
+    "messages were delivered to as consumer group member.",
+    tips="nondeterministic_output",
+    keys=(keys_at("RW delete"),),
+    history=(
+        (
+            "7.0.0",
+            "Added an element to the reply array, containing deleted entries "
+            "the command cleared from the PEL",
+        ),
+    ),
+    args=(
+        arg("key", "key"),
+        arg("group"),
+        arg("consumer"),
+        arg("min-idle-time"),
+        arg("start"),
+        arg("count", "integer", "optional", token="COUNT"),
+        token("JUSTID", "optional"),
+    ),
+)
 def xautoclaim(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """XAUTOCLAIM key group consumer min-idle start [COUNT n] [JUSTID] -> [next start,
     claimed entries (or IDs), IDs no longer in the stream]."""
@@ -1158,8 +1386,20 @@ def xautoclaim(ctx: Ctx, argv: list[bytes]) -> list[Any]:
             continue
         if minidle and now - nack.time < minidle:
             continue
-        _claim(ctx, key, s, g, owners, holder, argv[3], entry_id, nack, nack.cid, now,
-               None if justid else nack.count + 1)
+        _claim(
+            ctx,
+            key,
+            s,
+            g,
+            owners,
+            holder,
+            argv[3],
+            entry_id,
+            nack,
+            nack.cid,
+            now,
+            None if justid else nack.count + 1,
+        )
         claimed.append(id_text(entry_id) if justid else _entry(entry_id, pairs))
         count -= 1
     if claimed or deleted or holder[0] is not None:
@@ -1171,8 +1411,13 @@ def xautoclaim(ctx: Ctx, argv: list[bytes]) -> list[Any]:
 
 
 # -- XINFO --------------------------------------------------------------------------------
-container("xinfo", group=_X, since="5.0.0", summary="A container for stream introspection "
-          "commands.", complexity="Depends on subcommand.")
+container(
+    "xinfo",
+    group=_X,
+    since="5.0.0",
+    summary="A container for stream introspection commands.",
+    complexity="Depends on subcommand.",
+)
 
 
 def _info_stream(ctx: Ctx, key: bytes) -> Stream:
@@ -1182,49 +1427,94 @@ def _info_stream(ctx: Ctx, key: bytes) -> Stream:
     return s
 
 
-@command("xinfo|consumers", 4, "readonly", group=_X, since="5.0.0", complexity="O(1)",
-         summary="Returns a list of the consumers in a consumer group.",
-         tips="nondeterministic_output", keys=(keys_at("RO access", index=2),),
-         args=(arg("key", "key"), arg("group")))
+@command(
+    "xinfo|consumers",
+    4,
+    "readonly",
+    group=_X,
+    since="5.0.0",
+    complexity="O(1)",
+    summary="Returns a list of the consumers in a consumer group.",
+    tips="nondeterministic_output",
+    keys=(keys_at("RO access", index=2),),
+    args=(arg("key", "key"), arg("group")),
+)
 def xinfo_consumers(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """XINFO CONSUMERS key group -> name, pending and idle ms of each consumer."""
     s = _info_stream(ctx, argv[2])
     g = s.group(argv[3])
     if g is None:
-        raise RedisError("NOGROUP No such consumer group '%s' for key name '%s'"
-                         % (errors.c_text(argv[3]), errors.c_text(argv[2])))
+        raise RedisError(
+            "NOGROUP No such consumer group '%s' for key name '%s'"
+            % (errors.c_text(argv[3]), errors.c_text(argv[2]))
+        )
     now = now_ms()
-    return [{b"name": c.name, b"pending": c.pending, b"idle": max(now - c.seen, 0)}
-            for c in s.consumers(g)]
+    return [
+        {b"name": c.name, b"pending": c.pending, b"idle": max(now - c.seen, 0)}
+        for c in s.consumers(g)
+    ]
 
 
 def _read_count(g: Group) -> int | None:
     return None if g.entries_read == S.INVALID_READ else g.entries_read
 
 
-@command("xinfo|groups", 3, "readonly", group=_X, since="5.0.0", complexity="O(1)",
-         summary="Returns a list of the consumer groups of a stream.",
-         keys=(keys_at("RO access", index=2),),
-         history=(("7.0.0", "Added the `entries-read` and `lag` fields"),),
-         args=(arg("key", "key"),))
+@command(
+    "xinfo|groups",
+    3,
+    "readonly",
+    group=_X,
+    since="5.0.0",
+    complexity="O(1)",
+    summary="Returns a list of the consumer groups of a stream.",
+    keys=(keys_at("RO access", index=2),),
+    history=(("7.0.0", "Added the `entries-read` and `lag` fields"),),
+    args=(arg("key", "key"),),
+)
 def xinfo_groups(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """XINFO GROUPS key -> name, consumers, pending, last delivered ID, entries read and
     lag of each group."""
     s = _info_stream(ctx, argv[2])
-    return [{b"name": g.name, b"consumers": g.consumers, b"pending": g.pending,
-             b"last-delivered-id": id_text(g.last), b"entries-read": _read_count(g),
-             b"lag": s.lag(g)} for g in s.all_groups()]
+    return [
+        {
+            b"name": g.name,
+            b"consumers": g.consumers,
+            b"pending": g.pending,
+            b"last-delivered-id": id_text(g.last),
+            b"entries-read": _read_count(g),
+            b"lag": s.lag(g),
+        }
+        for g in s.all_groups()
+    ]
 
 
-@command("xinfo|stream", -3, "readonly", group=_X, since="5.0.0", complexity="O(1)",
-         summary="Returns information about a stream.", keys=(keys_at("RO access", index=2),),
-         history=(("6.0.0", "Added the `FULL` modifier."),
-                  ("7.0.0", "Added the `max-deleted-entry-id`, `entries-added`, "
-                            "`recorded-first-entry-id`, `entries-read` and `lag` fields")),
-         args=(arg("key", "key"),
-               block("full-block", token("FULL"),
-                     arg("count", "integer", "optional", token="COUNT"),
-                     flags=("optional",))))
+@command(
+    "xinfo|stream",
+    -3,
+    "readonly",
+    group=_X,
+    since="5.0.0",
+    complexity="O(1)",
+    summary="Returns information about a stream.",
+    keys=(keys_at("RO access", index=2),),
+    history=(
+        ("6.0.0", "Added the `FULL` modifier."),
+        (
+            "7.0.0",
+            "Added the `max-deleted-entry-id`, `entries-added`, "
+            "`recorded-first-entry-id`, `entries-read` and `lag` fields",
+        ),
+    ),
+    args=(
+        arg("key", "key"),
+        block(
+            "full-block",
+            token("FULL"),
+            arg("count", "integer", "optional", token="COUNT"),
+            flags=("optional",),
+        ),
+    ),
+)
 def xinfo_stream(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
     """XINFO STREAM key [FULL [COUNT n]] -> the stream's figures (and with FULL its
     entries, groups, consumers and pending entries, up to COUNT of each)."""
@@ -1232,17 +1522,25 @@ def xinfo_stream(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
     opts = argv[3:]
     full, count = bool(opts), 10
     if opts:
-        if len(opts) not in (1, 3) or opts[0].lower() != b"full" or (
-                len(opts) == 3 and opts[1].lower() != b"count"):
+        if (
+            len(opts) not in (1, 3)
+            or opts[0].lower() != b"full"
+            or (len(opts) == 3 and opts[1].lower() != b"count")
+        ):
             raise errors.unknown_subcommand_or_arity("xinfo", argv[1])
         if len(opts) == 3:
             count = parse_int(opts[2])
             if count < 0:
                 count = 10
     out: dict[bytes, Any] = {
-        b"length": s.length, b"radix-tree-keys": s.nodes, b"radix-tree-nodes": s.rax_nodes(),
-        b"last-generated-id": id_text(s.last), b"max-deleted-entry-id": id_text(s.max_deleted),
-        b"entries-added": s.added, b"recorded-first-entry-id": id_text(s.first)}
+        b"length": s.length,
+        b"radix-tree-keys": s.nodes,
+        b"radix-tree-nodes": s.rax_nodes(),
+        b"last-generated-id": id_text(s.last),
+        b"max-deleted-entry-id": id_text(s.max_deleted),
+        b"entries-added": s.added,
+        b"recorded-first-entry-id": id_text(s.first),
+    }
     if not full:
         out[b"groups"] = s.groups
         first = _entries(s, ZERO_ID, MAX_ID, 1)
@@ -1274,21 +1572,33 @@ def _full_group(s: Stream, g: Group, count: int) -> dict[bytes, Any]:
             owned = s.nack(g, entry_id)
             assert owned is not None
             mine.append([id_text(entry_id), owned.time, owned.count])
-        consumers.append({b"name": c.name, b"seen-time": c.seen, b"pel-count": c.pending,
-                          b"pending": mine})
-    return {b"name": g.name, b"last-delivered-id": id_text(g.last),
-            b"entries-read": _read_count(g), b"lag": s.lag(g), b"pel-count": g.pending,
-            b"pending": pending, b"consumers": consumers}
+        consumers.append(
+            {b"name": c.name, b"seen-time": c.seen, b"pel-count": c.pending, b"pending": mine}
+        )
+    return {
+        b"name": g.name,
+        b"last-delivered-id": id_text(g.last),
+        b"entries-read": _read_count(g),
+        b"lag": s.lag(g),
+        b"pel-count": g.pending,
+        b"pending": pending,
+        b"consumers": consumers,
+    }
 
 
-help_command("xinfo", [
-    "CONSUMERS <key> <groupname>",
-    "    Show consumers of <groupname>.",
-    "GROUPS <key>",
-    "    Show the stream consumer groups.",
-    "STREAM <key> [FULL [COUNT <count>]",
-    "    Show information about the stream.",
-], group=_X, since="5.0.0")
+help_command(
+    "xinfo",
+    [
+        "CONSUMERS <key> <groupname>",
+        "    Show consumers of <groupname>.",
+        "GROUPS <key>",
+        "    Show the stream consumer groups.",
+        "STREAM <key> [FULL [COUNT <count>]",
+        "    Show information about the stream.",
+    ],
+    group=_X,
+    since="5.0.0",
+)
 
 
 def _import(ctx: Ctx, key: bytes, value: R.RStream, expire: int) -> None:

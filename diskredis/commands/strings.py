@@ -33,8 +33,9 @@ def get_string(ctx: Ctx, key: bytes, read: bool | None = None) -> Meta | None:
     return meta
 
 
-def put_string(ctx: Ctx, key: bytes, value: bytes, expire: int = L.NO_EXPIRY,
-               event: bytes | None = b"set") -> None:
+def put_string(
+    ctx: Ctx, key: bytes, value: bytes, expire: int = L.NO_EXPIRY, event: bytes | None = b"set"
+) -> None:
     """Store a string (keyspace event `event`, if any, once it is there)."""
     ctx.ks.store(ctx.session.db, key, Meta(L.STRING, expire, value))
     if event is not None:
@@ -69,15 +70,20 @@ def deadline(ctx: Ctx, raw: bytes, *, seconds: bool, absolute: bool) -> int:
     return ms
 
 
-_EXPIRE_OPTS = {b"ex": (True, False), b"px": (False, False), b"exat": (True, True),
-                b"pxat": (False, True)}
+_EXPIRE_OPTS = {
+    b"ex": (True, False),
+    b"px": (False, False),
+    b"exat": (True, True),
+    b"pxat": (False, True),
+}
 
 
 _ExpireSpec = tuple[bytes, bool, bool]  # the argument, in seconds?, absolute?
 
 
-def _parse_set_options(argv: list[bytes], start: int, for_set: bool
-                       ) -> tuple[set[str], _ExpireSpec | None]:
+def _parse_set_options(
+    argv: list[bytes], start: int, for_set: bool
+) -> tuple[set[str], _ExpireSpec | None]:
     """parseExtendedStringArgumentsOrReply: the flags and the expiry argument, if any."""
     flags: set[str] = set()
     if start >= len(argv):
@@ -98,8 +104,11 @@ def _parse_set_options(argv: list[bytes], start: int, for_set: bool
             flags.add("keepttl")
         elif opt == b"persist" and not for_set and not flags & (timed | {"keepttl"}):
             flags.add("persist")
-        elif opt in _EXPIRE_OPTS and nxt and not flags & (
-                (timed - {opt.decode()}) | {"keepttl", "persist"}):
+        elif (
+            opt in _EXPIRE_OPTS
+            and nxt
+            and not flags & ((timed - {opt.decode()}) | {"keepttl", "persist"})
+        ):
             flags.add(opt.decode())
             seconds, absolute = _EXPIRE_OPTS[opt]
             expire_raw = (argv[j + 1], seconds, absolute)
@@ -122,9 +131,17 @@ _KEY_OW_UPDATE = (keys_at("OW update"),)
 
 
 # -- GET, SET and friends ----------------------------------------------------------
-@command("get", 2, "readonly fast", group=_S, since="1.0.0", complexity="O(1)",
-         summary="Returns the string value of a key.", keys=_KEY_RO,
-         args=(arg("key", "key"),))
+@command(
+    "get",
+    2,
+    "readonly fast",
+    group=_S,
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Returns the string value of a key.",
+    keys=_KEY_RO,
+    args=(arg("key", "key"),),
+)
 def get(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """GET key -> value, or nil."""
     meta = get_string(ctx, argv[1])
@@ -138,31 +155,50 @@ def set_keys(argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
     return [(1, ("OW", "update"))]
 
 
-@command("set", -3, "write denyoom", group=_S, since="1.0.0", complexity="O(1)",
-         getkeys=set_keys,
-         summary="Sets the string value of a key, ignoring its type. The key is created if "
-                 "it doesn't exist.",
-         keys=(keys_at("RW access update variable_flags",
-                       notes="RW and ACCESS due to the optional `GET` argument"),),
-         history=(("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
-                  ("6.0.0", "Added the `KEEPTTL` option."),
-                  ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
-                  ("7.0.0", "Allowed the `NX` and `GET` options to be used together.")),
-         args=(arg("key", "key"), arg("value"),
-               oneof("condition", token("NX"), token("XX"), flags=("optional",)),
-               token("GET", "optional"),
-               oneof("expiration", arg("seconds", "integer", token="EX"),
-                     arg("milliseconds", "integer", token="PX"),
-                     arg("unix-time-seconds", "unix-time", token="EXAT"),
-                     arg("unix-time-milliseconds", "unix-time", token="PXAT"),
-                     token("KEEPTTL"), flags=("optional",))))
+@command(
+    "set",
+    -3,
+    "write denyoom",
+    group=_S,
+    since="1.0.0",
+    complexity="O(1)",
+    getkeys=set_keys,
+    summary="Sets the string value of a key, ignoring its type. The key is created if "
+    "it doesn't exist.",
+    keys=(
+        keys_at(
+            "RW access update variable_flags",
+            notes="RW and ACCESS due to the optional `GET` argument",
+        ),
+    ),
+    history=(
+        ("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
+        ("6.0.0", "Added the `KEEPTTL` option."),
+        ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
+        ("7.0.0", "Allowed the `NX` and `GET` options to be used together."),
+    ),
+    args=(
+        arg("key", "key"),
+        arg("value"),
+        oneof("condition", token("NX"), token("XX"), flags=("optional",)),
+        token("GET", "optional"),
+        oneof(
+            "expiration",
+            arg("seconds", "integer", token="EX"),
+            arg("milliseconds", "integer", token="PX"),
+            arg("unix-time-seconds", "unix-time", token="EXAT"),
+            arg("unix-time-milliseconds", "unix-time", token="PXAT"),
+            token("KEEPTTL"),
+            flags=("optional",),
+        ),
+    ),
+)
 def set_(ctx: Ctx, argv: list[bytes]) -> Any:
     """SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL] -> OK, nil or old value."""
     flags, spec = _parse_set_options(argv, 3, True)
     expire = _deadline_of(ctx, spec)
     key = argv[1]
-    old = get_string(ctx, key, read=True) if "get" in flags \
-        else ctx.ks.lookup(ctx.session.db, key)
+    old = get_string(ctx, key, read=True) if "get" in flags else ctx.ks.lookup(ctx.session.db, key)
     if ("nx" in flags and old is not None) or ("xx" in flags and old is None):
         return old.payload if "get" in flags and old is not None else None
     if expire is not None:
@@ -180,9 +216,17 @@ def set_(ctx: Ctx, argv: list[bytes]) -> Any:
     return "OK"
 
 
-@command("setnx", 3, "write denyoom fast", group=_S, since="1.0.0", complexity="O(1)",
-         summary="Set the string value of a key only when the key doesn't exist.",
-         keys=(keys_at("OW insert"),), args=(arg("key", "key"), arg("value")))
+@command(
+    "setnx",
+    3,
+    "write denyoom fast",
+    group=_S,
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Set the string value of a key only when the key doesn't exist.",
+    keys=(keys_at("OW insert"),),
+    args=(arg("key", "key"), arg("value")),
+)
 def setnx(ctx: Ctx, argv: list[bytes]) -> int:
     """SETNX key value -> 1 if set, 0 if the key exists."""
     if ctx.ks.lookup(ctx.session.db, argv[1]) is not None:
@@ -198,29 +242,54 @@ def _setex(ctx: Ctx, argv: list[bytes], seconds: bool) -> str:
     return "OK"
 
 
-@command("setex", 4, "write denyoom", group=_S, since="2.0.0", complexity="O(1)",
-         summary="Sets the string value and expiration time of a key. Creates the key if it "
-                 "doesn't exist.", keys=_KEY_OW_UPDATE,
-         args=(arg("key", "key"), arg("seconds", "integer"), arg("value")))
+@command(
+    "setex",
+    4,
+    "write denyoom",
+    group=_S,
+    since="2.0.0",
+    complexity="O(1)",
+    summary="Sets the string value and expiration time of a key. Creates the key if it "
+    "doesn't exist.",
+    keys=_KEY_OW_UPDATE,
+    args=(arg("key", "key"), arg("seconds", "integer"), arg("value")),
+)
 def setex(ctx: Ctx, argv: list[bytes]) -> str:
     """SETEX key seconds value -> OK."""
     return _setex(ctx, argv, True)
 
 
-@command("psetex", 4, "write denyoom", group=_S, since="2.6.0", complexity="O(1)",
-         summary="Sets both string value and expiration time in milliseconds of a key. The "
-                 "key is created if it doesn't exist.", keys=_KEY_OW_UPDATE,
-         args=(arg("key", "key"), arg("milliseconds", "integer"), arg("value")))
+@command(
+    "psetex",
+    4,
+    "write denyoom",
+    group=_S,
+    since="2.6.0",
+    complexity="O(1)",
+    summary="Sets both string value and expiration time in milliseconds of a key. The "
+    "key is created if it doesn't exist.",
+    keys=_KEY_OW_UPDATE,
+    args=(arg("key", "key"), arg("milliseconds", "integer"), arg("value")),
+)
 def psetex(ctx: Ctx, argv: list[bytes]) -> str:
     """PSETEX key milliseconds value -> OK."""
     return _setex(ctx, argv, False)
 
 
-@command("getset", 3, "write denyoom fast", group=_S, since="1.0.0", complexity="O(1)",
-         summary="Returns the previous string value of a key after setting it to a new value.",
-         keys=_KEY_RW_UPDATE, args=(arg("key", "key"), arg("value")),
-         deprecated_since="6.2.0", replaced_by="`SET` with the `!GET` argument",
-         doc_flags="deprecated")
+@command(
+    "getset",
+    3,
+    "write denyoom fast",
+    group=_S,
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Returns the previous string value of a key after setting it to a new value.",
+    keys=_KEY_RW_UPDATE,
+    args=(arg("key", "key"), arg("value")),
+    deprecated_since="6.2.0",
+    replaced_by="`SET` with the `!GET` argument",
+    doc_flags="deprecated",
+)
 def getset(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """GETSET key value -> the old value, or nil."""
     old = get_string(ctx, argv[1], read=True)
@@ -228,9 +297,17 @@ def getset(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     return None if old is None else old.payload
 
 
-@command("getdel", 2, "write fast", group=_S, since="6.2.0", complexity="O(1)",
-         summary="Returns the string value of a key after deleting the key.",
-         keys=(keys_at("RW access delete"),), args=(arg("key", "key"),))
+@command(
+    "getdel",
+    2,
+    "write fast",
+    group=_S,
+    since="6.2.0",
+    complexity="O(1)",
+    summary="Returns the string value of a key after deleting the key.",
+    keys=(keys_at("RW access delete"),),
+    args=(arg("key", "key"),),
+)
 def getdel(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """GETDEL key -> the value (the key is gone), or nil."""
     meta = get_string(ctx, argv[1], read=True)
@@ -241,15 +318,28 @@ def getdel(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     return meta.payload
 
 
-@command("getex", -2, "write fast", group=_S, since="6.2.0", complexity="O(1)",
-         summary="Returns the string value of a key after setting its expiration time.",
-         keys=(keys_at("RW access update", notes="RW and UPDATE because it changes the TTL"),),
-         args=(arg("key", "key"),
-               oneof("expiration", arg("seconds", "integer", token="EX"),
-                     arg("milliseconds", "integer", token="PX"),
-                     arg("unix-time-seconds", "unix-time", token="EXAT"),
-                     arg("unix-time-milliseconds", "unix-time", token="PXAT"),
-                     token("PERSIST"), flags=("optional",))))
+@command(
+    "getex",
+    -2,
+    "write fast",
+    group=_S,
+    since="6.2.0",
+    complexity="O(1)",
+    summary="Returns the string value of a key after setting its expiration time.",
+    keys=(keys_at("RW access update", notes="RW and UPDATE because it changes the TTL"),),
+    args=(
+        arg("key", "key"),
+        oneof(
+            "expiration",
+            arg("seconds", "integer", token="EX"),
+            arg("milliseconds", "integer", token="PX"),
+            arg("unix-time-seconds", "unix-time", token="EXAT"),
+            arg("unix-time-milliseconds", "unix-time", token="PXAT"),
+            token("PERSIST"),
+            flags=("optional",),
+        ),
+    ),
+)
 def getex(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """GETEX key [EX s|PX ms|EXAT t|PXAT t|PERSIST] -> the value, or nil."""
     flags, spec = _parse_set_options(argv, 2, False)
@@ -273,11 +363,18 @@ def getex(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     return value
 
 
-@command("mget", -2, "readonly fast", group=_S, since="1.0.0",
-         complexity="O(N) where N is the number of keys to retrieve.",
-         summary="Atomically returns the string values of one or more keys.",
-         tips="request_policy:multi_shard", keys=(keys_at("RO access", last=-1),),
-         args=(arg("key", "key", "multiple"),))
+@command(
+    "mget",
+    -2,
+    "readonly fast",
+    group=_S,
+    since="1.0.0",
+    complexity="O(N) where N is the number of keys to retrieve.",
+    summary="Atomically returns the string values of one or more keys.",
+    tips="request_policy:multi_shard",
+    keys=(keys_at("RO access", last=-1),),
+    args=(arg("key", "key", "multiple"),),
+)
 def mget(ctx: Ctx, argv: list[bytes]) -> list[bytes | None]:
     """MGET key [key ...] -> values; nil for missing keys and keys of other types."""
     out: list[bytes | None] = []
@@ -287,12 +384,18 @@ def mget(ctx: Ctx, argv: list[bytes]) -> list[bytes | None]:
     return out
 
 
-@command("mset", -3, "write denyoom", group=_S, since="1.0.1",
-         complexity="O(N) where N is the number of keys to set.",
-         summary="Atomically creates or modifies the string values of one or more keys.",
-         tips="request_policy:multi_shard response_policy:all_succeeded",
-         keys=(keys_at("OW update", last=-1, step=2),),
-         args=(arg("data", "block", "multiple"),))
+@command(
+    "mset",
+    -3,
+    "write denyoom",
+    group=_S,
+    since="1.0.1",
+    complexity="O(N) where N is the number of keys to set.",
+    summary="Atomically creates or modifies the string values of one or more keys.",
+    tips="request_policy:multi_shard response_policy:all_succeeded",
+    keys=(keys_at("OW update", last=-1, step=2),),
+    args=(arg("data", "block", "multiple"),),
+)
 def mset(ctx: Ctx, argv: list[bytes]) -> str:
     """MSET key value [key value ...] -> OK."""
     if len(argv) % 2 == 0:
@@ -302,13 +405,19 @@ def mset(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("msetnx", -3, "write denyoom", group=_S, since="1.0.1",
-         complexity="O(N) where N is the number of keys to set.",
-         summary="Atomically modifies the string values of one or more keys only when all "
-                 "keys don't exist.",
-         tips="request_policy:multi_shard response_policy:agg_min",
-         keys=(keys_at("OW insert", last=-1, step=2),),
-         args=(arg("data", "block", "multiple"),))
+@command(
+    "msetnx",
+    -3,
+    "write denyoom",
+    group=_S,
+    since="1.0.1",
+    complexity="O(N) where N is the number of keys to set.",
+    summary="Atomically modifies the string values of one or more keys only when all "
+    "keys don't exist.",
+    tips="request_policy:multi_shard response_policy:agg_min",
+    keys=(keys_at("OW insert", last=-1, step=2),),
+    args=(arg("data", "block", "multiple"),),
+)
 def msetnx(ctx: Ctx, argv: list[bytes]) -> int:
     """MSETNX key value [key value ...] -> 1 if all were set, 0 if any key existed."""
     if len(argv) % 2 == 0:
@@ -321,13 +430,20 @@ def msetnx(ctx: Ctx, argv: list[bytes]) -> int:
     return 1
 
 
-@command("append", 3, "write denyoom fast", group=_S, since="2.0.0",
-         complexity="O(1). The amortized time complexity is O(1) assuming the appended value "
-                    "is small and the already present value is of any size, since the "
-                    "dynamic string library used by Redis will double the free space "
-                    "available on every reallocation.",
-         summary="Appends a string to the value of a key. Creates the key if it doesn't exist.",
-         keys=(keys_at("RW insert"),), args=(arg("key", "key"), arg("value")))
+@command(
+    "append",
+    3,
+    "write denyoom fast",
+    group=_S,
+    since="2.0.0",
+    complexity="O(1). The amortized time complexity is O(1) assuming the appended value "
+    "is small and the already present value is of any size, since the "
+    "dynamic string library used by Redis will double the free space "
+    "available on every reallocation.",
+    summary="Appends a string to the value of a key. Creates the key if it doesn't exist.",
+    keys=(keys_at("RW insert"),),
+    args=(arg("key", "key"), arg("value")),
+)
 def append(ctx: Ctx, argv: list[bytes]) -> int:
     """APPEND key value -> the new length."""
     meta = get_string(ctx, argv[1])
@@ -340,9 +456,17 @@ def append(ctx: Ctx, argv: list[bytes]) -> int:
     return len(meta.payload)
 
 
-@command("strlen", 2, "readonly fast", group=_S, since="2.2.0", complexity="O(1)",
-         summary="Returns the length of a string value.", keys=(keys_at("RO"),),
-         args=(arg("key", "key"),))
+@command(
+    "strlen",
+    2,
+    "readonly fast",
+    group=_S,
+    since="2.2.0",
+    complexity="O(1)",
+    summary="Returns the length of a string value.",
+    keys=(keys_at("RO"),),
+    args=(arg("key", "key"),),
+)
 def strlen(ctx: Ctx, argv: list[bytes]) -> int:
     """STRLEN key -> length, 0 if missing."""
     meta = get_string(ctx, argv[1])
@@ -371,35 +495,69 @@ def _incr(ctx: Ctx, key: bytes, by: int) -> int:
 _INCR_KEYS = (keys_at("RW access update"),)
 
 
-@command("incr", 2, "write denyoom fast", group=_S, since="1.0.0", complexity="O(1)",
-         summary="Increments the integer value of a key by one. Uses 0 as initial value if "
-                 "the key doesn't exist.", keys=_INCR_KEYS, args=(arg("key", "key"),))
+@command(
+    "incr",
+    2,
+    "write denyoom fast",
+    group=_S,
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Increments the integer value of a key by one. Uses 0 as initial value if "
+    "the key doesn't exist.",
+    keys=_INCR_KEYS,
+    args=(arg("key", "key"),),
+)
 def incr(ctx: Ctx, argv: list[bytes]) -> int:
     """INCR key -> the new value."""
     return _incr(ctx, argv[1], 1)
 
 
-@command("decr", 2, "write denyoom fast", group=_S, since="1.0.0", complexity="O(1)",
-         summary="Decrements the integer value of a key by one. Uses 0 as initial value if "
-                 "the key doesn't exist.", keys=_INCR_KEYS, args=(arg("key", "key"),))
+@command(
+    "decr",
+    2,
+    "write denyoom fast",
+    group=_S,
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Decrements the integer value of a key by one. Uses 0 as initial value if "
+    "the key doesn't exist.",
+    keys=_INCR_KEYS,
+    args=(arg("key", "key"),),
+)
 def decr(ctx: Ctx, argv: list[bytes]) -> int:
     """DECR key -> the new value."""
     return _incr(ctx, argv[1], -1)
 
 
-@command("incrby", 3, "write denyoom fast", group=_S, since="1.0.0", complexity="O(1)",
-         summary="Increments the integer value of a key by a number. Uses 0 as initial value "
-                 "if the key doesn't exist.", keys=_INCR_KEYS,
-         args=(arg("key", "key"), arg("increment", "integer")))
+@command(
+    "incrby",
+    3,
+    "write denyoom fast",
+    group=_S,
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Increments the integer value of a key by a number. Uses 0 as initial value "
+    "if the key doesn't exist.",
+    keys=_INCR_KEYS,
+    args=(arg("key", "key"), arg("increment", "integer")),
+)
 def incrby(ctx: Ctx, argv: list[bytes]) -> int:
     """INCRBY key increment -> the new value."""
     return _incr(ctx, argv[1], parse_int(argv[2]))
 
 
-@command("decrby", 3, "write denyoom fast", group=_S, since="1.0.0", complexity="O(1)",
-         summary="Decrements a number from the integer value of a key. Uses 0 as initial "
-                 "value if the key doesn't exist.", keys=_INCR_KEYS,
-         args=(arg("key", "key"), arg("decrement", "integer")))
+@command(
+    "decrby",
+    3,
+    "write denyoom fast",
+    group=_S,
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Decrements a number from the integer value of a key. Uses 0 as initial "
+    "value if the key doesn't exist.",
+    keys=_INCR_KEYS,
+    args=(arg("key", "key"), arg("decrement", "integer")),
+)
 def decrby(ctx: Ctx, argv: list[bytes]) -> int:
     """DECRBY key decrement -> the new value."""
     by = parse_int(argv[2])
@@ -408,10 +566,18 @@ def decrby(ctx: Ctx, argv: list[bytes]) -> int:
     return _incr(ctx, argv[1], -by)
 
 
-@command("incrbyfloat", 3, "write denyoom fast", group=_S, since="2.6.0", complexity="O(1)",
-         summary="Increment the floating point value of a key by a number. Uses 0 as initial "
-                 "value if the key doesn't exist.", keys=_INCR_KEYS,
-         args=(arg("key", "key"), arg("increment", "double")))
+@command(
+    "incrbyfloat",
+    3,
+    "write denyoom fast",
+    group=_S,
+    since="2.6.0",
+    complexity="O(1)",
+    summary="Increment the floating point value of a key by a number. Uses 0 as initial "
+    "value if the key doesn't exist.",
+    keys=_INCR_KEYS,
+    args=(arg("key", "key"), arg("increment", "double")),
+)
 def incrbyfloat(ctx: Ctx, argv: list[bytes]) -> bytes:
     """INCRBYFLOAT key increment -> the new value, as Redis formats a long double."""
     meta = get_string(ctx, argv[1])
@@ -450,42 +616,65 @@ def _getrange(ctx: Ctx, argv: list[bytes]) -> bytes:
     end = min(end, n - 1)
     if start > end or n == 0:
         return b""
-    return value[start:end + 1]
+    return value[start : end + 1]
 
 
-@command("getrange", 4, "readonly", group=_S, since="2.4.0",
-         complexity="O(N) where N is the length of the returned string. The complexity is "
-                    "ultimately determined by the returned length, but because creating a "
-                    "substring from an existing string is very cheap, it can be considered "
-                    "O(1) for small strings.",
-         summary="Returns a substring of the string stored at a key.", keys=_KEY_RO,
-         args=(arg("key", "key"), arg("start", "integer"), arg("end", "integer")))
+@command(
+    "getrange",
+    4,
+    "readonly",
+    group=_S,
+    since="2.4.0",
+    complexity="O(N) where N is the length of the returned string. The complexity is "
+    "ultimately determined by the returned length, but because creating a "
+    "substring from an existing string is very cheap, it can be considered "
+    "O(1) for small strings.",
+    summary="Returns a substring of the string stored at a key.",
+    keys=_KEY_RO,
+    args=(arg("key", "key"), arg("start", "integer"), arg("end", "integer")),
+)
 def getrange(ctx: Ctx, argv: list[bytes]) -> bytes:
     """GETRANGE key start end -> the substring (inclusive, negative from the end)."""
     return _getrange(ctx, argv)
 
 
-@command("substr", 4, "readonly", group=_S, since="1.0.0",
-         complexity="O(N) where N is the length of the returned string. The complexity is "
-                    "ultimately determined by the returned length, but because creating a "
-                    "substring from an existing string is very cheap, it can be considered "
-                    "O(1) for small strings.",
-         summary="Returns a substring from a string value.", keys=_KEY_RO,
-         deprecated_since="2.0.0", replaced_by="`GETRANGE`", doc_flags="deprecated",
-         args=(arg("key", "key"), arg("start", "integer"), arg("end", "integer")))
+@command(
+    "substr",
+    4,
+    "readonly",
+    group=_S,
+    since="1.0.0",
+    complexity="O(N) where N is the length of the returned string. The complexity is "
+    "ultimately determined by the returned length, but because creating a "
+    "substring from an existing string is very cheap, it can be considered "
+    "O(1) for small strings.",
+    summary="Returns a substring from a string value.",
+    keys=_KEY_RO,
+    deprecated_since="2.0.0",
+    replaced_by="`GETRANGE`",
+    doc_flags="deprecated",
+    args=(arg("key", "key"), arg("start", "integer"), arg("end", "integer")),
+)
 def substr(ctx: Ctx, argv: list[bytes]) -> bytes:
     """SUBSTR key start end -> as GETRANGE."""
     return _getrange(ctx, argv)
 
 
-@command("setrange", 4, "write denyoom", group=_S, since="2.2.0",
-         complexity="O(1), not counting the time taken to copy the new string in place. "
-                    "Usually, this string is very small so the amortized complexity is O(1). "
-                    "Otherwise, complexity is O(M) with M being the length of the value "
-                    "argument.",
-         summary="Overwrites a part of a string value with another by an offset. Creates the "
-                 "key if it doesn't exist.", keys=(keys_at("RW update"),),
-         args=(arg("key", "key"), arg("offset", "integer"), arg("value")))
+@command(
+    "setrange",
+    4,
+    "write denyoom",
+    group=_S,
+    since="2.2.0",
+    complexity="O(1), not counting the time taken to copy the new string in place. "
+    "Usually, this string is very small so the amortized complexity is O(1). "
+    "Otherwise, complexity is O(M) with M being the length of the value "
+    "argument.",
+    summary="Overwrites a part of a string value with another by an offset. Creates the "
+    "key if it doesn't exist.",
+    keys=(keys_at("RW update"),),
+    args=(arg("key", "key"), arg("offset", "integer"), arg("value")),
+)
 def setrange(ctx: Ctx, argv: list[bytes]) -> int:
     """SETRANGE key offset value -> the new length."""
     offset = parse_int(argv[2])
@@ -505,20 +694,30 @@ def setrange(ctx: Ctx, argv: list[bytes]) -> int:
     check_length(ctx, offset + len(piece))
     if len(value) < offset:
         value += b"\0" * (offset - len(value))
-    meta.payload = value[:offset] + piece + value[offset + len(piece):]
+    meta.payload = value[:offset] + piece + value[offset + len(piece) :]
     update_string(ctx, argv[1], meta, b"setrange")
     return len(meta.payload)
 
 
 # -- LCS -----------------------------------------------------------------------------
-@command("lcs", -3, "readonly", group=_S, since="7.0.0",
-         complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively",
-         summary="Finds the longest common substring.",
-         keys=(keys_at("RO access", last=1),),
-         args=(arg("key1", "key"), arg("key2", "key"), token("LEN", "optional"),
-               token("IDX", "optional"),
-               arg("min-match-len", "integer", "optional", token="MINMATCHLEN"),
-               token("WITHMATCHLEN", "optional")))
+@command(
+    "lcs",
+    -3,
+    "readonly",
+    group=_S,
+    since="7.0.0",
+    complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively",
+    summary="Finds the longest common substring.",
+    keys=(keys_at("RO access", last=1),),
+    args=(
+        arg("key1", "key"),
+        arg("key2", "key"),
+        token("LEN", "optional"),
+        token("IDX", "optional"),
+        arg("min-match-len", "integer", "optional", token="MINMATCHLEN"),
+        token("WITHMATCHLEN", "optional"),
+    ),
+)
 def lcs(ctx: Ctx, argv: list[bytes]) -> Any:
     """LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN] -> the longest common
     subsequence, its length, or its matching ranges."""
@@ -547,8 +746,7 @@ def lcs(ctx: Ctx, argv: list[bytes]) -> Any:
     if get_len and get_idx:
         raise errors.err("If you want both the length and indexes, please just use IDX.")
     if (len(a) + 1) * (len(b) + 1) * 4 > ctx.config["proto-max-bulk-len"]:
-        raise errors.err("Insufficient memory, transient memory for LCS exceeds "
-                         "proto-max-bulk-len")
+        raise errors.err("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
     table = _lcs_table(a, b)
     total = table[len(a)][len(b)]
     if get_len:
@@ -569,8 +767,9 @@ def _lcs_table(a: bytes, b: bytes) -> list[list[int]]:
     return rows
 
 
-def _lcs_walk(a: bytes, b: bytes, t: list[list[int]], total: int, min_len: int,
-              with_len: bool) -> tuple[bytes, list[Any]]:
+def _lcs_walk(
+    a: bytes, b: bytes, t: list[list[int]], total: int, min_len: int, with_len: bool
+) -> tuple[bytes, list[Any]]:
     """Back from the end: the common subsequence and its ranges, as Redis emits them."""
     out = bytearray(total)
     matches: list[Any] = []

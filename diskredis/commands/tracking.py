@@ -174,8 +174,9 @@ class Tracking:
             if found is None or found.closed:
                 mode.broken = True
                 if session.resp >= 3:
-                    self.server.push(session, b">2\r\n$21\r\ntracking-redir-broken\r\n:%d\r\n"
-                                     % mode.redirect)
+                    self.server.push(
+                        session, b">2\r\n$21\r\ntracking-redir-broken\r\n:%d\r\n" % mode.redirect
+                    )
                 return
             target, redirected = found, True
         if target.resp >= 3:
@@ -220,8 +221,12 @@ class Tracking:
         """resetClient: CLIENT CACHING applies to the next command only (or the next
         transaction); a CLIENT command does not use it up."""
         mode = session.tracking
-        if mode is not None and mode.caching and session.multi is None \
-                and argv[0].lower() != b"client":
+        if (
+            mode is not None
+            and mode.caching
+            and session.multi is None
+            and argv[0].lower() != b"client"
+        ):
             mode.caching = False
 
     def over_limit(self) -> bool:
@@ -281,8 +286,11 @@ class Tracking:
         self._watch_keyspace()
 
     def info(self) -> dict[str, int]:
-        return {"tracking_total_keys": len(self.table), "tracking_total_items": self.items,
-                "tracking_total_prefixes": len(self.prefixes)}
+        return {
+            "tracking_total_keys": len(self.table),
+            "tracking_total_items": self.items,
+            "tracking_total_prefixes": len(self.prefixes),
+        }
 
 
 def _key_array(keys: list[bytes]) -> bytes:
@@ -298,15 +306,25 @@ def _overlaps(a: bytes, b: bytes) -> bool:
 _FLAGS = "noscript loading stale"
 
 
-@command("client|tracking", -3, _FLAGS, group=_CONN, acl="connection", since="6.0.0",
-         complexity="O(1). Some options may introduce additional complexity.",
-         summary="Turns server-assisted client-side caching on or off for the connection.",
-         args=(oneof("status", token("ON"), token("OFF")),
-               arg("client-id", "integer", "optional", token="REDIRECT"),
-               arg("prefix", "string", "optional", "multiple", "multiple_token",
-                   token="PREFIX"),
-               token("BCAST", "optional"), token("OPTIN", "optional"),
-               token("OPTOUT", "optional"), token("NOLOOP", "optional")))
+@command(
+    "client|tracking",
+    -3,
+    _FLAGS,
+    group=_CONN,
+    acl="connection",
+    since="6.0.0",
+    complexity="O(1). Some options may introduce additional complexity.",
+    summary="Turns server-assisted client-side caching on or off for the connection.",
+    args=(
+        oneof("status", token("ON"), token("OFF")),
+        arg("client-id", "integer", "optional", token="REDIRECT"),
+        arg("prefix", "string", "optional", "multiple", "multiple_token", token="PREFIX"),
+        token("BCAST", "optional"),
+        token("OPTIN", "optional"),
+        token("OPTOUT", "optional"),
+        token("NOLOOP", "optional"),
+    ),
+)
 def client_tracking(ctx: Ctx, argv: list[bytes]) -> str:
     """CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT]
     [NOLOOP] -> OK."""
@@ -349,15 +367,19 @@ def client_tracking(ctx: Ctx, argv: list[bytes]) -> str:
     if not mode.bcast and prefixes:
         raise errors.err("PREFIX option requires BCAST mode to be enabled")
     if old is not None and old.bcast != mode.bcast:
-        raise errors.err("You can't switch BCAST mode on/off before disabling tracking for "
-                         "this client, and then re-enabling it with a different mode.")
+        raise errors.err(
+            "You can't switch BCAST mode on/off before disabling tracking for "
+            "this client, and then re-enabling it with a different mode."
+        )
     if mode.bcast and (mode.optin or mode.optout):
         raise errors.err("OPTIN and OPTOUT are not compatible with BCAST")
     if mode.optin and mode.optout:
         raise errors.err("You can't specify both OPTIN mode and OPTOUT mode")
     if old is not None and ((mode.optin and old.optout) or (mode.optout and old.optin)):
-        raise errors.err("You can't switch OPTIN/OPTOUT mode before disabling tracking for "
-                         "this client, and then re-enabling it with a different mode.")
+        raise errors.err(
+            "You can't switch OPTIN/OPTOUT mode before disabling tracking for "
+            "this client, and then re-enabling it with a different mode."
+        )
     if mode.bcast:
         _check_prefixes(old.prefixes if old is not None else [], prefixes)
     tracking.enable(session, mode, prefixes)
@@ -369,54 +391,82 @@ def _check_prefixes(existing: list[bytes], given: list[bytes]) -> None:
     for i, p in enumerate(given):
         for old in sorted(existing):
             if _overlaps(old, p):
-                raise errors.err("Prefix '%s' overlaps with an existing prefix '%s'. Prefixes "
-                                 "for a single client must not overlap."
-                                 % (errors.c_text(p), errors.c_text(old)))
-        for q in given[i + 1:]:
+                raise errors.err(
+                    "Prefix '%s' overlaps with an existing prefix '%s'. Prefixes "
+                    "for a single client must not overlap." % (errors.c_text(p), errors.c_text(old))
+                )
+        for q in given[i + 1 :]:
             if _overlaps(p, q):
-                raise errors.err("Prefix '%s' overlaps with another provided prefix '%s'. "
-                                 "Prefixes for a single client must not overlap."
-                                 % (errors.c_text(p), errors.c_text(q)))
+                raise errors.err(
+                    "Prefix '%s' overlaps with another provided prefix '%s'. "
+                    "Prefixes for a single client must not overlap."
+                    % (errors.c_text(p), errors.c_text(q))
+                )
 
 
-@command("client|caching", 3, _FLAGS, group=_CONN, acl="connection", since="6.0.0",
-         complexity="O(1)",
-         summary="Tells the server whether to track the keys of the next command.",
-         args=(oneof("mode", token("YES"), token("NO")),))
+@command(
+    "client|caching",
+    3,
+    _FLAGS,
+    group=_CONN,
+    acl="connection",
+    since="6.0.0",
+    complexity="O(1)",
+    summary="Tells the server whether to track the keys of the next command.",
+    args=(oneof("mode", token("YES"), token("NO")),),
+)
 def client_caching(ctx: Ctx, argv: list[bytes]) -> str:
     """CLIENT CACHING YES|NO -> OK; the next command (or transaction) is tracked (OPTIN)
     or not (OPTOUT)."""
     mode = ctx.session.tracking
     if mode is None:
-        raise errors.err("CLIENT CACHING can be called only when the client is in tracking "
-                         "mode with OPTIN or OPTOUT mode enabled")
+        raise errors.err(
+            "CLIENT CACHING can be called only when the client is in tracking "
+            "mode with OPTIN or OPTOUT mode enabled"
+        )
     opt = argv[2].lower()
     if opt == b"yes":
         if not mode.optin:
-            raise errors.err("CLIENT CACHING YES is only valid when tracking is enabled in "
-                             "OPTIN mode.")
+            raise errors.err(
+                "CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."
+            )
     elif opt == b"no":
         if not mode.optout:
-            raise errors.err("CLIENT CACHING NO is only valid when tracking is enabled in "
-                             "OPTOUT mode.")
+            raise errors.err(
+                "CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."
+            )
     else:
         raise RedisError(errors.SYNTAX)
     mode.caching = True
     return "OK"
 
 
-@command("client|getredir", 2, _FLAGS, group=_CONN, acl="connection", since="6.0.0",
-         complexity="O(1)",
-         summary="Returns the id of the client that gets this connection's invalidations.")
+@command(
+    "client|getredir",
+    2,
+    _FLAGS,
+    group=_CONN,
+    acl="connection",
+    since="6.0.0",
+    complexity="O(1)",
+    summary="Returns the id of the client that gets this connection's invalidations.",
+)
 def client_getredir(ctx: Ctx, argv: list[bytes]) -> int:
     """CLIENT GETREDIR -> the redirect id, 0 without one, -1 when not tracking."""
     mode = ctx.session.tracking
     return -1 if mode is None else mode.redirect
 
 
-@command("client|trackinginfo", 2, _FLAGS, group=_CONN, acl="connection", since="6.2.0",
-         complexity="O(1)",
-         summary="Returns the connection's client-side caching mode.")
+@command(
+    "client|trackinginfo",
+    2,
+    _FLAGS,
+    group=_CONN,
+    acl="connection",
+    since="6.2.0",
+    complexity="O(1)",
+    summary="Returns the connection's client-side caching mode.",
+)
 def client_trackinginfo(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
     """CLIENT TRACKINGINFO -> {flags, redirect, prefixes}."""
     mode = ctx.session.tracking
@@ -437,5 +487,4 @@ def client_trackinginfo(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
         flags.append(b"noloop")
     if mode.broken:
         flags.append(b"broken_redirect")
-    return {b"flags": RSet(flags), b"redirect": mode.redirect,
-            b"prefixes": sorted(mode.prefixes)}
+    return {b"flags": RSet(flags), b"redirect": mode.redirect, b"prefixes": sorted(mode.prefixes)}

@@ -30,8 +30,15 @@ from diskredis.resp.values import NULL_ARRAY
 _T = "transactions"
 
 
-@command("multi", 1, "noscript loading stale fast allow_busy", group=_T, since="1.2.0",
-         complexity="O(1)", summary="Starts a transaction.")
+@command(
+    "multi",
+    1,
+    "noscript loading stale fast allow_busy",
+    group=_T,
+    since="1.2.0",
+    complexity="O(1)",
+    summary="Starts a transaction.",
+)
 def multi(ctx: Ctx, argv: list[bytes]) -> str:
     """MULTI -> OK; the commands that follow are queued until EXEC."""
     session = ctx.session
@@ -53,9 +60,16 @@ def _exec_flags(exec_cmd: Command, ctx: Ctx, argv: list[bytes]) -> frozenset[str
     return frozenset(flags)
 
 
-@command("exec", 1, "noscript loading stale skip_slowlog", group=_T, since="1.2.0",
-         complexity="Depends on commands in the transaction",
-         summary="Executes all commands in a transaction.", flags_of=_exec_flags)
+@command(
+    "exec",
+    1,
+    "noscript loading stale skip_slowlog",
+    group=_T,
+    since="1.2.0",
+    complexity="Depends on commands in the transaction",
+    summary="Executes all commands in a transaction.",
+    flags_of=_exec_flags,
+)
 def exec_(ctx: Ctx, argv: list[bytes]) -> Any:
     """EXEC -> the replies of the queued commands; nil if a watched key changed;
     EXECABORT if a command was refused while queueing."""
@@ -84,9 +98,15 @@ def exec_(ctx: Ctx, argv: list[bytes]) -> Any:
     return replies
 
 
-@command("discard", 1, "noscript loading stale fast allow_busy", group=_T, since="2.0.0",
-         complexity="O(N), when N is the number of queued commands",
-         summary="Discards a transaction.")
+@command(
+    "discard",
+    1,
+    "noscript loading stale fast allow_busy",
+    group=_T,
+    since="2.0.0",
+    complexity="O(N), when N is the number of queued commands",
+    summary="Discards a transaction.",
+)
 def discard(ctx: Ctx, argv: list[bytes]) -> str:
     """DISCARD -> OK; the queued commands are dropped and the keys unwatched."""
     if ctx.session.multi is None:
@@ -95,10 +115,17 @@ def discard(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("watch", -2, "noscript loading stale fast allow_busy", group=_T, since="2.2.0",
-         complexity="O(1) for every key.",
-         summary="Monitors changes to keys to determine the execution of a transaction.",
-         keys=(keys_at("RO", last=-1),), args=(arg("key", "key", "multiple"),))
+@command(
+    "watch",
+    -2,
+    "noscript loading stale fast allow_busy",
+    group=_T,
+    since="2.2.0",
+    complexity="O(1) for every key.",
+    summary="Monitors changes to keys to determine the execution of a transaction.",
+    keys=(keys_at("RO", last=-1),),
+    args=(arg("key", "key", "multiple"),),
+)
 def watch(ctx: Ctx, argv: list[bytes]) -> str:
     """WATCH key [key ...] -> OK; EXEC will run nothing if one of them changes."""
     session = ctx.session
@@ -111,8 +138,15 @@ def watch(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("unwatch", 1, "noscript loading stale fast allow_busy", group=_T, since="2.2.0",
-         complexity="O(1)", summary="Forgets about all watched keys.")
+@command(
+    "unwatch",
+    1,
+    "noscript loading stale fast allow_busy",
+    group=_T,
+    since="2.2.0",
+    complexity="O(1)",
+    summary="Forgets about all watched keys.",
+)
 def unwatch(ctx: Ctx, argv: list[bytes]) -> str:
     """UNWATCH -> OK."""
     ctx.ks.unwatch(ctx.session.watch)

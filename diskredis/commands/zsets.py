@@ -112,8 +112,10 @@ class ZSet:
         if len(head) + len(member) <= self.ctx.ks.max_key:
             return head + member, (bytes([flags]) if flags else b"")
         cut = self.ctx.ks.max_key - len(head) - _HASH
-        return (head + member[:cut] + hashlib.sha256(member).digest(),
-                bytes([flags | _CUT]) + member)
+        return (
+            head + member[:cut] + hashlib.sha256(member).digest(),
+            bytes([flags | _CUT]) + member,
+        )
 
     def put(self, member: bytes, score: float, old: float | None) -> None:
         """Give `member` the `score` (`old`: its current score, None when new)."""
@@ -122,8 +124,10 @@ class ZSet:
         else:
             self.count += 1
             cfg = self.ctx.config
-            if (self.count > cfg["zset-max-listpack-entries"]
-                    or len(member) > cfg["zset-max-listpack-value"]):
+            if (
+                self.count > cfg["zset-max-listpack-entries"]
+                or len(member) > cfg["zset-max-listpack-value"]
+            ):
                 self.big = True  # Redis converts to a skiplist, and never back
         if _negzero(score) and not self.big:
             score = 0.0  # a listpack keeps -0 as the integer 0, so Redis answers "0"
@@ -159,8 +163,9 @@ class ZSet:
             ctx.notify(NOTIFY_ZSET, event, self.key)
 
     # -- walking the index -----------------------------------------------------------
-    def entries(self, start: bytes | None = None, stop: bytes | None = None,
-                reverse: bool = False) -> Iterator[tuple[bytes, float]]:
+    def entries(
+        self, start: bytes | None = None, stop: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, float]]:
         """(member, score) of index records in [start, stop), in order or reversed.
         Scans begin inside the index's live bounds and narrow them as they learn."""
         low, high = self.ctx.ks.live_bounds(self.index)
@@ -177,25 +182,28 @@ class ZSet:
                     self.ctx.ks.learn_bounds(self.index, low=ikey)
                 elif reverse and hi == high:
                     self.ctx.ks.learn_bounds(self.index, high=ikey + b"\x00")
-            score = order_score(ikey[at - 8:at])
+            score = order_score(ikey[at - 8 : at])
             if not flags:
                 yield ikey[at:], score
                 continue
-            yield (flags[1:] if flags[0] & _CUT else ikey[at:],
-                   -0.0 if flags[0] & _NEGZERO else score)
+            yield (
+                flags[1:] if flags[0] & _CUT else ikey[at:],
+                -0.0 if flags[0] & _NEGZERO else score,
+            )
 
     def _bound(self, key: bytes) -> bytes:
         """A seek key short enough that every member it could stand for sorts at or
         after it, cut members (prefix | SHA-256) included."""
-        return key[:self.ctx.ks.max_key - _HASH]
+        return key[: self.ctx.ks.max_key - _HASH]
 
     def by_rank(self, start: int, stop: int) -> list[tuple[bytes, float]]:
         """Members of ranks start..stop (0-based, normalised, inclusive), walking from
         the nearer end."""
         forward = start <= self.count - 1 - stop
         skip = start if forward else self.count - 1 - stop
-        out = list(itertools.islice(self.entries(reverse=not forward), skip,
-                                    skip + stop - start + 1))
+        out = list(
+            itertools.islice(self.entries(reverse=not forward), skip, skip + stop - start + 1)
+        )
         return out if forward else out[::-1]
 
     def rank(self, member: bytes) -> int | None:
@@ -205,8 +213,7 @@ class ZSet:
             return None
         ikey = self._ikey(score, member)[0]
         front = iter(self.txn.scan("sub", self.index, ikey))
-        back = iter(self.txn.scan("sub", ikey + b"\x00", prefix_end(self.index),
-                                  reverse=True))
+        back = iter(self.txn.scan("sub", ikey + b"\x00", prefix_end(self.index), reverse=True))
         ahead = behind = 0
         while True:
             if next(front, None) is None:
@@ -216,8 +223,9 @@ class ZSet:
                 return self.count - 1 - behind
             behind += 1
 
-    def by_score(self, lo: tuple[float, bool], hi: tuple[float, bool],
-                 reverse: bool) -> Iterator[tuple[bytes, float]]:
+    def by_score(
+        self, lo: tuple[float, bool], hi: tuple[float, bool], reverse: bool
+    ) -> Iterator[tuple[bytes, float]]:
         """Members with lo <= score <= hi (ends exclusive where flagged)."""
         lo_key = self.index + order_bytes(lo[0])
         hi_key = self.index + order_bytes(hi[0])
@@ -345,7 +353,8 @@ def _replace(ctx: Ctx, key: bytes, pairs: list[tuple[bytes, float]], event: byte
     zs = ZSet(ctx, key, None)
     limit = ctx.config["zset-max-listpack-value"]
     zs.big = len(pairs) > ctx.config["zset-max-listpack-entries"] or any(
-        len(m) > limit for m, _ in pairs)  # a new result is a listpack if it fits
+        len(m) > limit for m, _ in pairs
+    )  # a new result is a listpack if it fits
     for member, score in pairs:
         zs.put(member, score, None)
     zs.save(event)  # replaces the old value in place
@@ -395,7 +404,7 @@ def _zadd(ctx: Ctx, argv: list[bytes], incr: bool) -> Any:
     zs = ZSet(ctx, argv[1], meta)
     added = updated = processed = 0
     result = 0.0
-    for score, member in zip(scores, argv[i + 1::2], strict=True):
+    for score, member in zip(scores, argv[i + 1 :: 2], strict=True):
         current = zs.score(member)
         if current is not None:
             if nx:
@@ -425,46 +434,67 @@ def _zadd(ctx: Ctx, argv: list[bytes], incr: bool) -> Any:
     return added + updated if ch else added
 
 
-@command("zadd", -4, "write denyoom fast", group=_Z, since="1.2.0",
-         complexity="O(log(N)) for each item added, where N is the number of elements in the "
-                    "sorted set.",
-         summary="Adds one or more members to a sorted set, or updates their scores. Creates "
-                 "the key if it doesn't exist.", keys=(keys_at("RW update"),),
-         history=(("2.4.0", "Accepts multiple elements."),
-                  ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."),
-                  ("6.2.0", "Added the `GT` and `LT` options.")),
-         args=(_KEY_ARG,
-               oneof("condition", token("NX"), token("XX"), flags=("optional",),
-                     since="3.0.2"),
-               oneof("comparison", token("GT"), token("LT"), flags=("optional",),
-                     since="6.2.0"),
-               token("CH", "optional", since="3.0.2"),
-               token("INCR", "optional", since="3.0.2"),
-               block("data", arg("score", "double"), arg("member"),
-                     flags=("multiple",))))
+@command(
+    "zadd",
+    -4,
+    "write denyoom fast",
+    group=_Z,
+    since="1.2.0",
+    complexity="O(log(N)) for each item added, where N is the number of elements in the "
+    "sorted set.",
+    summary="Adds one or more members to a sorted set, or updates their scores. Creates "
+    "the key if it doesn't exist.",
+    keys=(keys_at("RW update"),),
+    history=(
+        ("2.4.0", "Accepts multiple elements."),
+        ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."),
+        ("6.2.0", "Added the `GT` and `LT` options."),
+    ),
+    args=(
+        _KEY_ARG,
+        oneof("condition", token("NX"), token("XX"), flags=("optional",), since="3.0.2"),
+        oneof("comparison", token("GT"), token("LT"), flags=("optional",), since="6.2.0"),
+        token("CH", "optional", since="3.0.2"),
+        token("INCR", "optional", since="3.0.2"),
+        block("data", arg("score", "double"), arg("member"), flags=("multiple",)),
+    ),
+)
 def zadd(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...] -> how many
     were added (or changed, with CH); with INCR the new score, or nil."""
     return _zadd(ctx, argv, False)
 
 
-@command("zincrby", 4, "write denyoom fast", group=_Z, since="1.2.0",
-         complexity="O(log(N)) where N is the number of elements in the sorted set.",
-         summary="Increments the score of a member in a sorted set.",
-         keys=(keys_at("RW access update"),),
-         args=(_KEY_ARG, arg("increment", "integer"), arg("member")))
+@command(
+    "zincrby",
+    4,
+    "write denyoom fast",
+    group=_Z,
+    since="1.2.0",
+    complexity="O(log(N)) where N is the number of elements in the sorted set.",
+    summary="Increments the score of a member in a sorted set.",
+    keys=(keys_at("RW access update"),),
+    args=(_KEY_ARG, arg("increment", "integer"), arg("member")),
+)
 def zincrby(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZINCRBY key increment member -> the new score."""
     return _zadd(ctx, [argv[0], argv[1], argv[2], argv[3]], True)
 
 
-@command("zrem", -3, "write fast", group=_Z, since="1.2.0",
-         complexity="O(M*log(N)) with N being the number of elements in the sorted set and M "
-                    "the number of elements to be removed.",
-         summary="Removes one or more members from a sorted set. Deletes the sorted set if "
-                 "all members were removed.", keys=(keys_at("RW delete"),),
-         history=(("2.4.0", "Accepts multiple elements."),),
-         args=(_KEY_ARG, arg("member", "string", "multiple")))
+@command(
+    "zrem",
+    -3,
+    "write fast",
+    group=_Z,
+    since="1.2.0",
+    complexity="O(M*log(N)) with N being the number of elements in the sorted set and M "
+    "the number of elements to be removed.",
+    summary="Removes one or more members from a sorted set. Deletes the sorted set if "
+    "all members were removed.",
+    keys=(keys_at("RW delete"),),
+    history=(("2.4.0", "Accepts multiple elements."),),
+    args=(_KEY_ARG, arg("member", "string", "multiple")),
+)
 def zrem(ctx: Ctx, argv: list[bytes]) -> int:
     """ZREM key member [member ...] -> how many were removed."""
     zs = _open(ctx, argv[1])
@@ -481,28 +511,51 @@ def zrem(ctx: Ctx, argv: list[bytes]) -> int:
 
 
 # -- reading single members ------------------------------------------------------------
-@command("zcard", 2, "readonly fast", group=_Z, since="1.2.0", complexity="O(1)",
-         summary="Returns the number of members in a sorted set.", keys=(keys_at("RO"),),
-         args=(_KEY_ARG,))
+@command(
+    "zcard",
+    2,
+    "readonly fast",
+    group=_Z,
+    since="1.2.0",
+    complexity="O(1)",
+    summary="Returns the number of members in a sorted set.",
+    keys=(keys_at("RO"),),
+    args=(_KEY_ARG,),
+)
 def zcard(ctx: Ctx, argv: list[bytes]) -> int:
     """ZCARD key -> the number of members."""
     meta = _lookup(ctx, argv[1])
     return 0 if meta is None else L.coll_head(meta.payload)[1]
 
 
-@command("zscore", 3, "readonly fast", group=_Z, since="1.2.0", complexity="O(1)",
-         summary="Returns the score of a member in a sorted set.", keys=_KEY_RO,
-         args=(_KEY_ARG, arg("member")))
+@command(
+    "zscore",
+    3,
+    "readonly fast",
+    group=_Z,
+    since="1.2.0",
+    complexity="O(1)",
+    summary="Returns the score of a member in a sorted set.",
+    keys=_KEY_RO,
+    args=(_KEY_ARG, arg("member")),
+)
 def zscore(ctx: Ctx, argv: list[bytes]) -> float | None:
     """ZSCORE key member -> the score, or nil."""
     zs = _open(ctx, argv[1])
     return None if zs is None else zs.score(argv[2])
 
 
-@command("zmscore", -3, "readonly fast", group=_Z, since="6.2.0",
-         complexity="O(N) where N is the number of members being requested.",
-         summary="Returns the score of one or more members in a sorted set.", keys=_KEY_RO,
-         args=(_KEY_ARG, arg("member", "string", "multiple")))
+@command(
+    "zmscore",
+    -3,
+    "readonly fast",
+    group=_Z,
+    since="6.2.0",
+    complexity="O(N) where N is the number of members being requested.",
+    summary="Returns the score of one or more members in a sorted set.",
+    keys=_KEY_RO,
+    args=(_KEY_ARG, arg("member", "string", "multiple")),
+)
 def zmscore(ctx: Ctx, argv: list[bytes]) -> list[float | None]:
     """ZMSCORE key member [member ...] -> the score of each, or nil."""
     zs = _open(ctx, argv[1])
@@ -519,27 +572,49 @@ def _rank(ctx: Ctx, argv: list[bytes], reverse: bool) -> int | None:
     return zs.count - 1 - rank if reverse else rank
 
 
-@command("zrank", 3, "readonly fast", group=_Z, since="2.0.0", complexity="O(log(N))",
-         summary="Returns the index of a member in a sorted set ordered by ascending scores.",
-         keys=_KEY_RO, args=(_KEY_ARG, arg("member")))
+@command(
+    "zrank",
+    3,
+    "readonly fast",
+    group=_Z,
+    since="2.0.0",
+    complexity="O(log(N))",
+    summary="Returns the index of a member in a sorted set ordered by ascending scores.",
+    keys=_KEY_RO,
+    args=(_KEY_ARG, arg("member")),
+)
 def zrank(ctx: Ctx, argv: list[bytes]) -> int | None:
     """ZRANK key member -> its rank from the lowest score, or nil."""
     return _rank(ctx, argv, False)
 
 
-@command("zrevrank", 3, "readonly fast", group=_Z, since="2.0.0", complexity="O(log(N))",
-         summary="Returns the index of a member in a sorted set ordered by descending "
-                 "scores.", keys=_KEY_RO, args=(_KEY_ARG, arg("member")))
+@command(
+    "zrevrank",
+    3,
+    "readonly fast",
+    group=_Z,
+    since="2.0.0",
+    complexity="O(log(N))",
+    summary="Returns the index of a member in a sorted set ordered by descending scores.",
+    keys=_KEY_RO,
+    args=(_KEY_ARG, arg("member")),
+)
 def zrevrank(ctx: Ctx, argv: list[bytes]) -> int | None:
     """ZREVRANK key member -> its rank from the highest score, or nil."""
     return _rank(ctx, argv, True)
 
 
-@command("zcount", 4, "readonly fast", group=_Z, since="2.0.0",
-         complexity="O(log(N)) with N being the number of elements in the sorted set.",
-         summary="Returns the count of members in a sorted set that have scores within a "
-                 "range.", keys=_KEY_RO,
-         args=(_KEY_ARG, arg("min", "double"), arg("max", "double")))
+@command(
+    "zcount",
+    4,
+    "readonly fast",
+    group=_Z,
+    since="2.0.0",
+    complexity="O(log(N)) with N being the number of elements in the sorted set.",
+    summary="Returns the count of members in a sorted set that have scores within a range.",
+    keys=_KEY_RO,
+    args=(_KEY_ARG, arg("min", "double"), arg("max", "double")),
+)
 def zcount(ctx: Ctx, argv: list[bytes]) -> int:
     """ZCOUNT key min max -> how many members have a score in the range."""
     lo, hi = _score_range(argv[2], argv[3])
@@ -547,11 +622,17 @@ def zcount(ctx: Ctx, argv: list[bytes]) -> int:
     return 0 if zs is None else sum(1 for _ in zs.by_score(lo, hi, False))
 
 
-@command("zlexcount", 4, "readonly fast", group=_Z, since="2.8.9",
-         complexity="O(log(N)) with N being the number of elements in the sorted set.",
-         summary="Returns the number of members in a sorted set within a lexicographical "
-                 "range.", keys=_KEY_RO,
-         args=(_KEY_ARG, arg("min"), arg("max")))
+@command(
+    "zlexcount",
+    4,
+    "readonly fast",
+    group=_Z,
+    since="2.8.9",
+    complexity="O(log(N)) with N being the number of elements in the sorted set.",
+    summary="Returns the number of members in a sorted set within a lexicographical range.",
+    keys=_KEY_RO,
+    args=(_KEY_ARG, arg("min"), arg("max")),
+)
 def zlexcount(ctx: Ctx, argv: list[bytes]) -> int:
     """ZLEXCOUNT key min max -> how many members are in the lex range."""
     lo, hi = _lex_range(argv[2], argv[3])
@@ -563,8 +644,9 @@ def zlexcount(ctx: Ctx, argv: list[bytes]) -> int:
 _RANK, _SCORE, _LEX = "rank", "score", "lex"
 
 
-def _window(items: Iterator[tuple[bytes, float]], offset: int, limit: int
-            ) -> list[tuple[bytes, float]]:
+def _window(
+    items: Iterator[tuple[bytes, float]], offset: int, limit: int
+) -> list[tuple[bytes, float]]:
     """LIMIT offset count over a walk: a negative offset finds nothing, a negative count
     means all (as the C loops `while (offset--)` / `while (limit--)` behave)."""
     if offset < 0:
@@ -589,8 +671,9 @@ def _rank_slice(zs: ZSet, start: int, end: int, reverse: bool) -> list[tuple[byt
     return zs.by_rank(start, end)
 
 
-def _zrange(ctx: Ctx, argv: list[bytes], at: int, store: bool, kind: str | None,
-            reverse: bool | None) -> Any:
+def _zrange(
+    ctx: Ctx, argv: list[bytes], at: int, store: bool, kind: str | None, reverse: bool | None
+) -> Any:
     """zrangeGenericCommand: argv[at] is the source, then min, max and the options."""
     withscores = False
     offset, limit = 0, -1
@@ -615,8 +698,9 @@ def _zrange(ctx: Ctx, argv: list[bytes], at: int, store: bool, kind: str | None,
     reverse = bool(reverse)
     kind = kind or _RANK
     if limit != -1 and kind == _RANK:
-        raise errors.err("syntax error, LIMIT is only supported in combination with either "
-                         "BYSCORE or BYLEX")
+        raise errors.err(
+            "syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+        )
     if withscores and kind == _LEX:
         raise errors.err("syntax error, WITHSCORES not supported in combination with BYLEX")
     lo_raw, hi_raw = argv[at + 1], argv[at + 2]
@@ -628,8 +712,11 @@ def _zrange(ctx: Ctx, argv: list[bytes], at: int, store: bool, kind: str | None,
         walk = lambda zs: _rank_slice(zs, start, end, reverse)  # noqa: E731
     elif kind == _SCORE:
         lo, hi = _score_range(lo_raw, hi_raw)
-        walk = lambda zs: ([] if offset > 0 and offset >= zs.count  # noqa: E731
-                           else _window(zs.by_score(lo, hi, reverse), offset, limit))
+
+        def walk(zs: ZSet) -> list[tuple[bytes, float]]:
+            if offset > 0 and offset >= zs.count:
+                return []
+            return _window(zs.by_score(lo, hi, reverse), offset, limit)
     else:
         llo, lhi = _lex_range(lo_raw, hi_raw)
         walk = lambda zs: _window(zs.by_lex(llo, lhi, reverse), offset, limit)  # noqa: E731
@@ -643,47 +730,90 @@ def _zrange(ctx: Ctx, argv: list[bytes], at: int, store: bool, kind: str | None,
 _RANGE_HISTORY = (("2.0.0", "Added the `WITHSCORES` modifier."),)
 
 
-@command("zrange", -4, "readonly", group=_Z, since="1.2.0",
-         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
-                    "the number of elements returned.",
-         summary="Returns members in a sorted set within a range of indexes.", keys=_KEY_RO,
-         history=(("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options."),),
-         args=(_KEY_ARG, arg("start"), arg("stop"),
-               oneof("sortby", token("BYSCORE"), token("BYLEX"), flags=("optional",),
-                     since="6.2.0"),
-               token("REV", "optional", since="6.2.0"),
-               block("limit", arg("offset", "integer"), arg("count", "integer"),
-                     flags=("optional",), tok="LIMIT"),
-               token("WITHSCORES", "optional")))
+@command(
+    "zrange",
+    -4,
+    "readonly",
+    group=_Z,
+    since="1.2.0",
+    complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
+    "the number of elements returned.",
+    summary="Returns members in a sorted set within a range of indexes.",
+    keys=_KEY_RO,
+    history=(("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options."),),
+    args=(
+        _KEY_ARG,
+        arg("start"),
+        arg("stop"),
+        oneof("sortby", token("BYSCORE"), token("BYLEX"), flags=("optional",), since="6.2.0"),
+        token("REV", "optional", since="6.2.0"),
+        block(
+            "limit",
+            arg("offset", "integer"),
+            arg("count", "integer"),
+            flags=("optional",),
+            tok="LIMIT",
+        ),
+        token("WITHSCORES", "optional"),
+    ),
+)
 def zrange(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]."""
     return _zrange(ctx, argv, 1, False, None, None)
 
 
-@command("zrangestore", -5, "write denyoom", group=_Z, since="6.2.0",
-         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
-                    "the number of elements stored into the destination key.",
-         summary="Stores a range of members from sorted set in a key.",
-         keys=(keys_at("OW update"), keys_at("RO access", index=2)),
-         args=(arg("dst", "key"), arg("src", "key", key=1), arg("min"), arg("max"),
-               oneof("sortby", token("BYSCORE"), token("BYLEX"), flags=("optional",)),
-               token("REV", "optional"),
-               block("limit", arg("offset", "integer"), arg("count", "integer"),
-                     flags=("optional",), tok="LIMIT")))
+@command(
+    "zrangestore",
+    -5,
+    "write denyoom",
+    group=_Z,
+    since="6.2.0",
+    complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
+    "the number of elements stored into the destination key.",
+    summary="Stores a range of members from sorted set in a key.",
+    keys=(keys_at("OW update"), keys_at("RO access", index=2)),
+    args=(
+        arg("dst", "key"),
+        arg("src", "key", key=1),
+        arg("min"),
+        arg("max"),
+        oneof("sortby", token("BYSCORE"), token("BYLEX"), flags=("optional",)),
+        token("REV", "optional"),
+        block(
+            "limit",
+            arg("offset", "integer"),
+            arg("count", "integer"),
+            flags=("optional",),
+            tok="LIMIT",
+        ),
+    ),
+)
 def zrangestore(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count] -> how many
     members the new sorted set holds."""
     return _zrange(ctx, argv, 2, True, None, None)
 
 
-@command("zrevrange", -4, "readonly", group=_Z, since="1.2.0",
-         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
-                    "the number of elements returned.",
-         summary="Returns members in a sorted set within a range of indexes in reverse "
-                 "order.", keys=_KEY_RO, doc_flags="deprecated", deprecated_since="6.2.0",
-         replaced_by="`ZRANGE` with the `REV` argument",
-         args=(_KEY_ARG, arg("start", "integer"), arg("stop", "integer"),
-               token("WITHSCORES", "optional")))
+@command(
+    "zrevrange",
+    -4,
+    "readonly",
+    group=_Z,
+    since="1.2.0",
+    complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
+    "the number of elements returned.",
+    summary="Returns members in a sorted set within a range of indexes in reverse order.",
+    keys=_KEY_RO,
+    doc_flags="deprecated",
+    deprecated_since="6.2.0",
+    replaced_by="`ZRANGE` with the `REV` argument",
+    args=(
+        _KEY_ARG,
+        arg("start", "integer"),
+        arg("stop", "integer"),
+        token("WITHSCORES", "optional"),
+    ),
+)
 def zrevrange(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZREVRANGE key start stop [WITHSCORES]."""
     return _zrange(ctx, argv, 1, False, _RANK, True)
@@ -692,53 +822,98 @@ def zrevrange(ctx: Ctx, argv: list[bytes]) -> Any:
 _BYSCORE_COMPLEXITY = (
     "O(log(N)+M) with N being the number of elements in the sorted set and M the number of "
     "elements being returned. If M is constant (e.g. always asking for the first 10 "
-    "elements with LIMIT), you can consider it O(log(N)).")
-_LIMIT_ARG = block("limit", arg("offset", "integer"), arg("count", "integer"),
-                   flags=("optional",), tok="LIMIT")
+    "elements with LIMIT), you can consider it O(log(N))."
+)
+_LIMIT_ARG = block(
+    "limit", arg("offset", "integer"), arg("count", "integer"), flags=("optional",), tok="LIMIT"
+)
 
 
-@command("zrangebyscore", -4, "readonly", group=_Z, since="1.0.5",
-         complexity=_BYSCORE_COMPLEXITY,
-         summary="Returns members in a sorted set within a range of scores.", keys=_KEY_RO,
-         doc_flags="deprecated", deprecated_since="6.2.0",
-         replaced_by="`ZRANGE` with the `BYSCORE` argument", history=_RANGE_HISTORY,
-         args=(_KEY_ARG, arg("min", "double"), arg("max", "double"),
-               token("WITHSCORES", "optional", since="2.0.0"), _LIMIT_ARG))
+@command(
+    "zrangebyscore",
+    -4,
+    "readonly",
+    group=_Z,
+    since="1.0.5",
+    complexity=_BYSCORE_COMPLEXITY,
+    summary="Returns members in a sorted set within a range of scores.",
+    keys=_KEY_RO,
+    doc_flags="deprecated",
+    deprecated_since="6.2.0",
+    replaced_by="`ZRANGE` with the `BYSCORE` argument",
+    history=_RANGE_HISTORY,
+    args=(
+        _KEY_ARG,
+        arg("min", "double"),
+        arg("max", "double"),
+        token("WITHSCORES", "optional", since="2.0.0"),
+        _LIMIT_ARG,
+    ),
+)
 def zrangebyscore(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]."""
     return _zrange(ctx, argv, 1, False, _SCORE, False)
 
 
-@command("zrevrangebyscore", -4, "readonly", group=_Z, since="2.2.0",
-         complexity=_BYSCORE_COMPLEXITY,
-         summary="Returns members in a sorted set within a range of scores in reverse order.",
-         keys=_KEY_RO, doc_flags="deprecated", deprecated_since="6.2.0",
-         replaced_by="`ZRANGE` with the `REV` and `BYSCORE` arguments",
-         history=(("2.1.6", "`min` and `max` can be exclusive."),),
-         args=(_KEY_ARG, arg("max", "double"), arg("min", "double"),
-               token("WITHSCORES", "optional"), _LIMIT_ARG))
+@command(
+    "zrevrangebyscore",
+    -4,
+    "readonly",
+    group=_Z,
+    since="2.2.0",
+    complexity=_BYSCORE_COMPLEXITY,
+    summary="Returns members in a sorted set within a range of scores in reverse order.",
+    keys=_KEY_RO,
+    doc_flags="deprecated",
+    deprecated_since="6.2.0",
+    replaced_by="`ZRANGE` with the `REV` and `BYSCORE` arguments",
+    history=(("2.1.6", "`min` and `max` can be exclusive."),),
+    args=(
+        _KEY_ARG,
+        arg("max", "double"),
+        arg("min", "double"),
+        token("WITHSCORES", "optional"),
+        _LIMIT_ARG,
+    ),
+)
 def zrevrangebyscore(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]."""
     return _zrange(ctx, argv, 1, False, _SCORE, True)
 
 
-@command("zrangebylex", -4, "readonly", group=_Z, since="2.8.9",
-         complexity=_BYSCORE_COMPLEXITY,
-         summary="Returns members in a sorted set within a lexicographical range.",
-         keys=_KEY_RO, doc_flags="deprecated", deprecated_since="6.2.0",
-         replaced_by="`ZRANGE` with the `BYLEX` argument",
-         args=(_KEY_ARG, arg("min"), arg("max"), _LIMIT_ARG))
+@command(
+    "zrangebylex",
+    -4,
+    "readonly",
+    group=_Z,
+    since="2.8.9",
+    complexity=_BYSCORE_COMPLEXITY,
+    summary="Returns members in a sorted set within a lexicographical range.",
+    keys=_KEY_RO,
+    doc_flags="deprecated",
+    deprecated_since="6.2.0",
+    replaced_by="`ZRANGE` with the `BYLEX` argument",
+    args=(_KEY_ARG, arg("min"), arg("max"), _LIMIT_ARG),
+)
 def zrangebylex(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZRANGEBYLEX key min max [LIMIT offset count]."""
     return _zrange(ctx, argv, 1, False, _LEX, False)
 
 
-@command("zrevrangebylex", -4, "readonly", group=_Z, since="2.8.9",
-         complexity=_BYSCORE_COMPLEXITY,
-         summary="Returns members in a sorted set within a lexicographical range in reverse "
-                 "order.", keys=_KEY_RO, doc_flags="deprecated", deprecated_since="6.2.0",
-         replaced_by="`ZRANGE` with the `REV` and `BYLEX` arguments",
-         args=(_KEY_ARG, arg("max"), arg("min"), _LIMIT_ARG))
+@command(
+    "zrevrangebylex",
+    -4,
+    "readonly",
+    group=_Z,
+    since="2.8.9",
+    complexity=_BYSCORE_COMPLEXITY,
+    summary="Returns members in a sorted set within a lexicographical range in reverse order.",
+    keys=_KEY_RO,
+    doc_flags="deprecated",
+    deprecated_since="6.2.0",
+    replaced_by="`ZRANGE` with the `REV` and `BYLEX` arguments",
+    args=(_KEY_ARG, arg("max"), arg("min"), _LIMIT_ARG),
+)
 def zrevrangebylex(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZREVRANGEBYLEX key max min [LIMIT offset count]."""
     return _zrange(ctx, argv, 1, False, _LEX, True)
@@ -766,44 +941,68 @@ def _zremrange(ctx: Ctx, argv: list[bytes], kind: str) -> int:
     return len(doomed)
 
 
-_REMRANGE_COMPLEXITY = ("O(log(N)+M) with N being the number of elements in the sorted set "
-                        "and M the number of elements removed by the operation.")
+_REMRANGE_COMPLEXITY = (
+    "O(log(N)+M) with N being the number of elements in the sorted set "
+    "and M the number of elements removed by the operation."
+)
 _KEY_DEL = (keys_at("RW delete"),)
 
 
-@command("zremrangebyrank", 4, "write", group=_Z, since="2.0.0",
-         complexity=_REMRANGE_COMPLEXITY,
-         summary="Removes members in a sorted set within a range of indexes. Deletes the "
-                 "sorted set if all members were removed.", keys=_KEY_DEL,
-         args=(_KEY_ARG, arg("start", "integer"), arg("stop", "integer")))
+@command(
+    "zremrangebyrank",
+    4,
+    "write",
+    group=_Z,
+    since="2.0.0",
+    complexity=_REMRANGE_COMPLEXITY,
+    summary="Removes members in a sorted set within a range of indexes. Deletes the "
+    "sorted set if all members were removed.",
+    keys=_KEY_DEL,
+    args=(_KEY_ARG, arg("start", "integer"), arg("stop", "integer")),
+)
 def zremrangebyrank(ctx: Ctx, argv: list[bytes]) -> int:
     """ZREMRANGEBYRANK key start stop -> how many were removed."""
     return _zremrange(ctx, argv, _RANK)
 
 
-@command("zremrangebyscore", 4, "write", group=_Z, since="1.2.0",
-         complexity=_REMRANGE_COMPLEXITY,
-         summary="Removes members in a sorted set within a range of scores. Deletes the "
-                 "sorted set if all members were removed.", keys=_KEY_DEL,
-         args=(_KEY_ARG, arg("min", "double"), arg("max", "double")))
+@command(
+    "zremrangebyscore",
+    4,
+    "write",
+    group=_Z,
+    since="1.2.0",
+    complexity=_REMRANGE_COMPLEXITY,
+    summary="Removes members in a sorted set within a range of scores. Deletes the "
+    "sorted set if all members were removed.",
+    keys=_KEY_DEL,
+    args=(_KEY_ARG, arg("min", "double"), arg("max", "double")),
+)
 def zremrangebyscore(ctx: Ctx, argv: list[bytes]) -> int:
     """ZREMRANGEBYSCORE key min max -> how many were removed."""
     return _zremrange(ctx, argv, _SCORE)
 
 
-@command("zremrangebylex", 4, "write", group=_Z, since="2.8.9",
-         complexity=_REMRANGE_COMPLEXITY,
-         summary="Removes members in a sorted set within a lexicographical range. Deletes "
-                 "the sorted set if all members were removed.", keys=_KEY_DEL,
-         args=(_KEY_ARG, arg("min"), arg("max")))
+@command(
+    "zremrangebylex",
+    4,
+    "write",
+    group=_Z,
+    since="2.8.9",
+    complexity=_REMRANGE_COMPLEXITY,
+    summary="Removes members in a sorted set within a lexicographical range. Deletes "
+    "the sorted set if all members were removed.",
+    keys=_KEY_DEL,
+    args=(_KEY_ARG, arg("min"), arg("max")),
+)
 def zremrangebylex(ctx: Ctx, argv: list[bytes]) -> int:
     """ZREMRANGEBYLEX key min max -> how many were removed."""
     return _zremrange(ctx, argv, _LEX)
 
 
 # -- popping ---------------------------------------------------------------------------
-def _pop_from(ctx: Ctx, zs: ZSet, key: bytes, highest: bool, count: int, nested: bool,
-              with_key: bool) -> list[Any]:
+def _pop_from(
+    ctx: Ctx, zs: ZSet, key: bytes, highest: bool, count: int, nested: bool, with_key: bool
+) -> list[Any]:
     """genericZpopCommand once the set is found: pop up to `count` members."""
     n = 1 if count == -1 else count
     popped = list(itertools.islice(zs.entries(reverse=highest), n))
@@ -817,8 +1016,15 @@ def _pop_from(ctx: Ctx, zs: ZSet, key: bytes, highest: bool, count: int, nested:
     return [key, *flat] if with_key else flat
 
 
-def _zpop(ctx: Ctx, keys: list[bytes], highest: bool, with_key: bool, count: int,
-          nested: bool, nil_when_empty: bool) -> Any:
+def _zpop(
+    ctx: Ctx,
+    keys: list[bytes],
+    highest: bool,
+    with_key: bool,
+    count: int,
+    nested: bool,
+    nil_when_empty: bool,
+) -> Any:
     for key in keys:
         zs = _open(ctx, key)
         if zs is None:
@@ -839,44 +1045,72 @@ def _zpop_minmax(ctx: Ctx, argv: list[bytes], highest: bool) -> Any:
     return _zpop(ctx, [argv[1]], highest, False, count, nested, False)
 
 
-_ZPOP_COMPLEXITY = ("O(log(N)*M) with N being the number of elements in the sorted set, "
-                    "and M being the number of elements popped.")
+_ZPOP_COMPLEXITY = (
+    "O(log(N)*M) with N being the number of elements in the sorted set, "
+    "and M being the number of elements popped."
+)
 
 
-@command("zpopmin", -2, "write fast", group=_Z, since="5.0.0", complexity=_ZPOP_COMPLEXITY,
-         summary="Returns the lowest-scoring members from a sorted set after removing them. "
-                 "Deletes the sorted set if the last member was popped.",
-         keys=(keys_at("RW access delete"),),
-         args=(_KEY_ARG, arg("count", "integer", "optional")))
+@command(
+    "zpopmin",
+    -2,
+    "write fast",
+    group=_Z,
+    since="5.0.0",
+    complexity=_ZPOP_COMPLEXITY,
+    summary="Returns the lowest-scoring members from a sorted set after removing them. "
+    "Deletes the sorted set if the last member was popped.",
+    keys=(keys_at("RW access delete"),),
+    args=(_KEY_ARG, arg("count", "integer", "optional")),
+)
 def zpopmin(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZPOPMIN key [count] -> the lowest members with their scores."""
     return _zpop_minmax(ctx, argv, False)
 
 
-@command("zpopmax", -2, "write fast", group=_Z, since="5.0.0", complexity=_ZPOP_COMPLEXITY,
-         summary="Returns the highest-scoring members from a sorted set after removing them. "
-                 "Deletes the sorted set if the last member was popped.",
-         keys=(keys_at("RW access delete"),),
-         args=(_KEY_ARG, arg("count", "integer", "optional")))
+@command(
+    "zpopmax",
+    -2,
+    "write fast",
+    group=_Z,
+    since="5.0.0",
+    complexity=_ZPOP_COMPLEXITY,
+    summary="Returns the highest-scoring members from a sorted set after removing them. "
+    "Deletes the sorted set if the last member was popped.",
+    keys=(keys_at("RW access delete"),),
+    args=(_KEY_ARG, arg("count", "integer", "optional")),
+)
 def zpopmax(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZPOPMAX key [count] -> the highest members with their scores."""
     return _zpop_minmax(ctx, argv, True)
 
 
-_ZMPOP_COMPLEXITY = ("O(K) + O(M*log(N)) where K is the number of provided keys, N being "
-                     "the number of elements in the sorted set, and M being the number of "
-                     "elements popped.")
-_ZMPOP_ARGS = (arg("numkeys", "integer"), arg("key", "key", "multiple"),
-               oneof("where", token("MIN"), token("MAX")),
-               arg("count", "integer", "optional", token="COUNT"))
+_ZMPOP_COMPLEXITY = (
+    "O(K) + O(M*log(N)) where K is the number of provided keys, N being "
+    "the number of elements in the sorted set, and M being the number of "
+    "elements popped."
+)
+_ZMPOP_ARGS = (
+    arg("numkeys", "integer"),
+    arg("key", "key", "multiple"),
+    oneof("where", token("MIN"), token("MAX")),
+    arg("count", "integer", "optional", token="COUNT"),
+)
 
 
-@command("zmpop", -4, "write", group=_Z, since="7.0.0", complexity=_ZMPOP_COMPLEXITY,
-         summary="Returns the highest- or lowest-scoring members from one or more sorted "
-                 "sets after removing them. Deletes the sorted set if the last member was "
-                 "popped.",
-         keys=(KeySpec(("RW", "access", "delete"), ("index", 1), ("keynum", 0, 1, 1)),),
-         args=_ZMPOP_ARGS)
+@command(
+    "zmpop",
+    -4,
+    "write",
+    group=_Z,
+    since="7.0.0",
+    complexity=_ZMPOP_COMPLEXITY,
+    summary="Returns the highest- or lowest-scoring members from one or more sorted "
+    "sets after removing them. Deletes the sorted set if the last member was "
+    "popped.",
+    keys=(KeySpec(("RW", "access", "delete"), ("index", 1), ("keynum", 0, 1, 1)),),
+    args=_ZMPOP_ARGS,
+)
 def zmpop(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZMPOP numkeys key [key ...] MIN|MAX [COUNT count] -> [key, [[member, score]...]] of
     the first non-empty sorted set, or nil."""
@@ -887,16 +1121,19 @@ def zmpop(ctx: Ctx, argv: list[bytes]) -> Any:
 # -- blocking pops ---------------------------------------------------------------------
 def _serve(highest: bool, count: int, nested: bool) -> Callable[[Ctx, bytes], Any]:
     """What a blocked BZPOP* client gets when `key` becomes a non-empty sorted set."""
+
     def serve(ctx: Ctx, key: bytes) -> Any:
         meta = ctx.ks.lookup(ctx.session.db, key)
         if meta is None or meta.type != L.ZSET:
             return None
         return _pop_from(ctx, ZSet(ctx, key, meta), key, highest, count, nested, True)
+
     return serve
 
 
-def _bzpop(ctx: Ctx, keys: list[bytes], raw_timeout: bytes, highest: bool, count: int,
-           nested: bool) -> Any:
+def _bzpop(
+    ctx: Ctx, keys: list[bytes], raw_timeout: bytes, highest: bool, count: int, nested: bool
+) -> Any:
     deadline = parse_timeout_ms(raw_timeout, seconds=True, now_ms=now_ms())
     for key in keys:
         zs = _open(ctx, key)
@@ -910,35 +1147,57 @@ _BZPOP_HISTORY = (("6.0.0", "`timeout` is interpreted as a double instead of an 
 _BZPOP_ARGS = (arg("key", "key", "multiple"), arg("timeout", "double"))
 
 
-@command("bzpopmin", -3, "write noscript blocking fast", group=_Z, since="5.0.0",
-         complexity="O(log(N)) with N being the number of elements in the sorted set.",
-         summary="Removes and returns the member with the lowest score from one or more "
-                 "sorted sets. Blocks until a member is available otherwise. Deletes the "
-                 "sorted set if the last element was popped.", keys=_BZPOP_KEYS,
-         history=_BZPOP_HISTORY, args=_BZPOP_ARGS)
+@command(
+    "bzpopmin",
+    -3,
+    "write noscript blocking fast",
+    group=_Z,
+    since="5.0.0",
+    complexity="O(log(N)) with N being the number of elements in the sorted set.",
+    summary="Removes and returns the member with the lowest score from one or more "
+    "sorted sets. Blocks until a member is available otherwise. Deletes the "
+    "sorted set if the last element was popped.",
+    keys=_BZPOP_KEYS,
+    history=_BZPOP_HISTORY,
+    args=_BZPOP_ARGS,
+)
 def bzpopmin(ctx: Ctx, argv: list[bytes]) -> Any:
     """BZPOPMIN key [key ...] timeout -> [key, member, score], or nil after the timeout."""
     return _bzpop(ctx, argv[1:-1], argv[-1], False, -1, False)
 
 
-@command("bzpopmax", -3, "write noscript blocking fast", group=_Z, since="5.0.0",
-         complexity="O(log(N)) with N being the number of elements in the sorted set.",
-         summary="Removes and returns the member with the highest score from one or more "
-                 "sorted sets. Blocks until a member available otherwise.  Deletes the "
-                 "sorted set if the last element was popped.", keys=_BZPOP_KEYS,
-         history=_BZPOP_HISTORY, args=_BZPOP_ARGS)
+@command(
+    "bzpopmax",
+    -3,
+    "write noscript blocking fast",
+    group=_Z,
+    since="5.0.0",
+    complexity="O(log(N)) with N being the number of elements in the sorted set.",
+    summary="Removes and returns the member with the highest score from one or more "
+    "sorted sets. Blocks until a member available otherwise.  Deletes the "
+    "sorted set if the last element was popped.",
+    keys=_BZPOP_KEYS,
+    history=_BZPOP_HISTORY,
+    args=_BZPOP_ARGS,
+)
 def bzpopmax(ctx: Ctx, argv: list[bytes]) -> Any:
     """BZPOPMAX key [key ...] timeout -> [key, member, score], or nil after the timeout."""
     return _bzpop(ctx, argv[1:-1], argv[-1], True, -1, False)
 
 
-@command("bzmpop", -5, "write blocking", group=_Z, since="7.0.0",
-         complexity=_ZMPOP_COMPLEXITY,
-         summary="Removes and returns a member by score from one or more sorted sets. Blocks "
-                 "until a member is available otherwise. Deletes the sorted set if the last "
-                 "element was popped.",
-         keys=(KeySpec(("RW", "access", "delete"), ("index", 2), ("keynum", 0, 1, 1)),),
-         args=(arg("timeout", "double"), *_ZMPOP_ARGS))
+@command(
+    "bzmpop",
+    -5,
+    "write blocking",
+    group=_Z,
+    since="7.0.0",
+    complexity=_ZMPOP_COMPLEXITY,
+    summary="Removes and returns a member by score from one or more sorted sets. Blocks "
+    "until a member is available otherwise. Deletes the sorted set if the last "
+    "element was popped.",
+    keys=(KeySpec(("RW", "access", "delete"), ("index", 2), ("keynum", 0, 1, 1)),),
+    args=(arg("timeout", "double"), *_ZMPOP_ARGS),
+)
 def bzmpop(ctx: Ctx, argv: list[bytes]) -> Any:
     """BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count] -> as ZMPOP, or nil after
     the timeout."""
@@ -986,8 +1245,9 @@ def _aggregate(total: float, value: float, how: bytes) -> float:
     return value if value > total else total
 
 
-def _setop(ctx: Ctx, argv: list[bytes], at: int, op: str, dst: bytes | None,
-           card_only: bool = False) -> Any:
+def _setop(
+    ctx: Ctx, argv: list[bytes], at: int, op: str, dst: bytes | None, card_only: bool = False
+) -> Any:
     """zunionInterDiffGenericCommand: numkeys at `at`, then keys and options."""
     setnum = parse_int(argv[at])
     if setnum < 1:
@@ -996,7 +1256,7 @@ def _setop(ctx: Ctx, argv: list[bytes], at: int, op: str, dst: bytes | None,
         raise RedisError(errors.SYNTAX)
     db = ctx.session.db
     sources = []
-    for key in argv[at + 1:at + 1 + setnum]:
+    for key in argv[at + 1 : at + 1 + setnum]:
         meta = ctx.ks.lookup(db, key, read=True)
         if meta is not None and meta.type not in (L.ZSET, L.SET):
             raise RedisError(errors.WRONGTYPE)
@@ -1008,8 +1268,7 @@ def _setop(ctx: Ctx, argv: list[bytes], at: int, op: str, dst: bytes | None,
         opt = argv[j].lower()
         if op != _DIFF and not card_only and left >= setnum + 1 and opt == b"weights":
             for i, source in enumerate(sources):
-                source.weight = parse_double(argv[j + 1 + i],
-                                             "ERR weight value is not a float")
+                source.weight = parse_double(argv[j + 1 + i], "ERR weight value is not a float")
             j += setnum + 1
         elif op != _DIFF and not card_only and left >= 2 and opt == b"aggregate":
             how = argv[j + 1].lower()
@@ -1074,103 +1333,173 @@ def _setop(ctx: Ctx, argv: list[bytes], at: int, op: str, dst: bytes | None,
 
 
 _ALGEBRA_KEYS = (KeySpec(("RO", "access"), ("index", 1), ("keynum", 0, 1, 1)),)
-_STORE_KEYS = (keys_at("OW update"),
-               KeySpec(("RO", "access"), ("index", 2), ("keynum", 0, 1, 1)))
-_AGG_ARGS = (arg("weight", "integer", "optional", "multiple", token="WEIGHTS"),
-             oneof("aggregate", token("SUM"), token("MIN"), token("MAX"),
-                   flags=("optional",), tok="AGGREGATE"))
-_UNION_COMPLEXITY = ("O(N)+O(M*log(M)) with N being the sum of the sizes of the input "
-                     "sorted sets, and M being the number of elements in the resulting "
-                     "sorted set.")
-_INTER_COMPLEXITY = ("O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted "
-                     "set, K being the number of input sorted sets and M being the number "
-                     "of elements in the resulting sorted set.")
-_DIFF_COMPLEXITY = ("O(L + (N-K)log(N)) worst case where L is the total number of elements "
-                    "in all the sets, N is the size of the first set, and K is the size of "
-                    "the result set.")
+_STORE_KEYS = (keys_at("OW update"), KeySpec(("RO", "access"), ("index", 2), ("keynum", 0, 1, 1)))
+_AGG_ARGS = (
+    arg("weight", "integer", "optional", "multiple", token="WEIGHTS"),
+    oneof(
+        "aggregate", token("SUM"), token("MIN"), token("MAX"), flags=("optional",), tok="AGGREGATE"
+    ),
+)
+_UNION_COMPLEXITY = (
+    "O(N)+O(M*log(M)) with N being the sum of the sizes of the input "
+    "sorted sets, and M being the number of elements in the resulting "
+    "sorted set."
+)
+_INTER_COMPLEXITY = (
+    "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted "
+    "set, K being the number of input sorted sets and M being the number "
+    "of elements in the resulting sorted set."
+)
+_DIFF_COMPLEXITY = (
+    "O(L + (N-K)log(N)) worst case where L is the total number of elements "
+    "in all the sets, N is the size of the first set, and K is the size of "
+    "the result set."
+)
 _NUMKEYS = (arg("numkeys", "integer"), arg("key", "key", "multiple"))
 _WITHSCORES = token("WITHSCORES", "optional")
 
 
-@command("zunion", -3, "readonly", group=_Z, since="6.2.0", complexity=_UNION_COMPLEXITY,
-         summary="Returns the union of multiple sorted sets.", keys=_ALGEBRA_KEYS,
-         args=(*_NUMKEYS, *_AGG_ARGS, _WITHSCORES))
+@command(
+    "zunion",
+    -3,
+    "readonly",
+    group=_Z,
+    since="6.2.0",
+    complexity=_UNION_COMPLEXITY,
+    summary="Returns the union of multiple sorted sets.",
+    keys=_ALGEBRA_KEYS,
+    args=(*_NUMKEYS, *_AGG_ARGS, _WITHSCORES),
+)
 def zunion(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZUNION numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]."""
     return _setop(ctx, argv, 1, _UNION, None)
 
 
-@command("zinter", -3, "readonly", group=_Z, since="6.2.0", complexity=_INTER_COMPLEXITY,
-         summary="Returns the intersect of multiple sorted sets.", keys=_ALGEBRA_KEYS,
-         args=(*_NUMKEYS, *_AGG_ARGS, _WITHSCORES))
+@command(
+    "zinter",
+    -3,
+    "readonly",
+    group=_Z,
+    since="6.2.0",
+    complexity=_INTER_COMPLEXITY,
+    summary="Returns the intersect of multiple sorted sets.",
+    keys=_ALGEBRA_KEYS,
+    args=(*_NUMKEYS, *_AGG_ARGS, _WITHSCORES),
+)
 def zinter(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZINTER numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]."""
     return _setop(ctx, argv, 1, _INTER, None)
 
 
-@command("zdiff", -3, "readonly", group=_Z, since="6.2.0", complexity=_DIFF_COMPLEXITY,
-         summary="Returns the difference between multiple sorted sets.", keys=_ALGEBRA_KEYS,
-         args=(*_NUMKEYS, _WITHSCORES))
+@command(
+    "zdiff",
+    -3,
+    "readonly",
+    group=_Z,
+    since="6.2.0",
+    complexity=_DIFF_COMPLEXITY,
+    summary="Returns the difference between multiple sorted sets.",
+    keys=_ALGEBRA_KEYS,
+    args=(*_NUMKEYS, _WITHSCORES),
+)
 def zdiff(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZDIFF numkeys key [key ...] [WITHSCORES]."""
     return _setop(ctx, argv, 1, _DIFF, None)
 
 
-@command("zunionstore", -4, "write denyoom", group=_Z, since="2.0.0",
-         complexity="O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted "
-                    "sets, and M being the number of elements in the resulting sorted set.",
-         summary="Stores the union of multiple sorted sets in a key.", keys=_STORE_KEYS,
-         args=(arg("destination", "key"), *_NUMKEYS, *_AGG_ARGS))
+@command(
+    "zunionstore",
+    -4,
+    "write denyoom",
+    group=_Z,
+    since="2.0.0",
+    complexity="O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted "
+    "sets, and M being the number of elements in the resulting sorted set.",
+    summary="Stores the union of multiple sorted sets in a key.",
+    keys=_STORE_KEYS,
+    args=(arg("destination", "key"), *_NUMKEYS, *_AGG_ARGS),
+)
 def zunionstore(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...]."""
     return _setop(ctx, argv, 2, _UNION, argv[1])
 
 
-@command("zinterstore", -4, "write denyoom", group=_Z, since="2.0.0",
-         complexity=_INTER_COMPLEXITY,
-         summary="Stores the intersect of multiple sorted sets in a key.", keys=_STORE_KEYS,
-         args=(arg("destination", "key"), *_NUMKEYS, *_AGG_ARGS))
+@command(
+    "zinterstore",
+    -4,
+    "write denyoom",
+    group=_Z,
+    since="2.0.0",
+    complexity=_INTER_COMPLEXITY,
+    summary="Stores the intersect of multiple sorted sets in a key.",
+    keys=_STORE_KEYS,
+    args=(arg("destination", "key"), *_NUMKEYS, *_AGG_ARGS),
+)
 def zinterstore(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZINTERSTORE destination numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...]."""
     return _setop(ctx, argv, 2, _INTER, argv[1])
 
 
-@command("zdiffstore", -4, "write denyoom", group=_Z, since="6.2.0",
-         complexity=_DIFF_COMPLEXITY,
-         summary="Stores the difference of multiple sorted sets in a key.", keys=_STORE_KEYS,
-         args=(arg("destination", "key"), *_NUMKEYS))
+@command(
+    "zdiffstore",
+    -4,
+    "write denyoom",
+    group=_Z,
+    since="6.2.0",
+    complexity=_DIFF_COMPLEXITY,
+    summary="Stores the difference of multiple sorted sets in a key.",
+    keys=_STORE_KEYS,
+    args=(arg("destination", "key"), *_NUMKEYS),
+)
 def zdiffstore(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZDIFFSTORE destination numkeys key [key ...]."""
     return _setop(ctx, argv, 2, _DIFF, argv[1])
 
 
-@command("zintercard", -3, "readonly", group=_Z, since="7.0.0",
-         complexity="O(N*K) worst case with N being the smallest input sorted set, K being "
-                    "the number of input sorted sets.",
-         summary="Returns the number of members of the intersect of multiple sorted sets.",
-         keys=_ALGEBRA_KEYS,
-         args=(*_NUMKEYS, arg("limit", "integer", "optional", token="LIMIT")))
+@command(
+    "zintercard",
+    -3,
+    "readonly",
+    group=_Z,
+    since="7.0.0",
+    complexity="O(N*K) worst case with N being the smallest input sorted set, K being "
+    "the number of input sorted sets.",
+    summary="Returns the number of members of the intersect of multiple sorted sets.",
+    keys=_ALGEBRA_KEYS,
+    args=(*_NUMKEYS, arg("limit", "integer", "optional", token="LIMIT")),
+)
 def zintercard(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZINTERCARD numkeys key [key ...] [LIMIT limit] -> the intersection's size."""
     return _setop(ctx, argv, 1, _INTER, None, card_only=True)
 
 
 # -- random picks and scans ------------------------------------------------------------
-@command("zrandmember", -2, "readonly", group=_Z, since="6.2.0",
-         complexity="O(N) where N is the number of elements returned",
-         summary="Returns one or more random members from a sorted set.", keys=_KEY_RO,
-         tips="nondeterministic_output",
-         args=(_KEY_ARG,
-               block("options", arg("count", "integer"), token("WITHSCORES", "optional"),
-                     flags=("optional",))))
+@command(
+    "zrandmember",
+    -2,
+    "readonly",
+    group=_Z,
+    since="6.2.0",
+    complexity="O(N) where N is the number of elements returned",
+    summary="Returns one or more random members from a sorted set.",
+    keys=_KEY_RO,
+    tips="nondeterministic_output",
+    args=(
+        _KEY_ARG,
+        block(
+            "options", arg("count", "integer"), token("WITHSCORES", "optional"), flags=("optional",)
+        ),
+    ),
+)
 def zrandmember(ctx: Ctx, argv: list[bytes]) -> Any:
     """ZRANDMEMBER key [count [WITHSCORES]] -> a member, or count members (negative: may
     repeat), with their scores if asked."""
     if len(argv) >= 3:
         n = parse_int(argv[2])
         if not -_LONG_MAX <= n <= _LONG_MAX:
-            raise errors.err("value is out of range, value must between %d and %d"
-                             % (-_LONG_MAX, _LONG_MAX))
+            raise errors.err(
+                "value is out of range, value must between %d and %d" % (-_LONG_MAX, _LONG_MAX)
+            )
         if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withscores"):
             raise RedisError(errors.SYNTAX)
         withscores = len(argv) == 4
@@ -1180,8 +1509,11 @@ def zrandmember(ctx: Ctx, argv: list[bytes]) -> Any:
         if zs is None or n == 0:
             return []
         pairs = list(zs.entries())
-        picked = ([random.choice(pairs) for _ in range(-n)] if n < 0
-                  else random.sample(pairs, min(n, len(pairs))))
+        picked = (
+            [random.choice(pairs) for _ in range(-n)]
+            if n < 0
+            else random.sample(pairs, min(n, len(pairs)))
+        )
         return _scored(ctx, picked, withscores)
     zs = _open(ctx, argv[1])
     if zs is None:
@@ -1213,15 +1545,25 @@ def _dict_score(score: float) -> bytes:
     return b"%.17g" % score
 
 
-@command("zscan", -3, "readonly", group=_Z, since="2.8.0",
-         complexity="O(1) for every call. O(N) for a complete iteration, including enough "
-                    "command calls for the cursor to return back to 0. N is the number of "
-                    "elements inside the collection..",
-         summary="Iterates over members and scores of a sorted set.", keys=_KEY_RO,
-         tips="nondeterministic_output",
-         args=(_KEY_ARG, arg("cursor", "integer"),
-               arg("pattern", "pattern", "optional", token="MATCH"),
-               arg("count", "integer", "optional", token="COUNT")))
+@command(
+    "zscan",
+    -3,
+    "readonly",
+    group=_Z,
+    since="2.8.0",
+    complexity="O(1) for every call. O(N) for a complete iteration, including enough "
+    "command calls for the cursor to return back to 0. N is the number of "
+    "elements inside the collection..",
+    summary="Iterates over members and scores of a sorted set.",
+    keys=_KEY_RO,
+    tips="nondeterministic_output",
+    args=(
+        _KEY_ARG,
+        arg("cursor", "integer"),
+        arg("pattern", "pattern", "optional", token="MATCH"),
+        arg("count", "integer", "optional", token="COUNT"),
+    ),
+)
 def zscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     """ZSCAN key cursor [MATCH pattern] [COUNT count] -> [next cursor, members and scores].
     A set Redis would keep as a listpack comes back whole, in score order."""
@@ -1240,8 +1582,9 @@ def zscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     return [b"%d" % nxt, out]
 
 
-ENCODINGS[L.ZSET] = lambda ctx, meta: "skiplist" if L.coll_extra(meta.payload) == _BIG \
-    else "listpack"
+ENCODINGS[L.ZSET] = lambda ctx, meta: (
+    "skiplist" if L.coll_extra(meta.payload) == _BIG else "listpack"
+)
 
 
 def _import(ctx: Ctx, key: bytes, value: R.RZSet, expire: int) -> None:
@@ -1249,7 +1592,8 @@ def _import(ctx: Ctx, key: bytes, value: R.RZSet, expire: int) -> None:
     zs = ZSet(ctx, key, None)
     limit = ctx.config["zset-max-listpack-value"]
     zs.big = len(scores) > ctx.config["zset-max-listpack-entries"] or any(
-        len(m) > limit for m in scores)  # Redis converts a small loaded set to a listpack
+        len(m) > limit for m in scores
+    )  # Redis converts a small loaded set to a listpack
     for member, score in scores.items():
         zs.put(member, score, None)
     zs.meta.expire = expire

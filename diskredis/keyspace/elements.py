@@ -24,8 +24,9 @@ def get(ks: Keyspace, kid: int, field: bytes) -> bytes | None:
         return raw
     stored, value = L.decode_sub(skey, raw)
     if stored != field:
-        raise StorageError("two long fields share the hash %s; refusing to mix them up"
-                           % skey[9:].hex())
+        raise StorageError(
+            "two long fields share the hash %s; refusing to mix them up" % skey[9:].hex()
+        )
     return value
 
 
@@ -49,8 +50,9 @@ def delete(ks: Keyspace, kid: int, field: bytes) -> bool:
     return ks.tx().delete("sub", skey)
 
 
-def scan(ks: Keyspace, kid: int, after: bytes | None = None
-         ) -> Iterator[tuple[bytes, bytes, bytes]]:
+def scan(
+    ks: Keyspace, kid: int, after: bytes | None = None
+) -> Iterator[tuple[bytes, bytes, bytes]]:
     """(record key, field, value) of the element records in record order, starting after
     record key `after` (index and position records are not elements)."""
     prefix = L.sub_prefix(kid)
@@ -71,8 +73,9 @@ def random_element(ks: Keyspace, kid: int, count: int) -> tuple[bytes, bytes]:
     reverse = index >= count // 2
     steps = count - 1 - index if reverse else index
     prefix = L.sub_prefix(kid)
-    for i, (skey, raw) in enumerate(ks.tx().scan("sub", prefix, prefix + L.ELEMENTS_END,
-                                                   reverse=reverse)):
+    for i, (skey, raw) in enumerate(
+        ks.tx().scan("sub", prefix, prefix + L.ELEMENTS_END, reverse=reverse)
+    ):
         if i == steps:
             return L.decode_sub(skey, raw)
     raise IndexError(index)

@@ -36,8 +36,14 @@ SET = 3
 ZSET = 4
 HASH = 5
 STREAM = 6
-TYPE_NAMES = {STRING: "string", LIST: "list", SET: "set", ZSET: "zset", HASH: "hash",
-              STREAM: "stream"}
+TYPE_NAMES = {
+    STRING: "string",
+    LIST: "list",
+    SET: "set",
+    ZSET: "zset",
+    HASH: "hash",
+    STREAM: "stream",
+}
 
 LONG_KEY = 1  # flags bit: the meta key is a hash; the value holds the full key
 
@@ -71,8 +77,12 @@ class Meta:
     def encode(self) -> bytes:
         if self.key is None:
             return _HEAD.pack(self.type, 0, self.expire) + self.payload
-        return (_HEAD.pack(self.type, LONG_KEY, self.expire) + _U32.pack(len(self.key))
-                + self.key + self.payload)
+        return (
+            _HEAD.pack(self.type, LONG_KEY, self.expire)
+            + _U32.pack(len(self.key))
+            + self.key
+            + self.payload
+        )
 
 
 def decode_meta(raw: bytes) -> Meta:
@@ -80,8 +90,8 @@ def decode_meta(raw: bytes) -> Meta:
     if flags & LONG_KEY:
         (n,) = _U32.unpack_from(raw, _HEAD.size)
         start = _HEAD.size + _U32.size
-        return Meta(kind, expire, raw[start + n:], raw[start:start + n])
-    return Meta(kind, expire, raw[_HEAD.size:])
+        return Meta(kind, expire, raw[start + n :], raw[start : start + n])
+    return Meta(kind, expire, raw[_HEAD.size :])
 
 
 def user_key(mkey: bytes, meta: Meta) -> bytes:
@@ -140,7 +150,7 @@ def coll_payload(kid: int, count: int, extra: bytes = b"") -> bytes:
 
 
 def coll_extra(payload: bytes) -> bytes:
-    return payload[_COLL.size:]
+    return payload[_COLL.size :]
 
 
 # The byte after the id in a `sub` key says what the record is:
@@ -174,4 +184,4 @@ def decode_sub(skey: bytes, raw: bytes) -> tuple[bytes, bytes]:
     if skey[8:9] == b"\x00":
         return skey[9:], raw
     (n,) = _U32.unpack_from(raw)
-    return raw[4:4 + n], raw[4 + n:]
+    return raw[4 : 4 + n], raw[4 + n :]

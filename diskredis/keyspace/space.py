@@ -69,11 +69,22 @@ NOTIFY_STREAM = 1 << 10  # t
 NOTIFY_KEY_MISS = 1 << 11  # m
 NOTIFY_MODULE = 1 << 12  # d
 NOTIFY_NEW = 1 << 14  # n
-NOTIFY_CLASSES = {"K": NOTIFY_KEYSPACE, "E": NOTIFY_KEYEVENT, "g": NOTIFY_GENERIC,
-                  "$": NOTIFY_STRING, "l": NOTIFY_LIST, "s": NOTIFY_SET, "h": NOTIFY_HASH,
-                  "z": NOTIFY_ZSET, "x": NOTIFY_EXPIRED, "e": NOTIFY_EVICTED,
-                  "t": NOTIFY_STREAM, "m": NOTIFY_KEY_MISS, "d": NOTIFY_MODULE,
-                  "n": NOTIFY_NEW}
+NOTIFY_CLASSES = {
+    "K": NOTIFY_KEYSPACE,
+    "E": NOTIFY_KEYEVENT,
+    "g": NOTIFY_GENERIC,
+    "$": NOTIFY_STRING,
+    "l": NOTIFY_LIST,
+    "s": NOTIFY_SET,
+    "h": NOTIFY_HASH,
+    "z": NOTIFY_ZSET,
+    "x": NOTIFY_EXPIRED,
+    "e": NOTIFY_EVICTED,
+    "t": NOTIFY_STREAM,
+    "m": NOTIFY_KEY_MISS,
+    "d": NOTIFY_MODULE,
+    "n": NOTIFY_NEW,
+}
 
 
 #: The wall clock (ns) of expiry, stream IDs and every other deadline commands keep:
@@ -97,8 +108,9 @@ class Watch:
 
 
 class Keyspace:
-    def __init__(self, engine: Engine, databases: int, cache_bytes: int = 128 << 20,
-                 *, view: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, databases: int, cache_bytes: int = 128 << 20, *, view: bool = False
+    ) -> None:
         """`view`: a read-only keyspace over one snapshot of `engine` (`close_view` ends
         it), which another thread than the lane's may use while the lane goes on (the
         engine must be pinned for it: `Engine.pin_readers`)."""
@@ -173,9 +185,10 @@ class Keyspace:
         if view:
             self.touch = False
             self.txn = engine.snapshot()
-            self.slots = [L.read_u32(raw) if raw is not None else 0 for raw in
-                          (self.txn.get("stats", b"slot:" + L.u32(db))
-                           for db in range(databases))]
+            self.slots = [
+                L.read_u32(raw) if raw is not None else 0
+                for raw in (self.txn.get("stats", b"slot:" + L.u32(db)) for db in range(databases))
+            ]
         else:
             self._open()
 
@@ -195,14 +208,17 @@ class Keyspace:
             version = txn.get("stats", b"format")
             if version is None:
                 if next(iter(txn.scan("meta")), None) is not None:
-                    raise SchemaError("%s holds data without a format record; it was not "
-                                      "written by diskredis" % self.engine.path)
+                    raise SchemaError(
+                        "%s holds data without a format record; it was not "
+                        "written by diskredis" % self.engine.path
+                    )
                 txn.put("stats", b"format", L.u32(L.SCHEMA_VERSION))
             elif L.read_u32(version) != L.SCHEMA_VERSION:
                 raise SchemaError(
                     "%s holds storage format %d; this diskredis reads format %d. Use the "
                     "diskredis release that wrote it, or dump and restore the data"
-                    % (self.engine.path, L.read_u32(version), L.SCHEMA_VERSION))
+                    % (self.engine.path, L.read_u32(version), L.SCHEMA_VERSION)
+                )
             self.slots = [self._slot_of(txn, db) for db in range(self.databases)]
 
     def _slot_of(self, txn: Txn, db: int) -> int:
@@ -296,16 +312,23 @@ class Keyspace:
         if meta is None:
             return None
         if hashed and meta.key != key:
-            raise StorageError("two long keys share the hash %s; refusing to mix them up"
-                               % mkey[5:].hex())
+            raise StorageError(
+                "two long keys share the hash %s; refusing to mix them up" % mkey[5:].hex()
+            )
         return meta
 
     def clock(self) -> int:
         """The time keys expire by: now, or the running script's start."""
         return self.script_time or now_ms()
 
-    def lookup(self, db: int, key: bytes, touch: bool = True, read: bool | None = None,
-               notify_miss: bool = True) -> Meta | None:
+    def lookup(
+        self,
+        db: int,
+        key: bytes,
+        touch: bool = True,
+        read: bool | None = None,
+        notify_miss: bool = True,
+    ) -> Meta | None:
         """The key's record, or None when it does not exist or has expired. A found
         key's access time and LFU counter are updated unless `touch` is False.
 
@@ -362,8 +385,9 @@ class Keyspace:
         while len(self.access) > self.access_limit:
             self.access.popitem(last=False)
 
-    def set_access(self, db: int, key: bytes, idle_ms: int | None = None,
-                   counter: int | None = None) -> None:
+    def set_access(
+        self, db: int, key: bytes, idle_ms: int | None = None, counter: int | None = None
+    ) -> None:
         """RESTORE's IDLETIME / FREQ (objectSetLRUOrLFU): under an LFU policy the counter
         is set, otherwise the last access is put `idle_ms` in the past."""
         mkey = self._mkey(db, key)[0]
@@ -401,12 +425,18 @@ class Keyspace:
         mkey, hashed = self._mkey(db, key)
         self._store(db, key, meta, mkey, hashed, old)
 
-    def _store(self, db: int, key: bytes, meta: Meta, mkey: bytes, hashed: bool,
-               old: Meta | None) -> None:
+    def _store(
+        self, db: int, key: bytes, meta: Meta, mkey: bytes, hashed: bool, old: Meta | None
+    ) -> None:
         txn = self._t()
-        if old is not None and L.is_collection(old.type) and (
+        if (
+            old is not None
+            and L.is_collection(old.type)
+            and (
                 not L.is_collection(meta.type)
-                or L.coll_head(old.payload)[0] != L.coll_head(meta.payload)[0]):
+                or L.coll_head(old.payload)[0] != L.coll_head(meta.payload)[0]
+            )
+        ):
             self.free_elements(*L.coll_head(old.payload))  # overwritten: reclaim
         if old is None:
             self._add(b"count:", db, 1)
@@ -456,8 +486,9 @@ class Keyspace:
             return False
         return True
 
-    def _drop(self, db: int, mkey: bytes, meta: Meta, free: bool = True,
-              expired: bool = False) -> None:
+    def _drop(
+        self, db: int, mkey: bytes, meta: Meta, free: bool = True, expired: bool = False
+    ) -> None:
         if self.watchers:
             self._touch_watched(db, L.user_key(mkey, meta), deleted=True)
         if self.on_modified is not None:
@@ -522,8 +553,7 @@ class Keyspace:
         txn = self._t()
         slot_db = {slot: i for i, slot in enumerate(self.slots)}
         counts: dict[int, int] = {}
-        for n, (ekey, _) in enumerate(txn.scan("expire", self._expire_from,
-                                               L.u64(now_ms()))):
+        for n, (ekey, _) in enumerate(txn.scan("expire", self._expire_from, L.u64(now_ms()))):
             if n >= limit:
                 break
             owner = slot_db.get(L.read_u32(L.split_expire_key(ekey)[1][:4]))
@@ -571,12 +601,15 @@ class Keyspace:
         assert end is not None, "a range prefix is never all 0xff bytes"
         return prefix, end
 
-    def learn_bounds(self, prefix: bytes, low: bytes | None = None,
-                     high: bytes | None = None) -> None:
+    def learn_bounds(
+        self, prefix: bytes, low: bytes | None = None, high: bytes | None = None
+    ) -> None:
         """A scan found nothing below `low` (or from `high` on) under `prefix`."""
         lo, hi = self.live_bounds(prefix)
-        self._live[prefix] = (max(lo, low) if low is not None else lo,
-                              min(hi, high) if high is not None else hi)
+        self._live[prefix] = (
+            max(lo, low) if low is not None else lo,
+            min(hi, high) if high is not None else hi,
+        )
         self._live.move_to_end(prefix)
         if len(self._live) > _LIVE_BOUNDS:
             self._live.popitem(last=False)
@@ -617,8 +650,7 @@ class Keyspace:
             return
         mkey, hashed = self._mkey(db, key)
         meta = self._raw(mkey, key, hashed)
-        w.keys[(db, key)] = bool(meta is not None and meta.expire and
-                                 meta.expire < now_ms())
+        w.keys[(db, key)] = bool(meta is not None and meta.expire and meta.expire < now_ms())
         self.watchers.setdefault((db, key), []).append(w)
 
     def unwatch(self, w: Watch) -> None:
@@ -653,8 +685,7 @@ class Keyspace:
             other = None if replaced_with is None else self.record(replaced_with, key)
             if there is None and other is None:
                 continue
-            other_expired = other is not None and bool(other.expire) \
-                and other.expire < now_ms()
+            other_expired = other is not None and bool(other.expire) and other.expire < now_ms()
             for w in watches:
                 if w.keys.get((db, key)):  # watched while expired
                     if other is None:  # deleted now: no change a watcher can see
@@ -737,8 +768,9 @@ class Keyspace:
         txn = self._t()
         prefix = L.sub_prefix(kid)
         start = self._gc_resume.pop(kid, prefix)
-        doomed = list(itertools.islice(
-            (k for k, _ in txn.scan("sub", start, prefix_end(prefix))), budget + 1))
+        doomed = list(
+            itertools.islice((k for k, _ in txn.scan("sub", start, prefix_end(prefix))), budget + 1)
+        )
         for skey in doomed[:budget]:  # collected first: a scan must not see its own deletes
             txn.delete("sub", skey)
         if len(doomed) > budget:
@@ -842,8 +874,9 @@ class Keyspace:
         return new
 
     # -- iteration ---------------------------------------------------------------------
-    def iter_keys(self, db: int, after: bytes = b"", due: bool = False
-                  ) -> Iterator[tuple[bytes, bytes, Meta]]:
+    def iter_keys(
+        self, db: int, after: bytes = b"", due: bool = False
+    ) -> Iterator[tuple[bytes, bytes, Meta]]:
         """(meta key, user key, record) of live keys in meta-key order, after `after`;
         with `due`, keys past their deadline not removed yet too (DEBUG DIGEST)."""
         prefix = L.slot_prefix(self.slots[db])
@@ -856,8 +889,7 @@ class Keyspace:
             yield mkey, L.user_key(mkey, meta), meta
 
     # -- SCAN ------------------------------------------------------------------------
-    def scan_page(self, db: int, cursor: int, count: int
-                  ) -> tuple[int, list[tuple[bytes, Meta]]]:
+    def scan_page(self, db: int, cursor: int, count: int) -> tuple[int, list[tuple[bytes, Meta]]]:
         """One SCAN step: (next cursor, 0 when done; [(user key, record)] of live keys).
 
         A cursor is an integer (clients parse it as one): the next key's first six
@@ -877,8 +909,9 @@ class Keyspace:
                 out.append((L.user_key(mkey, meta), meta))
         return nxt, out
 
-    def element_page(self, kid: int, cursor: int, count: int
-                     ) -> tuple[int, list[tuple[bytes, bytes]]]:
+    def element_page(
+        self, kid: int, cursor: int, count: int
+    ) -> tuple[int, list[tuple[bytes, bytes]]]:
         """One HSCAN/SSCAN/ZSCAN step over a collection's elements: (next cursor,
         [(field, value)]), with the cursors and guarantee of `scan_page` (index and
         position records are not elements)."""
@@ -886,8 +919,9 @@ class Keyspace:
         nxt, page = self._page("sub", prefix, cursor, count, prefix + L.ELEMENTS_END)
         return nxt, [L.decode_sub(skey, raw) for skey, raw in page]
 
-    def _page(self, table: str, prefix: bytes, cursor: int, count: int,
-              stop: bytes | None = None) -> tuple[int, list[tuple[bytes, bytes]]]:
+    def _page(
+        self, table: str, prefix: bytes, cursor: int, count: int, stop: bytes | None = None
+    ) -> tuple[int, list[tuple[bytes, bytes]]]:
         start = prefix
         if cursor:
             exact = self._cursors.get(cursor)
@@ -906,7 +940,7 @@ class Keyspace:
     def _new_cursor(self, prefix: bytes, next_key: bytes) -> int:
         self._serial = self._serial % ((1 << _SERIAL_BITS) - 1) + 1
         at = len(prefix)
-        position = next_key[at:at + _POS_BYTES].ljust(_POS_BYTES, b"\x00")
+        position = next_key[at : at + _POS_BYTES].ljust(_POS_BYTES, b"\x00")
         cursor = (int.from_bytes(position, "big") << _SERIAL_BITS) | self._serial
         self._cursors[cursor] = (prefix, next_key)
         if len(self._cursors) > _CURSOR_TABLE:
@@ -931,8 +965,11 @@ class Keyspace:
         meta = self.lookup(db, key)
         if meta is None:
             return None
-        size = len(mkey) + len(meta.encode()) if not hashed else len(mkey) + len(
-            L.Meta(meta.type, meta.expire, meta.payload, key).encode())
+        size = (
+            len(mkey) + len(meta.encode())
+            if not hashed
+            else len(mkey) + len(L.Meta(meta.type, meta.expire, meta.payload, key).encode())
+        )
         if meta.expire:
             size += 8 + len(mkey)
         if L.is_collection(meta.type):

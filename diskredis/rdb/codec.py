@@ -55,7 +55,13 @@ VALUE_TYPES = frozenset((0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 
 # Opcodes
 OP_FUNCTION2, OP_FUNCTION, OP_MODULE_AUX, OP_IDLE, OP_FREQ = 245, 246, 247, 248, 249
 OP_AUX, OP_RESIZEDB, OP_EXPIRETIME_MS, OP_EXPIRETIME, OP_SELECTDB, OP_EOF = (
-    250, 251, 252, 253, 254, 255)
+    250,
+    251,
+    252,
+    253,
+    254,
+    255,
+)
 
 _ENC_INT8, _ENC_INT16, _ENC_INT32, _ENC_LZF = 0, 1, 2, 3
 _QUICKLIST_PLAIN, _QUICKLIST_PACKED = 1, 2
@@ -86,8 +92,9 @@ class Source:
     """Bytes read in order from a buffer, refilled by `fill` (a file's read) when
     given; keeps the checksum of what has been consumed when asked to."""
 
-    def __init__(self, data: bytes = b"", fill: Callable[[int], bytes] | None = None,
-                 checksum: bool = False) -> None:
+    def __init__(
+        self, data: bytes = b"", fill: Callable[[int], bytes] | None = None, checksum: bool = False
+    ) -> None:
         self.buf = data
         self.pos = 0
         self.base = 0
@@ -101,20 +108,20 @@ class Source:
 
     def crc(self) -> int:
         """The checksum of every byte consumed so far."""
-        return crc64(self._crc, memoryview(self.buf)[:self.pos])
+        return crc64(self._crc, memoryview(self.buf)[: self.pos])
 
     def read(self, n: int) -> bytes:
         end = self.pos + n
         if end <= len(self.buf):
-            out = self.buf[self.pos:end]
+            out = self.buf[self.pos : end]
             self.pos = end
             return out
         return self._refill(n)
 
     def _refill(self, n: int) -> bytes:
-        rest = self.buf[self.pos:]
+        rest = self.buf[self.pos :]
         if self.checksum:
-            self._crc = crc64(self._crc, memoryview(self.buf)[:self.pos])
+            self._crc = crc64(self._crc, memoryview(self.buf)[: self.pos])
         self.base += self.pos
         parts = [rest]
         have = len(rest)
@@ -128,8 +135,7 @@ class Source:
         self.pos = 0
         if have < n:
             self.pos = len(self.buf)
-            raise RdbError("unexpected end of data: %d more bytes needed" % (n - have),
-                           self.offset)
+            raise RdbError("unexpected end of data: %d more bytes needed" % (n - have), self.offset)
         out = self.buf[:n]
         self.pos = n
         return out
@@ -189,12 +195,12 @@ class Source:
                 end = pos + 1 + b
                 if end <= len(buf):
                     self.pos = end
-                    return buf[pos + 1:end]
+                    return buf[pos + 1 : end]
             elif b < 0x80:
                 end = pos + 2 + (((b & 0x3F) << 8) | buf[pos + 1])
                 if end <= len(buf):
                     self.pos = end
-                    return buf[pos + 2:end]
+                    return buf[pos + 2 : end]
         at = self.offset
         n, encoded = self.length()
         if not encoded:
@@ -294,8 +300,11 @@ def read_value(src: Source, rdbtype: int) -> Value:
     if isinstance(value, RSet):
         _unique(value.members, "set members", at)
     elif isinstance(value, (RZSet, RHash)):
-        _unique([p[0] for p in value.pairs],
-                "sorted set members" if isinstance(value, RZSet) else "hash fields", at)
+        _unique(
+            [p[0] for p in value.pairs],
+            "sorted set members" if isinstance(value, RZSet) else "hash fields",
+            at,
+        )
     return value
 
 
@@ -382,8 +391,7 @@ def _stream_node(master: ID, lp: bytes, at: int) -> StreamNode:
     if num(i) != 0:
         raise RdbError("stream listpack: bad master entry terminator", at)
     i += 1
-    master_bytes = sum(P.str_size(x) if isinstance(x, bytes) else P.int_size(x)
-                       for x in items[:i])
+    master_bytes = sum(P.str_size(x) if isinstance(x, bytes) else P.int_size(x) for x in items[:i])
     entries: list[tuple[ID, list[bytes]]] = []
     tombstones = 0
     while i < len(items):
@@ -475,9 +483,11 @@ def stream_problem(s: RStream) -> str | None:
     order or outside their nodes, a length or last ID that does not match them, group
     pending entries owned by no consumer of the group."""
     ids = [i for n in s.nodes for i, _ in n.entries]
-    if any(a.master >= b.master for a, b in itertools.pairwise(s.nodes)) or any(
-            a >= b for a, b in itertools.pairwise(ids)) or any(
-            n.entries and n.entries[0][0] < n.master for n in s.nodes):
+    if (
+        any(a.master >= b.master for a, b in itertools.pairwise(s.nodes))
+        or any(a >= b for a, b in itertools.pairwise(ids))
+        or any(n.entries and n.entries[0][0] < n.master for n in s.nodes)
+    ):
         return "stream entries out of order"
     if s.length != len(ids) or (ids and ids[-1] > s.last) or s.added < s.length:
         return "stream length, last ID or entries added do not match its entries"
@@ -538,8 +548,11 @@ class FileReader:
             raise RdbError("not an RDB file: it does not start with REDIS and a version", 0)
         self.version = int(head[5:9])
         if not 1 <= self.version <= RDB_VERSION:
-            raise RdbError("RDB format version %d: this reader knows versions 1 to %d "
-                           "(Redis up to 7.0)" % (self.version, RDB_VERSION), 5)
+            raise RdbError(
+                "RDB format version %d: this reader knows versions 1 to %d "
+                "(Redis up to 7.0)" % (self.version, RDB_VERSION),
+                5,
+            )
         self.done = False
 
     @property
@@ -576,8 +589,11 @@ class FileReader:
             elif op == OP_FUNCTION2:
                 self.functions.append(src.string())
             elif op == OP_FUNCTION:
-                raise RdbError("function data of a Redis 7.0 release candidate; save the "
-                               "file again with Redis 7.0.0 or later", at)
+                raise RdbError(
+                    "function data of a Redis 7.0 release candidate; save the "
+                    "file again with Redis 7.0.0 or later",
+                    at,
+                )
             elif op == OP_MODULE_AUX:
                 module = module_name(src.count())
                 _skip_module_value(src)
@@ -603,8 +619,11 @@ class FileReader:
             at = self.src.offset
             stored = int.from_bytes(self.src.read(8), "little")
             if stored and stored != expected:
-                raise RdbError("checksum mismatch: the file says %016x, its bytes give %016x"
-                               % (stored, expected), at)
+                raise RdbError(
+                    "checksum mismatch: the file says %016x, its bytes give %016x"
+                    % (stored, expected),
+                    at,
+                )
         self.done = True
 
 
@@ -665,8 +684,13 @@ def enc_string(s: bytes, compress: bool = True) -> bytes:
 def value_type(value: Value) -> int:
     if isinstance(value, bytes):
         return T_STRING
-    return {RList: T_LIST, RSet: T_SET, RZSet: T_ZSET_2, RHash: T_HASH,
-            RStream: T_STREAM_LISTPACKS_2}[type(value)]
+    return {
+        RList: T_LIST,
+        RSet: T_SET,
+        RZSet: T_ZSET_2,
+        RHash: T_HASH,
+        RStream: T_STREAM_LISTPACKS_2,
+    }[type(value)]
 
 
 def enc_value(value: Value, compress: bool = True) -> bytes:
@@ -775,8 +799,13 @@ class FileWriter:
         self._write(bytes((OP_AUX,)) + enc_string(name, False) + enc_string(value, False))
 
     def select_db(self, db: int, keys: int, expires: int) -> None:
-        self._write(bytes((OP_SELECTDB,)) + enc_length(db) + bytes((OP_RESIZEDB,))
-                    + enc_length(keys) + enc_length(expires))
+        self._write(
+            bytes((OP_SELECTDB,))
+            + enc_length(db)
+            + bytes((OP_RESIZEDB,))
+            + enc_length(keys)
+            + enc_length(expires)
+        )
 
     def function(self, code: bytes) -> None:
         self._write(bytes((OP_FUNCTION2,)) + enc_string(code, self.compress))

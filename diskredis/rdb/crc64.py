@@ -84,9 +84,16 @@ def crc64_python(crc: int, data: bytes | bytearray | memoryview) -> int:
     whole = len(view) // 8 * 8
     for word in view[:whole].cast("Q"):  # native order: little-endian on every target
         x = crc ^ word
-        crc = (t7[x & 0xFF] ^ t6[(x >> 8) & 0xFF] ^ t5[(x >> 16) & 0xFF]
-               ^ t4[(x >> 24) & 0xFF] ^ t3[(x >> 32) & 0xFF] ^ t2[(x >> 40) & 0xFF]
-               ^ t1[(x >> 48) & 0xFF] ^ t0[x >> 56])
+        crc = (
+            t7[x & 0xFF]
+            ^ t6[(x >> 8) & 0xFF]
+            ^ t5[(x >> 16) & 0xFF]
+            ^ t4[(x >> 24) & 0xFF]
+            ^ t3[(x >> 32) & 0xFF]
+            ^ t2[(x >> 40) & 0xFF]
+            ^ t1[(x >> 48) & 0xFF]
+            ^ t0[x >> 56]
+        )
     for b in view[whole:]:
         crc = t0[(crc ^ b) & 0xFF] ^ (crc >> 8)
     return crc

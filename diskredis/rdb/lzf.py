@@ -43,7 +43,7 @@ def decompress_python(data: bytes, size: int) -> bytes:
             run = ctrl + 1
             if i + run > n:
                 raise LzfError("literal run past the end of the input")
-            out += data[i:i + run]
+            out += data[i : i + run]
             i += run
             continue
         length = ctrl >> 5
@@ -60,7 +60,7 @@ def decompress_python(data: bytes, size: int) -> bytes:
         if ref < 0:
             raise LzfError("back reference before the start of the output")
         if ref + length <= len(out):
-            out += out[ref:ref + length]
+            out += out[ref : ref + length]
         else:  # overlapping: the copy repeats what it has just written
             for k in range(length):
                 out.append(out[ref + k])
@@ -79,7 +79,7 @@ def compress(data: bytes, limit: int) -> bytes | None:
     lit_start = 0
     i = 0
     while i < n - 2:
-        key = data[i:i + 3]
+        key = data[i : i + 3]
         ref = table.get(key)
         table[key] = i
         if ref is None or i - ref > _MAX_OFF:
@@ -102,7 +102,7 @@ def compress(data: bytes, limit: int) -> bytes | None:
             return None
         end = i + length
         for j in range(i + 1, min(end, n - 2)):
-            table[data[j:j + 3]] = j
+            table[data[j : j + 3]] = j
         i = lit_start = end
     _literals(out, data, lit_start, n)
     return bytes(out) if len(out) < limit else None
@@ -112,7 +112,7 @@ def _literals(out: bytearray, data: bytes, start: int, end: int) -> None:
     while start < end:
         run = min(_MAX_LIT, end - start)
         out.append(run - 1)
-        out += data[start:start + run]
+        out += data[start : start + run]
         start += run
 
 

@@ -82,8 +82,14 @@ class RStream:
 
 Value = bytes | RList | RSet | RZSet | RHash | RStream
 
-TYPE_NAMES = {bytes: "string", RList: "list", RSet: "set", RZSet: "zset", RHash: "hash",
-              RStream: "stream"}
+TYPE_NAMES = {
+    bytes: "string",
+    RList: "list",
+    RSet: "set",
+    RZSet: "zset",
+    RHash: "hash",
+    RStream: "stream",
+}
 
 
 def type_name(value: Value) -> str:

@@ -44,10 +44,18 @@ def backlen(size: int) -> bytes:
     if size < 2097151:
         return bytes((size >> 14, ((size >> 7) & 127) | 128, (size & 127) | 128))
     if size < 268435455:
-        return bytes((size >> 21, ((size >> 14) & 127) | 128, ((size >> 7) & 127) | 128,
-                      (size & 127) | 128))
-    return bytes((size >> 28, ((size >> 21) & 127) | 128, ((size >> 14) & 127) | 128,
-                  ((size >> 7) & 127) | 128, (size & 127) | 128))
+        return bytes(
+            (size >> 21, ((size >> 14) & 127) | 128, ((size >> 7) & 127) | 128, (size & 127) | 128)
+        )
+    return bytes(
+        (
+            size >> 28,
+            ((size >> 21) & 127) | 128,
+            ((size >> 14) & 127) | 128,
+            ((size >> 7) & 127) | 128,
+            (size & 127) | 128,
+        )
+    )
 
 
 def _backlen_size(size: int) -> int:
@@ -156,7 +164,7 @@ def read_listpack(lp: bytes) -> list[bytes | int]:
             item, size = b, 1
         elif b < 0xC0:
             length = b & 0x3F
-            item, size = lp[i + 1:i + 1 + length], 1 + length
+            item, size = lp[i + 1 : i + 1 + length], 1 + length
         elif b < 0xE0:
             if i + 2 > n:
                 raise PackedError("truncated listpack element")
@@ -165,25 +173,25 @@ def read_listpack(lp: bytes) -> list[bytes | int]:
             if i + 2 > n:
                 raise PackedError("truncated listpack element")
             length = ((b & 0x0F) << 8) | lp[i + 1]
-            item, size = lp[i + 2:i + 2 + length], 2 + length
+            item, size = lp[i + 2 : i + 2 + length], 2 + length
         elif b == 0xF0:
             if i + 5 > n:
                 raise PackedError("truncated listpack element")
             length = _U32.unpack_from(lp, i + 1)[0]
-            item, size = lp[i + 5:i + 5 + length], 5 + length
+            item, size = lp[i + 5 : i + 5 + length], 5 + length
         elif 0xF1 <= b <= 0xF4:
             width = (2, 3, 4, 8)[b - 0xF1]
             size = 1 + width
             if i + size > n:
                 raise PackedError("truncated listpack element")
-            item = _signed(int.from_bytes(lp[i + 1:i + size], "little"), width * 8)
+            item = _signed(int.from_bytes(lp[i + 1 : i + size], "little"), width * 8)
         else:
             raise PackedError("bad listpack encoding byte 0x%02x" % b)
         end = i + size
         back = backlen(size)
         if end + len(back) > n - 1:
             raise PackedError("truncated listpack element")
-        if lp[end:end + len(back)] != back:
+        if lp[end : end + len(back)] != back:
             raise PackedError("listpack element with a wrong back length")
         out.append(item)
         i = end + len(back)
@@ -225,7 +233,7 @@ def read_ziplist(zl: bytes) -> list[bytes]:
         elif e == 0x80:
             if i + 5 > n:
                 raise PackedError("truncated ziplist entry")
-            length, i = int.from_bytes(zl[i + 1:i + 5], "big"), i + 5
+            length, i = int.from_bytes(zl[i + 1 : i + 5], "big"), i + 5
         else:
             width = {0xC0: 2, 0xD0: 4, 0xE0: 8, 0xF0: 3, 0xFE: 1}.get(e)
             if width is None:
@@ -236,13 +244,13 @@ def read_ziplist(zl: bytes) -> list[bytes]:
                 raise PackedError("bad ziplist encoding byte 0x%02x" % e)
             if i + 1 + width > n:
                 raise PackedError("truncated ziplist entry")
-            v = int.from_bytes(zl[i + 1:i + 1 + width], "little", signed=True)
+            v = int.from_bytes(zl[i + 1 : i + 1 + width], "little", signed=True)
             out.append(b"%d" % v)
             i += 1 + width
             continue
         if i + length > n - 1:
             raise PackedError("truncated ziplist entry")
-        out.append(zl[i:i + length])
+        out.append(zl[i : i + length])
         i += length
 
 
@@ -286,7 +294,7 @@ def read_zipmap(zm: bytes) -> list[bytes]:
                 free, i = zm[i], i + 1
             if i + length + free > n:
                 raise PackedError("truncated zipmap entry")
-            out.append(zm[i:i + length])
+            out.append(zm[i : i + length])
             i += length + free
             if i >= n:
                 raise PackedError("zipmap without its end byte")

@@ -119,8 +119,10 @@ def _encode_into(value: Any, proto: int, out: list[bytes]) -> None:
     elif t is Status:
         out.append(b"+%s\r\n" % value.data)
     elif t is MapPairs:
-        out.append((b"%%%d\r\n" if proto >= 3 else b"*%d\r\n")
-                   % (len(value) if proto >= 3 else 2 * len(value)))
+        out.append(
+            (b"%%%d\r\n" if proto >= 3 else b"*%d\r\n")
+            % (len(value) if proto >= 3 else 2 * len(value))
+        )
         for k, v in value:
             _encode_into(k, proto, out)
             _encode_into(v, proto, out)

@@ -202,11 +202,16 @@ class Server(Port, BusyServing, Snapshotting):
             if error is not None:
                 if not force:
                     log.warning("Error trying to save the DB, can't exit: %s", error)
-                    log.warning("Errors trying to shut down the server. Check the logs for "
-                                "more information.")
+                    log.warning(
+                        "Errors trying to shut down the server. Check the logs for "
+                        "more information."
+                    )
                     return False
-                log.warning("Error trying to save the DB. Exit anyway: %s. The log keeps "
-                            "every write: the restart replays it.", error)
+                log.warning(
+                    "Error trying to save the DB. Exit anyway: %s. The log keeps "
+                    "every write: the restart replays it.",
+                    error,
+                )
         self.shutdown_save = save
         self.engine.hold_checkpoints = not save  # exit at once: the log is replayed
         self.shutting_down.set()
@@ -221,7 +226,6 @@ class Server(Port, BusyServing, Snapshotting):
         if not self.engine.checkpoint():
             return self.engine.write_error or "the checkpoint failed"
         return None
-
 
     # -- timers ----------------------------------------------------------------------
     async def _cron(self) -> None:
@@ -351,8 +355,10 @@ def _lock_dir(path: str) -> Any:
     try:
         return lock_folder(path)
     except FolderBusy as e:
-        raise StorageError("another diskredis (pid %s) is using the data in %s; stop it or "
-                           "choose another dir" % (e.holder, e.path)) from None
+        raise StorageError(
+            "another diskredis (pid %s) is using the data in %s; stop it or "
+            "choose another dir" % (e.holder, e.path)
+        ) from None
 
 
 def _rss() -> int:

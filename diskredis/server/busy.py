@@ -59,8 +59,7 @@ class BusyServing(Listening):
                 self._accept_ready(lst)
             self.reactor.poll_once()
         except Exception:
-            log.exception("serving clients while the script %s was busy failed",
-                          self.scripts.name)
+            log.exception("serving clients while the script %s was busy failed", self.scripts.name)
 
     def _accept_ready(self, lst: trio.SocketListener) -> None:
         """Accept what waits on `lst` without blocking (its accept task can't run while a

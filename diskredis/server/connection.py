@@ -70,18 +70,30 @@ class Connection:
 
     sealed = False  # whether `seal` turns data into other bytes for the wire (TLS)
 
-    def __init__(self, server: Server, reactor: Reactor, sock: socket.socket,
-                 session: Session) -> None:
+    def __init__(
+        self, server: Server, reactor: Reactor, sock: socket.socket, session: Session
+    ) -> None:
         self.server = server
         self.reactor = reactor
         self.sock = sock
         self.fd = sock.fileno()
         self.session = session
-        self.ctx = Ctx(session, server, server.config, server.stats, server.keyspace,
-                       server.hub, server.scripts, acl=server.acl, tracking=server.tracking)
+        self.ctx = Ctx(
+            session,
+            server,
+            server.config,
+            server.stats,
+            server.keyspace,
+            server.hub,
+            server.scripts,
+            acl=server.acl,
+            tracking=server.tracking,
+        )
         config = server.config
-        self.reader = RequestReader(max_bulk_len=config["proto-max-bulk-len"],
-                                    max_query_buffer=config["client-query-buffer-limit"])
+        self.reader = RequestReader(
+            max_bulk_len=config["proto-max-bulk-len"],
+            max_query_buffer=config["client-query-buffer-limit"],
+        )
         self.unit: Unit | None = None  # the unit on the lane
         self.fed = 0  # bytes read since the last unit
         self.out: list[bytes] = []  # waiting for the kernel to take it, in order
@@ -159,8 +171,7 @@ class Connection:
             return
         session = self.session
         reader = self.reader
-        reader.auth_required = not session.authenticated and \
-            self.server.acl.auth_required(session)
+        reader.auth_required = not session.authenticated and self.server.acl.auth_required(session)
         requests = reader.pop()
         if requests:
             unit = self.unit = Unit(self.ctx, requests, self._unit_done, size=self.fed)
@@ -169,8 +180,12 @@ class Connection:
             self.server.submit(self.unit)
             return
         if reader.error is not None:
-            log.info("Protocol error from client id=%d addr=%s: %s",
-                     session.id, session.addr, reader.error)
+            log.info(
+                "Protocol error from client id=%d addr=%s: %s",
+                session.id,
+                session.addr,
+                reader.error,
+            )
             if not (session.reply_off or session.reply_skip):
                 # As every error reply: CR/LF shown as spaces, client bytes as sent.
                 self.write(encode(RedisError(reader.error), session.resp))
@@ -179,7 +194,10 @@ class Connection:
             log.warning(
                 "Closing client id=%d addr=%s that reached max query buffer length "
                 "(client-query-buffer-limit %d bytes).",
-                session.id, session.addr, self.server.config["client-query-buffer-limit"])
+                session.id,
+                session.addr,
+                self.server.config["client-query-buffer-limit"],
+            )
             self.close()
         elif self.hung_up:
             self.close()
@@ -299,7 +317,11 @@ class Connection:
         log.warning(
             "Client id=%d addr=%s closed for overcoming of output buffer limits "
             "(%d bytes waiting to be sent; client-output-buffer-limit %s).",
-            self.session.id, self.session.addr, used, self.session.client_type())
+            self.session.id,
+            self.session.addr,
+            used,
+            self.session.client_type(),
+        )
 
     def _over_limit(self, used: int) -> bool:
         """checkClientOutputBufferLimits for `used` bytes waiting to be sent: the hard
@@ -307,8 +329,9 @@ class Connection:
         hard: int
         soft: int
         seconds: int
-        hard, soft, seconds = \
-            self.server.config["client-output-buffer-limit"][self.session.client_type()]
+        hard, soft, seconds = self.server.config["client-output-buffer-limit"][
+            self.session.client_type()
+        ]
         if hard and used >= hard:
             return True
         if not (soft and used >= soft):
@@ -359,8 +382,14 @@ class TlsConnection(Connection):
 
     sealed = True
 
-    def __init__(self, server: Server, reactor: Reactor, sock: socket.socket,
-                 session: Session, context: ssl.SSLContext) -> None:
+    def __init__(
+        self,
+        server: Server,
+        reactor: Reactor,
+        sock: socket.socket,
+        session: Session,
+        context: ssl.SSLContext,
+    ) -> None:
         super().__init__(server, reactor, sock, session)
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
@@ -397,8 +426,9 @@ class TlsConnection(Connection):
                 chunks.append(chunk)
             self._flush_tls()  # what reading produced (session tickets, alerts)
         except ssl.SSLError as e:
-            log.log(15, "Error accepting a client connection: %s (conn: fd=%d)",
-                    e.reason or e, self.fd)
+            log.log(
+                15, "Error accepting a client connection: %s (conn: fd=%d)", e.reason or e, self.fd
+            )
             self._flush_tls()
             self.close_after_output()
             return None

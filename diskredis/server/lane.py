@@ -79,8 +79,9 @@ class Unit:
         "size",
     )
 
-    def __init__(self, ctx: Ctx, requests: list[list[bytes]], done: Callable[[], None],
-                 size: int = 0) -> None:
+    def __init__(
+        self, ctx: Ctx, requests: list[list[bytes]], done: Callable[[], None], size: int = 0
+    ) -> None:
         self.ctx = ctx
         self.requests = requests
         self.done = done  # called on the trio side when `reply` is ready
@@ -134,6 +135,7 @@ def cache_budget(config: Config) -> int:
     `maxmemory`, or DEFAULT_CACHE when it is 0."""
     return int(config["maxmemory"]) or DEFAULT_CACHE
 
+
 _TICK = 0.1  # seconds between housekeeping passes when no client sends anything
 _EXPIRE_BUDGET = 200  # keys removed by active expiry per pass
 _GC_BUDGET = 2000  # records of flushed databases deleted per pass
@@ -143,8 +145,9 @@ class Lane:
     """Where commands run, a batch of units at a time, on the event loop's thread; see
     the module docstring."""
 
-    def __init__(self, keyspace: Keyspace, config: Config, hub: Hub,
-                 tracking: Tracking, stats: Stats) -> None:
+    def __init__(
+        self, keyspace: Keyspace, config: Config, hub: Hub, tracking: Tracking, stats: Stats
+    ) -> None:
         self.ks = keyspace
         self.hub = hub
         self.tracking = tracking
@@ -200,8 +203,11 @@ class Lane:
     def sync_due(self) -> bool:
         """appendfsync everysec: a batch wrote unsynced data and the last sync is a
         second old."""
-        return (self._unsynced and self.config["appendfsync"] == "everysec"
-                and time.monotonic() - self._last_sync >= 1.0)
+        return (
+            self._unsynced
+            and self.config["appendfsync"] == "everysec"
+            and time.monotonic() - self._last_sync >= 1.0
+        )
 
     def sync(self) -> None:
         """Make the engine's writes durable (any thread, between batches)."""
@@ -314,9 +320,12 @@ class Lane:
         tracking.max_keys = self.config["tracking-table-max-keys"]
         ks.begin(incoming)
         if engine.write_error is not None and ks.read_only_reason is None:
-            log.error("Writing to %s failed between batches: %s. Commands that write are "
-                      "refused (MISCONF) until the disk has room again; reads go on.",
-                      engine.path, engine.write_error)
+            log.error(
+                "Writing to %s failed between batches: %s. Commands that write are "
+                "refused (MISCONF) until the disk has room again; reads go on.",
+                engine.path,
+                engine.write_error,
+            )
             ks.read_only_reason = engine.write_error
         # Waiting units may be answered in this batch: their replies so far are earlier.
         ran: list[Unit] = [p.unit for p in self._parked]
@@ -358,8 +367,7 @@ class Lane:
             # expires while clients are paused (Redis keeps the dataset still for a
             # failover).
             if ks.read_only_reason is None and not ks.cron_paused:
-                expired = self._expire_cycle() \
-                    if ks.active_expire and not ks.expire_paused else 0
+                expired = self._expire_cycle() if ks.active_expire and not ks.expire_paused else 0
                 # A step that used its whole budget may have left more: the next batch
                 # comes at once instead of at the next tick.
                 reclaimed = ks.gc_step(_GC_BUDGET)
@@ -376,10 +384,13 @@ class Lane:
             self.write_commits += dirty
             self._unsynced = self._unsynced or (dirty and not fsync)
         except StorageError as e:
-            log.error("Writing to %s failed; the commands of this batch were not applied "
-                      "and their clients got an error: %s. Commands that write are refused "
-                      "(MISCONF) until the disk has room again; reads go on.",
-                      ks.engine.path, e)
+            log.error(
+                "Writing to %s failed; the commands of this batch were not applied "
+                "and their clients got an error: %s. Commands that write are refused "
+                "(MISCONF) until the disk has room again; reads go on.",
+                ks.engine.path,
+                e,
+            )
             ks.abort()
             engine.write_failed(str(e))
             self._fail(ran, RedisError("ERR storage error, nothing written: %s" % e))
@@ -410,7 +421,7 @@ class Lane:
         for unit in units:
             pushed = set(unit.pushed)
             fresh = len(unit.parts) - unit.batch_start - len(pushed)
-            unit.parts[unit.batch_start:] = [encode(error, unit.ctx.session.resp)] * fresh
+            unit.parts[unit.batch_start :] = [encode(error, unit.ctx.session.resp)] * fresh
             unit.pushed = []
 
     # -- blocking commands -----------------------------------------------------------
@@ -457,8 +468,7 @@ class Lane:
                         tracking.current = current
                     if reply is None:
                         continue
-                    served(p.unit.ctx, p.argv, p.block, reply,
-                           time.perf_counter_ns() - started)
+                    served(p.unit.ctx, p.argv, p.block, reply, time.perf_counter_ns() - started)
                     self._unpark(p)
                     unit = p.unit
                     unit.next += 1
@@ -468,8 +478,7 @@ class Lane:
                     if tracking.pending:  # its own keys' invalidations, after its reply
                         tracking.flush_pending(unit.ctx.session)
 
-    def _expand(self, ready: dict[tuple[int, bytes | None], None]
-                ) -> list[tuple[int, bytes]]:
+    def _expand(self, ready: dict[tuple[int, bytes | None], None]) -> list[tuple[int, bytes]]:
         """The written keys, a whole database emptied or swapped (db, None) standing for
         every key waited on there, in the order clients blocked (as Redis's
         scanDatabaseForDeletedStreams and scanDatabaseForReadyKeys signal them)."""
@@ -490,8 +499,11 @@ class Lane:
                 self._unpark(p)
                 unit = p.unit
                 unit.next += 1
-                reply = RedisError("UNBLOCKED client unblocked via CLIENT UNBLOCK") \
-                    if error else p.block.timeout_reply
+                reply = (
+                    RedisError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+                    if error
+                    else p.block.timeout_reply
+                )
                 served(unit.ctx, p.argv, p.block, reply, 0, unblocked=True)
                 self._emit(unit, reply)
                 self._resume.append(unit)
@@ -513,14 +525,17 @@ class Lane:
 
     def _emit(self, unit: Unit, reply: Any) -> None:
         session = unit.ctx.session
-        if reply is not NO_REPLY and (type(reply) is Pushes
-                                      or not (session.reply_off or session.reply_skip)):
+        if reply is not NO_REPLY and (
+            type(reply) is Pushes or not (session.reply_off or session.reply_skip)
+        ):
             try:
                 data = encode(reply, session.resp)
             except Exception as e:  # a reply diskredis cannot encode is a bug, not a crash
                 log.exception("could not encode the reply to %s", session.last_cmd)
-                data = encode(RedisError("ERR internal error in diskredis: %s"
-                                         % type(e).__name__), session.resp)
+                data = encode(
+                    RedisError("ERR internal error in diskredis: %s" % type(e).__name__),
+                    session.resp,
+                )
             unit.parts.append(data)
         session.reply_skip = False
         if session.reply_skip_next:
@@ -584,8 +599,7 @@ class Lane:
             if tracking.clients and tracking.over_limit():
                 tracking.evict()
             try:
-                reply = execute(ctx, argv, busy, self._pause_level() if self._pause_until
-                                else 0)
+                reply = execute(ctx, argv, busy, self._pause_level() if self._pause_until else 0)
             except StorageError:
                 raise  # the batch's transaction is unusable: _run_batch fails it whole
             except Exception as e:  # a bug in a handler must not kill the lane

@@ -68,15 +68,20 @@ class Listening:
                 try:
                     socks += _listen(host, port, backlog)
                 except OSError as e:
-                    if optional and e.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT,
-                                                errno.EPROTONOSUPPORT):
+                    if optional and e.errno in (
+                        errno.EADDRNOTAVAIL,
+                        errno.EAFNOSUPPORT,
+                        errno.EPROTONOSUPPORT,
+                    ):
                         continue
                     for sock in socks:
                         sock.close()
-                    raise OSError(e.errno, "Could not create server TCP listening socket "
-                                  "%s:%d: %s" % (host, port, e.strerror)) from None
-        listeners = [trio.SocketListener(trio.socket.from_stdlib_socket(sock))
-                     for sock in socks]
+                    raise OSError(
+                        e.errno,
+                        "Could not create server TCP listening socket "
+                        "%s:%d: %s" % (host, port, e.strerror),
+                    ) from None
+        listeners = [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in socks]
         if tls:
             self._tls_listeners.update(listeners)
         return listeners
@@ -113,8 +118,11 @@ class Listening:
                     stream = await listener.accept()
                 except OSError as e:
                     if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                        log.warning("Accepting client connection: %s (out of file descriptors?"
-                                    " raise ulimit -n or lower maxclients)", e.strerror)
+                        log.warning(
+                            "Accepting client connection: %s (out of file descriptors?"
+                            " raise ulimit -n or lower maxclients)",
+                            e.strerror,
+                        )
                         await trio.sleep(0.1)
                         continue
                     raise
@@ -134,8 +142,11 @@ class Listening:
         new = self._open_tcp(tls=True)
         if not tls_only:
             new += self._open_tcp()
-        old = [lst for lst in self.listeners if lst.socket.family != socket.AF_UNIX
-               and (lst in self._tls_listeners or not tls_only)]
+        old = [
+            lst
+            for lst in self.listeners
+            if lst.socket.family != socket.AF_UNIX and (lst in self._tls_listeners or not tls_only)
+        ]
         self._stop_accepting(old)
         self._start_accepting(new)
 
@@ -160,8 +171,12 @@ class Listening:
         refusal = None
         if len(self.connections) >= self.config["maxclients"]:
             refusal = errors.MAXCLIENTS
-        elif (self.config["protected-mode"] and self.acl.default.nopass
-              and not is_unix and sock.getpeername()[0] not in ("127.0.0.1", "::1")):
+        elif (
+            self.config["protected-mode"]
+            and self.acl.default.nopass
+            and not is_unix
+            and sock.getpeername()[0] not in ("127.0.0.1", "::1")
+        ):
             # Protected mode: with no password, only loopback clients (Redis's rule).
             log.debug("refused %s: protected mode is on and no password is set", addr)
             refusal = errors.PROTECTED_MODE
@@ -172,16 +187,22 @@ class Listening:
             sock.close()
             return
         session = Session(
-            id=self.next_id, addr=addr, laddr=laddr,
-            fd=sock.fileno(), is_unix=is_unix,
-            authenticated=self.acl.default_authenticated(), acl_user=self.acl.default,
+            id=self.next_id,
+            addr=addr,
+            laddr=laddr,
+            fd=sock.fileno(),
+            is_unix=is_unix,
+            authenticated=self.acl.default_authenticated(),
+            acl_user=self.acl.default,
         )
         self.next_id += 1
         self.stats.connections += 1
         server = cast("Server", self)  # this mixin is always the server's
-        conn = (TlsConnection(server, self.reactor, sock, session, self.tls)
-                if tls and self.tls is not None else Connection(server, self.reactor, sock,
-                                                                 session))
+        conn = (
+            TlsConnection(server, self.reactor, sock, session, self.tls)
+            if tls and self.tls is not None
+            else Connection(server, self.reactor, sock, session)
+        )
         self.connections[session.id] = conn
         self.reactor.add(conn)
 
@@ -213,7 +234,8 @@ def _listen(host: str, port: int, backlog: int) -> list[socket.socket]:
     socks: list[socket.socket] = []
     try:
         for family, kind, proto, _, addr in socket.getaddrinfo(
-                host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        ):
             sock = socket.socket(family, kind, proto)
             socks.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

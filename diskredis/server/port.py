@@ -82,8 +82,9 @@ class Port(Listening):
         """SHUTDOWN NOSAVE while a script is busy: the lane cannot be waited for, so the
         process ends at once. Every acknowledged write is already durable; the script's
         writes were never committed, so they are gone, as they would be from Redis."""
-        log.warning("%s: exiting now without waiting for the script; its writes are "
-                    "discarded.", why)
+        log.warning(
+            "%s: exiting now without waiting for the script; its writes are discarded.", why
+        )
         for path in (self.unix_path, self.config["pidfile"]):
             if path:
                 with contextlib.suppress(OSError):
@@ -113,8 +114,9 @@ class Port(Listening):
                 self.tls = tls_context(self.config)
             except TlsError as e:
                 log.warning("%s", e)
-                raise ConfigError("Unable to update TLS configuration. Check server "
-                                  "logs.", param=tls_names[0]) from None
+                raise ConfigError(
+                    "Unable to update TLS configuration. Check server logs.", param=tls_names[0]
+                ) from None
         if "bind" in names or "port" in names or "tls-port" in names:
             only = "bind" not in names and "port" not in names
             try:
@@ -125,10 +127,13 @@ class Port(Listening):
             except OSError as e:
                 log.warning("CONFIG SET could not listen: %s", e)
                 if "bind" in names:  # Redis's applyBind and updatePort texts
-                    raise ConfigError("Failed to bind to specified addresses.",
-                                      param="bind") from None
-                raise ConfigError("Unable to listen on this port. Check server logs.",
-                                  param="port" if "port" in names else "tls-port") from None
+                    raise ConfigError(
+                        "Failed to bind to specified addresses.", param="bind"
+                    ) from None
+                raise ConfigError(
+                    "Unable to listen on this port. Check server logs.",
+                    param="port" if "port" in names else "tls-port",
+                ) from None
 
     def info_fields(self) -> dict[str, Any]:
         ops, in_kbps, out_kbps = self._instantaneous()
@@ -148,21 +153,23 @@ class Port(Listening):
             "keyspace_hits": self.keyspace.hits,
             "keyspace_misses": self.keyspace.misses,
             "keyspace": self._keyspace_info,  # called only for INFO keyspace
-            "storage": [("disk_bytes", self.engine.disk_size()),
-                        ("fsync_each_commit", int(self.engine.fsync)),
-                        ("cache_limit_bytes", self.keyspace.cache.limit),
-                        ("cache_used_bytes", self.keyspace.cache.bytes),
-                        ("cache_keys", len(self.keyspace.cache)),
-                        ("cache_hits", self.keyspace.cache.hits),
-                        ("cache_misses", self.keyspace.cache.misses),
-                        ("access_table_keys", len(self.keyspace.access)),
-                        ("access_table_limit", self.keyspace.access_limit),
-                        ("gc_pending_jobs", self.keyspace.gc_pending()),
-                        ("records_read", self.engine.records_read),
-                        ("lane_batches", self.lane.batches),
-                        ("lane_batched_clients", self.lane.batched_units),
-                        ("lane_write_commits", self.lane.write_commits),
-                        *self.engine.info()],
+            "storage": [
+                ("disk_bytes", self.engine.disk_size()),
+                ("fsync_each_commit", int(self.engine.fsync)),
+                ("cache_limit_bytes", self.keyspace.cache.limit),
+                ("cache_used_bytes", self.keyspace.cache.bytes),
+                ("cache_keys", len(self.keyspace.cache)),
+                ("cache_hits", self.keyspace.cache.hits),
+                ("cache_misses", self.keyspace.cache.misses),
+                ("access_table_keys", len(self.keyspace.access)),
+                ("access_table_limit", self.keyspace.access_limit),
+                ("gc_pending_jobs", self.keyspace.gc_pending()),
+                ("records_read", self.engine.records_read),
+                ("lane_batches", self.lane.batches),
+                ("lane_batched_clients", self.lane.batched_units),
+                ("lane_write_commits", self.lane.write_commits),
+                *self.engine.info(),
+            ],
         }
 
     def _keyspace_info(self) -> list[tuple[str, str]]:
@@ -173,8 +180,13 @@ class Port(Listening):
             keys = ks.stored(db) - due.get(db, 0)
             if keys:
                 expires = ks.expires(db) - due.get(db, 0)
-                out.append(("db%d" % db, "keys=%d,expires=%d,avg_ttl=%d" % (
-                    keys, expires, ks.avg_ttl(db) if expires else 0)))
+                out.append(
+                    (
+                        "db%d" % db,
+                        "keys=%d,expires=%d,avg_ttl=%d"
+                        % (keys, expires, ks.avg_ttl(db) if expires else 0),
+                    )
+                )
         return out
 
     def _instantaneous(self) -> tuple[int, float, float]:
@@ -186,8 +198,12 @@ class Port(Listening):
         return int((c1 - c0) / dt), (i1 - i0) / dt / 1024, (o1 - o0) / dt / 1024
 
 
-_LEVELS = {"debug": logging.DEBUG, "verbose": 15, "notice": logging.INFO,
-           "warning": logging.WARNING}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "verbose": 15,
+    "notice": logging.INFO,
+    "warning": logging.WARNING,
+}
 
 
 def set_log_level(level: str) -> None:

@@ -48,9 +48,13 @@ class Snapshotting:
         try:
             self.engine.pin_readers()
         except StorageError as e:  # the snapshot would miss acknowledged writes
-            log.warning("Could not start the snapshot for client id=%d addr=%s: %s; its "
-                        "connection is closed. Free space on the disk of the data folder.",
-                        conn.session.id, conn.session.addr, e)
+            log.warning(
+                "Could not start the snapshot for client id=%d addr=%s: %s; its "
+                "connection is closed. Free space on the disk of the data folder.",
+                conn.session.id,
+                conn.session.addr,
+                e,
+            )
             conn.close()
             return
         self._snapshot_writers += 1
@@ -75,9 +79,15 @@ class Snapshotting:
             try:
                 with open(path, "wb") as f:
                     keys = write_snapshot(
-                        self.engine, self.config["databases"], f, snapshot, codes,
-                        bool(self.config["rdbcompression"]), self.run_id,
-                        stop=lambda: self._stopping_snapshots or conn.closed)
+                        self.engine,
+                        self.config["databases"],
+                        f,
+                        snapshot,
+                        codes,
+                        bool(self.config["rdbcompression"]),
+                        self.run_id,
+                        stop=lambda: self._stopping_snapshots or conn.closed,
+                    )
                 return keys, os.path.getsize(path)
             except BaseException:
                 with contextlib.suppress(OSError):
@@ -92,8 +102,13 @@ class Snapshotting:
             conn.close()
             return
         except Exception as e:  # a failed snapshot ends its connection, nothing else
-            log.warning("Could not write the snapshot for %s to %s: %s; its connection is "
-                        "closed. Check the disk of the data folder.", name, path, e)
+            log.warning(
+                "Could not write the snapshot for %s to %s: %s; its connection is "
+                "closed. Check the disk of the data folder.",
+                name,
+                path,
+                e,
+            )
             conn.close()
             return
         finally:
@@ -105,8 +120,12 @@ class Snapshotting:
             f = open(path, "rb")  # noqa: SIM115 - the connection closes it once sent
             os.unlink(path)  # the open file stays readable; nothing is left behind
         except OSError as e:
-            log.warning("Could not read back the snapshot for %s from %s: %s; its "
-                        "connection is closed.", name, path, e)
+            log.warning(
+                "Could not read back the snapshot for %s from %s: %s; its connection is closed.",
+                name,
+                path,
+                e,
+            )
             conn.close()
             return
         if conn.closed:
@@ -115,8 +134,14 @@ class Snapshotting:
         seconds = time.monotonic() - started
 
         def sent() -> None:
-            log.info("Snapshot sent to %s: %d keys, %d bytes, written in %.2f s; closing "
-                     "the connection (rdb-only replica)", name, keys, size, seconds)
+            log.info(
+                "Snapshot sent to %s: %d keys, %d bytes, written in %.2f s; closing "
+                "the connection (rdb-only replica)",
+                name,
+                keys,
+                size,
+                seconds,
+            )
 
         conn.on_sent = sent
         if snapshot.eof_mark:
@@ -140,5 +165,7 @@ def remove_stale_snapshots(folder: str) -> None:
         for name in os.listdir(folder):
             if name.startswith(SNAPSHOT_PREFIX) and name.endswith(".rdb"):
                 os.unlink(os.path.join(folder, name))
-                log.info("Removed %s, a snapshot left by a server that stopped while it "
-                         "wrote it", os.path.join(folder, name))
+                log.info(
+                    "Removed %s, a snapshot left by a server that stopped while it wrote it",
+                    os.path.join(folder, name),
+                )

@@ -15,8 +15,12 @@ from diskredis.config import Config
 
 __all__ = ["TlsError", "tls_context"]
 
-_PROTOCOLS = {"tlsv1": ssl.TLSVersion.TLSv1, "tlsv1.1": ssl.TLSVersion.TLSv1_1,
-              "tlsv1.2": ssl.TLSVersion.TLSv1_2, "tlsv1.3": ssl.TLSVersion.TLSv1_3}
+_PROTOCOLS = {
+    "tlsv1": ssl.TLSVersion.TLSv1,
+    "tlsv1.1": ssl.TLSVersion.TLSv1_1,
+    "tlsv1.2": ssl.TLSVersion.TLSv1_2,
+    "tlsv1.3": ssl.TLSVersion.TLSv1_3,
+}
 _ORDER = list(_PROTOCOLS.values())
 
 
@@ -33,22 +37,26 @@ def tls_context(config: Config) -> ssl.SSLContext:
     auth = config["tls-auth-clients"]
     ca_file, ca_dir = config["tls-ca-cert-file"], config["tls-ca-cert-dir"]
     if auth != "no" and not ca_file and not ca_dir:
-        raise TlsError("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when "
-                       "tls-cluster, tls-replication or tls-auth-clients are enabled!")
+        raise TlsError(
+            "Either tls-ca-cert-file or tls-ca-cert-dir must be specified when "
+            "tls-cluster, tls-replication or tls-auth-clients are enabled!"
+        )
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     versions = _protocols(config["tls-protocols"])
     ctx.minimum_version, ctx.maximum_version = versions[0], versions[-1]
     try:
         ctx.load_cert_chain(cert, key, password=config["tls-key-file-pass"] or None)
     except (OSError, ssl.SSLError) as e:
-        raise TlsError("Failed to load certificate %s or private key %s: %s"
-                       % (cert, key, _why(e))) from None
+        raise TlsError(
+            "Failed to load certificate %s or private key %s: %s" % (cert, key, _why(e))
+        ) from None
     if ca_file or ca_dir:
         try:
             ctx.load_verify_locations(cafile=ca_file or None, capath=ca_dir or None)
         except (OSError, ssl.SSLError) as e:
-            raise TlsError("Failed to configure CA certificate(s) file/directory: %s"
-                           % _why(e)) from None
+            raise TlsError(
+                "Failed to configure CA certificate(s) file/directory: %s" % _why(e)
+            ) from None
     ciphers = config["tls-ciphers"]
     if ciphers:
         try:
@@ -61,8 +69,11 @@ def tls_context(config: Config) -> ssl.SSLContext:
             ctx.load_dh_params(dh)
         except (OSError, ssl.SSLError) as e:
             raise TlsError("Failed to load DH params file: %s: %s" % (dh, _why(e))) from None
-    ctx.verify_mode = {"yes": ssl.CERT_REQUIRED, "optional": ssl.CERT_OPTIONAL,
-                       "no": ssl.CERT_NONE}[auth]
+    ctx.verify_mode = {
+        "yes": ssl.CERT_REQUIRED,
+        "optional": ssl.CERT_OPTIONAL,
+        "no": ssl.CERT_NONE,
+    }[auth]
     ctx.options |= ssl.OP_NO_RENEGOTIATION  # Redis: SSL_OP_NO_CLIENT_RENEGOTIATION
     if config["tls-prefer-server-ciphers"]:
         ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
@@ -78,14 +89,18 @@ def _protocols(text: str) -> list[ssl.TLSVersion]:
     for word in text.split():
         version = _PROTOCOLS.get(word.lower())
         if version is None:
-            raise TlsError("Invalid tls-protocols specified. Use a combination of 'TLSv1', "
-                           "'TLSv1.1', 'TLSv1.2' and 'TLSv1.3'.")
+            raise TlsError(
+                "Invalid tls-protocols specified. Use a combination of 'TLSv1', "
+                "'TLSv1.1', 'TLSv1.2' and 'TLSv1.3'."
+            )
         chosen.append(version)
     span = sorted(set(chosen), key=_ORDER.index)
     if _ORDER.index(span[-1]) - _ORDER.index(span[0]) + 1 != len(span):
-        raise TlsError("tls-protocols must name consecutive versions (diskredis sets the "
-                       "oldest and the newest version allowed; there is no way to leave "
-                       "one out in between)")
+        raise TlsError(
+            "tls-protocols must name consecutive versions (diskredis sets the "
+            "oldest and the newest version allowed; there is no way to leave "
+            "one out in between)"
+        )
     return span
 
 

@@ -15,8 +15,17 @@ from diskredis.storage.base import (
     prefix_end,
 )
 
-__all__ = ["ENGINES", "TABLES", "Engine", "FolderBusy", "StorageError", "Txn", "lock_folder",
-           "open_engine", "prefix_end"]
+__all__ = [
+    "ENGINES",
+    "TABLES",
+    "Engine",
+    "FolderBusy",
+    "StorageError",
+    "Txn",
+    "lock_folder",
+    "open_engine",
+    "prefix_end",
+]
 
 ENGINES = ("lmdb", "leveldb")
 

@@ -63,9 +63,11 @@ def lock_folder(path: str) -> IO[str]:
     try:
         f = open(os.path.join(path, "diskredis.lock"), "a+")  # noqa: SIM115 - held open
     except OSError as e:
-        raise StorageError("can't write in the data directory %s: %s; give the server a "
-                           "folder it can write (dir) or fix its permissions or mount"
-                           % (os.path.abspath(path), e.strerror)) from None
+        raise StorageError(
+            "can't write in the data directory %s: %s; give the server a "
+            "folder it can write (dir) or fix its permissions or mount"
+            % (os.path.abspath(path), e.strerror)
+        ) from None
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -96,7 +98,9 @@ def disk_hint(path: str) -> str:
     free = free_bytes(path)
     if free < 16 << 20:
         return "; the disk holding %s is full (%d bytes free): free space, then retry" % (
-            path, free)
+            path,
+            free,
+        )
     return ""
 
 
@@ -138,13 +142,19 @@ class Overlay(dict[bytes, bytes | None]):
         keys = self._keys
         if keys is None:
             keys = self._keys = sorted(self)
-        return keys[bisect.bisect_left(keys, start):
-                    len(keys) if stop is None else bisect.bisect_left(keys, stop)]
+        return keys[
+            bisect.bisect_left(keys, start) : len(keys)
+            if stop is None
+            else bisect.bisect_left(keys, stop)
+        ]
 
 
-def laid_over(base: Iterator[tuple[bytes, bytes]], keys: list[bytes],
-              layers: Sequence[Mapping[bytes, bytes | None]],
-              reverse: bool) -> Iterator[tuple[bytes, bytes]]:
+def laid_over(
+    base: Iterator[tuple[bytes, bytes]],
+    keys: list[bytes],
+    layers: Sequence[Mapping[bytes, bytes | None]],
+    reverse: bool,
+) -> Iterator[tuple[bytes, bytes]]:
     """The stored pairs of a scan (`base`, in scan order) with writes not yet stored
     laid over them: `keys` are the written keys of the scanned range, in scan order,
     each once; a key's value is the first layer's that holds it (None: deleted)."""
@@ -182,8 +192,9 @@ class Txn(ABC):
     def get(self, table: str, key: bytes) -> bytes | None: ...
 
     @abstractmethod
-    def scan(self, table: str, start: bytes = b"", stop: bytes | None = None,
-             reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+    def scan(
+        self, table: str, start: bytes = b"", stop: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
         """(key, value) pairs with ``start <= key < stop`` (stop None: to the end).
 
         The iterator is valid until the transaction ends or the table is written.
@@ -210,8 +221,9 @@ class Txn(ABC):
     def __enter__(self) -> Txn:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if kind is None:
             self.commit()
         else:

@@ -54,13 +54,21 @@ class LeveldbEngine(Engine):
 
     def _open(self) -> None:
         try:
-            self.db = plyvel.DB(self.path, create_if_missing=True, paranoid_checks=True,
-                                write_buffer_size=16 << 20, max_open_files=512,
-                                lru_cache_size=8 << 20, block_size=16 << 10,
-                                bloom_filter_bits=10)
+            self.db = plyvel.DB(
+                self.path,
+                create_if_missing=True,
+                paranoid_checks=True,
+                write_buffer_size=16 << 20,
+                max_open_files=512,
+                lru_cache_size=8 << 20,
+                block_size=16 << 10,
+                bloom_filter_bits=10,
+            )
         except plyvel.Error as e:
-            raise StorageError("cannot open the LevelDB database in %s: %s%s"
-                               % (self.path, e, disk_hint(self.path))) from None
+            raise StorageError(
+                "cannot open the LevelDB database in %s: %s%s"
+                % (self.path, e, disk_hint(self.path))
+            ) from None
         missing = [p + _FENCE for p in _PREFIX.values() if self.db.get(p + _FENCE) is None]
         if missing:
             with self.db.write_batch(transaction=True, sync=True) as batch:
@@ -88,8 +96,10 @@ class LeveldbEngine(Engine):
             try:
                 self._open()
             except StorageError as e:
-                raise StorageError("the LevelDB database in %s could not be opened again "
-                                   "after a failed write: %s" % (self.path, e)) from None
+                raise StorageError(
+                    "the LevelDB database in %s could not be opened again "
+                    "after a failed write: %s" % (self.path, e)
+                ) from None
         return self.db
 
     def set_fsync(self, fsync: bool) -> None:
@@ -120,8 +130,9 @@ class LeveldbEngine(Engine):
         try:
             self._db().compact_range(start=prefix + start, stop=prefix + stop)
         except plyvel.Error as e:
-            raise StorageError("compaction failed in %s: %s%s"
-                               % (self.path, e, disk_hint(self.path))) from None
+            raise StorageError(
+                "compaction failed in %s: %s%s" % (self.path, e, disk_hint(self.path))
+            ) from None
 
     def disk_size(self) -> int:
         return folder_size(self.path)
@@ -161,15 +172,15 @@ class _LeveldbTxn(Txn):
         self._write(_PREFIX[table] + key, None)
         return True
 
-    def scan(self, table: str, start: bytes = b"", stop: bytes | None = None,
-             reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+    def scan(
+        self, table: str, start: bytes = b"", stop: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
         prefix = _PREFIX[table]
         lo = prefix + start
         hi = prefix + (stop if stop is not None and stop < _FENCE else _FENCE)
         cut = len(prefix)
         engine = self.engine
-        base = _reverse(self.source, lo, hi) if reverse else self.source.iterator(
-            start=lo, stop=hi)
+        base = _reverse(self.source, lo, hi) if reverse else self.source.iterator(start=lo, stop=hi)
         if not self.overlay:
             for key, value in base:
                 engine.records_read += 1
@@ -194,8 +205,10 @@ class _LeveldbTxn(Txn):
                     else:
                         batch.put(full, value)
         except plyvel.Error as e:
-            raise StorageError("commit failed in %s, nothing of this batch was written: %s%s"
-                               % (self.engine.path, e, disk_hint(self.engine.path))) from None
+            raise StorageError(
+                "commit failed in %s, nothing of this batch was written: %s%s"
+                % (self.engine.path, e, disk_hint(self.engine.path))
+            ) from None
         finally:
             self.overlay = Overlay()
 

@@ -157,7 +157,7 @@ class _Checkpoint:
             if m:
                 items = sorted(m.items())
                 for i in range(0, len(items), _FILL_RUN):
-                    yield dbs[t], items[i:i + _FILL_RUN]
+                    yield dbs[t], items[i : i + _FILL_RUN]
 
     def run(self) -> None:
         """On the checkpoint thread: begin, wait until filled, commit. Whatever happens,
@@ -217,8 +217,9 @@ class _CheckpointThread:
 
     def submit(self, job: _Checkpoint) -> None:
         if self.thread is None:
-            self.thread = threading.Thread(target=self._run, name="diskredis-checkpoint",
-                                           daemon=True)
+            self.thread = threading.Thread(
+                target=self._run, name="diskredis-checkpoint", daemon=True
+            )
             self.thread.start()
         self.jobs.put(job)
 
@@ -265,9 +266,17 @@ class LmdbEngine(Engine):
         size = max(_INITIAL_MAP, os.path.getsize(existing) * 2 if os.path.exists(existing) else 0)
         try:
             self.env = lmdb.open(
-                self.path, map_size=size, max_dbs=len(TABLES) + 1, subdir=True,
-                sync=True, metasync=True, readahead=False,
-                max_readers=_MAX_READERS, writemap=False, map_async=False, lock=True,
+                self.path,
+                map_size=size,
+                max_dbs=len(TABLES) + 1,
+                subdir=True,
+                sync=True,
+                metasync=True,
+                readahead=False,
+                max_readers=_MAX_READERS,
+                writemap=False,
+                map_async=False,
+                lock=True,
             )
         except lmdb.Error as e:
             raise _error(self.path, "cannot open the LMDB environment", e) from None
@@ -308,8 +317,9 @@ class LmdbEngine(Engine):
             # Both files hold records the file does not: the epoch after both.
             self._frozen, self._active = layer, _Layer(stored + 2)
             if not self.checkpoint():
-                raise StorageError(self.write_error or "the checkpoint after replaying the "
-                                   "log failed")
+                raise StorageError(
+                    self.write_error or "the checkpoint after replaying the log failed"
+                )
         else:
             self._active = _Layer(stored)
         self.wal = self.wals[self._active.epoch % 2]
@@ -363,8 +373,9 @@ class LmdbEngine(Engine):
             self._grow_map(self._pending_bytes(0))
             self._begin_checkpoint()
             return None
-        self.write_failed(str(_error(self.path, "the checkpoint failed (the log keeps the "
-                                     "writes)", job.error)))
+        self.write_failed(
+            str(_error(self.path, "the checkpoint failed (the log keeps the writes)", job.error))
+        )
         return False
 
     def _pending_bytes(self, incoming_bytes: int) -> int:
@@ -388,9 +399,16 @@ class LmdbEngine(Engine):
 
     def _checkpoint_due(self) -> bool:
         a = self._active
-        return self._frozen is None and a.ops > 0 and not self.hold_checkpoints and (
-            a.ops >= CHECKPOINT_OPS or a.bytes >= CHECKPOINT_BYTES
-            or time.monotonic() - a.since >= CHECKPOINT_AGE)
+        return (
+            self._frozen is None
+            and a.ops > 0
+            and not self.hold_checkpoints
+            and (
+                a.ops >= CHECKPOINT_OPS
+                or a.bytes >= CHECKPOINT_BYTES
+                or time.monotonic() - a.since >= CHECKPOINT_AGE
+            )
+        )
 
     def checkpoint(self) -> bool:
         """Put every logged write into LMDB's file now (waiting for the checkpoint
@@ -450,12 +468,14 @@ class LmdbEngine(Engine):
 
     def info(self) -> list[tuple[str, int]]:
         layers = [x for x in (self._active, self._frozen) if x is not None]
-        return [("wal_bytes", sum(x.bytes for x in layers)),
-                ("wal_operations", sum(x.ops for x in layers)),
-                ("wal_checkpoints", self.checkpoints),
-                ("wal_checkpoint_usec", self.checkpoint_us),
-                ("wal_last_checkpoint_usec", self.last_checkpoint_us),
-                ("wal_replayed_records", self.replayed)]
+        return [
+            ("wal_bytes", sum(x.bytes for x in layers)),
+            ("wal_operations", sum(x.ops for x in layers)),
+            ("wal_checkpoints", self.checkpoints),
+            ("wal_checkpoint_usec", self.checkpoint_us),
+            ("wal_last_checkpoint_usec", self.last_checkpoint_us),
+            ("wal_replayed_records", self.replayed),
+        ]
 
     def pin_readers(self) -> None:
         if not self.checkpoint():  # the reader must see every write (it reads the file)
@@ -490,8 +510,9 @@ class LmdbEngine(Engine):
             self._step(None if backlog else self._fill_budget())
             if self._job is not None:
                 return  # no map change while its transaction is open
-        if not self._pins and (incoming_bytes >= _MAP_RECHECK
-                               or self.logged - self._map_checked >= _MAP_RECHECK_OPS):
+        if not self._pins and (
+            incoming_bytes >= _MAP_RECHECK or self.logged - self._map_checked >= _MAP_RECHECK_OPS
+        ):
             self._map_checked = self.logged
             self._grow_map(self._pending_bytes(incoming_bytes))
         if self._checkpoint_due():
@@ -515,8 +536,9 @@ class _LmdbTxn(Txn):
             self.engine.records_read += 1
         return value
 
-    def scan(self, table: str, start: bytes = b"", stop: bytes | None = None,
-             reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+    def scan(
+        self, table: str, start: bytes = b"", stop: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
         engine = self.engine
         for pair in _scan(self.txn.cursor(db=engine.dbs[table]), start, stop, reverse):
             engine.records_read += 1
@@ -558,13 +580,19 @@ class _LayeredTxn(Txn):
             self.engine.records_read += 1
         return value
 
-    def scan(self, table: str, start: bytes = b"", stop: bytes | None = None,
-             reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+    def scan(
+        self, table: str, start: bytes = b"", stop: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
         t = _TABLE_INDEX[table]
         engine = self.engine
         base = _scan(self._file().cursor(db=engine._db_list[t]), start, stop, reverse)
-        ranges = [keys for keys in (layer.maps[t].keys_in(start, stop)
-                                    for layer in self.layers if layer.maps[t]) if keys]
+        ranges = [
+            keys
+            for keys in (
+                layer.maps[t].keys_in(start, stop) for layer in self.layers if layer.maps[t]
+            )
+            if keys
+        ]
         if ranges:
             keys = ranges[0] if len(ranges) == 1 else sorted(set().union(*ranges))
             if reverse:
@@ -605,8 +633,10 @@ class _BatchTxn(_LayeredTxn):
         if e.write_error is not None:
             raise StorageError(e.write_error)
         if not key or len(key) > e.max_key_size:
-            raise StorageError("a key of %d bytes can't be stored in %s (LMDB takes 1 to %d)"
-                               % (len(key), e.path, e.max_key_size))
+            raise StorageError(
+                "a key of %d bytes can't be stored in %s (LMDB takes 1 to %d)"
+                % (len(key), e.path, e.max_key_size)
+            )
 
     def put(self, table: str, key: bytes, value: bytes) -> None:
         self._may_write(key)
@@ -635,8 +665,9 @@ class _BatchTxn(_LayeredTxn):
             e.wal.append(active.epoch, payload, e.fsync)
         except WalError as ex:
             e.write_failed("%s%s" % (ex.strerror, disk_hint(e.path)))
-            raise StorageError("%s, nothing of this batch was written%s"
-                               % (ex.strerror, disk_hint(e.path))) from None
+            raise StorageError(
+                "%s, nothing of this batch was written%s" % (ex.strerror, disk_hint(e.path))
+            ) from None
         active.absorb(self.mine, ops, e.wal.written)
         e.logged += ops
         e._last_batch_ops = ops
@@ -646,8 +677,9 @@ class _BatchTxn(_LayeredTxn):
         self.writes = 0
 
 
-def _scan(cur: Any, start: bytes, stop: bytes | None,
-          reverse: bool) -> Iterator[tuple[bytes, bytes]]:
+def _scan(
+    cur: Any, start: bytes, stop: bytes | None, reverse: bool
+) -> Iterator[tuple[bytes, bytes]]:
     if not reverse:
         ok = cur.set_range(start) if start else cur.first()
         while ok:
@@ -692,10 +724,15 @@ def hot_copy(src: str, dest: str, progress: Callable[[int, int], None] | None = 
     if os.listdir(target):
         raise StorageError("%s is not empty: give a new folder for the copy" % target)
     try:
-        env = lmdb.open(path, readonly=True, lock=True, subdir=True, max_dbs=len(TABLES) + 1,
-                        max_readers=_MAX_READERS,
-                        map_size=max(_INITIAL_MAP, 2 * os.path.getsize(
-                            os.path.join(path, "data.mdb"))))
+        env = lmdb.open(
+            path,
+            readonly=True,
+            lock=True,
+            subdir=True,
+            max_dbs=len(TABLES) + 1,
+            max_readers=_MAX_READERS,
+            map_size=max(_INITIAL_MAP, 2 * os.path.getsize(os.path.join(path, "data.mdb"))),
+        )
     except lmdb.Error as e:
         raise _error(path, "cannot open the LMDB environment to copy it", e) from None
     out = os.path.join(target, "data.mdb")
@@ -732,8 +769,10 @@ def hot_copy(src: str, dest: str, progress: Callable[[int, int], None] | None = 
         held = _epoch_of(copy)  # the copy's file holds every record before this epoch
     finally:
         copy.close()
-    keep = {epoch % 2: older if held <= epoch else [],
-            (epoch + 1) % 2: newer if held <= epoch + 1 else []}
+    keep = {
+        epoch % 2: older if held <= epoch else [],
+        (epoch + 1) % 2: newer if held <= epoch + 1 else [],
+    }
     for i, name in enumerate(LOG_NAMES):
         with open(os.path.join(target, name), "wb") as f:
             f.write(b"".join(keep[i]))

@@ -65,13 +65,13 @@ class Wal:
         try:
             done = 0
             while done < len(record):
-                done += os.pwrite(self.fd, record[done:] if done else record,
-                                  self.offset + done)
+                done += os.pwrite(self.fd, record[done:] if done else record, self.offset + done)
             if sync:
                 os.fdatasync(self.fd)
         except OSError as e:
-            raise WalError(e.errno, "writing the log %s failed: %s" % (self.path, e.strerror)
-                           ) from None
+            raise WalError(
+                e.errno, "writing the log %s failed: %s" % (self.path, e.strerror)
+            ) from None
         self.offset += len(record)
         self.written = self.offset
         self.unsynced = not sync  # an fdatasync covers the earlier records too
@@ -80,8 +80,9 @@ class Wal:
         try:
             os.fdatasync(self.fd)
         except OSError as e:
-            raise WalError(e.errno, "syncing the log %s failed: %s" % (self.path, e.strerror)
-                           ) from None
+            raise WalError(
+                e.errno, "syncing the log %s failed: %s" % (self.path, e.strerror)
+            ) from None
         self.unsynced = False
 
     def restart(self) -> None:
@@ -122,7 +123,7 @@ def _records(data: bytes, epoch: int) -> Iterator[tuple[list[Op], int]]:
         body = pos + _HEAD.size
         if rec_epoch != epoch or body + length > end:
             return
-        if zlib.crc32(data[pos + 8:body + length]) != crc:
+        if zlib.crc32(data[pos + 8 : body + length]) != crc:
             return
         yield _decode(data, body, body + length), body + length
         pos = body + length
@@ -149,13 +150,13 @@ def _decode(data: bytes, pos: int, end: int) -> list[Op]:
     while pos < end:
         kind, table, klen = _OP.unpack_from(data, pos)
         pos += _OP.size
-        key = data[pos:pos + klen]
+        key = data[pos : pos + klen]
         pos += klen
         value = None
         if kind == PUT:
             (vlen,) = _U32.unpack_from(data, pos)
             pos += 4
-            value = data[pos:pos + vlen]
+            value = data[pos : pos + vlen]
             pos += vlen
         ops.append((kind, table, key, value))
     return ops

@@ -61,7 +61,8 @@ def backup_leveldb(src: str, dest: str, args: argparse.Namespace) -> int:
             raise StorageError(
                 "%s; a LevelDB folder can't be read while its server runs: give the "
                 "server's address (-p PORT, -h HOST or -s SOCKET, -a PASSWORD if it has "
-                "one) and the copy is made through it, or stop the server" % e) from None
+                "one) and the copy is made through it, or stop the server" % e
+            ) from None
         return backup_through_server(dest, args)
     try:
         target = os.path.join(dest, "leveldb")
@@ -95,8 +96,9 @@ def backup_through_server(dest: str, args: argparse.Namespace) -> int:
             inp.check(args.quiet)
             target = OfflineTarget(dest, "leveldb", args.databases)
             try:
-                restore(inp, target, argparse.Namespace(match=None, db=None, replace=False),
-                        args.quiet)
+                restore(
+                    inp, target, argparse.Namespace(match=None, db=None, replace=False), args.quiet
+                )
             finally:
                 target.close()
     except InputError as e:
@@ -128,45 +130,51 @@ def main(argv: list[str] | None = None) -> int:
         prog="diskredis-backup",
         add_help=False,
         description="Copy a diskredis data folder consistently while its server runs, "
-                    "then check the copy. LMDB folders are copied directly; a LevelDB "
-                    "folder whose server runs is copied through the server (give its "
-                    "address), with the server stopped directly.",
+        "then check the copy. LMDB folders are copied directly; a LevelDB "
+        "folder whose server runs is copied through the server (give its "
+        "address), with the server stopped directly.",
         epilog="examples:  diskredis-backup /var/lib/diskredis /backups/diskredis-$(date "
-               "+%%F)   |   diskredis-backup /var/lib/diskredis /backups/today -p 6380 "
-               "(LevelDB). Start a server on the copy with --dir to use it. Exit status: 0 "
-               "copied and checked, 1 copied but the check found problems, 2 not copied.")
+        "+%%F)   |   diskredis-backup /var/lib/diskredis /backups/today -p 6380 "
+        "(LevelDB). Start a server on the copy with --dir to use it. Exit status: 0 "
+        "copied and checked, 1 copied but the check found problems, 2 not copied.",
+    )
     parser.add_argument("--help", action="help", help="show this help and exit")
     parser.add_argument("dir", help="the data folder (the server's `dir`)")
     parser.add_argument("dest", help="a new folder for the copy")
-    parser.add_argument("--no-check", action="store_true",
-                        help="skip diskredis-check on the copy")
+    parser.add_argument("--no-check", action="store_true", help="skip diskredis-check on the copy")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     server = parser.add_argument_group(
-        "the running server of a LevelDB folder (LMDB folders need none)")
+        "the running server of a LevelDB folder (LMDB folders need none)"
+    )
     add_connection_options(server)
-    server.add_argument("--databases", type=int, default=16,
-                        help="the server's `databases` (16)")
+    server.add_argument("--databases", type=int, default=16, help="the server's `databases` (16)")
     args = parser.parse_args(argv)
     engine = engine_of(args.dir) if os.path.isdir(args.dir) else None
     if engine is None:
         print("diskredis-backup: %s holds no diskredis data" % args.dir, file=sys.stderr)
         return 2
     if os.path.exists(args.dest) and os.listdir(args.dest):
-        print("diskredis-backup: %s is not empty: give a new folder for the copy" % args.dest,
-              file=sys.stderr)
+        print(
+            "diskredis-backup: %s is not empty: give a new folder for the copy" % args.dest,
+            file=sys.stderr,
+        )
         return 2
     start = time.monotonic()
     try:
         os.makedirs(args.dest, exist_ok=True)
-        size = (backup_lmdb(args.dir, args.dest, args.quiet) if engine == "lmdb"
-                else backup_leveldb(args.dir, args.dest, args))
+        size = (
+            backup_lmdb(args.dir, args.dest, args.quiet)
+            if engine == "lmdb"
+            else backup_leveldb(args.dir, args.dest, args)
+        )
     except (StorageError, OSError, RemoteError) as e:
         print("diskredis-backup: %s" % e, file=sys.stderr)
         shutil.rmtree(args.dest, ignore_errors=True)
         return 2
     took = time.monotonic() - start
-    print("copied %s (%s) to %s: %.1f MB in %.1f s" % (
-        args.dir, engine, args.dest, size / 1e6, took))
+    print(
+        "copied %s (%s) to %s: %.1f MB in %.1f s" % (args.dir, engine, args.dest, size / 1e6, took)
+    )
     if args.no_check:
         return 0
     ok, text = verify(args.dest, engine, args.quiet)

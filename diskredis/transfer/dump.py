@@ -126,8 +126,9 @@ class ServerSource(Source):
                 try:
                     value = codec.parse_dump(payload)
                 except codec.RdbError as e:
-                    raise RemoteError("%s: the DUMP of %r does not decode: %s"
-                                      % (remote.where, key[:100], e)) from None
+                    raise RemoteError(
+                        "%s: the DUMP of %r does not decode: %s" % (remote.where, key[:100], e)
+                    ) from None
                 expire = when if isinstance(when, int) and when > 0 else None
                 yield Record(db, key, value, expire)
             if cursor == b"0":
@@ -186,8 +187,9 @@ class Writer:
             self.rdb.finish()
 
 
-def dump(source: Source, writer: Writer, dbs: list[int], match: bytes | None,
-         quiet: bool) -> tuple[Counter[str], int, float]:
+def dump(
+    source: Source, writer: Writer, dbs: list[int], match: bytes | None, quiet: bool
+) -> tuple[Counter[str], int, float]:
     total = sum(source.counts(db)[0] for db in dbs)
     progress = Progress("dumping", total, quiet=quiet)
     by_type: Counter[str] = Counter()
@@ -202,8 +204,10 @@ def dump(source: Source, writer: Writer, dbs: list[int], match: bytes | None,
     codes = source.functions()
     writer.functions(codes)
     if codes and not quiet:
-        print("with %d function librar%s" % (len(codes), "y" if len(codes) == 1 else "ies"),
-              file=sys.stderr)
+        print(
+            "with %d function librar%s" % (len(codes), "y" if len(codes) == 1 else "ies"),
+            file=sys.stderr,
+        )
     writer.finish()
     size = (writer.out.tell() - start) if writer.out.seekable() else 0
     return by_type, size, progress.finish()
@@ -211,34 +215,50 @@ def dump(source: Source, writer: Writer, dbs: list[int], match: bytes | None,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="diskredis-dump", add_help=False,
+        prog="diskredis-dump",
+        add_help=False,
         description="Write a diskredis data folder or a running server (diskredis or "
-                    "Redis) to an RDB file that redis-server 7.0 loads, JSON lines (one "
-                    "key per line) or a RESP command stream for `redis-cli --pipe`.",
+        "Redis) to an RDB file that redis-server 7.0 loads, JSON lines (one "
+        "key per line) or a RESP command stream for `redis-cli --pipe`.",
         epilog="examples:  diskredis-dump --dir data -o dump.rdb   |   "
-               "diskredis-dump -p 6380 --format jsonl -o keys.jsonl   |   "
-               "diskredis-dump --dir data --format resp | redis-cli --pipe. "
-               "Exit status: 0 written, 2 failed (nothing left under the output name).")
+        "diskredis-dump -p 6380 --format jsonl -o keys.jsonl   |   "
+        "diskredis-dump --dir data --format resp | redis-cli --pipe. "
+        "Exit status: 0 written, 2 failed (nothing left under the output name).",
+    )
     parser.add_argument("--help", action="help", help="show this help and exit")
     add_server_options(parser, "source (one of --dir or a server)")
-    parser.add_argument("-o", "--output",
-                        help="the file to write (default: dump.rdb for rdb, standard output "
-                             "for the others; '-' for standard output)")
-    parser.add_argument("--format", choices=("rdb", "jsonl", "resp"), default="rdb",
-                        help="output format (default rdb)")
-    parser.add_argument("--db", type=int, action="append",
-                        help="dump only this database (repeat for more)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        help="the file to write (default: dump.rdb for rdb, standard output "
+        "for the others; '-' for standard output)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("rdb", "jsonl", "resp"),
+        default="rdb",
+        help="output format (default rdb)",
+    )
+    parser.add_argument(
+        "--db", type=int, action="append", help="dump only this database (repeat for more)"
+    )
     parser.add_argument("--match", help="dump only keys matching this glob pattern")
-    parser.add_argument("--no-compress", action="store_true",
-                        help="RDB strings uncompressed (faster; as rdbcompression no)")
+    parser.add_argument(
+        "--no-compress",
+        action="store_true",
+        help="RDB strings uncompressed (faster; as rdbcompression no)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     args = parser.parse_args(argv)
     if (args.dir is None) == (args.host is None and args.port is None and args.socket is None):
         parser.error("give exactly one source: --dir FOLDER, or -h/-p/-s for a server")
     output = args.output or ("dump.rdb" if args.format == "rdb" else "-")
     try:
-        source: Source = (FolderSource(args.dir, args.engine, args.databases) if args.dir
-                          else ServerSource(connect(args)))
+        source: Source = (
+            FolderSource(args.dir, args.engine, args.databases)
+            if args.dir
+            else ServerSource(connect(args))
+        )
     except (StorageError, RemoteError) as e:
         print("diskredis-dump: %s" % e, file=sys.stderr)
         return 2
@@ -267,8 +287,11 @@ def main(argv: list[str] | None = None) -> int:
         source.close()
         if tmp and os.path.exists(tmp):
             os.unlink(tmp)
-    print(summary("dumped", by_type, size, took, Counter()) +
-          ("" if output == "-" else "\nwritten to %s" % output), file=sys.stderr)
+    print(
+        summary("dumped", by_type, size, took, Counter())
+        + ("" if output == "-" else "\nwritten to %s" % output),
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -68,7 +68,7 @@ def _b(x: Any) -> bytes:
     if isinstance(x, dict) and set(x) == {"base64"} and isinstance(x["base64"], str):
         return base64.b64decode(x["base64"], validate=True)
     if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise FormatError("a string (or {\"base64\": ...}) expected, not %r" % (x,))
+        raise FormatError('a string (or {"base64": ...}) expected, not %r' % (x,))
     return str(x).encode()  # numbers are accepted where strings go, as their text
 
 
@@ -112,23 +112,39 @@ def value_json(v: Value) -> Any:
     if isinstance(v, RHash):
         return [[_s(f), _s(x)] for f, x in v.pairs]
     return {
-        "entries": [[_id_text(i), [_s(x) for x in pairs]]
-                    for n in v.nodes for i, pairs in n.entries],
-        "last_id": _id_text(v.last), "first_id": _id_text(v.first),
-        "max_deleted_id": _id_text(v.max_deleted), "entries_added": v.added,
-        "groups": [{"name": _s(g.name), "last_id": _id_text(g.last),
-                    "entries_read": g.entries_read,
-                    "pending": [[_id_text(n.id), _s(n.consumer), n.time, n.count]
-                                for n in g.pending],
-                    "consumers": [[_s(c), seen] for c, seen in g.consumers]}
-                   for g in v.groups]}
+        "entries": [
+            [_id_text(i), [_s(x) for x in pairs]] for n in v.nodes for i, pairs in n.entries
+        ],
+        "last_id": _id_text(v.last),
+        "first_id": _id_text(v.first),
+        "max_deleted_id": _id_text(v.max_deleted),
+        "entries_added": v.added,
+        "groups": [
+            {
+                "name": _s(g.name),
+                "last_id": _id_text(g.last),
+                "entries_read": g.entries_read,
+                "pending": [[_id_text(n.id), _s(n.consumer), n.time, n.count] for n in g.pending],
+                "consumers": [[_s(c), seen] for c, seen in g.consumers],
+            }
+            for g in v.groups
+        ],
+    }
 
 
 def to_json(r: Record, now: int) -> str:
     ttl = -1 if r.expire_ms is None else max(r.expire_ms - now, 1)
-    return json.dumps({"db": r.db, "key": _s(r.key), "type": type_name(r.value), "ttl": ttl,
-                       "value": value_json(r.value)}, ensure_ascii=False,
-                      separators=(",", ":"))
+    return json.dumps(
+        {
+            "db": r.db,
+            "key": _s(r.key),
+            "type": type_name(r.value),
+            "ttl": ttl,
+            "value": value_json(r.value),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def _value_from_json(kind: str, x: Any) -> Value:
@@ -138,8 +154,12 @@ def _value_from_json(kind: str, x: Any) -> Value:
         if problem:
             raise FormatError(problem)
     elif not isinstance(value, bytes) and not (
-            value.items if isinstance(value, RList) else
-            value.members if isinstance(value, RSet) else value.pairs):
+        value.items
+        if isinstance(value, RList)
+        else value.members
+        if isinstance(value, RSet)
+        else value.pairs
+    ):
         raise FormatError("an empty %s (Redis holds no empty collections)" % kind)
     return value
 
@@ -166,18 +186,30 @@ def _decode_value(kind: str, x: Any) -> Value:
             groups = []
             for g in x.get("groups", []):
                 read = g.get("entries_read", -1)
-                groups.append(StreamGroup(
-                    _b(g["name"]), _id(g["last_id"]), None if read is None else int(read),
-                    [Nack(_id(i), int(t), int(n), _b(c)) for i, c, t, n in g.get("pending", [])],
-                    [(_b(c), int(seen)) for c, seen in g.get("consumers", [])]))
-            last = _id(x["last_id"]) if "last_id" in x else (entries[-1][0] if entries
-                                                             else (0, 0))
+                groups.append(
+                    StreamGroup(
+                        _b(g["name"]),
+                        _id(g["last_id"]),
+                        None if read is None else int(read),
+                        [
+                            Nack(_id(i), int(t), int(n), _b(c))
+                            for i, c, t, n in g.get("pending", [])
+                        ],
+                        [(_b(c), int(seen)) for c, seen in g.get("consumers", [])],
+                    )
+                )
+            last = _id(x["last_id"]) if "last_id" in x else (entries[-1][0] if entries else (0, 0))
             node = [StreamNode(entries[0][0], [], entries)] if entries else []
-            return RStream(node, len(entries), last,
-                           _id(x.get("first_id", _id_text(entries[0][0] if entries
-                                                          else (0, 0)))),
-                           _id(x.get("max_deleted_id", "0-0")),
-                           int(x.get("entries_added", len(entries))), groups, chunked=False)
+            return RStream(
+                node,
+                len(entries),
+                last,
+                _id(x.get("first_id", _id_text(entries[0][0] if entries else (0, 0)))),
+                _id(x.get("max_deleted_id", "0-0")),
+                int(x.get("entries_added", len(entries))),
+                groups,
+                chunked=False,
+            )
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, FormatError):
                 raise
@@ -201,8 +233,9 @@ def from_json(line: str, now: int) -> Record:
         raise FormatError("db is a number >= 0")
     if not isinstance(ttl, int) or isinstance(ttl, bool):
         raise FormatError("ttl is a number of milliseconds, -1 for none")
-    return Record(db, _b(key), _value_from_json(kind, value),
-                  None if ttl < 0 else now + max(ttl, 1))
+    return Record(
+        db, _b(key), _value_from_json(kind, value), None if ttl < 0 else now + max(ttl, 1)
+    )
 
 
 def read_jsonl(f: IO[bytes]) -> Iterator[tuple[int, Record, int]]:
@@ -224,7 +257,7 @@ def read_jsonl(f: IO[bytes]) -> Iterator[tuple[int, Record, int]]:
 # -- RESP command streams -----------------------------------------------------------------
 def _chunks(items: list[bytes], size: int = _CHUNK) -> Iterator[list[bytes]]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 def to_commands(r: Record) -> list[list[bytes]]:
@@ -261,8 +294,17 @@ def _stream_commands(key: bytes, v: RStream) -> list[list[bytes]]:
         out.append([b"XADD", key, _idb(i), *pairs])
     if not entries:  # an empty stream: made by an entry trimmed away at once
         out.append([b"XADD", key, b"MAXLEN", b"0", _idb(v.last), b"f", b"v"])
-    out.append([b"XSETID", key, _idb(v.last), b"ENTRIESADDED", b"%d" % v.added,
-                b"MAXDELETEDID", _idb(v.max_deleted)])
+    out.append(
+        [
+            b"XSETID",
+            key,
+            _idb(v.last),
+            b"ENTRIESADDED",
+            b"%d" % v.added,
+            b"MAXDELETEDID",
+            _idb(v.max_deleted),
+        ]
+    )
     for g in v.groups:
         read = -1 if g.entries_read is None else g.entries_read
         create = [b"XGROUP", b"CREATE", key, g.name, _idb(g.last)]
@@ -272,8 +314,22 @@ def _stream_commands(key: bytes, v: RStream) -> list[list[bytes]]:
         for name, _seen in g.consumers:
             out.append([b"XGROUP", b"CREATECONSUMER", key, g.name, name])
         for n in g.pending:
-            out.append([b"XCLAIM", key, g.name, n.consumer, b"0", _idb(n.id), b"TIME",
-                        b"%d" % n.time, b"RETRYCOUNT", b"%d" % n.count, b"FORCE", b"JUSTID"])
+            out.append(
+                [
+                    b"XCLAIM",
+                    key,
+                    g.name,
+                    n.consumer,
+                    b"0",
+                    _idb(n.id),
+                    b"TIME",
+                    b"%d" % n.time,
+                    b"RETRYCOUNT",
+                    b"%d" % n.count,
+                    b"FORCE",
+                    b"JUSTID",
+                ]
+            )
     return out
 
 

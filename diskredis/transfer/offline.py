@@ -69,8 +69,9 @@ class _NoServer:
         pass
 
     def _refuse(self, *args: Any) -> None:
-        raise RedisError("ERR this command needs a running server; the tool has the data "
-                         "folder open without one")
+        raise RedisError(
+            "ERR this command needs a running server; the tool has the data folder open without one"
+        )
 
     kill = start_monitor = exit_now = pause = unpause = _refuse
 
@@ -78,12 +79,12 @@ class _NoServer:
 class Offline:
     """The folder `path`, locked for this process. A new folder gets `engine`."""
 
-    def __init__(self, path: str, engine: str | None = None, databases: int = 16,
-                 create: bool = False) -> None:
+    def __init__(
+        self, path: str, engine: str | None = None, databases: int = 16, create: bool = False
+    ) -> None:
         found = engine_of(path) if os.path.isdir(path) else None
         if found is None and not create:
-            raise StorageError("%s holds no diskredis data (give --engine if it should)"
-                               % path)
+            raise StorageError("%s holds no diskredis data (give --engine if it should)" % path)
         if engine is not None and found is not None and engine != found:
             raise StorageError("%s holds %s data, not %s" % (path, found, engine))
         self.engine_name = found or engine or "lmdb"
@@ -97,8 +98,15 @@ class Offline:
         except BaseException:
             self.lock.close()
             raise
-        self.ctx = Ctx(session=Session(0, "offline", "offline"), server=_NoServer(),
-                       config=Config(), stats=Stats(), ks=self.ks, hub=Hub(), scripts=None)
+        self.ctx = Ctx(
+            session=Session(0, "offline", "offline"),
+            server=_NoServer(),
+            config=Config(),
+            stats=Stats(),
+            ks=self.ks,
+            hub=Hub(),
+            scripts=None,
+        )
 
     def close(self) -> None:
         try:

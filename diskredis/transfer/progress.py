@@ -28,8 +28,14 @@ class Progress:
     without it the bar shows counts and rates only. Silent when `quiet` or when the
     stream is not a terminal and `always` is False (logs get the summary only)."""
 
-    def __init__(self, label: str, total: int | None = None, out: TextIO | None = None,
-                 quiet: bool = False, always: bool = False) -> None:
+    def __init__(
+        self,
+        label: str,
+        total: int | None = None,
+        out: TextIO | None = None,
+        quiet: bool = False,
+        always: bool = False,
+    ) -> None:
         self.label = label
         self.total = total
         self.out = out or sys.stderr
@@ -75,15 +81,28 @@ class Progress:
         return took
 
 
-def summary(verb: str, by_type: Counter[str], nbytes: int, took: float,
-            skipped: Counter[str], noun: str = "keys") -> str:
+def summary(
+    verb: str,
+    by_type: Counter[str],
+    nbytes: int,
+    took: float,
+    skipped: Counter[str],
+    noun: str = "keys",
+) -> str:
     """`restored 1200 keys (1000 string, 200 hash), 1.2 MB in 0.8 s (1500 keys/s)`,
     then what was skipped and why."""
     total = sum(by_type.values())
     parts = ", ".join("%d %s" % (n, t) for t, n in sorted(by_type.items()))
     text = "%s %d %s%s, %s in %.1f s (%.0f %s/s)" % (
-        verb, total, noun, " (%s)" % parts if parts else "", _size(nbytes), took,
-        total / max(took, 1e-9), noun)
+        verb,
+        total,
+        noun,
+        " (%s)" % parts if parts else "",
+        _size(nbytes),
+        took,
+        total / max(took, 1e-9),
+        noun,
+    )
     for why, n in sorted(skipped.items()):
         text += "\nskipped %d %s: %s" % (n, noun, why)
     return text

@@ -35,9 +35,15 @@ def encode(args: Sequence[bytes | str | int]) -> bytes:
 class Remote:
     """One connection; `call` one command, `pipeline` many with one round trip."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 6379, unix: str | None = None,
-                 user: str | None = None, password: str | None = None,
-                 timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 6379,
+        unix: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        timeout: float = 60.0,
+    ) -> None:
         self.where = unix or "%s:%d" % (host, port)
         try:
             if unix:
@@ -103,22 +109,24 @@ class Remote:
                     break
                 chunk = self.sock.recv(65536)
                 if not chunk:
-                    raise RemoteError("%s closed the connection before the snapshot"
-                                      % self.where)
+                    raise RemoteError("%s closed the connection before the snapshot" % self.where)
                 buf += chunk
-            head, buf = buf[:end], buf[end + 2:]
+            head, buf = buf[:end], buf[end + 2 :]
             if not head.startswith(b"$") or not head[1:].isdigit():
-                raise RemoteError("%s answered SYNC with %r" % (
-                    self.where, head.decode("utf-8", "replace")))
+                raise RemoteError(
+                    "%s answered SYNC with %r" % (self.where, head.decode("utf-8", "replace"))
+                )
             size = int(head[1:])
             done = 0
             while done < size:
                 if not buf:
                     buf = self.sock.recv(min(1 << 20, size - done))
                     if not buf:
-                        raise RemoteError("%s closed the connection after %d of the "
-                                          "snapshot's %d bytes" % (self.where, done, size))
-                part, buf = buf[:size - done], buf[size - done:]
+                        raise RemoteError(
+                            "%s closed the connection after %d of the "
+                            "snapshot's %d bytes" % (self.where, done, size)
+                        )
+                part, buf = buf[: size - done], buf[size - done :]
                 out.write(part)
                 done += len(part)
                 progress(done, size)

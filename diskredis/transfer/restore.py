@@ -46,8 +46,9 @@ def detect(path: str, head: bytes) -> str:
         return "resp"
     if head.lstrip().startswith(b"{"):
         return "jsonl"
-    raise InputError("%s: not an RDB file, JSON lines or a RESP command stream (give "
-                     "--format)" % path)
+    raise InputError(
+        "%s: not an RDB file, JSON lines or a RESP command stream (give --format)" % path
+    )
 
 
 def _open(path: str) -> IO[bytes]:
@@ -74,8 +75,9 @@ class Input:
         self.f, self.fmt = f, fmt
         self.functions: list[bytes] = []  # function libraries of an RDB file
 
-    def records(self, progress: Progress | None = None,
-                skipped: Counter[str] | None = None) -> Iterator[Record]:
+    def records(
+        self, progress: Progress | None = None, skipped: Counter[str] | None = None
+    ) -> Iterator[Record]:
         """The records of an RDB file or JSON lines, checked as they are read."""
         f = self.f
         f.seek(0)
@@ -112,8 +114,7 @@ class Input:
                 for _ in self.records(progress):
                     n += 1
         except (codec.RdbError, formats.FormatError) as e:
-            raise InputError("the input is not loadable, nothing was written: %s" % e
-                             ) from None
+            raise InputError("the input is not loadable, nothing was written: %s" % e) from None
         finally:
             progress.finish()
         return n
@@ -144,8 +145,9 @@ class OfflineTarget(Target):
 
     def run(self, commands: list[list[bytes]]) -> list[str | None]:
         self._scripts()
-        return [r.text if isinstance(r, RedisError) else None
-                for r in self.folder.execute(commands)]
+        return [
+            r.text if isinstance(r, RedisError) else None for r in self.folder.execute(commands)
+        ]
 
     def _scripts(self) -> None:
         ctx = self.folder.ctx
@@ -158,8 +160,9 @@ class OfflineTarget(Target):
 
     def load_functions(self, codes: list[bytes], replace: bool) -> list[str]:
         self._scripts()
-        out = self.run([[b"FUNCTION", b"LOAD", *([b"REPLACE"] if replace else []), code]
-                        for code in codes])
+        out = self.run(
+            [[b"FUNCTION", b"LOAD", *([b"REPLACE"] if replace else []), code] for code in codes]
+        )
         return [e for e in out if e]
 
     def close(self) -> None:
@@ -177,8 +180,12 @@ class RemoteTarget(Target):
             if r.db != self.remote.db:
                 commands.append(["SELECT", r.db])
                 self.remote.db = r.db
-            cmd: list[Any] = ["RESTORE", r.key, r.expire_ms or 0,
-                              codec.dump_payload(r.value, compress=False)]
+            cmd: list[Any] = [
+                "RESTORE",
+                r.key,
+                r.expire_ms or 0,
+                codec.dump_payload(r.value, compress=False),
+            ]
             if r.expire_ms:
                 cmd.append("ABSTTL")
             if replace:
@@ -191,8 +198,9 @@ class RemoteTarget(Target):
             reply = replies[i]
             if isinstance(reply, ReplyError):
                 text = str(reply)
-                out.append("already in the target (use --replace)"
-                           if text.startswith("BUSYKEY") else text)
+                out.append(
+                    "already in the target (use --replace)" if text.startswith("BUSYKEY") else text
+                )
             else:
                 out.append(None)
         for i, reply in enumerate(replies):
@@ -201,12 +209,14 @@ class RemoteTarget(Target):
         return out
 
     def run(self, commands: list[list[bytes]]) -> list[str | None]:
-        return [str(r) if isinstance(r, ReplyError) else None
-                for r in self.remote.pipeline(commands)]
+        return [
+            str(r) if isinstance(r, ReplyError) else None for r in self.remote.pipeline(commands)
+        ]
 
     def load_functions(self, codes: list[bytes], replace: bool) -> list[str]:
-        out = self.run([[b"FUNCTION", b"LOAD", *([b"REPLACE"] if replace else []), code]
-                        for code in codes])
+        out = self.run(
+            [[b"FUNCTION", b"LOAD", *([b"REPLACE"] if replace else []), code] for code in codes]
+        )
         return [e for e in out if e]
 
     def close(self) -> None:
@@ -224,8 +234,9 @@ def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def restore(inp: Input, target: Target, args: argparse.Namespace,
-            quiet: bool) -> tuple[Counter[str], Counter[str], int, float]:
+def restore(
+    inp: Input, target: Target, args: argparse.Namespace, quiet: bool
+) -> tuple[Counter[str], Counter[str], int, float]:
     """Load the (checked) input into `target`: (keys by type, skipped by reason, bytes,
     seconds)."""
     by_type: Counter[str] = Counter()
@@ -245,8 +256,9 @@ def restore(inp: Input, target: Target, args: argparse.Namespace,
                 else:
                     by_type["succeeded"] += 1
                 nbytes += sum(len(a) for a in command)
-            progress.advance(len(batch), sum(len(a) for c, _ in batch for a in c),
-                             position=batch[-1][1])
+            progress.advance(
+                len(batch), sum(len(a) for c, _ in batch for a in c), position=batch[-1][1]
+            )
         for problem, n in errors.items():
             skipped["the command failed: %s" % problem] += n
         return by_type, skipped, nbytes, progress.finish()
@@ -273,8 +285,10 @@ def restore(inp: Input, target: Target, args: argparse.Namespace,
     if inp.functions:
         failed = target.load_functions(inp.functions, args.replace)
         for problem in failed:
-            print("diskredis-restore: a function library was not loaded: %s" % problem,
-                  file=sys.stderr)
+            print(
+                "diskredis-restore: a function library was not loaded: %s" % problem,
+                file=sys.stderr,
+            )
         loaded = len(inp.functions) - len(failed)
         print("loaded %d function librar%s" % (loaded, "y" if loaded == 1 else "ies"))
         if failed:
@@ -285,11 +299,17 @@ def restore(inp: Input, target: Target, args: argparse.Namespace,
 def add_server_options(parser: argparse.ArgumentParser, what: str) -> None:
     where = parser.add_argument_group(what)
     where.add_argument("--dir", help="a data folder (the server must be stopped)")
-    where.add_argument("--engine", choices=ENGINES,
-                       help="engine of a new data folder (default: lmdb; an existing "
-                            "folder's own is used)")
-    where.add_argument("--databases", type=int, default=16,
-                       help="databases of the folder (the server's `databases`; 16)")
+    where.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="engine of a new data folder (default: lmdb; an existing folder's own is used)",
+    )
+    where.add_argument(
+        "--databases",
+        type=int,
+        default=16,
+        help="databases of the folder (the server's `databases`; 16)",
+    )
     add_connection_options(where)
 
 
@@ -299,44 +319,53 @@ def add_connection_options(where: Any) -> None:
     where.add_argument("-p", "--port", type=int, help="a running server's port (6379)")
     where.add_argument("-s", "--socket", help="a running server's unix socket")
     where.add_argument("--user", help="ACL user name (with --password)")
-    where.add_argument("-a", "--password",
-                       help="password (or set REDISCLI_AUTH in the environment)")
+    where.add_argument(
+        "-a", "--password", help="password (or set REDISCLI_AUTH in the environment)"
+    )
 
 
 def connect(args: argparse.Namespace) -> Remote:
     password = args.password or os.environ.get("REDISCLI_AUTH")
-    return Remote(args.host or "127.0.0.1", args.port or 6379, args.socket, args.user,
-                  password)
+    return Remote(args.host or "127.0.0.1", args.port or 6379, args.socket, args.user, password)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="diskredis-restore", add_help=False,
+        prog="diskredis-restore",
+        add_help=False,
         description="Load an RDB file (made by Redis 2.x to 7.0), JSON lines or a RESP "
-                    "command stream into a diskredis data folder or a running server "
-                    "(diskredis or Redis).",
+        "command stream into a diskredis data folder or a running server "
+        "(diskredis or Redis).",
         epilog="examples:  diskredis-restore dump.rdb --dir data   |   "
-               "diskredis-restore keys.jsonl -p 6380 --replace   |   "
-               "diskredis-restore commands.resp --dir data. "
-               "Exit status: 0 all loaded, 1 some keys skipped, 2 nothing loaded (bad input "
-               "or target).")
+        "diskredis-restore keys.jsonl -p 6380 --replace   |   "
+        "diskredis-restore commands.resp --dir data. "
+        "Exit status: 0 all loaded, 1 some keys skipped, 2 nothing loaded (bad input "
+        "or target).",
+    )
     parser.add_argument("--help", action="help", help="show this help and exit")
     parser.add_argument("input", help="the file to load ('-' for standard input)")
-    parser.add_argument("--format", choices=FORMATS,
-                        help="the input's format (default: recognised from its first bytes)")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="the input's format (default: recognised from its first bytes)",
+    )
     add_server_options(parser, "target (one of --dir or a server)")
     parser.add_argument("--db", type=int, help="load only the keys of this database")
     parser.add_argument("--match", help="load only keys matching this glob pattern")
-    parser.add_argument("--replace", action="store_true",
-                        help="overwrite keys that exist (default: keep them, count them "
-                             "as skipped)")
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="overwrite keys that exist (default: keep them, count them as skipped)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     args = parser.parse_args(argv)
     if (args.dir is None) == (args.host is None and args.port is None and args.socket is None):
         parser.error("give exactly one target: --dir FOLDER, or -h/-p/-s for a server")
     if args.format == "resp" and (args.db is not None or args.match):
-        parser.error("--db and --match select keys of RDB files and JSON lines; a command "
-                     "stream runs as it is")
+        parser.error(
+            "--db and --match select keys of RDB files and JSON lines; a command "
+            "stream runs as it is"
+        )
     try:
         f = _open(args.input)
         fmt = args.format or detect(args.input, f.read(16))
@@ -345,8 +374,11 @@ def main(argv: list[str] | None = None) -> int:
         what = "commands" if fmt == "resp" else "keys"
         if not args.quiet:
             print("checked %s: %s, %d %s" % (args.input, fmt, n, what), file=sys.stderr)
-        target: Target = (OfflineTarget(args.dir, args.engine, args.databases) if args.dir
-                          else RemoteTarget(connect(args)))
+        target: Target = (
+            OfflineTarget(args.dir, args.engine, args.databases)
+            if args.dir
+            else RemoteTarget(connect(args))
+        )
     except (InputError, StorageError, RemoteError) as e:
         print("diskredis-restore: %s" % e, file=sys.stderr)
         return 2
@@ -357,8 +389,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         target.close()
-    print(summary("restored" if fmt != "resp" else "ran", by_type, nbytes, took, skipped,
-                  "keys" if fmt != "resp" else "commands"))
+    print(
+        summary(
+            "restored" if fmt != "resp" else "ran",
+            by_type,
+            nbytes,
+            took,
+            skipped,
+            "keys" if fmt != "resp" else "commands",
+        )
+    )
     return 1 if skipped else 0
 
 

@@ -46,11 +46,18 @@ def rq_enqueue(count: int) -> None:
 
     q = _rq_queue()
     for i in range(count):
-        q.enqueue("queue_apps.rq_app.job", i, job_id="job-%d" % i, retry=Retry(max=5),
-                  result_ttl=3600)
+        q.enqueue(
+            "queue_apps.rq_app.job", i, job_id="job-%d" % i, retry=Retry(max=5), result_ttl=3600
+        )
     for i in range(count, count + SCHEDULED):
-        q.enqueue_in(timedelta(seconds=3), "queue_apps.rq_app.job", i, job_id="job-%d" % i,
-                     retry=Retry(max=5), result_ttl=3600)
+        q.enqueue_in(
+            timedelta(seconds=3),
+            "queue_apps.rq_app.job",
+            i,
+            job_id="job-%d" % i,
+            retry=Retry(max=5),
+            result_ttl=3600,
+        )
     for i in range(FAILING):
         q.enqueue("queue_apps.rq_app.failing", i, job_id="fails-%d" % i)
 
@@ -126,12 +133,20 @@ def dramatiq_held() -> dict[str, list[str]]:
     for key in r.scan_iter("dramatiq:*.msgs"):
         out[key.decode()] = ["job-%d" % json.loads(m)["args"][0] for m in r.hvals(key)]
     # where their ids are: queue lists and the workers' acknowledgement sets
-    names = {i: "job-%d" % json.loads(m)["args"][0]
-             for key in r.scan_iter("dramatiq:*.msgs") for i, m in r.hgetall(key).items()}
+    names = {
+        i: "job-%d" % json.loads(m)["args"][0]
+        for key in r.scan_iter("dramatiq:*.msgs")
+        for i, m in r.hgetall(key).items()
+    }
     for key in r.scan_iter("dramatiq:*"):
         kind = r.type(key)
-        ids = (r.lrange(key, 0, -1) if kind == b"list" else
-               list(r.smembers(key)) if kind == b"set" else [])
+        ids = (
+            r.lrange(key, 0, -1)
+            if kind == b"list"
+            else list(r.smembers(key))
+            if kind == b"set"
+            else []
+        )
         found = [names.get(i, "id-" + i.decode()) for i in ids]
         if found:
             out[key.decode()] = found
@@ -149,8 +164,10 @@ def huey_enqueue(count: int) -> None:
 def huey_held() -> dict[str, list[str]]:
     from queue_apps.huey_app import huey
 
-    return {"pending": ["job-%d" % t.args[0] for t in huey.pending()],
-            "scheduled": ["job-%d" % t.args[0] for t in huey.scheduled()]}
+    return {
+        "pending": ["job-%d" % t.args[0] for t in huey.pending()],
+        "scheduled": ["job-%d" % t.args[0] for t in huey.scheduled()],
+    }
 
 
 # -- arq ------------------------------------------------------------------------------
@@ -184,8 +201,11 @@ LIBRARIES = {
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="queue_apps.drive", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="queue_apps.drive",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("action", choices=["enqueue", "held", "recover", "results"])
     parser.add_argument("library", choices=sorted(LIBRARIES))
     parser.add_argument("count", type=int, nargs="?", default=0)

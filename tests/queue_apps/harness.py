@@ -42,13 +42,39 @@ ENVIRONMENTS = {
 VENVS = ROOT / ".venv-queues"
 
 WORKERS = {
-    "rq": ["rq", "worker", "q", "--url", "{url}", "-w", "rq.worker.SimpleWorker",
-           "--with-scheduler", "--logging_level", "WARNING"],
-    "celery": ["celery", "-A", "queue_apps.celery_app", "worker", "--pool=solo",
-               "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"],
+    "rq": [
+        "rq",
+        "worker",
+        "q",
+        "--url",
+        "{url}",
+        "-w",
+        "rq.worker.SimpleWorker",
+        "--with-scheduler",
+        "--logging_level",
+        "WARNING",
+    ],
+    "celery": [
+        "celery",
+        "-A",
+        "queue_apps.celery_app",
+        "worker",
+        "--pool=solo",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        "warning",
+    ],
     "dramatiq": ["dramatiq", "queue_apps.dramatiq_app", "--processes", "1", "--threads", "2"],
-    "huey": ["huey_consumer", "queue_apps.huey_app.huey", "-w", str(WORKER_THREADS), "-k",
-             "thread"],
+    "huey": [
+        "huey_consumer",
+        "queue_apps.huey_app.huey",
+        "-w",
+        str(WORKER_THREADS),
+        "-k",
+        "thread",
+    ],
     "arq": ["arq", "queue_apps.arq_app.WorkerSettings"],
 }
 
@@ -60,10 +86,22 @@ def queue_bin(lib: str) -> Path:
     wanted = ENVIRONMENTS[name]
     stamp = venv / (".installed-" + hashlib.sha1(" ".join(wanted).encode()).hexdigest()[:12])
     if not stamp.exists():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True,
-                       timeout=300)
-        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                        "--disable-pip-version-check", *wanted], check=True, timeout=900)
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=300
+        )
+        subprocess.run(
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                *wanted,
+            ],
+            check=True,
+            timeout=900,
+        )
         stamp.touch()
     return venv / "bin"
 
@@ -75,16 +113,25 @@ class Run:
         self.lib, self.bin = lib, bin_dir
         self.done_file = tmp / "done"
         self.log = tmp / "worker.log"
-        self.env = dict(os.environ, PYTHONPATH=str(ROOT / "tests"),
-                        REDIS_URL="redis://127.0.0.1:%d/0" % port,
-                        QUEUE_DONE=str(self.done_file), PYTHONUNBUFFERED="1")
+        self.env = dict(
+            os.environ,
+            PYTHONPATH=str(ROOT / "tests"),
+            REDIS_URL="redis://127.0.0.1:%d/0" % port,
+            QUEUE_DONE=str(self.done_file),
+            PYTHONUNBUFFERED="1",
+        )
         self.worker: subprocess.Popen[bytes] | None = None
         self.worker_starts = 0
 
     def drive(self, *args: str) -> str:
-        out = subprocess.run([str(self.bin / "python"), "-m", "queue_apps.drive", *args],
-                             env=self.env, cwd=ROOT / "tests", capture_output=True,
-                             text=True, timeout=300)
+        out = subprocess.run(
+            [str(self.bin / "python"), "-m", "queue_apps.drive", *args],
+            env=self.env,
+            cwd=ROOT / "tests",
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if out.returncode != 0:
             raise RuntimeError("queue_apps.drive %s failed:\n%s" % (" ".join(args), out.stderr))
         return out.stdout
@@ -95,9 +142,15 @@ class Run:
         with open(self.log, "ab") as log:
             # A process group of its own: a worker's children (Dramatiq's and Celery's
             # worker processes) go with it when it is stopped, as under a supervisor.
-            self.worker = subprocess.Popen(argv, env=self.env, cwd=ROOT / "tests",
-                                           stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                           start_new_session=True)
+            self.worker = subprocess.Popen(
+                argv,
+                env=self.env,
+                cwd=ROOT / "tests",
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         self.worker_starts += 1
 
     def stop_worker(self) -> None:
@@ -163,8 +216,11 @@ class Run:
     def story(self, what: str) -> str:
         tail = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
         return "%s: %s; worker started %d times; worker log tail:\n%s" % (
-            self.lib, what, self.worker_starts, tail)
-
+            self.lib,
+            what,
+            self.worker_starts,
+            tail,
+        )
 
 
 class Server(Protocol):
@@ -190,18 +246,30 @@ class Outcome:
 
     @property
     def still_held(self) -> set[int]:
-        return {int(j.rsplit("-", 1)[1]) for ids in self.held.values() for j in ids
-                if j.startswith("job-")}
+        return {
+            int(j.rsplit("-", 1)[1])
+            for ids in self.held.values()
+            for j in ids
+            if j.startswith("job-")
+        }
 
     @property
     def repeated(self) -> int:
         return sum(1 for n in self.runs.values() if n > 1)
 
     def summary(self) -> str:
-        return ("%s: %d jobs, %d ran before the kill, %d ran twice or more, %d never ran, "
-                "worker started %d times" % (self.lib, len(self.expected), self.at_kill,
-                                             self.repeated, len(self.missing),
-                                             self.worker_starts))
+        return (
+            "%s: %d jobs, %d ran before the kill, %d ran twice or more, %d never ran, "
+            "worker started %d times"
+            % (
+                self.lib,
+                len(self.expected),
+                self.at_kill,
+                self.repeated,
+                len(self.missing),
+                self.worker_starts,
+            )
+        )
 
 
 def crash_run(lib: str, server: Server, tmp: Path, jobs: int = JOBS) -> Outcome:
@@ -223,5 +291,13 @@ def crash_run(lib: str, server: Server, tmp: Path, jobs: int = JOBS) -> Outcome:
             held["results"] = [str(x) for x in json.loads(run.drive("results", lib))]
     finally:
         run.stop_worker()
-    return Outcome(lib, expected, at_kill, missing, held, run.runs(), run.worker_starts,
-                   run.story("%d jobs never ran (%s)" % (len(missing), sorted(missing)[:20])))
+    return Outcome(
+        lib,
+        expected,
+        at_kill,
+        missing,
+        held,
+        run.runs(),
+        run.worker_starts,
+        run.story("%d jobs never ran (%s)" % (len(missing), sorted(missing)[:20])),
+    )

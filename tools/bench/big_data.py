@@ -69,8 +69,7 @@ def info_storage(port: int) -> dict[str, str]:
         size = int(head[1:])
         while len(body) < size:
             body += s.recv(65536)
-    return dict(line.split(":", 1) for line in body[:size].decode().split("\r\n")
-                if ":" in line)
+    return dict(line.split(":", 1) for line in body[:size].decode().split("\r\n") if ":" in line)
 
 
 class Load:
@@ -88,8 +87,14 @@ class Load:
             self.sel.register(s, selectors.EVENT_READ, hiredis.Reader())
             self.socks.append(s)
 
-    def run(self, seconds: float, pick: Callable[[], int],
-            samples: list[tuple[float, float, float]], pid: int, t0: float) -> int:
+    def run(
+        self,
+        seconds: float,
+        pick: Callable[[], int],
+        samples: list[tuple[float, float, float]],
+        pid: int,
+        t0: float,
+    ) -> int:
         """GETs answered in `seconds`; appends (time, RSS, RssAnon) every half second."""
         for s in self.socks:
             s.send(b"GET key:%010d\r\n" % pick())
@@ -136,8 +141,9 @@ def pickers(keys: int, hot: int, rng: random.Random) -> dict[str, Callable[[], i
     }
 
 
-def chart(series: dict[str, list[tuple[float, float, float]]], budget_mb: float,
-          path: str, title: str) -> None:
+def chart(
+    series: dict[str, list[tuple[float, float, float]]], budget_mb: float, path: str, title: str
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -146,8 +152,12 @@ def chart(series: dict[str, list[tuple[float, float, float]]], budget_mb: float,
     fig, ax = plt.subplots(figsize=(10, 4))
     for engine, points in series.items():
         ax.plot([p[0] for p in points], [p[1] for p in points], label="%s RSS" % engine)
-        ax.plot([p[0] for p in points], [p[2] for p in points], "--",
-                label="%s private (RssAnon)" % engine)
+        ax.plot(
+            [p[0] for p in points],
+            [p[2] for p in points],
+            "--",
+            label="%s private (RssAnon)" % engine,
+        )
     ax.axhline(budget_mb, color="grey", linewidth=0.8, label="cache budget")
     ax.set_xlabel("seconds")
     ax.set_ylabel("MB")
@@ -169,26 +179,38 @@ def parse_size(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python tools/bench/big_data.py", description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="python tools/bench/big_data.py",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--keys", type=int, default=10_000_000)
     parser.add_argument("--value", type=int, default=128, help="value bytes")
     parser.add_argument("--maxmemory", default="64mb", help="the cache budget")
     parser.add_argument("--engines", default="lmdb,leveldb")
     parser.add_argument("--seconds", type=float, default=20.0, help="per phase")
-    parser.add_argument("--hot-keys", type=int, default=100_000,
-                        help="keys of the all-hot phase (they must fit in the budget)")
+    parser.add_argument(
+        "--hot-keys",
+        type=int,
+        default=100_000,
+        help="keys of the all-hot phase (they must fit in the budget)",
+    )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--chart", help="plot resident memory over the run to this PNG")
-    parser.add_argument("--keep", help="fill into DIR/<engine> and keep it (reused if "
-                                       "it exists)")
+    parser.add_argument("--keep", help="fill into DIR/<engine> and keep it (reused if it exists)")
     args = parser.parse_args(argv)
     budget = parse_size(args.maxmemory)
-    title = ("%d keys x %d B, maxmemory %s, %d clients, GET, %g s per phase"
-             % (args.keys, args.value, args.maxmemory, args.clients, args.seconds))
+    title = "%d keys x %d B, maxmemory %s, %d clients, GET, %g s per phase" % (
+        args.keys,
+        args.value,
+        args.maxmemory,
+        args.clients,
+        args.seconds,
+    )
     print("# " + title)
-    print("%-8s %-8s %10s %9s %10s %12s" % ("engine", "phase", "GET/s", "hit rate",
-                                          "RSS MB", "private MB"))
+    print(
+        "%-8s %-8s %10s %9s %10s %12s"
+        % ("engine", "phase", "GET/s", "hit rate", "RSS MB", "private MB")
+    )
     series: dict[str, list[tuple[float, float, float]]] = {}
     for engine in args.engines.split(","):
         if args.keep:
@@ -202,18 +224,30 @@ def main(argv: list[str] | None = None) -> int:
                 fill(engine, folder, args.keys, args.value, expire_every=0)
             port = free_port()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "diskredis", "--port", str(port), "--dir", folder,
-                 "--engine", engine, "--maxmemory", str(budget)], cwd=ROOT,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                [
+                    sys.executable,
+                    "-m",
+                    "diskredis",
+                    "--port",
+                    str(port),
+                    "--dir",
+                    folder,
+                    "--engine",
+                    engine,
+                    "--maxmemory",
+                    str(budget),
+                ],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 wait_ping(port, proc, "diskredis")
                 load = Load(port, args.clients)
                 samples = series.setdefault(engine, [])
                 t0 = time.monotonic()
-                for phase, pick in pickers(args.keys, args.hot_keys,
-                                           random.Random(1)).items():
-                    print("\r  %s: %s ..." % (engine, phase), end="", file=sys.stderr,
-                          flush=True)
+                for phase, pick in pickers(args.keys, args.hot_keys, random.Random(1)).items():
+                    print("\r  %s: %s ..." % (engine, phase), end="", file=sys.stderr, flush=True)
                     load.run(args.seconds / 4, pick, samples, proc.pid, t0)  # warm-up
                     before = info_storage(port)
                     done = load.run(args.seconds, pick, samples, proc.pid, t0)
@@ -222,9 +256,18 @@ def main(argv: list[str] | None = None) -> int:
                     misses = int(after["cache_misses"]) - int(before["cache_misses"])
                     total, private = rss(proc.pid)
                     print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
-                    print("%-8s %-8s %10.0f %8.1f%% %10.1f %12.1f" % (
-                        engine, phase, done / args.seconds,
-                        100.0 * hits / max(1, hits + misses), total, private), flush=True)
+                    print(
+                        "%-8s %-8s %10.0f %8.1f%% %10.1f %12.1f"
+                        % (
+                            engine,
+                            phase,
+                            done / args.seconds,
+                            100.0 * hits / max(1, hits + misses),
+                            total,
+                            private,
+                        ),
+                        flush=True,
+                    )
                 load.close()
             finally:
                 proc.terminate()

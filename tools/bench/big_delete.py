@@ -81,8 +81,12 @@ def fill(conn: Conn, kind: str, key: bytes, n: int) -> None:
             for _ in range(sent):
                 conn.reply()
             sent = 0
-            print("\r    filling %-4s %7d/%d" % (kind, ids[-1] + 1, n), end="",
-                  file=sys.stderr, flush=True)
+            print(
+                "\r    filling %-4s %7d/%d" % (kind, ids[-1] + 1, n),
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
     for _ in range(sent):
         conn.reply()
     print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
@@ -99,8 +103,10 @@ def gc_pending(conn: Conn) -> int:
     return info_field(conn, b"storage", "gc_pending_jobs")  # redis-server: 0, frees at once
 
 
-FILL_EXPIRING = (b"for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do "
-                 b"redis.call('SET', 'exp:' .. i, 'v', 'PXAT', ARGV[3]) end return 1")
+FILL_EXPIRING = (
+    b"for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do "
+    b"redis.call('SET', 'exp:' .. i, 'v', 'PXAT', ARGV[3]) end return 1"
+)
 
 
 def fill_expiring(conn: Conn, n: int) -> float:
@@ -108,19 +114,28 @@ def fill_expiring(conn: Conn, n: int) -> float:
     A first chunk of keys expiring a day later times the writes to plan that moment."""
     step = 10_000
     t0 = time.time()  # a first chunk, without expiry, tells how fast the writes go
-    conn.call(b"EVAL", FILL_EXPIRING, b"0", b"%d" % n, b"%d" % (n + step - 1),
-              b"%d" % int((t0 + 86400) * 1000))
+    conn.call(
+        b"EVAL",
+        FILL_EXPIRING,
+        b"0",
+        b"%d" % n,
+        b"%d" % (n + step - 1),
+        b"%d" % int((t0 + 86400) * 1000),
+    )
     at = time.time() + 5 + 1.5 * (time.time() - t0) * n / step
     for start in range(0, n, step):
         end = min(start + step, n) - 1
-        reply = conn.call(b"EVAL", FILL_EXPIRING, b"0", b"%d" % start, b"%d" % end,
-                          b"%d" % int(at * 1000))
+        reply = conn.call(
+            b"EVAL", FILL_EXPIRING, b"0", b"%d" % start, b"%d" % end, b"%d" % int(at * 1000)
+        )
         assert reply == b":1", reply
         print("\r    filling expire %7d/%d" % (end + 1, n), end="", file=sys.stderr, flush=True)
     print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
     if time.time() >= at:
-        raise SystemExit("big_delete: writing %d keys took longer than planned; keys expired "
-                         "during the writes (use a smaller -n)" % n)
+        raise SystemExit(
+            "big_delete: writing %d keys took longer than planned; keys expired "
+            "during the writes (use a smaller -n)" % n
+        )
     return at
 
 
@@ -173,28 +188,43 @@ def measure(port: int, kind: str, n: int) -> tuple[float, float, float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python tools/bench/big_delete.py", description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="python tools/bench/big_delete.py",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("-n", type=int, default=1_000_000, help="elements per collection")
     parser.add_argument("--types", default="hash,list,set,zset,expire")
     parser.add_argument("--engines", default="lmdb,leveldb")
     args = parser.parse_args(argv)
     if shutil.which("redis-server") is None:
         raise SystemExit("big_delete: redis-server not found; install Debian's redis-server")
-    print("# %d elements per collection (or expiring keys); DEL from one client, PINGs from "
-          "another" % args.n)
-    print("%-20s %-6s %8s %12s %14s %14s" % ("server", "type", "DEL ms", "p99 PING ms",
-                                             "worst PING ms", "reclaimed in s"))
+    print(
+        "# %d elements per collection (or expiring keys); DEL from one client, PINGs from "
+        "another" % args.n
+    )
+    print(
+        "%-20s %-6s %8s %12s %14s %14s"
+        % ("server", "type", "DEL ms", "p99 PING ms", "worst PING ms", "reclaimed in s")
+    )
     runs = [("redis-server", "redis", "")] + [
-        ("diskredis " + e, "diskredis", e) for e in args.engines.split(",")]
+        ("diskredis " + e, "diskredis", e) for e in args.engines.split(",")
+    ]
     for label, kind, engine in runs:
-        with server(kind, "always" if kind == "diskredis" else "everysec", engine,
-                    args) as port:
+        with server(kind, "always" if kind == "diskredis" else "everysec", engine, args) as port:
             for t in args.types.split(","):
                 del_ms, p99_ms, worst_ms, reclaim_s = measure(port, t, args.n)
-                print("%-20s %-6s %8s %12.1f %14.1f %14.2f" % (
-                    label, t, "-" if del_ms != del_ms else "%.1f" % del_ms, p99_ms,
-                    worst_ms, reclaim_s), flush=True)
+                print(
+                    "%-20s %-6s %8s %12.1f %14.1f %14.2f"
+                    % (
+                        label,
+                        t,
+                        "-" if del_ms != del_ms else "%.1f" % del_ms,
+                        p99_ms,
+                        worst_ms,
+                        reclaim_s,
+                    ),
+                    flush=True,
+                )
     return 0
 
 

@@ -66,22 +66,26 @@ def _requests(test: str, n: int, rng: random.Random) -> list[bytes]:
     if test == "hset":
         return [_request(b"HSET", b"myhash", b"element:" + k[4:], _VALUE) for k in keys]
     if test == "zadd":
-        return [_request(b"ZADD", b"myzset", b"%d" % rng.randrange(_KEYSPACE),
-                         b"element:" + k[4:]) for k in keys]
+        return [
+            _request(b"ZADD", b"myzset", b"%d" % rng.randrange(_KEYSPACE), b"element:" + k[4:])
+            for k in keys
+        ]
     raise SystemExit("hot_path: unknown test %r (%s)" % (test, ", ".join(TESTS)))
 
 
 #: Layers of diskredis by module path (the first that matches), for --opcodes.
-LAYERS = (("diskredis/server/lane.py", "lane: batches, units, replies"),
-          ("diskredis/resp/writer.py", "lane: batches, units, replies"),
-          ("diskredis/server/", "server: read, parse, deliver"),
-          ("diskredis/resp/", "server: read, parse, deliver"),
-          ("diskredis/commands/dispatch.py", "dispatch: lookup, checks, statistics"),
-          ("diskredis/commands/registry.py", "dispatch: lookup, checks, statistics"),
-          ("diskredis/commands/", "the command's handler"),
-          ("diskredis/keyspace/", "keyspace, hot cache, records"),
-          ("diskredis/storage/", "storage engine and log"),
-          ("<string>", "keyspace, hot cache, records"))  # dataclass __init__ (Meta)
+LAYERS = (
+    ("diskredis/server/lane.py", "lane: batches, units, replies"),
+    ("diskredis/resp/writer.py", "lane: batches, units, replies"),
+    ("diskredis/server/", "server: read, parse, deliver"),
+    ("diskredis/resp/", "server: read, parse, deliver"),
+    ("diskredis/commands/dispatch.py", "dispatch: lookup, checks, statistics"),
+    ("diskredis/commands/registry.py", "dispatch: lookup, checks, statistics"),
+    ("diskredis/commands/", "the command's handler"),
+    ("diskredis/keyspace/", "keyspace, hot cache, records"),
+    ("diskredis/storage/", "storage engine and log"),
+    ("<string>", "keyspace, hot cache, records"),
+)  # dataclass __init__ (Meta)
 
 
 def _layer(filename: str) -> str:
@@ -101,8 +105,10 @@ class OpcodeCounter:
 
     def __call__(self, frame: types.FrameType, event: str, arg: object) -> OpcodeCounter:
         code = frame.f_code
-        where = (code.co_filename, "%s:%d %s" % (os.path.basename(code.co_filename),
-                                                 code.co_firstlineno, code.co_name))
+        where = (
+            code.co_filename,
+            "%s:%d %s" % (os.path.basename(code.co_filename), code.co_firstlineno, code.co_name),
+        )
         if event == "call":
             self.calls[where] += 1
             frame.f_trace_opcodes = True
@@ -119,8 +125,10 @@ class OpcodeCounter:
         for (filename, _), count in self.calls.items():
             layer_calls[_layer(filename)] += count
         total = sum(self.opcodes.values())
-        lines = ["%s: %.0f bytecodes and %.1f Python calls per request"
-                 % (test, total / n, sum(self.calls.values()) / n)]
+        lines = [
+            "%s: %.0f bytecodes and %.1f Python calls per request"
+            % (test, total / n, sum(self.calls.values()) / n)
+        ]
         for name, count in layers.most_common():
             lines.append("  %7.0f  %4.1f calls  %s" % (count / n, layer_calls[name] / n, name))
         lines.append("  functions:")
@@ -129,9 +137,15 @@ class OpcodeCounter:
         return "\n".join(lines)
 
 
-def measure(tests: list[str], clients: int, passes: int, engine: str,
-            rounds: int, pipeline: int = 1,
-            tracer: OpcodeCounter | None = None) -> dict[str, float]:
+def measure(
+    tests: list[str],
+    clients: int,
+    passes: int,
+    engine: str,
+    rounds: int,
+    pipeline: int = 1,
+    tracer: OpcodeCounter | None = None,
+) -> dict[str, float]:
     """Best µs per request of `rounds` runs of `passes` passes, per test. With `tracer`,
     each test's measured runs go through it (a fresh one per test is the caller's)."""
     import hiredis
@@ -144,8 +158,9 @@ def measure(tests: list[str], clients: int, passes: int, engine: str,
     result: dict[str, float] = {}
 
     async def main() -> None:
-        config = from_argv(["--dir", folder, "--engine", engine, "--appendfsync", "no",
-                            "--port", "0"])
+        config = from_argv(
+            ["--dir", folder, "--engine", engine, "--appendfsync", "no", "--port", "0"]
+        )
         server = Server(config)
         server.token = trio.lowlevel.current_trio_token()
         ends = []
@@ -156,9 +171,10 @@ def measure(tests: list[str], clients: int, passes: int, engine: str,
         # Made before anything is measured (callgrind's baseline makes them too). Every
         # test draws the same keys: GET finds what the first SETs stored (the hot path).
         n = passes * clients * pipeline
-        prepared = {t: [b"".join(r[i:i + pipeline]) for i in range(0, n, pipeline)]
-                    for t, r in ((t, _requests(t, n, random.Random(1)))
-                                 for t in ["set", *tests])}
+        prepared = {
+            t: [b"".join(r[i : i + pipeline]) for i in range(0, n, pipeline)]
+            for t, r in ((t, _requests(t, n, random.Random(1))) for t in ["set", *tests])
+        }
         readers = [hiredis.Reader() for _ in ends]
 
         def run(test: str, warm_up: bool = False) -> float:
@@ -208,11 +224,25 @@ def _instructions(args: argparse.Namespace, test: str, rounds: int) -> int:
         raise SystemExit("hot_path: --callgrind needs valgrind (apt-get install valgrind)")
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
-        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-               sys.executable, os.path.abspath(__file__), "--tests", test,
-               "--clients", str(args.clients), "--passes", str(args.passes),
-               "--pipeline", str(args.pipeline),
-               "--engine", args.engine, "--rounds", str(rounds)]
+        cmd = [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=" + out,
+            sys.executable,
+            os.path.abspath(__file__),
+            "--tests",
+            test,
+            "--clients",
+            str(args.clients),
+            "--passes",
+            str(args.passes),
+            "--pipeline",
+            str(args.pipeline),
+            "--engine",
+            args.engine,
+            "--rounds",
+            str(rounds),
+        ]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with open(out) as f:
             for line in f:
@@ -225,40 +255,57 @@ def _instructions(args: argparse.Namespace, test: str, rounds: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description="The cost of diskredis's request path, in one process: µs per "
-                    "request, or instructions per request with --callgrind.")
+        "request, or instructions per request with --callgrind."
+    )
     p.add_argument("--tests", default="get,set", help="comma-separated, of: " + ", ".join(TESTS))
     p.add_argument("--clients", type=int, default=50, help="clients, one request each per pass")
-    p.add_argument("--pipeline", type=int, default=1,
-                   help="requests each client sends in one write per pass (redis-benchmark -P)")
+    p.add_argument(
+        "--pipeline",
+        type=int,
+        default=1,
+        help="requests each client sends in one write per pass (redis-benchmark -P)",
+    )
     p.add_argument("--passes", type=int, default=200, help="passes per measured run")
     p.add_argument("--engine", default="lmdb", choices=("lmdb", "leveldb"))
     p.add_argument("--rounds", type=int, default=5, help="measured runs (the best is shown)")
-    p.add_argument("--callgrind", action="store_true",
-                   help="count instructions under valgrind (slow: about 2 minutes a test)")
-    p.add_argument("--opcodes", action="store_true",
-                   help="count the bytecodes and Python calls of a request, by layer and "
-                        "by function (sys.settrace; one run of the passes)")
+    p.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="count instructions under valgrind (slow: about 2 minutes a test)",
+    )
+    p.add_argument(
+        "--opcodes",
+        action="store_true",
+        help="count the bytecodes and Python calls of a request, by layer and "
+        "by function (sys.settrace; one run of the passes)",
+    )
     args = p.parse_args(argv)
     tests = [t for t in args.tests.split(",") if t]
     n = args.passes * args.clients * args.pipeline
     if args.opcodes:
         for test in tests:
             counter = OpcodeCounter()
-            measure([test], args.clients, args.passes, args.engine, 1, args.pipeline,
-                    tracer=counter)
+            measure(
+                [test], args.clients, args.passes, args.engine, 1, args.pipeline, tracer=counter
+            )
             print(counter.report(test, n), flush=True)
         return 0
     if args.callgrind:
         for test in tests:
             per = (_instructions(args, test, 1) - _instructions(args, test, 0)) // n
-            print(f"{test:5} {per:8d} instructions per request ({args.engine}, "
-                  f"{args.clients} clients, pipeline {args.pipeline}, {args.passes} passes)")
+            print(
+                f"{test:5} {per:8d} instructions per request ({args.engine}, "
+                f"{args.clients} clients, pipeline {args.pipeline}, {args.passes} passes)"
+            )
         return 0
-    for test, us in measure(tests, args.clients, args.passes, args.engine,
-                            args.rounds, args.pipeline).items():
-        print(f"{test:5} {us:8.2f} µs per request ({args.engine}, best of {args.rounds} runs "
-              f"of {args.passes} passes, {args.clients} clients, pipeline {args.pipeline})",
-              flush=True)
+    for test, us in measure(
+        tests, args.clients, args.passes, args.engine, args.rounds, args.pipeline
+    ).items():
+        print(
+            f"{test:5} {us:8.2f} µs per request ({args.engine}, best of {args.rounds} runs "
+            f"of {args.passes} passes, {args.clients} clients, pipeline {args.pipeline})",
+            flush=True,
+        )
     return 0
 
 

@@ -88,7 +88,7 @@ def bare_server(port: int, hop: bool) -> None:
                 out = answer(reader, data, store)
             while out:
                 try:
-                    out = out[sock.send(out):]
+                    out = out[sock.send(out) :]
                 except BlockingIOError:
                     await trio.lowlevel.wait_writable(sock)
 
@@ -163,7 +163,7 @@ def reactor_server(port: int) -> None:
                 out = answer(reader, data, store)
                 while out:  # rarely more than the socket buffer takes at once
                     try:
-                        out = out[sock.send(out):]
+                        out = out[sock.send(out) :]
                     except BlockingIOError:
                         await trio.lowlevel.wait_writable(sock)
 
@@ -171,8 +171,7 @@ def reactor_server(port: int) -> None:
 
 
 def measure(cmd: list[str], port: int, args: argparse.Namespace) -> dict[str, float]:
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         try:
             wait_ping(port, proc, " ".join(cmd[:3]))
@@ -180,11 +179,29 @@ def measure(cmd: list[str], port: int, args: argparse.Namespace) -> dict[str, fl
             assert proc.stderr is not None
             sys.stderr.write(proc.stderr.read().decode(errors="replace"))
             raise
-        out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", args.tests,
-                              "-n", str(args.n), "-c", str(args.c), "-P", str(args.P),
-                              "-d", "100",
-                              "-r", "1000000", "--csv"],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [
+                "redis-benchmark",
+                "-p",
+                str(port),
+                "-t",
+                args.tests,
+                "-n",
+                str(args.n),
+                "-c",
+                str(args.c),
+                "-P",
+                str(args.P),
+                "-d",
+                "100",
+                "-r",
+                "1000000",
+                "--csv",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         rows = [line.split(",") for line in out.strip().splitlines()[1:]]
         return {row[0].strip('"'): float(row[1].strip('"')) for row in rows}
     finally:
@@ -193,14 +210,18 @@ def measure(cmd: list[str], port: int, args: argparse.Namespace) -> dict[str, fl
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-n", type=int, default=100000)
     parser.add_argument("-c", type=int, default=50)
     parser.add_argument("-P", type=int, default=1, help="pipeline depth (redis-benchmark -P)")
-    parser.add_argument("--tests", default="ping_mbulk,set,get",
-                        help="redis-benchmark -t list (only PING, SET and GET mean anything "
-                             "to the minimal servers)")
+    parser.add_argument(
+        "--tests",
+        default="ping_mbulk,set,get",
+        help="redis-benchmark -t list (only PING, SET and GET mean anything "
+        "to the minimal servers)",
+    )
     parser.add_argument("--serve", choices=["bare", "hop", "reactor"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -214,24 +235,46 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, make in [
         ("redis-server", lambda p: ["redis-server", "--port", str(p), "--save", ""]),
-        ("trio, raw sockets, answers itself", lambda p: [sys.executable, me, "--serve",
-                                                         "bare", "--port", str(p)]),
-        ("the same + worker-thread hand-off", lambda p: [sys.executable, me, "--serve",
-                                                         "hop", "--port", str(p)]),
-        ("trio, one task over epoll", lambda p: [sys.executable, me, "--serve", "reactor",
-                                                 "--port", str(p)]),
-        ("diskredis (lmdb)", lambda p: [sys.executable, "-m", "diskredis", "--port", str(p),
-                                        "--dir", "/tmp/loop-cost-%d" % p]),
+        (
+            "trio, raw sockets, answers itself",
+            lambda p: [sys.executable, me, "--serve", "bare", "--port", str(p)],
+        ),
+        (
+            "the same + worker-thread hand-off",
+            lambda p: [sys.executable, me, "--serve", "hop", "--port", str(p)],
+        ),
+        (
+            "trio, one task over epoll",
+            lambda p: [sys.executable, me, "--serve", "reactor", "--port", str(p)],
+        ),
+        (
+            "diskredis (lmdb)",
+            lambda p: [
+                sys.executable,
+                "-m",
+                "diskredis",
+                "--port",
+                str(p),
+                "--dir",
+                "/tmp/loop-cost-%d" % p,
+            ],
+        ),
     ]:
         port = free_port()
         rows.append((name, measure(make(port), port, args)))
     tests = list(rows[0][1])
-    print("# redis-benchmark -t %s -n %d -c %d -P %d -d 100 -r 1000000, requests/s (ratio "
-          "to redis-server)" % (args.tests, args.n, args.c, args.P))
+    print(
+        "# redis-benchmark -t %s -n %d -c %d -P %d -d 100 -r 1000000, requests/s (ratio "
+        "to redis-server)" % (args.tests, args.n, args.c, args.P)
+    )
     print("%-36s" % "" + "".join("%18s" % t for t in tests))
     for name, got in rows:
-        print("%-36s" % name + "".join("%10.0f (%4.2f)" % (got.get(t, 0.0), got.get(t, 0.0)
-                                                           / rows[0][1][t]) for t in tests))
+        print(
+            "%-36s" % name
+            + "".join(
+                "%10.0f (%4.2f)" % (got.get(t, 0.0), got.get(t, 0.0) / rows[0][1][t]) for t in tests
+            )
+        )
     return 0
 
 

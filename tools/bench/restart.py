@@ -34,8 +34,9 @@ from diskredis.storage import open_engine  # noqa: E402
 BATCH = 50_000
 
 
-def fill(engine_name: str, path: str, keys: int, value_size: int = 100,
-         expire_every: int = 10) -> None:
+def fill(
+    engine_name: str, path: str, keys: int, value_size: int = 100, expire_every: int = 10
+) -> None:
     """Write `keys` keys `key:%010d` of `value_size` bytes into a new data folder, one
     in `expire_every` (0: none) with an expiry ten years ahead."""
     engine = open_engine(engine_name, path, fsync=False)
@@ -50,8 +51,12 @@ def fill(engine_name: str, path: str, keys: int, value_size: int = 100,
             ks.store(0, b"key:%010d" % i, L.Meta(L.STRING, due, value))
         ks.commit()
         done = min(done + BATCH, keys)
-        print("\r  filling %s: %d/%d keys" % (engine_name, done, keys), end="", file=sys.stderr,
-              flush=True)
+        print(
+            "\r  filling %s: %d/%d keys" % (engine_name, done, keys),
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
     print(file=sys.stderr)
     engine.sync()
     engine.close()
@@ -93,23 +98,53 @@ def time_start(engine_name: str, path: str) -> float:
     # As an installed server starts: from compiled bytecode (an environment that says
     # PYTHONDONTWRITEBYTECODE would compile every module at every start, ~0.6 s here).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    proc = subprocess.Popen([sys.executable, "-m", "diskredis", "--port", str(port), "--dir",
-                             path, "--engine", engine_name], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "diskredis",
+            "--port",
+            str(port),
+            "--dir",
+            path,
+            "--engine",
+            engine_name,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return _time_to_dbsize(proc, port, t0, "the server")
 
 
 def _redis(port: int, *args: str) -> str:
-    out = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True,
-                         timeout=3600)
+    out = subprocess.run(
+        ["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=3600
+    )
     return out.stdout.strip()
 
 
 def start_redis(path: str, port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["redis-server", "--port", str(port), "--dir", path, "--save", "",
-                             "--appendonly", "no", "--dbfilename", "dump.rdb",
-                             "--enable-debug-command", "yes"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--dir",
+            path,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dbfilename",
+            "dump.rdb",
+            "--enable-debug-command",
+            "yes",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def time_redis(path: str) -> float:
@@ -131,8 +166,14 @@ def fill_redis(path: str, keys: int) -> None:
                 raise SystemExit("restart: redis-server did not start")
             time.sleep(0.05)
         _redis(port, "DEBUG", "POPULATE", str(keys), "key", "100")
-        _redis(port, "EVAL", "for i = 0, tonumber(ARGV[1]) - 1, 10 do "
-               "redis.call('PEXPIRE', 'key:' .. i, 315360000000) end", "0", str(keys))
+        _redis(
+            port,
+            "EVAL",
+            "for i = 0, tonumber(ARGV[1]) - 1, 10 do "
+            "redis.call('PEXPIRE', 'key:' .. i, 315360000000) end",
+            "0",
+            str(keys),
+        )
         if _redis(port, "DBSIZE") != str(keys) or _redis(port, "SAVE") != "OK":
             raise SystemExit("restart: redis-server did not build the data set")
     finally:
@@ -141,12 +182,17 @@ def fill_redis(path: str, keys: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--keys", default="1000000,5000000,10000000",
-                        help="data set sizes, comma-separated")
-    parser.add_argument("--engines", default="lmdb,leveldb,redis",
-                        help="diskredis engines, and redis for redis-server's RDB load")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--keys", default="1000000,5000000,10000000", help="data set sizes, comma-separated"
+    )
+    parser.add_argument(
+        "--engines",
+        default="lmdb,leveldb,redis",
+        help="diskredis engines, and redis for redis-server's RDB load",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="starts per data set")
     args = parser.parse_args(argv)
     print("%-8s %10s %10s %12s %12s" % ("engine", "keys", "disk MB", "best s", "worst s"))
@@ -158,25 +204,39 @@ def main(argv: list[str] | None = None) -> int:
                     fill_redis(path, n)
                     size = os.path.getsize(os.path.join(path, "dump.rdb")) / 1e6
                     times = [time_redis(path) for _ in range(args.repeat)]
-                    print("%-8s %10d %10.1f %12.3f %12.3f"
-                          % ("redis", n, size, min(times), max(times)), flush=True)
+                    print(
+                        "%-8s %10d %10.1f %12.3f %12.3f"
+                        % ("redis", n, size, min(times), max(times)),
+                        flush=True,
+                    )
                 finally:
                     shutil.rmtree(path, ignore_errors=True)
             continue
         empty = tempfile.mkdtemp(prefix="restart-empty-")
         times = [time_start(engine_name, empty) for _ in range(args.repeat)]
-        print("%-8s %10d %10.1f %12.3f %12.3f" % (engine_name, 0, 0, min(times), max(times)),
-              flush=True)
+        print(
+            "%-8s %10d %10.1f %12.3f %12.3f" % (engine_name, 0, 0, min(times), max(times)),
+            flush=True,
+        )
         shutil.rmtree(empty, ignore_errors=True)
         for n in (int(k) for k in args.keys.split(",")):
             path = tempfile.mkdtemp(prefix="restart-%s-" % engine_name)
             try:
                 fill(engine_name, path, n)
-                size = sum(os.path.getsize(os.path.join(d, f))
-                           for d, _, fs in os.walk(path) for f in fs) / 1e6
+                size = (
+                    sum(
+                        os.path.getsize(os.path.join(d, f))
+                        for d, _, fs in os.walk(path)
+                        for f in fs
+                    )
+                    / 1e6
+                )
                 times = [time_start(engine_name, path) for _ in range(args.repeat)]
-                print("%-8s %10d %10.1f %12.3f %12.3f"
-                      % (engine_name, n, size, min(times), max(times)), flush=True)
+                print(
+                    "%-8s %10d %10.1f %12.3f %12.3f"
+                    % (engine_name, n, size, min(times), max(times)),
+                    flush=True,
+                )
             finally:
                 shutil.rmtree(path, ignore_errors=True)
     return 0

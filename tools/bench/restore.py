@@ -33,14 +33,16 @@ def _port() -> int:
 
 
 def _cli(port: int, *args: str) -> str:
-    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["redis-cli", "-p", str(port), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def _ready(port: int, deadline: float) -> None:
     while time.monotonic() < deadline:
-        out = subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True,
-                             text=True).stdout
+        out = subprocess.run(
+            ["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True
+        ).stdout
         if out.strip() == "PONG":
             return
         time.sleep(0.01)
@@ -51,15 +53,29 @@ def make_rdb(work: str, keys: int, size: int) -> str:
     d = os.path.join(work, "source")
     os.makedirs(d)
     port = _port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--dir", d, "--save", "",
-                             "--enable-debug-command", "yes"], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--dir",
+            d,
+            "--save",
+            "",
+            "--enable-debug-command",
+            "yes",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     try:
         _ready(port, time.monotonic() + 30)
         _cli(port, "DEBUG", "POPULATE", str(keys), "key", str(size))
         for i in range(10):  # a few large collections beside the strings
-            script = ("for i=1,10000 do redis.call('HSET', KEYS[1], 'f'..i, i) "
-                      "redis.call('RPUSH', KEYS[2], i) redis.call('ZADD', KEYS[3], i, 'm'..i) "
-                      "redis.call('SADD', KEYS[4], 'm'..i) end")
+            script = (
+                "for i=1,10000 do redis.call('HSET', KEYS[1], 'f'..i, i) "
+                "redis.call('RPUSH', KEYS[2], i) redis.call('ZADD', KEYS[3], i, 'm'..i) "
+                "redis.call('SADD', KEYS[4], 'm'..i) end"
+            )
             _cli(port, "EVAL", script, "4", "h%d" % i, "l%d" % i, "z%d" % i, "s%d" % i)
         _cli(port, "SAVE")
     finally:
@@ -75,8 +91,9 @@ def redis_load(work: str, rdb: str) -> tuple[float, float]:
     port = _port()
     log = os.path.join(d, "log")
     start = time.monotonic()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--dir", d, "--save", "",
-                             "--logfile", log])
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--dir", d, "--save", "", "--logfile", log]
+    )
     try:
         _ready(port, start + 600)
         wall = time.monotonic() - start
@@ -91,9 +108,22 @@ def redis_load(work: str, rdb: str) -> tuple[float, float]:
 def diskredis_restore(work: str, rdb: str, engine: str) -> tuple[float, str]:
     folder = os.path.join(work, "diskredis-" + engine)
     start = time.monotonic()
-    out = subprocess.run([sys.executable, "-m", "diskredis.transfer.restore", rdb, "--dir",
-                          folder, "--engine", engine, "-q"], cwd=ROOT, capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "diskredis.transfer.restore",
+            rdb,
+            "--dir",
+            folder,
+            "--engine",
+            engine,
+            "-q",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     took = time.monotonic() - start
     if out.returncode != 0:
         raise SystemExit("diskredis-restore failed:\n" + out.stdout + out.stderr)
@@ -113,11 +143,14 @@ def main() -> None:
         rdb = make_rdb(work, args.keys, args.value_size)
         mb = os.path.getsize(rdb) / 1e6
         total = args.keys + 40
-        print("RDB file: %d keys (%d strings of %d bytes, 40 collections of 10,000), %.1f MB"
-              % (total, args.keys, args.value_size, mb))
+        print(
+            "RDB file: %d keys (%d strings of %d bytes, 40 collections of 10,000), %.1f MB"
+            % (total, args.keys, args.value_size, mb)
+        )
         wall, logged = redis_load(work, rdb)
-        rows = [("redis-server 7.0 (load at start-up)", wall, "its log: DB loaded in %.2f s"
-                 % logged)]
+        rows = [
+            ("redis-server 7.0 (load at start-up)", wall, "its log: DB loaded in %.2f s" % logged)
+        ]
         for engine in args.engines.split(","):
             took, summary = diskredis_restore(work, rdb, engine)
             rows.append(("diskredis-restore --dir (%s)" % engine, took, summary))
@@ -125,8 +158,10 @@ def main() -> None:
         print("| loader | seconds | keys/s | MB/s | ratio to redis-server | notes |")
         print("|---|---:|---:|---:|---:|---|")
         for name, took, note in rows:
-            print("| %s | %.2f | %.0f | %.1f | %.3f | %s |" % (
-                name, took, total / took, mb / took, wall / took, note))
+            print(
+                "| %s | %.2f | %.0f | %.1f | %.3f | %s |"
+                % (name, took, total / took, mb / took, wall / took, note)
+            )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -66,11 +66,33 @@ def server(kind: str, fsync: str, engine: str, args: argparse.Namespace) -> Iter
     port = free_port()
     folder = tempfile.mkdtemp(prefix="bench-%s-" % kind)
     if kind == "redis":
-        cmd = ["redis-server", "--port", str(port), "--dir", folder, "--save", "",
-               "--appendonly", "yes", "--appendfsync", fsync]
+        cmd = [
+            "redis-server",
+            "--port",
+            str(port),
+            "--dir",
+            folder,
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            fsync,
+        ]
     else:
-        cmd = [sys.executable, "-m", "diskredis", "--port", str(port), "--dir", folder,
-               "--engine", engine, "--appendfsync", fsync]
+        cmd = [
+            sys.executable,
+            "-m",
+            "diskredis",
+            "--port",
+            str(port),
+            "--dir",
+            folder,
+            "--engine",
+            engine,
+            "--appendfsync",
+            fsync,
+        ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     try:
         wait_ping(port, proc, kind)
@@ -85,38 +107,49 @@ def server(kind: str, fsync: str, engine: str, args: argparse.Namespace) -> Iter
         shutil.rmtree(folder, ignore_errors=True)
 
 
-RATE_LIMITER = ("local v = redis.call('incr', KEYS[1]) "
-                "redis.call('expire', KEYS[1], ARGV[1]) return v")
+RATE_LIMITER = (
+    "local v = redis.call('incr', KEYS[1]) redis.call('expire', KEYS[1], ARGV[1]) return v"
+)
 RATE_LIMITER_SHA = hashlib.sha1(RATE_LIMITER.encode()).hexdigest()
 
-STREAM_CONSUMER = ("local r = redis.call('XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', '1', "
-                   "'STREAMS', KEYS[1], '>') "
-                   "if r then redis.call('XACK', KEYS[1], 'g', r[1][2][1][1]) return 1 end "
-                   "return 0")
+STREAM_CONSUMER = (
+    "local r = redis.call('XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', '1', "
+    "'STREAMS', KEYS[1], '>') "
+    "if r then redis.call('XACK', KEYS[1], 'g', r[1][2][1][1]) return 1 end "
+    "return 0"
+)
 STREAM_CONSUMER_SHA = hashlib.sha1(STREAM_CONSUMER.encode()).hexdigest()
 
 SUITES = {
     "strings": ("set,get,incr,mset,ping", ""),
-    "collections": ("lpush,rpop,sadd,spop,hset,zadd,lrange_100",
-                    "ZRANGEBYSCORE myzset 0 +inf LIMIT 0 10"),
+    "collections": (
+        "lpush,rpop,sadd,spop,hset,zadd,lrange_100",
+        "ZRANGEBYSCORE myzset 0 +inf LIMIT 0 10",
+    ),
     "scripting": ("", "EVALSHA %s 1 rate:__rand_int__ 60" % RATE_LIMITER_SHA),
-    "full": ("ping_mbulk,set,get,incr,mset,lpush,rpop,sadd,spop,hset,zadd,lrange_100",
-             "XADD bench:stream * field __rand_int__;"
-             "EVALSHA %s 1 rate:__rand_int__ 60" % RATE_LIMITER_SHA),
-    "streams": ("", "XADD bench:stream * field __rand_int__;"
-                    "EVALSHA %s 1 bench:stream;PFADD bench:hll __rand_int__"
-                % STREAM_CONSUMER_SHA),
+    "full": (
+        "ping_mbulk,set,get,incr,mset,lpush,rpop,sadd,spop,hset,zadd,lrange_100",
+        "XADD bench:stream * field __rand_int__;"
+        "EVALSHA %s 1 rate:__rand_int__ 60" % RATE_LIMITER_SHA,
+    ),
+    "streams": (
+        "",
+        "XADD bench:stream * field __rand_int__;"
+        "EVALSHA %s 1 bench:stream;PFADD bench:hll __rand_int__" % STREAM_CONSUMER_SHA,
+    ),
 }
 # Sent to each server before its run: the scripts, and the stream's consumer group.
-SETUP = [("SCRIPT", "LOAD", RATE_LIMITER), ("SCRIPT", "LOAD", STREAM_CONSUMER),
-         ("XGROUP", "CREATE", "bench:stream", "g", "$", "MKSTREAM")]
+SETUP = [
+    ("SCRIPT", "LOAD", RATE_LIMITER),
+    ("SCRIPT", "LOAD", STREAM_CONSUMER),
+    ("XGROUP", "CREATE", "bench:stream", "g", "$", "MKSTREAM"),
+]
 
 
 def load_scripts(port: int) -> None:
     for args in SETUP:
         parts = [a.encode() for a in args]
-        request = b"*%d\r\n" % len(parts) + b"".join(
-            b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+        request = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
         with socket.create_connection(("127.0.0.1", port), 10) as s:
             s.sendall(request)
             reply = s.recv(100)
@@ -140,10 +173,12 @@ def parse_output(text: str) -> dict[str, tuple[float, float, float, float]]:
     marks = list(BLOCK.finditer(text))
     result = {}
     for i, mark in enumerate(marks):
-        body = text[mark.end():marks[i + 1].start() if i + 1 < len(marks) else len(text)]
+        body = text[mark.end() : marks[i + 1].start() if i + 1 < len(marks) else len(text)]
         rps = THROUGHPUT.search(body)
-        points = [(float(p), float(ms)) for p, ms in PERCENTILE.findall(
-            body.split("Cumulative distribution")[0])]
+        points = [
+            (float(p), float(ms))
+            for p, ms in PERCENTILE.findall(body.split("Cumulative distribution")[0])
+        ]
         if rps is None or not points:
             continue
 
@@ -154,12 +189,26 @@ def parse_output(text: str) -> dict[str, tuple[float, float, float, float]]:
     return result
 
 
-def run_benchmark(port: int, args: argparse.Namespace, pipeline: int
-                  ) -> dict[str, tuple[float, float, float, float]]:
+def run_benchmark(
+    port: int, args: argparse.Namespace, pipeline: int
+) -> dict[str, tuple[float, float, float, float]]:
     """test -> (requests/s, p50 ms, p99 ms, p99.9 ms)."""
     load_scripts(port)
-    base = ["redis-benchmark", "-p", str(port), "-n", str(args.n), "-c", str(args.c),
-            "-P", str(pipeline), "-r", "1000000", "-d", str(args.d)]
+    base = [
+        "redis-benchmark",
+        "-p",
+        str(port),
+        "-n",
+        str(args.n),
+        "-c",
+        str(args.c),
+        "-P",
+        str(pipeline),
+        "-r",
+        "1000000",
+        "-d",
+        str(args.d),
+    ]
     runs = [["-t", args.tests]] if args.tests else []
     runs += [line.split() for line in args.commands.split(";") if line.strip()]
     result: dict[str, tuple[float, float, float, float]] = {}
@@ -183,8 +232,9 @@ def chart(table: list[tuple[str, int, str, str, float]], title: str, path: str) 
     try:
         import matplotlib
     except ImportError:
-        raise SystemExit("bench: --chart needs matplotlib (in the test extras: "
-                         "pip install -e '.[test]')") from None
+        raise SystemExit(
+            "bench: --chart needs matplotlib (in the test extras: pip install -e '.[test]')"
+        ) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -195,13 +245,17 @@ def chart(table: list[tuple[str, int, str, str, float]], title: str, path: str) 
         tests = list(dict.fromkeys(t for f, p, _, t, _ in table if (f, p) == (fsync, pipeline)))
         width = 0.8 / max(1, len(engines))
         for i, engine in enumerate(engines):
-            ratios = {t: r for f, p, e, t, r in table
-                      if (f, p, e) == (fsync, pipeline, engine)}
-            ax.bar([x + i * width for x in range(len(tests))],
-                   [ratios.get(t, 0.0) for t in tests], width, label=engine)
+            ratios = {t: r for f, p, e, t, r in table if (f, p, e) == (fsync, pipeline, engine)}
+            ax.bar(
+                [x + i * width for x in range(len(tests))],
+                [ratios.get(t, 0.0) for t in tests],
+                width,
+                label=engine,
+            )
         ax.set_xticks([x + width * (len(engines) - 1) / 2 for x in range(len(tests))])
-        ax.set_xticklabels([t.split(" (")[0][:18] for t in tests], rotation=30, ha="right",
-                           fontsize=8)
+        ax.set_xticklabels(
+            [t.split(" (")[0][:18] for t in tests], rotation=30, ha="right", fontsize=8
+        )
         ax.set_ylabel("diskredis / redis")
         ax.set_title("appendfsync %s, -P %d" % (fsync, pipeline), fontsize=10)
         ax.grid(axis="y", alpha=0.3)
@@ -218,24 +272,37 @@ def _median(values: list[float]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="./dev bench", description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suite", choices=sorted(SUITES), default="strings",
-                        help="which tests and commands (default: %(default)s)")
-    parser.add_argument("--tests", default=None,
-                        help="redis-benchmark -t list (default: the suite's)")
-    parser.add_argument("--commands", default=None,
-                        help="command lines to benchmark, separated by ';' (default: the "
-                             "suite's)")
+        prog="./dev bench",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--suite",
+        choices=sorted(SUITES),
+        default="strings",
+        help="which tests and commands (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tests", default=None, help="redis-benchmark -t list (default: the suite's)"
+    )
+    parser.add_argument(
+        "--commands",
+        default=None,
+        help="command lines to benchmark, separated by ';' (default: the suite's)",
+    )
     parser.add_argument("-n", type=int, default=100000, help="requests per test")
     parser.add_argument("-c", type=int, default=50, help="parallel connections")
     parser.add_argument("-d", type=int, default=100, help="value size in bytes")
     parser.add_argument("--pipelines", default="1,16", help="pipeline depths (-P)")
     parser.add_argument("--engines", default="lmdb,leveldb")
     parser.add_argument("--fsync", default="always,everysec", help="appendfsync modes")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="rounds per configuration, alternating the servers; the "
-                             "table shows medians (default 3)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds per configuration, alternating the servers; the "
+        "table shows medians (default 3)",
+    )
     parser.add_argument("--markdown", help="also write the table to this Markdown file")
     parser.add_argument("--chart", help="also draw the ratios as a PNG chart in this file")
     args = parser.parse_args(argv)
@@ -244,17 +311,41 @@ def main(argv: list[str] | None = None) -> int:
     args.commands = suite_commands if args.commands is None else args.commands
     if shutil.which("redis-benchmark") is None:
         raise SystemExit("bench: redis-benchmark not found; install Debian's redis-tools")
-    title = ("redis-benchmark -t %s %s-n %d -c %d -d %d -r 1000000, %d rounds alternating "
-             "the servers, medians" % (args.tests, "and '%s' " % args.commands
-                                        if args.commands else "", args.n, args.c, args.d,
-                                        args.rounds))
+    title = (
+        "redis-benchmark -t %s %s-n %d -c %d -d %d -r 1000000, %d rounds alternating "
+        "the servers, medians"
+        % (
+            args.tests,
+            "and '%s' " % args.commands if args.commands else "",
+            args.n,
+            args.c,
+            args.d,
+            args.rounds,
+        )
+    )
     print("# " + title)
-    print("%-9s %3s %-8s %-40s %9s %9s %6s %13s %13s %13s" % (
-        "fsync", "-P", "engine", "test", "redis rps", "diskredis", "ratio",
-        "p50 ms r/d", "p99 ms r/d", "p99.9 ms r/d"))
-    md = ["`%s`" % title, "", "| fsync | -P | engine | test | redis rps | diskredis rps | "
-          "ratio | p50 ms redis / diskredis | p99 ms | p99.9 ms |",
-          "|---|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+    print(
+        "%-9s %3s %-8s %-40s %9s %9s %6s %13s %13s %13s"
+        % (
+            "fsync",
+            "-P",
+            "engine",
+            "test",
+            "redis rps",
+            "diskredis",
+            "ratio",
+            "p50 ms r/d",
+            "p99 ms r/d",
+            "p99.9 ms r/d",
+        )
+    )
+    md = [
+        "`%s`" % title,
+        "",
+        "| fsync | -P | engine | test | redis rps | diskredis rps | "
+        "ratio | p50 ms redis / diskredis | p99 ms | p99.9 ms |",
+        "|---|---:|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     engines = args.engines.split(",")
     table: list[tuple[str, int, str, str, float]] = []
     for fsync in args.fsync.split(","):
@@ -262,9 +353,13 @@ def main(argv: list[str] | None = None) -> int:
             seen: dict[str, dict[str, list[tuple[float, ...]]]] = {}
             for round_no in range(args.rounds):
                 for kind, engine in [("redis", "")] + [("diskredis", e) for e in engines]:
-                    print("\r  fsync %s -P %d round %d/%d: %-18s" % (
-                        fsync, pipeline, round_no + 1, args.rounds,
-                        engine or "redis-server"), end="", file=sys.stderr, flush=True)
+                    print(
+                        "\r  fsync %s -P %d round %d/%d: %-18s"
+                        % (fsync, pipeline, round_no + 1, args.rounds, engine or "redis-server"),
+                        end="",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     with server(kind, fsync, engine, args) as port:
                         got = run_benchmark(port, args, pipeline)
                     for test, row in got.items():
@@ -279,13 +374,45 @@ def main(argv: list[str] | None = None) -> int:
                     ratio = d[0] / r[0] if r[0] else 0.0
                     name = label(test)
                     table.append((fsync, pipeline, engine, name, ratio))
-                    print("%-9s %3d %-8s %-40s %9.0f %9.0f %6.2f %6.2f/%-6.2f %6.2f/%-6.2f "
-                          "%6.2f/%-6.2f" % (fsync, pipeline, engine, name, r[0], d[0], ratio,
-                                            r[1], d[1], r[2], d[2], r[3], d[3]), flush=True)
-                    md.append("| %s | %d | %s | %s | %.0f | %.0f | %.2f | %.2f / %.2f | "
-                              "%.2f / %.2f | %.2f / %.2f |" % (
-                                  fsync, pipeline, engine, name, r[0], d[0], ratio, r[1],
-                                  d[1], r[2], d[2], r[3], d[3]))
+                    print(
+                        "%-9s %3d %-8s %-40s %9.0f %9.0f %6.2f %6.2f/%-6.2f %6.2f/%-6.2f "
+                        "%6.2f/%-6.2f"
+                        % (
+                            fsync,
+                            pipeline,
+                            engine,
+                            name,
+                            r[0],
+                            d[0],
+                            ratio,
+                            r[1],
+                            d[1],
+                            r[2],
+                            d[2],
+                            r[3],
+                            d[3],
+                        ),
+                        flush=True,
+                    )
+                    md.append(
+                        "| %s | %d | %s | %s | %.0f | %.0f | %.2f | %.2f / %.2f | "
+                        "%.2f / %.2f | %.2f / %.2f |"
+                        % (
+                            fsync,
+                            pipeline,
+                            engine,
+                            name,
+                            r[0],
+                            d[0],
+                            ratio,
+                            r[1],
+                            d[1],
+                            r[2],
+                            d[2],
+                            r[3],
+                            d[3],
+                        )
+                    )
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write("\n".join(md) + "\n")

@@ -37,15 +37,18 @@ def rounds(conn: Conn, label: str, n_rounds: int, calls: int, step: list[list[by
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python tools/bench/tombstones.py", description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="python tools/bench/tombstones.py",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--engines", default="lmdb,leveldb")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--members", type=int, default=100_000)
     args = parser.parse_args(argv)
     print("# ms per call, one column per round")
     runs = [("redis-server", "redis", "")] + [
-        ("diskredis " + e, "diskredis", e) for e in args.engines.split(",")]
+        ("diskredis " + e, "diskredis", e) for e in args.engines.split(",")
+    ]
     for label, kind, engine in runs:
         print(label)
         with server(kind, "always", engine, args) as port:

@@ -21,6 +21,21 @@ from diskredis.commands.acl.checks import (
 from diskredis.commands.acl.files import AclLoadError, start_acl, users_lines
 from diskredis.commands.acl.rules import OK, Acl, User, key_positions
 
-__all__ = ["OK", "Acl", "AclLoadError", "User", "acl_of", "authenticate", "denial_text",
-           "exec_denial_text", "key_positions", "log_denial", "script_denial_text",
-           "set_user", "start_acl", "unrestricted_read", "user_of", "users_lines"]
+__all__ = [
+    "OK",
+    "Acl",
+    "AclLoadError",
+    "User",
+    "acl_of",
+    "authenticate",
+    "denial_text",
+    "exec_denial_text",
+    "key_positions",
+    "log_denial",
+    "script_denial_text",
+    "set_user",
+    "start_acl",
+    "unrestricted_read",
+    "user_of",
+    "users_lines",
+]

@@ -27,12 +27,23 @@ from diskredis.commands.registry import (
 
 log = logging.getLogger("diskredis")
 
-REASONS = {DENIED_CMD: b"command", DENIED_KEY: b"key", DENIED_CHANNEL: b"channel",
-            DENIED_AUTH: b"auth"}
+REASONS = {
+    DENIED_CMD: b"command",
+    DENIED_KEY: b"key",
+    DENIED_CHANNEL: b"channel",
+    DENIED_AUTH: b"auth",
+}
 
 
-def log_denial(ctx: Ctx, reason: int, argv: list[bytes], idx: int, context: str,
-               cmd: Command | None, username: bytes | None = None) -> None:
+def log_denial(
+    ctx: Ctx,
+    reason: int,
+    argv: list[bytes],
+    idx: int,
+    context: str,
+    cmd: Command | None,
+    username: bytes | None = None,
+) -> None:
     """An ACL LOG entry for `ctx`'s client (a script's caller for a script)."""
     from diskredis.commands.connection import client_info_line
 
@@ -69,26 +80,27 @@ def denial_text(reason: int, cmd: Command) -> str:
     if reason == DENIED_CMD:
         return "NOPERM this user has no permissions to run the '%s' command" % cmd.name
     if reason == DENIED_KEY:
-        return "NOPERM this user has no permissions to access one of the keys used as " \
-               "arguments"
-    return "NOPERM this user has no permissions to access one of the channels used as " \
-           "arguments"
+        return "NOPERM this user has no permissions to access one of the keys used as arguments"
+    return "NOPERM this user has no permissions to access one of the channels used as arguments"
 
 
 def exec_denial_text(reason: int) -> str:
-    why = {DENIED_CMD: "no permission to execute the command or subcommand",
-           DENIED_KEY: "no permission to touch the specified keys",
-           DENIED_CHANNEL: "no permission to access one of the channels used as arguments"}
-    return ("NOPERM ACLs rules changed between the moment the transaction was accumulated "
-            "and the EXEC call. This command is no longer allowed for the following "
-            "reason: %s" % why.get(reason, "no permission"))
+    why = {
+        DENIED_CMD: "no permission to execute the command or subcommand",
+        DENIED_KEY: "no permission to touch the specified keys",
+        DENIED_CHANNEL: "no permission to access one of the channels used as arguments",
+    }
+    return (
+        "NOPERM ACLs rules changed between the moment the transaction was accumulated "
+        "and the EXEC call. This command is no longer allowed for the following "
+        "reason: %s" % why.get(reason, "no permission")
+    )
 
 
 def script_denial_text(reason: int) -> str:
     return "The user executing the script %s" % {
         DENIED_CMD: "can't run this command or subcommand",
-        DENIED_KEY: "can't access at least one of the keys mentioned in the command "
-                    "arguments",
+        DENIED_KEY: "can't access at least one of the keys mentioned in the command arguments",
         DENIED_CHANNEL: "can't publish to the channel mentioned in the command",
     }.get(reason, "lacking the permissions for the command")
 
@@ -131,14 +143,17 @@ def kill_pubsub_if_needed(ctx: Ctx, new: User, old: User) -> None:
         return
     upcoming = [c for s in new.selectors for c in s.channels]
     if not any(s.allchannels for s in old.selectors) and all(
-            c in upcoming for s in old.selectors for c in s.channels):
+        c in upcoming for s in old.selectors for c in s.channels
+    ):
         return
     for s in ctx.server.sessions():
         if s.acl_user is not new or s.closed or not s.pubsub:
             continue
-        if (any(not channel_in(upcoming, p, True) for p in s.patterns)
-                or any(not channel_in(upcoming, c, False) for c in s.channels)
-                or any(not channel_in(upcoming, c, False) for c in s.shard_channels)):
+        if (
+            any(not channel_in(upcoming, p, True) for p in s.patterns)
+            or any(not channel_in(upcoming, c, False) for c in s.channels)
+            or any(not channel_in(upcoming, c, False) for c in s.shard_channels)
+        ):
             ctx.server.kill(s)
 
 
@@ -147,5 +162,4 @@ def unrestricted_read(ctx: Ctx, cmd: Command, argv: list[bytes]) -> bool:
     user = ctx.session.acl_user
     if user is None or user.free:
         return True
-    return any(s.check(cmd, argv)[0] == OK and s.unrestricted_keys(READ)
-               for s in user.selectors)
+    return any(s.check(cmd, argv)[0] == OK and s.unrestricted_keys(READ) for s in user.selectors)

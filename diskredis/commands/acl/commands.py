@@ -49,18 +49,29 @@ _GENPASS_MAX_BITS = 4096
 _SRV = "server"
 _ADMIN = "admin noscript loading stale"
 
-container("acl", group=_SRV, since="6.0.0", summary="A container for Access List Control "
-          "commands.", complexity="Depends on subcommand.")
+container(
+    "acl",
+    group=_SRV,
+    since="6.0.0",
+    summary="A container for Access List Control commands.",
+    complexity="Depends on subcommand.",
+)
 
 
 def _syntax(ctx: Ctx, argv: list[bytes]) -> RedisError:
     return errors.unknown_subcommand_or_arity("acl", argv[1])
 
 
-@command("acl|cat", -2, "noscript loading stale", group=_SRV, since="6.0.0",
-         complexity="O(1) since the categories and commands are a fixed set.",
-         summary="Lists the ACL categories, or the commands inside a category.",
-         args=(arg("category", "string", "optional"),))
+@command(
+    "acl|cat",
+    -2,
+    "noscript loading stale",
+    group=_SRV,
+    since="6.0.0",
+    complexity="O(1) since the categories and commands are a fixed set.",
+    summary="Lists the ACL categories, or the commands inside a category.",
+    args=(arg("category", "string", "optional"),),
+)
 def acl_cat(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
     """ACL CAT [category] -> the categories, or the commands of one."""
     if len(argv) > 3:
@@ -73,10 +84,16 @@ def acl_cat(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
     return [c.name.encode() for c in acl_commands() if cat in c.categories]
 
 
-@command("acl|deluser", -3, _ADMIN, group=_SRV, since="6.0.0",
-         complexity="O(1) amortized time considering the typical user.",
-         summary="Deletes ACL users, and terminates their connections.",
-         args=(arg("username", "string", "multiple"),))
+@command(
+    "acl|deluser",
+    -3,
+    _ADMIN,
+    group=_SRV,
+    since="6.0.0",
+    complexity="O(1) amortized time considering the typical user.",
+    summary="Deletes ACL users, and terminates their connections.",
+    args=(arg("username", "string", "multiple"),),
+)
 def acl_deluser(ctx: Ctx, argv: list[bytes]) -> int:
     """ACL DELUSER username [username ...] -> how many were deleted."""
     if any(name == b"default" for name in argv[2:]):
@@ -91,11 +108,20 @@ def acl_deluser(ctx: Ctx, argv: list[bytes]) -> int:
     return deleted
 
 
-@command("acl|dryrun", -4, _ADMIN, group=_SRV, since="7.0.0", complexity="O(1).",
-         summary="Simulates the execution of a command by a user, without executing the "
-                 "command.",
-         args=(arg("username", "string"), arg("command", "string"),
-               arg("arg", "string", "optional", "multiple")))
+@command(
+    "acl|dryrun",
+    -4,
+    _ADMIN,
+    group=_SRV,
+    since="7.0.0",
+    complexity="O(1).",
+    summary="Simulates the execution of a command by a user, without executing the command.",
+    args=(
+        arg("username", "string"),
+        arg("command", "string"),
+        arg("arg", "string", "optional", "multiple"),
+    ),
+)
 def acl_dryrun(ctx: Ctx, argv: list[bytes]) -> Any:
     """ACL DRYRUN username command [arg ...] -> OK, or why the user may not."""
     acl = acl_of(ctx)
@@ -117,44 +143,67 @@ def acl_dryrun(ctx: Ctx, argv: list[bytes]) -> Any:
     return b"This user has no permissions to access the '%s' %s" % (target[idx], what)
 
 
-@command("acl|genpass", -2, "noscript loading stale", group=_SRV, since="6.0.0",
-         complexity="O(1)",
-         summary="Generates a pseudorandom, secure password that can be used to identify "
-                 "ACL users.",
-         args=(arg("bits", "integer", "optional"),))
+@command(
+    "acl|genpass",
+    -2,
+    "noscript loading stale",
+    group=_SRV,
+    since="6.0.0",
+    complexity="O(1)",
+    summary="Generates a pseudorandom, secure password that can be used to identify ACL users.",
+    args=(arg("bits", "integer", "optional"),),
+)
 def acl_genpass(ctx: Ctx, argv: list[bytes]) -> bytes:
     """ACL GENPASS [bits] -> (bits+3)/4 random hex characters (256 bits by default)."""
     if len(argv) > 3:
         raise _syntax(ctx, argv)
     bits = parse_int(argv[2]) if len(argv) == 3 else 256
     if bits <= 0 or bits > _GENPASS_MAX_BITS:
-        raise errors.err("ACL GENPASS argument must be the number of bits for the output "
-                         "password, a positive number up to %d" % _GENPASS_MAX_BITS)
+        raise errors.err(
+            "ACL GENPASS argument must be the number of bits for the output "
+            "password, a positive number up to %d" % _GENPASS_MAX_BITS
+        )
     chars = (bits + 3) // 4
     return secrets.token_hex((chars + 1) // 2)[:chars].encode()
 
 
 def _selector_fields(s: Selector) -> dict[bytes, Any]:
-    return {b"commands": s.describe_commands(), b"keys": b" ".join(s.describe_keys()),
-            b"channels": b" ".join(s.describe_channels())}
+    return {
+        b"commands": s.describe_commands(),
+        b"keys": b" ".join(s.describe_keys()),
+        b"channels": b" ".join(s.describe_channels()),
+    }
 
 
-@command("acl|getuser", 3, _ADMIN, group=_SRV, since="6.0.0",
-         complexity="O(N). Where N is the number of password, command and pattern rules "
-                    "that the user has.",
-         summary="Lists the ACL rules of a user.",
-         history=(("6.2.0", "Added Pub/Sub channel patterns."),
-                  ("7.0.0", "Added selectors and changed the format of key and channel "
-                            "patterns from a list to their rule representation.")),
-         args=(arg("username", "string"),))
+@command(
+    "acl|getuser",
+    3,
+    _ADMIN,
+    group=_SRV,
+    since="6.0.0",
+    complexity="O(N). Where N is the number of password, command and pattern rules "
+    "that the user has.",
+    summary="Lists the ACL rules of a user.",
+    history=(
+        ("6.2.0", "Added Pub/Sub channel patterns."),
+        (
+            "7.0.0",
+            "Added selectors and changed the format of key and channel "
+            "patterns from a list to their rule representation.",
+        ),
+    ),
+    args=(arg("username", "string"),),
+)
 def acl_getuser(ctx: Ctx, argv: list[bytes]) -> Any:
     """ACL GETUSER username -> the user's flags, passwords, rules and selectors."""
     acl = acl_of(ctx)
     user = acl.users.get(argv[2])
     if user is None:
         return None
-    out: dict[bytes, Any] = {b"flags": RSet(user.flags()),
-                             b"passwords": [p.encode() for p in user.passwords]}
+    out: dict[bytes, Any] = {
+        b"flags": RSet(user.flags()),
+        b"passwords": [p.encode() for p in user.passwords],
+    }
     out.update(_selector_fields(user.root))
     out[b"selectors"] = [_selector_fields(s) for s in user.selectors[1:]]
     return out
@@ -167,8 +216,7 @@ _HELP = [
     "DELUSER <username> [<username> ...]",
     "    Delete a list of users.",
     "DRYRUN <username> <command> [<arg> ...]",
-    "    Returns whether the user can execute the given command without executing the "
-    "command.",
+    "    Returns whether the user can execute the given command without executing the command.",
     "GETUSER <username>",
     "    Get the user's details.",
     "GENPASS [<bits>]",
@@ -194,18 +242,26 @@ _HELP = [
 help_command("acl", _HELP, group=_SRV, since="6.0.0")
 
 
-@command("acl|list", 2, _ADMIN, group=_SRV, since="6.0.0",
-         complexity="O(N). Where N is the number of configured users.",
-         summary="Dumps the effective rules in ACL file format.")
+@command(
+    "acl|list",
+    2,
+    _ADMIN,
+    group=_SRV,
+    since="6.0.0",
+    complexity="O(N). Where N is the number of configured users.",
+    summary="Dumps the effective rules in ACL file format.",
+)
 def acl_list(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
     """ACL LIST -> a `user ...` line per user."""
     return users_lines(acl_of(ctx))
 
 
-_NO_ACLFILE = ("ERR This Redis instance is not configured to use an ACL file. You may want "
-               "to specify users via the ACL SETUSER command and then issue a CONFIG "
-               "REWRITE (assuming you have a Redis configuration file set) in order to "
-               "store users in the Redis configuration.")
+_NO_ACLFILE = (
+    "ERR This Redis instance is not configured to use an ACL file. You may want "
+    "to specify users via the ACL SETUSER command and then issue a CONFIG "
+    "REWRITE (assuming you have a Redis configuration file set) in order to "
+    "store users in the Redis configuration."
+)
 
 
 def _aclfile(ctx: Ctx) -> str:
@@ -215,9 +271,15 @@ def _aclfile(ctx: Ctx) -> str:
     return path
 
 
-@command("acl|load", 2, _ADMIN, group=_SRV, since="6.0.0",
-         complexity="O(N). Where N is the number of configured users.",
-         summary="Reloads the rules from the configured ACL file.")
+@command(
+    "acl|load",
+    2,
+    _ADMIN,
+    group=_SRV,
+    since="6.0.0",
+    complexity="O(N). Where N is the number of configured users.",
+    summary="Reloads the rules from the configured ACL file.",
+)
 def acl_load(ctx: Ctx, argv: list[bytes]) -> str:
     """ACL LOAD -> OK once the aclfile replaced every user; nothing changes on error."""
     path = _aclfile(ctx)
@@ -232,11 +294,16 @@ def acl_load(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("acl|log", -2, _ADMIN, group=_SRV, since="6.0.0",
-         complexity="O(N) with N being the number of entries shown.",
-         summary="Lists recent security events generated due to ACL rules.",
-         args=(oneof("operation", arg("count", "integer"), token("RESET"),
-                     flags=("optional",)),))
+@command(
+    "acl|log",
+    -2,
+    _ADMIN,
+    group=_SRV,
+    since="6.0.0",
+    complexity="O(N) with N being the number of entries shown.",
+    summary="Lists recent security events generated due to ACL rules.",
+    args=(oneof("operation", arg("count", "integer"), token("RESET"), flags=("optional",)),),
+)
 def acl_log(ctx: Ctx, argv: list[bytes]) -> Any:
     """ACL LOG [count | RESET] -> the newest entries (10 by default), or OK."""
     if len(argv) > 3:
@@ -251,31 +318,54 @@ def acl_log(ctx: Ctx, argv: list[bytes]) -> Any:
     now = int(time.time() * 1000)
     out = []
     for e in list(acl.log)[:count]:
-        out.append({b"count": e.count, b"reason": REASONS.get(e.reason, b"unknown"),
-                    b"context": e.context.encode(), b"object": e.object,
-                    b"username": e.username, b"age-seconds": (now - e.ms) / 1000,
-                    b"client-info": e.info})
+        out.append(
+            {
+                b"count": e.count,
+                b"reason": REASONS.get(e.reason, b"unknown"),
+                b"context": e.context.encode(),
+                b"object": e.object,
+                b"username": e.username,
+                b"age-seconds": (now - e.ms) / 1000,
+                b"client-info": e.info,
+            }
+        )
     return out
 
 
-@command("acl|save", 2, _ADMIN, group=_SRV, since="6.0.0",
-         complexity="O(N). Where N is the number of configured users.",
-         summary="Saves the effective ACL rules in the configured ACL file.")
+@command(
+    "acl|save",
+    2,
+    _ADMIN,
+    group=_SRV,
+    since="6.0.0",
+    complexity="O(N). Where N is the number of configured users.",
+    summary="Saves the effective ACL rules in the configured ACL file.",
+)
 def acl_save(ctx: Ctx, argv: list[bytes]) -> str:
     """ACL SAVE -> OK once the users are in the aclfile."""
     path = _aclfile(ctx)
     if not save_file(acl_of(ctx), path):
-        raise errors.err("There was an error trying to save the ACLs. Please check the "
-                         "server logs for more information")
+        raise errors.err(
+            "There was an error trying to save the ACLs. Please check the "
+            "server logs for more information"
+        )
     return "OK"
 
 
-@command("acl|setuser", -3, _ADMIN, group=_SRV, since="6.0.0",
-         complexity="O(N). Where N is the number of rules provided.",
-         summary="Creates and modifies an ACL user and its rules.",
-         history=(("6.2.0", "Added Pub/Sub channel patterns."),
-                  ("7.0.0", "Added selectors and key based permissions.")),
-         args=(arg("username", "string"), arg("rule", "string", "optional", "multiple")))
+@command(
+    "acl|setuser",
+    -3,
+    _ADMIN,
+    group=_SRV,
+    since="6.0.0",
+    complexity="O(N). Where N is the number of rules provided.",
+    summary="Creates and modifies an ACL user and its rules.",
+    history=(
+        ("6.2.0", "Added Pub/Sub channel patterns."),
+        ("7.0.0", "Added selectors and key based permissions."),
+    ),
+    args=(arg("username", "string"), arg("rule", "string", "optional", "multiple")),
+)
 def acl_setuser(ctx: Ctx, argv: list[bytes]) -> str:
     """ACL SETUSER username [rule ...] -> OK (all rules applied) or the first bad one."""
     name = argv[2]
@@ -288,17 +378,29 @@ def acl_setuser(ctx: Ctx, argv: list[bytes]) -> str:
     return "OK"
 
 
-@command("acl|users", 2, _ADMIN, group=_SRV, since="6.0.0",
-         complexity="O(N). Where N is the number of configured users.",
-         summary="Lists all ACL users.")
+@command(
+    "acl|users",
+    2,
+    _ADMIN,
+    group=_SRV,
+    since="6.0.0",
+    complexity="O(N). Where N is the number of configured users.",
+    summary="Lists all ACL users.",
+)
 def acl_users(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
     """ACL USERS -> the user names, in order."""
     return sorted(acl_of(ctx).users)
 
 
-@command("acl|whoami", 2, "noscript loading stale", group=_SRV, since="6.0.0",
-         complexity="O(1)", summary="Returns the authenticated username of the current "
-                                    "connection.")
+@command(
+    "acl|whoami",
+    2,
+    "noscript loading stale",
+    group=_SRV,
+    since="6.0.0",
+    complexity="O(1)",
+    summary="Returns the authenticated username of the current connection.",
+)
 def acl_whoami(ctx: Ctx, argv: list[bytes]) -> bytes:
     """ACL WHOAMI -> the connection's user name."""
     user = ctx.session.acl_user

@@ -27,6 +27,7 @@ from diskredis.errors import RedisError
 
 log = logging.getLogger("diskredis")
 
+
 class AclLoadError(Exception):
     """The users of the configuration or the aclfile could not be loaded at start-up."""
 
@@ -42,7 +43,8 @@ def start_acl(config: Any) -> Acl:
             "Configuring Redis with users defined in redis.conf and at the same setting an "
             "ACL file path is invalid. This setup is very likely to lead to configuration "
             "errors and security holes, please define either an ACL file or declare users "
-            "directly in your redis.conf, but not both.")
+            "directly in your redis.conf, but not both."
+        )
     try:
         load_config_users(acl, config.users)
     except ValueError as e:
@@ -53,6 +55,7 @@ def start_acl(config: Any) -> Acl:
             raise AclLoadError("Aborting Redis startup because of ACL errors: %s" % problems)
     return acl
 
+
 def load_config_users(acl: Acl, lines: list[list[str]]) -> None:
     """The `user` directives of the configuration (ACLLoadConfiguredUsers); raises
     ValueError with the reason Redis logs."""
@@ -61,8 +64,9 @@ def load_config_users(acl: Acl, lines: list[list[str]]) -> None:
         args = [a.encode("utf-8", "surrogateescape") for a in line]
         name = args[0]
         if name in seen:
-            raise ValueError("Duplicate user found. A user can only be defined once in "
-                             "config files")
+            raise ValueError(
+                "Duplicate user found. A user can only be defined once in config files"
+            )
         seen.add(name)
         if has_spaces(name):
             raise ValueError("Spaces not allowed in ACL usernames")
@@ -79,18 +83,20 @@ def load_config_users(acl: Acl, lines: list[list[str]]) -> None:
             try:
                 user.apply(op, acl)
             except RuleError as e:
-                raise ValueError("Error loading ACL rule '%s' for the user named '%s': %s"
-                                 % (op.decode("utf-8", "replace"),
-                                    name.decode("utf-8", "replace"), e)) from None
+                raise ValueError(
+                    "Error loading ACL rule '%s' for the user named '%s': %s"
+                    % (op.decode("utf-8", "replace"), name.decode("utf-8", "replace"), e)
+                ) from None
         user.settle()
         if not user.enabled:
-            log.info("The user '%s' is disabled (there is no 'on' modifier in the user "
-                     "description). Make sure this is not a configuration error.",
-                     name.decode("utf-8", "replace"))
+            log.info(
+                "The user '%s' is disabled (there is no 'on' modifier in the user "
+                "description). Make sure this is not a configuration error.",
+                name.decode("utf-8", "replace"),
+            )
 
 
-def load_file(acl: Acl, path: str, sessions: list[Session]
-              ) -> tuple[str | None, list[Session]]:
+def load_file(acl: Acl, path: str, sessions: list[Session]) -> tuple[str | None, list[Session]]:
     """ACLLoadFromFile: replace every user by the file's, or change nothing and return
     the errors found. Also returns the clients of the replaced users (all but the
     default one's), now unauthenticated default clients, for the caller to disconnect."""
@@ -110,24 +116,30 @@ def load_file(acl: Acl, path: str, sessions: list[Session]
         if not argv:
             continue
         if argv[0] != b"user" or len(argv) < 2:
-            problems += ("%s:%d should start with user keyword followed by the username. "
-                         % (shown, linenum))
+            problems += "%s:%d should start with user keyword followed by the username. " % (
+                shown,
+                linenum,
+            )
             continue
         name = argv[1]
         if has_spaces(name):
-            problems += ("'%s:%d: username '%s' contains invalid characters. "
-                         % (shown, linenum, name.decode("utf-8", "replace")))
+            problems += "'%s:%d: username '%s' contains invalid characters. " % (
+                shown,
+                linenum,
+                name.decode("utf-8", "replace"),
+            )
             continue
         if name in users:
-            problems += ("WARNING: Duplicate user '%s' found on line %d. "
-                         % (name.decode("utf-8", "replace"), linenum))
+            problems += "WARNING: Duplicate user '%s' found on line %d. " % (
+                name.decode("utf-8", "replace"),
+                linenum,
+            )
             continue
         user = users[name] = acl.new_user(name)
         try:
             ops = merge_selectors(argv[2:])
         except RedisError:
-            problems += ("%s:%d: Unmatched parenthesis in selector definition."
-                         % (shown, linenum))
+            problems += "%s:%d: Unmatched parenthesis in selector definition." % (shown, linenum)
             continue
         syntax = False
         for op in ops:
@@ -136,15 +148,21 @@ def load_file(acl: Acl, path: str, sessions: list[Session]
                 user.apply(op, acl)
             except RuleError as e:
                 if str(e) == UNKNOWN_NAME:
-                    problems += ("%s:%d: Error in applying operation '%s': %s. "
-                                 % (shown, linenum, op.decode("utf-8", "replace"), e))
+                    problems += "%s:%d: Error in applying operation '%s': %s. " % (
+                        shown,
+                        linenum,
+                        op.decode("utf-8", "replace"),
+                        e,
+                    )
                 elif not syntax:
                     problems += "%s:%d: %s. " % (shown, linenum, e)
                     syntax = True
         user.settle()
     if problems:
-        return problems + ("WARNING: ACL errors detected, no change to the previously "
-                           "active ACL rules was performed"), []
+        return problems + (
+            "WARNING: ACL errors detected, no change to the previously "
+            "active ACL rules was performed"
+        ), []
     new_default = users.pop(b"default", None) or Acl._default_user()
     acl.default.copy_from(new_default)
     acl.users = {b"default": acl.default, **users}

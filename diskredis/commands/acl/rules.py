@@ -53,8 +53,10 @@ OK, DENIED_CMD, DENIED_KEY, DENIED_AUTH, DENIED_CHANNEL = 0, 1, 2, 3, 4
 # Where the channels of pub/sub commands are (db.c commands_with_channels):
 # name -> (first index, how many or -1 for all the rest, pattern, checked).
 _CHANNELS = {
-    "subscribe": (1, -1, False, True), "ssubscribe": (1, -1, False, True),
-    "psubscribe": (1, -1, True, True), "publish": (1, 1, False, True),
+    "subscribe": (1, -1, False, True),
+    "ssubscribe": (1, -1, False, True),
+    "psubscribe": (1, -1, True, True),
+    "publish": (1, 1, False, True),
     "spublish": (1, 1, False, True),
 }
 _KEY_READ_FLAGS = frozenset(("access",))
@@ -68,15 +70,21 @@ class RuleError(Exception):
 
 _SYNTAX = "Syntax error"
 UNKNOWN_NAME = "Unknown command or category name in ACL"
-_KEYS_AFTER_ALL = ("Adding a pattern after the * pattern (or the 'allkeys' flag) is not "
-                   "valid and does not have any effect. Try 'resetkeys' to start with an "
-                   "empty list of patterns")
-_CHANNELS_AFTER_ALL = ("Adding a pattern after the * pattern (or the 'allchannels' flag) is "
-                       "not valid and does not have any effect. Try 'resetchannels' to "
-                       "start with an empty list of channels")
+_KEYS_AFTER_ALL = (
+    "Adding a pattern after the * pattern (or the 'allkeys' flag) is not "
+    "valid and does not have any effect. Try 'resetkeys' to start with an "
+    "empty list of patterns"
+)
+_CHANNELS_AFTER_ALL = (
+    "Adding a pattern after the * pattern (or the 'allchannels' flag) is "
+    "not valid and does not have any effect. Try 'resetchannels' to "
+    "start with an empty list of channels"
+)
 _NO_SUCH_PASSWORD = "The password you are trying to remove from the user does not exist"
-_BAD_HASH = ("The password hash must be exactly 64 characters and contain only lowercase "
-             "hexadecimal characters")
+_BAD_HASH = (
+    "The password hash must be exactly 64 characters and contain only lowercase "
+    "hexadecimal characters"
+)
 _SUBCOMMAND_FIRSTARG = "Allowing first-arg of a subcommand is not supported"
 
 
@@ -105,20 +113,24 @@ def _not_run(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 def _absent(name: str, arity: int, flags: str, group: str) -> Command:
-    return Command(name=name, arity=arity, flags=frozenset(flags.split()), group=group,
-                   handler=_not_run)
+    return Command(
+        name=name, arity=arity, flags=frozenset(flags.split()), group=group, handler=_not_run
+    )
 
 
 # Redis 7.0 commands diskredis has not (yet: replication comes next). ACL rules may name
 # them -- a user list written for Redis loads here -- and they count in the category
 # tallies that ACL GETUSER and ACL LIST describe users with, as in Redis; dispatch never
 # finds them (unknown command).
-_ABSENT = {c.name: c for c in (
-    _absent("replicaof", 3, "admin noscript stale no_async_loading", "server"),
-    _absent("slaveof", 3, "admin noscript stale no_async_loading", "server"),
-    _absent("failover", -1, "admin noscript stale", "server"),
-    _absent("script|debug", 3, "noscript", "scripting"),
-)}
+_ABSENT = {
+    c.name: c
+    for c in (
+        _absent("replicaof", 3, "admin noscript stale no_async_loading", "server"),
+        _absent("slaveof", 3, "admin noscript stale no_async_loading", "server"),
+        _absent("failover", -1, "admin noscript stale", "server"),
+        _absent("script|debug", 3, "noscript", "scripting"),
+    )
+}
 
 
 def acl_commands() -> list[Command]:
@@ -136,8 +148,10 @@ def _find(name: bytes) -> Command | None:
 
 
 def _subcommands(cmd: Command) -> list[Command]:
-    return [*cmd.subcommands.values(),
-            *(c for n, c in _ABSENT.items() if n.startswith(cmd.name + "|"))]
+    return [
+        *cmd.subcommands.values(),
+        *(c for n, c in _ABSENT.items() if n.startswith(cmd.name + "|")),
+    ]
 
 
 # -- selectors ----------------------------------------------------------------------------
@@ -154,10 +168,17 @@ class Selector:
     channels: list[bytes] = field(default_factory=list)
 
     def copy(self) -> Selector:
-        return Selector(self.root, self.allkeys, self.allchannels, self.allcommands,
-                        self.future, set(self.allowed),
-                        {k: list(v) for k, v in self.firstargs.items()},
-                        [list(p) for p in self.patterns], list(self.channels))
+        return Selector(
+            self.root,
+            self.allkeys,
+            self.allchannels,
+            self.allcommands,
+            self.future,
+            set(self.allowed),
+            {k: list(v) for k, v in self.firstargs.items()},
+            [list(p) for p in self.patterns],
+            list(self.channels),
+        )
 
     # -- command bits (ACLSetSelectorCommandBit, ACLChangeSelectorPerm) ------------------
     def _bit(self, cmd: Command, value: bool) -> None:
@@ -243,7 +264,7 @@ class Selector:
         flags, offset = 0, 1
         if op[:1] == b"%":
             while offset < len(op):
-                c = op[offset:offset + 1]
+                c = op[offset : offset + 1]
                 if c.upper() == b"R" and not flags & READ:
                     flags |= READ
                 elif c.upper() == b"W" and not flags & WRITE:
@@ -290,21 +311,26 @@ class Selector:
                 raise RuleError(UNKNOWN_NAME)
             self.change(subcmd, True)
             return
-        log.warning("Deprecation warning: Allowing a first arg of an otherwise blocked "
-                    "command is a misuse of ACL and may get disabled in the future "
-                    "(offender: +%s)", name.decode("utf-8", "replace"))
+        log.warning(
+            "Deprecation warning: Allowing a first arg of an otherwise blocked "
+            "command is a misuse of ACL and may get disabled in the future "
+            "(offender: +%s)",
+            name.decode("utf-8", "replace"),
+        )
         allowed = self.firstargs.setdefault(cmd.name, [])
         if not any(a.lower() == sub.lower() for a in allowed):
             allowed.append(sub)
 
     # -- checks (ACLSelectorCheckCmd) -------------------------------------------------
     def check(self, cmd: Command, argv: list[bytes]) -> tuple[int, int]:
-        if not self.allcommands and "no_auth" not in cmd.flags \
-                and cmd.name not in self.allowed:
+        if not self.allcommands and "no_auth" not in cmd.flags and cmd.name not in self.allowed:
             allowed = self.firstargs.get(cmd.name)
             idx = 2 if cmd.parent is not None else 1
-            if not allowed or len(argv) < 2 or not any(
-                    a.lower() == argv[idx].lower() for a in allowed):
+            if (
+                not allowed
+                or len(argv) < 2
+                or not any(a.lower() == argv[idx].lower() for a in allowed)
+            ):
                 return DENIED_CMD, 0
         if not self.allkeys and (cmd.key_specs or cmd.getkeys is not None):
             for idx, flags in key_positions(cmd, argv):
@@ -322,15 +348,18 @@ class Selector:
     def key_allowed(self, key: bytes, spec_flags: tuple[str, ...] | frozenset[str]) -> bool:
         if self.allkeys:
             return True
-        need = (READ if _KEY_READ_FLAGS.intersection(spec_flags) else 0) | \
-               (WRITE if _KEY_WRITE_FLAGS.intersection(spec_flags) else 0)
-        return any(flags & need == need and glob_match(pattern, key)
-                   for pattern, flags in self.patterns)
+        need = (READ if _KEY_READ_FLAGS.intersection(spec_flags) else 0) | (
+            WRITE if _KEY_WRITE_FLAGS.intersection(spec_flags) else 0
+        )
+        return any(
+            flags & need == need and glob_match(pattern, key) for pattern, flags in self.patterns
+        )
 
     def unrestricted_keys(self, need: int) -> bool:
         """ACLSelectorHasUnrestrictedKeyAccess: `need` access to every key."""
-        return self.allkeys or any(flags & need == need and pattern == b"*"
-                                   for pattern, flags in self.patterns)
+        return self.allkeys or any(
+            flags & need == need and pattern == b"*" for pattern, flags in self.patterns
+        )
 
     def channel_allowed(self, channel: bytes, pattern: bool) -> bool:
         if self.allchannels:
@@ -408,8 +437,7 @@ def key_positions(cmd: Command, argv: list[bytes]) -> list[tuple[int, tuple[str,
     """The keys of `argv` with their key-spec flags (GET_KEYSPEC_DEFAULT: not_key specs
     left out); none when the arguments do not even hold them."""
     try:
-        return [(i, f) for i, f in cmd.key_positions(argv)
-                if "not_key" not in f and i < len(argv)]
+        return [(i, f) for i, f in cmd.key_positions(argv) if "not_key" not in f and i < len(argv)]
     except (IndexError, ValueError, RedisError):
         return []
 
@@ -433,8 +461,7 @@ class User:
 
     def settle(self) -> None:
         s = self.selectors[0]
-        self.free = (len(self.selectors) == 1 and s.allcommands and s.allkeys
-                     and s.allchannels)
+        self.free = len(self.selectors) == 1 and s.allcommands and s.allkeys and s.allchannels
 
     @property
     def root(self) -> Selector:
@@ -563,8 +590,7 @@ class Acl:
         return u
 
     def pubsub_default_all(self) -> bool:
-        return self.config is not None and \
-            self.config["acl-pubsub-default"] == "allchannels"
+        return self.config is not None and self.config["acl-pubsub-default"] == "allchannels"
 
     def new_user(self, name: bytes) -> User:
         u = User(name)
@@ -585,8 +611,7 @@ class Acl:
         """ACLUpdateDefaultUserPassword: `requirepass` is the default user's password."""
         d = self.default
         d.apply(b"resetpass", self)
-        d.apply(b">" + password.encode("utf-8", "surrogateescape") if password
-                else b"nopass", self)
+        d.apply(b">" + password.encode("utf-8", "surrogateescape") if password else b"nopass", self)
         d.settle()
 
     def set_user(self, name: bytes, ops: list[bytes]) -> tuple[User | None, User]:
@@ -601,8 +626,9 @@ class Acl:
             try:
                 temp.apply(op, self)
             except RuleError as e:
-                raise errors.err("Error in ACL SETUSER modifier '%s': %s"
-                                 % (op.decode("utf-8", "replace"), e)) from None
+                raise errors.err(
+                    "Error in ACL SETUSER modifier '%s': %s" % (op.decode("utf-8", "replace"), e)
+                ) from None
         temp.settle()
         before = None
         if existing is None:
@@ -613,14 +639,18 @@ class Acl:
         existing.copy_from(temp)
         return before, existing
 
-    def add_log(self, reason: int, context: str, obj: bytes, username: bytes,
-                info: bytes) -> None:
+    def add_log(self, reason: int, context: str, obj: bytes, username: bytes, info: bytes) -> None:
         """addACLLogEntry: a new entry, or the count of a similar recent one bumped."""
         now = int(time.time() * 1000)
         entry = LogEntry(1, reason, context, obj, username, now, info)
         for i, old in enumerate(list(self.log)[:10]):
-            if (old.reason == reason and old.context == context and old.object == obj
-                    and old.username == username and abs(old.ms - now) <= _LOG_GROUPING_MS):
+            if (
+                old.reason == reason
+                and old.context == context
+                and old.object == obj
+                and old.username == username
+                and abs(old.ms - now) <= _LOG_GROUPING_MS
+            ):
                 del self.log[i]
                 old.count += 1
                 old.info, old.ms = info, now
@@ -649,6 +679,8 @@ def merge_selectors(ops: list[bytes]) -> list[bytes]:
             continue
         out.append(op)
     if current is not None:
-        raise errors.err("Unmatched parenthesis in acl selector starting at '%s'."
-                         % start.decode("utf-8", "replace"))
+        raise errors.err(
+            "Unmatched parenthesis in acl selector starting at '%s'."
+            % start.decode("utf-8", "replace")
+        )
     return out

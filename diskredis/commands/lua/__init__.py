@@ -16,5 +16,14 @@ from diskredis.commands.lua.state import (
     valid_function_name,
 )
 
-__all__ = ["SCRIPT_FLAGS", "CallRefused", "LuaError", "LuaState", "Raise", "Registered",
-           "lua_number_text", "sha1hex", "valid_function_name"]
+__all__ = [
+    "SCRIPT_FLAGS",
+    "CallRefused",
+    "LuaError",
+    "LuaState",
+    "Raise",
+    "Registered",
+    "lua_number_text",
+    "sha1hex",
+    "valid_function_name",
+]

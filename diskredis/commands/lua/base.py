@@ -71,8 +71,9 @@ class LibBase:
     def _wrong_type(self, args: tuple[Any, ...], n: int, fname: str, expected: str) -> Raise:
         """luaL_typerror: argument `n` of `fname` is not a `expected`."""
         got = "no value" if n > len(args) else type_name(args[n - 1])
-        return self._raise("bad argument #%d to '%s' (%s expected, got %s)"
-                           % (n, fname, expected, got))
+        return self._raise(
+            "bad argument #%d to '%s' (%s expected, got %s)" % (n, fname, expected, got)
+        )
 
     def _check_number(self, args: tuple[Any, ...], n: int, fname: str) -> float:
         """luaL_checknumber: a number, or a string Lua reads as one."""

@@ -75,16 +75,27 @@ class BitOp(LibBase):
 
     def _bit_tohex(self, *args: Any) -> bytes:
         v = self._bits(args, "tohex", 1)[0] & 0xFFFFFFFF
-        n = _signed(self._bits(args, "tohex", 2)[1]) if len(args) > 1 and args[1] is not None \
-            else 8
+        n = _signed(self._bits(args, "tohex", 2)[1]) if len(args) > 1 and args[1] is not None else 8
         upper = n < 0
         n = min(abs(n), 8) if n != -(2**31) else 8
         text = b"%0*x" % (n, v & ((1 << (4 * n)) - 1)) if n else b""
         return text.upper() if upper else text
 
 
-BIT_OPS = ("tobit", "bnot", "band", "bor", "bxor", "lshift", "rshift", "arshift", "rol",
-            "ror", "bswap", "tohex")
+BIT_OPS = (
+    "tobit",
+    "bnot",
+    "band",
+    "bor",
+    "bxor",
+    "lshift",
+    "rshift",
+    "arshift",
+    "rol",
+    "ror",
+    "bswap",
+    "tohex",
+)
 
 
 def _tobit(number: float) -> int:

@@ -38,41 +38,48 @@ class CJson(LibBase):
     # The configuration functions (json_cfg_*): each returns the setting(s) after it.
     def _json_options(self, name: str, args: tuple[Any, ...], count: int) -> list[Any]:
         if len(args) > count:
-            raise self._raise("bad argument #%d to '%s' (found too many arguments)"
-                              % (count + 1, name))
+            raise self._raise(
+                "bad argument #%d to '%s' (found too many arguments)" % (count + 1, name)
+            )
         return list(args) + [None] * (count - len(args))
 
     def _json_int(self, name: str, value: Any, key: bytes, lo: int, hi: int) -> int:
         if value is not None:
             number = to_number(value)
             if number is None:
-                raise self._raise("bad argument #1 to '%s' (number expected, got %s)"
-                                  % (name, type_name(value)))
+                raise self._raise(
+                    "bad argument #1 to '%s' (number expected, got %s)" % (name, type_name(value))
+                )
             n = int(number)
             if not lo <= n <= hi:
-                raise self._raise("bad argument #1 to '%s' (expected integer between %d and "
-                                  "%d)" % (name, lo, hi))
+                raise self._raise(
+                    "bad argument #1 to '%s' (expected integer between %d and %d)" % (name, lo, hi)
+                )
             self._json[key] = n
         return int(self._json[key])
 
-    def _json_enum(self, name: str, value: Any, key: bytes,
-                   options: tuple[bytes, ...] = (b"off", b"on")) -> Any:
+    def _json_enum(
+        self, name: str, value: Any, key: bytes, options: tuple[bytes, ...] = (b"off", b"on")
+    ) -> Any:
         if value is not None:
             if type(value) is bool:
                 self._json[key] = int(value)
             elif type(value) is bytes and value in options:
                 self._json[key] = options.index(value)
             else:
-                raise self._raise("bad argument #1 to '%s' (invalid option '%s')"
-                                  % (name, text_of(value)))
+                raise self._raise(
+                    "bad argument #1 to '%s' (invalid option '%s')" % (name, text_of(value))
+                )
         setting = int(self._json[key])
         return bool(setting) if setting in (0, 1) else options[setting]
 
     def _cjson_encode_sparse_array(self, *args: Any) -> tuple[Any, int, int]:
         convert, ratio, safe = self._json_options("encode_sparse_array", args, 3)
-        return (self._json_enum("encode_sparse_array", convert, b"sparse_convert"),
-                self._json_int("encode_sparse_array", ratio, b"sparse_ratio", 0, INT_MAX),
-                self._json_int("encode_sparse_array", safe, b"sparse_safe", 0, INT_MAX))
+        return (
+            self._json_enum("encode_sparse_array", convert, b"sparse_convert"),
+            self._json_int("encode_sparse_array", ratio, b"sparse_ratio", 0, INT_MAX),
+            self._json_int("encode_sparse_array", safe, b"sparse_safe", 0, INT_MAX),
+        )
 
     def _cjson_encode_max_depth(self, *args: Any) -> int:
         (n,) = self._json_options("encode_max_depth", args, 1)
@@ -92,8 +99,9 @@ class CJson(LibBase):
 
     def _cjson_encode_invalid_numbers(self, *args: Any) -> Any:
         (v,) = self._json_options("encode_invalid_numbers", args, 1)
-        return self._json_enum("encode_invalid_numbers", v, b"encode_invalid",
-                               (b"off", b"on", b"null"))
+        return self._json_enum(
+            "encode_invalid_numbers", v, b"encode_invalid", (b"off", b"on", b"null")
+        )
 
     def _cjson_decode_invalid_numbers(self, *args: Any) -> Any:
         (v,) = self._json_options("decode_invalid_numbers", args, 1)
@@ -106,41 +114,66 @@ class CJson(LibBase):
         if type(data) in (int, float):
             data = lua_number_text(data)
         if type(data) is not bytes:
-            raise self._raise("bad argument #1 to 'decode' (string expected, got %s)"
-                              % type_name(data))
+            raise self._raise(
+                "bad argument #1 to 'decode' (string expected, got %s)" % type_name(data)
+            )
         if len(data) >= 2 and (data[0] == 0 or data[1] == 0):
             raise self._raise("JSON parser does not support UTF-16 or UTF-32")
         cut = data.find(b"\0")
-        parser = _JsonParser(self, data if cut < 0 else data[:cut],
-                             int(self._json[b"decode_depth"]),
-                             bool(self._json[b"decode_invalid"]))
+        parser = _JsonParser(
+            self,
+            data if cut < 0 else data[:cut],
+            int(self._json[b"decode_depth"]),
+            bool(self._json[b"decode_invalid"]),
+        )
         try:
             return parser.document()
         except _JsonError as e:
             raise self._raise(str(e)) from None
 
 
-CJSON_FUNCTIONS = ("encode", "decode", "encode_sparse_array", "encode_max_depth",
-                    "decode_max_depth", "encode_number_precision", "encode_keep_buffer",
-                    "encode_invalid_numbers", "decode_invalid_numbers")
+CJSON_FUNCTIONS = (
+    "encode",
+    "decode",
+    "encode_sparse_array",
+    "encode_max_depth",
+    "decode_max_depth",
+    "encode_number_precision",
+    "encode_keep_buffer",
+    "encode_invalid_numbers",
+    "decode_invalid_numbers",
+)
 
 
 class _JsonError(Exception):
     pass
 
 
-_ESCAPES = {ord('"'): b'"', ord("\\"): b"\\", ord("/"): b"/", ord("b"): b"\b",
-            ord("t"): b"\t", ord("n"): b"\n", ord("f"): b"\f", ord("r"): b"\r"}
-_TOKEN_CHARS = {ord("{"): "T_OBJ_BEGIN", ord("}"): "T_OBJ_END", ord("["): "T_ARR_BEGIN",
-                ord("]"): "T_ARR_END", ord(","): "T_COMMA", ord(":"): "T_COLON"}
+_ESCAPES = {
+    ord('"'): b'"',
+    ord("\\"): b"\\",
+    ord("/"): b"/",
+    ord("b"): b"\b",
+    ord("t"): b"\t",
+    ord("n"): b"\n",
+    ord("f"): b"\f",
+    ord("r"): b"\r",
+}
+_TOKEN_CHARS = {
+    ord("{"): "T_OBJ_BEGIN",
+    ord("}"): "T_OBJ_END",
+    ord("["): "T_ARR_BEGIN",
+    ord("]"): "T_ARR_END",
+    ord(","): "T_COMMA",
+    ord(":"): "T_COLON",
+}
 
 
 class _JsonParser:
     """lua-cjson's decoder: the same tokens, values, limits and error texts; tables are
     filled in document order, as the C code fills them."""
 
-    def __init__(self, state: LibBase, data: bytes, max_depth: int,
-                 invalid_numbers: bool) -> None:
+    def __init__(self, state: LibBase, data: bytes, max_depth: int, invalid_numbers: bool) -> None:
         self.state, self.data, self.pos = state, data, 0
         self.max_depth, self.depth, self.invalid = max_depth, 0, invalid_numbers
 
@@ -187,7 +220,7 @@ class _JsonParser:
         return "T_ERROR", "invalid token", at
 
     def is_invalid_number(self) -> bool:
-        p = self.data[self.pos:]
+        p = self.data[self.pos :]
         if p[:1] == b"+":
             return True
         if p[:1] == b"-":
@@ -241,8 +274,10 @@ class _JsonParser:
     def descend(self) -> None:
         self.depth += 1
         if self.depth > self.max_depth:
-            raise _JsonError("Found too many nested data structures (%d) at character %d"
-                             % (self.depth, self.pos))
+            raise _JsonError(
+                "Found too many nested data structures (%d) at character %d"
+                % (self.depth, self.pos)
+            )
 
     def value(self, kind: str, value: Any, at: int) -> Any:
         """json_process_value, without recursion: open arrays and objects wait on a
@@ -283,8 +318,9 @@ class _JsonParser:
                     result = table
                     continue
                 if kind != "T_COMMA":
-                    self.fail("comma or object end" if is_obj else "comma or array end",
-                              kind, value, at)
+                    self.fail(
+                        "comma or object end" if is_obj else "comma or array end", kind, value, at
+                    )
                 kind, value, at = self.token()
                 if is_obj:
                     frame[2], kind, value, at = self.member(kind, value, at)
@@ -306,8 +342,9 @@ class _JsonParser:
 
 def _unicode_escape(data: bytes, i: int) -> tuple[bytes, int] | None:
     """json_append_unicode_escape: (UTF-8 bytes, escape length) or None if invalid."""
+
     def hex4(at: int) -> int:
-        digits = data[at:at + 4]
+        digits = data[at : at + 4]
         if len(digits) < 4 or any(chr(d) not in "0123456789abcdefABCDEF" for d in digits):
             return -1
         return int(digits, 16)
@@ -317,7 +354,7 @@ def _unicode_escape(data: bytes, i: int) -> tuple[bytes, int] | None:
         return None
     length = 6
     if code & 0xF800 == 0xD800:
-        if code & 0x400 or data[i + 6:i + 8] != b"\\u":
+        if code & 0x400 or data[i + 6 : i + 8] != b"\\u":
             return None
         low = hex4(i + 8)
         if low < 0 or low & 0xFC00 != 0xDC00:

@@ -33,25 +33,31 @@ class Msgpack(LibBase):
 
     def _cmsgpack_unpack_one(self, *args: Any) -> tuple[Any, ...]:
         data = self._check_string(args, 1, "unpack_one")
-        offset = int(self._check_number(args, 2, "unpack_one")) if len(args) >= 2 and \
-            args[1] is not None else 0
+        offset = (
+            int(self._check_number(args, 2, "unpack_one"))
+            if len(args) >= 2 and args[1] is not None
+            else 0
+        )
         return self._mp_unpack(data, 1, offset)
 
     def _cmsgpack_unpack_limit(self, *args: Any) -> tuple[Any, ...]:
         data = self._check_string(args, 1, "unpack_limit")
         limit = int(self._check_number(args, 2, "unpack_limit"))
-        offset = int(self._check_number(args, 3, "unpack_limit")) if len(args) >= 3 and \
-            args[2] is not None else 0
+        offset = (
+            int(self._check_number(args, 3, "unpack_limit"))
+            if len(args) >= 3 and args[2] is not None
+            else 0
+        )
         return self._mp_unpack(data, limit, offset)
 
     def _mp_unpack(self, data: bytes, limit: int, offset: int) -> tuple[Any, ...]:
         decode_all = not limit and not offset
         if offset < 0 or limit < 0:
-            raise self._raise("Invalid request to unpack with offset of %d and limit of %d."
-                              % (offset, len(data)))
+            raise self._raise(
+                "Invalid request to unpack with offset of %d and limit of %d." % (offset, len(data))
+            )
         if offset > len(data):
-            raise self._raise("Start offset %d greater than input length %d."
-                              % (offset, len(data)))
+            raise self._raise("Start offset %d greater than input length %d." % (offset, len(data)))
         if decode_all:
             limit = INT_MAX
         reader = _MsgpackReader(self, data, offset)
@@ -153,15 +159,23 @@ class _MsgpackReader:
 
     def take(self, n: int) -> bytes:
         self.need(n)
-        chunk = self.data[self.pos:self.pos + n]
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
     def value(self) -> Any:
         self.need(1)
         c = self.data[self.pos]
-        fixed = {0xCC: (1, False), 0xCD: (2, False), 0xCE: (4, False), 0xCF: (8, True),
-                 0xD0: (1, True), 0xD1: (2, True), 0xD2: (4, True), 0xD3: (8, True)}
+        fixed = {
+            0xCC: (1, False),
+            0xCD: (2, False),
+            0xCE: (4, False),
+            0xCF: (8, True),
+            0xD0: (1, True),
+            0xD1: (2, True),
+            0xD2: (4, True),
+            0xD3: (8, True),
+        }
         if c in fixed:
             size, signed = fixed[c]
             raw = self.take(1 + size)[1:]
@@ -180,8 +194,8 @@ class _MsgpackReader:
         if c in (0xD9, 0xDA, 0xDB):
             size = {0xD9: 1, 0xDA: 2, 0xDB: 4}[c]
             self.need(1 + size)
-            n = int.from_bytes(self.data[self.pos + 1:self.pos + 1 + size], "big")
-            return self.take(1 + size + n)[1 + size:]
+            n = int.from_bytes(self.data[self.pos + 1 : self.pos + 1 + size], "big")
+            return self.take(1 + size + n)[1 + size :]
         if c in (0xDC, 0xDD, 0xDE, 0xDF):
             size = 2 if c in (0xDC, 0xDE) else 4
             n = int.from_bytes(self.take(1 + size)[1:], "big")

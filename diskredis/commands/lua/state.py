@@ -125,10 +125,14 @@ class LuaState(BitOp, CJson, Struct, Msgpack):
     """
 
     def __init__(self, version: str) -> None:
-        self.rt = lua51.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
-                                   unpack_returned_tuples=True,
-                                   attribute_filter=_no_attributes,
-                                   max_memory=LUA_MEMORY_LIMIT)
+        self.rt = lua51.LuaRuntime(
+            encoding=None,
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            attribute_filter=_no_attributes,
+            max_memory=LUA_MEMORY_LIMIT,
+        )
         self.rand = _Lrand48()
         self.resp = 2
         self.command: Callable[[list[bytes]], Any] = _outside_script
@@ -141,30 +145,66 @@ class LuaState(BitOp, CJson, Struct, Msgpack):
         # lupa's classes of Lua values (its base class and every subclass)
         self._lua_types = lua_types = _subclasses(type(self.rt.table()).__mro__[1])
         library: dict[bytes, Any] = {
-            b"unwrap": _unwrap, b"rawset": self._rawset, b"setmetatable": self._setmetatable,
-            b"random": self._random, b"randomseed": self._randomseed,
-            b"call": self._call, b"pcall": self._pcall, b"sha1hex": self._sha1hex,
-            b"call_table": self._call_table, b"pcall_table": self._pcall_table,
+            b"unwrap": _unwrap,
+            b"rawset": self._rawset,
+            b"setmetatable": self._setmetatable,
+            b"random": self._random,
+            b"randomseed": self._randomseed,
+            b"call": self._call,
+            b"pcall": self._pcall,
+            b"sha1hex": self._sha1hex,
+            b"call_table": self._call_table,
+            b"pcall_table": self._pcall_table,
             b"no_tail_calls": _no_tail_calls,
-            b"error_reply": self._error_reply, b"status_reply": self._status_reply,
-            b"log": self._log, b"setresp": self._setresp, b"set_repl": self._set_repl,
-            b"acl_check_cmd": self._acl_check_cmd, b"version_num": REDIS_VERSION_NUM,
+            b"error_reply": self._error_reply,
+            b"status_reply": self._status_reply,
+            b"log": self._log,
+            b"setresp": self._setresp,
+            b"set_repl": self._set_repl,
+            b"acl_check_cmd": self._acl_check_cmd,
+            b"version_num": REDIS_VERSION_NUM,
             b"register_function": self._register_function,
             b"version": version.encode(),
             **{b"bit_" + name.encode(): getattr(self, "_bit_" + name) for name in BIT_OPS},
-            **{b"cjson_" + name.encode(): getattr(self, "_cjson_" + name)
-               for name in CJSON_FUNCTIONS},
-            **{name.encode(): getattr(self, "_" + name)
-               for name in ("struct_pack", "struct_unpack", "struct_size", "cmsgpack_pack",
-                            "cmsgpack_unpack", "cmsgpack_unpack_one",
-                            "cmsgpack_unpack_limit")},
+            **{
+                b"cjson_" + name.encode(): getattr(self, "_cjson_" + name)
+                for name in CJSON_FUNCTIONS
+            },
+            **{
+                name.encode(): getattr(self, "_" + name)
+                for name in (
+                    "struct_pack",
+                    "struct_unpack",
+                    "struct_size",
+                    "cmsgpack_pack",
+                    "cmsgpack_unpack",
+                    "cmsgpack_unpack_one",
+                    "cmsgpack_unpack_limit",
+                )
+            },
         }
-        api = self.rt.table_from({name: _rebinding(rebind, lua_types, fn) if callable(fn)
-                                  else fn for name, fn in library.items()})
+        api = self.rt.table_from(
+            {
+                name: _rebinding(rebind, lua_types, fn) if callable(fn) else fn
+                for name, fn in library.items()
+            }
+        )
         chunk = self.rt.execute("return loadstring(...)", _BOOTSTRAP, b"=diskredis")
-        (self._compile, self._run, self._set_hook, self._where, self._readonly,
-         self._lua_rawset, self._lua_setmetatable, self._json_encode, self._json,
-         self._null, self._mp_walk, self._load_library, self._call_function) = chunk(api)
+        (
+            self._compile,
+            self._run,
+            self._set_hook,
+            self._where,
+            self._readonly,
+            self._lua_rawset,
+            self._lua_setmetatable,
+            self._json_encode,
+            self._json,
+            self._null,
+            self._mp_walk,
+            self._load_library,
+            self._call_function,
+        ) = chunk(api)
         # FUNCTION LOAD collects here what redis.register_function registers.
         self.registering: list[Registered] | None = None
 
@@ -188,8 +228,7 @@ class LuaState(BitOp, CJson, Struct, Msgpack):
         return value
 
     def set_hook(self, fn: Callable[..., None] | None, count: int = 100000) -> None:
-        self._set_hook(None if fn is None else _rebinding(self._rebind, self._lua_types, fn),
-                       count)
+        self._set_hook(None if fn is None else _rebinding(self._rebind, self._lua_types, fn), count)
 
     # -- Redis 7 functions --------------------------------------------------------------
     def load_library(self, code: bytes) -> list[Registered]:
@@ -223,27 +262,36 @@ class LuaState(BitOp, CJson, Struct, Msgpack):
 
     def _register_function(self, *args: Any) -> None:
         if self.registering is None:
-            raise Raise(self.error_table(
-                b"redis.register_function can only be called on FUNCTION LOAD command"))
+            raise Raise(
+                self.error_table(
+                    b"redis.register_function can only be called on FUNCTION LOAD command"
+                )
+            )
         if not 1 <= len(args) <= 2:
-            raise Raise(self.error_table(b"wrong number of arguments to "
-                                         b"redis.register_function"))
+            raise Raise(self.error_table(b"wrong number of arguments to redis.register_function"))
         if len(args) == 2:
             name, callback, desc, flags = args[0], args[1], None, frozenset[str]()
             if type(name) in (int, float):
                 name = lua_number_text(name)
             if type(name) is not bytes:
-                raise Raise(self.error_table(b"first argument to redis.register_function "
-                                             b"must be a string"))
+                raise Raise(
+                    self.error_table(b"first argument to redis.register_function must be a string")
+                )
             if lua51.lua_type(callback) != "function":
-                raise Raise(self.error_table(b"second argument to redis.register_function "
-                                             b"must be a function"))
+                raise Raise(
+                    self.error_table(
+                        b"second argument to redis.register_function must be a function"
+                    )
+                )
         else:
             name, callback, desc, flags = self._named_registration(args[0])
         if not valid_function_name(name):
-            raise Raise(self.error_table(
-                b"Library names can only contain letters, numbers, or underscores(_) and "
-                b"must be at least one character long"))
+            raise Raise(
+                self.error_table(
+                    b"Library names can only contain letters, numbers, or underscores(_) and "
+                    b"must be at least one character long"
+                )
+            )
         if any(r.name == name for r in self.registering):
             raise Raise(self.error_table(b"Function already exists in the library"))
         self.registering.append(Registered(name, callback, desc, flags))
@@ -253,38 +301,44 @@ class LuaState(BitOp, CJson, Struct, Msgpack):
             return Raise(self.error_table(text))
 
         if lua51.lua_type(table) != "table":
-            raise fail(b"calling redis.register_function with a single argument is only "
-                       b"applicable to Lua table (representing named arguments).")
+            raise fail(
+                b"calling redis.register_function with a single argument is only "
+                b"applicable to Lua table (representing named arguments)."
+            )
         name = desc = callback = None
         flags: set[str] = set()
         for key, value in table.items():
             if type(key) in (int, float):
                 key = lua_number_text(key)
             if type(key) is not bytes:
-                raise fail(b"named argument key given to redis.register_function is not a "
-                           b"string")
+                raise fail(b"named argument key given to redis.register_function is not a string")
             if type(value) in (int, float):
                 value = lua_number_text(value)
             word = key.lower()
             if word == b"function_name":
                 if type(value) is not bytes:
-                    raise fail(b"function_name argument given to redis.register_function "
-                               b"must be a string")
+                    raise fail(
+                        b"function_name argument given to redis.register_function must be a string"
+                    )
                 name = value
             elif word == b"description":
                 if type(value) is not bytes:
-                    raise fail(b"description argument given to redis.register_function must "
-                               b"be a string")
+                    raise fail(
+                        b"description argument given to redis.register_function must be a string"
+                    )
                 desc = value
             elif word == b"callback":
                 if lua51.lua_type(value) != "function":
-                    raise fail(b"callback argument given to redis.register_function must be "
-                               b"a function")
+                    raise fail(
+                        b"callback argument given to redis.register_function must be a function"
+                    )
                 callback = value
             elif word == b"flags":
                 if lua51.lua_type(value) != "table":
-                    raise fail(b"flags argument to redis.register_function must be a table "
-                               b"representing function flags")
+                    raise fail(
+                        b"flags argument to redis.register_function must be a table "
+                        b"representing function flags"
+                    )
                 i = 1
                 while value[i] is not None:
                     flag = value[i]
@@ -347,8 +401,9 @@ class LuaState(BitOp, CJson, Struct, Msgpack):
     def _argv(self, args: tuple[Any, ...]) -> list[bytes]:
         """luaArgsToRedisArgv: strings as they are, numbers as Lua prints them."""
         if not args:
-            raise Raise(self.error_table(
-                b"Please specify at least one argument for this redis lib call"))
+            raise Raise(
+                self.error_table(b"Please specify at least one argument for this redis lib call")
+            )
         argv = []
         for a in args:
             if type(a) is bytes:
@@ -356,8 +411,9 @@ class LuaState(BitOp, CJson, Struct, Msgpack):
             elif type(a) in (int, float):
                 argv.append(b"%.17g" % a)  # not Lua's %.14g: Redis prints every digit
             else:
-                raise Raise(self.error_table(
-                    b"Lua redis lib command arguments must be strings or integers"))
+                raise Raise(
+                    self.error_table(b"Lua redis lib command arguments must be strings or integers")
+                )
         return argv
 
     def _run_command(self, args: tuple[Any, ...], raise_errors: bool) -> Any:
@@ -418,8 +474,11 @@ class LuaState(BitOp, CJson, Struct, Msgpack):
             raise Raise(self.error_table(b"First argument must be a number (log level)."))
         if not 0 <= level < 4:
             raise Raise(self.error_table(b"Invalid debug level."))
-        parts = [lua_number_text(a) if type(a) in (int, float) else a
-                 for a in args[1:] if type(a) in (bytes, int, float)]
+        parts = [
+            lua_number_text(a) if type(a) in (int, float) else a
+            for a in args[1:]
+            if type(a) in (bytes, int, float)
+        ]
         log.log(_LOG_LEVELS[int(level)], "%s", b" ".join(parts).decode("utf-8", "replace"))
 
     def _setresp(self, *args: Any) -> None:
@@ -435,8 +494,11 @@ class LuaState(BitOp, CJson, Struct, Msgpack):
             raise Raise(self.error_table(b"redis.set_repl() requires two arguments."))
         flags = to_number(args[0])
         if flags is None or int(flags) & ~3:
-            raise Raise(self.error_table(b"Invalid replication flags. Use REPL_AOF, "
-                                         b"REPL_REPLICA, REPL_ALL or REPL_NONE."))
+            raise Raise(
+                self.error_table(
+                    b"Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."
+                )
+            )
         # Accepted: there are no replicas nor AOF; every write is durable by itself.
 
     # -- struct ----------------------------------------------------------------------
@@ -488,8 +550,13 @@ class LuaState(BitOp, CJson, Struct, Msgpack):
             return self._array(value, resp)
         if t is Verbatim:
             if resp == 3:
-                return self.table_from({b"verbatim_string": self.table_from(
-                    {b"string": value.data, b"format": value.fmt})})
+                return self.table_from(
+                    {
+                        b"verbatim_string": self.table_from(
+                            {b"string": value.data, b"format": value.fmt}
+                        )
+                    }
+                )
             return value.data
         if t is DoubleText:
             if resp == 3:
@@ -522,8 +589,7 @@ class LuaState(BitOp, CJson, Struct, Msgpack):
         try:
             return self._to_reply(value, resp, _LUA_STACK_BASE)
         except RecursionError:
-            return deeper(lambda: self._to_reply(value, resp, _LUA_STACK_BASE),
-                          4 * _LUA_MAXCSTACK)
+            return deeper(lambda: self._to_reply(value, resp, _LUA_STACK_BASE), 4 * _LUA_MAXCSTACK)
 
     def _to_reply(self, value: Any, resp: int, top: int) -> Any:
         # `top`: the slots Redis's walk would hold on the Lua stack here; past
@@ -570,8 +636,10 @@ class LuaState(BitOp, CJson, Struct, Msgpack):
                 return Verbatim(data, fmt[:3])
         mapping = rawget(value, b"map")
         if lua51.lua_type(mapping) == "table":
-            return {_frozen(self._to_reply(k, resp, top + 4)): self._to_reply(v, resp, top + 3)
-                    for k, v in mapping.items()}
+            return {
+                _frozen(self._to_reply(k, resp, top + 4)): self._to_reply(v, resp, top + 3)
+                for k, v in mapping.items()
+            }
         members = rawget(value, b"set")
         if lua51.lua_type(members) == "table":
             return RSet(self._to_reply(k, resp, top + 3) for k in members)
@@ -636,9 +704,9 @@ def _no_tail_calls(chunk: bytes) -> bytes:
 
     def function() -> None:
         nonlocal pos
-        skip_string()                      # source
-        pos += 2 * int_size + 4            # line range; upvalues, params, vararg, stack
-        count = integer()                  # code
+        skip_string()  # source
+        pos += 2 * int_size + 4  # line range; upvalues, params, vararg, stack
+        count = integer()  # code
         code = struct.unpack_from(f"{order}{count}I", out, pos)
         raw = False  # the word after SETLIST A B 0 is a number, not an instruction
         for i, instr in enumerate(code):
@@ -649,7 +717,7 @@ def _no_tail_calls(chunk: bytes) -> bytes:
             elif instr & 0x3F == _OP_SETLIST and (instr >> 14) & 0x1FF == 0:  # C field
                 raw = True
         pos += 4 * count
-        for _ in range(integer()):         # constants: nil, boolean, number, string
+        for _ in range(integer()):  # constants: nil, boolean, number, string
             kind = out[pos]
             pos += 1
             if kind == 1:
@@ -658,14 +726,14 @@ def _no_tail_calls(chunk: bytes) -> bytes:
                 pos += number_size
             elif kind == 4:
                 skip_string()
-        for _ in range(integer()):         # nested functions
+        for _ in range(integer()):  # nested functions
             function()
-        lines = integer()                  # the line of each instruction
+        lines = integer()  # the line of each instruction
         pos += lines * int_size
-        for _ in range(integer()):         # local variables: name, start, end
+        for _ in range(integer()):  # local variables: name, start, end
             skip_string()
             pos += 2 * int_size
-        for _ in range(integer()):         # upvalue names
+        for _ in range(integer()):  # upvalue names
             skip_string()
 
     function()
@@ -692,8 +760,9 @@ def _subclasses(cls: type) -> frozenset[type]:
     return frozenset(found)
 
 
-def _rebinding(rebind: Any, lua_types: frozenset[type],
-               fn: Callable[..., Any]) -> Callable[..., Any]:
+def _rebinding(
+    rebind: Any, lua_types: frozenset[type], fn: Callable[..., Any]
+) -> Callable[..., Any]:
     """`fn` for Lua, where every Lua value that outlives the call belongs to the main
     state: its arguments, and the error value it raises.
 
@@ -705,6 +774,7 @@ def _rebinding(rebind: Any, lua_types: frozenset[type],
     Lua's collector) and in what redis.register_function keeps. Passed through a Lua
     function of the main state, they belong to it instead; the exception raised into
     Lua is a new one, holding only the rebound value."""
+
     def call(*args: Any) -> Any:
         if not lua_types.isdisjoint(map(type, args)):
             args = rebind(*args) if len(args) > 1 else (rebind(args[0]),)
@@ -719,6 +789,7 @@ def _rebinding(rebind: Any, lua_types: frozenset[type],
         if type(value) in lua_types:
             value = rebind(value)
         raise Raise(value) from None
+
     return call
 
 
@@ -728,4 +799,3 @@ def _unwrap(error: Any) -> Any:
         return error.value
     log.error("internal error in a script library call: %r", error)
     return b"internal error in diskredis: %s" % type(error).__name__.encode()
-

@@ -53,8 +53,11 @@ class Struct(LibBase):
     def _struct_unpack(self, *args: Any) -> tuple[Any, ...]:
         f = _StructFormat(self, "unpack", self._check_string(args, 1, "unpack"))
         data = self._check_string(args, 2, "unpack")
-        pos = int(self._check_number(args, 3, "unpack")) if len(args) >= 3 and \
-            args[2] is not None else 1
+        pos = (
+            int(self._check_number(args, 3, "unpack"))
+            if len(args) >= 3 and args[2] is not None
+            else 1
+        )
         if pos <= 0:
             raise f.argerror(3, "offset must be 1 or greater")
         pos -= 1
@@ -64,7 +67,7 @@ class Struct(LibBase):
             if not (size <= len(data) and pos <= len(data) - size):
                 raise f.argerror(2, "data string too short")
             if opt in "bBhHlLTiI":
-                raw = data[pos:pos + size]
+                raw = data[pos : pos + size]
                 n = int.from_bytes(raw if f.little else raw[::-1], "little") & ULLONG_MAX
                 if opt.islower():  # sign-extend from the field's top bit, as the C code
                     shift = size * 8 - 1
@@ -76,7 +79,7 @@ class Struct(LibBase):
                 out.append(float(n))
             elif opt in "fd":
                 code = ("<" if f.little else ">") + opt
-                out.append(struct.unpack(code, data[pos:pos + size])[0])
+                out.append(struct.unpack(code, data[pos : pos + size])[0])
             elif opt == "c":
                 if size == 0:
                     if not out or type(out[-1]) is not float:
@@ -84,7 +87,7 @@ class Struct(LibBase):
                     size = int(out.pop())
                     if not (size <= len(data) and pos <= len(data) - size):
                         raise f.argerror(2, "data string too short")
-                out.append(data[pos:pos + size])
+                out.append(data[pos : pos + size])
             elif opt == "s":
                 end = data.find(b"\0", pos)
                 if end < 0:
@@ -113,8 +116,7 @@ class Struct(LibBase):
 
 
 # -- struct (Roberto Ierusalimschy's lstrlib-like struct 0.2, as Redis ships it) ---------
-_STRUCT_SIZES = {"b": 1, "B": 1, "h": 2, "H": 2, "l": 8, "L": 8, "T": 8, "f": 4, "d": 8,
-                 "x": 1}
+_STRUCT_SIZES = {"b": 1, "B": 1, "h": 2, "H": 2, "l": 8, "L": 8, "T": 8, "f": 4, "d": 8, "x": 1}
 _MAXALIGN = 8
 
 
