@@ -1,6 +1,10 @@
-"""Every error text a client can see, once, in Redis 7.0's exact wording.
+"""Error texts in Redis 7.0's exact wording: Redis's shared replies, and every text that
+more than one module gives, once.
 
-Room: leaf facts. Imports: the standard library only.
+Room: leaf facts. Imports: the standard library only. A text that only one command
+gives lives beside that command's handler, as in Redis's own source (a text that a
+second module comes to need moves here: tests/test_docs.py fails on a text written in
+two modules).
 
 A `RedisError` carries the whole error line without the leading ``-`` and
 without CRLF: its first word is the error code (``ERR``, ``WRONGTYPE``,
@@ -41,6 +45,20 @@ class CountedError(RedisError):
 def err(message: str) -> RedisError:
     """An ``ERR``-coded error: `err("syntax error")`."""
     return RedisError("ERR " + message)
+
+
+# -- Texts several commands share (the rest live beside their one command) ----------------
+COUNT_POSITIVE = "ERR COUNT must be > 0"
+NUMKEYS_OVER_ARGS = "ERR Number of keys can't be greater than number of args"
+NUMKEYS_NEGATIVE = "ERR Number of keys can't be negative"
+LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
+OUT_OF_RANGE_BETWEEN = "ERR value is out of range, value must between %d and %d"
+VALUE_OUT_OF_RANGE = "ERR value is out of range"
+INVALID_EXPIRE = "ERR invalid expire time in '%s' command"
+INCR_OVERFLOW = "ERR increment or decrement would overflow"
+INCR_NAN = "ERR increment would produce NaN or Infinity"
+NUMKEYS_POSITIVE = "ERR numkeys should be greater than 0"
+NOT_POSITIVE = "ERR value is out of range, must be positive"
 
 
 # -- Shared replies (server.c createSharedObjects) ---------------------------------

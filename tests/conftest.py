@@ -30,7 +30,7 @@ import hiredis
 import pytest
 import redis
 
-from diskredis.keyspace import space
+from diskredis.keyspace import clock as keyspace_clock
 from tests.inproc import Clock, Node
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -508,7 +508,7 @@ def run_steps(d: Diff, steps: list[tuple[Any, ...]], unordered_cmds: set[str]) -
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The keyspace's wall clock, standing still until the test moves it."""
     c = Clock()
-    monkeypatch.setattr(space, "clock", c)
+    monkeypatch.setattr(keyspace_clock, "clock", c)
     return c
 
 

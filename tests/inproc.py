@@ -21,7 +21,7 @@ START_MS = 1_700_000_000_000  # where every test's clock starts
 
 
 class Clock:
-    """The keyspace's wall clock (`space.clock`), standing still until moved."""
+    """The keyspace's wall clock (`keyspace.clock.clock`), standing still until moved."""
 
     def __init__(self, ms: int = START_MS) -> None:
         self.ns = ms * 1_000_000

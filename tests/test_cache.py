@@ -121,12 +121,12 @@ def test_deleting_a_collection_reclaims_every_record(ks: Keyspace, records: int)
     ks.commit()
     while True:
         ks.begin()
-        done = ks.gc_step(1000)
+        done = ks.reclaim.step(1000)
         ks.commit()
         if not done:
             break
     ks.begin()
-    assert _records(ks, kid) == 0 and ks.gc_pending() == 0
+    assert _records(ks, kid) == 0 and ks.reclaim.pending() == 0
     ks.commit()
 
 
@@ -147,15 +147,15 @@ def test_cached_records_are_not_tracked_by_the_cycle_collector() -> None:
 def test_access_table_stays_bounded_however_many_keys_are_written(ks: Keyspace) -> None:
     # Every new key gets an access record (OBJECT IDLETIME); writing more keys than the
     # table holds must not grow it (it grew by one record per new key, without bound).
-    assert ks.access_limit == 1000  # the floor: a 1 MB budget's share is smaller
+    assert ks.access.limit == 1000  # the floor: a 1 MB budget's share is smaller
     for start in range(0, 5000, 1000):
         ks.begin()
         for i in range(start, start + 1000):
             ks.store(0, b"new:%d" % i, _meta())
         ks.commit()
-        assert len(ks.access) <= ks.access_limit
+        assert len(ks.access) <= ks.access.limit
     ks.begin()
-    assert ks.idle_ms(0, b"new:4999") < 60_000  # the latest keys are still tracked
+    assert ks.access.idle_ms(ks.mkey(0, b"new:4999")) < 60_000  # the latest keys are still tracked
     ks.commit()
 
 
@@ -188,7 +188,7 @@ def test_per_key_memory_stays_within_the_budget(tmp_path: Any, value: int) -> No
             used = sum(stat.size for stat in mine.statistics("filename"))
         finally:
             tracemalloc.stop()
-        assert len(ks.cache) > 1000 and len(ks.access) == ks.access_limit
+        assert len(ks.cache) > 1000 and len(ks.access) == ks.access.limit
         assert used <= budget, (used, budget)
     finally:
         engine.close()

@@ -107,3 +107,32 @@ def test_module_docstrings_say_what_they_import() -> None:
     """Each module's docstring opens with its room and what it imports (style.md); the
     import-linter contracts say what it may import, this keeps the sentence true."""
     assert _imports_said_and_done() == []
+
+
+def test_an_error_text_given_by_two_modules_lives_in_errors_py() -> None:
+    """errors.py holds the texts more than one module gives; the others live beside
+    their command (errors.py's docstring)."""
+    import re
+    from pathlib import Path
+
+    where: dict[str, set[str]] = {}
+    for path in Path(ROOT, "diskredis").rglob("*.py"):
+        if path.name == "errors.py":
+            continue
+        text = path.read_text()
+        for m in re.finditer(r'(?:RedisError|errors\.err|CountedError)\(\s*"([^"]+)"', text):
+            where.setdefault(m.group(1).removeprefix("ERR "), set()).add(path.name)
+        for m in re.finditer(r'"ERR ([^"]+)"', text):
+            where.setdefault(m.group(1), set()).add(path.name)
+    shared = {text: sorted(files) for text, files in where.items() if len(files) > 1}
+    assert shared == {}, "move these to diskredis/errors.py"
+    import ast
+
+    names = [
+        target.id
+        for node in ast.parse(Path(ROOT, "diskredis", "errors.py").read_text()).body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    ]
+    assert sorted({n for n in names if names.count(n) > 1}) == [], "a name given twice"

@@ -191,8 +191,8 @@ def _section_memory(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("mem_aof_buffer", 0),
         ("mem_allocator", "libc"),
         ("active_defrag_running", 0),
-        ("lazyfree_pending_objects", ctx.ks.gc_pending()),
-        ("lazyfreed_objects", ctx.ks.lazyfreed),
+        ("lazyfree_pending_objects", ctx.ks.reclaim.pending()),
+        ("lazyfreed_objects", ctx.ks.reclaim.lazyfreed),
     ]
 
 
@@ -549,7 +549,7 @@ def config_resetstat(ctx: Ctx, argv: list[bytes]) -> str:
     for cmd in all_commands():
         cmd.calls = cmd.usec = cmd.rejected_calls = cmd.failed_calls = 0
         cmd.latency.clear()
-    ctx.ks.hits = ctx.ks.misses = ctx.ks.expired_keys = ctx.ks.lazyfreed = 0
+    ctx.ks.hits = ctx.ks.misses = ctx.ks.expired_keys = ctx.ks.reclaim.lazyfreed = 0
     ctx.server.reset_stats()
     return "OK"
 
@@ -1061,7 +1061,7 @@ def _debug_object(ctx: Ctx, key: bytes) -> Status:
     if meta is None:
         raise errors.err("no such key")
     dumped = dump_payload(ctx, meta)
-    idle = ctx.ks.idle_ms(ctx.session.db, key) // 1000
+    idle = ctx.ks.access.idle_ms(ctx.ks.mkey(ctx.session.db, key)) // 1000
     lru = (int(time.time()) - idle) & ((1 << 24) - 1)  # Redis's 24-bit LRU clock, in s
     line = b"Value at:0x0 refcount:1 encoding:%s serializedlength:%d lru:%d lru_seconds_idle:%d" % (
         encoding_of(ctx, meta).encode(),

@@ -12,7 +12,7 @@ from typing import Any
 
 from diskredis import errors
 from diskredis.commands.acl import acl_of, authenticate, set_user
-from diskredis.commands.args import Cursor, parse_int
+from diskredis.commands.args import parse_int
 from diskredis.commands.context import REDIS_VERSION, Ctx, Session
 from diskredis.commands.dispatch import NO_REPLY
 from diskredis.commands.registry import arg, block, command, container, help_command, oneof, token
@@ -172,16 +172,19 @@ def hello(ctx: Ctx, argv: list[bytes]) -> dict[bytes, Any]:
         ver = parse_int(argv[1], "ERR Protocol version is not an integer or out of range")
         if ver < 2 or ver > 3:
             raise RedisError(errors.NOPROTO)
-    cur = Cursor(argv, 2)
-    while cur:
-        if cur.eat(b"AUTH", needs=2):
-            user, password = cur.take(), cur.take()
-            if not authenticate(ctx, argv[0], user, password):
+    j = 2
+    while j < len(argv):  # helloCommand's loop
+        more = len(argv) - 1 - j
+        opt = argv[j].lower()
+        if opt == b"auth" and more >= 2:
+            if not authenticate(ctx, argv[0], argv[j + 1], argv[j + 2]):
                 raise RedisError(errors.WRONGPASS)
-        elif cur.eat(b"SETNAME", needs=1):
-            set_client_name(session, cur.take())
+            j += 3
+        elif opt == b"setname" and more >= 1:
+            set_client_name(session, argv[j + 1])
+            j += 2
         else:
-            raise errors.err("Syntax error in HELLO option '%s'" % cur.peek().decode("latin-1"))
+            raise errors.err("Syntax error in HELLO option '%s'" % argv[j].decode("latin-1"))
     if acl_of(ctx).auth_required(session):
         raise RedisError(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
@@ -216,7 +219,7 @@ def reset(ctx: Ctx, argv: list[bytes]) -> str:
     s = ctx.session
     s.multi = None  # the transaction and the watched keys go
     s.multi_error = False
-    ctx.ks.unwatch(s.watch)
+    ctx.ks.watches.unwatch(s.watch)
     ctx.hub.forget(s)  # unsubscribed from everything, without confirmations
     s.db = 0
     s.resp = 2

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from diskredis.config import Config
-from diskredis.keyspace.space import Keyspace, Watch
+from diskredis.keyspace.space import Keyspace
+from diskredis.keyspace.watches import Watch
 
 REDIS_VERSION = "7.0.15"  # the Redis release whose behaviour diskredis follows
 DISKREDIS_VERSION = "0.1.0"

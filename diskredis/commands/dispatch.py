@@ -319,7 +319,7 @@ def discard_transaction(ctx: Ctx) -> None:
     session = ctx.session
     session.multi = None
     session.multi_error = False
-    ctx.ks.unwatch(session.watch)
+    ctx.ks.watches.unwatch(session.watch)
 
 
 def _spoil_transaction(ctx: Ctx) -> None:

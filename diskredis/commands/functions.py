@@ -172,9 +172,9 @@ def _fcall(ctx: Ctx, argv: list[bytes], ro: bool) -> Any:
     except RedisError:
         raise errors.err("Bad number of keys provided") from None
     if numkeys > len(argv) - 3:
-        raise errors.err("Number of keys can't be greater than number of args")
+        raise RedisError(errors.NUMKEYS_OVER_ARGS)
     if numkeys < 0:
-        raise errors.err("Number of keys can't be negative")
+        raise RedisError(errors.NUMKEYS_NEGATIVE)
     keys, args = argv[3 : 3 + numkeys], argv[3 + numkeys :]
     lua = scripts.function_lua
     return scripts.run(

@@ -24,8 +24,9 @@ from diskredis.commands.registry import (
 )
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
+from diskredis.keyspace.clock import now_ms
 from diskredis.keyspace.layout import Meta
-from diskredis.keyspace.space import NOTIFY_GENERIC, now_ms
+from diskredis.keyspace.space import NOTIFY_GENERIC
 from diskredis.util import INT_MAX, INT_MIN, LLONG_MAX, LLONG_MIN, ULLONG_MAX, glob_match, string2ll
 
 _G = "generic"
@@ -166,11 +167,11 @@ def _expire(ctx: Ctx, argv: list[bytes], seconds: bool, absolute: bool) -> int:
     when = parse_int(argv[2])
     if seconds:
         if when > LLONG_MAX // 1000 or when < -(-LLONG_MIN // 1000):
-            raise errors.err("invalid expire time in '%s' command" % ctx.name)
+            raise RedisError(errors.INVALID_EXPIRE % ctx.name)
         when *= 1000
     base = 0 if absolute else now_ms()
     if when > LLONG_MAX - base:
-        raise errors.err("invalid expire time in '%s' command" % ctx.name)
+        raise RedisError(errors.INVALID_EXPIRE % ctx.name)
     when += base
     db, key = ctx.session.db, argv[1]
     meta = ctx.ks.lookup(db, key)
@@ -858,7 +859,7 @@ def object_idletime(ctx: Ctx, argv: list[bytes]) -> int | None:
             "when switching between policies at runtime LRU and LFU data will take some "
             "time to adjust."
         )
-    return ctx.ks.idle_ms(ctx.session.db, argv[2]) // 1000
+    return ctx.ks.access.idle_ms(ctx.ks.mkey(ctx.session.db, argv[2])) // 1000
 
 
 @command(
@@ -883,8 +884,8 @@ def object_freq(ctx: Ctx, argv: list[bytes]) -> int | None:
             "note that when switching between policies at runtime LRU and LFU data will "
             "take some time to adjust."
         )
-    mkey = L.meta_key(ctx.ks.slots[ctx.session.db], argv[2], ctx.ks.max_key)[0]
-    return ctx.ks.lfu_counter(mkey, ctx.config["lfu-decay-time"])
+    mkey = ctx.ks.mkey(ctx.session.db, argv[2])
+    return ctx.ks.access.counter(mkey, ctx.config["lfu-decay-time"])
 
 
 help_command(

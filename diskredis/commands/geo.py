@@ -273,7 +273,7 @@ def _parse_search(argv: list[bytes], zs: ZSet | None, flags: int) -> _Query:
         elif opt == b"count" and left >= 1:
             q.count = parse_int(argv[i + 1])
             if q.count <= 0:
-                raise errors.err("COUNT must be > 0")
+                raise RedisError(errors.COUNT_POSITIVE)
             i += 1
         elif opt in (b"store", b"storedist") and left >= 1 and can_store:
             q.store, q.storedist = argv[i + 1], opt == b"storedist"

@@ -332,7 +332,7 @@ def hincrby(ctx: Ctx, argv: list[bytes]) -> int:
     current = 0 if old is None else parse_int(old, "ERR hash value is not an integer")
     value = current + by
     if not LLONG_MIN <= value <= LLONG_MAX:
-        raise errors.err("increment or decrement would overflow")
+        raise RedisError(errors.INCR_OVERFLOW)
     E.put(ctx.ks, kid, argv[2], b"%d" % value)
     _save(ctx, argv[1], meta, 1 if old is None else 0, b"hincrby")
     return value
@@ -365,7 +365,7 @@ def hincrbyfloat(ctx: Ctx, argv: list[bytes]) -> bytes:
         raise errors.err("hash value is not a float")
     text = format_human(current + by) if isinstance(current, Fraction) else None
     if text is None:
-        raise errors.err("increment would produce NaN or Infinity")
+        raise RedisError(errors.INCR_NAN)
     E.put(ctx.ks, kid, argv[2], text)
     _save(ctx, argv[1], meta, 1 if old is None else 0, b"hincrbyfloat")
     return text
@@ -394,16 +394,14 @@ def hrandfield(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) >= 3:
         n = parse_int(argv[2])
         if not -LLONG_MAX <= n <= LLONG_MAX:
-            raise errors.err(
-                "value is out of range, value must between %d and %d" % (-LLONG_MAX, LLONG_MAX)
-            )
+            raise RedisError(errors.OUT_OF_RANGE_BETWEEN % (-LLONG_MAX, LLONG_MAX))
         with_values = False
         if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withvalues"):
             raise RedisError(errors.SYNTAX)
         if len(argv) == 4:
             with_values = True
             if n < -LLONG_MAX // 2 or n > LLONG_MAX // 2:
-                raise errors.err("value is out of range")
+                raise RedisError(errors.VALUE_OUT_OF_RANGE)
         return _random_fields(ctx, argv[1], n, with_values)
     meta = _get_hash(ctx, argv[1])
     if meta is None:

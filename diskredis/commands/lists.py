@@ -32,8 +32,9 @@ from diskredis.commands.registry import KeySpec, arg, command, keys_at, oneof, t
 from diskredis.commands.serialize import EXPORTS, IMPORTS
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
+from diskredis.keyspace.clock import now_ms
 from diskredis.keyspace.layout import Meta
-from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_LIST, now_ms
+from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_LIST
 from diskredis.rdb import model as R
 from diskredis.resp.values import NULL_ARRAY
 from diskredis.storage import prefix_end

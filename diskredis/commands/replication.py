@@ -114,7 +114,7 @@ def replconf(ctx: Ctx, argv: list[bytes]) -> Any:
         elif option == b"rdb-only":
             n = parse_int(value)
             if not 0 <= n <= 1:
-                raise errors.err("value is out of range, value must between 0 and 1")
+                raise RedisError(errors.OUT_OF_RANGE_BETWEEN % (0, 1))
             req.rdb_only = n == 1
         elif option == b"rdb-filter-only":
             filters = split_inline(value)

@@ -521,9 +521,9 @@ def _eval(ctx: Ctx, argv: list[bytes], by_sha: bool, ro: bool) -> Any:
     feed_monitors(ctx, argv)
     numkeys = parse_int(argv[2])
     if numkeys > len(argv) - 3:
-        raise errors.err("Number of keys can't be greater than number of args")
+        raise RedisError(errors.NUMKEYS_OVER_ARGS)
     if numkeys < 0:
-        raise errors.err("Number of keys can't be negative")
+        raise RedisError(errors.NUMKEYS_NEGATIVE)
     scripts: Scripts = ctx.scripts
     if by_sha:
         sha = argv[1]

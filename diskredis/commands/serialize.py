@@ -27,8 +27,9 @@ from diskredis.commands.generic import _G
 from diskredis.commands.registry import Arg, KeySpec, arg, block, command, keys_at, oneof, token
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
+from diskredis.keyspace.clock import now_ms
 from diskredis.keyspace.layout import Meta
-from diskredis.keyspace.space import NOTIFY_GENERIC, now_ms
+from diskredis.keyspace.space import NOTIFY_GENERIC
 from diskredis.rdb import codec, model
 from diskredis.rdb.model import Value
 from diskredis.resp.values import Status
@@ -219,8 +220,10 @@ def restore(ctx: Ctx, argv: list[bytes]) -> str:
             ctx.notify(NOTIFY_GENERIC, b"del", key)
         return "OK"
     import_value(ctx, key, value, ttl)
-    ctx.ks.set_access(
-        db, key, idle_ms=idle * 1000 if idle >= 0 else None, counter=freq if freq >= 0 else None
+    ctx.ks.access.restore(
+        ctx.ks.mkey(db, key),
+        idle_ms=idle * 1000 if idle >= 0 else None,
+        counter=freq if freq >= 0 else None,
     )
     ctx.notify(NOTIFY_GENERIC, b"restore", key)
     return "OK"

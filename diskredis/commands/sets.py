@@ -196,12 +196,12 @@ def smembers(ctx: Ctx, argv: list[bytes]) -> RSet:
 
 
 def _count_arg(raw: bytes, lo: int) -> int:
-    positive = "ERR value is out of range, must be positive"
+    positive = errors.NOT_POSITIVE
     n = parse_int(raw, positive) if lo == 0 else parse_int(raw)
     if not lo <= n <= LLONG_MAX:
         if lo == 0:
             raise RedisError(positive)
-        raise errors.err("value is out of range, value must between %d and %d" % (lo, LLONG_MAX))
+        raise RedisError(errors.OUT_OF_RANGE_BETWEEN % (lo, LLONG_MAX))
     return n
 
 
@@ -384,18 +384,18 @@ def sinter(ctx: Ctx, argv: list[bytes]) -> RSet:
 )
 def sintercard(ctx: Ctx, argv: list[bytes]) -> int:
     """SINTERCARD numkeys key [key ...] [LIMIT limit] -> the intersection's size."""
-    numkeys = parse_int(argv[1], "ERR numkeys should be greater than 0")
+    numkeys = parse_int(argv[1], errors.NUMKEYS_POSITIVE)
     if not 1 <= numkeys <= LLONG_MAX:
-        raise errors.err("numkeys should be greater than 0")
+        raise RedisError(errors.NUMKEYS_POSITIVE)
     if numkeys > len(argv) - 2:
-        raise errors.err("Number of keys can't be greater than number of args")
+        raise RedisError(errors.NUMKEYS_OVER_ARGS)
     limit = 0
     j = 2 + numkeys
     while j < len(argv):
         if argv[j].lower() == b"limit" and j + 1 < len(argv):
-            limit = parse_int(argv[j + 1], "ERR LIMIT can't be negative")
+            limit = parse_int(argv[j + 1], errors.LIMIT_NEGATIVE)
             if limit < 0:
-                raise errors.err("LIMIT can't be negative")
+                raise RedisError(errors.LIMIT_NEGATIVE)
             j += 2
         else:
             raise RedisError(errors.SYNTAX)

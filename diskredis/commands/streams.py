@@ -37,8 +37,9 @@ from diskredis.commands.serialize import EXPORTS, IMPORTS
 from diskredis.commands.stream_data import ID, MAX_ID, ZERO_ID, Group, Nack, Stream, id_text
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
+from diskredis.keyspace.clock import now_ms
 from diskredis.keyspace.layout import Meta
-from diskredis.keyspace.space import NOTIFY_STREAM, now_ms
+from diskredis.keyspace.space import NOTIFY_STREAM
 from diskredis.rdb import model as R
 from diskredis.resp.values import NULL_ARRAY
 from diskredis.storage import StorageError
@@ -1349,9 +1350,9 @@ def xautoclaim(ctx: Ctx, argv: list[bytes]) -> list[Any]:
         more = len(argv) - 1 - j
         opt = argv[j].lower()
         if opt == b"count" and more:
-            count = parse_int(argv[j + 1], "ERR COUNT must be > 0")
+            count = parse_int(argv[j + 1], errors.COUNT_POSITIVE)
             if not 1 <= count <= max_count:
-                raise errors.err("COUNT must be > 0")
+                raise RedisError(errors.COUNT_POSITIVE)
             j += 1
         elif opt == b"justid":
             justid = True

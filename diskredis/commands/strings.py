@@ -16,8 +16,9 @@ from diskredis.commands.longdouble import format_human, parse_long_double
 from diskredis.commands.registry import arg, command, keys_at, oneof, token
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
+from diskredis.keyspace.clock import now_ms
 from diskredis.keyspace.layout import Meta
-from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_STRING, now_ms
+from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_STRING
 from diskredis.util import LLONG_MAX, LLONG_MIN
 
 _S = "string"
@@ -54,7 +55,7 @@ def check_length(ctx: Ctx, size: int) -> None:
 
 
 def _expire_error(ctx: Ctx) -> RedisError:
-    return errors.err("invalid expire time in '%s' command" % ctx.name)
+    return RedisError(errors.INVALID_EXPIRE % ctx.name)
 
 
 def deadline(ctx: Ctx, raw: bytes, *, seconds: bool, absolute: bool) -> int:
@@ -481,7 +482,7 @@ def _incr(ctx: Ctx, key: bytes, by: int) -> int:
         current = parse_int(meta.payload)
     value = current + by
     if not LLONG_MIN <= value <= LLONG_MAX:
-        raise errors.err("increment or decrement would overflow")
+        raise RedisError(errors.INCR_OVERFLOW)
     # Stored over the record its lookup just read (`replace`: no second read).
     if meta is None:
         ctx.ks.replace(ctx.session.db, key, Meta(L.STRING, L.NO_EXPIRY, b"%d" % value), None)
@@ -589,7 +590,7 @@ def incrbyfloat(ctx: Ctx, argv: list[bytes]) -> bytes:
     if isinstance(current, Fraction) and isinstance(by, Fraction):
         text = format_human(current + by)
     if text is None:
-        raise errors.err("increment would produce NaN or Infinity")
+        raise RedisError(errors.INCR_NAN)
     if meta is None:
         put_string(ctx, argv[1], text, event=b"incrbyfloat")
     else:

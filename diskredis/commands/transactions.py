@@ -80,7 +80,7 @@ def exec_(ctx: Ctx, argv: list[bytes]) -> Any:
     if session.multi_error:
         discard_transaction(ctx)
         return RedisError(errors.EXECABORT)
-    if session.watch.dirty or ctx.ks.watched_expired(session.watch):
+    if session.watch.dirty or ctx.ks.watches.expired_since(session.watch):
         discard_transaction(ctx)
         return NULL_ARRAY
     discard_transaction(ctx)  # unwatch before running: the transaction's own writes do not count
@@ -134,7 +134,7 @@ def watch(ctx: Ctx, argv: list[bytes]) -> str:
     if session.watch.dirty:
         return "OK"  # no point in watching more: EXEC will fail anyway
     for key in argv[1:]:
-        ctx.ks.watch(session.watch, session.db, key)
+        ctx.ks.watches.watch(session.watch, session.db, key)
     return "OK"
 
 
@@ -149,5 +149,5 @@ def watch(ctx: Ctx, argv: list[bytes]) -> str:
 )
 def unwatch(ctx: Ctx, argv: list[bytes]) -> str:
     """UNWATCH -> OK."""
-    ctx.ks.unwatch(ctx.session.watch)
+    ctx.ks.watches.unwatch(ctx.session.watch)
     return "OK"

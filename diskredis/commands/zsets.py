@@ -44,8 +44,9 @@ from diskredis.commands.serialize import EXPORTS, IMPORTS
 from diskredis.errors import RedisError
 from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
+from diskredis.keyspace.clock import now_ms
 from diskredis.keyspace.layout import Meta
-from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_ZSET, now_ms
+from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_ZSET
 from diskredis.rdb import model as R
 from diskredis.resp.values import NULL_ARRAY
 from diskredis.storage import prefix_end
@@ -1279,9 +1280,9 @@ def _setop(
             withscores = True
             j += 1
         elif card_only and left >= 2 and opt == b"limit":
-            limit = parse_int(argv[j + 1], "ERR LIMIT can't be negative")
+            limit = parse_int(argv[j + 1], errors.LIMIT_NEGATIVE)
             if limit < 0:
-                raise errors.err("LIMIT can't be negative")
+                raise RedisError(errors.LIMIT_NEGATIVE)
             j += 2
         else:
             raise RedisError(errors.SYNTAX)
@@ -1497,14 +1498,12 @@ def zrandmember(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) >= 3:
         n = parse_int(argv[2])
         if not -_LONG_MAX <= n <= _LONG_MAX:
-            raise errors.err(
-                "value is out of range, value must between %d and %d" % (-_LONG_MAX, _LONG_MAX)
-            )
+            raise RedisError(errors.OUT_OF_RANGE_BETWEEN % (-_LONG_MAX, _LONG_MAX))
         if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withscores"):
             raise RedisError(errors.SYNTAX)
         withscores = len(argv) == 4
         if withscores and not -_LONG_MAX // 2 <= n <= _LONG_MAX // 2:
-            raise errors.err("value is out of range")
+            raise RedisError(errors.VALUE_OUT_OF_RANGE)
         zs = _open(ctx, argv[1])
         if zs is None or n == 0:
             return []

@@ -1,7 +1,10 @@
 """The keyspace: Redis keys over an engine, with expiry, key counts and reclamation.
 
 Room: turning keys and values into records (`layout`) inside the storage lane's
-batch transaction. Imports: `cache`, `storage` (the interface), `keyspace.layout`, `errors`.
+batch transaction. Imports: this package (`access`, `cache`, `clock`, `cursors`,
+`layout`, `reclaim`, `watches`), `storage` (the interface), `errors`. What is not about
+records has a module of its own: the access table (OBJECT IDLETIME/FREQ), the WATCH
+registry, SCAN's cursors and the reclaimer.
 
 - The lane opens one write transaction per batch (`begin`), commands read and write
   through it, and the lane commits it (`commit`) before any reply of the batch leaves.
@@ -11,37 +14,28 @@ batch transaction. Imports: `cache`, `storage` (the interface), `keyspace.layout
 - Key counts live in `stats` per slot; changes are summed during the batch and
   written once at commit (DBSIZE is O(1)).
 - FLUSHDB gives the database a fresh slot and queues the old one in `gc`; SWAPDB
-  swaps two slot numbers. Both return at once; `gc_step` deletes queued slots in
-  bounded steps between batches.
+  swaps two slot numbers. Both return at once; the reclaimer (`reclaim.py`) deletes
+  queued slots and big collections in bounded steps between batches.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
-import random
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
 from diskredis.keyspace import layout as L
+from diskredis.keyspace.access import AccessTable
 from diskredis.keyspace.cache import Entry, HotCache, to_entry
+from diskredis.keyspace.clock import now_ms
+from diskredis.keyspace.cursors import Cursors
 from diskredis.keyspace.layout import Meta
+from diskredis.keyspace.reclaim import Reclaimer
+from diskredis.keyspace.watches import Watches
 from diskredis.storage import Engine, StorageError, Txn, prefix_end
 
-_SERIAL_BITS = 22  # SCAN cursor: a serial below the position bytes...
-_POS_BYTES = 6  # ...kind byte (0 or 1) and five key bytes: 41 + 22 bits, below 2**63
-_CURSOR_TABLE = 100_000  # recent cursors remembered with their exact next key
 #: `maxmemory` bounds the state kept in memory per key: the hot cache, and the access
-#: table (last access and LFU counter of recently used keys: OBJECT IDLETIME/FREQ, the
-#: LRU/LFU policies), which takes ACCESS_SHARE of it at ACCESS_ENTRY_COST bytes a key: its
-#: OrderedDict node and slot, its tuple and timestamp, about 260 B measured with
-#: tracemalloc on CPython 3.11 (tests/test_cache.py keeps the figure honest). A key that
-#: left the table is idle "since start-up", as one never used.
-ACCESS_SHARE = 0.2
-ACCESS_ENTRY_COST = 300
-_ACCESS_MIN = 1000  # keys tracked whatever the budget
-LFU_INIT = 5  # LFU_INIT_VAL: the counter of a key just created
+#: table (`access.py`), which takes ACCESS_SHARE of it.
 
 
 class SchemaError(StorageError):
@@ -87,26 +81,6 @@ NOTIFY_CLASSES = {
 }
 
 
-#: The wall clock (ns) of expiry, stream IDs and every other deadline commands keep:
-#: `time.time_ns`; the in-process tests put a clock of their own here (tests/inproc.py).
-clock = time.time_ns
-
-
-def now_ms() -> int:
-    return clock() // 1_000_000
-
-
-class Watch:
-    """One client's WATCHed keys: (db, key) -> whether it had already expired (still
-    stored, but past its deadline) when watched. `dirty` once any of them changed."""
-
-    __slots__ = ("dirty", "keys")
-
-    def __init__(self) -> None:
-        self.keys: dict[tuple[int, bytes], bool] = {}
-        self.dirty = False
-
-
 class Keyspace:
     def __init__(
         self, engine: Engine, databases: int, cache_bytes: int = 128 << 20, *, view: bool = False
@@ -118,7 +92,8 @@ class Keyspace:
         # The hot cache, and for OBJECT IDLETIME / FREQ the last access (ms) and LFU
         # counter of recently used keys: `cache_bytes` (maxmemory) bounds both.
         self.cache = HotCache(cache_bytes)
-        self.access: OrderedDict[bytes, tuple[int, int]] = OrderedDict()
+        self.opened_ms = now_ms()
+        self.access = AccessTable(self.opened_ms)
         self.set_budget(cache_bytes)
         # This batch's records (written, or read by a write command), for the cache.
         self._staged: dict[bytes, Entry] = {}  # the batch's records, as cache entries
@@ -128,10 +103,7 @@ class Keyspace:
         self._deltas: dict[bytes, int] = {}  # stats counter -> change in this batch
         self.expired_keys = 0
         self.changes = 0  # keys stored or removed since the last SAVE (INFO's dirty count)
-        self.lazyfreed = 0  # keys reclaimed in the background (INFO lazyfreed_objects)
-        self._cursors: dict[int, tuple[bytes, bytes]] = {}
-        self._serial = 0
-        self.opened_ms = now_ms()
+        self.cursors = Cursors()  # SCAN (`cursors.py`)
         self.touch = True  # set per command: False for CLIENT NO-TOUCH callers
         # (db, key) stored or removed, in order; (db, None): every key of db may have
         # changed (FLUSHDB, FLUSHALL, SWAPDB). Kept only while `waiters` (the lane sets it
@@ -150,17 +122,11 @@ class Keyspace:
         self.reading = False  # set per command: True for read-only ones (keyspace_hits)
         self.hits = 0
         self.misses = 0
-        self.lfu_log_factor = 10
-        self.lfu = False  # set by the lane: an LFU maxmemory-policy is selected
         # Where scans of the queue-like tables start. Their fronts are deleted records,
         # which an LSM engine (LevelDB) keeps as tombstones until compaction: scanning
         # from the very start each time would slow down as they pile up.
-        self._gc_from = 0  # every queued gc job has a sequence >= this
-        self._gc_next: int | None = None  # the next job's sequence (None: not read yet)
         self._expire_from = b""  # every expire entry sorts at or after this
-        self._gc_resume: dict[int, bytes] = {}  # collection id -> where its reclaim goes on
-        # WATCH: (db, key) -> the watches on it; watches of gone clients, to drop (the
-        # connection side appends, the lane empties: list operations are atomic).
+        self.reclaim = Reclaimer(self._t)  # deleted collections, flushed dbs (`reclaim.py`)
         # Known-empty ends of ordered ranges (a sorted set's index): prefix -> (lowest,
         # highest-exclusive) key that may still hold a record. Queue-like use deletes
         # from one end; starting scans past the deleted stretch keeps an LSM engine from
@@ -169,8 +135,7 @@ class Keyspace:
         # Deletes per ordered range since it was last compacted; ranges due for it.
         self._deletes: dict[bytes, int] = {}
         self._compact_due: list[bytes] = []
-        self.watchers: dict[tuple[int, bytes], list[Watch]] = {}
-        self.gone_watches: list[Watch] = []
+        self.watches = Watches(self.record)  # WATCH (`watches.py`)
         # Keyspace notifications: the enabled classes (set by the lane from
         # notify-keyspace-events) and who publishes them: (event, key, db).
         self.notify_flags = 0
@@ -269,8 +234,8 @@ class Keyspace:
         self._deltas = {}
         self._staged = {}
         self.slots = [self._slot_of_committed(db) for db in range(self.databases)]
-        self._gc_from, self._gc_next, self._expire_from = 0, None, b""  # re-read them
-        self._gc_resume = {}
+        self._expire_from = b""  # re-read it
+        self.reclaim.reset()
         self._live.clear()
 
     def _slot_of_committed(self, db: int) -> int:
@@ -352,64 +317,17 @@ class Keyspace:
             else:
                 self.hits += 1
         if meta is not None and touch and self.touch:
-            self._touch(mkey)
+            self.access.touch(mkey)
         return meta
-
-    def _touch(self, mkey: bytes) -> None:
-        if not self.lfu:  # an LRU or no policy: only the access time moves, as in Redis
-            last = self.access.pop(mkey, None)  # and back in, at the recent end
-            self._note_access(mkey, now_ms(), LFU_INIT if last is None else last[1])
-        else:
-            counter = self.lfu_counter(mkey)
-            if counter < 255:
-                p = 1.0 / (max(counter - LFU_INIT, 0) * self.lfu_log_factor + 1)
-                if random.random() < p:
-                    counter += 1
-            self.access.pop(mkey, None)
-            self._note_access(mkey, now_ms(), counter)
-
-    def _note_access(self, mkey: bytes, last_ms: int, counter: int) -> None:
-        """Record a key's last access and LFU counter (at the table's recent end if the
-        caller removed its old record); past `access_limit` keys the least recently used
-        one leaves, so the table stays bounded however many keys are used or written."""
-        access = self.access
-        access[mkey] = (last_ms, counter)
-        if len(access) > self.access_limit:
-            access.popitem(last=False)
 
     def set_budget(self, budget: int) -> None:
         """Share `budget` (bytes: `maxmemory`) between the access table and the cache."""
         self.budget = budget
-        self.access_limit = max(_ACCESS_MIN, int(budget * ACCESS_SHARE) // ACCESS_ENTRY_COST)
-        self.cache.resize(max(budget - self.access_limit * ACCESS_ENTRY_COST, budget // 2))
-        while len(self.access) > self.access_limit:
-            self.access.popitem(last=False)
+        self.cache.resize(max(budget - self.access.set_limit(budget), budget // 2))
 
-    def set_access(
-        self, db: int, key: bytes, idle_ms: int | None = None, counter: int | None = None
-    ) -> None:
-        """RESTORE's IDLETIME / FREQ (objectSetLRUOrLFU): under an LFU policy the counter
-        is set, otherwise the last access is put `idle_ms` in the past."""
-        mkey = self._mkey(db, key)[0]
-        if self.lfu:
-            if counter is not None:
-                self.access.pop(mkey, None)
-                self._note_access(mkey, now_ms(), counter)
-        elif idle_ms is not None:
-            last = self.access.pop(mkey, None)
-            self._note_access(mkey, now_ms() - idle_ms, last[1] if last else LFU_INIT)
-
-    def idle_ms(self, db: int, key: bytes) -> int:
-        """Time since the key was last used; for a key not used lately, since start-up."""
-        last = self.access.get(self._mkey(db, key)[0])
-        return now_ms() - (last[0] if last else self.opened_ms)
-
-    def lfu_counter(self, mkey: bytes, decay_minutes: int = 1) -> int:
-        last_ms, counter = self.access.get(mkey, (self.opened_ms, LFU_INIT))
-        if decay_minutes:
-            periods = (now_ms() - last_ms) // 60_000 // decay_minutes
-            counter = max(counter - periods, 0)
-        return counter
+    def mkey(self, db: int, key: bytes) -> bytes:
+        """The key's meta key: what the access table and the cache know it by."""
+        return L.meta_key(self.slots[db], key, self.max_key)[0]
 
     def exists(self, db: int, key: bytes) -> bool:
         return self.lookup(db, key) is not None
@@ -437,7 +355,7 @@ class Keyspace:
                 or L.coll_head(old.payload)[0] != L.coll_head(meta.payload)[0]
             )
         ):
-            self.free_elements(*L.coll_head(old.payload))  # overwritten: reclaim
+            self.reclaim.free(*L.coll_head(old.payload))  # overwritten: reclaim
         if old is None:
             self._add(b"count:", db, 1)
         elif old.expire and old.expire < self.clock():
@@ -453,13 +371,13 @@ class Keyspace:
         meta.key = key if hashed else None
         if self.waiters:
             self.written[(db, key)] = None
-        if self.watchers:
-            self._touch_watched(db, key, deleted=False)
+        if self.watches.by_key:
+            self.watches.touched(db, key, deleted=False)
         if self.on_modified is not None:
             self.on_modified(key, False)
         self.changes += 1
         if old is None or (old.expire and old.expire < self.clock()):
-            self._note_access(mkey, now_ms(), LFU_INIT)
+            self.access.created(mkey)
             self.event(NOTIFY_NEW, b"new", key, db)
         txn.put("meta", mkey, meta.encode())
         self._staged[mkey] = (meta.type, meta.expire, meta.payload, meta.key)
@@ -489,17 +407,17 @@ class Keyspace:
     def _drop(
         self, db: int, mkey: bytes, meta: Meta, free: bool = True, expired: bool = False
     ) -> None:
-        if self.watchers:
-            self._touch_watched(db, L.user_key(mkey, meta), deleted=True)
+        if self.watches.by_key:
+            self.watches.touched(db, L.user_key(mkey, meta), deleted=True)
         if self.on_modified is not None:
             self.on_modified(L.user_key(mkey, meta), expired)
         self.changes += 1
         if free and L.is_collection(meta.type):
-            self.free_elements(*L.coll_head(meta.payload))
+            self.reclaim.free(*L.coll_head(meta.payload))
         txn = self._t()
         txn.delete("meta", mkey)
         self._staged[mkey] = None
-        self.access.pop(mkey, None)
+        self.access.forget(mkey)
         if meta.expire:
             txn.delete("expire", L.expire_key(meta.expire, mkey))
             self._add(b"expires:", db, -1)
@@ -644,75 +562,11 @@ class Keyspace:
         if bounds is not None and not bounds[0] <= key < bounds[1]:
             self._live[prefix] = (min(bounds[0], key), max(bounds[1], key + b"\x00"))
 
-    # -- WATCH -------------------------------------------------------------------------
-    def watch(self, w: Watch, db: int, key: bytes) -> None:
-        if (db, key) in w.keys:
-            return
-        mkey, hashed = self._mkey(db, key)
-        meta = self._raw(mkey, key, hashed)
-        w.keys[(db, key)] = bool(meta is not None and meta.expire and meta.expire < now_ms())
-        self.watchers.setdefault((db, key), []).append(w)
-
-    def unwatch(self, w: Watch) -> None:
-        for db_key in w.keys:
-            watches = self.watchers.get(db_key, [])
-            if w in watches:
-                watches.remove(w)
-            if not watches:
-                self.watchers.pop(db_key, None)
-        w.keys.clear()
-        w.dirty = False
-
-    def drop_gone_watches(self) -> None:
-        while self.gone_watches:
-            self.unwatch(self.gone_watches.pop())
-
-    def _touch_watched(self, db: int, key: bytes, deleted: bool) -> None:
-        """touchWatchedKey: the key changed. A key that had expired when watched and is
-        now deleted has not changed as far as the watcher can tell."""
-        for w in self.watchers.get((db, key), ()):
-            if w.keys.get((db, key)) and deleted:
-                w.keys[(db, key)] = False
-                continue
-            w.dirty = True
-
-    def _touch_watched_db(self, emptied: int, replaced_with: int | None = None) -> None:
-        """touchAllWatchedKeysInDb: FLUSHDB/FLUSHALL (`emptied`) and SWAPDB (both)."""
-        for (db, key), watches in list(self.watchers.items()):
-            if db != emptied:
-                continue
-            there = self.record(db, key)
-            other = None if replaced_with is None else self.record(replaced_with, key)
-            if there is None and other is None:
-                continue
-            other_expired = other is not None and bool(other.expire) and other.expire < now_ms()
-            for w in watches:
-                if w.keys.get((db, key)):  # watched while expired
-                    if other is None:  # deleted now: no change a watcher can see
-                        w.keys[(db, key)] = False
-                        continue
-                    if other_expired:  # expired it stays
-                        continue
-                elif there is None and other_expired:  # none becomes an expired one
-                    w.keys[(db, key)] = True
-                    continue
-                w.dirty = True
-
+    # -- records as they are --------------------------------------------------------
     def record(self, db: int, key: bytes) -> Meta | None:
         """The key's stored record, expired or not, left as it is (WATCH, DEBUG OBJECT)."""
         mkey, hashed = self._mkey(db, key)
         return self._raw(mkey, key, hashed)
-
-    def watched_expired(self, w: Watch) -> bool:
-        """Whether a watched key (alive when watched) is now past its deadline."""
-        now = now_ms()
-        for (db, key), was_expired in w.keys.items():
-            if was_expired:
-                continue
-            meta = self.record(db, key)
-            if meta is not None and meta.expire and meta.expire < now:
-                return True
-        return False
 
     # -- whole databases ---------------------------------------------------------------
     def forget_cached(self) -> None:
@@ -722,8 +576,8 @@ class Keyspace:
 
     def flush(self, db: int) -> None:
         """Empty `db` at once: it gets a fresh slot; the old one is queued for gc."""
-        if self.watchers:
-            self._touch_watched_db(db)
+        if self.watches.by_key:
+            self.watches.touched_db(db)
         if self.waiters:
             self.written[(db, None)] = None
         txn = self._t()
@@ -731,13 +585,13 @@ class Keyspace:
         for counter in (b"count:", b"expires:"):
             self._deltas.pop(counter + L.u32(old), None)
             txn.delete("stats", counter + L.u32(old))
-        self._enqueue_gc(b"slot" + L.u32(old))
+        self.reclaim.free_slot(old)
         self.slots[db] = self._new_slot(txn, db)
 
     def swap(self, a: int, b: int) -> None:
-        if self.watchers:
-            self._touch_watched_db(a, b)
-            self._touch_watched_db(b, a)
+        if self.watches.by_key:
+            self.watches.touched_db(a, b)
+            self.watches.touched_db(b, a)
         if self.waiters:
             self.written[(a, None)] = self.written[(b, None)] = None
         txn = self._t()
@@ -753,77 +607,6 @@ class Keyspace:
         kid = L.read_u64(raw) if raw is not None else 1
         txn.put("stats", b"next-kid", L.u64(kid + 1))
         return kid
-
-    def free_elements(self, kid: int, count: int) -> None:
-        """Reclaim a collection's records: a small one's at once, the rest in the
-        background (the caller returns at once whatever the size). A collection keeps
-        more records than elements (sorted-set index, set positions, stream groups and
-        pending entries), so the inline part is bounded in records, not elements."""
-        if count > L.INLINE_FREE or not self._delete_elements(kid, L.INLINE_FREE_RECORDS)[1]:
-            self._enqueue_gc(b"kid " + L.u64(kid))
-
-    def _delete_elements(self, kid: int, budget: int) -> tuple[int, bool]:
-        """Delete up to `budget` elements of `kid`: (how many, whether all are gone). A
-        big collection takes several steps; each starts where the last one stopped."""
-        txn = self._t()
-        prefix = L.sub_prefix(kid)
-        start = self._gc_resume.pop(kid, prefix)
-        doomed = list(
-            itertools.islice((k for k, _ in txn.scan("sub", start, prefix_end(prefix))), budget + 1)
-        )
-        for skey in doomed[:budget]:  # collected first: a scan must not see its own deletes
-            txn.delete("sub", skey)
-        if len(doomed) > budget:
-            self._gc_resume[kid] = doomed[budget]
-        return min(len(doomed), budget), len(doomed) <= budget
-
-    def _next_gc_seq(self) -> int:
-        """The sequence the next gc job gets (read once, then counted in memory)."""
-        if self._gc_next is None:
-            last = next(iter(self._t().scan("gc", reverse=True)), None)
-            self._gc_next = max(L.read_u64(last[0]) + 1 if last else 1, self._gc_from)
-        return self._gc_next
-
-    def _enqueue_gc(self, job: bytes) -> None:
-        seq = self._next_gc_seq()
-        self._t().put("gc", L.u64(seq), job)
-        self._gc_next = seq + 1
-
-    def gc_step(self, budget: int) -> int:
-        """Delete up to `budget` records of flushed slots and deleted collections."""
-        txn = self._t()
-        done = 0
-        if self._gc_from >= self._next_gc_seq():
-            return 0  # the queue is empty
-        jobs = list(itertools.islice(txn.scan("gc", L.u64(self._gc_from)), budget))
-        if not jobs:
-            self._gc_from = self._next_gc_seq()
-        for gkey, job in jobs:  # (jobs queued meanwhile come after them)
-            self._gc_from = L.read_u64(gkey)  # every earlier job is done
-            if job.startswith(b"kid "):
-                n, finished = self._delete_elements(L.read_u64(job[4:]), budget - done)
-                done += n
-                if not finished:
-                    return done
-                txn.delete("gc", gkey)
-                self._gc_from += 1
-                self.lazyfreed += 1
-                continue
-            prefix = L.slot_prefix(L.read_u32(job[4:]))
-            room = budget - done
-            rows = list(itertools.islice(txn.scan("meta", prefix, prefix_end(prefix)), room))
-            for mkey, raw in rows:
-                meta = L.decode_meta(raw)
-                if L.is_collection(meta.type):
-                    self.free_elements(*L.coll_head(meta.payload))
-                txn.delete("meta", mkey)
-                done += 1
-                self.lazyfreed += 1
-            if len(rows) >= room:  # the budget is spent; the slot may hold more
-                return done
-            txn.delete("gc", gkey)
-            self._gc_from += 1
-        return done
 
     def avg_ttl(self, db: int, probes: int = 20) -> int:
         """INFO keyspace's avg_ttl: the mean remaining TTL (ms) of a sample of `db`'s
@@ -859,10 +642,6 @@ class Keyspace:
                     ttls.append(deadline - now)
         return sum(ttls) // len(ttls) if ttls else 0
 
-    def gc_pending(self) -> int:
-        """Reclamation jobs waiting (deleted big collections, flushed databases)."""
-        return sum(1 for _ in self._t().scan("gc", L.u64(self._gc_from)))
-
     def clone_elements(self, kid: int) -> int:
         """Copy every element of `kid` under a new id (COPY); returns the new id."""
         txn = self._t()
@@ -891,18 +670,12 @@ class Keyspace:
     # -- SCAN ------------------------------------------------------------------------
     def scan_page(self, db: int, cursor: int, count: int) -> tuple[int, list[tuple[bytes, Meta]]]:
         """One SCAN step: (next cursor, 0 when done; [(user key, record)] of live keys).
-
-        A cursor is an integer (clients parse it as one): the next key's first six
-        position bytes (kind byte and five key bytes, zero-padded) above a 22-bit
-        serial number. The serial finds the exact next key in a table of recent
-        cursors; a cursor the table no longer has (evicted, or issued before a
-        restart) resumes at its six bytes, at or before the exact key. Either way no
-        key present for the whole scan is skipped, as Redis guarantees; the fallback
-        may repeat a few keys, which Redis allows too.
-        """
+        What a cursor holds, and Redis's guarantee kept: `cursors.py`."""
         out: list[tuple[bytes, Meta]] = []
         now = now_ms()
-        nxt, page = self._page("meta", L.slot_prefix(self.slots[db]), cursor, count)
+        nxt, page = self.cursors.page(
+            self._t(), "meta", L.slot_prefix(self.slots[db]), cursor, count
+        )
         for mkey, raw in page:
             meta = L.decode_meta(raw)
             if not (meta.expire and meta.expire < now):
@@ -916,36 +689,10 @@ class Keyspace:
         [(field, value)]), with the cursors and guarantee of `scan_page` (index and
         position records are not elements)."""
         prefix = L.sub_prefix(kid)
-        nxt, page = self._page("sub", prefix, cursor, count, prefix + L.ELEMENTS_END)
+        nxt, page = self.cursors.page(
+            self._t(), "sub", prefix, cursor, count, prefix + L.ELEMENTS_END
+        )
         return nxt, [L.decode_sub(skey, raw) for skey, raw in page]
-
-    def _page(
-        self, table: str, prefix: bytes, cursor: int, count: int, stop: bytes | None = None
-    ) -> tuple[int, list[tuple[bytes, bytes]]]:
-        start = prefix
-        if cursor:
-            exact = self._cursors.get(cursor)
-            if exact is not None and exact[0] == prefix:
-                start = exact[1]
-            else:
-                position = (cursor >> _SERIAL_BITS).to_bytes(_POS_BYTES, "big")
-                start = prefix + position.rstrip(b"\x00")
-        out: list[tuple[bytes, bytes]] = []
-        for rkey, raw in self._t().scan(table, start, stop or prefix_end(prefix)):
-            if len(out) >= count:
-                return self._new_cursor(prefix, rkey), out
-            out.append((rkey, raw))
-        return 0, out
-
-    def _new_cursor(self, prefix: bytes, next_key: bytes) -> int:
-        self._serial = self._serial % ((1 << _SERIAL_BITS) - 1) + 1
-        at = len(prefix)
-        position = next_key[at : at + _POS_BYTES].ljust(_POS_BYTES, b"\x00")
-        cursor = (int.from_bytes(position, "big") << _SERIAL_BITS) | self._serial
-        self._cursors[cursor] = (prefix, next_key)
-        if len(self._cursors) > _CURSOR_TABLE:
-            del self._cursors[next(iter(self._cursors))]
-        return cursor
 
     def random_key(self, db: int) -> bytes | None:
         """A live key of `db` picked at a random position; None if the database is empty."""

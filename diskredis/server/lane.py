@@ -304,8 +304,8 @@ class Lane:
         if fsync != ks.engine.fsync:
             ks.engine.set_fsync(fsync)
         ks.notify_flags = _notify_flags(self.config["notify-keyspace-events"])
-        ks.lfu_log_factor = self.config["lfu-log-factor"]
-        ks.lfu = self.config["maxmemory-policy"] in ("allkeys-lfu", "volatile-lfu")
+        ks.access.lfu_log_factor = self.config["lfu-log-factor"]
+        ks.access.lfu = self.config["maxmemory-policy"] in ("allkeys-lfu", "volatile-lfu")
         budget = cache_budget(self.config)
         if budget != ks.budget:
             ks.set_budget(budget)
@@ -370,13 +370,13 @@ class Lane:
                 expired = self._expire_cycle() if ks.active_expire and not ks.expire_paused else 0
                 # A step that used its whole budget may have left more: the next batch
                 # comes at once instead of at the next tick.
-                reclaimed = ks.gc_step(_GC_BUDGET)
+                reclaimed = ks.reclaim.step(_GC_BUDGET)
                 self._backlog = expired >= _EXPIRE_BUDGET or reclaimed >= _GC_BUDGET
             if tracking.clients:
                 if tracking.over_limit():
                     tracking.evict()
                 tracking.broadcast()  # as Redis's beforeSleep: once per batch
-            ks.drop_gone_watches()
+            ks.watches.drop_gone()
             dirty = ks.txn is not None and ks.txn.dirty
             ks.commit()
             self.batches += 1

@@ -210,7 +210,7 @@ class Listening:
         """A connection closed: the lane drops what the client left behind."""
         session = conn.session
         if session.watch.keys:
-            self.keyspace.gone_watches.append(session.watch)
+            self.keyspace.watches.gone.append(session.watch)
         if session.pubsub:
             self.hub.gone.append(session)
         if session.tracking is not None:

@@ -2,7 +2,8 @@
 or Redis -- to an RDB file, JSON lines or a RESP command stream.
 
 Room: the command line of the tool. Imports: `commands.context`, `commands.functions`,
-`commands.scripting`, `keyspace.space`, `storage`, this package, `rdb`.
+`commands.scripting`, `keyspace.clock`, `keyspace.space`, `storage`, this package,
+`rdb`.
 
 An RDB file is version 10, what Redis 7.0 loads (`redis-server --dbfilename`, or
 `diskredis-restore`). From a folder the copy is one consistent snapshot; from a
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from diskredis.commands.context import REDIS_VERSION
-from diskredis.keyspace.space import now_ms
+from diskredis.keyspace.clock import now_ms
 from diskredis.rdb import codec
 from diskredis.rdb.model import Record, type_name
 from diskredis.storage import StorageError

@@ -1,6 +1,6 @@
 """JSON lines and RESP command streams, to and from `rdb.model` records.
 
-Room: text formats only. Imports: `keyspace.space`, `rdb.codec`, `rdb.model`, hiredis,
+Room: text formats only. Imports: `keyspace.clock`, `rdb.codec`, `rdb.model`, hiredis,
 the standard library.
 
 JSON lines: one object per key, ``{"db": 0, "key": ..., "type": ..., "ttl": ...,
@@ -240,7 +240,7 @@ def from_json(line: str, now: int) -> Record:
 
 def read_jsonl(f: IO[bytes]) -> Iterator[tuple[int, Record, int]]:
     """(line number, record, bytes read so far) of each non-blank line."""
-    from diskredis.keyspace.space import now_ms
+    from diskredis.keyspace.clock import now_ms
 
     now = now_ms()
     pos = 0

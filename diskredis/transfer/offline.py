@@ -17,7 +17,8 @@ from diskredis.commands.serialize import export_value, import_value
 from diskredis.config import Config
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
-from diskredis.keyspace.space import Keyspace, now_ms
+from diskredis.keyspace.clock import now_ms
+from diskredis.keyspace.space import Keyspace
 from diskredis.rdb.model import Record
 from diskredis.storage import ENGINES, StorageError, lock_folder, open_engine
 from diskredis.util import glob_match
