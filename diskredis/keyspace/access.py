@@ -54,8 +54,12 @@ class AccessTable:
             entries.popitem(last=False)
 
     def created(self, mkey: bytes) -> None:
-        """A new key: used now, with the initial LFU counter."""
-        self.note(mkey, now_ms(), LFU_INIT)
+        """A new key: used now, with the initial LFU counter (`note`, inlined: every
+        write of a new key comes here)."""
+        entries = self.entries
+        entries[mkey] = (now_ms(), LFU_INIT)
+        if len(entries) > self.limit:
+            entries.popitem(last=False)
 
     def forget(self, mkey: bytes) -> None:
         self.entries.pop(mkey, None)
@@ -63,9 +67,12 @@ class AccessTable:
     def touch(self, mkey: bytes) -> None:
         """A key was used: under an LRU (or no) policy only its access time moves, as in
         Redis; under an LFU one its counter grows logarithmically too."""
-        if not self.lfu:
-            last = self.entries.pop(mkey, None)  # and back in, at the recent end
-            self.note(mkey, now_ms(), LFU_INIT if last is None else last[1])
+        entries = self.entries
+        if not self.lfu:  # `note`, inlined: every read of a key comes here
+            last = entries.pop(mkey, None)  # and back in, at the recent end
+            entries[mkey] = (now_ms(), LFU_INIT if last is None else last[1])
+            if len(entries) > self.limit:
+                entries.popitem(last=False)
             return
         counter = self.counter(mkey)
         if counter < 255:
