@@ -1,6 +1,7 @@
 """Settings: one table of parameters for the config file, the flags and CONFIG.
 
-Room: leaf facts. Imports: the other leaves (`quoting`, `util`), the standard library.
+Room: leaf facts. Imports: the other leaves (`engines`, `quoting`, `util`), the standard
+library.
 
 Every parameter name Redis 7.0 knows is here, with Redis's type, bounds,
 default and validation, so that CONFIG GET/SET and a redis.conf behave as on
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diskredis import util
+from diskredis.engines import DEFAULT_ENGINE, ENGINES
 from diskredis.quoting import split_inline
 from diskredis.util import INT_MAX, LLONG_MAX, UINT_MAX, ULLONG_MAX, glob_match
 
@@ -385,7 +387,7 @@ _add(
 # Hidden from CONFIG GET patterns (named, it answers), as Redis hides its own settings
 # that are not Redis's: a tool that gets every parameter and sets each back (Redis's
 # skips its immutable ones by name) does not trip on this immutable one.
-_e("engine", "lmdb", "lmdb leveldb", mutable=False, effect=True, hidden=True)
+_e("engine", DEFAULT_ENGINE, " ".join(ENGINES), mutable=False, effect=True, hidden=True)
 
 # Numbers: name, default, lo, hi, kind, extra
 _L = LLONG_MAX

@@ -30,11 +30,12 @@ import hiredis
 import pytest
 import redis
 
+from diskredis.engines import ENGINES as REGISTERED_ENGINES
 from diskredis.keyspace import clock as keyspace_clock
 from tests.inproc import Clock, Node
 
 ROOT = Path(__file__).resolve().parent.parent
-ENGINES = ["lmdb", "leveldb"]
+ENGINES = list(REGISTERED_ENGINES)  # every test of a server runs on each engine
 START_TIMEOUT = 30.0
 
 

@@ -9,6 +9,8 @@ import re
 import subprocess
 import sys
 
+from diskredis.engines import ENGINES
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
 
@@ -57,7 +59,7 @@ def test_full_suite_runs_from_one_command(tmp_path: str) -> None:
             "--fsync",
             "everysec",
             "--engines",
-            "lmdb,leveldb",
+            ",".join(ENGINES),
             "--markdown",
             md,
             "--chart",
@@ -70,7 +72,7 @@ def test_full_suite_runs_from_one_command(tmp_path: str) -> None:
     )
     assert out.returncode == 0, out.stderr
     rows = [line.split() for line in out.stdout.splitlines()[2:]]
-    for engine in ("lmdb", "leveldb"):
+    for engine in ENGINES:
         tests = {" ".join(r[3:-6]) for r in rows if r[2] == engine}
         for want in (
             "PING_MBULK",
@@ -130,7 +132,7 @@ def test_larger_than_ram_runs_every_phase(tmp_path: str) -> None:
     assert out.returncode == 0, out.stderr
     rows = [line.split() for line in out.stdout.splitlines()[2:]]
     assert [(r[0], " ".join(r[1:-4])) for r in rows] == [
-        (e, p) for e in ("lmdb", "leveldb") for p in ("uniform", "zipf", "all hot")
+        (e, p) for e in ENGINES for p in ("uniform", "zipf", "all hot")
     ]
     for r in rows:
         gets, hit_rate, total, private = float(r[-4]), float(r[-3][:-1]), float(r[-2]), float(r[-1])
@@ -147,7 +149,7 @@ def test_restart_times_every_engine_and_redis_loading_the_same_data() -> None:
             "--keys",
             "2000",
             "--engines",
-            "redis,lmdb,leveldb",
+            ",".join(("redis", *ENGINES)),
             "--repeat",
             "1",
         ],
@@ -160,10 +162,7 @@ def test_restart_times_every_engine_and_redis_loading_the_same_data() -> None:
     rows = [line.split() for line in out.stdout.splitlines()[1:]]
     assert [(r[0], r[1]) for r in rows] == [
         ("redis", "2000"),
-        ("lmdb", "0"),
-        ("lmdb", "2000"),
-        ("leveldb", "0"),
-        ("leveldb", "2000"),
+        *((e, keys) for e in ENGINES for keys in ("0", "2000")),
     ]
     for r in rows:
         assert 0 < float(r[3]) <= float(r[4])
@@ -205,7 +204,7 @@ def test_hot_path_counts_bytecodes_by_layer() -> None:
 
 
 def test_hot_path_measures_every_test_on_both_engines() -> None:
-    for engine in ("lmdb", "leveldb"):
+    for engine in ENGINES:
         out = subprocess.run(
             [
                 sys.executable,

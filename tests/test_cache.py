@@ -14,6 +14,7 @@ from diskredis.keyspace.cache import ENTRY_OVERHEAD, HotCache
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import Keyspace
 from diskredis.storage import open_engine
+from tests.conftest import ENGINES
 
 
 def _meta(n: int = 10) -> Meta:
@@ -45,7 +46,7 @@ def test_big_entries_are_not_cached() -> None:
     assert cache.get(b"big") == (False, None)
 
 
-@pytest.fixture(params=["lmdb", "leveldb"])
+@pytest.fixture(params=ENGINES)
 def ks(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
     engine = open_engine(request.param, str(tmp_path))
     yield Keyspace(engine, 16, cache_bytes=1 << 20)

@@ -28,10 +28,11 @@ from __future__ import annotations
 import bisect
 import fcntl
 import os
+import shutil
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import IO
 
@@ -247,6 +248,28 @@ class Engine(ABC):
     #: Set when the server stops without saving (SHUTDOWN NOSAVE): no checkpoint is begun
     #: any more, what the log holds is replayed at the next opening.
     hold_checkpoints: bool = False
+
+    @abstractmethod
+    def __init__(self, path: str, fsync: bool = True) -> None:
+        """Open (creating when missing) the engine's files under `path`/`name`."""
+
+    @classmethod
+    def copy_folder(
+        cls, src: str, dest: str, progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """diskredis-backup: copy the engine's files of data folder `src` into the new
+        folder `dest`; the bytes written. This default copies the files of a folder no
+        server uses (FolderBusy when one does: the backup then goes through the server);
+        an engine whose files may be read while its server writes does better."""
+        lock = lock_folder(src)
+        try:
+            target = os.path.join(dest, cls.name)
+            if os.path.exists(target):
+                raise StorageError("%s exists: give a new folder for the copy" % target)
+            shutil.copytree(os.path.join(src, cls.name), target)
+        finally:
+            lock.close()
+        return folder_size(target)
 
     @abstractmethod
     def set_fsync(self, fsync: bool) -> None:

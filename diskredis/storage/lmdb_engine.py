@@ -237,6 +237,13 @@ class _CheckpointThread:
 class LmdbEngine(Engine):
     name = "lmdb"
 
+    @classmethod
+    def copy_folder(
+        cls, src: str, dest: str, progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """A copy made while the server runs: `hot_copy`."""
+        return hot_copy(src, dest, progress)
+
     def __init__(self, path: str, fsync: bool = True) -> None:
         self.path = os.path.join(path, "lmdb")
         self.fsync = fsync

@@ -25,7 +25,8 @@ import sys
 import time
 
 from diskredis.check import _Progress, check
-from diskredis.storage import FolderBusy, StorageError, lock_folder, open_engine
+from diskredis.storage import FolderBusy, StorageError, engine_class, lock_folder, open_engine
+from diskredis.storage.base import folder_size
 from diskredis.transfer.offline import engine_of
 from diskredis.transfer.progress import Progress
 from diskredis.transfer.remote import RemoteError
@@ -39,43 +40,31 @@ from diskredis.transfer.restore import (
 )
 
 
-def backup_lmdb(src: str, dest: str, quiet: bool) -> int:
-    from diskredis.storage.lmdb_engine import hot_copy
-
-    bar = Progress("copying", 1, quiet=quiet)
+def copy(engine: str, src: str, dest: str, args: argparse.Namespace) -> int:
+    """The engine's own copy of the folder; through the server when the engine can't be
+    read while its server runs (and one does)."""
+    bar = Progress("copying", 1, quiet=args.quiet)
 
     def progress(done: int, total: int) -> None:
         bar.total = max(total, 1)
         bar.advance(0, done - bar.bytes, position=done)
 
-    size = hot_copy(src, dest, progress)
+    try:
+        size = engine_class(engine).copy_folder(src, dest, progress)
+    except FolderBusy as e:
+        if args.host is None and args.port is None and args.socket is None:
+            raise StorageError(
+                "%s; a %s folder can't be read while its server runs: give the "
+                "server's address (-p PORT, -h HOST or -s SOCKET, -a PASSWORD if it has "
+                "one) and the copy is made through it, or stop the server" % (e, engine)
+            ) from None
+        return backup_through_server(engine, dest, args)
     bar.finish()
     return size
 
 
-def backup_leveldb(src: str, dest: str, args: argparse.Namespace) -> int:
-    try:
-        lock = lock_folder(src)
-    except FolderBusy as e:
-        if args.host is None and args.port is None and args.socket is None:
-            raise StorageError(
-                "%s; a LevelDB folder can't be read while its server runs: give the "
-                "server's address (-p PORT, -h HOST or -s SOCKET, -a PASSWORD if it has "
-                "one) and the copy is made through it, or stop the server" % e
-            ) from None
-        return backup_through_server(dest, args)
-    try:
-        target = os.path.join(dest, "leveldb")
-        if os.path.exists(target):
-            raise StorageError("%s exists: give a new folder for the copy" % target)
-        shutil.copytree(os.path.join(src, "leveldb"), target)
-    finally:
-        lock.close()
-    return sum(os.path.getsize(os.path.join(target, f)) for f in os.listdir(target))
-
-
-def backup_through_server(dest: str, args: argparse.Namespace) -> int:
-    """A LevelDB copy of what the running server holds, from its snapshot (SYNC)."""
+def backup_through_server(engine: str, dest: str, args: argparse.Namespace) -> int:
+    """A copy of what the running server holds, from its snapshot (SYNC)."""
     rdb = os.path.join(dest, ".snapshot.rdb")
     bar = Progress("receiving", 1, quiet=args.quiet)
 
@@ -94,7 +83,7 @@ def backup_through_server(dest: str, args: argparse.Namespace) -> int:
         with open(rdb, "rb") as saved:
             inp = Input(saved, "rdb")
             inp.check(args.quiet)
-            target = OfflineTarget(dest, "leveldb", args.databases)
+            target = OfflineTarget(dest, engine, args.databases)
             try:
                 restore(
                     inp, target, argparse.Namespace(match=None, db=None, replace=False), args.quiet
@@ -105,8 +94,7 @@ def backup_through_server(dest: str, args: argparse.Namespace) -> int:
         raise StorageError("the server's snapshot did not load: %s" % e) from None
     finally:
         os.unlink(rdb)
-    target_dir = os.path.join(dest, "leveldb")
-    return sum(os.path.getsize(os.path.join(target_dir, f)) for f in os.listdir(target_dir))
+    return folder_size(os.path.join(dest, engine))
 
 
 def verify(dest: str, engine: str, quiet: bool) -> tuple[bool, str]:
@@ -162,11 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     try:
         os.makedirs(args.dest, exist_ok=True)
-        size = (
-            backup_lmdb(args.dir, args.dest, args.quiet)
-            if engine == "lmdb"
-            else backup_leveldb(args.dir, args.dest, args)
-        )
+        size = copy(engine, args.dir, args.dest, args)
     except (StorageError, OSError, RemoteError) as e:
         print("diskredis-backup: %s" % e, file=sys.stderr)
         shutil.rmtree(args.dest, ignore_errors=True)

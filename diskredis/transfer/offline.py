@@ -1,8 +1,8 @@
 """A data folder opened by a tool, with the server stopped (its lock is taken).
 
 Room: reading and writing keys of a folder through the same value import/export as
-DUMP and RESTORE, in batches of one transaction each. Imports: `errors`, `util`, `commands`,
-`keyspace`, `storage`, `config`, `rdb.model`.
+DUMP and RESTORE, in batches of one transaction each. Imports: `errors`, `util`,
+`engines`, `commands`, `keyspace`, `storage`, `config`, `rdb.model`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from diskredis.commands import dispatch
 from diskredis.commands.context import Ctx, Hub, Session, Stats
 from diskredis.commands.serialize import export_value, import_value
 from diskredis.config import Config
+from diskredis.engines import DEFAULT_ENGINE
 from diskredis.errors import RedisError
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.clock import now_ms
@@ -88,7 +89,7 @@ class Offline:
             raise StorageError("%s holds no diskredis data (give --engine if it should)" % path)
         if engine is not None and found is not None and engine != found:
             raise StorageError("%s holds %s data, not %s" % (path, found, engine))
-        self.engine_name = found or engine or "lmdb"
+        self.engine_name = found or engine or DEFAULT_ENGINE
         os.makedirs(path, exist_ok=True)
         self.lock: IO[str] = lock_folder(path)
         try:

@@ -44,6 +44,8 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
 from restart import fill  # noqa: E402
 from run import free_port, wait_ping  # noqa: E402
 
+from diskredis.engines import ENGINES  # noqa: E402
+
 PRIME = 2_147_483_647  # scatters Zipf ranks over the key space (keys < PRIME)
 
 
@@ -186,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=int, default=10_000_000)
     parser.add_argument("--value", type=int, default=128, help="value bytes")
     parser.add_argument("--maxmemory", default="64mb", help="the cache budget")
-    parser.add_argument("--engines", default="lmdb,leveldb")
+    parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--seconds", type=float, default=20.0, help="per phase")
     parser.add_argument(
         "--hot-keys",

@@ -33,6 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from run import server
 
+from diskredis.engines import ENGINES
+
 CHUNK = 2_000
 
 
@@ -194,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("-n", type=int, default=1_000_000, help="elements per collection")
     parser.add_argument("--types", default="hash,list,set,zset,expire")
-    parser.add_argument("--engines", default="lmdb,leveldb")
+    parser.add_argument("--engines", default=",".join(ENGINES))
     args = parser.parse_args(argv)
     if shutil.which("redis-server") is None:
         raise SystemExit("big_delete: redis-server not found; install Debian's redis-server")

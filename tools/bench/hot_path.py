@@ -40,6 +40,7 @@ import types
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
+from diskredis.engines import ENGINES  # noqa: E402
 
 _VALUE = b"x" * 100
 _KEYSPACE = 100_000  # keys are drawn from this many (redis-benchmark -r 100000)
@@ -266,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         help="requests each client sends in one write per pass (redis-benchmark -P)",
     )
     p.add_argument("--passes", type=int, default=200, help="passes per measured run")
-    p.add_argument("--engine", default="lmdb", choices=("lmdb", "leveldb"))
+    p.add_argument("--engine", default="lmdb", choices=tuple(ENGINES))
     p.add_argument("--rounds", type=int, default=5, help="measured runs (the best is shown)")
     p.add_argument(
         "--callgrind",

@@ -27,6 +27,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
+from diskredis.engines import ENGINES  # noqa: E402
 from diskredis.keyspace import layout as L  # noqa: E402
 from diskredis.keyspace.space import Keyspace, now_ms  # noqa: E402
 from diskredis.storage import open_engine  # noqa: E402
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--engines",
-        default="lmdb,leveldb,redis",
+        default=",".join((*ENGINES, "redis")),
         help="diskredis engines, and redis for redis-server's RDB load",
     )
     parser.add_argument("--repeat", type=int, default=3, help="starts per data set")

@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+from diskredis.engines import ENGINES
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -133,7 +135,7 @@ def diskredis_restore(work: str, rdb: str, engine: str) -> tuple[float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keys", type=int, default=1_000_000)
-    parser.add_argument("--engines", default="lmdb,leveldb")
+    parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--value-size", type=int, default=100)
     parser.add_argument("--keep", help="work in this folder and keep it")
     args = parser.parse_args()

@@ -40,6 +40,8 @@ import textwrap
 import time
 from collections.abc import Iterator
 
+from diskredis.engines import ENGINES
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -294,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-c", type=int, default=50, help="parallel connections")
     parser.add_argument("-d", type=int, default=100, help="value size in bytes")
     parser.add_argument("--pipelines", default="1,16", help="pipeline depths (-P)")
-    parser.add_argument("--engines", default="lmdb,leveldb")
+    parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--fsync", default="always,everysec", help="appendfsync modes")
     parser.add_argument(
         "--rounds",

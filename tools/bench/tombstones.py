@@ -23,6 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from big_delete import Conn
 from run import server
 
+from diskredis.engines import ENGINES
+
 
 def rounds(conn: Conn, label: str, n_rounds: int, calls: int, step: list[list[bytes]]) -> None:
     cells = []
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--engines", default="lmdb,leveldb")
+    parser.add_argument("--engines", default=",".join(ENGINES))
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--members", type=int, default=100_000)
     args = parser.parse_args(argv)
