@@ -401,6 +401,15 @@ def test_a_shutdown_that_cannot_save_answers_and_serves_on() -> None:
         assert raw.reply() == b"$65536\r\n" + value + b"\r\n"
         assert sp.alive()
         assert "Error trying to save the DB, can't exit" in sp.log()
+        # Two clients at once (in one batch or not), and one pipelining two: every
+        # SHUTDOWN is answered, then what follows it runs.
+        other = sp.raw()
+        other.send(_req("SHUTDOWN", "SAVE"))
+        raw.send(_req("SHUTDOWN", "SAVE") + _req("SHUTDOWN", "SAVE") + _req("GET", "k3"))
+        assert other.reply() == b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+        for _ in range(2):
+            assert raw.reply() == b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+        assert raw.reply() == b"$65536\r\n" + value + b"\r\n"  # reads go on (PING: MISCONF)
         raw.send(_req("SHUTDOWN", "SAVE", "FORCE"))
         assert _drain(raw) == b""
         assert sp.proc.wait(30) == 0

@@ -185,12 +185,12 @@ class Server(Port, BusyServing, Snapshotting):
             conn = self.connections.get(session.id)
             if conn is not None:
                 self._start_snapshot(conn, snapshot)
-        if outcome.shutdown is not None:
-            unit, request = outcome.shutdown
+        for unit, request in outcome.shutdowns:  # the first that succeeds stops the server
             log.warning("User requested shutdown...")
-            if not self._prepare_shutdown(request.save, request.force):
-                self.lane.resume(unit, RedisError(errors.SHUTDOWN_FAILED))
-                self._gather_wake.set()
+            if self._prepare_shutdown(request.save, request.force):
+                break
+            self.lane.resume(unit, RedisError(errors.SHUTDOWN_FAILED))
+            self._gather_wake.set()
 
     def _prepare_shutdown(self, save: bool, force: bool) -> bool:
         """Redis's finishShutdown, between batches: the save (a checkpoint: the restart

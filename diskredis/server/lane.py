@@ -117,8 +117,9 @@ class Outcome:
     # Clients whose SYNC/PSYNC asked for a snapshot: the server sends it after the
     # batch (each unit's reply holds what comes first, +FULLRESYNC for PSYNC).
     snapshots: list[tuple[Any, Snapshot]] = field(default_factory=list)
-    #: A SHUTDOWN: its client's unit, held until the server has stopped or answers it.
-    shutdown: tuple[Unit, Shutdown] | None = None
+    #: SHUTDOWNs, in order: each client's unit, held until the server has stopped or
+    #: answers it.
+    shutdowns: list[tuple[Unit, Shutdown]] = field(default_factory=list)
 
 
 @functools.cache
@@ -618,7 +619,7 @@ class Lane:
                     self._outcome.snapshots.append((session, reply))
                     break  # the connection is a snapshot transfer from now on
             if type(reply) is Shutdown:  # held: the server stops, or answers it
-                self._outcome.shutdown = (unit, reply)
+                self._outcome.shutdowns.append((unit, reply))
                 self._inline.pop(session.id, None)
                 return None
             if isinstance(reply, Block):
