@@ -116,6 +116,7 @@ class Server(Port, BusyServing, Snapshotting):
         self.shutting_down = trio.Event()
         #: Whether the stop saves (a final checkpoint): SHUTDOWN's, or the signal's.
         self.shutdown_save = True
+        self._signalled: tuple[bool, bool] | None = None  # a signal's (save, force), pending
         self.listeners: list[trio.SocketListener] = []
         self.unix_path: str | None = None
         self.net_in = self.net_out = self.reads = self.writes = 0
@@ -151,6 +152,10 @@ class Server(Port, BusyServing, Snapshotting):
             await trio.lowlevel.cancel_shielded_checkpoint()
             units, self._gathered = self._gathered, []
             await self._run_batch(units)
+            if self._signalled is not None and not self.shutting_down.is_set():
+                save, force = self._signalled
+                self._signalled = None
+                self._prepare_shutdown(save, force)
             if self._draining:
                 self._drained.set()
                 return
@@ -189,6 +194,7 @@ class Server(Port, BusyServing, Snapshotting):
             log.warning("User requested shutdown...")
             if self._prepare_shutdown(request.save, request.force):
                 break
+            self.stats.count_error("ERR")  # an error reply, as afterErrorReply counts it
             self.lane.resume(unit, RedisError(errors.SHUTDOWN_FAILED))
             self._gather_wake.set()
 
@@ -263,10 +269,12 @@ class Server(Port, BusyServing, Snapshotting):
                         os._exit(1)
                     continue
                 log.warning("Received %s scheduling shutdown...", name)
-                # shutdown-on-sigterm / -sigint: "default", or SHUTDOWN's flags
+                # shutdown-on-sigterm / -sigint: "default", or SHUTDOWN's flags; acted on
+                # by the gatherer between batches (no chore of the last one in flight)
                 flags = self.config["shutdown-on-" + name.lower()]
                 save = "save" in flags or ("nosave" not in flags and bool(self.config["save"]))
-                self._prepare_shutdown(save, "force" in flags)
+                self._signalled = (save, "force" in flags)
+                self._gather_wake.set()
 
     # -- the whole life --------------------------------------------------------------
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:

@@ -19,6 +19,7 @@ Room: the `Engine` contract over plyvel. Imports: `plyvel`, `storage.base`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -123,6 +124,8 @@ class LeveldbEngine(Engine):
 
     def close(self, checkpoint: bool = True) -> None:
         if self.db is not None:  # its own log is all it replays: nothing to checkpoint
+            with contextlib.suppress(StorageError):
+                self.sync()  # writes of appendfsync everysec/no are durable at exit
             self.db.close()
 
     def compact(self, table: str, start: bytes, stop: bytes) -> None:

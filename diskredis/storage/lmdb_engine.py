@@ -463,8 +463,9 @@ class LmdbEngine(Engine):
             self.sync()  # when that fails, the checkpoint is all that counts
         if checkpoint:
             self.checkpoint()  # on failure the log still holds it: replayed on opening
-        elif self._job is not None:
-            self._step(None)  # one running is finished (its thread holds the write lock)
+        else:  # one running is finished (its thread holds the write lock); one begun
+            while self._job is not None:  # again after growing a full map, too
+                self._step(None)
         self._worker.stop()
         self.env.close()
         for wal in self.wals:

@@ -198,4 +198,5 @@ class Offline:
 
 
 def expired(r: Record) -> bool:
-    return r.expire_ms is not None and r.expire_ms <= now_ms()
+    """Past its deadline: rdbLoad leaves it out (now > deadline, as keyIsExpired)."""
+    return r.expire_ms is not None and r.expire_ms < now_ms()
