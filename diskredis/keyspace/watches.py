@@ -43,9 +43,6 @@ class Watches:
         self.gone: list[Watch] = []
         self.record = record
 
-    def __bool__(self) -> bool:
-        return bool(self.by_key)
-
     def watch(self, w: Watch, db: int, key: bytes) -> None:
         if (db, key) in w.keys:
             return

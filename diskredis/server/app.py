@@ -114,8 +114,6 @@ class Server(Port, BusyServing, Snapshotting):
         self._stopping_snapshots = False
         remove_stale_snapshots(config["dir"])
         self.shutting_down = trio.Event()
-        #: Whether the stop saves (a final checkpoint): SHUTDOWN's, or the signal's.
-        self.shutdown_save = True
         self._signalled: tuple[bool, bool] | None = None  # a signal's (save, force), pending
         self.listeners: list[trio.SocketListener] = []
         self.unix_path: str | None = None
@@ -218,7 +216,6 @@ class Server(Port, BusyServing, Snapshotting):
                     "every write: the restart replays it.",
                     error,
                 )
-        self.shutdown_save = save
         self.engine.hold_checkpoints = not save  # exit at once: the log is replayed
         self.shutting_down.set()
         return True
@@ -310,7 +307,7 @@ class Server(Port, BusyServing, Snapshotting):
                 await self._drained.wait()
                 self.reactor.close_all()
                 await self._stop_snapshots()
-                self.engine.close(checkpoint=self.shutdown_save)
+                self.engine.close()
                 nursery.cancel_scope.cancel()
         finally:
             if self.unix_path:

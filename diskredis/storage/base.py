@@ -246,7 +246,7 @@ class Engine(ABC):
     #: needs.
     records_read: int = 0
     #: Set when the server stops without saving (SHUTDOWN NOSAVE): no checkpoint is begun
-    #: any more, what the log holds is replayed at the next opening.
+    #: any more, `close` included; what the log holds is replayed at the next opening.
     hold_checkpoints: bool = False
 
     @abstractmethod
@@ -300,9 +300,9 @@ class Engine(ABC):
         """Make every committed transaction durable (for appendfsync everysec)."""
 
     @abstractmethod
-    def close(self, checkpoint: bool = True) -> None:
-        """Sync and close; `checkpoint` False leaves what the log holds to be replayed at
-        the next opening (SHUTDOWN NOSAVE) instead of putting it into the files now."""
+    def close(self) -> None:
+        """Sync and close; with `hold_checkpoints` set, what the log holds is left to be
+        replayed at the next opening (SHUTDOWN NOSAVE) instead of put into the files."""
 
     @abstractmethod
     def disk_size(self) -> int:

@@ -122,7 +122,7 @@ class LeveldbEngine(Engine):
         except plyvel.Error as e:
             raise StorageError("sync failed in %s: %s" % (self.path, e)) from None
 
-    def close(self, checkpoint: bool = True) -> None:
+    def close(self) -> None:
         if self.db is not None:  # its own log is all it replays: nothing to checkpoint
             with contextlib.suppress(StorageError):
                 self.sync()  # writes of appendfsync everysec/no are durable at exit

@@ -458,10 +458,10 @@ class LmdbEngine(Engine):
         except WalError as e:
             raise StorageError("%s%s" % (e.strerror, disk_hint(self.path))) from None
 
-    def close(self, checkpoint: bool = True) -> None:
+    def close(self) -> None:
         with contextlib.suppress(StorageError):
             self.sync()  # when that fails, the checkpoint is all that counts
-        if checkpoint:
+        if not self.hold_checkpoints:
             self.checkpoint()  # on failure the log still holds it: replayed on opening
         else:  # one running is finished (its thread holds the write lock); one begun
             while self._job is not None:  # again after growing a full map, too
