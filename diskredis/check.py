@@ -1,7 +1,7 @@
 """diskredis-check: verify a data folder offline, and optionally repair it.
 
 Room: an operator's tool over the storage engines and the key layout (no server, no
-commands). Imports: `storage`, `keyspace.layout`.
+commands). Imports: `storage`, `keyspace.layout`, `keyspace.types`.
 
 Checks, in one pass over each table:
 
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from diskredis.keyspace import layout as L
+from diskredis.keyspace.types import by_code
 from diskredis.storage import ENGINES, FolderBusy, StorageError, lock_folder, open_engine
 
 USAGE_EPILOG = """exit status: 0 when the folder is sound (or was repaired), 1 when problems
@@ -114,10 +115,10 @@ def check(engine: Any, progress: _Progress) -> Findings:
             except Exception as e:  # any damage: reported, never a crash
                 f.problem("key record %s does not decode: %s" % (mkey.hex(), e))
                 continue
-            if meta.type not in L.TYPE_NAMES:
+            if meta.type not in by_code:
                 f.problem("key record %s has unknown type %d" % (mkey.hex(), meta.type))
                 continue
-            f.keys_by_type[L.TYPE_NAMES[meta.type]] += 1
+            f.keys_by_type[by_code[meta.type].name] += 1
             if slot not in slot_db and slot not in queued_slots:
                 f.dead_slots.add(slot)
             keys[slot] += 1

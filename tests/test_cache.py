@@ -12,7 +12,7 @@ import pytest
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.cache import ENTRY_OVERHEAD, HotCache
 from diskredis.keyspace.layout import Meta
-from diskredis.keyspace.space import Keyspace
+from diskredis.keyspace.space import LOOKUP_CACHE, LOOKUP_READ, LOOKUP_TOUCH, Keyspace
 from diskredis.storage import open_engine
 from tests.conftest import ENGINES
 
@@ -58,21 +58,21 @@ def test_commit_updates_and_abort_leaves_the_cache(ks: Keyspace) -> None:
     ks.store(0, b"a", _meta())
     ks.commit()
     ks.begin()
-    assert ks.lookup(0, b"a") is not None  # now cached
+    assert ks.lookup(0, b"a", LOOKUP_TOUCH) is not None  # now cached
     ks.commit()
     ks.begin()
     ks.store(0, b"a", Meta(L.STRING, 0, b"changed"))
     ks.remove(0, b"a")
     ks.abort()
     ks.begin()
-    got = ks.lookup(0, b"a")
+    got = ks.lookup(0, b"a", LOOKUP_TOUCH)
     ks.commit()
     assert got is not None and got.payload == b"x" * 10
     ks.begin()
     ks.store(0, b"a", Meta(L.STRING, 0, b"new"))
     ks.commit()
     ks.begin()
-    got = ks.lookup(0, b"a")
+    got = ks.lookup(0, b"a", LOOKUP_TOUCH)
     ks.commit()
     assert got is not None and got.payload == b"new"
     assert ks.cache.hits >= 2
@@ -83,10 +83,10 @@ def test_callers_cannot_change_cached_records(ks: Keyspace) -> None:
     ks.store(0, b"a", _meta())
     ks.commit()
     ks.begin()
-    meta = ks.lookup(0, b"a")
+    meta = ks.lookup(0, b"a", LOOKUP_TOUCH)
     assert meta is not None
     meta.payload = b"scribbled"  # a command changing its copy without storing it
-    again = ks.lookup(0, b"a")
+    again = ks.lookup(0, b"a", LOOKUP_TOUCH)
     ks.commit()
     assert again is not None and again.payload == b"x" * 10
 
@@ -98,7 +98,7 @@ def test_emptying_the_cache_loses_nothing(ks: Keyspace) -> None:
     ks.commit()
     ks.cache.clear()
     ks.begin()
-    assert all(ks.lookup(0, b"k%d" % i).payload == b"x" * i for i in range(100))
+    assert all(ks.lookup(0, b"k%d" % i, LOOKUP_TOUCH).payload == b"x" * i for i in range(100))
     ks.commit()
 
 
@@ -176,12 +176,13 @@ def test_per_key_memory_stays_within_the_budget(tmp_path: Any, value: int) -> No
         tracemalloc.start()
         try:
             ks = Keyspace(engine, 16, cache_bytes=budget)  # an empty cache, traced
+            reader = LOOKUP_TOUCH | LOOKUP_READ | LOOKUP_CACHE  # as a read-only command
             rng = random.Random(value)
             for _ in range(60):
                 ks.begin()
-                ks.reading = True
                 for _ in range(2000):
-                    assert ks.lookup(0, b"key:%010d" % rng.randrange(30_000)) is not None
+                    key = b"key:%010d" % rng.randrange(30_000)
+                    assert ks.lookup(0, key, reader) is not None
                 ks.commit()
             mine = tracemalloc.take_snapshot().filter_traces(
                 [tracemalloc.Filter(True, "*/keyspace/*")]

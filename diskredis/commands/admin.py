@@ -2,7 +2,7 @@
 MONITOR DEBUG MEMORY LATENCY.
 
 Room: Redis's "server" group (COMMAND lives in `introspection`). Imports: `acl`,
-`generic`, `serialize`, `keyspace.layout`, `util`, `registry`, `context`, `args`,
+`generic`, `serialize`, `keyspace.types`, `util`, `registry`, `context`, `args`,
 `config`, `errors`, `resp.values`. Whatever needs the process or the sockets is asked of
 `ctx.server`."""
 
@@ -41,7 +41,7 @@ from diskredis.commands.serialize import (
     xor_digest,
 )
 from diskredis.errors import RedisError
-from diskredis.keyspace import layout as L
+from diskredis.keyspace.types import LIST, NO_EXPIRY, STRING, Meta
 from diskredis.resp.values import (
     Attributed,
     BigNumber,
@@ -971,12 +971,12 @@ def _debug_populate(ctx: Ctx, argv: list[bytes]) -> str:
         key = b"%s:%d" % (prefix, j)
         if len(key) > 127:
             key = key[:127]
-        if ctx.ks.lookup(db, key, read=False, notify_miss=False) is not None:
+        if ctx.lookup(key, db, read=False, notify_miss=False) is not None:
             continue
         value = b"value:%d" % j
         if size:
             value = value[:size].ljust(size, b"\0")
-        ctx.ks.store(db, key, L.Meta(L.STRING, L.NO_EXPIRY, value))
+        ctx.ks.store(db, key, Meta(STRING, NO_EXPIRY, value))
     return "OK"
 
 
@@ -1069,7 +1069,7 @@ def _debug_object(ctx: Ctx, key: bytes) -> Status:
         lru,
         idle,
     )
-    if meta.type == L.LIST:
+    if meta.type == LIST:
         line += _quicklist_figures(ctx, meta)
     return Status(line)
 
@@ -1077,7 +1077,7 @@ def _debug_object(ctx: Ctx, key: bytes) -> Status:
 _LISTPACK_LIMITS = {-1: 4096, -2: 8192, -3: 16384, -4: 32768, -5: 65536}
 
 
-def _quicklist_figures(ctx: Ctx, meta: L.Meta) -> bytes:
+def _quicklist_figures(ctx: Ctx, meta: Meta) -> bytes:
     """The quicklist fields DEBUG OBJECT adds for a list, as the list would be laid out
     in Redis's listpacks of list-max-listpack-size (sizes estimated from the elements;
     nothing is compressed: list-compress-depth is not applied here)."""

@@ -15,9 +15,8 @@ from diskredis.commands.context import Ctx
 from diskredis.commands.registry import arg, block, command, keys_at, oneof, token
 from diskredis.commands.strings import get_string, put_string
 from diskredis.errors import RedisError
-from diskredis.keyspace import layout as L
-from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_STRING
+from diskredis.keyspace.types import NO_EXPIRY, STRING, Meta
 
 _B = "bitmap"
 _OFFSET_ERR = "ERR bit offset is not an integer or out of range"
@@ -44,7 +43,7 @@ def _write_target(ctx: Ctx, key: bytes, max_bit: int) -> tuple[Meta, bytearray]:
     """The string to write bits into, grown with zeros to hold `max_bit`."""
     meta = get_string(ctx, key)
     if meta is None:
-        meta = Meta(L.STRING, L.NO_EXPIRY, b"")
+        meta = Meta(STRING, NO_EXPIRY, b"")
     data = bytearray(meta.payload)
     need = (max_bit >> 3) + 1
     if len(data) < need:

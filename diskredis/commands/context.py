@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from diskredis.config import Config
-from diskredis.keyspace.space import Keyspace
+from diskredis.keyspace.space import LOOKUP_NONOTIFY, LOOKUP_READ, LOOKUP_TOUCH, Keyspace
+from diskredis.keyspace.types import Meta
 from diskredis.keyspace.watches import Watch
 
 REDIS_VERSION = "7.0.15"  # the Redis release whose behaviour diskredis follows
@@ -339,6 +340,30 @@ class Ctx:
     acl: Any = None
     #: Client-side caching (`tracking.Tracking`); None where no server runs (tools).
     tracking: Any = None
+    #: Set by the dispatcher for the command being run: how its lookups go
+    #: (`Keyspace.lookup`'s flags): LOOKUP_TOUCH unless the client is NO-TOUCH (TOUCH
+    #: itself always touches), LOOKUP_READ | LOOKUP_CACHE for a read-only command.
+    lookup_flags: int = LOOKUP_TOUCH
+
+    def lookup(
+        self,
+        key: bytes,
+        db: int | None = None,
+        read: bool | None = None,
+        touch: bool = True,
+        notify_miss: bool = True,
+    ) -> Meta | None:
+        """The key's record in the client's database (or `db`), as the running command
+        looks it up; `read` (a read whatever the command: GETSET's, SORT's, a
+        *STORE's sources, as Redis's lookupKeyRead) and the rest change its flags."""
+        flags = self.lookup_flags
+        if read is not None:
+            flags = flags | LOOKUP_READ if read else flags & ~LOOKUP_READ
+        if not touch:
+            flags &= ~LOOKUP_TOUCH
+        if not notify_miss:
+            flags |= LOOKUP_NONOTIFY
+        return self.ks.lookup(self.session.db if db is None else db, key, flags)
 
     def notify(self, cls: int, event: bytes, key: bytes, db: int | None = None) -> None:
         """A keyspace notification for `key` in the client's database (or `db`)."""

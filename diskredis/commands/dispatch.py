@@ -1,9 +1,10 @@
 """Running one request: lookup, checks in Redis's order, the handler, bookkeeping.
 
-Room: processCommand and call() of Redis, minus the I/O. Imports: `acl`, `config`, `registry`,
-`context`, `errors`. The order of checks is Redis 7.0's: existence, arity,
-protected commands, authentication, then the call; a rejected command
-counts in `rejected_calls`, a failing one in `failed_calls`, both in errorstats.
+Room: processCommand and call() of Redis, minus the I/O. Imports: `acl`, `config`,
+`registry`, `context`, `keyspace.space` (lookup flags), `errors`. The order of checks
+is Redis 7.0's: existence, arity, protected commands, authentication, then the call; a
+rejected command counts in `rejected_calls`, a failing one in `failed_calls`, both in
+errorstats.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from diskredis import errors
 from diskredis.commands.context import Block, Ctx, SlowlogEntry
 from diskredis.commands.registry import Command, find, hdr_bucket
 from diskredis.errors import CountedError, RedisError
+from diskredis.keyspace.space import LOOKUP_TOUCH
 
 __all__ = [
     "NO_REPLY",
@@ -110,8 +112,10 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
     if rare and (early := _checks_after_acl(ctx, cmd, argv, flags, busy, paused)) is not None:
         return early
     ctx.name = session.last_cmd = name = cmd.name
-    ks.touch = not session.no_touch or name == "touch"
-    ks.reading = cmd.readonly
+    if not session.no_touch or name == "touch":
+        ctx.lookup_flags = cmd.lookup_flags
+    else:  # CLIENT NO-TOUCH
+        ctx.lookup_flags = cmd.lookup_flags & ~LOOKUP_TOUCH
     handler: Any = cmd.handler
     start = _clock()
     tracking = ctx.tracking

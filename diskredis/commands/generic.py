@@ -8,7 +8,6 @@ Redis 7.0's (db.c, expire.c).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from diskredis import errors
 from diskredis.commands.args import parse_int, parse_timeout_ms
@@ -23,11 +22,11 @@ from diskredis.commands.registry import (
     token,
 )
 from diskredis.errors import RedisError
-from diskredis.keyspace import layout as L
+from diskredis.keyspace import types
 from diskredis.keyspace.clock import now_ms
-from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC
-from diskredis.util import INT_MAX, INT_MIN, LLONG_MAX, LLONG_MIN, ULLONG_MAX, glob_match, string2ll
+from diskredis.keyspace.types import Meta, strings
+from diskredis.util import INT_MAX, INT_MIN, LLONG_MAX, LLONG_MIN, ULLONG_MAX, glob_match
 
 _G = "generic"
 _CURSOR = re.compile(rb"([+-]?)([0-9]+)")
@@ -100,7 +99,7 @@ def unlink(ctx: Ctx, argv: list[bytes]) -> int:
 def exists(ctx: Ctx, argv: list[bytes]) -> int:
     """EXISTS key [key ...] -> how many of the given keys exist (repeats count again)."""
     db = ctx.session.db
-    return sum(1 for key in argv[1:] if ctx.ks.lookup(db, key, touch=False) is not None)
+    return sum(1 for key in argv[1:] if ctx.lookup(key, db, touch=False) is not None)
 
 
 @command(
@@ -119,7 +118,7 @@ def exists(ctx: Ctx, argv: list[bytes]) -> int:
 def touch(ctx: Ctx, argv: list[bytes]) -> int:
     """TOUCH key [key ...] -> how many exist (their access time is updated)."""
     db = ctx.session.db
-    return sum(1 for key in argv[1:] if ctx.ks.lookup(db, key) is not None)
+    return sum(1 for key in argv[1:] if ctx.lookup(key, db) is not None)
 
 
 @command(
@@ -135,8 +134,8 @@ def touch(ctx: Ctx, argv: list[bytes]) -> int:
 )
 def type_(ctx: Ctx, argv: list[bytes]) -> str:
     """TYPE key -> string, list, set, zset, hash, stream or none."""
-    meta = ctx.ks.lookup(ctx.session.db, argv[1], touch=False)
-    return "none" if meta is None else L.TYPE_NAMES[meta.type]
+    meta = ctx.lookup(argv[1], touch=False)
+    return "none" if meta is None else types.name_of(meta)
 
 
 # -- expiry ---------------------------------------------------------------------------
@@ -174,7 +173,7 @@ def _expire(ctx: Ctx, argv: list[bytes], seconds: bool, absolute: bool) -> int:
         raise RedisError(errors.INVALID_EXPIRE % ctx.name)
     when += base
     db, key = ctx.session.db, argv[1]
-    meta = ctx.ks.lookup(db, key)
+    meta = ctx.lookup(key, db)
     if meta is None:
         return 0
     current = meta.expire or -1
@@ -265,7 +264,7 @@ def pexpireat(ctx: Ctx, argv: list[bytes]) -> int:
 
 
 def _ttl(ctx: Ctx, argv: list[bytes], ms: bool, absolute: bool) -> int:
-    meta = ctx.ks.lookup(ctx.session.db, argv[1], touch=False)
+    meta = ctx.lookup(argv[1], touch=False)
     if meta is None:
         return -2
     if not meta.expire:
@@ -359,7 +358,7 @@ def pexpiretime(ctx: Ctx, argv: list[bytes]) -> int:
 def persist(ctx: Ctx, argv: list[bytes]) -> int:
     """PERSIST key -> 1 if a timeout was removed, else 0."""
     db, key = ctx.session.db, argv[1]
-    meta = ctx.ks.lookup(db, key)
+    meta = ctx.lookup(key, db)
     if meta is None or not meta.expire:
         return 0
     ctx.ks.persist(db, key, meta)
@@ -488,12 +487,12 @@ _SAME_OBJECT = "ERR source and destination objects are the same"
 
 def _rename(ctx: Ctx, argv: list[bytes], nx: bool) -> int | str:
     db, src, dst = ctx.session.db, argv[1], argv[2]
-    meta = ctx.ks.lookup(db, src)
+    meta = ctx.lookup(src, db)
     if meta is None:
         raise RedisError(errors.NO_SUCH_KEY)
     if src == dst:
         return 0 if nx else "OK"
-    if ctx.ks.lookup(db, dst) is not None:
+    if ctx.lookup(dst, db) is not None:
         if nx:
             return 0
         ctx.ks.remove(db, dst)
@@ -587,18 +586,14 @@ def copy(ctx: Ctx, argv: list[bytes]) -> int:
     src, dst = argv[1], argv[2]
     if src_db == dst_db and src == dst:
         raise RedisError(_SAME_OBJECT)
-    meta = ctx.ks.lookup(src_db, src, read=True)
+    meta = ctx.lookup(src, src_db, read=True)
     if meta is None:
         return 0
-    if ctx.ks.lookup(dst_db, dst) is not None:
+    if ctx.lookup(dst, dst_db) is not None:
         if not replace:
             return 0
         ctx.ks.remove(dst_db, dst)
-    payload = meta.payload
-    if L.is_collection(meta.type):
-        kid, count = L.coll_head(payload)
-        payload = L.coll_payload(ctx.ks.clone_elements(kid), count, L.coll_extra(payload))
-    ctx.ks.store(dst_db, dst, L.Meta(meta.type, meta.expire, payload))
+    ctx.ks.store(dst_db, dst, types.copy_value(ctx.ks, meta))
     ctx.notify(NOTIFY_GENERIC, b"copy_to", dst, dst_db)
     return 1
 
@@ -620,8 +615,8 @@ def move(ctx: Ctx, argv: list[bytes]) -> int:
     dst_db = _db_index(ctx, argv[2])
     if dst_db == src_db:
         raise RedisError(_SAME_OBJECT)
-    meta = ctx.ks.lookup(src_db, argv[1])
-    if meta is None or ctx.ks.lookup(dst_db, argv[1]) is not None:
+    meta = ctx.lookup(argv[1], src_db)
+    if meta is None or ctx.lookup(argv[1], dst_db) is not None:
         return 0
     ctx.ks.remove(src_db, argv[1], free=False)
     ctx.ks.store(dst_db, argv[1], meta)
@@ -659,7 +654,10 @@ def lookup_typed(
 ) -> Meta | None:
     """The key's record if it holds `kind`; None if missing; WRONGTYPE otherwise
     (`read`: as `Keyspace.lookup`)."""
-    meta = ctx.ks.lookup(ctx.session.db if db is None else db, key, read=read)
+    if db is None and read is None:
+        meta = ctx.ks.lookup(ctx.session.db, key, ctx.lookup_flags)
+    else:
+        meta = ctx.lookup(key, db, read)
     if meta is not None and meta.type != kind:
         raise RedisError(errors.WRONGTYPE)
     return meta
@@ -731,7 +729,7 @@ def scan(ctx: Ctx, argv: list[bytes]) -> list[object]:
         key
         for key, meta in found
         if (pattern is None or glob_match(pattern, key))
-        and (kind is None or L.TYPE_NAMES[meta.type].encode() == kind)
+        and (kind is None or types.name_of(meta).encode() == kind)
     ]
     return [b"%d" % nxt, out]
 
@@ -764,14 +762,8 @@ _LFU_POLICIES = ("allkeys-lfu", "volatile-lfu")
 _SHARED_INTEGERS = 10000  # OBJ_SHARED_INTEGERS
 
 
-def _object_meta(ctx: Ctx, key: bytes) -> L.Meta | None:
-    return ctx.ks.lookup(ctx.session.db, key, touch=False, notify_miss=False)
-
-
-def _string_encoding(value: bytes) -> str:
-    if string2ll(value) is not None:
-        return "int"
-    return "embstr" if len(value) <= 44 else "raw"
+def _object_meta(ctx: Ctx, key: bytes) -> Meta | None:
+    return ctx.lookup(key, touch=False, notify_miss=False)
 
 
 _OBJ_KEYS = (keys_at("RO", index=2),)
@@ -795,15 +787,9 @@ def object_encoding(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     return None if meta is None else encoding_of(ctx, meta).encode()
 
 
-def encoding_of(ctx: Ctx, meta: L.Meta) -> str:
+def encoding_of(ctx: Ctx, meta: Meta) -> str:
     """The encoding Redis would use for this value (OBJECT ENCODING, DEBUG OBJECT)."""
-    if meta.type in ENCODINGS:
-        return ENCODINGS[meta.type](ctx, meta)
-    return _string_encoding(meta.payload)
-
-
-#: type code -> the encoding Redis would use for such a value (each type module adds its)
-ENCODINGS: dict[int, Callable[[Ctx, L.Meta], str]] = {}
+    return types.encoding(ctx.ks, meta, ctx.config)
 
 
 @command(
@@ -827,8 +813,8 @@ def object_refcount(ctx: Ctx, argv: list[bytes]) -> int | None:
     policy = ctx.config["maxmemory-policy"]
     shared = ("lru" not in policy and "lfu" not in policy) or not ctx.config["maxmemory"]
     if (
-        meta.type == L.STRING
-        and _string_encoding(meta.payload) == "int"
+        meta.type == types.STRING
+        and strings.encoding(meta.payload) == "int"
         and 0 <= int(meta.payload) < _SHARED_INTEGERS
         and shared
     ):

@@ -22,8 +22,9 @@ from diskredis.commands.args import parse_double, parse_int
 from diskredis.commands.context import Ctx
 from diskredis.commands.longdouble import format_human
 from diskredis.commands.registry import KeySpec, arg, block, command, keys_at, oneof, token
-from diskredis.commands.zsets import ZSet, _lookup, _replace, _zadd
+from diskredis.commands.zsets import _lookup, _replace, _zadd, zset_of
 from diskredis.errors import RedisError
+from diskredis.keyspace.types.zsets import ZSet
 from diskredis.resp.values import NULL_ARRAY, DoubleText
 
 _GEO = "geo"
@@ -118,7 +119,7 @@ def geoadd(ctx: Ctx, argv: list[bytes]) -> Any:
 # -- GEOPOS GEOHASH GEODIST --------------------------------------------------------------
 def _open(ctx: Ctx, key: bytes) -> ZSet | None:
     meta = _lookup(ctx, key, read=True)
-    return None if meta is None else ZSet(ctx, key, meta)
+    return None if meta is None else zset_of(ctx, key, meta)
 
 
 @command(
@@ -351,7 +352,7 @@ def _search(zs: ZSet, shape: G.Shape, limit: int) -> list[_Found]:
 
 def _georadius(ctx: Ctx, argv: list[bytes], src: int, flags: int) -> Any:
     meta = _lookup(ctx, argv[src], read=True)
-    zs = None if meta is None else ZSet(ctx, argv[src], meta)
+    zs = None if meta is None else zset_of(ctx, argv[src], meta)
     q = _parse_search(argv, zs, flags)
     if zs is None:
         if q.store is not None:

@@ -1,9 +1,9 @@
 """Hash commands (Redis group "hash"): every field its own record.
 
-Room: what each hash command means, over `keyspace.elements`. Imports: `rdb.model`,
-`util`, `commands` helpers, `keyspace`, `errors`. Replies and errors are Redis 7.0's
-(t_hash.c). Fields come back in the order of their bytes (Redis: insertion order for
-small hashes, hash order for big ones; neither is promised to clients)."""
+Room: what each hash command means, over `keyspace.types.hashes` (the records).
+Imports: `util`, `commands` helpers, `keyspace`, `errors`. Replies and errors are
+Redis 7.0's (t_hash.c). Fields come back in the order of their bytes (Redis: insertion
+order for small hashes, hash order for big ones; neither is promised to clients)."""
 
 from __future__ import annotations
 
@@ -14,54 +14,34 @@ from typing import Any
 from diskredis import errors
 from diskredis.commands.args import parse_int
 from diskredis.commands.context import Ctx
-from diskredis.commands.generic import ENCODINGS, lookup_typed, parse_cursor, scan_options
+from diskredis.commands.generic import lookup_typed, parse_cursor, scan_options
 from diskredis.commands.longdouble import format_human, parse_long_double
 from diskredis.commands.registry import arg, block, command, keys_at, token
-from diskredis.commands.serialize import EXPORTS, IMPORTS
 from diskredis.errors import RedisError
-from diskredis.keyspace import elements as E
-from diskredis.keyspace import layout as L
-from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_HASH
-from diskredis.rdb import model as R
+from diskredis.keyspace.types import Meta, count_of
+from diskredis.keyspace.types import hashes as T
 from diskredis.util import LLONG_MAX, LLONG_MIN, glob_match
 
 _H = "hash"
 
 
 def _get_hash(ctx: Ctx, key: bytes) -> Meta | None:
-    return lookup_typed(ctx, key, L.HASH)
+    return lookup_typed(ctx, key, T.CODE)
 
 
-def _hash_for_write(ctx: Ctx, key: bytes) -> Meta:
+def _hash_for_write(ctx: Ctx, key: bytes) -> T.Hash:
     """The hash at `key`, or a new empty one (stored by `_save`)."""
-    meta = _get_hash(ctx, key)
-    if meta is None:
-        meta = Meta(L.HASH, L.NO_EXPIRY, L.coll_payload(ctx.ks.new_kid(), 0))
-    return meta
+    return T.Hash(ctx.ks, key, _get_hash(ctx, key))
 
 
-def _save(ctx: Ctx, key: bytes, meta: Meta, added: int, event: bytes) -> None:
-    """Store the hash with its count changed by `added` and announce `event`; an emptied
-    hash is deleted (and a "del" event follows)."""
-    kid, count = L.coll_head(meta.payload)
-    count += added
-    if count <= 0:
-        ctx.ks.remove(ctx.session.db, key)
-        ctx.notify(NOTIFY_HASH, event, key)
-        ctx.notify(NOTIFY_GENERIC, b"del", key)
-        return
-    meta.payload = L.coll_payload(kid, count)
-    ctx.ks.store(ctx.session.db, key, meta)
-    ctx.notify(NOTIFY_HASH, event, key)
-
-
-def _kid(meta: Meta) -> int:
-    return L.coll_head(meta.payload)[0]
-
-
-def _count(meta: Meta | None) -> int:
-    return 0 if meta is None else L.coll_head(meta.payload)[1]
+def _save(ctx: Ctx, h: T.Hash, event: bytes) -> None:
+    """Store the hash and announce `event`; an emptied hash is deleted (and a "del"
+    event follows)."""
+    kept = h.save(ctx.session.db)
+    ctx.notify(NOTIFY_HASH, event, h.key)
+    if not kept:
+        ctx.notify(NOTIFY_GENERIC, b"del", h.key)
 
 
 _KEY_RW_UPDATE = (keys_at("RW update"),)
@@ -73,10 +53,9 @@ _FIELDS = arg("data", "block", "multiple")
 def _hset(ctx: Ctx, argv: list[bytes]) -> int:
     if len(argv) % 2:
         raise errors.wrong_arity(ctx.name)
-    meta = _hash_for_write(ctx, argv[1])
-    kid = _kid(meta)
-    added = sum(1 for i in range(2, len(argv), 2) if E.put(ctx.ks, kid, argv[i], argv[i + 1]))
-    _save(ctx, argv[1], meta, added, b"hset")
+    h = _hash_for_write(ctx, argv[1])
+    added = sum(1 for i in range(2, len(argv), 2) if h.put(argv[i], argv[i + 1]))
+    _save(ctx, h, b"hset")
     return added
 
 
@@ -131,11 +110,11 @@ def hmset(ctx: Ctx, argv: list[bytes]) -> str:
 )
 def hsetnx(ctx: Ctx, argv: list[bytes]) -> int:
     """HSETNX key field value -> 1 if set, 0 if the field exists."""
-    meta = _hash_for_write(ctx, argv[1])
-    if E.get(ctx.ks, _kid(meta), argv[2]) is not None:
+    h = _hash_for_write(ctx, argv[1])
+    if h.get(argv[2]) is not None:
         return 0
-    E.put(ctx.ks, _kid(meta), argv[2], argv[3])
-    _save(ctx, argv[1], meta, 1, b"hset")
+    h.put(argv[2], argv[3])
+    _save(ctx, h, b"hset")
     return 1
 
 
@@ -153,7 +132,7 @@ def hsetnx(ctx: Ctx, argv: list[bytes]) -> int:
 def hget(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """HGET key field -> value, or nil."""
     meta = _get_hash(ctx, argv[1])
-    return None if meta is None else E.get(ctx.ks, _kid(meta), argv[2])
+    return None if meta is None else T.get(ctx.ks, meta, argv[2])
 
 
 @command(
@@ -172,8 +151,7 @@ def hmget(ctx: Ctx, argv: list[bytes]) -> list[bytes | None]:
     meta = _get_hash(ctx, argv[1])
     if meta is None:
         return [None] * (len(argv) - 2)
-    kid = _kid(meta)
-    return [E.get(ctx.ks, kid, f) for f in argv[2:]]
+    return [T.get(ctx.ks, meta, f) for f in argv[2:]]
 
 
 @command(
@@ -194,10 +172,10 @@ def hdel(ctx: Ctx, argv: list[bytes]) -> int:
     meta = _get_hash(ctx, argv[1])
     if meta is None:
         return 0
-    kid = _kid(meta)
-    removed = sum(1 for f in argv[2:] if E.delete(ctx.ks, kid, f))
+    h = T.Hash(ctx.ks, argv[1], meta)
+    removed = sum(1 for f in argv[2:] if h.delete(f))
     if removed:
-        _save(ctx, argv[1], meta, -removed, b"hdel")
+        _save(ctx, h, b"hdel")
     return removed
 
 
@@ -214,7 +192,7 @@ def hdel(ctx: Ctx, argv: list[bytes]) -> int:
 )
 def hlen(ctx: Ctx, argv: list[bytes]) -> int:
     """HLEN key -> the number of fields."""
-    return _count(_get_hash(ctx, argv[1]))
+    return count_of(_get_hash(ctx, argv[1]))
 
 
 @command(
@@ -254,7 +232,7 @@ def _all(ctx: Ctx, key: bytes) -> list[tuple[bytes, bytes]]:
     meta = _get_hash(ctx, key)
     if meta is None:
         return []
-    return [(f, v) for _, f, v in E.scan(ctx.ks, _kid(meta))]
+    return list(T.pairs(ctx.ks, meta))
 
 
 _ALL_DOC = "O(N) where N is the size of the hash."
@@ -326,15 +304,14 @@ def hvals(ctx: Ctx, argv: list[bytes]) -> list[bytes]:
 def hincrby(ctx: Ctx, argv: list[bytes]) -> int:
     """HINCRBY key field increment -> the new value."""
     by = parse_int(argv[3])
-    meta = _hash_for_write(ctx, argv[1])
-    kid = _kid(meta)
-    old = E.get(ctx.ks, kid, argv[2])
+    h = _hash_for_write(ctx, argv[1])
+    old = h.get(argv[2])
     current = 0 if old is None else parse_int(old, "ERR hash value is not an integer")
     value = current + by
     if not LLONG_MIN <= value <= LLONG_MAX:
         raise RedisError(errors.INCR_OVERFLOW)
-    E.put(ctx.ks, kid, argv[2], b"%d" % value)
-    _save(ctx, argv[1], meta, 1 if old is None else 0, b"hincrby")
+    h.put(argv[2], b"%d" % value)
+    _save(ctx, h, b"hincrby")
     return value
 
 
@@ -357,17 +334,16 @@ def hincrbyfloat(ctx: Ctx, argv: list[bytes]) -> bytes:
         raise RedisError(errors.NOT_FLOAT)
     if not isinstance(by, Fraction):
         raise errors.err("value is NaN or Infinity")
-    meta = _hash_for_write(ctx, argv[1])
-    kid = _kid(meta)
-    old = E.get(ctx.ks, kid, argv[2])
+    h = _hash_for_write(ctx, argv[1])
+    old = h.get(argv[2])
     current: Fraction | str | None = Fraction(0) if old is None else parse_long_double(old)
     if current is None:
         raise errors.err("hash value is not a float")
     text = format_human(current + by) if isinstance(current, Fraction) else None
     if text is None:
         raise RedisError(errors.INCR_NAN)
-    E.put(ctx.ks, kid, argv[2], text)
-    _save(ctx, argv[1], meta, 1 if old is None else 0, b"hincrbyfloat")
+    h.put(argv[2], text)
+    _save(ctx, h, b"hincrbyfloat")
     return text
 
 
@@ -406,14 +382,14 @@ def hrandfield(ctx: Ctx, argv: list[bytes]) -> Any:
     meta = _get_hash(ctx, argv[1])
     if meta is None:
         return None
-    return E.random_element(ctx.ks, _kid(meta), _count(meta))[0]
+    return T.random_field(ctx.ks, meta)
 
 
 def _random_fields(ctx: Ctx, key: bytes, n: int, with_values: bool) -> Any:
     meta = _get_hash(ctx, key)
     if meta is None or n == 0:
         return []
-    pairs = [(f, v) for _, f, v in E.scan(ctx.ks, _kid(meta))]
+    pairs = list(T.pairs(ctx.ks, meta))
     if n < 0:
         picked = [random.choice(pairs) for _ in range(-n)]
     else:
@@ -452,35 +428,9 @@ def hscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     if meta is None:
         return [b"0", []]
     count, pattern, _ = scan_options(argv, 3, with_type=False)
-    if _count(meta) <= ctx.config["hash-max-listpack-entries"]:
-        nxt, page = 0, [(f, v) for _, f, v in E.scan(ctx.ks, _kid(meta))]
+    if count_of(meta) <= ctx.config["hash-max-listpack-entries"]:
+        nxt, page = 0, list(T.pairs(ctx.ks, meta))
     else:
-        nxt, page = ctx.ks.element_page(_kid(meta), cursor, count)
+        nxt, page = T.page(ctx.ks, meta, cursor, count)
     out = [x for f, v in page if pattern is None or glob_match(pattern, f) for x in (f, v)]
     return [b"%d" % nxt, out]
-
-
-def _encoding(ctx: Ctx, meta: Meta) -> str:
-    """listpack while Redis would keep the hash small (entries and value lengths within
-    hash-max-listpack-*), else hashtable."""
-    kid, count = L.coll_head(meta.payload)
-    if count > ctx.config["hash-max-listpack-entries"]:
-        return "hashtable"
-    limit = ctx.config["hash-max-listpack-value"]
-    for _, field, value in E.scan(ctx.ks, kid):
-        if len(field) > limit or len(value) > limit:
-            return "hashtable"
-    return "listpack"
-
-
-ENCODINGS[L.HASH] = _encoding
-
-
-def _import(ctx: Ctx, key: bytes, value: R.RHash, expire: int) -> None:
-    kid = ctx.ks.new_kid()
-    count = sum(E.put(ctx.ks, kid, f, v) for f, v in value.pairs)
-    ctx.ks.store(ctx.session.db, key, Meta(L.HASH, expire, L.coll_payload(kid, count)))
-
-
-EXPORTS[L.HASH] = lambda ctx, meta: R.RHash([(f, v) for _, f, v in E.scan(ctx.ks, _kid(meta))])
-IMPORTS[R.RHash] = _import

@@ -19,19 +19,18 @@ from diskredis.commands import hll as H
 from diskredis.commands.context import Ctx
 from diskredis.commands.registry import arg, command, keys_at
 from diskredis.errors import RedisError
-from diskredis.keyspace import layout as L
-from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_STRING
+from diskredis.keyspace.types import NO_EXPIRY, STRING, Meta
 
 _G = "hyperloglog"
 
 
 def _load(ctx: Ctx, key: bytes, read: bool | None = None) -> tuple[Meta | None, H.HLL | None]:
     """The key's record and its HLL (None, None if missing); WRONGTYPE otherwise."""
-    meta = ctx.ks.lookup(ctx.session.db, key, read=read)
+    meta = ctx.lookup(key, read=read)
     if meta is None:
         return None, None
-    if meta.type != L.STRING:
+    if meta.type != STRING:
         raise RedisError(errors.WRONGTYPE)
     if not H.is_hll(meta.payload):
         raise RedisError(errors.NOT_HLL)
@@ -40,8 +39,8 @@ def _load(ctx: Ctx, key: bytes, read: bool | None = None) -> tuple[Meta | None, 
 
 def _save(ctx: Ctx, key: bytes, meta: Meta | None, hll: H.HLL) -> None:
     """Store `hll` under `key`, keeping the key's TTL."""
-    expire = L.NO_EXPIRY if meta is None else meta.expire
-    ctx.ks.store(ctx.session.db, key, Meta(L.STRING, expire, bytes(hll)))
+    expire = NO_EXPIRY if meta is None else meta.expire
+    ctx.ks.store(ctx.session.db, key, Meta(STRING, expire, bytes(hll)))
 
 
 def _union(ctx: Ctx, keys: list[bytes]) -> tuple[bytearray, bool]:

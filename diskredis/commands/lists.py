@@ -3,18 +3,13 @@ at either end are O(1) whatever the length. A blocking command that has to wait
 returns a `Block`; the lane parks the client and runs the command again when a key it
 waits on is written (first blocked, first served), or answers nil at the timeout.
 
-Room: what each list command means. Imports: `rdb.model`, `resp.values`, `storage`,
-`commands` helpers, `keyspace`, `errors`. Replies and errors are Redis 7.0's (t_list.c).
-
-Layout: the meta payload is id | count | head (u64); element i (0-based from the head)
-is the `sub` record id | (head + i) as u64. Heads start at 2**63, so pushes on the left
-have room. Operations in the middle (LINSERT, LREM, LSET is O(1)) move the elements on
-one side, O(n) as in Redis.
+Room: what each list command means, over `keyspace.types.lists` (the records).
+Imports: `resp.values`, `commands` helpers, `keyspace`, `errors`. Replies and errors
+are Redis 7.0's (t_list.c).
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -27,99 +22,30 @@ from diskredis.commands.args import (
     parse_timeout_ms,
 )
 from diskredis.commands.context import Block, Ctx
-from diskredis.commands.generic import ENCODINGS, lookup_typed
+from diskredis.commands.generic import lookup_typed
 from diskredis.commands.registry import KeySpec, arg, command, keys_at, oneof, token
-from diskredis.commands.serialize import EXPORTS, IMPORTS
 from diskredis.errors import RedisError
-from diskredis.keyspace import layout as L
 from diskredis.keyspace.clock import now_ms
-from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_LIST
-from diskredis.rdb import model as R
+from diskredis.keyspace.types import Meta
+from diskredis.keyspace.types import lists as T
 from diskredis.resp.values import NULL_ARRAY
-from diskredis.storage import prefix_end
 
 _L = "list"
 _LONG_MAX = 2**63 - 1
-_MIDDLE = 1 << 63
-_HEAD = struct.Struct(">Q")
 
 
-class _List:
-    """A list being read or changed by one command; `save` writes its meta back."""
+def _list_of(ctx: Ctx, key: bytes, meta: Meta | None) -> T.List:
+    return T.List(ctx.ks, key, meta)
 
-    def __init__(self, ctx: Ctx, key: bytes, meta: Meta | None) -> None:
-        self.ctx, self.key = ctx, key
-        self.txn = ctx.ks.tx()
-        if meta is None:
-            self.meta = Meta(L.LIST, L.NO_EXPIRY, b"")
-            self.kid, self.count, self.head = ctx.ks.new_kid(), 0, _MIDDLE
-        else:
-            self.meta = meta
-            self.kid, self.count = L.coll_head(meta.payload)
-            self.head = _HEAD.unpack(L.coll_extra(meta.payload))[0]
 
-    def _rk(self, pos: int) -> bytes:
-        return L.sub_prefix(self.kid) + _HEAD.pack(pos)
-
-    def get(self, i: int) -> bytes:
-        value = self.txn.get("sub", self._rk(self.head + i))
-        assert value is not None, "list element missing"
-        return value
-
-    def set(self, i: int, value: bytes) -> None:
-        self.txn.put("sub", self._rk(self.head + i), value)
-
-    def push(self, value: bytes, left: bool) -> None:
-        if left:
-            self.head -= 1
-            self.txn.put("sub", self._rk(self.head), value)
-        else:
-            self.txn.put("sub", self._rk(self.head + self.count), value)
-        self.count += 1
-
-    def pop(self, left: bool) -> bytes:
-        i = 0 if left else self.count - 1
-        value = self.get(i)
-        self.txn.delete("sub", self._rk(self.head + i))
-        self.count -= 1
-        if left:
-            self.head += 1
-        return value
-
-    def range(self, start: int, stop: int, reverse: bool = False) -> list[bytes]:
-        """Elements start..stop inclusive (already normalised), in order or reversed."""
-        if start > stop:
-            return []
-        lo, hi = self._rk(self.head + start), self._rk(self.head + stop + 1)
-        return [v for _, v in self.txn.scan("sub", lo, hi, reverse=reverse)]
-
-    def all(self) -> list[bytes]:
-        return self.range(0, self.count - 1)
-
-    def rewrite(self, values: list[bytes]) -> None:
-        """Replace every element (LREM, LINSERT): O(n), as those are in Redis."""
-        prefix = L.sub_prefix(self.kid)
-        for k in [k for k, _ in self.txn.scan("sub", prefix, prefix_end(prefix))]:
-            self.txn.delete("sub", k)
-        self.head, self.count = _MIDDLE, 0
-        for v in values:
-            self.push(v, False)
-
-    def save(self, event: bytes | None = None) -> None:
-        """Write the meta back (an emptied list is deleted), then announce `event` (and
-        "del" for a list that went away)."""
-        ctx = self.ctx
-        if self.count == 0:
-            ctx.ks.remove(ctx.session.db, self.key)
-            if event is not None:
-                ctx.notify(NOTIFY_LIST, event, self.key)
-                ctx.notify(NOTIFY_GENERIC, b"del", self.key)
-            return
-        self.meta.payload = L.coll_payload(self.kid, self.count, _HEAD.pack(self.head))
-        ctx.ks.store(ctx.session.db, self.key, self.meta)
-        if event is not None:
-            ctx.notify(NOTIFY_LIST, event, self.key)
+def _save(ctx: Ctx, lst: T.List, event: bytes) -> None:
+    """Write the list back (an emptied list is deleted), then announce `event` (and
+    "del" for a list that went away)."""
+    kept = lst.save(ctx.session.db)
+    ctx.notify(NOTIFY_LIST, event, lst.key)
+    if not kept:
+        ctx.notify(NOTIFY_GENERIC, b"del", lst.key)
 
 
 _PUSHED = {True: b"lpush", False: b"rpush"}  # event of a push, by side (left?)
@@ -129,7 +55,7 @@ _POPPED = {True: b"lpop", False: b"rpop"}
 def list_range(ctx: Ctx, meta: Meta, start: int, stop: int, reverse: bool = False) -> list[bytes]:
     """Elements start..stop (normalised, inclusive) of the list `meta`, in order or
     reversed (SORT reads lists through this)."""
-    return _List(ctx, b"", meta).range(start, stop, reverse)
+    return _list_of(ctx, b"", meta).range(start, stop, reverse)
 
 
 def store_list(ctx: Ctx, key: bytes, values: list[bytes], event: bytes) -> None:
@@ -139,29 +65,29 @@ def store_list(ctx: Ctx, key: bytes, values: list[bytes], event: bytes) -> None:
         if ctx.ks.remove(ctx.session.db, key):
             ctx.notify(NOTIFY_GENERIC, b"del", key)
         return
-    lst = _List(ctx, key, None)
+    lst = _list_of(ctx, key, None)
     for value in values:
         lst.push(value, False)
-    lst.save(event)  # replaces the old value in place
+    _save(ctx, lst, event)  # replaces the old value in place
 
 
 def _lookup(ctx: Ctx, key: bytes) -> Meta | None:
-    return lookup_typed(ctx, key, L.LIST)
+    return lookup_typed(ctx, key, T.CODE)
 
 
-def _open(ctx: Ctx, key: bytes) -> _List | None:
+def _open(ctx: Ctx, key: bytes) -> T.List | None:
     meta = _lookup(ctx, key)
-    return None if meta is None else _List(ctx, key, meta)
+    return None if meta is None else _list_of(ctx, key, meta)
 
 
 def _push(ctx: Ctx, argv: list[bytes], left: bool, only_existing: bool) -> int:
     meta = _lookup(ctx, argv[1])
     if meta is None and only_existing:
         return 0
-    lst = _List(ctx, argv[1], meta)
+    lst = _list_of(ctx, argv[1], meta)
     for value in argv[2:]:
         lst.push(value, left)
-    lst.save(_PUSHED[left])
+    _save(ctx, lst, _PUSHED[left])
     return lst.count
 
 
@@ -251,12 +177,12 @@ def _pop(ctx: Ctx, argv: list[bytes], left: bool) -> Any:
         return NULL_ARRAY if count is not None else None
     if count is None:
         value = lst.pop(left)
-        lst.save(_POPPED[left])
+        _save(ctx, lst, _POPPED[left])
         return value
     if count == 0:
         return []
     out = [lst.pop(left) for _ in range(min(count, lst.count))]
-    lst.save(_POPPED[left])
+    _save(ctx, lst, _POPPED[left])
     return out
 
 
@@ -316,7 +242,7 @@ def llen(ctx: Ctx, argv: list[bytes]) -> int:
     return 0 if lst is None else lst.count
 
 
-def _index(lst: _List, raw: bytes) -> int | None:
+def _index(lst: T.List, raw: bytes) -> int | None:
     i = parse_int(raw)
     if i < 0:
         i += lst.count
@@ -368,7 +294,7 @@ def lset(ctx: Ctx, argv: list[bytes]) -> str:
     if i is None:
         raise RedisError(errors.OUT_OF_RANGE)
     lst.set(i, argv[3])
-    lst.save(b"lset")
+    _save(ctx, lst, b"lset")
     return "OK"
 
 
@@ -419,7 +345,7 @@ def ltrim(ctx: Ctx, argv: list[bytes]) -> str:
         lst.pop(True)
     for _ in range(min(right, lst.count)):
         lst.pop(False)
-    lst.save(b"ltrim")
+    _save(ctx, lst, b"ltrim")
     return "OK"
 
 
@@ -450,7 +376,7 @@ def lrem(ctx: Ctx, argv: list[bytes]) -> int:
                 break
     if doomed:
         lst.rewrite([v for i, v in enumerate(values) if i not in doomed])
-        lst.save(b"lrem")
+        _save(ctx, lst, b"lrem")
     return len(doomed)
 
 
@@ -488,7 +414,7 @@ def linsert(ctx: Ctx, argv: list[bytes]) -> int:
         return -1
     values.insert(at + (1 if where == b"after" else 0), argv[4])
     lst.rewrite(values)
-    lst.save(b"linsert")
+    _save(ctx, lst, b"linsert")
     return lst.count
 
 
@@ -581,13 +507,13 @@ def _move(ctx: Ctx, src: bytes, dst: bytes, from_left: bool, to_left: bool) -> b
     # As Redis: the push (and its events) first, then the pop's.
     if src == dst:
         source.push(value, to_left)
-        source.save(_PUSHED[to_left])
+        _save(ctx, source, _PUSHED[to_left])
         ctx.notify(NOTIFY_LIST, _POPPED[from_left], src)
         return value
-    target = _List(ctx, dst, dst_meta)
+    target = _list_of(ctx, dst, dst_meta)
     target.push(value, to_left)
-    target.save(_PUSHED[to_left])
-    source.save(_POPPED[from_left])
+    _save(ctx, target, _PUSHED[to_left])
+    _save(ctx, source, _POPPED[from_left])
     return value
 
 
@@ -659,11 +585,8 @@ def lmpop(ctx: Ctx, argv: list[bytes]) -> Any:
     for key in keys:
         lst = _open(ctx, key)
         if lst is not None:
-            return _pop_reply(lst, key, left, count)
+            return _pop_reply(ctx, lst, key, left, count)
     return NULL_ARRAY
-
-
-ENCODINGS[L.LIST] = lambda ctx, meta: "quicklist"
 
 
 # -- blocking --------------------------------------------------------------------------
@@ -674,27 +597,27 @@ def _deadline(raw: bytes) -> int:
     return parse_timeout_ms(raw, seconds=True, now_ms=now_ms())
 
 
-def _ready_list(ctx: Ctx, key: bytes) -> _List | None:
+def _ready_list(ctx: Ctx, key: bytes) -> T.List | None:
     """The list a blocked client can be served from: None unless `key` is a list."""
-    meta = ctx.ks.lookup(ctx.session.db, key)
-    return None if meta is None or meta.type != L.LIST else _List(ctx, key, meta)
+    meta = ctx.lookup(key)
+    return None if meta is None or meta.type != T.CODE else _list_of(ctx, key, meta)
 
 
-def _pop_reply(lst: _List, key: bytes, left: bool, count: int) -> list[Any]:
+def _pop_reply(ctx: Ctx, lst: T.List, key: bytes, left: bool, count: int) -> list[Any]:
     """[key, element] (count 0) or [key, [elements]] (LMPOP's COUNT)."""
     if count == 0:
         value = lst.pop(left)
-        lst.save(_POPPED[left])
+        _save(ctx, lst, _POPPED[left])
         return [key, value]
     out = [lst.pop(left) for _ in range(min(count, lst.count))]
-    lst.save(_POPPED[left])
+    _save(ctx, lst, _POPPED[left])
     return [key, out]
 
 
 def _serve_pop(left: bool, count: int) -> Callable[[Ctx, bytes], Any]:
     def serve(ctx: Ctx, key: bytes) -> Any:
         lst = _ready_list(ctx, key)
-        return None if lst is None else _pop_reply(lst, key, left, count)
+        return None if lst is None else _pop_reply(ctx, lst, key, left, count)
 
     return serve
 
@@ -705,7 +628,7 @@ def _bpop(ctx: Ctx, argv: list[bytes], left: bool) -> Any:
     for key in keys:
         lst = _open(ctx, key)
         if lst is not None:
-            return _pop_reply(lst, key, left, 0)
+            return _pop_reply(ctx, lst, key, left, 0)
     return Block(keys, deadline, NULL_ARRAY, _serve_pop(left, 0))
 
 
@@ -842,17 +765,5 @@ def blmpop(ctx: Ctx, argv: list[bytes]) -> Any:
     for key in keys:
         lst = _open(ctx, key)
         if lst is not None:
-            return _pop_reply(lst, key, left, count)
+            return _pop_reply(ctx, lst, key, left, count)
     return Block(keys, deadline, NULL_ARRAY, _serve_pop(left, count))
-
-
-def _import(ctx: Ctx, key: bytes, value: R.RList, expire: int) -> None:
-    lst = _List(ctx, key, None)
-    for item in value.items:
-        lst.push(item, False)
-    lst.meta.expire = expire
-    lst.save()
-
-
-EXPORTS[L.LIST] = lambda ctx, meta: R.RList(_List(ctx, b"", meta).all())
-IMPORTS[R.RList] = _import

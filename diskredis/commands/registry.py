@@ -1,6 +1,7 @@
 """The command table: every command is declared once, beside its handler.
 
-Room: command metadata and lookup. Imports: `args`, `resp.values`, `errors`, the standard library.
+Room: command metadata and lookup. Imports: `args`, `keyspace.space` (lookup flags),
+`resp.values`, `errors`, the standard library.
 
 `@command(...)` records name, arity, flags, group, key specs, ACL categories,
 tips and documentation next to the handler. Dispatch, the arity check,
@@ -17,6 +18,7 @@ from typing import Any
 
 from diskredis import errors
 from diskredis.commands.args import help_reply
+from diskredis.keyspace.space import LOOKUP_CACHE, LOOKUP_READ, LOOKUP_TOUCH
 from diskredis.resp.values import RSet
 
 __all__ = [
@@ -385,6 +387,8 @@ class Command:
         self.no_multi = "no_multi" in flags
         self.allow_busy = "allow_busy" in flags
         self.readonly = "readonly" in flags
+        # How its lookups go (`Keyspace.lookup`): a read-only command's are reads.
+        self.lookup_flags = LOOKUP_TOUCH | (LOOKUP_READ | LOOKUP_CACHE if self.readonly else 0)
         self.quiet = "skip_slowlog" in flags  # SLOWLOG skips it
         self.unmonitored = "skip_monitor" in flags or "admin" in flags
 

@@ -4,11 +4,10 @@ Room: turning a stored key into an RDB value (`rdb.model`) and back, and the two
 commands built on that. Imports: `args`, `context`, `generic`, `resp.values`, `util`,
 `rdb`, `keyspace`, `errors`, the command registry.
 
-Each type module registers how its values leave (`EXPORTS`, by type code: a function
-of the key's record giving an `rdb.model` value) and how they come in (`IMPORTS`, by
-model class: a function storing the value under a key, with its expiry). The offline
-tools (diskredis-dump, diskredis-restore) use the same two tables, so a value moves
-through DUMP/RESTORE, RDB files and JSON lines in one way.
+Each type module (`keyspace.types`) says how its values leave (an `rdb.model` value of
+the key's record) and how they come in; the offline tools (diskredis-dump,
+diskredis-restore) use the same registry, so a value moves through DUMP/RESTORE, RDB
+files and JSON lines in one way.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import hashlib
 import socket
 import struct
 import time
-from collections.abc import Callable
 from typing import Any
 
 from diskredis import errors
@@ -26,46 +24,22 @@ from diskredis.commands.context import Ctx
 from diskredis.commands.generic import _G
 from diskredis.commands.registry import Arg, KeySpec, arg, block, command, keys_at, oneof, token
 from diskredis.errors import RedisError
-from diskredis.keyspace import layout as L
+from diskredis.keyspace import types
 from diskredis.keyspace.clock import now_ms
-from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC
+from diskredis.keyspace.types import NO_EXPIRY, Meta
 from diskredis.rdb import codec, model
 from diskredis.rdb.model import Value
 from diskredis.resp.values import Status
 from diskredis.util import atoi
 
-Exporter = Callable[[Ctx, Meta], Value]
-Importer = Callable[[Ctx, bytes, Any, int], None]  # ctx, key, value, expire ms (0: none)
-
-EXPORTS: dict[int, Exporter] = {L.STRING: lambda ctx, meta: meta.payload}
-IMPORTS: dict[type, Importer] = {}
-
-
-def _import_string(ctx: Ctx, key: bytes, value: bytes, expire: int) -> None:
-    ctx.ks.store(ctx.session.db, key, Meta(L.STRING, expire, value))
-
-
-IMPORTS[bytes] = _import_string
-
 
 def export_value(ctx: Ctx, meta: Meta) -> Value:
     """The value of a stored key, as the RDB format carries it."""
-    return EXPORTS[meta.type](ctx, meta)
+    return types.export(ctx.ks, meta, ctx.config)
 
 
 # -- DEBUG DIGEST (debug.c's xorObjectDigest) ------------------------------------------------
-# Redis's type numbers (OBJ_STRING...), which its digests mix in.
-_DIGEST_TYPES = {
-    bytes: 0,
-    model.RList: 1,
-    model.RSet: 2,
-    model.RZSet: 3,
-    model.RHash: 4,
-    model.RStream: 6,
-}
-
-
 def xor_digest(digest: bytearray, data: bytes) -> None:
     for i, b in enumerate(hashlib.sha1(data).digest()):
         digest[i] ^= b
@@ -82,7 +56,7 @@ def value_digest(ctx: Ctx, meta: Meta, digest: bytearray) -> None:
     entries) mixed in order, unordered ones xored element by element, so two servers
     holding the same data agree whatever their storage order."""
     value = export_value(ctx, meta)
-    mix_digest(digest, struct.pack(">I", _DIGEST_TYPES[type(value)]))
+    mix_digest(digest, struct.pack(">I", types.by_code[meta.type].obj))
     if isinstance(value, bytes):
         mix_digest(digest, value)
     elif isinstance(value, model.RList):
@@ -107,10 +81,10 @@ def value_digest(ctx: Ctx, meta: Meta, digest: bytearray) -> None:
         xor_digest(digest, b"!!expire!!")
 
 
-def import_value(ctx: Ctx, key: bytes, value: Value, expire: int = L.NO_EXPIRY) -> None:
-    """Store `value` at `key` in the client's database, replacing whatever is there;
-    `expire`: absolute ms, 0 for none."""
-    IMPORTS[type(value)](ctx, key, value, expire)
+def import_value(ctx: Ctx, key: bytes, value: Value, expire: int = NO_EXPIRY) -> None:
+    """Store `value` at `key` in the client's database, which must be free; `expire`:
+    absolute ms, 0 for none."""
+    types.load(ctx.ks, ctx.session.db, key, value, expire, ctx.config)
 
 
 @command(
@@ -130,7 +104,7 @@ def import_value(ctx: Ctx, key: bytes, value: Value, expire: int = L.NO_EXPIRY) 
 )
 def dump(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """DUMP key -> the serialized value (RDB value, RDB version, CRC64), or nil."""
-    meta = ctx.ks.lookup(ctx.session.db, argv[1], read=True)
+    meta = ctx.lookup(argv[1], read=True)
     return None if meta is None else dump_payload(ctx, meta)
 
 
@@ -201,7 +175,7 @@ def restore(ctx: Ctx, argv: list[bytes]) -> str:
             raise RedisError(errors.SYNTAX)
         j += 1
     db, key = ctx.session.db, argv[1]
-    if not replace and ctx.ks.lookup(db, key) is not None:
+    if not replace and ctx.lookup(key, db) is not None:
         raise RedisError(errors.BUSYKEY)
     ttl = parse_int(argv[2])
     if ttl < 0:
@@ -418,7 +392,7 @@ def migrate(ctx: Ctx, argv: list[bytes]) -> Any:
     db = ctx.session.db
     found = []
     for key in argv[first : first + num]:
-        meta = ctx.ks.lookup(db, key, read=True)
+        meta = ctx.lookup(key, db, read=True)
         if meta is not None:
             found.append((key, meta))
     if not found:

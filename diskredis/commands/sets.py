@@ -1,9 +1,8 @@
 """Set commands (Redis group "set"): every member its own record.
 
-Room: what each set command means, over `keyspace.elements` (members with empty values).
-Imports: `rdb.model`, `resp.values`, `util`, `commands` helpers, `keyspace`, `errors`.
-Replies and errors are Redis 7.0's (t_set.c); members come back in the order of their
-bytes."""
+Room: what each set command means, over `keyspace.types.sets` (the records). Imports:
+`resp.values`, `util`, `commands` helpers, `keyspace`, `errors`. Replies and errors are
+Redis 7.0's (t_set.c); members come back in the order of their bytes."""
 
 from __future__ import annotations
 
@@ -13,35 +12,20 @@ from typing import Any
 from diskredis import errors
 from diskredis.commands.args import parse_int
 from diskredis.commands.context import Ctx
-from diskredis.commands.generic import ENCODINGS, lookup_typed, parse_cursor, scan_options
+from diskredis.commands.generic import lookup_typed, parse_cursor, scan_options
 from diskredis.commands.registry import KeySpec, arg, command, keys_at
-from diskredis.commands.serialize import EXPORTS, IMPORTS
 from diskredis.errors import RedisError
-from diskredis.keyspace import elements as E
-from diskredis.keyspace import layout as L
-from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_SET
-from diskredis.rdb import model as R
+from diskredis.keyspace.types import Meta, count_of
+from diskredis.keyspace.types import sets as T
 from diskredis.resp.values import RSet
-from diskredis.util import LLONG_MAX, glob_match, string2ll
+from diskredis.util import LLONG_MAX, glob_match
 
 _S = "set"
 
 
 def _get_set(ctx: Ctx, key: bytes, db: int | None = None, read: bool | None = None) -> Meta | None:
-    return lookup_typed(ctx, key, L.SET, db, read)
-
-
-def _kid(meta: Meta) -> int:
-    return L.coll_head(meta.payload)[0]
-
-
-def _card(meta: Meta | None) -> int:
-    return 0 if meta is None else L.coll_head(meta.payload)[1]
-
-
-def _members(ctx: Ctx, meta: Meta | None) -> list[bytes]:
-    return [] if meta is None else [f for _, f, _ in E.scan(ctx.ks, _kid(meta))]
+    return lookup_typed(ctx, key, T.CODE, db, read)
 
 
 def _write(
@@ -50,30 +34,17 @@ def _write(
     """Add and remove members of the set at `key` (created when needed, deleted when
     emptied) and, when it changed, announce `event` (and "del" if it went away):
     (how many added, how many removed)."""
-    if meta is None:
-        if not add:
-            return 0, 0
-        meta = Meta(L.SET, L.NO_EXPIRY, L.coll_payload(ctx.ks.new_kid(), 0))
-    kid, count = L.coll_head(meta.payload)
-    added = removed = 0
-    for m in add:
-        if E.add_placed(ctx.ks, kid, m, count):
-            added += 1
-            count += 1
-    for m in remove:
-        if E.remove_placed(ctx.ks, kid, m, count):
-            removed += 1
-            count -= 1
+    if meta is None and not add:
+        return 0, 0
+    s = T.Set(ctx.ks, key, meta)
+    added = sum(1 for m in add if s.add(m))
+    removed = sum(1 for m in remove if s.remove(m))
     if not (added or removed):
         return 0, 0
-    if count <= 0:
-        ctx.ks.remove(ctx.session.db, key)
-        ctx.notify(NOTIFY_SET, event, key)
+    kept = s.save(ctx.session.db)
+    ctx.notify(NOTIFY_SET, event, key)
+    if not kept:
         ctx.notify(NOTIFY_GENERIC, b"del", key)
-    else:
-        meta.payload = L.coll_payload(kid, count)
-        ctx.ks.store(ctx.session.db, key, meta)
-        ctx.notify(NOTIFY_SET, event, key)
     return added, removed
 
 
@@ -138,7 +109,7 @@ def srem(ctx: Ctx, argv: list[bytes]) -> int:
 )
 def scard(ctx: Ctx, argv: list[bytes]) -> int:
     """SCARD key -> the number of members."""
-    return _card(_get_set(ctx, argv[1]))
+    return count_of(_get_set(ctx, argv[1]))
 
 
 @command(
@@ -155,7 +126,7 @@ def scard(ctx: Ctx, argv: list[bytes]) -> int:
 def sismember(ctx: Ctx, argv: list[bytes]) -> int:
     """SISMEMBER key member -> 1 or 0."""
     meta = _get_set(ctx, argv[1])
-    return int(meta is not None and E.get(ctx.ks, _kid(meta), argv[2]) is not None)
+    return int(meta is not None and T.has(ctx.ks, meta, argv[2]))
 
 
 @command(
@@ -174,8 +145,7 @@ def smismember(ctx: Ctx, argv: list[bytes]) -> list[int]:
     meta = _get_set(ctx, argv[1])
     if meta is None:
         return [0] * (len(argv) - 2)
-    kid = _kid(meta)
-    return [int(E.get(ctx.ks, kid, m) is not None) for m in argv[2:]]
+    return [int(T.has(ctx.ks, meta, m)) for m in argv[2:]]
 
 
 @command(
@@ -228,10 +198,10 @@ def srandmember(ctx: Ctx, argv: list[bytes]) -> Any:
         meta = _get_set(ctx, argv[1])
         if meta is None or n == 0:
             return []
-        kid, card = L.coll_head(meta.payload)
+        card = count_of(meta)
         if n < 0:
-            return [E.placed_at(ctx.ks, kid, random.randrange(card)) for _ in range(-n)]
-        return [E.placed_at(ctx.ks, kid, p) for p in random.sample(range(card), min(n, card))]
+            return [T.member_at(ctx.ks, meta, random.randrange(card)) for _ in range(-n)]
+        return [T.member_at(ctx.ks, meta, p) for p in random.sample(range(card), min(n, card))]
     meta = _get_set(ctx, argv[1])
     if meta is None:
         return None
@@ -240,8 +210,7 @@ def srandmember(ctx: Ctx, argv: list[bytes]) -> Any:
 
 def _random_member(ctx: Ctx, meta: Meta) -> bytes:
     """A uniformly random member: one read of a random position."""
-    kid, card = L.coll_head(meta.payload)
-    return E.placed_at(ctx.ks, kid, random.randrange(card))
+    return T.member_at(ctx.ks, meta, random.randrange(count_of(meta)))
 
 
 @command(
@@ -268,8 +237,8 @@ def spop(ctx: Ctx, argv: list[bytes]) -> Any:
         meta = _get_set(ctx, argv[1])
         if meta is None or n == 0:
             return RSet([])
-        kid, card = L.coll_head(meta.payload)
-        picked = [E.placed_at(ctx.ks, kid, p) for p in random.sample(range(card), min(n, card))]
+        card = count_of(meta)
+        picked = [T.member_at(ctx.ks, meta, p) for p in random.sample(range(card), min(n, card))]
         _write(ctx, argv[1], meta, [], picked, b"spop")
         return RSet(picked)
     meta = _get_set(ctx, argv[1])
@@ -295,17 +264,17 @@ def smove(ctx: Ctx, argv: list[bytes]) -> int:
     """SMOVE source destination member -> 1 if moved, 0 if not a member of source."""
     src, dst, member = argv[1], argv[2], argv[3]
     db = ctx.session.db
-    src_meta = ctx.ks.lookup(db, src)
-    dst_meta = ctx.ks.lookup(db, dst)
+    src_meta = ctx.lookup(src, db)
+    dst_meta = ctx.lookup(dst, db)
     if src_meta is None:
         return 0
-    if src_meta.type != L.SET or (dst_meta is not None and dst_meta.type != L.SET):
+    if src_meta.type != T.CODE or (dst_meta is not None and dst_meta.type != T.CODE):
         raise RedisError(errors.WRONGTYPE)
     if src == dst:
-        return int(E.get(ctx.ks, _kid(src_meta), member) is not None)
+        return int(T.has(ctx.ks, src_meta, member))
     if not _write(ctx, src, src_meta, [], [member], b"srem")[1]:
         return 0
-    _write(ctx, dst, ctx.ks.lookup(db, dst), [member], [], b"sadd")
+    _write(ctx, dst, ctx.lookup(dst, db), [member], [], b"sadd")
     return 1
 
 
@@ -315,11 +284,10 @@ def _inter(ctx: Ctx, keys: list[bytes], limit: int = 0) -> list[bytes]:
     found = [_get_set(ctx, key, read=True) for key in keys]
     if any(m is None for m in found):
         return []
-    metas = sorted((m for m in found if m is not None), key=_card)
+    metas = sorted((m for m in found if m is not None), key=count_of)
     out = []
-    kids = [_kid(m) for m in metas[1:]]
-    for member in _members(ctx, metas[0]):
-        if all(E.get(ctx.ks, kid, member) is not None for kid in kids):
+    for member in T.members(ctx.ks, metas[0]):
+        if all(T.has(ctx.ks, other, member) for other in metas[1:]):
             out.append(member)
             if limit and len(out) >= limit:
                 break
@@ -331,17 +299,13 @@ def _union_or_diff(ctx: Ctx, keys: list[bytes], diff: bool) -> list[bytes]:
     if not diff:
         seen: dict[bytes, None] = {}
         for meta in metas:
-            for m in _members(ctx, meta):
+            for m in T.members(ctx.ks, meta):
                 seen[m] = None
         return sorted(seen)
     if metas[0] is None:
         return []
-    others = [_kid(m) for m in metas[1:] if m is not None]
-    return [
-        m
-        for m in _members(ctx, metas[0])
-        if not any(E.get(ctx.ks, kid, m) is not None for kid in others)
-    ]
+    others = [m for m in metas[1:] if m is not None]
+    return [m for m in T.members(ctx.ks, metas[0]) if not any(T.has(ctx.ks, o, m) for o in others)]
 
 
 _MULTI_RO = (keys_at("RO access", last=-1),)
@@ -485,22 +449,12 @@ def sdiffstore(ctx: Ctx, argv: list[bytes]) -> int:
     return _store(ctx, argv[1], _union_or_diff(ctx, argv[2:], True), b"sdiffstore")
 
 
-def is_intset(ctx: Ctx, meta: Meta, members: list[bytes] | None = None) -> bool:
-    """Whether Redis would keep this set as an intset: integer members, few enough."""
-    if _card(meta) > ctx.config["set-max-intset-entries"]:
-        return False
-    for member in members if members is not None else _members(ctx, meta):
-        if string2ll(member) is None:
-            return False
-    return True
-
-
 def _members_as_redis(ctx: Ctx, meta: Meta | None) -> list[bytes]:
     """The members in the order Redis 7.0 lists them where it has one: an intset's is
     numeric (a set of other members has its hash table's order, which no one can
     match; they come in byte order)."""
-    members = _members(ctx, meta)
-    if meta is not None and is_intset(ctx, meta, members):
+    members = T.members(ctx.ks, meta)
+    if meta is not None and T.is_intset(ctx.config, meta, members):
         members.sort(key=int)
     return members
 
@@ -532,23 +486,10 @@ def sscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     if meta is None:
         return [b"0", []]
     count, pattern, _ = scan_options(argv, 3, with_type=False)
-    if is_intset(ctx, meta):  # few members (in numeric order): all of them
-        nxt, members = 0, sorted(_members(ctx, meta), key=int)
+    members = T.small_members(ctx.ks, meta, ctx.config)
+    if members is not None:  # an intset: few members (in numeric order), all of them
+        nxt = 0
+        members.sort(key=int)
     else:  # a page, whatever the set's size
-        nxt, page = ctx.ks.element_page(_kid(meta), cursor, count)
-        members = [f for f, _ in page]
+        nxt, members = T.page(ctx.ks, meta, cursor, count)
     return [b"%d" % nxt, [m for m in members if pattern is None or glob_match(pattern, m)]]
-
-
-ENCODINGS[L.SET] = lambda ctx, meta: "intset" if is_intset(ctx, meta) else "hashtable"
-
-
-def _import(ctx: Ctx, key: bytes, value: R.RSet, expire: int) -> None:
-    kid, count = ctx.ks.new_kid(), 0
-    for m in value.members:
-        count += E.add_placed(ctx.ks, kid, m, count)
-    ctx.ks.store(ctx.session.db, key, Meta(L.SET, expire, L.coll_payload(kid, count)))
-
-
-EXPORTS[L.SET] = lambda ctx, meta: R.RSet(_members(ctx, meta))
-IMPORTS[R.RSet] = _import

@@ -27,11 +27,9 @@ from diskredis.commands.registry import (
     oneof,
     token,
 )
-from diskredis.commands.zsets import ZSet
+from diskredis.commands.zsets import zset_of
 from diskredis.errors import RedisError
-from diskredis.keyspace import elements as E
-from diskredis.keyspace import layout as L
-from diskredis.keyspace.layout import Meta
+from diskredis.keyspace.types import HASH, LIST, SET, STRING, ZSET, Meta, count_of, hashes, sets
 from diskredis.util import strtod
 
 NOT_DOUBLE = "ERR One or more scores can't be converted into double"
@@ -58,14 +56,14 @@ def lookup_pattern(ctx: Ctx, pattern: bytes, element: bytes) -> bytes | None:
         name = pattern[:star] + element + pattern[star + 1 : arrow]
     else:
         name = pattern[:star] + element + pattern[star + 1 :]
-    meta = ctx.ks.lookup(ctx.session.db, name, read=True)
+    meta = ctx.lookup(name, read=True)
     if meta is None:
         return None
     if field is None:
-        return meta.payload if meta.type == L.STRING else None
-    if meta.type != L.HASH:
+        return meta.payload if meta.type == STRING else None
+    if meta.type != HASH:
         return None
-    return E.get(ctx.ks, L.coll_head(meta.payload)[0], field)
+    return hashes.get(ctx.ks, meta, field)
 
 
 def _number(value: bytes) -> float | None:
@@ -85,8 +83,8 @@ def _elements(
     if meta is None:
         return [], start, end
     kind = meta.type
-    count = L.coll_head(meta.payload)[1]
-    if dontsort and kind == L.LIST:
+    count = count_of(meta)
+    if dontsort and kind == LIST:
         if end < start:
             return [], start, end
         if desc:
@@ -94,11 +92,11 @@ def _elements(
         else:
             out = list_range(ctx, meta, start, end)
         return out, 0, end - start
-    if kind == L.LIST:
+    if kind == LIST:
         return list_range(ctx, meta, 0, count - 1), start, end
-    if kind == L.SET:
-        return [f for _, f, _ in E.scan(ctx.ks, L.coll_head(meta.payload)[0])], start, end
-    zs = ZSet(ctx, b"", meta)
+    if kind == SET:
+        return sets.members(ctx.ks, meta), start, end
+    zs = zset_of(ctx, b"", meta)
     if dontsort:
         window = []
         for i, (member, _) in enumerate(zs.entries(reverse=desc)):
@@ -156,12 +154,12 @@ def _sort(ctx: Ctx, argv: list[bytes], readonly: bool) -> Any:
         else:
             raise RedisError(errors.SYNTAX)
         j += 1
-    meta = ctx.ks.lookup(ctx.session.db, argv[1], read=True)
-    if meta is not None and meta.type not in (L.SET, L.LIST, L.ZSET):
+    meta = ctx.lookup(argv[1], read=True)
+    if meta is not None and meta.type not in (SET, LIST, ZSET):
         raise RedisError(errors.WRONGTYPE)
-    if dontsort and meta is not None and meta.type == L.SET and store is not None:
+    if dontsort and meta is not None and meta.type == SET and store is not None:
         dontsort, alpha, by = False, True, None  # a stored result must not depend on hashing
-    size = 0 if meta is None else L.coll_head(meta.payload)[1]
+    size = count_of(meta)
     start = min(max(limit_start, 0), size)
     count = min(max(limit_count, -1), size)
     end = size - 1 if count < 0 else start + count - 1

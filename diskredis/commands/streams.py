@@ -1,9 +1,8 @@
 """Stream commands (Redis group "stream").
 
-Room: what each stream command means. Imports: `rdb.model`, `storage`, `util`,
-`commands` helpers (the records are `commands.stream_data`), `keyspace`, `errors`,
-`resp.values`. Replies and errors are Redis 7.0's (t_stream.c, and blocked.c for blocked
-readers).
+Room: what each stream command means. Imports: `util`, `commands` helpers, `keyspace`
+(the records are `keyspace.types.streams`), `errors`, `resp.values`. Replies and
+errors are Redis 7.0's (t_stream.c, and blocked.c for blocked readers).
 
 Entries, consumer groups, consumers and pending entries are records of their own, so
 every change is one small write and all of it survives restarts; blocked XREAD and
@@ -18,10 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from diskredis import errors
-from diskredis.commands import stream_data as S
 from diskredis.commands.args import parse_int, parse_timeout_ms
 from diskredis.commands.context import Block, Ctx
-from diskredis.commands.generic import ENCODINGS, lookup_typed
+from diskredis.commands.generic import lookup_typed
 from diskredis.commands.registry import (
     KeySpec,
     arg,
@@ -33,23 +31,18 @@ from diskredis.commands.registry import (
     oneof,
     token,
 )
-from diskredis.commands.serialize import EXPORTS, IMPORTS
-from diskredis.commands.stream_data import ID, MAX_ID, ZERO_ID, Group, Nack, Stream, id_text
 from diskredis.errors import RedisError
-from diskredis.keyspace import layout as L
 from diskredis.keyspace.clock import now_ms
-from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_STREAM
-from diskredis.rdb import model as R
+from diskredis.keyspace.types import Meta
+from diskredis.keyspace.types import streams as S
+from diskredis.keyspace.types.streams import ID, MAX_ID, ZERO_ID, Group, Nack, Stream, id_text
 from diskredis.resp.values import NULL_ARRAY
-from diskredis.storage import StorageError
 from diskredis.util import string2ull
 
 _X = "stream"
 INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
 _READ_BLOCKED_COUNT = 1000  # XREAD_BLOCKED_DEFAULT_COUNT
-
-ENCODINGS[L.STREAM] = lambda ctx, meta: "stream"
 
 
 # -- IDs --------------------------------------------------------------------------------
@@ -98,7 +91,7 @@ def _interval(raw: bytes, missing_seq: int, start: bool) -> ID:
 
 # -- lookups and replies ----------------------------------------------------------------
 def _meta(ctx: Ctx, key: bytes, read: bool | None = None) -> Meta | None:
-    return lookup_typed(ctx, key, L.STREAM, read=read)
+    return lookup_typed(ctx, key, S.CODE, read=read)
 
 
 def _open(ctx: Ctx, key: bytes, read: bool | None = None) -> Stream | None:
@@ -107,8 +100,7 @@ def _open(ctx: Ctx, key: bytes, read: bool | None = None) -> Stream | None:
 
 
 def _save(ctx: Ctx, key: bytes, s: Stream) -> None:
-    s.meta.payload = s.payload()
-    ctx.ks.store(ctx.session.db, key, s.meta)
+    s.save(ctx.session.db, key)
 
 
 def _entry(entry_id: ID, pairs: list[bytes]) -> list[Any]:
@@ -599,12 +591,7 @@ class _Owners:
     def get(self, cid: int) -> S.Consumer:
         c = self.by_cid.get(cid)
         if c is None:
-            found = self.s.consumer(self.g, self.s.consumer_name(self.g, cid))
-            if found is None:
-                raise StorageError(
-                    "stream %d group %d: consumer %d has no record" % (self.s.kid, self.g.gid, cid)
-                )
-            c = self.by_cid[cid] = found
+            c = self.by_cid[cid] = self.s.consumer_of(self.g, cid)
         return c
 
     def flush(self) -> None:
@@ -696,8 +683,8 @@ def _serve_read(r: _Read, blocked_on: dict[bytes, ID]) -> Callable[[Ctx, bytes],
     """serveClientsBlockedOnStreamKey for one waiting reader."""
 
     def serve(ctx: Ctx, key: bytes) -> Any:
-        meta = ctx.ks.lookup(ctx.session.db, key, read=False, notify_miss=False)
-        if meta is None or meta.type != L.STREAM:
+        meta = ctx.lookup(key, read=False, notify_miss=False)
+        if meta is None or meta.type != S.CODE:
             if r.group is not None:
                 return RedisError("UNBLOCKED the stream key no longer exists")
             return None
@@ -1600,12 +1587,3 @@ help_command(
     group=_X,
     since="5.0.0",
 )
-
-
-def _import(ctx: Ctx, key: bytes, value: R.RStream, expire: int) -> None:
-    s = S.from_model(ctx.ks, ctx.config, value)
-    ctx.ks.store(ctx.session.db, key, Meta(L.STREAM, expire, s.payload()))
-
-
-EXPORTS[L.STREAM] = lambda ctx, meta: S.to_model(Stream(ctx.ks, meta, ctx.config))
-IMPORTS[R.RStream] = _import

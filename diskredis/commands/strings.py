@@ -15,10 +15,9 @@ from diskredis.commands.context import Ctx
 from diskredis.commands.longdouble import format_human, parse_long_double
 from diskredis.commands.registry import arg, command, keys_at, oneof, token
 from diskredis.errors import RedisError
-from diskredis.keyspace import layout as L
 from diskredis.keyspace.clock import now_ms
-from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_STRING
+from diskredis.keyspace.types import NO_EXPIRY, STRING, Meta
 from diskredis.util import LLONG_MAX, LLONG_MIN
 
 _S = "string"
@@ -27,18 +26,22 @@ _S = "string"
 # -- helpers shared by the module --------------------------------------------------
 def get_string(ctx: Ctx, key: bytes, read: bool | None = None) -> Meta | None:
     """The key's record if it holds a string, None if missing; WRONGTYPE otherwise
-    (`read`: as `Keyspace.lookup`)."""
-    meta = ctx.ks.lookup(ctx.session.db, key, read=read)
-    if meta is not None and meta.type != L.STRING:
+    (`read`: as `Ctx.lookup`)."""
+    meta = (
+        ctx.ks.lookup(ctx.session.db, key, ctx.lookup_flags)
+        if read is None
+        else ctx.lookup(key, read=read)
+    )
+    if meta is not None and meta.type != STRING:
         raise RedisError(errors.WRONGTYPE)
     return meta
 
 
 def put_string(
-    ctx: Ctx, key: bytes, value: bytes, expire: int = L.NO_EXPIRY, event: bytes | None = b"set"
+    ctx: Ctx, key: bytes, value: bytes, expire: int = NO_EXPIRY, event: bytes | None = b"set"
 ) -> None:
     """Store a string (keyspace event `event`, if any, once it is there)."""
-    ctx.ks.store(ctx.session.db, key, Meta(L.STRING, expire, value))
+    ctx.ks.store(ctx.session.db, key, Meta(STRING, expire, value))
     if event is not None:
         ctx.notify(NOTIFY_STRING, event, key)
 
@@ -199,7 +202,7 @@ def set_(ctx: Ctx, argv: list[bytes]) -> Any:
     flags, spec = _parse_set_options(argv, 3, True)
     expire = _deadline_of(ctx, spec)
     key = argv[1]
-    old = get_string(ctx, key, read=True) if "get" in flags else ctx.ks.lookup(ctx.session.db, key)
+    old = get_string(ctx, key, read=True) if "get" in flags else ctx.lookup(key)
     if ("nx" in flags and old is not None) or ("xx" in flags and old is None):
         return old.payload if "get" in flags and old is not None else None
     if expire is not None:
@@ -207,8 +210,8 @@ def set_(ctx: Ctx, argv: list[bytes]) -> Any:
     elif "keepttl" in flags and old is not None:
         when = old.expire
     else:
-        when = L.NO_EXPIRY
-    ctx.ks.replace(ctx.session.db, key, Meta(L.STRING, when, argv[2]), old)
+        when = NO_EXPIRY
+    ctx.ks.replace(ctx.session.db, key, Meta(STRING, when, argv[2]), old)
     ctx.notify(NOTIFY_STRING, b"set", key)
     if expire is not None:
         ctx.notify(NOTIFY_GENERIC, b"expire", key)
@@ -230,7 +233,7 @@ def set_(ctx: Ctx, argv: list[bytes]) -> Any:
 )
 def setnx(ctx: Ctx, argv: list[bytes]) -> int:
     """SETNX key value -> 1 if set, 0 if the key exists."""
-    if ctx.ks.lookup(ctx.session.db, argv[1]) is not None:
+    if ctx.lookup(argv[1]) is not None:
         return 0
     put_string(ctx, argv[1], argv[2])
     return 1
@@ -380,8 +383,8 @@ def mget(ctx: Ctx, argv: list[bytes]) -> list[bytes | None]:
     """MGET key [key ...] -> values; nil for missing keys and keys of other types."""
     out: list[bytes | None] = []
     for key in argv[1:]:
-        meta = ctx.ks.lookup(ctx.session.db, key)
-        out.append(meta.payload if meta is not None and meta.type == L.STRING else None)
+        meta = ctx.lookup(key)
+        out.append(meta.payload if meta is not None and meta.type == STRING else None)
     return out
 
 
@@ -424,7 +427,7 @@ def msetnx(ctx: Ctx, argv: list[bytes]) -> int:
     if len(argv) % 2 == 0:
         raise errors.wrong_arity("msetnx")
     db = ctx.session.db
-    if any(ctx.ks.lookup(db, argv[i]) is not None for i in range(1, len(argv), 2)):
+    if any(ctx.lookup(argv[i], db) is not None for i in range(1, len(argv), 2)):
         return 0
     for i in range(1, len(argv), 2):
         put_string(ctx, argv[i], argv[i + 1])
@@ -485,7 +488,7 @@ def _incr(ctx: Ctx, key: bytes, by: int) -> int:
         raise RedisError(errors.INCR_OVERFLOW)
     # Stored over the record its lookup just read (`replace`: no second read).
     if meta is None:
-        ctx.ks.replace(ctx.session.db, key, Meta(L.STRING, L.NO_EXPIRY, b"%d" % value), None)
+        ctx.ks.replace(ctx.session.db, key, Meta(STRING, NO_EXPIRY, b"%d" % value), None)
     else:
         meta.payload = b"%d" % value  # a copy of the record: the batch's is untouched
         ctx.ks.replace(ctx.session.db, key, meta, meta)
@@ -723,8 +726,8 @@ def lcs(ctx: Ctx, argv: list[bytes]) -> Any:
     """LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN] -> the longest common
     subsequence, its length, or its matching ranges."""
     db = ctx.session.db
-    metas = [ctx.ks.lookup(db, argv[1]), ctx.ks.lookup(db, argv[2])]
-    if any(m is not None and m.type != L.STRING for m in metas):
+    metas = [ctx.lookup(argv[1], db), ctx.lookup(argv[2], db)]
+    if any(m is not None and m.type != STRING for m in metas):
         raise errors.err("The specified keys must contain string values")
     a, b = (b"" if m is None else m.payload for m in metas)
     get_len = get_idx = with_len = False

@@ -1,29 +1,15 @@
 """Sorted set commands (Redis group "sorted-set"): every member its own records.
 
-Room: what each sorted set command means. Imports: `rdb.model`, `resp.values`,
-`storage`, `util`, `commands` helpers, `keyspace`, `errors`. Replies and errors are
-Redis 7.0's (t_zset.c).
-
-Layout (docs/storage-format.md): the meta payload is id | count. Each member has two
-`sub` records under the id:
-
-- the member record, id | 0x00 | member (id | 0x01 | SHA-256 for long members) ->
-  the score as a big-endian IEEE double, so ZSCORE is one read;
-- the index record, id | 0x02 | ordered score (8 bytes) | member -> flags, so ranges
-  by score, and by member within one score, are seeks. A member too long for the key
-  is cut and followed by its SHA-256, the full member then kept in the value.
-
-A collection's records all share the id prefix, so deletion, COPY and reclamation
-treat sorted sets like every other collection.
+Room: what each sorted set command means, over `keyspace.types.zsets` (the records).
+Imports: `resp.values`, `util`, `commands` helpers, `keyspace`, `errors`. Replies and
+errors are Redis 7.0's (t_zset.c).
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 import random
-import struct
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -38,280 +24,35 @@ from diskredis.commands.args import (
     parse_timeout_ms,
 )
 from diskredis.commands.context import Block, Ctx
-from diskredis.commands.generic import ENCODINGS, lookup_typed, parse_cursor, scan_options
+from diskredis.commands.generic import lookup_typed, parse_cursor, scan_options
 from diskredis.commands.registry import KeySpec, arg, block, command, keys_at, oneof, token
-from diskredis.commands.serialize import EXPORTS, IMPORTS
 from diskredis.errors import RedisError
-from diskredis.keyspace import elements as E
-from diskredis.keyspace import layout as L
 from diskredis.keyspace.clock import now_ms
-from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_ZSET
-from diskredis.rdb import model as R
+from diskredis.keyspace.types import Meta, count_of
+from diskredis.keyspace.types import sets as TS
+from diskredis.keyspace.types import zsets as T
 from diskredis.resp.values import NULL_ARRAY
-from diskredis.storage import prefix_end
 from diskredis.util import glob_match
 
 _Z = "sorted-set"
 _LONG_MAX = 2**63 - 1
-_F64 = struct.Struct(">d")
-_U64 = struct.Struct(">Q")
-_SIGN = 1 << 63
-_ALL = (1 << 64) - 1
-_INDEX = L.ZINDEX
-_NEGZERO, _CUT = 1, 2  # index value flags
-_BIG = b"\x01"  # meta extra: Redis would hold this set as a skiplist (see ZSet.put)
-_HASH = 32
-
 NOT_FLOAT_RANGE = "ERR min or max is not a float"
 NOT_LEX_RANGE = "ERR min or max not valid string range item"
 NAN = "ERR resulting score is not a number (NaN)"
 
 
-def order_bytes(score: float) -> bytes:
-    """8 bytes whose byte order is the scores' numeric order (-0 sorts as 0)."""
-    (bits,) = _U64.unpack(_F64.pack(score + 0.0))
-    return _U64.pack(bits ^ (_ALL if bits & _SIGN else _SIGN))
-
-
-def order_score(raw: bytes) -> float:
-    (bits,) = _U64.unpack(raw)
-    value: float = _F64.unpack(_U64.pack(bits ^ (_SIGN if bits & _SIGN else _ALL)))[0]
-    return value
-
-
-def _negzero(score: float) -> bool:
-    return score == 0 and math.copysign(1.0, score) < 0
-
-
-class ZSet:
-    """One sorted set read or changed by a command; `save` writes its meta back."""
-
-    __slots__ = ("big", "count", "ctx", "index", "key", "kid", "meta", "txn")
-
-    def __init__(self, ctx: Ctx, key: bytes, meta: Meta | None) -> None:
-        self.ctx, self.key = ctx, key
-        self.txn = ctx.ks.tx()
-        if meta is None:
-            self.meta = Meta(L.ZSET, L.NO_EXPIRY, b"")
-            self.kid, self.count = ctx.ks.new_kid(), 0
-            self.big = False
-        else:
-            self.meta = meta
-            self.kid, self.count = L.coll_head(meta.payload)
-            self.big = L.coll_extra(meta.payload) == _BIG
-        self.index = L.sub_prefix(self.kid) + _INDEX
-
-    # -- records ---------------------------------------------------------------------
-    def score(self, member: bytes) -> float | None:
-        raw = E.get(self.ctx.ks, self.kid, member)
-        return None if raw is None else float(_F64.unpack(raw)[0])
-
-    def _ikey(self, score: float, member: bytes) -> tuple[bytes, bytes]:
-        head = self.index + order_bytes(score)
-        flags = _NEGZERO if _negzero(score) else 0
-        if len(head) + len(member) <= self.ctx.ks.max_key:
-            return head + member, (bytes([flags]) if flags else b"")
-        cut = self.ctx.ks.max_key - len(head) - _HASH
-        return (
-            head + member[:cut] + hashlib.sha256(member).digest(),
-            bytes([flags | _CUT]) + member,
-        )
-
-    def put(self, member: bytes, score: float, old: float | None) -> None:
-        """Give `member` the `score` (`old`: its current score, None when new)."""
-        if old is not None:
-            self.txn.delete("sub", self._ikey(old, member)[0])
-        else:
-            self.count += 1
-            cfg = self.ctx.config
-            if (
-                self.count > cfg["zset-max-listpack-entries"]
-                or len(member) > cfg["zset-max-listpack-value"]
-            ):
-                self.big = True  # Redis converts to a skiplist, and never back
-        if _negzero(score) and not self.big:
-            score = 0.0  # a listpack keeps -0 as the integer 0, so Redis answers "0"
-        E.write(self.ctx.ks, self.kid, member, _F64.pack(score))
-        ikey, flags = self._ikey(score, member)
-        self.txn.put("sub", ikey, flags)
-        self.ctx.ks.note_insert(self.index, ikey)
-
-    def delete(self, member: bytes, score: float | None = None) -> bool:
-        if score is None:
-            score = self.score(member)
-            if score is None:
-                return False
-        E.delete(self.ctx.ks, self.kid, member)
-        self.txn.delete("sub", self._ikey(score, member)[0])
-        self.ctx.ks.note_delete(self.index)
-        self.count -= 1
-        return True
-
-    def save(self, event: bytes | None = None) -> None:
-        """Write the meta back (an emptied set is deleted), then announce `event` (and
-        "del" for a set that went away)."""
-        ctx = self.ctx
-        if self.count <= 0:
-            ctx.ks.remove(ctx.session.db, self.key)
-            if event is not None:
-                ctx.notify(NOTIFY_ZSET, event, self.key)
-                ctx.notify(NOTIFY_GENERIC, b"del", self.key)
-            return
-        self.meta.payload = L.coll_payload(self.kid, self.count, _BIG if self.big else b"")
-        ctx.ks.store(ctx.session.db, self.key, self.meta)
-        if event is not None:
-            ctx.notify(NOTIFY_ZSET, event, self.key)
-
-    # -- walking the index -----------------------------------------------------------
-    def entries(
-        self, start: bytes | None = None, stop: bytes | None = None, reverse: bool = False
-    ) -> Iterator[tuple[bytes, float]]:
-        """(member, score) of index records in [start, stop), in order or reversed.
-        Scans begin inside the index's live bounds and narrow them as they learn."""
-        low, high = self.ctx.ks.live_bounds(self.index)
-        lo = low if start is None or start < low else start
-        hi = high if stop is None or stop > high else stop
-        if lo >= hi:
-            return
-        at = len(self.index) + 8
-        first = True
-        for ikey, flags in self.txn.scan("sub", lo, hi, reverse=reverse):
-            if first:
-                first = False
-                if not reverse and lo == low and ikey > low:
-                    self.ctx.ks.learn_bounds(self.index, low=ikey)
-                elif reverse and hi == high:
-                    self.ctx.ks.learn_bounds(self.index, high=ikey + b"\x00")
-            score = order_score(ikey[at - 8 : at])
-            if not flags:
-                yield ikey[at:], score
-                continue
-            yield (
-                flags[1:] if flags[0] & _CUT else ikey[at:],
-                -0.0 if flags[0] & _NEGZERO else score,
-            )
-
-    def _bound(self, key: bytes) -> bytes:
-        """A seek key short enough that every member it could stand for sorts at or
-        after it, cut members (prefix | SHA-256) included."""
-        return key[: self.ctx.ks.max_key - _HASH]
-
-    def by_rank(self, start: int, stop: int) -> list[tuple[bytes, float]]:
-        """Members of ranks start..stop (0-based, normalised, inclusive), walking from
-        the nearer end."""
-        forward = start <= self.count - 1 - stop
-        skip = start if forward else self.count - 1 - stop
-        out = list(
-            itertools.islice(self.entries(reverse=not forward), skip, skip + stop - start + 1)
-        )
-        return out if forward else out[::-1]
-
-    def rank(self, member: bytes) -> int | None:
-        """The member's 0-based rank: two walks, from both ends, until one meets it."""
-        score = self.score(member)
-        if score is None:
-            return None
-        ikey = self._ikey(score, member)[0]
-        front = iter(self.txn.scan("sub", self.index, ikey))
-        back = iter(self.txn.scan("sub", ikey + b"\x00", prefix_end(self.index), reverse=True))
-        ahead = behind = 0
-        while True:
-            if next(front, None) is None:
-                return ahead
-            ahead += 1
-            if next(back, None) is None:
-                return self.count - 1 - behind
-            behind += 1
-
-    def by_score(
-        self, lo: tuple[float, bool], hi: tuple[float, bool], reverse: bool
-    ) -> Iterator[tuple[bytes, float]]:
-        """Members with lo <= score <= hi (ends exclusive where flagged)."""
-        lo_key = self.index + order_bytes(lo[0])
-        hi_key = self.index + order_bytes(hi[0])
-        start = prefix_end(lo_key) if lo[1] else lo_key
-        stop = hi_key if hi[1] else prefix_end(hi_key)
-        return self.entries(start, stop, reverse)
-
-    def by_lex(self, lo: _Lex, hi: _Lex, reverse: bool) -> Iterator[tuple[bytes, float]]:
-        """Members between lo and hi as a listpack walk finds them (meaningful when all
-        scores are equal, as Redis documents; then the walk starts with a seek)."""
-        if lex_empty(lo, hi):
-            return
-        first = next(self.entries(), None)
-        last = next(self.entries(reverse=True), None)
-        if first is None or last is None or not (lo.below(last[0]) and hi.above(first[0])):
-            return
-        start = stop = None
-        if first[1] == last[1]:
-            head = self.index + order_bytes(first[1])
-            if lo.kind == 0:
-                start = self._bound(head + lo.value)
-            if hi.kind == 0:
-                stop = prefix_end(self._bound(head + hi.value))
-        if not reverse:
-            found = False
-            for member, score in self.entries(start, None):
-                if not found:
-                    if not lo.below(member):
-                        continue
-                    found = True
-                if not hi.above(member):
-                    return
-                yield member, score
-        else:
-            found = False
-            for member, score in self.entries(None, stop, reverse=True):
-                if not found:
-                    if not hi.above(member):
-                        continue
-                    found = True
-                if not lo.below(member):
-                    return
-                yield member, score
-
-
-class _Lex:
-    """One end of a lex range: kind -1 is "-", 1 is "+", 0 a member (exclusive or not)."""
-
-    __slots__ = ("ex", "kind", "value")
-
-    def __init__(self, kind: int, value: bytes, ex: bool) -> None:
-        self.kind, self.value, self.ex = kind, value, ex
-
-    def below(self, member: bytes) -> bool:
-        """member >= this (as a minimum)."""
-        if self.kind:
-            return self.kind < 0
-        return member > self.value if self.ex else member >= self.value
-
-    def above(self, member: bytes) -> bool:
-        """member <= this (as a maximum)."""
-        if self.kind:
-            return self.kind > 0
-        return member < self.value if self.ex else member <= self.value
-
-
-def parse_lex(raw: bytes) -> _Lex | None:
+def parse_lex(raw: bytes) -> T.Lex | None:
     """zslParseLexRangeItem."""
     first = raw[:1]
     if first in (b"+", b"-"):
-        return None if len(raw) > 1 else _Lex(1 if first == b"+" else -1, b"", True)
+        return None if len(raw) > 1 else T.Lex(1 if first == b"+" else -1, b"", True)
     if first in (b"(", b"["):
-        return _Lex(0, raw[1:], first == b"(")
+        return T.Lex(0, raw[1:], first == b"(")
     return None
 
 
-def lex_empty(lo: _Lex, hi: _Lex) -> bool:
-    """sdscmplex(min, max) > 0, or equal with an exclusive end."""
-    a, b = (lo.kind, lo.value), (hi.kind, hi.value)
-    if lo.kind or hi.kind:
-        a, b = (lo.kind, b""), (hi.kind, b"")
-    return a > b or (a == b and (lo.ex or hi.ex))
-
-
-def _lex_range(lo: bytes, hi: bytes) -> tuple[_Lex, _Lex]:
+def _lex_range(lo: bytes, hi: bytes) -> tuple[T.Lex, T.Lex]:
     a, b = parse_lex(lo), parse_lex(hi)
     if a is None or b is None:
         raise RedisError(NOT_LEX_RANGE)
@@ -327,12 +68,27 @@ def _score_range(lo: bytes, hi: bytes) -> tuple[tuple[float, bool], tuple[float,
 
 # -- lookups and replies ---------------------------------------------------------------
 def _lookup(ctx: Ctx, key: bytes, read: bool | None = None) -> Meta | None:
-    return lookup_typed(ctx, key, L.ZSET, read=read)
+    return lookup_typed(ctx, key, T.CODE, read=read)
 
 
-def _open(ctx: Ctx, key: bytes, read: bool | None = None) -> ZSet | None:
+def zset_of(ctx: Ctx, key: bytes, meta: Meta | None) -> T.ZSet:
+    """The sorted set `meta` at `key` (None: a new, empty one), to read or change."""
+    return T.ZSet(ctx.ks, key, meta, ctx.config)
+
+
+def _save(ctx: Ctx, zs: T.ZSet, event: bytes | None = None) -> None:
+    """Write the set back (an emptied set is deleted), then announce `event` (and "del"
+    for a set that went away)."""
+    kept = zs.save(ctx.session.db)
+    if event is not None:
+        ctx.notify(NOTIFY_ZSET, event, zs.key)
+        if not kept:
+            ctx.notify(NOTIFY_GENERIC, b"del", zs.key)
+
+
+def _open(ctx: Ctx, key: bytes, read: bool | None = None) -> T.ZSet | None:
     meta = _lookup(ctx, key, read)
-    return None if meta is None else ZSet(ctx, key, meta)
+    return None if meta is None else zset_of(ctx, key, meta)
 
 
 def _scored(ctx: Ctx, pairs: list[tuple[bytes, float]], withscores: bool) -> list[Any]:
@@ -351,14 +107,8 @@ def _replace(ctx: Ctx, key: bytes, pairs: list[tuple[bytes, float]], event: byte
         if ctx.ks.remove(ctx.session.db, key):
             ctx.notify(NOTIFY_GENERIC, b"del", key)
         return 0
-    zs = ZSet(ctx, key, None)
-    limit = ctx.config["zset-max-listpack-value"]
-    zs.big = len(pairs) > ctx.config["zset-max-listpack-entries"] or any(
-        len(m) > limit for m, _ in pairs
-    )  # a new result is a listpack if it fits
-    for member, score in pairs:
-        zs.put(member, score, None)
-    zs.save(event)  # replaces the old value in place
+    zs = T.build(ctx.ks, key, pairs, ctx.config)
+    _save(ctx, zs, event)  # replaces the old value in place
     return zs.count
 
 
@@ -402,7 +152,7 @@ def _zadd(ctx: Ctx, argv: list[bytes], incr: bool) -> Any:
     meta = _lookup(ctx, argv[1])
     if meta is None and xx:
         return None if incr else 0
-    zs = ZSet(ctx, argv[1], meta)
+    zs = zset_of(ctx, argv[1], meta)
     added = updated = processed = 0
     result = 0.0
     for score, member in zip(scores, argv[i + 1 :: 2], strict=True):
@@ -427,9 +177,9 @@ def _zadd(ctx: Ctx, argv: list[bytes], incr: bool) -> Any:
         processed += 1
         result = score
     if added or updated:
-        zs.save(b"zincr" if incr else b"zadd")
+        _save(ctx, zs, b"zincr" if incr else b"zadd")
     elif meta is None:
-        zs.save()
+        _save(ctx, zs)
     if incr:
         return result if processed else None
     return added + updated if ch else added
@@ -507,7 +257,7 @@ def zrem(ctx: Ctx, argv: list[bytes]) -> int:
         if zs.count == 0:
             break
     if removed:
-        zs.save(b"zrem")
+        _save(ctx, zs, b"zrem")
     return removed
 
 
@@ -526,7 +276,7 @@ def zrem(ctx: Ctx, argv: list[bytes]) -> int:
 def zcard(ctx: Ctx, argv: list[bytes]) -> int:
     """ZCARD key -> the number of members."""
     meta = _lookup(ctx, argv[1])
-    return 0 if meta is None else L.coll_head(meta.payload)[1]
+    return 0 if meta is None else count_of(meta)
 
 
 @command(
@@ -662,7 +412,7 @@ def _window(
     return out
 
 
-def _rank_slice(zs: ZSet, start: int, end: int, reverse: bool) -> list[tuple[bytes, float]]:
+def _rank_slice(zs: T.ZSet, start: int, end: int, reverse: bool) -> list[tuple[bytes, float]]:
     span = clamp_range(zs.count, start, end)
     if span is None:
         return []
@@ -707,14 +457,14 @@ def _zrange(
     lo_raw, hi_raw = argv[at + 1], argv[at + 2]
     if reverse and kind != _RANK:
         lo_raw, hi_raw = hi_raw, lo_raw
-    walk: Callable[[ZSet], list[tuple[bytes, float]]]
+    walk: Callable[[T.ZSet], list[tuple[bytes, float]]]
     if kind == _RANK:
         start, end = parse_int(lo_raw), parse_int(hi_raw)
         walk = lambda zs: _rank_slice(zs, start, end, reverse)  # noqa: E731
     elif kind == _SCORE:
         lo, hi = _score_range(lo_raw, hi_raw)
 
-        def walk(zs: ZSet) -> list[tuple[bytes, float]]:
+        def walk(zs: T.ZSet) -> list[tuple[bytes, float]]:
             if offset > 0 and offset >= zs.count:
                 return []
             return _window(zs.by_score(lo, hi, reverse), offset, limit)
@@ -921,7 +671,7 @@ def zrevrangebylex(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 def _zremrange(ctx: Ctx, argv: list[bytes], kind: str) -> int:
-    walk: Callable[[ZSet], list[tuple[bytes, float]]]
+    walk: Callable[[T.ZSet], list[tuple[bytes, float]]]
     if kind == _RANK:
         start, end = parse_int(argv[2]), parse_int(argv[3])
         walk = lambda zs: _rank_slice(zs, start, end, False)  # noqa: E731
@@ -938,7 +688,7 @@ def _zremrange(ctx: Ctx, argv: list[bytes], kind: str) -> int:
     for member, score in doomed:
         zs.delete(member, score)
     if doomed:
-        zs.save(b"zremrangeby" + kind.encode())
+        _save(ctx, zs, b"zremrangeby" + kind.encode())
     return len(doomed)
 
 
@@ -1002,14 +752,14 @@ def zremrangebylex(ctx: Ctx, argv: list[bytes]) -> int:
 
 # -- popping ---------------------------------------------------------------------------
 def _pop_from(
-    ctx: Ctx, zs: ZSet, key: bytes, highest: bool, count: int, nested: bool, with_key: bool
+    ctx: Ctx, zs: T.ZSet, key: bytes, highest: bool, count: int, nested: bool, with_key: bool
 ) -> list[Any]:
     """genericZpopCommand once the set is found: pop up to `count` members."""
     n = 1 if count == -1 else count
     popped = list(itertools.islice(zs.entries(reverse=highest), n))
     for member, score in popped:
         zs.delete(member, score)
-    zs.save(b"zpopmax" if highest else b"zpopmin")
+    _save(ctx, zs, b"zpopmax" if highest else b"zpopmin")
     if nested:
         body: list[Any] = [[m, s] for m, s in popped]
         return [key, body] if with_key else body
@@ -1124,10 +874,10 @@ def _serve(highest: bool, count: int, nested: bool) -> Callable[[Ctx, bytes], An
     """What a blocked BZPOP* client gets when `key` becomes a non-empty sorted set."""
 
     def serve(ctx: Ctx, key: bytes) -> Any:
-        meta = ctx.ks.lookup(ctx.session.db, key)
-        if meta is None or meta.type != L.ZSET:
+        meta = ctx.lookup(key)
+        if meta is None or meta.type != T.CODE:
             return None
-        return _pop_from(ctx, ZSet(ctx, key, meta), key, highest, count, nested, True)
+        return _pop_from(ctx, zset_of(ctx, key, meta), key, highest, count, nested, True)
 
     return serve
 
@@ -1217,24 +967,21 @@ class _Source:
 
     def __init__(self, ctx: Ctx, meta: Meta | None) -> None:
         self.ctx, self.meta, self.weight = ctx, meta, 1.0
-        self.size = 0 if meta is None else L.coll_head(meta.payload)[1]
+        self.size = 0 if meta is None else count_of(meta)
 
     def items(self) -> Iterator[tuple[bytes, float]]:
         if self.meta is None:
             return iter(())
-        kid = L.coll_head(self.meta.payload)[0]
-        if self.meta.type == L.SET:
-            return ((f, 1.0) for _, f, _ in E.scan(self.ctx.ks, kid))
-        return ZSet(self.ctx, b"", self.meta).entries()
+        if self.meta.type == TS.CODE:
+            return ((m, 1.0) for m in TS.members(self.ctx.ks, self.meta))
+        return zset_of(self.ctx, b"", self.meta).entries()
 
     def find(self, member: bytes) -> float | None:
         if self.meta is None:
             return None
-        kid = L.coll_head(self.meta.payload)[0]
-        raw = E.get(self.ctx.ks, kid, member)
-        if raw is None:
-            return None
-        return 1.0 if self.meta.type == L.SET else float(_F64.unpack(raw)[0])
+        if self.meta.type == TS.CODE:
+            return 1.0 if TS.has(self.ctx.ks, self.meta, member) else None
+        return T.score_of(self.ctx.ks, self.meta, member)
 
 
 def _aggregate(total: float, value: float, how: bytes) -> float:
@@ -1258,8 +1005,8 @@ def _setop(
     db = ctx.session.db
     sources = []
     for key in argv[at + 1 : at + 1 + setnum]:
-        meta = ctx.ks.lookup(db, key, read=True)
-        if meta is not None and meta.type not in (L.ZSET, L.SET):
+        meta = ctx.lookup(key, db, read=True)
+        if meta is not None and meta.type not in (T.CODE, TS.CODE):
             raise RedisError(errors.WRONGTYPE)
         sources.append(_Source(ctx, meta))
     how, withscores, limit = b"sum", False, 0
@@ -1531,7 +1278,7 @@ def _listpack_score(score: float) -> bytes:
     if math.isinf(score):
         return b"inf" if score > 0 else b"-inf"
     if score == 0:
-        return b"-0" if _negzero(score) else b"0"
+        return b"-0" if T.negzero(score) else b"0"
     if -(_LONG_MAX // 2) <= score <= _LONG_MAX // 2 and score == int(score):
         return b"%d" % int(score)
     return b"%.17g" % score
@@ -1575,29 +1322,7 @@ def zscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
         nxt = 0
         page = [(m, _listpack_score(s)) for m, s in zs.entries()]
     else:
-        nxt, raw = ctx.ks.element_page(zs.kid, cursor, count)
-        page = [(m, _dict_score(_F64.unpack(v)[0])) for m, v in raw]
+        nxt, raw = T.page(ctx.ks, zs.meta, cursor, count)
+        page = [(m, _dict_score(v)) for m, v in raw]
     out = [x for m, s in page if pattern is None or glob_match(pattern, m) for x in (m, s)]
     return [b"%d" % nxt, out]
-
-
-ENCODINGS[L.ZSET] = lambda ctx, meta: (
-    "skiplist" if L.coll_extra(meta.payload) == _BIG else "listpack"
-)
-
-
-def _import(ctx: Ctx, key: bytes, value: R.RZSet, expire: int) -> None:
-    scores = dict(value.pairs)
-    zs = ZSet(ctx, key, None)
-    limit = ctx.config["zset-max-listpack-value"]
-    zs.big = len(scores) > ctx.config["zset-max-listpack-entries"] or any(
-        len(m) > limit for m in scores
-    )  # Redis converts a small loaded set to a listpack
-    for member, score in scores.items():
-        zs.put(member, score, None)
-    zs.meta.expire = expire
-    zs.save()
-
-
-EXPORTS[L.ZSET] = lambda ctx, meta: R.RZSet(list(ZSet(ctx, b"", meta).entries()))
-IMPORTS[R.RZSet] = _import

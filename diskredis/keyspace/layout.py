@@ -35,16 +35,7 @@ LIST = 2
 SET = 3
 ZSET = 4
 HASH = 5
-STREAM = 6
-TYPE_NAMES = {
-    STRING: "string",
-    LIST: "list",
-    SET: "set",
-    ZSET: "zset",
-    HASH: "hash",
-    STREAM: "stream",
-}
-
+STREAM = 6  # each type's name and module: keyspace.types
 LONG_KEY = 1  # flags bit: the meta key is a hash; the value holds the full key
 
 _HEAD = struct.Struct(">BBQ")

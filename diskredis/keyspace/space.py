@@ -49,6 +49,12 @@ _AVG_TTL_SCAN = 200  # keys of a database avg_ttl reads when the expire index ga
 
 
 # Keyspace notification classes (notify.c): bits of `Keyspace.notify_flags`.
+# What a lookup does besides finding the record (`Keyspace.lookup`):
+LOOKUP_TOUCH = 1  # update the key's access time and LFU counter
+LOOKUP_READ = 2  # a read: keyspace_hits/misses, "keymiss" events
+LOOKUP_NONOTIFY = 4  # no "keymiss" event
+LOOKUP_CACHE = 8  # the command only reads: cache what is read from the engine at once
+
 NOTIFY_KEYSPACE = 1 << 0  # K
 NOTIFY_KEYEVENT = 1 << 1  # E
 NOTIFY_GENERIC = 1 << 2  # g
@@ -104,7 +110,6 @@ class Keyspace:
         self.expired_keys = 0
         self.changes = 0  # keys stored or removed since the last SAVE (INFO's dirty count)
         self.cursors = Cursors()  # SCAN (`cursors.py`)
-        self.touch = True  # set per command: False for CLIENT NO-TOUCH callers
         # (db, key) stored or removed, in order; (db, None): every key of db may have
         # changed (FLUSHDB, FLUSHALL, SWAPDB). Kept only while `waiters` (the lane sets it
         # while a client waits in a blocking command and serves it from this).
@@ -119,7 +124,6 @@ class Keyspace:
         # CLIENT PAUSE (set by the lane): expired keys read as missing but stay, as Redis
         # expires nothing while clients are paused.
         self.expire_paused = False
-        self.reading = False  # set per command: True for read-only ones (keyspace_hits)
         self.hits = 0
         self.misses = 0
         # Where scans of the queue-like tables start. Their fronts are deleted records,
@@ -148,7 +152,6 @@ class Keyspace:
         self.read_only_reason: str | None = None
         self.on_event: Callable[[bytes, bytes, int], None] | None = None
         if view:
-            self.touch = False
             self.txn = engine.snapshot()
             self.slots = [
                 L.read_u32(raw) if raw is not None else 0
@@ -258,9 +261,11 @@ class Keyspace:
     def _mkey(self, db: int, key: bytes) -> tuple[bytes, bool]:
         return L.meta_key(self.slots[db], key, self.max_key)
 
-    def _raw(self, mkey: bytes, key: bytes, hashed: bool) -> Meta | None:
+    def _raw(self, mkey: bytes, key: bytes, hashed: bool, cache: bool = False) -> Meta | None:
         """The stored record (expired or not): this batch's, the cache's, or the engine's.
-        Callers get their own copy: they may change it before storing it back."""
+        Callers get their own copy: they may change it before storing it back. A record
+        read from the engine goes to the cache at once if `cache` (a read-only command:
+        nothing of this batch can change it), else with the batch's commit."""
         staged = self._staged
         if mkey in staged:
             entry = staged[mkey]
@@ -270,7 +275,7 @@ class Keyspace:
             if not found:
                 raw = self._t().get("meta", mkey)
                 meta = None if raw is None else L.decode_meta(raw)  # one the cache copies
-                if self.reading:
+                if cache:
                     self.cache.put(mkey, meta)  # committed state: no write of this batch
                 else:  # a write command: kept for the batch, cached once at its commit
                     staged[mkey] = to_entry(meta)
@@ -286,37 +291,32 @@ class Keyspace:
         """The time keys expire by: now, or the running script's start."""
         return self.script_time or now_ms()
 
-    def lookup(
-        self,
-        db: int,
-        key: bytes,
-        touch: bool = True,
-        read: bool | None = None,
-        notify_miss: bool = True,
-    ) -> Meta | None:
-        """The key's record, or None when it does not exist or has expired. A found
-        key's access time and LFU counter are updated unless `touch` is False.
+    def lookup(self, db: int, key: bytes, flags: int) -> Meta | None:
+        """The key's record, or None when it does not exist or has expired.
 
-        A read lookup (`read`; by default, one from a read-only command) counts in
+        `flags` (Redis's lookupKey flags, the other way round): LOOKUP_TOUCH updates a
+        found key's access time and LFU counter; a LOOKUP_READ counts in
         keyspace_hits/misses and, missing, sends a "keymiss" event unless
-        `notify_miss` is False -- Redis's lookupKeyRead; write commands that read a
-        source (GETSET, SORT, SUNIONSTORE...) ask for it explicitly, as Redis does."""
+        LOOKUP_NONOTIFY -- Redis's lookupKeyRead; LOOKUP_CACHE: the command only reads
+        (see `_raw`). The caller says them for each call (a command through
+        `Ctx.lookup`, which knows the command and the client); the keyspace keeps no
+        per-command state."""
         mkey, hashed = self._mkey(db, key)
-        meta = self._raw(mkey, key, hashed)
+        meta = self._raw(mkey, key, hashed, flags & LOOKUP_CACHE != 0)
         if meta is not None and meta.expire and meta.expire < self.clock():
             if self.read_only_reason is None and not self.expire_paused:
                 self._drop(db, mkey, meta, expired=True)
                 self.expired_keys += 1
                 self.event(NOTIFY_EXPIRED, b"expired", key, db)
             meta = None
-        if self.reading if read is None else read:
+        if flags & LOOKUP_READ:
             if meta is None:
                 self.misses += 1
-                if notify_miss:
+                if not flags & LOOKUP_NONOTIFY:
                     self.event(NOTIFY_KEY_MISS, b"keymiss", key, db)
             else:
                 self.hits += 1
-        if meta is not None and touch and self.touch:
+        if meta is not None and flags & LOOKUP_TOUCH:
             self.access.touch(mkey)
         return meta
 
@@ -328,9 +328,6 @@ class Keyspace:
     def mkey(self, db: int, key: bytes) -> bytes:
         """The key's meta key: what the access table and the cache know it by."""
         return L.meta_key(self.slots[db], key, self.max_key)[0]
-
-    def exists(self, db: int, key: bytes) -> bool:
-        return self.lookup(db, key) is not None
 
     def store(self, db: int, key: bytes, meta: Meta) -> None:
         """Create or replace `key` with `meta` (its expiry included)."""
@@ -709,7 +706,7 @@ class Keyspace:
     def storage_size(self, db: int, key: bytes, samples: int = 5) -> int | None:
         """Bytes the key's records take (meta record, expire entry); None if missing."""
         mkey, hashed = self._mkey(db, key)
-        meta = self.lookup(db, key)
+        meta = self.lookup(db, key, LOOKUP_READ | LOOKUP_NONOTIFY)  # objectCommandLookup
         if meta is None:
             return None
         size = (

@@ -82,19 +82,6 @@ class RStream:
 
 Value = bytes | RList | RSet | RZSet | RHash | RStream
 
-TYPE_NAMES = {
-    bytes: "string",
-    RList: "list",
-    RSet: "set",
-    RZSet: "zset",
-    RHash: "hash",
-    RStream: "stream",
-}
-
-
-def type_name(value: Value) -> str:
-    return TYPE_NAMES[type(value)]
-
 
 @dataclass
 class Record:

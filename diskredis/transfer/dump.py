@@ -2,8 +2,8 @@
 or Redis -- to an RDB file, JSON lines or a RESP command stream.
 
 Room: the command line of the tool. Imports: `commands.context`, `commands.functions`,
-`commands.scripting`, `keyspace.clock`, `keyspace.space`, `storage`, this package,
-`rdb`.
+`commands.scripting`, `keyspace.clock`, `keyspace.space`, `keyspace.types`, `storage`,
+this package, `rdb`.
 
 An RDB file is version 10, what Redis 7.0 loads (`redis-server --dbfilename`, or
 `diskredis-restore`). From a folder the copy is one consistent snapshot; from a
@@ -26,8 +26,9 @@ from typing import IO
 
 from diskredis.commands.context import REDIS_VERSION
 from diskredis.keyspace.clock import now_ms
+from diskredis.keyspace.types import value_type
 from diskredis.rdb import codec
-from diskredis.rdb.model import Record, type_name
+from diskredis.rdb.model import Record
 from diskredis.storage import StorageError
 from diskredis.transfer import formats
 from diskredis.transfer.offline import Offline
@@ -200,7 +201,7 @@ def dump(
         writer.begin_db(db, keys, expires)
         for r in source.records(db, match):
             writer.record(r)
-            by_type[type_name(r.value)] += 1
+            by_type[value_type(r.value)] += 1
             progress.advance(position=progress.items + 1)
     codes = source.functions()
     writer.functions(codes)

@@ -1,7 +1,7 @@
 """JSON lines and RESP command streams, to and from `rdb.model` records.
 
-Room: text formats only. Imports: `keyspace.clock`, `rdb.codec`, `rdb.model`, hiredis,
-the standard library.
+Room: text formats only. Imports: `keyspace.clock`, `keyspace.types`, `rdb.codec`,
+`rdb.model`, hiredis, the standard library.
 
 JSON lines: one object per key, ``{"db": 0, "key": ..., "type": ..., "ttl": ...,
 "value": ...}``. Strings (keys, members, fields, values) are JSON strings when they
@@ -31,6 +31,7 @@ from typing import IO, Any
 
 import hiredis
 
+from diskredis.keyspace.types import value_type
 from diskredis.rdb.codec import stream_problem
 from diskredis.rdb.model import (
     ID,
@@ -44,7 +45,6 @@ from diskredis.rdb.model import (
     StreamGroup,
     StreamNode,
     Value,
-    type_name,
 )
 
 _CHUNK = 1000  # elements per command when a collection is rebuilt
@@ -138,7 +138,7 @@ def to_json(r: Record, now: int) -> str:
         {
             "db": r.db,
             "key": _s(r.key),
-            "type": type_name(r.value),
+            "type": value_type(r.value),
             "ttl": ttl,
             "value": value_json(r.value),
         },

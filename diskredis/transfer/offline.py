@@ -133,7 +133,7 @@ class Offline:
         try:
             for r in records:
                 ctx.session.db = r.db
-                if ks.lookup(r.db, r.key, touch=False) is not None:
+                if ks.lookup(r.db, r.key, 0) is not None:
                     if not replace:
                         out.append("already in the target (use --replace)")
                         continue
@@ -174,7 +174,6 @@ class Offline:
         """Every live key of `dbs`, in key order, from one consistent snapshot."""
         ks, ctx = self.ks, self.ctx
         ks.txn = self.engine.read()
-        ks.touch = False
         try:
             for db in dbs:
                 ctx.session.db = db

@@ -2,7 +2,8 @@
 folder (server stopped) or a running server.
 
 Room: the command line of the tool. Imports: `commands.context`, `commands.functions`,
-`commands.scripting`, `errors`, `storage`, `util`, this package, `rdb`.
+`commands.scripting`, `errors`, `keyspace.types`, `storage`, `util`, this package,
+`rdb`.
 
 The input is read twice: first checked whole (an RDB file's checksum and every value
 decoded; every JSON line or command parsed), then loaded. A corrupt or truncated input
@@ -22,8 +23,9 @@ from typing import IO, Any
 
 from diskredis.commands.context import REDIS_VERSION
 from diskredis.errors import RedisError
+from diskredis.keyspace.types import value_type
 from diskredis.rdb import codec
-from diskredis.rdb.model import Record, type_name
+from diskredis.rdb.model import Record
 from diskredis.storage import ENGINES, StorageError
 from diskredis.transfer import formats
 from diskredis.transfer.offline import Offline, expired
@@ -279,7 +281,7 @@ def restore(
             if problem:
                 skipped[problem] += 1
             else:
-                by_type[type_name(r.value)] += 1
+                by_type[value_type(r.value)] += 1
         progress.advance(len(batch), nbytes=progress.position - nbytes)
         nbytes = progress.position  # input bytes read (of the keys loaded and skipped)
     if inp.functions:

@@ -1,8 +1,9 @@
 """A stream's records: entries one by one, Redis's node boundaries, consumer groups.
 
-Room: reading and changing one stream inside the lane's transaction. Imports: `config`,
-`rdb.model`, `rdb.packed`, `storage`, `keyspace`, `errors`, the standard library. The
-commands (`commands.streams`) give these records their meaning on the wire.
+Room: reading and changing one stream inside the lane's transaction, and the stream
+type's registry entry. Imports: `config`, `rdb.model`, `rdb.packed`, `storage`,
+`keyspace`, the standard library. The commands (`commands.streams`) give these records
+their meaning on the wire.
 
 Layout (docs/storage-format.md), all under the stream's key id:
 
@@ -36,10 +37,12 @@ from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import Keyspace
+from diskredis.keyspace.types.base import TypeSpec
 from diskredis.rdb import model as R
 from diskredis.rdb.packed import int_size, str_size
 from diskredis.storage import StorageError, prefix_end
 
+CODE = L.STREAM
 ID = tuple[int, int]
 MAX = (1 << 64) - 1
 MAX_ID: ID = (MAX, MAX)
@@ -190,7 +193,7 @@ class Stream:
         self.txn = ks.tx()
         self.config = config
         if meta is None:
-            self.meta = Meta(L.STREAM, L.NO_EXPIRY, b"")
+            self.meta = Meta(CODE, L.NO_EXPIRY, b"")
             self.kid, self.length = ks.new_kid(), 0
             self.last, self.max_deleted, self.first = ZERO_ID, ZERO_ID, ZERO_ID
             self.added = self.groups = self.nodes = 0
@@ -221,6 +224,11 @@ class Stream:
                 *self.last_node,
             ),
         )
+
+    def save(self, db: int, key: bytes) -> None:
+        """Store the stream's head at `key` (an empty stream stays, as in Redis)."""
+        self.meta.payload = self.payload()
+        self.ks.store(db, key, self.meta)
 
     # -- entries -------------------------------------------------------------------
     def get(self, entry_id: ID) -> list[bytes] | None:
@@ -476,6 +484,15 @@ class Stream:
             raise StorageError("stream %d group %d: no consumer %d" % (self.kid, g.gid, cid))
         return name
 
+    def consumer_of(self, g: Group, cid: int) -> Consumer:
+        """The consumer numbered `cid` of `g`, whose record must exist."""
+        found = self.consumer(g, self.consumer_name(g, cid))
+        if found is None:
+            raise StorageError(
+                "stream %d group %d: consumer %d has no record" % (self.kid, g.gid, cid)
+            )
+        return found
+
     def _cname_key(self, g: Group, cid: int) -> bytes:
         return self.prefix + CNAME + L.u64(g.gid) + L.u64(cid)
 
@@ -642,3 +659,21 @@ def from_model(ks: Keyspace, config: Config, v: R.RStream) -> Stream:
             s.put_consumer(g, c)
         s.put_group(g)
     return s
+
+
+def _load(ks: Keyspace, db: int, key: bytes, value: R.RStream, expire: int, config: Config) -> None:
+    s = from_model(ks, config, value)
+    s.meta.expire = expire
+    s.save(db, key)
+
+
+SPEC = TypeSpec(
+    code=CODE,
+    name="stream",
+    obj=6,
+    model=R.RStream,
+    collection=True,
+    encoding=lambda ks, meta, config: "stream",
+    export=lambda ks, meta, config: to_model(Stream(ks, meta, config)),
+    load=_load,
+)

@@ -1,0 +1,90 @@
+"""The type layer: one module per Redis type, and the registry of them.
+
+Room: the type registry -- every place that needs "for each type" (TYPE, SCAN's TYPE
+filter, OBJECT ENCODING, DUMP/RESTORE, DEBUG DIGEST, COPY, the offline tools and the
+checker) asks it. Imports: `config`, `rdb.model`, `keyspace`.
+
+Adding a type: its module here (records, `SPEC`) and one line in `_MODULES`; its
+command module in `commands`; its tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from diskredis.config import Config
+from diskredis.keyspace import layout as L
+from diskredis.keyspace.layout import HASH, LIST, NO_EXPIRY, SET, STREAM, STRING, ZSET, Meta
+from diskredis.keyspace.space import Keyspace
+from diskredis.keyspace.types import hashes, lists, sets, streams, strings, zsets
+from diskredis.keyspace.types.base import Collection, TypeSpec, count_of, kid_of
+from diskredis.rdb.model import Value
+
+__all__ = [
+    "HASH",
+    "LIST",
+    "NO_EXPIRY",
+    "SET",
+    "STREAM",
+    "STRING",
+    "ZSET",
+    "Collection",
+    "Meta",
+    "TypeSpec",
+    "by_code",
+    "by_model",
+    "by_name",
+    "copy_value",
+    "count_of",
+    "encoding",
+    "export",
+    "kid_of",
+    "load",
+    "name_of",
+    "value_type",
+]
+
+_MODULES = (strings, lists, sets, zsets, hashes, streams)
+
+#: type byte of the meta record -> its spec
+by_code: dict[int, TypeSpec] = {m.SPEC.code: m.SPEC for m in _MODULES}
+#: `rdb.model` class -> its spec
+by_model: dict[type, TypeSpec] = {m.SPEC.model: m.SPEC for m in _MODULES}
+#: TYPE's name -> its spec
+by_name: dict[bytes, TypeSpec] = {m.SPEC.name.encode(): m.SPEC for m in _MODULES}
+
+
+def name_of(meta: Meta) -> str:
+    """The value's type as TYPE answers it."""
+    return by_code[meta.type].name
+
+
+def value_type(value: Value) -> str:
+    """The type of an RDB value, as TYPE would name it once stored."""
+    return by_model[type(value)].name
+
+
+def encoding(ks: Keyspace, meta: Meta, config: Config) -> str:
+    """The encoding Redis would use for this value (OBJECT ENCODING, DEBUG OBJECT)."""
+    return by_code[meta.type].encoding(ks, meta, config)
+
+
+def export(ks: Keyspace, meta: Meta, config: Config) -> Value:
+    """The value of a stored key, as the RDB format carries it."""
+    return by_code[meta.type].export(ks, meta, config)
+
+
+def load(ks: Keyspace, db: int, key: bytes, value: Any, expire: int, config: Config) -> None:
+    """Store an RDB `value` at (db, key), which must be free; `expire`: absolute ms, 0
+    for none."""
+    by_model[type(value)].load(ks, db, key, value, expire, config)
+
+
+def copy_value(ks: Keyspace, meta: Meta) -> Meta:
+    """A record holding a copy of the value (COPY): a collection's elements are copied
+    under a new id, the type's own head fields kept."""
+    if not by_code[meta.type].collection:
+        return Meta(meta.type, meta.expire, meta.payload)
+    kid, count = L.coll_head(meta.payload)
+    payload = L.coll_payload(ks.clone_elements(kid), count, L.coll_extra(meta.payload))
+    return Meta(meta.type, meta.expire, payload)

@@ -1,0 +1,94 @@
+"""What every type module gives the registry, and the record head collections share.
+
+Room: the `TypeSpec` a type module declares, and `Collection`, a collection key being
+read or changed with its meta record decoded into typed fields. Imports: `config`,
+`rdb.model`, `keyspace.layout`, `keyspace.space`.
+
+A type module (`keyspace.types.<type>s`) owns its records: their layout, how a value
+is read, changed, exported as an `rdb.model` value and loaded from one, and which
+encoding Redis would give it. Command modules give those operations Redis's meaning
+on the wire (arguments, replies, errors, keyspace events) and never touch a record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from diskredis.config import Config
+from diskredis.keyspace import layout as L
+from diskredis.keyspace.layout import Meta
+from diskredis.keyspace.space import Keyspace
+from diskredis.rdb.model import Value
+
+#: a stored value's encoding as Redis would report it (OBJECT ENCODING)
+Encoder = Callable[[Keyspace, Meta, Config], str]
+#: a stored value as the RDB format carries it (DUMP, SAVE, MIGRATE, the tools)
+Exporter = Callable[[Keyspace, Meta, Config], Value]
+#: store an RDB value under (db, key) with its expiry (absolute ms, 0: none)
+Loader = Callable[[Keyspace, int, bytes, Any, int, Config], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TypeSpec:
+    """One Redis type, as the layers above see it."""
+
+    code: int  # the meta record's type byte (keyspace.layout; never reused)
+    name: str  # TYPE's reply, SCAN's TYPE filter
+    obj: int  # Redis's OBJ_* number (DEBUG DIGEST mixes it in)
+    model: type  # its `rdb.model` class (bytes for strings)
+    collection: bool  # elements in `sub` records under a key id (reclaimed, cloned)
+    encoding: Encoder
+    export: Exporter
+    load: Loader
+
+
+class Collection:
+    """A collection key read or changed by one command: its id, element count and the
+    type's own head fields (`_decode`/`_encode` of the bytes after id | count).
+    A missing key (`meta` None) starts empty under a fresh id; `save` writes the head
+    back, or removes the key when it was emptied."""
+
+    __slots__ = ("count", "key", "kid", "ks", "meta")
+    code: ClassVar[int]
+
+    def __init__(self, ks: Keyspace, key: bytes, meta: Meta | None) -> None:
+        self.ks, self.key = ks, key
+        if meta is None:
+            self.meta = Meta(self.code, L.NO_EXPIRY, b"")
+            self.kid, self.count = ks.new_kid(), 0
+            self._fresh()
+        else:
+            self.meta = meta
+            self.kid, self.count = L.coll_head(meta.payload)
+            self._decode(L.coll_extra(meta.payload))
+
+    def _fresh(self) -> None:
+        """Set the type's head fields of a new, empty value."""
+
+    def _decode(self, extra: bytes) -> None:
+        """Read the type's head fields."""
+
+    def _encode(self) -> bytes:
+        """The type's head fields, as stored after id | count."""
+        return b""
+
+    def save(self, db: int) -> bool:
+        """Store the head (True), or remove the key if it holds nothing (False)."""
+        if self.count <= 0:
+            self.ks.remove(db, self.key)
+            return False
+        self.meta.payload = L.coll_payload(self.kid, self.count, self._encode())
+        self.ks.store(db, self.key, self.meta)
+        return True
+
+
+def count_of(meta: Meta | None) -> int:
+    """The number of elements of a collection's record (0 for a missing key)."""
+    return 0 if meta is None else L.coll_head(meta.payload)[1]
+
+
+def kid_of(meta: Meta) -> int:
+    """The key id under which a collection's element records are."""
+    return L.coll_head(meta.payload)[0]
