@@ -3,13 +3,12 @@
 Room: the part of Redis's replication a data store without replicas can keep -- an RDB
 snapshot of the whole dataset for a client that asks for nothing else, as `redis-cli
 --rdb` and `redis-cli --functions-rdb` do (`REPLCONF rdb-only 1`, then `SYNC`). Imports:
-`args`, `dispatch`, `config`, `quoting`, `storage.base`, `registry`, `context`,
-`serialize`, `keyspace`, `rdb`, `errors`.
+`args`, `dispatch`, `quoting`, `registry`, `context`, `errors`.
 
 diskredis keeps no replication stream, so a client that wants one (a Redis replica
 pointed here with REPLICAOF) is refused with an error that says so, rather than sent
 a snapshot and then nothing. A snapshot is written from one read transaction of the
-engine, on a worker thread (`write_snapshot`), while the lane goes on serving clients;
+engine, on a worker thread (`keyspace.snapshot`), while the lane goes on serving clients;
 the server streams it to the client and closes the connection, as Redis does with an
 rdb-only replica.
 """
@@ -17,30 +16,19 @@ rdb-only replica.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 from diskredis import errors
 from diskredis.commands.args import parse_int
-from diskredis.commands.context import REDIS_VERSION, Ctx, Hub, Session, Stats
+from diskredis.commands.context import REDIS_VERSION, Ctx
 from diskredis.commands.dispatch import NO_REPLY
 from diskredis.commands.registry import arg, command
-from diskredis.commands.serialize import export_value
-from diskredis.config import Config
 from diskredis.errors import RedisError
-from diskredis.keyspace.space import Keyspace
 from diskredis.quoting import split_inline
-from diskredis.rdb import codec
-from diskredis.storage.base import Engine
 
 _SRV = "server"
 _NET_HOST_STR_LEN = 256  # NET_HOST_STR_LEN: the longest ip-address a replica may give
-_SNAPSHOT_CACHE = 4 << 20  # the snapshot's keyspace touches each key once
-
-
-class Stopped(Exception):
-    """A snapshot given up (the server is shutting down)."""
 
 
 @dataclass
@@ -179,62 +167,18 @@ def psync(ctx: Ctx, argv: list[bytes]) -> Snapshot:
     return _snapshot_for(ctx, b"+FULLRESYNC %s 0\r\n" % ctx.server.run_id.encode())
 
 
-def write_snapshot(
-    engine: Engine,
-    databases: int,
-    out: BinaryIO,
-    snapshot: Snapshot,
-    functions: list[bytes],
-    compress: bool,
-    replid: str,
-    stop: Callable[[], bool] = lambda: False,
-) -> int:
-    """Write the dataset as one RDB file to `out`, from one read transaction of `engine`
-    (any thread: it shares nothing with the lane but the engine, which the caller has
-    pinned). Returns the keys written; `stop()` true gives up (raises `Stopped`)."""
-    ks = Keyspace(engine, databases, _SNAPSHOT_CACHE, view=True)
-    ctx = Ctx(
-        session=Session(0, "snapshot", "snapshot"),
-        server=None,  # type: ignore[arg-type]
-        config=Config(),
-        stats=Stats(),
-        ks=ks,
-        hub=Hub(),
-        scripts=None,
-    )
-    keys = 0
-    try:
-        rdb = codec.FileWriter(out, compress)
-        for name, value in (
-            (b"redis-ver", REDIS_VERSION.encode()),
-            (b"redis-bits", b"64"),
-            (b"ctime", b"%d" % int(time.time())),
-            (b"used-mem", b"0"),
-            (b"repl-stream-db", b"0"),
-            (b"repl-id", replid.encode()),
-            (b"repl-offset", b"0"),
-            (b"aof-base", b"0"),
-        ):
-            rdb.aux(name, value)
-        if snapshot.data:
-            for db in range(databases):
-                count = ks.stored(db)  # a hint (RESIZEDB): it may count expired keys
-                if not count:
-                    continue
-                rdb.select_db(db, count, ks.expires(db))
-                ctx.session.db = db
-                for _, key, meta in ks.iter_keys(db):
-                    if stop():
-                        raise Stopped()
-                    rdb.record(key, export_value(ctx, meta), meta.expire or None)
-                    keys += 1
-        if snapshot.functions:
-            for code in functions:
-                rdb.function(code)
-        rdb.finish()
-    finally:
-        ks.close_view()
-    return keys
+def rdb_aux(replid: str) -> list[tuple[bytes, bytes]]:
+    """The auxiliary fields Redis 7.0 opens a replication snapshot with."""
+    return [
+        (b"redis-ver", REDIS_VERSION.encode()),
+        (b"redis-bits", b"64"),
+        (b"ctime", b"%d" % int(time.time())),
+        (b"used-mem", b"0"),
+        (b"repl-stream-db", b"0"),
+        (b"repl-id", replid.encode()),
+        (b"repl-offset", b"0"),
+        (b"aof-base", b"0"),
+    ]
 
 
 @command(

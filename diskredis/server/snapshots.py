@@ -2,8 +2,8 @@
 
 Room: writing a consistent snapshot of the data folder to an RDB file on a worker
 thread (the engine keeps its mapping for the reader), then sending it to the client
-that asked. Imports: `commands.replication`, `commands.scripting`, `config`, `storage`,
-this package (connection), trio, the standard library.
+that asked. Imports: `commands.replication`, `commands.scripting`, `config`,
+`keyspace.snapshot`, `storage`, this package (connection), trio, the standard library.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import Any
 
 import trio
 
-from diskredis.commands.replication import Snapshot, Stopped, write_snapshot
+from diskredis.commands.replication import Snapshot, rdb_aux
 from diskredis.commands.scripting import Scripts
 from diskredis.config import Config
+from diskredis.keyspace.snapshot import Stopped, write_rdb
 from diskredis.server.connection import Connection
 from diskredis.storage import StorageError
 
@@ -78,14 +79,14 @@ class Snapshotting:
         def write() -> tuple[int, int]:
             try:
                 with open(path, "wb") as f:
-                    keys = write_snapshot(
+                    keys = write_rdb(
                         self.engine,
                         self.config["databases"],
                         f,
-                        snapshot,
-                        codes,
-                        bool(self.config["rdbcompression"]),
-                        self.run_id,
+                        aux=rdb_aux(self.run_id),
+                        data=snapshot.data,
+                        functions=codes if snapshot.functions else [],
+                        compress=bool(self.config["rdbcompression"]),
                         stop=lambda: self._stopping_snapshots or conn.closed,
                     )
                 return keys, os.path.getsize(path)

@@ -1,0 +1,64 @@
+"""A whole-dataset RDB file from one read transaction of the engine.
+
+Room: SYNC's and PSYNC's snapshot (and, later, a replica's full sync): every live key
+of every database, as the type registry exports it, written by the RDB codec. Runs on
+a worker thread: it shares nothing with the lane but the engine, which the caller has
+pinned (`Engine.pin_readers`). Imports: `config`, `rdb`, `storage`, `keyspace`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import BinaryIO
+
+from diskredis.config import Config
+from diskredis.keyspace import types
+from diskredis.keyspace.space import Keyspace
+from diskredis.rdb import codec
+from diskredis.storage import Engine
+
+_CACHE = 4 << 20  # the snapshot's keyspace touches each key once
+
+
+class Stopped(Exception):
+    """A snapshot given up (the server is shutting down, or its client left)."""
+
+
+def write_rdb(
+    engine: Engine,
+    databases: int,
+    out: BinaryIO,
+    *,
+    aux: Iterable[tuple[bytes, bytes]],
+    data: bool,
+    functions: list[bytes],
+    compress: bool,
+    stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Write an RDB file to `out`: the `aux` fields, the keys (unless not `data`), the
+    function libraries' code. Returns the keys written; `stop()` true gives up (raises
+    `Stopped`). Values are exported with the default configuration's encodings."""
+    ks = Keyspace(engine, databases, _CACHE, view=True)
+    config = Config()
+    keys = 0
+    try:
+        rdb = codec.FileWriter(out, compress)
+        for name, value in aux:
+            rdb.aux(name, value)
+        if data:
+            for db in range(databases):
+                count = ks.stored(db)  # a hint (RESIZEDB): it may count expired keys
+                if not count:
+                    continue
+                rdb.select_db(db, count, ks.expires(db))
+                for _, key, meta in ks.iter_keys(db):
+                    if stop():
+                        raise Stopped()
+                    rdb.record(key, types.export(ks, meta, config), meta.expire or None)
+                    keys += 1
+        for code in functions:
+            rdb.function(code)
+        rdb.finish()
+    finally:
+        ks.close_view()
+    return keys
