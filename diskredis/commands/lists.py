@@ -84,10 +84,11 @@ def _push(ctx: Ctx, argv: list[bytes], left: bool, only_existing: bool) -> int:
     meta = _lookup(ctx, argv[1])
     if meta is None and only_existing:
         return 0
-    lst = _list_of(ctx, argv[1], meta)
+    lst = T.List(ctx.ks, argv[1], meta)
     for value in argv[2:]:
         lst.push(value, left)
-    _save(ctx, lst, _PUSHED[left])
+    lst.save(ctx.session.db)  # a push leaves the list non-empty: no "del"
+    ctx.notify(NOTIFY_LIST, _PUSHED[left], argv[1])
     return lst.count
 
 

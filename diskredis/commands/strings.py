@@ -202,7 +202,10 @@ def set_(ctx: Ctx, argv: list[bytes]) -> Any:
     flags, spec = _parse_set_options(argv, 3, True)
     expire = _deadline_of(ctx, spec)
     key = argv[1]
-    old = get_string(ctx, key, read=True) if "get" in flags else ctx.lookup(key)
+    if "get" in flags:
+        old = get_string(ctx, key, read=True)
+    else:
+        old = ctx.ks.lookup(ctx.session.db, key, ctx.lookup_flags)
     if ("nx" in flags and old is not None) or ("xx" in flags and old is None):
         return old.payload if "get" in flags and old is not None else None
     if expire is not None:

@@ -152,7 +152,7 @@ def _zadd(ctx: Ctx, argv: list[bytes], incr: bool) -> Any:
     meta = _lookup(ctx, argv[1])
     if meta is None and xx:
         return None if incr else 0
-    zs = zset_of(ctx, argv[1], meta)
+    zs = T.ZSet(ctx.ks, argv[1], meta, ctx.config)
     added = updated = processed = 0
     result = 0.0
     for score, member in zip(scores, argv[i + 1 :: 2], strict=True):

@@ -255,13 +255,15 @@ class Keyspace:
 
     def tx(self) -> Txn:
         """The batch's transaction, for the type modules that own element records."""
-        return self._t()
+        txn = self.txn
+        assert txn is not None, "keyspace used outside a batch"
+        return txn
 
     # -- keys --------------------------------------------------------------------------
     def _mkey(self, db: int, key: bytes) -> tuple[bytes, bool]:
         return L.meta_key(self.slots[db], key, self.max_key)
 
-    def _raw(self, mkey: bytes, key: bytes, hashed: bool, cache: bool = False) -> Meta | None:
+    def _raw(self, mkey: bytes, key: bytes, hashed: bool, cache: int = 0) -> Meta | None:
         """The stored record (expired or not): this batch's, the cache's, or the engine's.
         Callers get their own copy: they may change it before storing it back. A record
         read from the engine goes to the cache at once if `cache` (a read-only command:
@@ -302,7 +304,7 @@ class Keyspace:
         `Ctx.lookup`, which knows the command and the client); the keyspace keeps no
         per-command state."""
         mkey, hashed = self._mkey(db, key)
-        meta = self._raw(mkey, key, hashed, flags & LOOKUP_CACHE != 0)
+        meta = self._raw(mkey, key, hashed, flags & LOOKUP_CACHE)
         if meta is not None and meta.expire and meta.expire < self.clock():
             if self.read_only_reason is None and not self.expire_paused:
                 self._drop(db, mkey, meta, expired=True)

@@ -46,23 +46,30 @@ class TypeSpec:
 
 class Collection:
     """A collection key read or changed by one command: its id, element count and the
-    type's own head fields (`_decode`/`_encode` of the bytes after id | count).
-    A missing key (`meta` None) starts empty under a fresh id; `save` writes the head
-    back, or removes the key when it was emptied."""
+    type's own head fields (a type with some sets `extra` and decodes and encodes them
+    in `_decode`/`_encode`, the bytes after id | count). A missing key (`meta` None)
+    starts empty under a fresh id; `save` writes the head back, or removes the key when
+    it was emptied. `txn` is the batch's transaction; `config` what the type reads of
+    the configuration (encoding thresholds), if anything."""
 
-    __slots__ = ("count", "key", "kid", "ks", "meta")
+    __slots__ = ("config", "count", "key", "kid", "ks", "meta", "txn")
     code: ClassVar[int]
+    extra: ClassVar[bool] = False
 
-    def __init__(self, ks: Keyspace, key: bytes, meta: Meta | None) -> None:
-        self.ks, self.key = ks, key
+    def __init__(
+        self, ks: Keyspace, key: bytes, meta: Meta | None, config: Config | None = None
+    ) -> None:
+        self.ks, self.key, self.txn, self.config = ks, key, ks.tx(), config
         if meta is None:
             self.meta = Meta(self.code, L.NO_EXPIRY, b"")
             self.kid, self.count = ks.new_kid(), 0
-            self._fresh()
+            if self.extra:
+                self._fresh()
         else:
             self.meta = meta
             self.kid, self.count = L.coll_head(meta.payload)
-            self._decode(L.coll_extra(meta.payload))
+            if self.extra:
+                self._decode(L.coll_extra(meta.payload))
 
     def _fresh(self) -> None:
         """Set the type's head fields of a new, empty value."""
@@ -79,7 +86,9 @@ class Collection:
         if self.count <= 0:
             self.ks.remove(db, self.key)
             return False
-        self.meta.payload = L.coll_payload(self.kid, self.count, self._encode())
+        self.meta.payload = L.coll_payload(
+            self.kid, self.count, self._encode() if self.extra else b""
+        )
         self.ks.store(db, self.key, self.meta)
         return True
 

@@ -32,8 +32,11 @@ class Hash(Collection):
         return E.get(self.ks, self.kid, field)
 
     def put(self, field: bytes, value: bytes) -> bool:
-        """Set the field; True if it is new."""
-        new = E.put(self.ks, self.kid, field, value)
+        """Set the field; True if it is new (E.put, inline: HSET's path)."""
+        skey, hashed = L.sub_key(self.kid, field, self.ks.max_key)
+        txn = self.txn
+        new = txn.get("sub", skey) is None
+        txn.put("sub", skey, L.sub_value(field, value, hashed))
         self.count += new
         return new
 

@@ -15,7 +15,6 @@ import struct
 
 from diskredis.config import Config
 from diskredis.keyspace import layout as L
-from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import Keyspace
 from diskredis.keyspace.types.base import Collection, TypeSpec
 from diskredis.rdb import model as R
@@ -29,12 +28,9 @@ _HEAD = struct.Struct(">Q")
 class List(Collection):
     """A list read or changed by one command; `save` writes its head back."""
 
-    __slots__ = ("head", "txn")
+    __slots__ = ("head",)
     code = CODE
-
-    def __init__(self, ks: Keyspace, key: bytes, meta: Meta | None) -> None:
-        self.txn = ks.tx()
-        super().__init__(ks, key, meta)
+    extra = True
 
     def _fresh(self) -> None:
         self.head = _MIDDLE

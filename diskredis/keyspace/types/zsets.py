@@ -62,19 +62,18 @@ def negzero(score: float) -> bool:
 class ZSet(Collection):
     """One sorted set read or changed by a command; `save` writes its head back."""
 
-    __slots__ = ("big", "config", "index", "txn")
+    __slots__ = ("big", "index")
     code = CODE
-
-    def __init__(self, ks: Keyspace, key: bytes, meta: Meta | None, config: Config) -> None:
-        self.txn, self.config = ks.tx(), config
-        super().__init__(ks, key, meta)
-        self.index = L.sub_prefix(self.kid) + _INDEX
+    extra = True
+    config: Config  # always given: put() reads the listpack limits
 
     def _fresh(self) -> None:
         self.big = False
+        self.index = L.sub_prefix(self.kid) + _INDEX
 
     def _decode(self, extra: bytes) -> None:
         self.big = extra == _BIG
+        self.index = L.sub_prefix(self.kid) + _INDEX
 
     def _encode(self) -> bytes:
         return _BIG if self.big else b""
