@@ -255,9 +255,9 @@ for _name, _default, _extra in [
     ("set-proc-title", True, _IMM),
     ("dynamic-hz", True, {}),
     ("lazyfree-lazy-eviction", False, {}),
-    ("lazyfree-lazy-expire", False, {}),
+    ("lazyfree-lazy-expire", False, _E),  # replicated deletions: UNLINK instead of DEL
     ("lazyfree-lazy-server-del", False, {}),
-    ("lazyfree-lazy-user-del", False, {}),
+    ("lazyfree-lazy-user-del", False, _E),  # GETDEL replicated as UNLINK
     ("lazyfree-lazy-user-flush", False, {}),
     ("repl-disable-tcp-nodelay", False, {}),
     ("repl-diskless-sync", True, {}),
@@ -424,8 +424,15 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("cluster-announce-bus-port", 0, 0, 65535, "int", {}),
     ("cluster-announce-port", 0, 0, 65535, "int", {}),
     ("cluster-announce-tls-port", 0, 0, 65535, "int", {}),
-    ("repl-timeout", 60, 1, INT_MAX, "int", {}),
-    ("repl-ping-replica-period", 10, 1, INT_MAX, "int", {"alias": "repl-ping-slave-period"}),
+    ("repl-timeout", 60, 1, INT_MAX, "int", _E),
+    (
+        "repl-ping-replica-period",
+        10,
+        1,
+        INT_MAX,
+        "int",
+        {"alias": "repl-ping-slave-period", "effect": True},
+    ),
     ("list-compress-depth", 0, 0, INT_MAX, "int", {}),
     ("rdb-key-save-delay", 0, -(2**31), INT_MAX, "int", {"hidden": True}),
     ("key-load-delay", 0, -(2**31), INT_MAX, "int", {"hidden": True}),
@@ -464,7 +471,8 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("latency-monitor-threshold", 0, 0, _L, "int", _E),
     ("proto-max-bulk-len", 512 * 1024 * 1024, 1024 * 1024, _L, "mem", _E),
     ("stream-node-max-entries", 100, 0, _L, "int", _E),
-    ("repl-backlog-size", 1024 * 1024, 1, _L, "mem", {}),
+    # The backlog is on disk here: 1 GB by default (Redis: 1 MB in memory).
+    ("repl-backlog-size", 1024**3, 1, _L, "mem", _E),
     ("maxmemory", 0, 0, ULLONG_MAX, "mem", _E),
     ("cluster-link-sendbuf-limit", 0, 0, ULLONG_MAX, "mem", {}),
     ("hash-max-listpack-entries", 512, 0, _L, "int", {"alias": "hash-max-ziplist-entries"}),
@@ -478,7 +486,8 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("tracking-table-max-keys", 1000000, 0, _L, "int", _E),
     ("client-query-buffer-limit", 1024**3, 1024 * 1024, _L, "mem", _E),
     ("maxmemory-clients", 0, -100, _L, "pct", {}),
-    ("repl-backlog-ttl", 3600, 0, _L, "int", {}),
+    # 0: the disk backlog is kept however long no replica is connected (Redis: 3600 s).
+    ("repl-backlog-ttl", 0, 0, _L, "int", _E),
     ("auto-aof-rewrite-min-size", 64 * 1024 * 1024, 0, _L, "mem", {}),
     (
         "loading-process-events-interval-bytes",

@@ -84,11 +84,6 @@ UNKILLABLE = (
 )
 WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
 INVALID_DB = "ERR DB index is out of range"
-NO_REPLICATION = (
-    "ERR diskredis keeps no replication stream: SYNC and PSYNC only send an RDB "
-    "snapshot, to a client that first sends REPLCONF rdb-only 1 (as "
-    "redis-cli --rdb does)"
-)
 SYNC_PENDING_OUTPUT = "ERR SYNC and PSYNC are invalid with pending output"
 NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 

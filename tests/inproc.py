@@ -14,6 +14,8 @@ import shutil
 import tempfile
 from typing import Any
 
+from diskredis.commands.context import REDIS_VERSION
+from diskredis.commands.scripting import Scripts
 from diskredis.errors import RedisError
 from diskredis.transfer.offline import Offline
 
@@ -43,6 +45,7 @@ class Node:
     def __init__(self, engine: str) -> None:
         self.folder = tempfile.mkdtemp(prefix="diskredis-inproc-")
         self.offline = Offline(self.folder, engine, create=True)
+        self.offline.ctx.scripts = Scripts(REDIS_VERSION)  # EVAL and FUNCTION too
 
     def run(self, *args: Any) -> Any:
         """One command as its own batch: the reply value, an error raised as RedisError."""
@@ -63,6 +66,13 @@ class Node:
             ks.abort()
             raise
         return n
+
+    def reopen(self) -> None:
+        """Close the folder and open it again, as a restarted server does."""
+        engine = self.offline.engine_name
+        self.offline.close()
+        self.offline = Offline(self.folder, engine)
+        self.offline.ctx.scripts = Scripts(REDIS_VERSION)
 
     def close(self) -> None:
         self.offline.close()

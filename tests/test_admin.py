@@ -265,6 +265,8 @@ _OWN = {
     "appendfilename",
     "appenddirname",
     "timeout",
+    "repl-backlog-size",  # the backlog is on disk: 1 GB (docs/replication.md)
+    "repl-backlog-ttl",  # and kept while no replica is connected
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import redis
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -127,10 +128,14 @@ def test_same_reply_masked(diff: Diff, args: tuple[Any, ...]) -> None:
     diff.masked(*args)
 
 
-def test_wait_answers_at_once(dr: ServerProc) -> None:
-    """No replicas yet: WAIT answers 0 at once even asking for replicas with no timeout
-    (Redis would block until its timeout; every write is durable here when acknowledged)."""
-    assert dr.client().execute_command("WAIT", "3", "0") == 0
+def test_wait_without_replicas_is_redis_70s(dr: ServerProc, oracle: ServerProc) -> None:
+    """No replicas: WAIT 0 answers at once, WAIT n waits out its timeout and answers 0."""
+    for c in (dr.client(), oracle.client()):
+        c.set("k", "v")
+        assert c.execute_command("WAIT", "0", "0") == 0
+        assert c.execute_command("WAIT", "3", "50") == 0
+    with pytest.raises(redis.ResponseError, match="timeout is negative"):
+        dr.client().execute_command("WAIT", "1", "-1")
 
 
 def test_client_help_is_redis_70s(dr: ServerProc, oracle: ServerProc) -> None:

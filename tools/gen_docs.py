@@ -87,8 +87,10 @@ def params_md() -> str:
         "Redis 7.0 knows these; diskredis accepts, validates and echoes them (CONFIG GET,",
         "CONFIG SET, CONFIG REWRITE, the file, the flags) so that client libraries,",
         "deployment tools and test suites that set them keep working, but they change",
-        "nothing here: encoding thresholds, RDB/AOF, replication, cluster, TLS, modules,",
-        "defragmentation and eviction tuning have no counterpart in diskredis.",
+        "nothing here: encoding thresholds, RDB/AOF, the replica side of replication and",
+        "its transfer tuning, cluster, TLS, modules, defragmentation and eviction tuning",
+        "have no counterpart in diskredis (yet: docs/replication.md says what a primary",
+        "does).",
         "",
     ]
     out.append(", ".join("`%s`" % p.name + (" (`%s`)" % p.alias if p.alias else "") for p in idle))

@@ -247,9 +247,9 @@ def _section_stats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("instantaneous_input_repl_kbps", "0.00"),
         ("instantaneous_output_repl_kbps", "0.00"),
         ("rejected_connections", st.rejected_connections),
-        ("sync_full", 0),
-        ("sync_partial_ok", 0),
-        ("sync_partial_err", 0),
+        ("sync_full", ctx.stats.sync_full),
+        ("sync_partial_ok", ctx.stats.sync_partial_ok),
+        ("sync_partial_err", ctx.stats.sync_partial_err),
         ("expired_keys", f.get("expired_keys", 0)),
         ("expired_stale_perc", "0.00"),
         ("expired_time_cap_reached_count", 0),
@@ -291,18 +291,24 @@ def _section_stats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def _section_replication(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
+    backlog = ctx.ks.backlog
+    replicas = ctx.server.replica_states()
+    out: list[tuple[str, Any]] = [("role", "master"), ("connected_slaves", len(replicas))]
+    line = "ip=%s,port=%d,state=%s,offset=%d,lag=%d"
+    for i, r in enumerate(replicas):
+        out.append(("slave%d" % i, line % (r.ip, r.port, r.state, r.ack, r.lag)))
+    active = backlog.active
     return [
-        ("role", "master"),
-        ("connected_slaves", 0),
+        *out,
         ("master_failover_state", "no-failover"),
-        ("master_replid", f["run_id"]),
-        ("master_replid2", "0" * 40),
-        ("master_repl_offset", 0),
-        ("second_repl_offset", -1),
-        ("repl_backlog_active", 0),
+        ("master_replid", backlog.replid or f["run_id"]),
+        ("master_replid2", backlog.replid2),
+        ("master_repl_offset", backlog.offset),
+        ("second_repl_offset", backlog.id2_offset),
+        ("repl_backlog_active", int(active)),
         ("repl_backlog_size", ctx.config["repl-backlog-size"]),
-        ("repl_backlog_first_byte_offset", 0),
-        ("repl_backlog_histlen", 0),
+        ("repl_backlog_first_byte_offset", backlog.first if active else 0),
+        ("repl_backlog_histlen", backlog.histlen if active else 0),
     ]
 
 
@@ -872,7 +878,8 @@ def debug(ctx: Ctx, argv: list[bytes]) -> Any:
     POPULATE count [prefix] [size] | PROTOCOL type | RELOAD [MERGE] [NOFLUSH] [NOSAVE] |
     SLEEP seconds |
     SET-ACTIVE-EXPIRE 0|1 | SET-DISABLE-DENY-SCRIPTS 0|1 | PAUSE-CRON 0|1 | HELP (the DEBUG
-    subcommands diskredis has)."""
+    subcommands diskredis has). Never replicated, as in Redis."""
+    ctx.ks.repl.prevent()
     sub = argv[1].lower()
     if sub == b"help" and len(argv) == 2:
         return help_reply(

@@ -36,6 +36,9 @@ class Session:
     addr: str
     laddr: str
     fd: int = -1
+    #: The replication stream's offset after this client's last command: what WAIT
+    #: waits for replicas to acknowledge.
+    woff: int = 0
     is_unix: bool = False
     created: float = field(default_factory=time.time)
     last_interaction: float = field(default_factory=time.monotonic)
@@ -136,6 +139,17 @@ class Session:
         return out or "N"
 
 
+@dataclass
+class ReplicaState:
+    """A replica as the primary sees it (INFO's slaveN line, ROLE)."""
+
+    ip: str
+    port: int
+    state: str  # "wait_bgsave", "send_bulk" or "online"
+    ack: int  # the offset it acknowledged
+    lag: int  # seconds since its last ACK
+
+
 class ServerPort(Protocol):
     """What commands may ask of the server; implemented in `server/`."""
 
@@ -174,6 +188,10 @@ class ServerPort(Protocol):
     def checkpoint(self) -> None: ...
 
     def info_fields(self) -> dict[str, Any]: ...
+
+    def replica_states(self) -> list[ReplicaState]:
+        """The replicas taking the stream (INFO replication, ROLE, WAIT)."""
+        ...
 
     def reset_stats(self) -> None: ...
 
@@ -215,6 +233,9 @@ class Stats:
     latency_max: dict[str, int] = field(default_factory=dict)
     last_save: int = field(default_factory=lambda: int(time.time()))
     saves: int = 0
+    sync_full: int = 0  # full resyncs served (INFO stats)
+    sync_partial_ok: int = 0
+    sync_partial_err: int = 0
 
     def count_error(self, code: str) -> None:
         self.errors_total += 1
@@ -252,6 +273,15 @@ class Block:
     #: took (SLOWLOG and the latency histogram count it once it is served).
     cmd: Any = None
     elapsed_ns: int = 0
+    #: A wait on something other than keys (WAIT: replicas' acknowledgements): asked
+    #: at each batch; its first non-None answer is the reply.
+    poll: Callable[[Ctx], Any] | None = None
+    #: The reply at the timeout when it is computed then (WAIT: the count so far).
+    on_timeout: Callable[[Ctx], Any] | None = None
+
+    def timeout_value(self, ctx: Ctx) -> Any:
+        """The reply at the timeout (or CLIENT UNBLOCK)."""
+        return self.timeout_reply if self.on_timeout is None else self.on_timeout(ctx)
 
     def reply_without_waiting(self) -> Any:
         if self.nonblocking_reply is NotImplemented:
@@ -344,6 +374,18 @@ class Ctx:
     #: (`Keyspace.lookup`'s flags): LOOKUP_TOUCH unless the client is NO-TOUCH (TOUCH
     #: itself always touches), LOOKUP_READ | LOOKUP_CACHE for a read-only command.
     lookup_flags: int = LOOKUP_TOUCH
+
+    def propagate_as(self, *argv: bytes) -> None:
+        """Replicate this call as `argv` instead of what the client sent (when writes
+        are recorded for replicas)."""
+        repl = self.ks.repl
+        if repl.backlog.active:
+            repl.rewritten = list(argv)
+
+    def deletion(self, lazy_param: str) -> bytes:
+        """The command a deletion replicates as: UNLINK when the lazyfree parameter
+        (lazyfree-lazy-expire, lazyfree-lazy-user-del) is yes, else DEL."""
+        return b"UNLINK" if self.config[lazy_param] else b"DEL"
 
     def lookup(
         self,

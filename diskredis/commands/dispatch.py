@@ -26,6 +26,7 @@ __all__ = [
     "execute",
     "feed_monitors",
     "repr_arg",
+    "serve",
     "served",
 ]
 
@@ -99,8 +100,12 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
             return _reject(ctx, cmd, argv, _denied(ctx, cmd, argv, reason, idx))
     ks = ctx.ks
     config = ctx.config.values
-    # checkGoodReplicasStatus: diskredis has no replica (yet), so no write passes then
-    no_replicas = config["min-replicas-to-write"] and config["min-replicas-max-lag"]
+    # checkGoodReplicasStatus: too few replicas acknowledged within min-replicas-max-lag
+    no_replicas = (
+        config["min-replicas-to-write"]
+        and config["min-replicas-max-lag"]
+        and _good_replicas(ctx) < config["min-replicas-to-write"]
+    )
     flags = cmd.flags
     if cmd.flags_of is not None and (paused or no_replicas or ks.read_only_reason):
         flags = cmd.flags_of(cmd, ctx, argv)  # getCommandFlags, once
@@ -117,6 +122,13 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
     else:  # CLIENT NO-TOUCH
         ctx.lookup_flags = cmd.lookup_flags & ~LOOKUP_TOUCH
     handler: Any = cmd.handler
+    repl = ks.repl
+    live = repl.backlog.active
+    if live:  # replicas: what this call changes goes to the stream
+        repl.depth += 1
+        outer = repl.rewritten, repl.forced, repl.prevented
+        repl.rewritten, repl.forced, repl.prevented = None, False, False
+        changes = ks.changes
     start = _clock()
     tracking = ctx.tracking
     if tracking is not None and tracking.clients:  # client-side caching in use
@@ -135,6 +147,8 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
         except RedisError as e:
             reply = e
     elapsed = _clock() - start
+    if live:
+        _propagate(ctx, cmd, argv, changes, outer)
     usec = elapsed // 1000
     cmd.calls += 1
     cmd.usec += usec
@@ -161,6 +175,57 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
     ):
         _after_call(ctx, cmd, argv, usec, waits)
     return reply
+
+
+def _good_replicas(ctx: Ctx) -> int:
+    """Replicas online that acknowledged within min-replicas-max-lag seconds
+    (refreshGoodSlavesCount)."""
+    lag = ctx.config["min-replicas-max-lag"]
+    return sum(1 for r in ctx.server.replica_states() if r.state == "online" and r.lag <= lag)
+
+
+def _propagate(
+    ctx: Ctx,
+    cmd: Command,
+    argv: list[bytes],
+    changes: int,
+    outer: tuple[list[bytes] | None, bool, bool],
+) -> None:
+    """After a call, with replicas (Redis's call()): queue its propagated form if it
+    changed data or forced it (EXEC's commands went one by one), then, at the end of
+    the execution unit, write the unit to the backlog."""
+    repl = ctx.ks.repl
+    repl.depth -= 1
+    if (ctx.ks.changes > changes or repl.forced) and not repl.prevented and cmd.name != "exec":
+        repl.ops.append((ctx.session.db, repl.rewritten or argv))
+    repl.rewritten, repl.forced, repl.prevented = outer
+    if not repl.depth:
+        repl.flush()
+        ctx.session.woff = repl.backlog.end  # what WAIT waits for (Redis's c->woff)
+
+
+def serve(ctx: Ctx, block: Block, key: bytes) -> Any:
+    """Serve a waiting client from `key` (its Block's serve function): with replicas, an
+    execution unit of its own, replicated as the handler says (a blocking pop as the
+    plain pop, BLMOVE as LMOVE, XREADGROUP as its XCLAIMs), never as the blocking
+    command itself."""
+    repl = ctx.ks.repl
+    if not repl.backlog.active:
+        return block.serve(ctx, key)
+    repl.depth += 1
+    outer = repl.rewritten, repl.forced, repl.prevented
+    repl.rewritten, repl.forced, repl.prevented = None, False, False
+    changes = ctx.ks.changes
+    try:
+        return block.serve(ctx, key)
+    finally:
+        repl.depth -= 1
+        rewritten = repl.rewritten
+        if rewritten is not None and ctx.ks.changes > changes and not repl.prevented:
+            repl.ops.append((ctx.session.db, rewritten))
+        repl.rewritten, repl.forced, repl.prevented = outer
+        if not repl.depth:
+            repl.flush()
 
 
 def served(

@@ -163,6 +163,7 @@ def load_saved(scripts: Scripts, ks: Keyspace) -> int:
 # -- FCALL -----------------------------------------------------------------------------------
 def _fcall(ctx: Ctx, argv: list[bytes], ro: bool) -> Any:
     feed_monitors(ctx, argv)
+    ctx.ks.repl.prevent()  # a function replicates as its effects, never as itself
     scripts: Scripts = ctx.scripts
     fn = scripts.function(argv[1])
     if fn is None:
@@ -289,6 +290,7 @@ def function_load(ctx: Ctx, argv: list[bytes]) -> bytes:
         raise errors.err("Function code is missing")
     library = create_library(ctx.scripts, argv[i], replace)
     _link(ctx.scripts, library, ctx.ks)
+    ctx.ks.repl.force()  # replicated as sent, as Redis does
     return library.name
 
 
@@ -308,6 +310,7 @@ def function_delete(ctx: Ctx, argv: list[bytes]) -> str:
     if argv[2] not in ctx.scripts.libraries:
         raise errors.err("Library not found")
     _unlink(ctx.scripts, argv[2], ctx.ks)
+    ctx.ks.repl.force()  # replicated as sent, as Redis does
     return "OK"
 
 
@@ -330,6 +333,7 @@ def function_flush(ctx: Ctx, argv: list[bytes]) -> str:
         raise errors.err("FUNCTION FLUSH only supports SYNC|ASYNC option")
     for name in list(ctx.scripts.libraries):
         _unlink(ctx.scripts, name, ctx.ks)
+    ctx.ks.repl.force()  # replicated as sent, as Redis does
     return "OK"
 
 
@@ -507,6 +511,7 @@ def function_restore(ctx: Ctx, argv: list[bytes]) -> str:
             _unlink(scripts, name, ctx.ks)
     for lib in loaded.values():
         _link(scripts, lib, ctx.ks)
+    ctx.ks.repl.force()  # replicated as sent, as Redis does
     return "OK"
 
 

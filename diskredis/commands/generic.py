@@ -8,10 +8,11 @@ Redis 7.0's (db.c, expire.c).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from diskredis import errors
 from diskredis.commands.args import parse_int, parse_timeout_ms
-from diskredis.commands.context import Ctx
+from diskredis.commands.context import Block, Ctx
 from diskredis.commands.registry import (
     arg,
     command,
@@ -188,10 +189,12 @@ def _expire(ctx: Ctx, argv: list[bytes], seconds: bool, absolute: bool) -> int:
     if when <= now_ms():
         ctx.ks.remove(db, key)
         ctx.notify(NOTIFY_GENERIC, b"del", key)
+        ctx.propagate_as(ctx.deletion("lazyfree-lazy-expire"), key)
         return 1
     meta.expire = when
     ctx.ks.store(db, key, meta)
     ctx.notify(NOTIFY_GENERIC, b"expire", key)
+    ctx.propagate_as(b"PEXPIREAT", key, b"%d" % when, *argv[3:])
     return 1
 
 
@@ -425,6 +428,7 @@ def flushdb(ctx: Ctx, argv: list[bytes]) -> str:
     generation and the old one is reclaimed in the background."""
     _flush_mode(argv)
     ctx.ks.flush(ctx.session.db)
+    ctx.ks.repl.force()  # replicated even when the database was empty
     if ctx.tracking is not None:
         ctx.tracking.flushed()
     return "OK"
@@ -448,6 +452,7 @@ def flushall(ctx: Ctx, argv: list[bytes]) -> str:
     _flush_mode(argv)
     for db in range(ctx.ks.databases):
         ctx.ks.flush(db)
+    ctx.ks.repl.force()  # replicated even when the databases were empty
     if ctx.tracking is not None:
         ctx.tracking.flushed()
     return "OK"
@@ -478,6 +483,7 @@ def swapdb(ctx: Ctx, argv: list[bytes]) -> str:
         raise errors.err("DB index is out of range")
     if a != b:
         ctx.ks.swap(a, b)
+    ctx.ks.repl.force()  # Redis counts every SWAPDB a change, even of a database with itself
     return "OK"
 
 
@@ -909,10 +915,24 @@ help_command(
     tips="request_policy:all_shards response_policy:agg_min",
     args=(arg("numreplicas", "integer"), arg("timeout", "integer")),
 )
-def wait(ctx: Ctx, argv: list[bytes]) -> int:
-    """WAIT numreplicas timeout -> 0 at once: there are no replicas yet. (Redis with no
-    replicas waits out the timeout when numreplicas > 0; every write here is already
-    durable on this server when it is acknowledged.)"""
-    parse_int(argv[1])
-    parse_timeout_ms(argv[2], seconds=False, now_ms=0)
-    return 0
+def wait(ctx: Ctx, argv: list[bytes]) -> Any:
+    """WAIT numreplicas timeout -> how many replicas acknowledged this client's last
+    command's place in the stream: at once when enough did (or in MULTI), else when they
+    have, or at the timeout (ms, 0: none) with the count then."""
+    wanted = parse_int(argv[1])
+    deadline = parse_timeout_ms(argv[2], seconds=False, now_ms=now_ms())
+    woff = ctx.session.woff
+
+    def acknowledged(c: Ctx) -> int:
+        return sum(1 for r in c.server.replica_states() if r.state == "online" and r.ack >= woff)
+
+    count = acknowledged(ctx)
+    if count >= wanted or ctx.session.in_exec or ctx.session.is_script:
+        return count
+    ctx.ks.repl.getack = True  # after the batch, replicas are asked to ack at once
+
+    def enough(c: Ctx) -> int | None:
+        n = acknowledged(c)
+        return n if n >= wanted else None
+
+    return Block([], deadline, None, lambda c, key: None, poll=enough, on_timeout=acknowledged)

@@ -113,6 +113,7 @@ def geoadd(ctx: Ctx, argv: list[bytes]) -> Any:
     for i in range(at, len(argv), 3):
         lon, lat = _lonlat(argv[i], argv[i + 1])
         zadd_argv += [b"%d" % G.score_of(lon, lat), argv[i + 2]]
+    ctx.propagate_as(*zadd_argv)  # replicated as this ZADD (lower case, as Redis)
     return _zadd(ctx, zadd_argv, False)
 
 

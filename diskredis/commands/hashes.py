@@ -344,6 +344,7 @@ def hincrbyfloat(ctx: Ctx, argv: list[bytes]) -> bytes:
         raise RedisError(errors.INCR_NAN)
     h.put(argv[2], text)
     _save(ctx, h, b"hincrbyfloat")
+    ctx.propagate_as(b"HSET", argv[1], argv[2], text)
     return text
 
 

@@ -48,6 +48,7 @@ def _save(ctx: Ctx, lst: T.List, event: bytes) -> None:
         ctx.notify(NOTIFY_GENERIC, b"del", lst.key)
 
 
+_SIDE = {True: b"left", False: b"right"}
 _PUSHED = {True: b"lpush", False: b"rpush"}  # event of a push, by side (left?)
 _POPPED = {True: b"lpop", False: b"rpop"}
 
@@ -605,13 +606,17 @@ def _ready_list(ctx: Ctx, key: bytes) -> T.List | None:
 
 
 def _pop_reply(ctx: Ctx, lst: T.List, key: bytes, left: bool, count: int) -> list[Any]:
-    """[key, element] (count 0) or [key, [elements]] (LMPOP's COUNT)."""
+    """[key, element] (count 0) or [key, [elements]] (LMPOP's COUNT). Replicated as the
+    plain pop: with the count popped for the *MPOP forms, without for BLPOP/BRPOP."""
+    verb = b"LPOP" if left else b"RPOP"
     if count == 0:
         value = lst.pop(left)
         _save(ctx, lst, _POPPED[left])
+        ctx.propagate_as(verb, key)
         return [key, value]
     out = [lst.pop(left) for _ in range(min(count, lst.count))]
     _save(ctx, lst, _POPPED[left])
+    ctx.propagate_as(verb, key, b"%d" % len(out))
     return [key, out]
 
 
@@ -683,7 +688,13 @@ def _bmove(
         return moved
 
     def serve(ctx: Ctx, key: bytes) -> Any:
-        return None if _ready_list(ctx, key) is None else _move(ctx, key, dst, from_left, to_left)
+        if _ready_list(ctx, key) is None:
+            return None
+        if ctx.name == "brpoplpush":  # replicated as the plain move
+            ctx.propagate_as(b"RPOPLPUSH", key, dst)
+        else:  # sides in lower case, as Redis writes them for a served BLMOVE
+            ctx.propagate_as(b"LMOVE", key, dst, _SIDE[from_left], _SIDE[to_left])
+        return _move(ctx, key, dst, from_left, to_left)
 
     # Redis 7.0 answers a timed-out BLMOVE/BRPOPLPUSH with a null array, like BLPOP.
     return Block([src], deadline, NULL_ARRAY, serve, nonblocking_reply=None)
@@ -713,7 +724,9 @@ _BMOVE_KEYS = (keys_at("RW access delete"), keys_at("RW insert", index=2))
 )
 def blmove(ctx: Ctx, argv: list[bytes]) -> Any:
     """BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout -> the element, or nil."""
-    return _bmove(ctx, argv[1], argv[2], _side(argv[3]), _side(argv[4]), argv[5])
+    reply = _bmove(ctx, argv[1], argv[2], _side(argv[3]), _side(argv[4]), argv[5])
+    ctx.propagate_as(b"LMOVE", *argv[1:5])  # served at once: as LMOVE, sides as typed
+    return reply
 
 
 @command(
@@ -735,7 +748,9 @@ def blmove(ctx: Ctx, argv: list[bytes]) -> Any:
 )
 def brpoplpush(ctx: Ctx, argv: list[bytes]) -> Any:
     """BRPOPLPUSH source destination timeout -> the element, or nil."""
-    return _bmove(ctx, argv[1], argv[2], False, True, argv[3])
+    reply = _bmove(ctx, argv[1], argv[2], False, True, argv[3])
+    ctx.propagate_as(b"RPOPLPUSH", argv[1], argv[2])  # served at once
+    return reply
 
 
 @command(

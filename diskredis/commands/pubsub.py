@@ -236,7 +236,9 @@ def sunsubscribe(ctx: Ctx, argv: list[bytes]) -> Pushes:
     args=(arg("channel"), arg("message")),
 )
 def publish_(ctx: Ctx, argv: list[bytes]) -> int:
-    """PUBLISH channel message -> the number of clients that received it."""
+    """PUBLISH channel message -> the number of clients that received it. Replicated
+    (replicas' subscribers hear it too), as Redis does outside cluster mode."""
+    ctx.ks.repl.force()
     return publish(ctx.hub, ctx.server, argv[1], argv[2])
 
 
@@ -253,6 +255,7 @@ def publish_(ctx: Ctx, argv: list[bytes]) -> int:
 )
 def spublish(ctx: Ctx, argv: list[bytes]) -> int:
     """SPUBLISH shardchannel message -> the number of clients that received it."""
+    ctx.ks.repl.force()
     return publish(ctx.hub, ctx.server, argv[1], argv[2], shard=True)
 
 

@@ -46,14 +46,20 @@ class ReplicaRequest:
 
 @dataclass
 class Snapshot:
-    """A handler's answer that hands the connection over to a snapshot transfer: the
-    lane sends `preamble` as the command's reply, the server then sends the RDB
-    snapshot and closes the connection."""
+    """A handler's answer that hands the connection over to a replication transfer:
+    the lane sends `preamble` as the command's reply; the server then sends the RDB
+    snapshot (unless `start`) and, for a replica (`stream`), the command stream from
+    the snapshot's offset, or from `start` (+CONTINUE); else it closes the
+    connection."""
 
     preamble: bytes
     data: bool
     functions: bool
     eof_mark: bool  # the replica reads `$EOF:<mark>` framing (capa eof)
+    stream: bool = False  # a replica: the command stream follows
+    fullresync: bool = False  # "+FULLRESYNC <replid> <offset>" once the snapshot is taken
+    start: int = 0  # a partial resync: the stream from this offset, no snapshot
+    request: ReplicaRequest | None = None  # what it said of itself (INFO, ROLE)
 
 
 def _request(ctx: Ctx) -> ReplicaRequest:
@@ -123,12 +129,17 @@ def replconf(ctx: Ctx, argv: list[bytes]) -> Any:
     return "OK"
 
 
-def _snapshot_for(ctx: Ctx, preamble: bytes) -> Snapshot:
+def _checked_request(ctx: Ctx) -> ReplicaRequest:
+    """What the client said of itself, refused as syncCommand refuses it."""
     req = _request(ctx)
     if (req.exclude_data or req.exclude_functions) and not req.capa_eof:
         raise errors.err("Filtered replica requires EOF capability")
-    if not req.rdb_only:
-        raise RedisError(errors.NO_REPLICATION)
+    return req
+
+
+def _snapshot_for(ctx: Ctx, preamble: bytes) -> Snapshot:
+    """The snapshot alone, for an rdb-only client (redis-cli --rdb)."""
+    req = _request(ctx)
     return Snapshot(
         preamble,
         data=not req.exclude_data,
@@ -146,9 +157,14 @@ def _snapshot_for(ctx: Ctx, preamble: bytes) -> Snapshot:
     summary="Asks for a snapshot of the dataset, as a replica does (internal).",
 )
 def sync(ctx: Ctx, argv: list[bytes]) -> Snapshot:
-    """SYNC -> an RDB snapshot (`$<length>` or `$EOF:<mark>` framing), then the end of
-    the connection; only for a client that said REPLCONF rdb-only 1."""
-    return _snapshot_for(ctx, b"")
+    """SYNC -> an RDB snapshot (`$<length>` or `$EOF:<mark>` framing), then the command
+    stream (a pre-PSYNC replica: no +FULLRESYNC line); only the snapshot for a client
+    that said REPLCONF rdb-only 1."""
+    req = _checked_request(ctx)
+    if req.rdb_only:
+        return _snapshot_for(ctx, b"")
+    _full_resync(ctx)
+    return Snapshot(b"", True, True, False, stream=True, request=req)
 
 
 @command(
@@ -161,22 +177,54 @@ def sync(ctx: Ctx, argv: list[bytes]) -> Snapshot:
     args=(arg("replicationid", "string"), arg("offset", "integer")),
 )
 def psync(ctx: Ctx, argv: list[bytes]) -> Snapshot:
-    """PSYNC replicationid offset -> +FULLRESYNC <replid> 0, then as SYNC (there is no
-    backlog: every PSYNC is a full one)."""
-    parse_int(argv[2])
-    return _snapshot_for(ctx, b"+FULLRESYNC %s 0\r\n" % ctx.server.run_id.encode())
+    """PSYNC replicationid offset -> +CONTINUE and the stream from that offset when the
+    backlog holds it (masterTryPartialResynchronization), else +FULLRESYNC <replid>
+    <offset>, the snapshot taken at that offset, then the stream after it."""
+    req = _checked_request(ctx)
+    offset = parse_int(argv[2])
+    if req.rdb_only:
+        return _snapshot_for(ctx, b"+FULLRESYNC %s 0\r\n" % ctx.server.run_id.encode())
+    backlog = ctx.ks.backlog
+    replid = argv[1].decode("latin-1").lower()
+    stats = ctx.stats
+    if (
+        backlog.active
+        and (
+            replid == backlog.replid or (replid == backlog.replid2 and offset <= backlog.id2_offset)
+        )
+        and backlog.first <= offset <= backlog.offset + 1
+    ):
+        stats.sync_partial_ok += 1
+        preamble = (
+            b"+CONTINUE %s\r\n" % backlog.replid.encode() if req.capa_psync2 else b"+CONTINUE\r\n"
+        )
+        return Snapshot(preamble, False, False, False, stream=True, start=offset, request=req)
+    if replid != "?":
+        stats.sync_partial_err += 1
+    _full_resync(ctx)
+    return Snapshot(b"", True, True, False, stream=True, fullresync=True, request=req)
 
 
-def rdb_aux(replid: str) -> list[tuple[bytes, bytes]]:
-    """The auxiliary fields Redis 7.0 opens a replication snapshot with."""
+def _full_resync(ctx: Ctx) -> None:
+    """A replica takes the whole dataset: the first one starts the backlog, under a new
+    replication id (Redis's syncCommand: createReplicationBacklog)."""
+    ctx.stats.sync_full += 1
+    if not ctx.ks.backlog.active:
+        ctx.ks.backlog.create()
+
+
+def rdb_aux(replid: str, offset: int, seldb: int) -> list[tuple[bytes, bytes]]:
+    """The auxiliary fields Redis 7.0 opens a replication snapshot with: the stream's id,
+    the offset the data is at, and the database the stream has selected there (the
+    replica's starting one)."""
     return [
         (b"redis-ver", REDIS_VERSION.encode()),
         (b"redis-bits", b"64"),
         (b"ctime", b"%d" % int(time.time())),
         (b"used-mem", b"0"),
-        (b"repl-stream-db", b"0"),
+        (b"repl-stream-db", b"%d" % max(seldb, 0)),
         (b"repl-id", replid.encode()),
-        (b"repl-offset", b"0"),
+        (b"repl-offset", b"%d" % offset),
         (b"aof-base", b"0"),
     ]
 
@@ -193,6 +241,14 @@ def rdb_aux(replid: str) -> list[tuple[bytes, bytes]]:
     "the replication details of that role.",
 )
 def role(ctx: Ctx, argv: list[bytes]) -> Any:
-    """ROLE -> ["master", replication offset, replicas]: a primary without replicas
-    (diskredis keeps no replication stream yet, so its offset stays 0)."""
-    return [b"master", 0, []]
+    """ROLE -> ["master", replication offset, [[ip, port, acknowledged offset], ...]]
+    (ports and offsets of replicas as bulk strings, as Redis sends them)."""
+    return [
+        b"master",
+        ctx.ks.backlog.offset,
+        [
+            [r.ip.encode(), b"%d" % r.port, b"%d" % r.ack]
+            for r in ctx.server.replica_states()
+            if r.state == "online"
+        ],
+    ]

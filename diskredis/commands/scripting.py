@@ -519,6 +519,7 @@ def _eval_flags(cmd: Command, ctx: Ctx, argv: list[bytes]) -> frozenset[str]:
 
 def _eval(ctx: Ctx, argv: list[bytes], by_sha: bool, ro: bool) -> Any:
     feed_monitors(ctx, argv)
+    ctx.ks.repl.prevent()  # a script replicates as its effects, never as itself
     numkeys = parse_int(argv[2])
     if numkeys > len(argv) - 3:
         raise RedisError(errors.NUMKEYS_OVER_ARGS)

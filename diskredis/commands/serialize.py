@@ -192,8 +192,11 @@ def restore(ctx: Ctx, argv: list[bytes]) -> str:
     if ttl and ttl <= now_ms():
         if deleted:
             ctx.notify(NOTIFY_GENERIC, b"del", key)
+            ctx.propagate_as(b"DEL", key)
         return "OK"
     import_value(ctx, key, value, ttl)
+    if ttl and not absttl:  # replicated with the deadline it gave
+        ctx.propagate_as(argv[0], key, b"%d" % ttl, *argv[3:], b"ABSTTL")
     ctx.ks.access.restore(
         ctx.ks.mkey(db, key),
         idle_ms=idle * 1000 if idle >= 0 else None,
@@ -399,6 +402,7 @@ def migrate(ctx: Ctx, argv: list[bytes]) -> Any:
         return Status(b"NOKEY")
     where = (argv[1], argv[2])
     may_retry = True
+    moved: list[bytes] = []  # deleted here once the target had them
     while True:
         link = _link(argv[1], argv[2], timeout)
         if link is None:
@@ -466,6 +470,8 @@ def migrate(ctx: Ctx, argv: list[bytes]) -> Any:
             elif not copy:
                 ctx.ks.remove(db, key)
                 ctx.notify(NOTIFY_GENERIC, b"del", key)
+                moved.append(key)
+                ctx.propagate_as(b"DEL", *moved)  # replicas delete what the target took
         if socket_error is not None:
             _close_link(where)
             if (

@@ -240,12 +240,20 @@ def spop(ctx: Ctx, argv: list[bytes]) -> Any:
         card = count_of(meta)
         picked = [T.member_at(ctx.ks, meta, p) for p in random.sample(range(card), min(n, card))]
         _write(ctx, argv[1], meta, [], picked, b"spop")
+        repl = ctx.ks.repl
+        if n >= card:  # the whole set: replicated as its deletion
+            ctx.propagate_as(b"DEL", argv[1])
+        elif repl.backlog.active:  # as one SREM per member (the replica's pick may differ)
+            for member in picked:
+                repl.also(ctx.session.db, [b"SREM", argv[1], member])
+            repl.prevent()
         return RSet(picked)
     meta = _get_set(ctx, argv[1])
     if meta is None:
         return None
     member = _random_member(ctx, meta)
     _write(ctx, argv[1], meta, [], [member], b"spop")
+    ctx.propagate_as(b"SREM", argv[1], member)
     return member
 
 

@@ -139,6 +139,7 @@ class _Trim:
     minid: ID | None = None
     approx: bool = False
     limit: int = 0
+    approx_at: int = -1  # where the `~` is in argv (replicated as `=`)
 
     @property
     def given(self) -> bool:
@@ -163,10 +164,11 @@ def _trim_args(ctx: Ctx, argv: list[bytes], xadd: bool) -> tuple[_Trim, int, boo
                 raise errors.err(
                     "syntax error, MAXLEN and MINID options at the same time are not compatible"
                 )
-            t.approx = False
+            t.approx, t.approx_at = False, -1
             nxt = argv[i + 1]
             if more >= 2 and nxt in (b"~", b"="):
                 t.approx = nxt == b"~"
+                t.approx_at = i + 1 if t.approx else -1
                 i += 1
             if low == b"maxlen":
                 t.maxlen = parse_int(argv[i + 1])
@@ -210,6 +212,28 @@ def _trim_args(ctx: Ctx, argv: list[bytes], xadd: bool) -> tuple[_Trim, int, boo
 
 def _trim(s: Stream, t: _Trim) -> int:
     return s.trim(t.maxlen, t.minid, t.approx, t.limit)
+
+
+def _propagate_trim(
+    ctx: Ctx, argv: list[bytes], t: _Trim, s: Stream, idpos: int = 0, entry_id: ID | None = None
+) -> None:
+    """Replicate XADD/XTRIM so the replica trims and numbers exactly as here: an
+    approximate trim as an exact one to what is left (the length for MAXLEN, the first
+    entry's ID for MINID), an ID the server chose (`*`, `ms-*`) as that ID."""
+    out = argv
+    if t.approx_at >= 0:
+        out = list(argv)
+        out[t.approx_at] = b"="
+        if t.maxlen is not None:
+            out[t.approx_at + 1] = b"%d" % s.length
+        else:
+            out[t.approx_at + 1] = id_text(s.first_valid() or MAX_ID)
+    if entry_id is not None and argv[idpos].endswith(b"*"):
+        if out is argv:
+            out = list(argv)
+        out[idpos] = id_text(entry_id)
+    if out is not argv:
+        ctx.propagate_as(*out)
 
 
 _TRIM_ARGS = block(
@@ -274,6 +298,7 @@ def xadd(ctx: Ctx, argv: list[bytes]) -> Any:
     s.append(entry_id, pairs)
     trimmed = _trim(s, t) if t.given else 0
     _save(ctx, key, s)
+    _propagate_trim(ctx, argv, t, s, idpos, entry_id)
     ctx.notify(NOTIFY_STREAM, b"xadd", key)
     if trimmed:
         ctx.notify(NOTIFY_STREAM, b"xtrim", key)
@@ -327,6 +352,7 @@ def xtrim(ctx: Ctx, argv: list[bytes]) -> int:
     if deleted:
         _save(ctx, argv[1], s)
         ctx.notify(NOTIFY_STREAM, b"xtrim", argv[1])
+        _propagate_trim(ctx, argv, t, s)
     return deleted
 
 
@@ -556,13 +582,25 @@ def _consumer(ctx: Ctx, key: bytes, s: Stream, g: Group, name: bytes) -> S.Consu
 
 
 def _deliver_new(
-    s: Stream, g: Group, owners: _Owners, c: S.Consumer, start: ID, count: int, noack: bool
+    ctx: Ctx,
+    key: bytes,
+    s: Stream,
+    g: Group,
+    owners: _Owners,
+    c: S.Consumer,
+    start: ID,
+    count: int,
+    noack: bool,
 ) -> list[Any]:
     """streamReplyWithRange for a group: entries from `start` on; the group moves past
     them, and (without NOACK) each becomes pending for the consumer (taken from whoever
-    had it)."""
+    had it). Replicated as Redis does: an XCLAIM ... FORCE JUSTID LASTID per pending
+    entry, or (NOACK) the group's new last ID."""
     out = []
     now = now_ms()
+    repl = ctx.ks.repl
+    db = ctx.session.db
+    last = g.last
     for entry_id, pairs in list(itertools.islice(s.range(start, MAX_ID), count or None)):
         s.deliver(g, entry_id)
         out.append(_entry(entry_id, pairs))
@@ -574,7 +612,35 @@ def _deliver_new(
                 owners.get(old.cid).pending -= 1
             c.pending += 1
         s.put_nack(g, entry_id, Nack(c.cid, now, 1), None if old is None else old.cid)
+        repl.also(db, _xclaim_op(key, g, c.name, entry_id, now, 1))
+    if noack and g.last != last:
+        repl.also(db, _setid_op(key, g))
     return out
+
+
+def _xclaim_op(
+    key: bytes, g: Group, consumer: bytes, entry_id: ID | bytes, time: int, count: int
+) -> list[bytes]:
+    """The XCLAIM a replica applies for a pending entry given to `consumer`
+    (streamPropagateXCLAIM)."""
+    return [
+        b"XCLAIM", key, g.name, consumer, b"0",
+        entry_id if isinstance(entry_id, bytes) else id_text(entry_id), b"TIME", b"%d" % time,
+        b"RETRYCOUNT", b"%d" % count, b"FORCE", b"JUSTID", b"LASTID", id_text(g.last),
+    ]  # fmt: skip
+
+
+def _setid_op(key: bytes, g: Group) -> list[bytes]:
+    """The XGROUP SETID a replica applies when a group moved (streamPropagateGroupID)."""
+    return [
+        b"XGROUP",
+        b"SETID",
+        key,
+        g.name,
+        id_text(g.last),
+        b"ENTRIESREAD",
+        b"%d" % g.entries_read,
+    ]
 
 
 class _Owners:
@@ -628,11 +694,14 @@ def _read_one(ctx: Ctx, r: _Read, key: bytes, s: Stream, gt: ID, history: bool) 
     g = s.group(r.group)
     assert g is not None
     owners = _Owners(s, g)
+    known = s.consumer(g, r.consumer) is not None
     c = owners.add(_consumer(ctx, key, s, g, r.consumer))
+    if not known and r.noack:  # a NOACK read's consumer has no XCLAIM to create it
+        ctx.ks.repl.also(ctx.session.db, [b"XGROUP", b"CREATECONSUMER", key, g.name, c.name])
     if history:
         entries = _history(s, g, c, start, r.count)
     else:
-        entries = _deliver_new(s, g, owners, c, start, r.count, r.noack)
+        entries = _deliver_new(ctx, key, s, g, owners, c, start, r.count, r.noack)
     owners.flush()
     s.put_group(g)
     _save(ctx, key, s)
@@ -648,6 +717,8 @@ def _shape(ctx: Ctx, served: list[tuple[bytes, list[Any]]]) -> Any:
 
 def _xread(ctx: Ctx, argv: list[bytes], grouped: bool) -> Any:
     r = _read_args(ctx, argv, grouped)
+    if grouped:
+        ctx.ks.repl.prevent()  # replicated as what it did to each group (_deliver_new)
     served: list[tuple[bytes, list[Any]]] = []
     for key, gt in zip(r.keys, r.ids, strict=True):
         s = _open(ctx, key, read=True)
@@ -1228,6 +1299,7 @@ def xclaim(ctx: Ctx, argv: list[bytes]) -> list[Any]:
         except RedisError:
             break
         j += 1
+    typed = dict(zip(ids, argv[5:j], strict=True))  # replicated with the IDs as typed
     now = now_ms()
     force = justid = False
     when: int | None = None
@@ -1264,14 +1336,20 @@ def xclaim(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     holder: list[S.Consumer | None] = [None]
     owners = _Owners(s, g)
     out: list[Any] = []
+    repl, db = ctx.ks.repl, ctx.session.db
+    repl.prevent()  # replicated as one forced XCLAIM per entry it changed
+    claims = 0
     for entry_id in ids:
         nack = s.nack(g, entry_id)
         pairs = s.get(entry_id)
         if pairs is None:
             if nack is not None:
                 s.drop_nack(g, entry_id, nack)
-                owners.get(nack.cid).pending -= 1
+                gone = owners.get(nack.cid)
+                gone.pending -= 1
                 changed = True
+                claims += 1
+                repl.also(db, _xclaim_op(key, g, gone.name, typed[entry_id], nack.time, nack.count))
             continue
         old_cid: int | None = None
         if nack is None:
@@ -1286,6 +1364,10 @@ def xclaim(ctx: Ctx, argv: list[bytes]) -> list[Any]:
         _claim(ctx, key, s, g, owners, holder, argv[3], entry_id, nack, old_cid, when, count)
         out.append(id_text(entry_id) if justid else _entry(entry_id, pairs))
         changed = True
+        claims += 1
+        repl.also(db, _xclaim_op(key, g, argv[3], typed[entry_id], nack.time, nack.count))
+    if last_id == g.last and not claims and last_id != ZERO_ID:
+        repl.also(db, _setid_op(key, g))  # only LASTID moved the group
     if changed or holder[0] is not None:
         owners.flush()
         s.put_group(g)
@@ -1355,6 +1437,8 @@ def xautoclaim(ctx: Ctx, argv: list[bytes]) -> list[Any]:
     deleted: list[bytes] = []
     pending = iter(list(itertools.islice(s.pel(g, start, MAX_ID), attempts + 1)))
     nxt: tuple[ID, Nack] | None = None
+    repl, db = ctx.ks.repl, ctx.session.db
+    repl.prevent()  # replicated as one forced XCLAIM per entry it changed
     while True:
         if attempts <= 0 or count <= 0:
             attempts -= 1
@@ -1368,9 +1452,11 @@ def xautoclaim(ctx: Ctx, argv: list[bytes]) -> list[Any]:
         pairs = s.get(entry_id)
         if pairs is None:
             s.drop_nack(g, entry_id, nack)
-            owners.get(nack.cid).pending -= 1
+            gone = owners.get(nack.cid)
+            gone.pending -= 1
             deleted.append(id_text(entry_id))
             count -= 1
+            repl.also(db, _xclaim_op(key, g, gone.name, entry_id, nack.time, nack.count))
             continue
         if minidle and now - nack.time < minidle:
             continue
@@ -1390,6 +1476,7 @@ def xautoclaim(ctx: Ctx, argv: list[bytes]) -> list[Any]:
         )
         claimed.append(id_text(entry_id) if justid else _entry(entry_id, pairs))
         count -= 1
+        repl.also(db, _xclaim_op(key, g, argv[3], entry_id, nack.time, nack.count))
     if claimed or deleted or holder[0] is not None:
         owners.flush()
         s.put_group(g)

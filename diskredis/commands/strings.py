@@ -218,6 +218,9 @@ def set_(ctx: Ctx, argv: list[bytes]) -> Any:
     ctx.notify(NOTIFY_STRING, b"set", key)
     if expire is not None:
         ctx.notify(NOTIFY_GENERIC, b"expire", key)
+        ctx.propagate_as(b"SET", key, argv[2], b"PXAT", b"%d" % expire)
+    elif "get" in flags:  # replicated without its GET
+        ctx.propagate_as(*(a for i, a in enumerate(argv) if i < 3 or a.lower() != b"get"))
     if "get" in flags:
         return None if old is None else old.payload
     return "OK"
@@ -246,6 +249,7 @@ def _setex(ctx: Ctx, argv: list[bytes], seconds: bool) -> str:
     when = deadline(ctx, argv[2], seconds=seconds, absolute=False)
     put_string(ctx, argv[1], argv[3], when)
     ctx.notify(NOTIFY_GENERIC, b"expire", argv[1])
+    ctx.propagate_as(b"SET", argv[1], argv[3], b"PXAT", b"%d" % when)
     return "OK"
 
 
@@ -301,6 +305,7 @@ def getset(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     """GETSET key value -> the old value, or nil."""
     old = get_string(ctx, argv[1], read=True)
     put_string(ctx, argv[1], argv[2])
+    ctx.propagate_as(b"SET", argv[1], argv[2])
     return None if old is None else old.payload
 
 
@@ -322,6 +327,7 @@ def getdel(ctx: Ctx, argv: list[bytes]) -> bytes | None:
         return None
     ctx.ks.remove(ctx.session.db, argv[1])
     ctx.notify(NOTIFY_GENERIC, b"del", argv[1])
+    ctx.propagate_as(ctx.deletion("lazyfree-lazy-user-del"), argv[1])
     return meta.payload
 
 
@@ -357,16 +363,19 @@ def getex(ctx: Ctx, argv: list[bytes]) -> bytes | None:
     expire = _deadline_of(ctx, spec)  # checked after the lookup, as Redis does
     value = meta.payload
     if expire is not None:
-        if expire <= now_ms():  # a deadline already passed deletes the key
+        if expire <= now_ms() and flags & {"exat", "pxat"}:  # already passed: deleted
             ctx.ks.remove(db, key)
             ctx.notify(NOTIFY_GENERIC, b"del", key)
+            ctx.propagate_as(ctx.deletion("lazyfree-lazy-expire"), key)
         else:
             meta.expire = expire
             ctx.ks.store(db, key, meta)
             ctx.notify(NOTIFY_GENERIC, b"expire", key)
+            ctx.propagate_as(b"PEXPIREAT", key, b"%d" % expire)
     elif "persist" in flags and meta.expire:
         ctx.ks.persist(db, key, meta)
         ctx.notify(NOTIFY_GENERIC, b"persist", key)
+        ctx.propagate_as(b"PERSIST", key)
     return value
 
 
@@ -602,6 +611,7 @@ def incrbyfloat(ctx: Ctx, argv: list[bytes]) -> bytes:
     else:
         meta.payload = text
         update_string(ctx, argv[1], meta, b"incrbyfloat")
+    ctx.propagate_as(b"SET", argv[1], text, b"KEEPTTL")
     return text
 
 

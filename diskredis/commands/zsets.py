@@ -760,6 +760,11 @@ def _pop_from(
     for member, score in popped:
         zs.delete(member, score)
     _save(ctx, zs, b"zpopmax" if highest else b"zpopmin")
+    verb = b"ZPOPMAX" if highest else b"ZPOPMIN"
+    if ctx.name in ("zmpop", "bzmpop"):  # replicated as the plain pop, with its count
+        ctx.propagate_as(verb, key, b"%d" % len(popped))
+    elif ctx.name in ("bzpopmin", "bzpopmax"):
+        ctx.propagate_as(verb, key)
     if nested:
         body: list[Any] = [[m, s] for m, s in popped]
         return [key, body] if with_key else body

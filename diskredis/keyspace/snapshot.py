@@ -9,6 +9,7 @@ pinned (`Engine.pin_readers`). Imports: `config`, `rdb`, `storage`, `keyspace`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from diskredis.config import Config
@@ -24,26 +25,38 @@ class Stopped(Exception):
     """A snapshot given up (the server is shutting down, or its client left)."""
 
 
+@dataclass
+class Written:
+    """What a snapshot holds: its keys, and the replication stream's state it matches."""
+
+    keys: int
+    replid: str
+    offset: int  # the stream's last byte the data includes
+    seldb: int  # the database the stream has selected there (-1: none yet)
+
+
 def write_rdb(
     engine: Engine,
     databases: int,
     out: BinaryIO,
     *,
-    aux: Iterable[tuple[bytes, bytes]],
+    aux: Callable[[str, int, int], Iterable[tuple[bytes, bytes]]],
     data: bool,
     functions: list[bytes],
     compress: bool,
     stop: Callable[[], bool] = lambda: False,
-) -> int:
-    """Write an RDB file to `out`: the `aux` fields, the keys (unless not `data`), the
-    function libraries' code. Returns the keys written; `stop()` true gives up (raises
-    `Stopped`). Values are exported with the default configuration's encodings."""
+) -> Written:
+    """Write an RDB file to `out`: the fields `aux(replid, offset, seldb)` gives for the
+    replication stream's state the snapshot holds, the keys (unless not `data`), the
+    function libraries' code. `stop()` true gives up (raises `Stopped`). Values are
+    exported with the default configuration's encodings."""
     ks = Keyspace(engine, databases, _CACHE, view=True)
     config = Config()
     keys = 0
     try:
         rdb = codec.FileWriter(out, compress)
-        for name, value in aux:
+        b = ks.backlog
+        for name, value in aux(b.replid, b.offset, b.seldb):
             rdb.aux(name, value)
         if data:
             for db in range(databases):
@@ -61,4 +74,4 @@ def write_rdb(
         rdb.finish()
     finally:
         ks.close_view()
-    return keys
+    return Written(keys, b.replid, b.offset, b.seldb)

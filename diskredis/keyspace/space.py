@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.access import AccessTable
+from diskredis.keyspace.backlog import Backlog, Propagation
 from diskredis.keyspace.cache import Entry, HotCache, to_entry
 from diskredis.keyspace.clock import now_ms
 from diskredis.keyspace.cursors import Cursors
@@ -140,6 +141,9 @@ class Keyspace:
         self._deletes: dict[bytes, int] = {}
         self._compact_due: list[bytes] = []
         self.watches = Watches(self.record)  # WATCH (`watches.py`)
+        # Replication: the stream on disk and what the running unit adds to it.
+        self.backlog = Backlog(self._t)
+        self.repl = Propagation(self.backlog)
         # Keyspace notifications: the enabled classes (set by the lane from
         # notify-keyspace-events) and who publishes them: (event, key, db).
         self.notify_flags = 0
@@ -157,6 +161,7 @@ class Keyspace:
                 L.read_u32(raw) if raw is not None else 0
                 for raw in (self.txn.get("stats", b"slot:" + L.u32(db)) for db in range(databases))
             ]
+            self.backlog.load(self.txn)  # the stream's offset this snapshot holds
         else:
             self._open()
 
@@ -188,6 +193,8 @@ class Keyspace:
                     % (self.engine.path, L.read_u32(version), L.SCHEMA_VERSION)
                 )
             self.slots = [self._slot_of(txn, db) for db in range(self.databases)]
+            self.backlog.load(txn)
+            self.repl.seldb = self.backlog.seldb
 
     def _slot_of(self, txn: Txn, db: int) -> int:
         raw = txn.get("stats", b"slot:" + L.u32(db))
@@ -220,6 +227,7 @@ class Keyspace:
                 txn.commit()
             else:
                 txn.abort()
+            self.backlog.commit()
             put = self.cache.put_entry
             for mkey, entry in self._staged.items():
                 put(mkey, entry)
@@ -240,6 +248,12 @@ class Keyspace:
         self._expire_from = b""  # re-read it
         self.reclaim.reset()
         self._live.clear()
+        read = self.engine.read()
+        try:
+            self.backlog.abort(read)
+        finally:
+            read.abort()
+        self.repl.reset()  # the unit went with the batch, and what it selected
 
     def _slot_of_committed(self, db: int) -> int:
         txn = self.engine.read()
@@ -410,7 +424,11 @@ class Keyspace:
             self.watches.touched(db, L.user_key(mkey, meta), deleted=True)
         if self.on_modified is not None:
             self.on_modified(L.user_key(mkey, meta), expired)
-        self.changes += 1
+        if expired:  # not a change of a command's (Redis's dirty), but replicated
+            if self.backlog.active:
+                self.repl.also(db, [self.repl.expire_verb, L.user_key(mkey, meta)])
+        else:
+            self.changes += 1
         if free and L.is_collection(meta.type):
             self.reclaim.free(*L.coll_head(meta.payload))
         txn = self._t()
@@ -484,6 +502,8 @@ class Keyspace:
         counted in expired_keys nor announced (as a reload leaves them out)."""
         txn = self._t()
         slot_db = {slot: i for i, slot in enumerate(self.slots)}
+        repl = self.repl
+        queued = len(repl.ops)
         due: list[bytes] = []  # taken first: no deletes under an open scan
         for ekey, _ in txn.scan("expire", self._expire_from, L.u64(now_ms())):
             if budget is not None and len(due) >= budget:
@@ -506,6 +526,14 @@ class Keyspace:
                     self.event(NOTIFY_EXPIRED, b"expired", L.user_key(mkey, meta), owner)
         if due:
             self._expire_from = max(self._expire_from, due[-1])
+        if quietly:  # a reload's leftovers: nothing to tell replicas
+            del repl.ops[queued:]
+        elif repl.ops and not repl.depth:  # active expiry: its DELs, never in MULTI
+            repl.no_multi = True
+            try:
+                repl.flush()
+            finally:
+                repl.no_multi = False
         return len(due)
 
     # -- live bounds of ordered ranges ----------------------------------------------------

@@ -53,6 +53,7 @@ from diskredis.server.busy import BusyServing
 from diskredis.server.connection import Connection, Reactor
 from diskredis.server.lane import Lane, Outcome, Unit, cache_budget
 from diskredis.server.port import Port
+from diskredis.server.replicas import Replica, Replicating
 from diskredis.server.snapshots import Snapshotting, remove_stale_snapshots
 from diskredis.server.tls import TlsError, tls_context
 from diskredis.storage import FolderBusy, StorageError, lock_folder, open_engine
@@ -64,7 +65,7 @@ __all__ = ["Server", "serve"]
 _SAMPLE_EVERY = 0.1  # instantaneous_ops_per_sec samples, as Redis (16 samples, 100 ms)
 
 
-class Server(Port, BusyServing, Snapshotting):
+class Server(Port, BusyServing, Snapshotting, Replicating):
     """Owns the listeners, the connections and the lane. What commands ask of it
     (`ServerPort`, `port.py`), its listeners (`listeners.py`), the serving while a
     script is busy (`busy.py`) and the SYNC snapshots (`snapshots.py`) are mixins of
@@ -112,6 +113,9 @@ class Server(Port, BusyServing, Snapshotting):
         self._snapshot_writers = 0  # SYNC snapshots being written (on worker threads)
         self._snapshots_idle = trio.Event()
         self._stopping_snapshots = False
+        self.replicas: dict[int, Replica] = {}  # replicas by client id (`replicas.py`)
+        self._stream_grew = trio.Event()
+        self._streamed = self.keyspace.backlog.offset  # the stream's end they were told of
         remove_stale_snapshots(config["dir"])
         self.shutting_down = trio.Event()
         self._signalled: tuple[bool, bool] | None = None  # a signal's (save, force), pending
@@ -164,6 +168,9 @@ class Server(Port, BusyServing, Snapshotting):
         sync) on a worker thread."""
         lane = self.lane
         self._deliver(lane.run_batch(units))
+        if self.keyspace.backlog.offset != self._streamed:
+            self._streamed = self.keyspace.backlog.offset
+            self._stream_moved()
         if lane.compaction_pending:
             await trio.to_thread.run_sync(lane.compact_due)
         if lane.sync_due():

@@ -109,6 +109,8 @@ class Connection:
         self.file: IO[bytes] | None = None
         self.file_trailer = b""
         self.on_sent: Callable[[], None] = lambda: None  # when the whole file is out
+        self.close_when_sent = True
+        self.on_input: Callable[[bytes], None] = lambda data: None  # what a replica sends
 
     # -- input -------------------------------------------------------------------------
     def receive(self) -> bytes | None:
@@ -128,7 +130,8 @@ class Connection:
             self._hang_up()
             return
         if self.replica:
-            return  # what a snapshot client sends is not for us (REPLCONF ACK at most)
+            self.on_input(data)  # a replica's ACKs; nothing from a snapshot-only client
+            return
         session = self.session
         session.last_interaction = time.monotonic()
         n = len(data)
@@ -293,10 +296,11 @@ class Connection:
             self._watch(self.mask & ~_OUT)
 
     # -- a snapshot transfer -----------------------------------------------------------
-    def send_file(self, f: IO[bytes], header: bytes, trailer: bytes) -> None:
-        """Send `header`, the file, `trailer`, then close (as the socket takes them)."""
+    def send_file(self, f: IO[bytes], header: bytes, trailer: bytes, close: bool = True) -> None:
+        """Send `header`, the file, `trailer`, then close (as the socket takes them),
+        unless not `close` (a replica: the command stream follows)."""
         self.write(header)
-        self.file, self.file_trailer = f, trailer
+        self.file, self.file_trailer, self.close_when_sent = f, trailer, close
         if not self.out:
             self._pump()
 
@@ -311,7 +315,8 @@ class Connection:
             if self.file_trailer:
                 self.write(self.file_trailer)
             self.on_sent()
-            self.close_after_output()
+            if self.close_when_sent:
+                self.close_after_output()
 
     def _log_over_limit(self, used: int) -> None:
         log.warning(

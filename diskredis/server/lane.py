@@ -47,6 +47,7 @@ from diskredis.commands.dispatch import (
     PAUSE_WRITE,
     PAUSED,
     execute,
+    serve,
     served,
 )
 from diskredis.commands.replication import Snapshot
@@ -373,6 +374,12 @@ class Lane:
                 # comes at once instead of at the next tick.
                 reclaimed = ks.reclaim.step(_GC_BUDGET)
                 self._backlog = expired >= _EXPIRE_BUDGET or reclaimed >= _GC_BUDGET
+                self._replication_cron()
+            repl = ks.repl
+            if repl.getack:  # as beforeSleep: after the batch's commands, once
+                repl.getack = False
+                if repl.replicas and ks.read_only_reason is None:
+                    repl.feed([b"REPLCONF", b"GETACK", b"*"])
             if tracking.clients:
                 if tracking.over_limit():
                     tracking.evict()
@@ -417,6 +424,31 @@ class Lane:
                 self.stats.add_latency("expire-cycle", ms)
         return expired
 
+    def _replication_cron(self) -> None:
+        """replicationCron's part for a primary, in the housekeeping of a batch: a PING
+        into the stream every repl-ping-replica-period while replicas are connected;
+        the backlog freed after repl-backlog-ttl seconds without any (0: never)."""
+        ks, config = self.ks, self.config
+        repl, backlog = ks.repl, ks.backlog
+        if not backlog.active:
+            return
+        backlog.limit = config["repl-backlog-size"]
+        repl.expire_verb = b"UNLINK" if config["lazyfree-lazy-expire"] else b"DEL"
+        now = time.monotonic()
+        if repl.replicas:
+            repl.alone_since = 0.0
+            if now >= repl.next_ping:
+                repl.feed([b"ping"])
+                repl.next_ping = now + config["repl-ping-replica-period"]
+            return
+        ttl = config["repl-backlog-ttl"]
+        if not repl.alone_since:
+            repl.alone_since = now
+        elif ttl and now - repl.alone_since > ttl:
+            backlog.drop()
+            repl.alone_since = 0.0
+            log.info("Replication backlog freed after %d seconds without connected replicas.", ttl)
+
     def _fail(self, units: list[Unit], error: RedisError) -> None:
         """Replace the replies this batch produced with `error` (and drop its pushes)."""
         for unit in units:
@@ -437,10 +469,24 @@ class Lane:
             elif p.deadline_ms and p.deadline_ms <= now:
                 self._unpark(p)
                 p.unit.next += 1  # past the blocking command, answered by its timeout
-                self._emit(p.unit, p.block.timeout_reply)
+                self._emit(p.unit, p.block.timeout_value(p.unit.ctx))
                 resumed.append(p.unit)
                 self._inline[session.id] = p.unit
+            elif p.block.poll is not None:
+                reply = p.block.poll(p.unit.ctx)
+                if reply is not None:  # what it waits for came (WAIT's acknowledgements)
+                    self._unpark(p)
+                    p.unit.next += 1
+                    served(p.unit.ctx, p.argv, p.block, reply, 0)
+                    self._emit(p.unit, reply)
+                    resumed.append(p.unit)
+                    self._inline[session.id] = p.unit
         return resumed
+
+    @property
+    def polling(self) -> bool:
+        """Whether a parked client waits on something a batch must look at (WAIT)."""
+        return any(p.block.poll is not None for p in self._parked)
 
     def _unpark(self, p: Parked) -> None:
         self._parked.remove(p)
@@ -462,7 +508,7 @@ class Lane:
                     started = time.perf_counter_ns()
                     current, tracking.current = tracking.current, p.unit.ctx.session
                     try:
-                        reply = p.block.serve(p.unit.ctx, db_key[1])
+                        reply = serve(p.unit.ctx, p.block, db_key[1])
                     except RedisError as e:
                         reply = e
                     finally:
@@ -503,7 +549,7 @@ class Lane:
                 reply = (
                     RedisError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
                     if error
-                    else p.block.timeout_reply
+                    else p.block.timeout_value(unit.ctx)
                 )
                 served(unit.ctx, p.argv, p.block, reply, 0, unblocked=True)
                 self._emit(unit, reply)

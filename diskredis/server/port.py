@@ -14,12 +14,13 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import trio
 
-from diskredis.commands.context import Session
+from diskredis.commands.context import ReplicaState, Session
 from diskredis.config import ConfigError
 from diskredis.keyspace.space import Keyspace
 from diskredis.server.lane import Lane
@@ -45,6 +46,7 @@ class Port(Listening):
     reads: int
     writes: int
     _monitors: list[Session]
+    replicas: dict[int, Any]  # `replicas.Replica` by client id (`replicas.py`)
     _samples: list[tuple[float, int, int, int]]
     _loop_thread: int
 
@@ -134,6 +136,19 @@ class Port(Listening):
                     "Unable to listen on this port. Check server logs.",
                     param="port" if "port" in names else "tls-port",
                 ) from None
+
+    def replica_states(self) -> list[ReplicaState]:
+        now = time.monotonic()
+        return [
+            ReplicaState(
+                r.request.ip_address.decode() or r.conn.session.addr.rsplit(":", 1)[0],
+                r.request.listening_port,
+                "online",
+                r.ack,
+                int(now - r.ack_time),
+            )
+            for r in self.replicas.values()
+        ]
 
     def info_fields(self) -> dict[str, Any]:
         ops, in_kbps, out_kbps = self._instantaneous()

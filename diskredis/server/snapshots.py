@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -20,7 +21,7 @@ import trio
 from diskredis.commands.replication import Snapshot, rdb_aux
 from diskredis.commands.scripting import Scripts
 from diskredis.config import Config
-from diskredis.keyspace.snapshot import Stopped, write_rdb
+from diskredis.keyspace.snapshot import Stopped, Written, write_rdb
 from diskredis.server.connection import Connection
 from diskredis.storage import StorageError
 
@@ -40,6 +41,7 @@ class Snapshotting:
     _snapshot_writers: int
     _snapshots_idle: trio.Event
     _stopping_snapshots: bool
+    _attach_replica: Callable[[Connection, Snapshot, int], None]  # `replicas.py`
 
     def _start_snapshot(self, conn: Connection, snapshot: Snapshot) -> None:
         """Between batches (no transaction open): hand `conn` over to a snapshot
@@ -57,6 +59,10 @@ class Snapshotting:
                 e,
             )
             conn.close()
+            return
+        if snapshot.stream and not snapshot.fullresync and not snapshot.data:
+            self.engine.unpin_readers()  # +CONTINUE: nothing to write, only the stream
+            self._attach_replica(conn, snapshot, snapshot.start)
             return
         self._snapshot_writers += 1
         self._tasks.start_soon(self._send_snapshot, conn, snapshot)
@@ -76,20 +82,22 @@ class Snapshotting:
                 if not written.is_set():
                     conn.write(b"\n")
 
-        def write() -> tuple[int, int]:
+        def write() -> tuple[Written, int]:
             try:
                 with open(path, "wb") as f:
-                    keys = write_rdb(
+                    result = write_rdb(
                         self.engine,
                         self.config["databases"],
                         f,
-                        aux=rdb_aux(self.run_id),
+                        aux=lambda replid, offset, seldb: rdb_aux(
+                            replid or self.run_id, offset, seldb
+                        ),
                         data=snapshot.data,
                         functions=codes if snapshot.functions else [],
                         compress=bool(self.config["rdbcompression"]),
                         stop=lambda: self._stopping_snapshots or conn.closed,
                     )
-                return keys, os.path.getsize(path)
+                return result, os.path.getsize(path)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
@@ -98,7 +106,7 @@ class Snapshotting:
         assert self._tasks is not None
         self._tasks.start_soon(keepalive)
         try:
-            keys, size = await trio.to_thread.run_sync(write)
+            result, size = await trio.to_thread.run_sync(write)
         except Stopped:
             conn.close()
             return
@@ -133,13 +141,32 @@ class Snapshotting:
             f.close()
             return
         seconds = time.monotonic() - started
+        if snapshot.stream:  # a replica: the stream follows from the snapshot's offset
+            if snapshot.fullresync:
+                conn.write(b"+FULLRESYNC %s %d\r\n" % (result.replid.encode(), result.offset))
+
+            def synced() -> None:
+                log.info(
+                    "Synchronization with replica %s succeeded: %d keys, %d bytes, "
+                    "written in %.2f s; streaming from offset %d",
+                    name,
+                    result.keys,
+                    size,
+                    seconds,
+                    result.offset + 1,
+                )
+                self._attach_replica(conn, snapshot, result.offset + 1)
+
+            conn.on_sent = synced
+            conn.send_file(f, b"$%d\r\n" % size, b"", close=False)
+            return
 
         def sent() -> None:
             log.info(
                 "Snapshot sent to %s: %d keys, %d bytes, written in %.2f s; closing "
                 "the connection (rdb-only replica)",
                 name,
-                keys,
+                result.keys,
                 size,
                 seconds,
             )

@@ -58,6 +58,9 @@ class _NoServer:
     def info_fields(self) -> dict[str, Any]:
         return {}
 
+    def replica_states(self) -> list[Any]:
+        return []
+
     def reset_stats(self) -> None:
         pass
 
