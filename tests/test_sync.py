@@ -43,6 +43,8 @@ REPLCONF_CASES = [
     ("PSYNC", "a"),
     ("PSYNC", "a", "b"),
     ("PSYNC", "?", "x"),
+    ("PSYNC", "?", "x", "FAILOVER"),
+    ("PSYNC", "abc", "1", "failover", "more"),
     ("SYNC", "x"),
     ("MULTI",),
     ("SYNC",),

@@ -125,10 +125,7 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
     repl = ks.repl
     live = repl.backlog.active
     if live:  # replicas: what this call changes goes to the stream
-        repl.depth += 1
-        outer = repl.rewritten, repl.forced, repl.prevented
-        repl.rewritten, repl.forced, repl.prevented = None, False, False
-        changes = ks.changes
+        outer = repl.enter(ks.changes)
     start = _clock()
     tracking = ctx.tracking
     if tracking is not None and tracking.clients:  # client-side caching in use
@@ -147,8 +144,9 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
         except RedisError as e:
             reply = e
     elapsed = _clock() - start
-    if live:
-        _propagate(ctx, cmd, argv, changes, outer)
+    # EXEC's commands were replicated one by one (MULTI/EXEC come from the unit).
+    if live and repl.leave(session.db, None if name == "exec" else argv, ks.changes, outer):
+        session.woff = repl.backlog.end  # what WAIT waits for (Redis's c->woff)
     usec = elapsed // 1000
     cmd.calls += 1
     cmd.usec += usec
@@ -184,26 +182,6 @@ def _good_replicas(ctx: Ctx) -> int:
     return sum(1 for r in ctx.server.replica_states() if r.state == "online" and r.lag <= lag)
 
 
-def _propagate(
-    ctx: Ctx,
-    cmd: Command,
-    argv: list[bytes],
-    changes: int,
-    outer: tuple[list[bytes] | None, bool, bool],
-) -> None:
-    """After a call, with replicas (Redis's call()): queue its propagated form if it
-    changed data or forced it (EXEC's commands went one by one), then, at the end of
-    the execution unit, write the unit to the backlog."""
-    repl = ctx.ks.repl
-    repl.depth -= 1
-    if (ctx.ks.changes > changes or repl.forced) and not repl.prevented and cmd.name != "exec":
-        repl.ops.append((ctx.session.db, repl.rewritten or argv))
-    repl.rewritten, repl.forced, repl.prevented = outer
-    if not repl.depth:
-        repl.flush()
-        ctx.session.woff = repl.backlog.end  # what WAIT waits for (Redis's c->woff)
-
-
 def serve(ctx: Ctx, block: Block, key: bytes) -> Any:
     """Serve a waiting client from `key` (its Block's serve function): with replicas, an
     execution unit of its own, replicated as the handler says (a blocking pop as the
@@ -212,20 +190,11 @@ def serve(ctx: Ctx, block: Block, key: bytes) -> Any:
     repl = ctx.ks.repl
     if not repl.backlog.active:
         return block.serve(ctx, key)
-    repl.depth += 1
-    outer = repl.rewritten, repl.forced, repl.prevented
-    repl.rewritten, repl.forced, repl.prevented = None, False, False
-    changes = ctx.ks.changes
+    outer = repl.enter(ctx.ks.changes)
     try:
         return block.serve(ctx, key)
     finally:
-        repl.depth -= 1
-        rewritten = repl.rewritten
-        if rewritten is not None and ctx.ks.changes > changes and not repl.prevented:
-            repl.ops.append((ctx.session.db, rewritten))
-        repl.rewritten, repl.forced, repl.prevented = outer
-        if not repl.depth:
-            repl.flush()
+        repl.leave(ctx.session.db, None, ctx.ks.changes, outer)
 
 
 def served(

@@ -179,7 +179,10 @@ def sync(ctx: Ctx, argv: list[bytes]) -> Snapshot:
 def psync(ctx: Ctx, argv: list[bytes]) -> Snapshot:
     """PSYNC replicationid offset -> +CONTINUE and the stream from that offset when the
     backlog holds it (masterTryPartialResynchronization), else +FULLRESYNC <replid>
-    <offset>, the snapshot taken at that offset, then the stream after it."""
+    <offset>, the snapshot taken at that offset, then the stream after it. A fourth
+    argument FAILOVER is for a replica being promoted: this server is a primary."""
+    if len(argv) > 3 and argv[3].lower() == b"failover":
+        raise errors.err("PSYNC FAILOVER can't be sent to a master.")
     req = _checked_request(ctx)
     offset = parse_int(argv[2])
     if req.rdb_only:

@@ -25,6 +25,7 @@ from diskredis.commands.generic import _G
 from diskredis.commands.registry import Arg, KeySpec, arg, block, command, keys_at, oneof, token
 from diskredis.errors import RedisError
 from diskredis.keyspace import types
+from diskredis.keyspace.backlog import encode_command
 from diskredis.keyspace.clock import now_ms
 from diskredis.keyspace.space import NOTIFY_GENERIC
 from diskredis.keyspace.types import NO_EXPIRY, Meta
@@ -284,10 +285,6 @@ def _link(host: bytes, port: bytes, timeout_ms: int) -> _Link | None:
     return link
 
 
-def _bulk(*args: bytes) -> bytes:
-    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
-
-
 def migrate_keys(argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
     """migrateGetKeys: the key argument, or what follows KEYS (with an empty key)."""
     first, num = 3, 1
@@ -409,10 +406,10 @@ def migrate(ctx: Ctx, argv: list[bytes]) -> Any:
             raise RedisError(errors.MIGRATE_CONNECT)
         out = []
         if password is not None:
-            out.append(_bulk(b"AUTH", *((user,) if user is not None else ()), password))
+            out.append(encode_command([b"AUTH", *((user,) if user is not None else ()), password]))
         select = link.last_db != dbid
         if select:
-            out.append(_bulk(b"SELECT", b"%d" % dbid))
+            out.append(encode_command([b"SELECT", b"%d" % dbid]))
         sent = []
         now = now_ms()
         for key, meta in found:
@@ -426,7 +423,9 @@ def migrate(ctx: Ctx, argv: list[bytes]) -> Any:
                 export_value(ctx, meta), compress=bool(ctx.config["rdbcompression"])
             )
             out.append(
-                _bulk(b"RESTORE", key, b"%d" % ttl, payload, *((b"REPLACE",) if replace else ()))
+                encode_command(
+                    [b"RESTORE", key, b"%d" % ttl, payload, *((b"REPLACE",) if replace else ())]
+                )
             )
             sent.append(key)
         try:

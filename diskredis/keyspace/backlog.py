@@ -229,6 +229,35 @@ class Propagation:
         self.seldb = self.backlog.seldb  # as committed (the keyspace re-reads it first)
         self.rewritten, self.forced, self.prevented = None, False, False
 
+    def enter(self, changes: int) -> tuple[int, list[bytes] | None, bool, bool]:
+        """A call begins (Redis's call()): its own decisions start clear; what the
+        caller's were, and the keyspace's change count now, come back for `leave`."""
+        self.depth += 1
+        outer = changes, self.rewritten, self.forced, self.prevented
+        self.rewritten, self.forced, self.prevented = None, False, False
+        return outer
+
+    def leave(
+        self,
+        db: int,
+        argv: list[bytes] | None,
+        changes: int,
+        outer: tuple[int, list[bytes] | None, bool, bool],
+    ) -> bool:
+        """The call ended with the keyspace at `changes`: queue what it replicates as
+        (its rewrite, else `argv`; None: only a rewrite) if it changed data or forced
+        it and was not prevented; at the end of the unit, write the unit. True when the
+        unit ended."""
+        self.depth -= 1
+        form = self.rewritten or argv
+        if form is not None and (changes > outer[0] or self.forced) and not self.prevented:
+            self.ops.append((db, form))
+        _, self.rewritten, self.forced, self.prevented = outer
+        if self.depth:
+            return False
+        self.flush()
+        return True
+
     def rewrite(self, argv: list[bytes]) -> None:
         """Propagate this call as `argv` instead of what the client sent."""
         self.rewritten = argv
