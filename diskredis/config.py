@@ -270,8 +270,8 @@ for _name, _default, _extra in [
     ("aof-timestamp-enabled", False, {}),
     ("cluster-replica-no-failover", False, {"alias": "cluster-slave-no-failover"}),
     ("replica-lazy-flush", False, {"alias": "slave-lazy-flush"}),
-    ("replica-serve-stale-data", True, {"alias": "slave-serve-stale-data"}),
-    ("replica-read-only", True, {"alias": "slave-read-only"}),
+    ("replica-serve-stale-data", True, {"alias": "slave-serve-stale-data", "effect": True}),
+    ("replica-read-only", True, {"alias": "slave-read-only", "effect": True}),
     ("replica-ignore-maxmemory", True, {"alias": "slave-ignore-maxmemory"}),
     ("jemalloc-bg-thread", True, {}),
     ("activedefrag", False, {"check": _no_defrag, "refused": True}),
@@ -285,7 +285,7 @@ for _name, _default, _extra in [
     ("use-exit-on-panic", False, {"hidden": True}),
     ("disable-thp", True, _IMM),
     ("cluster-allow-replica-migration", True, {}),
-    ("replica-announced", True, {}),
+    ("replica-announced", True, _E),
     ("latency-tracking", True, _E),
     ("aof-disable-auto-gc", False, {}),
     ("replica-ignore-disk-write-errors", False, {}),
@@ -301,8 +301,8 @@ _strings: list[tuple[str, str, dict[str, Any]]] = [
     ("aclfile", "", {"mutable": False, "effect": True}),
     ("unixsocket", "", {"mutable": False, "effect": True}),
     ("pidfile", "", {"mutable": False, "effect": True}),
-    ("replica-announce-ip", "", {"alias": "slave-announce-ip"}),
-    ("masteruser", "", {"sensitive": True}),
+    ("replica-announce-ip", "", {"alias": "slave-announce-ip", "effect": True}),
+    ("masteruser", "", {"sensitive": True, "effect": True}),
     ("cluster-announce-ip", "", {}),
     ("cluster-config-file", "nodes.conf", _IMM),
     ("cluster-announce-hostname", "", {"check": _hostname}),
@@ -318,7 +318,7 @@ _strings: list[tuple[str, str, dict[str, Any]]] = [
     ("proc-title-template", "{title} {listen-addr} {server-mode}", {"check": _proc_title}),
     ("bind-source-addr", "", {}),
     ("logfile", "", {"mutable": False, "effect": True}),
-    ("masterauth", "", {"sensitive": True}),
+    ("masterauth", "", {"sensitive": True, "effect": True}),
     ("requirepass", "", {"sensitive": True, "effect": True}),
     ("tls-key-file-pass", "", _E),
     ("tls-client-key-file-pass", "", {}),
@@ -413,12 +413,12 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("active-defrag-threshold-upper", 100, 0, 1000, "int", {}),
     ("lfu-log-factor", 10, 0, INT_MAX, "int", {}),
     ("lfu-decay-time", 1, 0, INT_MAX, "int", {}),
-    ("replica-priority", 100, 0, INT_MAX, "int", {"alias": "slave-priority"}),
+    ("replica-priority", 100, 0, INT_MAX, "int", {"alias": "slave-priority", "effect": True}),
     ("repl-diskless-sync-delay", 5, 0, INT_MAX, "int", {}),
     ("maxmemory-samples", 5, 1, INT_MAX, "int", {}),
     ("maxmemory-eviction-tenacity", 10, 0, 100, "int", {}),
     ("timeout", 0, 0, INT_MAX, "int", _E),
-    ("replica-announce-port", 0, 0, 65535, "int", {"alias": "slave-announce-port"}),
+    ("replica-announce-port", 0, 0, 65535, "int", {"alias": "slave-announce-port", "effect": True}),
     ("tcp-backlog", 511, 0, INT_MAX, "int", {"mutable": False, "effect": True}),
     ("cluster-port", 0, 0, 65535, "int", _IMM),
     ("cluster-announce-bus-port", 0, 0, 65535, "int", {}),
@@ -438,8 +438,8 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ("key-load-delay", 0, -(2**31), INT_MAX, "int", {"hidden": True}),
     ("active-expire-effort", 1, 1, 10, "int", {}),
     ("hz", 10, 0, INT_MAX, "int", {}),
-    # With no replica (diskredis does not replicate yet) a write needs none of them:
-    # min-replicas-to-write > 0 refuses every write (NOREPLICAS), as Redis does then.
+    # A primary refuses writes (NOREPLICAS) with fewer replicas acknowledging within
+    # the lag; a replica ignores them, as Redis does.
     (
         "min-replicas-to-write",
         0,
@@ -687,12 +687,7 @@ def _parse_replicaof(args: list[str]) -> tuple[str, int] | None:
     port = string2ll(args[1])
     if port is None or not 0 <= port <= 65535:
         raise ConfigError("Invalid master port")
-    # A replica promises to follow its primary: refused rather than accepted without
-    # effect until diskredis replicates.
-    raise ConfigError(
-        "diskredis does not replicate yet: remove replicaof (it would make "
-        "this server a replica of %s:%d)" % (args[0], port)
-    )
+    return args[0], port
 
 
 _add(
@@ -703,7 +698,7 @@ _add(
         alias="slaveof",
         mutable=False,
         multi=True,
-        refused=True,
+        effect=True,
         parse_fn=_parse_replicaof,
         format_fn=lambda v: "" if v is None else "%s %d" % v,
     )

@@ -207,3 +207,8 @@ INVALID_HLL = "INVALIDOBJ Corrupted HLL object detected"
 
 def unknown_pfdebug(sub: bytes) -> RedisError:
     return err("Unknown PFDEBUG subcommand '%s'" % _c_str(sub, 1 << 30))
+
+
+# A replica (processCommand's refusals)
+READONLY_REPLICA = "READONLY You can't write against a read only replica."
+MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."

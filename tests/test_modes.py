@@ -175,9 +175,10 @@ def _start_refused(*args: str) -> str:
 
 
 def test_settings_refused_rather_than_ignored(tmp_path: Any) -> None:
-    """cluster-enabled and replicaof change what the server promises: refused at start-up
-    (and by CONFIG SET, where they are immutable) until diskredis acts on them."""
+    """cluster-enabled changes what the server promises: refused at start-up (and by
+    CONFIG SET, where it is immutable) until diskredis acts on it. (replicaof is acted
+    on: tests/test_replica.py.)"""
     text = _start_refused("--dir", str(tmp_path / "a"), "--cluster-enabled", "yes")
     assert "diskredis does not run as a cluster node yet" in text
-    text = _start_refused("--dir", str(tmp_path / "b"), "--replicaof", "127.0.0.1", "6390")
-    assert "diskredis does not replicate yet" in text
+    text = _start_refused("--dir", str(tmp_path / "b"), "--replicaof", "127.0.0.1", "nope")
+    assert "Invalid master port" in text

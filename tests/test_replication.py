@@ -127,7 +127,8 @@ def _workload(c: redis.Redis) -> None:
     c.set("gone", "1", px=1)
     time.sleep(0.01)
     c.get("gone")  # expired: replicated as DEL
-    d5 = redis.Redis(port=c.connection_pool.connection_kwargs["port"], db=5)
+    kwargs = c.connection_pool.connection_kwargs
+    d5 = redis.Redis(port=kwargs["port"], password=kwargs.get("password"), db=5)
     d5.set("in5", "x")
     d5.swapdb(5, 6)
     d5.set("flushed", "x")

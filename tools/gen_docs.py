@@ -72,9 +72,9 @@ def params_md() -> str:
         "",
         "### Refused unless left at their default",
         "",
-        "Setting these would change what the server promises (a cluster node, a",
-        "replica, an allocator diskredis does not have); diskredis cannot keep that",
-        "promise yet, so it refuses any other value, at start-up and in CONFIG SET.",
+        "Setting these would change what the server promises (a cluster node, an",
+        "allocator diskredis does not have); diskredis cannot keep that promise yet,",
+        "so it refuses any other value, at start-up and in CONFIG SET.",
         "",
     ]
     out.append(
@@ -87,10 +87,9 @@ def params_md() -> str:
         "Redis 7.0 knows these; diskredis accepts, validates and echoes them (CONFIG GET,",
         "CONFIG SET, CONFIG REWRITE, the file, the flags) so that client libraries,",
         "deployment tools and test suites that set them keep working, but they change",
-        "nothing here: encoding thresholds, RDB/AOF, the replica side of replication and",
-        "its transfer tuning, cluster, TLS, modules, defragmentation and eviction tuning",
-        "have no counterpart in diskredis (yet: docs/replication.md says what a primary",
-        "does).",
+        "nothing here: encoding thresholds, RDB/AOF, replication's transfer tuning",
+        "(docs/replication.md says how diskredis transfers), cluster, TLS, modules,",
+        "defragmentation and eviction tuning have no counterpart in diskredis.",
         "",
     ]
     out.append(", ".join("`%s`" % p.name + (" (`%s`)" % p.alias if p.alias else "") for p in idle))

@@ -21,7 +21,13 @@ from typing import Any
 from diskredis import config as cfg
 from diskredis import errors
 from diskredis.commands.args import help_reply, parse_int, parse_positive
-from diskredis.commands.context import DISKREDIS_VERSION, REDIS_VERSION, Ctx, Shutdown
+from diskredis.commands.context import (
+    DISKREDIS_VERSION,
+    REDIS_VERSION,
+    Ctx,
+    MasterState,
+    Shutdown,
+)
 from diskredis.commands.generic import encoding_of
 from diskredis.commands.registry import (
     all_commands,
@@ -293,7 +299,15 @@ def _section_stats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
 def _section_replication(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
     backlog = ctx.ks.backlog
     replicas = ctx.server.replica_states()
-    out: list[tuple[str, Any]] = [("role", "master"), ("connected_slaves", len(replicas))]
+    master = ctx.server.master_state()
+    out: list[tuple[str, Any]] = [("role", "master" if master is None else "slave")]
+    if master is not None:
+        out += _replica_fields(ctx, master)
+    out.append(("connected_slaves", len(replicas)))
+    if ctx.config["min-replicas-to-write"] and ctx.config["min-replicas-max-lag"]:
+        lag = ctx.config["min-replicas-max-lag"]
+        good = sum(1 for r in replicas if r.state == "online" and r.lag <= lag)
+        out.append(("min_slaves_good_slaves", good))
     line = "ip=%s,port=%d,state=%s,offset=%d,lag=%d"
     for i, r in enumerate(replicas):
         out.append(("slave%d" % i, line % (r.ip, r.port, r.state, r.ack, r.lag)))
@@ -309,6 +323,43 @@ def _section_replication(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("repl_backlog_size", ctx.config["repl-backlog-size"]),
         ("repl_backlog_first_byte_offset", backlog.first if active else 0),
         ("repl_backlog_histlen", backlog.histlen if active else 0),
+    ]
+
+
+def _replica_fields(ctx: Ctx, master: MasterState) -> list[tuple[str, Any]]:
+    """INFO replication's lines of a replica (its primary, the link, the transfer)."""
+    now = time.monotonic()
+    connected = master.state == "connected"
+    backlog = ctx.ks.backlog
+    applied = master.offset if connected else (backlog.offset if backlog.active else 1)
+    read = master.read_offset if connected else applied
+    out: list[tuple[str, Any]] = [
+        ("master_host", master.host),
+        ("master_port", master.port),
+        ("master_link_status", "up" if connected else "down"),
+        ("master_last_io_seconds_ago", int(now - master.last_io) if master.last_io else -1),
+        ("master_sync_in_progress", int(master.state == "sync")),
+        ("slave_read_repl_offset", read),
+        ("slave_repl_offset", applied),
+    ]
+    if master.state == "sync":
+        total, done = master.transfer_total, master.transfer_read
+        out += [
+            ("master_sync_total_bytes", total),
+            ("master_sync_read_bytes", done),
+            ("master_sync_left_bytes", total - done),
+            ("master_sync_perc", "%.2f" % (done * 100 / total if total > 0 else 0.0)),
+            ("master_sync_last_io_seconds_ago", int(now - master.transfer_last_io)),
+        ]
+    if not connected:
+        down = int(now - master.down_since) if master.down_since else -1
+        out.append(("master_link_down_since_seconds", down))
+    config = ctx.config
+    return [
+        *out,
+        ("slave_priority", config["replica-priority"]),
+        ("slave_read_only", int(config["replica-read-only"])),
+        ("replica_announced", int(config["replica-announced"])),
     ]
 
 

@@ -83,6 +83,9 @@ class Session:
     pubsub: bool = False
     # What the client said of itself with REPLCONF (`replication.ReplicaRequest`).
     replica: Any = None
+    #: The link to this server's primary (a replica's "master client"): its commands
+    #: are obeyed (no READONLY, no pause) and get no reply.
+    master: bool = False
     #: Client-side caching: its mode (`tracking.Tracked`), None when not tracking.
     tracking: Any = None
 
@@ -107,11 +110,13 @@ class Session:
 
     def client_type(self) -> str:
         """getClientType: MONITOR clients count as normal ones, as in Redis."""
+        if self.master:
+            return "master"
         return "pubsub" if self.pubsub else "normal"
 
     def flags_text(self) -> str:
         """The `flags=` field of CLIENT LIST (networking.c getClientInfoString)."""
-        out = ""
+        out = "M" if self.master else ""
         if self.monitor:
             out += "O"
         if self.pubsub:
@@ -148,6 +153,24 @@ class ReplicaState:
     state: str  # "wait_bgsave", "send_bulk" or "online"
     ack: int  # the offset it acknowledged
     lag: int  # seconds since its last ACK
+
+
+@dataclass
+class MasterState:
+    """A replica's primary and the link to it (INFO replication, ROLE)."""
+
+    host: str
+    port: int
+    # "connect", "connecting", "handshake", "sync" (a full resync's transfer and
+    # load) or "connected" (the stream is applied)
+    state: str
+    last_io: float  # monotonic time of the last bytes from the primary (0: none yet)
+    down_since: float  # monotonic time the link went down (0: never up since REPLICAOF)
+    offset: int  # the stream's offset applied (-1: no link to the primary)
+    read_offset: int  # the stream's offset read
+    transfer_total: int  # a full resync's RDB: its size (-1 unknown, 0 EOF-marked)
+    transfer_read: int  # what was read of it
+    transfer_last_io: float  # when its last bytes came
 
 
 class ServerPort(Protocol):
@@ -191,6 +214,22 @@ class ServerPort(Protocol):
 
     def replica_states(self) -> list[ReplicaState]:
         """The replicas taking the stream (INFO replication, ROLE, WAIT)."""
+        ...
+
+    def master_state(self) -> MasterState | None:
+        """This server's primary and the link to it; None when it is a primary."""
+        ...
+
+    def set_master(self, host: str, port: int) -> None:
+        """REPLICAOF host port (in a batch): follow that primary from now on."""
+        ...
+
+    def unset_master(self) -> None:
+        """REPLICAOF NO ONE (in a batch): a primary again, under a new replication id."""
+        ...
+
+    def request_ack(self) -> None:
+        """REPLCONF GETACK from the primary: acknowledge once this batch is written."""
         ...
 
     def reset_stats(self) -> None: ...
@@ -379,7 +418,7 @@ class Ctx:
         """Replicate this call as `argv` instead of what the client sent (when writes
         are recorded for replicas)."""
         repl = self.ks.repl
-        if repl.backlog.active:
+        if repl.backlog.recording:
             repl.rewritten = list(argv)
 
     def deletion(self, lazy_param: str) -> bytes:

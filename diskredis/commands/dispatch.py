@@ -101,19 +101,23 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
     ks = ctx.ks
     config = ctx.config.values
     # checkGoodReplicasStatus: too few replicas acknowledged within min-replicas-max-lag
+    following = ks.following  # a replica
     no_replicas = (
         config["min-replicas-to-write"]
         and config["min-replicas-max-lag"]
+        and not following
         and _good_replicas(ctx) < config["min-replicas-to-write"]
     )
     flags = cmd.flags
-    if cmd.flags_of is not None and (paused or no_replicas or ks.read_only_reason):
+    if cmd.flags_of is not None and (paused or no_replicas or ks.read_only_reason or following):
         flags = cmd.flags_of(cmd, ctx, argv)  # getCommandFlags, once
     if ks.read_only_reason is not None and ("write" in flags or cmd.name == "ping"):
         # PING too, as Redis: a health check sees that writes are refused
         return _reject(ctx, cmd, argv, errors.misconf(ks.read_only_reason))
     if no_replicas and "write" in flags:
         return _reject(ctx, cmd, argv, RedisError(errors.NOREPLICAS))
+    if following and not ks.obeying and (refusal := _replica_refusal(ctx, flags)) is not None:
+        return _reject(ctx, cmd, argv, refusal)
     if rare and (early := _checks_after_acl(ctx, cmd, argv, flags, busy, paused)) is not None:
         return early
     ctx.name = session.last_cmd = name = cmd.name
@@ -123,7 +127,7 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
         ctx.lookup_flags = cmd.lookup_flags & ~LOOKUP_TOUCH
     handler: Any = cmd.handler
     repl = ks.repl
-    live = repl.backlog.active
+    live = repl.backlog.recording
     if live:  # replicas: what this call changes goes to the stream
         outer = repl.enter(ks.changes)
     start = _clock()
@@ -175,6 +179,22 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
     return reply
 
 
+def _replica_refusal(ctx: Ctx, flags: frozenset[str]) -> RedisError | None:
+    """A replica's client (not its primary): writes refused while replica-read-only,
+    and with the link down and replica-serve-stale-data off, what is not flagged
+    stale (processCommand's checks, in its order)."""
+    config = ctx.config
+    if config["replica-read-only"] and "write" in flags:
+        return RedisError(errors.READONLY_REPLICA)
+    if not config["replica-serve-stale-data"] and "stale" not in flags:
+        master = ctx.server.master_state()
+        if master is not None and master.state != "connected":
+            if ctx.session.is_script:
+                return errors.err("Can not execute the command on a stale replica")
+            return RedisError(errors.MASTERDOWN)
+    return None
+
+
 def _good_replicas(ctx: Ctx) -> int:
     """Replicas online that acknowledged within min-replicas-max-lag seconds
     (refreshGoodSlavesCount)."""
@@ -188,7 +208,7 @@ def serve(ctx: Ctx, block: Block, key: bytes) -> Any:
     plain pop, BLMOVE as LMOVE, XREADGROUP as its XCLAIMs), never as the blocking
     command itself."""
     repl = ctx.ks.repl
-    if not repl.backlog.active:
+    if not repl.backlog.recording:
         return block.serve(ctx, key)
     outer = repl.enter(ctx.ks.changes)
     try:

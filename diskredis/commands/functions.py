@@ -160,6 +160,20 @@ def load_saved(scripts: Scripts, ks: Keyspace) -> int:
     return len(scripts.libraries)
 
 
+def replace_all(scripts: Scripts, ks: Keyspace, codes: list[bytes]) -> list[str]:
+    """A replica's full resync: the primary's libraries (its RDB's) instead of ours, in
+    the batch that switches the data; what could not be loaded, if anything."""
+    for name in list(scripts.libraries):
+        _unlink(scripts, name, ks)
+    problems = []
+    for code in codes:
+        try:
+            _link(scripts, create_library(scripts, code, True), ks)
+        except RedisError as e:
+            problems.append(e.text)
+    return problems
+
+
 # -- FCALL -----------------------------------------------------------------------------------
 def _fcall(ctx: Ctx, argv: list[bytes], ro: bool) -> Any:
     feed_monitors(ctx, argv)

@@ -919,6 +919,12 @@ def wait(ctx: Ctx, argv: list[bytes]) -> Any:
     """WAIT numreplicas timeout -> how many replicas acknowledged this client's last
     command's place in the stream: at once when enough did (or in MULTI), else when they
     have, or at the timeout (ms, 0: none) with the count then."""
+    if ctx.ks.following:
+        raise errors.err(
+            "WAIT cannot be used with replica instances. Please also note that since Redis "
+            "4.0 if a replica is configured to be writable (which is not the default) "
+            "writes to replicas are just local and are not propagated."
+        )
     wanted = parse_int(argv[1])
     deadline = parse_timeout_ms(argv[2], seconds=False, now_ms=now_ms())
     woff = ctx.session.woff

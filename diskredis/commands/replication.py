@@ -1,16 +1,13 @@
-"""Snapshots for replication clients: REPLCONF, SYNC, PSYNC.
+"""Replication commands: REPLCONF, SYNC, PSYNC, ROLE, REPLICAOF/SLAVEOF.
 
-Room: the part of Redis's replication a data store without replicas can keep -- an RDB
-snapshot of the whole dataset for a client that asks for nothing else, as `redis-cli
---rdb` and `redis-cli --functions-rdb` do (`REPLCONF rdb-only 1`, then `SYNC`). Imports:
-`args`, `dispatch`, `quoting`, `registry`, `context`, `errors`.
+Room: what a replica or a replication client asks of this server, and what turns this
+server into a replica or back into a primary. Imports: `args`, `dispatch`, `quoting`,
+`registry`, `context`, `errors`, `resp.values`.
 
-diskredis keeps no replication stream, so a client that wants one (a Redis replica
-pointed here with REPLICAOF) is refused with an error that says so, rather than sent
-a snapshot and then nothing. A snapshot is written from one read transaction of the
-engine, on a worker thread (`keyspace.snapshot`), while the lane goes on serving clients;
-the server streams it to the client and closes the connection, as Redis does with an
-rdb-only replica.
+SYNC and PSYNC hand the connection to the server (`Snapshot`): a snapshot written from
+one read transaction of the engine on a worker thread, then the command stream from
+the backlog (`server/replicas.py`); an rdb-only client (`redis-cli --rdb`) gets the
+snapshot alone. REPLICAOF asks the server to follow a primary (`server/following.py`).
 """
 
 from __future__ import annotations
@@ -23,9 +20,10 @@ from diskredis import errors
 from diskredis.commands.args import parse_int
 from diskredis.commands.context import REDIS_VERSION, Ctx
 from diskredis.commands.dispatch import NO_REPLY
-from diskredis.commands.registry import arg, command
+from diskredis.commands.registry import arg, block, command, oneof, token
 from diskredis.errors import RedisError
 from diskredis.quoting import split_inline
+from diskredis.resp.values import Status
 
 _SRV = "server"
 _NET_HOST_STR_LEN = 256  # NET_HOST_STR_LEN: the longest ip-address a replica may give
@@ -102,8 +100,13 @@ def replconf(ctx: Ctx, argv: list[bytes]) -> Any:
                 req.capa_eof = True
             elif capa == b"psync2":
                 req.capa_psync2 = True
-        elif option in (b"ack", b"getack"):
-            # From a replica (ack) or to one (getack): this client is neither.
+        elif option == b"getack":
+            # From our primary: acknowledged once this batch is written (the ACK goes
+            # out on the link); nothing for a client that is not the primary.
+            if ctx.session.master:
+                ctx.server.request_ack()
+            return NO_REPLY
+        elif option == b"ack":  # a replica's, read by the server from its connection
             return NO_REPLY
         elif option == b"rdb-only":
             n = parse_int(value)
@@ -131,6 +134,9 @@ def replconf(ctx: Ctx, argv: list[bytes]) -> Any:
 
 def _checked_request(ctx: Ctx) -> ReplicaRequest:
     """What the client said of itself, refused as syncCommand refuses it."""
+    master = ctx.server.master_state()
+    if master is not None and master.state != "connected":
+        raise RedisError("NOMASTERLINK Can't SYNC while not connected with my master")
     req = _request(ctx)
     if (req.exclude_data or req.exclude_functions) and not req.capa_eof:
         raise errors.err("Filtered replica requires EOF capability")
@@ -245,7 +251,17 @@ def rdb_aux(replid: str, offset: int, seldb: int) -> list[tuple[bytes, bytes]]:
 )
 def role(ctx: Ctx, argv: list[bytes]) -> Any:
     """ROLE -> ["master", replication offset, [[ip, port, acknowledged offset], ...]]
-    (ports and offsets of replicas as bulk strings, as Redis sends them)."""
+    (ports and offsets of replicas as bulk strings, as Redis sends them); on a replica
+    ["slave", primary host, primary port, link state, offset applied (-1: no link)]."""
+    master = ctx.server.master_state()
+    if master is not None:
+        return [
+            b"slave",
+            master.host.encode(),
+            master.port,
+            master.state.encode(),
+            master.offset if master.state == "connected" else -1,
+        ]
     return [
         b"master",
         ctx.ks.backlog.offset,
@@ -255,3 +271,60 @@ def role(ctx: Ctx, argv: list[bytes]) -> Any:
             if r.state == "online"
         ],
     ]
+
+
+_REPLICAOF_ARGS = (
+    oneof(
+        "args",
+        block("host-port", arg("host", "string"), arg("port", "integer")),
+        block("no-one", token("NO"), token("ONE")),
+    ),
+)
+
+
+def _replicaof(ctx: Ctx, argv: list[bytes]) -> Any:
+    """REPLICAOF host port | NO ONE -> OK (Redis's replicaofCommand)."""
+    if ctx.config["cluster-enabled"]:
+        raise errors.err("REPLICAOF not allowed in cluster mode.")
+    server = ctx.server
+    if argv[1].lower() == b"no" and argv[2].lower() == b"one":
+        server.unset_master()
+        return "OK"
+    try:
+        port = parse_int(argv[2])
+    except RedisError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise errors.err("Invalid master port")
+    host = argv[1].decode("utf-8", "surrogateescape")
+    master = server.master_state()
+    if master is not None and master.host.lower() == host.lower() and master.port == port:
+        return Status(b"OK Already connected to specified master")
+    server.set_master(host, port)
+    return "OK"
+
+
+command(
+    "replicaof",
+    3,
+    "admin noscript stale no_async_loading",
+    group=_SRV,
+    since="5.0.0",
+    complexity="O(1)",
+    summary="Make the server a replica of another instance, or promote it as master.",
+    args=_REPLICAOF_ARGS,
+)(_replicaof)
+
+command(
+    "slaveof",
+    3,
+    "admin noscript stale no_async_loading",
+    group=_SRV,
+    since="1.0.0",
+    complexity="O(1)",
+    summary="Make the server a replica of another instance, or promote it as master.",
+    doc_flags="deprecated",
+    deprecated_since="5.0.0",
+    replaced_by="`REPLICAOF`",
+    args=_REPLICAOF_ARGS,
+)(_replicaof)

@@ -243,7 +243,7 @@ def spop(ctx: Ctx, argv: list[bytes]) -> Any:
         repl = ctx.ks.repl
         if n >= card:  # the whole set: replicated as its deletion
             ctx.propagate_as(b"DEL", argv[1])
-        elif repl.backlog.active:  # as one SREM per member (the replica's pick may differ)
+        elif repl.backlog.recording:  # as one SREM per member (the replica's pick may differ)
             for member in picked:
                 repl.also(ctx.session.db, [b"SREM", argv[1], member])
             repl.prevent()

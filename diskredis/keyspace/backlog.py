@@ -63,13 +63,17 @@ class Backlog:
         self.seldb = -1  # the database the stream has selected at `offset` (-1: none)
         self._pending: tuple[int, int] | None = None  # (offset, first) after this batch
         self.limit = 1 << 30  # repl-backlog-size (the config sets it)
+        # A replica records its primary's stream as it came (`proxy`), not what its own
+        # commands do: `recording` is whether commands run here feed the backlog.
+        self.following = False
+        self.recording = False
 
     # -- state ---------------------------------------------------------------------------
     def load(self, txn: Txn) -> None:
         """Read the committed state (opening the data folder)."""
         raw = txn.get("stats", _ID)
         self.replid = raw.decode() if raw is not None else ""
-        self.active = bool(self.replid)
+        self._activate(bool(self.replid))
         raw = txn.get("stats", _ID2)
         self.replid2 = raw.decode() if raw is not None else NO_ID2
         raw = txn.get("stats", _ID2_OFFSET)
@@ -96,7 +100,7 @@ class Backlog:
         offset: Redis's createReplicationBacklog after changeReplicationId."""
         txn = self._txn()
         self.replid = new_replid()
-        self.active = True
+        self._activate(True)
         self.replid2, self.id2_offset = NO_ID2, -1
         txn.put("stats", _ID, self.replid.encode())
         txn.delete("stats", _ID2)
@@ -122,8 +126,55 @@ class Backlog:
         for name in (_ID, _ID2, _ID2_OFFSET, _FIRST):
             txn.delete("stats", name)
         self.replid, self.replid2, self.id2_offset = "", NO_ID2, -1
-        self.active = False
+        self._activate(False)
         self._set(self.offset, self.offset + 1)
+
+    def _activate(self, active: bool) -> None:
+        self.active = active
+        self.recording = active and not self.following
+
+    def follow(self, following: bool) -> None:
+        """Become a replica (its stream is its primary's, `proxy`) or a primary again
+        (what commands change is recorded)."""
+        self.following = following
+        self._activate(self.active)
+
+    def adopt(self, replid: str, offset: int, seldb: int) -> None:
+        """A full resync from a primary (in the batch that switches to its data): the
+        history starts over at the primary's `offset`, under its id, with the stream
+        in `seldb` (Redis keeps no replid2 after a full sync)."""
+        txn = self._txn()
+        for key, _ in list(txn.scan("stats", _REC, _REC_END)):
+            txn.delete("stats", key)
+        self.replid, self.replid2, self.id2_offset = replid, NO_ID2, -1
+        txn.put("stats", _ID, replid.encode())
+        txn.delete("stats", _ID2)
+        txn.delete("stats", _ID2_OFFSET)
+        self._activate(True)
+        self.seldb = -1
+        if seldb >= 0:
+            self.select(seldb)
+        else:
+            txn.delete("stats", _SELDB)
+        self._set(offset, offset + 1)
+
+    def rename(self, replid: str) -> None:
+        """The primary's id changed (+CONTINUE <new id> after its own promotion): the
+        same shift it made, so sub-replicas can continue with either id."""
+        txn = self._txn()
+        self.replid2, self.id2_offset = self.replid, self.end + 1
+        self.replid = replid
+        txn.put("stats", _ID, replid.encode())
+        txn.put("stats", _ID2, self.replid2.encode())
+        txn.put("stats", _ID2_OFFSET, L.u64(self.id2_offset + 1))
+
+    def proxy(self, data: bytes, seldb: int) -> None:
+        """A replica applied `data`, its primary's stream as it came: it goes on in the
+        backlog (for sub-replicas, and as the offset to resume from), with the
+        database it selected, in the same transaction as its writes."""
+        if data:
+            self.append(data)
+        self.select(seldb)
 
     def _set(self, offset: int, first: int) -> None:
         txn = self._txn()
@@ -150,7 +201,9 @@ class Backlog:
     def select(self, db: int) -> None:
         """The stream selects `db` (in the batch): a snapshot taken after it tells its
         replica to start there (the RDB's repl-stream-db)."""
-        self._txn().put("stats", _SELDB, L.u32(db))
+        if db != self.seldb:
+            self._txn().put("stats", _SELDB, L.u32(db))
+            self.seldb = db
 
     def commit(self) -> None:
         if self._pending is not None:
@@ -264,7 +317,7 @@ class Propagation:
 
     def also(self, db: int, argv: list[bytes]) -> None:
         """Queue an op now, before the call's own (alsoPropagate)."""
-        if self.backlog.active:
+        if self.backlog.recording:
             self.ops.append((db, argv))
 
     def force(self) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.access import AccessTable
@@ -46,6 +47,7 @@ class SchemaError(StorageError):
 _LIVE_BOUNDS = 10_000  # ranges whose live bounds are remembered
 _COMPACT_EVERY = 5_000  # deletes in one ordered range between two compactions of it
 DUE_COUNT_LIMIT = 100_000  # expired keys DBSIZE looks for (~0.1 s) beyond those removed
+_LOADING, _LOADING_END = b"loading-slot:", b"loading-slot;"  # a full resync's slots
 _AVG_TTL_SCAN = 200  # keys of a database avg_ttl reads when the expire index gave none
 
 
@@ -154,6 +156,11 @@ class Keyspace:
         # Set by the lane while writes are refused after a failed commit (the reason):
         # an expired key then just reads as missing, nothing is deleted.
         self.read_only_reason: str | None = None
+        # A replica (`following`) expires nothing itself: its primary sends the DELs.
+        # An expired key reads as missing to its clients but is still there for the
+        # primary's commands (`obeying`: the lane sets it while they run).
+        self.following = False
+        self.obeying = False
         self.on_event: Callable[[bytes, bytes, int], None] | None = None
         if view:
             self.txn = engine.snapshot()
@@ -195,6 +202,11 @@ class Keyspace:
             self.slots = [self._slot_of(txn, db) for db in range(self.databases)]
             self.backlog.load(txn)
             self.repl.seldb = self.backlog.seldb
+            self.txn = txn
+            try:  # a full resync's load that a crash cut short: its slots go to gc
+                self.abandon_load(self.loading_slots())
+            finally:
+                self.txn = None
 
     def _slot_of(self, txn: Txn, db: int) -> int:
         raw = txn.get("stats", b"slot:" + L.u32(db))
@@ -203,10 +215,15 @@ class Keyspace:
         return self._new_slot(txn, db)
 
     def _new_slot(self, txn: Txn, db: int) -> int:
+        slot = self._fresh_slot(txn)
+        txn.put("stats", b"slot:" + L.u32(db), L.u32(slot))
+        return slot
+
+    @staticmethod
+    def _fresh_slot(txn: Txn) -> int:
         raw = txn.get("stats", b"next-slot")
         slot = L.read_u32(raw) if raw is not None else 1
         txn.put("stats", b"next-slot", L.u32(slot + 1))
-        txn.put("stats", b"slot:" + L.u32(db), L.u32(slot))
         return slot
 
     # -- batches -----------------------------------------------------------------------
@@ -320,11 +337,16 @@ class Keyspace:
         mkey, hashed = self._mkey(db, key)
         meta = self._raw(mkey, key, hashed, flags & LOOKUP_CACHE)
         if meta is not None and meta.expire and meta.expire < self.clock():
-            if self.read_only_reason is None and not self.expire_paused:
+            if self.following:
+                if not self.obeying:
+                    meta = None
+            elif self.read_only_reason is None and not self.expire_paused:
                 self._drop(db, mkey, meta, expired=True)
                 self.expired_keys += 1
                 self.event(NOTIFY_EXPIRED, b"expired", key, db)
-            meta = None
+                meta = None
+            else:
+                meta = None
         if flags & LOOKUP_READ:
             if meta is None:
                 self.misses += 1
@@ -409,7 +431,7 @@ class Keyspace:
             return False
         if self.waiters:
             self.written[(db, key)] = None
-        expired = bool(meta.expire and meta.expire < self.clock())
+        expired = bool(meta.expire and meta.expire < self.clock()) and not self.obeying
         self._drop(db, mkey, meta, free, expired)
         if expired:
             self.expired_keys += 1
@@ -425,7 +447,7 @@ class Keyspace:
         if self.on_modified is not None:
             self.on_modified(L.user_key(mkey, meta), expired)
         if expired:  # not a change of a command's (Redis's dirty), but replicated
-            if self.backlog.active:
+            if self.backlog.recording:
                 self.repl.also(db, [self.repl.expire_verb, L.user_key(mkey, meta)])
         else:
             self.changes += 1
@@ -467,7 +489,7 @@ class Keyspace:
         active expiry removes them in bounded steps (see `due_counts`), as Redis's does
         within its next cycles. With active expiry off (DEBUG SET-ACTIVE-EXPIRE 0) or
         paused (CLIENT PAUSE), only an access removes them: they count, as in Redis."""
-        if not self.active_expire or self.expire_paused or self.cron_paused:
+        if not self.active_expire or self.expire_paused or self.cron_paused or self.following:
             return {}
         return self.due_counts()
 
@@ -601,8 +623,9 @@ class Keyspace:
         The cache holds committed state only, so this batch's writes stay staged."""
         self.cache.clear()
 
-    def flush(self, db: int) -> None:
-        """Empty `db` at once: it gets a fresh slot; the old one is queued for gc."""
+    def flush(self, db: int, slot: int = 0) -> None:
+        """Empty `db` at once: it gets a fresh slot (or `slot`, a loaded one); the old
+        one is queued for gc."""
         if self.watches.by_key:
             self.watches.touched_db(db)
         if self.waiters:
@@ -613,7 +636,55 @@ class Keyspace:
             self._deltas.pop(counter + L.u32(old), None)
             txn.delete("stats", counter + L.u32(old))
         self.reclaim.free_slot(old)
-        self.slots[db] = self._new_slot(txn, db)
+        if slot:
+            txn.put("stats", b"slot:" + L.u32(db), L.u32(slot))
+            self.slots[db] = slot
+        else:
+            self.slots[db] = self._new_slot(txn, db)
+
+    # -- a replica's full resync: the primary's data loaded beside the served data -----
+    def begin_load(self) -> list[int]:
+        """Fresh slots, one per database, to load a primary's dataset into while the
+        current data is still served (`loading_into`, then `finish_load`). They are
+        recorded, so that a crash before the switch frees them at the next start."""
+        txn = self._t()
+        shadow = []
+        for db in range(self.databases):
+            slot = self._fresh_slot(txn)
+            txn.put("stats", _LOADING + L.u32(db), L.u32(slot))
+            shadow.append(slot)
+        return shadow
+
+    def loading_slots(self) -> list[int]:
+        """The slots of a load not finished (`begin_load`), as committed."""
+        return [L.read_u32(v) for _, v in self._t().scan("stats", _LOADING, _LOADING_END)]
+
+    @contextmanager
+    def loading_into(self, shadow: list[int]) -> Iterator[None]:
+        """Within: the databases are the loading slots (a step of the load)."""
+        saved, self.slots = self.slots, shadow
+        try:
+            yield
+        finally:
+            self.slots = saved
+
+    def finish_load(self, shadow: list[int]) -> None:
+        """Switch every database to its loaded slot at once (one batch: clients see
+        the old dataset or the new one, never a mix); the old slots go to gc."""
+        txn = self._t()
+        for db, slot in enumerate(shadow):
+            self.flush(db, slot)
+            txn.delete("stats", _LOADING + L.u32(db))
+
+    def abandon_load(self, shadow: list[int]) -> None:
+        """Give up a load: its slots, whatever they hold, go to gc."""
+        txn = self._t()
+        for db, slot in enumerate(shadow):
+            for counter in (b"count:", b"expires:"):
+                self._deltas.pop(counter + L.u32(slot), None)
+                txn.delete("stats", counter + L.u32(slot))
+            self.reclaim.free_slot(slot)
+            txn.delete("stats", _LOADING + L.u32(db))
 
     def swap(self, a: int, b: int) -> None:
         if self.watches.by_key:

@@ -51,6 +51,7 @@ from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
 from diskredis.server.busy import BusyServing
 from diskredis.server.connection import Connection, Reactor
+from diskredis.server.following import Following
 from diskredis.server.lane import Lane, Outcome, Unit, cache_budget
 from diskredis.server.port import Port
 from diskredis.server.replicas import Replica, Replicating
@@ -65,7 +66,7 @@ __all__ = ["Server", "serve"]
 _SAMPLE_EVERY = 0.1  # instantaneous_ops_per_sec samples, as Redis (16 samples, 100 ms)
 
 
-class Server(Port, BusyServing, Snapshotting, Replicating):
+class Server(Port, BusyServing, Snapshotting, Replicating, Following):
     """Owns the listeners, the connections and the lane. What commands ask of it
     (`ServerPort`, `port.py`), its listeners (`listeners.py`), the serving while a
     script is busy (`busy.py`) and the SYNC snapshots (`snapshots.py`) are mixins of
@@ -116,6 +117,7 @@ class Server(Port, BusyServing, Snapshotting, Replicating):
         self.replicas: dict[int, Replica] = {}  # replicas by client id (`replicas.py`)
         self._stream_grew = trio.Event()
         self._streamed = self.keyspace.backlog.offset  # the stream's end they were told of
+        self._init_following()  # a replica (`replicaof`): its link starts with serve()
         remove_stale_snapshots(config["dir"])
         self.shutting_down = trio.Event()
         self._signalled: tuple[bool, bool] | None = None  # a signal's (save, force), pending
@@ -185,6 +187,8 @@ class Server(Port, BusyServing, Snapshotting, Replicating):
             conn = self.connections.get(session.id)
             if conn is not None:
                 conn.close()
+            elif session.master:
+                self.drop_master_link()
         for session, data in outcome.pushes:
             conn = self.connections.get(session.id)
             if conn is not None:
@@ -299,6 +303,8 @@ class Server(Port, BusyServing, Snapshotting, Replicating):
                 nursery.start_soon(self._gatherer)
                 nursery.start_soon(self.reactor.run)
                 self._tasks = nursery
+                if self.master_addr is not None:
+                    self._start_link()
                 self._start_accepting(opened)
                 # What start-up made (modules, the command table, ...) lives as long as
                 # the process: out of the cycle collector's sight, its full passes

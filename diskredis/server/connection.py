@@ -43,7 +43,7 @@ from typing import IO, TYPE_CHECKING
 
 import trio
 
-from diskredis.commands.context import Ctx, Session
+from diskredis.commands.context import Session
 from diskredis.errors import RedisError
 from diskredis.resp.reader import RequestReader
 from diskredis.resp.writer import encode
@@ -78,17 +78,7 @@ class Connection:
         self.sock = sock
         self.fd = sock.fileno()
         self.session = session
-        self.ctx = Ctx(
-            session,
-            server,
-            server.config,
-            server.stats,
-            server.keyspace,
-            server.hub,
-            server.scripts,
-            acl=server.acl,
-            tracking=server.tracking,
-        )
+        self.ctx = server.context(session)
         config = server.config
         self.reader = RequestReader(
             max_bulk_len=config["proto-max-bulk-len"],

@@ -69,9 +69,11 @@ class Unit:
     per read: a plain class with slots, cheaper to make than a dataclass)."""
 
     __slots__ = (
+        "after",
         "batch_start",
         "ctx",
         "done",
+        "failed",
         "next",
         "parts",
         "pushed",
@@ -92,6 +94,10 @@ class Unit:
         self.parts: list[bytes] = []
         self.batch_start = 0  # replies in `parts` from earlier batches (already committed)
         self.pushed: list[int] = []  # indexes in `parts` of pushes
+        # Called in the batch once every request ran (a replica's stream: its offset
+        # is stored with the writes), or a job with no request of its own.
+        self.after: Callable[[], None] | None = None
+        self.failed = False  # its batch failed to commit: nothing of it was written
 
 
 @dataclass(eq=False)
@@ -179,7 +185,10 @@ class Lane:
         """Take back the units of the running batch not started yet (from a busy script's
         hook: the lane takes the next unit from the list only once the script
         returns)."""
-        units: list[Unit] = [u for u in self._pending if not u.parts and not u.next]
+        # (never a primary's stream, which runs whole, in a batch, after the script)
+        units: list[Unit] = [
+            u for u in self._pending if not u.parts and not u.next and not u.ctx.session.master
+        ]
         for u in units:
             self._pending.remove(u)
             self._inline.pop(u.ctx.session.id, None)
@@ -351,6 +360,8 @@ class Lane:
                     unit.pushed = []
                 try:
                     finished = self._run_unit(unit)
+                    if finished is True and unit.after is not None:
+                        unit.after()
                 except StorageError:
                     # The failing command and the rest of its unit get the error reply.
                     unit.parts += [b""] * (len(unit.requests) - unit.next + 1)
@@ -369,7 +380,11 @@ class Lane:
             # expires while clients are paused (Redis keeps the dataset still for a
             # failover).
             if ks.read_only_reason is None and not ks.cron_paused:
-                expired = self._expire_cycle() if ks.active_expire and not ks.expire_paused else 0
+                expired = (
+                    self._expire_cycle()
+                    if ks.active_expire and not (ks.expire_paused or ks.following)
+                    else 0
+                )
                 # A step that used its whole budget may have left more: the next batch
                 # comes at once instead of at the next tick.
                 reclaimed = ks.reclaim.step(_GC_BUDGET)
@@ -430,7 +445,7 @@ class Lane:
         the backlog freed after repl-backlog-ttl seconds without any (0: never)."""
         ks, config = self.ks, self.config
         repl, backlog = ks.repl, ks.backlog
-        if not backlog.active:
+        if not backlog.recording:  # none, or a replica's: its primary feeds it
             return
         backlog.limit = config["repl-backlog-size"]
         repl.expire_verb = b"UNLINK" if config["lazyfree-lazy-expire"] else b"DEL"
@@ -452,6 +467,7 @@ class Lane:
     def _fail(self, units: list[Unit], error: RedisError) -> None:
         """Replace the replies this batch produced with `error` (and drop its pushes)."""
         for unit in units:
+            unit.failed = True
             pushed = set(unit.pushed)
             fresh = len(unit.parts) - unit.batch_start - len(pushed)
             unit.parts[unit.batch_start :] = [encode(error, unit.ctx.session.resp)] * fresh
@@ -558,6 +574,23 @@ class Lane:
                 return True
         return False
 
+    def disconnect_blocked(self) -> None:
+        """disconnectAllBlockedClients (this server becomes a replica): every client
+        waiting in a blocking command is told so, then closed."""
+        error = RedisError(
+            "UNBLOCKED force unblock from blocking operation, instance state changed "
+            "(master -> replica?)"
+        )
+        for p in list(self._parked):
+            self._unpark(p)
+            unit = p.unit
+            unit.next += 1
+            served(unit.ctx, p.argv, p.block, error, 0, unblocked=True)
+            self._emit(unit, error)
+            unit.ctx.session.close_after_reply = True
+            self._resume.append(unit)
+            self._inline[unit.ctx.session.id] = unit
+
     def resume(self, unit: Unit, reply: Any) -> None:
         """Answer a unit held outside the lane (a SHUTDOWN that failed) with `reply`;
         the rest of its requests run in the next batch."""
@@ -626,10 +659,12 @@ class Lane:
         session = ctx.session
         outer, self._running = self._running, session
         self.tracking.current = session
+        self.ks.obeying = session.master
         try:
             return self._run_requests(unit, ctx, session, busy)
         finally:
             self._running = self.tracking.current = outer
+            self.ks.obeying = False
             if self._after_reply:  # a unit that stopped early: nothing more goes to it
                 self._after_reply = []
 
@@ -646,7 +681,10 @@ class Lane:
             if tracking.clients and tracking.over_limit():
                 tracking.evict()
             try:
-                reply = execute(ctx, argv, busy, self._pause_level() if self._pause_until else 0)
+                # A primary's stream is applied whole, pause or not: its offset is
+                # stored with the batch that applies it.
+                paused = self._pause_level() if self._pause_until and not session.master else 0
+                reply = execute(ctx, argv, busy, paused)
             except StorageError:
                 raise  # the batch's transaction is unusable: _run_batch fails it whole
             except Exception as e:  # a bug in a handler must not kill the lane

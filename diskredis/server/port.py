@@ -20,7 +20,7 @@ from typing import Any
 
 import trio
 
-from diskredis.commands.context import ReplicaState, Session
+from diskredis.commands.context import Ctx, ReplicaState, Session
 from diskredis.config import ConfigError
 from diskredis.keyspace.space import Keyspace
 from diskredis.server.lane import Lane
@@ -47,6 +47,8 @@ class Port(Listening):
     writes: int
     _monitors: list[Session]
     replicas: dict[int, Any]  # `replicas.Replica` by client id (`replicas.py`)
+    _master_session: Session | None  # a replica's link to its primary (`following.py`)
+    scripts: Any
     _samples: list[tuple[float, int, int, int]]
     _loop_thread: int
 
@@ -62,8 +64,26 @@ class Port(Listening):
         self.kill, self.unblock, self.push = lane.kill, lane.unblock, lane.push
         self.feed_monitor, self.pause, self.unpause = lane.feed_monitor, lane.pause, lane.unpause
 
+    def context(self, session: Session) -> Ctx:
+        """The context `session`'s commands run in."""
+        return Ctx(
+            session,
+            self,  # type: ignore[arg-type]
+            self.config,
+            self.stats,
+            self.keyspace,
+            self.hub,
+            self.scripts,
+            acl=self.acl,
+            tracking=self.tracking,
+        )
+
     def sessions(self) -> list[Session]:
-        return [c.session for c in list(self.connections.values())]
+        out = [c.session for c in list(self.connections.values())]
+        master = self._master_session
+        if master is not None and not master.closed:
+            out.append(master)
+        return out
 
     def session_by_id(self, client_id: int) -> Session | None:
         conn = self.connections.get(client_id)

@@ -61,6 +61,12 @@ class _NoServer:
     def replica_states(self) -> list[Any]:
         return []
 
+    def master_state(self) -> None:
+        return None
+
+    def request_ack(self) -> None:
+        pass
+
     def reset_stats(self) -> None:
         pass
 
@@ -78,7 +84,7 @@ class _NoServer:
             "ERR this command needs a running server; the tool has the data folder open without one"
         )
 
-    kill = start_monitor = exit_now = pause = unpause = _refuse
+    kill = start_monitor = exit_now = pause = unpause = set_master = unset_master = _refuse
 
 
 class Offline:

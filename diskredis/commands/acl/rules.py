@@ -118,15 +118,13 @@ def _absent(name: str, arity: int, flags: str, group: str) -> Command:
     )
 
 
-# Redis 7.0 commands diskredis has not (yet: replication comes next). ACL rules may name
+# Redis 7.0 commands diskredis has not (yet). ACL rules may name
 # them -- a user list written for Redis loads here -- and they count in the category
 # tallies that ACL GETUSER and ACL LIST describe users with, as in Redis; dispatch never
 # finds them (unknown command).
 _ABSENT = {
     c.name: c
     for c in (
-        _absent("replicaof", 3, "admin noscript stale no_async_loading", "server"),
-        _absent("slaveof", 3, "admin noscript stale no_async_loading", "server"),
         _absent("failover", -1, "admin noscript stale", "server"),
         _absent("script|debug", 3, "noscript", "scripting"),
     )

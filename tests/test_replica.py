@@ -1,0 +1,290 @@
+"""diskredis as a replica: of a real redis-server 7.0 primary, and of a diskredis one.
+
+The primary is Debian's redis-server (or diskredis); diskredis follows it with
+`--replicaof` or REPLICAOF. After the full sync and a mixed workload (`_workload`:
+every type, TTLs, MULTI, Lua, streams with groups, FLUSHDB, SWAPDB, database moves)
+the two hold the same dataset, compared key by key by `same_dataset`, on both engines.
+A replica killed with SIGKILL resumes with PSYNC (+CONTINUE) and applies nothing twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from tests.conftest import ServerProc, blocked_client, start_oracle
+from tests.test_replication import _caught_up, _wait, _workload, same_dataset
+
+# The primary starts the transfer at once (Redis 7.0 waits 5 s for more replicas).
+_NOW = ("--repl-diskless-sync-delay", "0")
+
+
+def _follow(dr_factory: Any, primary: ServerProc, *extra: str, **kw: Any) -> ServerProc:
+    replica: ServerProc = dr_factory("--replicaof", "127.0.0.1", str(primary.port), *extra, **kw)
+    _wait(lambda: _caught_up(primary, replica), "the replica's sync", timeout=30)
+    return replica
+
+
+@pytest.fixture
+def redis_primary() -> Iterator[ServerProc]:
+    sp = start_oracle(*_NOW)
+    try:
+        yield sp
+    finally:
+        sp.stop()
+
+
+def _fill(c: redis.Redis) -> None:
+    """Data of every type that the full sync carries."""
+    c.mset({"a:%d" % i: "v%d" % i for i in range(300)})
+    c.set("old:ttl", "x", ex=3000)
+    c.rpush("old:list", *range(50))
+    c.hset("old:hash", mapping={"f%d" % i: i for i in range(200)})
+    c.zadd("old:z", {"m%d" % i: i for i in range(150)})
+    c.sadd("old:set", *range(600))
+    c.xadd("old:st", {"f": "v"})
+    c.xgroup_create("old:st", "g", id="0")
+    c.xreadgroup("g", "c1", {"old:st": ">"})
+    kwargs = c.connection_pool.connection_kwargs
+    c7 = redis.Redis(port=kwargs["port"], password=kwargs.get("password"), db=7)
+    c7.set("in7", "seven")
+    c7.close()
+    c.function_load(
+        "#!lua name=lib\nredis.register_function('echo1', function(keys, args) return args[1] end)"
+    )
+
+
+@pytest.mark.parametrize("diskless", ["yes", "no"])
+def test_a_replica_of_redis_ends_with_the_same_dataset(dr_factory: Any, diskless: str) -> None:
+    primary = start_oracle(*_NOW, "--repl-diskless-sync", diskless)
+    try:
+        c = primary.client()
+        _fill(c)
+        replica = _follow(dr_factory, primary)
+        assert same_dataset(primary, replica) == []
+        libraries = replica.client().function_list()  # the RDB's functions
+        assert [lib[1] for lib in libraries] == [b"lib"]
+        _workload(c)
+        _wait(lambda: _caught_up(primary, replica), "the replica to catch up")
+        assert same_dataset(primary, replica) == []
+        info = c.info("replication")
+        assert info["slave0"]["port"] == replica.port and info["slave0"]["state"] == "online"
+    finally:
+        primary.stop()
+
+
+def test_a_killed_replica_resumes_and_applies_nothing_twice(
+    dr_factory: Any, redis_primary: ServerProc
+) -> None:
+    c = redis_primary.client()
+    c.set("n", 0)
+    replica = _follow(dr_factory, redis_primary)
+    for _ in range(200):
+        c.incr("n")
+        c.rpush("log", "x")
+    _wait(lambda: _caught_up(redis_primary, replica), "the replica to catch up")
+    replica.proc.kill()  # SIGKILL: no shutdown, no save
+    replica.proc.wait(10)
+    for _ in range(100):
+        c.incr("n")
+        c.rpush("log", "y")
+    port, folder = replica.port, replica.dir
+    replica = _follow(dr_factory, redis_primary, port=port, data_dir=folder)
+    stats = c.info("stats")
+    assert stats["sync_full"] == 1 and stats["sync_partial_ok"] == 1
+    r = replica.client()
+    assert r.get("n") == b"300" and r.llen("log") == 300
+    assert same_dataset(redis_primary, replica) == []
+
+
+def test_a_broken_link_continues_from_the_primarys_backlog(
+    dr_factory: Any, redis_primary: ServerProc
+) -> None:
+    c = redis_primary.client()
+    replica = _follow(dr_factory, redis_primary)
+    r = replica.client()
+    assert r.execute_command("CLIENT", "KILL", "TYPE", "master") == 1
+    c.set("while-down", "1")
+    _wait(lambda: _caught_up(redis_primary, replica), "the replica to reconnect")
+    assert r.get("while-down") == b"1"
+    assert c.info("stats")["sync_partial_ok"] == 1
+    listing = r.client_list(_type="master")
+    assert len(listing) == 1 and listing[0]["flags"] == "M"
+
+
+def test_writes_are_refused_and_stale_data_served_as_a_redis_replica_does(
+    dr_factory: Any, redis_primary: ServerProc
+) -> None:
+    redis_primary.client().set("k", "v")
+    ours = _follow(dr_factory, redis_primary)
+    theirs = start_oracle("--replicaof", "127.0.0.1", str(redis_primary.port))
+    try:
+        _wait(lambda: _caught_up(redis_primary, theirs), "the redis replica's sync")
+
+        def same(*cmd: Any) -> bytes:
+            a, b = ours.raw().command(*cmd), theirs.raw().command(*cmd)
+            assert a == b, cmd
+            return a
+
+        assert same("SET", "k", "w").startswith(b"-READONLY You can't write")
+        assert same("EVAL", "return redis.call('set', 'k', 'w')", "0").startswith(b"-READONLY")
+        same("EVAL", "#!lua\nreturn redis.call('get', 'k')", "0")
+        assert same("WAIT", "0", "0").startswith(b"-ERR WAIT cannot be used with replica")
+        same("GET", "k")
+        r = ours.client()
+        r.config_set("replica-read-only", "no")
+        assert r.set("local", "1")
+        r.config_set("replica-read-only", "yes")
+        redis_primary.stop()
+        for sp in (ours, theirs):
+            _wait(
+                lambda sp=sp: sp.client().info("replication")["master_link_status"] == "down",
+                "the link to drop",
+            )
+            sp.client().config_set("replica-serve-stale-data", "no")
+        assert same("GET", "k").startswith(b"-MASTERDOWN Link with MASTER is down")
+        same("PING")
+        same("EVAL", "#!lua\nreturn redis.call('get', 'k')", "0")
+        same("ECHO", "still")
+        info = r.info("replication")  # INFO is allowed on a stale replica
+        assert info["role"] == "slave" and info["master_link_down_since_seconds"] >= 0
+        assert r.execute_command("ROLE")[3] in (b"connect", b"connecting")
+        r.config_set("replica-serve-stale-data", "yes")
+        assert r.get("k") == b"v"  # stale data served
+    finally:
+        theirs.stop()
+
+
+def test_info_and_role_have_the_fields_of_a_redis_replica(
+    dr_factory: Any, redis_primary: ServerProc
+) -> None:
+    ours = _follow(dr_factory, redis_primary)
+    theirs = start_oracle("--replicaof", "127.0.0.1", str(redis_primary.port))
+    try:
+        _wait(lambda: _caught_up(redis_primary, theirs), "the redis replica's sync")
+        a = ours.client().info("replication")
+        b = theirs.client().info("replication")
+        assert list(a) == list(b)
+        for field in ("role", "master_host", "master_port", "master_link_status"):
+            assert a[field] == b[field]
+        assert a["master_replid"] == b["master_replid"]  # the primary's history
+        ra, rb = ours.client().execute_command("ROLE"), theirs.client().execute_command("ROLE")
+        assert ra[:4] == rb[:4] and isinstance(ra[4], int)
+    finally:
+        theirs.stop()
+
+
+def test_replicaof_replies_and_errors_as_redis(dr_factory: Any, oracle: ServerProc) -> None:
+    dr = dr_factory()
+    cases = [
+        ("REPLICAOF", "no", "two"),
+        ("REPLICAOF", "127.0.0.1", "70000"),
+        ("REPLICAOF", "127.0.0.1", "-1"),
+        ("SLAVEOF", "127.0.0.1"),
+        ("REPLICAOF", "NO", "ONE"),
+    ]
+    for cmd in cases:
+        assert dr.raw().command(*cmd) == oracle.raw().command(*cmd), cmd
+
+
+def test_replicaof_unblocks_waiting_clients_and_no_one_promotes(
+    dr_factory: Any, redis_primary: ServerProc
+) -> None:
+    dr = dr_factory()
+    waiting = blocked_client(dr, "BLPOP", "q", "0")
+    c = dr.client()
+    assert c.execute_command("REPLICAOF", "127.0.0.1", redis_primary.port) == b"OK"
+    assert waiting.reply() == (
+        b"-UNBLOCKED force unblock from blocking operation, instance state changed "
+        b"(master -> replica?)\r\n"
+    )
+    again = c.execute_command("REPLICAOF", "127.0.0.1", redis_primary.port)
+    assert again == b"OK Already connected to specified master"
+    redis_primary.client().set("x", "1")
+    _wait(lambda: _caught_up(redis_primary, dr), "the sync after REPLICAOF")
+    assert c.get("x") == b"1"
+    assert c.config_get("replicaof") == {"replicaof": "127.0.0.1 %d" % redis_primary.port}
+    primary_id = redis_primary.client().info("replication")["master_replid"]
+    assert c.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
+    info = c.info("replication")
+    assert info["role"] == "master" and info["master_replid2"] == primary_id
+    assert info["master_replid"] != primary_id
+    assert c.set("x", "2")  # writable again
+    assert c.config_get("replicaof") == {"replicaof": ""}
+
+
+def test_a_redis_replica_of_a_diskredis_replica_gets_the_primarys_stream(
+    dr_factory: Any, redis_primary: ServerProc
+) -> None:
+    """A chain: redis-server -> diskredis -> redis-server."""
+    c = redis_primary.client()
+    _fill(c)
+    middle = _follow(dr_factory, redis_primary)
+    last = start_oracle("--replicaof", "127.0.0.1", str(middle.port))
+    try:
+        _wait(lambda: _caught_up(middle, last), "the last replica's sync")
+        _workload(c)
+        _wait(lambda: _caught_up(redis_primary, middle), "the middle replica")
+        _wait(lambda: _caught_up(middle, last), "the last replica")
+        assert same_dataset(redis_primary, last) == []
+        assert (
+            last.client().info("replication")["master_replid"]
+            == c.info("replication")["master_replid"]
+        )
+    finally:
+        last.stop()
+
+
+def test_wait_on_a_redis_primary_counts_a_diskredis_replica(
+    dr_factory: Any, redis_primary: ServerProc
+) -> None:
+    c = redis_primary.client()
+    _follow(dr_factory, redis_primary)
+    c.set("k", "v")
+    assert c.execute_command("WAIT", 1, 10000) == 1
+
+
+def test_a_replica_of_diskredis_with_masterauth(dr_factory: Any) -> None:
+    primary = dr_factory("--requirepass", "s3cret")
+    pc = primary.client(password="s3cret")
+    _fill(pc)
+    replica = dr_factory("--masterauth", "s3cret", "--replicaof", "127.0.0.1", str(primary.port))
+
+    def caught_up() -> bool:
+        offset = pc.info("replication")["master_repl_offset"]
+        info = replica.client().info("replication")
+        return info.get("master_link_status") == "up" and info["slave_repl_offset"] >= offset
+
+    _wait(caught_up, "the replica's sync", timeout=30)
+    _workload(pc)
+    _wait(caught_up, "the replica to catch up")
+    authed = _Authed(primary, "s3cret")
+    assert same_dataset(authed, replica) == []  # type: ignore[arg-type]
+
+
+class _Authed:
+    """A ServerProc whose clients authenticate."""
+
+    def __init__(self, sp: ServerProc, password: str) -> None:
+        self.sp, self.password = sp, password
+
+    def client(self, **kw: Any) -> redis.Redis:
+        return self.sp.client(password=self.password, **kw)
+
+
+def test_expired_keys_wait_for_the_primarys_del(dr_factory: Any, redis_primary: ServerProc) -> None:
+    c = redis_primary.client()
+    c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    replica = _follow(dr_factory, redis_primary)
+    r = replica.client()
+    c.set("short", "v", px=100)
+    _wait(lambda: _caught_up(redis_primary, replica), "the replica to catch up")
+    time.sleep(0.2)
+    assert r.get("short") is None  # expired for the replica's clients...
+    assert r.dbsize() == 1  # ...but still there: only the primary deletes it
+    assert c.get("short") is None  # the primary's lazy expiry sends the DEL
+    _wait(lambda: r.dbsize() == 0, "the primary's DEL")
