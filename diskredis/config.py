@@ -1082,11 +1082,16 @@ def rewrite_file(config: Config, users: list[str] | None = None) -> None:
         if p.name in written:
             continue
         written.add(p.name)
+        if p.name == "replicaof" and config.values[p.name] is None:
+            continue  # a primary: its replicaof lines go (rewriteConfigReplicaOfOption)
         out.append(file_line(p, config.values[p.name]))
+    # replicaof is written though CONFIG SET can't change it: REPLICAOF does.
     extra = [
         file_line(p, config.values[p.name])
         for p in PARAMS.values()
-        if p.name not in written and config.values[p.name] != p.default and p.mutable
+        if p.name not in written
+        and config.values[p.name] != p.default
+        and (p.mutable or p.name == "replicaof")
     ]
     if "user" not in written:
         extra += users

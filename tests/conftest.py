@@ -220,13 +220,16 @@ def start_diskredis(
     data_dir: str | None = None,
     wait: bool = True,
     env: dict[str, str] | None = None,
+    conf: str | None = None,
 ) -> ServerProc:
+    """`conf`: a configuration file, given first (as redis-server takes it)."""
     port = port or free_port()
     d = data_dir or tempfile.mkdtemp(prefix="diskredis-test-")
     args = [
         sys.executable,
         "-m",
         "diskredis",
+        *([conf] if conf else []),
         "--port",
         str(port),
         "--dir",

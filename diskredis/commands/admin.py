@@ -314,7 +314,7 @@ def _section_replication(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
     active = backlog.active
     return [
         *out,
-        ("master_failover_state", "no-failover"),
+        ("master_failover_state", ctx.server.failover_state),
         ("master_replid", backlog.replid or f["run_id"]),
         ("master_replid2", backlog.replid2),
         ("master_repl_offset", backlog.offset),

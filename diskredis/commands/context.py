@@ -228,6 +228,17 @@ class ServerPort(Protocol):
         """REPLICAOF NO ONE (in a batch): a primary again, under a new replication id."""
         ...
 
+    #: FAILOVER's state: "no-failover", "waiting-for-sync" or "failover-in-progress".
+    failover_state: str
+
+    def start_failover(self, target: tuple[str, int] | None, timeout_ms: int, force: bool) -> None:
+        """FAILOVER (checked): hold writes until a replica has the whole stream."""
+        ...
+
+    def abort_failover(self, why: str) -> None:
+        """FAILOVER ABORT (in a batch): writes go on; a primary again if it had begun."""
+        ...
+
     def request_ack(self) -> None:
         """REPLCONF GETACK from the primary: acknowledge once this batch is written."""
         ...

@@ -12,6 +12,7 @@ snapshot alone. REPLICAOF asks the server to follow a primary (`server/following
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from diskredis.commands.registry import arg, block, command, oneof, token
 from diskredis.errors import RedisError
 from diskredis.quoting import split_inline
 from diskredis.resp.values import Status
+
+log = logging.getLogger("diskredis")
 
 _SRV = "server"
 _NET_HOST_STR_LEN = 256  # NET_HOST_STR_LEN: the longest ip-address a replica may give
@@ -134,6 +137,8 @@ def replconf(ctx: Ctx, argv: list[bytes]) -> Any:
 
 def _checked_request(ctx: Ctx) -> ReplicaRequest:
     """What the client said of itself, refused as syncCommand refuses it."""
+    if ctx.server.failover_state != "no-failover":
+        raise RedisError("NOMASTERLINK Can't SYNC while failing over")
     master = ctx.server.master_state()
     if master is not None and master.state != "connected":
         raise RedisError("NOMASTERLINK Can't SYNC while not connected with my master")
@@ -188,7 +193,15 @@ def psync(ctx: Ctx, argv: list[bytes]) -> Snapshot:
     <offset>, the snapshot taken at that offset, then the stream after it. A fourth
     argument FAILOVER is for a replica being promoted: this server is a primary."""
     if len(argv) > 3 and argv[3].lower() == b"failover":
-        raise errors.err("PSYNC FAILOVER can't be sent to a master.")
+        # Our primary hands its role to us (its FAILOVER): a primary now, it then
+        # continues as our replica with the history we share (replid2).
+        log.warning("Failover request received for replid %s.", argv[1].decode("latin-1"))
+        if ctx.server.master_state() is None:
+            raise errors.err("PSYNC FAILOVER can't be sent to a master.")
+        if argv[1].decode("latin-1").lower() != ctx.ks.backlog.replid:
+            raise errors.err("PSYNC FAILOVER replid must match my replid.")
+        ctx.server.unset_master()
+        log.info("MASTER MODE enabled (failover request from %s)", ctx.session.addr)
     req = _checked_request(ctx)
     offset = parse_int(argv[2])
     if req.rdb_only:
@@ -287,6 +300,8 @@ def _replicaof(ctx: Ctx, argv: list[bytes]) -> Any:
     if ctx.config["cluster-enabled"]:
         raise errors.err("REPLICAOF not allowed in cluster mode.")
     server = ctx.server
+    if server.failover_state != "no-failover":
+        raise errors.err("REPLICAOF not allowed while failing over.")
     if argv[1].lower() == b"no" and argv[2].lower() == b"one":
         server.unset_master()
         return "OK"
@@ -328,3 +343,82 @@ command(
     replaced_by="`REPLICAOF`",
     args=_REPLICAOF_ARGS,
 )(_replicaof)
+
+
+@command(
+    "failover",
+    -1,
+    "admin noscript stale",
+    group=_SRV,
+    since="6.2.0",
+    complexity="O(1)",
+    summary="Start a coordinated failover between this server and one of its replicas.",
+    args=(
+        block(
+            "target",
+            arg("host", "string"),
+            arg("port", "integer"),
+            token("FORCE", "optional"),
+            tok="TO",
+            flags=("optional",),
+        ),
+        token("ABORT", "optional"),
+        arg("milliseconds", "integer", "optional", token="TIMEOUT"),
+    ),
+)
+def failover(ctx: Ctx, argv: list[bytes]) -> Any:
+    """FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms] -> OK: writes are held until
+    a replica (the target, or any) acknowledged the whole stream; this server then
+    becomes its replica with PSYNC FAILOVER, which makes it the primary (Redis's
+    failoverCommand; the progress is `server/failover.py`)."""
+    if ctx.config["cluster-enabled"]:
+        raise errors.err(
+            "FAILOVER not allowed in cluster mode. Use CLUSTER FAILOVER command instead."
+        )
+    server = ctx.server
+    if len(argv) == 2 and argv[1].lower() == b"abort":
+        if server.failover_state == "no-failover":
+            raise errors.err("No failover in progress.")
+        server.abort_failover("Failover manually aborted")
+        return "OK"
+    timeout = port = 0
+    force = False
+    host: str | None = None
+    j = 1
+    while j < len(argv):
+        word = argv[j].lower()
+        if word == b"timeout" and j + 1 < len(argv) and timeout == 0:
+            timeout = parse_int(argv[j + 1])
+            if timeout <= 0:
+                raise errors.err("FAILOVER timeout must be greater than 0")
+            j += 2
+        elif word == b"to" and j + 2 < len(argv) and host is None:
+            port = parse_int(argv[j + 2])
+            host = argv[j + 1].decode("utf-8", "surrogateescape")
+            j += 3
+        elif word == b"force" and not force:
+            force = True
+            j += 1
+        else:
+            raise RedisError(errors.SYNTAX)
+    if server.failover_state != "no-failover":
+        raise errors.err("FAILOVER already in progress.")
+    if server.master_state() is not None:
+        raise errors.err("FAILOVER is not valid when server is a replica.")
+    replicas = server.replica_states()
+    if not replicas:
+        raise errors.err("FAILOVER requires connected replicas.")
+    if force and (not timeout or host is None):
+        raise errors.err(
+            "FAILOVER with force option requires both a timeout and target HOST and IP."
+        )
+    target = None
+    if host is not None:
+        found = [r for r in replicas if r.ip.lower() == host.lower() and r.port == port]
+        if not found:
+            raise errors.err("FAILOVER target HOST and PORT is not a replica.")
+        if found[0].state != "online":
+            raise errors.err("FAILOVER target replica is not online.")
+        target = (host, port)
+    server.start_failover(target, timeout, force)
+    return "OK"

@@ -51,6 +51,7 @@ from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
 from diskredis.server.busy import BusyServing
 from diskredis.server.connection import Connection, Reactor
+from diskredis.server.failover import Failover
 from diskredis.server.following import Following
 from diskredis.server.lane import Lane, Outcome, Unit, cache_budget
 from diskredis.server.port import Port
@@ -66,7 +67,7 @@ __all__ = ["Server", "serve"]
 _SAMPLE_EVERY = 0.1  # instantaneous_ops_per_sec samples, as Redis (16 samples, 100 ms)
 
 
-class Server(Port, BusyServing, Snapshotting, Replicating, Following):
+class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
     """Owns the listeners, the connections and the lane. What commands ask of it
     (`ServerPort`, `port.py`), its listeners (`listeners.py`), the serving while a
     script is busy (`busy.py`) and the SYNC snapshots (`snapshots.py`) are mixins of
@@ -118,6 +119,7 @@ class Server(Port, BusyServing, Snapshotting, Replicating, Following):
         self._stream_grew = trio.Event()
         self._streamed = self.keyspace.backlog.offset  # the stream's end they were told of
         self._init_following()  # a replica (`replicaof`): its link starts with serve()
+        self._init_failover()
         remove_stale_snapshots(config["dir"])
         self.shutting_down = trio.Event()
         self._signalled: tuple[bool, bool] | None = None  # a signal's (save, force), pending

@@ -3,7 +3,7 @@
 Room: the link's life -- connect, handshake (`master_link.py`), a full resync's RDB
 loaded, or a partial one continued, then the primary's stream applied -- and what a
 replica sends back (REPLCONF ACK). Imports: `commands` (context, functions), `config`,
-`keyspace`, `rdb`, `resp.reader`, `storage`, this package (lane, master_link), trio.
+`keyspace`, `rdb`, `resp.reader`, `storage`, this package (failover, lane, master_link), trio.
 
 Guarantees, beyond Redis's:
 
@@ -43,8 +43,9 @@ from diskredis.keyspace.space import Keyspace
 from diskredis.rdb import codec
 from diskredis.rdb.model import Record
 from diskredis.resp.reader import RequestReader
+from diskredis.server.failover import IN_PROGRESS
 from diskredis.server.lane import Lane, Unit
-from diskredis.server.master_link import LinkError, MasterLink, Resync
+from diskredis.server.master_link import LinkError, MasterLink, PsyncRefused, Resync
 from diskredis.storage import StorageError
 
 log = logging.getLogger("diskredis")
@@ -71,6 +72,9 @@ class Following:
     replicas: dict[int, Any]
     _tasks: trio.Nursery | None
 
+    failover_state: str
+    abort_failover: Callable[[str], None]
+    end_failover: Callable[[], None]
     submit: Callable[[Unit], None]  # the server's (app.py)
     context: Callable[[Session], Ctx]  # the ServerPort's (port.py)
 
@@ -237,14 +241,26 @@ class Following:
             link = self._link = MasterLink(stream, timeout)
             self.link_state = "handshake"
             backlog = self.keyspace.backlog
-            resync = await link.handshake(
-                config["replica-announce-port"] or config["port"],
-                backlog.replid if backlog.active else "",
-                backlog.offset,
-                config["masteruser"],
-                config["masterauth"],
-                config["replica-announce-ip"],
-            )
+            failover = self.failover_state == IN_PROGRESS
+            try:
+                resync = await link.handshake(
+                    config["replica-announce-port"] or config["port"],
+                    backlog.replid if backlog.active else "",
+                    backlog.offset,
+                    config["masteruser"],
+                    config["masterauth"],
+                    config["replica-announce-ip"],
+                    failover=failover,
+                )
+            except PsyncRefused:
+                if failover:  # the target refused: a primary again (abortFailover)
+                    await self._job(
+                        lambda: self.abort_failover("Failover target rejected psync request"),
+                        gen,
+                    )
+                raise
+            if failover:
+                self.end_failover()
             session = self._new_master_session(stream, host, port)
             if resync.full:
                 log.info(

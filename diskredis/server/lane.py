@@ -176,6 +176,10 @@ class Lane:
         self._pending: deque[Unit] = deque()  # units of the running batch not started yet
         self._pause_until = 0.0
         self._pause_writes_only = False
+        # FAILOVER holds writes until it ends (its own pause: CLIENT UNPAUSE leaves it).
+        self.failover_hold = False
+        # Called in each batch's housekeeping (the server's FAILOVER progress).
+        self.on_tick: Callable[[], None] | None = None
         self._outcome = Outcome()
         self._running: Any = None  # the session whose unit `_run_unit` runs
         self._after_reply: list[bytes] = []  # its MONITOR lines, sent after its reply
@@ -203,7 +207,7 @@ class Lane:
         tick (none while expiry or reclamation has a backlog), the end of a pause
         holding units, the first timeout of a blocked client."""
         timeout = 0.0 if self._backlog else _TICK
-        if self._held:
+        if self._held and self._pause_until:
             timeout = min(max(self._pause_until - time.monotonic(), 0.0), timeout)
         deadlines = [p.deadline_ms for p in self._parked if p.deadline_ms]
         if deadlines:
@@ -288,17 +292,17 @@ class Lane:
 
     def unpause(self) -> None:
         self._pause_until = 0.0
-        self.ks.expire_paused = False
+        self.ks.expire_paused = self.failover_hold
 
     def _pause_level(self) -> int:
         """What a pause holds now: 0 nothing (an elapsed pause ends here), PAUSE_WRITE or
         PAUSE_ALL."""
         if not self._pause_until:
-            return 0
+            return PAUSE_WRITE if self.failover_hold else 0
         if time.monotonic() >= self._pause_until:
             self._pause_until = 0.0
-            self.ks.expire_paused = False
-            return 0
+            self.ks.expire_paused = self.failover_hold
+            return PAUSE_WRITE if self.failover_hold else 0
         return PAUSE_WRITE if self._pause_writes_only else PAUSE_ALL
 
     def run_batch(self, units: list[Unit]) -> Outcome:
@@ -390,6 +394,8 @@ class Lane:
                 reclaimed = ks.reclaim.step(_GC_BUDGET)
                 self._backlog = expired >= _EXPIRE_BUDGET or reclaimed >= _GC_BUDGET
                 self._replication_cron()
+            if self.on_tick is not None:
+                self.on_tick()
             repl = ks.repl
             if repl.getack:  # as beforeSleep: after the batch's commands, once
                 repl.getack = False
@@ -683,7 +689,11 @@ class Lane:
             try:
                 # A primary's stream is applied whole, pause or not: its offset is
                 # stored with the batch that applies it.
-                paused = self._pause_level() if self._pause_until and not session.master else 0
+                paused = (
+                    self._pause_level()
+                    if (self._pause_until or self.failover_hold) and not session.master
+                    else 0
+                )
                 reply = execute(ctx, argv, busy, paused)
             except StorageError:
                 raise  # the batch's transaction is unusable: _run_batch fails it whole

@@ -27,6 +27,10 @@ class LinkError(Exception):
     """The primary refused or broke the handshake; the message says what it said."""
 
 
+class PsyncRefused(LinkError):
+    """The primary answered PSYNC with something else than +FULLRESYNC or +CONTINUE."""
+
+
 @dataclass
 class Resync:
     """How the primary answered PSYNC."""
@@ -98,6 +102,7 @@ class MasterLink:
         user: str = "",
         password: str = "",
         ip_address: str = "",
+        failover: bool = False,
     ) -> Resync:
         """PING, AUTH, REPLCONF, PSYNC (`replid` "" for none: `PSYNC ? -1`, else
         `PSYNC replid offset+1`)."""
@@ -115,10 +120,12 @@ class MasterLink:
         if ip_address:
             await self.ask(b"REPLCONF", b"ip-address", ip_address.encode())
         await self.ask(b"REPLCONF", b"capa", b"eof", b"capa", b"psync2")
+        # FAILOVER: we hand our role to this replica, which becomes our primary.
+        extra = (b"FAILOVER",) if failover else ()
         if replid:
-            await self.send(_command(b"PSYNC", replid.encode(), b"%d" % (offset + 1)))
+            await self.send(_command(b"PSYNC", replid.encode(), b"%d" % (offset + 1), *extra))
         else:
-            await self.send(_command(b"PSYNC", b"?", b"-1"))
+            await self.send(_command(b"PSYNC", b"?", b"-1", *extra))
         reply = await self.line(keepalive=True)
         if reply.startswith(b"+FULLRESYNC"):
             parts = reply.split()
@@ -129,7 +136,7 @@ class MasterLink:
             parts = reply.split()
             new = parts[1].decode("latin-1") if len(parts) > 1 else replid
             return Resync(False, new, -1)
-        raise LinkError("unexpected reply to PSYNC from master: %s" % reply.decode("latin-1"))
+        raise PsyncRefused("unexpected reply to PSYNC from master: %s" % reply.decode("latin-1"))
 
     async def receive_rdb(self, path: str) -> int:
         """The RDB of a full resync, into the file `path`; its size."""

@@ -39,6 +39,7 @@ class _NoServer:
 
     run_id = "0" * 40
     monitoring = False
+    failover_state = "no-failover"
 
     def sessions(self) -> list[Session]:
         return []
@@ -85,6 +86,7 @@ class _NoServer:
         )
 
     kill = start_monitor = exit_now = pause = unpause = set_master = unset_master = _refuse
+    start_failover = abort_failover = _refuse
 
 
 class Offline:

@@ -122,13 +122,7 @@ def _absent(name: str, arity: int, flags: str, group: str) -> Command:
 # them -- a user list written for Redis loads here -- and they count in the category
 # tallies that ACL GETUSER and ACL LIST describe users with, as in Redis; dispatch never
 # finds them (unknown command).
-_ABSENT = {
-    c.name: c
-    for c in (
-        _absent("failover", -1, "admin noscript stale", "server"),
-        _absent("script|debug", 3, "noscript", "scripting"),
-    )
-}
+_ABSENT = {c.name: c for c in (_absent("script|debug", 3, "noscript", "scripting"),)}
 
 
 def acl_commands() -> list[Command]:
