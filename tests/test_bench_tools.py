@@ -169,6 +169,34 @@ def test_restart_times_every_engine_and_redis_loading_the_same_data() -> None:
     assert float(rows[0][2]) > 0  # the RDB file redis-server made and loaded
 
 
+def test_replication_times_every_pair_beside_redis_to_redis() -> None:
+    out = subprocess.run(
+        [sys.executable, "tools/bench/replication.py", "--keys", "2000", "--writes", "2000"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    rows = [line.strip("|").split("|") for line in out.stdout.splitlines() if line[:2] == "| "]
+    pairs = [r[0].strip() for r in rows[1:]]
+    assert pairs == [
+        "redis-server -> redis-server",
+        *(
+            pair
+            for e in ENGINES
+            for pair in (
+                "diskredis (%s) -> redis-server" % e,
+                "redis-server -> diskredis (%s)" % e,
+            )
+        ),
+    ]
+    for r in rows[1:]:
+        full, ratio, rate = float(r[1]), float(r[2]), float(r[3])
+        assert full > 0 and ratio > 0 and rate > 0
+    assert float(rows[1][2]) == 1.0  # the reference's own ratio
+
+
 def test_hot_path_counts_bytecodes_by_layer() -> None:
     out = subprocess.run(
         [

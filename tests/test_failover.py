@@ -8,6 +8,7 @@ and FAILOVER's replies and errors match Redis's.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -117,3 +118,47 @@ def test_failover_waits_for_the_replica_and_pauses_writes(dr_factory: Any) -> No
             c.execute_command("FAILOVER", "ABORT")
     finally:
         replica.proc.send_signal(18)  # SIGCONT
+
+
+def test_a_live_redis_under_write_load_hands_over_and_no_write_is_lost(
+    dr_factory: Any,
+) -> None:
+    """docs/migration.md under load: a client writes to the live Redis all along; once
+    FAILOVER made diskredis the primary (Redis answers -READONLY), the client switches
+    to diskredis. Every acknowledged write is on diskredis in the end."""
+    primary = start_oracle("--repl-diskless-sync-delay", "0")
+    try:
+        replica = _follow(dr_factory, primary)
+        acked: list[int] = []
+        stop = threading.Event()
+
+        def write() -> None:
+            target, i = primary.client(socket_timeout=5), 0
+            while not stop.is_set():
+                try:
+                    target.set("w:%d" % i, i)
+                    acked.append(i)
+                except redis.ReadOnlyError:  # the cut-over: the application switches
+                    target = replica.client(socket_timeout=5)
+                    continue
+                i += 1
+
+        thread = threading.Thread(target=write, daemon=True)
+        thread.start()
+        _wait(lambda: len(acked) > 300, "writes to Redis")
+        c = primary.client()
+        assert (
+            c.execute_command("FAILOVER", "TO", "127.0.0.1", replica.port, "TIMEOUT", "10000")
+            == b"OK"
+        )
+        _wait(lambda: _role(replica) == "master", "the hand-over")
+        count = len(acked)
+        _wait(lambda: len(acked) > count + 300, "writes to diskredis")
+        stop.set()
+        thread.join(10)
+        r = replica.client()
+        present = {int(k[2:]) for k in r.scan_iter("w:*", count=1000)}
+        assert set(acked) <= present, sorted(set(acked) - present)[:10]
+        assert r.info("replication")["connected_slaves"] == 1  # Redis follows diskredis
+    finally:
+        primary.stop()

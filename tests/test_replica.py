@@ -9,13 +9,19 @@ A replica killed with SIGKILL resumes with PSYNC (+CONTINUE) and applies nothing
 
 from __future__ import annotations
 
+import io
+import os
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import hiredis
 import pytest
 import redis
 
+from diskredis.rdb import codec
 from tests.conftest import ServerProc, blocked_client, start_oracle
 from tests.test_replication import _caught_up, _wait, _workload, same_dataset
 
@@ -288,3 +294,133 @@ def test_expired_keys_wait_for_the_primarys_del(dr_factory: Any, redis_primary: 
     assert r.dbsize() == 1  # ...but still there: only the primary deletes it
     assert c.get("short") is None  # the primary's lazy expiry sends the DEL
     _wait(lambda: r.dbsize() == 0, "the primary's DEL")
+
+
+# -- faults ------------------------------------------------------------------------------
+class FakePrimary:
+    """A primary that answers the handshake, then sends `+FULLRESYNC` and `payload` as
+    the transfer, and closes: a transfer cut short, or a corrupt RDB."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self.connections = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                reader = hiredis.Reader()
+                try:
+                    while True:
+                        data = conn.recv(65536)
+                        if not data:
+                            break
+                        reader.feed(data)
+                        while (request := reader.gets()) is not False:
+                            name = request[0].lower()
+                            if name == b"ping":
+                                conn.sendall(b"+PONG\r\n")
+                            elif name == b"psync":
+                                conn.sendall(b"+FULLRESYNC %s 100\r\n" % (b"a" * 40) + self.payload)
+                                raise ConnectionAbortedError
+                            else:
+                                conn.sendall(b"+OK\r\n")
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _rdb(**keys: bytes) -> bytes:
+    out = io.BytesIO()
+    w = codec.FileWriter(out)
+    w.select_db(0, len(keys), 0)
+    for key, value in keys.items():
+        w.record(key.encode(), value)
+    w.finish()
+    return out.getvalue()
+
+
+def _fails_and_keeps_data(dr_factory: Any, payload: bytes, said: str) -> None:
+    dr = dr_factory()
+    c = dr.client()
+    c.set("mine", "1")
+    fake = FakePrimary(payload)
+    try:
+        c.execute_command("REPLICAOF", "127.0.0.1", fake.port)
+        _wait(lambda: fake.connections >= 2, "a second attempt")  # it retries
+        assert c.get("mine") == b"1" and c.get("theirs") is None  # the old data, whole
+        assert c.dbsize() == 1
+        info = c.info("replication")
+        assert info["master_link_status"] == "down" and info["master_sync_in_progress"] == 0
+        _wait(lambda: said in dr.log(), "the log line")
+        assert "The current data is kept" in dr.log()
+        c.execute_command("REPLICAOF", "NO", "ONE")
+        assert c.dbsize() == 1
+    finally:
+        fake.close()
+
+
+def test_a_transfer_cut_short_leaves_the_data_as_it_was(dr_factory: Any) -> None:
+    rdb = _rdb(theirs=os.urandom(5000))  # (random: no compression shortens it)
+    assert len(rdb) > 5000
+    _fails_and_keeps_data(dr_factory, b"$%d\r\n" % len(rdb) + rdb[:2500], "closed the connection")
+
+
+def test_a_corrupt_rdb_is_never_served(dr_factory: Any) -> None:
+    """Its keys were loaded (the checksum is at the end): they are dropped, unseen."""
+    rdb = _rdb(theirs=b"x" * 1000)
+    bad = rdb[:-8] + bytes(8 * [1])  # a wrong checksum
+    _fails_and_keeps_data(dr_factory, b"$%d\r\n" % len(bad) + bad, "checksum mismatch")
+
+
+def test_a_wrong_masterauth_is_reported_and_retried(dr_factory: Any) -> None:
+    primary = start_oracle(*_NOW, "--requirepass", "right")
+    try:
+        primary.client(password="right").set("k", "v")
+        replica = dr_factory("--masterauth", "wrong", "--replicaof", "127.0.0.1", str(primary.port))
+        _wait(lambda: "unable to AUTH to MASTER" in replica.log(), "the AUTH failure")
+        r = replica.client()
+        assert r.info("replication")["master_link_status"] == "down"
+        r.config_set("masterauth", "right")
+        _wait(lambda: r.get("k") == b"v", "the sync with the right password", timeout=30)
+    finally:
+        primary.stop()
+
+
+def test_replicaof_itself_never_syncs_and_says_why(dr_factory: Any) -> None:
+    dr = dr_factory()
+    c = dr.client()
+    c.set("k", "v")
+    assert c.execute_command("REPLICAOF", "127.0.0.1", dr.port) == b"OK"
+    _wait(lambda: "NOMASTERLINK" in dr.log(), "the refusal in the log")
+    assert c.info("replication")["master_link_status"] == "down"
+    assert c.get("k") == b"v"
+    assert c.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
+    assert c.set("k", "w")
+
+
+def test_a_replica_past_the_primarys_backlog_resyncs_in_full(dr_factory: Any) -> None:
+    primary = start_oracle(*_NOW, "--repl-backlog-size", "16384")
+    try:
+        c = primary.client()
+        replica = _follow(dr_factory, primary)
+        replica.proc.kill()
+        replica.proc.wait(10)
+        c.set("big", "x" * 100_000)  # more than the backlog holds
+        replica = _follow(dr_factory, primary, port=replica.port, data_dir=replica.dir)
+        stats = c.info("stats")
+        assert stats["sync_full"] == 2 and stats["sync_partial_err"] == 1
+        assert same_dataset(primary, replica) == []
+    finally:
+        primary.stop()

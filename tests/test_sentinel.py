@@ -13,10 +13,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+from redis.sentinel import Sentinel
 
 from tests.conftest import ServerProc, _wait_ready, free_port, start_oracle
 from tests.test_replication import _caught_up, _wait
@@ -26,7 +30,7 @@ pytestmark = pytest.mark.stress  # ./dev check leaves it out
 _MASTER = "mymaster"
 
 
-def _sentinel(primary_port: int) -> ServerProc:
+def _sentinel(primary_port: int, quorum: int = 1) -> ServerProc:
     exe = shutil.which("redis-sentinel")
     if exe is None:
         pytest.fail("redis-sentinel (Debian's package) is not installed: run ./dev test")
@@ -35,11 +39,21 @@ def _sentinel(primary_port: int) -> ServerProc:
     conf = Path(d) / "sentinel.conf"
     conf.write_text(
         "port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\n"
-        "sentinel monitor %s 127.0.0.1 %d 1\n"
+        "sentinel monitor %s 127.0.0.1 %d %d\n"
         "sentinel down-after-milliseconds %s 1000\n"
         "sentinel failover-timeout %s 10000\n"
         "sentinel parallel-syncs %s 1\n"
-        % (port, d, Path(d) / "server.log", _MASTER, primary_port, _MASTER, _MASTER, _MASTER)
+        % (
+            port,
+            d,
+            Path(d) / "server.log",
+            _MASTER,
+            primary_port,
+            quorum,
+            _MASTER,
+            _MASTER,
+            _MASTER,
+        )
     )
     proc = subprocess.Popen(
         [exe, str(conf)],
@@ -103,3 +117,123 @@ def test_sentinel_fails_over_to_a_diskredis_replica(dr_factory: Any, tmp_path: P
     finally:
         sentinel.stop()
         other.stop()
+
+
+class _Writer:
+    """Writes w:0, w:1, ... through redis-py's Sentinel client, each followed by WAIT 1:
+    which writes were acknowledged, and which WAIT confirmed on a replica."""
+
+    def __init__(self, sentinels: list[ServerProc]) -> None:
+        self.client = Sentinel(
+            [("127.0.0.1", s.port) for s in sentinels], socket_timeout=1
+        ).master_for(_MASTER, socket_timeout=1)
+        self.acked: set[int] = set()
+        self.confirmed: set[int] = set()
+        self.failed = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        i = 0
+        while not self.stopping:
+            try:
+                self.client.set("w:%d" % i, i)
+                self.acked.add(i)
+                if self.client.execute_command("WAIT", 1, 500) >= 1:
+                    self.confirmed.add(i)
+            except redis.RedisError:
+                self.failed += 1
+                time.sleep(0.05)
+            i += 1
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.thread.join(30)
+
+    def lost(self, sp: ServerProc) -> tuple[int, int]:
+        """(acknowledged writes missing from `sp`, WAIT-confirmed ones missing)."""
+        c = sp.client()
+        present = {int(k.split(b":")[1]) for k in c.scan_iter("w:*", count=1000)}
+        return len(self.acked - present), len(self.confirmed - present)
+
+
+def _failover_under_load(
+    primary: ServerProc, replicas: list[ServerProc]
+) -> tuple[_Writer, ServerProc, list[ServerProc]]:
+    """Three sentinels (quorum 2) on `primary`; SIGKILL it under write load; the
+    writer, the promoted replica, the sentinels."""
+    for r in replicas:
+        _wait(lambda r=r: _caught_up(primary, r), "a replica's sync", timeout=30)
+    sentinels = [_sentinel(primary.port, quorum=2) for _ in range(3)]
+
+    def all_known() -> bool:
+        for s in sentinels:
+            c = s.client()
+            if len(c.execute_command("SENTINEL", "REPLICAS", _MASTER)) != len(replicas):
+                return False
+            if len(c.execute_command("SENTINEL", "SENTINELS", _MASTER)) != 2:
+                return False
+        return True
+
+    _wait(all_known, "the sentinels to know each other and the replicas", timeout=60)
+    writer = _Writer(sentinels)
+    _wait(lambda: len(writer.confirmed) >= 200, "confirmed writes", timeout=30)
+    primary.proc.kill()
+    primary.proc.wait(10)
+    _wait(lambda: _master_port(sentinels[0]) != primary.port, "the failover", timeout=60)
+    promoted = next(r for r in replicas if r.port == _master_port(sentinels[0]))
+    count = len(writer.acked)
+    _wait(lambda: len(writer.acked) >= count + 200, "writes after the failover", timeout=60)
+    writer.stop()
+    return writer, promoted, sentinels
+
+
+def test_three_sentinels_fail_over_under_load_and_lose_no_confirmed_write(
+    dr_factory: Any, tmp_path: Path
+) -> None:
+    """Three sentinels, a diskredis primary and two diskredis replicas, redis-py's
+    Sentinel client writing: kill -9 the primary. Writes WAIT confirmed are never lost;
+    the loss of unconfirmed ones is measured beside real Redis's in the same scenario."""
+    primary = _conf_server(dr_factory, tmp_path, "p")
+    replicas = [
+        _conf_server(dr_factory, tmp_path, "r%d" % i, "replicaof 127.0.0.1 %d" % primary.port)
+        for i in range(2)
+    ]
+    writer, promoted, sentinels = _failover_under_load(primary, replicas)
+    try:
+        lost, lost_confirmed = writer.lost(promoted)
+        assert lost_confirmed == 0
+        other = next(r for r in replicas if r is not promoted)
+        _wait(lambda: _caught_up(promoted, other), "the other replica to follow", timeout=60)
+        back = dr_factory(conf=str(tmp_path / "p.conf"), port=primary.port, data_dir=primary.dir)
+        _wait(lambda: _caught_up(promoted, back), "the old primary to rejoin", timeout=60)
+        assert back.client().info("replication")["role"] == "slave"
+    finally:
+        for s in sentinels:
+            s.stop()
+    oracle_primary = start_oracle()
+    oracles = [start_oracle("--replicaof", "127.0.0.1", str(oracle_primary.port)) for _ in range(2)]
+    try:
+        o_writer, o_promoted, o_sentinels = _failover_under_load(oracle_primary, oracles)
+        o_lost, o_lost_confirmed = o_writer.lost(o_promoted)
+        for s in o_sentinels:
+            s.stop()
+    finally:
+        for sp in oracles:
+            sp.stop()
+    report = (
+        "writes lost at a SIGKILL failover (acknowledged / WAIT-confirmed): diskredis "
+        "%d of %d / %d of %d; redis-server %d of %d / %d of %d"
+        % (
+            lost,
+            len(writer.acked),
+            lost_confirmed,
+            len(writer.confirmed),
+            o_lost,
+            len(o_writer.acked),
+            o_lost_confirmed,
+            len(o_writer.confirmed),
+        )
+    )
+    print(report)  # (pytest -s shows it: the figures of the issue's note)

@@ -50,7 +50,8 @@ from diskredis.storage import StorageError
 
 log = logging.getLogger("diskredis")
 
-_RETRY = 1.0  # seconds between connection attempts (Redis: its replicationCron)
+_RETRY = 1.0  # seconds before the first new attempt (Redis: every second, its cron)
+_RETRY_MAX = 8.0  # ... doubling while attempts fail, up to this
 _STEP_SECONDS = 0.02  # a load step's time on the lane, between client batches
 _STEP_RECORDS = 2000  # ... and its records at most
 _STEP_BYTES = 4 << 20  # what the engine is told a step may write
@@ -191,42 +192,49 @@ class Following:
             self._link_scope.cancel()
 
     async def _follow(self, host: str, port: int, gen: int) -> None:
+        failures = 0  # attempts in a row that did not reach the stream: the backoff
         with trio.CancelScope() as scope:
             self._follow_scope = scope
             while gen == self._follow_gen:
+                why = ""
                 try:
                     with trio.CancelScope() as link_scope:
                         self._link_scope = link_scope
                         await self._sync_and_apply(host, port, gen)
                 except LinkError as e:
-                    log.warning("Replication from MASTER %s:%d: %s", host, port, e)
+                    why = str(e)
                 except OSError as e:
-                    log.warning(
-                        "Unable to connect to MASTER %s:%d: %s. Retrying every second.",
-                        host,
-                        port,
-                        e.strerror or e,
-                    )
+                    why = "unable to connect: %s" % (e.strerror or e)
                 except codec.RdbError as e:
-                    log.warning(
-                        "The RDB file from MASTER %s:%d can't be loaded (%s); the current "
-                        "data is kept. Retrying the synchronization.",
-                        host,
-                        port,
-                        e,
-                    )
-                except Exception:  # a bug must not end the server: logged, retried
+                    why = "its RDB can't be loaded (%s)" % e
+                except Exception as e:  # a bug must not end the server: logged, retried
                     log.exception("Replication from MASTER %s:%d failed", host, port)
+                    why = "internal error %s" % type(e).__name__
                 finally:
                     self._link_scope = None
                     self._link = None
                     self._drop_master_session()
                 if gen != self._follow_gen:
                     return
+                if self.link_state == "connected":
+                    failures = 0
                 if self.link_state == "connected" or not self._link_down_since:
                     self._link_down_since = time.monotonic()
                 self.link_state = "connect"
-                await trio.sleep(_RETRY)
+                delay = min(_RETRY * 2**failures, _RETRY_MAX)
+                failures += 1
+                log.warning(
+                    "Replication from MASTER %s:%d: %s. The current data is kept (%s); "
+                    "retrying in %d s.",
+                    host,
+                    port,
+                    why or "the link was closed",
+                    "served to clients"
+                    if self.config["replica-serve-stale-data"]
+                    else "clients get MASTERDOWN",
+                    delay,
+                )
+                await trio.sleep(delay)
 
     async def _sync_and_apply(self, host: str, port: int, gen: int) -> None:
         config = self.config
