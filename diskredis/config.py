@@ -457,7 +457,7 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
         {"alias": "min-slaves-max-lag", "effect": True},
     ),
     ("watchdog-period", 0, 0, INT_MAX, "int", {"hidden": True}),
-    ("shutdown-timeout", 10, 0, INT_MAX, "int", {}),
+    ("shutdown-timeout", 10, 0, INT_MAX, "int", _E),
     ("repl-diskless-sync-max-replicas", 0, 0, INT_MAX, "int", {}),
     ("maxclients", 10000, 1, UINT_MAX, "int", _E),
     ("unixsocketperm", 0, 0, 0o777, "octal", {"mutable": False, "effect": True}),

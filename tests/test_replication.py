@@ -8,6 +8,7 @@ database moves), the replica holds the same dataset: compared key by key by
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -236,3 +237,53 @@ def test_clients_served_later_are_replicated_as_their_plain_pops(
         w.close()
     _wait(lambda: _caught_up(primary, replica), "the replica to catch up")
     assert same_dataset(primary, replica) == []
+
+
+def test_shutdown_waits_for_a_lagging_replica(dr_factory: Any) -> None:
+    """As Redis 7.0: SHUTDOWN holds writes and waits (shutdown-timeout) until every
+    replica has acknowledged the stream; SHUTDOWN ABORT calls the wait off."""
+    primary = dr_factory()
+    replica = start_oracle("--replicaof", "127.0.0.1", str(primary.port))
+    try:
+        c = primary.client()
+        c.set("a", "1")
+        _wait(lambda: _caught_up(primary, replica), "the replica's sync")
+        replica.proc.send_signal(signal.SIGSTOP)  # it lags from now on
+        c.set("b", "2")
+        stopper = primary.raw(timeout=30)
+        stopper.send(b"SHUTDOWN\r\n")
+        _wait(lambda: "shutdown_in_milliseconds" in c.info("server"), "the wait")
+        writer = blocked_client(primary, "SET", "c", "3")  # held, as by CLIENT PAUSE WRITE
+        assert c.get("a") == b"1"  # reads go on
+        assert c.execute_command("SHUTDOWN", "ABORT") is True
+        assert stopper.reply() == b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+        assert writer.reply() == b"+OK\r\n"
+        assert "shutdown_in_milliseconds" not in c.info("server")
+        replica.proc.send_signal(signal.SIGCONT)
+        stopper.send(b"SHUTDOWN\r\n")
+        assert primary.proc.wait(30) == 0
+        assert "1 of 1 replicas are in sync when shutting down." in primary.log()
+        r = replica.client()
+        assert [r.get(k) for k in ("a", "b", "c")] == [b"1", b"2", b"3"]
+    finally:
+        replica.proc.send_signal(signal.SIGCONT)
+        replica.stop()
+
+
+def test_shutdown_stops_waiting_at_the_timeout_or_with_now(dr_factory: Any) -> None:
+    for how in (("SHUTDOWN",), ("SHUTDOWN", "NOW")):
+        primary = dr_factory("--shutdown-timeout", "1")
+        replica = start_oracle("--replicaof", "127.0.0.1", str(primary.port))
+        try:
+            _wait(lambda p=primary, r=replica: _caught_up(p, r), "the replica's sync")
+            replica.proc.send_signal(signal.SIGSTOP)
+            primary.client().set("late", "1")
+            primary.raw().send(b" ".join(w.encode() for w in how) + b"\r\n")
+            assert primary.proc.wait(30) == 0
+            log = primary.log()
+            assert "Lagging replica" in log and "0 of 1 replicas are in sync" in log
+            waited = "Waiting for replicas before shutting down." in log
+            assert waited == (how == ("SHUTDOWN",)), how
+        finally:
+            replica.proc.send_signal(signal.SIGCONT)
+            replica.stop()

@@ -94,6 +94,8 @@ def _section_server(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
     now = time.time()
     uptime = int(time.monotonic() - ctx.stats.started_mono)
     uname = platform.uname()
+    shutdown_in = ctx.server.shutdown_in_ms()  # only while a shutdown waits (Redis)
+    waiting = [] if shutdown_in is None else [("shutdown_in_milliseconds", shutdown_in)]
     return [
         ("redis_version", REDIS_VERSION),
         ("redis_git_sha1", "00000000"),
@@ -119,6 +121,7 @@ def _section_server(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("executable", f["executable"]),
         ("config_file", ctx.config.path or ""),
         ("io_threads_active", 0),
+        *waiting,
         ("diskredis_version", DISKREDIS_VERSION),
         ("python_version", platform.python_version()),
     ]
@@ -759,7 +762,8 @@ def shutdown(ctx: Ctx, argv: list[bytes]) -> Any:
     """SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT] -> no reply: the server stops (after
     the save, a checkpoint: NOSAVE skips it, and the restart replays the log instead);
     when the save fails, "Errors trying to SHUTDOWN" unless FORCE, and it serves on.
-    ABORT: no shutdown ever waits (for replicas), so none is in progress to abort."""
+    Lagging replicas are waited for first, up to shutdown-timeout seconds, with writes
+    held (not with NOW); ABORT calls such a wait off."""
     flags: set[bytes] = set()
     abort = False
     for a in argv[1:]:
@@ -772,9 +776,10 @@ def shutdown(ctx: Ctx, argv: list[bytes]) -> Any:
             raise RedisError(errors.SYNTAX)
     if (abort and flags) or {b"nosave", b"save"} <= flags:
         raise RedisError(errors.SYNTAX)
-    if abort:
-        # No replica to wait for, so a shutdown never stays in progress.
-        raise RedisError(errors.NO_SHUTDOWN_IN_PROGRESS)
+    if abort:  # a shutdown waiting for replicas, or a signal's, is called off
+        if not ctx.server.abort_shutdown():
+            raise RedisError(errors.NO_SHUTDOWN_IN_PROGRESS)
+        return "OK"
     if ctx.scripts is not None and ctx.scripts.busy:  # while a script is busy: NOSAVE, at once
         if b"nosave" not in flags:
             raise RedisError(errors.BUSY_EVAL if ctx.scripts.is_eval else errors.BUSY_FUNCTION)

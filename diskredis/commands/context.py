@@ -239,6 +239,14 @@ class ServerPort(Protocol):
         """FAILOVER ABORT (in a batch): writes go on; a primary again if it had begun."""
         ...
 
+    def abort_shutdown(self) -> bool:
+        """SHUTDOWN ABORT: call off a shutdown waiting for replicas; False if none."""
+        ...
+
+    def shutdown_in_ms(self) -> int | None:
+        """Milliseconds left to a shutdown waiting for replicas; None when none waits."""
+        ...
+
     def request_ack(self) -> None:
         """REPLCONF GETACK from the primary: acknowledge once this batch is written."""
         ...
@@ -345,7 +353,7 @@ class Shutdown:
     BLOCKED_SHUTDOWN) and, after its batch is committed, the server saves when `save`
     is set (the checkpoint that leaves the restart no log to replay) and stops, or,
     when the save failed and `force` is not set, answers the client with an error and
-    serves on. `now`: do not wait for replicas to catch up (none can lag yet)."""
+    serves on. `now`: do not wait for replicas to catch up (shutdown-timeout)."""
 
     save: bool
     now: bool

@@ -35,6 +35,7 @@ import ssl
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import trio
@@ -122,7 +123,9 @@ class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
         self._init_failover()
         remove_stale_snapshots(config["dir"])
         self.shutting_down = trio.Event()
-        self._signalled: tuple[bool, bool] | None = None  # a signal's (save, force), pending
+        # A signal's (save, force, now), pending; a shutdown waiting for replicas.
+        self._signalled: tuple[bool, bool, bool] | None = None
+        self._shutdown_wait: _ShutdownWait | None = None
         self.listeners: list[trio.SocketListener] = []
         self.unix_path: str | None = None
         self.net_in = self.net_out = self.reads = self.writes = 0
@@ -159,9 +162,12 @@ class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
             units, self._gathered = self._gathered, []
             await self._run_batch(units)
             if self._signalled is not None and not self.shutting_down.is_set():
-                save, force = self._signalled
+                save, force, now = self._signalled
                 self._signalled = None
-                self._prepare_shutdown(save, force)
+                log.warning("User requested shutdown...")
+                self._request_shutdown(save, force, now, None)
+            if self._shutdown_wait is not None:
+                self._check_shutdown()
             if self._draining:
                 self._drained.set()
                 return
@@ -202,12 +208,96 @@ class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
             if conn is not None:
                 self._start_snapshot(conn, snapshot)
         for unit, request in outcome.shutdowns:  # the first that succeeds stops the server
-            log.warning("User requested shutdown...")
-            if self._prepare_shutdown(request.save, request.force):
+            if self._shutdown_wait is None:
+                log.warning("User requested shutdown...")
+            if self._request_shutdown(request.save, request.force, request.now, unit):
                 break
+
+    # -- shutdown ----------------------------------------------------------------------
+    def _request_shutdown(self, save: bool, force: bool, now: bool, unit: Unit | None) -> bool:
+        """prepareForShutdown: stop now, or first let lagging replicas catch up, for at
+        most shutdown-timeout seconds, with writes held (unless `now`). True when the
+        server stops; `unit`, the SHUTDOWN client's, waits until then or gets an error."""
+        wait = self._shutdown_wait
+        if wait is not None:  # one is in progress: this client waits with it
+            if unit is not None:
+                wait.units.append(unit)
+            return False
+        timeout = self.config["shutdown-timeout"]
+        if not now and timeout and not self._replicas_in_sync():
+            units = [unit] if unit is not None else []
+            self._shutdown_wait = _ShutdownWait(time.monotonic() + timeout, save, force, units)
+            self.keyspace.repl.getack = True  # replicas are asked at once (sendGetack)
+            self.lane.holds.add("shutdown")
+            log.info("Waiting for replicas before shutting down.")
+            self._gather_wake.set()
+            return False
+        return self._finish_shutdown(save, force, [unit] if unit is not None else [])
+
+    def _replicas_in_sync(self) -> bool:
+        offset = self.keyspace.backlog.offset
+        return all(r.ack == offset for r in self.replicas.values())
+
+    def _check_shutdown(self) -> None:
+        """After each batch: the wait ends when every replica has acknowledged the
+        stream, or at the timeout."""
+        wait = self._shutdown_wait
+        assert wait is not None
+        if time.monotonic() < wait.deadline and not self._replicas_in_sync():
+            return
+        self._shutdown_wait = None
+        self.lane.holds.discard("shutdown")
+        self._finish_shutdown(wait.save, wait.force, wait.units)
+
+    def _finish_shutdown(self, save: bool, force: bool, units: list[Unit]) -> bool:
+        """finishShutdown: lagging replicas logged, then the save and the stop; when the
+        save fails (without `force`), the waiting clients get an error and the server
+        serves on."""
+        offset = self.keyspace.backlog.offset
+        lagging = [r for r in self.replicas.values() if r.ack != offset]
+        for r in lagging:
+            log.warning(
+                "Lagging replica %s reported offset %d behind master, lag=%d, state=online.",
+                r.name,
+                offset - r.ack,
+                int(time.monotonic() - r.ack_time),
+            )
+        if self.replicas:
+            log.info(
+                "%d of %d replicas are in sync when shutting down.",
+                len(self.replicas) - len(lagging),
+                len(self.replicas),
+            )
+        if self._prepare_shutdown(save, force):
+            return True
+        self._fail_shutdown(units)
+        return False
+
+    def _fail_shutdown(self, units: list[Unit]) -> None:
+        for unit in units:
             self.stats.count_error("ERR")  # an error reply, as afterErrorReply counts it
             self.lane.resume(unit, RedisError(errors.SHUTDOWN_FAILED))
-            self._gather_wake.set()
+        self._gather_wake.set()
+
+    def abort_shutdown(self) -> bool:
+        """SHUTDOWN ABORT (in a batch): a shutdown waiting for replicas, or a signal's
+        not acted on yet, is called off; its clients get an error. False: none."""
+        wait = self._shutdown_wait
+        if wait is None:
+            if self._signalled is None:
+                return False
+            self._signalled = None
+        else:
+            self._shutdown_wait = None
+            self.lane.holds.discard("shutdown")
+            self._fail_shutdown(wait.units)
+        log.info("Shutdown manually aborted.")
+        return True
+
+    def shutdown_in_ms(self) -> int | None:
+        """INFO server's shutdown_in_milliseconds while a shutdown waits for replicas."""
+        wait = self._shutdown_wait
+        return None if wait is None else max(int((wait.deadline - time.monotonic()) * 1000), 0)
 
     def _prepare_shutdown(self, save: bool, force: bool) -> bool:
         """Redis's finishShutdown, between batches: the save (a checkpoint: the restart
@@ -283,7 +373,7 @@ class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
                 # by the gatherer between batches (no chore of the last one in flight)
                 flags = self.config["shutdown-on-" + name.lower()]
                 save = "save" in flags or ("nosave" not in flags and bool(self.config["save"]))
-                self._signalled = (save, "force" in flags)
+                self._signalled = (save, "force" in flags, "now" in flags)
                 self._gather_wake.set()
 
     # -- the whole life --------------------------------------------------------------
@@ -332,6 +422,16 @@ class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
                 with contextlib.suppress(OSError):
                     os.unlink(pidfile)
             log.warning("diskredis is now ready to exit, bye bye...")
+
+
+@dataclass
+class _ShutdownWait:
+    """A shutdown waiting for lagging replicas (Redis's shutdown_mstime)."""
+
+    deadline: float  # monotonic
+    save: bool
+    force: bool
+    units: list[Unit]  # the SHUTDOWN clients held until then
 
 
 class TlsStartError(Exception):

@@ -52,7 +52,7 @@ class Failover:
         self._failover_end = time.monotonic() + timeout_ms / 1000 if timeout_ms else 0.0
         self._failover_force = force
         self.failover_state = WAITING
-        self.lane.failover_hold = True
+        self.lane.holds.add("failover")
 
     def abort_failover(self, why: str) -> None:
         """In a batch: give up the failover (FAILOVER ABORT, a timeout, a refusal)."""
@@ -79,7 +79,7 @@ class Failover:
         self._failover_target = None
         self._failover_end = 0.0
         self._failover_force = False
-        self.lane.failover_hold = False
+        self.lane.holds.discard("failover")
 
     def update_failover(self) -> None:
         """In each batch's housekeeping (updateFailoverStatus)."""

@@ -176,8 +176,9 @@ class Lane:
         self._pending: deque[Unit] = deque()  # units of the running batch not started yet
         self._pause_until = 0.0
         self._pause_writes_only = False
-        # FAILOVER holds writes until it ends (its own pause: CLIENT UNPAUSE leaves it).
-        self.failover_hold = False
+        # Writes held until FAILOVER, or a SHUTDOWN waiting for replicas, ends (pauses
+        # of their own: CLIENT UNPAUSE leaves them): "failover", "shutdown".
+        self.holds: set[str] = set()
         # Called in each batch's housekeeping (the server's FAILOVER progress).
         self.on_tick: Callable[[], None] | None = None
         self._outcome = Outcome()
@@ -292,17 +293,17 @@ class Lane:
 
     def unpause(self) -> None:
         self._pause_until = 0.0
-        self.ks.expire_paused = self.failover_hold
+        self.ks.expire_paused = bool(self.holds)
 
     def _pause_level(self) -> int:
         """What a pause holds now: 0 nothing (an elapsed pause ends here), PAUSE_WRITE or
         PAUSE_ALL."""
         if not self._pause_until:
-            return PAUSE_WRITE if self.failover_hold else 0
+            return PAUSE_WRITE if self.holds else 0
         if time.monotonic() >= self._pause_until:
             self._pause_until = 0.0
-            self.ks.expire_paused = self.failover_hold
-            return PAUSE_WRITE if self.failover_hold else 0
+            self.ks.expire_paused = bool(self.holds)
+            return PAUSE_WRITE if self.holds else 0
         return PAUSE_WRITE if self._pause_writes_only else PAUSE_ALL
 
     def run_batch(self, units: list[Unit]) -> Outcome:
@@ -691,7 +692,7 @@ class Lane:
                 # stored with the batch that applies it.
                 paused = (
                     self._pause_level()
-                    if (self._pause_until or self.failover_hold) and not session.master
+                    if (self._pause_until or self.holds) and not session.master
                     else 0
                 )
                 reply = execute(ctx, argv, busy, paused)

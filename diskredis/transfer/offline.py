@@ -68,6 +68,12 @@ class _NoServer:
     def request_ack(self) -> None:
         pass
 
+    def abort_shutdown(self) -> bool:
+        return False
+
+    def shutdown_in_ms(self) -> None:
+        return None
+
     def reset_stats(self) -> None:
         pass
 
