@@ -424,3 +424,15 @@ def test_a_replica_past_the_primarys_backlog_resyncs_in_full(dr_factory: Any) ->
         assert same_dataset(primary, replica) == []
     finally:
         primary.stop()
+
+
+def test_a_command_that_fails_on_the_replica_is_logged(
+    dr_factory: Any, redis_primary: ServerProc
+) -> None:
+    """A primary's command this replica refuses (here: a database it does not have) is
+    reported in the log, with the command, for the operator."""
+    replica = _follow(dr_factory, redis_primary, "--databases", "4")
+    c = redis_primary.client(db=9)
+    c.set("in9", "x")
+    _wait(lambda: _caught_up(redis_primary, replica), "the replica to catch up")
+    assert "This replica got an error applying its MASTER's command SELECT 9" in replica.log()

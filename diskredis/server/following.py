@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import hiredis
 import trio
 
 from diskredis.commands.context import Ctx, MasterState, Session
@@ -475,9 +476,33 @@ class Following:
                 "the MASTER's stream could not be written (offset %d): %s"
                 % (backlog.offset, unit.reply[:200].decode("utf-8", "replace").strip())
             )
+        reply = unit.reply
+        if reply.startswith(b"-") or b"\r\n-" in reply:
+            self._report_errors(requests, reply)
         if self._ack_due:
             self._ack_due = False
             self._ack_now.set()
+
+    def _report_errors(self, requests: list[list[bytes]], reply: bytes) -> None:
+        """A command of the primary's failed here (propagation-error-behavior ignore,
+        Redis 7.0's default): logged, with the command, for the operator."""
+        reader = hiredis.Reader()
+        reader.feed(reply)
+        for argv in requests:
+            if argv[0].lower() == b"replconf":  # GETACK: no reply
+                continue
+            answer = reader.gets()
+            inner = answer if isinstance(answer, list) else [answer]  # EXEC's replies
+            failed = [x for x in inner if isinstance(x, hiredis.ReplyError)]
+            if failed:
+                log.warning(
+                    "== CRITICAL == This replica got an error applying its MASTER's "
+                    "command %s: %s. The datasets may differ; a full resync "
+                    "(REPLICAOF NO ONE, then REPLICAOF again) makes them equal.",
+                    " ".join(a[:40].decode("utf-8", "replace") for a in argv[:3]),
+                    failed[0],
+                )
+                return
 
     async def _send_acks(self, link: MasterLink) -> None:
         """REPLCONF ACK <offset>: every second, and at once when the primary asks."""

@@ -452,9 +452,9 @@ class Lane:
         the backlog freed after repl-backlog-ttl seconds without any (0: never)."""
         ks, config = self.ks, self.config
         repl, backlog = ks.repl, ks.backlog
+        backlog.limit = config["repl-backlog-size"]  # (a replica's backlog too)
         if not backlog.recording:  # none, or a replica's: its primary feeds it
             return
-        backlog.limit = config["repl-backlog-size"]
         repl.expire_verb = b"UNLINK" if config["lazyfree-lazy-expire"] else b"DEL"
         now = time.monotonic()
         if repl.replicas:
