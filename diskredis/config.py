@@ -434,7 +434,7 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
         {"alias": "repl-ping-slave-period", "effect": True},
     ),
     ("list-compress-depth", 0, 0, INT_MAX, "int", {}),
-    ("rdb-key-save-delay", 0, -(2**31), INT_MAX, "int", {"hidden": True}),
+    ("rdb-key-save-delay", 0, -(2**31), INT_MAX, "int", {"hidden": True, "effect": True}),
     ("key-load-delay", 0, -(2**31), INT_MAX, "int", {"hidden": True}),
     ("active-expire-effort", 1, 1, 10, "int", {}),
     ("hz", 10, 0, INT_MAX, "int", {}),

@@ -436,3 +436,39 @@ def test_a_command_that_fails_on_the_replica_is_logged(
     c.set("in9", "x")
     _wait(lambda: _caught_up(redis_primary, replica), "the replica to catch up")
     assert "This replica got an error applying its MASTER's command SELECT 9" in replica.log()
+
+
+def test_a_replica_restarted_as_a_primary_starts_a_new_history(
+    dr_factory: Any, redis_primary: ServerProc
+) -> None:
+    """REPLICAOF at run time, then a restart without replicaof: its own writes must not
+    extend its old primary's history under that id (Redis gives a primary a new id)."""
+    dr = dr_factory()
+    c = dr.client()
+    c.execute_command("REPLICAOF", "127.0.0.1", redis_primary.port)
+    redis_primary.client().set("k", "v")
+    _wait(lambda: _caught_up(redis_primary, dr), "the sync")
+    primary_id = redis_primary.client().info("replication")["master_replid"]
+    offset = c.info("replication")["master_repl_offset"]
+    dr.stop()
+    again = dr_factory(port=dr.port, data_dir=dr.dir)
+    info = again.client().info("replication")
+    assert info["role"] == "master" and info["master_replid"] != primary_id
+    assert info["master_replid2"] == primary_id and info["second_repl_offset"] == offset + 1
+    assert again.client().set("own", "1")
+
+
+def test_tracking_clients_hear_of_the_switch_to_the_primarys_data(
+    dr_factory: Any, redis_primary: ServerProc
+) -> None:
+    redis_primary.client().set("k", "theirs")
+    dr = dr_factory()
+    dr.client().set("k", "mine")
+    t = dr.raw()
+    t.command("HELLO", "3")
+    assert t.command("CLIENT", "TRACKING", "ON") == b"+OK\r\n"
+    assert t.command("GET", "k") == b"$4\r\nmine\r\n"
+    dr.client().execute_command("REPLICAOF", "127.0.0.1", redis_primary.port)
+    _wait(lambda: _caught_up(redis_primary, dr), "the sync")
+    assert t.reply() == b">2\r\n$10\r\ninvalidate\r\n_\r\n"  # everything (a flush)
+    assert t.command("GET", "k") == b"$6\r\ntheirs\r\n"

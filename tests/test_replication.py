@@ -287,3 +287,23 @@ def test_shutdown_stops_waiting_at_the_timeout_or_with_now(dr_factory: Any) -> N
         finally:
             replica.proc.send_signal(signal.SIGCONT)
             replica.stop()
+
+
+def test_info_shows_a_replica_whose_snapshot_is_written_then_sent(dr_factory: Any) -> None:
+    """slaveN state wait_bgsave while the snapshot is written (rdb-key-save-delay slows
+    it down, as Redis's own tests do), then online."""
+    primary = dr_factory("--rdb-key-save-delay", "200000")  # 0.2 s a key
+    c = primary.client()
+    c.mset({"k%d" % i: i for i in range(10)})
+    replica = start_oracle("--replicaof", "127.0.0.1", str(primary.port))
+    try:
+        _wait(lambda: "slave0" in c.info("replication"), "the replica to connect")
+        info = c.info("replication")
+        assert info["slave0"]["state"] == "wait_bgsave" and info["connected_slaves"] == 1
+        assert c.execute_command("ROLE")[2] == []  # ROLE lists online replicas only
+        with pytest.raises(redis.ResponseError, match="FAILOVER target replica is not online"):
+            c.execute_command("FAILOVER", "TO", "127.0.0.1", replica.port)
+        _wait(lambda: _caught_up(primary, replica), "the replica's sync")
+        assert c.info("replication")["slave0"]["state"] == "online"
+    finally:
+        replica.stop()

@@ -31,6 +31,9 @@ _MASTER = "mymaster"
 
 
 def _sentinel(primary_port: int, quorum: int = 1) -> ServerProc:
+    """A sentinel for `primary_port`. down-after 3 s (30 s by default): a PING answered
+    later than that counts as down, and on a loaded 2-core machine a batch's fsync can
+    hold a reply for a second."""
     exe = shutil.which("redis-sentinel")
     if exe is None:
         pytest.fail("redis-sentinel (Debian's package) is not installed: run ./dev test")
@@ -40,7 +43,7 @@ def _sentinel(primary_port: int, quorum: int = 1) -> ServerProc:
     conf.write_text(
         "port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\n"
         "sentinel monitor %s 127.0.0.1 %d %d\n"
-        "sentinel down-after-milliseconds %s 1000\n"
+        "sentinel down-after-milliseconds %s 3000\n"
         "sentinel failover-timeout %s 10000\n"
         "sentinel parallel-syncs %s 1\n"
         % (
@@ -110,7 +113,19 @@ def test_sentinel_fails_over_to_a_diskredis_replica(dr_factory: Any, tmp_path: P
         # The old primary comes back: Sentinel makes it a replica of the new one, which
         # it continues from where it was (the new primary keeps its history as id2).
         back = dr_factory(conf=str(tmp_path / "primary.conf"), port=old_port, data_dir=old_dir)
-        _wait(lambda: _caught_up(replica, back), "the old primary to follow", timeout=60)
+        try:
+            _wait(lambda: _caught_up(replica, back), "the old primary to follow", timeout=60)
+        except pytest.fail.Exception:
+            pytest.fail(
+                "the old primary (port %d) did not follow the replica (port %d):\n%s\n%s\n%s"
+                % (
+                    old_port,
+                    replica.port,
+                    back.log()[-3000:],
+                    replica.log()[-3000:],
+                    sentinel.log()[-4000:],
+                )
+            )
         assert back.client().get("after") == b"1"
         assert n.info("stats")["sync_partial_ok"] >= 1
         assert "replicaof 127.0.0.1 %d" % replica.port in (tmp_path / "primary.conf").read_text()

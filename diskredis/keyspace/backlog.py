@@ -35,6 +35,7 @@ NO_ID2 = "0" * 40  # Redis's cleared replid2
 
 _ID, _ID2, _ID2_OFFSET = b"repl-id", b"repl-id2", b"repl-id2-offset"
 _OFFSET, _FIRST, _SELDB = b"repl-offset", b"repl-first", b"repl-seldb"
+_FOLLOWING = b"repl-following"  # present while this server is a replica
 _REC, _REC_END = b"backlog:", b"backlog;"  # stream records: _REC + offset (u64 BE)
 
 
@@ -67,6 +68,7 @@ class Backlog:
         # commands do: `recording` is whether commands run here feed the backlog.
         self.following = False
         self.recording = False
+        self.was_following = False  # (as stored: `mark_following`)
 
     # -- state ---------------------------------------------------------------------------
     def load(self, txn: Txn) -> None:
@@ -84,6 +86,7 @@ class Backlog:
         self.first = L.read_u64(raw) if raw is not None else self.offset + 1
         raw = txn.get("stats", _SELDB)
         self.seldb = L.read_u32(raw) if raw is not None else -1
+        self.was_following = txn.get("stats", _FOLLOWING) is not None
 
     @property
     def end(self) -> int:
@@ -111,7 +114,7 @@ class Backlog:
         """A new id, the old one kept as id2 up to the next offset (Redis's
         shiftReplicationId: a promoted replica, a restarted primary)."""
         txn = self._txn()
-        self.replid2, self.id2_offset = self.replid, self.offset + 1
+        self.replid2, self.id2_offset = self.replid, self.end + 1
         self.replid = new_replid()
         txn.put("stats", _ID, self.replid.encode())
         txn.put("stats", _ID2, self.replid2.encode())
@@ -138,6 +141,16 @@ class Backlog:
         (what commands change is recorded)."""
         self.following = following
         self._activate(self.active)
+
+    def mark_following(self, following: bool) -> None:
+        """Record (in the batch) whether this server follows a primary: one that
+        restarts as a primary although it was a replica starts a new history."""
+        txn = self._txn()
+        if following:
+            txn.put("stats", _FOLLOWING, b"1")
+        else:
+            txn.delete("stats", _FOLLOWING)
+        self.was_following = following
 
     def adopt(self, replid: str, offset: int, seldb: int) -> None:
         """A full resync from a primary (in the batch that switches to its data): the
@@ -348,5 +361,7 @@ class Propagation:
 
     def feed(self, argv: list[bytes]) -> None:
         """An op outside any database's commands (PING, REPLCONF GETACK): written at
-        once, never with a SELECT."""
-        self.backlog.append(encode_command(argv))
+        once, never with a SELECT; never into a replica's backlog, which holds its
+        primary's stream as it came."""
+        if self.backlog.recording:
+            self.backlog.append(encode_command(argv))

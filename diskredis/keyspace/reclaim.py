@@ -98,6 +98,8 @@ class Reclaimer:
                 meta = L.decode_meta(raw)
                 if L.is_collection(meta.type):
                     self.free(*L.coll_head(meta.payload))
+                if meta.expire:  # (active expiry would drop it too, but not a replica's)
+                    txn.delete("expire", L.expire_key(meta.expire, mkey))
                 txn.delete("meta", mkey)
                 done += 1
                 self.lazyfreed += 1

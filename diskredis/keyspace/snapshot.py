@@ -8,6 +8,7 @@ pinned (`Engine.pin_readers`). Imports: `config`, `rdb`, `storage`, `keyspace`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -45,11 +46,13 @@ def write_rdb(
     functions: list[bytes],
     compress: bool,
     stop: Callable[[], bool] = lambda: False,
+    key_delay_us: int = 0,
 ) -> Written:
     """Write an RDB file to `out`: the fields `aux(replid, offset, seldb)` gives for the
     replication stream's state the snapshot holds, the keys (unless not `data`), the
     function libraries' code. `stop()` true gives up (raises `Stopped`). Values are
-    exported with the default configuration's encodings."""
+    exported with the default configuration's encodings. `key_delay_us`: a pause after
+    each key (rdb-key-save-delay, which tests use to watch a transfer)."""
     ks = Keyspace(engine, databases, _CACHE, view=True)
     config = Config()
     keys = 0
@@ -69,6 +72,8 @@ def write_rdb(
                         raise Stopped()
                     rdb.record(key, types.export(ks, meta, config), meta.expire or None)
                     keys += 1
+                    if key_delay_us > 0:  # rdb-key-save-delay: a test knob, as in Redis
+                        time.sleep(key_delay_us / 1e6)
         for code in functions:
             rdb.function(code)
         rdb.finish()

@@ -161,6 +161,7 @@ class Keyspace:
         # primary's commands (`obeying`: the lane sets it while they run).
         self.following = False
         self.obeying = False
+        self.loading = False  # storing into a full resync's loading slots
         self.on_event: Callable[[bytes, bytes, int], None] | None = None
         if view:
             self.txn = engine.snapshot()
@@ -404,16 +405,18 @@ class Keyspace:
         if had != bool(meta.expire):
             self._add(b"expires:", db, 1 if meta.expire else -1)
         meta.key = key if hashed else None
-        if self.waiters:
-            self.written[(db, key)] = None
-        if self.watches.by_key:
-            self.watches.touched(db, key, deleted=False)
-        if self.on_modified is not None:
-            self.on_modified(key, False)
+        if not self.loading:
+            if self.waiters:
+                self.written[(db, key)] = None
+            if self.watches.by_key:
+                self.watches.touched(db, key, deleted=False)
+            if self.on_modified is not None:
+                self.on_modified(key, False)
         self.changes += 1
         if old is None or (old.expire and old.expire < self.clock()):
             self.access.created(mkey)
-            self.event(NOTIFY_NEW, b"new", key, db)
+            if not self.loading:
+                self.event(NOTIFY_NEW, b"new", key, db)
         txn.put("meta", mkey, meta.encode())
         self._staged[mkey] = (meta.type, meta.expire, meta.payload, meta.key)
         if meta.expire and (old is None or old.expire != meta.expire):
@@ -648,6 +651,7 @@ class Keyspace:
         current data is still served (`loading_into`, then `finish_load`). They are
         recorded, so that a crash before the switch frees them at the next start."""
         txn = self._t()
+        self.abandon_load(self.loading_slots())  # one a cancelled attempt left
         shadow = []
         for db in range(self.databases):
             slot = self._fresh_slot(txn)
@@ -661,12 +665,16 @@ class Keyspace:
 
     @contextmanager
     def loading_into(self, shadow: list[int]) -> Iterator[None]:
-        """Within: the databases are the loading slots (a step of the load)."""
+        """Within: the databases are the loading slots (a step of the load). What is
+        stored there is no change of the served data: no WATCH is touched, no client
+        told (tracking, keyspace events, blocked clients), nothing counted."""
         saved, self.slots = self.slots, shadow
+        changes, self.loading = self.changes, True
         try:
             yield
         finally:
             self.slots = saved
+            self.changes, self.loading = changes, False
 
     def finish_load(self, shadow: list[int]) -> None:
         """Switch every database to its loaded slot at once (one batch: clients see

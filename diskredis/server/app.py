@@ -57,7 +57,7 @@ from diskredis.server.following import Following
 from diskredis.server.lane import Lane, Outcome, Unit, cache_budget
 from diskredis.server.port import Port
 from diskredis.server.replicas import Replica, Replicating
-from diskredis.server.snapshots import Snapshotting, remove_stale_snapshots
+from diskredis.server.snapshots import Snapshotting, Syncing, remove_stale_snapshots
 from diskredis.server.tls import TlsError, tls_context
 from diskredis.storage import FolderBusy, StorageError, lock_folder, open_engine
 
@@ -117,6 +117,7 @@ class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
         self._snapshots_idle = trio.Event()
         self._stopping_snapshots = False
         self.replicas: dict[int, Replica] = {}  # replicas by client id (`replicas.py`)
+        self.syncing: dict[int, Syncing] = {}  # their snapshots, before (`snapshots.py`)
         self._stream_grew = trio.Event()
         self._streamed = self.keyspace.backlog.offset  # the stream's end they were told of
         self._init_following()  # a replica (`replicaof`): its link starts with serve()

@@ -95,9 +95,11 @@ class Failover:
             else:
                 self.abort_failover("Replica never caught up before timeout")
             return
-        offset = self.keyspace.backlog.offset
+        offset = self.keyspace.backlog.end  # (with this batch's PING, if any)
         target = self._failover_target
         for r in self.replica_states():
+            if r.state != "online":
+                continue
             if target is None and r.ack == offset:
                 target = self._failover_target = (r.ip, r.port)
             if target is not None and (r.ip.lower(), r.port) == (target[0].lower(), target[1]):

@@ -29,7 +29,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import hiredis
@@ -56,6 +56,7 @@ _RETRY_MAX = 8.0  # ... doubling while attempts fail, up to this
 _STEP_SECONDS = 0.02  # a load step's time on the lane, between client batches
 _STEP_RECORDS = 2000  # ... and its records at most
 _STEP_BYTES = 4 << 20  # what the engine is told a step may write
+TRANSFER_PREFIX = "temp-replica-"  # a full resync's RDB, in the data folder while loaded
 _NO_LIMIT = 1 << 62  # a primary's requests have no size limits (Redis: CLIENT_MASTER)
 
 
@@ -93,8 +94,33 @@ class Following:
         self._ack_now = trio.Event()
         self._ack_due = False
         target = self.config["replicaof"]
+        ks = self.keyspace
+        backlog = ks.backlog
+        for name in os.listdir(self.config["dir"]):  # a transfer a crash cut short
+            if name.startswith(TRANSFER_PREFIX) and name.endswith(".rdb"):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self.config["dir"], name))
         if target is not None:  # at start-up: the task starts with the server
             self._begin_following(target[0], target[1])
+            if not backlog.was_following:
+                ks.begin()
+                backlog.mark_following(True)
+                ks.commit()
+        elif backlog.was_following:
+            # A replica restarted as a primary: its own writes must not extend its old
+            # primary's history under that id (Redis gives a primary a new id at
+            # start, the old one kept as id2).
+            ks.begin()
+            if backlog.active:
+                backlog.shift()
+            backlog.mark_following(False)
+            ks.commit()
+            log.info(
+                "This server was a replica and starts as a primary (no replicaof): "
+                "replication id %s, the previous one kept as id2 up to offset %d",
+                backlog.replid or "(none yet)",
+                backlog.id2_offset,
+            )
 
     # -- ServerPort ------------------------------------------------------------------
     def master_state(self) -> MasterState | None:
@@ -123,6 +149,7 @@ class Following:
         self.lane.disconnect_blocked()
         ks = self.keyspace
         ks.abandon_load(ks.loading_slots())  # a load another REPLICAOF cut short
+        ks.backlog.mark_following(True)
         self._begin_following(host, port)
         self._start_link()
         log.info("Connecting to MASTER %s:%d", host, port)
@@ -141,9 +168,11 @@ class Following:
         ks.following = False
         backlog = ks.backlog
         backlog.follow(False)
+        backlog.mark_following(False)
         if backlog.active:
             backlog.shift()
         ks.repl.seldb = -1  # the next write selects its database
+        ks.repl.alone_since = 0.0  # repl-backlog-ttl counts from now (Redis too)
         self.link_state = "none"
         self._link_down_since = 0.0
         for replica in list(self.replicas.values()):
@@ -194,6 +223,8 @@ class Following:
 
     async def _follow(self, host: str, port: int, gen: int) -> None:
         failures = 0  # attempts in a row that did not reach the stream: the backoff
+        if gen != self._follow_gen:  # REPLICAOF again before this task started
+            return
         with trio.CancelScope() as scope:
             self._follow_scope = scope
             while gen == self._follow_gen:
@@ -212,14 +243,14 @@ class Following:
                     log.exception("Replication from MASTER %s:%d failed", host, port)
                     why = "internal error %s" % type(e).__name__
                 finally:
-                    self._link_scope = None
-                    self._link = None
-                    self._drop_master_session()
+                    if gen == self._follow_gen:  # (else a newer task owns them)
+                        self._link_scope = None
+                        self._link = None
+                        self._drop_master_session()
                 if gen != self._follow_gen:
                     return
-                if self.link_state == "connected":
+                if self.link_state == "connected":  # an established link was lost
                     failures = 0
-                if self.link_state == "connected" or not self._link_down_since:
                     self._link_down_since = time.monotonic()
                 self.link_state = "connect"
                 delay = min(_RETRY * 2**failures, _RETRY_MAX)
@@ -291,10 +322,26 @@ class Following:
             self.link_state = "connected"
             self._link_down_since = 0.0
             self._read_offset = backlog.offset
-            async with trio.open_nursery() as acks:
-                acks.start_soon(self._send_acks, link)
-                self._ack_now.set()  # at once, as Redis does once synchronized
-                await self._apply_stream(link, session, gen)
+            await self._stream_with_acks(link, session, gen)
+
+    async def _stream_with_acks(self, link: MasterLink, session: Session, gen: int) -> None:
+        """Apply the stream while a second task sends the ACKs; whichever fails first
+        ends both, its error raised as it is (not in an exception group)."""
+        failed: list[Exception] = []
+
+        async def guarded(body: Callable[[], Awaitable[None]]) -> None:
+            try:
+                await body()
+            except (LinkError, StorageError, OSError) as e:
+                failed.append(e)
+            nursery.cancel_scope.cancel()
+
+        self._ack_now.set()  # at once, as Redis does once synchronized
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(guarded, lambda: self._send_acks(link))
+            nursery.start_soon(guarded, lambda: self._apply_stream(link, session, gen))
+        if failed:
+            raise failed[0]
 
     def _new_master_session(self, stream: trio.SocketStream, host: str, port: int) -> Session:
         try:
@@ -324,13 +371,14 @@ class Following:
     async def _job(self, fn: Callable[[], Any], gen: int, size: int = 0) -> Any:
         """Run `fn` in the next batch (its transaction); its result. LinkError when
         REPLICAOF changed meanwhile or the batch failed to commit."""
-        session = self._master_session or Session(id=0, addr="", laddr="", authenticated=True)
+        attempt = self._master_session  # a job of this link's attempt: not after it ends
+        session = attempt or Session(id=0, addr="", laddr="", authenticated=True)
         box: list[Any] = []
         done = trio.Event()
         unit = Unit(self.context(session), [], done.set, size)
 
         def after() -> None:
-            if gen != self._follow_gen:
+            if gen != self._follow_gen or (attempt is not None and attempt.closed):
                 box.append(LinkError("replication was reconfigured meanwhile"))
                 return
             try:
@@ -354,17 +402,30 @@ class Following:
     async def _full_resync(
         self, link: MasterLink, resync: Resync, session: Session, gen: int
     ) -> None:
-        path = os.path.join(self.config["dir"], "temp-replica-%d.rdb" % os.getpid())
+        path = os.path.join(self.config["dir"], "%s%d-%d.rdb" % (TRANSFER_PREFIX, os.getpid(), gen))
         try:
             size = await link.receive_rdb(path)
             log.info("MASTER <-> REPLICA sync: received %d bytes of RDB; loading it", size)
             with open(path, "rb") as f:
-                await self._load_rdb(f, size, resync, session, gen)
+                async with trio.open_nursery() as nursery:
+                    # A newline a second tells the primary we live while we load
+                    # (Redis's replicationSendNewlineToMaster).
+                    nursery.start_soon(self._send_newlines, link)
+                    try:
+                        await self._load_rdb(f, size, resync, session, gen)
+                    finally:
+                        nursery.cancel_scope.cancel()
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(path)
         self._drop_replicas()
         log.info("MASTER <-> REPLICA sync: Finished with success")
+
+    async def _send_newlines(self, link: MasterLink) -> None:
+        with contextlib.suppress(LinkError):
+            while True:
+                await trio.sleep(1)
+                await link.send(b"\n")
 
     async def _load_rdb(
         self, f: Any, size: int, resync: Resync, session: Session, gen: int
@@ -408,6 +469,8 @@ class Following:
             raise
 
         def switch() -> None:
+            if self.tracking.clients:  # every key may have changed, as with FLUSHALL
+                self.tracking.flushed()
             ks.finish_load(shadow)
             problems = replace_all(self.scripts, ks, reader.functions)
             for problem in problems:
@@ -432,6 +495,7 @@ class Following:
         held: list[list[bytes]] = []  # an open MULTI's commands: applied with its EXEC
         in_multi = False
         data, link.buf = link.buf, b""
+        self._read_offset += len(data)
         while True:
             if data:
                 reader.feed(data)
@@ -462,8 +526,12 @@ class Following:
         done = trio.Event()
         unit = Unit(self.context(session), requests, done.set, len(raw))
 
+        ks = self.keyspace
+
         def after() -> None:
-            if gen == self._follow_gen and not session.closed:
+            # Writes refused (the disk is full: MISCONF): not applied, so the offset
+            # stays; the link is retried and the primary sends them again.
+            if gen == self._follow_gen and not session.closed and ks.read_only_reason is None:
                 backlog.proxy(raw, session.db)
 
         unit.after = after

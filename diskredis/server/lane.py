@@ -192,7 +192,9 @@ class Lane:
         returns)."""
         # (never a primary's stream, which runs whole, in a batch, after the script)
         units: list[Unit] = [
-            u for u in self._pending if not u.parts and not u.next and not u.ctx.session.master
+            u
+            for u in self._pending
+            if not u.parts and not u.next and not u.ctx.session.master and u.after is None
         ]
         for u in units:
             self._pending.remove(u)

@@ -52,6 +52,7 @@ class Listening:
     _tasks: trio.Nursery | None
     _tls_listeners: set[trio.SocketListener]
     _accept_scopes: dict[trio.SocketListener, trio.CancelScope]
+    syncing: dict[int, Any]  # replicas whose snapshot is written or sent (`snapshots.py`)
 
     def _open_tcp(self, tls: bool = False) -> list[trio.SocketListener]:
         """Listen on every `bind` address, on `port` or `tls-port` (synchronous, so that
@@ -216,6 +217,7 @@ class Listening:
         if session.tracking is not None:
             self.tracking.gone.append(session)
         self.connections.pop(session.id, None)
+        self.syncing.pop(session.id, None)
 
     def _keepalive(self, sock: socket.socket) -> None:
         interval = self.config["tcp-keepalive"]

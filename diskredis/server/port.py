@@ -48,6 +48,7 @@ class Port(Listening):
     _monitors: list[Session]
     replicas: dict[int, Any]  # `replicas.Replica` by client id (`replicas.py`)
     _master_session: Session | None  # a replica's link to its primary (`following.py`)
+    syncing: dict[int, Any]  # `snapshots.Syncing` by client id
     scripts: Any
     _samples: list[tuple[float, int, int, int]]
     _loop_thread: int
@@ -159,9 +160,9 @@ class Port(Listening):
 
     def replica_states(self) -> list[ReplicaState]:
         now = time.monotonic()
-        return [
+        online = [
             ReplicaState(
-                r.request.ip_address.decode() or r.conn.session.addr.rsplit(":", 1)[0],
+                _replica_ip(r.request, r.conn.session),
                 r.request.listening_port,
                 "online",
                 r.ack,
@@ -169,6 +170,17 @@ class Port(Listening):
             )
             for r in self.replicas.values()
         ]
+        syncing = [
+            ReplicaState(
+                _replica_ip(s.request, s.conn.session),
+                s.request.listening_port if s.request is not None else 0,
+                s.state,
+                0,
+                0,
+            )
+            for s in self.syncing.values()
+        ]
+        return online + syncing
 
     def info_fields(self) -> dict[str, Any]:
         ops, in_kbps, out_kbps = self._instantaneous()
@@ -243,3 +255,9 @@ _LEVELS = {
 
 def set_log_level(level: str) -> None:
     logging.getLogger("diskredis").setLevel(_LEVELS[level])
+
+
+def _replica_ip(request: Any, session: Session) -> str:
+    """REPLCONF ip-address, else the address the replica connects from."""
+    given = request.ip_address.decode() if request is not None else ""
+    return given or session.addr.rsplit(":", 1)[0]

@@ -3,8 +3,8 @@
 Room: the connections that asked for the replication stream (PSYNC, SYNC) once their
 snapshot is out (or at once, for +CONTINUE): one task each sends the backlog from the
 replica's offset as the lane commits it, and what the replica sends back (REPLCONF
-ACK) is read here. Imports: `commands.replication`, `config`, `keyspace`, `storage`, this
-package (connection), hiredis, trio.
+ACK) is read here. Imports: `commands.replication`, `config`, `keyspace`,
+`resp.reader`, `storage`, `util`, this package (connection), trio.
 
 The stream is read from the backlog on disk, never kept per replica in memory: a slow
 replica costs its socket buffer and its place in the backlog; one that falls behind the
@@ -18,14 +18,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import hiredis
 import trio
 
 from diskredis.commands.replication import ReplicaRequest, Snapshot
 from diskredis.config import Config
 from diskredis.keyspace.space import Keyspace
+from diskredis.resp.reader import RequestReader
 from diskredis.server.connection import Connection
 from diskredis.storage import StorageError
+from diskredis.util import string2ll
 
 log = logging.getLogger("diskredis")
 
@@ -42,7 +43,7 @@ class Replica:
     position: int  # the next stream offset to send
     ack: int = 0  # repl_ack_off: the offset it said it has
     ack_time: float = field(default_factory=time.monotonic)
-    reader: Any = field(default_factory=hiredis.Reader)
+    reader: RequestReader = field(default_factory=lambda: RequestReader(max_query_buffer=1 << 20))
     acks: bool = True  # a PSYNC replica acknowledges (a plain SYNC one never does)
 
     @property
@@ -129,25 +130,28 @@ class Replicating:
         return True
 
     def _replica_input(self, replica: Replica, data: bytes) -> None:
-        """What a replica sends: REPLCONF ACK <offset> (anything else is ignored)."""
+        """What a replica sends: REPLCONF ACK <offset>, and newlines while it loads a
+        snapshot; any input shows it is alive (as Redis refreshes repl_ack_time).
+        Anything else is ignored."""
         reader = replica.reader
         reader.feed(data)
-        try:
-            while (request := reader.gets()) is not False:
-                if (
-                    isinstance(request, list)
-                    and len(request) >= 3
-                    and request[0].lower() == b"replconf"
-                    and request[1].lower() == b"ack"
-                ):
-                    try:
-                        offset = int(request[2])
-                    except ValueError:
-                        continue
-                    replica.ack = max(replica.ack, offset)
-                    replica.ack_time = time.monotonic()
-                    if self.lane.polling:  # a WAIT may be answered: a batch looks
-                        self._gather_wake.set()
-        except hiredis.ProtocolError:
-            log.warning("Replica %s sent what is not RESP; disconnecting it", replica.name)
+        replica.ack_time = time.monotonic()
+        for request in reader.pop():  # (empty lines are skipped)
+            if (
+                len(request) >= 3
+                and request[0].lower() == b"replconf"
+                and request[1].lower() == b"ack"
+            ):
+                offset = string2ll(request[2])
+                if offset is None:
+                    continue
+                replica.ack = max(replica.ack, offset)
+                if self.lane.polling:  # a WAIT may be answered: a batch looks
+                    self._gather_wake.set()
+        if reader.error is not None or reader.overflow:
+            log.warning(
+                "Replica %s sent what is not a request (%s); disconnecting it",
+                replica.name,
+                reader.error or "too long",
+            )
             replica.conn.close()

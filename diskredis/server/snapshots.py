@@ -14,11 +14,12 @@ import os
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import trio
 
-from diskredis.commands.replication import Snapshot, rdb_aux
+from diskredis.commands.replication import ReplicaRequest, Snapshot, rdb_aux
 from diskredis.commands.scripting import Scripts
 from diskredis.config import Config
 from diskredis.keyspace.snapshot import Stopped, Written, write_rdb
@@ -42,6 +43,7 @@ class Snapshotting:
     _snapshots_idle: trio.Event
     _stopping_snapshots: bool
     _attach_replica: Callable[[Connection, Snapshot, int], None]  # `replicas.py`
+    syncing: dict[int, Syncing]  # clients whose snapshot is being written or sent
 
     def _start_snapshot(self, conn: Connection, snapshot: Snapshot) -> None:
         """Between batches (no transaction open): hand `conn` over to a snapshot
@@ -65,6 +67,7 @@ class Snapshotting:
             self._attach_replica(conn, snapshot, snapshot.start)
             return
         self._snapshot_writers += 1
+        self.syncing[conn.session.id] = Syncing(conn, snapshot.request, "wait_bgsave")
         self._tasks.start_soon(self._send_snapshot, conn, snapshot)
 
     async def _send_snapshot(self, conn: Connection, snapshot: Snapshot) -> None:
@@ -96,6 +99,7 @@ class Snapshotting:
                         functions=codes if snapshot.functions else [],
                         compress=bool(self.config["rdbcompression"]),
                         stop=lambda: self._stopping_snapshots or conn.closed,
+                        key_delay_us=self.config["rdb-key-save-delay"],
                     )
                 return result, os.path.getsize(path)
             except BaseException:
@@ -140,6 +144,9 @@ class Snapshotting:
         if conn.closed:
             f.close()
             return
+        syncing = self.syncing.get(conn.session.id)
+        if syncing is not None:
+            syncing.state = "send_bulk"
         seconds = time.monotonic() - started
         if snapshot.stream:  # a replica: the stream follows from the snapshot's offset
             if snapshot.fullresync:
@@ -155,6 +162,7 @@ class Snapshotting:
                     seconds,
                     result.offset + 1,
                 )
+                self.syncing.pop(conn.session.id, None)
                 self._attach_replica(conn, snapshot, result.offset + 1)
 
             conn.on_sent = synced
@@ -162,6 +170,7 @@ class Snapshotting:
             return
 
         def sent() -> None:
+            self.syncing.pop(conn.session.id, None)
             log.info(
                 "Snapshot sent to %s: %d keys, %d bytes, written in %.2f s; closing "
                 "the connection (rdb-only replica)",
@@ -185,6 +194,16 @@ class Snapshotting:
         while self._snapshot_writers:
             self._snapshots_idle = trio.Event()
             await self._snapshots_idle.wait()
+
+
+@dataclass
+class Syncing:
+    """A replica (or rdb-only client) whose snapshot is being written ("wait_bgsave")
+    or sent ("send_bulk"): INFO's slaveN lines show it, as Redis does."""
+
+    conn: Connection
+    request: ReplicaRequest | None
+    state: str
 
 
 def remove_stale_snapshots(folder: str) -> None:
