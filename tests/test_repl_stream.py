@@ -223,6 +223,15 @@ REWRITTEN = {
         ("EVAL", "redis.call('set', KEYS[1], 'x'); redis.call('incr', 'n'); return 1", "1", "k"),
         ("EVAL", "redis.call('set', KEYS[1], 'y'); return 1", "1", "k"),
         ("EVAL", "return redis.call('get', KEYS[1])", "1", "k"),
+        (
+            "EVAL",
+            "redis.set_repl(redis.REPL_NONE); redis.call('set', KEYS[1], 'unsent'); "
+            "redis.set_repl(redis.REPL_AOF); redis.call('incr', 'n'); "
+            "redis.set_repl(redis.REPL_ALL); redis.call('set', 'sent', '1'); return 1",
+            "1",
+            "k",
+        ),
+        ("EVAL", "redis.call('incr', 'n'); return 1", "0"),  # set_repl lasts one run
         ("SCRIPT", "LOAD", "return 1"),
     ],
 }

@@ -270,6 +270,7 @@ class Scripts:
         self.current = lua
         lua.command = self._command
         lua.check_command = self._acl_allows
+        lua.set_repl = self._set_repl
         self.threshold_ms = ctx.config["busy-reply-threshold"]
         count = _HOOK_EVERY if self.threshold_ms > 0 else 0
         if lua is not self.lua:
@@ -312,7 +313,14 @@ class Scripts:
             self.busy = False
             self.argv = []
             ks.script_time = outer_time
+            ks.repl.replicating = True  # redis.set_repl lasts for one run
         return lua.to_reply(result, lua.resp)
+
+    def _set_repl(self, flags: int) -> None:
+        """redis.set_repl: without REPL_REPLICA (2), the script's next writes are not
+        sent to replicas (Redis's PROPAGATE_REPL)."""
+        assert self.ctx is not None
+        self.ctx.ks.repl.replicating = bool(flags & 2)
 
     def _command(self, argv: list[bytes]) -> Any:
         """redis.call/pcall: scriptCall's checks, then the command as the script client."""

@@ -287,6 +287,8 @@ class Propagation:
         self.rewritten: list[bytes] | None = None
         self.forced = False
         self.prevented = False
+        # A script's redis.set_repl without REPL_REPLICA: its calls are not sent.
+        self.replicating = True
 
     def reset(self) -> None:
         """The batch was aborted (or a handler raised): the unit is gone with it."""
@@ -294,6 +296,7 @@ class Propagation:
         self.depth = 0
         self.seldb = self.backlog.seldb  # as committed (the keyspace re-reads it first)
         self.rewritten, self.forced, self.prevented = None, False, False
+        self.replicating = True
 
     def enter(self, changes: int) -> tuple[int, list[bytes] | None, bool, bool]:
         """A call begins (Redis's call()): its own decisions start clear; what the
@@ -316,7 +319,12 @@ class Propagation:
         unit ended."""
         self.depth -= 1
         form = self.rewritten or argv
-        if form is not None and (changes > outer[0] or self.forced) and not self.prevented:
+        if (
+            form is not None
+            and (changes > outer[0] or self.forced)
+            and not self.prevented
+            and self.replicating
+        ):
             self.ops.append((db, form))
         _, self.rewritten, self.forced, self.prevented = outer
         if self.depth:

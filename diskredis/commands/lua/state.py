@@ -138,6 +138,8 @@ class LuaState(BitOp, CJson, Struct, Msgpack):
         self.command: Callable[[list[bytes]], Any] = _outside_script
         # redis.acl_check_cmd: whether the caller may run argv (None: no such command).
         self.check_command: Callable[[list[bytes]], bool | None] = lambda argv: None
+        # redis.set_repl: where the script's next writes are propagated (REPL_* bits).
+        self.set_repl: Callable[[int], None] = lambda flags: None
         self.table_from = self.rt.table_from
         # See `_rebinding`: Lua values handed to Python from a coroutine, made the main
         # state's by passing them through this identity function.
@@ -499,7 +501,7 @@ class LuaState(BitOp, CJson, Struct, Msgpack):
                     b"Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."
                 )
             )
-        # Accepted: there are no replicas nor AOF; every write is durable by itself.
+        self.set_repl(int(flags))  # REPL_AOF has no counterpart: every write is durable
 
     # -- struct ----------------------------------------------------------------------
     def _acl_check_cmd(self, *args: Any) -> bool:
