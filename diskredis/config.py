@@ -104,6 +104,9 @@ class Param:
     refused: bool = False  # True when any value but the default is refused
     check: Callable[[Any], None] | None = None
     merge: bool = False  # a new value updates the old dict instead of replacing it
+    # CONFIG SET can't change it, a command can (REPLICAOF): CONFIG REWRITE writes it
+    # all the same, and drops its line while it is unset (None).
+    by_command: bool = False
     parse_fn: Callable[[list[str]], Any] | None = None
     format_fn: Callable[[Any], str] | None = None
 
@@ -699,6 +702,7 @@ _add(
         mutable=False,
         multi=True,
         effect=True,
+        by_command=True,
         parse_fn=_parse_replicaof,
         format_fn=lambda v: "" if v is None else "%s %d" % v,
     )
@@ -1082,16 +1086,15 @@ def rewrite_file(config: Config, users: list[str] | None = None) -> None:
         if p.name in written:
             continue
         written.add(p.name)
-        if p.name == "replicaof" and config.values[p.name] is None:
-            continue  # a primary: its replicaof lines go (rewriteConfigReplicaOfOption)
+        if p.by_command and config.values[p.name] is None:
+            continue  # e.g. a primary: its replicaof lines go (rewriteConfigReplicaOfOption)
         out.append(file_line(p, config.values[p.name]))
-    # replicaof is written though CONFIG SET can't change it: REPLICAOF does.
     extra = [
         file_line(p, config.values[p.name])
         for p in PARAMS.values()
         if p.name not in written
         and config.values[p.name] != p.default
-        and (p.mutable or p.name == "replicaof")
+        and (p.mutable or p.by_command)
     ]
     if "user" not in written:
         extra += users

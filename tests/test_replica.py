@@ -259,17 +259,11 @@ def test_a_replica_of_diskredis_with_masterauth(dr_factory: Any) -> None:
     pc = primary.client(password="s3cret")
     _fill(pc)
     replica = dr_factory("--masterauth", "s3cret", "--replicaof", "127.0.0.1", str(primary.port))
-
-    def caught_up() -> bool:
-        offset = pc.info("replication")["master_repl_offset"]
-        info = replica.client().info("replication")
-        return info.get("master_link_status") == "up" and info["slave_repl_offset"] >= offset
-
-    _wait(caught_up, "the replica's sync", timeout=30)
+    authed: Any = _Authed(primary, "s3cret")  # a ServerProc whose clients authenticate
+    _wait(lambda: _caught_up(authed, replica), "the replica's sync", timeout=30)
     _workload(pc)
-    _wait(caught_up, "the replica to catch up")
-    authed = _Authed(primary, "s3cret")
-    assert same_dataset(authed, replica) == []  # type: ignore[arg-type]
+    _wait(lambda: _caught_up(authed, replica), "the replica to catch up")
+    assert same_dataset(authed, replica) == []
 
 
 class _Authed:

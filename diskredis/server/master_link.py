@@ -4,7 +4,8 @@ Room: what a replica says and reads before it applies a primary's stream (Redis'
 syncWithMaster and readSyncBulkPayload): PING, AUTH with masterauth/masteruser,
 REPLCONF listening-port and capa, PSYNC, then the RDB of a full resync -- `$<length>`
 or `$EOF:<mark>` framing, keepalive newlines before it -- written to a file in the
-data folder, never held in memory. Imports: trio, the standard library.
+data folder, never held in memory. Imports: `keyspace.backlog` (the stream's command
+encoding), trio, the standard library.
 
 Loading the RDB and applying the stream are the server's (`following.py`).
 """
@@ -15,6 +16,8 @@ import time
 from dataclasses import dataclass
 
 import trio
+
+from diskredis.keyspace.backlog import encode_command
 
 _MARK = 40  # the length of a $EOF: mark (CONFIG_RUN_ID_SIZE)
 _CHUNK = 1 << 16
@@ -37,10 +40,6 @@ class Resync:
     full: bool
     replid: str
     offset: int  # full: the offset the RDB holds; partial: -1 (ours goes on)
-
-
-def _command(*args: bytes) -> bytes:
-    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
 
 
 class MasterLink:
@@ -90,7 +89,7 @@ class MasterLink:
                 return line
 
     async def ask(self, *args: bytes) -> bytes:
-        await self.send(_command(*args))
+        await self.send(encode_command(list(args)))
         return await self.line()
 
     async def handshake(
@@ -122,9 +121,11 @@ class MasterLink:
         # FAILOVER: we hand our role to this replica, which becomes our primary.
         extra = (b"FAILOVER",) if failover else ()
         if replid:
-            await self.send(_command(b"PSYNC", replid.encode(), b"%d" % (offset + 1), *extra))
+            await self.send(
+                encode_command([b"PSYNC", replid.encode(), b"%d" % (offset + 1), *extra])
+            )
         else:
-            await self.send(_command(b"PSYNC", b"?", b"-1", *extra))
+            await self.send(encode_command([b"PSYNC", b"?", b"-1", *extra]))
         reply = await self.line(keepalive=True)
         if reply.startswith(b"+FULLRESYNC"):
             parts = reply.split()
