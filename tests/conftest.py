@@ -13,6 +13,7 @@ Nothing here sleeps for a fixed time: start-up waits on a bounded poll of PING.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -259,14 +260,31 @@ def start_diskredis(
     return sp
 
 
-def start_oracle(*extra: str) -> ServerProc:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.fail("redis-server (the oracle) is not installed: run ./dev test")
+def oracle_argv(flavor: str, role: str = "server") -> list[str]:
+    """The command line of an oracle's server or CLI: `redis7` is Debian's redis-server
+    7.0; `valkey8` and `redis8` come from tools/oracles.py (fetched once, cached). The
+    test fails, saying why, when the oracle cannot be had."""
+    if flavor == "redis7":
+        exe = shutil.which("redis-server" if role == "server" else "redis-cli")
+        if exe is None:
+            pytest.fail("redis-server (the oracle) is not installed: run ./dev test")
+        return [exe]
+    tool = os.path.join(os.path.dirname(__file__), "..", "tools", "oracles.py")
+    proc = subprocess.run(
+        [sys.executable, tool, "argv", flavor, role], capture_output=True, text=True
+    )
+    if proc.returncode:
+        pytest.fail("the %s oracle is not available: %s" % (flavor, proc.stderr.strip()))
+    argv: list[str] = json.loads(proc.stdout)
+    return argv
+
+
+def start_oracle(*extra: str, flavor: str = "redis7") -> ServerProc:
+    """An oracle server (see `oracle_argv`) on a free port, nothing saved unless asked."""
     port = free_port()
-    d = tempfile.mkdtemp(prefix="redis-oracle-")
+    d = tempfile.mkdtemp(prefix="%s-oracle-" % flavor)
     args = [
-        exe,
+        *oracle_argv(flavor),
         "--port",
         str(port),
         "--bind",
@@ -286,7 +304,8 @@ def start_oracle(*extra: str) -> ServerProc:
     fd, err = tempfile.mkstemp(prefix="redis-oracle-stderr-", suffix=".log")
     with os.fdopen(fd, "wb") as f:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=f)
-    sp = ServerProc("redis-server", port, proc, d, args, stderr_log=err)
+    kind = "redis-server" if flavor == "redis7" else flavor
+    sp = ServerProc(kind, port, proc, d, args, stderr_log=err)
     _wait_ready(sp)
     return sp
 

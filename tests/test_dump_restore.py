@@ -185,7 +185,7 @@ def test_restore_errors(kdiff: Diff) -> None:
         ("RESTORE", "new", "x", payload),
         ("RESTORE", "new", "0", b"short"),
         ("RESTORE", "new", "0", payload[:-1] + b"\x00"),
-        ("RESTORE", "new", "0", _payload(b"\x00\x01a", version=11)),
+        ("RESTORE", "new", "0", _payload(b"\x00\x01a", version=13)),
         ("RESTORE", "new", "0", payload, "IDLETIME", "-1"),
         ("RESTORE", "new", "0", payload, "IDLETIME", "x"),
         ("RESTORE", "new", "0", payload, "IDLETIME"),

@@ -120,13 +120,15 @@ def test_failover_waits_for_the_replica_and_pauses_writes(dr_factory: Any) -> No
         replica.proc.send_signal(18)  # SIGCONT
 
 
+@pytest.mark.parametrize("flavor", ["redis7", "valkey8"])
 def test_a_live_redis_under_write_load_hands_over_and_no_write_is_lost(
-    dr_factory: Any,
+    dr_factory: Any, flavor: str
 ) -> None:
-    """docs/migration.md under load: a client writes to the live Redis all along; once
-    FAILOVER made diskredis the primary (Redis answers -READONLY), the client switches
-    to diskredis. Every acknowledged write is on diskredis in the end."""
-    primary = start_oracle("--repl-diskless-sync-delay", "0")
+    """docs/migration.md under load: a client writes to the live Redis (7.0, or Valkey
+    8.0, whose full sync is RDB version 11) all along; once FAILOVER made diskredis the
+    primary (Redis answers -READONLY), the client switches to diskredis. Every
+    acknowledged write is on diskredis in the end."""
+    primary = start_oracle("--repl-diskless-sync-delay", "0", flavor=flavor)
     try:
         replica = _follow(dr_factory, primary)
         acked: list[int] = []

@@ -283,9 +283,9 @@ RECORDS = [
 ]
 
 
-def _file(records: list[Record]) -> bytes:
+def _file(records: list[Record], version: int = codec.RDB_VERSION) -> bytes:
     out = io.BytesIO()
-    w = codec.FileWriter(out)
+    w = codec.FileWriter(out, version=version)
     w.aux(b"redis-ver", b"7.0.15")
     for db in sorted({r.db for r in records}):
         mine = [r for r in records if r.db == db]
@@ -311,6 +311,81 @@ def test_file_round_trip() -> None:
     assert reader.resize[3] == (4, 0)
 
 
+FIELD_TTLS = RHash([(b"a", b"1"), (b"b", b"2"), (b"c", b"3")], {b"a": 1800000000000, b"c": 5})
+
+
+@pytest.mark.parametrize("version", [11, 12])
+def test_newer_file_versions_round_trip(version: int) -> None:
+    """RDB 11 writes streams as version 3 (consumers' active times kept; the seen time
+    stands in where none is known); 12 also carries hashes with field expiry."""
+    stream = RStream(
+        **{**STREAM.__dict__, "groups": [StreamGroup(**g.__dict__) for g in STREAM.groups]}
+    )
+    stream.groups[1] = StreamGroup(**{**stream.groups[1].__dict__, "active": {b"c1": 777}})
+    records = [*RECORDS[:-1], Record(15, b"stream", stream)]
+    if version == 12:
+        records.append(Record(15, b"hx", FIELD_TTLS))
+    data = _file(records, version)
+    assert data.startswith(b"REDIS%04d" % version)
+    reader = codec.FileReader(io.BytesIO(data))
+    got = list(reader)
+    for r in got:
+        if isinstance(r.value, RStream):
+            for n in r.value.nodes:
+                n.entry_bytes = 0
+            assert r.value.groups[1].active == {b"c1": 777, b"c2": 999, b"idle": 5}
+            r.value.groups[1].active = {b"c1": 777}
+    assert got == records
+    assert codec.T_STREAM_LISTPACKS_3 in reader.types_seen
+    with pytest.raises(ValueError, match="RDB version 12"):
+        _file([Record(0, b"hx", FIELD_TTLS)], 11)
+    with pytest.raises(ValueError, match="writes versions 10, 11, 12"):
+        codec.FileWriter(io.BytesIO(), version=9)
+
+
+def test_hash_field_expiry_forms() -> None:
+    """The four forms Redis 7.4 and its release candidates write, and DUMP's choice of
+    version 12 for such a hash."""
+    payload = codec.dump_payload(FIELD_TTLS, compress=False)
+    assert payload[0] == codec.T_HASH_METADATA and payload[-10] == 12
+    assert codec.parse_dump(payload) == FIELD_TTLS
+    assert codec.dump_payload(RHash([(b"a", b"1")]))[-10] == 10
+    triplets = P.listpack(
+        [
+            x
+            for name, value, when in ((b"a", b"1", 1800000000000), (b"b", b"2", 0), (b"c", b"3", 5))
+            for x in (P.lp_str(name), P.lp_str(value), P.lp_int(when))
+        ]
+    )
+    ex = bytes((codec.T_HASH_LISTPACK_EX,)) + (5).to_bytes(8, "little")
+    ex += codec.enc_string(triplets, False)
+    pre_ex = bytes((codec.T_HASH_LISTPACK_EX_PRE_GA,)) + codec.enc_string(triplets, False)
+    absolute = bytes((codec.T_HASH_METADATA_PRE_GA,)) + b"\x03"
+    for name, value, when in ((b"a", b"1", 1800000000000), (b"b", b"2", 0), (b"c", b"3", 5)):
+        absolute += codec.enc_length(when) + codec.enc_string(name) + codec.enc_string(value)
+    for body in (ex, pre_ex, absolute):
+        body += b"\x0c\x00"
+        assert codec.parse_dump(body + crc64(0, body).to_bytes(8, "little")) == FIELD_TTLS
+    bad = P.listpack([P.lp_str(b"a"), P.lp_str(b"1"), P.lp_int(1 << 48)])
+    body = bytes((codec.T_HASH_LISTPACK_EX_PRE_GA,)) + codec.enc_string(bad, False) + b"\x0c\x00"
+    with pytest.raises(codec.RdbError, match="invalid hash field expiry"):
+        codec.parse_dump(body + crc64(0, body).to_bytes(8, "little"))
+    body = bytes((codec.T_SET_LISTPACK,)) + codec.enc_string(
+        P.listpack([P.lp_str(b"x"), P.lp_int(-3)]), False
+    )
+    body += b"\x0b\x00"
+    assert codec.parse_dump(body + crc64(0, body).to_bytes(8, "little")) == RSet([b"x", b"-3"])
+
+
+def test_slot_info_is_a_hint_that_is_skipped() -> None:
+    data = _file(RECORDS[:2])
+    at = data.index(bytes((codec.OP_SELECTDB,)))
+    body = data[:at] + bytes((codec.OP_SLOT_INFO,)) + b"\x05\x02\x00" + data[at:-8]
+    body = body[:5] + b"0011" + body[9:]
+    data = body + crc64(0, body).to_bytes(8, "little")
+    assert [r.key for r in codec.FileReader(io.BytesIO(data))] == [b"s", b"int"]
+
+
 def test_file_truncated_anywhere_is_refused() -> None:
     data = _file(RECORDS)
     for cut in range(len(data)):
@@ -326,8 +401,8 @@ def test_file_checksum_and_version() -> None:
     assert "at byte" in str(e.value)
     unchecked = _file(RECORDS)[:-8] + bytes(8)  # rdbchecksum no: a zero checksum
     assert len(list(codec.FileReader(io.BytesIO(unchecked)))) == len(RECORDS)
-    with pytest.raises(codec.RdbError, match="version 11"):
-        codec.FileReader(io.BytesIO(b"REDIS0011" + _file([])[9:]))
+    with pytest.raises(codec.RdbError, match="version 13"):
+        codec.FileReader(io.BytesIO(b"REDIS0013" + _file([])[9:]))
     with pytest.raises(codec.RdbError, match="not an RDB file"):
         codec.FileReader(io.BytesIO(b"hello world"))
 

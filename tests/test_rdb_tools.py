@@ -203,7 +203,7 @@ def test_corrupt_input_writes_nothing(saved: str, engine: str, scratch: Path) ->
         ("truncated", data[: len(data) * 2 // 3]),
         ("bad checksum", data[:-1] + bytes([data[-1] ^ 1])),
         ("flipped byte", data[:200] + bytes([data[200] ^ 0x40]) + data[201:]),
-        ("version 11", b"REDIS0011" + data[9:]),
+        ("version 13", b"REDIS0013" + data[9:]),
         ("not rdb", b"REDISxxxx" + data[9:]),
     ]:
         path = scratch / "bad.rdb"
@@ -215,7 +215,7 @@ def test_corrupt_input_writes_nothing(saved: str, engine: str, scratch: Path) ->
         assert (
             "nothing was written" in out.stderr
             or "not an RDB file" in out.stderr
-            or "version 11" in out.stderr
+            or "version 13" in out.stderr
         ), (name, out.stderr)
     assert not folder.exists() or _keys_in(folder, engine) == 0
     jsonl = scratch / "bad.jsonl"

@@ -22,6 +22,7 @@ import pytest
 import redis
 
 from diskredis.rdb import codec
+from diskredis.rdb.model import RHash
 from tests.conftest import ServerProc, blocked_client, start_oracle
 from tests.test_replication import _caught_up, _wait, _workload, same_dataset
 
@@ -64,9 +65,16 @@ def _fill(c: redis.Redis) -> None:
     )
 
 
-@pytest.mark.parametrize("diskless", ["yes", "no"])
-def test_a_replica_of_redis_ends_with_the_same_dataset(dr_factory: Any, diskless: str) -> None:
-    primary = start_oracle(*_NOW, "--repl-diskless-sync", diskless)
+@pytest.mark.parametrize(
+    ("flavor", "diskless"),
+    [("redis7", "yes"), ("redis7", "no"), ("valkey8", "yes"), ("redis8", "no")],
+)
+def test_a_replica_of_redis_ends_with_the_same_dataset(
+    dr_factory: Any, flavor: str, diskless: str
+) -> None:
+    """Redis 7.0 sends RDB version 10, Valkey 8.0 version 11 (set listpacks, streams
+    with consumers' active times), Redis 8.0 version 12."""
+    primary = start_oracle(*_NOW, "--repl-diskless-sync", diskless, flavor=flavor)
     try:
         c = primary.client()
         _fill(c)
@@ -376,6 +384,19 @@ def test_a_corrupt_rdb_is_never_served(dr_factory: Any) -> None:
     rdb = _rdb(theirs=b"x" * 1000)
     bad = rdb[:-8] + bytes(8 * [1])  # a wrong checksum
     _fails_and_keeps_data(dr_factory, b"$%d\r\n" % len(bad) + bad, "checksum mismatch")
+
+
+def test_a_hash_with_field_expiry_stops_the_sync_and_says_why(dr_factory: Any) -> None:
+    """A Redis 7.4+ primary's hash with field TTLs can't be kept here: the sync fails,
+    the log says which key and why, the data stays as it was."""
+    out = io.BytesIO()
+    w = codec.FileWriter(out, version=12)
+    w.select_db(0, 2, 0)
+    w.record(b"theirs", b"v")
+    w.record(b"hx", RHash([(b"f", b"v")], {b"f": 4102444800000}))
+    w.finish()
+    rdb = out.getvalue()
+    _fails_and_keeps_data(dr_factory, b"$%d\r\n" % len(rdb) + rdb, "hash with field expiry")
 
 
 def test_a_wrong_masterauth_is_reported_and_retried(dr_factory: Any) -> None:

@@ -151,6 +151,28 @@ def test_a_real_replica_ends_with_the_same_dataset(pair: tuple[ServerProc, Serve
     assert [r[1] for r in role[2]] == [str(replica.port).encode()]
 
 
+def test_a_valkey_replica_ends_with_the_same_dataset(dr_factory: Any) -> None:
+    """Valkey 8.0 as the replica: it loads the RDB version 10 full sync and applies the
+    stream; after a reconnection it continues from the backlog."""
+    primary = dr_factory()
+    primary.client().set("before:replica", "1")
+    replica = start_oracle("--replicaof", "127.0.0.1", str(primary.port), flavor="valkey8")
+    try:
+        _wait(lambda: _caught_up(primary, replica), "the replica's first sync")
+        c = primary.client()
+        _workload(c)
+        _wait(lambda: _caught_up(primary, replica), "the replica to catch up")
+        assert same_dataset(primary, replica) == []
+        replica.client().execute_command("CLIENT", "KILL", "TYPE", "master")
+        c.set("after", "1")
+        _wait(lambda: _caught_up(primary, replica), "the replica to reconnect")
+        assert replica.client().get("after") == b"1"
+        stats = c.info("stats")
+        assert stats["sync_full"] == 1 and stats["sync_partial_ok"] == 1
+    finally:
+        replica.stop()
+
+
 def test_a_replica_that_reconnects_continues_from_the_backlog(
     pair: tuple[ServerProc, ServerProc],
 ) -> None:

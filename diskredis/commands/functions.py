@@ -493,12 +493,10 @@ def function_restore(ctx: Ctx, argv: list[bytes]) -> str:
                 "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
             )
     data = argv[2]
-    if (
-        len(data) < 10
-        or int.from_bytes(data[-10:-8], "little") > _RDB_VERSION
-        or crc64(0, memoryview(data)[:-8]) != int.from_bytes(data[-8:], "little")
-    ):
-        raise errors.err("DUMP payload version or checksum are wrong")
+    try:
+        codec.check_dump_footer(data)  # any version this server reads (Redis 7.2+: 11, 12)
+    except codec.BadFooter:
+        raise RedisError(errors.DUMP_PAYLOAD_WRONG) from None
     scripts: Scripts = ctx.scripts
     loaded: dict[bytes, Library] = {}
     pos, end = 0, len(data) - 10

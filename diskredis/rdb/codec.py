@@ -3,18 +3,23 @@
 Room: bytes to `model` values and back; no I/O beyond the file object it is handed.
 Imports: `util`, the standard library and this package.
 
-Reading understands every type and encoding Redis 1.0 to 7.0 writes (RDB versions
-1-10): strings raw, as integers and LZF-compressed; lists plain, ziplist, quicklist
-(ziplist or listpack nodes); sets plain and intset; sorted sets with text or binary
-scores, ziplist and listpack; hashes plain, zipmap, ziplist and listpack; streams
-(listpacks, groups, pending entries, consumers; versions 1 and 2); expiries in seconds
-or milliseconds; idle time and LFU counters; aux fields; RESIZEDB; function
-libraries; module aux data (skipped, with a warning). Module values are refused with
-the module's name. Anything malformed raises RdbError naming the byte offset.
+Reading understands every type and encoding Redis 1.0 to 8.0 and Valkey 8 write (RDB
+versions 1-12): strings raw, as integers and LZF-compressed; lists plain, ziplist,
+quicklist (ziplist or listpack nodes); sets plain, intset and listpack (11); sorted
+sets with text or binary scores, ziplist and listpack; hashes plain, zipmap, ziplist
+and listpack, and with field expiry (12: listpack-ex and metadata forms, and the 7.4
+release candidates' forms); streams (listpacks, groups, pending entries, consumers;
+versions 1 to 3, 3 adding consumers' active time); expiries in seconds or
+milliseconds; idle time and LFU counters; aux fields; RESIZEDB and cluster SLOT_INFO
+hints; function libraries; module aux data (skipped, with a warning). Module values
+are refused with the module's name. Anything malformed raises RdbError naming the
+byte offset.
 
-Writing produces RDB version 10 (what Redis 7.0 writes): strings as integers when they
-are, LZF-compressed when that helps, collections in their plain form (Redis converts
-small ones to listpacks as it loads them) and streams as version 2 listpacks.
+Writing produces RDB version 10 (what Redis 7.0 writes) unless asked for 11 or 12:
+strings as integers when they are, LZF-compressed when that helps, collections in
+their plain form (Redis converts small ones to listpacks as it loads them), streams
+as version 2 listpacks (version 3 from RDB 11 on) and hashes with field expiry in the
+metadata form (which only RDB 12 has).
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ from diskredis.rdb.model import (
 )
 from diskredis.util import string2ll
 
-RDB_VERSION = 10
+RDB_VERSION = 10  # what this writer produces unless asked otherwise (Redis 7.0's)
+READ_VERSION = 12  # the newest this reader knows (Redis 7.4 to 8.x; Valkey 8 writes 11)
+WRITE_VERSIONS = (10, 11, 12)
 
 # Value types (rdb.h)
 T_STRING, T_LIST, T_SET, T_ZSET, T_HASH, T_ZSET_2 = 0, 1, 2, 3, 4, 5
@@ -50,9 +57,13 @@ T_MODULE, T_MODULE_2 = 6, 7
 T_HASH_ZIPMAP, T_LIST_ZIPLIST, T_SET_INTSET, T_ZSET_ZIPLIST, T_HASH_ZIPLIST = 9, 10, 11, 12, 13
 T_LIST_QUICKLIST, T_STREAM_LISTPACKS, T_HASH_LISTPACK, T_ZSET_LISTPACK = 14, 15, 16, 17
 T_LIST_QUICKLIST_2, T_STREAM_LISTPACKS_2 = 18, 19
-VALUE_TYPES = frozenset((0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19))
+T_SET_LISTPACK, T_STREAM_LISTPACKS_3 = 20, 21  # RDB 11
+T_HASH_METADATA_PRE_GA, T_HASH_LISTPACK_EX_PRE_GA = 22, 23  # 7.4 release candidates
+T_HASH_METADATA, T_HASH_LISTPACK_EX = 24, 25  # RDB 12: hashes with field expiry
+VALUE_TYPES = frozenset((*range(8), *range(9, 26))) - {6, 8}
 
 # Opcodes
+OP_SLOT_INFO = 244
 OP_FUNCTION2, OP_FUNCTION, OP_MODULE_AUX, OP_IDLE, OP_FREQ = 245, 246, 247, 248, 249
 OP_AUX, OP_RESIZEDB, OP_EXPIRETIME_MS, OP_EXPIRETIME, OP_SELECTDB, OP_EOF = (
     250,
@@ -66,7 +77,9 @@ OP_AUX, OP_RESIZEDB, OP_EXPIRETIME_MS, OP_EXPIRETIME, OP_SELECTDB, OP_EOF = (
 _ENC_INT8, _ENC_INT16, _ENC_INT32, _ENC_LZF = 0, 1, 2, 3
 _QUICKLIST_PLAIN, _QUICKLIST_PACKED = 1, 2
 _STREAM_DELETED, _STREAM_SAMEFIELDS = 1, 2
+_STREAM_VERSIONS = {T_STREAM_LISTPACKS: 1, T_STREAM_LISTPACKS_2: 2, T_STREAM_LISTPACKS_3: 3}
 _U64_MAX = (1 << 64) - 1
+_FIELD_EXPIRE_MAX = (1 << 48) - 1  # EB_EXPIRE_TIME_MAX: a field's expiry must fit 48 bits
 _CHUNK = 1 << 20
 _ID = struct.Struct(">QQ")
 _MODULE_CHARSET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -331,6 +344,14 @@ def _read_value(src: Source, t: int, at: int) -> Value:
         return RList(_packed(src, P.read_ziplist))
     if t == T_SET_INTSET:
         return RSet(_packed(src, P.read_intset))
+    if t == T_SET_LISTPACK:
+        return RSet(_packed(src, _lp_texts))
+    if t in (T_HASH_LISTPACK_EX, T_HASH_LISTPACK_EX_PRE_GA):
+        if t == T_HASH_LISTPACK_EX:
+            src.ms_time()  # the hash's next field expiry, a hint
+        return _hash_listpack_ex(_packed(src, _lp_texts), at)
+    if t in (T_HASH_METADATA, T_HASH_METADATA_PRE_GA):
+        return _hash_metadata(src, t == T_HASH_METADATA, at)
     if t in (T_ZSET_ZIPLIST, T_ZSET_LISTPACK):
         items = _packed(src, P.read_ziplist if t == T_ZSET_ZIPLIST else _lp_texts)
         return RZSet([(m, _score(s, at)) for m, s in _pairs(items, at)])
@@ -354,12 +375,49 @@ def _read_value(src: Source, t: int, at: int) -> Value:
             else:
                 raise RdbError("unknown quicklist container %d" % container, node_at)
         return RList(items)
-    if t in (T_STREAM_LISTPACKS, T_STREAM_LISTPACKS_2):
-        return _read_stream(src, t == T_STREAM_LISTPACKS_2)
+    if t in (T_STREAM_LISTPACKS, T_STREAM_LISTPACKS_2, T_STREAM_LISTPACKS_3):
+        return _read_stream(src, _STREAM_VERSIONS[t])
     if t in (T_MODULE, T_MODULE_2):
         name = module_name(src.count())
         raise RdbError("a value of module type %r: modules are not supported" % name, at)
     raise RdbError("unknown value type %d" % t, at)
+
+
+def _field_expire(when: int, at: int) -> int:
+    if not 0 < when <= _FIELD_EXPIRE_MAX:
+        raise RdbError("invalid hash field expiry %d" % when, at)
+    return when
+
+
+def _hash_listpack_ex(items: list[bytes], at: int) -> RHash:
+    """A listpack of (field, value, expiry) triplets; expiry 0 for none."""
+    if len(items) % 3:
+        raise RdbError("hash listpack with field expiry: not field/value/expiry triplets", at)
+    h = RHash(list(zip(items[0::3], items[1::3], strict=True)))
+    for name, raw in zip(items[0::3], items[2::3], strict=True):
+        when = string2ll(raw)
+        if when is None:
+            raise RdbError("hash field expiry is not an integer", at)
+        if when:
+            h.expires[name] = _field_expire(when, at)
+    return h
+
+
+def _hash_metadata(src: Source, relative: bool, at: int) -> RHash:
+    """A hash with field expiry in table form: [the next expiry,] count, then per field
+    its expiry (0: none; relative to the next expiry, plus one, or absolute in the 7.4
+    release candidates' form), name and value."""
+    base = src.ms_time() if relative else 0
+    if relative and not 0 <= base <= _FIELD_EXPIRE_MAX + 1:
+        raise RdbError("invalid next field expiry of a hash", at)
+    h = RHash([])
+    for _ in range(src.count()):
+        ttl = src.count()
+        name, value = src.string(), src.string()
+        h.pairs.append((name, value))
+        if ttl:
+            h.expires[name] = _field_expire(ttl + base - 1 if relative else ttl, at)
+    return h
 
 
 def _stream_node(master: ID, lp: bytes, at: int) -> StreamNode:
@@ -417,7 +475,8 @@ def _stream_node(master: ID, lp: bytes, at: int) -> StreamNode:
     return StreamNode(master, fields, entries, tombstones, len(lp) - 7 - master_bytes)
 
 
-def _read_stream(src: Source, v2: bool) -> RStream:
+def _read_stream(src: Source, version: int) -> RStream:
+    v2 = version >= 2
     nodes: list[StreamNode] = []
     for _ in range(src.count()):
         at = src.offset
@@ -463,6 +522,8 @@ def _read_stream(src: Source, v2: bool) -> RStream:
             if any(c == cname for c, _ in group.consumers):
                 raise RdbError("duplicate consumer %r in group %r" % (cname, name), at)
             group.consumers.append((cname, src.ms_time()))
+            if version >= 3:
+                group.active[cname] = src.ms_time()
             for _ in range(src.count()):
                 nid = src.stream_id()
                 nack = pending.get(nid)
@@ -520,11 +581,11 @@ class BadFooter(RdbError):
 
 
 def check_dump_footer(payload: bytes) -> None:
-    """verifyDumpPayload: RDB version not newer than ours, CRC64 right."""
+    """verifyDumpPayload: RDB version not newer than we read, CRC64 right."""
     if len(payload) < 10:
         raise BadFooter("payload shorter than its footer")
     version = payload[-10] | payload[-9] << 8
-    if version > RDB_VERSION:
+    if version > READ_VERSION:
         raise BadFooter("payload of RDB version %d" % version)
     if crc64(0, memoryview(payload)[:-8]) != int.from_bytes(payload[-8:], "little"):
         raise BadFooter("payload checksum mismatch")
@@ -542,15 +603,16 @@ class FileReader:
         self.functions: list[bytes] = []
         self.warnings: list[str] = []
         self.resize: dict[int, tuple[int, int]] = {}
+        self.types_seen: set[int] = set()  # the value type bytes met (rdb.h's RDB_TYPE_*)
         self.empty_skipped = 0
         head = self.src.read(9) if not self.src.at_end() else b""
         if head[:5] != b"REDIS" or not head[5:9].isdigit():
             raise RdbError("not an RDB file: it does not start with REDIS and a version", 0)
         self.version = int(head[5:9])
-        if not 1 <= self.version <= RDB_VERSION:
+        if not 1 <= self.version <= READ_VERSION:
             raise RdbError(
                 "RDB format version %d: this reader knows versions 1 to %d "
-                "(Redis up to 7.0)" % (self.version, RDB_VERSION),
+                "(Redis up to 8.0, Valkey up to 8.0)" % (self.version, READ_VERSION),
                 5,
             )
         self.done = False
@@ -575,6 +637,8 @@ class FileReader:
                 db = src.count()
             elif op == OP_RESIZEDB:
                 self.resize[db] = (src.count(), src.count())
+            elif op == OP_SLOT_INFO:  # a cluster slot's sizes: a hint, as RESIZEDB
+                src.count(), src.count(), src.count()
             elif op == OP_AUX:
                 name = src.string()
                 self.aux[name] = src.string()
@@ -599,6 +663,7 @@ class FileReader:
                 _skip_module_value(src)
                 self.warnings.append("skipped aux data of module %r" % module)
             elif op in VALUE_TYPES:
+                self.types_seen.add(op)
                 key = src.string()
                 try:
                     value = read_value(src, op)
@@ -681,21 +746,30 @@ def enc_string(s: bytes, compress: bool = True) -> bytes:
     return enc_length(n) + s
 
 
-def value_type(value: Value) -> int:
+def value_type(value: Value, version: int = RDB_VERSION) -> int:
+    """The type byte `value` is written with in a file of RDB `version`."""
     if isinstance(value, bytes):
         return T_STRING
-    return {
-        RList: T_LIST,
-        RSet: T_SET,
-        RZSet: T_ZSET_2,
-        RHash: T_HASH,
-        RStream: T_STREAM_LISTPACKS_2,
-    }[type(value)]
+    if isinstance(value, RStream):
+        return T_STREAM_LISTPACKS_3 if version >= 11 else T_STREAM_LISTPACKS_2
+    if isinstance(value, RHash) and value.expires:
+        if version < 12:
+            raise ValueError(
+                "a hash with field expiry can only be written in RDB version 12 or later"
+            )
+        return T_HASH_METADATA
+    return {RList: T_LIST, RSet: T_SET, RZSet: T_ZSET_2, RHash: T_HASH}[type(value)]
 
 
-def enc_value(value: Value, compress: bool = True) -> bytes:
-    """rdbSaveObjectType + rdbSaveObject."""
-    out = bytearray((value_type(value),))
+def needed_version(value: Value) -> int:
+    """The oldest RDB version that can carry `value` (10, or 12 for field expiry)."""
+    return 12 if isinstance(value, RHash) and value.expires else RDB_VERSION
+
+
+def enc_value(value: Value, compress: bool = True, version: int = RDB_VERSION) -> bytes:
+    """rdbSaveObjectType + rdbSaveObject, as RDB `version` (10 to 12) has them."""
+    rdbtype = value_type(value, version)
+    out = bytearray((rdbtype,))
     if isinstance(value, bytes):
         out += enc_string(value, compress)
     elif isinstance(value, (RList, RSet)):
@@ -709,12 +783,18 @@ def enc_value(value: Value, compress: bool = True) -> bytes:
             out += enc_string(member, compress)
             out += struct.pack("<d", score)
     elif isinstance(value, RHash):
+        if rdbtype == T_HASH_METADATA:  # the next expiry, then TTLs relative to it, plus one
+            base = min(value.expires.values())
+            out += base.to_bytes(8, "little", signed=True)
         out += enc_length(len(value.pairs))
         for f, v in value.pairs:
+            if rdbtype == T_HASH_METADATA:
+                when = value.expires.get(f)
+                out += enc_length(0 if when is None else when - base + 1)
             out += enc_string(f, compress)
             out += enc_string(v, compress)
     else:
-        _enc_stream(out, value, compress)
+        _enc_stream(out, value, compress, rdbtype == T_STREAM_LISTPACKS_3)
     return bytes(out)
 
 
@@ -746,7 +826,7 @@ def _signed64(v: int) -> int:
     return v - (1 << 64) if v >= 1 << 63 else v
 
 
-def _enc_stream(out: bytearray, s: RStream, compress: bool) -> None:
+def _enc_stream(out: bytearray, s: RStream, compress: bool, v3: bool) -> None:
     nodes = [n for n in s.nodes if n.entries]
     out += enc_length(len(nodes))
     for node in nodes:
@@ -767,6 +847,8 @@ def _enc_stream(out: bytearray, s: RStream, compress: bool) -> None:
         out += enc_length(len(g.consumers))
         for name, seen in sorted(g.consumers):
             out += enc_string(name, compress) + seen.to_bytes(8, "little", signed=True)
+            if v3:
+                out += g.active.get(name, seen).to_bytes(8, "little", signed=True)
             own = [n.id for n in pending if n.consumer == name]
             out += enc_length(len(own))
             for nid in own:
@@ -774,21 +856,30 @@ def _enc_stream(out: bytearray, s: RStream, compress: bool) -> None:
 
 
 def dump_payload(value: Value, compress: bool = True) -> bytes:
-    """createDumpPayload: the value, the RDB version (u16 LE), the CRC64 (u64 LE)."""
-    body = enc_value(value, compress) + RDB_VERSION.to_bytes(2, "little")
+    """createDumpPayload: the value, the RDB version (u16 LE), the CRC64 (u64 LE). The
+    version is Redis 7.0's unless the value needs a newer one (field expiry: 12)."""
+    version = needed_version(value)
+    body = enc_value(value, compress, version) + version.to_bytes(2, "little")
     return body + crc64(0, body).to_bytes(8, "little")
 
 
 class FileWriter:
-    """An RDB version 10 file written in order: `aux` fields, then `select_db` before
-    each database's `record`s, then `finish` (EOF and checksum)."""
+    """An RDB file (version 10, Redis 7.0's, unless another of WRITE_VERSIONS is asked
+    for) written in order: `aux` fields, then `select_db` before each database's
+    `record`s, then `finish` (EOF and checksum)."""
 
-    def __init__(self, f: IO[bytes], compress: bool = True) -> None:
+    def __init__(self, f: IO[bytes], compress: bool = True, version: int = RDB_VERSION) -> None:
+        if version not in WRITE_VERSIONS:
+            raise ValueError(
+                "RDB version %d: this writer writes versions %s"
+                % (version, ", ".join(map(str, WRITE_VERSIONS)))
+            )
         self.f = f
         self.compress = compress
+        self.version = version
         self.crc = 0
         self.bytes = 0
-        self._write(b"REDIS%04d" % RDB_VERSION)
+        self._write(b"REDIS%04d" % version)
 
     def _write(self, data: bytes) -> None:
         self.f.write(data)
@@ -814,7 +905,7 @@ class FileWriter:
         head = b""
         if expire_ms is not None:
             head = bytes((OP_EXPIRETIME_MS,)) + expire_ms.to_bytes(8, "little", signed=True)
-        body = enc_value(value, self.compress)
+        body = enc_value(value, self.compress, self.version)
         self._write(head + body[:1] + enc_string(key, self.compress) + body[1:])
 
     def finish(self) -> None:

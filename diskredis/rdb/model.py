@@ -32,6 +32,8 @@ class RZSet:
 @dataclass
 class RHash:
     pairs: list[tuple[bytes, bytes]]
+    #: field -> absolute expiry (ms) of the fields that have one (HEXPIRE, RDB 12)
+    expires: dict[bytes, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,6 +66,9 @@ class StreamGroup:
     # estimate (version 1 streams carry no counter)
     pending: list[Nack] = field(default_factory=list)
     consumers: list[tuple[bytes, int]] = field(default_factory=list)  # name, seen ms
+    #: consumer -> last successful read (ms), which RDB 11 streams carry (Redis 7.2's
+    #: XINFO CONSUMERS `inactive`); where missing, the seen time stands in, as in Redis
+    active: dict[bytes, int] = field(default_factory=dict)
 
 
 @dataclass

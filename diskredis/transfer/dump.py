@@ -5,8 +5,10 @@ Room: the command line of the tool. Imports: `commands.context`, `commands.funct
 `commands.scripting`, `keyspace.clock`, `keyspace.space`, `keyspace.types`, `storage`,
 this package, `rdb`.
 
-An RDB file is version 10, what Redis 7.0 loads (`redis-server --dbfilename`, or
-`diskredis-restore`). From a folder the copy is one consistent snapshot; from a
+An RDB file is version 10, what Redis 7.0 and every later Redis and Valkey load
+(`redis-server --dbfilename`, or `diskredis-restore`), unless `--rdb-version` asks for
+11 (Redis 7.2, Valkey 7.2 and 8: keeps streams' consumer active times) or 12 (Redis
+7.4 and 8: also hashes with field expiry). From a folder the copy is one consistent snapshot; from a
 running server keys are read with SCAN, DUMP and PEXPIRETIME while clients go on
 writing, as `redis-cli --rdb` would not (use diskredis-backup for a consistent copy of
 a live server). The output is written to a temporary file renamed into place at the
@@ -37,6 +39,10 @@ from diskredis.transfer.remote import Remote, RemoteError, ReplyError
 from diskredis.transfer.restore import add_server_options, connect
 
 _SCAN_COUNT = 500
+
+
+class DumpError(Exception):
+    """The data can't be written as asked; the message says which key and what to do."""
 
 
 class Source:
@@ -151,10 +157,12 @@ class ServerSource(Source):
 
 
 class Writer:
-    def __init__(self, out: IO[bytes], fmt: str, compress: bool) -> None:
+    def __init__(
+        self, out: IO[bytes], fmt: str, compress: bool, version: int = codec.RDB_VERSION
+    ) -> None:
         self.out, self.fmt = out, fmt
         self.now = now_ms()
-        self.rdb = codec.FileWriter(out, compress) if fmt == "rdb" else None
+        self.rdb = codec.FileWriter(out, compress, version) if fmt == "rdb" else None
         if self.rdb is not None:
             self.rdb.aux(b"redis-ver", REDIS_VERSION.encode())
             self.rdb.aux(b"redis-bits", b"64")
@@ -170,6 +178,17 @@ class Writer:
 
     def record(self, r: Record) -> None:
         if self.rdb is not None:
+            if codec.needed_version(r.value) > self.rdb.version:
+                raise DumpError(
+                    "key %r (database %d) is a hash with field expiry, which only RDB "
+                    "version %d carries: give --rdb-version %d (Redis 7.4 or later loads it)"
+                    % (
+                        r.key[:100],
+                        r.db,
+                        codec.needed_version(r.value),
+                        codec.needed_version(r.value),
+                    )
+                )
             self.rdb.record(r.key, r.value, r.expire_ms)
         elif self.fmt == "jsonl":
             self.out.write(formats.to_json(r, self.now).encode("utf-8") + b"\n")
@@ -250,6 +269,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="RDB strings uncompressed (faster; as rdbcompression no)",
     )
+    parser.add_argument(
+        "--rdb-version",
+        type=int,
+        choices=codec.WRITE_VERSIONS,
+        default=codec.RDB_VERSION,
+        help="RDB format version to write: 10 (default) loads in Redis 7.0 and later; "
+        "11 in Redis 7.2+ and Valkey 7.2+/8 (keeps consumers' active times); 12 in "
+        "Redis 7.4+ (also hashes with field expiry)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     args = parser.parse_args(argv)
     if (args.dir is None) == (args.host is None and args.port is None and args.socket is None):
@@ -274,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 tmp = "%s.tmp-%d" % (output, os.getpid())
                 out = stack.enter_context(open(tmp, "wb"))
-            writer = Writer(out, args.format, not args.no_compress)
+            writer = Writer(out, args.format, not args.no_compress, args.rdb_version)
             by_type, size, took = dump(source, writer, dbs, match, args.quiet)
             out.flush()
             if tmp:
@@ -282,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         if tmp:
             os.replace(tmp, output)
             tmp = None
-    except (StorageError, RemoteError, OSError) as e:
+    except (StorageError, RemoteError, DumpError, OSError) as e:
         print("diskredis-dump: %s" % e, file=sys.stderr)
         return 2
     finally:

@@ -8,7 +8,9 @@ JSON lines: one object per key, ``{"db": 0, "key": ..., "type": ..., "ttl": ...,
 are valid UTF-8, else ``{"base64": "..."}``, so any bytes go through. `ttl` is the
 remaining time in milliseconds when the dump was made, -1 for none. Values: a string;
 a list or set as an array; a sorted set as ``[[member, score], ...]`` (scores as
-numbers, ``"inf"``/``"-inf"`` for infinities); a hash as ``[[field, value], ...]``; a
+numbers, ``"inf"``/``"-inf"`` for infinities); a hash as ``[[field, value], ...]``
+(``[field, value, ttl]`` for a field with an expiry, Redis 7.4's HEXPIRE, `ttl` in
+milliseconds as the key's); a
 stream as ``{"entries": [[id, [field, value, ...]], ...], "last_id", "first_id",
 "max_deleted_id", "entries_added", "groups": [{"name", "last_id", "entries_read",
 "pending": [[id, consumer, delivery_time_ms, delivery_count]], "consumers":
@@ -17,8 +19,9 @@ stream as ``{"entries": [[id, [field, value, ...]], ...], "last_id", "first_id",
 RESP command streams: what `redis-cli --pipe` sends. A key becomes DEL, then the
 commands that rebuild it (SET, RPUSH, SADD, ZADD, HSET in chunks; for streams XADD
 with explicit IDs, XSETID, XGROUP CREATE with ENTRIESREAD, XGROUP CREATECONSUMER and
-XCLAIM ... FORCE for pending entries), then PEXPIREAT. Consumers' seen times are the
-one thing commands cannot set: they become the time of the restore.
+XCLAIM ... FORCE for pending entries), then PEXPIREAT (and HPEXPIREAT for hash fields
+with an expiry, which Redis 7.4 and later take). Consumers' seen times are the one
+thing commands cannot set: they become the time of the restore.
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ def _score_in(x: Any) -> float:
     return score
 
 
-def value_json(v: Value) -> Any:
+def value_json(v: Value, now: int) -> Any:
     if isinstance(v, bytes):
         return _s(v)
     if isinstance(v, RList):
@@ -110,7 +113,10 @@ def value_json(v: Value) -> Any:
     if isinstance(v, RZSet):
         return [[_s(m), _score_out(s)] for m, s in v.pairs]
     if isinstance(v, RHash):
-        return [[_s(f), _s(x)] for f, x in v.pairs]
+        return [
+            [_s(f), _s(x)] if f not in v.expires else [_s(f), _s(x), max(v.expires[f] - now, 1)]
+            for f, x in v.pairs
+        ]
     return {
         "entries": [
             [_id_text(i), [_s(x) for x in pairs]] for n in v.nodes for i, pairs in n.entries
@@ -140,15 +146,15 @@ def to_json(r: Record, now: int) -> str:
             "key": _s(r.key),
             "type": value_type(r.value),
             "ttl": ttl,
-            "value": value_json(r.value),
+            "value": value_json(r.value, now),
         },
         ensure_ascii=False,
         separators=(",", ":"),
     )
 
 
-def _value_from_json(kind: str, x: Any) -> Value:
-    value = _decode_value(kind, x)
+def _value_from_json(kind: str, x: Any, now: int) -> Value:
+    value = _decode_value(kind, x, now)
     if isinstance(value, RStream):
         problem = stream_problem(value)
         if problem:
@@ -164,7 +170,7 @@ def _value_from_json(kind: str, x: Any) -> Value:
     return value
 
 
-def _decode_value(kind: str, x: Any) -> Value:
+def _decode_value(kind: str, x: Any, now: int) -> Value:
     if kind == "string":
         return _b(x)
     if kind in ("list", "set"):
@@ -172,12 +178,22 @@ def _decode_value(kind: str, x: Any) -> Value:
             raise FormatError("a %s's value is an array" % kind)
         items = [_b(i) for i in x]
         return RList(items) if kind == "list" else RSet(items)
-    if kind in ("zset", "hash"):
+    if kind == "zset":
         if not isinstance(x, list) or any(not isinstance(p, list) or len(p) != 2 for p in x):
-            raise FormatError("a %s's value is an array of pairs" % kind)
-        if kind == "zset":
-            return RZSet([(_b(m), _score_in(s)) for m, s in x])
-        return RHash([(_b(f), _b(v)) for f, v in x])
+            raise FormatError("a zset's value is an array of pairs")
+        return RZSet([(_b(m), _score_in(s)) for m, s in x])
+    if kind == "hash":
+        if not isinstance(x, list) or any(
+            not isinstance(p, list) or len(p) not in (2, 3) for p in x
+        ):
+            raise FormatError("a hash's value is an array of [field, value(, ttl)]")
+        h = RHash([(_b(p[0]), _b(p[1])) for p in x])
+        for p in x:
+            if len(p) == 3:
+                if not isinstance(p[2], int) or isinstance(p[2], bool) or p[2] < 0:
+                    raise FormatError("a hash field's ttl is a number of milliseconds")
+                h.expires[_b(p[0])] = now + max(p[2], 1)
+        return h
     if kind == "stream":
         if not isinstance(x, dict):
             raise FormatError("a stream's value is an object")
@@ -234,7 +250,7 @@ def from_json(line: str, now: int) -> Record:
     if not isinstance(ttl, int) or isinstance(ttl, bool):
         raise FormatError("ttl is a number of milliseconds, -1 for none")
     return Record(
-        db, _b(key), _value_from_json(kind, value), None if ttl < 0 else now + max(ttl, 1)
+        db, _b(key), _value_from_json(kind, value, now), None if ttl < 0 else now + max(ttl, 1)
     )
 
 
@@ -276,6 +292,12 @@ def to_commands(r: Record) -> list[list[bytes]]:
     elif isinstance(v, RHash):
         flat = [x for p in v.pairs for x in p]
         out += [[b"HSET", key, *c] for c in _chunks(flat, 2 * _CHUNK)]
+        by_time: dict[int, list[bytes]] = {}
+        for f, when in v.expires.items():
+            by_time.setdefault(when, []).append(f)
+        for when, names in sorted(by_time.items()):
+            for c in _chunks(names):
+                out.append([b"HPEXPIREAT", key, b"%d" % when, b"FIELDS", b"%d" % len(c), *c])
     else:
         out += _stream_commands(key, v)
     if r.expire_ms is not None:
