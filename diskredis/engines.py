@@ -9,7 +9,7 @@ each engine) and the benchmarks take it up.
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_ENGINE", "ENGINES"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "EXTRAS"]
 
 #: name -> "module:Class" of its implementation (imported when first opened).
 ENGINES = {
@@ -17,3 +17,5 @@ ENGINES = {
     "leveldb": "diskredis.storage.leveldb_engine:LeveldbEngine",
 }
 DEFAULT_ENGINE = "lmdb"  # embedded, zero set-up
+#: name -> the package extra that installs what it needs (pip install 'diskredis[...]')
+EXTRAS = {"leveldb": "leveldb"}

@@ -258,3 +258,25 @@ def test_hot_path_measures_every_test_on_both_engines() -> None:
         assert [r[0] for r in rows] == ["get", "set", "incr", "ping", "lpush", "hset", "zadd"]
         for r in rows:
             assert float(r[1]) > 0 and r[2] == "µs" and "(%s," % engine in r
+
+
+def test_big_values_times_every_command_on_every_server() -> None:
+    out = subprocess.run(
+        [sys.executable, "tools/bench/big_values.py", "--mb", "2", "-n", "3000"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines()[2:]]
+    servers = ["redis-server"] + ["diskredis %s" % e for e in ENGINES]
+    assert [(" ".join(r[:-5]), r[-5], r[-4]) for r in rows] == [
+        (s, v, c)
+        for s in servers
+        for v in ("string", "zset")
+        for c in ("DUMP", "RESTORE", "MIGRATE")
+    ]
+    for r in rows:
+        seconds, p99, worst = float(r[-3]), float(r[-2]), float(r[-1])
+        assert seconds >= 0 and 0 <= p99 <= worst

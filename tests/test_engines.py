@@ -243,3 +243,33 @@ def test_model(store: Engine, ops: list[tuple[str, bytes, bytes]]) -> None:
             txn = store.write()
     txn.abort()
     assert dict(store.read().scan("sub")) == committed
+
+
+def _without_plyvel(main: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `main` (module:function) with plyvel hidden, as if not installed."""
+    module, func = main.split(":")
+    code = "import sys; sys.modules['plyvel'] = None; from %s import %s; sys.exit(%s())"
+    return subprocess.run(
+        [sys.executable, "-c", code % (module, func, func), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_an_engine_without_its_package_names_the_extra(tmp_path: Any) -> None:
+    """plyvel is an extra (diskredis[leveldb]): without it, `engine leveldb` stops the
+    server at once with the command that installs it, and the tools say the same."""
+    server = _without_plyvel(
+        "diskredis.cli:main", "--port", "0", "--dir", str(tmp_path / "s"), "--engine", "leveldb"
+    )
+    assert server.returncode == 1
+    said = "the leveldb engine needs the Python package 'plyvel', which is not installed: "
+    assert said + "pip install 'diskredis[leveldb]'" in server.stdout + server.stderr
+    keys = tmp_path / "keys.jsonl"
+    keys.write_text('{"db":0,"key":"a","type":"string","ttl":-1,"value":"x"}\n')
+    restore = _without_plyvel(
+        "diskredis.transfer.restore:main",
+        *(str(keys), "--dir", str(tmp_path / "r"), "--engine", "leveldb", "-q"),
+    )
+    assert restore.returncode == 2 and said in restore.stderr, restore.stderr

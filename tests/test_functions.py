@@ -210,6 +210,14 @@ def test_dump_and_restore_between_servers(fdiff: Diff, dr: ServerProc, oracle: S
     ours, theirs = dr.client(), oracle.client()
     from_redis = theirs.function_dump()
     from_us = ours.function_dump()
+    assert from_us == from_redis  # the code LZF-compressed, as Redis does
+    for c in (ours, theirs):
+        c.config_set("rdbcompression", "no")
+    try:
+        assert ours.function_dump() == theirs.function_dump() != from_redis
+    finally:
+        for c in (ours, theirs):
+            c.config_set("rdbcompression", "yes")
     for payload in (from_redis, from_us):
         fdiff("FUNCTION", "RESTORE", payload)  # APPEND: the library exists
         fdiff("FUNCTION", "RESTORE", payload, "REPLACE")

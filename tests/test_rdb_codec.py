@@ -48,9 +48,16 @@ def test_crc64_both_loops_agree(data: bytes, start: int) -> None:
     )
 )
 def test_lzf_round_trip(data: bytes) -> None:
-    packed = lzf.compress(data, len(data) + 100)
-    assert packed is not None
-    assert lzf.decompress(packed, len(data)) == data
+    """liblzf (C) and the Python loops read each other's output."""
+    if not data:
+        assert lzf.compress(data, 100) is None
+        return
+    for packed in (lzf.compress(data, len(data) + 100), lzf.compress_python(data, len(data) + 100)):
+        assert packed is not None
+        assert lzf.decompress(packed, len(data)) == data
+        assert lzf.decompress_python(packed, len(data)) == data
+    tight = lzf.compress(data, len(data) - 4)  # rdbSaveLzfStringObject's budget: len - 4
+    assert tight is None or len(tight) <= len(data) - 4
 
 
 @pytest.mark.parametrize(
@@ -65,6 +72,8 @@ def test_lzf_round_trip(data: bytes) -> None:
 def test_lzf_refuses_bad_input(data: bytes, size: int) -> None:
     with pytest.raises(lzf.LzfError):
         lzf.decompress(data, size)
+    with pytest.raises(lzf.LzfError):
+        lzf.decompress_python(data, size)
 
 
 # -- listpack --------------------------------------------------------------------------

@@ -459,9 +459,10 @@ def function_kill(ctx: Ctx, argv: list[bytes]) -> str:
 def function_dump(ctx: Ctx, argv: list[bytes]) -> bytes:
     """FUNCTION DUMP -> Redis's payload of every library."""
     payload = bytearray()
-    for lib in ctx.scripts.libraries.values():
+    compress = bool(ctx.config["rdbcompression"])
+    for lib in ctx.scripts.libraries.values():  # rdbSaveFunctions: LZF as any RDB string
         payload.append(_OPCODE_FUNCTION2)
-        payload += codec.enc_length(len(lib.code)) + lib.code
+        payload += codec.enc_string(lib.code, compress)
     payload += _RDB_VERSION.to_bytes(2, "little")
     payload += crc64(0, payload).to_bytes(8, "little")
     return bytes(payload)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 
 from diskredis.engines import ENGINES as _REGISTERED
+from diskredis.engines import EXTRAS as _EXTRAS
 from diskredis.storage.base import (
     TABLES,
     Engine,
@@ -42,7 +43,18 @@ def engine_class(name: str) -> type[Engine]:
     if where is None:
         raise StorageError("unknown engine %r (choose one of %s)" % (name, ", ".join(ENGINES)))
     module, _, cls = where.partition(":")
-    found: type[Engine] = getattr(importlib.import_module(module), cls)
+    try:
+        imported = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name is None or e.name.startswith("diskredis"):
+            raise
+        extra = _EXTRAS.get(name, name)
+        raise StorageError(
+            "the %s engine needs the Python package %r, which is not installed: "
+            "pip install 'diskredis[%s]' (or choose another engine: %s)"
+            % (name, e.name, extra, ", ".join(n for n in ENGINES if n != name))
+        ) from None
+    found: type[Engine] = getattr(imported, cls)
     return found
 
 

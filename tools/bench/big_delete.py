@@ -188,6 +188,14 @@ def measure(port: int, kind: str, n: int) -> tuple[float, float, float, float]:
     return del_ms, p99 * 1000, ordered[-1] * 1000, t2 - t1
 
 
+def server_runs(engines: str) -> list[tuple[str, str, str]]:
+    """(label, kind, engine) of redis-server, then of each diskredis engine in `engines`
+    (a comma-separated list)."""
+    return [("redis-server", "redis", "")] + [
+        ("diskredis " + e, "diskredis", e) for e in engines.split(",")
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python tools/bench/big_delete.py",
@@ -208,10 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "%-20s %-6s %8s %12s %14s %14s"
         % ("server", "type", "DEL ms", "p99 PING ms", "worst PING ms", "reclaimed in s")
     )
-    runs = [("redis-server", "redis", "")] + [
-        ("diskredis " + e, "diskredis", e) for e in args.engines.split(",")
-    ]
-    for label, kind, engine in runs:
+    for label, kind, engine in server_runs(args.engines):
         with server(kind, "always" if kind == "diskredis" else "everysec", engine, args) as port:
             for t in args.types.split(","):
                 del_ms, p99_ms, worst_ms, reclaim_s = measure(port, t, args.n)
