@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -416,3 +417,70 @@ def test_dump_restore_50mb_string(dr: ServerProc) -> None:
     c.restore("big2", 0, payload)
     assert c.get("big2") == value
     c.delete("big", "big2")
+
+
+# -- DUMP of big collections, off the lane -----------------------------------------------
+def _big(c: redis.Redis, key: str, kind: str, n: int = 20_000) -> None:
+    """A collection of `n` elements (more than a DUMP on the lane takes)."""
+    c.delete(key)
+    p = c.pipeline(transaction=False)
+    for start in range(0, n, 2000):
+        ids = range(start, min(start + 2000, n))
+        if kind == "zset":
+            p.zadd(key, {"m%d" % i: i / 3 for i in ids})
+        elif kind == "hash":
+            p.hset(key, mapping={"f%d" % i: "v%d" % i for i in ids})
+        elif kind == "set":
+            p.sadd(key, *["m%d" % i for i in ids])
+        elif kind == "list":
+            p.rpush(key, *ids)
+        else:
+            for i in ids:
+                p.xadd(key, {"f": i}, id="1-%d" % (i + 1))
+    p.execute()
+
+
+@pytest.mark.parametrize("kind", ["zset", "hash", "set", "list", "stream"])
+def test_dump_of_a_big_collection_keeps_its_place(
+    dr: ServerProc, oracle: ServerProc, kind: str
+) -> None:
+    """A big collection is read and encoded on a worker thread, from a snapshot of the
+    moment the DUMP ran: a pipeline's write before it is in the payload, the one after
+    it is not; the payload is the one DUMP gives inside MULTI or a script (run there on
+    the lane) and restores in Redis."""
+    ours, theirs = dr.client(), oracle.client()
+    _big(ours, "big", kind)
+    p = ours.pipeline(transaction=False)
+    p.dump("big")
+    p.delete("big")
+    p.exists("big")
+    payload, deleted, exists = p.execute()
+    assert (deleted, exists) == (1, 0)
+    theirs.restore("from-ours", 0, payload, replace=True)
+    assert theirs.type("from-ours").decode() == kind
+    ours.restore("big", 0, payload)
+    assert snapshot(ours, b"big") == snapshot(theirs, b"from-ours")
+    p = ours.pipeline(transaction=True)
+    p.dump("big")
+    assert p.execute() == [payload]
+    assert ours.eval("return redis.call('DUMP', KEYS[1])", 1, "big") == payload
+    assert ours.dump("missing") is None
+    theirs.delete("from-ours")
+    ours.delete("big")
+
+
+def test_a_client_that_leaves_during_a_big_dump_and_shutdown(dr_factory: Any) -> None:
+    """The DUMP's worker thread outlives its client without harm, and a SHUTDOWN waits
+    for it (it reads the engine, which closes)."""
+    sp = dr_factory()
+    c = sp.client()
+    _big(c, "big", "hash", 50_000)
+    leaver = sp.raw()
+    leaver.send(b"*2\r\n$4\r\nDUMP\r\n$3\r\nbig\r\n")
+    leaver.close()
+    assert c.hlen("big") == 50_000 and c.ping()
+    waiter = sp.raw()
+    waiter.send(b"*2\r\n$4\r\nDUMP\r\n$3\r\nbig\r\n")
+    c.shutdown(nosave=True)
+    assert sp.proc.wait(30) == 0
+    assert "Traceback" not in sp.log()

@@ -180,6 +180,9 @@ class ServerPort(Protocol):
     #: Whether a client may be in MONITOR mode: False only when `monitors()` is empty
     #: (True may be stale: `monitors()` then drops the gone ones). Read for every command.
     monitoring: bool
+    #: Whether commands may answer with an `Offload` (a server's lane runs them; the
+    #: offline tools run every command inline).
+    offloads: bool
 
     def sessions(self) -> list[Session]: ...
 
@@ -348,6 +351,20 @@ class Block:
 
 
 @dataclass(frozen=True)
+class Offload:
+    """A reply computed away from the lane, for a command whose work on a big value would
+    hold every other client (DUMP of a collection of many elements). The lane ends its
+    batch after the command, so that the engine snapshot the server takes once the
+    batch is committed holds exactly what the command saw; `job` then runs on a worker
+    thread with a read-only keyspace over that snapshot, and what it returns (a value or
+    a RedisError) is the reply. The client's later requests wait behind it, as behind a
+    blocking command. Only where a client may wait: not inside MULTI/EXEC or a script
+    (`Ctx.may_offload`)."""
+
+    job: Callable[[Keyspace], Any]
+
+
+@dataclass(frozen=True)
 class Shutdown:
     """SHUTDOWN's answer when the server is to stop: the lane holds the client (Redis's
     BLOCKED_SHUTDOWN) and, after its batch is committed, the server saves when `save`
@@ -432,6 +449,13 @@ class Ctx:
     #: (`Keyspace.lookup`'s flags): LOOKUP_TOUCH unless the client is NO-TOUCH (TOUCH
     #: itself always touches), LOOKUP_READ | LOOKUP_CACHE for a read-only command.
     lookup_flags: int = LOOKUP_TOUCH
+
+    @property
+    def may_offload(self) -> bool:
+        """Whether this command may answer with an `Offload`: a server runs it, and the
+        client may wait (not inside MULTI/EXEC or a script, not a primary's stream)."""
+        s = self.session
+        return self.server.offloads and not (s.in_exec or s.is_script or s.master)
 
     def propagate_as(self, *argv: bytes) -> None:
         """Replicate this call as `argv` instead of what the client sent (when writes

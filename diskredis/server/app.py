@@ -81,6 +81,7 @@ class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
         self.connections: dict[int, Connection] = {}
         self._monitors: list[Session] = []
         self.monitoring = False  # ServerPort: bool(self._monitors), or stale True
+        self.offloads = True  # ServerPort: the lane runs Offload replies
         self._gathered: list[Unit] = []
         self._gather_wake = trio.Event()
         self.next_id = 1
@@ -208,6 +209,8 @@ class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
             conn = self.connections.get(session.id)
             if conn is not None:
                 self._start_snapshot(conn, snapshot)
+        for unit, offload in outcome.offloads:
+            self._start_offload(unit, offload)
         for unit, request in outcome.shutdowns:  # the first that succeeds stops the server
             if self._shutdown_wait is None:
                 log.warning("User requested shutdown...")

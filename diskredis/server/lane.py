@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diskredis import errors
-from diskredis.commands.context import Block, Ctx, Hub, Shutdown, Stats
+from diskredis.commands.context import Block, Ctx, Hub, Offload, Shutdown, Stats
 from diskredis.commands.dispatch import (
     NO_REPLY,
     PAUSE_ALL,
@@ -127,6 +127,9 @@ class Outcome:
     #: SHUTDOWNs, in order: each client's unit, held until the server has stopped or
     #: answers it.
     shutdowns: list[tuple[Unit, Shutdown]] = field(default_factory=list)
+    #: Commands answered off the lane (`Offload`): each client's unit, held until its
+    #: job's reply comes back (`Lane.resume`). The batch ended after the last of them.
+    offloads: list[tuple[Unit, Offload]] = field(default_factory=list)
 
 
 @functools.cache
@@ -174,6 +177,10 @@ class Lane:
         self._parked: list[Parked] = []  # blocked clients, in the order they blocked
         self._resume: list[Unit] = []  # units whose wait ended: continue them
         self._pending: deque[Unit] = deque()  # units of the running batch not started yet
+        # An Offload ended the batch early: the units it had not started run first in
+        # the next one, which comes at once.
+        self._cut = False
+        self._carry: list[Unit] = []
         self._pause_until = 0.0
         self._pause_writes_only = False
         # Writes held until FAILOVER, or a SHUTDOWN waiting for replicas, ends (pauses
@@ -209,7 +216,7 @@ class Lane:
         """Seconds until the lane has housekeeping to do with no unit to run: the next
         tick (none while expiry or reclamation has a backlog), the end of a pause
         holding units, the first timeout of a blocked client."""
-        timeout = 0.0 if self._backlog else _TICK
+        timeout = 0.0 if self._backlog or self._carry else _TICK
         if self._held and self._pause_until:
             timeout = min(max(self._pause_until - time.monotonic(), 0.0), timeout)
         deadlines = [p.deadline_ms for p in self._parked if p.deadline_ms]
@@ -313,8 +320,8 @@ class Lane:
         must do with the result. Housekeeping only when `units` is empty."""
         for unit in self._held:  # they run again: held again if the pause goes on
             unit.ctx.session.blocked = False
-        units = self._held + units
-        self._held = []
+        units = self._held + self._carry + units
+        self._held, self._carry = [], []
         out = self._outcome
         ks = self.ks
         ks.expire_paused = bool(self._pause_level())
@@ -353,6 +360,8 @@ class Lane:
             unit.pushed = []
         for unit in units:
             self._inline[unit.ctx.session.id] = unit
+        failed_offloads: list[Unit] = []
+        failure = None
         pending = self._pending = deque(units)
         pending += self._end_waits()
         pending += self._resume
@@ -379,6 +388,12 @@ class Lane:
                     out.units.append(unit)
                 elif finished is False:
                     self._held.append(unit)
+                if self._cut:  # what the Offload saw must be all the batch commits
+                    self._cut = False
+                    self._carry = list(pending) + self._resume
+                    pending.clear()
+                    self._resume = []
+                    break
                 if not pending and self._resume:
                     pending = self._pending = deque(self._resume)
                     self._resume = []
@@ -425,11 +440,17 @@ class Lane:
             )
             ks.abort()
             engine.write_failed(str(e))
-            self._fail(ran, RedisError("ERR storage error, nothing written: %s" % e))
+            failure = RedisError("ERR storage error, nothing written: %s" % e)
+            self._fail(ran, failure)
             self._held = list(pending) + self._held  # not run yet: in the next batch
             out.pushes.clear()  # nothing of the batch happened: nor did its messages
             out.snapshots.clear()
+            for unit, _ in out.offloads:  # its job never runs: it gets the batch's error
+                failed_offloads.append(unit)
+            out.offloads.clear()
         self._inline.clear()
+        for unit in failed_offloads:
+            self.resume(unit, failure)
         for unit in out.units:
             unit.reply = b"".join(unit.parts)
             unit.parts = []
@@ -715,6 +736,15 @@ class Lane:
                         unit.parts.append(reply.preamble)
                     self._outcome.snapshots.append((session, reply))
                     break  # the connection is a snapshot transfer from now on
+            if type(reply) is Offload:  # held: its reply comes from a worker thread
+                self._outcome.offloads.append((unit, reply))
+                self._inline.pop(session.id, None)
+                self._cut = True
+                if session.tracking is not None:  # CLIENT CACHING is used up
+                    tracking.after_command(session, argv)
+                if self._after_reply:
+                    self._flush_monitor_lines(session)
+                return None
             if type(reply) is Shutdown:  # held: the server stops, or answers it
                 self._outcome.shutdowns.append((unit, reply))
                 self._inline.pop(session.id, None)

@@ -1,9 +1,12 @@
-"""Snapshots for SYNC and PSYNC (`redis-cli --rdb`, rdb-only replicas).
+"""Snapshots for SYNC and PSYNC (`redis-cli --rdb`, rdb-only replicas), and for
+commands answered off the lane (`Offload`: DUMP of a big collection).
 
 Room: writing a consistent snapshot of the data folder to an RDB file on a worker
 thread (the engine keeps its mapping for the reader), then sending it to the client
-that asked. Imports: `commands.replication`, `commands.scripting`, `config`,
-`keyspace.snapshot`, `storage`, this package (connection), trio, the standard library.
+that asked; running an Offload's job on a worker thread over a snapshot taken between
+two batches. Imports: `commands.context`, `commands.replication`, `commands.scripting`,
+`config`, `errors`, `keyspace.snapshot`, `keyspace.space`, `storage`, this package
+(connection, lane), trio, the standard library.
 """
 
 from __future__ import annotations
@@ -19,16 +22,21 @@ from typing import Any
 
 import trio
 
+from diskredis.commands.context import Offload
 from diskredis.commands.replication import ReplicaRequest, Snapshot, rdb_aux
 from diskredis.commands.scripting import Scripts
 from diskredis.config import Config
+from diskredis.errors import RedisError
 from diskredis.keyspace.snapshot import Stopped, Written, write_rdb
+from diskredis.keyspace.space import Keyspace
 from diskredis.server.connection import Connection
+from diskredis.server.lane import Lane, Unit
 from diskredis.storage import StorageError
 
 log = logging.getLogger("diskredis")
 
 SNAPSHOT_PREFIX = "temp-sync-"  # snapshot files for SYNC, in the data folder
+_VIEW_CACHE = 4 << 20  # an Offload's keyspace reads one value
 
 
 class Snapshotting:
@@ -44,6 +52,50 @@ class Snapshotting:
     _stopping_snapshots: bool
     _attach_replica: Callable[[Connection, Snapshot, int], None]  # `replicas.py`
     syncing: dict[int, Syncing]  # clients whose snapshot is being written or sent
+    lane: Lane
+    _gather_wake: trio.Event
+
+    def _start_offload(self, unit: Unit, offload: Offload) -> None:
+        """Between batches (the one that ran the command is committed, the next has not
+        begun): a snapshot of the engine as the command saw it, then the job on a worker
+        thread; its result answers the unit's command."""
+        assert self._tasks is not None
+        try:
+            self.engine.pin_readers()
+        except StorageError as e:  # the snapshot would miss acknowledged writes
+            self._answer_offload(unit, RedisError("ERR storage error: %s" % e))
+            return
+        try:
+            view = Keyspace(self.engine, self.config["databases"], _VIEW_CACHE, view=True)
+        except Exception:
+            self.engine.unpin_readers()
+            raise
+        self._snapshot_writers += 1  # a reader of the engine: shutdown waits for it
+        self._tasks.start_soon(self._run_offload, unit, offload, view)
+
+    async def _run_offload(self, unit: Unit, offload: Offload, view: Keyspace) -> None:
+        def run() -> object:
+            try:
+                return offload.job(view)
+            except RedisError as e:
+                return e
+            finally:
+                view.close_view()
+
+        try:
+            reply = await trio.to_thread.run_sync(run)
+        except Exception as e:  # a bug in a job must not kill the server
+            log.exception("an offloaded command failed inside diskredis")
+            reply = RedisError("ERR internal error in diskredis: %s" % type(e).__name__)
+        finally:
+            self.engine.unpin_readers()
+            self._snapshot_writers -= 1
+            self._snapshots_idle.set()
+        self._answer_offload(unit, reply)
+
+    def _answer_offload(self, unit: Unit, reply: object) -> None:
+        self.lane.resume(unit, reply)
+        self._gather_wake.set()  # the next batch sends it and runs what the client sent next
 
     def _start_snapshot(self, conn: Connection, snapshot: Snapshot) -> None:
         """Between batches (no transaction open): hand `conn` over to a snapshot

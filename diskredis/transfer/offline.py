@@ -39,6 +39,7 @@ class _NoServer:
 
     run_id = "0" * 40
     monitoring = False
+    offloads = False
     failover_state = "no-failover"
 
     def sessions(self) -> list[Session]:

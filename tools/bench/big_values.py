@@ -6,12 +6,13 @@ Usage: python tools/bench/big_values.py [--mb 100] [-n 1000000] [--engines lmdb,
 
 For each server (redis-server with its defaults, then each diskredis engine), two
 instances are started: the source and a MIGRATE target of the same kind. The source
-gets a string of `--mb` megabytes of random bytes (written 1 MB at a time with
-APPEND; random, so LZF does not shrink it) and a sorted set of `-n` members. Then,
+gets a string of `--mb` megabytes of random bytes (one SET; random, so LZF does not
+shrink it) and a sorted set of `-n` members. Then,
 for each value and each of `--ops`, one client sends the command while another sends
 PINGs back to back: DUMP (the payload is kept), RESTORE of that payload under a new
-key, MIGRATE ... COPY REPLACE to the target. Reported: the command's own time and the
-p99 and worst PING round trip while it ran.
+key, MIGRATE ... COPY REPLACE to the target. Each starts once PINGs are answered at
+once again. Reported: the command's own time and the p99 and worst round trip of the
+PINGs in flight while it ran (the one it held up included).
 """
 
 from __future__ import annotations
@@ -53,13 +54,22 @@ class Pinger:
             self.samples.append((t, time.perf_counter() - t))
             self.ready.set()
 
+    def _answered_after(self, moment: float) -> None:
+        """Wait until a PING sent after `moment` has been answered."""
+        while not any(t >= moment for t, _ in self.samples[-3:]):
+            time.sleep(0.001)
+
     def measure(self, work: Callable[[], None]) -> tuple[float, float, float]:
-        """(seconds `work()` took, p99 and worst PING ms of the PINGs sent meanwhile)."""
+        """(seconds `work()` took, p99 and worst round trip of the PINGs in flight
+        while it ran, ms). It starts once the server answers PINGs at once again, and
+        counts the PING the work held up as well as those sent meanwhile."""
+        self._answered_after(time.perf_counter())
         t0 = time.perf_counter()
         work()
         t1 = time.perf_counter()
+        self._answered_after(t1)
         took = t1 - t0
-        ordered = sorted(d for t, d in list(self.samples) if t0 <= t <= t1) or [0.0]
+        ordered = sorted(d for t, d in list(self.samples) if t0 <= t + d and t <= t1) or [0.0]
         self.samples.clear()
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
         return took, p99 * 1000, ordered[-1] * 1000
@@ -70,12 +80,8 @@ class Pinger:
 
 
 def build(conn: Conn, mb: int, n: int) -> None:
-    chunk = os.urandom(_MB)
     conn.call(b"DEL", b"big:string", b"big:zset")
-    for i in range(mb):
-        conn.call(b"APPEND", b"big:string", chunk[i:] + chunk[:i])
-        print("\r    filling string %4d/%d MB" % (i + 1, mb), end="", file=sys.stderr, flush=True)
-    print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+    conn.call(b"SET", b"big:string", os.urandom(mb * _MB))
     fill(conn, "zset", b"big:zset", n)
 
 
