@@ -419,10 +419,14 @@ def test_dump_restore_50mb_string(dr: ServerProc) -> None:
     c.delete("big", "big2")
 
 
-# -- DUMP of big collections, off the lane -----------------------------------------------
+# -- DUMP of big values, off the lane ----------------------------------------------------
 def _big(c: redis.Redis, key: str, kind: str, n: int = 20_000) -> None:
-    """A collection of `n` elements (more than a DUMP on the lane takes)."""
+    """A collection of `n` elements, or a string of 2 MB (more than a DUMP on the lane
+    takes)."""
     c.delete(key)
+    if kind == "string":
+        c.set(key, random.Random(3).randbytes(1 << 20) * 2)
+        return
     p = c.pipeline(transaction=False)
     for start in range(0, n, 2000):
         ids = range(start, min(start + 2000, n))
@@ -440,14 +444,14 @@ def _big(c: redis.Redis, key: str, kind: str, n: int = 20_000) -> None:
     p.execute()
 
 
-@pytest.mark.parametrize("kind", ["zset", "hash", "set", "list", "stream"])
+@pytest.mark.parametrize("kind", ["zset", "hash", "set", "list", "stream", "string"])
 def test_dump_of_a_big_collection_keeps_its_place(
     dr: ServerProc, oracle: ServerProc, kind: str
 ) -> None:
-    """A big collection is read and encoded on a worker thread, from a snapshot of the
-    moment the DUMP ran: a pipeline's write before it is in the payload, the one after
-    it is not; the payload is the one DUMP gives inside MULTI or a script (run there on
-    the lane) and restores in Redis."""
+    """A big value is read and encoded on a worker thread, from a snapshot of the
+    moment the DUMP ran (a string: from the value in hand): the DEL pipelined right
+    after it does not reach the payload; the payload is the one DUMP gives inside MULTI
+    or a script (run there on the lane) and restores in Redis."""
     ours, theirs = dr.client(), oracle.client()
     _big(ours, "big", kind)
     p = ours.pipeline(transaction=False)

@@ -359,9 +359,11 @@ class Offload:
     thread with a read-only keyspace over that snapshot, and what it returns (a value or
     a RedisError) is the reply. The client's later requests wait behind it, as behind a
     blocking command. Only where a client may wait: not inside MULTI/EXEC or a script
-    (`Ctx.may_offload`)."""
+    (`Ctx.may_offload`). A job that reads nothing of the keyspace (it was handed what
+    it needs) sets `snapshot` False and is given None: no snapshot is taken."""
 
-    job: Callable[[Keyspace], Any]
+    job: Callable[[Keyspace | None], Any]
+    snapshot: bool = True
 
 
 @dataclass(frozen=True)

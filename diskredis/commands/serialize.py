@@ -107,16 +107,23 @@ def import_value(ctx: Ctx, key: bytes, value: Value, expire: int = NO_EXPIRY) ->
 def dump(ctx: Ctx, argv: list[bytes]) -> bytes | Offload | None:
     """DUMP key -> the serialized value (RDB value, RDB version, CRC64), or nil. A
     collection of more than _OFFLOAD_ELEMENTS elements is read and encoded on a worker
-    thread, over a snapshot of this moment (`Offload`): the other clients go on."""
+    thread, over a snapshot of this moment, and so is a string of more than
+    _OFFLOAD_BYTES (it is in hand already: no snapshot): the other clients go on."""
     meta = ctx.lookup(argv[1], read=True)
-    if meta is None:
-        return None
-    big = types.by_code[meta.type].collection and count_of(meta) > _OFFLOAD_ELEMENTS
-    if not big or not ctx.may_offload:
+    if meta is None or not ctx.may_offload:
+        return None if meta is None else dump_payload(ctx, meta)
+    compress = bool(ctx.config["rdbcompression"])
+    if not types.by_code[meta.type].collection:
+        if len(meta.payload) <= _OFFLOAD_BYTES:
+            return dump_payload(ctx, meta)
+        value = meta.payload
+        return Offload(lambda view: codec.dump_payload(value, compress), snapshot=False)
+    if count_of(meta) <= _OFFLOAD_ELEMENTS:
         return dump_payload(ctx, meta)
-    db, key, compress = ctx.session.db, argv[1], bool(ctx.config["rdbcompression"])
+    db, key = ctx.session.db, argv[1]
 
-    def job(view: Keyspace) -> bytes | None:
+    def job(view: Keyspace | None) -> bytes | None:
+        assert view is not None
         found = view.record(db, key)
         if found is None or (found.expire and found.expire <= now_ms()):
             return None  # expired since: as if DUMP had come a moment later
@@ -126,8 +133,10 @@ def dump(ctx: Ctx, argv: list[bytes]) -> bytes | Offload | None:
 
 
 # Collections bigger than this are DUMPed on a worker thread: exporting and encoding
-# take about 2 us an element here, so this keeps a DUMP on the lane under ~10 ms.
+# take about 2 us an element here, so this keeps a DUMP on the lane under ~10 ms; and
+# strings longer than this (copies and the checksum, about 5 ms a MB).
 _OFFLOAD_ELEMENTS = 4096
+_OFFLOAD_BYTES = 1 << 20
 
 
 def dump_payload(ctx: Ctx, meta: Meta) -> bytes:

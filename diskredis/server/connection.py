@@ -87,6 +87,7 @@ class Connection:
         self.unit: Unit | None = None  # the unit on the lane
         self.fed = 0  # bytes read since the last unit
         self.out: list[bytes] = []  # waiting for the kernel to take it, in order
+        self.out_pos = 0  # bytes of out[0] the kernel has taken already
         self.out_bytes = 0
         self.soft_since = 0.0  # when the output went over the soft limit (0: it is not)
         self.mask = _IN  # what the reactor watches (0: the socket is out of its set)
@@ -252,10 +253,11 @@ class Connection:
             self.server.writes += 1
             if sent == n:
                 return
-            data = data[sent:]
+            self.out_pos = sent  # the rest is sent from there: no copy of a big reply
+            n -= sent
             self._watch(self.mask | _OUT)
         self.out.append(data)
-        self.out_bytes += len(data)
+        self.out_bytes += n
         if not self.replica and self._over_limit(self.out_bytes):
             self._log_over_limit(self.out_bytes)
             self.close()
@@ -263,9 +265,9 @@ class Connection:
     def on_writable(self) -> None:
         sock = self.sock
         while self.out:
-            data = self.out[0]
+            data, pos = self.out[0], self.out_pos
             try:
-                sent = sock.send(data)
+                sent = sock.send(memoryview(data)[pos:] if pos else data)
             except BlockingIOError:
                 return
             except OSError:
@@ -273,10 +275,12 @@ class Connection:
                 return
             self.server.writes += 1
             self.out_bytes -= sent
-            if sent < len(data):
-                self.out[0] = data[sent:]
+            pos += sent
+            if pos < len(data):
+                self.out_pos = pos
                 return
             self.out.pop(0)
+            self.out_pos = 0
         self.soft_since = 0.0
         if self.file is not None:
             self._pump()
@@ -356,7 +360,7 @@ class Connection:
             self.file.close()
             self.file = None
         self.out = []
-        self.out_bytes = 0
+        self.out_pos = self.out_bytes = 0
         self.reactor.forget(self)
         self.mask = 0
         self.sock.close()

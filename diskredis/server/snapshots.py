@@ -60,27 +60,30 @@ class Snapshotting:
         begun): a snapshot of the engine as the command saw it, then the job on a worker
         thread; its result answers the unit's command."""
         assert self._tasks is not None
-        try:
-            self.engine.pin_readers()
-        except StorageError as e:  # the snapshot would miss acknowledged writes
-            self._answer_offload(unit, RedisError("ERR storage error: %s" % e))
-            return
-        try:
-            view = Keyspace(self.engine, self.config["databases"], _VIEW_CACHE, view=True)
-        except Exception:
-            self.engine.unpin_readers()
-            raise
-        self._snapshot_writers += 1  # a reader of the engine: shutdown waits for it
+        view = None
+        if offload.snapshot:
+            try:
+                self.engine.pin_readers()
+            except StorageError as e:  # the snapshot would miss acknowledged writes
+                self._answer_offload(unit, RedisError("ERR storage error: %s" % e))
+                return
+            try:
+                view = Keyspace(self.engine, self.config["databases"], _VIEW_CACHE, view=True)
+            except Exception:
+                self.engine.unpin_readers()
+                raise
+        self._snapshot_writers += 1  # shutdown waits for it (a reader of the engine)
         self._tasks.start_soon(self._run_offload, unit, offload, view)
 
-    async def _run_offload(self, unit: Unit, offload: Offload, view: Keyspace) -> None:
+    async def _run_offload(self, unit: Unit, offload: Offload, view: Keyspace | None) -> None:
         def run() -> object:
             try:
                 return offload.job(view)
             except RedisError as e:
                 return e
             finally:
-                view.close_view()
+                if view is not None:
+                    view.close_view()
 
         try:
             reply = await trio.to_thread.run_sync(run)
@@ -88,7 +91,8 @@ class Snapshotting:
             log.exception("an offloaded command failed inside diskredis")
             reply = RedisError("ERR internal error in diskredis: %s" % type(e).__name__)
         finally:
-            self.engine.unpin_readers()
+            if view is not None:
+                self.engine.unpin_readers()
             self._snapshot_writers -= 1
             self._snapshots_idle.set()
         self._answer_offload(unit, reply)
