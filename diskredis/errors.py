@@ -212,3 +212,13 @@ def unknown_pfdebug(sub: bytes) -> RedisError:
 # A replica (processCommand's refusals)
 READONLY_REPLICA = "READONLY You can't write against a read only replica."
 MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+
+
+# diskredis's own: a command that failed inside the server, a read the engine refused
+def internal_error(e: BaseException) -> RedisError:
+    """A bug in a handler or a job: the client is told, the server goes on."""
+    return RedisError("ERR internal error in diskredis: %s" % type(e).__name__)
+
+
+def storage_error(e: BaseException) -> RedisError:
+    return RedisError("ERR storage error: %s" % e)

@@ -643,7 +643,7 @@ class Lane:
             except Exception as e:  # a reply diskredis cannot encode is a bug, not a crash
                 log.exception("could not encode the reply to %s", session.last_cmd)
                 data = encode(
-                    RedisError("ERR internal error in diskredis: %s" % type(e).__name__),
+                    errors.internal_error(e),
                     session.resp,
                 )
             unit.parts.append(data)
@@ -668,7 +668,7 @@ class Lane:
             try:
                 finished = self._run_unit(unit, busy=True)
             except StorageError as e:  # a read failed: this client is told, the script goes on
-                self._emit(unit, RedisError("ERR storage error: %s" % e))
+                self._emit(unit, errors.storage_error(e))
                 finished = self._run_unit(unit, busy=True)
         finally:
             self._after_reply = outer_after
@@ -723,7 +723,7 @@ class Lane:
                 raise  # the batch's transaction is unusable: _run_batch fails it whole
             except Exception as e:  # a bug in a handler must not kill the lane
                 log.exception("command %r failed inside diskredis", argv[:1])
-                reply = RedisError("ERR internal error in diskredis: %s" % type(e).__name__)
+                reply = errors.internal_error(e)
             if reply is PAUSED:  # run again when the pause ends
                 unit.next -= 1
                 session.blocked = True

@@ -22,6 +22,7 @@ from typing import Any
 
 import trio
 
+from diskredis import errors
 from diskredis.commands.context import Offload
 from diskredis.commands.replication import ReplicaRequest, Snapshot, rdb_aux
 from diskredis.commands.scripting import Scripts
@@ -65,7 +66,7 @@ class Snapshotting:
             try:
                 self.engine.pin_readers()
             except StorageError as e:  # the snapshot would miss acknowledged writes
-                self._answer_offload(unit, RedisError("ERR storage error: %s" % e))
+                self._answer_offload(unit, errors.storage_error(e))
                 return
             try:
                 view = Keyspace(self.engine, self.config["databases"], _VIEW_CACHE, view=True)
@@ -89,7 +90,7 @@ class Snapshotting:
             reply = await trio.to_thread.run_sync(run)
         except Exception as e:  # a bug in a job must not kill the server
             log.exception("an offloaded command failed inside diskredis")
-            reply = RedisError("ERR internal error in diskredis: %s" % type(e).__name__)
+            reply = errors.internal_error(e)
         finally:
             if view is not None:
                 self.engine.unpin_readers()
