@@ -488,3 +488,19 @@ def test_a_client_that_leaves_during_a_big_dump_and_shutdown(dr_factory: Any) ->
     c.shutdown(nosave=True)
     assert sp.proc.wait(30) == 0
     assert "Traceback" not in sp.log()
+
+
+def test_many_big_dumps_at_once(dr_factory: Any) -> None:
+    """More clients DUMP big values at once than run on worker threads (4): the others
+    run on the lane; every client gets the whole payload and the server goes on."""
+    sp = dr_factory()
+    c = sp.client()
+    _big(c, "big", "hash", 10_000)
+    expected = c.pipeline(transaction=True).dump("big").execute()[0]  # on the lane
+    clients = [sp.raw(timeout=60) for _ in range(12)]
+    for raw in clients:
+        raw.send(b"*2\r\n$4\r\nDUMP\r\n$3\r\nbig\r\n")
+    for raw in clients:
+        assert raw.reply() == b"$%d\r\n%s\r\n" % (len(expected), expected)
+        raw.close()
+    assert c.ping() and "Traceback" not in sp.log()

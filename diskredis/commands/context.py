@@ -59,6 +59,7 @@ class Session:
     is_script: bool = False  # the client a Lua script's commands run as
     monitor: bool = False
     blocked: bool = False  # waiting in a blocking command (BLPOP...)
+    offloaded: bool = False  # its command runs on a worker thread (`Offload`)
     no_evict: bool = False
     no_touch: bool = False
     last_cmd: str = "NULL"
@@ -180,9 +181,12 @@ class ServerPort(Protocol):
     #: Whether a client may be in MONITOR mode: False only when `monitors()` is empty
     #: (True may be stale: `monitors()` then drops the gone ones). Read for every command.
     monitoring: bool
-    #: Whether commands may answer with an `Offload` (a server's lane runs them; the
-    #: offline tools run every command inline).
-    offloads: bool
+
+    @property
+    def offloads(self) -> bool:
+        """Whether a command may answer with an `Offload` now (a server's lane runs
+        them, a few at a time; the offline tools run every command inline)."""
+        ...
 
     def sessions(self) -> list[Session]: ...
 

@@ -57,7 +57,12 @@ from diskredis.server.following import Following
 from diskredis.server.lane import Lane, Outcome, Unit, cache_budget
 from diskredis.server.port import Port
 from diskredis.server.replicas import Replica, Replicating
-from diskredis.server.snapshots import Snapshotting, Syncing, remove_stale_snapshots
+from diskredis.server.snapshots import (
+    OFFLOADS_AT_ONCE,
+    Snapshotting,
+    Syncing,
+    remove_stale_snapshots,
+)
 from diskredis.server.tls import TlsError, tls_context
 from diskredis.storage import FolderBusy, StorageError, lock_folder, open_engine
 
@@ -81,7 +86,8 @@ class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
         self.connections: dict[int, Connection] = {}
         self._monitors: list[Session] = []
         self.monitoring = False  # ServerPort: bool(self._monitors), or stale True
-        self.offloads = True  # ServerPort: the lane runs Offload replies
+        self._offloading = 0  # Offload jobs running (`snapshots.py`)
+        self._offload_limiter = trio.CapacityLimiter(OFFLOADS_AT_ONCE)
         self._gathered: list[Unit] = []
         self._gather_wake = trio.Event()
         self.next_id = 1
@@ -352,8 +358,9 @@ class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
                 for conn in list(self.connections.values()):
                     s = conn.session
                     # As Redis: no timeout for monitors, replicas (a snapshot being
-                    # sent), clients waiting in a blocking command, or subscribers.
-                    if s.monitor or conn.replica or s.blocked or s.pubsub:
+                    # sent), clients waiting in a blocking command, or subscribers;
+                    # nor for one whose command runs on a worker thread (Offload).
+                    if s.monitor or conn.replica or s.blocked or s.pubsub or s.offloaded:
                         continue
                     if now - s.last_interaction > timeout:
                         log.log(15, "Closing idle client id=%d addr=%s", s.id, s.addr)

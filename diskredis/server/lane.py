@@ -216,7 +216,7 @@ class Lane:
         """Seconds until the lane has housekeeping to do with no unit to run: the next
         tick (none while expiry or reclamation has a backlog), the end of a pause
         holding units, the first timeout of a blocked client."""
-        timeout = 0.0 if self._backlog or self._carry else _TICK
+        timeout = 0.0 if self._backlog or self._carry or self._resume else _TICK
         if self._held and self._pause_until:
             timeout = min(max(self._pause_until - time.monotonic(), 0.0), timeout)
         deadlines = [p.deadline_ms for p in self._parked if p.deadline_ms]
@@ -393,6 +393,8 @@ class Lane:
                     self._carry = list(pending) + self._resume
                     pending.clear()
                     self._resume = []
+                    for carried in self._carry:  # nothing of this batch reaches them
+                        self._inline.pop(carried.ctx.session.id, None)
                     break
                 if not pending and self._resume:
                     pending = self._pending = deque(self._resume)
@@ -450,6 +452,7 @@ class Lane:
             out.offloads.clear()
         self._inline.clear()
         for unit in failed_offloads:
+            unit.ctx.session.offloaded = False
             self.resume(unit, failure)
         for unit in out.units:
             unit.reply = b"".join(unit.parts)
@@ -739,6 +742,7 @@ class Lane:
             if type(reply) is Offload:  # held: its reply comes from a worker thread
                 self._outcome.offloads.append((unit, reply))
                 self._inline.pop(session.id, None)
+                session.offloaded = True
                 self._cut = True
                 if session.tracking is not None:  # CLIENT CACHING is used up
                     tracking.after_command(session, argv)

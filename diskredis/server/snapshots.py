@@ -38,6 +38,9 @@ log = logging.getLogger("diskredis")
 
 SNAPSHOT_PREFIX = "temp-sync-"  # snapshot files for SYNC, in the data folder
 _VIEW_CACHE = 4 << 20  # an Offload's keyspace reads one value
+# Offload jobs at once: each holds an LMDB reader (126 in all) and a worker thread of
+# its own limiter; past it, commands run on the lane as they would without offloading.
+OFFLOADS_AT_ONCE = 4
 
 
 class Snapshotting:
@@ -54,13 +57,23 @@ class Snapshotting:
     _attach_replica: Callable[[Connection, Snapshot, int], None]  # `replicas.py`
     syncing: dict[int, Syncing]  # clients whose snapshot is being written or sent
     lane: Lane
+    stats: Any
     _gather_wake: trio.Event
+    _offloading: int  # Offload jobs started and not answered yet
+    _offload_limiter: trio.CapacityLimiter
+
+    @property
+    def offloads(self) -> bool:
+        """ServerPort: whether a command may answer with an Offload now (fewer than
+        OFFLOADS_AT_ONCE run, and the engine takes snapshots: no failed write)."""
+        return self._offloading < OFFLOADS_AT_ONCE and self.engine.write_error is None
 
     def _start_offload(self, unit: Unit, offload: Offload) -> None:
         """Between batches (the one that ran the command is committed, the next has not
         begun): a snapshot of the engine as the command saw it, then the job on a worker
         thread; its result answers the unit's command."""
         assert self._tasks is not None
+        self._offloading += 1
         view = None
         if offload.snapshot:
             try:
@@ -70,9 +83,11 @@ class Snapshotting:
                 return
             try:
                 view = Keyspace(self.engine, self.config["databases"], _VIEW_CACHE, view=True)
-            except Exception:
+            except Exception as e:  # e.g. no LMDB reader slot left: this client is told
                 self.engine.unpin_readers()
-                raise
+                log.warning("Could not open a snapshot for %s: %s", unit.ctx.session.addr, e)
+                self._answer_offload(unit, errors.storage_error(e))
+                return
         self._snapshot_writers += 1  # shutdown waits for it (a reader of the engine)
         self._tasks.start_soon(self._run_offload, unit, offload, view)
 
@@ -82,23 +97,25 @@ class Snapshotting:
                 return offload.job(view)
             except RedisError as e:
                 return e
-            finally:
-                if view is not None:
-                    view.close_view()
 
         try:
-            reply = await trio.to_thread.run_sync(run)
+            reply = await trio.to_thread.run_sync(run, limiter=self._offload_limiter)
         except Exception as e:  # a bug in a job must not kill the server
             log.exception("an offloaded command failed inside diskredis")
             reply = errors.internal_error(e)
         finally:
             if view is not None:
+                view.close_view()
                 self.engine.unpin_readers()
             self._snapshot_writers -= 1
             self._snapshots_idle.set()
         self._answer_offload(unit, reply)
 
     def _answer_offload(self, unit: Unit, reply: object) -> None:
+        self._offloading -= 1
+        unit.ctx.session.offloaded = False
+        if isinstance(reply, RedisError):  # errorstats, as for any error reply
+            self.stats.count_error(reply.code)
         self.lane.resume(unit, reply)
         self._gather_wake.set()  # the next batch sends it and runs what the client sent next
 
