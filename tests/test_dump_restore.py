@@ -504,3 +504,21 @@ def test_many_big_dumps_at_once(dr_factory: Any) -> None:
         assert raw.reply() == b"$%d\r\n%s\r\n" % (len(expected), expected)
         raw.close()
     assert c.ping() and "Traceback" not in sp.log()
+
+
+def test_what_is_pushed_during_a_big_dump_follows_its_reply(dr_factory: Any) -> None:
+    """A RESP3 client tracking keys DUMPs a big hash while another client changes it:
+    the invalidation comes after the DUMP's reply (the payload of the hash as it was),
+    as Redis, which answers the DUMP before anything else runs."""
+    sp = dr_factory()
+    c = sp.client()
+    _big(c, "big", "hash", 50_000)
+    expected = c.pipeline(transaction=True).dump("big").execute()[0]
+    reader = sp.raw(timeout=60)
+    reader.command("HELLO", "3")
+    assert reader.command("CLIENT", "TRACKING", "ON") == b"+OK\r\n"
+    reader.send(b"*2\r\n$4\r\nDUMP\r\n$3\r\nbig\r\n")
+    assert c.hset("big", "f0", "changed") == 0  # while the DUMP's job runs (or after)
+    assert reader.reply() == b"$%d\r\n%s\r\n" % (len(expected), expected)
+    assert reader.reply() == b">2\r\n$10\r\ninvalidate\r\n*1\r\n$3\r\nbig\r\n"
+    reader.close()

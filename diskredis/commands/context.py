@@ -60,6 +60,9 @@ class Session:
     monitor: bool = False
     blocked: bool = False  # waiting in a blocking command (BLPOP...)
     offloaded: bool = False  # its command runs on a worker thread (`Offload`)
+    #: What was pushed to it meanwhile (an invalidation of the key it reads...): sent
+    #: after that command's reply, as Redis, which answers before anything else happens.
+    held_pushes: list[bytes] = field(default_factory=list)
     no_evict: bool = False
     no_touch: bool = False
     last_cmd: str = "NULL"

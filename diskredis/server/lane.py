@@ -268,6 +268,8 @@ class Lane:
         if unit is not None:
             unit.pushed.append(len(unit.parts))
             unit.parts.append(data)
+        elif session.offloaded:  # after the reply a worker thread is computing
+            session.held_pushes.append(data)
         else:
             self._outcome.pushes.append((session, data))
 
@@ -625,9 +627,15 @@ class Lane:
             self._inline[unit.ctx.session.id] = unit
 
     def resume(self, unit: Unit, reply: Any) -> None:
-        """Answer a unit held outside the lane (a SHUTDOWN that failed) with `reply`;
-        the rest of its requests run in the next batch."""
+        """Answer a unit held outside the lane (a SHUTDOWN that failed, an Offload) with
+        `reply`, followed by what was pushed to its client meanwhile; the rest of its
+        requests run in the next batch."""
         self._emit(unit, reply)
+        session = unit.ctx.session
+        for data in session.held_pushes:
+            unit.pushed.append(len(unit.parts))
+            unit.parts.append(data)
+        session.held_pushes = []
         self._resume.append(unit)
         self._inline[unit.ctx.session.id] = unit
 
