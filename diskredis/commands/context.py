@@ -360,14 +360,14 @@ class Block:
 @dataclass(frozen=True)
 class Offload:
     """A reply computed away from the lane, for a command whose work on a big value would
-    hold every other client (DUMP of a collection of many elements). The lane ends its
-    batch after the command, so that the engine snapshot the server takes once the
-    batch is committed holds exactly what the command saw; `job` then runs on a worker
-    thread with a read-only keyspace over that snapshot, and what it returns (a value or
-    a RedisError) is the reply. The client's later requests wait behind it, as behind a
-    blocking command. Only where a client may wait: not inside MULTI/EXEC or a script
-    (`Ctx.may_offload`). A job that reads nothing of the keyspace (it was handed what
-    it needs) sets `snapshot` False and is given None: no snapshot is taken."""
+    hold every other client (DUMP of a big collection or string). When it asks for a
+    snapshot, the lane ends its batch after the command, so that the engine snapshot
+    the server takes once the batch is committed holds exactly what the command saw;
+    `job` then runs on a worker thread with a read-only keyspace over that snapshot
+    (None without one: the job was handed what it needs), and what it returns (a value
+    or a RedisError) is the reply. The client's later requests, and what is pushed to
+    it, wait behind it. Only where a client may wait: not inside MULTI/EXEC or a
+    script (`Ctx.may_offload`)."""
 
     job: Callable[[Keyspace | None], Any]
     snapshot: bool = True

@@ -3,7 +3,7 @@ KILL|DUMP|RESTORE|HELP, FCALL and FCALL_RO.
 
 Room: what the function commands mean; the interpreter is `commands.lua`, the running
 machinery `commands.scripting`. Imports: `keyspace.space`, `quoting`, `rdb.codec`,
-`rdb.crc64`, `resp.values`, `util`, `commands` helpers, `errors`. Replies and errors are
+`resp.values`, `util`, `commands` helpers, `errors`. Replies and errors are
 Redis 7.0's (functions.c, function_lua.c).
 
 Libraries live in their own Lua state and persist: each library's code is a record of
@@ -30,7 +30,6 @@ from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
 from diskredis.quoting import split_inline
 from diskredis.rdb import codec
-from diskredis.rdb.crc64 import crc64
 from diskredis.resp.values import RSet, Status
 from diskredis.util import glob_match
 
@@ -40,7 +39,6 @@ __all__ = ["load_saved"]
 
 _S = "scripting"
 _RECORD = b"function:"  # stats table: function:<library name> -> the library's code
-_RDB_VERSION = codec.RDB_VERSION
 _OPCODE_FUNCTION2 = codec.OP_FUNCTION2
 _OPCODE_FUNCTION = codec.OP_FUNCTION  # 7.0 release candidates
 _LOAD_TIMEOUT = 0.5  # seconds a library's top level may run (LOAD_TIMEOUT_MS)
@@ -463,9 +461,7 @@ def function_dump(ctx: Ctx, argv: list[bytes]) -> bytes:
     for lib in ctx.scripts.libraries.values():  # rdbSaveFunctions: LZF as any RDB string
         payload.append(_OPCODE_FUNCTION2)
         payload += codec.enc_string(lib.code, compress)
-    payload += _RDB_VERSION.to_bytes(2, "little")
-    payload += crc64(0, payload).to_bytes(8, "little")
-    return bytes(payload)
+    return codec.with_footer(bytes(payload))
 
 
 @command(

@@ -862,7 +862,12 @@ def dump_payload(value: Value, compress: bool = True) -> bytes:
     """createDumpPayload: the value, the RDB version (u16 LE), the CRC64 (u64 LE). The
     version is Redis 7.0's unless the value needs a newer one (field expiry: 12)."""
     version = needed_version(value)
-    body = enc_value(value, compress, version) + version.to_bytes(2, "little")
+    return with_footer(enc_value(value, compress, version), version)
+
+
+def with_footer(body: bytes, version: int = RDB_VERSION) -> bytes:
+    """A DUMP (or FUNCTION DUMP) payload: `body`, the RDB version, the CRC64 of both."""
+    body += version.to_bytes(2, "little")
     return body + crc64(0, body).to_bytes(8, "little")
 
 

@@ -751,7 +751,7 @@ class Lane:
                 self._outcome.offloads.append((unit, reply))
                 self._inline.pop(session.id, None)
                 session.offloaded = True
-                self._cut = True
+                self._cut = reply.snapshot  # a job handed its data needs no snapshot
                 if session.tracking is not None:  # CLIENT CACHING is used up
                     tracking.after_command(session, argv)
                 if self._after_reply:

@@ -178,16 +178,12 @@ class Writer:
 
     def record(self, r: Record) -> None:
         if self.rdb is not None:
-            if codec.needed_version(r.value) > self.rdb.version:
+            needed = codec.needed_version(r.value)
+            if needed > self.rdb.version:
                 raise DumpError(
                     "key %r (database %d) is a hash with field expiry, which only RDB "
                     "version %d carries: give --rdb-version %d (Redis 7.4 or later loads it)"
-                    % (
-                        r.key[:100],
-                        r.db,
-                        codec.needed_version(r.value),
-                        codec.needed_version(r.value),
-                    )
+                    % (r.key[:100], r.db, needed, needed)
                 )
             self.rdb.record(r.key, r.value, r.expire_ms)
         elif self.fmt == "jsonl":
