@@ -42,6 +42,8 @@ class Findings:
     orphan_subs: list[bytes] = field(default_factory=list)
     stale_expires: list[bytes] = field(default_factory=list)
     missing_expires: list[bytes] = field(default_factory=list)
+    stale_field_expires: list[bytes] = field(default_factory=list)
+    missing_field_expires: list[bytes] = field(default_factory=list)
     counts: dict[bytes, int] = field(default_factory=dict)  # stats name -> right value
     dead_slots: set[int] = field(default_factory=set)  # slots to queue for reclamation
     keys_by_type: Counter[str] = field(default_factory=Counter)
@@ -83,7 +85,7 @@ def check(engine: Any, progress: _Progress) -> Findings:
     f = Findings()
     with engine.read() as txn:
         version = txn.get("stats", b"format")
-        if version is None or L.read_u32(version) != L.SCHEMA_VERSION:
+        if version is None or L.read_u32(version) not in L.READABLE_VERSIONS:
             f.problem(
                 "storage format %s; this diskredis reads format %d"
                 % ("missing" if version is None else L.read_u32(version), L.SCHEMA_VERSION)
@@ -127,6 +129,9 @@ def check(engine: Any, progress: _Progress) -> Findings:
                 ekey = L.expire_key(meta.expire, mkey)
                 if txn.get("expire", ekey) is None:
                     f.missing_expires.append(ekey)
+            fields = L.field_expire(meta)
+            if fields and txn.get("fexpire", L.expire_key(fields, mkey)) is None:
+                f.missing_field_expires.append(L.expire_key(fields, mkey))
             if L.is_collection(meta.type):
                 if len(meta.payload) < 16:
                     f.problem("key record %s: collection payload too short" % mkey.hex())
@@ -144,6 +149,12 @@ def check(engine: Any, progress: _Progress) -> Findings:
             raw = txn.get("meta", mkey)
             if raw is None or L.decode_meta(raw).expire != deadline:
                 f.stale_expires.append(ekey)
+        for ekey, _ in progress.run("fexpire", txn.scan("fexpire")):
+            f.records["fexpire"] += 1
+            deadline, mkey = L.split_expire_key(ekey)
+            raw = txn.get("meta", mkey)
+            if raw is None or L.field_expire(L.decode_meta(raw)) != deadline:
+                f.stale_field_expires.append(ekey)
         last_kid = None
         live = False
         for skey, _ in progress.run("sub", txn.scan("sub")):
@@ -171,6 +182,11 @@ def check(engine: Any, progress: _Progress) -> Findings:
         (f.orphan_subs, "%d element records belong to no key and are not queued for reclamation"),
         (f.stale_expires, "%d expiry entries name keys that are gone or expire at another time"),
         (f.missing_expires, "%d keys with a deadline are missing from the expiry index"),
+        (
+            f.stale_field_expires,
+            "%d field expiry entries name hashes that are gone or expire at another time",
+        ),
+        (f.missing_field_expires, "%d hashes with field deadlines are missing from their index"),
         (f.dead_slots, "key records of %d abandoned databases are not queued for reclamation"),
     ):
         if found:
@@ -185,6 +201,8 @@ def repair(engine: Any, f: Findings) -> None:
         [("delete", "sub", k, b"") for k in f.orphan_subs]
         + [("delete", "expire", k, b"") for k in f.stale_expires]
         + [("put", "expire", k, b"") for k in f.missing_expires]
+        + [("delete", "fexpire", k, b"") for k in f.stale_field_expires]
+        + [("put", "fexpire", k, b"") for k in f.missing_field_expires]
         + [("put", "stats", k, L.u64(v)) for k, v in f.counts.items()]
     )
     if f.dead_slots:

@@ -17,6 +17,7 @@ from typing import Any
 from diskredis.commands.context import REDIS_VERSION
 from diskredis.commands.scripting import Scripts
 from diskredis.errors import RedisError
+from diskredis.keyspace.types import hashes
 from diskredis.transfer.offline import Offline
 
 START_MS = 1_700_000_000_000  # where every test's clock starts
@@ -60,7 +61,7 @@ class Node:
         ks = self.offline.ks
         ks.begin()
         try:
-            n = ks.expire_due(budget=1000)
+            n = ks.expire_due(budget=1000) + hashes.expire_fields(ks, 1000)
             ks.commit()
         except BaseException:
             ks.abort()

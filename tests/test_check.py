@@ -28,6 +28,9 @@ def _fill(sp: ServerProc) -> None:
     c.set("ttl", "v", ex=3600)
     c.hset("h", mapping={"f%d" % i: i for i in range(100)})
     c.expire("h", 3600)
+    c.execute_command("HEXPIRE", "h", 3600, "FIELDS", 2, "f1", "f2")
+    c.hset("hx", "x" * 600, "long field")  # (hashed records on LMDB)
+    c.execute_command("HEXPIRE", "hx", 3600, "FIELDS", 1, "x" * 600)
     c.sadd("set", *range(50))
     c.zadd("z", {"m%d" % i: i for i in range(80)})
     c.rpush("l", *range(30))
@@ -42,6 +45,8 @@ def _fill(sp: ServerProc) -> None:
     one = sp.client(db=1)
     one.set("x", 1)
     one.zadd("zz", {"a": 1})
+    one.hset("hh", "f", "v")
+    one.execute_command("HEXPIRE", "hh", 3600, "FIELDS", 1, "f")
     one.flushdb()  # its old slot: queued for reclamation
     one.set("y", 2)
 
@@ -53,7 +58,7 @@ def test_a_folder_the_server_wrote_checks_clean(dr_factory: Any) -> None:
     out = _check(sp.dir)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "no problems found" in out.stdout
-    assert "1 hash" in out.stdout and "1 stream" in out.stdout, out.stdout
+    assert "2 hash" in out.stdout and "1 stream" in out.stdout, out.stdout
 
 
 def test_damage_is_found_and_repaired(dr_factory: Any, engine: str) -> None:
@@ -68,6 +73,9 @@ def test_damage_is_found_and_repaired(dr_factory: Any, engine: str) -> None:
         txn.put("expire", L.expire_key(123, b"\x00\x00\x00\x01\x00nokey"), b"")  # stale
         slot = next(L.read_u32(v) for k, v in txn.scan("stats") if k == b"slot:" + L.u32(0))
         txn.put("stats", b"count:" + L.u32(slot), L.u64(999))  # a wrong key count
+        hashes = next(k for k, _ in txn.scan("fexpire"))
+        txn.delete("fexpire", hashes)  # a hash with field deadlines left out of its index
+        txn.put("fexpire", L.expire_key(123, b"\x00\x00\x00\x01\x00nokey"), b"")  # stale
     store.close()
     found = _check(sp.dir)
     assert found.returncode == 1, found.stdout + found.stderr
@@ -76,6 +84,8 @@ def test_damage_is_found_and_repaired(dr_factory: Any, engine: str) -> None:
         "1 keys with a deadline are missing",
         "1 expiry entries name keys that are gone",
         "db 0: count says 999",
+        "1 field expiry entries name hashes that are gone",
+        "1 hashes with field deadlines are missing from their index",
     ):
         assert text in found.stdout, found.stdout
     fixed = _check(sp.dir, "--repair")
@@ -83,8 +93,11 @@ def test_damage_is_found_and_repaired(dr_factory: Any, engine: str) -> None:
     assert _check(sp.dir).returncode == 0
     again = dr_factory(data_dir=sp.dir)
     c = again.client()
-    assert c.dbsize() == 9 and c.get("s") == b"v" and c.xlen("st") == 39
+    assert c.dbsize() == 10 and c.get("s") == b"v" and c.xlen("st") == 39
     assert 0 < c.ttl("ttl") <= 3600 and 0 < c.ttl("h") <= 3600
+    left, none = c.execute_command("HTTL", "h", "FIELDS", 2, "f1", "f3")
+    assert 0 < left <= 3600 and none == -1
+    assert 0 < c.execute_command("HTTL", "hx", "FIELDS", 1, "x" * 600)[0] <= 3600
 
 
 def test_a_folder_in_use_is_refused(dr_factory: Any) -> None:

@@ -114,3 +114,114 @@ def test_sorted_set_and_hash_semantics(node: Node) -> None:
         node.run("HINCRBY", "h", "f", 1)
     with pytest.raises(RedisError, match="WRONGTYPE"):
         node.run("LPUSH", "h", "x")
+
+
+# -- hash field expiry: the records behind it ---------------------------------------------
+def _deadlines(node: Node, key: str, *fields: str) -> list[int]:
+    return list(node.run("HPEXPIRETIME", key, "FIELDS", len(fields), *fields))
+
+
+def test_field_deadlines_are_exact_and_survive_a_restart(node: Node, clock: Clock) -> None:
+    long = "f" * 600  # past LMDB's key size: the deadline records are hashed too
+    node.run("HSET", "h", "a", 1, "b", 2, long, 3, "plain", 4)
+    assert node.run("HPEXPIRE", "h", 100, "FIELDS", 2, "a", long) == [1, 1]
+    assert node.run("HPEXPIRE", "h", 300, "FIELDS", 1, "b") == [1]
+    node.reopen()
+    assert _deadlines(node, "h", "a", "b", long, "plain") == [
+        START_MS + 100,
+        START_MS + 300,
+        START_MS + 100,
+        -1,
+    ]
+    clock.advance(100)  # now == the deadline: still there (Redis: expired once past it)
+    assert node.run("HGET", "h", "a") == b"1"
+    clock.advance(1)
+    assert node.run("HGET", "h", "a") is None  # found past it: deleted
+    assert node.run("HLEN", "h") == 3  # the long field is past it too, not yet removed
+    assert node.expire_due() == 1
+    assert sorted(node.run("HKEYS", "h")) == [b"b", b"plain"]
+    clock.advance(200)
+    assert node.expire_due() == 1
+    assert node.run("HGETALL", "h") == {b"plain": b"4"}
+    assert node.run("OBJECT", "ENCODING", "h") == b"listpackex"
+
+
+def test_active_expiry_of_fields_goes_in_bounded_steps(node: Node, clock: Clock) -> None:
+    """A hash of 2,500 fields with one deadline: removed 1,000 fields a step (the test's
+    budget), the hash with the last step; a hash due later is left alone meanwhile."""
+    fields = ["f%d" % i for i in range(2500)]
+    node.run("HSET", "big", *[x for f in fields for x in (f, "v")])
+    node.run("HPEXPIRE", "big", 10, "FIELDS", len(fields), *fields)
+    node.run("HSET", "later", "a", 1)
+    node.run("HPEXPIRE", "later", 5000, "FIELDS", 1, "a")
+    clock.advance(20)
+    assert node.expire_due() == 1000
+    assert node.run("HLEN", "big") == 1500
+    assert node.expire_due() == 1000
+    assert node.expire_due() == 500
+    assert node.run("EXISTS", "big") == 0
+    assert node.expire_due() == 0
+    assert node.run("HLEN", "later") == 1
+    clock.advance(5000)
+    assert node.expire_due() == 1
+    assert node.run("EXISTS", "later") == 0
+
+
+def test_copies_renames_and_moves_take_their_deadlines_along(node: Node, clock: Clock) -> None:
+    node.run("HSET", "h", "a", 1, "b", 2)
+    node.run("HPEXPIRE", "h", 100, "FIELDS", 1, "a")
+    node.run("COPY", "h", "copy")
+    assert node.run("HPERSIST", "copy", "FIELDS", 1, "a") == [1]  # the copy's own
+    assert _deadlines(node, "h", "a") == [START_MS + 100]
+    node.run("RENAME", "h", "renamed")
+    node.run("COPY", "renamed", "moved")
+    node.run("MOVE", "moved", 1)
+    clock.advance(101)
+    assert node.expire_due() == 2  # renamed's and moved's "a", in their new places
+    assert node.run("HGETALL", "renamed") == {b"b": b"2"}
+    assert node.run("HGETALL", "copy") == {b"a": b"1", b"b": b"2"}
+    node.run("SELECT", 1)
+    assert node.run("HGETALL", "moved") == {b"b": b"2"}
+
+
+def test_a_replaced_or_flushed_hash_leaves_no_deadline_behind(node: Node, clock: Clock) -> None:
+    node.run("HSET", "h", "a", 1)
+    node.run("HPEXPIRE", "h", 100, "FIELDS", 1, "a")
+    node.run("SET", "h", "string now")
+    node.run("HSET", "g", "a", 1)
+    node.run("HPEXPIRE", "g", 100, "FIELDS", 1, "a")
+    node.run("FLUSHALL")
+    node.run("HSET", "g", "a", 1)
+    clock.advance(200)
+    assert node.expire_due() == 0
+    assert node.run("GET", "h") is None and node.run("HGET", "g", "a") == b"1"
+    ks = node.offline.ks
+    ks.begin()
+    try:
+        assert not ks.has_field_deadlines()
+    finally:
+        ks.abort()
+
+
+def test_a_folder_of_the_previous_format_opens_and_is_upgraded(engine: str) -> None:
+    """Format 2 (before field expiry) only lacks records: it opens, is stamped 3, and
+    its hashes take field deadlines."""
+    from diskredis.keyspace import layout as L
+
+    node = Node(engine)
+    try:
+        node.run("HSET", "h", "a", 1)
+        ks = node.offline.ks
+        ks.begin()
+        ks.tx().put("stats", b"format", L.u32(2))
+        ks.commit()
+        node.reopen()
+        assert node.run("HPEXPIRE", "h", 100, "FIELDS", 1, "a") == [1]
+        ks = node.offline.ks
+        ks.begin()
+        try:
+            assert L.read_u32(ks.tx().get("stats", b"format")) == 3
+        finally:
+            ks.abort()
+    finally:
+        node.close()

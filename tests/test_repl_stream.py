@@ -13,16 +13,18 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from diskredis.errors import RedisError
+from diskredis.keyspace import clock as keyspace_clock
 from diskredis.rdb import codec
 from diskredis.storage import StorageError
 from tests.conftest import ServerProc, encode_command, start_oracle
-from tests.inproc import Node
+from tests.inproc import Clock, Node
 
 _MARK = (b"SET", b"__mark__", b"1")
 _FAR = "4102444800"  # 2100-01-01, seconds
@@ -77,6 +79,9 @@ def primary() -> Iterator[ServerProc]:
     sp.stop()
 
 
+_PASS = ("__pass__",)  # a step: time passes (20 ms) on both sides
+
+
 def _oracle_stream(primary: ServerProc, steps: list[tuple[Any, ...]]) -> bytes:
     c = primary.raw()
     c.command("FLUSHALL")
@@ -84,6 +89,9 @@ def _oracle_stream(primary: ServerProc, steps: list[tuple[Any, ...]]) -> bytes:
     replica = _Replica(primary.port)
     try:
         for step in steps:
+            if step == _PASS:
+                time.sleep(0.02)
+                continue
             c.command(*step)
         c.command(*_MARK)
         return replica.until(encode_command(_MARK))
@@ -99,6 +107,10 @@ def _our_stream(node: Node, steps: list[tuple[Any, ...]]) -> bytes:
     ks.commit()
     start = ks.backlog.offset + 1
     for step in steps:
+        if step == _PASS:
+            assert isinstance(keyspace_clock.clock, Clock), "the test's clock stands still"
+            keyspace_clock.clock.advance(20)
+            continue
         with contextlib.suppress(RedisError):  # an error reply: its effects still count
             node.run(*step)
     node.run(*_MARK)
@@ -110,14 +122,18 @@ def _our_stream(node: Node, steps: list[tuple[Any, ...]]) -> bytes:
 
 
 _TIME = re.compile(rb"\$4\r\nTIME\r\n\$\d+\r\n\d+\r\n")
+_NOW_MS = re.compile(rb"\$13\r\n1[6-9]\d{11}\r\n")  # a deadline from a relative time
 
 
 def _same(node: Node, primary: ServerProc, steps: list[tuple[Any, ...]]) -> None:
-    """Both streams, byte for byte; only XCLAIM's delivery times (the wall clock's) are
-    left out of the comparison."""
+    """Both streams, byte for byte; only XCLAIM's delivery times and deadlines made of
+    relative times (the wall clock's; the test's stands in 2023) are left out of the
+    comparison."""
     theirs = _oracle_stream(primary, steps)
     ours = _our_stream(node, steps)
-    assert _TIME.sub(b"TIME <ms>", ours) == _TIME.sub(b"TIME <ms>", theirs)
+    for pattern, mask in ((_TIME, b"TIME <ms>"), (_NOW_MS, b"<now + ms>")):
+        ours, theirs = pattern.sub(mask, ours), pattern.sub(mask, theirs)
+    assert ours == theirs
 
 
 PLAIN = {
@@ -405,3 +421,96 @@ def test_the_backlog_keeps_about_its_size_and_survives_reopening(node: Node) -> 
     node.reopen()
     rb = node.offline.ks.backlog
     assert (rb.replid, rb.offset, rb.first, rb.active) == (replid, offset, first, True)
+
+
+# -- hash field expiry, against Redis 8.0 ------------------------------------------------
+@pytest.fixture(scope="module")
+def primary8() -> Iterator[ServerProc]:
+    """Redis 8.0 as the primary, its active expiry off: a field past its deadline
+    stays until a command finds it (as in the test's own process)."""
+    sp = start_oracle(
+        "--repl-ping-replica-period", "3600", "--repl-diskless-sync", "no", flavor="redis8"
+    )
+    sp.raw().command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    yield sp
+    sp.stop()
+
+
+_FAR_MS = _FAR + "123"
+FIELD_EXPIRY = {
+    "hexpire": [
+        ("HSET", "h", "a", "1", "b", "2", "c", "3"),
+        ("HEXPIRE", "h", "100", "FIELDS", "3", "a", "zz", "b"),
+        ("hexpireat", "h", _FAR, "gt", "fields", "3", "a", "b", "zz"),
+        ("hpexpireat", "h", _FAR_MS, "lt", "fields", "3", "a", "b", "zz"),
+        ("HPEXPIRE", "h", "100000", "NX", "FIELDS", "2", "c", "c"),
+        ("HPEXPIREAT", "h", _FAR_MS, "XX", "FIELDS", "1", "zz"),
+        ("HEXPIRE", "h", "0", "FIELDS", "3", "a", "zz", "b"),
+        ("HEXPIRE", "h", "0", "FIELDS", "1", "c"),
+    ],
+    "hpersist": [
+        ("HSET", "h", "a", "1", "b", "2"),
+        ("HPEXPIREAT", "h", _FAR_MS, "FIELDS", "1", "a"),
+        ("HPERSIST", "h", "FIELDS", "2", "b", "zz"),
+        ("hpersist", "h", "fields", "3", "a", "b", "zz"),
+    ],
+    "hgetdel": [
+        ("HSET", "h", "a", "1", "b", "2", "c", "3"),
+        ("HGETDEL", "h", "FIELDS", "3", "a", "zz", "a"),
+        ("HGETDEL", "h", "FIELDS", "1", "zz"),
+        ("HGETDEL", "h", "FIELDS", "2", "b", "c"),
+    ],
+    "hgetex": [
+        ("HSET", "h", "a", "1", "b", "2"),
+        ("HGETEX", "h", "FIELDS", "1", "a"),
+        ("HGETEX", "h", "EX", "100", "FIELDS", "2", "a", "zz"),
+        ("HGETEX", "h", "pxat", _FAR_MS, "fields", "1", "b"),
+        ("HGETEX", "h", "EXAT", _FAR, "FIELDS", "1", "zz"),
+        ("HGETEX", "h", "PERSIST", "FIELDS", "2", "a", "zz"),
+        ("HGETEX", "h", "PERSIST", "FIELDS", "1", "a"),
+        ("HGETEX", "h", "PX", "0", "FIELDS", "2", "a", "b"),
+    ],
+    "hsetex": [
+        ("HSETEX", "h", "FIELDS", "1", "a", "1"),
+        ("HSETEX", "h", "FXX", "EXAT", _FAR, "FIELDS", "1", "a", "2"),
+        ("HSETEX", "h", "px", "100000", "FIELDS", "1", "b", "3"),
+        ("HSETEX", "h", "EX", "100", "FIELDS", "1", "b", "3"),
+        ("HSETEX", "h", "PXAT", _FAR_MS, "FIELDS", "1", "c", "4"),
+        ("HSETEX", "h", "KEEPTTL", "FIELDS", "1", "c", "5"),
+        ("HSETEX", "h", "FNX", "FIELDS", "1", "c", "6"),
+        ("HSETEX", "h", "EX", "0", "FIELDS", "2", "a", "1", "c", "3"),
+        ("HSETEX", "h", "PXAT", "1", "FIELDS", "1", "b", "3"),
+    ],
+    "other_writes": [
+        ("HSET", "h", "a", "1", "f", "1.5"),
+        ("HPEXPIREAT", "h", _FAR_MS, "FIELDS", "2", "a", "f"),
+        ("HINCRBY", "h", "a", "2"),
+        ("HINCRBYFLOAT", "h", "f", "1"),
+        ("HSET", "h", "a", "9"),
+    ],
+    "lazy_expiry": [
+        ("HSET", "h", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5", "f", "6"),
+        ("HPEXPIRE", "h", "1", "FIELDS", "6", "a", "b", "c", "d", "e", "f"),
+        ("HSET", "keep", "x", "1"),
+        _PASS,
+        ("HGET", "h", "a"),
+        ("HMGET", "h", "b", "zz"),
+        ("HINCRBY", "h", "c", "1"),
+        ("HGETDEL", "h", "FIELDS", "2", "d", "c"),
+        ("HGETEX", "h", "EX", "100", "FIELDS", "1", "e"),
+        ("HSETEX", "h", "FNX", "FIELDS", "1", "f", "9"),
+        ("HSET", "g", "a", "1", "b", "2"),
+        ("HPEXPIRE", "g", "1", "FIELDS", "1", "a"),
+        ("HPEXPIRE", "g", "2", "FIELDS", "1", "b"),  # (equal deadlines: another order)
+        _PASS,
+        ("HRANDFIELD", "g"),
+        ("HGETALL", "keep"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIELD_EXPIRY))
+def test_field_expiry_is_propagated_as_redis_8_propagates_it(
+    node: Node, primary8: ServerProc, name: str
+) -> None:
+    _same(node, primary8, FIELD_EXPIRY[name])

@@ -22,7 +22,6 @@ import pytest
 import redis
 
 from diskredis.rdb import codec
-from diskredis.rdb.model import RHash
 from tests.conftest import ServerProc, blocked_client, start_oracle
 from tests.test_replication import _caught_up, _wait, _workload, same_dataset
 
@@ -388,19 +387,6 @@ def test_a_corrupt_rdb_is_never_served(dr_factory: Any) -> None:
     rdb = _rdb(theirs=b"x" * 1000)
     bad = rdb[:-8] + bytes(8 * [1])  # a wrong checksum
     _fails_and_keeps_data(dr_factory, b"$%d\r\n" % len(bad) + bad, "checksum mismatch")
-
-
-def test_a_hash_with_field_expiry_stops_the_sync_and_says_why(dr_factory: Any) -> None:
-    """A Redis 7.4+ primary's hash with field TTLs can't be kept here: the sync fails,
-    the log says which key and why, the data stays as it was."""
-    out = io.BytesIO()
-    w = codec.FileWriter(out, version=12)
-    w.select_db(0, 2, 0)
-    w.record(b"theirs", b"v")
-    w.record(b"hx", RHash([(b"f", b"v")], {b"f": 4102444800000}))
-    w.finish()
-    rdb = out.getvalue()
-    _fails_and_keeps_data(dr_factory, b"$%d\r\n" % len(rdb) + rdb, "hash with field expiry")
 
 
 def test_a_wrong_masterauth_is_reported_and_retried(dr_factory: Any) -> None:

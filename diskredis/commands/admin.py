@@ -259,6 +259,7 @@ def _section_stats(ctx: Ctx, f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("sync_full", ctx.stats.sync_full),
         ("sync_partial_ok", ctx.stats.sync_partial_ok),
         ("sync_partial_err", ctx.stats.sync_partial_err),
+        ("expired_subkeys", f.get("expired_subkeys", 0)),  # Redis 7.4: hash fields
         ("expired_keys", f.get("expired_keys", 0)),
         ("expired_stale_perc", "0.00"),
         ("expired_time_cap_reached_count", 0),
@@ -610,6 +611,7 @@ def config_resetstat(ctx: Ctx, argv: list[bytes]) -> str:
         cmd.calls = cmd.usec = cmd.rejected_calls = cmd.failed_calls = 0
         cmd.latency.clear()
     ctx.ks.hits = ctx.ks.misses = ctx.ks.expired_keys = ctx.ks.reclaim.lazyfreed = 0
+    ctx.ks.expired_fields = 0
     ctx.server.reset_stats()
     return "OK"
 

@@ -217,9 +217,6 @@ def restore(ctx: Ctx, argv: list[bytes]) -> str:
         raise RedisError(errors.DUMP_PAYLOAD_WRONG) from None
     except codec.RdbError:
         raise RedisError(errors.BAD_DATA_FORMAT) from None
-    problem = types.unloadable(value)
-    if problem:
-        raise RedisError("ERR Bad data format: the payload is %s" % problem)
     deleted = replace and ctx.ks.remove(db, key)
     if ttl and not absttl:
         ttl += now_ms()

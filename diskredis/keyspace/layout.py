@@ -18,7 +18,11 @@ Room: byte formats only, no I/O. Imports: the standard library.
   each element is a `sub` record: key id | 0x00 | field -> value, or, for a field too
   long for the engine, key id | 0x01 | SHA-256(field) -> field length (u32) | field |
   value. Sorted sets add index records (id | 0x02 | ...), sets position records
-  (id | 0x03 | position u64 -> member; a member's value is its position).
+  (id | 0x03 | position u64 -> member; a member's value is its position), hashes
+  field deadlines (id | 0x04 | field, or 0x05 | SHA-256(field), -> deadline u64) and
+  their order (id | 0x06 | deadline u64 | 0x00 | field, or 0x01 | SHA-256, -> field).
+- A hash with field deadlines carries the earliest (u64) after id | count; the
+  `fexpire` table orders such hashes: key = that deadline | meta key, value empty.
 Type codes are never reused.
 """
 
@@ -28,7 +32,8 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 2  # 2: sets gained position records (O(1) SPOP/SRANDMEMBER)
+SCHEMA_VERSION = 3  # 2: sets' position records; 3: hash field expiry (`fexpire`)
+READABLE_VERSIONS = (2, 3)  # opened, and stamped SCHEMA_VERSION: 3 only adds records
 
 STRING = 1
 LIST = 2
@@ -149,6 +154,8 @@ PLAIN, HASHED = b"\x00", b"\x01"  # an element (field or member), in full or has
 ZINDEX = b"\x02"  # a sorted set's score index: ordered score | member
 POSITION = b"\x03"  # a set's member by position: u64 -> member (uniform random picks)
 ELEMENTS_END = ZINDEX  # element records sort before every other kind
+FIELD_TTL, FIELD_TTL_HASHED = b"\x04", b"\x05"  # a hash field's deadline
+FIELD_DUE = b"\x06"  # a hash's field deadlines in order: deadline | field -> field
 
 
 def sub_prefix(kid: int) -> bytes:
@@ -176,3 +183,41 @@ def decode_sub(skey: bytes, raw: bytes) -> tuple[bytes, bytes]:
         return skey[9:], raw
     (n,) = _U32.unpack_from(raw)
     return raw[4 : 4 + n], raw[4 + n :]
+
+
+# -- hash field expiry ----------------------------------------------------------------
+def field_ttl_key(kid: int, field: bytes, max_key: int) -> bytes:
+    """The key of a hash field's deadline record (the same length as its element's,
+    so it is hashed exactly when the element's key is)."""
+    plain = _U64.pack(kid) + FIELD_TTL + field
+    if len(plain) <= max_key:
+        return plain
+    return _U64.pack(kid) + FIELD_TTL_HASHED + hashlib.sha256(field).digest()
+
+
+def field_due_prefix(kid: int) -> bytes:
+    return _U64.pack(kid) + FIELD_DUE
+
+
+def field_due_key(kid: int, deadline: int, field: bytes, max_key: int) -> bytes:
+    """The key of a field's entry in its hash's deadline order (value: the field)."""
+    plain = _U64.pack(kid) + FIELD_DUE + _U64.pack(deadline) + b"\x00" + field
+    if len(plain) <= max_key:
+        return plain
+    head = _U64.pack(kid) + FIELD_DUE + _U64.pack(deadline)
+    return head + b"\x01" + hashlib.sha256(field).digest()
+
+
+def due_deadline(due_key: bytes) -> int:
+    """The deadline of a `field_due_key`."""
+    value: int = _U64.unpack_from(due_key, 9)[0]
+    return value
+
+
+def field_expire(meta: Meta | None) -> int:
+    """The earliest field deadline a hash's record carries (0: none). It may lie
+    before the true earliest (a field's deadline removed since), never after it."""
+    if meta is None or meta.type != HASH or len(meta.payload) < _COLL.size + 8:
+        return 0
+    value: int = _U64.unpack_from(meta.payload, _COLL.size)[0]
+    return value

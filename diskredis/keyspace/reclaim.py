@@ -100,6 +100,9 @@ class Reclaimer:
                     self.free(*L.coll_head(meta.payload))
                 if meta.expire:  # (active expiry would drop it too, but not a replica's)
                     txn.delete("expire", L.expire_key(meta.expire, mkey))
+                fields = L.field_expire(meta)
+                if fields:
+                    txn.delete("fexpire", L.expire_key(fields, mkey))
                 txn.delete("meta", mkey)
                 done += 1
                 self.lazyfreed += 1

@@ -57,7 +57,10 @@ def write_rdb(
     config = Config()
     keys = 0
     try:
-        rdb = codec.FileWriter(out, compress)
+        # Redis 7.0's version, or 7.4's where a hash has field deadlines (which 7.0
+        # cannot hold: its load of the file fails, saying the version)
+        version = 12 if ks.has_field_deadlines() else codec.RDB_VERSION
+        rdb = codec.FileWriter(out, compress, version)
         b = ks.backlog
         for name, value in aux(b.replid, b.offset, b.seldb):
             rdb.aux(name, value)

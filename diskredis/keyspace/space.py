@@ -111,6 +111,7 @@ class Keyspace:
         self.txn: Txn | None = None
         self._deltas: dict[bytes, int] = {}  # stats counter -> change in this batch
         self.expired_keys = 0
+        self.expired_fields = 0  # hash fields removed past their deadline
         self.changes = 0  # keys stored or removed since the last SAVE (INFO's dirty count)
         self.cursors = Cursors()  # SCAN (`cursors.py`)
         # (db, key) stored or removed, in order; (db, None): every key of db may have
@@ -194,7 +195,10 @@ class Keyspace:
                         "written by diskredis" % self.engine.path
                     )
                 txn.put("stats", b"format", L.u32(L.SCHEMA_VERSION))
-            elif L.read_u32(version) != L.SCHEMA_VERSION:
+            elif L.read_u32(version) in L.READABLE_VERSIONS:
+                if L.read_u32(version) != L.SCHEMA_VERSION:  # an upgrade adding records
+                    txn.put("stats", b"format", L.u32(L.SCHEMA_VERSION))
+            else:
                 raise SchemaError(
                     "%s holds storage format %d; this diskredis reads format %d. Use the "
                     "diskredis release that wrote it, or dump and restore the data"
@@ -401,6 +405,12 @@ class Keyspace:
             self.event(NOTIFY_EXPIRED, b"expired", key, db)
         if old is not None and old.expire and old.expire != meta.expire:
             txn.delete("expire", L.expire_key(old.expire, mkey))
+        fields_before, fields_now = L.field_expire(old), L.field_expire(meta)
+        if fields_before != fields_now:
+            if fields_before:
+                txn.delete("fexpire", L.expire_key(fields_before, mkey))
+            if fields_now:
+                txn.put("fexpire", L.expire_key(fields_now, mkey), b"")
         had = bool(old is not None and old.expire)
         if had != bool(meta.expire):
             self._add(b"expires:", db, 1 if meta.expire else -1)
@@ -463,6 +473,9 @@ class Keyspace:
         if meta.expire:
             txn.delete("expire", L.expire_key(meta.expire, mkey))
             self._add(b"expires:", db, -1)
+        fields = L.field_expire(meta)
+        if fields:
+            txn.delete("fexpire", L.expire_key(fields, mkey))
         self._add(b"count:", db, -1)
 
     # -- counts ------------------------------------------------------------------------
@@ -553,13 +566,34 @@ class Keyspace:
             self._expire_from = max(self._expire_from, due[-1])
         if quietly:  # a reload's leftovers: nothing to tell replicas
             del repl.ops[queued:]
-        elif repl.ops and not repl.depth:  # active expiry: its DELs, never in MULTI
+        else:
+            self.housekeeping_done()
+        return len(due)
+
+    def has_field_deadlines(self) -> bool:
+        """Some hash has a field with a deadline (`fexpire` holds it)."""
+        return next(iter(self._t().scan("fexpire")), None) is not None
+
+    def fields_expired(self, db: int, key: bytes, fields: list[bytes]) -> None:
+        """Hash fields of `key` removed past their deadline: counted
+        (expired_subkeys) and told to replicas, an HDEL each, as Redis does."""
+        if not fields:
+            return
+        self.expired_fields += len(fields)
+        if self.backlog.recording:
+            for field in fields:
+                self.repl.also(db, [b"HDEL", key, field])
+
+    def housekeeping_done(self) -> None:
+        """After a step of active expiry: what it queued for replicas goes out now,
+        never inside a MULTI."""
+        repl = self.repl
+        if repl.ops and not repl.depth:
             repl.no_multi = True
             try:
                 repl.flush()
             finally:
                 repl.no_multi = False
-        return len(due)
 
     # -- live bounds of ordered ranges ----------------------------------------------------
     def live_bounds(self, prefix: bytes) -> tuple[bytes, bytes]:

@@ -450,9 +450,6 @@ class Following:
                         )
                     if ks.record(r.db, r.key) is not None:
                         raise LinkError("the MASTER's RDB holds key %r twice" % r.key[:100])
-                    problem = types.unloadable(r.value)
-                    if problem:
-                        raise LinkError("the MASTER's key %r is %s" % (r.key[:100], problem))
                     types.load(ks, r.db, r.key, r.value, r.expire_ms or 0, config)
                     n += 1
                     if n >= _STEP_RECORDS or time.monotonic() - started >= _STEP_SECONDS:

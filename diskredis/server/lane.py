@@ -1,8 +1,9 @@
 """The storage lane: where commands run, one batch at a time.
 
 Room: ordering and batching of command execution. Imports: `config`, `errors`,
-`keyspace.space`, `resp.values`, `storage`, `commands`, `resp.writer`, the standard
-library (no trio: the server calls `run_batch` and gets back an `Outcome` to carry out).
+`keyspace.space`, `keyspace.types.hashes` (active expiry of fields), `resp.values`,
+`storage`, `commands`, `resp.writer`, the standard library (no trio: the server calls
+`run_batch` and gets back an `Outcome` to carry out).
 
 Every connection hands the server a `Unit` (all complete requests of one read).
 The server gathers the units of one pass of its event loop into a batch and calls
@@ -55,6 +56,7 @@ from diskredis.commands.tracking import Tracking
 from diskredis.config import Config
 from diskredis.errors import RedisError
 from diskredis.keyspace.space import NOTIFY_CLASSES, Keyspace
+from diskredis.keyspace.types import hashes
 from diskredis.resp.values import Pushes
 from diskredis.resp.writer import encode
 from diskredis.storage import StorageError
@@ -467,6 +469,7 @@ class Lane:
         latency-monitor-threshold is an `expire-cycle` latency event."""
         started = time.monotonic()
         expired = self.ks.expire_due(budget=_EXPIRE_BUDGET)
+        expired = max(expired, hashes.expire_fields(self.ks, _EXPIRE_BUDGET))
         threshold = self.config["latency-monitor-threshold"]
         if threshold:
             ms = int((time.monotonic() - started) * 1000)

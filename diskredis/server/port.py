@@ -196,6 +196,7 @@ class Port(Listening):
             "reads": self.reads,
             "writes": self.writes,
             "expired_keys": self.keyspace.expired_keys,
+            "expired_subkeys": self.keyspace.expired_fields,
             "blocked_clients": self.lane.blocked_clients,
             "keyspace_hits": self.keyspace.hits,
             "keyspace_misses": self.keyspace.misses,

@@ -37,7 +37,7 @@ from types import TracebackType
 from typing import IO
 
 #: The tables of the key layout (docs/storage-format.md). Engines create them all.
-TABLES = ("meta", "sub", "zscore", "expire", "gc", "stats")
+TABLES = ("meta", "sub", "zscore", "expire", "gc", "stats", "fexpire")
 
 #: Free bytes the disk must have again before writes are tried after a failed commit:
 #: room for a batch and for LevelDB to flush its 16 MB memory table on reopening.

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from diskredis.commands.context import REDIS_VERSION
 from diskredis.errors import RedisError
-from diskredis.keyspace.types import unloadable, value_type
+from diskredis.keyspace.types import value_type
 from diskredis.rdb import codec
 from diskredis.rdb.model import Record
 from diskredis.storage import ENGINES, StorageError
@@ -113,13 +113,7 @@ class Input:
                     n += 1
                     progress.advance(position=pos)
             else:
-                for r in self.records(progress):
-                    problem = unloadable(r.value)
-                    if problem:
-                        raise InputError(
-                            "nothing was written: key %r (database %d) is %s"
-                            % (r.key[:100], r.db, problem)
-                        )
+                for _ in self.records(progress):
                     n += 1
         except (codec.RdbError, formats.FormatError) as e:
             raise InputError("the input is not loadable, nothing was written: %s" % e) from None

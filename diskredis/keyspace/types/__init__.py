@@ -18,7 +18,7 @@ from diskredis.keyspace.layout import HASH, LIST, NO_EXPIRY, SET, STREAM, STRING
 from diskredis.keyspace.space import Keyspace
 from diskredis.keyspace.types import hashes, lists, sets, streams, strings, zsets
 from diskredis.keyspace.types.base import Collection, TypeSpec, count_of, kid_of
-from diskredis.rdb.model import RHash, Value
+from diskredis.rdb.model import Value
 
 __all__ = [
     "HASH",
@@ -41,7 +41,6 @@ __all__ = [
     "kid_of",
     "load",
     "name_of",
-    "unloadable",
     "value_type",
 ]
 
@@ -75,23 +74,9 @@ def export(ks: Keyspace, meta: Meta, config: Config) -> Value:
     return by_code[meta.type].export(ks, meta, config)
 
 
-def unloadable(value: Value) -> str | None:
-    """Why this store cannot hold `value` as it is (None when it can): a hash with
-    field expiry (Redis 7.4's HEXPIRE), whose TTLs this version cannot keep."""
-    if isinstance(value, RHash) and value.expires:
-        return (
-            "a hash with field expiry (HEXPIRE, Redis 7.4 and later): this version of "
-            "diskredis cannot keep TTLs of hash fields"
-        )
-    return None
-
-
 def load(ks: Keyspace, db: int, key: bytes, value: Any, expire: int, config: Config) -> None:
     """Store an RDB `value` at (db, key), which must be free; `expire`: absolute ms, 0
-    for none. ValueError when it is `unloadable` (callers check first)."""
-    problem = unloadable(value)
-    if problem:
-        raise ValueError("key %r is %s" % (key[:100], problem))
+    for none."""
     by_model[type(value)].load(ks, db, key, value, expire, config)
 
 

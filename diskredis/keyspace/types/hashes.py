@@ -1,21 +1,30 @@
 """Hashes: every field its own element record (`keyspace.elements`).
 
-Room: the hash type's records and its registry entry. Imports: `config`, `rdb.model`,
-`keyspace.elements`, `keyspace.layout`, `keyspace.space`, `keyspace.types.base`.
+Room: the hash type's records, active expiry of its fields, and its registry entry.
+Imports: `config`, `rdb.model`, `keyspace.clock`, `keyspace.elements`, `keyspace.layout`,
+`keyspace.space`, `keyspace.types.base`.
 
-Layout (docs/storage-format.md): the meta payload is id | count; field f is the
-element record id | 0x00 | f -> its value (id | 0x01 | SHA-256 for long fields).
+Layout (docs/storage-format.md): the meta payload is id | count [| earliest field
+deadline]; field f is the element record id | 0x00 | f -> its value (id | 0x01 |
+SHA-256 for long fields). A field with a deadline (HEXPIRE, Redis 7.4) has a deadline
+record (id | 0x04 | f -> ms) and an entry in its hash's deadline order (id | 0x06 |
+ms | f -> f); the head's earliest deadline is exact (0: no field has one), and the
+keyspace orders hashes by it in `fexpire`, which active expiry walks
+(`expire_fields`). A field past its deadline reads as missing everywhere.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
+from itertools import islice
 
 from diskredis.config import Config
 from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
+from diskredis.keyspace.clock import now_ms
 from diskredis.keyspace.layout import Meta
-from diskredis.keyspace.space import Keyspace
+from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_HASH, Keyspace
 from diskredis.keyspace.types.base import Collection, TypeSpec, count_of, kid_of
 from diskredis.rdb import model as R
 
@@ -23,16 +32,43 @@ CODE = L.HASH
 
 
 class Hash(Collection):
-    """A hash being changed by one command (`save` writes its count back)."""
+    """A hash being changed by one command (`save` writes its count and earliest field
+    deadline back)."""
 
-    __slots__ = ()
+    __slots__ = ("ex", "fexp")
     code = CODE
+    extra = True
+
+    def _fresh(self) -> None:
+        self.fexp, self.ex = 0, False
+
+    def _decode(self, extra: bytes) -> None:
+        self.ex = len(extra) >= 8
+        self.fexp = L.read_u64(extra[:8]) if self.ex else 0
+
+    def _encode(self) -> bytes:
+        return L.u64(self.fexp) if self.ex else b""
+
+    def extend(self) -> bool:
+        """Make the hash take field deadlines (Redis's listpack to listpackex, which
+        stays so: OBJECT ENCODING); True if it did not before."""
+        if self.ex:
+            return False
+        self.ex = True
+        return True
 
     def get(self, field: bytes) -> bytes | None:
+        """The field's value, past its deadline or not."""
         return E.get(self.ks, self.kid, field)
 
     def put(self, field: bytes, value: bytes) -> bool:
-        """Set the field; True if it is new (E.put, inline: HSET's path)."""
+        """Set the field, dropping its deadline (HSET); True if it is new."""
+        if self.fexp:
+            self.persist(field)
+        return self.write(field, value)
+
+    def write(self, field: bytes, value: bytes) -> bool:
+        """Set the field, keeping its deadline (KEEPTTL); True if it is new."""
         skey, hashed = L.sub_key(self.kid, field, self.ks.max_key)
         txn = self.txn
         new = txn.get("sub", skey) is None
@@ -41,52 +77,227 @@ class Hash(Collection):
         return new
 
     def delete(self, field: bytes) -> bool:
+        if self.fexp:
+            self.persist(field)
         gone = E.delete(self.ks, self.kid, field)
         self.count -= gone
         return gone
 
+    # -- field deadlines ---------------------------------------------------------------
+    def deadline(self, field: bytes) -> int:
+        """The field's deadline (absolute ms), 0 when it has none."""
+        if not self.fexp:
+            return 0
+        return _deadline(self.ks, self.kid, field)
+
+    def expire_at(self, field: bytes, when: int) -> None:
+        """Give the (existing) field the deadline `when` (ms)."""
+        old = self.deadline(field)
+        txn, max_key = self.txn, self.ks.max_key
+        if old:
+            txn.delete("sub", L.field_due_key(self.kid, old, field, max_key))
+        txn.put("sub", L.field_ttl_key(self.kid, field, max_key), L.u64(when))
+        txn.put("sub", L.field_due_key(self.kid, when, field, max_key), field)
+        self.ex = True
+        if not self.fexp or when < self.fexp:
+            self.fexp = when
+        elif old == self.fexp:
+            self.fexp = self._earliest()
+
+    def persist(self, field: bytes) -> bool:
+        """Drop the field's deadline; True if it had one."""
+        old = self.deadline(field)
+        if not old:
+            return False
+        txn, max_key = self.txn, self.ks.max_key
+        txn.delete("sub", L.field_ttl_key(self.kid, field, max_key))
+        txn.delete("sub", L.field_due_key(self.kid, old, field, max_key))
+        if old == self.fexp:
+            self.fexp = self._earliest()
+        return True
+
+    def _earliest(self) -> int:
+        prefix = L.field_due_prefix(self.kid)
+        for dkey, _ in self.txn.scan("sub", prefix, prefix + b"\xff" * 8):
+            return L.due_deadline(dkey)
+        return 0
+
+    def expired(self, field: bytes, now: int) -> bool:
+        """The field has a deadline before `now` (it may be missing)."""
+        if not self.fexp or self.fexp >= now:
+            return False
+        when = self.deadline(field)
+        return bool(when) and when < now
+
+    def due(self, now: int, limit: int | None = None) -> list[bytes]:
+        """Fields whose deadline is before `now`, earliest first (at most `limit`)."""
+        if not self.fexp or self.fexp >= now:
+            return []
+        return _due(self.ks, self.kid, now, limit)
+
+
+def _deadline(ks: Keyspace, kid: int, field: bytes) -> int:
+    raw = ks.tx().get("sub", L.field_ttl_key(kid, field, ks.max_key))
+    return 0 if raw is None else L.read_u64(raw)
+
+
+def _due(ks: Keyspace, kid: int, now: int, limit: int | None = None) -> list[bytes]:
+    prefix = L.field_due_prefix(kid)
+    out: list[bytes] = []
+    for _, field in ks.tx().scan("sub", prefix, prefix + L.u64(now)):
+        out.append(field)
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
 
 def get(ks: Keyspace, meta: Meta, field: bytes) -> bytes | None:
-    """The value of one field of the hash `meta`, or None."""
-    return E.get(ks, kid_of(meta), field)
+    """The value of one field of the hash `meta`, or None (missing or past its
+    deadline)."""
+    kid = kid_of(meta)
+    fexp = L.field_expire(meta)
+    if fexp and fexp < ks.clock():
+        when = _deadline(ks, kid, field)
+        if when and when < ks.clock():
+            return None
+    return E.get(ks, kid, field)
+
+
+def deadline(ks: Keyspace, meta: Meta, field: bytes) -> int | None:
+    """The field's deadline (absolute ms, past or not), 0 when it has none, None when
+    the field is missing."""
+    kid = kid_of(meta)
+    if E.get(ks, kid, field) is None:
+        return None
+    if not L.field_expire(meta):
+        return 0
+    return _deadline(ks, kid, field)
+
+
+def may_have_expired(ks: Keyspace, meta: Meta) -> bool:
+    """Some field of the hash may be past its deadline (else none is: no field needs
+    a look at its deadline)."""
+    fexp = L.field_expire(meta)
+    return bool(fexp) and fexp < ks.clock()
+
+
+def _gone(ks: Keyspace, meta: Meta) -> set[bytes]:
+    """The fields of the hash past their deadline (still stored)."""
+    fexp, now = L.field_expire(meta), ks.clock()
+    if not fexp or fexp >= now:
+        return set()
+    return set(_due(ks, kid_of(meta), now))
 
 
 def pairs(ks: Keyspace, meta: Meta) -> Iterator[tuple[bytes, bytes]]:
-    """(field, value) of every field, in the order of the fields' bytes."""
+    """(field, value) of every field not past its deadline, in the order of the
+    fields' bytes."""
+    gone = _gone(ks, meta)
     for _, field, value in E.scan(ks, kid_of(meta)):
-        yield field, value
+        if field not in gone:
+            yield field, value
 
 
-def random_field(ks: Keyspace, meta: Meta) -> bytes:
-    """A uniformly random field of a non-empty hash."""
-    return E.random_element(ks, kid_of(meta), count_of(meta))[0]
+def deadlines(ks: Keyspace, meta: Meta) -> dict[bytes, int]:
+    """field -> deadline of the fields that have one (past it or not)."""
+    if not L.field_expire(meta):
+        return {}
+    prefix = L.field_due_prefix(kid_of(meta))
+    return {
+        field: L.due_deadline(dkey)
+        for dkey, field in ks.tx().scan("sub", prefix, prefix + b"\xff" * 8)
+    }
+
+
+def random_field(ks: Keyspace, meta: Meta) -> bytes | None:
+    """A uniformly random live field of a non-empty hash (None if all are past their
+    deadline)."""
+    gone = _gone(ks, meta)
+    if not gone:
+        return E.random_element(ks, kid_of(meta), count_of(meta))[0]
+    fields = [f for f, _ in pairs(ks, meta)]
+    return random.choice(fields) if fields else None
 
 
 def page(
     ks: Keyspace, meta: Meta, cursor: int, count: int
 ) -> tuple[int, list[tuple[bytes, bytes]]]:
     """About `count` (field, value) pairs from `cursor` on (HSCAN): (next cursor, pairs)."""
-    return ks.element_page(kid_of(meta), cursor, count)
+    nxt, found = ks.element_page(kid_of(meta), cursor, count)
+    gone = _gone(ks, meta)
+    return nxt, [p for p in found if p[0] not in gone] if gone else found
 
 
 def encoding(ks: Keyspace, meta: Meta, config: Config) -> str:
     """listpack while Redis would keep the hash small (entries and value lengths within
-    hash-max-listpack-*), else hashtable."""
+    hash-max-listpack-*), else hashtable; listpackex for a small one with field
+    deadlines."""
     if count_of(meta) > config["hash-max-listpack-entries"]:
         return "hashtable"
     limit = config["hash-max-listpack-value"]
-    for field, value in pairs(ks, meta):
+    for _, field, value in E.scan(ks, kid_of(meta)):
         if len(field) > limit or len(value) > limit:
             return "hashtable"
-    return "listpack"
+    return "listpackex" if L.coll_extra(meta.payload) else "listpack"
+
+
+def _export(ks: Keyspace, meta: Meta, config: Config) -> R.RHash:
+    when = deadlines(ks, meta)
+    now = ks.clock()
+    return R.RHash(list(pairs(ks, meta)), {f: t for f, t in when.items() if t >= now})
 
 
 def _load(ks: Keyspace, db: int, key: bytes, value: R.RHash, expire: int, config: Config) -> None:
     h = Hash(ks, key, None)
     for f, v in value.pairs:
-        h.put(f, v)
+        h.write(f, v)
+    for f, when in value.expires.items():
+        h.expire_at(f, when)
     h.meta.expire = expire
     h.save(db)
+
+
+# -- active expiry of fields ------------------------------------------------------------
+def expire_fields(ks: Keyspace, budget: int) -> int:
+    """Remove hash fields past their deadline, at most `budget` of them, earliest
+    hash first (`fexpire`); a hash left empty is deleted. Each field goes to replicas
+    as an HDEL of its own (outside MULTI); each hash raises one "hexpired" event (and
+    "del" when emptied). Returns the fields removed (== `budget`: there may be more)."""
+    txn = ks.tx()
+    now = now_ms()
+    slot_db = {slot: i for i, slot in enumerate(ks.slots)}
+    # taken first: no deletes under an open scan
+    hashes = [ekey for ekey, _ in islice(txn.scan("fexpire", b"", L.u64(now + 1)), budget)]
+    removed = 0
+    for ekey in hashes:
+        if removed >= budget:
+            break
+        _, mkey = L.split_expire_key(ekey)
+        owner = slot_db.get(L.read_u32(mkey[:4]))
+        raw = txn.get("meta", mkey)
+        if owner is None or raw is None:  # a flushed slot, a stale entry
+            txn.delete("fexpire", ekey)
+            continue
+        key = L.user_key(mkey, L.decode_meta(raw))
+        meta = ks.lookup(owner, key, 0)
+        if meta is None or meta.type != CODE:  # the key expired (and took its entry)
+            txn.delete("fexpire", ekey)
+            continue
+        h = Hash(ks, key, meta)
+        fields = h.due(now + 1, budget - removed)  # deadline <= now, as Redis's cycle
+        if not fields:  # (never: the head's earliest deadline is exact) set it right
+            h.fexp = h._earliest()
+        for f in fields:
+            h.delete(f)
+        removed += len(fields)
+        ks.fields_expired(owner, key, fields)
+        kept = h.save(owner)
+        if fields:
+            ks.event(NOTIFY_HASH, b"hexpired", key, owner)
+        if not kept:
+            ks.event(NOTIFY_GENERIC, b"del", key, owner)
+    ks.housekeeping_done()
+    return removed
 
 
 SPEC = TypeSpec(
@@ -96,6 +307,6 @@ SPEC = TypeSpec(
     model=R.RHash,
     collection=True,
     encoding=encoding,
-    export=lambda ks, meta, config: R.RHash(list(pairs(ks, meta))),
+    export=_export,
     load=_load,
 )
