@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOT, Diff, RawClient, ServerProc, free_port
+from tests.test_command_table import FROM_REDIS_8
 
 CLEAN_DEFAULT = (
     "ACL",
@@ -60,9 +61,10 @@ def adiff(dr: ServerProc, oracle: ServerProc) -> Iterator[Diff]:
         _clean(c)
 
 
-def _rules(text: bytes) -> list[Any]:
+def _rules(text: bytes, commands: bool = True) -> list[Any]:
     """A user's rules as ACL LIST writes them, with the single-command rules of each
-    selector as a set: Redis writes those in its hash table's order."""
+    selector as a set: Redis writes those in its hash table's order (`commands` False:
+    without the command rules, compared by `_every_permission` instead)."""
     groups = re.findall(rb"\(([^)]*)\)|([^ ()]+)", text)
     root: list[bytes] = []
     selectors: list[list[bytes]] = []
@@ -75,6 +77,8 @@ def _rules(text: bytes) -> list[Any]:
     def norm(tokens: list[bytes]) -> tuple[Any, ...]:
         fixed, singles = [], set()
         for t in tokens:
+            if t[:1] in b"+-" and not commands:
+                continue
             if t[:1] in b"+-" and t[1:2] != b"@" and t not in (b"+@all", b"-@all"):
                 name = t[1:].lower()
                 if name not in _ONE_SIDE and name.split(b"|")[0] not in _ONE_SIDE:
@@ -90,12 +94,15 @@ def _commands_field(value: bytes) -> tuple[Any, ...]:
     return tuple(_rules(value)[0])
 
 
-def same_list(d: Diff) -> None:
+def same_list(d: Diff, commands: bool = True) -> None:
     ours, theirs = (_parse(r) for r in d.both("ACL", "LIST"))
-    assert [_rules(x) for x in ours] == [_rules(x) for x in theirs], (ours, theirs)
+    assert [_rules(x, commands) for x in ours] == [_rules(x, commands) for x in theirs], (
+        ours,
+        theirs,
+    )
 
 
-def same_user(d: Diff, name: str) -> None:
+def same_user(d: Diff, name: str, commands: bool = True) -> None:
     ours, theirs = (_parse(r) for r in d.both("ACL", "GETUSER", name))
     if ours is None or theirs is None:
         assert ours == theirs
@@ -105,15 +112,37 @@ def same_user(d: Diff, name: str) -> None:
         dict(zip(theirs[::2], theirs[1::2], strict=True)),
     )
     for m in (a, b):
-        m[b"commands"] = _commands_field(m[b"commands"])
+        m[b"commands"] = _commands_field(m[b"commands"]) if commands else None
         m[b"selectors"] = [
             sorted(
-                (k, _commands_field(v) if k == b"commands" else v)
+                (k, (_commands_field(v) if commands else None) if k == b"commands" else v)
                 for k, v in zip(s[::2], s[1::2], strict=True)
             )
             for s in m[b"selectors"]
         ]
     assert a == b
+
+
+_EVERY: list[tuple[bytes, ...]] = []
+
+
+def _every_permission(d: Diff, user: str) -> None:
+    """ACL DRYRUN of every command and subcommand of Redis 7.0 (with as many arguments
+    as its arity asks, all "k"), the same on both: what `user` may run, whatever the
+    words ACL LIST chose for it (they depend on each server's command table: diskredis
+    has Redis 8's hash field expiry, which changes @hash, @read, @write, @fast)."""
+    if not _EVERY:
+        for entry in _parse(d.theirs.command("COMMAND")):
+            name, arity, subs = entry[0], entry[1], entry[9]
+            for full, n in [(s[0], s[1]) for s in subs] or [(name, arity)]:
+                words = full.split(b"|")
+                _EVERY.append((*words, *[b"k"] * (abs(n) - len(words))))
+    replies = {}
+    for args in _EVERY:
+        if args[:2] != (b"script", b"debug"):  # absent here (docs/architecture.md)
+            replies[args] = d.both("ACL", "DRYRUN", user, *args)
+    wrong = {args: pair for args, pair in replies.items() if pair[0] != pair[1]}
+    assert not wrong, wrong
 
 
 SETUSER_CASES = [
@@ -184,7 +213,9 @@ SETUSER_CASES = [
     ["u6 x"],
     ["default", "off"],
     ["default", "on"],
-    ["u7", "+@hash", "+@set", "-@write", "%R~h:*", "resetkeys", "~z*"],
+    # (+@hash would be described otherwise than by Redis 7.0: diskredis has Redis 8's
+    # field-expiry commands, and ACL LIST's greedy choice of categories counts them)
+    ["u7", "+@list", "+@set", "-@write", "%R~h:*", "resetkeys", "~z*"],
 ]
 
 
@@ -237,10 +268,13 @@ def test_acl_subcommands_and_errors_as_redis(adiff: Diff) -> None:
         assert [n for n in ours if n not in _ONLY_HERE] == theirs, cat
 
 
-# The Redis 7.2 subcommands diskredis has for the clients that send them: rules naming
-# them appear in diskredis's descriptions only. (The Redis 7.0 commands diskredis has
-# not, replication's and SCRIPT DEBUG, are in its ACL table all the same: acl._ABSENT.)
-_ONLY_HERE = {b"client|setinfo", b"client|no-touch"}
+# The Redis 7.2 subcommands diskredis has for the clients that send them, and Redis 8's
+# hash field expiry: rules naming them appear in diskredis's descriptions only. (The
+# Redis 7.0 commands diskredis has not, replication's and SCRIPT DEBUG, are in its ACL
+# table all the same: acl._ABSENT.) @hash counts 27 commands here, 15 in Redis 7.0, so
+# ACL LIST may describe rules mixing it with @read or @write by other categories: the
+# random sequences compare what the user may run (`_every_permission`) instead.
+_ONLY_HERE = {b"client|setinfo", b"client|no-touch"} | {name.encode() for name in FROM_REDIS_8}
 _ONE_SIDE = _ONLY_HERE
 
 DRYRUN = [
@@ -594,9 +628,10 @@ def test_random_rule_sequences_as_redis(
             _clean(c)
         for rules in steps:
             d("ACL", "SETUSER", "h", *rules)
-            same_user(d, "h")
-        same_list(d)
+            same_user(d, "h", commands=False)
+        same_list(d, commands=False)
         _dryrun_all(d, "h")
+        _every_permission(d, "h")
     finally:
         d.ours.close()
         d.theirs.close()

@@ -1,7 +1,7 @@
 """The command table: every command is declared once, beside its handler.
 
 Room: command metadata and lookup. Imports: `args`, `keyspace.space` (lookup flags),
-`resp.values`, `errors`, the standard library.
+`resp.values`, `errors`, `util`, the standard library.
 
 `@command(...)` records name, arity, flags, group, key specs, ACL categories,
 tips and documentation next to the handler. Dispatch, the arity check,
@@ -20,6 +20,7 @@ from diskredis import errors
 from diskredis.commands.args import help_reply
 from diskredis.keyspace.space import LOOKUP_CACHE, LOOKUP_READ, LOOKUP_TOUCH
 from diskredis.resp.values import RSet
+from diskredis.util import string2ll
 
 __all__ = [
     "ACL_CATEGORIES",
@@ -176,25 +177,28 @@ class KeySpec:
         out[b"find_keys"] = {b"type": kind.encode(), b"spec": spec}
         return out
 
-    def keys(self, argv: list[bytes]) -> list[int]:
-        """Indexes of the keys this spec finds in `argv` (Redis getKeysUsingKeySpecs)."""
+    def keys(self, argv: list[bytes]) -> list[int] | None:
+        """Indexes of the keys this spec finds in `argv`, None when the arguments do not
+        fit it (Redis getKeysUsingKeySpecs: an invalid spec, which voids every spec's
+        keys); a keyword that is not there finds none."""
         argc = len(argv)
         if self.begin[0] == "index":
             first = self.begin[1]
         elif self.begin[0] == "keyword":
             word, start = self.begin[1].encode().lower(), self.begin[2]
-            rng = range(start, argc - 1) if start > 0 else range(argc + start, 0, -1)
+            i = start if start > 0 else argc + start
+            end = argc - 1 if start > 0 else 1
+            way = 1 if i <= end else -1
             first = 0
-            for i in rng:
-                if 0 < i < argc and argv[i].lower() == word:
+            while i != end and 1 <= i < argc:
+                if argv[i].lower() == word:
                     first = i + 1
                     break
+                i += way
             if first == 0:
                 return []
         else:
-            return []
-        if first >= argc:
-            return []
+            return None
         if self.find[0] == "range":
             _, lastkey, step, limit = self.find
             if lastkey >= 0:
@@ -203,18 +207,20 @@ class KeySpec:
                 last = argc + lastkey
             else:
                 last = first + (argc - first) // limit + lastkey
-            return [i for i in range(first, min(last, argc - 1) + 1, step)]
-        if self.find[0] == "keynum":
+        elif self.find[0] == "keynum":
             _, idx, firstkey, step = self.find
-            if first + idx >= argc:
-                return []
-            try:
-                num = int(argv[first + idx])
-            except ValueError:
-                return []
-            start = first + firstkey
-            return [i for i in range(start, start + num * step, step) if i < argc]
-        return []
+            if idx >= argc or first + idx >= argc:
+                return None
+            num = string2ll(argv[first + idx])
+            if num is None or num < 0:
+                return None
+            first += firstkey
+            last = first + num - 1
+        else:
+            return None
+        if last >= argc or last < first or first >= argc:
+            return None
+        return list(range(first, last + 1, step))
 
 
 def _rset(items: list[Any]) -> RSet:
@@ -494,13 +500,23 @@ class Command:
         return out
 
     def key_positions(self, argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
-        """(index, flags) of each key in `argv`, in key-spec order."""
+        """(index, flags) of each key in `argv`, in key-spec order, not_key specs left
+        out (getKeysFromCommandWithSpecs, GET_KEYSPEC_DEFAULT): the key specs when they
+        all fit the arguments and their flags hold for every call, else the command's
+        own finder, else none."""
+        specs = [s for s in self.key_specs if "not_key" not in s.flags]
+        if specs and not any("variable_flags" in s.flags for s in self.key_specs):
+            out: list[tuple[int, tuple[str, ...]]] = []
+            for spec in specs:
+                found = spec.keys(argv)
+                if found is None or "incomplete" in spec.flags:
+                    break
+                out.extend((i, spec.flags) for i in found)
+            else:
+                return out
         if self.getkeys is not None:
             return self.getkeys(argv)
-        out: list[tuple[int, tuple[str, ...]]] = []
-        for spec in self.key_specs:
-            out.extend((i, spec.flags) for i in spec.keys(argv))
-        return out
+        return []
 
 
 COMMANDS: dict[str, Command] = {}

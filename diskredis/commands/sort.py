@@ -288,6 +288,7 @@ def sort(ctx: Ctx, argv: list[bytes]) -> Any:
         keys_at("RO access"),
         KeySpec(("RO", "access"), ("unknown",), ("unknown",), _PATTERN_NOTES),
     ),
+    getkeys=lambda argv: [(1, ("RO", "access"))],  # sortROGetKeys (the BY/GET spec is unknown)
     args=(*_HEAD, _GET, *_ORDER),
 )
 def sort_ro(ctx: Ctx, argv: list[bytes]) -> Any:
