@@ -17,8 +17,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-from tests.conftest import Diff, ServerProc, run_steps, start_oracle
+from tests.conftest import Diff, ServerProc, run_steps, start_oracle, unordered
 from tests.test_notifications import Listening, _events
 from tests.test_replication import _caught_up, _wait
 
@@ -493,6 +496,96 @@ def test_active_expiry_removes_fields_and_emptied_hashes(
         assert "hexpired" in repr(ours) and "b'del'" in repr(ours), ours
     finally:
         lst.close()
+
+
+# -- generated sequences ------------------------------------------------------------------
+_KEYS = st.sampled_from(["h", "g"])
+_FIELD = st.sampled_from(["a", "b", "c", "F" * 600])
+_FIELDS = st.lists(_FIELD, min_size=1, max_size=3)
+# Deadlines far ahead (distinct, so that GT and LT decide), or long past: never one
+# that passes while the sequence runs.
+_WHEN = st.sampled_from([FAR_MS, str(int(FAR_MS) + 5000), "1", "0"])
+_COND = st.sampled_from([(), ("NX",), ("XX",), ("GT",), ("LT",)])
+
+
+def _fields_arg(fields: list[str]) -> tuple[str, ...]:
+    return ("FIELDS", str(len(fields)), *fields)
+
+
+def test_field_expiry_state_machine(d8: Diff) -> None:
+    """Random sequences of the field-expiry commands and the hash commands around them,
+    reply by reply, against Redis 8.0."""
+
+    class FieldExpiry(RuleBasedStateMachine):
+        @initialize()
+        def empty(self) -> None:
+            d8("FLUSHALL")
+
+        @rule(k=_KEYS, fields=_FIELDS)
+        def hset(self, k: str, fields: list[str]) -> None:
+            d8("HSET", k, *[x for f in fields for x in (f, "1")])
+
+        @rule(k=_KEYS, when=_WHEN, cond=_COND, fields=_FIELDS)
+        def hpexpireat(self, k: str, when: str, cond: tuple[str], fields: list[str]) -> None:
+            d8("HPEXPIREAT", k, when, *cond, *_fields_arg(fields))
+
+        @rule(
+            cmd=st.sampled_from(["HPEXPIRETIME", "HEXPIRETIME", "HPERSIST", "HGETDEL"]),
+            k=_KEYS,
+            fields=_FIELDS,
+        )
+        def per_field(self, cmd: str, k: str, fields: list[str]) -> None:
+            d8(cmd, k, *_fields_arg(fields))
+
+        @rule(
+            k=_KEYS,
+            option=st.sampled_from([(), ("PERSIST",), ("PXAT", FAR_MS), ("PXAT", "1")]),
+            fields=_FIELDS,
+        )
+        def hgetex(self, k: str, option: tuple[str, ...], fields: list[str]) -> None:
+            d8("HGETEX", k, *option, *_fields_arg(fields))
+
+        @rule(
+            k=_KEYS,
+            cond=st.sampled_from([(), ("FNX",), ("FXX",)]),
+            option=st.sampled_from([(), ("KEEPTTL",), ("PXAT", FAR_MS), ("EXAT", "1")]),
+            fields=_FIELDS,
+        )
+        def hsetex(
+            self, k: str, cond: tuple[str], option: tuple[str, ...], fields: list[str]
+        ) -> None:
+            pairs = [x for f in fields for x in (f, "2")]
+            d8("HSETEX", k, *cond, *option, "FIELDS", str(len(fields)), *pairs)
+
+        @rule(cmd=st.sampled_from(["HGET", "HEXISTS", "HDEL", "HSTRLEN"]), k=_KEYS, f=_FIELD)
+        def field(self, cmd: str, k: str, f: str) -> None:
+            d8(cmd, k, f)
+
+        @rule(k=_KEYS, f=_FIELD)
+        def hincrby(self, k: str, f: str) -> None:
+            d8("HINCRBY", k, f, "1")
+
+        @rule(cmd=st.sampled_from(["HLEN", "EXISTS", "DEL"]), k=_KEYS)
+        def whole(self, cmd: str, k: str) -> None:
+            d8(cmd, k)
+
+        @rule(cmd=st.sampled_from(["RENAME", "COPY"]))
+        def move_around(self, cmd: str) -> None:
+            d8(cmd, "h", "g")
+
+        @rule(k=_KEYS)
+        def listing(self, k: str) -> None:
+            unordered(d8, "HGETALL", k)
+
+    run_state_machine_as_test(
+        FieldExpiry,
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
 
 
 # -- replication ------------------------------------------------------------------------
