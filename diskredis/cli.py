@@ -17,12 +17,18 @@ from diskredis.config import ConfigFileError, from_argv
 
 USAGE = """\
 Usage: diskredis-server [/path/to/redis.conf] [options]
+       diskredis-server --check-config /path/to/redis.conf [options]
        diskredis-server -v or --version
        diskredis-server -h or --help
 
 A Redis-compatible server whose data lives on disk (LMDB by default, or LevelDB).
 It reads redis.conf files and takes every redis-server option as --name value;
 diskredis' own options are documented in docs/configuration.md.
+
+--check-config reads the configuration as a start would (the file, its includes and
+the options) and says whether the server would start with it, without starting it:
+exit status 0 when it would, 1 with the reason when it would not (for a service
+unit's ExecStartPre=, or before a restart).
 
 Examples:
        diskredis-server                            (LMDB in ./data, 127.0.0.1:6379)
@@ -85,6 +91,43 @@ def _daemonize() -> None:
         os.dup2(devnull, fd)
 
 
+def check_config(args: list[str]) -> int:
+    """`--check-config FILE [options]`: what a start would make of them, without
+    starting (the data folder is neither created nor opened)."""
+    if not args or args[0].startswith("--"):
+        print("diskredis-server: --check-config needs the configuration file", file=sys.stderr)
+        return 1
+    try:
+        config = from_argv(args)
+    except ConfigFileError as e:
+        print(e, file=sys.stderr)
+        return 1
+    from diskredis.storage import StorageError, engine_class
+
+    try:
+        engine_class(config["engine"])
+    except StorageError as e:
+        print("diskredis-server: %s: %s" % (args[0], e), file=sys.stderr)
+        return 1
+    binds = " ".join(config["bind"]) or "*"
+    where = (
+        " and ".join(
+            x
+            for x in (
+                "%s port %d" % (binds, config["port"]) if config["port"] else "",
+                config["unixsocket"],
+            )
+            if x
+        )
+        or "nothing (port 0, no unixsocket)"
+    )
+    print(
+        "diskredis-server: %s is valid: engine %s, data in %s, listening on %s"
+        % (args[0], config["engine"], os.path.abspath(config["dir"]), where)
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in ("-h", "--help"):
@@ -93,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     if args and args[0] in ("-v", "--version"):
         print("diskredis server v=%s (Redis %s compatible)" % (__version__, REDIS_VERSION))
         return 0
+    if args and args[0] == "--check-config":
+        return check_config(args[1:])
     try:
         config = from_argv(args)
     except ConfigFileError as e:
@@ -104,7 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print("Can't create the data directory '%s': %s" % (data_dir, e.strerror), file=sys.stderr)
         return 1
-    if config["daemonize"]:
+    from diskredis.server import supervision
+
+    supervised = supervision.Supervision(config["supervised"])
+    if config["daemonize"] and not supervised.supervised:
         _daemonize()
     _setup_logging(config["logfile"], config["loglevel"])
     log = logging.getLogger("diskredis")
@@ -116,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         config["engine"],
         os.path.abspath(data_dir),
     )
+    supervision.current = supervised
+    supervised.start()
     import trio
 
     from diskredis.commands.acl import AclLoadError

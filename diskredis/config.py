@@ -340,7 +340,7 @@ for _name, _sdefault, _extra in _strings:
     _s(_name, _sdefault, **_extra)
 
 # Enums
-_e("supervised", "no", "upstart systemd auto no", **_IMM)
+_e("supervised", "no", "upstart systemd auto no", mutable=False, effect=True)  # supervision.py
 _e(
     "syslog-facility",
     "local0",

@@ -2,7 +2,7 @@
 
 Room: sockets and tasks; no Redis semantics. Imports: `commands` (acl, context,
 functions, pubsub, scripting, tracking), `config`, `errors`, `keyspace.space`,
-`storage`, this package (busy, connection, lane, snapshots, tls), trio.
+`storage`, this package (busy, connection, lane, snapshots, supervision, tls), trio.
 
 Accepted sockets (`listeners.py`) become `Connection`s driven by one `Reactor` task
 (`connection.py`): it reads what each client sent, parses every complete request
@@ -50,6 +50,7 @@ from diskredis.commands.tracking import Tracking
 from diskredis.config import Config
 from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
+from diskredis.server import supervision
 from diskredis.server.busy import BusyServing
 from diskredis.server.connection import Connection, Reactor
 from diskredis.server.failover import Failover
@@ -173,6 +174,7 @@ class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
                 save, force, now = self._signalled
                 self._signalled = None
                 log.warning("User requested shutdown...")
+                supervision.current.stopping()
                 self._request_shutdown(save, force, now, None)
             if self._shutdown_wait is not None:
                 self._check_shutdown()
@@ -220,6 +222,7 @@ class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
         for unit, request in outcome.shutdowns:  # the first that succeeds stops the server
             if self._shutdown_wait is None:
                 log.warning("User requested shutdown...")
+                supervision.current.stopping()
             if self._request_shutdown(request.save, request.force, request.now, unit):
                 break
 
@@ -414,6 +417,7 @@ class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
                 # look only at what serving creates.
                 gc.freeze()
                 log.info("Ready to accept connections")
+                supervision.current.ready(self.master_addr is not None)
                 task_status.started(self)
                 await self.shutting_down.wait()
                 # Stop accepting, let the lane finish what it has, then drop clients.

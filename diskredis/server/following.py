@@ -3,7 +3,8 @@
 Room: the link's life -- connect, handshake (`master_link.py`), a full resync's RDB
 loaded, or a partial one continued, then the primary's stream applied -- and what a
 replica sends back (REPLCONF ACK). Imports: `commands` (context, functions), `config`,
-`keyspace`, `rdb`, `resp.reader`, `storage`, this package (failover, lane, master_link), trio.
+`keyspace`, `rdb`, `resp.reader`, `storage`, this package (failover, lane, master_link,
+supervision), trio.
 
 Guarantees, beyond Redis's:
 
@@ -44,6 +45,7 @@ from diskredis.keyspace.space import Keyspace
 from diskredis.rdb import codec
 from diskredis.rdb.model import Record
 from diskredis.resp.reader import RequestReader
+from diskredis.server import supervision
 from diskredis.server.failover import IN_PROGRESS
 from diskredis.server.lane import Lane, Unit
 from diskredis.server.master_link import LinkError, MasterLink, PsyncRefused, Resync
@@ -314,6 +316,7 @@ class Following:
                 await self._full_resync(link, resync, session, gen)
             else:
                 log.info("Successful partial resynchronization with MASTER %s:%d", host, port)
+                supervision.current.synced(partial=True)
                 if resync.replid != backlog.replid:
                     await self._job(lambda: backlog.rename(resync.replid), gen)
                     log.info("The MASTER's replication id is now %s", resync.replid)
@@ -420,6 +423,7 @@ class Following:
                 os.unlink(path)
         self._drop_replicas()
         log.info("MASTER <-> REPLICA sync: Finished with success")
+        supervision.current.synced(partial=False)
 
     async def _send_newlines(self, link: MasterLink) -> None:
         with contextlib.suppress(LinkError):
