@@ -204,6 +204,7 @@ class Port(Listening):
             "storage": [
                 ("disk_bytes", self.engine.disk_size()),
                 ("fsync_each_commit", int(self.engine.fsync)),
+                ("fsyncs", self.engine.fsyncs),
                 ("cache_limit_bytes", self.keyspace.cache.limit),
                 ("cache_used_bytes", self.keyspace.cache.bytes),
                 ("cache_keys", len(self.keyspace.cache)),

@@ -248,6 +248,8 @@ class Engine(ABC):
     #: Set when the server stops without saving (SHUTDOWN NOSAVE): no checkpoint is begun
     #: any more, `close` included; what the log holds is replayed at the next opening.
     hold_checkpoints: bool = False
+    #: syncs to disk so far: group commits with fsync on, everysec's syncs, checkpoints
+    fsyncs: int = 0
 
     @abstractmethod
     def __init__(self, path: str, fsync: bool = True) -> None:

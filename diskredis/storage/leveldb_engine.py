@@ -119,6 +119,7 @@ class LeveldbEngine(Engine):
     def sync(self) -> None:
         try:
             self._db().put(_SYNC_MARK, b"", sync=True)
+            self.fsyncs += 1
         except plyvel.Error as e:
             raise StorageError("sync failed in %s: %s" % (self.path, e)) from None
 
@@ -207,6 +208,7 @@ class _LeveldbTxn(Txn):
                         batch.delete(full)
                     else:
                         batch.put(full, value)
+            self.engine.fsyncs += self.engine.fsync
         except plyvel.Error as e:
             raise StorageError(
                 "commit failed in %s, nothing of this batch was written: %s%s"

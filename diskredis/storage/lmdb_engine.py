@@ -374,6 +374,7 @@ class LmdbEngine(Engine):
             self.last_checkpoint_us = job.busy_us
             self._frozen = None
             self.checkpoints += 1
+            self.fsyncs += 1  # (LMDB's synced commit)
             self._map_checked = -_MAP_RECHECK_OPS  # the file grew: look at the map again
             return True
         if isinstance(job.error, lmdb.MapFullError) and not self._pins:
@@ -455,6 +456,7 @@ class LmdbEngine(Engine):
             for wal in self.wals:  # a frozen layer's records are in the other file
                 if wal.unsynced:
                     wal.sync()
+                    self.fsyncs += 1
         except WalError as e:
             raise StorageError("%s%s" % (e.strerror, disk_hint(self.path))) from None
 
@@ -671,6 +673,7 @@ class _BatchTxn(_LayeredTxn):
         payload, ops = encode(self.mine.maps)
         try:
             e.wal.append(active.epoch, payload, e.fsync)
+            e.fsyncs += e.fsync
         except WalError as ex:
             e.write_failed("%s%s" % (ex.strerror, disk_hint(e.path)))
             raise StorageError(
