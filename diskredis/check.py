@@ -27,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from diskredis import __version__
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.types import by_code
 from diskredis.storage import ENGINES, FolderBusy, StorageError, lock_folder, open_engine
@@ -240,6 +241,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="diskredis-check",
         description=__doc__.split("\n\n")[0].split(": ", 1)[1],
         epilog=USAGE_EPILOG,
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version="%(prog)s " + __version__,
+        help="show the version and exit",
     )
     parser.add_argument("dir", help="the data folder (the server's `dir`)")
     parser.add_argument(

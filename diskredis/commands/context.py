@@ -2,9 +2,9 @@
 
 Room: the state commands read and change, and the `ServerPort` protocol through
 which they reach the server (CLIENT KILL, SHUTDOWN, MONITOR...). Imports:
-`config`, `errors`, `keyspace`, the standard library. Everything here is touched only on
-the storage lane, except the few session counters the connection updates
-(documented on `Session`).
+`diskredis` (its version), `config`, `errors`, `keyspace`, the standard library.
+Everything here is touched only on the storage lane, except the few session counters
+the connection updates (documented on `Session`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from diskredis import __version__
 from diskredis.config import Config
 from diskredis.keyspace.space import LOOKUP_NONOTIFY, LOOKUP_READ, LOOKUP_TOUCH, Keyspace
 from diskredis.keyspace.types import Meta
 from diskredis.keyspace.watches import Watch
 
 REDIS_VERSION = "7.0.15"  # the Redis release whose behaviour diskredis follows
-DISKREDIS_VERSION = "0.1.0"
+DISKREDIS_VERSION = __version__
 
 
 @dataclass(eq=False)

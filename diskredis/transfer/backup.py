@@ -24,6 +24,7 @@ import shutil
 import sys
 import time
 
+from diskredis import __version__
 from diskredis.check import _Progress, check
 from diskredis.storage import FolderBusy, StorageError, engine_class, lock_folder, open_engine
 from diskredis.storage.base import folder_size
@@ -127,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         "copied and checked, 1 copied but the check found problems, 2 not copied.",
     )
     parser.add_argument("--help", action="help", help="show this help and exit")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version="%(prog)s " + __version__,
+        help="show the version and exit",
+    )
     parser.add_argument("dir", help="the data folder (the server's `dir`)")
     parser.add_argument("dest", help="a new folder for the copy")
     parser.add_argument("--no-check", action="store_true", help="skip diskredis-check on the copy")

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import IO
 
+from diskredis import __version__
 from diskredis.commands.context import REDIS_VERSION
 from diskredis.keyspace.clock import now_ms
 from diskredis.keyspace.types import value_type
@@ -243,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         "Exit status: 0 written, 2 failed (nothing left under the output name).",
     )
     parser.add_argument("--help", action="help", help="show this help and exit")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version="%(prog)s " + __version__,
+        help="show the version and exit",
+    )
     add_server_options(parser, "source (one of --dir or a server)")
     parser.add_argument(
         "-o",

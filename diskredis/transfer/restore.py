@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import IO, Any
 
+from diskredis import __version__
 from diskredis.commands.context import REDIS_VERSION
 from diskredis.errors import RedisError
 from diskredis.keyspace.types import value_type
@@ -345,6 +346,12 @@ def main(argv: list[str] | None = None) -> int:
         "or target).",
     )
     parser.add_argument("--help", action="help", help="show this help and exit")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version="%(prog)s " + __version__,
+        help="show the version and exit",
+    )
     parser.add_argument("input", help="the file to load ('-' for standard input)")
     parser.add_argument(
         "--format",
