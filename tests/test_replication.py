@@ -329,3 +329,17 @@ def test_info_shows_a_replica_whose_snapshot_is_written_then_sent(dr_factory: An
         assert c.info("replication")["slave0"]["state"] == "online"
     finally:
         replica.stop()
+
+
+def test_writes_replicate_while_clients_track_keys(pair: tuple[ServerProc, ServerProc]) -> None:
+    """Client-side caching on the primary (CLIENT TRACKING): every write still answers
+    and reaches the replica (a name clash in dispatch made each one an internal error
+    and stopped the stream)."""
+    primary, replica = pair
+    tracker = primary.client()
+    tracker.execute_command("CLIENT", "TRACKING", "ON")
+    tracker.get("tracked")
+    c = primary.client()
+    assert c.set("tracked", "1") and c.incr("n") == 1
+    _wait(lambda: _caught_up(primary, replica), "the replica")
+    assert replica.client().get("tracked") == b"1" and replica.client().get("n") == b"1"

@@ -132,21 +132,29 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
         outer = repl.enter(ks.changes)
     start = _clock()
     tracking = ctx.tracking
-    if tracking is not None and tracking.clients:  # client-side caching in use
-        outer, tracking.modifier = tracking.modifier, session
-        try:
-            reply = handler(ctx, argv)
-        except RedisError as e:
-            reply = e
-        finally:
-            tracking.modifier = outer
-        if cmd.readonly:
-            tracking.remember(ctx, cmd, argv)
-    else:
-        try:
-            reply = handler(ctx, argv)
-        except RedisError as e:
-            reply = e
+    try:
+        if tracking is not None and tracking.clients:  # client-side caching in use
+            modifier, tracking.modifier = tracking.modifier, session
+            try:
+                reply = handler(ctx, argv)
+            except RedisError as e:
+                reply = e
+            finally:
+                tracking.modifier = modifier
+            if cmd.readonly:
+                tracking.remember(ctx, cmd, argv)
+        else:
+            try:
+                reply = handler(ctx, argv)
+            except RedisError as e:
+                reply = e
+    except BaseException:
+        # A handler's bug (the lane answers "internal error"): the call ends for the
+        # stream too -- what it queued goes out, its own form does not -- or every
+        # later write would stay inside an unfinished unit.
+        if live:
+            repl.leave(session.db, None, ks.changes, outer)
+        raise
     elapsed = _clock() - start
     # EXEC's commands were replicated one by one (MULTI/EXEC come from the unit).
     if live and repl.leave(session.db, None if name == "exec" else argv, ks.changes, outer):
