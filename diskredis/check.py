@@ -42,9 +42,9 @@ class Findings:
     problems: list[str] = field(default_factory=list)  # what an operator reads
     orphan_subs: list[bytes] = field(default_factory=list)
     stale_expires: list[bytes] = field(default_factory=list)
-    missing_expires: list[bytes] = field(default_factory=list)
+    missing_expires: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value)
     stale_field_expires: list[bytes] = field(default_factory=list)
-    missing_field_expires: list[bytes] = field(default_factory=list)
+    missing_field_expires: list[tuple[bytes, bytes]] = field(default_factory=list)
     counts: dict[bytes, int] = field(default_factory=dict)  # stats name -> right value
     dead_slots: set[int] = field(default_factory=set)  # slots to queue for reclamation
     keys_by_type: Counter[str] = field(default_factory=Counter)
@@ -84,6 +84,7 @@ class _Progress:
 def check(engine: Any, progress: _Progress) -> Findings:
     """Read the whole folder and report what does not add up."""
     f = Findings()
+    max_key = engine.max_key_size
     with engine.read() as txn:
         version = txn.get("stats", b"format")
         if version is None or L.read_u32(version) not in L.READABLE_VERSIONS:
@@ -125,14 +126,17 @@ def check(engine: Any, progress: _Progress) -> Findings:
             if slot not in slot_db and slot not in queued_slots:
                 f.dead_slots.add(slot)
             keys[slot] += 1
+            live_db = slot in slot_db  # (a flushed database's keys wait for reclamation)
             if meta.expire:
                 expiring[slot] += 1
-                ekey = L.expire_key(meta.expire, mkey)
-                if txn.get("expire", ekey) is None:
-                    f.missing_expires.append(ekey)
+                entry = L.expire_entry(meta.expire, mkey, max_key)
+                if live_db and txn.get("expire", entry[0]) is None:
+                    f.missing_expires.append(entry)
             fields = L.field_expire(meta)
-            if fields and txn.get("fexpire", L.expire_key(fields, mkey)) is None:
-                f.missing_field_expires.append(L.expire_key(fields, mkey))
+            if fields:
+                entry = L.expire_entry(fields, mkey, max_key)
+                if live_db and txn.get("fexpire", entry[0]) is None:
+                    f.missing_field_expires.append(entry)
             if L.is_collection(meta.type):
                 if len(meta.payload) < 16:
                     f.problem("key record %s: collection payload too short" % mkey.hex())
@@ -144,15 +148,15 @@ def check(engine: Any, progress: _Progress) -> Findings:
                         % (kid, kids[kid].hex(), mkey.hex())
                     )
                 kids[kid] = mkey
-        for ekey, _ in progress.run("expire", txn.scan("expire")):
+        for ekey, evalue in progress.run("expire", txn.scan("expire")):
             f.records["expire"] += 1
-            deadline, mkey = L.split_expire_key(ekey)
+            deadline, mkey = L.split_expire_entry(ekey, evalue)
             raw = txn.get("meta", mkey)
             if raw is None or L.decode_meta(raw).expire != deadline:
                 f.stale_expires.append(ekey)
-        for ekey, _ in progress.run("fexpire", txn.scan("fexpire")):
+        for ekey, evalue in progress.run("fexpire", txn.scan("fexpire")):
             f.records["fexpire"] += 1
-            deadline, mkey = L.split_expire_key(ekey)
+            deadline, mkey = L.split_expire_entry(ekey, evalue)
             raw = txn.get("meta", mkey)
             if raw is None or L.field_expire(L.decode_meta(raw)) != deadline:
                 f.stale_field_expires.append(ekey)
@@ -201,9 +205,9 @@ def repair(engine: Any, f: Findings) -> None:
     changes: list[tuple[str, str, bytes, bytes]] = (
         [("delete", "sub", k, b"") for k in f.orphan_subs]
         + [("delete", "expire", k, b"") for k in f.stale_expires]
-        + [("put", "expire", k, b"") for k in f.missing_expires]
+        + [("put", "expire", k, v) for k, v in f.missing_expires]
         + [("delete", "fexpire", k, b"") for k in f.stale_field_expires]
-        + [("put", "fexpire", k, b"") for k in f.missing_field_expires]
+        + [("put", "fexpire", k, v) for k, v in f.missing_field_expires]
         + [("put", "stats", k, L.u64(v)) for k, v in f.counts.items()]
     )
     if f.dead_slots:

@@ -13,6 +13,7 @@ import re
 import sys
 
 __all__ = [
+    "FIELD_DEADLINE_MAX",
     "INT_MAX",
     "INT_MIN",
     "LLONG_MAX",
@@ -30,6 +31,8 @@ LLONG_MIN, LLONG_MAX = -(2**63), 2**63 - 1
 ULLONG_MAX = 2**64 - 1
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 UINT_MAX = 2**32 - 1
+#: HFE_MAX_ABS_TIME_MSEC: the latest deadline (Unix ms) a hash field takes (Redis 7.4)
+FIELD_DEADLINE_MAX = (1 << 46) - 1
 
 _INTEGER = re.compile(rb"-?[1-9][0-9]*|0")
 

@@ -70,12 +70,12 @@ def test_damage_is_found_and_repaired(dr_factory: Any, engine: str) -> None:
         txn.put("sub", L.u64(987654) + b"\x00stray", b"x")  # an element of no key
         ttl_key = next(k for k, _ in txn.scan("expire"))
         txn.delete("expire", ttl_key)  # a deadline missing from the index
-        txn.put("expire", L.expire_key(123, b"\x00\x00\x00\x01\x00nokey"), b"")  # stale
+        txn.put("expire", *L.expire_entry(123, b"\x00\x00\x00\x01\x00nokey", 511))  # stale
         slot = next(L.read_u32(v) for k, v in txn.scan("stats") if k == b"slot:" + L.u32(0))
         txn.put("stats", b"count:" + L.u32(slot), L.u64(999))  # a wrong key count
         hashes = next(k for k, _ in txn.scan("fexpire"))
         txn.delete("fexpire", hashes)  # a hash with field deadlines left out of its index
-        txn.put("fexpire", L.expire_key(123, b"\x00\x00\x00\x01\x00nokey"), b"")  # stale
+        txn.put("fexpire", *L.expire_entry(123, b"\x00\x00\x00\x01\x00nokey", 511))  # stale
     store.close()
     found = _check(sp.dir)
     assert found.returncode == 1, found.stdout + found.stderr

@@ -665,3 +665,117 @@ def test_replicas_of_diskredis_keep_field_deadlines(dr_factory: Any) -> None:
             assert _fields(replica) == _fields(primary), replica.kind
     finally:
         theirs.stop()
+
+
+# -- what a review found ------------------------------------------------------------------
+def _past_fields(c: Any, key: str, *fields: str) -> None:
+    """`fields` of `key` past their deadline and still stored (active expiry off)."""
+    c.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    c.execute_command("HPEXPIRE", key, 1, "FIELDS", len(fields), *fields)
+    for _ in range(500):
+        if c.execute_command("HPTTL", key, "FIELDS", len(fields), *fields) == [-2] * len(fields):
+            time.sleep(0.002)
+            return
+        time.sleep(0.01)
+    pytest.fail("the 1 ms deadlines did not pass")
+
+
+def test_hrandfield_of_a_hash_all_past_while_nothing_may_be_deleted(dr_factory: Any) -> None:
+    """CLIENT PAUSE WRITE: fields past their deadline are not deleted, HRANDFIELD finds
+    none (an internal error before), and the stream to replicas goes on."""
+    sp = dr_factory()
+    c = sp.client()
+    c.hset("h", mapping={"a": "1", "b": "2"})
+    _past_fields(c, "h", "a", "b")
+    c.execute_command("CLIENT", "PAUSE", 5000, "WRITE")
+    assert c.execute_command("HRANDFIELD", "h", -3) == []
+    assert c.execute_command("HRANDFIELD", "h", 3, "WITHVALUES") == []
+    assert c.execute_command("HRANDFIELD", "h") is None
+    c.execute_command("CLIENT", "UNPAUSE")
+    assert c.hlen("h") == 2  # (not deleted while paused)
+
+
+def test_dump_and_full_sync_keep_fields_past_their_deadline(
+    dr_factory: Any, oracle8: ServerProc
+) -> None:
+    """As Redis: a field past its deadline, not yet removed, is in DUMP and in the
+    full sync with its deadline -- HEXPIRE may yet give it a new one, on the primary and
+    on its replicas alike."""
+    sp = dr_factory()
+    c = sp.client()
+    c.hset("h", mapping={"a": "1", "b": "2"})
+    c.hset("all", mapping={"x": "1"})
+    _past_fields(c, "h", "a")
+    _past_fields(c, "all", "x")
+    theirs = oracle8.client()
+    theirs.delete("all")
+    assert theirs.restore("all", 0, c.dump("all")) == b"OK"
+    assert theirs.hlen("all") == 1  # (Redis keeps it until a command finds it)
+    theirs.delete("all")
+    replica = dr_factory("--replicaof", "127.0.0.1", str(sp.port))
+    _wait(lambda: _caught_up(sp, replica), "the replica's sync", timeout=30)
+    r = replica.client()
+    assert r.hlen("h") == 2
+    assert c.execute_command("HEXPIRE", "h", 100, "FIELDS", 1, "a") == [1]
+    _wait(lambda: _caught_up(sp, replica), "the replica")
+    assert c.hget("h", "a") == r.hget("h", "a") == b"1"
+    assert r.execute_command("HTTL", "h", "FIELDS", 1, "a") == [100]
+
+
+def test_keys_at_the_engines_length_limit_take_deadlines(dr_factory: Any) -> None:
+    """A key of 506 bytes (its record key fits LMDB's 511, its deadline entry does not):
+    field and key deadlines alike, then expiry removes both."""
+    sp = dr_factory()
+    c = sp.client()
+    for n in (499, 503, 506, 520):
+        key = "k" * n
+        c.hset(key, "a", "1")
+        assert c.execute_command("HPEXPIRE", key, 50, "FIELDS", 1, "a") == [1]
+        assert c.set("s" * n, "v", px=50)
+    for _ in range(500):
+        if c.dbsize() == 0:
+            break
+        time.sleep(0.02)
+    assert c.dbsize() == 0
+    assert c.info("stats")["expired_subkeys"] >= 4
+
+
+def test_a_deadline_of_zero_on_a_replica_is_a_deadline(dr_factory: Any) -> None:
+    """A primary's HPEXPIREAT 0 (a replica keeps the deadlines it is sent): the field
+    has a deadline long past; the hash's other deadlines stay right."""
+    sp = dr_factory("--replica-read-only", "no")
+    c = sp.client()
+    primary = dr_factory()
+    c.replicaof("127.0.0.1", primary.port)
+    p = primary.client()
+    p.hset("h", mapping={"a": "1", "b": "2", "c": "3"})
+    p.execute_command("HPEXPIREAT", "h", 0, "FIELDS", 1, "a")  # (past: deleted at once)
+    _wait(lambda: _caught_up(primary, sp), "the replica")
+    c.execute_command("HPEXPIREAT", "h", 0, "FIELDS", 1, "b")  # kept: it is a replica
+    assert c.execute_command("HPEXPIRETIME", "h", "FIELDS", 1, "b") == [-2]
+    c.replicaof("no", "one")
+    c.execute_command("HPEXPIRE", "h", 100_000, "FIELDS", 1, "c")
+    c.execute_command("HPERSIST", "h", "FIELDS", 1, "b")
+    assert 99_000 < c.execute_command("HPTTL", "h", "FIELDS", 1, "c")[0] <= 100_000
+
+
+def test_watch_is_not_touched_when_no_field_changes(dr: ServerProc, oracle8: ServerProc) -> None:
+    """HEXPIRE of missing fields, or of none that qualifies (the hash is made ready for
+    deadlines, as Redis's listpack becomes listpackex): a WATCH of it holds, in both."""
+    for sp in (dr, oracle8):
+        a, b = sp.raw(), sp.raw()
+        a.command("DEL", "h")
+        a.command("HSET", "h", "a", "1")
+        for change in (
+            ("HEXPIRE", "h", "100", "FIELDS", "1", "zz"),
+            ("HEXPIRE", "h", "100", "XX", "FIELDS", "1", "a"),
+            ("HGETEX", "h", "PERSIST", "FIELDS", "1", "a"),
+            ("HGETEX", "h", "EX", "100", "FIELDS", "1", "zz"),
+        ):
+            a.command("WATCH", "h")
+            b.command(*change)
+            a.command("MULTI")
+            a.command("SET", "x", "1")
+            assert a.command("EXEC") == b"*1\r\n+OK\r\n", (sp.kind, change)
+        a.close()
+        b.close()

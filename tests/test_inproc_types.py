@@ -225,3 +225,26 @@ def test_a_folder_of_the_previous_format_opens_and_is_upgraded(engine: str) -> N
             ks.abort()
     finally:
         node.close()
+
+
+def test_many_fields_with_one_deadline_look_up_the_earliest_once(
+    node: Node, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HPEXPIRE, HPERSIST and active expiry of 2,000 fields sharing a deadline: the
+    hash's earliest deadline is looked up again once per command, not once per field
+    (which made them quadratic)."""
+    from diskredis.keyspace.types import hashes
+
+    calls = []
+    earliest = hashes.Hash._earliest
+    monkeypatch.setattr(hashes.Hash, "_earliest", lambda h: calls.append(1) or earliest(h))
+    fields = ["f%d" % i for i in range(2000)]
+    node.run("HSET", "h", *[x for f in fields for x in (f, "v")])
+    node.run("HPEXPIRE", "h", 100, "FIELDS", len(fields), *fields)
+    node.run("HPEXPIRE", "h", 200, "FIELDS", len(fields), *fields)
+    assert len(calls) <= 1
+    node.run("HPERSIST", "h", "FIELDS", 1000, *fields[:1000])
+    assert len(calls) <= 2
+    clock.advance(201)
+    assert node.expire_due() == 1000
+    assert len(calls) <= 3 and node.run("HLEN", "h") == 1000

@@ -301,3 +301,21 @@ def test_hash_field_expiry_is_kept_by_every_way_in_and_out(
         fresh.stop()
     _dumped_for_redis8(str(dr.port), scratch / "ours.rdb", scratch, view)
     c.flushall()
+
+
+def test_json_lines_ttls_past_what_a_deadline_takes_are_refused() -> None:
+    """A field's ttl beyond Redis's latest field deadline (2^46 - 1 ms), a key's beyond
+    a 64-bit deadline: the line is refused, saying why (a traceback, or a hash DUMP
+    could not carry, before)."""
+    from diskredis.transfer.formats import FormatError, from_json
+
+    now = 1_800_000_000_000
+    ok = from_json('{"db":0,"key":"h","type":"hash","value":[["a","1",1000]],"ttl":-1}', now)
+    assert isinstance(ok.value, RHash) and ok.value.expires == {b"a": now + 1000}
+    for line, said in (
+        ('{"db":0,"key":"h","type":"hash","value":[["a","1",%d]]}' % 10**23, "past the latest"),
+        ('{"db":0,"key":"h","type":"hash","value":[["a","1",3%s]]}' % ("0" * 14), "past the"),
+        ('{"db":0,"key":"s","type":"string","value":"v","ttl":%d}' % 2**63, "past the latest"),
+    ):
+        with pytest.raises(FormatError, match=said):
+            from_json(line, now)

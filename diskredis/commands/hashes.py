@@ -29,7 +29,7 @@ from diskredis.errors import RedisError
 from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_HASH, NOTIFY_NEW
 from diskredis.keyspace.types import Meta, count_of
 from diskredis.keyspace.types import hashes as T
-from diskredis.util import LLONG_MAX, LLONG_MIN, glob_match, string2ll
+from diskredis.util import FIELD_DEADLINE_MAX, LLONG_MAX, LLONG_MIN, glob_match, string2ll
 
 _H = "hash"
 
@@ -62,15 +62,17 @@ def _may_delete(ctx: Ctx) -> bool:
 
 def _look(ctx: Ctx, h: T.Hash, field: bytes, now: int) -> tuple[bytes | None, bool]:
     """(value, expired): the field's value, or None when it is missing or past its
-    deadline (`expired`: the latter). A field past its deadline is deleted when this
-    server may (an HDEL to replicas, counted in expired_subkeys); the primary's own
-    commands on a replica see it as live."""
+    deadline. A field past its deadline is deleted when this server may (an HDEL to
+    replicas, counted in expired_subkeys): `expired` says it was; on a replica (or
+    paused) it just reads as missing. The primary's own commands on a replica see it
+    as live."""
     value = h.get(field)
     if value is None or ctx.ks.obeying or not h.expired(field, now):
         return value, False
-    if _may_delete(ctx):
-        h.delete(field)
-        ctx.ks.fields_expired(ctx.session.db, h.key, [field])
+    if not _may_delete(ctx):
+        return None, False
+    h.delete(field)
+    ctx.ks.fields_expired(ctx.session.db, h.key, [field])
     return None, True
 
 
@@ -495,6 +497,8 @@ def _random_fields(ctx: Ctx, key: bytes, n: int, with_values: bool) -> Any:
     if meta is None or n == 0:
         return []
     pairs = list(T.pairs(ctx.ks, meta))
+    if not pairs:  # every field past its deadline, on a server that may not delete
+        return []
     if n < 0:
         picked = [random.choice(pairs) for _ in range(-n)]
     else:
@@ -542,7 +546,7 @@ def hscan(ctx: Ctx, argv: list[bytes]) -> list[Any]:
 
 
 # -- field expiry (Redis 7.4 / 8.0) -----------------------------------------------------
-HFE_MAX_MS = (1 << 46) - 1  # HFE_MAX_ABS_TIME_MSEC: the latest deadline a field takes
+HFE_MAX_MS = FIELD_DEADLINE_MAX
 _NUMFIELDS_GT0 = "ERR Parameter `numFields` should be greater than 0"
 _NUMFIELDS_POSITIVE = "ERR Number of fields must be a positive integer"
 _CONDITIONS = (b"nx", b"xx", b"gt", b"lt")
@@ -593,9 +597,7 @@ def _keep_extended(ctx: Ctx, h: T.Hash, widened: bool) -> None:
     """The hash now takes field deadlines but no field changed: its head is stored
     without counting as a change (nothing is replicated, as in Redis)."""
     if widened:
-        changes = ctx.ks.changes
-        h.save(ctx.session.db)
-        ctx.ks.changes = changes
+        h.save(ctx.session.db, quiet=True)
 
 
 def _hexpire(ctx: Ctx, argv: list[bytes], seconds: bool, relative: bool) -> list[int]:

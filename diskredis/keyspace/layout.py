@@ -9,7 +9,8 @@ Room: byte formats only, no I/O. Imports: the standard library.
 - meta value = type (u8) | flags (u8) | expire ms (u64 BE, 0 = none)
   [| key length (u32 BE) | key, when flags has LONG_KEY] | payload.
   Strings carry their bytes as the payload.
-- expire key = deadline ms (u64 BE) | meta key; value empty.
+- expire key = deadline ms (u64 BE) | meta key; value empty (for a meta key within 8
+  bytes of the engine's key limit: deadline | SHA-256(meta key) -> the meta key).
 - stats: b"format" = schema version; b"slot:" + db (u16 BE) = its slot;
   b"count:" + slot = number of keys; b"next-slot" = the next free slot.
 - gc key = sequence (u64 BE); value = b"slot" | slot: a flushed database to reclaim,
@@ -97,12 +98,20 @@ def user_key(mkey: bytes, meta: Meta) -> bytes:
     return mkey[5:]
 
 
-def expire_key(deadline: int, mkey: bytes) -> bytes:
-    return _U64.pack(deadline) + mkey
+def expire_entry(deadline: int, mkey: bytes, max_key: int) -> tuple[bytes, bytes]:
+    """(key, value) of a meta key's entry in a deadline index (`expire`, `fexpire`):
+    deadline | meta key, value empty; when that is longer than the engine takes (a meta
+    key within 8 bytes of the limit), deadline | SHA-256(meta key), the meta key as the
+    value."""
+    key = _U64.pack(deadline) + mkey
+    if len(key) <= max_key:
+        return key, b""
+    return _U64.pack(deadline) + hashlib.sha256(mkey).digest(), mkey
 
 
-def split_expire_key(ekey: bytes) -> tuple[int, bytes]:
-    return _U64.unpack_from(ekey)[0], ekey[8:]
+def split_expire_entry(ekey: bytes, value: bytes) -> tuple[int, bytes]:
+    """(deadline, meta key) of a deadline index's entry."""
+    return _U64.unpack_from(ekey)[0], value or ekey[8:]
 
 
 def u64(n: int) -> bytes:

@@ -19,8 +19,9 @@ from diskredis.storage import Txn, prefix_end
 class Reclaimer:
     """The gc queue of one keyspace, read and written through its batch transaction."""
 
-    def __init__(self, txn: Callable[[], Txn]) -> None:
+    def __init__(self, txn: Callable[[], Txn], max_key: int) -> None:
         self.txn = txn
+        self.max_key = max_key  # the engine's (deadline index entries: layout)
         self.lazyfreed = 0  # keys reclaimed in the background (INFO lazyfreed_objects)
         self.reset()
 
@@ -99,10 +100,10 @@ class Reclaimer:
                 if L.is_collection(meta.type):
                     self.free(*L.coll_head(meta.payload))
                 if meta.expire:  # (active expiry would drop it too, but not a replica's)
-                    txn.delete("expire", L.expire_key(meta.expire, mkey))
+                    txn.delete("expire", L.expire_entry(meta.expire, mkey, self.max_key)[0])
                 fields = L.field_expire(meta)
                 if fields:
-                    txn.delete("fexpire", L.expire_key(fields, mkey))
+                    txn.delete("fexpire", L.expire_entry(fields, mkey, self.max_key)[0])
                 txn.delete("meta", mkey)
                 done += 1
                 self.lazyfreed += 1

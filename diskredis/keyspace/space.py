@@ -134,7 +134,10 @@ class Keyspace:
         # which an LSM engine (LevelDB) keeps as tombstones until compaction: scanning
         # from the very start each time would slow down as they pile up.
         self._expire_from = b""  # every expire entry sorts at or after this
-        self.reclaim = Reclaimer(self._t)  # deleted collections, flushed dbs (`reclaim.py`)
+        self.fexpire_from = b""  # and every fexpire entry at or after this
+        self._format = L.SCHEMA_VERSION  # the folder's storage format (`_open`)
+        # deleted collections, flushed dbs (`reclaim.py`)
+        self.reclaim = Reclaimer(self._t, engine.max_key_size)
         # Known-empty ends of ordered ranges (a sorted set's index): prefix -> (lowest,
         # highest-exclusive) key that may still hold a record. Queue-like use deletes
         # from one end; starting scans past the deleted stretch keeps an LSM engine from
@@ -196,8 +199,9 @@ class Keyspace:
                     )
                 txn.put("stats", b"format", L.u32(L.SCHEMA_VERSION))
             elif L.read_u32(version) in L.READABLE_VERSIONS:
-                if L.read_u32(version) != L.SCHEMA_VERSION:  # an upgrade adding records
-                    txn.put("stats", b"format", L.u32(L.SCHEMA_VERSION))
+                # Format 2 stays 2 (its release can still open it) until a field gets
+                # a deadline: records only format 3 has (`_store`).
+                self._format = L.read_u32(version)
             else:
                 raise SchemaError(
                     "%s holds storage format %d; this diskredis reads format %d. Use the "
@@ -267,7 +271,7 @@ class Keyspace:
         self._deltas = {}
         self._staged = {}
         self.slots = [self._slot_of_committed(db) for db in range(self.databases)]
-        self._expire_from = b""  # re-read it
+        self._expire_from = self.fexpire_from = b""  # re-read them
         self.reclaim.reset()
         self._live.clear()
         read = self.engine.read()
@@ -372,10 +376,12 @@ class Keyspace:
         """The key's meta key: what the access table and the cache know it by."""
         return L.meta_key(self.slots[db], key, self.max_key)[0]
 
-    def store(self, db: int, key: bytes, meta: Meta) -> None:
-        """Create or replace `key` with `meta` (its expiry included)."""
+    def store(self, db: int, key: bytes, meta: Meta, quiet: bool = False) -> None:
+        """Create or replace `key` with `meta` (its expiry included). `quiet`: a change
+        of the record that is none of the value's (a hash made ready for field
+        deadlines): no WATCH, tracking or waiting client is told, nothing counted."""
         mkey, hashed = self._mkey(db, key)
-        self._store(db, key, meta, mkey, hashed, self._raw(mkey, key, hashed))
+        self._store(db, key, meta, mkey, hashed, self._raw(mkey, key, hashed), quiet)
 
     def replace(self, db: int, key: bytes, meta: Meta, old: Meta | None) -> None:
         """`store`, for a caller that has just had `old` from `lookup` of the key (and
@@ -384,7 +390,14 @@ class Keyspace:
         self._store(db, key, meta, mkey, hashed, old)
 
     def _store(
-        self, db: int, key: bytes, meta: Meta, mkey: bytes, hashed: bool, old: Meta | None
+        self,
+        db: int,
+        key: bytes,
+        meta: Meta,
+        mkey: bytes,
+        hashed: bool,
+        old: Meta | None,
+        quiet: bool = False,
     ) -> None:
         txn = self._t()
         if (
@@ -403,26 +416,33 @@ class Keyspace:
             # key takes its place.
             self.expired_keys += 1
             self.event(NOTIFY_EXPIRED, b"expired", key, db)
+        max_key = self.max_key
         if old is not None and old.expire and old.expire != meta.expire:
-            txn.delete("expire", L.expire_key(old.expire, mkey))
+            txn.delete("expire", L.expire_entry(old.expire, mkey, max_key)[0])
         fields_before, fields_now = L.field_expire(old), L.field_expire(meta)
         if fields_before != fields_now:
             if fields_before:
-                txn.delete("fexpire", L.expire_key(fields_before, mkey))
+                txn.delete("fexpire", L.expire_entry(fields_before, mkey, max_key)[0])
             if fields_now:
-                txn.put("fexpire", L.expire_key(fields_now, mkey), b"")
+                fkey, fvalue = L.expire_entry(fields_now, mkey, max_key)
+                txn.put("fexpire", fkey, fvalue)
+                if fkey < self.fexpire_from:
+                    self.fexpire_from = fkey
+                if self._format < 3:  # the first field deadline: format 3 from now on
+                    txn.put("stats", b"format", L.u32(3))
+                    self._format = 3
         had = bool(old is not None and old.expire)
         if had != bool(meta.expire):
             self._add(b"expires:", db, 1 if meta.expire else -1)
         meta.key = key if hashed else None
-        if not self.loading:
+        if not self.loading and not quiet:
             if self.waiters:
                 self.written[(db, key)] = None
             if self.watches.by_key:
                 self.watches.touched(db, key, deleted=False)
             if self.on_modified is not None:
                 self.on_modified(key, False)
-        self.changes += 1
+        self.changes += not quiet
         if old is None or (old.expire and old.expire < self.clock()):
             self.access.created(mkey)
             if not self.loading:
@@ -430,8 +450,8 @@ class Keyspace:
         txn.put("meta", mkey, meta.encode())
         self._staged[mkey] = (meta.type, meta.expire, meta.payload, meta.key)
         if meta.expire and (old is None or old.expire != meta.expire):
-            ekey = L.expire_key(meta.expire, mkey)
-            txn.put("expire", ekey, b"")
+            ekey, evalue = L.expire_entry(meta.expire, mkey, max_key)
+            txn.put("expire", ekey, evalue)
             if ekey < self._expire_from:
                 self._expire_from = ekey
 
@@ -471,11 +491,11 @@ class Keyspace:
         self._staged[mkey] = None
         self.access.forget(mkey)
         if meta.expire:
-            txn.delete("expire", L.expire_key(meta.expire, mkey))
+            txn.delete("expire", L.expire_entry(meta.expire, mkey, self.max_key)[0])
             self._add(b"expires:", db, -1)
         fields = L.field_expire(meta)
         if fields:
-            txn.delete("fexpire", L.expire_key(fields, mkey))
+            txn.delete("fexpire", L.expire_entry(fields, mkey, self.max_key)[0])
         self._add(b"count:", db, -1)
 
     # -- counts ------------------------------------------------------------------------
@@ -526,10 +546,10 @@ class Keyspace:
         txn = self._t()
         slot_db = {slot: i for i, slot in enumerate(self.slots)}
         counts: dict[int, int] = {}
-        for n, (ekey, _) in enumerate(txn.scan("expire", self._expire_from, L.u64(now_ms()))):
+        for n, (ekey, evalue) in enumerate(txn.scan("expire", self._expire_from, L.u64(now_ms()))):
             if n >= limit:
                 break
-            owner = slot_db.get(L.read_u32(L.split_expire_key(ekey)[1][:4]))
+            owner = slot_db.get(L.read_u32(L.split_expire_entry(ekey, evalue)[1][:4]))
             if owner is not None:
                 counts[owner] = counts.get(owner, 0) + 1
         return counts
@@ -542,13 +562,13 @@ class Keyspace:
         slot_db = {slot: i for i, slot in enumerate(self.slots)}
         repl = self.repl
         queued = len(repl.ops)
-        due: list[bytes] = []  # taken first: no deletes under an open scan
-        for ekey, _ in txn.scan("expire", self._expire_from, L.u64(now_ms())):
+        due: list[tuple[bytes, bytes]] = []  # taken first: no deletes under an open scan
+        for entry in txn.scan("expire", self._expire_from, L.u64(now_ms())):
             if budget is not None and len(due) >= budget:
                 break
-            due.append(ekey)
-        for ekey in due:
-            _, mkey = L.split_expire_key(ekey)
+            due.append(entry)
+        for ekey, evalue in due:
+            _, mkey = L.split_expire_entry(ekey, evalue)
             owner = slot_db.get(L.read_u32(mkey[:4]))
             txn.delete("expire", ekey)
             if owner is None:  # a flushed slot: gc reclaims its keys
@@ -563,7 +583,7 @@ class Keyspace:
                 if self.notify_flags & NOTIFY_EXPIRED:
                     self.event(NOTIFY_EXPIRED, b"expired", L.user_key(mkey, meta), owner)
         if due:
-            self._expire_from = max(self._expire_from, due[-1])
+            self._expire_from = max(self._expire_from, due[-1][0])
         if quietly:  # a reload's leftovers: nothing to tell replicas
             del repl.ops[queued:]
         else:
@@ -571,8 +591,13 @@ class Keyspace:
         return len(due)
 
     def has_field_deadlines(self) -> bool:
-        """Some hash has a field with a deadline (`fexpire` holds it)."""
-        return next(iter(self._t().scan("fexpire")), None) is not None
+        """Some hash of a database has a field with a deadline (`fexpire` holds it;
+        entries of flushed databases, which reclamation removes, do not count)."""
+        live = {L.u32(slot) for slot in self.slots}
+        for ekey, evalue in self._t().scan("fexpire"):
+            if L.split_expire_entry(ekey, evalue)[1][:4] in live:
+                return True
+        return False
 
     def fields_expired(self, db: int, key: bytes, fields: list[bytes]) -> None:
         """Hash fields of `key` removed past their deadline: counted
@@ -759,14 +784,14 @@ class Keyspace:
         last = next(iter(txn.scan("expire", reverse=True)), None)
         if last is None:
             return 0
-        top = L.split_expire_key(last[0])[0]
+        top = L.split_expire_entry(*last)[0]
         if top <= now:
             return 0
         ttls = []
         for i in range(probes):
             start = L.u64(now + (top - now) * i // probes)
-            for n, (ekey, _) in enumerate(txn.scan("expire", start)):
-                deadline, mkey = L.split_expire_key(ekey)
+            for n, (ekey, evalue) in enumerate(txn.scan("expire", start)):
+                deadline, mkey = L.split_expire_entry(ekey, evalue)
                 if mkey[:4] == slot and deadline > now:
                     ttls.append(deadline - now)
                     break

@@ -1,7 +1,7 @@
 """JSON lines and RESP command streams, to and from `rdb.model` records.
 
 Room: text formats only. Imports: `keyspace.clock`, `keyspace.types`, `rdb.codec`,
-`rdb.model`, hiredis, the standard library.
+`rdb.model`, `util`, hiredis, the standard library.
 
 JSON lines: one object per key, ``{"db": 0, "key": ..., "type": ..., "ttl": ...,
 "value": ...}``. Strings (keys, members, fields, values) are JSON strings when they
@@ -49,6 +49,7 @@ from diskredis.rdb.model import (
     StreamNode,
     Value,
 )
+from diskredis.util import FIELD_DEADLINE_MAX, LLONG_MAX
 
 _CHUNK = 1000  # elements per command when a collection is rebuilt
 
@@ -192,6 +193,11 @@ def _decode_value(kind: str, x: Any, now: int) -> Value:
             if len(p) == 3:
                 if not isinstance(p[2], int) or isinstance(p[2], bool) or p[2] < 0:
                     raise FormatError("a hash field's ttl is a number of milliseconds")
+                if now + p[2] > FIELD_DEADLINE_MAX:
+                    raise FormatError(
+                        "a hash field's ttl of %d ms is past the latest deadline a field "
+                        "takes (%d, Unix ms)" % (p[2], FIELD_DEADLINE_MAX)
+                    )
                 h.expires[_b(p[0])] = now + max(p[2], 1)
         return h
     if kind == "stream":
@@ -249,6 +255,8 @@ def from_json(line: str, now: int) -> Record:
         raise FormatError("db is a number >= 0")
     if not isinstance(ttl, int) or isinstance(ttl, bool):
         raise FormatError("ttl is a number of milliseconds, -1 for none")
+    if now + ttl > LLONG_MAX:
+        raise FormatError("a ttl of %d ms is past the latest deadline a key takes" % ttl)
     return Record(
         db, _b(key), _value_from_json(kind, value, now), None if ttl < 0 else now + max(ttl, 1)
     )

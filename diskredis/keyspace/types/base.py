@@ -81,15 +81,16 @@ class Collection:
         """The type's head fields, as stored after id | count."""
         return b""
 
-    def save(self, db: int) -> bool:
-        """Store the head (True), or remove the key if it holds nothing (False)."""
+    def save(self, db: int, quiet: bool = False) -> bool:
+        """Store the head (True), or remove the key if it holds nothing (False);
+        `quiet`: see `Keyspace.store`."""
         if self.count <= 0:
             self.ks.remove(db, self.key)
             return False
         self.meta.payload = L.coll_payload(
             self.kid, self.count, self._encode() if self.extra else b""
         )
-        self.ks.store(db, self.key, self.meta)
+        self.ks.store(db, self.key, self.meta, quiet)
         return True
 
 

@@ -35,18 +35,23 @@ class Hash(Collection):
     """A hash being changed by one command (`save` writes its count and earliest field
     deadline back)."""
 
-    __slots__ = ("ex", "fexp")
+    # fexp: the earliest field deadline, or (`stale`) a lower bound of it while
+    # deadlines change: looked up again once, when the head is stored, not after each
+    # field (HPEXPIRE of thousands of fields with one deadline would redo it for each)
+    __slots__ = ("ex", "fexp", "stale")
     code = CODE
     extra = True
 
     def _fresh(self) -> None:
-        self.fexp, self.ex = 0, False
+        self.fexp, self.ex, self.stale = 0, False, False
 
     def _decode(self, extra: bytes) -> None:
-        self.ex = len(extra) >= 8
+        self.ex, self.stale = len(extra) >= 8, False
         self.fexp = L.read_u64(extra[:8]) if self.ex else 0
 
     def _encode(self) -> bytes:
+        if self.stale:
+            self.fexp, self.stale = self._earliest(), False
         return L.u64(self.fexp) if self.ex else b""
 
     def extend(self) -> bool:
@@ -91,7 +96,9 @@ class Hash(Collection):
         return _deadline(self.ks, self.kid, field)
 
     def expire_at(self, field: bytes, when: int) -> None:
-        """Give the (existing) field the deadline `when` (ms)."""
+        """Give the (existing) field the deadline `when` (ms; 0 is stored as 1, as long
+        past: 0 means "none" in the head)."""
+        when = max(when, 1)
         old = self.deadline(field)
         txn, max_key = self.txn, self.ks.max_key
         if old:
@@ -102,7 +109,7 @@ class Hash(Collection):
         if not self.fexp or when < self.fexp:
             self.fexp = when
         elif old == self.fexp:
-            self.fexp = self._earliest()
+            self.stale = True
 
     def persist(self, field: bytes) -> bool:
         """Drop the field's deadline; True if it had one."""
@@ -113,7 +120,7 @@ class Hash(Collection):
         txn.delete("sub", L.field_ttl_key(self.kid, field, max_key))
         txn.delete("sub", L.field_due_key(self.kid, old, field, max_key))
         if old == self.fexp:
-            self.fexp = self._earliest()
+            self.stale = True
         return True
 
     def _earliest(self) -> int:
@@ -242,9 +249,11 @@ def encoding(ks: Keyspace, meta: Meta, config: Config) -> str:
 
 
 def _export(ks: Keyspace, meta: Meta, config: Config) -> R.RHash:
-    when = deadlines(ks, meta)
-    now = ks.clock()
-    return R.RHash(list(pairs(ks, meta)), {f: t for f, t in when.items() if t >= now})
+    """Every stored field with its deadline, past or not, as Redis's DUMP and RDB carry
+    them (a replica's full sync must hold what its primary holds: a field past its
+    deadline may yet be given a new one)."""
+    fields = [(field, value) for _, field, value in E.scan(ks, kid_of(meta))]
+    return R.RHash(fields, deadlines(ks, meta))
 
 
 def _load(ks: Keyspace, db: int, key: bytes, value: R.RHash, expire: int, config: Config) -> None:
@@ -266,16 +275,23 @@ def expire_fields(ks: Keyspace, budget: int) -> int:
     txn = ks.tx()
     now = now_ms()
     slot_db = {slot: i for i, slot in enumerate(ks.slots)}
-    # taken first: no deletes under an open scan
-    hashes = [ekey for ekey, _ in islice(txn.scan("fexpire", b"", L.u64(now + 1)), budget)]
+    # Taken first: no deletes under an open scan. Scans start past the entries handled
+    # before (an LSM engine keeps deleted ones as markers until it compacts); a hash put
+    # back under an earlier deadline moves the start back (`Keyspace._store`).
+    hashes = list(islice(txn.scan("fexpire", ks.fexpire_from, L.u64(now + 1)), budget))
+    if hashes:
+        ks.fexpire_from = max(ks.fexpire_from, hashes[-1][0])
     removed = 0
-    for ekey in hashes:
+    for ekey, evalue in hashes:
         if removed >= budget:
+            ks.fexpire_from = min(ks.fexpire_from, ekey)  # not reached: next time
             break
-        _, mkey = L.split_expire_key(ekey)
+        _, mkey = L.split_expire_entry(ekey, evalue)
         owner = slot_db.get(L.read_u32(mkey[:4]))
+        if owner is None:  # a flushed database's: reclamation removes it with the key
+            continue
         raw = txn.get("meta", mkey)
-        if owner is None or raw is None:  # a flushed slot, a stale entry
+        if raw is None:  # (never: the entry goes with its key) a stale entry
             txn.delete("fexpire", ekey)
             continue
         key = L.user_key(mkey, L.decode_meta(raw))
@@ -286,10 +302,12 @@ def expire_fields(ks: Keyspace, budget: int) -> int:
         h = Hash(ks, key, meta)
         fields = h.due(now + 1, budget - removed)  # deadline <= now, as Redis's cycle
         if not fields:  # (never: the head's earliest deadline is exact) set it right
-            h.fexp = h._earliest()
+            h.stale = True
         for f in fields:
             h.delete(f)
         removed += len(fields)
+        if removed >= budget:  # this hash may have more due: start from it next time
+            ks.fexpire_from = min(ks.fexpire_from, ekey)
         ks.fields_expired(owner, key, fields)
         kept = h.save(owner)
         if fields:
