@@ -438,6 +438,8 @@ for _name, _ndefault, _lo, _hi, _kind, _extra in [
     ),
     ("list-compress-depth", 0, 0, INT_MAX, "int", {}),
     ("rdb-key-save-delay", 0, -(2**31), INT_MAX, "int", {"hidden": True, "effect": True}),
+    # diskredis's own: start a compaction when this % of the files is reclaimable (0: never)
+    ("auto-compact-percent", 0, 0, 100, "int", {"hidden": True, "effect": True}),
     ("key-load-delay", 0, -(2**31), INT_MAX, "int", {"hidden": True}),
     ("active-expire-effort", 1, 1, 10, "int", {}),
     ("hz", 10, 0, INT_MAX, "int", {}),

@@ -260,16 +260,17 @@ def test_hot_path_measures_every_test_on_both_engines() -> None:
             assert float(r[1]) > 0 and r[2] == "µs" and "(%s," % engine in r
 
 
-def test_big_values_times_every_command_on_every_server() -> None:
+def _table(*argv: str) -> list[list[str]]:
+    """Run a bench; the rows of its table (after the comment and the heading)."""
     out = subprocess.run(
-        [sys.executable, "tools/bench/big_values.py", "--mb", "2", "-n", "3000"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        [sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert out.returncode == 0, out.stderr
-    rows = [line.split() for line in out.stdout.splitlines()[2:]]
+    return [line.split() for line in out.stdout.splitlines()[2:]]
+
+
+def test_big_values_times_every_command_on_every_server() -> None:
+    rows = _table("tools/bench/big_values.py", "--mb", "2", "-n", "3000")
     servers = ["redis-server"] + ["diskredis %s" % e for e in ENGINES]
     assert [(" ".join(r[:-5]), r[-5], r[-4]) for r in rows] == [
         (s, v, c)
@@ -280,3 +281,13 @@ def test_big_values_times_every_command_on_every_server() -> None:
     for r in rows:
         seconds, p99, worst = float(r[-3]), float(r[-2]), float(r[-1])
         assert seconds >= 0 and 0 <= p99 <= worst
+
+
+def test_compaction_shrinks_every_server_beside_redis_rewriting_its_aof() -> None:
+    rows = _table("tools/bench/compaction.py", "--mb", "20", "--keep", "10")
+    servers = ["redis-server"] + ["diskredis %s" % e for e in ENGINES]
+    assert [" ".join(r[:-6]) for r in rows] == servers
+    for r in rows:
+        before, after, took, p99, worst = (float(x) for x in r[-6:-1])
+        assert after < before / 2, r  # 90 % deleted: the files give most of it back
+        assert took >= 0 and 0 <= p99 <= worst

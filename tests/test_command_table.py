@@ -19,8 +19,9 @@ FROM_REDIS_8 = {
     "hexpire", "hpexpire", "hexpireat", "hpexpireat", "httl", "hpttl", "hexpiretime",
     "hpexpiretime", "hpersist", "hgetdel", "hgetex", "hsetex",
 }  # fmt: skip
-# Commands diskredis has and Redis 7.0 has not (Redis 7.2 additions clients already send).
-NOT_IN_REDIS_70 = {"client|setinfo", "client|no-touch"} | FROM_REDIS_8
+# Commands diskredis has and Redis 7.0 has not (Redis 7.2 additions clients already send,
+# and diskredis's own COMPACT).
+NOT_IN_REDIS_70 = {"client|setinfo", "client|no-touch", "compact"} | FROM_REDIS_8
 
 # Fields of COMMAND INFO where diskredis departs from Redis 7.0 on purpose, and why.
 INFO_DEVIATIONS: dict[str, dict[int, str]] = {}

@@ -724,6 +724,22 @@ def save(ctx: Ctx, argv: list[bytes]) -> str:
 
 
 @command(
+    "compact",
+    1,
+    "admin noscript",
+    group=_SRV,
+    since="0.1.0",  # diskredis's own (Kvrocks has one by this name)
+    complexity="O(N) where N is the size of the data files, in the background",
+    summary="Gives the disk space of deleted data back, in the background (diskredis).",
+)
+def compact(ctx: Ctx, argv: list[bytes]) -> str:
+    """COMPACT -> OK: a compaction of the data files starts (INFO storage
+    `compaction_in_progress`); an error if one is running."""
+    ctx.server.start_compaction()
+    return "OK"
+
+
+@command(
     "bgsave",
     -1,
     "admin noscript no_async_loading",

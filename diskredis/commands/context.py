@@ -221,6 +221,9 @@ class ServerPort(Protocol):
 
     def checkpoint(self) -> None: ...
 
+    def start_compaction(self) -> None:
+        """COMPACT: give the space of deleted data back, in the background."""
+
     def info_fields(self) -> dict[str, Any]: ...
 
     def replica_states(self) -> list[ReplicaState]:

@@ -2,7 +2,8 @@
 
 Room: sockets and tasks; no Redis semantics. Imports: `commands` (acl, context,
 functions, pubsub, scripting, tracking), `config`, `errors`, `keyspace.space`,
-`storage`, this package (busy, connection, lane, snapshots, supervision, tls), trio.
+`storage`, this package (busy, compaction, connection, lane, snapshots, supervision,
+tls), trio.
 
 Accepted sockets (`listeners.py`) become `Connection`s driven by one `Reactor` task
 (`connection.py`): it reads what each client sent, parses every complete request
@@ -52,6 +53,7 @@ from diskredis.errors import RedisError
 from diskredis.keyspace.space import Keyspace
 from diskredis.server import supervision
 from diskredis.server.busy import BusyServing
+from diskredis.server.compaction import Compacting
 from diskredis.server.connection import Connection, Reactor
 from diskredis.server.failover import Failover
 from diskredis.server.following import Following
@@ -74,7 +76,7 @@ __all__ = ["Server", "serve"]
 _SAMPLE_EVERY = 0.1  # instantaneous_ops_per_sec samples, as Redis (16 samples, 100 ms)
 
 
-class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
+class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover, Compacting):
     """Owns the listeners, the connections and the lane. What commands ask of it
     (`ServerPort`, `port.py`), its listeners (`listeners.py`), the serving while a
     script is busy (`busy.py`) and the SYNC snapshots (`snapshots.py`) are mixins of
@@ -406,6 +408,7 @@ class Server(Port, BusyServing, Snapshotting, Replicating, Following, Failover):
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._signals)
                 nursery.start_soon(self._cron)
+                nursery.start_soon(self._auto_compaction)
                 nursery.start_soon(self._gatherer)
                 nursery.start_soon(self.reactor.run)
                 self._tasks = nursery

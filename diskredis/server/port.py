@@ -37,6 +37,7 @@ class Port(Listening):
     engine: Any
     keyspace: Keyspace
     lane: Lane
+    compaction_info: Callable[[], list[tuple[str, Any]]]  # (compaction.py's)
     run_id: str
     monitoring: bool
     token: trio.lowlevel.TrioToken | None
@@ -217,6 +218,7 @@ class Port(Listening):
                 ("lane_batches", self.lane.batches),
                 ("lane_batched_clients", self.lane.batched_units),
                 ("lane_write_commits", self.lane.write_commits),
+                *self.compaction_info(),
                 *self.engine.info(),
             ],
         }

@@ -361,6 +361,25 @@ class Engine(ABC):
         """Between write transactions: drop what deleted records leave behind in
         [start, stop) of `table` (LevelDB's deletion markers; nothing to do on LMDB)."""
 
+    # -- giving disk space back (COMPACT) ------------------------------------------------
+    def space(self) -> tuple[int, int]:
+        """(live bytes, reclaimable bytes) of the engine's files, as well as the engine
+        can tell cheaply: what a compaction would keep, and what it would give back."""
+        size = self.disk_size()
+        return size, 0
+
+    def begin_compaction(self) -> Callable[[], None]:
+        """Between write transactions, on the lane: start giving back the space of
+        deleted data. Returns the long part, for a worker thread while the lane goes on;
+        then `finish_compaction` on the lane. StorageError when it cannot start."""
+        return lambda: None
+
+    def finish_compaction(self) -> bool | None:
+        """Between write transactions, on the lane, once the long part returned (or
+        raised): True when done, None to be called again later (a reader still holds
+        the old files), False when the compaction was given up (nothing changed)."""
+        return True
+
 
 def folder_size(path: str) -> int:
     """Bytes the files in `path` take; a file removed while it is counted (LevelDB drops

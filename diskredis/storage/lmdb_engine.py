@@ -52,6 +52,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -96,6 +97,13 @@ _BACKLOG_BYTES = CHECKPOINT_BYTES
 _FILL_MIN = 512
 _FILL_RUN = 256
 _PAGE_GUESS = 3 * 4096  # new pages one logged operation may take in LMDB (map sizing)
+#: A compaction copies the file, compacted, into this folder beside it (`lmdb/compact`),
+#: then puts the copy in its place. Checkpoints wait meanwhile (the copy must stay what
+#: the file holds), so writes stay in memory and in the log; past this many of them the
+#: copy is given up and checkpoints go on (a folder a crash left is removed at open).
+_COMPACT_DIR = "compact"
+_COMPACT_HOLD_OPS = 64 * CHECKPOINT_OPS
+_COMPACT_HOLD_BYTES = 16 * CHECKPOINT_BYTES
 # The map's room is looked at again before a batch bringing this many bytes, or after
 # this many logged operations (the map is kept at least half free: 512 MB or more).
 _MAP_RECHECK = 1 << 20
@@ -259,6 +267,14 @@ class LmdbEngine(Engine):
         self.checkpoint_us = 0  # time checkpoints took (filling and committing), the last's
         self.last_checkpoint_us = 0
         self.replayed = 0  # log records applied when the engine opened
+        # A compaction: None, or its state ("copying", then "copied"), with its error
+        # and whether writes outgrew what may wait for it ("spoiled": given up).
+        self._compaction: str | None = None
+        self._compact_error: str | None = None
+        self._compact_spoiled = False
+        self._copy_done = threading.Event()
+        self._copy_done.set()
+        shutil.rmtree(os.path.join(self.path, _COMPACT_DIR), ignore_errors=True)
         self._open()
         self.wals = [Wal(os.path.join(self.path, name)) for name in LOG_NAMES]
         self.wal = self.wals[0]
@@ -407,6 +423,10 @@ class LmdbEngine(Engine):
 
     def _checkpoint_due(self) -> bool:
         a = self._active
+        if self._compaction == "copying" and not self._compact_spoiled:
+            if a.ops < _COMPACT_HOLD_OPS and a.bytes < _COMPACT_HOLD_BYTES:
+                return False  # the copy must stay what the file holds
+            self._compact_spoiled = True  # too much waits: give the copy up, go on
         return (
             self._frozen is None
             and a.ops > 0
@@ -461,6 +481,7 @@ class LmdbEngine(Engine):
             raise StorageError("%s%s" % (e.strerror, disk_hint(self.path))) from None
 
     def close(self) -> None:
+        self._copy_done.wait()  # a compaction's copy reads the environment
         with contextlib.suppress(StorageError):
             self.sync()  # when that fails, the checkpoint is all that counts
         if not self.hold_checkpoints:
@@ -496,6 +517,94 @@ class LmdbEngine(Engine):
             if info["map_size"] < 2 * used + (1 << 30):
                 self.env.set_mapsize(2 * used + (1 << 30))
         super().pin_readers()
+
+    # -- compaction ------------------------------------------------------------------
+    def space(self) -> tuple[int, int]:
+        """Live: the pages the tables use (LMDB's own count); the rest of the file is
+        free pages, which LMDB reuses but never gives back until a compaction."""
+        try:
+            size = os.path.getsize(os.path.join(self.path, "data.mdb"))
+        except OSError:
+            return 0, 0
+        pages = 2 + sum(  # (the two meta pages)
+            stat["branch_pages"] + stat["leaf_pages"] + stat["overflow_pages"]
+            for stat in self._table_stats()
+        )
+        live = min(size, pages * self._psize)
+        return live, size - live
+
+    def _table_stats(self) -> list[Any]:
+        with self.env.begin(buffers=False) as txn:
+            return [self.env.stat(), *[txn.stat(db) for db in self._db_list]]
+
+    def begin_compaction(self) -> Callable[[], None]:
+        if self._compaction is not None:
+            raise StorageError("a compaction of %s is in progress" % self.path)
+        if self.write_error is not None:
+            raise StorageError(self.write_error)
+        if not self.checkpoint():  # the file holds every write: the copy starts from it
+            raise StorageError(self.write_error or "the checkpoint before compacting failed")
+        target = os.path.join(self.path, _COMPACT_DIR)
+        shutil.rmtree(target, ignore_errors=True)
+        os.makedirs(target)
+        self.pin_readers()  # the map stays where the copy reads it
+        self._compaction, self._compact_error, self._compact_spoiled = "copying", None, False
+        self._copy_done.clear()
+
+        def copy() -> None:
+            try:
+                self.env.copy(target, compact=True)
+                fd = os.open(os.path.join(target, "data.mdb"), os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except (lmdb.Error, OSError) as e:
+                self._compact_error = "the compacted copy in %s failed: %s%s" % (
+                    target,
+                    e,
+                    disk_hint(self.path),
+                )
+            finally:
+                self._copy_done.set()
+
+        return copy
+
+    def finish_compaction(self) -> bool | None:
+        if self._compaction is None:
+            return False
+        if not self._copy_done.is_set():
+            return None
+        if self._compaction == "copying":
+            self._compaction = "copied"
+            self.unpin_readers()
+        target = os.path.join(self.path, _COMPACT_DIR)
+        if self._compact_error is not None or self._compact_spoiled:
+            shutil.rmtree(target, ignore_errors=True)
+            self._compaction = None
+            return False
+        if self._pins or self._job is not None:
+            return None  # a reader still maps the file: later
+        # The copy holds what the file holds (checkpoints waited): the same epoch, so the
+        # log replays the same records over either. The rename is the switch.
+        self.env.close()
+        try:
+            os.replace(os.path.join(target, "data.mdb"), os.path.join(self.path, "data.mdb"))
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        finally:
+            self._open()  # the new file, or the old one if the rename failed
+            self._compaction = None
+            shutil.rmtree(target, ignore_errors=True)
+        self._map_checked = -_MAP_RECHECK_OPS
+        for wal in self.wals:  # the other file's records are all in the data file
+            if wal is not self.wal:
+                wal.offset = 0
+            wal.cut()
+        return True
 
     def _reopen_after_failure(self) -> bool:
         # LMDB keeps its file whole through a failed commit; only a failed write of its

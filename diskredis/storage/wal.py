@@ -20,6 +20,7 @@ before it. Replaying a record twice is harmless: each operation sets or removes 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import zlib
@@ -93,6 +94,12 @@ class Wal:
                 os.ftruncate(self.fd, 0)
         except OSError:
             pass  # a long file costs room, never correctness: records carry their epoch
+
+    def cut(self) -> None:
+        """Drop what follows the records written since `restart` (older epochs' records,
+        which the data file holds): the file's length gives the room back."""
+        with contextlib.suppress(OSError):  # room, never correctness (see `restart`)
+            os.ftruncate(self.fd, self.offset)
 
     def close(self) -> None:
         os.close(self.fd)

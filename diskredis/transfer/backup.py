@@ -98,6 +98,25 @@ def backup_through_server(engine: str, dest: str, args: argparse.Namespace) -> i
     return folder_size(os.path.join(dest, engine))
 
 
+def compact_copy(dest: str, engine: str) -> tuple[int, int]:
+    """--compact: the copy's files hold only live data (LMDB's copy is compacted as it
+    is made; this also puts its logs into the file; LevelDB compacts every level).
+    The bytes before and after."""
+    lock = lock_folder(dest)
+    try:
+        store = open_engine(engine, dest)
+        try:
+            before = store.disk_size()
+            store.begin_compaction()()
+            if store.finish_compaction() is not True:
+                raise StorageError("the compaction of the copy in %s failed" % dest)
+            return before, store.disk_size()
+        finally:
+            store.close()
+    finally:
+        lock.close()
+
+
 def verify(dest: str, engine: str, quiet: bool) -> tuple[bool, str]:
     lock = lock_folder(dest)
     try:
@@ -137,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dir", help="the data folder (the server's `dir`)")
     parser.add_argument("dest", help="a new folder for the copy")
     parser.add_argument("--no-check", action="store_true", help="skip diskredis-check on the copy")
+    parser.add_argument(
+        "--compact",
+        action="store_true",
+        help="compact the copy: its files hold only live data (as COMPACT does on a server)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     server = parser.add_argument_group(
         "the running server of a LevelDB folder (LMDB folders need none)"
@@ -166,6 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "copied %s (%s) to %s: %.1f MB in %.1f s" % (args.dir, engine, args.dest, size / 1e6, took)
     )
+    if args.compact:
+        try:
+            before, after = compact_copy(args.dest, engine)
+        except (StorageError, OSError) as e:
+            print("diskredis-backup: %s" % e, file=sys.stderr)
+            return 2
+        print("compacted the copy: %.1f MB -> %.1f MB" % (before / 1e6, after / 1e6))
     if args.no_check:
         return 0
     ok, text = verify(args.dest, engine, args.quiet)

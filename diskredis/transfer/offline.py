@@ -93,7 +93,7 @@ class _NoServer:
         )
 
     kill = start_monitor = exit_now = pause = unpause = set_master = unset_master = _refuse
-    start_failover = abort_failover = _refuse
+    start_failover = abort_failover = start_compaction = _refuse
 
 
 class Offline:
