@@ -58,7 +58,8 @@ class Compacting:
         before = engine.disk_size()
         live, reclaimable = engine.space()
         try:
-            work = engine.begin_compaction()
+            while (work := engine.begin_compaction()) is None:
+                await trio.sleep(_FINISH_POLL)  # a checkpoint ends first, batch by batch
         except StorageError as e:
             log.warning("Compaction (%s) could not start: %s", why, e)
             self.compacting = False

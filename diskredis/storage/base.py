@@ -368,10 +368,11 @@ class Engine(ABC):
         size = self.disk_size()
         return size, 0
 
-    def begin_compaction(self) -> Callable[[], None]:
+    def begin_compaction(self) -> Callable[[], None] | None:
         """Between write transactions, on the lane: start giving back the space of
         deleted data. Returns the long part, for a worker thread while the lane goes on;
-        then `finish_compaction` on the lane. StorageError when it cannot start."""
+        then `finish_compaction` on the lane. None: not now (call again after a batch);
+        StorageError when it cannot start."""
         return lambda: None
 
     def finish_compaction(self) -> bool | None:

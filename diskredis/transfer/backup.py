@@ -107,7 +107,10 @@ def compact_copy(dest: str, engine: str) -> tuple[int, int]:
         store = open_engine(engine, dest)
         try:
             before = store.disk_size()
-            store.begin_compaction()()
+            store.checkpoint()
+            work = store.begin_compaction()
+            assert work is not None, "nothing runs beside the tool"
+            work()
             if store.finish_compaction() is not True:
                 raise StorageError("the compaction of the copy in %s failed" % dest)
             return before, store.disk_size()
