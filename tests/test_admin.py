@@ -298,6 +298,8 @@ SETTABLE = sorted(
         "timeout",
         "client-query-buffer-limit",
         "proto-max-bulk-len",
+        # diskredis's own (tests/test_compaction.py)
+        "auto-compact-percent",
         # refused unless default (docs/security.md, test_tls)
         "tls-ciphersuites",
         "tls-session-caching",

@@ -147,6 +147,8 @@ def test_compact_is_refused_where_redis_refuses_admin_commands(dr: ServerProc) -
     info = c.info("storage")
     for field in ("live_bytes", "reclaimable_bytes", "compaction_in_progress", "compactions"):
         assert field in info, field
+    with pytest.raises(redis.ResponseError, match="must be between 0 and 100 inclusive"):
+        c.config_set("auto-compact-percent", 101)
 
 
 @pytest.mark.stress
