@@ -103,10 +103,15 @@ def measure(port: int, kind: str, mb: int, keep: int) -> list[float]:
     stop.set()
     for t in threads:
         t.join()
-    time.sleep(0.5)
+    after = folder_mb(folder)
+    for _ in range(50):  # until the engine has removed the files it replaced
+        time.sleep(0.2)
+        after, last = folder_mb(folder), after
+        if after == last:
+            break
     ordered = sorted(samples) or [0.0]
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return [before, folder_mb(folder), took, p99 * 1000, ordered[-1] * 1000, acked[0]]
+    return [before, after, took, p99 * 1000, ordered[-1] * 1000, acked[0]]
 
 
 def main(argv: list[str] | None = None) -> int:
