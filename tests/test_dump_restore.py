@@ -186,6 +186,8 @@ BAD_BODIES = {
     "bad intset": b"\x0b\x09" + bytes(9),
     "bad listpack hash": b"\x10\x07" + bytes(7),
     "bad lzf": b"\x00\xc3\x02\x0a\xff\xff",
+    # (python-lzf crashed the process asked for a size it cannot allocate)
+    "lzf of no possible size": b"\x00\xc3\x03" + codec.enc_length(85963890970624) + b"\x01ab",
 }
 
 

@@ -67,6 +67,8 @@ def test_lzf_round_trip(data: bytes) -> None:
         (b"\x20", 3),  # a back reference cut short
         (b"\x00a\x20\x05", 3),  # a reference before the start
         (b"\x00a", 2),  # the wrong size
+        (b"\x01ab", 85963890970624),  # more than 3 bytes expand to (python-lzf crashed)
+        (b"\x01ab", 2**62),
     ],
 )
 def test_lzf_refuses_bad_input(data: bytes, size: int) -> None:

@@ -21,6 +21,8 @@ import lzf as _c
 _MAX_LIT = 32
 _MAX_OFF = 1 << 13
 _MAX_REF = (1 << 8) + (1 << 3)  # longest match: 264 bytes
+# At most what an input byte expands to: a back reference of three bytes copies 264.
+_MAX_EXPANSION = _MAX_REF // 3
 
 
 class LzfError(ValueError):
@@ -31,6 +33,11 @@ def decompress(data: bytes, size: int) -> bytes:
     """The `size` bytes `data` expands to; LzfError when it does not fit the format."""
     if size == 0:
         raise LzfError("expands to nothing")  # lzf_decompress returns 0: an error to Redis
+    if size > _MAX_EXPANSION * len(data):
+        # More than any input of this length expands to: an error to Redis too (its
+        # lzf_decompress returns less). Asked of python-lzf, a size it cannot allocate
+        # crashes the process (it does not check its malloc).
+        raise LzfError("%d bytes cannot expand to %d" % (len(data), size))
     try:
         out: bytes | None = _c.decompress(data, size)
     except ValueError as e:
