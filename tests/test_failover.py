@@ -49,6 +49,12 @@ def _fails_over(primary: ServerProc, replica: ServerProc, *extra: Any) -> None:
         c.set("k%d" % i, i)
     c.rpush("l", *range(100))
     before = replica.client().info("stats")["sync_full"]
+    # (redis-server marks a diskless sync's replica online once its cron sees the
+    # transfer's child exit, which may come after the replica has caught up)
+    _wait(
+        lambda: c.info("replication").get("slave0", {}).get("state") == "online",
+        "the primary to see its replica online",
+    )
     assert c.execute_command("FAILOVER", "TO", "127.0.0.1", replica.port, *extra) == b"OK"
     _wait(lambda: _role(primary) == "slave" and _role(replica) == "master", "the failover")
     r = replica.client()
