@@ -4,12 +4,20 @@ keys, and leaves the same keys behind; targets are Redis and diskredis."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import Diff, ServerProc, free_port, start_diskredis, start_oracle
+from tests.conftest import (
+    Diff,
+    ServerProc,
+    encode_command,
+    free_port,
+    start_diskredis,
+    start_oracle,
+)
 from tests.test_dump_restore import snapshot
 
 SIMPLE = ["SET", "s", "v"]
@@ -123,3 +131,67 @@ def test_migrate_with_a_password(kdiff: Diff, engine: str) -> None:
             assert guarded.client(password="secret", db=db).get("k") == b"v"
     finally:
         guarded.stop()
+
+
+# -- big values: read, encoded and sent on a worker thread ------------------------------
+def _big_values(d: Diff) -> None:
+    members = [str(x) for i in range(20_000) for x in (i, "m%d" % i)]
+    d("ZADD", "z", *members)
+    d("HSET", "h", *members)
+    d("SET", "s", "x" * (2 << 20))
+    d("SET", "small", "v", "EX", "1000")
+
+
+def test_migrate_of_big_values(kdiff: Diff, target: ServerProc) -> None:
+    """Values too big to encode on the lane go the same way as Redis's: the same
+    replies, the same keys moved, copied or left."""
+    d = kdiff
+    target.client(db=1).flushdb()
+    target.client(db=2).flushdb()
+    _big_values(d)
+    assert _both(d, target, "", "5000", "COPY", "KEYS", "z", "h") == b"+OK\r\n"
+    d("EXISTS", "z", "h")
+    assert _both(d, target, "", "5000", "KEYS", "z", "s", "small").startswith(
+        b"-ERR Target instance replied with error: BUSYKEY"
+    )
+    d("EXISTS", "z", "s", "small")
+    assert _both(d, target, "", "5000", "REPLACE", "KEYS", "z", "h") == b"+OK\r\n"
+    d("EXISTS", "z", "h")
+    _target_same(target)
+
+
+@pytest.mark.parametrize("change", ["write", "delete"])
+def test_a_big_value_changed_while_it_migrates(dr: ServerProc, change: str) -> None:
+    """A key written (or deleted) by another client while its value is on the way to
+    the target is migrated again, on the lane, with REPLACE: the target ends with the
+    newer value (or without the key, and MIGRATE answers NOKEY), and nothing stays
+    behind. The target holds the first RESTORE (CLIENT PAUSE WRITE) until the change
+    is made."""
+    c = dr.client()
+    c.delete("z")
+    c.zadd("z", {"m%d" % i: i for i in range(20_000)})
+    target = start_oracle()
+    try:
+        t = target.client()
+        assert t.client_pause(30_000, all=False)
+        calls = c.info("commandstats").get("cmdstat_migrate", {}).get("calls", 0)
+        migrator = dr.raw(timeout=60)
+        migrator.send(encode_command(["MIGRATE", "127.0.0.1", target.port, "z", 0, 20_000]))
+        deadline = time.monotonic() + 30
+        while c.info("commandstats").get("cmdstat_migrate", {}).get("calls", 0) == calls:
+            assert time.monotonic() < deadline, "MIGRATE did not start"
+            time.sleep(0.005)
+        if change == "write":
+            assert c.zadd("z", {"extra": -1}) == 1
+        else:
+            assert c.delete("z") == 1
+        assert t.client_unpause()
+        if change == "write":
+            assert migrator.reply() == b"+OK\r\n"
+            assert t.zcard("z") == 20_001 and t.zscore("z", "extra") == -1
+        else:
+            assert migrator.reply() == b"+NOKEY\r\n"
+            assert t.exists("z") == 0
+        assert c.exists("z") == 0
+    finally:
+        target.stop()

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from diskredis import __version__
 from diskredis.config import Config
 from diskredis.keyspace.space import LOOKUP_NONOTIFY, LOOKUP_READ, LOOKUP_TOUCH, Keyspace
-from diskredis.keyspace.types import Meta
+from diskredis.keyspace.types import Build, Meta
 from diskredis.keyspace.watches import Watch
 
 REDIS_VERSION = "7.0.15"  # the Redis release whose behaviour diskredis follows
@@ -375,6 +375,22 @@ class Offload:
 
     job: Callable[[Keyspace | None], Any]
     snapshot: bool = True
+
+
+@dataclass(frozen=True)
+class Resume:
+    """What an Offload's job may return instead of a reply: the rest of its command, run
+    on the lane. First `build`, if given (a `types.Build`), writes its value a bounded
+    step per batch; then `finish(ctx)` ends the command as its handler would -- within
+    a call (replicated as the command unless it rewrites itself, keyspace events,
+    tracking, blocked clients served), once nothing holds writes -- and what it returns
+    is the reply: a value, a RedisError, or another Offload. When the command cannot
+    end so (the client went away, a batch failed, writes are refused now), `abandon`
+    runs instead, in a batch."""
+
+    finish: Callable[[Ctx], Any]
+    abandon: Callable[[], None] = lambda: None
+    build: Build | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from diskredis import errors
-from diskredis.commands.context import Block, Ctx, SlowlogEntry
+from diskredis.commands.context import Block, Ctx, Resume, SlowlogEntry
 from diskredis.commands.registry import Command, find, hdr_bucket
 from diskredis.errors import CountedError, RedisError
 from diskredis.keyspace.space import LOOKUP_TOUCH
@@ -184,6 +184,54 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
         or (ctx.server.monitoring and not cmd.unmonitored)
     ):
         _after_call(ctx, cmd, argv, usec, waits)
+    return reply
+
+
+def finish_call(ctx: Ctx, argv: list[bytes], resume: Resume) -> Any:
+    """The end of a command whose middle ran off the lane (`Resume`), as `execute` runs
+    a handler: refused as processCommand would refuse the command now (the disk failing,
+    the server turned replica meanwhile) -- the command is then abandoned -- else
+    `resume.finish` within a call. The call itself was counted when it began; a
+    failure counts in failed_calls and errorstats here."""
+    session = ctx.session
+    ks = ctx.ks
+    cmd = find(argv)
+    refusal = None
+    if ks.read_only_reason is not None:
+        refusal = errors.misconf(ks.read_only_reason)
+    elif ks.following:
+        refusal = _replica_refusal(ctx, cmd.flags)
+    if refusal is not None:
+        resume.abandon()
+        reply: Any = refusal
+    else:
+        ctx.lookup_flags = cmd.lookup_flags
+        repl = ks.repl
+        live = repl.backlog.recording
+        if live:
+            outer = repl.enter(ks.changes)
+        tracking = ctx.tracking
+        watched = tracking is not None and tracking.clients
+        if watched:
+            modifier, tracking.modifier = tracking.modifier, session
+        try:
+            try:
+                reply = resume.finish(ctx)
+            except RedisError as e:
+                reply = e
+        except BaseException:
+            if live:  # as in `execute`: the call ends for the stream too
+                repl.leave(session.db, None, ks.changes, outer)
+            raise
+        finally:
+            if watched:
+                tracking.modifier = modifier
+        if live and repl.leave(session.db, argv, ks.changes, outer):
+            session.woff = repl.backlog.end
+    if isinstance(reply, RedisError):
+        cmd.failed_calls += 1
+        if type(reply) is not CountedError:
+            ctx.stats.count_error(reply.code)
     return reply
 
 

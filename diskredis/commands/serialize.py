@@ -15,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import socket
 import struct
+import threading
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from diskredis import errors
 from diskredis.commands.args import parse_int
-from diskredis.commands.context import Ctx, Offload
+from diskredis.commands.context import Ctx, Offload, Resume
 from diskredis.commands.generic import _G
 from diskredis.commands.registry import Arg, KeySpec, arg, block, command, keys_at, oneof, token
 from diskredis.config import Config
@@ -30,6 +32,7 @@ from diskredis.keyspace.backlog import encode_command
 from diskredis.keyspace.clock import now_ms
 from diskredis.keyspace.space import NOTIFY_GENERIC, Keyspace
 from diskredis.keyspace.types import NO_EXPIRY, Meta, count_of
+from diskredis.keyspace.watches import Watch
 from diskredis.rdb import codec, model
 from diskredis.rdb.model import Value
 from diskredis.resp.values import Status
@@ -180,7 +183,7 @@ _RESTORE_ARGS = (
     history=_RESTORE_HISTORY,
     args=_RESTORE_ARGS,
 )
-def restore(ctx: Ctx, argv: list[bytes]) -> str:
+def restore(ctx: Ctx, argv: list[bytes]) -> str | Offload:
     """RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f] -> OK."""
     replace = absttl = False
     idle = freq = -1
@@ -211,30 +214,95 @@ def restore(ctx: Ctx, argv: list[bytes]) -> str:
     ttl = parse_int(argv[2])
     if ttl < 0:
         raise RedisError(errors.RESTORE_BAD_TTL)
-    try:
-        value = codec.parse_dump(argv[3])
-    except codec.BadFooter:
-        raise RedisError(errors.DUMP_PAYLOAD_WRONG) from None
-    except codec.RdbError:
-        raise RedisError(errors.BAD_DATA_FORMAT) from None
-    deleted = replace and ctx.ks.remove(db, key)
     if ttl and not absttl:
         ttl += now_ms()
-    if ttl and ttl <= now_ms():
-        if deleted:
-            ctx.notify(NOTIFY_GENERIC, b"del", key)
-            ctx.propagate_as(b"DEL", key)
-        return "OK"
-    import_value(ctx, key, value, ttl)
-    if ttl and not absttl:  # replicated with the deadline it gave
-        ctx.propagate_as(argv[0], key, b"%d" % ttl, *argv[3:], b"ABSTTL")
-    ctx.ks.access.restore(
-        ctx.ks.mkey(db, key),
-        idle_ms=idle * 1000 if idle >= 0 else None,
-        counter=freq if freq >= 0 else None,
-    )
-    ctx.notify(NOTIFY_GENERIC, b"restore", key)
+    payload = argv[3]
+    restored = _Restored(argv, key, ttl, replace, absttl, idle, freq)
+    if len(payload) > _OFFLOAD_PAYLOAD and ctx.may_offload:
+        return Offload(lambda view: restored.prepare(ctx, payload), snapshot=False)
+    value = _parse_payload(payload)
+    if isinstance(value, RedisError):
+        raise value
+    restored.put(ctx, lambda expire: import_value(ctx, key, value, expire))
     return "OK"
+
+
+# A payload longer than this is checked and decoded on a worker thread, and a
+# collection's elements are written in steps (`types.Build`): the other clients go on.
+_OFFLOAD_PAYLOAD = 256 << 10
+
+
+def _parse_payload(payload: bytes) -> Value | RedisError:
+    """A DUMP payload's value, or RESTORE's error for a bad one."""
+    try:
+        return codec.parse_dump(payload)
+    except codec.BadFooter:
+        return RedisError(errors.DUMP_PAYLOAD_WRONG)
+    except codec.RdbError:
+        return RedisError(errors.BAD_DATA_FORMAT)
+
+
+class _Restored:
+    """What RESTORE stores, and how (its arguments, checked): at once, or, for a big
+    payload, decoded on a worker thread (`prepare`) and built in steps on the lane,
+    then stored where the command ends (`Resume`)."""
+
+    def __init__(
+        self,
+        argv: list[bytes],
+        key: bytes,
+        deadline: int,
+        replace: bool,
+        absttl: bool,
+        idle: int,
+        freq: int,
+    ) -> None:
+        self.argv, self.key, self.deadline = argv, key, deadline
+        self.replace, self.absttl, self.idle, self.freq = replace, absttl, idle, freq
+        # When the command came: a value built in steps is stored even if its deadline
+        # passed meanwhile (then expires, as it would have after a quick RESTORE).
+        self.now = now_ms()
+
+    def prepare(self, ctx: Ctx, payload: bytes) -> Resume | RedisError:
+        """On a worker thread: the payload checked and decoded; the rest on the lane."""
+        value = _parse_payload(payload)
+        if isinstance(value, RedisError):
+            return value
+        build = types.Build(ctx.ks, self.key, value, ctx.config)
+        return Resume(lambda c: self.finish(c, build), build.abandon, build)
+
+    def finish(self, ctx: Ctx, build: types.Build) -> str:
+        """The end of a RESTORE whose value was built in steps: as if the command ran
+        now (the key may have been set meanwhile: BUSYKEY)."""
+        if not self.replace and ctx.lookup(self.key) is not None:
+            build.abandon()
+            raise RedisError(errors.BUSYKEY)
+        if not self.put(ctx, lambda expire: build.store(ctx.session.db, self.key, expire)):
+            build.abandon()  # past its deadline by now
+        return "OK"
+
+    def put(self, ctx: Ctx, store: Callable[[int], None]) -> bool:
+        """Store the value (`store(expire)`) at the key, replacing what is there with
+        REPLACE; a deadline past when the command came stores nothing (and only
+        deletes): False."""
+        db, key, deadline = ctx.session.db, self.key, self.deadline
+        deleted = self.replace and ctx.ks.remove(db, key)
+        if deadline and deadline <= self.now:
+            if deleted:
+                ctx.notify(NOTIFY_GENERIC, b"del", key)
+                ctx.propagate_as(b"DEL", key)
+            return False
+        store(deadline)
+        argv = self.argv
+        if deadline and not self.absttl:  # replicated with the deadline it gave
+            ctx.propagate_as(argv[0], key, b"%d" % deadline, *argv[3:], b"ABSTTL")
+        ctx.ks.access.restore(
+            ctx.ks.mkey(db, key),
+            idle_ms=self.idle * 1000 if self.idle >= 0 else None,
+            counter=self.freq if self.freq >= 0 else None,
+        )
+        ctx.notify(NOTIFY_GENERIC, b"restore", key)
+        return True
 
 
 # -- MIGRATE ----------------------------------------------------------------------------------
@@ -281,24 +349,22 @@ class _Link:
 
 
 _LINKS: dict[tuple[bytes, bytes], _Link] = {}
+# MIGRATE runs on the lane and, for big values, on worker threads: a link is taken out
+# of the cache while one of them uses it, and put back after.
+_LINKS_LOCK = threading.Lock()
 
 
-def _close_link(where: tuple[bytes, bytes]) -> None:
-    link = _LINKS.pop(where, None)
-    if link is not None:
-        link.sock.close()
-
-
-def _link(host: bytes, port: bytes, timeout_ms: int) -> _Link | None:
+def _take_link(host: bytes, port: bytes, timeout_ms: int) -> _Link | None:
+    """The cached link to host:port, or a new one (None: cannot connect)."""
     now = time.monotonic()
-    for where, old in list(_LINKS.items()):
-        if now - old.last_use > _SOCKET_CACHE_TTL:
-            _close_link(where)
     where = (host, port)
-    link = _LINKS.get(where)
+    with _LINKS_LOCK:
+        for old_where, old in list(_LINKS.items()):
+            if now - old.last_use > _SOCKET_CACHE_TTL:
+                del _LINKS[old_where]
+                old.sock.close()
+        link = _LINKS.pop(where, None)
     if link is None:
-        if len(_LINKS) >= _SOCKET_CACHE_ITEMS:
-            _close_link(next(iter(_LINKS)))
         sock: socket.socket | _Refused
         try:
             sock = socket.create_connection(
@@ -309,10 +375,23 @@ def _link(host: bytes, port: bytes, timeout_ms: int) -> _Link | None:
             return None
         except OSError:
             sock = _Refused()
-        link = _LINKS[where] = _Link(sock)
+        link = _Link(sock)
     link.sock.settimeout(timeout_ms / 1000)
     link.last_use = now
     return link
+
+
+def _give_back(where: tuple[bytes, bytes], link: _Link) -> None:
+    """Keep a link that works for the next MIGRATE to the same place (at most
+    _SOCKET_CACHE_ITEMS of them, the oldest closed first)."""
+    with _LINKS_LOCK:
+        old = _LINKS.pop(where, None)
+        if old is not None:  # another MIGRATE to the same place cached one meanwhile
+            old.sock.close()
+        if len(_LINKS) >= _SOCKET_CACHE_ITEMS:
+            first = next(iter(_LINKS))
+            _LINKS.pop(first).sock.close()
+        _LINKS[where] = link
 
 
 def migrate_keys(argv: list[bytes]) -> list[tuple[int, tuple[str, ...]]]:
@@ -419,6 +498,7 @@ def migrate(ctx: Ctx, argv: list[bytes]) -> Any:
     dbid = parse_int(argv[4])
     if timeout <= 0:
         timeout = 1000
+    plan = _Migration(argv[1], argv[2], dbid, timeout, copy, replace, user, password)
     db = ctx.session.db
     found = []
     for key in argv[first : first + num]:
@@ -427,20 +507,63 @@ def migrate(ctx: Ctx, argv: list[bytes]) -> Any:
             found.append((key, meta))
     if not found:
         return Status(b"NOKEY")
-    where = (argv[1], argv[2])
-    may_retry = True
-    moved: list[bytes] = []  # deleted here once the target had them
-    while True:
-        link = _link(argv[1], argv[2], timeout)
-        if link is None:
-            raise RedisError(errors.MIGRATE_CONNECT)
+    if ctx.may_offload and any(_big(meta) for _, meta in found):
+        return plan.offload(ctx, db, [key for key, _ in found])
+    return plan.run(ctx, db, found, set())
+
+
+def _big(meta: Meta) -> bool:
+    """Whether DUMPing this value would hold the lane long (see DUMP)."""
+    if types.by_code[meta.type].collection:
+        return count_of(meta) > _OFFLOAD_ELEMENTS
+    return len(meta.payload) > _OFFLOAD_BYTES
+
+
+class _Migration:
+    """One MIGRATE: where to, and how. Like Redis, it talks to the target synchronously,
+    on the lane (with the command's timeout on every step) -- except when a value is
+    big: then the values are read and encoded, and the target is talked to, on a worker
+    thread over a snapshot (`offload`), and only deleting what the target took is left
+    for the lane."""
+
+    def __init__(
+        self,
+        host: bytes,
+        port: bytes,
+        dbid: int,
+        timeout: int,
+        copy: bool,
+        replace: bool,
+        user: bytes | None,
+        password: bytes | None,
+    ) -> None:
+        self.host, self.port, self.dbid, self.timeout = host, port, dbid, timeout
+        self.copy, self.replace, self.user, self.password = copy, replace, user, password
+
+    def run(
+        self, ctx: Ctx, db: int, found: list[tuple[bytes, Meta]], sent_before: set[bytes]
+    ) -> Any:
+        """The whole command on the lane. `sent_before`: keys an offloaded attempt gave
+        the target and that changed since: sent again with REPLACE (or deleted there, if
+        they are gone here)."""
+        compress = bool(ctx.config["rdbcompression"])
+        dumps = self.dumps(found, lambda meta: export_value(ctx, meta), compress, sent_before)
+        present = {key for key, _ in found}
+        gone = [key for key in sent_before if key not in present]
+        accepted, error = self.transfer(dumps, gone)
+        if not found and error is None:  # all gone meanwhile (and from the target now)
+            return Status(b"NOKEY")
+        return self.apply(ctx, db, accepted, error)
+
+    def dumps(
+        self,
+        found: list[tuple[bytes, Meta]],
+        export: Callable[[Meta], Value],
+        compress: bool,
+        sent_before: set[bytes],
+    ) -> list[tuple[bytes, int, bytes, bool]]:
+        """(key, ttl ms or 0, DUMP payload, REPLACE) of each value still live."""
         out = []
-        if password is not None:
-            out.append(encode_command([b"AUTH", *((user,) if user is not None else ()), password]))
-        select = link.last_db != dbid
-        if select:
-            out.append(encode_command([b"SELECT", b"%d" % dbid]))
-        sent = []
         now = now_ms()
         for key, meta in found:
             ttl = 0
@@ -449,74 +572,140 @@ def migrate(ctx: Ctx, argv: list[bytes]) -> Any:
                 if ttl < 0:
                     continue
                 ttl = max(ttl, 1)
-            payload = codec.dump_payload(
-                export_value(ctx, meta), compress=bool(ctx.config["rdbcompression"])
-            )
-            out.append(
-                encode_command(
-                    [b"RESTORE", key, b"%d" % ttl, payload, *((b"REPLACE",) if replace else ())]
-                )
-            )
-            sent.append(key)
-        try:
-            link.sock.sendall(b"".join(out))
-        except OSError as e:
-            _close_link(where)
-            if may_retry and not isinstance(e, TimeoutError):
-                may_retry = False
-                continue
-            raise RedisError(errors.MIGRATE_IO % "writing") from None
-        try:
-            auth_reply = link.readline() if password is not None else b"+OK"
-            select_reply = link.readline() if select else b"+OK"
-        except (OSError, ConnectionError) as e:
-            _close_link(where)
-            if may_retry and not isinstance(e, TimeoutError):
-                may_retry = False
-                continue
-            raise RedisError(errors.MIGRATE_IO % "reading") from None
-        target_error = None
-        done = 0
-        socket_error: BaseException | None = None
-        for key in sent:
+            payload = codec.dump_payload(export(meta), compress=compress)
+            out.append((key, ttl, payload, self.replace or key in sent_before))
+        return out
+
+    def transfer(
+        self,
+        dumps: list[tuple[bytes, int, bytes, bool]],
+        gone: Sequence[bytes] = (),
+    ) -> tuple[list[bytes], RedisError | None]:
+        """Send the RESTOREs (and DELs of `gone`) to the target: (keys it took, in order;
+        the error to answer with, if any). Any thread."""
+        where = (self.host, self.port)
+        may_retry = True
+        while True:
+            link = _take_link(self.host, self.port, self.timeout)
+            if link is None:
+                return [], RedisError(errors.MIGRATE_CONNECT)
+            out = []
+            if self.password is not None:
+                user = (self.user,) if self.user is not None else ()
+                out.append(encode_command([b"AUTH", *user, self.password]))
+            select = link.last_db != self.dbid
+            if select:
+                out.append(encode_command([b"SELECT", b"%d" % self.dbid]))
+            for key in gone:
+                out.append(encode_command([b"DEL", key]))
+            for key, ttl, payload, replace in dumps:
+                extra = (b"REPLACE",) if replace else ()
+                out.append(encode_command([b"RESTORE", key, b"%d" % ttl, payload, *extra]))
             try:
-                reply = link.readline()
+                link.sock.sendall(b"".join(out))
+            except OSError as e:
+                link.sock.close()
+                if may_retry and not isinstance(e, TimeoutError):
+                    may_retry = False
+                    continue
+                return [], RedisError(errors.MIGRATE_IO % "writing")
+            try:
+                auth_reply = link.readline() if self.password is not None else b"+OK"
+                select_reply = link.readline() if select else b"+OK"
+                setup = [link.readline() for _ in gone]
             except (OSError, ConnectionError) as e:
-                socket_error = e
-                break
-            done += 1
-            if auth_reply[:1] == b"-" or select_reply[:1] == b"-" or reply[:1] == b"-":
+                link.sock.close()
+                if may_retry and not isinstance(e, TimeoutError):
+                    may_retry = False
+                    continue
+                return [], RedisError(errors.MIGRATE_IO % "reading")
+            target_error = None
+            for reply in (auth_reply, select_reply, *setup):
+                if reply[:1] == b"-":
+                    target_error = reply[1:].decode("utf-8", "replace")
+                    break
+            accepted: list[bytes] = []
+            done = 0
+            socket_error: BaseException | None = None
+            for key, *_ in dumps:
+                try:
+                    reply = link.readline()
+                except (OSError, ConnectionError) as e:
+                    socket_error = e
+                    break
+                done += 1
+                if reply[:1] == b"-" and target_error is None:
+                    target_error = reply[1:].decode("utf-8", "replace")
+                elif reply[:1] != b"-" and auth_reply[:1] != b"-" and select_reply[:1] != b"-":
+                    accepted.append(key)
+            if socket_error is not None:
+                link.sock.close()
+                if (
+                    target_error is None
+                    and done == 0
+                    and may_retry
+                    and not isinstance(socket_error, TimeoutError)
+                ):
+                    may_retry = False
+                    continue
                 if target_error is None:
-                    link.last_db = -1
-                    bad = (
-                        auth_reply
-                        if auth_reply[:1] == b"-"
-                        else select_reply
-                        if select_reply[:1] == b"-"
-                        else reply
-                    )
-                    target_error = bad[1:].decode("utf-8", "replace")
-            elif not copy:
+                    return accepted, RedisError(errors.MIGRATE_IO % "reading")
+                return accepted, RedisError(errors.MIGRATE_TARGET % target_error)
+            if target_error is not None:
+                link.last_db = -1
+                _give_back(where, link)
+                return accepted, RedisError(errors.MIGRATE_TARGET % target_error)
+            link.last_db = self.dbid
+            _give_back(where, link)
+            return accepted, None
+
+    def apply(self, ctx: Ctx, db: int, accepted: list[bytes], error: RedisError | None) -> Any:
+        """On the lane: delete what the target took (unless COPY); the reply."""
+        if not self.copy and accepted:
+            for key in accepted:
                 ctx.ks.remove(db, key)
                 ctx.notify(NOTIFY_GENERIC, b"del", key)
-                moved.append(key)
-                ctx.propagate_as(b"DEL", *moved)  # replicas delete what the target took
-        if socket_error is not None:
-            _close_link(where)
-            if (
-                target_error is None
-                and done == 0
-                and may_retry
-                and not isinstance(socket_error, TimeoutError)
-            ):
-                may_retry = False
-                continue
-            if target_error is None:
-                raise RedisError(errors.MIGRATE_IO % "reading")
-        if target_error is not None:
-            raise RedisError(errors.MIGRATE_TARGET % target_error)
-        link.last_db = dbid
+            ctx.propagate_as(b"DEL", *accepted)  # replicas delete what the target took
+        if error is not None:
+            raise error
         return "OK"
+
+    def offload(self, ctx: Ctx, db: int, keys: list[bytes]) -> Offload:
+        """The values read, encoded and sent on a worker thread, over a snapshot of
+        this moment; the keys are watched meanwhile. If one changed by the time the
+        target has answered, the command is done again on the lane (as Redis does it)
+        rather than delete a newer value than the one sent."""
+        ks = ctx.ks
+        watch = Watch()
+        if not self.copy:
+            for key in keys:
+                ks.watches.watch(watch, db, key)
+        compress = bool(ctx.config["rdbcompression"])
+
+        def job(view: Keyspace | None) -> Any:
+            assert view is not None
+            now = now_ms()
+            found = []
+            for key in keys:
+                meta = view.record(db, key)
+                if meta is not None and not (meta.expire and meta.expire <= now):
+                    found.append((key, meta))
+            dumps = self.dumps(
+                found, lambda meta: types.export(view, meta, Config()), compress, set()
+            )
+            accepted, error = self.transfer(dumps)
+
+            def finish(c: Ctx) -> Any:
+                changed = watch.dirty
+                ks.watches.unwatch(watch)
+                if changed:  # changed meanwhile: again, on the lane
+                    again = [(k, m) for k in keys if (m := c.lookup(k, db, read=True)) is not None]
+                    return self.run(c, db, again, set(accepted))
+                return self.apply(c, db, accepted, error)
+
+            return Resume(finish, lambda: ks.watches.unwatch(watch))
+
+        return Offload(job)
 
 
 @command(

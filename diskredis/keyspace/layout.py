@@ -136,6 +136,9 @@ def read_u32(raw: bytes) -> int:
 # A collection's meta payload starts with its id and element count; its elements are
 # records of the `sub` table under the id, so no operation rewrites the whole value.
 _COLL = struct.Struct(">QQ")
+# stats records "building-kid:" | kid: a value stored in steps (`types.Build`) whose
+# elements are under kid, which no key points to yet; freed at the next start if left.
+BUILDING_KID = b"building-kid:"
 INLINE_FREE = 64  # at most this many elements are deleted inline; more go to `gc`
 INLINE_FREE_RECORDS = 4 * INLINE_FREE  # and at most this many records
 

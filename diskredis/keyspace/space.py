@@ -48,6 +48,7 @@ _LIVE_BOUNDS = 10_000  # ranges whose live bounds are remembered
 _COMPACT_EVERY = 5_000  # deletes in one ordered range between two compactions of it
 DUE_COUNT_LIMIT = 100_000  # expired keys DBSIZE looks for (~0.1 s) beyond those removed
 _LOADING, _LOADING_END = b"loading-slot:", b"loading-slot;"  # a full resync's slots
+_BUILDING, _BUILDING_END = L.BUILDING_KID, b"building-kid;"  # values stored in steps
 _AVG_TTL_SCAN = 200  # keys of a database avg_ttl reads when the expire index gave none
 
 
@@ -214,6 +215,8 @@ class Keyspace:
             self.txn = txn
             try:  # a full resync's load that a crash cut short: its slots go to gc
                 self.abandon_load(self.loading_slots())
+                for kid in self.building_kids():  # and values a crash cut short
+                    self.abandon_build(kid)
             finally:
                 self.txn = None
 
@@ -765,6 +768,28 @@ class Keyspace:
         txn.put("stats", b"slot:" + L.u32(b), L.u32(self.slots[b]))
 
     # -- collections and reclamation ---------------------------------------------------
+    def building(self, kid: int) -> None:
+        """Record that elements are being written under `kid`, which no key points to
+        yet (a value stored in steps: `types.Build`): a crash before `built` leaves its
+        records to gc at the next start."""
+        self._t().put("stats", _BUILDING + L.u64(kid), b"")
+
+    def built(self, kid: int) -> None:
+        """A key points to `kid` now (or its records went to gc)."""
+        self._t().delete("stats", _BUILDING + L.u64(kid))
+
+    def building_kids(self) -> list[int]:
+        """The ids recorded by `building` and not `built`, as committed."""
+        return [
+            L.read_u64(k[len(_BUILDING) :])
+            for k, _ in self._t().scan("stats", _BUILDING, _BUILDING_END)
+        ]
+
+    def abandon_build(self, kid: int) -> None:
+        """Give up a value being stored in steps: its records go to gc."""
+        self.built(kid)
+        self.reclaim.free(kid, L.INLINE_FREE + 1)
+
     def new_kid(self) -> int:
         """A fresh collection id (never reused)."""
         txn = self._t()

@@ -41,13 +41,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diskredis import errors
-from diskredis.commands.context import Block, Ctx, Hub, Offload, Shutdown, Stats
+from diskredis.commands.context import Block, Ctx, Hub, Offload, Resume, Shutdown, Stats
 from diskredis.commands.dispatch import (
     NO_REPLY,
     PAUSE_ALL,
     PAUSE_WRITE,
     PAUSED,
     execute,
+    finish_call,
     serve,
     served,
 )
@@ -76,6 +77,7 @@ class Unit:
         "ctx",
         "done",
         "failed",
+        "finish",
         "next",
         "parts",
         "pushed",
@@ -100,6 +102,9 @@ class Unit:
         # is stored with the writes), or a job with no request of its own.
         self.after: Callable[[], None] | None = None
         self.failed = False  # its batch failed to commit: nothing of it was written
+        # The end of its last command, whose middle ran off the lane (`Resume`): run
+        # first when the unit runs again.
+        self.finish: Resume | None = None
 
 
 @dataclass(eq=False)
@@ -152,6 +157,7 @@ def cache_budget(config: Config) -> int:
 _TICK = 0.1  # seconds between housekeeping passes when no client sends anything
 _EXPIRE_BUDGET = 200  # keys removed by active expiry per pass
 _GC_BUDGET = 2000  # records of flushed databases deleted per pass
+_BUILD_SECONDS = 0.01  # time per batch for writing values stored in steps (RESTORE)
 
 
 class Lane:
@@ -183,6 +189,15 @@ class Lane:
         # the next one, which comes at once.
         self._cut = False
         self._carry: list[Unit] = []
+        # Commands whose value an Offload's job came back with (`Resume`): written a
+        # step per batch (`_step_builds`), then `ready` to finish in the next batch.
+        self._building: list[tuple[Unit, Resume]] = []
+        self._ready: list[Unit] = []
+        # This batch's build steps and finishes, undone if it fails: their clients get
+        # its error, and their records go to gc in the next batch (`_abandoning`).
+        self._stepped: list[tuple[Unit, Resume]] = []
+        self._finishing: list[Resume] = []
+        self._abandoning: list[Resume] = []
         self._pause_until = 0.0
         self._pause_writes_only = False
         # Writes held until FAILOVER, or a SHUTDOWN waiting for replicas, ends (pauses
@@ -218,7 +233,8 @@ class Lane:
         """Seconds until the lane has housekeeping to do with no unit to run: the next
         tick (none while expiry or reclamation has a backlog), the end of a pause
         holding units, the first timeout of a blocked client."""
-        timeout = 0.0 if self._backlog or self._carry or self._resume else _TICK
+        busy = self._backlog or self._carry or self._resume or self._building or self._abandoning
+        timeout = 0.0 if busy else _TICK
         if self._held and self._pause_until:
             timeout = min(max(self._pause_until - time.monotonic(), 0.0), timeout)
         deadlines = [p.deadline_ms for p in self._parked if p.deadline_ms]
@@ -404,6 +420,8 @@ class Lane:
                     pending = self._pending = deque(self._resume)
                     self._resume = []
             self._backlog = False
+            if ks.read_only_reason is None and (self._building or self._abandoning):
+                self._step_builds()
             # Housekeeping writes, so it waits for room; DEBUG PAUSE-CRON stops it. Nothing
             # expires while clients are paused (Redis keeps the dataset still for a
             # failover).
@@ -454,10 +472,27 @@ class Lane:
             for unit, _ in out.offloads:  # its job never runs: it gets the batch's error
                 failed_offloads.append(unit)
             out.offloads.clear()
+            # Build steps and finishes of the batch were undone: those commands end with
+            # its error, and what earlier batches wrote of their values goes to gc.
+            self._abandoning += self._finishing
+            for item in self._stepped:
+                unit, resume = item
+                if item in self._building:
+                    self._building.remove(item)
+                if unit in self._ready:
+                    self._ready.remove(unit)
+                    unit.finish = None
+                self._abandoning.append(resume)
+                failed_offloads.append(unit)
+        self._stepped, self._finishing = [], []
         self._inline.clear()
         for unit in failed_offloads:
             unit.ctx.session.offloaded = False
             self.resume(unit, failure)
+        for unit in self._ready:  # built: they end in the next batch
+            self._resume.append(unit)
+            self._inline[unit.ctx.session.id] = unit
+        self._ready = []
         for unit in out.units:
             unit.reply = b"".join(unit.parts)
             unit.parts = []
@@ -629,6 +664,37 @@ class Lane:
             self._resume.append(unit)
             self._inline[unit.ctx.session.id] = unit
 
+    def go_on(self, unit: Unit, resume: Resume) -> None:
+        """An Offload's job came back with the rest of its command (between batches):
+        its build steps run in the next batches, then its finish."""
+        if resume.build is not None and not resume.build.done:
+            self._building.append((unit, resume))
+        else:
+            unit.finish = resume
+            self._resume.append(unit)
+            self._inline[unit.ctx.session.id] = unit
+
+    def _step_builds(self) -> None:
+        """Housekeeping: write the next step of each value being built, sharing
+        _BUILD_SECONDS of the batch; a finished one ends in the next batch, one whose
+        client went away is given up."""
+        while self._abandoning:
+            self._abandoning.pop().abandon()
+        if not self._building:
+            return
+        share = _BUILD_SECONDS / len(self._building)
+        for item in list(self._building):
+            unit, resume = item
+            self._stepped.append(item)
+            assert resume.build is not None
+            if unit.ctx.session.closed:
+                self._building.remove(item)
+                resume.abandon()
+            elif resume.build.step(share):
+                self._building.remove(item)
+                unit.finish = resume
+                self._ready.append(unit)
+
     def resume(self, unit: Unit, reply: Any) -> None:
         """Answer a unit held outside the lane (a SHUTDOWN that failed, an Offload) with
         `reply`, followed by what was pushed to its client meanwhile; the rest of its
@@ -641,6 +707,11 @@ class Lane:
         session.held_pushes = []
         self._resume.append(unit)
         self._inline[unit.ctx.session.id] = unit
+
+    @property
+    def building(self) -> int:
+        """Values being written in steps (`Resume.build`)."""
+        return len(self._building)
 
     @property
     def blocked_clients(self) -> int:
@@ -714,11 +785,18 @@ class Lane:
 
     def _run_requests(self, unit: Unit, ctx: Ctx, session: Any, busy: bool) -> bool | None:
         requests = unit.requests
-        while unit.next < len(requests):
+        while unit.next < len(requests) or unit.finish is not None:
             if session.close_after_reply or session.closed:
+                if unit.finish is not None:  # its end will not come: what it built goes
+                    unit.finish.abandon()
+                    unit.finish = None
                 break
-            argv = requests[unit.next]
-            unit.next += 1
+            finish = unit.finish
+            if finish is None:
+                argv = requests[unit.next]
+                unit.next += 1
+            else:
+                argv = requests[unit.next - 1]
             if self.ks.written and not busy:
                 self.ks.written = {}
             tracking = self.tracking
@@ -732,14 +810,23 @@ class Lane:
                     if (self._pause_until or self.holds) and not session.master
                     else 0
                 )
-                reply = execute(ctx, argv, busy, paused)
+                if finish is None:
+                    reply = execute(ctx, argv, busy, paused)
+                elif paused:  # it writes: it ends once the pause does
+                    reply = PAUSED
+                else:
+                    unit.finish = None
+                    session.offloaded = False
+                    self._finishing.append(finish)
+                    reply = finish_call(ctx, argv, finish)
             except StorageError:
                 raise  # the batch's transaction is unusable: _run_batch fails it whole
             except Exception as e:  # a bug in a handler must not kill the lane
                 log.exception("command %r failed inside diskredis", argv[:1])
                 reply = errors.internal_error(e)
             if reply is PAUSED:  # run again when the pause ends
-                unit.next -= 1
+                if finish is None:
+                    unit.next -= 1
                 session.blocked = True
                 return False
             if type(reply) is Snapshot:

@@ -214,6 +214,7 @@ class Port(Listening):
                 ("access_table_keys", len(self.keyspace.access)),
                 ("access_table_limit", self.keyspace.access.limit),
                 ("gc_pending_jobs", self.keyspace.reclaim.pending()),
+                ("values_building", self.lane.building),
                 ("records_read", self.engine.records_read),
                 ("lane_batches", self.lane.batches),
                 ("lane_batched_clients", self.lane.batched_units),

@@ -1,12 +1,14 @@
 """Snapshots for SYNC and PSYNC (`redis-cli --rdb`, rdb-only replicas), and for
-commands answered off the lane (`Offload`: DUMP of a big collection).
+commands answered off the lane (`Offload`: DUMP, RESTORE and MIGRATE of big values).
 
 Room: writing a consistent snapshot of the data folder to an RDB file on a worker
 thread (the engine keeps its mapping for the reader), then sending it to the client
 that asked; running an Offload's job on a worker thread over a snapshot taken between
-two batches. Imports: `commands.context`, `commands.replication`, `commands.scripting`,
-`config`, `errors`, `keyspace.snapshot`, `keyspace.space`, `storage`, this package
-(connection, lane), trio, the standard library.
+two batches, and handing what it returns to the lane (a reply, or the rest of the
+command: `Resume`). Imports: `commands.context`, `commands.registry`,
+`commands.replication`, `commands.scripting`, `config`, `errors`, `keyspace.snapshot`,
+`keyspace.space`, `storage`, this package (connection, lane), trio, the standard
+library.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from typing import Any
 import trio
 
 from diskredis import errors
-from diskredis.commands.context import Offload
+from diskredis.commands.context import Offload, Resume
+from diskredis.commands.registry import find
 from diskredis.commands.replication import ReplicaRequest, Snapshot, rdb_aux
 from diskredis.commands.scripting import Scripts
 from diskredis.config import Config
@@ -113,9 +116,14 @@ class Snapshotting:
 
     def _answer_offload(self, unit: Unit, reply: object) -> None:
         self._offloading -= 1
+        if type(reply) is Resume:  # the rest of the command runs on the lane
+            self.lane.go_on(unit, reply)
+            self._gather_wake.set()
+            return
         unit.ctx.session.offloaded = False
         if isinstance(reply, RedisError):  # errorstats, as for any error reply
             self.stats.count_error(reply.code)
+            find(unit.requests[unit.next - 1]).failed_calls += 1
         self.lane.resume(unit, reply)
         self._gather_wake.set()  # the next batch sends it and runs what the client sent next
 

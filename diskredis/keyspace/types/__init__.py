@@ -10,6 +10,7 @@ command module in `commands`; its tests.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from diskredis.config import Config
@@ -17,7 +18,7 @@ from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import HASH, LIST, NO_EXPIRY, SET, STREAM, STRING, ZSET, Meta
 from diskredis.keyspace.space import Keyspace
 from diskredis.keyspace.types import hashes, lists, sets, streams, strings, zsets
-from diskredis.keyspace.types.base import Collection, TypeSpec, count_of, kid_of
+from diskredis.keyspace.types.base import Collection, TypeSpec, count_of, kid_of, store_built
 from diskredis.rdb.model import Value
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "STREAM",
     "STRING",
     "ZSET",
+    "Build",
     "Collection",
     "Meta",
     "TypeSpec",
@@ -88,3 +90,53 @@ def copy_value(ks: Keyspace, meta: Meta) -> Meta:
     kid, count = L.coll_head(meta.payload)
     payload = L.coll_payload(ks.clone_elements(kid), count, L.coll_extra(meta.payload))
     return Meta(meta.type, meta.expire, payload)
+
+
+class Build:
+    """An RDB value stored in steps (RESTORE of a big value): a collection's elements
+    are written a chunk at a time, in as many batches as it takes, under a fresh key id
+    that no key points to -- recorded (`Keyspace.building`), so that a crash leaves
+    them to gc at the next start -- then `store` makes it the key's value in one step.
+    A string has no steps."""
+
+    def __init__(self, ks: Keyspace, key: bytes, value: Value, config: Config) -> None:
+        build = by_model[type(value)].build
+        self.ks, self.value, self.config = ks, value, config
+        self._steps = None if build is None else build(ks, key, value, config)
+        self.obj: Any = None  # the collection being built, once it has a key id
+        self.kid: int | None = None  # its key id (recorded as being built)
+        self.done = self._steps is None
+
+    def step(self, seconds: float) -> bool:
+        """Write chunks for about `seconds`, in the running batch; True once every
+        element is written."""
+        if self._steps is None or self.done:
+            return True
+        if self.obj is not None:
+            self.obj.txn = self.ks.tx()  # the batch's own transaction
+        deadline = time.monotonic() + seconds
+        for obj in self._steps:
+            if self.obj is None:
+                self.ks.building(obj.kid)
+                self.obj, self.kid = obj, obj.kid
+            if time.monotonic() >= deadline:
+                return False
+        self.done = True
+        return True
+
+    def store(self, db: int, key: bytes, expire: int) -> None:
+        """Make the value (every element written: `step` said so) the value of
+        (db, key), which must be free; `expire`: absolute ms, 0 for none."""
+        assert self.done
+        if self.obj is None:
+            load(self.ks, db, key, self.value, expire, self.config)
+            return
+        self.obj.txn = self.ks.tx()
+        store_built(self.obj, db, key, expire)
+        self.ks.built(self.obj.kid)
+
+    def abandon(self) -> None:
+        """Give the records written so far to gc (in the running batch): the value is
+        not stored, or its store was undone (its batch failed)."""
+        if self.kid is not None:
+            self.ks.abandon_build(self.kid)

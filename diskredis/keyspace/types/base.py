@@ -12,7 +12,8 @@ on the wire (arguments, replies, errors, keyspace events) and never touch a reco
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -28,6 +29,14 @@ Encoder = Callable[[Keyspace, Meta, Config], str]
 Exporter = Callable[[Keyspace, Meta, Config], Value]
 #: store an RDB value under (db, key) with its expiry (absolute ms, 0: none)
 Loader = Callable[[Keyspace, int, bytes, Any, int, Config], None]
+#: write a collection's elements from an RDB value under a fresh key id, a chunk at a
+#: time: the object being built is yielded after each chunk of about BUILD_CHUNK
+#: elements and once at the end, complete; nothing points to it until it is stored
+#: (`store_built`). Between two chunks the caller may commit and give the object the
+#: next batch's transaction (`Build` in `keyspace.types`).
+Builder = Callable[[Keyspace, bytes, Any, Config], Iterator[Any]]
+
+BUILD_CHUNK = 256  # elements written between two yields of a Builder
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +51,7 @@ class TypeSpec:
     encoding: Encoder
     export: Exporter
     load: Loader
+    build: Builder | None = None  # collections: their loader, in chunks
 
 
 class Collection:
@@ -102,3 +112,24 @@ def count_of(meta: Meta | None) -> int:
 def kid_of(meta: Meta) -> int:
     """The key id under which a collection's element records are."""
     return L.coll_head(meta.payload)[0]
+
+
+def store_built(obj: Any, db: int, key: bytes, expire: int) -> None:
+    """Store a collection a Builder made at (db, key), which must be free, with its
+    expiry (absolute ms, 0 for none)."""
+    obj.meta.expire = expire
+    if isinstance(obj, Collection):
+        obj.key = key
+        obj.save(db)
+    else:  # a stream: an empty one stays
+        obj.save(db, key)
+
+
+def build_loader(build: Builder) -> Loader:
+    """The Loader of a collection type: its Builder run to the end, then stored."""
+
+    def load(ks: Keyspace, db: int, key: bytes, value: Any, expire: int, config: Config) -> None:
+        (obj,) = deque(build(ks, key, value, config), maxlen=1)  # its last yield
+        store_built(obj, db, key, expire)
+
+    return load

@@ -25,7 +25,14 @@ from diskredis.keyspace import layout as L
 from diskredis.keyspace.clock import now_ms
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import NOTIFY_GENERIC, NOTIFY_HASH, Keyspace
-from diskredis.keyspace.types.base import Collection, TypeSpec, count_of, kid_of
+from diskredis.keyspace.types.base import (
+    BUILD_CHUNK,
+    Collection,
+    TypeSpec,
+    build_loader,
+    count_of,
+    kid_of,
+)
 from diskredis.rdb import model as R
 
 CODE = L.HASH
@@ -256,14 +263,18 @@ def _export(ks: Keyspace, meta: Meta, config: Config) -> R.RHash:
     return R.RHash(fields, deadlines(ks, meta))
 
 
-def _load(ks: Keyspace, db: int, key: bytes, value: R.RHash, expire: int, config: Config) -> None:
+def _build(ks: Keyspace, key: bytes, value: R.RHash, config: Config) -> Iterator[Hash]:
     h = Hash(ks, key, None)
-    for f, v in value.pairs:
-        h.write(f, v)
-    for f, when in value.expires.items():
+    pairs = value.pairs
+    for i in range(0, len(pairs), BUILD_CHUNK):
+        for f, v in pairs[i : i + BUILD_CHUNK]:
+            h.write(f, v)
+        yield h
+    for i, (f, when) in enumerate(value.expires.items(), 1):
         h.expire_at(f, when)
-    h.meta.expire = expire
-    h.save(db)
+        if not i % BUILD_CHUNK:
+            yield h
+    yield h
 
 
 # -- active expiry of fields ------------------------------------------------------------
@@ -326,5 +337,6 @@ SPEC = TypeSpec(
     collection=True,
     encoding=encoding,
     export=_export,
-    load=_load,
+    load=build_loader(_build),
+    build=_build,
 )

@@ -12,11 +12,12 @@ the elements on one side, O(n) as in Redis; LSET is O(1).
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
 from diskredis.config import Config
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.space import Keyspace
-from diskredis.keyspace.types.base import Collection, TypeSpec
+from diskredis.keyspace.types.base import BUILD_CHUNK, Collection, TypeSpec, build_loader
 from diskredis.rdb import model as R
 from diskredis.storage import prefix_end
 
@@ -89,12 +90,14 @@ class List(Collection):
             self.push(v, False)
 
 
-def _load(ks: Keyspace, db: int, key: bytes, value: R.RList, expire: int, config: Config) -> None:
+def _build(ks: Keyspace, key: bytes, value: R.RList, config: Config) -> Iterator[List]:
     lst = List(ks, key, None)
-    for item in value.items:
-        lst.push(item, False)
-    lst.meta.expire = expire
-    lst.save(db)
+    items = value.items
+    for i in range(0, len(items), BUILD_CHUNK):
+        for item in items[i : i + BUILD_CHUNK]:
+            lst.push(item, False)
+        yield lst
+    yield lst
 
 
 SPEC = TypeSpec(
@@ -105,5 +108,6 @@ SPEC = TypeSpec(
     collection=True,
     encoding=lambda ks, meta, config: "quicklist",
     export=lambda ks, meta, config: R.RList(List(ks, b"", meta).all()),
-    load=_load,
+    load=build_loader(_build),
+    build=_build,
 )

@@ -13,12 +13,21 @@ a dense array does.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from diskredis.config import Config
 from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import Keyspace
-from diskredis.keyspace.types.base import Collection, TypeSpec, count_of, kid_of
+from diskredis.keyspace.types.base import (
+    BUILD_CHUNK,
+    Collection,
+    TypeSpec,
+    build_loader,
+    count_of,
+    kid_of,
+)
 from diskredis.rdb import model as R
 from diskredis.storage import StorageError
 from diskredis.util import string2ll
@@ -108,12 +117,14 @@ def small_members(ks: Keyspace, meta: Meta, config: Config) -> list[bytes] | Non
     return listed if is_intset(config, meta, listed) else None
 
 
-def _load(ks: Keyspace, db: int, key: bytes, value: R.RSet, expire: int, config: Config) -> None:
+def _build(ks: Keyspace, key: bytes, value: R.RSet, config: Config) -> Iterator[Set]:
     s = Set(ks, key, None)
-    for m in value.members:
-        s.add(m)
-    s.meta.expire = expire
-    s.save(db)
+    members = value.members
+    for i in range(0, len(members), BUILD_CHUNK):
+        for m in members[i : i + BUILD_CHUNK]:
+            s.add(m)
+        yield s
+    yield s
 
 
 SPEC = TypeSpec(
@@ -126,5 +137,6 @@ SPEC = TypeSpec(
         "hashtable" if small_members(ks, meta, config) is None else "intset"
     ),
     export=lambda ks, meta, config: R.RSet(members(ks, meta)),
-    load=_load,
+    load=build_loader(_build),
+    build=_build,
 )

@@ -37,7 +37,7 @@ from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import Keyspace
-from diskredis.keyspace.types.base import TypeSpec
+from diskredis.keyspace.types.base import BUILD_CHUNK, TypeSpec, build_loader
 from diskredis.rdb import model as R
 from diskredis.rdb.packed import int_size, str_size
 from diskredis.storage import StorageError, prefix_end
@@ -618,13 +618,18 @@ def to_model(s: Stream) -> R.RStream:
     return R.RStream(nodes, s.length, s.last, s.first, s.max_deleted, s.added, groups)
 
 
-def from_model(ks: Keyspace, config: Config, v: R.RStream) -> Stream:
-    """A new stream (fresh key id) holding `v`; the caller stores its meta. Node
-    boundaries are kept as they came, so a stream from Redis trims as it did there."""
+def _build(ks: Keyspace, key: bytes, v: R.RStream, config: Config) -> Iterator[Stream]:
+    """A new stream (fresh key id) holding `v`, in chunks (a Builder); the caller stores
+    its meta. Node boundaries are kept as they came, so a stream from Redis trims as it
+    did there."""
     s = Stream(ks, None, config)
+    done = 0
     if not v.chunked:
         for entry_id, pairs in (e for rn in v.nodes for e in rn.entries):
             s.append(entry_id, pairs)
+            done += 1
+            if not done % BUILD_CHUNK:
+                yield s
     for rn in v.nodes if v.chunked else ():
         if not rn.entries:
             continue
@@ -638,9 +643,12 @@ def from_model(ks: Keyspace, config: Config, v: R.RStream) -> Stream:
             Node(rn.master, len(rn.entries), rn.deleted, size, rn.entries[-1][0], list(rn.fields))
         )
         for entry_id, pairs in rn.entries:
-            key = s.entries + pack_id(entry_id)
-            s.txn.put("sub", key, encode_pairs(pairs))
-            ks.note_insert(s.entries, key)
+            ekey = s.entries + pack_id(entry_id)
+            s.txn.put("sub", ekey, encode_pairs(pairs))
+            ks.note_insert(s.entries, ekey)
+            done += 1
+            if not done % BUILD_CHUNK:
+                yield s
         s.nodes += 1
         s.last_node = rn.master
     s.length, s.last, s.first = v.length, v.last, v.first
@@ -655,16 +663,13 @@ def from_model(ks: Keyspace, config: Config, v: R.RStream) -> Stream:
             c = owners[nack.consumer]
             s.put_nack(g, nack.id, Nack(c.cid, nack.time, nack.count), None)
             c.pending += 1
+            done += 1
+            if not done % BUILD_CHUNK:
+                yield s
         for c in owners.values():
             s.put_consumer(g, c)
         s.put_group(g)
-    return s
-
-
-def _load(ks: Keyspace, db: int, key: bytes, value: R.RStream, expire: int, config: Config) -> None:
-    s = from_model(ks, config, value)
-    s.meta.expire = expire
-    s.save(db, key)
+    yield s
 
 
 SPEC = TypeSpec(
@@ -675,5 +680,6 @@ SPEC = TypeSpec(
     collection=True,
     encoding=lambda ks, meta, config: "stream",
     export=lambda ks, meta, config: to_model(Stream(ks, meta, config)),
-    load=_load,
+    load=build_loader(_build),
+    build=_build,
 )

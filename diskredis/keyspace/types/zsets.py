@@ -28,7 +28,13 @@ from diskredis.keyspace import elements as E
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.layout import Meta
 from diskredis.keyspace.space import Keyspace
-from diskredis.keyspace.types.base import Collection, TypeSpec, kid_of
+from diskredis.keyspace.types.base import (
+    BUILD_CHUNK,
+    Collection,
+    TypeSpec,
+    build_loader,
+    kid_of,
+)
 from diskredis.rdb import model as R
 from diskredis.storage import prefix_end
 
@@ -290,10 +296,18 @@ def build(ks: Keyspace, key: bytes, pairs: list[tuple[bytes, float]], config: Co
     return zs
 
 
-def _load(ks: Keyspace, db: int, key: bytes, value: R.RZSet, expire: int, config: Config) -> None:
-    zs = build(ks, key, list(dict(value.pairs).items()), config)
-    zs.meta.expire = expire
-    zs.save(db)
+def _build(ks: Keyspace, key: bytes, value: R.RZSet, config: Config) -> Iterator[ZSet]:
+    pairs = list(dict(value.pairs).items())
+    zs = ZSet(ks, key, None, config)
+    limit = config["zset-max-listpack-value"]
+    zs.big = len(pairs) > config["zset-max-listpack-entries"] or any(
+        len(m) > limit for m, _ in pairs
+    )
+    for i in range(0, len(pairs), BUILD_CHUNK):
+        for member, score in pairs[i : i + BUILD_CHUNK]:
+            zs.put(member, score, None)
+        yield zs
+    yield zs
 
 
 SPEC = TypeSpec(
@@ -306,5 +320,6 @@ SPEC = TypeSpec(
         "skiplist" if L.coll_extra(meta.payload) == _BIG else "listpack"
     ),
     export=lambda ks, meta, config: R.RZSet(list(ZSet(ks, b"", meta, config).entries())),
-    load=_load,
+    load=build_loader(_build),
+    build=_build,
 )
