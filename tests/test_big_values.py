@@ -204,3 +204,22 @@ def test_a_replica_gets_the_big_value(dr_factory: Any) -> None:
         assert r.pexpiretime("big") == c.pexpiretime("big")
     finally:
         replica.stop()
+
+
+def test_what_is_pushed_while_a_value_is_built_follows_the_reply(dr_factory: Any) -> None:
+    """A RESP3 client tracking a key RESTOREs a big value; another client changes the
+    tracked key meanwhile: the invalidation comes right after the RESTORE's reply."""
+    sp = dr_factory()
+    c = sp.client()
+    payload = _payload(c, "zset", 100_000)
+    c.set("tracked", "1")
+    raw = sp.raw(timeout=120)
+    raw.command("HELLO", "3")
+    assert raw.command("CLIENT", "TRACKING", "ON") == b"+OK\r\n"
+    assert raw.command("GET", "tracked") == b"$1\r\n1\r\n"
+    raw.send(encode_command(["RESTORE", "big", 0, payload]))
+    _wait(lambda: _building(c) == 1, "the value to be built")
+    assert c.set("tracked", "2")
+    assert raw.reply() == b"+OK\r\n"
+    assert raw.reply() == b">2\r\n$10\r\ninvalidate\r\n*1\r\n$7\r\ntracked\r\n"
+    assert raw.command("PING") == b"+PONG\r\n"

@@ -375,6 +375,8 @@ class Offload:
 
     job: Callable[[Keyspace | None], Any]
     snapshot: bool = True
+    #: on the lane, when the job does not run or fails (what the command took is let go)
+    abandon: Callable[[], None] = lambda: None
 
 
 @dataclass(frozen=True)

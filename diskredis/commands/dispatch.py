@@ -187,13 +187,9 @@ def execute(ctx: Ctx, argv: list[bytes], busy: bool = False, paused: int = 0) ->
     return reply
 
 
-def finish_call(ctx: Ctx, argv: list[bytes], resume: Resume) -> Any:
-    """The end of a command whose middle ran off the lane (`Resume`), as `execute` runs
-    a handler: refused as processCommand would refuse the command now (the disk failing,
-    the server turned replica meanwhile) -- the command is then abandoned -- else
-    `resume.finish` within a call. The call itself was counted when it began; a
-    failure counts in failed_calls and errorstats here."""
-    session = ctx.session
+def finish_refusal(ctx: Ctx, argv: list[bytes]) -> RedisError | None:
+    """Whether processCommand would refuse the command of a `Resume` now (the disk
+    failing, the server turned replica meanwhile): the refusal, counted, or None."""
     ks = ctx.ks
     cmd = find(argv)
     refusal = None
@@ -202,32 +198,45 @@ def finish_call(ctx: Ctx, argv: list[bytes], resume: Resume) -> Any:
     elif ks.following:
         refusal = _replica_refusal(ctx, cmd.flags)
     if refusal is not None:
-        resume.abandon()
-        reply: Any = refusal
-    else:
+        cmd.rejected_calls += 1
+        ctx.stats.count_error(refusal.code)
+    return refusal
+
+
+def finish_call(ctx: Ctx, argv: list[bytes], resume: Resume) -> Any:
+    """The end of a command whose middle ran off the lane (`Resume`; `finish_refusal`
+    said it may end): `resume.finish` within a call, as `execute` runs a handler. The
+    call itself was counted when it began; a failure counts in failed_calls and
+    errorstats here."""
+    session = ctx.session
+    ks = ctx.ks
+    cmd = find(argv)
+    if not session.no_touch:
         ctx.lookup_flags = cmd.lookup_flags
-        repl = ks.repl
-        live = repl.backlog.recording
-        if live:
-            outer = repl.enter(ks.changes)
-        tracking = ctx.tracking
-        watched = tracking is not None and tracking.clients
-        if watched:
-            modifier, tracking.modifier = tracking.modifier, session
+    else:  # CLIENT NO-TOUCH
+        ctx.lookup_flags = cmd.lookup_flags & ~LOOKUP_TOUCH
+    repl = ks.repl
+    live = repl.backlog.recording
+    if live:
+        outer = repl.enter(ks.changes)
+    tracking = ctx.tracking
+    watched = tracking is not None and tracking.clients
+    if watched:
+        modifier, tracking.modifier = tracking.modifier, session
+    try:
         try:
-            try:
-                reply = resume.finish(ctx)
-            except RedisError as e:
-                reply = e
-        except BaseException:
-            if live:  # as in `execute`: the call ends for the stream too
-                repl.leave(session.db, None, ks.changes, outer)
-            raise
-        finally:
-            if watched:
-                tracking.modifier = modifier
-        if live and repl.leave(session.db, argv, ks.changes, outer):
-            session.woff = repl.backlog.end
+            reply = resume.finish(ctx)
+        except RedisError as e:
+            reply = e
+    except BaseException:
+        if live:  # as in `execute`: the call ends for the stream too
+            repl.leave(session.db, None, ks.changes, outer)
+        raise
+    finally:
+        if watched:
+            tracking.modifier = modifier
+    if live and repl.leave(session.db, argv, ks.changes, outer):
+        session.woff = repl.backlog.end
     if isinstance(reply, RedisError):
         cmd.failed_calls += 1
         if type(reply) is not CountedError:

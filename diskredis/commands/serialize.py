@@ -17,7 +17,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from diskredis import errors
@@ -544,15 +544,10 @@ class _Migration:
         self, ctx: Ctx, db: int, found: list[tuple[bytes, Meta]], sent_before: set[bytes]
     ) -> Any:
         """The whole command on the lane. `sent_before`: keys an offloaded attempt gave
-        the target and that changed since: sent again with REPLACE (or deleted there, if
-        they are gone here)."""
+        the target and that changed since: sent again with REPLACE."""
         compress = bool(ctx.config["rdbcompression"])
         dumps = self.dumps(found, lambda meta: export_value(ctx, meta), compress, sent_before)
-        present = {key for key, _ in found}
-        gone = [key for key in sent_before if key not in present]
-        accepted, error = self.transfer(dumps, gone)
-        if not found and error is None:  # all gone meanwhile (and from the target now)
-            return Status(b"NOKEY")
+        accepted, error = self.transfer(dumps)
         return self.apply(ctx, db, accepted, error)
 
     def dumps(
@@ -577,12 +572,10 @@ class _Migration:
         return out
 
     def transfer(
-        self,
-        dumps: list[tuple[bytes, int, bytes, bool]],
-        gone: Sequence[bytes] = (),
+        self, dumps: list[tuple[bytes, int, bytes, bool]]
     ) -> tuple[list[bytes], RedisError | None]:
-        """Send the RESTOREs (and DELs of `gone`) to the target: (keys it took, in order;
-        the error to answer with, if any). Any thread."""
+        """Send the RESTOREs to the target: (keys it took, in order; the error to
+        answer with, if any). Any thread."""
         where = (self.host, self.port)
         may_retry = True
         while True:
@@ -596,8 +589,6 @@ class _Migration:
             select = link.last_db != self.dbid
             if select:
                 out.append(encode_command([b"SELECT", b"%d" % self.dbid]))
-            for key in gone:
-                out.append(encode_command([b"DEL", key]))
             for key, ttl, payload, replace in dumps:
                 extra = (b"REPLACE",) if replace else ()
                 out.append(encode_command([b"RESTORE", key, b"%d" % ttl, payload, *extra]))
@@ -612,7 +603,6 @@ class _Migration:
             try:
                 auth_reply = link.readline() if self.password is not None else b"+OK"
                 select_reply = link.readline() if select else b"+OK"
-                setup = [link.readline() for _ in gone]
             except (OSError, ConnectionError) as e:
                 link.sock.close()
                 if may_retry and not isinstance(e, TimeoutError):
@@ -620,7 +610,7 @@ class _Migration:
                     continue
                 return [], RedisError(errors.MIGRATE_IO % "reading")
             target_error = None
-            for reply in (auth_reply, select_reply, *setup):
+            for reply in (auth_reply, select_reply):
                 if reply[:1] == b"-":
                     target_error = reply[1:].decode("utf-8", "replace")
                     break
@@ -673,8 +663,11 @@ class _Migration:
     def offload(self, ctx: Ctx, db: int, keys: list[bytes]) -> Offload:
         """The values read, encoded and sent on a worker thread, over a snapshot of
         this moment; the keys are watched meanwhile. If one changed by the time the
-        target has answered, the command is done again on the lane (as Redis does it)
-        rather than delete a newer value than the one sent."""
+        target has answered, the command is done again on the lane (as Redis does it),
+        with REPLACE for the keys the target took, rather than delete a newer value than
+        the one sent. (A key deleted here meanwhile stays there: nothing tells that
+        the target's copy is still the one sent -- another MIGRATE of the key may have
+        put it there -- and a key resurrected is better than a key lost.)"""
         ks = ctx.ks
         watch = Watch()
         if not self.copy:
@@ -700,12 +693,14 @@ class _Migration:
                 ks.watches.unwatch(watch)
                 if changed:  # changed meanwhile: again, on the lane
                     again = [(k, m) for k in keys if (m := c.lookup(k, db, read=True)) is not None]
+                    if not again:
+                        return Status(b"NOKEY")
                     return self.run(c, db, again, set(accepted))
                 return self.apply(c, db, accepted, error)
 
             return Resume(finish, lambda: ks.watches.unwatch(watch))
 
-        return Offload(job)
+        return Offload(job, abandon=lambda: ks.watches.unwatch(watch))
 
 
 @command(

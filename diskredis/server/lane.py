@@ -49,6 +49,7 @@ from diskredis.commands.dispatch import (
     PAUSED,
     execute,
     finish_call,
+    finish_refusal,
     serve,
     served,
 )
@@ -198,6 +199,8 @@ class Lane:
         self._stepped: list[tuple[Unit, Resume]] = []
         self._finishing: list[Resume] = []
         self._abandoning: list[Resume] = []
+        self._abandoned: list[Resume] = []  # given up in this batch (again if it fails)
+        self._build_waited = False  # the last batch carried clients and no build step
         self._pause_until = 0.0
         self._pause_writes_only = False
         # Writes held until FAILOVER, or a SHUTDOWN waiting for replicas, ends (pauses
@@ -233,7 +236,9 @@ class Lane:
         """Seconds until the lane has housekeeping to do with no unit to run: the next
         tick (none while expiry or reclamation has a backlog), the end of a pause
         holding units, the first timeout of a blocked client."""
-        busy = self._backlog or self._carry or self._resume or self._building or self._abandoning
+        busy = self._backlog or self._carry or self._resume
+        if (self._building or self._abandoning) and self.ks.read_only_reason is None:
+            busy = True  # (nothing is written while writes are refused)
         timeout = 0.0 if busy else _TICK
         if self._held and self._pause_until:
             timeout = min(max(self._pause_until - time.monotonic(), 0.0), timeout)
@@ -420,8 +425,14 @@ class Lane:
                     pending = self._pending = deque(self._resume)
                     self._resume = []
             self._backlog = False
-            if ks.read_only_reason is None and (self._building or self._abandoning):
-                self._step_builds()
+            if self._building or self._abandoning:
+                # A batch that carried clients leaves the step to the next one: a client
+                # waits for one batch with a step at most.
+                if ran and not self._build_waited:
+                    self._build_waited = True
+                else:
+                    self._build_waited = False
+                    self._step_builds()
             # Housekeeping writes, so it waits for room; DEBUG PAUSE-CRON stops it. Nothing
             # expires while clients are paused (Redis keeps the dataset still for a
             # failover).
@@ -450,6 +461,9 @@ class Lane:
             ks.watches.drop_gone()
             dirty = ks.txn is not None and ks.txn.dirty
             ks.commit()
+            for _, resume in self._stepped:
+                if resume.build is not None:
+                    resume.build.committed()
             self.batches += 1
             self.batched_units += len(ran)
             self.write_commits += dirty
@@ -469,22 +483,25 @@ class Lane:
             self._held = list(pending) + self._held  # not run yet: in the next batch
             out.pushes.clear()  # nothing of the batch happened: nor did its messages
             out.snapshots.clear()
-            for unit, _ in out.offloads:  # its job never runs: it gets the batch's error
+            for unit, offload in out.offloads:  # its job never runs: the batch's error
+                offload.abandon()
                 failed_offloads.append(unit)
             out.offloads.clear()
             # Build steps and finishes of the batch were undone: those commands end with
             # its error, and what earlier batches wrote of their values goes to gc.
-            self._abandoning += self._finishing
+            self._abandoning += self._finishing + self._abandoned
             for item in self._stepped:
                 unit, resume = item
                 if item in self._building:
                     self._building.remove(item)
-                if unit in self._ready:
+                elif unit in self._ready and unit.finish is resume:
                     self._ready.remove(unit)
                     unit.finish = None
+                else:
+                    continue  # answered already (its giving up is queued again above)
                 self._abandoning.append(resume)
                 failed_offloads.append(unit)
-        self._stepped, self._finishing = [], []
+        self._stepped, self._finishing, self._abandoned = [], [], []
         self._inline.clear()
         for unit in failed_offloads:
             unit.ctx.session.offloaded = False
@@ -676,37 +693,75 @@ class Lane:
 
     def _step_builds(self) -> None:
         """Housekeeping: write the next step of each value being built, sharing
-        _BUILD_SECONDS of the batch; a finished one ends in the next batch, one whose
-        client went away is given up."""
-        while self._abandoning:
-            self._abandoning.pop().abandon()
+        _BUILD_SECONDS of the batch; a finished one ends in the next batch. One whose
+        client went away is given up; so are all of them, with MISCONF, while writes
+        are refused (their records go to gc once writes work again)."""
+        refused = self.ks.read_only_reason
+        if refused is None:
+            while self._abandoning:
+                self._give_up(self._abandoning.pop())
         if not self._building:
             return
         share = _BUILD_SECONDS / len(self._building)
         for item in list(self._building):
             unit, resume = item
-            self._stepped.append(item)
             assert resume.build is not None
-            if unit.ctx.session.closed:
+            if refused is not None or unit.ctx.session.closed:
                 self._building.remove(item)
-                resume.abandon()
-            elif resume.build.step(share):
+                self._abandoning.append(resume)
+                if refused is not None and not unit.ctx.session.closed:
+                    self._answer(unit, errors.misconf(refused))
+                continue
+            self._stepped.append(item)
+            try:
+                done = resume.build.step(share)
+            except StorageError:
+                raise
+            except Exception as e:  # a bug in a type's build must not kill the lane
+                log.exception("storing a value in steps failed inside diskredis")
+                self._building.remove(item)
+                self._give_up(resume)
+                self._answer(unit, errors.internal_error(e))
+                continue
+            if done:
                 self._building.remove(item)
                 unit.finish = resume
                 self._ready.append(unit)
+
+    def _give_up(self, resume: Resume) -> None:
+        """Abandon a command whose end will not come (its records go to gc), in the
+        running batch: again in the next one if this one fails."""
+        self._abandoned.append(resume)
+        resume.abandon()
+
+    def _answer(self, unit: Unit, reply: Any) -> None:
+        """Answer, from housekeeping, a unit whose command ran off the lane; the rest of
+        its requests run in the next batch."""
+        unit.ctx.session.offloaded = False
+        self._ready.append(unit)  # (queued for the next batch with the finished ones)
+        if isinstance(reply, RedisError):
+            self.stats.count_error(reply.code)
+        self._emit(unit, reply)
+        self._flush_held_pushes(unit)
 
     def resume(self, unit: Unit, reply: Any) -> None:
         """Answer a unit held outside the lane (a SHUTDOWN that failed, an Offload) with
         `reply`, followed by what was pushed to its client meanwhile; the rest of its
         requests run in the next batch."""
         self._emit(unit, reply)
+        self._flush_held_pushes(unit)
+        self._resume.append(unit)
+        self._inline[unit.ctx.session.id] = unit
+
+    @staticmethod
+    def _flush_held_pushes(unit: Unit) -> None:
+        """What was pushed to the client while its command ran off the lane, after the
+        reply."""
         session = unit.ctx.session
         for data in session.held_pushes:
             unit.pushed.append(len(unit.parts))
             unit.parts.append(data)
         session.held_pushes = []
-        self._resume.append(unit)
-        self._inline[unit.ctx.session.id] = unit
 
     @property
     def building(self) -> int:
@@ -788,7 +843,7 @@ class Lane:
         while unit.next < len(requests) or unit.finish is not None:
             if session.close_after_reply or session.closed:
                 if unit.finish is not None:  # its end will not come: what it built goes
-                    unit.finish.abandon()
+                    self._give_up(unit.finish)
                     unit.finish = None
                 break
             finish = unit.finish
@@ -817,8 +872,12 @@ class Lane:
                 else:
                     unit.finish = None
                     session.offloaded = False
-                    self._finishing.append(finish)
-                    reply = finish_call(ctx, argv, finish)
+                    reply = finish_refusal(ctx, argv)
+                    if reply is not None:  # what it built goes, once writes work
+                        self._abandoning.append(finish)
+                    else:
+                        self._finishing.append(finish)
+                        reply = finish_call(ctx, argv, finish)
             except StorageError:
                 raise  # the batch's transaction is unusable: _run_batch fails it whole
             except Exception as e:  # a bug in a handler must not kill the lane
@@ -862,6 +921,8 @@ class Lane:
                     self._flush_monitor_lines(session)
                 return None
             self._emit(unit, reply)
+            if finish is not None:
+                self._flush_held_pushes(unit)
             if tracking.pending:
                 tracking.flush_pending(session)
             if session.tracking is not None:

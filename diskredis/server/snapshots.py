@@ -82,6 +82,7 @@ class Snapshotting:
             try:
                 self.engine.pin_readers()
             except StorageError as e:  # the snapshot would miss acknowledged writes
+                offload.abandon()
                 self._answer_offload(unit, errors.storage_error(e))
                 return
             try:
@@ -89,6 +90,7 @@ class Snapshotting:
             except Exception as e:  # e.g. no LMDB reader slot left: this client is told
                 self.engine.unpin_readers()
                 log.warning("Could not open a snapshot for %s: %s", unit.ctx.session.addr, e)
+                offload.abandon()
                 self._answer_offload(unit, errors.storage_error(e))
                 return
         self._snapshot_writers += 1  # shutdown waits for it (a reader of the engine)
@@ -105,6 +107,7 @@ class Snapshotting:
             reply = await trio.to_thread.run_sync(run, limiter=self._offload_limiter)
         except Exception as e:  # a bug in a job must not kill the server
             log.exception("an offloaded command failed inside diskredis")
+            offload.abandon()
             reply = errors.internal_error(e)
         finally:
             if view is not None:

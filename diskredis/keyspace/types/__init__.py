@@ -97,15 +97,21 @@ class Build:
     are written a chunk at a time, in as many batches as it takes, under a fresh key id
     that no key points to -- recorded (`Keyspace.building`), so that a crash leaves
     them to gc at the next start -- then `store` makes it the key's value in one step.
-    A string has no steps."""
+    The part of the type's build that needs no keyspace runs when it is made, on the
+    caller's thread (RESTORE's worker thread). A string has no steps."""
 
     def __init__(self, ks: Keyspace, key: bytes, value: Value, config: Config) -> None:
         build = by_model[type(value)].build
         self.ks, self.value, self.config = ks, value, config
         self._steps = None if build is None else build(ks, key, value, config)
         self.obj: Any = None  # the collection being built, once it has a key id
-        self.kid: int | None = None  # its key id (recorded as being built)
+        # Its key id, once the batch that took it (and recorded it as being built) is
+        # committed (`committed`): a failed batch gives its new key ids out again.
+        self.kid: int | None = None
+        self._fresh: int | None = None
         self.done = self._steps is None
+        if self._steps is not None:  # on the caller's thread: what needs no keyspace
+            next(self._steps)
 
     def step(self, seconds: float) -> bool:
         """Write chunks for about `seconds`, in the running batch; True once every
@@ -118,7 +124,7 @@ class Build:
         for obj in self._steps:
             if self.obj is None:
                 self.ks.building(obj.kid)
-                self.obj, self.kid = obj, obj.kid
+                self.obj, self._fresh = obj, obj.kid
             if time.monotonic() >= deadline:
                 return False
         self.done = True
@@ -135,8 +141,14 @@ class Build:
         store_built(self.obj, db, key, expire)
         self.ks.built(self.obj.kid)
 
+    def committed(self) -> None:
+        """The batch of the last step is committed."""
+        if self._fresh is not None:
+            self.kid, self._fresh = self._fresh, None
+
     def abandon(self) -> None:
         """Give the records written so far to gc (in the running batch): the value is
-        not stored, or its store was undone (its batch failed)."""
+        not stored, or its store was undone (its batch failed). A key id whose batch
+        failed was never taken: nothing of it is written, and it may be anyone's now."""
         if self.kid is not None:
             self.ks.abandon_build(self.kid)

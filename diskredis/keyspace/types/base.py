@@ -30,10 +30,11 @@ Exporter = Callable[[Keyspace, Meta, Config], Value]
 #: store an RDB value under (db, key) with its expiry (absolute ms, 0: none)
 Loader = Callable[[Keyspace, int, bytes, Any, int, Config], None]
 #: write a collection's elements from an RDB value under a fresh key id, a chunk at a
-#: time: the object being built is yielded after each chunk of about BUILD_CHUNK
-#: elements and once at the end, complete; nothing points to it until it is stored
-#: (`store_built`). Between two chunks the caller may commit and give the object the
-#: next batch's transaction (`Build` in `keyspace.types`).
+#: time: first None, once what needs no keyspace is done (a worker thread may run that
+#: part: `Build` in `keyspace.types`), then the object being built after each chunk of
+#: about BUILD_CHUNK elements and once at the end, complete; nothing points to it until
+#: it is stored (`store_built`). Between two chunks the caller may commit and give the
+#: object the next batch's transaction.
 Builder = Callable[[Keyspace, bytes, Any, Config], Iterator[Any]]
 
 BUILD_CHUNK = 256  # elements written between two yields of a Builder

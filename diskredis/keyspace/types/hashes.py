@@ -263,7 +263,8 @@ def _export(ks: Keyspace, meta: Meta, config: Config) -> R.RHash:
     return R.RHash(fields, deadlines(ks, meta))
 
 
-def _build(ks: Keyspace, key: bytes, value: R.RHash, config: Config) -> Iterator[Hash]:
+def _build(ks: Keyspace, key: bytes, value: R.RHash, config: Config) -> Iterator[Hash | None]:
+    yield None  # (nothing to do before the keyspace is needed)
     h = Hash(ks, key, None)
     pairs = value.pairs
     for i in range(0, len(pairs), BUILD_CHUNK):

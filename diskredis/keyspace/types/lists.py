@@ -90,7 +90,8 @@ class List(Collection):
             self.push(v, False)
 
 
-def _build(ks: Keyspace, key: bytes, value: R.RList, config: Config) -> Iterator[List]:
+def _build(ks: Keyspace, key: bytes, value: R.RList, config: Config) -> Iterator[List | None]:
+    yield None  # (nothing to do before the keyspace is needed)
     lst = List(ks, key, None)
     items = value.items
     for i in range(0, len(items), BUILD_CHUNK):

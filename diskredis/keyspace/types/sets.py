@@ -117,7 +117,8 @@ def small_members(ks: Keyspace, meta: Meta, config: Config) -> list[bytes] | Non
     return listed if is_intset(config, meta, listed) else None
 
 
-def _build(ks: Keyspace, key: bytes, value: R.RSet, config: Config) -> Iterator[Set]:
+def _build(ks: Keyspace, key: bytes, value: R.RSet, config: Config) -> Iterator[Set | None]:
+    yield None  # (nothing to do before the keyspace is needed)
     s = Set(ks, key, None)
     members = value.members
     for i in range(0, len(members), BUILD_CHUNK):

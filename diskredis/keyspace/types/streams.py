@@ -618,10 +618,11 @@ def to_model(s: Stream) -> R.RStream:
     return R.RStream(nodes, s.length, s.last, s.first, s.max_deleted, s.added, groups)
 
 
-def _build(ks: Keyspace, key: bytes, v: R.RStream, config: Config) -> Iterator[Stream]:
+def _build(ks: Keyspace, key: bytes, v: R.RStream, config: Config) -> Iterator[Stream | None]:
     """A new stream (fresh key id) holding `v`, in chunks (a Builder); the caller stores
     its meta. Node boundaries are kept as they came, so a stream from Redis trims as it
     did there."""
+    yield None  # (nothing to do before the keyspace is needed)
     s = Stream(ks, None, config)
     done = 0
     if not v.chunked:

@@ -296,13 +296,19 @@ def build(ks: Keyspace, key: bytes, pairs: list[tuple[bytes, float]], config: Co
     return zs
 
 
-def _build(ks: Keyspace, key: bytes, value: R.RZSet, config: Config) -> Iterator[ZSet]:
-    pairs = list(dict(value.pairs).items())
-    zs = ZSet(ks, key, None, config)
+def _build(ks: Keyspace, key: bytes, value: R.RZSet, config: Config) -> Iterator[ZSet | None]:
+    pairs = value.pairs
+    members: set[bytes] = set()  # (a slice at a time: see rdb.codec's _unique)
+    for i in range(0, len(pairs), 4096):
+        members.update(m for m, _ in pairs[i : i + 4096])
+    if len(members) != len(pairs):  # a hand-made value may repeat a member
+        pairs = list(dict(pairs).items())
+    del members  # (kept through the build, it would cost every full GC pass 50 ms)
     limit = config["zset-max-listpack-value"]
-    zs.big = len(pairs) > config["zset-max-listpack-entries"] or any(
-        len(m) > limit for m, _ in pairs
-    )
+    big = len(pairs) > config["zset-max-listpack-entries"] or any(len(m) > limit for m, _ in pairs)
+    yield None  # the part that needs no keyspace is done
+    zs = ZSet(ks, key, None, config)
+    zs.big = big
     for i in range(0, len(pairs), BUILD_CHUNK):
         for member, score in pairs[i : i + BUILD_CHUNK]:
             zs.put(member, score, None)
