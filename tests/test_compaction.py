@@ -10,6 +10,7 @@ is found, across a crash too); how long they wait is measured by
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -244,5 +245,39 @@ def test_the_switch_waits_for_a_reader_of_the_file(tmp_path: Path) -> None:
         txn.abort()
         live, reclaimable = store.space()
         assert reclaimable < 8192 and live > 50 * 1000
+    finally:
+        store.close()
+
+
+def test_leveldb_compacts_in_slices(tmp_path: Path) -> None:
+    """LevelDB's compaction goes a slice of about 4 MB of files at a time (pauses
+    between them leave the disk to the clients' synced commits): the slices follow
+    each other in key order without overlapping, cover every key written, and the
+    keys sharing a long prefix (a database's slot) are split finer."""
+    from diskredis.storage import leveldb_engine
+
+    store = open_engine("leveldb", str(tmp_path))
+    try:
+        value = os.urandom(1000)
+        for batch in range(40):
+            txn = store.write()
+            for i in range(1000):  # (values of their own: LevelDB compresses its blocks)
+                n = batch * 1000 + i
+                txn.put("meta", b"\x00\x00\x00\x01k%06d" % n, os.urandom(1000))
+            txn.put("sub", b"s%03d" % batch, value)
+            txn.commit()
+        store.db.compact_range(start=b"\x00", stop=b"\xff" * 16)  # into table files
+        slices = leveldb_engine._slices(store.db)
+        assert len(slices) >= 4  # 40 MB of meta records
+        for (_, stop), (start, _) in itertools.pairwise(slices):
+            assert stop <= start
+        keys = [k for k in store.db.iterator(include_value=False) if k[:1] in (b"\x01", b"\x02")]
+        assert all(any(a <= k < b for a, b in slices) for k in keys[::97])
+        work = store.begin_compaction()
+        work()
+        assert store.finish_compaction() is True
+        txn = store.read()
+        assert txn.get("sub", b"s039") == value and txn.get("meta", b"\x00\x00\x00\x01k039999")
+        txn.abort()
     finally:
         store.close()

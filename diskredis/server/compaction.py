@@ -8,7 +8,8 @@ LMDB reuses the pages of deleted data but never shrinks its file; LevelDB keeps 
 records until it compacts. A compaction makes the files hold only live data: on LMDB a
 compacted copy of the file, written on a worker thread while clients go on (writes wait
 in memory and in the log meanwhile), then put in the file's place in one rename between
-two batches; on LevelDB a compaction of the whole key space. With `auto-compact-percent`
+two batches; on LevelDB a compaction of the whole key space, in slices with pauses
+between them (`leveldb_engine._slices`). With `auto-compact-percent`
 N (0: never), the server starts one by itself when at least N % of the files (and 64 MB)
 are reclaimable, looked at every 10 seconds.
 """
