@@ -30,7 +30,14 @@ from typing import Any, TextIO
 from diskredis import __version__
 from diskredis.keyspace import layout as L
 from diskredis.keyspace.types import by_code
-from diskredis.storage import ENGINES, FolderBusy, StorageError, lock_folder, open_engine
+from diskredis.storage import (
+    ENGINES,
+    FolderBusy,
+    StorageError,
+    lock_folder,
+    open_engine,
+    prefix_end,
+)
 
 USAGE_EPILOG = """exit status: 0 when the folder is sound (or was repaired), 1 when problems
 were found and not repaired, 2 when the folder could not be checked."""
@@ -112,6 +119,7 @@ def check(engine: Any, progress: _Progress) -> Findings:
             else:
                 f.problem("gc queue: unknown job %r" % job[:16])
         kids: dict[int, bytes] = {}
+        with_deadlines: list[tuple[int, bytes, int]] = []  # hashes: id, key, fexp
         keys = Counter[int]()
         expiring = Counter[int]()
         for mkey, raw in progress.run("meta", txn.scan("meta")):
@@ -151,6 +159,10 @@ def check(engine: Any, progress: _Progress) -> Findings:
                         % (kid, kids[kid].hex(), mkey.hex())
                     )
                 kids[kid] = mkey
+                if meta.type == L.HASH and len(meta.payload) >= 24:  # takes field deadlines
+                    with_deadlines.append((kid, mkey, fields))
+        for kid, mkey, fexp in with_deadlines:
+            _check_field_deadlines(f, txn, kid, mkey, fexp, max_key)
         for ekey, evalue in progress.run("expire", txn.scan("expire")):
             f.records["expire"] += 1
             deadline, mkey = L.split_expire_entry(ekey, evalue)
@@ -241,6 +253,36 @@ def _lock(path: str) -> Any:
 def _engine_of(path: str) -> str | None:
     found = [name for name in ENGINES if os.path.isdir(os.path.join(path, name))]
     return found[0] if len(found) == 1 else None
+
+
+def _check_field_deadlines(
+    f: Findings, txn: Any, kid: int, mkey: bytes, fexp: int, max_key: int
+) -> None:
+    """A hash's field deadlines: each field's deadline record and its entry in the
+    hash's deadline order go in pairs, for a field that exists, and the head's earliest
+    deadline is no later than the first (it may lie before it: a lower bound)."""
+    head = L.u64(kid)
+    order = L.field_due_prefix(kid)
+    due = [(L.due_deadline(k), v) for k, v in txn.scan("sub", order, prefix_end(order))]
+    records = sum(1 for _ in txn.scan("sub", head + L.FIELD_TTL, order))
+    for deadline, name in due:
+        if txn.get("sub", L.field_ttl_key(kid, name, max_key)) != L.u64(deadline):
+            f.problem(
+                "hash %s: field %r is in the deadline order at %d without that deadline"
+                % (mkey.hex(), name[:100], deadline)
+            )
+        if txn.get("sub", L.sub_key(kid, name, max_key)[0]) is None:
+            f.problem("hash %s: a deadline for field %r, which it lacks" % (mkey.hex(), name[:100]))
+    if records != len(due):
+        f.problem(
+            "hash %s: %d field deadline records, %d entries in its deadline order"
+            % (mkey.hex(), records, len(due))
+        )
+    if due and not 0 < fexp <= due[0][0]:
+        f.problem(
+            "hash %s: its record says the earliest field deadline is %d, the first is %d"
+            % (mkey.hex(), fexp, due[0][0])
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

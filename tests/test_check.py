@@ -100,6 +100,35 @@ def test_damage_is_found_and_repaired(dr_factory: Any, engine: str) -> None:
     assert 0 < c.execute_command("HTTL", "hx", "FIELDS", 1, "x" * 600)[0] <= 3600
 
 
+def test_damaged_field_deadlines_are_found(dr_factory: Any, engine: str) -> None:
+    """A hash's field deadline records and its deadline order must pair up, for fields
+    it has, and its head must not promise a later first deadline than the order's."""
+    sp = dr_factory()
+    _fill(sp)
+    sp.stop()
+    store = open_engine(engine, sp.dir)
+    with store.write() as txn:
+        slot = next(L.read_u32(v) for k, v in txn.scan("stats") if k == b"slot:" + L.u32(0))
+        mkey = L.meta_key(slot, b"h", 511)[0]
+        meta = L.decode_meta(txn.get("meta", mkey))
+        kid = L.coll_head(meta.payload)[0]
+        due = L.field_due_prefix(kid)
+        first, field = next(iter(txn.scan("sub", due, due + b"\xff" * 9)))
+        txn.delete("sub", first)  # f1's entry in the order: its record left alone
+        txn.put("sub", L.field_due_key(kid, 5, b"nofield", 511), b"nofield")
+        txn.put("sub", L.field_ttl_key(kid, b"nofield", 511), L.u64(5))
+    store.close()
+    found = _check(sp.dir)
+    assert found.returncode == 1, found.stdout + found.stderr
+    for text in (
+        "a deadline for field b'nofield', which it lacks",
+        "its record says the earliest field deadline is",
+        "3 field deadline records, 2 entries in its deadline order",
+    ):
+        assert text in found.stdout, found.stdout
+    assert field in (b"f1", b"f2")
+
+
 def test_a_folder_in_use_is_refused(dr_factory: Any) -> None:
     sp = dr_factory()
     out = _check(sp.dir)
