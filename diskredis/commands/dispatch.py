@@ -197,10 +197,17 @@ def finish_refusal(ctx: Ctx, argv: list[bytes]) -> RedisError | None:
         refusal = errors.misconf(ks.read_only_reason)
     elif ks.following:
         refusal = _replica_refusal(ctx, cmd.flags)
-    if refusal is not None:
-        cmd.rejected_calls += 1
-        ctx.stats.count_error(refusal.code)
+    if refusal is not None:  # (its call was counted when it began: a failed one)
+        count_failure(ctx, argv, refusal)
     return refusal
+
+
+def count_failure(ctx: Ctx, argv: list[bytes], error: RedisError) -> None:
+    """A command whose call was counted when it began ended with `error` later, off
+    `execute` (a Resume's refusal, a build that failed): failed_calls and errorstats."""
+    find(argv).failed_calls += 1
+    if type(error) is not CountedError:
+        ctx.stats.count_error(error.code)
 
 
 def finish_call(ctx: Ctx, argv: list[bytes], resume: Resume) -> Any:

@@ -47,6 +47,7 @@ from diskredis.commands.dispatch import (
     PAUSE_ALL,
     PAUSE_WRITE,
     PAUSED,
+    count_failure,
     execute,
     finish_call,
     finish_refusal,
@@ -383,8 +384,9 @@ class Lane:
         for unit in ran:
             unit.batch_start = len(unit.parts)
             unit.pushed = []
-        for unit in units:
-            self._inline[unit.ctx.session.id] = unit
+        for unit in units:  # (one whose finish waits gets pushes after its reply)
+            if unit.finish is None:
+                self._inline[unit.ctx.session.id] = unit
         failed_offloads: list[Unit] = []
         failure = None
         pending = self._pending = deque(units)
@@ -508,7 +510,8 @@ class Lane:
             self.resume(unit, failure)
         for unit in self._ready:  # built: they end in the next batch
             self._resume.append(unit)
-            self._inline[unit.ctx.session.id] = unit
+            if unit.finish is None:  # answered (a finish's pushes wait: `push`)
+                self._inline[unit.ctx.session.id] = unit
         self._ready = []
         for unit in out.units:
             unit.reply = b"".join(unit.parts)
@@ -686,10 +689,9 @@ class Lane:
         its build steps run in the next batches, then its finish."""
         if resume.build is not None and not resume.build.done:
             self._building.append((unit, resume))
-        else:
+        else:  # (not inline: pushes wait until it has answered, see `push`)
             unit.finish = resume
             self._resume.append(unit)
-            self._inline[unit.ctx.session.id] = unit
 
     def _step_builds(self) -> None:
         """Housekeeping: write the next step of each value being built, sharing
@@ -720,7 +722,9 @@ class Lane:
             except Exception as e:  # a bug in a type's build must not kill the lane
                 log.exception("storing a value in steps failed inside diskredis")
                 self._building.remove(item)
-                self._give_up(resume)
+                # given up once this batch is committed: a key id it took is the
+                # build's then (`Build.committed`), and is freed
+                self._abandoning.append(resume)
                 self._answer(unit, errors.internal_error(e))
                 continue
             if done:
@@ -737,10 +741,12 @@ class Lane:
     def _answer(self, unit: Unit, reply: Any) -> None:
         """Answer, from housekeeping, a unit whose command ran off the lane; the rest of
         its requests run in the next batch."""
-        unit.ctx.session.offloaded = False
+        session = unit.ctx.session
+        session.offloaded = False
         self._ready.append(unit)  # (queued for the next batch with the finished ones)
+        self._inline[session.id] = unit  # what is pushed from now on follows the reply
         if isinstance(reply, RedisError):
-            self.stats.count_error(reply.code)
+            count_failure(unit.ctx, unit.requests[unit.next - 1], reply)
         self._emit(unit, reply)
         self._flush_held_pushes(unit)
 
@@ -872,6 +878,7 @@ class Lane:
                 else:
                     unit.finish = None
                     session.offloaded = False
+                    self._inline[session.id] = unit  # its own pushes precede its reply
                     reply = finish_refusal(ctx, argv)
                     if reply is not None:  # what it built goes, once writes work
                         self._abandoning.append(finish)

@@ -84,6 +84,8 @@ class LeveldbEngine(Engine):
         # (paranoid checks: a bad record inside the log). Reopening ends that log where
         # it is (a torn tail is read as its end) and starts a new one; it also clears
         # LevelDB's own sticky error after a failed compaction.
+        if self._compact_done is not None and not self._compact_done.is_set():
+            return False  # a compaction uses the database: once it has ended
         if self.db is not None:
             self.db.close()
             self.db = None
@@ -171,7 +173,7 @@ class LeveldbEngine(Engine):
                     db.compact_range(start=start, stop=stop)
                     # the disk to the clients' synced commits for as long again
                     time.sleep(max(_SLICE_PAUSE, time.monotonic() - began))
-            except plyvel.Error as e:
+            except (plyvel.Error, RuntimeError) as e:  # (RuntimeError: it was closed)
                 self._compact_error = "compaction failed in %s: %s%s" % (
                     self.path,
                     e,
@@ -193,35 +195,42 @@ class LeveldbEngine(Engine):
 
 _SLICE_BYTES = 4 << 20  # a compaction's step: about this much of the files
 _SLICE_PAUSE = 0.02  # seconds between two steps, at least
+# How deep a range is split: past it, a range is one step whatever its size (a key id
+# and the first bytes of a name; 256 size estimates per split).
+_SLICE_DEPTH = 16
 
 
 def _slices(db: Any) -> list[tuple[bytes, bytes]]:
-    """The key space in ranges of about _SLICE_BYTES of table files each, in order:
+    """The key space in ranges of about _SLICE_BYTES of table files each, in order,
+    one after the other from the first table's start to the end:
     each table's range split by its keys' next byte while LevelDB estimates a part
     bigger than that (key prefixes are shared: a database's keys all begin with its
-    slot), to eight bytes deep."""
+    slot), to _SLICE_DEPTH bytes deep."""
     out: list[tuple[bytes, bytes]] = []
     sizes: list[int] = []
 
-    def split(start: bytes, stop: bytes, depth: int) -> None:
-        size = db.approximate_size(start, stop)
-        if size <= _SLICE_BYTES or depth >= 8:
-            if not size:
-                return
-            if out and out[-1][1] == start and sizes[-1] + size <= _SLICE_BYTES:
-                out[-1] = (out[-1][0], stop)  # next to the last one, and small: joined
+    def split(prefix: bytes, low: bytes, high: bytes) -> None:
+        """[low, high): the keys beginning with `prefix` (and `low` itself, which may
+        be the prefix or the key before it)."""
+        size = db.approximate_size(low, high)
+        if size <= _SLICE_BYTES or len(prefix) >= _SLICE_DEPTH:
+            # (an empty estimate too: its keys may sit in a block of a bigger file)
+            if out and out[-1][1] == low and sizes[-1] + size <= _SLICE_BYTES:
+                out[-1] = (out[-1][0], high)  # next to the last one, and small: joined
                 sizes[-1] += size
             else:
-                out.append((start, stop))
+                out.append((low, high))
                 sizes.append(size)
             return
-        for b in range(256):
-            split(start + bytes([b]), start + bytes([b + 1]) if b < 255 else stop, depth + 1)
+        for b in range(256):  # (the first from `low`: a key may equal the prefix)
+            child = prefix + bytes([b])
+            split(child, low if b == 0 else child, prefix + bytes([b + 1]) if b < 255 else high)
 
     for table in TABLES:
         prefix = _PREFIX[table]
-        split(prefix, bytes([prefix[0] + 1]), 1)
-    return out or [(b"\x00", b"\xff" * 16)]  # (all in the memtable: compact it whole)
+        split(prefix, prefix, bytes([prefix[0] + 1]))
+    out.append((bytes([len(TABLES) + 1]), b"\xff" * 16))  # after the tables: the sync mark
+    return out
 
 
 class _LeveldbTxn(Txn):
