@@ -129,6 +129,7 @@ class LeveldbEngine(Engine):
 
     def close(self) -> None:
         if self._compact_done is not None:
+            self._compact_stop = True  # (it stops after its current slice)
             self._compact_done.wait()  # a compaction's CompactRange uses the database
         if self.db is not None:  # its own log is all it replays: nothing to checkpoint
             with contextlib.suppress(StorageError):
@@ -157,6 +158,7 @@ class LeveldbEngine(Engine):
     # compacts: `space` counts the files.
     _compact_error: str | None = None
     _compacting = False
+    _compact_stop = False  # set at close: a compaction stops after its slice
     _compact_done: threading.Event | None = None  # set when its CompactRange returned
 
     def begin_compaction(self) -> Callable[[], None]:
@@ -169,6 +171,8 @@ class LeveldbEngine(Engine):
         def compact() -> None:
             try:
                 for start, stop in _slices(db):
+                    if self._compact_stop:  # the server is stopping
+                        break
                     began = time.monotonic()
                     db.compact_range(start=start, stop=stop)
                     # the disk to the clients' synced commits for as long again
